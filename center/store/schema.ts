@@ -1,0 +1,82 @@
+import type { Generated, Kysely } from 'kysely';
+import { sql } from 'kysely';
+
+/** Tables shared by the SQLite and PostgreSQL stores. JSON columns hold text. */
+export interface ObjectsTable {
+  kind: string;
+  project: string;
+  name: string;
+  revision: number;
+  body: string;
+}
+export interface ChangesTable {
+  revision: Generated<number>;
+  kind: string;
+  project: string;
+  name: string;
+  type: string;
+  status_only: number;
+  body: string;
+}
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+export interface TokensTable {
+  id: string;
+  kind: string;
+  hash: string;
+  description: string;
+  subject: string | null;
+  created_at: string;
+  expires_at: string | null;
+  used_at: string | null;
+}
+export interface Database {
+  objects: ObjectsTable;
+  changes: ChangesTable;
+  meta: MetaTable;
+  tokens: TokensTable;
+}
+
+export async function migrate(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): Promise<void> {
+  await db.schema
+    .createTable('objects')
+    .ifNotExists()
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('revision', 'bigint', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('objects_pk', ['kind', 'project', 'name'])
+    .execute();
+  // The revision counter is the change log's key: AUTOINCREMENT (SQLite) and
+  // an identity column (PostgreSQL) never reuse a value, even after compaction.
+  if (dialect === 'sqlite') {
+    await sql`CREATE TABLE IF NOT EXISTS changes (
+      revision INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, project TEXT NOT NULL,
+      name TEXT NOT NULL, type TEXT NOT NULL, status_only INTEGER NOT NULL, body TEXT NOT NULL)`.execute(db);
+  } else {
+    await sql`CREATE TABLE IF NOT EXISTS changes (
+      revision BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind TEXT NOT NULL, project TEXT NOT NULL,
+      name TEXT NOT NULL, type TEXT NOT NULL, status_only INTEGER NOT NULL, body TEXT NOT NULL)`.execute(db);
+  }
+  await db.schema
+    .createTable('meta')
+    .ifNotExists()
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('tokens')
+    .ifNotExists()
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('hash', 'text', (c) => c.notNull())
+    .addColumn('description', 'text', (c) => c.notNull())
+    .addColumn('subject', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('expires_at', 'text')
+    .addColumn('used_at', 'text')
+    .execute();
+}

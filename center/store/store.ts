@@ -1,0 +1,94 @@
+import type { Resource } from '../../core/index.ts';
+import type { Selector } from '../../core/selector.ts';
+
+/**
+ * The center's store. Every write gets the next value of one global,
+ * strictly increasing revision and appends a row to the change log, so that
+ * watchers and agents can resume from any revision that was not compacted.
+ * Implementations: SQLite (embedded default) and, later, PostgreSQL; both
+ * must pass `store-contract.ts`.
+ */
+export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface Change {
+  revision: number;
+  type: ChangeType;
+  /** True when only `status` changed (no spec, label or generation change). */
+  statusOnly: boolean;
+  /** The object after the change; for DELETED, the object as it was last stored. */
+  object: Resource;
+}
+
+export interface ListOptions {
+  /** Only this project (namespaced kinds). Omit for every project. */
+  project?: string;
+  selector?: Selector;
+}
+
+export type ApplyAction = 'created' | 'configured' | 'unchanged';
+export interface ApplyResult {
+  action: ApplyAction;
+  object: Resource;
+}
+
+export interface WriteOptions {
+  /** Fail with ConflictError unless the stored revision equals this one. */
+  expectRevision?: number;
+}
+
+export type TokenKind = 'admin' | 'join' | 'node';
+export interface TokenRecord {
+  id: string;
+  kind: TokenKind;
+  /** sha256 of the secret part; secrets are never stored. */
+  hash: string;
+  description: string;
+  /** For join tokens: the site the joining node belongs to. For node tokens: the node name. */
+  subject: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  usedAt: string | null;
+}
+
+export interface TokenStore {
+  insert(t: TokenRecord): Promise<void>;
+  get(id: string): Promise<TokenRecord | undefined>;
+  list(): Promise<TokenRecord[]>;
+  /** Marks a single-use token used; false when it was already used (so two racing joins cannot both win). */
+  markUsed(id: string, at: string): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
+}
+
+export type ChangeListener = (c: Change) => void;
+
+export interface Store {
+  get(kind: string, project: string | undefined, name: string): Promise<Resource | undefined>;
+  list(kind: string, opts?: ListOptions): Promise<{ items: Resource[]; revision: number }>;
+  /** Creates; AlreadyExistsError when the name is taken. */
+  create(obj: Resource): Promise<Resource>;
+  /**
+   * Create-or-update each object by name, all or nothing, in one transaction.
+   * Idempotent: an object equal to the stored one is `unchanged` and takes no
+   * revision. A caller-supplied metadata.revision must match the stored one.
+   * Status is never written by apply.
+   */
+  apply(objs: Resource[]): Promise<ApplyResult[]>;
+  /** Replaces spec and labels of an existing object (NotFoundError otherwise). */
+  update(obj: Resource, opts?: WriteOptions): Promise<Resource>;
+  /** Replaces only the status; the change is flagged statusOnly. */
+  updateStatus(kind: string, project: string | undefined, name: string, status: unknown, opts?: WriteOptions): Promise<Resource>;
+  delete(kind: string, project: string | undefined, name: string, opts?: WriteOptions): Promise<Resource>;
+
+  /** Changes with revision > `since`, oldest first. GoneError when `since` is older than the compaction point. */
+  changesSince(since: number, limit?: number): Promise<Change[]>;
+  currentRevision(): Promise<number>;
+  /** Changes at or below this revision are gone; resuming from an older revision needs a full relist. */
+  compactedRevision(): Promise<number>;
+  /** Drops change-log rows with revision <= `upTo` (never past the current revision). Returns rows removed. */
+  compact(upTo: number): Promise<number>;
+  /** Live changes in commit order, after they are durable. Returns an unsubscribe function. */
+  subscribe(fn: ChangeListener): () => void;
+
+  readonly tokens: TokenStore;
+  close(): Promise<void>;
+}

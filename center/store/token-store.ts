@@ -1,0 +1,55 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+import type { TokenKind, TokenRecord, TokenStore } from './store.ts';
+
+export class KyselyTokenStore implements TokenStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(t: TokenRecord): Promise<void> {
+    await this.db
+      .insertInto('tokens')
+      .values({
+        id: t.id,
+        kind: t.kind,
+        hash: t.hash,
+        description: t.description,
+        subject: t.subject,
+        created_at: t.createdAt,
+        expires_at: t.expiresAt,
+        used_at: t.usedAt,
+      })
+      .execute();
+  }
+
+  async get(id: string): Promise<TokenRecord | undefined> {
+    const r = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toRecord(r) : undefined;
+  }
+
+  async list(): Promise<TokenRecord[]> {
+    return (await this.db.selectFrom('tokens').selectAll().orderBy('created_at').execute()).map(toRecord);
+  }
+
+  async markUsed(id: string, at: string): Promise<boolean> {
+    const r = await this.db.updateTable('tokens').set({ used_at: at }).where('id', '=', id).where('used_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('tokens').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+}
+
+function toRecord(r: Database['tokens']): TokenRecord {
+  return {
+    id: r.id,
+    kind: r.kind as TokenKind,
+    hash: r.hash,
+    description: r.description,
+    subject: r.subject,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    usedAt: r.used_at,
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Named errors shared by every part. The HTTP layer maps `status` and `code`
+ * to a JSON body `{code, message, details}`; anything that is not a
+ * GedgeError is logged and becomes a 500.
+ */
+export interface ErrorDetail {
+  /** Where the problem is: a JSON path like `spec.template.command`, possibly prefixed by a document index. */
+  path: string;
+  message: string;
+  /** 1-based line in the submitted manifest, when known. */
+  line?: number;
+}
+
+export class GedgeError extends Error {
+  readonly status: number = 500;
+  readonly code: string = 'Internal';
+  readonly details: ErrorDetail[];
+  constructor(message: string, opts: { details?: ErrorDetail[]; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = new.target.name;
+    this.details = opts.details ?? [];
+  }
+  toJSON(): { code: string; message: string; details: ErrorDetail[] } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export class ValidationError extends GedgeError {
+  override readonly status = 422;
+  override readonly code = 'Invalid';
+}
+export class BadRequestError extends GedgeError {
+  override readonly status = 400;
+  override readonly code = 'BadRequest';
+}
+export class NotFoundError extends GedgeError {
+  override readonly status = 404;
+  override readonly code = 'NotFound';
+}
+export class AlreadyExistsError extends GedgeError {
+  override readonly status = 409;
+  override readonly code = 'AlreadyExists';
+}
+/** The caller's metadata.revision is older than the stored one. */
+export class ConflictError extends GedgeError {
+  override readonly status = 409;
+  override readonly code = 'Conflict';
+}
+export class UnauthorizedError extends GedgeError {
+  override readonly status = 401;
+  override readonly code = 'Unauthorized';
+}
+export class ForbiddenError extends GedgeError {
+  override readonly status = 403;
+  override readonly code = 'Forbidden';
+}
+export class PayloadTooLargeError extends GedgeError {
+  override readonly status = 413;
+  override readonly code = 'PayloadTooLarge';
+}
+/** The requested revision was compacted away; the client must relist. */
+export class GoneError extends GedgeError {
+  override readonly status = 410;
+  override readonly code = 'Gone';
+}
+export class UnavailableError extends GedgeError {
+  override readonly status = 503;
+  override readonly code = 'Unavailable';
+}
+
+/** Rebuilds a typed error from an API error body (used by the API client). */
+export function errorFromBody(status: number, body: { code?: string; message?: string; details?: ErrorDetail[] }): GedgeError {
+  const byCode: Record<string, new (m: string, o?: { details?: ErrorDetail[] }) => GedgeError> = {
+    Invalid: ValidationError,
+    BadRequest: BadRequestError,
+    NotFound: NotFoundError,
+    AlreadyExists: AlreadyExistsError,
+    Conflict: ConflictError,
+    Unauthorized: UnauthorizedError,
+    Forbidden: ForbiddenError,
+    PayloadTooLarge: PayloadTooLargeError,
+    Gone: GoneError,
+    Unavailable: UnavailableError,
+  };
+  const Ctor = (body.code && byCode[body.code]) || GedgeError;
+  const err = new Ctor(body.message ?? `HTTP ${status}`, { details: body.details ?? [] });
+  return err;
+}

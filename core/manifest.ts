@@ -1,0 +1,110 @@
+import { LineCounter, parseAllDocuments, isNode, type Document } from 'yaml';
+import { BadRequestError, ValidationError, type ErrorDetail } from './errors.ts';
+import { issuesToDetails } from './validate.ts';
+import { lookupKind, type Resource } from './resources.ts';
+
+/**
+ * Manifests: YAML (one or many `---` documents) or JSON (an object, an array,
+ * or a `{kind: List, items}`). Every problem is reported with the document
+ * index, the field path and the line, and nothing is applied when any
+ * document is wrong.
+ */
+export interface ParsedDoc {
+  value: unknown;
+  /** Maps a field path (as zod reports it) to a 1-based line, when the source was YAML. */
+  lineOf: (path: (string | number)[]) => number | undefined;
+  source: string;
+}
+
+export function parseManifestText(text: string, source = 'manifest'): ParsedDoc[] {
+  const trimmed = text.trim();
+  if (!trimmed) throw new BadRequestError(`${source}: empty manifest`, { details: [{ path: source, message: 'no documents' }] });
+  const lc = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
+  const out: ParsedDoc[] = [];
+  const errors: ErrorDetail[] = [];
+  for (const doc of Array.isArray(docs) ? docs : [docs]) {
+    for (const e of doc.errors) {
+      const line = lc.linePos(e.pos[0]).line;
+      errors.push({ path: source, line, message: e.message.split('\n')[0]! });
+    }
+    if (doc.errors.length) continue;
+    const value = doc.toJS({ maxAliasCount: 50 }) as unknown;
+    if (value === null || value === undefined) continue;
+    const items = flatten(value);
+    items.forEach((v, i) =>
+      out.push({ value: v, source, lineOf: items.length === 1 ? lineFinder(doc, lc) : lineFinder(doc, lc, value === v ? [] : listPrefix(value, i)) }),
+    );
+  }
+  if (errors.length) throw new BadRequestError(`${source}: malformed YAML/JSON`, { details: errors });
+  if (!out.length) throw new BadRequestError(`${source}: empty manifest`, { details: [{ path: source, message: 'no documents' }] });
+  return out;
+}
+
+function flatten(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value;
+  if (value && typeof value === 'object' && (value as { kind?: unknown }).kind === 'List') {
+    const items = (value as { items?: unknown }).items;
+    return Array.isArray(items) ? items : [];
+  }
+  return [value];
+}
+
+function listPrefix(value: unknown, i: number): (string | number)[] {
+  return Array.isArray(value) ? [i] : ['items', i];
+}
+
+function lineFinder(doc: Document, lc: LineCounter, prefix: (string | number)[] = []) {
+  return (path: (string | number)[]) => {
+    // Walk up the path until a node exists (a missing field is reported at its parent).
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn([...prefix, ...path.slice(0, n)], true);
+      if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+}
+
+/**
+ * Validates parsed documents against their kind's schema. Returns resources
+ * with defaults filled in, or throws one ValidationError naming every problem.
+ */
+export function validateResources(docs: ParsedDoc[]): Resource[] {
+  const details: ErrorDetail[] = [];
+  const out: Resource[] = [];
+  docs.forEach((doc, i) => {
+    const where = docs.length > 1 ? `[${i}]` : '';
+    const v = doc.value as { kind?: unknown; apiVersion?: unknown };
+    if (!v || typeof v !== 'object' || Array.isArray(v)) {
+      details.push({ path: where || '(root)', message: 'expected an object with apiVersion, kind, metadata, spec', line: doc.lineOf([]) });
+      return;
+    }
+    const info = typeof v.kind === 'string' ? lookupKind(v.kind) : undefined;
+    if (!info || info.kind !== v.kind) {
+      details.push({
+        path: where ? `${where}.kind` : 'kind',
+        message: typeof v.kind === 'string' ? `unknown kind "${v.kind}"` : 'kind is required',
+        line: doc.lineOf(['kind']),
+      });
+      return;
+    }
+    const r = info.schema.safeParse(v);
+    if (!r.success) {
+      for (const issue of r.error.issues) {
+        const [d] = issuesToDetails([issue], where);
+        details.push({ ...d!, line: doc.lineOf(issue.path as (string | number)[]) });
+      }
+      return;
+    }
+    out.push(r.data as Resource);
+  });
+  if (details.length) {
+    const src = docs[0]?.source ?? 'manifest';
+    throw new ValidationError(`${src}: ${details.length} problem(s) found; nothing was applied`, { details });
+  }
+  return out;
+}
+
+export function parseManifest(text: string, source?: string): Resource[] {
+  return validateResources(parseManifestText(text, source));
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { instanceSchema, instanceStatusSchema, nameSchema, resourcesSchema } from './resources.ts';
+
+/**
+ * The agent <-> center protocol. An agent dials out over one WebSocket
+ * (`/api/v1/agent/connect`, bearer node credential) and everything is
+ * multiplexed over it as JSON text frames, one message each, tagged by `t`.
+ *
+ * Sync is revision-based: each change carries its store revision; the agent
+ * acknowledges the highest revision it has applied and durably stored; on
+ * reconnect `hello.lastRevision` asks for only the changes after it. When the
+ * center compacted past that revision it sends a full `snapshot` instead.
+ */
+
+const usageSchema = z.object({ cpu: z.number(), memoryMiB: z.number(), diskMiB: z.number() });
+
+export const agentEventSchema = z.object({
+  reason: z.string().min(1).max(128),
+  message: z.string().max(4096),
+  type: z.enum(['Normal', 'Warning']),
+  at: z.string(),
+  involved: z.object({ kind: z.string(), name: z.string(), project: z.string().optional() }),
+});
+export type AgentEvent = z.infer<typeof agentEventSchema>;
+
+// ---- agent -> center ---------------------------------------------------------
+export const agentMessageSchema = z.discriminatedUnion('t', [
+  z.object({
+    t: z.literal('hello'),
+    lastRevision: z.number().int().nonnegative(),
+    agent: z.object({ version: z.string(), os: z.string(), arch: z.string(), pid: z.number().int() }),
+    capacity: resourcesSchema,
+  }),
+  z.object({ t: z.literal('hb'), usage: usageSchema }),
+  z.object({ t: z.literal('ack'), revision: z.number().int().nonnegative() }),
+  z.object({ t: z.literal('status'), project: nameSchema, instance: nameSchema, status: instanceStatusSchema }),
+  z.object({ t: z.literal('events'), events: z.array(agentEventSchema).max(1000) }),
+  z.object({ t: z.literal('logs.data'), stream: z.number().int(), data: z.string() }),
+  z.object({ t: z.literal('logs.end'), stream: z.number().int(), error: z.string().optional() }),
+]);
+export type AgentMessage = z.infer<typeof agentMessageSchema>;
+
+// ---- center -> agent ---------------------------------------------------------
+const instanceWire = instanceSchema;
+export const centerMessageSchema = z.discriminatedUnion('t', [
+  z.object({
+    t: z.literal('welcome'),
+    node: nameSchema,
+    mode: z.enum(['delta', 'snapshot']),
+    heartbeatMs: z.number().int().positive(),
+  }),
+  z.object({ t: z.literal('change'), revision: z.number().int(), op: z.enum(['put', 'delete']), instance: instanceWire }),
+  z.object({ t: z.literal('snapshot'), revision: z.number().int(), instances: z.array(instanceWire) }),
+  /** Everything up to `revision` that concerns this node has been sent (end of catch-up, or a bookmark). */
+  z.object({ t: z.literal('synced'), revision: z.number().int() }),
+  z.object({
+    t: z.literal('logs.open'),
+    stream: z.number().int(),
+    project: nameSchema,
+    instance: nameSchema,
+    follow: z.boolean(),
+    tailBytes: z.number().int().nonnegative(),
+  }),
+  z.object({ t: z.literal('logs.close'), stream: z.number().int() }),
+]);
+export type CenterMessage = z.infer<typeof centerMessageSchema>;
+
+/** Close codes the center uses; the agent treats 4401 as "credential revoked" and stops retrying. */
+export const CLOSE_UNAUTHORIZED = 4401;
+export const CLOSE_REPLACED = 4409;
+export const CLOSE_PROTOCOL = 4400;
+
+export const AGENT_CONNECT_PATH = '/api/v1/agent/connect';

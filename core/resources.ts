@@ -1,0 +1,274 @@
+import { z } from 'zod';
+
+/**
+ * The resource model: Kubernetes-style objects, defined once here. The same
+ * schemas validate API input, give the TypeScript types and generate the
+ * OpenAPI document (see center/api/openapi.ts).
+ */
+
+export const API_VERSION = 'gedge.io/v1';
+
+/** DNS-1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric. */
+export const nameSchema = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowercase DNS label (a-z, 0-9, "-")');
+
+const labelKey = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/, 'invalid label key');
+const labelValue = z.string().max(63).regex(/^([A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?)?$/, 'invalid label value');
+export const labelsSchema = z.record(labelKey, labelValue);
+
+export const metadataSchema = z
+  .object({
+    name: nameSchema,
+    project: nameSchema.optional(),
+    labels: labelsSchema.default({}),
+    /** Store revision of the last write; send it back on apply to detect a stale write. */
+    revision: z.number().int().nonnegative().optional(),
+    /** Bumped on every spec change (not on status-only writes). */
+    generation: z.number().int().nonnegative().optional(),
+    createdAt: z.string().optional(),
+    uid: z.string().optional(),
+  })
+  .strict();
+export type Metadata = z.infer<typeof metadataSchema>;
+
+export const tierSchema = z.enum(['cloud', 'region', 'edge']);
+export type Tier = z.infer<typeof tierSchema>;
+
+const quantity = z.number().nonnegative();
+export const resourcesSchema = z
+  .object({
+    /** CPU in cores (0.25 = a quarter core). */
+    cpu: quantity.default(0),
+    /** Memory in MiB. */
+    memoryMiB: quantity.default(0),
+    /** Disk in MiB. */
+    diskMiB: quantity.default(0),
+    accelerators: z.record(z.string(), z.number().int().nonnegative()).default({}),
+  })
+  .strict();
+export type Resources = z.infer<typeof resourcesSchema>;
+
+const conditionSchema = z.object({
+  type: z.string(),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  at: z.string(),
+});
+export type Condition = z.infer<typeof conditionSchema>;
+
+// ---- Project -------------------------------------------------------------
+export const projectSpecSchema = z.object({ description: z.string().max(1024).default('') }).strict();
+
+// ---- Site ----------------------------------------------------------------
+export const siteSpecSchema = z
+  .object({
+    tier: tierSchema,
+    location: z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).strict().optional(),
+    parent: nameSchema.optional(),
+    description: z.string().max(1024).default(''),
+  })
+  .strict();
+
+// ---- Node ----------------------------------------------------------------
+export const nodeSpecSchema = z
+  .object({
+    site: nameSchema,
+    capacity: resourcesSchema.default({ cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }),
+    /** Cordoned nodes keep running what they have but get nothing new. */
+    unschedulable: z.boolean().default(false),
+  })
+  .strict();
+export const nodePhaseSchema = z.enum(['Pending', 'Ready', 'NotReady']);
+export type NodePhase = z.infer<typeof nodePhaseSchema>;
+export const nodeStatusSchema = z
+  .object({
+    phase: nodePhaseSchema.default('Pending'),
+    lastHeartbeatAt: z.string().optional(),
+    since: z.string().optional(),
+    usage: z
+      .object({ cpu: z.number(), memoryMiB: z.number(), diskMiB: z.number(), at: z.string() })
+      .optional(),
+    agent: z.object({ version: z.string(), os: z.string(), arch: z.string(), pid: z.number() }).optional(),
+    /** Last store revision the agent acknowledged as applied. */
+    syncedRevision: z.number().int().nonnegative().optional(),
+    conditions: z.array(conditionSchema).default([]),
+  })
+  .strict();
+
+// ---- Service (a workload) -------------------------------------------------
+export const runtimeKindSchema = z.enum(['process']);
+export const portSchema = z
+  .object({ name: nameSchema, port: z.number().int().min(0).max(65535).default(0) })
+  .strict()
+  .describe('A port the workload listens on; port 0 lets the agent allocate one, passed in env PORT_<NAME> (and PORT for the first).');
+export const probeSchema = z
+  .object({
+    tcp: z.object({ port: z.union([nameSchema, z.number().int().min(1).max(65535)]) }).strict().optional(),
+    http: z
+      .object({ port: z.union([nameSchema, z.number().int().min(1).max(65535)]), path: z.string().startsWith('/').default('/') })
+      .strict()
+      .optional(),
+    periodMs: z.number().int().min(50).max(600_000).default(1000),
+    timeoutMs: z.number().int().min(10).max(60_000).default(1000),
+  })
+  .strict()
+  .refine((p) => (p.tcp ? 1 : 0) + (p.http ? 1 : 0) === 1, 'a probe needs exactly one of tcp or http');
+export const restartPolicySchema = z.enum(['Always', 'OnFailure', 'Never']);
+export type RestartPolicy = z.infer<typeof restartPolicySchema>;
+
+export const workloadTemplateSchema = z
+  .object({
+    runtime: runtimeKindSchema.default('process'),
+    /** For the process runtime: the executable and its arguments. */
+    command: z.array(z.string().min(1)).min(1),
+    cwd: z.string().optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'invalid environment variable name'), z.string()).default({}),
+    ports: z.array(portSchema).default([]),
+    resources: resourcesSchema.default({ cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }),
+    restartPolicy: restartPolicySchema.default('Always'),
+    readiness: probeSchema.optional(),
+    /** SIGTERM, then SIGKILL after this many ms. */
+    stopGraceMs: z.number().int().min(0).max(600_000).default(5000),
+  })
+  .strict();
+export type WorkloadTemplate = z.infer<typeof workloadTemplateSchema>;
+
+export const placementSchema = z
+  .object({
+    tiers: z.array(tierSchema).optional(),
+    sites: z.array(nameSchema).optional(),
+    nodeSelector: labelsSchema.optional(),
+  })
+  .strict();
+export type Placement = z.infer<typeof placementSchema>;
+
+export const serviceSpecSchema = z
+  .object({
+    replicas: z.number().int().min(0).max(10_000).default(1),
+    template: workloadTemplateSchema,
+    placement: placementSchema.default({}),
+  })
+  .strict();
+export const serviceStatusSchema = z
+  .object({
+    replicas: z.number().int().default(0),
+    ready: z.number().int().default(0),
+    conditions: z.array(conditionSchema).default([]),
+  })
+  .strict();
+
+// ---- Instance (one replica bound to a node) --------------------------------
+export const instancePhaseSchema = z.enum(['Pending', 'Starting', 'Running', 'Succeeded', 'Failed', 'Unknown']);
+export type InstancePhase = z.infer<typeof instancePhaseSchema>;
+export const instanceSpecSchema = z
+  .object({
+    service: nameSchema.optional(),
+    /** Set once by placement; never changes afterwards (rescheduling makes a new instance). */
+    node: nameSchema.optional(),
+    template: workloadTemplateSchema,
+    /** Hash of the template this instance was made from; a changed service template replaces it. */
+    templateHash: z.string().default(''),
+  })
+  .strict();
+export const instanceStatusSchema = z
+  .object({
+    phase: instancePhaseSchema.default('Pending'),
+    ready: z.boolean().default(false),
+    restarts: z.number().int().default(0),
+    pid: z.number().int().optional(),
+    exitCode: z.number().int().nullable().optional(),
+    signal: z.string().nullable().optional(),
+    startedAt: z.string().optional(),
+    ports: z.record(z.string(), z.number().int()).default({}),
+    message: z.string().optional(),
+    conditions: z.array(conditionSchema).default([]),
+  })
+  .strict();
+
+// ---- Event -----------------------------------------------------------------
+export const eventSpecSchema = z
+  .object({
+    involved: z.object({ kind: z.string(), name: z.string(), project: z.string().optional() }).strict(),
+    type: z.enum(['Normal', 'Warning']).default('Normal'),
+    reason: z.string().min(1).max(128),
+    message: z.string().max(4096).default(''),
+    source: z.string().default('center'),
+    at: z.string(),
+  })
+  .strict();
+
+// ---- Kinds ----------------------------------------------------------------------
+function kindSchema<K extends string, S extends z.ZodTypeAny, T extends z.ZodTypeAny>(kind: K, spec: S, status: T) {
+  return z
+    .object({
+      apiVersion: z.literal(API_VERSION).default(API_VERSION),
+      kind: z.literal(kind),
+      metadata: metadataSchema,
+      spec,
+      status: status.optional(),
+    })
+    .strict();
+}
+const noStatus = z.object({}).strict();
+
+export const projectSchema = kindSchema('Project', projectSpecSchema.default({ description: '' }), noStatus);
+export const siteSchema = kindSchema('Site', siteSpecSchema, noStatus);
+export const nodeSchema = kindSchema('Node', nodeSpecSchema, nodeStatusSchema);
+export const serviceSchema = kindSchema('Service', serviceSpecSchema, serviceStatusSchema);
+export const instanceSchema = kindSchema('Instance', instanceSpecSchema, instanceStatusSchema);
+export const eventSchema = kindSchema('Event', eventSpecSchema, noStatus);
+
+export type Project = z.infer<typeof projectSchema>;
+export type Site = z.infer<typeof siteSchema>;
+export type Node = z.infer<typeof nodeSchema>;
+export type Service = z.infer<typeof serviceSchema>;
+export type Instance = z.infer<typeof instanceSchema>;
+export type GedgeEvent = z.infer<typeof eventSchema>;
+export type NodeStatus = z.infer<typeof nodeStatusSchema>;
+export type InstanceStatus = z.infer<typeof instanceStatusSchema>;
+export type ServiceStatus = z.infer<typeof serviceStatusSchema>;
+
+export interface KindInfo {
+  kind: string;
+  plural: string;
+  /** Project-scoped kinds live in a project ('default' when omitted); the rest are cluster-wide. */
+  namespaced: boolean;
+  schema: z.ZodTypeAny;
+  shortNames: string[];
+}
+
+export const KINDS = {
+  Project: { kind: 'Project', plural: 'projects', namespaced: false, schema: projectSchema, shortNames: ['project', 'proj'] },
+  Site: { kind: 'Site', plural: 'sites', namespaced: false, schema: siteSchema, shortNames: ['site'] },
+  Node: { kind: 'Node', plural: 'nodes', namespaced: false, schema: nodeSchema, shortNames: ['node', 'no'] },
+  Service: { kind: 'Service', plural: 'services', namespaced: true, schema: serviceSchema, shortNames: ['service', 'svc'] },
+  Instance: { kind: 'Instance', plural: 'instances', namespaced: true, schema: instanceSchema, shortNames: ['instance', 'inst'] },
+  Event: { kind: 'Event', plural: 'events', namespaced: false, schema: eventSchema, shortNames: ['event', 'ev'] },
+} as const satisfies Record<string, KindInfo>;
+
+export type KindName = keyof typeof KINDS;
+export type ResourceOf<K extends KindName> = z.infer<(typeof KINDS)[K]['schema']>;
+export type Resource = Project | Site | Node | Service | Instance | GedgeEvent;
+
+export const DEFAULT_PROJECT = 'default';
+
+/** Resolves 'svc', 'services', 'Service' and the like to a kind; undefined when unknown. */
+export function lookupKind(nameOrAlias: string): KindInfo | undefined {
+  const needle = nameOrAlias.toLowerCase();
+  return Object.values(KINDS).find(
+    (k) => k.kind.toLowerCase() === needle || k.plural === needle || (k.shortNames as readonly string[]).includes(needle),
+  );
+}
+
+/** The store key of an object: kind, project ('' for cluster-wide kinds) and name. */
+export function keyOf(kind: string, project: string | undefined, name: string): string {
+  return `${kind}/${project ?? ''}/${name}`;
+}
