@@ -6,3 +6,4 @@ export * from './manifest.ts';
 export * from './protocol.ts';
 export * from './backoff.ts';
 export * from './time.ts';
+export * from './api-client.ts';

@@ -174,6 +174,7 @@ export const instanceSpecSchema = z
     /** Set once by placement; never changes afterwards (rescheduling makes a new instance). */
     node: nameSchema.optional(),
     template: workloadTemplateSchema,
+    placement: placementSchema.default({}),
     /** Hash of the template this instance was made from; a changed service template replaces it. */
     templateHash: z.string().default(''),
   })

@@ -1,0 +1,22 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { labelsSchema, nameSchema, resourcesSchema } from '../core/index.ts';
+
+export const agentConfigSchema = z
+  .object({
+    center: z.string().url(),
+    /** Needed only for the first start; afterwards the identity in dataDir is reused. */
+    joinToken: z.string().optional(),
+    dataDir: z.string().min(1),
+    name: nameSchema.default(() => hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'node'),
+    site: nameSchema.optional(),
+    labels: labelsSchema.default({}),
+    /** Overrides the detected capacity (e.g. to reserve room for other software on the node). */
+    capacity: resourcesSchema.partial().optional(),
+    /** Initial reconnect delay; doubles up to reconnectMaxMs, with jitter. */
+    reconnectMinMs: z.number().int().min(10).default(500),
+    reconnectMaxMs: z.number().int().min(100).default(30_000),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  })
+  .strict();
+export type AgentConfig = z.infer<typeof agentConfigSchema>;

@@ -1,0 +1,141 @@
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import { AGENT_CONNECT_PATH, Backoff, centerMessageSchema, type AgentMessage, type CenterMessage } from '../core/index.ts';
+
+/** Connectivity as typed events (nats.js-style status), not log lines to grep. */
+export type ConnectionEvent =
+  | { type: 'connecting'; attempt: number }
+  | { type: 'connected' }
+  | { type: 'disconnected'; code: number; reason: string }
+  | { type: 'reconnecting'; inMs: number; attempt: number }
+  | { type: 'rejected'; status: number };
+
+export interface ConnectionOptions {
+  center: string;
+  credential: string;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  /** Ping period; two missed pongs mean the link is dead even if TCP says nothing (a blackholed WAN). */
+  pingMs: number;
+}
+
+/**
+ * The agent's single outbound WebSocket to the center, re-dialled with
+ * jittered exponential backoff. Messages are JSON text frames; received ones
+ * are validated before they reach the agent.
+ */
+export class Connection extends EventEmitter {
+  private ws: WebSocket | null = null;
+  private readonly backoff: Backoff;
+  private timer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private awaitingPong = 0;
+  bytesOut = 0;
+
+  constructor(private opts: ConnectionOptions) {
+    super();
+    this.backoff = new Backoff({ initialMs: opts.reconnectMinMs, maxMs: opts.reconnectMaxMs, jitter: 0.5 });
+  }
+
+  get connected(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  start(): void {
+    this.dial();
+  }
+
+  /** Sends if connected; returns false when offline (the caller keeps the data for later). */
+  send(msg: AgentMessage): boolean {
+    if (!this.connected) return false;
+    const text = JSON.stringify(msg);
+    this.bytesOut += Buffer.byteLength(text);
+    this.ws!.send(text);
+    return true;
+  }
+
+  setPingInterval(ms: number): void {
+    this.opts = { ...this.opts, pingMs: ms };
+    if (this.pingTimer) this.startPing();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.stopPing();
+    const ws = this.ws;
+    if (ws && ws.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        ws.once('close', () => resolve());
+        ws.close(1000, 'agent stopping');
+        setTimeout(() => (ws.terminate(), resolve()), 1000).unref();
+      });
+    }
+  }
+
+  private emitStatus(e: ConnectionEvent): void {
+    this.emit('status', e);
+  }
+
+  private dial(): void {
+    if (this.stopped) return;
+    this.emitStatus({ type: 'connecting', attempt: this.backoff.attempts + 1 });
+    const url = new URL(AGENT_CONNECT_PATH, this.opts.center.replace(/^http/, 'ws'));
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.opts.credential}` }, handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024 });
+    this.ws = ws;
+    let opened = false;
+    ws.on('upgrade', (res) => res.socket.setNoDelay(true));
+    ws.on('open', () => {
+      opened = true;
+      this.backoff.reset();
+      this.startPing();
+      this.emitStatus({ type: 'connected' });
+      this.emit('open');
+    });
+    ws.on('message', (data) => {
+      this.awaitingPong = 0;
+      const parsed = centerMessageSchema.safeParse(safeJson(data.toString()));
+      if (parsed.success) this.emit('message', parsed.data as CenterMessage);
+      else this.emit('protocolError', parsed.error.message);
+    });
+    ws.on('pong', () => (this.awaitingPong = 0));
+    ws.on('unexpected-response', (_req, res) => {
+      this.emitStatus({ type: 'rejected', status: res.statusCode ?? 0 });
+      ws.terminate();
+    });
+    ws.on('error', () => undefined); // 'close' follows and drives the reconnect
+    ws.on('close', (code, reason) => {
+      this.stopPing();
+      if (this.ws === ws) this.ws = null;
+      if (opened) this.emitStatus({ type: 'disconnected', code, reason: reason.toString() });
+      if (this.stopped) return;
+      const inMs = this.backoff.next();
+      this.emitStatus({ type: 'reconnecting', inMs, attempt: this.backoff.attempts });
+      this.timer = setTimeout(() => this.dial(), inMs);
+    });
+  }
+
+  private startPing(): void {
+    this.stopPing();
+    this.awaitingPong = 0;
+    this.pingTimer = setInterval(() => {
+      if (!this.ws) return;
+      if (++this.awaitingPong > 2) return void this.ws.terminate();
+      this.ws.ping();
+    }, this.opts.pingMs);
+  }
+
+  private stopPing(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, stat } from 'node:fs/promises';
+import { StartFailedError } from './errors.ts';
+import { RotatingLog, readLog } from './log-files.ts';
+import type { RotatingLogOptions } from './log-files.ts';
+import { signalGroupQuietly } from './process-group.ts';
+import type { Execution, ExitInfo, LogReadOptions, RunSpec, Runtime } from './runtime.ts';
+
+export { killProcessGroup } from './process-group.ts';
+
+/** How long output may keep arriving after the workload's group is gone (from a descendant that left the group). */
+const STDIO_DRAIN_MS = 1000;
+
+/** Runs a workload as a plain child process group on the node. */
+export class ProcessRuntime implements Runtime {
+  readonly kind = 'process';
+
+  constructor(private readonly opts: { log?: RotatingLogOptions } = {}) {}
+
+  async start(spec: RunSpec): Promise<Execution> {
+    const [file, ...args] = spec.template.command;
+    if (!file) throw new StartFailedError(`${spec.id}: empty command`);
+    const { cwd } = spec.template;
+    // spawn reports a missing cwd as a missing executable; say what is wrong.
+    if (cwd && !(await isDirectory(cwd))) throw new StartFailedError(`${spec.id}: working directory ${cwd} does not exist`);
+    await mkdir(spec.logDir, { recursive: true });
+
+    const log = new RotatingLog(spec.logDir, this.opts.log);
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, {
+        cwd,
+        env: { ...baseEnv(), ...spec.env },
+        // Leading its own group lets stop() reach everything the workload starts.
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout?.on('data', (chunk: Buffer) => log.write(chunk));
+      child.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+      });
+    } catch (err) {
+      await log.close();
+      throw new StartFailedError(`${spec.id}: cannot start ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    return new ProcessExecution(child, log);
+  }
+
+  logs(spec: Pick<RunSpec, 'logDir'>, opts: LogReadOptions): AsyncIterable<string> {
+    return readLog(spec.logDir, opts);
+  }
+}
+
+class ProcessExecution implements Execution {
+  readonly pid: number | undefined;
+  readonly exited: Promise<ExitInfo>;
+  private leaderGone = false;
+  private stopping: Promise<ExitInfo> | undefined;
+
+  constructor(child: ChildProcess, log: RotatingLog) {
+    this.pid = child.pid;
+    // Failed kill() calls are reported here; the exit that follows is what matters.
+    child.on('error', () => {});
+    const stdioClosed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    const leaderExit = new Promise<ExitInfo>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = leaderExit.then(async (info) => {
+      this.leaderGone = true;
+      // As when a container's init exits: what the workload leaves behind
+      // dies with it, or restarts would pile up orphans holding its ports.
+      if (this.pid !== undefined) signalGroupQuietly(this.pid, 'SIGKILL');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([stdioClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, STDIO_DRAIN_MS)))]);
+      clearTimeout(timer);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      await log.close();
+      return info;
+    });
+  }
+
+  stop(graceMs: number): Promise<ExitInfo> {
+    this.stopping ??= this.terminate(graceMs);
+    return this.stopping;
+  }
+
+  private async terminate(graceMs: number): Promise<ExitInfo> {
+    const pid = this.pid;
+    if (pid === undefined || this.leaderGone) return this.exited;
+    signalGroupQuietly(pid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      if (!this.leaderGone) signalGroupQuietly(pid, 'SIGKILL');
+    }, graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The only parts of the agent's environment a workload sees; the rest may hold the agent's credentials. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
+  if (process.env.HOME !== undefined) env.HOME = process.env.HOME;
+  return env;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
+}

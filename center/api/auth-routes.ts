@@ -1,0 +1,88 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { NotFoundError, ValidationError, nameSchema, parseOrThrow, resourcesSchema, labelsSchema, type Node } from '../../core/index.ts';
+import { issueToken } from '../auth/tokens.ts';
+import type { Store } from '../store/store.ts';
+import { ForbiddenError } from '../../core/errors.ts';
+import { bodyText } from './resource-routes.ts';
+import { parseManifestText } from '../../core/manifest.ts';
+
+export const tokenRequestSchema = z
+  .object({
+    kind: z.enum(['join', 'admin']).default('join'),
+    /** Join tokens: the site the node will belong to (the agent may also name one). */
+    site: nameSchema.optional(),
+    ttlSeconds: z.number().int().min(60).max(30 * 24 * 3600).default(3600),
+    description: z.string().max(256).default(''),
+  })
+  .strict();
+
+export const joinRequestSchema = z
+  .object({
+    name: nameSchema,
+    site: nameSchema.optional(),
+    labels: labelsSchema.default({}),
+    capacity: resourcesSchema,
+  })
+  .strict();
+
+/** Tokens (admin only) and the join exchange (join token -> node identity and credential). */
+export function registerAuthRoutes(app: FastifyInstance, store: Store): void {
+  app.post('/api/v1/tokens', async (req, reply) => {
+    const body = parseOrThrow(tokenRequestSchema, jsonBody(bodyText(req)), 'token request');
+    if (body.kind === 'join' && body.site && !(await store.get('Site', undefined, body.site))) {
+      throw new ValidationError(`site "${body.site}" does not exist`, { details: [{ path: 'site', message: 'unknown site' }] });
+    }
+    const issued = await issueToken(store, body.kind, {
+      subject: body.kind === 'join' ? (body.site ?? null) : null,
+      ttlMs: body.kind === 'join' ? body.ttlSeconds * 1000 : null,
+      description: body.description,
+    });
+    return reply.status(201).send({ token: issued.token, ...publicView(issued.record) });
+  });
+
+  app.get('/api/v1/tokens', async () => ({ items: (await store.tokens.list()).map(publicView) }));
+
+  app.delete('/api/v1/tokens/:id', async (req) => {
+    const id = (req.params as { id: string }).id;
+    if (!(await store.tokens.delete(id))) throw new NotFoundError(`token ${id} not found`);
+    return { deleted: id };
+  });
+
+  app.post('/api/v1/join', { config: { auth: ['join'] } }, async (req, reply) => {
+    const body = parseOrThrow(joinRequestSchema, jsonBody(bodyText(req)), 'join request');
+    const join = req.token!;
+    const site = join.subject ?? body.site;
+    if (!site) throw new ValidationError('the node needs a site', { details: [{ path: 'site', message: 'required (the join token names none)' }] });
+    if (join.subject && body.site && body.site !== join.subject) {
+      throw new ForbiddenError(`this join token is for site "${join.subject}"`, { details: [{ path: 'site', message: `must be "${join.subject}"` }] });
+    }
+    if (!(await store.get('Site', undefined, site))) throw new ValidationError(`site "${site}" does not exist`, { details: [{ path: 'site', message: 'unknown site' }] });
+    if (await store.get('Node', undefined, body.name)) {
+      throw new ValidationError(`node "${body.name}" already exists`, { details: [{ path: 'name', message: 'taken; pick another name or delete the old node' }] });
+    }
+    // Single use: only one of two racing joins can mark the token.
+    if (!(await store.tokens.markUsed(join.id, new Date().toISOString()))) {
+      throw new ForbiddenError('join token already used', { details: [{ path: 'authorization', message: 'join tokens are single-use' }] });
+    }
+    const node: Node = {
+      apiVersion: 'gedge.io/v1',
+      kind: 'Node',
+      metadata: { name: body.name, labels: { ...body.labels, 'gedge.io/site': site } },
+      spec: { site, capacity: body.capacity, unschedulable: false },
+      status: { phase: 'Pending', conditions: [] },
+    };
+    const created = await store.create(node);
+    const credential = await issueToken(store, 'node', { subject: body.name, description: `node ${body.name}` });
+    return reply.status(201).send({ node: created, credential: credential.token });
+  });
+}
+
+function publicView(t: { id: string; kind: string; description: string; subject: string | null; createdAt: string; expiresAt: string | null; usedAt: string | null }) {
+  return { id: t.id, kind: t.kind, description: t.description, subject: t.subject, createdAt: t.createdAt, expiresAt: t.expiresAt, usedAt: t.usedAt };
+}
+
+function jsonBody(text: string): unknown {
+  const [doc] = parseManifestText(text, 'body');
+  return doc!.value;
+}

@@ -1,0 +1,69 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { BadRequestError, GedgeError, PayloadTooLargeError, type ErrorDetail } from '../../core/index.ts';
+import { authenticate } from '../auth/tokens.ts';
+import type { Store, TokenKind, TokenRecord } from '../store/store.ts';
+import type { Metrics } from '../metrics.ts';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    token?: TokenRecord;
+  }
+  interface FastifyContextConfig {
+    /** Token kinds allowed on the route; every route needs one (no anonymous access). */
+    auth?: TokenKind[];
+  }
+}
+
+/**
+ * The Fastify app with what every route shares: bearer auth, manifest body
+ * parsing (JSON or YAML, at most 1 MiB) and the mapping of errors to
+ * `{code, message, details}`. Routes live in their own files.
+ */
+export function createServer(store: Store, logger: Logger, metrics: Metrics): FastifyInstance {
+  // Per-request lines would drown the log; the HTTP layer logs only warnings and errors.
+  const app = Fastify({ loggerInstance: logger.child({ module: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: BODY_LIMIT, forceCloseConnections: true });
+
+  app.server.on('connection', (socket) => socket.setNoDelay(true));
+
+  // Bodies are kept as text and parsed by the routes, so that YAML and JSON
+  // manifests share one parser that reports every problem with its line.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (req) => {
+    const allowed = req.routeOptions.config.auth ?? ['admin'];
+    req.token = await authenticate(store, req.headers.authorization, allowed);
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.httpRequests.inc({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+  });
+
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toGedgeError(err);
+    if (e.status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.debug({ code: e.code, msg: e.message }, 'request rejected');
+    void reply.status(e.status).send(e.toJSON());
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ code: 'NotFound', message: `no route ${req.method} ${req.url}`, details: [] });
+  });
+  return app;
+}
+
+function toGedgeError(err: unknown): GedgeError {
+  if (err instanceof GedgeError) return err;
+  const fe = err as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new PayloadTooLargeError(`request body is over ${BODY_LIMIT} bytes`, { details: [{ path: 'body', message: `limit is ${BODY_LIMIT} bytes` }] });
+  }
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    const details: ErrorDetail[] = [{ path: 'request', message: fe.message ?? 'bad request' }];
+    return new BadRequestError(fe.message ?? 'bad request', { details });
+  }
+  return new GedgeError('internal error', { cause: err });
+}

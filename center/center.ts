@@ -1,0 +1,102 @@
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { parseOrThrow, type GedgeEvent } from '../core/index.ts';
+import { centerConfigSchema, type CenterConfig } from './config.ts';
+import { openSqliteStore } from './store/sqlite-store.ts';
+import { openPostgresStore } from './store/postgres-store.ts';
+import type { Store } from './store/store.ts';
+import { createServer } from './api/server.ts';
+import { registerResourceRoutes } from './api/resource-routes.ts';
+import { registerAuthRoutes } from './api/auth-routes.ts';
+import { registerOpsRoutes } from './api/ops-routes.ts';
+import { createMetrics } from './metrics.ts';
+import { AgentHub } from './hub/agent-hub.ts';
+import { ControllerManager } from './controllers/manager.ts';
+import { ResourceFitPlacement } from './placement/resource-fit.ts';
+import { bootstrapAdmin } from './auth/tokens.ts';
+import { DEFAULT_PROJECT } from '../core/index.ts';
+
+export const VERSION = '0.1.0';
+
+export interface RunningCenter {
+  url: string;
+  port: number;
+  store: Store;
+  /** The admin token, only on the very first start (it is stored hashed). */
+  adminToken: string | undefined;
+  close(): Promise<void>;
+}
+
+/** Starts the control plane: store, API, agent hub, controllers and housekeeping. */
+export async function startCenter(input: Partial<CenterConfig>, logger?: Logger): Promise<RunningCenter> {
+  const cfg = parseOrThrow(centerConfigSchema, input, 'center config');
+  const log = logger ?? pino({ level: cfg.logLevel, base: { part: 'center' } });
+  const store = cfg.database?.startsWith('postgres') ? await openPostgresStore(cfg.database) : await openSqliteStore(cfg.database ?? join(cfg.dataDir, 'center.db'));
+  const adminToken = await bootstrapAdmin(store);
+  if (!(await store.get('Project', undefined, DEFAULT_PROJECT))) {
+    await store.apply([{ apiVersion: 'gedge.io/v1', kind: 'Project', metadata: { name: DEFAULT_PROJECT, labels: {} }, spec: { description: 'The default project' } }]);
+  }
+
+  const metrics = createMetrics();
+  const app = createServer(store, log, metrics);
+  const startedAt = Date.now();
+  let manager: ControllerManager | undefined;
+  const hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, {
+    heartbeatMs: cfg.heartbeatMs,
+    statusWriteMs: cfg.statusWriteMs,
+    onAlive: (n) => manager?.nodeSeen(n),
+  });
+  manager = new ControllerManager(store, new ResourceFitPlacement(), log, metrics, {
+    notReadyAfterMs: cfg.notReadyAfterMs,
+    evictAfterMs: cfg.evictAfterMs,
+    seenAt: (n) => hub.seenAt(n),
+    startedAt,
+    tickMs: Math.min(1000, cfg.heartbeatMs),
+    resyncMs: 30_000,
+  });
+  registerResourceRoutes(app, store);
+  registerAuthRoutes(app, store);
+  registerOpsRoutes(app, store, hub, metrics, VERSION);
+  hub.attach(app.server);
+
+  await app.listen({ host: cfg.host, port: cfg.port });
+  const port = (app.server.address() as { port: number }).port;
+  const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`;
+  await manager.start();
+  const housekeeping = setInterval(() => void housekeep(store, cfg, log), cfg.housekeepingMs);
+  log.info({ url, version: VERSION }, 'center listening');
+
+  return {
+    url,
+    port,
+    store,
+    adminToken,
+    async close() {
+      clearInterval(housekeeping);
+      manager!.stop();
+      await hub.close();
+      await app.close();
+      await store.close();
+    },
+  };
+}
+
+/** Compacts the change log and drops expired events; never fails the center. */
+async function housekeep(store: Store, cfg: CenterConfig, log: Logger): Promise<void> {
+  try {
+    const current = await store.currentRevision();
+    const removed = await store.compact(current - cfg.changeLogRetain);
+    const cutoff = Date.now() - cfg.eventTtlMs;
+    const events = (await store.list('Event')).items as GedgeEvent[];
+    let expired = 0;
+    for (const e of events) {
+      if (Date.parse(e.spec.at) < cutoff) {
+        await store.delete('Event', undefined, e.metadata.name).catch(() => undefined);
+        expired++;
+      }
+    }
+    if (removed || expired) log.info({ compacted: removed, expiredEvents: expired }, 'housekeeping');
+  } catch (err) {
+    log.error({ err }, 'housekeeping failed');
+  }
+}

@@ -1,0 +1,93 @@
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.ts';
+
+/**
+ * Level-based reconcilers (controller-runtime's contract): `reconcile(key)`
+ * reads desired and observed state and takes one step toward the desired
+ * one. It is idempotent; it may ask to be called again after a delay; a
+ * thrown error retries with backoff; a TerminalError stops retrying.
+ */
+export interface Reconciler {
+  readonly name: string;
+  reconcile(key: string): Promise<{ requeueAfterMs?: number } | void>;
+}
+
+export class TerminalError extends Error {}
+
+/** A deduplicating work queue that runs one reconcile at a time per controller. */
+export class ControllerRunner {
+  private readonly queue = new Set<string>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly failures = new Map<string, number>();
+  private running = false;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly reconciler: Reconciler,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  enqueue(key: string): void {
+    if (this.stopped) return;
+    this.queue.add(key);
+    void this.drain();
+  }
+
+  enqueueAfter(key: string, ms: number): void {
+    if (this.stopped || this.timers.has(key)) return;
+    this.timers.set(
+      key,
+      setTimeout(() => {
+        this.timers.delete(key);
+        this.enqueue(key);
+      }, ms),
+    );
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.queue.clear();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.queue.size && !this.stopped) {
+        const key = this.queue.values().next().value as string;
+        this.queue.delete(key);
+        await this.runOne(key);
+      }
+    } finally {
+      this.running = false;
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private async runOne(key: string): Promise<void> {
+    const end = this.metrics.reconcileSeconds.startTimer({ controller: this.reconciler.name });
+    try {
+      const r = await this.reconciler.reconcile(key);
+      this.failures.delete(key);
+      this.metrics.reconciles.inc({ controller: this.reconciler.name, result: 'ok' });
+      if (r?.requeueAfterMs !== undefined) this.enqueueAfter(key, r.requeueAfterMs);
+    } catch (err) {
+      this.metrics.reconciles.inc({ controller: this.reconciler.name, result: 'error' });
+      if (err instanceof TerminalError) {
+        this.logger.error({ controller: this.reconciler.name, key, err: err.message }, 'reconcile failed for good');
+        return;
+      }
+      const n = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, n);
+      const delay = Math.min(30_000, 100 * 2 ** n);
+      this.logger.warn({ controller: this.reconciler.name, key, err: (err as Error).message, retryInMs: delay }, 'reconcile failed; retrying');
+      this.enqueueAfter(key, delay);
+    } finally {
+      end();
+    }
+  }
+}

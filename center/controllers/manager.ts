@@ -1,0 +1,87 @@
+import type { Logger } from 'pino';
+import type { Instance, Node } from '../../core/index.ts';
+import type { Store } from '../store/store.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Placement } from '../placement/placement.ts';
+import { ControllerRunner } from './controller.ts';
+import { ServiceController, SERVICE_LABEL } from './service-controller.ts';
+import { PlacementController } from './placement-controller.ts';
+import { NodeLifecycleController, type LifecycleOptions } from './node-lifecycle-controller.ts';
+
+export interface ManagerOptions extends Omit<LifecycleOptions, 'now'> {
+  /** How often node liveness is checked. */
+  tickMs: number;
+  /** Full resync of every key, in case a notification was missed. */
+  resyncMs: number;
+}
+
+/** Wires store changes to the controllers' work queues. */
+export class ControllerManager {
+  private readonly service: ControllerRunner;
+  private readonly placement: ControllerRunner;
+  private readonly lifecycle: ControllerRunner;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(
+    private readonly store: Store,
+    placement: Placement,
+    logger: Logger,
+    metrics: Metrics,
+    private readonly opts: ManagerOptions,
+  ) {
+    const log = logger.child({ module: 'controllers' });
+    this.service = new ControllerRunner(new ServiceController(store, log), log, metrics);
+    this.placement = new ControllerRunner(new PlacementController(store, placement), log, metrics);
+    this.lifecycle = new ControllerRunner(new NodeLifecycleController(store, opts), log, metrics);
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe = this.store.subscribe((c) => {
+      const o = c.object;
+      if (o.kind === 'Service') this.service.enqueue(`${o.metadata.project}/${o.metadata.name}`);
+      else if (o.kind === 'Instance') {
+        const owner = o.metadata.labels?.[SERVICE_LABEL];
+        if (owner) this.service.enqueue(`${o.metadata.project}/${owner}`);
+        if (c.type !== 'DELETED' && !(o as Instance).spec.node) this.placement.enqueue(`${o.metadata.project}/${o.metadata.name}`);
+        // A freed slot may fit an instance that was waiting.
+        if (c.type === 'DELETED' && (o as Instance).spec.node) void this.enqueueUnbound();
+      } else if (o.kind === 'Node' && c.statusOnly) {
+        void this.enqueueUnbound();
+      } else if (o.kind === 'Node') {
+        this.lifecycle.enqueue(o.metadata.name);
+        void this.enqueueUnbound();
+      }
+    });
+    this.timers.push(setInterval(() => void this.enqueueNodes(), this.opts.tickMs));
+    this.timers.push(setInterval(() => void this.resync(), this.opts.resyncMs));
+    await this.resync();
+  }
+
+  /** The hub calls this when an agent connects or reports, so Ready is set without waiting for a tick. */
+  nodeSeen(name: string): void {
+    this.lifecycle.enqueue(name);
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    for (const t of this.timers) clearInterval(t);
+    for (const r of [this.service, this.placement, this.lifecycle]) r.stop();
+  }
+
+  private async resync(): Promise<void> {
+    for (const s of (await this.store.list('Service')).items) this.service.enqueue(`${s.metadata.project}/${s.metadata.name}`);
+    await this.enqueueUnbound();
+    await this.enqueueNodes();
+  }
+
+  private async enqueueNodes(): Promise<void> {
+    for (const n of (await this.store.list('Node')).items as Node[]) this.lifecycle.enqueue(n.metadata.name);
+  }
+
+  private async enqueueUnbound(): Promise<void> {
+    for (const i of (await this.store.list('Instance')).items as Instance[]) {
+      if (!i.spec.node) this.placement.enqueue(`${i.metadata.project}/${i.metadata.name}`);
+    }
+  }
+}

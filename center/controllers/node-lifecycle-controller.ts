@@ -1,0 +1,76 @@
+import type { Instance, Node } from '../../core/index.ts';
+import { ConflictError, NotFoundError, nowIso } from '../../core/index.ts';
+import type { Store } from '../store/store.ts';
+import type { Reconciler } from './controller.ts';
+import { recordEvent } from '../events.ts';
+
+export interface LifecycleOptions {
+  /** No heartbeat for this long: the node is NotReady. */
+  notReadyAfterMs: number;
+  /** NotReady for this long: its instances are deleted so they are recreated elsewhere. */
+  evictAfterMs: number;
+  /** When the node's agent was last heard from; undefined if not since the center started. */
+  seenAt: (node: string) => number | undefined;
+  /** The center's start time: a node not heard from since gets the full grace from here. */
+  startedAt: number;
+  now?: () => number;
+}
+
+/** Node phase from heartbeats (Pending -> Ready <-> NotReady) and eviction of lost nodes' instances. */
+export class NodeLifecycleController implements Reconciler {
+  readonly name = 'node-lifecycle';
+  constructor(
+    private readonly store: Store,
+    private readonly opts: LifecycleOptions,
+  ) {}
+
+  async reconcile(name: string): Promise<{ requeueAfterMs?: number } | void> {
+    const node = (await this.store.get('Node', undefined, name)) as Node | undefined;
+    if (!node) return;
+    const now = (this.opts.now ?? Date.now)();
+    const seen = this.opts.seenAt(name);
+    const silentMs = now - (seen ?? this.opts.startedAt);
+    const status = node.status ?? { phase: 'Pending' as const, conditions: [] };
+    const alive = seen !== undefined && silentMs < this.opts.notReadyAfterMs;
+
+    if (alive && status.phase !== 'Ready') {
+      const offline = status.phase === 'NotReady' && status.since ? Math.round((now - Date.parse(status.since)) / 1000) : undefined;
+      await this.setPhase(node, 'Ready', now);
+      await this.event(name, 'NodeReady', offline !== undefined ? `agent back after ${offline} s offline` : 'agent connected', 'Normal');
+      return;
+    }
+    if (!alive && status.phase === 'Ready' && silentMs >= this.opts.notReadyAfterMs) {
+      await this.setPhase(node, 'NotReady', now);
+      await this.event(name, 'NodeNotReady', `no heartbeat for ${Math.round(silentMs / 1000)} s; instances keep running on the node if it is up (autonomy)`, 'Warning');
+      return;
+    }
+    if (status.phase === 'NotReady' && status.since && now - Date.parse(status.since) >= this.opts.evictAfterMs) {
+      const mine = ((await this.store.list('Instance')).items as Instance[]).filter((i) => i.spec.node === name);
+      for (const i of mine) {
+        try {
+          await this.store.delete('Instance', i.metadata.project, i.metadata.name);
+        } catch (e) {
+          if (!(e instanceof NotFoundError)) throw e;
+        }
+      }
+      if (mine.length) {
+        await this.event(name, 'InstancesEvicted', `${mine.length} instance(s) rescheduled after ${Math.round(this.opts.evictAfterMs / 1000)} s NotReady: ${mine.map((i) => i.metadata.name).join(', ')}`, 'Warning');
+      }
+    }
+  }
+
+  private async setPhase(node: Node, phase: 'Ready' | 'NotReady', now: number): Promise<void> {
+    const status = node.status ?? { phase: 'Pending' as const, conditions: [] };
+    try {
+      await this.store.updateStatus('Node', undefined, node.metadata.name, { ...status, phase, since: new Date(now).toISOString() }, { expectRevision: node.metadata.revision });
+    } catch (e) {
+      // A heartbeat status write got there first; the next tick sees the fresh object.
+      if (!(e instanceof ConflictError)) throw e;
+      throw new Error(`node ${node.metadata.name} changed while setting ${phase}; retrying`, { cause: e });
+    }
+  }
+
+  private event(node: string, reason: string, message: string, type: 'Normal' | 'Warning'): Promise<void> {
+    return recordEvent(this.store, { involved: { kind: 'Node', name: node }, reason, message, type, at: nowIso(), source: 'center' });
+  }
+}

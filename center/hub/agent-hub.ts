@@ -1,0 +1,122 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Server } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import { AGENT_CONNECT_PATH, CLOSE_REPLACED, GedgeError } from '../../core/index.ts';
+import { authenticate } from '../auth/tokens.ts';
+import type { Store } from '../store/store.ts';
+import type { Metrics } from '../metrics.ts';
+import { AgentOfflineError } from '../errors.ts';
+import { AgentSession } from './agent-session.ts';
+import { LogStreams } from './log-streams.ts';
+
+export interface HubOptions {
+  heartbeatMs: number;
+  statusWriteMs: number;
+  /** Called when a node connects, or speaks again after more than two heartbeats of silence. */
+  onAlive: (node: string) => void;
+}
+
+/**
+ * Accepts agent connections (agents dial out; the center never dials in),
+ * one live session per node, and tracks when each node was last heard from.
+ */
+export class AgentHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  private readonly sessions = new Map<string, AgentSession>();
+  private readonly lastSeen = new Map<string, number>();
+  readonly logs = new LogStreams();
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+    private readonly opts: HubOptions,
+  ) {}
+
+  attach(server: Server): void {
+    server.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head));
+  }
+
+  /** When the node's agent was last heard from (ms epoch), or undefined if never since start. */
+  seenAt(node: string): number | undefined {
+    return this.lastSeen.get(node);
+  }
+
+  isConnected(node: string): boolean {
+    return this.sessions.has(node);
+  }
+
+  openLogs(node: string, project: string, instance: string, follow: boolean, tailBytes: number) {
+    const session = this.sessions.get(node);
+    if (!session) throw new AgentOfflineError(`the agent of node "${node}" is not connected`, { details: [{ path: 'node', message: 'offline' }] });
+    const { id, out } = this.logs.create(node);
+    session.send({ t: 'logs.open', stream: id, project, instance, follow, tailBytes });
+    out.on('close', () => session.send({ t: 'logs.close', stream: id }));
+    return out;
+  }
+
+  /** Drops a node's connection (e.g. the node was deleted). */
+  disconnect(node: string, code: number, reason: string): void {
+    this.sessions.get(node)?.close(code, reason);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.values()) s.close(1001, 'center shutting down');
+    this.sessions.clear();
+    await new Promise<void>((r) => this.wss.close(() => r()));
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== AGENT_CONNECT_PATH) return void refuse(socket, 404, 'Not Found');
+    let node: string;
+    try {
+      const token = await authenticate(this.store, req.headers.authorization, ['node']);
+      node = token.subject!;
+      if (!(await this.store.get('Node', undefined, node))) return void refuse(socket, 410, 'Gone');
+    } catch (err) {
+      const status = err instanceof GedgeError ? err.status : 500;
+      return void refuse(socket, status, status === 401 ? 'Unauthorized' : 'Forbidden');
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node, ws));
+  }
+
+  private onConnection(node: string, ws: WebSocket): void {
+    (ws as unknown as { _socket?: { setNoDelay?: (v: boolean) => void } })._socket?.setNoDelay?.(true);
+    this.sessions.get(node)?.close(CLOSE_REPLACED, 'replaced by a newer connection');
+    const session = new AgentSession(node, ws, {
+      store: this.store,
+      logger: this.logger,
+      metrics: this.metrics,
+      logs: this.logs,
+      heartbeatMs: this.opts.heartbeatMs,
+      statusWriteMs: this.opts.statusWriteMs,
+      onSeen: (n) => {
+        const now = Date.now();
+        const prev = this.lastSeen.get(n) ?? 0;
+        this.lastSeen.set(n, now);
+        if (now - prev > 2 * this.opts.heartbeatMs) this.opts.onAlive(n);
+      },
+    });
+    this.sessions.set(node, session);
+    this.lastSeen.set(node, Date.now());
+    this.opts.onAlive(node);
+    this.metrics.agentsConnected.set(this.sessions.size);
+    this.logger.info({ node }, 'agent connected');
+    ws.on('close', (code) => {
+      session.dispose();
+      if (this.sessions.get(node) === session) this.sessions.delete(node);
+      this.logs.endNode(node, 'agent disconnected');
+      this.metrics.agentsConnected.set(this.sessions.size);
+      this.logger.info({ node, code }, 'agent disconnected');
+    });
+    ws.on('error', (err) => this.logger.warn({ node, err: err.message }, 'agent socket error'));
+  }
+}
+
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

@@ -1,0 +1,179 @@
+import type { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import {
+  agentMessageSchema,
+  CLOSE_PROTOCOL,
+  nowIso,
+  type AgentMessage,
+  type CenterMessage,
+  type Instance,
+  type Node,
+  type NodeStatus,
+} from '../../core/index.ts';
+import type { Change, Store } from '../store/store.ts';
+import type { Metrics } from '../metrics.ts';
+import { catchUp, isForNode, toMessage } from './node-feed.ts';
+import type { LogStreams } from './log-streams.ts';
+import { recordEvent } from '../events.ts';
+import { ConflictError } from '../../core/index.ts';
+
+export interface SessionDeps {
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+  logs: LogStreams;
+  heartbeatMs: number;
+  /** Node status (usage, heartbeat time, synced revision) is written at most this often. */
+  statusWriteMs: number;
+  onSeen: (node: string) => void;
+}
+
+/**
+ * One agent connection: the catch-up, then live changes for its node, and
+ * its reports (heartbeats, acks, instance status, events, log data). One
+ * handler per message type.
+ */
+export class AgentSession {
+  private unsubscribe: (() => void) | null = null;
+  private lastSent = 0;
+  private lastSeen = 0;
+  private acked = 0;
+  private lastStatusWrite = 0;
+  private usage: { cpu: number; memoryMiB: number; diskMiB: number } | undefined;
+  private agentInfo: NodeStatus['agent'];
+  private closed = false;
+
+  constructor(
+    readonly node: string,
+    private readonly ws: WebSocket,
+    private readonly deps: SessionDeps,
+  ) {
+    ws.on('message', (data, isBinary) => void this.onFrame(data.toString(), isBinary));
+  }
+
+  send(msg: CenterMessage): void {
+    if (this.closed) return;
+    const text = JSON.stringify(msg);
+    this.deps.metrics.agentBytes.inc({ direction: 'out', type: msg.t }, Buffer.byteLength(text));
+    this.deps.metrics.syncMessages.inc({ type: msg.t });
+    this.ws.send(text);
+  }
+
+  close(code: number, reason: string): void {
+    this.dispose();
+    this.ws.close(code, reason);
+  }
+
+  dispose(): void {
+    this.closed = true;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  private async onFrame(text: string, isBinary: boolean): Promise<void> {
+    const parsed = isBinary ? null : agentMessageSchema.safeParse(safeJson(text));
+    if (!parsed?.success) {
+      this.deps.logger.warn({ node: this.node }, 'protocol error from agent; closing');
+      this.close(CLOSE_PROTOCOL, 'malformed message');
+      return;
+    }
+    const msg = parsed.data;
+    this.deps.metrics.agentBytes.inc({ direction: 'in', type: msg.t }, Buffer.byteLength(text));
+    this.deps.onSeen(this.node);
+    try {
+      await this.handlers[msg.t](msg as never);
+    } catch (err) {
+      this.deps.logger.error({ err, node: this.node, t: msg.t }, 'agent message failed');
+    }
+  }
+
+  private readonly handlers: { [T in AgentMessage['t']]: (m: Extract<AgentMessage, { t: T }>) => Promise<void> } = {
+    hello: async (m) => {
+      this.agentInfo = m.agent;
+      // Subscribe before the catch-up read so no change falls between the two.
+      const buffered: Change[] = [];
+      let live = false;
+      this.unsubscribe = this.deps.store.subscribe((c) => (live ? this.onChange(c) : buffered.push(c)));
+      const { mode, messages, upTo } = await catchUp(this.deps.store, this.node, m.lastRevision);
+      this.send({ t: 'welcome', node: this.node, mode, heartbeatMs: this.deps.heartbeatMs });
+      for (const msg of messages) this.send(msg);
+      this.lastSent = upTo;
+      this.lastSeen = upTo;
+      for (const c of buffered) this.onChange(c);
+      live = true;
+      this.deps.logger.info({ node: this.node, mode, from: m.lastRevision, sent: messages.length - 1, upTo }, 'agent synced');
+      await this.writeNodeStatus(m.capacity);
+    },
+    hb: async (m) => {
+      this.usage = m.usage;
+      // A bookmark lets the agent resume from a recent revision; only when something moved.
+      // It uses revisions seen through the subscription, never a fresh read that
+      // could run ahead of a change not yet delivered.
+      if (this.lastSeen > this.lastSent) {
+        this.lastSent = this.lastSeen;
+        this.send({ t: 'synced', revision: this.lastSeen });
+      }
+      if (Date.now() - this.lastStatusWrite >= this.deps.statusWriteMs) await this.writeNodeStatus(undefined);
+    },
+    ack: async (m) => {
+      this.acked = Math.max(this.acked, m.revision);
+    },
+    status: async (m) => {
+      const inst = (await this.deps.store.get('Instance', m.project, m.instance)) as Instance | undefined;
+      if (!inst || inst.spec.node !== this.node) return; // deleted meanwhile, or not ours: drop the report
+      await this.deps.store.updateStatus('Instance', m.project, m.instance, m.status);
+    },
+    events: async (m) => {
+      for (const e of m.events) await recordEvent(this.deps.store, { ...e, source: `agent/${this.node}` });
+    },
+    'logs.data': async (m) => this.deps.logs.data(m.stream, m.data),
+    'logs.end': async (m) => this.deps.logs.end(m.stream, m.error),
+  };
+
+  private onChange(c: Change): void {
+    this.lastSeen = Math.max(this.lastSeen, c.revision);
+    if (c.revision <= this.lastSent || !isForNode(c, this.node)) return;
+    this.lastSent = c.revision;
+    this.send(toMessage(c));
+  }
+
+  /** Usage, heartbeat time, agent info and synced revision; the phase is the lifecycle controller's. */
+  private async writeNodeStatus(capacity: Node['spec']['capacity'] | undefined): Promise<void> {
+    const node = (await this.deps.store.get('Node', undefined, this.node)) as Node | undefined;
+    if (!node) return;
+    this.lastStatusWrite = Date.now();
+    const now = nowIso();
+    if (capacity && JSON.stringify(capacity) !== JSON.stringify(node.spec.capacity)) {
+      await this.deps.store.update({ ...node, spec: { ...node.spec, capacity } });
+      return this.writeNodeStatus(undefined);
+    }
+    const prev = node.status ?? { phase: 'Pending' as const, conditions: [] };
+    try {
+      await this.deps.store.updateStatus(
+        'Node',
+        undefined,
+        this.node,
+        {
+          ...prev,
+          lastHeartbeatAt: now,
+          usage: this.usage ? { ...this.usage, at: now } : prev.usage,
+          agent: this.agentInfo ?? prev.agent,
+          syncedRevision: this.acked || prev.syncedRevision,
+        },
+        { expectRevision: node.metadata.revision },
+      );
+    } catch (e) {
+      // The lifecycle controller changed the phase meanwhile; the next heartbeat writes again.
+      if (!(e instanceof ConflictError)) throw e;
+      this.lastStatusWrite = 0;
+    }
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,101 @@
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import { startCenter } from '../../center/index.ts';
+import { Agent } from '../../agent/index.ts';
+import { CliError } from '../errors.ts';
+import { runUp } from '../up.ts';
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new CliError(`expected an integer, got "${v}"`);
+  return n;
+};
+
+/** center, agent, up: the long-running processes. Each stops cleanly on SIGINT/SIGTERM. */
+export function registerProcessCommands(program: Command): void {
+  program
+    .command('center')
+    .description('run the control plane (API, store, controllers, agent hub)')
+    .option('--data-dir <dir>', 'where the SQLite store lives', './.gedge/center')
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--port <port>', 'listen port (0 = any free port)', int, 7380)
+    .option('--database <url>', 'a postgres:// URL instead of the embedded SQLite')
+    .option('--heartbeat-ms <ms>', 'agent heartbeat period', int)
+    .option('--not-ready-after-ms <ms>', 'silence after which a node is NotReady', int)
+    .option('--evict-after-ms <ms>', 'NotReady time after which its instances are rescheduled', int)
+    .option('--admin-token-file <file>', 'on first start, also write the admin token here (mode 0600)')
+    .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
+    .action(async (o: Record<string, string | number | undefined>) => {
+      const center = await startCenter({
+        dataDir: o.dataDir as string,
+        host: o.host as string,
+        port: o.port as number,
+        database: o.database as string | undefined,
+        heartbeatMs: o.heartbeatMs as number | undefined,
+        notReadyAfterMs: o.notReadyAfterMs as number | undefined,
+        evictAfterMs: o.evictAfterMs as number | undefined,
+        logLevel: o.logLevel as 'info',
+      });
+      if (center.adminToken) {
+        if (o.adminTokenFile) writeSecret(o.adminTokenFile as string, center.adminToken);
+        process.stderr.write(`\nAdmin token (shown once, stored hashed):\n  ${center.adminToken}\n\n`);
+      }
+      onShutdown(() => center.close());
+    });
+
+  program
+    .command('agent')
+    .description('run the edge agent on this node')
+    .requiredOption('--center <url>', 'the center URL (the agent dials out; the center never dials in)')
+    .option('--join-token <token>', 'single-use join token (first start only)')
+    .requiredOption('--data-dir <dir>', 'identity, local state and logs')
+    .option('--name <name>', 'node name (default: hostname)')
+    .option('--site <site>', 'site (if the join token does not name one)')
+    .option('--label <k=v...>', 'node labels', collectLabels, {})
+    .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
+    .action(async (o: { center: string; joinToken?: string; dataDir: string; name?: string; site?: string; label: Record<string, string>; logLevel: string }) => {
+      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, logLevel: o.logLevel });
+      onShutdown(() => agent.stop());
+      await agent.start();
+    });
+
+  program
+    .command('up')
+    .description('all in one: a center, agents for sites cloud, edge-a and edge-b, and the hello example')
+    .option('--data-dir <dir>', 'state of every part', './.gedge')
+    .option('--port <port>', 'center port (falls back to a free one if taken)', int, 7380)
+    .action(async (o: { dataDir: string; port: number }) => {
+      await runUp(o);
+    });
+}
+
+function collectLabels(v: string, acc: Record<string, string>): Record<string, string> {
+  const m = /^([^=]+)=(.*)$/.exec(v);
+  if (!m) throw new CliError(`--label: expected key=value, got "${v}"`);
+  return { ...acc, [m[1]!]: m[2]! };
+}
+
+export function writeSecret(file: string, secret: string): void {
+  if (!existsSync(dirname(file))) mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+/** Stops on the first SIGINT/SIGTERM; a second one exits at once. */
+export function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}

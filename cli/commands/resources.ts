@@ -1,0 +1,122 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { lookupKind, type GedgeEvent, type Resource } from '../../core/index.ts';
+import { client } from '../config.ts';
+import { CliError } from '../errors.ts';
+import { age, formatRows, render, table, type OutputFormat } from '../printers.ts';
+
+interface Conn {
+  server?: string;
+  token?: string;
+}
+
+/** apply, get, describe, delete: the kubectl-like verbs over every kind. */
+export function registerResourceCommands(program: Command): void {
+  program
+    .command('apply')
+    .description('create or update objects from YAML/JSON manifests')
+    .requiredOption('-f, --filename <path>', 'a file, a directory of *.yaml|*.yml|*.json, or - for stdin')
+    .action(async (o: { filename: string }, cmd: Command) => {
+      const api = client(cmd.optsWithGlobals<Conn>());
+      for (const { source, text } of readManifests(o.filename)) {
+        try {
+          for (const r of await api.apply(text)) console.log(`${r.kind.toLowerCase()}/${r.name} ${r.action}`);
+        } catch (e) {
+          throw withSource(e, source);
+        }
+      }
+    });
+
+  program
+    .command('get')
+    .description('list objects of a kind, or show one')
+    .argument('<kind>', 'projects, sites, nodes, services (svc), instances (inst), events (ev)')
+    .argument('[name]')
+    .option('-o, --output <format>', 'table | wide | json | yaml', 'table')
+    .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=cloud')
+    .option('-p, --project <project>', 'project (default: all projects for lists, "default" for one object)')
+    .option('-w, --watch', 'after listing, print changes as they happen')
+    .action(async (kindArg: string, name: string | undefined, o: { output: string; selector?: string; project?: string; watch?: boolean }, cmd: Command) => {
+      const kind = kindOrFail(kindArg);
+      const format = formatOrFail(o.output);
+      const api = client(cmd.optsWithGlobals<Conn>());
+      if (name) {
+        console.log(render(kind, [await api.get(kind, name, o.project)], format, true));
+        return;
+      }
+      const { items, revision } = await api.list(kind, { project: o.project, selector: o.selector });
+      console.log(render(kind, items, format, false));
+      if (!o.watch) return;
+      for await (const ev of api.watch(kind, { project: o.project, selector: o.selector, since: revision })) {
+        if (ev.type === 'BOOKMARK' || !ev.object) continue;
+        if (format === 'json') console.log(JSON.stringify(ev));
+        else if (format === 'yaml') console.log(`---\n${stringify(ev)}`);
+        else console.log(`${table(kind, [ev.object], format === 'wide', false)}${ev.type === 'DELETED' ? '   (deleted)' : ''}`);
+      }
+    });
+
+  program
+    .command('describe')
+    .description('show one object in detail, with its recent events')
+    .argument('<kind>')
+    .argument('<name>')
+    .option('-p, --project <project>')
+    .action(async (kindArg: string, name: string, o: { project?: string }, cmd: Command) => {
+      const kind = kindOrFail(kindArg);
+      const api = client(cmd.optsWithGlobals<Conn>());
+      const obj = await api.get(kind, name, o.project);
+      console.log(stringify({ kind: obj.kind, metadata: obj.metadata, spec: obj.spec, status: (obj as { status?: unknown }).status ?? {} }).trimEnd());
+      const events = (await api.list<GedgeEvent>('Event', { selector: `gedge.io/involved-kind=${kind},gedge.io/involved-name=${name}` })).items
+        .sort((a, b) => a.spec.at.localeCompare(b.spec.at))
+        .slice(-20);
+      console.log('\nEvents:');
+      if (!events.length) console.log('  <none>');
+      else console.log(formatRows([['  AGE', 'TYPE', 'REASON', 'FROM', 'MESSAGE'], ...events.map((e) => [`  ${age(e.spec.at)}`, e.spec.type, e.spec.reason, e.spec.source, e.spec.message])]));
+    });
+
+  program
+    .command('delete')
+    .description('delete an object')
+    .argument('<kind>')
+    .argument('<name>')
+    .option('-p, --project <project>')
+    .action(async (kindArg: string, name: string, o: { project?: string }, cmd: Command) => {
+      const kind = kindOrFail(kindArg);
+      const api = client(cmd.optsWithGlobals<Conn>());
+      const gone = await api.delete<Resource>(kind, name, o.project);
+      console.log(`${gone.kind.toLowerCase()}/${gone.metadata.name} deleted`);
+    });
+}
+
+export function kindOrFail(arg: string): string {
+  const info = lookupKind(arg);
+  if (!info) throw new CliError(`unknown resource type "${arg}" (try: projects, sites, nodes, services, instances, events)`);
+  return info.kind;
+}
+
+function formatOrFail(f: string): OutputFormat {
+  if (!['table', 'wide', 'json', 'yaml'].includes(f)) throw new CliError(`--output: unknown format "${f}" (table, wide, json, yaml)`);
+  return f as OutputFormat;
+}
+
+function readManifests(path: string): { source: string; text: string }[] {
+  if (path === '-') return [{ source: '<stdin>', text: readFileSync(0, 'utf8') }];
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new CliError(`${path}: no such file or directory`);
+  }
+  if (!st.isDirectory()) return [{ source: path, text: readFileSync(path, 'utf8') }];
+  const files = readdirSync(path).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+  if (!files.length) throw new CliError(`${path}: no *.yaml, *.yml or *.json files`);
+  return files.map((f) => ({ source: join(path, f), text: readFileSync(join(path, f), 'utf8') }));
+}
+
+/** Names the file in the error so "line 7" points somewhere. */
+function withSource(e: unknown, source: string): unknown {
+  if (e instanceof Error) e.message = `${source}: ${e.message.replace(/^body: /, '')}`;
+  return e;
+}

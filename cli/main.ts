@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander';
+import { GedgeError } from '../core/index.ts';
+import { CliError } from './errors.ts';
+import { registerResourceCommands } from './commands/resources.ts';
+import { registerAccessCommands } from './commands/access.ts';
+import { registerProcessCommands } from './commands/processes.ts';
+
+const program = new Command('gedge')
+  .description('gedge: an open cloud-edge computing platform')
+  .version('0.1.0')
+  .option('--server <url>', 'center URL (default: from gedge login)')
+  .option('--token <token>', 'API token (default: from gedge login)')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerProcessCommands(program);
+registerResourceCommands(program);
+registerAccessCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  process.exitCode = report(e);
+}
+
+/** Prints an error as a user should see it: message, then every detail with its path and line. */
+function report(e: unknown): number {
+  if (e instanceof CommanderError) return e.exitCode;
+  if (e instanceof CliError) {
+    console.error(`error: ${e.message}`);
+    return 1;
+  }
+  if (e instanceof GedgeError) {
+    console.error(`error: ${e.message}`);
+    for (const d of e.details) console.error(`  - ${d.path}${d.line ? ` (line ${d.line})` : ''}: ${d.message}`);
+    return 1;
+  }
+  console.error(e);
+  return 1;
+}

@@ -1,0 +1,87 @@
+import { stringify } from 'yaml';
+import type { GedgeEvent, Instance, Node, Resource, Service, Site } from '../core/index.ts';
+
+export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
+
+/** Human age like kubectl: 12s, 5m, 3h, 2d. */
+export function age(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return '<unknown>';
+  const s = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 172800) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+type Column = [header: string, value: (o: Resource) => string, wideOnly?: boolean];
+
+const COLUMNS: Record<string, Column[]> = {
+  Project: [
+    ['NAME', (o) => o.metadata.name],
+    ['DESCRIPTION', (o) => ((o as { spec: { description?: string } }).spec.description ?? '')],
+    ['AGE', (o) => age(o.metadata.createdAt)],
+  ],
+  Site: [
+    ['NAME', (o) => o.metadata.name],
+    ['TIER', (o) => (o as Site).spec.tier],
+    ['PARENT', (o) => (o as Site).spec.parent ?? '<none>'],
+    ['LOCATION', (o) => { const l = (o as Site).spec.location; return l ? `${l.lat},${l.lon}` : '<none>'; }],
+    ['AGE', (o) => age(o.metadata.createdAt)],
+  ],
+  Node: [
+    ['NAME', (o) => o.metadata.name],
+    ['SITE', (o) => (o as Node).spec.site],
+    ['STATUS', (o) => ((o as Node).status?.phase ?? 'Pending') + ((o as Node).spec.unschedulable ? ',Cordoned' : '')],
+    ['CPU', (o) => { const n = o as Node; return `${n.status?.usage?.cpu ?? '?'}/${n.spec.capacity.cpu}`; }],
+    ['MEMORY', (o) => { const n = o as Node; return `${n.status?.usage?.memoryMiB ?? '?'}/${n.spec.capacity.memoryMiB}Mi`; }],
+    ['AGE', (o) => age(o.metadata.createdAt)],
+    ['VERSION', (o) => (o as Node).status?.agent?.version ?? '', true],
+    ['SYNCED-REV', (o) => String((o as Node).status?.syncedRevision ?? ''), true],
+    ['HEARTBEAT', (o) => age((o as Node).status?.lastHeartbeatAt), true],
+  ],
+  Service: [
+    ['NAME', (o) => o.metadata.name],
+    ['PROJECT', (o) => o.metadata.project ?? ''],
+    ['READY', (o) => { const s = o as Service; return `${s.status?.ready ?? 0}/${s.spec.replicas}`; }],
+    ['RUNTIME', (o) => (o as Service).spec.template.runtime],
+    ['AGE', (o) => age(o.metadata.createdAt)],
+    ['COMMAND', (o) => (o as Service).spec.template.command.join(' '), true],
+  ],
+  Instance: [
+    ['NAME', (o) => o.metadata.name],
+    ['READY', (o) => ((o as Instance).status?.ready ? '1/1' : '0/1')],
+    ['STATUS', (o) => (o as Instance).status?.phase ?? 'Pending'],
+    ['RESTARTS', (o) => String((o as Instance).status?.restarts ?? 0)],
+    ['NODE', (o) => (o as Instance).spec.node ?? '<none>'],
+    ['AGE', (o) => age(o.metadata.createdAt)],
+    ['PORTS', (o) => Object.entries((o as Instance).status?.ports ?? {}).map(([k, v]) => `${k}:${v}`).join(','), true],
+    ['PID', (o) => String((o as Instance).status?.pid ?? ''), true],
+    ['SERVICE', (o) => (o as Instance).spec.service ?? '', true],
+  ],
+  Event: [
+    ['LAST SEEN', (o) => age((o as GedgeEvent).spec.at)],
+    ['TYPE', (o) => (o as GedgeEvent).spec.type],
+    ['REASON', (o) => (o as GedgeEvent).spec.reason],
+    ['OBJECT', (o) => `${(o as GedgeEvent).spec.involved.kind.toLowerCase()}/${(o as GedgeEvent).spec.involved.name}`],
+    ['MESSAGE', (o) => (o as GedgeEvent).spec.message],
+  ],
+};
+
+export function table(kind: string, items: Resource[], wide: boolean, header = true): string {
+  const cols = (COLUMNS[kind] ?? COLUMNS.Project!).filter((c) => wide || !c[2]);
+  const rows = items.map((o) => cols.map((c) => c[1](o)));
+  return formatRows(header ? [cols.map((c) => c[0]), ...rows] : rows);
+}
+
+export function formatRows(rows: string[][]): string {
+  if (!rows.length) return '';
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n');
+}
+
+export function render(kind: string, items: Resource[], format: OutputFormat, single: boolean): string {
+  if (format === 'json') return JSON.stringify(single ? items[0] : { kind: 'List', items }, null, 2);
+  if (format === 'yaml') return single ? stringify(items[0]) : items.map((i) => stringify(i)).join('---\n');
+  if (!items.length) return `No ${kind.toLowerCase()}s found.`;
+  return table(kind, items, format === 'wide');
+}

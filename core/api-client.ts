@@ -1,0 +1,131 @@
+import { errorFromBody, UnavailableError } from './errors.ts';
+import { lookupKind, type Resource } from './resources.ts';
+import { BadRequestError } from './errors.ts';
+
+export interface ApplyItem {
+  action: 'created' | 'configured' | 'unchanged';
+  kind: string;
+  name: string;
+  project?: string;
+  revision: number;
+}
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
+  revision: number;
+  object?: Resource;
+}
+export interface TokenView {
+  id: string;
+  kind: string;
+  description: string;
+  subject: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  usedAt: string | null;
+}
+
+/** The typed client for the center's API; the CLI, the dashboard and tests use only this. */
+export class ApiClient {
+  constructor(
+    readonly server: string,
+    private readonly token: string,
+  ) {}
+
+  list<T extends Resource = Resource>(kind: string, opts: { project?: string; selector?: string } = {}): Promise<{ items: T[]; revision: number }> {
+    return this.json('GET', `/api/v1/${plural(kind)}${query({ project: opts.project, labelSelector: opts.selector })}`);
+  }
+
+  get<T extends Resource = Resource>(kind: string, name: string, project?: string): Promise<T> {
+    return this.json('GET', `/api/v1/${plural(kind)}/${encodeURIComponent(name)}${query({ project })}`);
+  }
+
+  create<T extends Resource = Resource>(obj: Resource): Promise<T> {
+    return this.json('POST', `/api/v1/${plural(obj.kind)}`, JSON.stringify(obj));
+  }
+
+  /** Applies a manifest (YAML or JSON text, one or many documents). */
+  async apply(manifest: string): Promise<ApplyItem[]> {
+    return (await this.json<{ items: ApplyItem[] }>('POST', '/api/v1/apply', manifest, 'application/yaml')).items;
+  }
+
+  delete<T extends Resource = Resource>(kind: string, name: string, project?: string): Promise<T> {
+    return this.json('DELETE', `/api/v1/${plural(kind)}/${encodeURIComponent(name)}${query({ project })}`);
+  }
+
+  createToken(req: { kind?: 'join' | 'admin'; site?: string; ttlSeconds?: number; description?: string }): Promise<TokenView & { token: string }> {
+    return this.json('POST', '/api/v1/tokens', JSON.stringify(req));
+  }
+
+  async listTokens(): Promise<TokenView[]> {
+    return (await this.json<{ items: TokenView[] }>('GET', '/api/v1/tokens')).items;
+  }
+
+  /** Changes as they happen, from `since` (exclusive) when given. */
+  async *watch(kind: string, opts: { project?: string; selector?: string; since?: number; signal?: AbortSignal } = {}): AsyncGenerator<WatchEvent> {
+    const path = `/api/v1/${plural(kind)}${query({ watch: 'true', project: opts.project, labelSelector: opts.selector, since: opts.since?.toString() })}`;
+    let buf = '';
+    for await (const chunk of this.stream(path, opts.signal)) {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.trim()) yield JSON.parse(line) as WatchEvent;
+      }
+    }
+  }
+
+  logs(instance: string, opts: { project?: string; follow?: boolean; tailBytes?: number; signal?: AbortSignal } = {}): AsyncGenerator<string> {
+    const q = query({ project: opts.project, follow: opts.follow ? 'true' : undefined, tailBytes: opts.tailBytes?.toString() });
+    return this.stream(`/api/v1/instances/${encodeURIComponent(instance)}/logs${q}`, opts.signal);
+  }
+
+  async raw(method: string, path: string, body?: string, contentType = 'application/json'): Promise<Response> {
+    try {
+      return await fetch(new URL(path, this.server), {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
+        body,
+      });
+    } catch (cause) {
+      throw new UnavailableError(`cannot reach the center at ${this.server}`, { cause });
+    }
+  }
+
+  private async json<T>(method: string, path: string, body?: string, contentType?: string): Promise<T> {
+    const res = await this.raw(method, path, body, contentType);
+    const data = (await res.json().catch(() => ({}))) as T & { code?: string; message?: string };
+    if (!res.ok) throw errorFromBody(res.status, data);
+    return data;
+  }
+
+  private async *stream(path: string, signal?: AbortSignal): AsyncGenerator<string> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.server), { headers: { authorization: `Bearer ${this.token}` }, signal });
+    } catch (cause) {
+      if (signal?.aborted) return;
+      throw new UnavailableError(`cannot reach the center at ${this.server}`, { cause });
+    }
+    if (!res.ok) throw errorFromBody(res.status, (await res.json().catch(() => ({}))) as object);
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) yield decoder.decode(chunk, { stream: true });
+    } catch (err) {
+      if (!signal?.aborted) throw err;
+    }
+  }
+}
+
+function plural(kind: string): string {
+  const info = lookupKind(kind);
+  if (!info) throw new BadRequestError(`unknown resource type "${kind}"`, { details: [{ path: 'kind', message: 'try: projects, sites, nodes, services, instances, events' }] });
+  return info.plural;
+}
+
+function query(params: Record<string, string | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
