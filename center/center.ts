@@ -40,13 +40,13 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   const metrics = createMetrics();
   const app = createServer(store, log, metrics);
   const startedAt = Date.now();
-  let manager: ControllerManager | undefined;
   const hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, {
     heartbeatMs: cfg.heartbeatMs,
     statusWriteMs: cfg.statusWriteMs,
-    onAlive: (n) => manager?.nodeSeen(n),
+    // Agents connect only after listen(), by which time the manager exists.
+    onAlive: (n) => manager.nodeSeen(n),
   });
-  manager = new ControllerManager(store, new ResourceFitPlacement(), log, metrics, {
+  const manager = new ControllerManager(store, new ResourceFitPlacement(), log, metrics, {
     notReadyAfterMs: cfg.notReadyAfterMs,
     evictAfterMs: cfg.evictAfterMs,
     seenAt: (n) => hub.seenAt(n),
@@ -73,7 +73,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
     adminToken,
     async close() {
       clearInterval(housekeeping);
-      manager!.stop();
+      manager.stop();
       await hub.close();
       await app.close();
       await store.close();

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// `npm test`: type check, lint, dependency directions, then every *.test.ts
+// (unit and end-to-end) with node's test runner. Stops at the first failing step.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const only = process.argv.slice(2);
+
+function run(title, cmd, args) {
+  process.stdout.write(`\n== ${title}\n`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`\n${title} failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status || 1);
+  }
+}
+
+function findTests(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) findTests(p, out);
+    else if (name.endsWith('.test.ts')) out.push(relative(root, p));
+  }
+  return out;
+}
+
+if (!only.length) {
+  run('type check', bin('tsc'), ['--noEmit', '-p', '.']);
+  run('lint', bin('eslint'), ['--max-warnings=0', '.']);
+  run('dependency directions', bin('depcruise'), ['--config', '.dependency-cruiser.cjs', 'core', 'center', 'agent', 'cli', 'testkit', 'bench']);
+}
+const files = only.length ? only : ['core', 'center', 'agent', 'cli', 'testkit'].flatMap((d) => findTests(join(root, d))).sort();
+// End-to-end tests start several processes each; two files at a time suits a 2-core machine.
+run(`tests (${files.length} files)`, process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', ...files]);

@@ -1,0 +1,103 @@
+import type { Instance, Node, Resource } from '../core/index.ts';
+import { LinkEmulator } from './link-emulator.ts';
+import { removeDir, startAgentProcess, startCenterProcess, type AgentHandle, type CenterHandle, type CenterOptions } from './processes.ts';
+import { waitFor } from './wait-for.ts';
+
+export interface PlatformOptions extends CenterOptions {
+  /** Agents to start: each gets its own site (tier edge unless the name starts with "cloud"). */
+  agents: { name: string; site: string; viaLink?: boolean }[];
+}
+
+export interface Platform {
+  center: CenterHandle;
+  agents: Map<string, AgentHandle>;
+  /** Link emulators between an agent and the center, for agents started with viaLink. */
+  links: Map<string, LinkEmulator>;
+  startAgent(name: string): Promise<AgentHandle>;
+  readyNodes(): Promise<string[]>;
+  instances(selector?: string): Promise<Instance[]>;
+  close(): Promise<void>;
+}
+
+/** A real center and real agents (separate processes) on 127.0.0.1, with sites and joined nodes. */
+export async function startPlatform(o: PlatformOptions): Promise<Platform> {
+  const center = await startCenterProcess(o);
+  const api = center.api;
+  const sites = [...new Set(o.agents.map((a) => a.site))];
+  await api.apply(
+    sites
+      .map((s) => ({ apiVersion: 'gedge.io/v1', kind: 'Site', metadata: { name: s }, spec: { tier: s.startsWith('cloud') ? 'cloud' : 'edge' } }))
+      .map((d) => JSON.stringify(d))
+      .join('\n---\n'),
+  );
+  const agents = new Map<string, AgentHandle>();
+  const links = new Map<string, LinkEmulator>();
+  const specs = new Map(o.agents.map((a) => [a.name, a]));
+
+  const startAgent = async (name: string): Promise<AgentHandle> => {
+    const spec = specs.get(name)!;
+    const prev = agents.get(name);
+    let via = center.url;
+    if (spec.viaLink) {
+      let link = links.get(name);
+      if (!link) {
+        link = await LinkEmulator.start({ upstreamPort: center.port });
+        links.set(name, link);
+      }
+      via = link.url;
+    }
+    const joinToken = prev ? undefined : (await api.createToken({ site: spec.site })).token;
+    const h = await startAgentProcess({ center: via, name, site: spec.site, joinToken, dataDir: prev?.dataDir });
+    agents.set(name, h);
+    return h;
+  };
+
+  const platform: Platform = {
+    center,
+    agents,
+    links,
+    startAgent,
+    async readyNodes() {
+      return ((await api.list<Node>('Node')).items).filter((n) => n.status?.phase === 'Ready').map((n) => n.metadata.name);
+    },
+    async instances(selector) {
+      return (await api.list<Instance>('Instance', { selector })).items;
+    },
+    async close() {
+      await Promise.all([...agents.values()].map((a) => a.process.stop()));
+      await center.process.stop();
+      await Promise.all([...links.values()].map((l) => l.close()));
+      for (const a of agents.values()) removeDir(a.dataDir);
+      removeDir(center.dataDir);
+    },
+  };
+  try {
+    for (const a of o.agents) await startAgent(a.name);
+    await waitFor(async () => (await platform.readyNodes()).length === o.agents.length, 30_000, 'every node Ready');
+  } catch (e) {
+    await platform.close();
+    throw e;
+  }
+  return platform;
+}
+
+/** A service manifest for tests: a real process (node -e ...) with an optional HTTP port and readiness probe. */
+export function testService(name: string, o: { replicas?: number; script?: string; http?: boolean; tiers?: string[]; nodeSelector?: Record<string, string> } = {}): Resource {
+  const script = o.script ?? (o.http ? HTTP_SCRIPT : 'setInterval(() => {}, 1000)');
+  return {
+    apiVersion: 'gedge.io/v1',
+    kind: 'Service',
+    metadata: { name, labels: { app: name } },
+    spec: {
+      replicas: o.replicas ?? 1,
+      placement: { ...(o.tiers ? { tiers: o.tiers } : {}), ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}) },
+      template: {
+        command: [process.execPath, '-e', script],
+        ports: o.http ? [{ name: 'http' }] : [],
+        ...(o.http ? { readiness: { http: { port: 'http', path: '/' }, periodMs: 200 } } : {}),
+      },
+    },
+  } as unknown as Resource;
+}
+
+const HTTP_SCRIPT = `require('http').createServer((q, s) => s.end(process.env.GEDGE_INSTANCE)).listen(Number(process.env.PORT), '127.0.0.1'); process.on('SIGTERM', () => process.exit(0));`;

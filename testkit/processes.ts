@@ -1,0 +1,145 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../core/index.ts';
+import { waitFor } from './wait-for.ts';
+
+const BIN = fileURLToPath(new URL('../bin/gedge.mjs', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export type LogLine = Record<string, unknown> & { msg?: string; event?: string };
+
+/** A real gedge process whose JSON log lines are collected for assertions. */
+export class GedgeProcess {
+  readonly lines: LogLine[] = [];
+  readonly exited: Promise<number | null>;
+  private listeners: (() => void)[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+  ) {
+    const rl = createInterface({ input: proc.stdout! });
+    rl.on('line', (l) => {
+      try {
+        this.lines.push(JSON.parse(l) as LogLine);
+      } catch {
+        this.lines.push({ msg: l });
+      }
+      for (const f of this.listeners) f();
+    });
+    proc.stderr!.on('data', (d: Buffer) => {
+      if (process.env.GEDGE_TEST_VERBOSE) process.stderr.write(`[${name}] ${d.toString()}`);
+    });
+    this.exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  /** Waits for a log line matching `pred` after index `from` (default: any). */
+  async waitForLine(pred: (l: LogLine) => boolean, timeoutMs = 20_000, from = 0): Promise<LogLine> {
+    return waitFor(() => this.lines.slice(from).find(pred), timeoutMs, `${this.name}: a matching log line`);
+  }
+
+  events(type: string, from = 0): LogLine[] {
+    return this.lines.slice(from).filter((l) => l.event === type);
+  }
+
+  /** Graceful stop (SIGTERM), SIGKILL after 10 s. */
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
+    this.proc.kill('SIGTERM');
+    await this.exited;
+    clearTimeout(t);
+  }
+
+  async kill9(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.proc.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+export function spawnGedge(name: string, args: string[], env: Record<string, string> = {}): GedgeProcess {
+  const proc = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  return new GedgeProcess(name, proc);
+}
+
+export interface CenterOptions {
+  dataDir?: string;
+  heartbeatMs?: number;
+  notReadyAfterMs?: number;
+  evictAfterMs?: number;
+  port?: number;
+  /** The admin token of a previous run on the same data dir (it is printed only once). */
+  adminToken?: string;
+}
+
+export interface CenterHandle {
+  process: GedgeProcess;
+  url: string;
+  port: number;
+  dataDir: string;
+  adminToken: string;
+  api: ApiClient;
+}
+
+/** Starts `gedge center` on 127.0.0.1 and a free port, and waits until it serves. */
+export async function startCenterProcess(o: CenterOptions = {}): Promise<CenterHandle> {
+  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'gedge-center-'));
+  const tokenFile = join(dataDir, 'admin.token');
+  const args = ['center', '--data-dir', dataDir, '--port', String(o.port ?? 0), '--admin-token-file', tokenFile];
+  if (o.heartbeatMs) args.push('--heartbeat-ms', String(o.heartbeatMs));
+  if (o.notReadyAfterMs) args.push('--not-ready-after-ms', String(o.notReadyAfterMs));
+  if (o.evictAfterMs !== undefined) args.push('--evict-after-ms', String(o.evictAfterMs));
+  const p = spawnGedge('center', args);
+  const line = await Promise.race([
+    p.waitForLine((l) => l.msg === 'center listening', 30_000),
+    p.exited.then((c) => {
+      throw new Error(`center exited with ${c} before listening`);
+    }),
+  ]);
+  const url = line.url as string;
+  const adminToken = o.adminToken ?? readFileSync(tokenFile, 'utf8').trim();
+  return { process: p, url, port: Number(new URL(url).port), dataDir, adminToken, api: new ApiClient(url, adminToken) };
+}
+
+export interface AgentOptions {
+  center: string;
+  name: string;
+  site?: string;
+  joinToken?: string;
+  dataDir?: string;
+}
+
+export interface AgentHandle {
+  process: GedgeProcess;
+  dataDir: string;
+  name: string;
+}
+
+/** Starts `gedge agent`; resolves once it has restored its local state (it may still be connecting). */
+export async function startAgentProcess(o: AgentOptions): Promise<AgentHandle> {
+  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), `gedge-agent-${o.name}-`));
+  const args = ['agent', '--center', o.center, '--data-dir', dataDir, '--name', o.name];
+  if (o.site) args.push('--site', o.site);
+  if (o.joinToken) args.push('--join-token', o.joinToken);
+  const p = spawnGedge(o.name, args);
+  await Promise.race([
+    p.waitForLine((l) => l.event === 'restored', 30_000),
+    p.exited.then((c) => {
+      throw new Error(`agent ${o.name} exited with ${c}: ${JSON.stringify(p.lines.slice(-3))}`);
+    }),
+  ]);
+  return { process: p, dataDir, name: o.name };
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
