@@ -1,0 +1,175 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStore } from '../store/sqlite-store.ts';
+import { issueToken } from '../auth/tokens.ts';
+import { REPO_ROOT, removeDir, startCenterProcess, type CenterHandle } from '../../testkit/index.ts';
+
+interface ErrorBody {
+  code: string;
+  message: string;
+  details: { path: string; message: string; line?: number }[];
+}
+
+describe('bad input gets a clear 4xx {code, message, details}, writes nothing, and the center keeps serving', () => {
+  let c: CenterHandle;
+  let revision = 0;
+  const call = async (method: string, path: string, body?: string, token: string | null = c.adminToken) => {
+    const res = await fetch(c.url + path, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/yaml' } : {}) }, body });
+    return { status: res.status, body: (await res.json()) as ErrorBody };
+  };
+
+  before(async () => {
+    c = await startCenterProcess();
+    await c.api.apply('apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: edge-a }\nspec: { tier: edge }\n');
+    revision = (await c.api.list('Project')).revision;
+  });
+  after(async () => {
+    await c.process.stop();
+    removeDir(c.dataDir);
+  });
+
+  // Every case ends by checking that the store did not move and the center still answers.
+  const unchanged = async () => {
+    assert.equal((await c.api.list('Project')).revision, revision, 'nothing was written');
+    assert.equal((await call('GET', '/healthz')).status, 200);
+  };
+
+  test('malformed YAML names the line', async () => {
+    const r = await call('POST', '/api/v1/apply', 'kind: Service\nmetadata:\n  name: [unclosed\n');
+    assert.equal(r.status, 400);
+    assert.equal(r.body.code, 'BadRequest');
+    assert.ok(r.body.details[0]!.line! >= 3);
+    await unchanged();
+  });
+
+  test('malformed JSON', async () => {
+    const r = await call('POST', '/api/v1/services', '{"kind": "Service", "metadata": {');
+    assert.equal(r.status, 400);
+    assert.ok(r.body.details.length >= 1);
+    await unchanged();
+  });
+
+  test('unknown kind and unknown resource path', async () => {
+    const r = await call('POST', '/api/v1/apply', 'apiVersion: gedge.io/v1\nkind: Widget\nmetadata: { name: w }\nspec: {}\n');
+    assert.equal(r.status, 422);
+    assert.deepEqual(r.body.details.map((d) => [d.path, d.line]), [['kind', 2]]);
+    const p = await call('GET', '/api/v1/widgets');
+    assert.equal(p.status, 404);
+    assert.equal(p.body.code, 'NotFound');
+    await unchanged();
+  });
+
+  test('every invalid field is reported with its path and line, across documents, and none is applied', async () => {
+    const manifest = [
+      'apiVersion: gedge.io/v1',
+      'kind: Service',
+      'metadata:',
+      '  name: Bad_Name',
+      'spec:',
+      '  replicas: -2',
+      '  template:',
+      '    command: []',
+      '    restartPolicy: Sometimes',
+      '---',
+      'apiVersion: gedge.io/v1',
+      'kind: Project',
+      'metadata: { name: fine-project }',
+      'spec: {}',
+    ].join('\n');
+    const r = await call('POST', '/api/v1/apply', manifest);
+    assert.equal(r.status, 422);
+    assert.equal(r.body.code, 'Invalid');
+    const got = new Map(r.body.details.map((d) => [d.path, d.line]));
+    assert.equal(got.get('[0].metadata.name'), 4);
+    assert.equal(got.get('[0].spec.replicas'), 6);
+    assert.equal(got.get('[0].spec.template.command'), 8);
+    assert.equal(got.get('[0].spec.template.restartPolicy'), 9);
+    await assert.rejects(c.api.get('Project', 'fine-project'), /not found/);
+    await unchanged();
+  });
+
+  test('a namespaced object in a missing project', async () => {
+    const r = await call('POST', '/api/v1/apply', 'apiVersion: gedge.io/v1\nkind: Service\nmetadata: { name: s, project: nope }\nspec: { template: { command: [x] } }\n');
+    assert.equal(r.status, 422);
+    assert.equal(r.body.details[0]!.path, 'metadata.project');
+    await unchanged();
+  });
+
+  test('a body over 1 MiB', async () => {
+    const r = await call('POST', '/api/v1/apply', 'a: ' + 'x'.repeat(1024 * 1024 + 10));
+    assert.equal(r.status, 413);
+    assert.equal(r.body.code, 'PayloadTooLarge');
+    await unchanged();
+  });
+
+  test('a stale revision is a conflict', async () => {
+    await c.api.apply('apiVersion: gedge.io/v1\nkind: Project\nmetadata: { name: p1 }\nspec: { description: one }\n');
+    const p1 = await c.api.get('Project', 'p1');
+    await c.api.apply('apiVersion: gedge.io/v1\nkind: Project\nmetadata: { name: p1 }\nspec: { description: two }\n');
+    revision = (await c.api.list('Project')).revision;
+    const r = await call('PUT', '/api/v1/projects/p1', JSON.stringify({ ...p1, spec: { description: 'three' } }));
+    assert.equal(r.status, 409);
+    assert.equal(r.body.code, 'Conflict');
+    assert.equal(r.body.details[0]!.path, 'metadata.revision');
+    await unchanged();
+  });
+
+  test('missing, malformed, wrong and expired tokens; a node token on the admin API', async () => {
+    for (const [token, status] of [
+      [null, 401],
+      ['nonsense', 401],
+      [`gdg_0123456789abcdef_${'A'.repeat(43)}`, 401],
+    ] as const) {
+      const r = await call('GET', '/api/v1/nodes', undefined, token);
+      assert.equal(r.status, status);
+      assert.equal(r.body.code, 'Unauthorized');
+      assert.ok(r.body.details[0]!.path === 'authorization');
+    }
+    // Plant an already-expired token in the center's own store (SQLite allows a second writer).
+    const store = await openSqliteStore(join(c.dataDir, 'center.db'));
+    const expired = await issueToken(store, 'admin', { ttlMs: -1000 });
+    const nodeToken = await issueToken(store, 'node', { subject: 'ghost' });
+    await store.close();
+    const e = await call('GET', '/api/v1/nodes', undefined, expired.token);
+    assert.equal(e.status, 401);
+    assert.match(e.body.message, /expired/);
+    const n = await call('GET', '/api/v1/nodes', undefined, nodeToken.token);
+    assert.equal(n.status, 403);
+    assert.equal((await call('GET', '/metrics', undefined, null)).status, 401, 'metrics need a token too');
+    await unchanged();
+  });
+
+  test('a join token works once; reuse is refused and creates nothing', async () => {
+    const join = (await c.api.createToken({ site: 'edge-a' })).token;
+    const body = JSON.stringify({ name: 'n1', capacity: { cpu: 1, memoryMiB: 512 } });
+    const ok = await call('POST', '/api/v1/join', body, join);
+    assert.equal(ok.status, 201);
+    const nodes = (await c.api.list('Node')).items.length;
+    revision = (await c.api.list('Project')).revision;
+    const again = await call('POST', '/api/v1/join', JSON.stringify({ name: 'n2', capacity: { cpu: 1 } }), join);
+    assert.equal(again.status, 403);
+    assert.match(again.body.message, /already used/);
+    assert.equal((await c.api.list('Node')).items.length, nodes);
+    const admin = await call('POST', '/api/v1/join', body, c.adminToken);
+    assert.equal(admin.status, 403, 'only join tokens can join');
+    await unchanged();
+  });
+
+  test('the CLI names the file, the field and the line, and exits 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gedge-cli-'));
+    try {
+      const file = join(dir, 'bad.yaml');
+      writeFileSync(file, 'apiVersion: gedge.io/v1\nkind: Service\nmetadata:\n  name: ok\nspec:\n  replicas: many\n  template: { command: [x] }\n');
+      const r = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', c.url, '--token', c.adminToken, 'apply', '-f', file], { cwd: REPO_ROOT, encoding: 'utf8' });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, new RegExp(`error: ${file.replace(/[/.]/g, '\\$&')}`));
+      assert.match(r.stderr, /spec\.replicas \(line 6\)/);
+    } finally {
+      removeDir(dir);
+    }
+  });
+});
