@@ -32,6 +32,7 @@ function findTests(dir, out = []) {
 if (!only.length) {
   run('type check', bin('tsc'), ['--noEmit', '-p', '.']);
   run('lint', bin('eslint'), ['--max-warnings=0', '.']);
+  run('licences', process.execPath, [join(root, 'scripts', 'check-licenses.mjs')]);
   run('dependency directions', bin('depcruise'), ['--config', '.dependency-cruiser.cjs', 'core', 'center', 'agent', 'cli', 'testkit', 'bench']);
 }
 const files = only.length ? only : ['core', 'center', 'agent', 'cli', 'testkit'].flatMap((d) => findTests(join(root, d))).sort();
