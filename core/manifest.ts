@@ -33,7 +33,7 @@ export function parseManifestText(text: string, source = 'manifest'): ParsedDoc[
     if (value === null || value === undefined) continue;
     const items = flatten(value);
     items.forEach((v, i) =>
-      out.push({ value: v, source, lineOf: items.length === 1 ? lineFinder(doc, lc) : lineFinder(doc, lc, value === v ? [] : listPrefix(value, i)) }),
+      out.push({ value: v, source, lineOf: lineFinder(doc, lc, value === v ? [] : listPrefix(value, i)) }),
     );
   }
   if (errors.length) throw new BadRequestError(`${source}: malformed YAML/JSON`, { details: errors });
@@ -91,8 +91,12 @@ export function validateResources(docs: ParsedDoc[]): Resource[] {
     const r = info.schema.safeParse(v);
     if (!r.success) {
       for (const issue of r.error.issues) {
-        const [d] = issuesToDetails([issue], where);
-        details.push({ ...d!, line: doc.lineOf(issue.path as (string | number)[]) });
+        // zod reports unknown keys at their parent; report each key at its own path and line.
+        const paths = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
+        for (const path of paths) {
+          const [d] = issuesToDetails([{ ...issue, path }], where);
+          details.push({ ...d!, line: doc.lineOf(path as (string | number)[]) });
+        }
       }
       return;
     }

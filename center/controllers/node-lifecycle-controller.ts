@@ -1,5 +1,5 @@
 import type { Instance, Node } from '../../core/index.ts';
-import { ConflictError, NotFoundError, nowIso } from '../../core/index.ts';
+import { ConflictError, NotFoundError } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Reconciler } from './controller.ts';
 import { recordEvent } from '../events.ts';
@@ -36,15 +36,19 @@ export class NodeLifecycleController implements Reconciler {
     if (alive && status.phase !== 'Ready') {
       const offline = status.phase === 'NotReady' && status.since ? Math.round((now - Date.parse(status.since)) / 1000) : undefined;
       await this.setPhase(node, 'Ready', now);
-      await this.event(name, 'NodeReady', offline !== undefined ? `agent back after ${offline} s offline` : 'agent connected', 'Normal');
+      await this.event(name, 'NodeReady', offline !== undefined ? `agent back after ${offline} s offline` : 'agent connected', 'Normal', now);
       return;
     }
-    if (!alive && status.phase === 'Ready' && silentMs >= this.opts.notReadyAfterMs) {
+    // A node heard from once (Ready, or Pending that never got further) that falls silent is NotReady.
+    if (!alive && (status.phase === 'Ready' || (status.phase === 'Pending' && seen !== undefined)) && silentMs >= this.opts.notReadyAfterMs) {
       await this.setPhase(node, 'NotReady', now);
-      await this.event(name, 'NodeNotReady', `no heartbeat for ${Math.round(silentMs / 1000)} s; instances keep running on the node if it is up (autonomy)`, 'Warning');
+      await this.event(name, 'NodeNotReady', `no heartbeat for ${Math.round(silentMs / 1000)} s; instances keep running on the node if it is up (autonomy)`, 'Warning', now);
       return;
     }
-    if (status.phase === 'NotReady' && status.since && now - Date.parse(status.since) >= this.opts.evictAfterMs) {
+    // The grace runs from when the node went NotReady, or from the center's start if
+    // later: after a center outage, agents get the full grace to reconnect.
+    const notReadyFor = status.since ? now - Math.max(Date.parse(status.since), this.opts.startedAt) : 0;
+    if (status.phase === 'NotReady' && notReadyFor >= this.opts.evictAfterMs) {
       const mine = ((await this.store.list('Instance')).items as Instance[]).filter((i) => i.spec.node === name);
       for (const i of mine) {
         try {
@@ -54,7 +58,7 @@ export class NodeLifecycleController implements Reconciler {
         }
       }
       if (mine.length) {
-        await this.event(name, 'InstancesEvicted', `${mine.length} instance(s) rescheduled after ${Math.round(this.opts.evictAfterMs / 1000)} s NotReady: ${mine.map((i) => i.metadata.name).join(', ')}`, 'Warning');
+        await this.event(name, 'InstancesEvicted', `${mine.length} instance(s) rescheduled after ${Math.round(this.opts.evictAfterMs / 1000)} s NotReady: ${mine.map((i) => i.metadata.name).join(', ')}`, 'Warning', now);
       }
     }
   }
@@ -70,7 +74,7 @@ export class NodeLifecycleController implements Reconciler {
     }
   }
 
-  private event(node: string, reason: string, message: string, type: 'Normal' | 'Warning'): Promise<void> {
-    return recordEvent(this.store, { involved: { kind: 'Node', name: node }, reason, message, type, at: nowIso(), source: 'center' });
+  private event(node: string, reason: string, message: string, type: 'Normal' | 'Warning', now: number): Promise<void> {
+    return recordEvent(this.store, { involved: { kind: 'Node', name: node }, reason, message, type, at: new Date(now).toISOString(), source: 'center' });
   }
 }

@@ -1,0 +1,185 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { CenterMessage, Instance } from '../core/index.ts';
+import { instanceId, step, type SyncState, type SyncStep } from './sync.ts';
+
+function inst(name: string, opts: { project?: string; node?: string; command?: string } = {}): Instance {
+  return {
+    apiVersion: 'gedge.io/v1',
+    kind: 'Instance',
+    metadata: { name, ...(opts.project ? { project: opts.project } : {}), labels: {} },
+    spec: { node: opts.node ?? 'n1', template: templateOf(opts.command ?? 'run'), placement: {}, templateHash: '' },
+  };
+}
+
+function templateOf(command: string): Instance['spec']['template'] {
+  return {
+    runtime: 'process',
+    command: [command],
+    env: {},
+    ports: [],
+    resources: { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} },
+    restartPolicy: 'Always',
+    stopGraceMs: 5000,
+  };
+}
+
+const put = (revision: number, i: Instance): CenterMessage => ({ t: 'change', revision, op: 'put', instance: i });
+const del = (revision: number, i: Instance): CenterMessage => ({ t: 'change', revision, op: 'delete', instance: i });
+const state = (revision: number, ...items: Instance[]): SyncState => ({ revision, instances: new Map(items.map((i) => [instanceId(i), i])) });
+
+/** What the agent does with a step: the pure state after it. */
+function apply(s: SyncState, st: SyncStep | null): SyncState {
+  if (!st) return s;
+  const next = new Map(st.replaceAll ? [] : s.instances);
+  for (const id of st.remove) next.delete(id);
+  for (const i of st.put) next.set(instanceId(i), i);
+  return { revision: st.revision, instances: next };
+}
+
+function fold(msgs: CenterMessage[], from: SyncState = state(0)): SyncState {
+  return msgs.reduce((s, msg) => apply(s, step(s, msg)), from);
+}
+
+test('instanceId is project.name, with the default project when omitted', () => {
+  assert.equal(instanceId(inst('a')), 'default.a');
+  assert.equal(instanceId(inst('a', { project: 'p' })), 'p.a');
+});
+
+test('a put change adds or replaces the instance and moves the revision', () => {
+  const a = inst('a');
+  assert.deepEqual(step(state(3), put(4, a)), { revision: 4, put: [a], remove: [], replaceAll: false });
+  const a2 = inst('a', { command: 'other' });
+  const s = fold([put(4, a), put(7, a2)]);
+  assert.equal(s.revision, 7);
+  assert.deepEqual([...s.instances.entries()], [['default.a', a2]]);
+});
+
+test('a delete change removes a known instance; an unknown one only moves the revision', () => {
+  const a = inst('a');
+  assert.deepEqual(step(state(4, a), del(5, a)), { revision: 5, put: [], remove: ['default.a'], replaceAll: false });
+  assert.deepEqual(step(state(4), del(5, a)), { revision: 5, put: [], remove: [], replaceAll: false });
+  const s = fold([put(1, a), put(2, inst('b')), del(3, a)]);
+  assert.deepEqual([...s.instances.keys()], ['default.b']);
+  assert.equal(s.revision, 3);
+});
+
+test('a change at or below the applied revision is a duplicate and ignored', () => {
+  const a = inst('a');
+  const b = inst('b');
+  assert.equal(step(state(5, a), put(5, b)), null, 'same revision');
+  assert.equal(step(state(5, a), put(2, b)), null, 'older revision');
+  assert.equal(step(state(5, a), del(4, a)), null, 'stale delete must not remove');
+  const s = fold([put(1, a), del(2, a), put(1, a)]);
+  assert.equal(s.instances.size, 0, 'a replayed put after its delete does not resurrect the instance');
+  assert.equal(s.revision, 2);
+});
+
+test('a snapshot replaces everything and removes what it does not list', () => {
+  const [a, b, c] = [inst('a'), inst('b'), inst('c', { project: 'p' })];
+  const b2 = inst('b', { command: 'new' });
+  const st = step(state(10, a, b), { t: 'snapshot', revision: 20, instances: [b2, c] });
+  assert.deepEqual(st, { revision: 20, put: [b2, c], remove: ['default.a'], replaceAll: true });
+  const s = apply(state(10, a, b), st);
+  assert.equal(s.revision, 20);
+  assert.deepEqual(
+    [...s.instances.entries()].sort(([x], [y]) => x.localeCompare(y)),
+    [
+      ['default.b', b2],
+      ['p.c', c],
+    ],
+  );
+  const empty = step(state(10, a, b), { t: 'snapshot', revision: 11, instances: [] });
+  assert.deepEqual(empty, { revision: 11, put: [], remove: ['default.a', 'default.b'], replaceAll: true });
+});
+
+test('synced only moves the revision forward', () => {
+  const a = inst('a');
+  assert.deepEqual(step(state(5, a), { t: 'synced', revision: 9 }), { revision: 9, put: [], remove: [], replaceAll: false });
+  assert.equal(step(state(5, a), { t: 'synced', revision: 5 }), null);
+  assert.equal(step(state(5, a), { t: 'synced', revision: 3 }), null);
+  const s = fold([put(1, a), { t: 'synced', revision: 8 }, put(6, inst('late'))]);
+  assert.equal(s.revision, 8);
+  assert.deepEqual([...s.instances.keys()], ['default.a'], 'a change older than a synced bookmark is a duplicate');
+});
+
+test('messages that are not about sync change nothing', () => {
+  const s = state(5, inst('a'));
+  assert.equal(step(s, { t: 'welcome', node: 'n1', mode: 'delta', heartbeatMs: 1000 }), null);
+  assert.equal(step(s, { t: 'logs.close', stream: 1 }), null);
+  assert.equal(step(s, { t: 'logs.open', stream: 1, project: 'default', instance: 'a', follow: false, tailBytes: 0 }), null);
+});
+
+// ---- property -----------------------------------------------------------------
+
+const names = ['a', 'b', 'c', 'd', 'e'];
+const projects = ['default', 'p'];
+const changeArb = fc.record({
+  op: fc.constantFrom('put' as const, 'delete' as const),
+  name: fc.constantFrom(...names),
+  project: fc.constantFrom(...projects),
+  command: fc.constantFrom('x', 'y', 'z'),
+  gap: fc.integer({ min: 1, max: 5 }),
+});
+
+/** Changes with strictly increasing revisions. */
+const cleanArb = fc.array(changeArb, { maxLength: 40 }).map((cs) => {
+  let revision = 0;
+  return cs.map((c): CenterMessage => {
+    revision += c.gap;
+    return { t: 'change', revision, op: c.op, instance: inst(c.name, { project: c.project, command: c.command }) };
+  });
+});
+
+/** For each position, noise to insert after it: repeats of that message or replays of earlier ones. */
+const noiseArb = fc.array(fc.array(fc.record({ kind: fc.constantFrom('dup', 'replay', 'old-synced'), pick: fc.nat() }), { maxLength: 3 }), { maxLength: 40 });
+
+function withNoise(clean: CenterMessage[], noise: { kind: string; pick: number }[][]): CenterMessage[] {
+  const out: CenterMessage[] = [];
+  clean.forEach((msg, k) => {
+    out.push(msg);
+    for (const n of noise[k] ?? []) {
+      if (n.kind === 'dup') out.push(msg);
+      else if (n.kind === 'replay') out.push(clean[n.pick % (k + 1)]!);
+      else out.push({ t: 'synced', revision: (clean[n.pick % (k + 1)] as { revision: number }).revision });
+    }
+  });
+  return out;
+}
+
+test('property: duplicates and replays of earlier messages do not change the outcome', () => {
+  fc.assert(
+    fc.property(cleanArb, noiseArb, (clean, noise) => {
+      const noisy = withNoise(clean, noise);
+      const expected = fold(clean);
+      const actual = fold(noisy);
+      assert.equal(actual.revision, expected.revision);
+      assert.deepEqual(new Map(actual.instances), new Map(expected.instances));
+      // And the clean fold is the obvious model: the last change of each instance wins.
+      const model = new Map<string, Instance>();
+      for (const c of clean) {
+        if (c.t !== 'change') continue;
+        if (c.op === 'put') model.set(instanceId(c.instance), c.instance);
+        else model.delete(instanceId(c.instance));
+      }
+      assert.deepEqual(new Map(expected.instances), model);
+      assert.equal(expected.revision, clean.length ? (clean.at(-1) as { revision: number }).revision : 0);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('property: resuming from any prefix with a replay of everything converges to the same state', () => {
+  fc.assert(
+    fc.property(cleanArb, fc.nat(), (clean, cut) => {
+      const k = clean.length ? cut % (clean.length + 1) : 0;
+      // The agent applied a prefix, then reconnects and the center resends from the start.
+      const resumed = fold(clean, fold(clean.slice(0, k)));
+      const direct = fold(clean);
+      assert.equal(resumed.revision, direct.revision);
+      assert.deepEqual(new Map(resumed.instances), new Map(direct.instances));
+    }),
+    { numRuns: 300 },
+  );
+});
