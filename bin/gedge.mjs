@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The gedge command: loads the TypeScript sources through tsx (no build step).
-import { register } from 'tsx/esm/api';
+// The gedge command. Runs the esbuild bundle in dist/, rebuilt first when any
+// source is newer, so edits take effect and long-running agents stay small.
+import { ensureBuilt } from '../scripts/build.mjs';
 
-register();
-await import('../cli/main.ts');
+await import(await ensureBuilt());

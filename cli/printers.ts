@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { yaml } from '../core/lazy-yaml.ts';
 import type { GedgeEvent, Instance, Node, Resource, Service, Site } from '../core/index.ts';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
@@ -81,7 +81,7 @@ export function formatRows(rows: string[][]): string {
 
 export function render(kind: string, items: Resource[], format: OutputFormat, single: boolean): string {
   if (format === 'json') return JSON.stringify(single ? items[0] : { kind: 'List', items }, null, 2);
-  if (format === 'yaml') return single ? stringify(items[0]) : items.map((i) => stringify(i)).join('---\n');
+  if (format === 'yaml') return single ? yaml().stringify(items[0]) : items.map((i) => yaml().stringify(i)).join('---\n');
   if (!items.length) return `No ${kind.toLowerCase()}s found.`;
   return table(kind, items, format === 'wide');
 }

@@ -1,4 +1,5 @@
-import { LineCounter, parseAllDocuments, isNode, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
+import { yaml } from './lazy-yaml.ts';
 import { BadRequestError, ValidationError, type ErrorDetail } from './errors.ts';
 import { issuesToDetails } from './validate.ts';
 import { lookupKind, type Resource } from './resources.ts';
@@ -19,7 +20,8 @@ export interface ParsedDoc {
 export function parseManifestText(text: string, source = 'manifest'): ParsedDoc[] {
   const trimmed = text.trim();
   if (!trimmed) throw new BadRequestError(`${source}: empty manifest`, { details: [{ path: source, message: 'no documents' }] });
-  const lc = new LineCounter();
+  const { LineCounter: Counter, parseAllDocuments } = yaml();
+  const lc = new Counter();
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
   const out: ParsedDoc[] = [];
   const errors: ErrorDetail[] = [];
@@ -59,7 +61,7 @@ function lineFinder(doc: Document, lc: LineCounter, prefix: (string | number)[] 
     // Walk up the path until a node exists (a missing field is reported at its parent).
     for (let n = path.length; n >= 0; n--) {
       const node = doc.getIn([...prefix, ...path.slice(0, n)], true);
-      if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+      if (yaml().isNode(node) && node.range) return lc.linePos(node.range[0]).line;
     }
     return undefined;
   };

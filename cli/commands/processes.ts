@@ -1,10 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import { startCenter } from '../../center/index.ts';
-import { Agent } from '../../agent/index.ts';
 import { CliError } from '../errors.ts';
-import { runUp } from '../up.ts';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -27,6 +24,8 @@ export function registerProcessCommands(program: Command): void {
     .option('--admin-token-file <file>', 'on first start, also write the admin token here (mode 0600)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
     .action(async (o: Record<string, string | number | undefined>) => {
+      // Loaded on demand: an agent process never pays for the center's code, nor the reverse.
+      const { startCenter } = await import('../../center/index.ts');
       const center = await startCenter({
         dataDir: o.dataDir as string,
         host: o.host as string,
@@ -55,6 +54,7 @@ export function registerProcessCommands(program: Command): void {
     .option('--label <k=v...>', 'node labels', collectLabels, {})
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
     .action(async (o: { center: string; joinToken?: string; dataDir: string; name?: string; site?: string; label: Record<string, string>; logLevel: string }) => {
+      const { Agent } = await import('../../agent/index.ts');
       const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, logLevel: o.logLevel });
       onShutdown(() => agent.stop());
       await agent.start();
@@ -66,6 +66,7 @@ export function registerProcessCommands(program: Command): void {
     .option('--data-dir <dir>', 'state of every part', './.gedge')
     .option('--port <port>', 'center port (falls back to a free one if taken)', int, 7380)
     .action(async (o: { dataDir: string; port: number }) => {
+      const { runUp } = await import('../up.ts');
       await runUp(o);
     });
 }

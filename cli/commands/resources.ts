@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
+import { yaml } from '../../core/lazy-yaml.ts';
 import { lookupKind, type GedgeEvent, type Resource } from '../../core/index.ts';
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
@@ -52,7 +52,7 @@ export function registerResourceCommands(program: Command): void {
       for await (const ev of api.watch(kind, { project: o.project, selector: o.selector, since: revision })) {
         if (ev.type === 'BOOKMARK' || !ev.object) continue;
         if (format === 'json') console.log(JSON.stringify(ev));
-        else if (format === 'yaml') console.log(`---\n${stringify(ev)}`);
+        else if (format === 'yaml') console.log(`---\n${yaml().stringify(ev)}`);
         else console.log(`${table(kind, [ev.object], format === 'wide', false)}${ev.type === 'DELETED' ? '   (deleted)' : ''}`);
       }
     });
@@ -67,7 +67,7 @@ export function registerResourceCommands(program: Command): void {
       const kind = kindOrFail(kindArg);
       const api = client(cmd.optsWithGlobals<Conn>());
       const obj = await api.get(kind, name, o.project);
-      console.log(stringify({ kind: obj.kind, metadata: obj.metadata, spec: obj.spec, status: (obj as { status?: unknown }).status ?? {} }).trimEnd());
+      console.log(yaml().stringify({ kind: obj.kind, metadata: obj.metadata, spec: obj.spec, status: (obj as { status?: unknown }).status ?? {} }).trimEnd());
       const events = (await api.list<GedgeEvent>('Event', { selector: `gedge.io/involved-kind=${kind},gedge.io/involved-name=${name}` })).items
         .sort((a, b) => a.spec.at.localeCompare(b.spec.at))
         .slice(-20);
