@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { GedgeEvent, Instance, Node } from '../../core/index.ts';
+import type { GedgeEvent, Node } from '../../core/index.ts';
 import { startPlatform, testService, waitFor } from '../../testkit/index.ts';
 
 const alive = (pid: number) => {
