@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, type Instance } from '../core/index.ts';
-import { REPO_ROOT, removeDir, waitFor } from '../testkit/index.ts';
+import { REPO_ROOT, removeDir, waitFor, pidAlive } from '../testkit/index.ts';
 
 /** Runs `gedge up` as `npm start` does and stops it as Ctrl-C does (SIGINT to the process group). */
 function up(dir: string, env: Record<string, string>) {
@@ -49,15 +49,7 @@ test('gedge up (npm start) runs the platform with hello on the edges, stops clea
     first.interrupt();
     assert.equal(await first.exited, 0);
     await waitFor(async () => (await processesUnder(dir)) === 0, 10_000, 'no center or agent left running');
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    assert.ok(before.every((i) => i.status?.pid && !alive(i.status.pid)), 'no workload left running');
+        assert.ok(before.every((i) => i.status?.pid && !pidAlive(i.status.pid)), 'no workload left running');
 
     const second = up(dir, env);
     await waitFor(() => /hello: 3\/3 ready/.test(second.output()), 90_000, 'hello ready again');

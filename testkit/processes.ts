@@ -143,3 +143,13 @@ export async function startAgentProcess(o: AgentOptions): Promise<AgentHandle> {
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/** True while a process with this pid exists (signal 0 checks without signalling). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,16 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GedgeEvent, Node } from '../../core/index.ts';
-import { startPlatform, testService, waitFor } from '../../testkit/index.ts';
+import { startPlatform, testService, waitFor, pidAlive } from '../../testkit/index.ts';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const serves = async (port: number, name: string) => {
   try {
     return (await (await fetch(`http://127.0.0.1:${port}/`)).text()) === name;
@@ -44,7 +36,7 @@ test('an agent restarted during a partition brings its workloads back from local
     const restored = agent.process.events('restored')[0]!;
     assert.equal(restored.instances, 2, 'both instances restored from local state');
     for (const i of before) {
-      await waitFor(() => !alive(i.status!.pid!), 10_000, 'the crashed run reaped');
+      await waitFor(() => !pidAlive(i.status!.pid!), 10_000, 'the crashed run reaped');
       // Same port as before (persisted), served by a new process: the workload is back without the center.
       await waitFor(() => serves(i.status!.ports.http!, i.metadata.name), 15_000, `${i.metadata.name} serving again offline`);
     }

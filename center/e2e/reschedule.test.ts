@@ -1,17 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Instance, Node, Service } from '../../core/index.ts';
-import { startPlatform, testService, waitFor } from '../../testkit/index.ts';
+import { startPlatform, testService, waitFor, pidAlive } from '../../testkit/index.ts';
 
 const running = (i: Instance) => i.status?.phase === 'Running' && i.status.ready;
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('a 3-replica service runs on the edge agents; a killed agent is rescheduled away from and converges without duplicates on restart', async () => {
   const p = await startPlatform({
@@ -52,12 +44,12 @@ test('a 3-replica service runs on the edge agents; a killed agent is rescheduled
     assert.equal(moved.length, 3);
 
     // The killed agent's workloads outlived it (the node itself did not die)...
-    assert.ok(orphanPids.every(alive), 'workloads survive an agent crash');
+    assert.ok(orphanPids.every(pidAlive), 'workloads survive an agent crash');
     const restarted = await p.startAgent(victim);
     await restarted.process.waitForLine((l) => l.event === 'resynced', 15_000);
     await waitFor(async () => (await api.get<Node>('Node', victim)).status?.phase === 'Ready', 10_000, `${victim} Ready again`);
     // ...and are reaped on restart, since the center moved them away meanwhile.
-    await waitFor(() => orphanPids.every((pid) => !alive(pid)), 15_000, 'orphaned workloads stopped');
+    await waitFor(() => orphanPids.every((pid) => !pidAlive(pid)), 15_000, 'orphaned workloads stopped');
     const final = await p.instances('app=web');
     assert.equal(final.length, 3, 'no duplicate instances');
     assert.deepEqual(final.map((i) => i.metadata.name).sort(), moved.map((i) => i.metadata.name).sort());
