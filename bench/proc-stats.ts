@@ -1,0 +1,54 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+// Linux /proc readers for the processes a benchmark started (proc(5)).
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** Resident set size in MiB (VmRSS of /proc/<pid>/status). */
+export function rssMiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) / 1024;
+}
+
+/** CPU seconds used so far (utime + stime, fields 14 and 15 of /proc/<pid>/stat). */
+export function cpuSeconds(pid: number): number {
+  const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
+}
+
+/** Samples the CPU use of `pids` over `ms`, as % of one core each. */
+export async function cpuPercent(pids: number[], ms: number): Promise<number[]> {
+  const t0 = performance.now();
+  const before = pids.map(cpuSeconds);
+  await new Promise((r) => setTimeout(r, ms));
+  const after = pids.map(cpuSeconds);
+  const wall = (performance.now() - t0) / 1000;
+  return pids.map((_, i) => ((after[i]! - before[i]!) / wall) * 100);
+}
+
+/** How many live processes have a parent in `parents`. */
+export function countChildren(parents: number[]): Map<number, number> {
+  const counts = new Map(parents.map((p) => [p, 0]));
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited while we looked
+    }
+    const fields = statFields(stat);
+    const ppid = Number(fields[3]);
+    // Zombies are gone as far as workloads go; their parent only has to reap them.
+    if (counts.has(ppid) && fields[2] !== 'Z') counts.set(ppid, counts.get(ppid)! + 1);
+  }
+  return counts;
+}
+
+/** The fields of a stat line; the command (field 2) may hold spaces and parentheses. */
+function statFields(stat: string): string[] {
+  const close = stat.lastIndexOf(')');
+  return [stat.slice(0, stat.indexOf(' ')), stat.slice(stat.indexOf('(') + 1, close), ...stat.slice(close + 2).trim().split(' ')];
+}
