@@ -61,6 +61,9 @@ export class ControllerRunner {
         const key = this.queue.values().next().value as string;
         this.queue.delete(key);
         await this.runOne(key);
+        // Let I/O run between reconciles: SQLite calls are synchronous, and without
+        // this a batch would hold every change back from agents until it is done.
+        await new Promise((r) => setImmediate(r));
       }
     } finally {
       this.running = false;

@@ -4,6 +4,7 @@ import type { Store } from '../store/store.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Placement } from '../placement/placement.ts';
 import { ControllerRunner } from './controller.ts';
+import { ObjectCache } from './object-cache.ts';
 import { ServiceController, SERVICE_LABEL } from './service-controller.ts';
 import { PlacementController } from './placement-controller.ts';
 import { NodeLifecycleController, type LifecycleOptions } from './node-lifecycle-controller.ts';
@@ -22,6 +23,7 @@ export class ControllerManager {
   private readonly lifecycle: ControllerRunner;
   private readonly timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void) | null = null;
+  private readonly cache: ObjectCache;
 
   constructor(
     private readonly store: Store,
@@ -31,12 +33,15 @@ export class ControllerManager {
     private readonly opts: ManagerOptions,
   ) {
     const log = logger.child({ module: 'controllers' });
-    this.service = new ControllerRunner(new ServiceController(store, log), log, metrics);
-    this.placement = new ControllerRunner(new PlacementController(store, placement), log, metrics);
-    this.lifecycle = new ControllerRunner(new NodeLifecycleController(store, opts), log, metrics);
+    this.cache = new ObjectCache(store, ['Node', 'Site', 'Service', 'Instance']);
+    this.service = new ControllerRunner(new ServiceController(store, log, this.cache), log, metrics);
+    this.placement = new ControllerRunner(new PlacementController(store, placement, this.cache), log, metrics);
+    this.lifecycle = new ControllerRunner(new NodeLifecycleController(store, opts, this.cache), log, metrics);
   }
 
   async start(): Promise<void> {
+    // The cache subscribes before the triggers below, so it is current when a reconcile runs.
+    await this.cache.start();
     this.unsubscribe = this.store.subscribe((c) => {
       const o = c.object;
       if (o.kind === 'Service') this.service.enqueue(`${o.metadata.project}/${o.metadata.name}`);
@@ -65,22 +70,23 @@ export class ControllerManager {
 
   stop(): void {
     this.unsubscribe?.();
+    this.cache.stop();
     for (const t of this.timers) clearInterval(t);
     for (const r of [this.service, this.placement, this.lifecycle]) r.stop();
   }
 
   private async resync(): Promise<void> {
-    for (const s of (await this.store.list('Service')).items) this.service.enqueue(`${s.metadata.project}/${s.metadata.name}`);
+    for (const s of (await this.cache.list('Service')).items) this.service.enqueue(`${s.metadata.project}/${s.metadata.name}`);
     await this.enqueueUnbound();
     await this.enqueueNodes();
   }
 
   private async enqueueNodes(): Promise<void> {
-    for (const n of (await this.store.list('Node')).items as Node[]) this.lifecycle.enqueue(n.metadata.name);
+    for (const n of (await this.cache.list('Node')).items as Node[]) this.lifecycle.enqueue(n.metadata.name);
   }
 
   private async enqueueUnbound(): Promise<void> {
-    for (const i of (await this.store.list('Instance')).items as Instance[]) {
+    for (const i of (await this.cache.list('Instance')).items as Instance[]) {
       if (!i.spec.node) this.placement.enqueue(`${i.metadata.project}/${i.metadata.name}`);
     }
   }

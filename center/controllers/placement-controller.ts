@@ -3,6 +3,7 @@ import { nowIso } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Placement, Candidate } from '../placement/placement.ts';
 import type { Reconciler } from './controller.ts';
+import type { Reader } from './object-cache.ts';
 import { recordEvent } from '../events.ts';
 
 const RETRY_UNSCHEDULABLE_MS = 5000;
@@ -13,11 +14,12 @@ export class PlacementController implements Reconciler {
   constructor(
     private readonly store: Store,
     private readonly placement: Placement,
+    private readonly reader: Reader = store,
   ) {}
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
     const [project, name] = key.split('/') as [string, string];
-    const inst = (await this.store.get('Instance', project, name)) as Instance | undefined;
+    const inst = (await this.reader.get('Instance', project, name)) as Instance | undefined;
     if (!inst || inst.spec.node) return;
     const candidates = await this.candidates(inst);
     const decision = this.placement.place(inst, candidates);
@@ -41,9 +43,9 @@ export class PlacementController implements Reconciler {
   }
 
   private async candidates(inst: Instance): Promise<Candidate[]> {
-    const nodes = (await this.store.list('Node')).items as Node[];
-    const sites = new Map(((await this.store.list('Site')).items as Site[]).map((s) => [s.metadata.name, s]));
-    const bound = ((await this.store.list('Instance')).items as Instance[]).filter((i) => i.spec.node);
+    const nodes = (await this.reader.list('Node')).items as Node[];
+    const sites = new Map(((await this.reader.list('Site')).items as Site[]).map((s) => [s.metadata.name, s]));
+    const bound = ((await this.reader.list('Instance')).items as Instance[]).filter((i) => i.spec.node);
     return nodes.map((node) => {
       const mine = bound.filter((i) => i.spec.node === node.metadata.name);
       return {

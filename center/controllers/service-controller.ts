@@ -4,6 +4,7 @@ import { nowIso, type Instance, type Service, type WorkloadTemplate, type Placem
 import { NotFoundError } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Reconciler } from './controller.ts';
+import type { Reader } from './object-cache.ts';
 import { recordEvent } from '../events.ts';
 
 export const SERVICE_LABEL = 'gedge.io/service';
@@ -14,12 +15,13 @@ export class ServiceController implements Reconciler {
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
+    private readonly reader: Reader = store,
   ) {}
 
   async reconcile(key: string): Promise<void> {
     const [project, name] = key.split('/') as [string, string];
-    const service = (await this.store.get('Service', project, name)) as Service | undefined;
-    const owned = (await this.store.list('Instance', { project, selector: [{ key: SERVICE_LABEL, op: 'eq', value: name }] })).items as Instance[];
+    const service = (await this.reader.get('Service', project, name)) as Service | undefined;
+    const owned = (await this.reader.list('Instance', { project, selector: [{ key: SERVICE_LABEL, op: 'eq', value: name }] })).items as Instance[];
     if (!service) {
       // Garbage-collect the instances of a deleted service.
       for (const i of owned) await this.remove(i);
