@@ -52,6 +52,7 @@ export class PlacementController implements Reconciler {
         node,
         site: sites.get(node.spec.site),
         allocated: mine.reduce(addResources, { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }),
+        instances: mine.length,
         sameService: mine.filter((i) => i.spec.service && i.spec.service === inst.spec.service && i.metadata.project === inst.metadata.project).length,
       };
     });

@@ -17,6 +17,8 @@ import type { LogStreams } from './log-streams.ts';
 import { recordEvent } from '../events.ts';
 import { ConflictError } from '../../core/index.ts';
 
+const BOOKMARK_MS = 60_000;
+
 export interface SessionDeps {
   store: Store;
   logger: Logger;
@@ -37,6 +39,7 @@ export class AgentSession {
   private unsubscribe: (() => void) | null = null;
   private lastSent = 0;
   private lastSeen = 0;
+  private lastBookmark = 0;
   private acked = 0;
   private lastStatusWrite = 0;
   private usage: { cpu: number; memoryMiB: number; diskMiB: number } | undefined;
@@ -106,10 +109,12 @@ export class AgentSession {
     },
     hb: async (m) => {
       this.usage = m.usage;
-      // A bookmark lets the agent resume from a recent revision; only when something moved.
+      // A bookmark lets the agent resume from a recent revision, shortening its
+      // catch-up scan; once a minute is plenty, and only when something moved.
       // It uses revisions seen through the subscription, never a fresh read that
       // could run ahead of a change not yet delivered.
-      if (this.lastSeen > this.lastSent) {
+      if (this.lastSeen > this.lastSent && Date.now() - this.lastBookmark >= BOOKMARK_MS) {
+        this.lastBookmark = Date.now();
         this.lastSent = this.lastSeen;
         this.send({ t: 'synced', revision: this.lastSeen });
       }

@@ -11,6 +11,8 @@ export interface Candidate {
   allocated: Resources;
   /** Instances of the same service already on the node (for spreading). */
   sameService: number;
+  /** All instances on the node, so that requests of zero still spread. */
+  instances: number;
 }
 
 export type Decision =

@@ -16,6 +16,7 @@ interface NodeOpts {
   capacity?: Partial<Resources>;
   allocated?: Partial<Resources>;
   sameService?: number;
+  instances?: number;
 }
 
 function candidate(name: string, o: NodeOpts = {}): Candidate {
@@ -31,7 +32,7 @@ function candidate(name: string, o: NodeOpts = {}): Candidate {
     'tier' in o && o.tier === undefined
       ? undefined
       : { apiVersion: 'gedge.io/v1', kind: 'Site', metadata: { name: site, labels: {} }, spec: { tier: o.tier ?? 'edge', description: '' } };
-  return { node, site: siteObj, allocated: res(o.allocated), sameService: o.sameService ?? 0 };
+  return { node, site: siteObj, allocated: res(o.allocated), sameService: o.sameService ?? 0, instances: o.instances ?? o.sameService ?? 0 };
 }
 
 function instance(want: Partial<Resources> = {}, placement: PlacementSpec = {}): Instance {
@@ -234,4 +235,12 @@ test('property: the chosen node passes every filter, and a node is chosen whenev
     }),
     { numRuns: 1000 },
   );
+});
+
+test('workloads without requests spread by instance count before the name tie-break', () => {
+  const a = candidate('a', { capacity: { cpu: 0, memoryMiB: 0 }, instances: 3 });
+  const b = candidate('b', { capacity: { cpu: 0, memoryMiB: 0 }, instances: 1 });
+  const c = candidate('c', { capacity: { cpu: 0, memoryMiB: 0 }, instances: 2 });
+  const d = new ResourceFitPlacement().place(instance(), [a, b, c]);
+  assert.equal(d.node, 'b');
 });

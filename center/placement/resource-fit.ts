@@ -6,8 +6,9 @@ import type { Candidate, Decision, Placement } from './placement.ts';
  * Filter then score (the Kubernetes scheduler's shape), pure: filter out
  * nodes that are not Ready, cordoned, outside the allowed tiers/sites,
  * without the selected labels or without room; then prefer the node with the
- * fewest replicas of the same service, then the least allocated. Ties break
- * by name so the result is deterministic.
+ * fewest replicas of the same service, then the least allocated, then the
+ * fewest instances (so workloads without requests spread too). Ties break by
+ * name so the result is deterministic.
  */
 export class ResourceFitPlacement implements Placement {
   readonly name = 'resource-fit';
@@ -34,7 +35,10 @@ export class ResourceFitPlacement implements Placement {
       const why = Object.entries(rejected).map(([r, n]) => `${n} node(s) ${r}`);
       return { node: null, reasons: why.length ? why : ['no nodes'] };
     }
-    fits.sort((a, b) => a.c.sameService - b.c.sameService || b.free - a.free || a.c.node.metadata.name.localeCompare(b.c.node.metadata.name));
+    fits.sort(
+      (a, b) =>
+        a.c.sameService - b.c.sameService || b.free - a.free || a.c.instances - b.c.instances || a.c.node.metadata.name.localeCompare(b.c.node.metadata.name),
+    );
     const best = fits[0]!;
     return {
       node: best.c.node.metadata.name,
