@@ -7,18 +7,16 @@ import { median, percentile } from './stats.ts';
 /**
  * apply -> Running rounds: services of one replica each, a cheap long-lived
  * process (`/bin/sleep`, not a node process: 100 of those would need ~4 GB),
- * no resource requests. With nothing requested every node scores the same
- * and resource-fit breaks the tie by name, so all would land on one agent;
- * each service is therefore pinned to a site, round-robin, to spread them.
+ * no resource requests; placement spreads them by instance count.
  */
-export function sleeperService(name: string, site: string): Resource {
+export function sleeperService(name: string): Resource {
   return {
     apiVersion: 'gedge.io/v1',
     kind: 'Service',
     metadata: { name, labels: { bench: 'spine' } },
     spec: {
       replicas: 1,
-      placement: { sites: [site] },
+      placement: {},
       template: { command: ['/bin/sleep', '3600'], resources: { cpu: 0, memoryMiB: 0, diskMiB: 0 }, stopGraceMs: 1000 },
     },
   } as unknown as Resource;
@@ -37,8 +35,8 @@ export interface Round {
 const RUNNING_TIMEOUT_MS = 60_000;
 
 /** Applies all services in one multi-document request, timed from that request's start. */
-export async function batchRound(api: ApiClient, watch: InstanceWatch, services: string[], sites: string[]): Promise<Round> {
-  const manifest = services.map((s, i) => JSON.stringify(sleeperService(s, sites[i % sites.length]!))).join('\n---\n');
+export async function batchRound(api: ApiClient, watch: InstanceWatch, services: string[]): Promise<Round> {
+  const manifest = services.map((s) => JSON.stringify(sleeperService(s))).join('\n---\n');
   const t0 = performance.now();
   await api.apply(manifest);
   const applyMs = performance.now() - t0;
@@ -47,12 +45,12 @@ export async function batchRound(api: ApiClient, watch: InstanceWatch, services:
 }
 
 /** Applies the services one request each, one after the other, each timed from its own request's start. */
-export async function sequentialRound(api: ApiClient, watch: InstanceWatch, services: string[], sites: string[]): Promise<Round> {
+export async function sequentialRound(api: ApiClient, watch: InstanceWatch, services: string[]): Promise<Round> {
   const starts: number[] = [];
   const t0 = performance.now();
-  for (const [i, s] of services.entries()) {
+  for (const s of services) {
     starts.push(performance.now());
-    await api.apply(JSON.stringify(sleeperService(s, sites[i % sites.length]!)));
+    await api.apply(JSON.stringify(sleeperService(s)));
   }
   const applyMs = performance.now() - t0;
   await watch.untilRunning(services, RUNNING_TIMEOUT_MS);

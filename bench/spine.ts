@@ -15,7 +15,6 @@ const AGENTS = [
 ];
 const INSTANCES = 100;
 const ROUNDS = 5;
-const SITES = AGENTS.map((a) => a.site);
 const HEARTBEAT_MS = 2000;
 /** CPU is sampled over windows of this length, several in a row; traffic over all of them. */
 const CPU_WINDOW_MS = 10_000;
@@ -40,18 +39,18 @@ export async function run(): Promise<Metric[]> {
 
     // A small warm-up round also proves the watch stream is live before anything is timed.
     const warm = serviceNames('warm', 6);
-    await batchRound(api, watch, warm, SITES);
+    await batchRound(api, watch, warm);
     await tearDown(api, watch, warm, agentPids);
 
     const batch: Round[] = [];
     const sequential: Round[] = [];
     for (let r = 1; r <= ROUNDS; r++) {
-      const seq = await sequentialRound(api, watch, serviceNames(`seq${r}`, INSTANCES), SITES);
+      const seq = await sequentialRound(api, watch, serviceNames(`seq${r}`, INSTANCES));
       sequential.push(seq);
       log(`sequential round ${r}: p50 ${fmt(percentile(seq.latencies, 50))} ms, p99 ${fmt(percentile(seq.latencies, 99))} ms (${INSTANCES} applies took ${fmt(seq.applyMs)} ms)`);
       log(`  p50/p99 ms: ${breakdown(watch, seq)}`);
       await tearDown(api, watch, seq.services, agentPids);
-      const b = await batchRound(api, watch, serviceNames(`batch${r}`, INSTANCES), SITES);
+      const b = await batchRound(api, watch, serviceNames(`batch${r}`, INSTANCES));
       batch.push(b);
       log(`batch round ${r}: p50 ${fmt(percentile(b.latencies, 50))} ms, p99 ${fmt(percentile(b.latencies, 99))} ms (apply request ${fmt(b.applyMs)} ms)`);
       log(`  p50/p99 ms: ${breakdown(watch, b)}`);
