@@ -1,11 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { NotFoundError, ValidationError, nameSchema, parseOrThrow, resourcesSchema, labelsSchema, type Node } from '../../core/index.ts';
+import { ForbiddenError, NotFoundError, ValidationError, labelsSchema, nameSchema, parseManifestText, parseOrThrow, resourcesSchema, type Node } from '../../core/index.ts';
 import { issueToken } from '../auth/tokens.ts';
 import type { Store } from '../store/store.ts';
-import { ForbiddenError } from '../../core/errors.ts';
 import { bodyText } from './resource-routes.ts';
-import { parseManifestText } from '../../core/manifest.ts';
 
 export const tokenRequestSchema = z
   .object({
