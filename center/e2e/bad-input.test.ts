@@ -159,7 +159,7 @@ describe('bad input gets a clear 4xx {code, message, details}, writes nothing, a
     await unchanged();
   });
 
-  test('the CLI names the file, the field and the line, and exits 1', () => {
+  test('the CLI names the file, the field and the line, exits 1 and applies nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gedge-cli-'));
     try {
       const file = join(dir, 'bad.yaml');
@@ -168,6 +168,13 @@ describe('bad input gets a clear 4xx {code, message, details}, writes nothing, a
       assert.equal(r.status, 1);
       assert.match(r.stderr, new RegExp(`error: ${file.replace(/[/.]/g, '\\$&')}`));
       assert.match(r.stderr, /spec\.replicas \(line 6\)/);
+
+      // A directory with one bad file applies nothing, not even the good files before it.
+      writeFileSync(join(dir, 'a-good.yaml'), 'apiVersion: gedge.io/v1\nkind: Project\nmetadata: { name: from-dir }\nspec: {}\n');
+      const d = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', c.url, '--token', c.adminToken, 'apply', '-f', dir], { cwd: REPO_ROOT, encoding: 'utf8' });
+      assert.equal(d.status, 1);
+      assert.match(d.stderr, /bad\.yaml/);
+      await unchanged();
     } finally {
       removeDir(dir);
     }

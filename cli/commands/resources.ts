@@ -2,7 +2,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { yaml } from '../../core/lazy-yaml.ts';
-import { lookupKind, type GedgeEvent, type Resource } from '../../core/index.ts';
+import { lookupKind, parseManifest, type GedgeEvent, type Resource } from '../../core/index.ts';
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { age, formatRows, render, table, type OutputFormat } from '../printers.ts';
@@ -20,7 +20,10 @@ export function registerResourceCommands(program: Command): void {
     .requiredOption('-f, --filename <path>', 'a file, a directory of *.yaml|*.yml|*.json, or - for stdin')
     .action(async (o: { filename: string }, cmd: Command) => {
       const api = client(cmd.optsWithGlobals<Conn>());
-      for (const { source, text } of readManifests(o.filename)) {
+      const files = readManifests(o.filename);
+      // Validate every file before sending any, so one bad file in a directory applies nothing.
+      for (const { source, text } of files) parseManifest(text, source);
+      for (const { source, text } of files) {
         try {
           for (const r of await api.apply(text)) console.log(`${r.kind.toLowerCase()}/${r.name} ${r.action}`);
         } catch (e) {
