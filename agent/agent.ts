@@ -18,7 +18,7 @@ export const AGENT_VERSION = '0.1.0';
 export type AgentStatusEvent =
   | ConnectionEvent
   | { type: 'joined'; node: string }
-  | { type: 'restored'; instances: number; connected: boolean }
+  | { type: 'restored'; instances: number }
   | { type: 'resynced'; mode: 'delta' | 'snapshot'; changes: number; revision: number };
 
 /**
@@ -73,10 +73,11 @@ export class Agent extends EventEmitter {
     // regardless of, any contact with the center.
     const identity = await this.identityOrLocal(capacity);
     this.node = identity.node;
-    const restored = await this.workloads.restore(false);
-    this.status({ type: 'restored', instances: restored, connected: false });
+    const restored = await this.workloads.restore();
+    this.status({ type: 'restored', instances: restored });
 
-    this.conn = new Connection({ center: identity.center, credential: identity.credential, reconnectMinMs: this.cfg.reconnectMinMs, reconnectMaxMs: this.cfg.reconnectMaxMs, pingMs: 2000 });
+    // The --center given now wins over the URL saved at join: the center may have moved.
+    this.conn = new Connection({ center: this.cfg.center, credential: identity.credential, reconnectMinMs: this.cfg.reconnectMinMs, reconnectMaxMs: this.cfg.reconnectMaxMs, pingMs: 2000 });
     this.conn.on('status', (e: ConnectionEvent) => this.status(e));
     this.conn.on('open', () => {
       this.conn.send({ t: 'hello', lastRevision: this.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity });
@@ -100,10 +101,6 @@ export class Agent extends EventEmitter {
     if (this.hbTimer) clearInterval(this.hbTimer);
     this.hbTimer = setInterval(() => void this.sampler!.sample().then((usage) => this.conn.send({ t: 'hb', usage })), ms);
     this.conn.setPingInterval(ms);
-  }
-
-  get syncBytesOut(): number {
-    return this.conn?.bytesOut ?? 0;
   }
 
   async stop(): Promise<void> {

@@ -31,7 +31,6 @@ export class Connection extends EventEmitter {
   private pingTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private awaitingPong = 0;
-  bytesOut = 0;
 
   constructor(private opts: ConnectionOptions) {
     super();
@@ -50,7 +49,6 @@ export class Connection extends EventEmitter {
   send(msg: AgentMessage): boolean {
     if (!this.connected) return false;
     const text = JSON.stringify(msg);
-    this.bytesOut += Buffer.byteLength(text);
     this.ws!.send(text);
     return true;
   }

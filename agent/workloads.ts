@@ -32,13 +32,16 @@ export class Workloads {
     return new Map([...this.desired].map(([id, li]) => [id, li.instance]));
   }
 
-  /** Start-up: reap what a crashed agent left behind, then start everything from local state. */
-  async restore(connected: boolean): Promise<number> {
+  /**
+   * Start-up, before any contact with the center: reap what a crashed agent
+   * left behind, then start everything from local state.
+   */
+  async restore(): Promise<number> {
     const local = await this.deps.state.instances();
     for (const [id, li] of local) {
       if (li.pid) {
         await killProcessGroup(li.pid, li.instance.spec.template.stopGraceMs);
-        this.deps.onEvent(event(li.instance, 'RestoredFromLocalState', `agent restarted${connected ? '' : ' while the center was unreachable'}; restarting the instance from local state (previous pid ${li.pid})`, 'Normal'));
+        this.deps.onEvent(event(li.instance, 'RestoredFromLocalState', `agent restarted after a crash; instance restarted from local state before contacting the center (previous pid ${li.pid})`, 'Normal'));
       }
       this.desired.set(id, li);
       await this.launch(id, li);

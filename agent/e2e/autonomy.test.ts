@@ -30,7 +30,8 @@ test('an agent restarted during a partition brings its workloads back from local
     link.cut('blackhole');
     await waitFor(async () => (await api.get<Node>('Node', 'edge-a-1')).status?.phase === 'NotReady', 10_000, 'node NotReady during the partition');
 
-    // Crash the agent while the center is unreachable, then start it again.
+    // The agent notices the dead link by its pings; then crash it while the center is unreachable, and start it again.
+    await p.agents.get('edge-a-1')!.process.waitForLine((l) => l.event === 'disconnected', 10_000);
     await p.agents.get('edge-a-1')!.process.kill9();
     const agent = await p.startAgent('edge-a-1');
     const restored = agent.process.events('restored')[0]!;
@@ -54,13 +55,17 @@ test('an agent restarted during a partition brings its workloads back from local
     const events = await waitFor(async () => {
       const evs = (await api.list<GedgeEvent>('Event')).items.map((e) => e.spec).sort((a, b) => a.at.localeCompare(b.at));
       const reasons = new Set(evs.map((e) => e.reason));
-      return ['NodeNotReady', 'NodeReady', 'RestoredFromLocalState'].every((r) => reasons.has(r)) ? evs : undefined;
+      return ['NodeNotReady', 'NodeReady', 'RestoredFromLocalState', 'Disconnected'].every((r) => reasons.has(r)) ? evs : undefined;
     }, 15_000, 'offline period events');
     const ready = events.filter((e) => e.reason === 'NodeReady').at(-1)!;
     assert.match(ready.message, /after \d+ s offline/);
     const restoredEvents = events.filter((e) => e.reason === 'RestoredFromLocalState');
     assert.equal(restoredEvents.length, 2);
-    assert.ok(restoredEvents.every((e) => /while the center was unreachable/.test(e.message) && e.source === 'agent/edge-a-1'));
+    assert.ok(restoredEvents.every((e) => /before contacting the center/.test(e.message) && e.source === 'agent/edge-a-1'));
+    // Recorded by the crashed agent run when the link went dark, kept in its durable outbox across the crash.
+    const disconnected = events.find((e) => e.reason === 'Disconnected')!;
+    assert.equal(disconnected.source, 'agent/edge-a-1');
+    assert.ok(disconnected.at < ready.at);
   } finally {
     await p.close();
   }
