@@ -92,6 +92,8 @@ export class AgentSession {
 
   private readonly handlers: { [T in AgentMessage['t']]: (m: Extract<AgentMessage, { t: T }>) => Promise<void> } = {
     hello: async (m) => {
+      // One catch-up per connection; a repeated hello is a protocol error.
+      if (this.unsubscribe) return this.close(CLOSE_PROTOCOL, 'duplicate hello');
       this.agentInfo = m.agent;
       // Subscribe before the catch-up read so no change falls between the two.
       const buffered: Change[] = [];
