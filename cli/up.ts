@@ -3,9 +3,8 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } fr
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient, type Node, type Service } from '../core/index.ts';
+import { ApiClient, waitFor, type Node, type Service } from '../core/index.ts';
 import { saveConfig } from './config.ts';
-import { CliError } from './errors.ts';
 
 const BIN = fileURLToPath(new URL('../bin/gedge.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -66,7 +65,7 @@ export async function runUp(o: { dataDir: string; port: number }): Promise<void>
   });
 
   const url = await centerUrl(join(dir, 'logs', 'center.log'));
-  const token = await waitFor(() => (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined), 30_000, 'the admin token');
+  const token = await waitFor(() => (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined), 30_000, 'the admin token', 200);
   const api = new ApiClient(url, token);
   await api.apply(SITES);
 
@@ -80,7 +79,7 @@ export async function runUp(o: { dataDir: string; port: number }): Promise<void>
   await waitFor(async () => {
     const nodes = (await api.list<Node>('Node')).items;
     return AGENTS.every((a) => nodes.some((n) => n.metadata.name === a.name && n.status?.phase === 'Ready')) || undefined;
-  }, 60_000, 'the agents to be Ready');
+  }, 60_000, 'the agents to be Ready', 200);
   await api.apply(readFileSync(join(ROOT, 'examples', 'hello', 'service.yaml'), 'utf8'));
   const configFile = saveConfig({ server: url, token });
 
@@ -100,7 +99,7 @@ Waiting for the hello service (3 replicas on the edge sites)…`);
   const svc = await waitFor(async () => {
     const s = await api.get<Service>('Service', 'hello').catch(() => undefined);
     return s && (s.status?.ready ?? 0) >= s.spec.replicas ? s : undefined;
-  }, 120_000, 'hello to be ready');
+  }, 120_000, 'hello to be ready', 200);
   console.log(`hello: ${svc.status!.ready}/${svc.spec.replicas} ready. Ctrl-C stops everything.`);
 }
 
@@ -138,18 +137,9 @@ async function centerUrl(logFile: string): Promise<string> {
       }
     }
     return undefined;
-  }, 60_000, 'the center to listen');
+  }, 60_000, 'the center to listen', 200);
 }
 
-async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new CliError(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((res) => {

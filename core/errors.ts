@@ -68,6 +68,11 @@ export class UnavailableError extends GedgeError {
   override readonly code = 'Unavailable';
 }
 
+export class TimeoutError extends GedgeError {
+  override readonly status = 504;
+  override readonly code = 'Timeout';
+}
+
 /** Rebuilds a typed error from an API error body (used by the API client). */
 export function errorFromBody(status: number, body: { code?: string; message?: string; details?: ErrorDetail[] }): GedgeError {
   const byCode: Record<string, new (m: string, o?: { details?: ErrorDetail[] }) => GedgeError> = {
@@ -81,6 +86,7 @@ export function errorFromBody(status: number, body: { code?: string; message?: s
     PayloadTooLarge: PayloadTooLargeError,
     Gone: GoneError,
     Unavailable: UnavailableError,
+    Timeout: TimeoutError,
   };
   const Ctor = (body.code && byCode[body.code]) || GedgeError;
   const err = new Ctor(body.message ?? `HTTP ${status}`, { details: body.details ?? [] });

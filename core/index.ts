@@ -7,3 +7,4 @@ export * from './protocol.ts';
 export * from './backoff.ts';
 export * from './time.ts';
 export * from './api-client.ts';
+export * from './wait-for.ts';

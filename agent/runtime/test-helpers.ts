@@ -2,24 +2,14 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { workloadTemplateSchema } from '../../core/index.ts';
 import type { WorkloadTemplate } from '../../core/index.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Test-only helpers for the runtime tests. */
 
-/** Polls until `pred` returns something truthy and returns it; fails with `what` after timeoutMs. */
-type Falsy = false | 0 | '' | null | undefined;
-export async function waitFor<T>(pred: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<Exclude<T, Falsy>> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    const value = await pred();
-    if (value) return value as Exclude<T, Falsy>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+export { waitFor } from '../../core/wait-for.ts';
+
 
 /** A fresh directory under the OS temp dir, removed by the returned cleanup. */
 export async function makeTempDir(prefix = 'gedge-runtime-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
