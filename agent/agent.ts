@@ -78,7 +78,6 @@ export class Agent extends EventEmitter {
 
     // The --center given now wins over the URL saved at join: the center may have moved.
     this.conn = new Connection({ center: this.cfg.center, credential: identity.credential, reconnectMinMs: this.cfg.reconnectMinMs, reconnectMaxMs: this.cfg.reconnectMaxMs, pingMs: 2000 });
-    this.conn.on('status', (e: ConnectionEvent) => this.status(e));
     this.conn.on('open', () => {
       this.conn.send({ t: 'hello', lastRevision: this.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity });
     });
@@ -87,6 +86,7 @@ export class Agent extends EventEmitter {
       this.queue = this.queue.then(() => this.onMessage(m)).catch((err: unknown) => this.log.error({ err }, 'applying a center message failed'));
     });
     this.conn.on('status', (e: ConnectionEvent) => {
+      this.status(e);
       if (e.type === 'disconnected') {
         relay.closeAll();
         void this.recordEvent({ reason: 'Disconnected', message: `lost the center (${e.code}${e.reason ? `: ${e.reason}` : ''}); running autonomously`, type: 'Warning', at: nowIso(), involved: { kind: 'Node', name: this.node } });

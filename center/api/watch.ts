@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { matchesSelector, type Selector } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
+import { changesAfter, holdChanges } from '../store/change-feed.ts';
 
 const BOOKMARK_MS = 15_000;
 
@@ -16,16 +17,13 @@ export async function streamWatch(
   reply: FastifyReply,
   f: { kind: string; project?: string; selector: Selector; since?: number },
 ): Promise<void> {
-  // Subscribe before reading the backlog so nothing falls between the two.
-  const buffered: Change[] = [];
-  let live: ((c: Change) => void) | null = null;
-  const unsubscribe = store.subscribe((c) => (live ? live(c) : buffered.push(c)));
+  const feed = holdChanges(store);
   let last = f.since ?? (await store.currentRevision());
-  let backlog: Change[];
+  const backlog: Change[] = [];
   try {
-    backlog = f.since === undefined ? [] : await readAll(store, f.since);
+    if (f.since !== undefined) for await (const c of changesAfter(store, f.since)) backlog.push(c);
   } catch (e) {
-    unsubscribe();
+    feed.stop();
     throw e;
   }
 
@@ -39,13 +37,12 @@ export async function streamWatch(
     res.write(JSON.stringify({ type: c.type, revision: c.revision, object: c.object }) + '\n');
   };
   backlog.forEach(send);
-  buffered.forEach(send);
-  live = send;
+  feed.live(send);
   const bookmark = setInterval(() => res.write(JSON.stringify({ type: 'BOOKMARK', revision: last }) + '\n'), BOOKMARK_MS);
   await new Promise<void>((resolve) => {
     const done = () => {
       clearInterval(bookmark);
-      unsubscribe();
+      feed.stop();
       resolve();
     };
     req.raw.on('close', done);
@@ -53,15 +50,6 @@ export async function streamWatch(
   });
 }
 
-async function readAll(store: Store, since: number): Promise<Change[]> {
-  const out: Change[] = [];
-  for (let from = since; ; ) {
-    const page = await store.changesSince(from, 5000);
-    out.push(...page);
-    if (page.length < 5000) return out;
-    from = page.at(-1)!.revision;
-  }
-}
 
 function matches(c: Change, f: { kind: string; project?: string; selector: Selector }): boolean {
   return (

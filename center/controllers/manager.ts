@@ -51,10 +51,9 @@ export class ControllerManager {
         if (c.type !== 'DELETED' && !(o as Instance).spec.node) this.placement.enqueue(`${o.metadata.project}/${o.metadata.name}`);
         // A freed slot may fit an instance that was waiting.
         if (c.type === 'DELETED' && (o as Instance).spec.node) void this.enqueueUnbound();
-      } else if (o.kind === 'Node' && c.statusOnly) {
-        void this.enqueueUnbound();
       } else if (o.kind === 'Node') {
-        this.lifecycle.enqueue(o.metadata.name);
+        if (!c.statusOnly) this.lifecycle.enqueue(o.metadata.name);
+        // A node that became Ready, or got room, may fit an instance that was waiting.
         void this.enqueueUnbound();
       }
     });

@@ -1,5 +1,6 @@
 import { KINDS, matchesSelector, type Resource } from '../../core/index.ts';
 import type { Change, ListOptions, Store } from '../store/store.ts';
+import { holdChanges } from '../store/change-feed.ts';
 
 /** What controllers read: the Store's read methods, served from memory or the store itself. */
 export type Reader = Pick<Store, 'get' | 'list'>;
@@ -23,17 +24,15 @@ export class ObjectCache implements Reader {
 
   /** Subscribes first and lists second, so no change falls between the two. */
   async start(): Promise<void> {
-    const buffered: Change[] = [];
-    let live = false;
-    this.unsubscribe = this.store.subscribe((c) => (live ? this.apply(c) : buffered.push(c)));
+    const feed = holdChanges(this.store);
+    this.unsubscribe = feed.stop;
     for (const kind of this.kinds) {
       const { items, revision } = await this.store.list(kind);
       this.objects.set(kind, new Map(items.map((o) => [keyOf(o), o])));
       this.revision = Math.max(this.revision, revision);
     }
-    // A buffered change newer than an object's listed state wins; deletions included.
-    for (const c of buffered) this.apply(c);
-    live = true;
+    // A held change newer than an object's listed state wins; deletions included.
+    feed.live((c) => this.apply(c));
   }
 
   stop(): void {

@@ -9,13 +9,14 @@ import {
   type Instance,
   type Node,
   type NodeStatus,
+  ConflictError,
 } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
+import { holdChanges } from '../store/change-feed.ts';
 import type { Metrics } from '../metrics.ts';
 import { catchUp, isForNode, toMessage } from './node-feed.ts';
 import type { LogStreams } from './log-streams.ts';
 import { recordEvent } from '../events.ts';
-import { ConflictError } from '../../core/index.ts';
 
 const BOOKMARK_MS = 60_000;
 
@@ -95,17 +96,14 @@ export class AgentSession {
       // One catch-up per connection; a repeated hello is a protocol error.
       if (this.unsubscribe) return this.close(CLOSE_PROTOCOL, 'duplicate hello');
       this.agentInfo = m.agent;
-      // Subscribe before the catch-up read so no change falls between the two.
-      const buffered: Change[] = [];
-      let live = false;
-      this.unsubscribe = this.deps.store.subscribe((c) => (live ? this.onChange(c) : buffered.push(c)));
+      const feed = holdChanges(this.deps.store);
+      this.unsubscribe = feed.stop;
       const { mode, messages, upTo } = await catchUp(this.deps.store, this.node, m.lastRevision);
       this.send({ t: 'welcome', node: this.node, mode, heartbeatMs: this.deps.heartbeatMs });
       for (const msg of messages) this.send(msg);
       this.lastSent = upTo;
       this.lastSeen = upTo;
-      for (const c of buffered) this.onChange(c);
-      live = true;
+      feed.live((c) => this.onChange(c));
       this.deps.logger.info({ node: this.node, mode, from: m.lastRevision, sent: messages.length - 1, upTo }, 'agent synced');
       await this.writeNodeStatus(m.capacity);
     },

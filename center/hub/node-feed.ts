@@ -1,5 +1,6 @@
 import type { CenterMessage, Instance } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
+import { changesAfter } from '../store/change-feed.ts';
 
 /**
  * What a node's agent must receive: creations, spec changes and deletions of
@@ -13,8 +14,6 @@ export function isForNode(c: Change, node: string): boolean {
 export function toMessage(c: Change): CenterMessage {
   return { t: 'change', revision: c.revision, op: c.type === 'DELETED' ? 'delete' : 'put', instance: c.object as Instance };
 }
-
-const PAGE = 5000;
 
 /**
  * The catch-up for an agent that last applied `since`: only the changes after
@@ -31,11 +30,9 @@ export async function catchUp(store: Store, node: string, since: number): Promis
   }
   const messages: CenterMessage[] = [];
   let upTo = since;
-  for (;;) {
-    const page = await store.changesSince(upTo, PAGE);
-    for (const c of page) if (isForNode(c, node)) messages.push(toMessage(c));
-    if (page.length) upTo = page.at(-1)!.revision;
-    if (page.length < PAGE) break;
+  for await (const c of changesAfter(store, since)) {
+    if (isForNode(c, node)) messages.push(toMessage(c));
+    upTo = c.revision;
   }
   messages.push({ t: 'synced', revision: upTo });
   return { mode: 'delta', messages, upTo };
