@@ -12,6 +12,10 @@ import { instanceSchema, instanceStatusSchema, nameSchema, resourcesSchema } fro
  * center compacted past that revision it sends a full `snapshot` instead.
  */
 
+export const probeAddressSchema = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+export const peerSchema = z.object({ node: nameSchema, site: nameSchema, host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+export type Peer = z.infer<typeof peerSchema>;
+
 const usageSchema = z.object({ cpu: z.number(), memoryMiB: z.number(), diskMiB: z.number() });
 
 export const agentEventSchema = z.object({
@@ -30,6 +34,8 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
     lastRevision: z.number().int().nonnegative(),
     agent: z.object({ version: z.string(), os: z.string(), arch: z.string(), pid: z.number().int() }),
     capacity: resourcesSchema,
+    /** Where peers reach this agent's probe responder (for agent-to-agent round trips); absent: not probed. */
+    probe: probeAddressSchema.optional(),
   }),
   z.object({ t: z.literal('hb'), usage: usageSchema }),
   z.object({ t: z.literal('ack'), revision: z.number().int().nonnegative() }),
@@ -37,6 +43,16 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('events'), events: z.array(agentEventSchema).max(1000) }),
   z.object({ t: z.literal('logs.data'), stream: z.number().int(), data: z.string() }),
   z.object({ t: z.literal('logs.end'), stream: z.number().int(), error: z.string().optional() }),
+  /**
+   * Round trips measured since the last report, one smoothed figure per target:
+   * to the center over this connection, and to each peer from `peers`.
+   * rttMs null: every probe in the period failed (the link is down).
+   */
+  z.object({
+    t: z.literal('rtt'),
+    centerMs: z.number().nonnegative().nullable().optional(),
+    peers: z.array(z.object({ node: nameSchema, rttMs: z.number().nonnegative().nullable() })).max(10_000),
+  }),
 ]);
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
 
@@ -62,6 +78,12 @@ export const centerMessageSchema = z.discriminatedUnion('t', [
     tailBytes: z.number().int().nonnegative(),
   }),
   z.object({ t: z.literal('logs.close'), stream: z.number().int() }),
+  /**
+   * Whom to probe and how: the peers (a few nodes per other site), the period,
+   * and the key that authenticates probes (HMAC), so that a responder answers
+   * only members of this platform. Replaces any earlier list.
+   */
+  z.object({ t: z.literal('peers'), key: z.string().min(16), intervalMs: z.number().int().positive(), peers: z.array(peerSchema) }),
 ]);
 export type CenterMessage = z.infer<typeof centerMessageSchema>;
 

@@ -78,12 +78,19 @@ export const siteSpecSchema = z
   .strict();
 
 // ---- Node ----------------------------------------------------------------
+export const taintEffectSchema = z.enum(['NoSchedule', 'PreferNoSchedule']);
+export const taintSchema = z
+  .object({ key: labelKey, value: labelValue.default(''), effect: taintEffectSchema.default('NoSchedule') })
+  .strict();
+export type Taint = z.infer<typeof taintSchema>;
 export const nodeSpecSchema = z
   .object({
     site: nameSchema,
     capacity: resourcesSchema.default({ cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }),
     /** Cordoned nodes keep running what they have but get nothing new. */
     unschedulable: z.boolean().default(false),
+    /** Repel instances that do not tolerate them (e.g. a node reserved for one team or for critical work). */
+    taints: z.array(taintSchema).default([]),
   })
   .strict();
 export const nodePhaseSchema = z.enum(['Pending', 'Ready', 'NotReady']);
@@ -141,18 +148,83 @@ export const workloadTemplateSchema = z
   .strict();
 export type WorkloadTemplate = z.infer<typeof workloadTemplateSchema>;
 
-export const placementSchema = z
+export const geoPointSchema = z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).strict();
+export type GeoPoint = z.infer<typeof geoPointSchema>;
+
+export const schedulingPolicySchema = z.enum(['latency', 'spread', 'binpack', 'pinned']);
+export type SchedulingPolicy = z.infer<typeof schedulingPolicySchema>;
+
+/** Score weights; a policy sets defaults and these override them. */
+export const scoreWeightsSchema = z
   .object({
-    tiers: z.array(tierSchema).optional(),
-    sites: z.array(nameSchema).optional(),
-    nodeSelector: labelsSchema.optional(),
+    latency: z.number().min(0).max(100),
+    leastAllocated: z.number().min(0).max(100),
+    mostAllocated: z.number().min(0).max(100),
+    spread: z.number().min(0).max(100),
+    cost: z.number().min(0).max(100),
+  })
+  .partial()
+  .strict();
+export type ScoreWeights = z.infer<typeof scoreWeightsSchema>;
+
+export const affinityTermSchema = z
+  .object({
+    /** Instances (in the same project) whose labels carry all of these. */
+    selector: labelsSchema.refine((l) => Object.keys(l).length > 0, 'an affinity selector needs at least one label'),
+    /** Together on one node, or anywhere in one site. */
+    scope: z.enum(['node', 'site']).default('node'),
   })
   .strict();
+export type AffinityTerm = z.infer<typeof affinityTermSchema>;
+
+export const tolerationSchema = z
+  .object({
+    key: labelKey,
+    /** Equal: the taint's value must match; Exists: any value. */
+    operator: z.enum(['Equal', 'Exists']).default('Equal'),
+    value: labelValue.default(''),
+    /** Omitted: every effect. */
+    effect: taintEffectSchema.optional(),
+  })
+  .strict();
+export type Toleration = z.infer<typeof tolerationSchema>;
+
+export const placementSchema = z
+  .object({
+    /** Default: latency when clients or maxLatencyMs are given, else spread. */
+    policy: schedulingPolicySchema.optional(),
+    tiers: z.array(tierSchema).optional(),
+    sites: z.array(nameSchema).optional(),
+    /** Exact nodes allowed (with policy pinned, or as a constraint). */
+    nodes: z.array(nameSchema).optional(),
+    nodeSelector: labelsSchema.optional(),
+    /** Where the service's clients are: the sites they reach the platform through, or a point on the map. */
+    clients: z
+      .object({ sites: z.array(nameSchema).min(1).optional(), location: geoPointSchema.optional() })
+      .strict()
+      .refine((c) => c.sites || c.location, 'clients needs sites or a location')
+      .optional(),
+    /** SLA: estimated client-to-node round trip must not exceed this. */
+    maxLatencyMs: z.number().positive().max(60_000).optional(),
+    weights: scoreWeightsSchema.optional(),
+    /** Required co-location with matching instances. */
+    affinity: z.array(affinityTermSchema).optional(),
+    /** Required separation from matching instances (a term matching the service itself spreads its replicas one per node or site). */
+    antiAffinity: z.array(affinityTermSchema).optional(),
+    tolerations: z.array(tolerationSchema).optional(),
+    /** A PriorityClass name; higher priority may preempt lower where capacity is scarce. */
+    priorityClass: nameSchema.optional(),
+  })
+  .strict()
+  .refine((p) => p.policy !== 'pinned' || p.sites?.length || p.nodes?.length, { message: 'policy pinned needs sites or nodes', path: ['policy'] })
+  .refine((p) => p.maxLatencyMs === undefined || p.clients, { message: 'maxLatencyMs needs clients (where the latency is measured from)', path: ['maxLatencyMs'] });
 export type Placement = z.infer<typeof placementSchema>;
 
 export const serviceSpecSchema = z
   .object({
     replicas: z.number().int().min(0).max(10_000).default(1),
+    /** Voluntary disruptions (rebalancing, preemption, rollouts) never leave fewer than replicas - maxUnavailable ready. */
+    maxUnavailable: z.number().int().min(0).max(10_000).default(1),
     template: workloadTemplateSchema,
     placement: placementSchema.default({}),
   })
@@ -166,6 +238,35 @@ export const serviceStatusSchema = z
   .strict();
 
 // ---- Instance (one replica bound to a node) --------------------------------
+const candidateVerdictSchema = z
+  .object({
+    node: z.string(),
+    site: z.string(),
+    /** 'fit', or why the node was filtered out. */
+    verdict: z.string(),
+    latencyMs: z.number().nullable().optional(),
+    /** Each score plugin's 0-100 score, before weighting. */
+    scores: z.record(z.string(), z.number()).optional(),
+    total: z.number().optional(),
+  })
+  .strict();
+export const schedulingExplanationSchema = z
+  .object({
+    at: z.string(),
+    policy: schedulingPolicySchema,
+    node: z.string().nullable(),
+    /** E.g. '3/12 nodes fit', or '0/12 nodes: 5 insufficient cpu, 7 latency 42ms > SLA 10ms'. */
+    summary: z.string(),
+    /** A node where lower-priority instances were preempted to make room. */
+    nominatedNode: z.string().optional(),
+    /** The best fitting nodes by score, then one example of each rejection. */
+    candidates: z.array(candidateVerdictSchema),
+    /** Nodes evaluated but not listed. */
+    omitted: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+export type SchedulingExplanation = z.infer<typeof schedulingExplanationSchema>;
+
 export const instancePhaseSchema = z.enum(['Pending', 'Starting', 'Running', 'Succeeded', 'Failed', 'Unknown']);
 export type InstancePhase = z.infer<typeof instancePhaseSchema>;
 export const instanceSpecSchema = z
@@ -191,6 +292,54 @@ export const instanceStatusSchema = z
     ports: z.record(z.string(), z.number().int()).default({}),
     message: z.string().optional(),
     conditions: z.array(conditionSchema).default([]),
+    /** The scheduler's last decision for this instance, explained; kept by the center across agent reports. */
+    scheduling: schedulingExplanationSchema.optional(),
+  })
+  .strict();
+
+// ---- Link (measured round trip between two sites) --------------------------
+export const linkSpecSchema = z
+  .object({
+    /** The two sites, in name order (the link is symmetric). */
+    sites: z.tuple([nameSchema, nameSchema]).refine(([a, b]) => a < b, 'sites must be two different sites in name order'),
+    /** A planned round trip, used until (and unless) one is measured. */
+    declaredRttMs: z.number().nonnegative().max(600_000).optional(),
+  })
+  .strict();
+export const linkStateSchema = z.enum(['Up', 'Stale', 'Down']);
+export type LinkState = z.infer<typeof linkStateSchema>;
+export const linkStatusSchema = z
+  .object({
+    /** Up: fresh samples; Stale: none lately (the last value still stands); Down: probes fail. */
+    state: linkStateSchema,
+    /** Smoothed round trip (EWMA), the mean of the directions measured. */
+    rttMs: z.number().nonnegative().nullable(),
+    /** Smoothed deviation of samples from the EWMA. */
+    jitterMs: z.number().nonnegative().default(0),
+    samples: z.number().int().nonnegative(),
+    /** Directions (prober site -> target site) that contributed. */
+    directions: z.number().int().nonnegative(),
+    measuredAt: z.string(),
+  })
+  .strict();
+
+/** The store name of the link between two sites: 'a--b' in name order, or a hash when that is not a valid name. */
+export function linkName(a: string, b: string): string {
+  const [x, y] = a < b ? [a, b] : [b, a];
+  const plain = `${x}--${y}`;
+  if (plain.length <= 63 && !x.includes('--') && !y.includes('--')) return plain;
+  let h = 0x811c9dc5;
+  for (const ch of plain) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  return `link-${h.toString(16)}-${x.slice(0, 20).replace(/-+$/, '')}`;
+}
+
+// ---- PriorityClass -----------------------------------------------------------
+export const priorityClassSpecSchema = z
+  .object({
+    value: z.number().int().min(-1_000_000_000).max(1_000_000_000),
+    /** Never: waits for room instead of evicting lower priorities. */
+    preemptionPolicy: z.enum(['PreemptLowerPriority', 'Never']).default('PreemptLowerPriority'),
+    description: z.string().max(1024).default(''),
   })
   .strict();
 
@@ -226,6 +375,8 @@ export const nodeSchema = kindSchema('Node', nodeSpecSchema, nodeStatusSchema);
 export const serviceSchema = kindSchema('Service', serviceSpecSchema, serviceStatusSchema);
 export const instanceSchema = kindSchema('Instance', instanceSpecSchema, instanceStatusSchema);
 export const eventSchema = kindSchema('Event', eventSpecSchema, noStatus);
+export const linkSchema = kindSchema('Link', linkSpecSchema, linkStatusSchema);
+export const priorityClassSchema = kindSchema('PriorityClass', priorityClassSpecSchema, noStatus);
 
 export type Project = z.infer<typeof projectSchema>;
 export type Site = z.infer<typeof siteSchema>;
@@ -233,6 +384,9 @@ export type Node = z.infer<typeof nodeSchema>;
 export type Service = z.infer<typeof serviceSchema>;
 export type Instance = z.infer<typeof instanceSchema>;
 export type GedgeEvent = z.infer<typeof eventSchema>;
+export type Link = z.infer<typeof linkSchema>;
+export type LinkStatus = z.infer<typeof linkStatusSchema>;
+export type PriorityClass = z.infer<typeof priorityClassSchema>;
 export type NodeStatus = z.infer<typeof nodeStatusSchema>;
 export type InstanceStatus = z.infer<typeof instanceStatusSchema>;
 export type ServiceStatus = z.infer<typeof serviceStatusSchema>;
@@ -253,11 +407,13 @@ export const KINDS = {
   Service: { kind: 'Service', plural: 'services', namespaced: true, schema: serviceSchema, shortNames: ['service', 'svc'] },
   Instance: { kind: 'Instance', plural: 'instances', namespaced: true, schema: instanceSchema, shortNames: ['instance', 'inst'] },
   Event: { kind: 'Event', plural: 'events', namespaced: false, schema: eventSchema, shortNames: ['event', 'ev'] },
+  Link: { kind: 'Link', plural: 'links', namespaced: false, schema: linkSchema, shortNames: ['link'] },
+  PriorityClass: { kind: 'PriorityClass', plural: 'priorityclasses', namespaced: false, schema: priorityClassSchema, shortNames: ['priorityclass', 'pc'] },
 } as const satisfies Record<string, KindInfo>;
 
 export type KindName = keyof typeof KINDS;
 export type ResourceOf<K extends KindName> = z.infer<(typeof KINDS)[K]['schema']>;
-export type Resource = Project | Site | Node | Service | Instance | GedgeEvent;
+export type Resource = Project | Site | Node | Service | Instance | GedgeEvent | Link | PriorityClass;
 
 export const DEFAULT_PROJECT = 'default';
 

@@ -67,7 +67,7 @@ export function registerAuthRoutes(app: FastifyInstance, store: Store): void {
       apiVersion: 'gedge.io/v1',
       kind: 'Node',
       metadata: { name: body.name, labels: { ...body.labels, 'gedge.io/site': site } },
-      spec: { site, capacity: body.capacity, unschedulable: false },
+      spec: { site, capacity: body.capacity, unschedulable: false, taints: [] },
       status: { phase: 'Pending', conditions: [] },
     };
     const created = await store.create(node);

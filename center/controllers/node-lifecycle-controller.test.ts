@@ -36,7 +36,7 @@ async function createNode(store: Store, name: string, phase: NodePhase = 'Pendin
     apiVersion: 'gedge.io/v1',
     kind: 'Node',
     metadata: { name, labels: {} },
-    spec: { site: 'edge-a', capacity: { cpu: 2, memoryMiB: 1024, diskMiB: 0, accelerators: {} }, unschedulable: false },
+    spec: { site: 'edge-a', capacity: { cpu: 2, memoryMiB: 1024, diskMiB: 0, accelerators: {} }, unschedulable: false, taints: [] },
     status: { phase, conditions: [], ...(since !== undefined ? { since: new Date(since).toISOString() } : {}) },
   };
   await store.create(node);

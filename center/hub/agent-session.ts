@@ -126,7 +126,9 @@ export class AgentSession {
     status: async (m) => {
       const inst = (await this.deps.store.get('Instance', m.project, m.instance)) as Instance | undefined;
       if (!inst || inst.spec.node !== this.node) return; // deleted meanwhile, or not ours: drop the report
-      await this.deps.store.updateStatus('Instance', m.project, m.instance, m.status);
+      // The scheduler's explanation is the center's part of the status; the agent does not know it.
+      const scheduling = inst.status?.scheduling;
+      await this.deps.store.updateStatus('Instance', m.project, m.instance, scheduling ? { ...m.status, scheduling } : m.status);
     },
     events: async (m) => {
       for (const e of m.events) await recordEvent(this.deps.store, { ...e, source: `agent/${this.node}` });

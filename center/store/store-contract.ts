@@ -166,6 +166,7 @@ function svc(name: string, replicas = 1, labels: Record<string, string> = {}): R
     metadata: { name, project: 'default', labels },
     spec: {
       replicas,
+      maxUnavailable: 1,
       placement: {},
       template: {
         runtime: 'process',
