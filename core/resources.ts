@@ -161,6 +161,8 @@ export const scoreWeightsSchema = z
     leastAllocated: z.number().min(0).max(100),
     mostAllocated: z.number().min(0).max(100),
     spread: z.number().min(0).max(100),
+    /** Edge over region over cloud (the tiered fallback), within whatever the filters allow. */
+    tier: z.number().min(0).max(100),
     cost: z.number().min(0).max(100),
   })
   .partial()

@@ -33,10 +33,10 @@ if (!only.length) {
   run('type check', bin('tsc'), ['--noEmit', '-p', '.']);
   run('lint', bin('eslint'), ['--max-warnings=0', '.']);
   run('licences', process.execPath, [join(root, 'scripts', 'check-licenses.mjs')]);
-  run('dependency directions', bin('depcruise'), ['--config', '.dependency-cruiser.cjs', 'core', 'center', 'agent', 'cli', 'testkit', 'bench']);
+  run('dependency directions', bin('depcruise'), ['--config', '.dependency-cruiser.cjs', 'core', 'scheduler', 'center', 'agent', 'cli', 'testkit', 'bench']);
 }
 // Build the bundle once, so the processes the tests start do not race to build it.
 run('build', process.execPath, [join(root, 'scripts', 'build.mjs')]);
-const files = only.length ? only : ['core', 'center', 'agent', 'cli', 'testkit'].flatMap((d) => findTests(join(root, d))).sort();
+const files = only.length ? only : ['core', 'scheduler', 'center', 'agent', 'cli', 'testkit'].flatMap((d) => findTests(join(root, d))).sort();
 // End-to-end tests start several processes each; two files at a time suits a 2-core machine.
 run(`tests (${files.length} files)`, process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', ...files]);

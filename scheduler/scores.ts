@@ -1,0 +1,90 @@
+import type { Placement, SchedulingPolicy, Tier } from '../core/index.ts';
+import type { NodeInfo, SiteInfo } from './cluster-state.ts';
+import { reservedUsage } from './filters.ts';
+import type { LatencyOf, PodContext, SchedulerOptions, WeightName, Weights } from './types.ts';
+
+/** Scores: small pure functions from a fitting node to 0..100 (higher is better). */
+export type Score = (pod: PodContext, node: NodeInfo, site: SiteInfo, latency: LatencyOf, opts: SchedulerOptions) => number;
+
+/** Lowest round trip to the clients: 100 at 0 ms, 0 at the SLA (or the reference latency without one). */
+export const latencyScore: Score = (pod, _node, _site, latency, opts) => {
+  if (!pod.placement.clients) return 0;
+  if (!latency) return 0;
+  const ref = pod.placement.maxLatencyMs ?? opts.latencyReferenceMs;
+  return 100 * Math.max(0, 1 - latency.rttMs / ref);
+};
+
+/** Share of cpu and memory left free after placing (spreads load). Unreported capacity counts as free. */
+export const leastAllocatedScore: Score = (pod, node) => {
+  const used = reservedUsage(pod, node);
+  const share = (c: number, u: number, w: number) => (c > 0 ? Math.max(0, 1 - (u + w) / c) : 1);
+  return 50 * (share(node.capacity.cpu, used.cpu, pod.want.cpu) + share(node.capacity.memoryMiB, used.memoryMiB, pod.want.memoryMiB));
+};
+
+/** Share of cpu and memory in use after placing: the fullest node that still fits wins (bin-packing). */
+export const mostAllocatedScore: Score = (pod, node) => {
+  const used = reservedUsage(pod, node);
+  const share = (c: number, u: number, w: number) => (c > 0 ? Math.min(1, (u + w) / c) : 0);
+  return 50 * (share(node.capacity.cpu, used.cpu, pod.want.cpu) + share(node.capacity.memoryMiB, used.memoryMiB, pod.want.memoryMiB));
+};
+
+/** Fewer replicas of the same service on the node (60%) and in its site (40%). */
+export const spreadScore: Score = (pod, node, site) => {
+  if (!pod.service) return 100;
+  return 60 / (1 + (node.perService.get(pod.service) ?? 0)) + 40 / (1 + (site.perService.get(pod.service) ?? 0));
+};
+
+const TIER_RANK: Record<Tier, number> = { edge: 100, region: 50, cloud: 0 };
+
+/** Edge, then region, then cloud: the tiered fallback, within whatever the filters (the SLA) allow. */
+export const tierScore: Score = (_pod, _node, site) => TIER_RANK[site.tier];
+
+/** Cheaper cores score higher: 100 for the cheapest tier, 0 for the dearest. */
+export const costScore: Score = (_pod, _node, site, _l, opts) => {
+  const costs = Object.values(opts.tierCost);
+  const max = Math.max(...costs);
+  const min = Math.min(...costs);
+  return max === min ? 100 : (100 * (max - opts.tierCost[site.tier])) / (max - min);
+};
+
+export const SCORES: Record<WeightName, Score> = {
+  latency: latencyScore,
+  leastAllocated: leastAllocatedScore,
+  mostAllocated: mostAllocatedScore,
+  spread: spreadScore,
+  tier: tierScore,
+  cost: costScore,
+};
+
+const NONE: Weights = { latency: 0, leastAllocated: 0, mostAllocated: 0, spread: 0, tier: 0, cost: 0 };
+
+/**
+ * Each policy's default weights; a service's `weights` override them.
+ * latency: the round trip dominates, the tier breaks near-ties toward the edge.
+ * spread: replicas apart, then load. binpack: fill the fullest node first.
+ * pinned: only the named sites or nodes (a filter), spread among them.
+ */
+export const POLICY_WEIGHTS: Record<SchedulingPolicy, Weights> = {
+  latency: { ...NONE, latency: 10, tier: 4, spread: 2, leastAllocated: 1 },
+  spread: { ...NONE, spread: 10, leastAllocated: 3, latency: 2 },
+  binpack: { ...NONE, mostAllocated: 10, latency: 2 },
+  pinned: { ...NONE, spread: 10, leastAllocated: 3 },
+};
+
+export function policyOf(p: Placement): SchedulingPolicy {
+  return p.policy ?? (p.maxLatencyMs !== undefined || p.clients ? 'latency' : 'spread');
+}
+
+export function weightsOf(p: Placement): Weights {
+  return { ...POLICY_WEIGHTS[policyOf(p)], ...p.weights };
+}
+
+export const SCORE_NAMES = Object.keys(SCORES) as WeightName[];
+
+/** Compares fitting nodes: higher total first, then name, so the result does not depend on order. */
+export function better(a: { total: number; name: string; soft: boolean }, b: { total: number; name: string; soft: boolean }): boolean {
+  if (a.soft !== b.soft) return !a.soft;
+  if (Math.abs(a.total - b.total) > 1e-9) return a.total > b.total;
+  return a.name < b.name;
+}
+
