@@ -12,7 +12,6 @@ import { registerOpsRoutes } from './api/ops-routes.ts';
 import { createMetrics } from './metrics.ts';
 import { AgentHub } from './hub/agent-hub.ts';
 import { ControllerManager } from './controllers/manager.ts';
-import { ResourceFitPlacement } from './placement/resource-fit.ts';
 import { bootstrapAdmin } from './auth/tokens.ts';
 import { DEFAULT_PROJECT } from '../core/index.ts';
 
@@ -46,13 +45,15 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
     // Agents connect only after listen(), by which time the manager exists.
     onAlive: (n) => manager.nodeSeen(n),
   });
-  const manager = new ControllerManager(store, new ResourceFitPlacement(), log, metrics, {
+  const manager = new ControllerManager(store, log, metrics, {
     notReadyAfterMs: cfg.notReadyAfterMs,
     evictAfterMs: cfg.evictAfterMs,
     seenAt: (n) => hub.seenAt(n),
     startedAt,
     tickMs: Math.min(1000, cfg.heartbeatMs),
     resyncMs: 30_000,
+    scheduler: { tierCost: cfg.tierCost },
+    rebalance: { periodMs: cfg.rebalanceMs, minGain: cfg.rebalanceMinGain, maxMoves: 20 },
   });
   registerResourceRoutes(app, store);
   registerAuthRoutes(app, store);

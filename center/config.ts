@@ -17,6 +17,12 @@ export const centerConfigSchema = z
     /** Events older than this are deleted. */
     eventTtlMs: z.number().int().min(1000).default(3_600_000),
     housekeepingMs: z.number().int().min(100).default(60_000),
+    /** How often running instances are checked for a better place (SLA and rebalance); link changes also trigger it. */
+    rebalanceMs: z.number().int().min(100).default(30_000),
+    /** A running instance that fits where it is moves only for a node scoring this much better (0-100). */
+    rebalanceMinGain: z.number().min(0).max(100).default(25),
+    /** Relative cost of a core per tier, for the cost score. */
+    tierCost: z.object({ cloud: z.number().nonnegative(), region: z.number().nonnegative(), edge: z.number().nonnegative() }).strict().default({ cloud: 1, region: 1.5, edge: 3 }),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })
   .strict();

@@ -418,6 +418,10 @@ export type ResourceOf<K extends KindName> = z.infer<(typeof KINDS)[K]['schema']
 export type Resource = Project | Site | Node | Service | Instance | GedgeEvent | Link | PriorityClass;
 
 export const DEFAULT_PROJECT = 'default';
+/** On instances: the service that owns them. */
+export const SERVICE_LABEL = 'gedge.io/service';
+/** On instances: being moved by the rescheduler (value: why); a replacement is made before it goes. */
+export const RETIRING_LABEL = 'gedge.io/retiring';
 
 /** Resolves 'svc', 'services', 'Service' and the like to a kind; undefined when unknown. */
 export function lookupKind(nameOrAlias: string): KindInfo | undefined {

@@ -1,4 +1,4 @@
-import type { GeoPoint, Instance, Link, Node, PriorityClass, Resource, Resources, Service, Taint, Tier } from '../core/index.ts';
+import { RETIRING_LABEL, SERVICE_LABEL, type GeoPoint, type Instance, type Link, type Node, type PriorityClass, type Resource, type Resources, type Service, type Taint, type Tier } from '../core/index.ts';
 import { LatencyTable } from './latency.ts';
 
 /** An instance bound to a node, as the scheduler accounts for it. */
@@ -50,8 +50,6 @@ export interface ServiceInfo {
   maxUnavailable: number;
 }
 
-export const RETIRING_LABEL = 'gedge.io/retiring';
-const SERVICE_LABEL = 'gedge.io/service';
 
 export const emptyResources = (): Resources => ({ cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} });
 

@@ -1,4 +1,4 @@
-export { ClusterState, RETIRING_LABEL, instanceKey, serviceKey, type BoundInstance, type NodeInfo, type SiteInfo, type ServiceInfo } from './cluster-state.ts';
+export { ClusterState, instanceKey, serviceKey, type BoundInstance, type NodeInfo, type SiteInfo, type ServiceInfo } from './cluster-state.ts';
 export { Scheduler, type Decision, type Judgement } from './scheduler.ts';
 export { planMoves, retirementsDue, DEFAULT_REBALANCE, type Move, type RebalanceOptions } from './rebalance.ts';
 export { disruptionBudget } from './preemption.ts';

@@ -7,6 +7,7 @@ import { instance, link, node, site, stateOf } from './test-helpers.ts';
 
 // Random small clusters: a few sites of each tier, nodes with random state and
 // load, links with random (or missing) round trips, and random instances to place.
+type Of<A> = A extends fc.Arbitrary<infer T> ? T : never;
 const SITES = ['s0', 's1', 's2', 's3'];
 const tierOf = (s: string): Tier => (['cloud', 'region', 'edge', 'edge'] as const)[SITES.indexOf(s)]!;
 
@@ -37,7 +38,7 @@ const podArb = fc.record({
 });
 
 type Built = ReturnType<typeof build>;
-function build(c: fc.infer<typeof clusterArb>) {
+function build(c: Of<typeof clusterArb>) {
   const pairs: [string, string][] = [];
   for (let i = 0; i < SITES.length; i++) for (let j = i + 1; j < SITES.length; j++) pairs.push([SITES[i]!, SITES[j]!]);
   const links = pairs.flatMap(([a, b], k) => (c.rtts[k] === undefined ? [] : [link(a, b, c.rtts[k]!)]));
@@ -56,7 +57,7 @@ function build(c: fc.infer<typeof clusterArb>) {
   return { objects: [...SITES.map((s) => site(s, tierOf(s))), ...links, ...nodes, ...bound], nodes, used: c.nodes, rtt };
 }
 
-function placementOf(p: fc.infer<typeof podArb>, policy?: Placement['policy']): Placement {
+function placementOf(p: Of<typeof podArb>, policy?: Placement['policy']): Placement {
   return {
     ...(policy ? { policy } : {}),
     ...(p.tiers ? { tiers: p.tiers } : {}),
@@ -67,10 +68,10 @@ function placementOf(p: fc.infer<typeof podArb>, policy?: Placement['policy']): 
   };
 }
 
-const wantOf = (p: fc.infer<typeof podArb>): Partial<Resources> => ({ cpu: p.want.cpu, memoryMiB: p.want.memoryMiB, accelerators: p.want.gpu ? { gpu: 1 } : {} });
+const wantOf = (p: Of<typeof podArb>): Partial<Resources> => ({ cpu: p.want.cpu, memoryMiB: p.want.memoryMiB, accelerators: p.want.gpu ? { gpu: 1 } : {} });
 
 /** An independent statement of every filter. */
-function fits(b: Built, i: number, p: fc.infer<typeof podArb>): boolean {
+function fits(b: Built, i: number, p: Of<typeof podArb>): boolean {
   const n = b.used[i]!;
   const within = (cap: number, used: number, want: number) => cap === 0 || used + want <= cap;
   const lat = b.rtt(p.clients, n.site);
@@ -88,7 +89,7 @@ function fits(b: Built, i: number, p: fc.infer<typeof podArb>): boolean {
 }
 
 /** The latency policy's objective, written out: 10 x latency + 4 x tier + 2 x spread + 1 x least-allocated, normalised. */
-function latencyObjective(b: Built, i: number, p: fc.infer<typeof podArb>): number {
+function latencyObjective(b: Built, i: number, p: Of<typeof podArb>): number {
   const n = b.used[i]!;
   const lat = b.rtt(p.clients, n.site);
   const latency = lat === undefined ? 0 : 100 * Math.max(0, 1 - lat / (p.sla ?? 200));

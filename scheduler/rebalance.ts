@@ -1,5 +1,5 @@
-import type { Instance } from '../core/index.ts';
-import { RETIRING_LABEL, instanceKey, serviceKey } from './cluster-state.ts';
+import { RETIRING_LABEL, type Instance } from '../core/index.ts';
+import { instanceKey, serviceKey } from './cluster-state.ts';
 import type { Scheduler } from './scheduler.ts';
 
 /**

@@ -2,18 +2,23 @@ import type { Logger } from 'pino';
 import type { Instance, Node } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Placement } from '../placement/placement.ts';
+import { SERVICE_LABEL } from '../../core/index.ts';
+import { ClusterState, Scheduler, type RebalanceOptions, type SchedulerOptions } from '../../scheduler/index.ts';
 import { ControllerRunner } from './controller.ts';
 import { ObjectCache } from './object-cache.ts';
-import { ServiceController, SERVICE_LABEL } from './service-controller.ts';
+import { ServiceController } from './service-controller.ts';
 import { PlacementController } from './placement-controller.ts';
 import { NodeLifecycleController, type LifecycleOptions } from './node-lifecycle-controller.ts';
+import { REBALANCE_KEY, RescheduleController } from './reschedule-controller.ts';
 
 export interface ManagerOptions extends Omit<LifecycleOptions, 'now'> {
   /** How often node liveness is checked. */
   tickMs: number;
   /** Full resync of every key, in case a notification was missed. */
   resyncMs: number;
+  scheduler?: Partial<SchedulerOptions>;
+  /** Rescheduling of running instances: period, minimum gain, moves per pass. */
+  rebalance: RebalanceOptions & { periodMs: number };
 }
 
 /** Wires store changes to the controllers' work queues. */
@@ -21,27 +26,32 @@ export class ControllerManager {
   private readonly service: ControllerRunner;
   private readonly placement: ControllerRunner;
   private readonly lifecycle: ControllerRunner;
+  private readonly reschedule: ControllerRunner;
+  readonly scheduler: Scheduler;
   private readonly timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void) | null = null;
   private readonly cache: ObjectCache;
 
   constructor(
     private readonly store: Store,
-    placement: Placement,
     logger: Logger,
     metrics: Metrics,
     private readonly opts: ManagerOptions,
   ) {
     const log = logger.child({ module: 'controllers' });
-    this.cache = new ObjectCache(store, ['Node', 'Site', 'Service', 'Instance']);
+    this.cache = new ObjectCache(store, ['Node', 'Site', 'Service', 'Instance', 'Link', 'PriorityClass']);
+    this.scheduler = new Scheduler(new ClusterState(), opts.scheduler);
     this.service = new ControllerRunner(new ServiceController(store, log, this.cache), log, metrics);
-    this.placement = new ControllerRunner(new PlacementController(store, placement, this.cache), log, metrics);
+    this.placement = new ControllerRunner(new PlacementController(store, this.scheduler, this.cache), log, metrics);
     this.lifecycle = new ControllerRunner(new NodeLifecycleController(store, opts, this.cache), log, metrics);
+    this.reschedule = new ControllerRunner(new RescheduleController(store, this.scheduler, opts.rebalance, this.cache), log, metrics);
   }
 
   async start(): Promise<void> {
     // The cache subscribes before the triggers below, so it is current when a reconcile runs.
     await this.cache.start();
+    // The scheduler's model follows the cache exactly (replayed, then live).
+    this.cache.attach((o, deleted) => this.scheduler.state.apply(o, deleted));
     this.unsubscribe = this.store.subscribe((c) => {
       const o = c.object;
       if (o.kind === 'Service') this.service.enqueue(`${o.metadata.project}/${o.metadata.name}`);
@@ -55,11 +65,16 @@ export class ControllerManager {
         if (!c.statusOnly) this.lifecycle.enqueue(o.metadata.name);
         // A node that became Ready, or got room, may fit an instance that was waiting.
         void this.enqueueUnbound();
+      } else if (o.kind === 'Link' || o.kind === 'PriorityClass' || o.kind === 'Site') {
+        // Round trips changed: a waiting instance may now meet its SLA, a running one may not.
+        void this.enqueueUnbound();
+        this.reschedule.enqueue(REBALANCE_KEY);
       }
     });
     this.timers.push(setInterval(() => void this.enqueueNodes(), this.opts.tickMs));
     this.timers.push(setInterval(() => void this.resync(), this.opts.resyncMs));
     await this.resync();
+    this.reschedule.enqueueAfter(REBALANCE_KEY, this.opts.rebalance.periodMs);
   }
 
   /** The hub calls this when an agent connects or reports, so Ready is set without waiting for a tick. */
@@ -71,7 +86,7 @@ export class ControllerManager {
     this.unsubscribe?.();
     this.cache.stop();
     for (const t of this.timers) clearInterval(t);
-    for (const r of [this.service, this.placement, this.lifecycle]) r.stop();
+    for (const r of [this.service, this.placement, this.lifecycle, this.reschedule]) r.stop();
   }
 
   private async resync(): Promise<void> {

@@ -16,6 +16,7 @@ export class ObjectCache implements Reader {
   private readonly objects = new Map<string, Map<string, Resource>>();
   private revision = 0;
   private unsubscribe: (() => void) | null = null;
+  private readonly listeners: ((obj: Resource, deleted: boolean) => void)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -39,6 +40,15 @@ export class ObjectCache implements Reader {
     this.unsubscribe?.();
   }
 
+  /**
+   * Replays every held object to `fn`, then calls it for each change the cache
+   * applies, in one synchronous step so that nothing falls between the two.
+   */
+  attach(fn: (obj: Resource, deleted: boolean) => void): void {
+    for (const bucket of this.objects.values()) for (const o of bucket.values()) fn(o, false);
+    this.listeners.push(fn);
+  }
+
   async get(kind: string, project: string | undefined, name: string): Promise<Resource | undefined> {
     const namespaced = (KINDS as Record<string, { namespaced: boolean }>)[kind]?.namespaced;
     return this.bucket(kind).get(`${namespaced ? (project ?? 'default') : ''}/${name}`);
@@ -60,6 +70,7 @@ export class ObjectCache implements Reader {
     if (held && (held.metadata.revision ?? 0) >= c.revision) return;
     if (c.type === 'DELETED') bucket.delete(key);
     else bucket.set(key, c.object);
+    for (const fn of this.listeners) fn(c.object, c.type === 'DELETED');
   }
 
   private bucket(kind: string): Map<string, Resource> {

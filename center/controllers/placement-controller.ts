@@ -1,19 +1,27 @@
-import type { Instance, Node, Resources, Site } from '../../core/index.ts';
-import { nowIso } from '../../core/index.ts';
+import type { Instance, InstanceStatus, SchedulingExplanation } from '../../core/index.ts';
+import { NotFoundError, nowIso } from '../../core/index.ts';
+import type { Decision, Scheduler } from '../../scheduler/index.ts';
 import type { Store } from '../store/store.ts';
-import type { Placement, Candidate } from '../placement/placement.ts';
 import type { Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
 import { recordEvent } from '../events.ts';
 
 const RETRY_UNSCHEDULABLE_MS = 5000;
+const RETRY_AFTER_PREEMPTION_MS = 200;
 
-/** Binds unbound instances to a node chosen by the Placement. Binding is set once. */
+const pendingStatus = (): InstanceStatus => ({ phase: 'Pending', ready: false, restarts: 0, ports: {}, conditions: [] });
+
+/**
+ * Binds unbound instances where the scheduler says, with the explanation in
+ * the instance's status and an event. Binding is set once. When nothing fits
+ * but preemption would, the victims are deleted (their services recreate them
+ * elsewhere) and the room is held for this instance until it binds.
+ */
 export class PlacementController implements Reconciler {
   readonly name = 'placement';
   constructor(
     private readonly store: Store,
-    private readonly placement: Placement,
+    private readonly scheduler: Scheduler,
     private readonly reader: Reader = store,
   ) {}
 
@@ -21,47 +29,54 @@ export class PlacementController implements Reconciler {
     const [project, name] = key.split('/') as [string, string];
     const inst = (await this.reader.get('Instance', project, name)) as Instance | undefined;
     if (!inst || inst.spec.node) return;
-    const candidates = await this.candidates(inst);
-    const decision = this.placement.place(inst, candidates);
-    if (!decision.node) {
-      const message = `unschedulable: ${decision.reasons.join('; ')}`;
-      if (inst.status?.message !== message) {
-        await this.store.updateStatus('Instance', project, name, { ...(inst.status ?? { phase: 'Pending', ready: false, restarts: 0, ports: {}, conditions: [] }), message });
-        await recordEvent(this.store, { involved: { kind: 'Instance', name, project }, reason: 'FailedScheduling', message, type: 'Warning', at: nowIso(), source: this.placement.name });
-      }
-      return { requeueAfterMs: RETRY_UNSCHEDULABLE_MS };
+    const d = this.scheduler.place(inst);
+    if (d.node) return this.bind(inst, d.node, d.explanation);
+    if (d.preemption) return this.preempt(inst, d);
+    const message = `unschedulable: ${d.explanation.summary}`;
+    if (inst.status?.message !== message) {
+      await this.store.updateStatus('Instance', project, name, { ...(inst.status ?? pendingStatus()), message, scheduling: d.explanation }, { expectRevision: inst.metadata.revision });
+      await this.event(inst, 'FailedScheduling', message, 'Warning');
     }
-    await this.store.update({ ...inst, spec: { ...inst.spec, node: decision.node } }, { expectRevision: inst.metadata.revision });
-    await recordEvent(this.store, {
-      involved: { kind: 'Instance', name, project },
-      reason: 'Scheduled',
-      message: `bound to ${decision.node} by ${this.placement.name}: ${decision.reasons.join('; ')}`,
-      type: 'Normal',
-      at: nowIso(),
-      source: this.placement.name,
-    });
+    return { requeueAfterMs: RETRY_UNSCHEDULABLE_MS };
   }
 
-  private async candidates(inst: Instance): Promise<Candidate[]> {
-    const nodes = (await this.reader.list('Node')).items as Node[];
-    const sites = new Map(((await this.reader.list('Site')).items as Site[]).map((s) => [s.metadata.name, s]));
-    const bound = ((await this.reader.list('Instance')).items as Instance[]).filter((i) => i.spec.node);
-    return nodes.map((node) => {
-      const mine = bound.filter((i) => i.spec.node === node.metadata.name);
-      return {
-        node,
-        site: sites.get(node.spec.site),
-        allocated: mine.reduce(addResources, { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }),
-        instances: mine.length,
-        sameService: mine.filter((i) => i.spec.service && i.spec.service === inst.spec.service && i.metadata.project === inst.metadata.project).length,
-      };
-    });
+  private async bind(inst: Instance, node: string, explanation: SchedulingExplanation): Promise<void> {
+    const { message: _, ...status } = inst.status ?? pendingStatus();
+    const bound = { ...inst, spec: { ...inst.spec, node }, status: { ...status, scheduling: explanation } };
+    await this.store.update(bound, { expectRevision: inst.metadata.revision, withStatus: true });
+    // Accounted now, not when the change comes back, so the next placement sees it.
+    this.scheduler.state.assume(inst, node);
+    const top = explanation.candidates[0];
+    const why = top?.scores ? `score ${top.total}${top.latencyMs != null ? `, client latency ${top.latencyMs}ms` : ''}` : '';
+    await this.event(inst, 'Scheduled', `bound to ${node} by policy ${explanation.policy}: ${explanation.summary}${why ? `; ${why}` : ''}`, 'Normal');
   }
-}
 
-function addResources(acc: Resources, i: Instance): Resources {
-  const r = i.spec.template.resources;
-  const accelerators = { ...acc.accelerators };
-  for (const [k, n] of Object.entries(r.accelerators)) accelerators[k] = (accelerators[k] ?? 0) + n;
-  return { cpu: acc.cpu + r.cpu, memoryMiB: acc.memoryMiB + r.memoryMiB, diskMiB: acc.diskMiB + r.diskMiB, accelerators };
+  private async preempt(inst: Instance, d: Decision): Promise<{ requeueAfterMs: number }> {
+    const { node, victims } = d.preemption!;
+    const prio = this.scheduler.state.priority(inst.spec.placement.priorityClass)?.value ?? 0;
+    this.scheduler.state.nominate(node, `${inst.metadata.project ?? 'default'}/${inst.metadata.name}`, prio, inst.spec.template.resources);
+    for (const v of victims) {
+      try {
+        await this.store.delete('Instance', v.project, v.name);
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+      await recordEvent(this.store, {
+        involved: { kind: 'Instance', name: v.name, project: v.project },
+        reason: 'Preempted',
+        message: `evicted from ${node} to make room for ${inst.metadata.name} (priority ${prio}); its service places a replacement`,
+        type: 'Warning',
+        at: nowIso(),
+        source: 'scheduler',
+      });
+    }
+    const message = `preempting ${victims.length} lower-priority instance(s) on ${node}: ${victims.map((v) => v.name).join(', ')}`;
+    await this.store.updateStatus('Instance', inst.metadata.project, inst.metadata.name, { ...(inst.status ?? pendingStatus()), message, scheduling: d.explanation });
+    await this.event(inst, 'Preempting', message, 'Normal');
+    return { requeueAfterMs: RETRY_AFTER_PREEMPTION_MS };
+  }
+
+  private event(inst: Instance, reason: string, message: string, type: 'Normal' | 'Warning'): Promise<void> {
+    return recordEvent(this.store, { involved: { kind: 'Instance', name: inst.metadata.name, project: inst.metadata.project }, reason, message, type, at: nowIso(), source: 'scheduler' });
+  }
 }

@@ -4,7 +4,8 @@ import { pino } from 'pino';
 import { parseSelector, serviceSchema, type GedgeEvent, type Instance, type Service } from '../../core/index.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
-import { SERVICE_LABEL, ServiceController, templateHash } from './service-controller.ts';
+import { SERVICE_LABEL } from '../../core/index.ts';
+import { ServiceController, templateHash } from './service-controller.ts';
 
 async function setup(t: TestContext): Promise<{ store: Store; ctl: ServiceController }> {
   const store = await openSqliteStore(':memory:');

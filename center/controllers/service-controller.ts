@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { nowIso, type Instance, type Service, type WorkloadTemplate, type Placement } from '../../core/index.ts';
+import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Service, type WorkloadTemplate, type Placement } from '../../core/index.ts';
 import { NotFoundError } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
 import { recordEvent } from '../events.ts';
+import { retirementsDue } from '../../scheduler/index.ts';
 
-export const SERVICE_LABEL = 'gedge.io/service';
 
 /** Service -> instances: keeps `replicas` instances of the current template, and the service status. */
 export class ServiceController implements Reconciler {
@@ -29,8 +29,24 @@ export class ServiceController implements Reconciler {
     }
     const hash = templateHash(service.spec.template, service.spec.placement);
     const outdated = owned.filter((i) => i.spec.templateHash !== hash);
-    const current = owned.filter((i) => i.spec.templateHash === hash);
     for (const i of outdated) await this.remove(i);
+    // Retiring instances (being moved by the rescheduler) are not counted: their
+    // replacements are. Each goes once the service can spare it.
+    const retiring = owned.filter((i) => i.spec.templateHash === hash && RETIRING_LABEL in i.metadata.labels);
+    const current = owned.filter((i) => i.spec.templateHash === hash && !(RETIRING_LABEL in i.metadata.labels));
+    const views = [...current, ...retiring].map((i) => ({ name: i.metadata.name, ready: i.status?.ready ?? false, retiring: RETIRING_LABEL in i.metadata.labels }));
+    for (const gone of retirementsDue(views, service.spec.replicas)) {
+      const i = retiring.find((r) => r.metadata.name === gone)!;
+      await this.remove(i);
+      await recordEvent(this.store, {
+        involved: { kind: 'Service', name, project },
+        reason: 'Moved',
+        message: `retired ${gone} from ${i.spec.node ?? 'no node'} (${i.metadata.labels[RETIRING_LABEL]}); its replacement is ready`,
+        type: 'Normal',
+        at: nowIso(),
+        source: 'center',
+      });
+    }
 
     const want = service.spec.replicas;
     for (let n = current.length; n < want; n++) {

@@ -12,7 +12,14 @@ export function isForNode(c: Change, node: string): boolean {
 }
 
 export function toMessage(c: Change): CenterMessage {
-  return { t: 'change', revision: c.revision, op: c.type === 'DELETED' ? 'delete' : 'put', instance: c.object as Instance };
+  return { t: 'change', revision: c.revision, op: c.type === 'DELETED' ? 'delete' : 'put', instance: forAgent(c.object as Instance) };
+}
+
+/** The scheduler's explanation is for people, not for the agent: it stays in the center. */
+function forAgent(i: Instance): Instance {
+  if (!i.status?.scheduling) return i;
+  const { scheduling: _, ...status } = i.status;
+  return { ...i, status };
 }
 
 /**
@@ -25,7 +32,7 @@ export async function catchUp(store: Store, node: string, since: number): Promis
   // store was replaced): only a full snapshot is trustworthy.
   if (since < (await store.compactedRevision()) || since > (await store.currentRevision())) {
     const { items, revision } = await store.list('Instance');
-    const mine = items.filter((i) => (i as Instance).spec.node === node) as Instance[];
+    const mine = (items as Instance[]).filter((i) => i.spec.node === node).map(forAgent);
     return { mode: 'snapshot', messages: [{ t: 'snapshot', revision, instances: mine }, { t: 'synced', revision }], upTo: revision };
   }
   const messages: CenterMessage[] = [];

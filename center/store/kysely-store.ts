@@ -94,8 +94,11 @@ export class KyselyStore implements Store {
       const existing = await this.mustFind(tx, obj.kind, obj.metadata.project, obj.metadata.name);
       checkRevision(existing, opts.expectRevision ?? obj.metadata.revision);
       const specSame = stableEqual(existing.spec, obj.spec);
-      if (specSame && stableEqual(existing.metadata.labels, obj.metadata.labels)) return existing;
-      return this.save(tx, changes, merge(existing, obj, !specSame), 'MODIFIED', false);
+      const statusSame = !opts.withStatus || stableEqual(existing.status, obj.status);
+      if (specSame && statusSame && stableEqual(existing.metadata.labels, obj.metadata.labels)) return existing;
+      const next = merge(existing, obj, !specSame);
+      if (opts.withStatus) (next as { status?: unknown }).status = obj.status;
+      return this.save(tx, changes, next, 'MODIFIED', false);
     });
   }
 

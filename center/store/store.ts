@@ -34,6 +34,8 @@ export interface ApplyResult {
 export interface WriteOptions {
   /** Fail with ConflictError unless the stored revision equals this one. */
   expectRevision?: number;
+  /** update(): also replace the status with the object's, in the same write (e.g. a binding and its explanation). */
+  withStatus?: boolean;
 }
 
 export type TokenKind = 'admin' | 'join' | 'node';
