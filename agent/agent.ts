@@ -11,6 +11,7 @@ import { ProcessRuntime } from './runtime/process-runtime.ts';
 import { step } from './sync.ts';
 import { UsageSampler, detectCapacity } from './usage.ts';
 import { LogRelay } from './log-relay.ts';
+import { NetworkProbing } from './network/index.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -37,6 +38,7 @@ export class Agent extends EventEmitter {
   /** Changes received since the welcome, until the catch-up's `synced`; undefined outside a catch-up. */
   private catchUp: { mode: 'delta' | 'snapshot'; changes: number } | undefined;
   private sampler: UsageSampler | undefined;
+  private network: NetworkProbing | undefined;
   private ackTimer: NodeJS.Timeout | null = null;
   private revision = 0;
   private flushing = false;
@@ -76,13 +78,20 @@ export class Agent extends EventEmitter {
     const restored = await this.workloads.restore();
     this.status({ type: 'restored', instances: restored });
 
+    if (this.cfg.probeListen !== 'off') {
+      // Measuring the network is a nicety; a taken probe port must not keep workloads from being managed.
+      this.network = await NetworkProbing.start({ listen: this.cfg.probeListen, advertise: this.cfg.probeAdvertise, logger: this.log, send: (m) => this.conn.send(m) })
+        .catch((err: unknown) => void this.log.error({ err }, 'probing disabled: the probe responder cannot listen'));
+    }
     // The --center given now wins over the URL saved at join: the center may have moved.
     this.conn = new Connection({ center: this.cfg.center, credential: identity.credential, reconnectMinMs: this.cfg.reconnectMinMs, reconnectMaxMs: this.cfg.reconnectMaxMs, pingMs: 2000 });
     this.conn.on('open', () => {
-      this.conn.send({ t: 'hello', lastRevision: this.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity });
+      this.conn.send({ t: 'hello', lastRevision: this.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity, probe: this.network?.probe });
     });
+    this.conn.on('rtt', (ms: number) => this.network?.centerRtt(ms));
     this.conn.on('message', (m: CenterMessage) => {
       if (m.t === 'logs.open' || m.t === 'logs.close') return relay.handle(m);
+      if (m.t === 'peers') return this.network?.onPeers(m);
       this.queue = this.queue.then(() => this.onMessage(m)).catch((err: unknown) => this.log.error({ err }, 'applying a center message failed'));
     });
     this.conn.on('status', (e: ConnectionEvent) => {
@@ -107,6 +116,7 @@ export class Agent extends EventEmitter {
     if (this.hbTimer) clearInterval(this.hbTimer);
     if (this.ackTimer) clearTimeout(this.ackTimer);
     await this.conn?.stop();
+    await this.network?.stop();
     await this.queue;
     await this.workloads?.stopAll();
     await this.state?.close();

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { labelsSchema, nameSchema, resourcesSchema } from '../core/index.ts';
+import { hostPortString } from './network/host-port.ts';
 
 export const agentConfigSchema = z
   .object({
@@ -16,6 +17,10 @@ export const agentConfigSchema = z
     /** Initial reconnect delay; doubles up to reconnectMaxMs, with jitter. */
     reconnectMinMs: z.number().int().min(10).default(500),
     reconnectMaxMs: z.number().int().min(100).default(30_000),
+    /** host:port of the probe responder peers measure round trips against; 'off': no probing at all. */
+    probeListen: z.union([z.literal('off'), hostPortString(0)]).default('127.0.0.1:0'),
+    /** host:port peers should dial (e.g. a public or NATed address); default the listen address. */
+    probeAdvertise: hostPortString(1).optional(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })
   .strict();

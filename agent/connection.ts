@@ -22,7 +22,8 @@ export interface ConnectionOptions {
 /**
  * The agent's single outbound WebSocket to the center, re-dialled with
  * jittered exponential backoff. Messages are JSON text frames; received ones
- * are validated before they reach the agent.
+ * are validated before they reach the agent. Each answered ping also gives a
+ * round trip to the center ('rtt' event, ms).
  */
 export class Connection extends EventEmitter {
   private ws: WebSocket | null = null;
@@ -97,7 +98,11 @@ export class Connection extends EventEmitter {
       if (parsed.success) this.emit('message', parsed.data as CenterMessage);
       else this.emit('protocolError', parsed.error.message);
     });
-    ws.on('pong', () => (this.awaitingPong = 0));
+    ws.on('pong', (data) => {
+      this.awaitingPong = 0;
+      // The ping carried its send time, and a WebSocket pong echoes the ping's payload [RFC 6455 5.5.3].
+      if (data.length === 8) this.emit('rtt', Number(process.hrtime.bigint() - data.readBigUInt64BE()) / 1e6);
+    });
     ws.on('unexpected-response', (_req, res) => {
       this.emitStatus({ type: 'rejected', status: res.statusCode ?? 0 });
       ws.terminate();
@@ -120,7 +125,9 @@ export class Connection extends EventEmitter {
     this.pingTimer = setInterval(() => {
       if (!this.ws) return;
       if (++this.awaitingPong > 2) return void this.ws.terminate();
-      this.ws.ping();
+      const stamp = Buffer.alloc(8);
+      stamp.writeBigUInt64BE(process.hrtime.bigint());
+      this.ws.ping(stamp);
     }, this.opts.pingMs);
   }
 

@@ -13,6 +13,7 @@ import { createMetrics } from './metrics.ts';
 import { AgentHub } from './hub/agent-hub.ts';
 import { ControllerManager } from './controllers/manager.ts';
 import { bootstrapAdmin } from './auth/tokens.ts';
+import { NetworkAwareness } from './network/index.ts';
 import { DEFAULT_PROJECT } from '../core/index.ts';
 
 export const VERSION = '0.1.0';
@@ -39,11 +40,14 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   const metrics = createMetrics();
   const app = createServer(store, log, metrics);
   const startedAt = Date.now();
+  const network = new NetworkAwareness(store, log.child({ module: 'network' }), cfg);
+  await network.start();
   const hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, {
     heartbeatMs: cfg.heartbeatMs,
     statusWriteMs: cfg.statusWriteMs,
     // Agents connect only after listen(), by which time the manager exists.
     onAlive: (n) => manager.nodeSeen(n),
+    network,
   });
   const manager = new ControllerManager(store, log, metrics, {
     notReadyAfterMs: cfg.notReadyAfterMs,
@@ -76,6 +80,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
       clearInterval(housekeeping);
       manager.stop();
       await hub.close();
+      network.stop();
       await app.close();
       await store.close();
     },

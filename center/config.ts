@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nameSchema } from '../core/index.ts';
 
 /** The center's configuration: defaults, then validation naming every bad field. */
 export const centerConfigSchema = z
@@ -17,6 +18,14 @@ export const centerConfigSchema = z
     /** Events older than this are deleted. */
     eventTtlMs: z.number().int().min(1000).default(3_600_000),
     housekeepingMs: z.number().int().min(100).default(60_000),
+    /** The center's own site: agents' round trips to the center then measure the link (their site, this one). */
+    site: nameSchema.optional(),
+    /** How often agents probe their peers and report round trips. */
+    probeIntervalMs: z.number().int().min(50).default(5000),
+    /** A link with no report for this long is Stale (its last value stands). */
+    linkStaleMs: z.number().int().min(100).default(30_000),
+    /** A measured link with no report for this long is deleted. */
+    linkExpireMs: z.number().int().min(1000).default(600_000),
     /** How often running instances are checked for a better place (SLA and rebalance); link changes also trigger it. */
     rebalanceMs: z.number().int().min(100).default(30_000),
     /** A running instance that fits where it is moves only for a node scoring this much better (0-100). */

@@ -1,5 +1,5 @@
 import { yaml } from '../core/lazy-yaml.ts';
-import type { GedgeEvent, Instance, Node, Resource, Service, Site } from '../core/index.ts';
+import type { GedgeEvent, Instance, Link, Node, Resource, Service, Site } from '../core/index.ts';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
 
@@ -58,6 +58,17 @@ const COLUMNS: Record<string, Column[]> = {
     ['PID', (o) => String((o as Instance).status?.pid ?? ''), true],
     ['SERVICE', (o) => (o as Instance).spec.service ?? '', true],
   ],
+  Link: [
+    ['A', (o) => (o as Link).spec.sites[0]],
+    ['B', (o) => (o as Link).spec.sites[1]],
+    ['RTT(MS)', (o) => linkRtt(o as Link)],
+    ['JITTER(MS)', (o) => { const s = (o as Link).status; return s ? s.jitterMs.toFixed(1) : ''; }],
+    ['STATE', (o) => (o as Link).status?.state ?? '<none>'],
+    ['AGE', (o) => { const s = (o as Link).status; return s ? age(s.measuredAt) : ''; }],
+    ['SAMPLES', (o) => String((o as Link).status?.samples ?? ''), true],
+    ['DIRECTIONS', (o) => String((o as Link).status?.directions ?? ''), true],
+    ['DECLARED(MS)', (o) => (o as Link).spec.declaredRttMs?.toFixed(1) ?? '', true],
+  ],
   Event: [
     ['LAST SEEN', (o) => age((o as GedgeEvent).spec.at)],
     ['TYPE', (o) => (o as GedgeEvent).spec.type],
@@ -66,6 +77,14 @@ const COLUMNS: Record<string, Column[]> = {
     ['MESSAGE', (o) => (o as GedgeEvent).spec.message],
   ],
 };
+
+/** The measured round trip; a declared one (marked) when nothing is measured. */
+function linkRtt(l: Link): string {
+  const rtt = l.status?.rttMs;
+  if (typeof rtt === 'number') return rtt.toFixed(1);
+  if (l.spec.declaredRttMs !== undefined) return `${l.spec.declaredRttMs.toFixed(1)} (declared)`;
+  return '-';
+}
 
 export function table(kind: string, items: Resource[], wide: boolean, header = true): string {
   const cols = (COLUMNS[kind] ?? COLUMNS.Project!).filter((c) => wide || !c[2]);

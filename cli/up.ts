@@ -44,7 +44,8 @@ export async function runUp(o: { dataDir: string; port: number }): Promise<void>
   const children: ChildProcess[] = [];
   let stopping = false;
 
-  const center = launch('center', ['center', '--data-dir', join(dir, 'center'), '--port', String(port), '--admin-token-file', tokenFile], dir);
+  // The center runs in the cloud site, so agents' round trips to it measure their links to the cloud.
+  const center = launch('center', ['center', '--data-dir', join(dir, 'center'), '--port', String(port), '--site', 'cloud', '--admin-token-file', tokenFile], dir);
   children.push(center);
   const stopAll = async () => {
     if (stopping) return;

@@ -27,6 +27,47 @@ export interface SiteInfo {
   nodes: NodeInfo[];
   /** Bound instances per `project/service` across the site's nodes. */
   perService: Map<string, number>;
+  /** Bounds over the site's nodes, for the scheduler to skip sites that cannot score higher; recomputed when stale. */
+  bounds: SiteBounds | null;
+}
+
+export interface SiteBounds {
+  /** Highest share (0-100, cpu and memory averaged) in use on any node. */
+  maxUsed: number;
+  /** Highest share free on any node. */
+  maxFree: number;
+  /** Smallest reported cpu and memory capacity (0: none reported). */
+  minCpu: number;
+  minMemoryMiB: number;
+  /** Room held for preemptors on some node: usage bounds do not hold then. */
+  nominated: boolean;
+  /** The most cpu and memory free on any one node (Infinity where capacity is unreported). */
+  maxRoomCpu: number;
+  maxRoomMemoryMiB: number;
+}
+
+/** Computes a site's bounds from its nodes. */
+export function siteBounds(site: SiteInfo): SiteBounds {
+  let maxUsed = 0;
+  let maxFree = 0;
+  let minCpu = Infinity;
+  let minMemoryMiB = Infinity;
+  let nominated = false;
+  let maxRoomCpu = 0;
+  let maxRoomMemoryMiB = 0;
+  for (const n of site.nodes) {
+    if (n.nominated.size) nominated = true;
+    maxRoomCpu = Math.max(maxRoomCpu, n.capacity.cpu > 0 ? n.capacity.cpu - n.used.cpu : Infinity);
+    maxRoomMemoryMiB = Math.max(maxRoomMemoryMiB, n.capacity.memoryMiB > 0 ? n.capacity.memoryMiB - n.used.memoryMiB : Infinity);
+    const c = n.capacity;
+    const used = 50 * ((c.cpu > 0 ? n.used.cpu / c.cpu : 0) + (c.memoryMiB > 0 ? n.used.memoryMiB / c.memoryMiB : 0));
+    const free = 50 * ((c.cpu > 0 ? Math.max(0, 1 - n.used.cpu / c.cpu) : 1) + (c.memoryMiB > 0 ? Math.max(0, 1 - n.used.memoryMiB / c.memoryMiB) : 1));
+    if (used > maxUsed) maxUsed = used;
+    if (free > maxFree) maxFree = free;
+    if (c.cpu > 0 && c.cpu < minCpu) minCpu = c.cpu;
+    if (c.memoryMiB > 0 && c.memoryMiB < minMemoryMiB) minMemoryMiB = c.memoryMiB;
+  }
+  return { maxUsed, maxFree, minCpu: minCpu === Infinity ? 0 : minCpu, minMemoryMiB: minMemoryMiB === Infinity ? 0 : minMemoryMiB, nominated, maxRoomCpu, maxRoomMemoryMiB };
 }
 
 export interface NodeInfo {
@@ -111,13 +152,18 @@ export class ClusterState {
     if (!n) return;
     n.nominated.set(key, { priority, resources });
     this.nominations.set(key, node);
+    const site = this.sites.get(n.site);
+    if (site) site.bounds = null;
   }
 
   private clearNomination(key: string): void {
     const at = this.nominations.get(key);
     if (at === undefined) return;
-    this.nodes.get(at)?.nominated.delete(key);
+    const n = this.nodes.get(at);
+    n?.nominated.delete(key);
     this.nominations.delete(key);
+    const site = n && this.sites.get(n.site);
+    if (site) site.bounds = null;
   }
 
   /** Bound instances of one service (`project/service`). */
@@ -145,6 +191,7 @@ export class ClusterState {
     if (prev && prev.site !== info.site) this.detach(prev);
     this.nodes.set(info.name, info);
     const site = this.siteFor(info.site);
+    site.bounds = null;
     const at = site.nodes.findIndex((x) => x.name === info.name);
     if (at >= 0) site.nodes[at] = info;
     else {
@@ -169,13 +216,14 @@ export class ClusterState {
     const site = this.sites.get(n.site);
     if (!site) return;
     site.nodes = site.nodes.filter((x) => x.name !== n.name);
+    site.bounds = null;
     for (const [svc, k] of n.perService) bump(site.perService, svc, -k);
   }
 
   private putSite(name: string, tier: Tier, location: GeoPoint | undefined): void {
     const s = this.sites.get(name);
     if (s) Object.assign(s, { known: true, tier, location });
-    else this.sites.set(name, { name, known: true, tier, location, nodes: [], perService: new Map() });
+    else this.sites.set(name, { name, known: true, tier, location, nodes: [], perService: new Map(), bounds: null });
     this.siteVersion++;
   }
 
@@ -191,7 +239,7 @@ export class ClusterState {
   private siteFor(name: string): SiteInfo {
     let s = this.sites.get(name);
     if (!s) {
-      s = { name, known: false, tier: 'edge', location: undefined, nodes: [], perService: new Map() };
+      s = { name, known: false, tier: 'edge', location: undefined, nodes: [], perService: new Map(), bounds: null };
       this.sites.set(name, s);
       this.siteVersion++;
     }
@@ -244,6 +292,8 @@ export class ClusterState {
       return;
     }
     addInto(n.used, b.resources, sign);
+    const site = this.sites.get(n.site);
+    if (site) site.bounds = null;
     if (sign > 0) n.bound.set(b.key, b);
     else n.bound.delete(b.key);
     if (b.service) {

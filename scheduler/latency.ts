@@ -1,7 +1,12 @@
 import type { GeoPoint, Placement } from '../core/index.ts';
-import type { SiteInfo } from './cluster-state.ts';
 
 /** Where a latency figure comes from: a fresh measurement, the last one before it went stale, or a declared plan. */
+/** What the client estimate needs of a site. */
+export interface LocatedSite {
+  name: string;
+  location: GeoPoint | undefined;
+}
+
 export type LatencySource = 'measured' | 'stale' | 'declared' | 'local';
 
 export interface LatencyEntry {
@@ -61,16 +66,16 @@ export function distanceKm(p: GeoPoint, q: GeoPoint): number {
  * when a figure is missing (no link measured or declared).
  */
 export class ClientLatency {
-  private accessCache = new Map<string, { site: SiteInfo; km: number } | null>();
+  private accessCache = new Map<string, { site: LocatedSite; km: number } | null>();
   private cacheVersion = -1;
 
   constructor(
     private readonly table: LatencyTable,
-    private readonly sites: Map<string, SiteInfo>,
+    private readonly sites: Map<string, LocatedSite>,
   ) {}
 
   /** The site a point's clients reach first, and how far it is; null when no site has a location. */
-  access(p: GeoPoint, siteVersion: number): { site: SiteInfo; km: number } | null {
+  access(p: GeoPoint, siteVersion: number): { site: LocatedSite; km: number } | null {
     if (siteVersion !== this.cacheVersion) {
       this.accessCache = new Map();
       this.cacheVersion = siteVersion;
@@ -91,18 +96,22 @@ export class ClientLatency {
   }
 
   estimate(clients: NonNullable<Placement['clients']>, site: string, siteVersion: number): LatencyEntry | undefined {
+    // No closures here: this runs once per site for every placement.
     let worst: LatencyEntry | undefined;
-    const consider = (e: LatencyEntry | undefined): boolean => {
-      if (!e) return false;
-      if (!worst || e.rttMs > worst.rttMs) worst = e;
-      return true;
-    };
-    for (const c of clients.sites ?? []) if (!consider(this.table.get(c, site))) return undefined;
+    const sites = clients.sites;
+    if (sites) {
+      for (let i = 0; i < sites.length; i++) {
+        const e = this.table.get(sites[i]!, site);
+        if (!e) return undefined;
+        if (!worst || e.rttMs > worst.rttMs) worst = e;
+      }
+    }
     if (clients.location) {
       const a = this.access(clients.location, siteVersion);
       const hop = a && this.table.get(a.site.name, site);
       if (!hop) return undefined;
-      consider({ rttMs: a.km * FIBER_RTT_MS_PER_KM + hop.rttMs, source: hop.source });
+      const rttMs = a.km * FIBER_RTT_MS_PER_KM + hop.rttMs;
+      if (!worst || rttMs > worst.rttMs) worst = { rttMs, source: hop.source };
     }
     return worst;
   }

@@ -3,7 +3,7 @@ import { instanceKey, serviceKey, type BoundInstance, type ClusterState, type No
 import { NODE_FILTERS, SITE_FILTERS, fmtMs, prefersNot } from './filters.ts';
 import { ClientLatency } from './latency.ts';
 import { findPreemption } from './preemption.ts';
-import { SCORES, SCORE_NAMES, better, policyOf, weightsOf } from './scores.ts';
+import { SCORES, SCORE_NAMES, better, policyOf, siteUpperBound, weightsOf } from './scores.ts';
 import { DEFAULT_SCHEDULER_OPTIONS, type LatencyOf, type PodContext, type Rejection, type SchedulerOptions } from './types.ts';
 
 export interface Decision {
@@ -16,7 +16,7 @@ export interface Decision {
 /** One node judged for one instance: why it was filtered out, or its scores. */
 export type Judgement =
   | { node: NodeInfo; site: SiteInfo; latency: LatencyOf; rejection: Rejection }
-  | { node: NodeInfo; site: SiteInfo; latency: LatencyOf; rejection: null; scores: Record<string, number>; total: number; soft: boolean };
+  | { node: NodeInfo; site: SiteInfo; latency: LatencyOf; rejection: null; total: number; soft: boolean };
 type Fit = Extract<Judgement, { rejection: null }>;
 
 /**
@@ -47,21 +47,40 @@ export class Scheduler {
     const listed: Judgement[] = [];
     const top: Fit[] = [];
     const roomOnly: NodeInfo[] = [];
+    const weightSum = SCORE_NAMES.reduce((a, n) => a + pod.weights[n], 0);
     let total = 0;
     let feasible = 0;
+    let skipped = 0;
+    // Site filters first, once per site; the surviving sites are visited best
+    // bound first, so that once a fit beats a site's bound, that site and every
+    // later one can be skipped (small clusters are always evaluated in full).
+    const plan: { site: SiteInfo; latency: LatencyOf; ub: number }[] = [];
     for (const site of this.state.sites.values()) {
       if (!site.nodes.length) continue;
       total += site.nodes.length;
       const latency = this.latencyTo(pod, site);
       const siteRejection = siteVerdict(pod, site, latency);
-      if (siteRejection) {
-        tally(counts, siteRejection, site.nodes.length);
-        if (listAll) for (const node of site.nodes) listed.push({ node, site, latency, rejection: siteRejection });
-        else if (!examples.has(siteRejection.reason)) examples.set(siteRejection.reason, { node: site.nodes[0]!, site, latency, rejection: siteRejection });
+      if (!siteRejection) {
+        plan.push({ site, latency, ub: listAll ? Infinity : siteUpperBound(pod, site, latency, this.opts, weightSum) });
         continue;
       }
+      tally(counts, siteRejection, site.nodes.length);
+      if (listAll) for (const node of site.nodes) listed.push({ node, site, latency, rejection: siteRejection });
+      else if (!examples.has(siteRejection.reason)) examples.set(siteRejection.reason, { node: site.nodes[0]!, site, latency, rejection: siteRejection });
+    }
+    for (let visited = 0; visited < plan.length; visited++) {
+      // The next site by bound: picked by a scan while few are visited (usually a
+      // handful before the rest is skipped), sorted once if many are.
+      if (visited === SCAN_VISITS && !listAll) plan.splice(0, plan.length, ...plan.slice(0, visited), ...plan.slice(visited).sort((a, b) => b.ub - a.ub));
+      if (visited < SCAN_VISITS && !listAll) swapBestInto(plan, visited);
+      const { site, latency, ub } = plan[visited]!;
+      const lead = top[0];
+      if (lead && !lead.soft && lead.total > ub + 1e-9) {
+        for (let k = visited; k < plan.length; k++) skipped += plan[k]!.site.nodes.length;
+        break;
+      }
       for (const node of site.nodes) {
-        const j = this.judgeNode(pod, node, site, latency);
+        const j = this.judgeNode(pod, node, site, latency, weightSum);
         if (j.rejection) {
           tally(counts, j.rejection, 1);
           if (j.rejection.reason.startsWith('insufficient ')) roomOnly.push(node);
@@ -76,14 +95,18 @@ export class Scheduler {
     }
 
     const best = top[0];
-    const summary = best ? `${feasible}/${total} nodes fit` : `0/${total} nodes: ${describe(counts, pod.placement.maxLatencyMs) || 'no nodes'}`;
+    const summary = !best
+      ? `0/${total} nodes: ${describe(counts, pod.placement.maxLatencyMs) || 'no nodes'}`
+      : skipped
+        ? `${feasible}/${total - skipped} nodes evaluated fit; ${skipped} not evaluated (they could not score higher)`
+        : `${feasible}/${total} nodes fit`;
     const shown = listAll ? sortListed(listed, top) : [...top, ...examples.values()];
     const explanation: SchedulingExplanation = {
       at: at.toISOString(),
       policy,
       node: best?.node.name ?? null,
       summary,
-      candidates: shown.map(toVerdict),
+      candidates: shown.map((j) => this.toVerdict(pod, j)),
       omitted: total - shown.length,
     };
     if (best) return { node: best.node.name, explanation };
@@ -110,7 +133,7 @@ export class Scheduler {
       if (typeof pod !== 'string' && node && site) {
         const latency = this.latencyTo(pod, site);
         const rejection = siteVerdict(pod, site, latency);
-        current = rejection ? { node, site, latency, rejection } : this.judgeNode(pod, node, site, latency);
+        current = rejection ? { node, site, latency, rejection } : this.judgeNode(pod, node, site, latency, SCORE_NAMES.reduce((a, n) => a + pod.weights[n], 0));
       }
       return { current, best: this.place(unbound) };
     } finally {
@@ -123,23 +146,33 @@ export class Scheduler {
     return clients ? this.clients.estimate(clients, site.name, this.state.siteVersion) : undefined;
   }
 
-  private judgeNode(pod: PodContext, node: NodeInfo, site: SiteInfo, latency: LatencyOf): Judgement {
-    for (const [, f] of NODE_FILTERS) {
-      const rejection = f(pod, node, site);
+  private judgeNode(pod: PodContext, node: NodeInfo, site: SiteInfo, latency: LatencyOf, weightSum: number): Judgement {
+    for (let i = 0; i < NODE_FILTERS.length; i++) {
+      const rejection = NODE_FILTERS[i]![1](pod, node, site);
       if (rejection) return { node, site, latency, rejection };
     }
-    const scores: Record<string, number> = {};
     let sum = 0;
-    let weight = 0;
-    for (const name of SCORE_NAMES) {
-      const w = pod.weights[name];
-      if (!w) continue;
-      const s = SCORES[name](pod, node, site, latency, this.opts);
-      scores[name] = Math.round(s * 10) / 10;
-      sum += w * s;
-      weight += w;
+    for (let i = 0; i < SCORE_NAMES.length; i++) {
+      const w = pod.weights[SCORE_NAMES[i]!];
+      if (w) sum += w * SCORES[SCORE_NAMES[i]!](pod, node, site, latency, this.opts);
     }
-    return { node, site, latency, rejection: null, scores, total: weight ? sum / weight : 0, soft: prefersNot(pod, node) };
+    return { node, site, latency, rejection: null, total: weightSum ? sum / weightSum : 0, soft: prefersNot(pod, node) };
+  }
+
+  /** Each score plugin's figure for one fitting node, for the explanation (computed only for the nodes shown). */
+  private breakdown(pod: PodContext, j: Fit): Record<string, number> {
+    const scores: Record<string, number> = {};
+    for (const name of SCORE_NAMES) {
+      if (pod.weights[name]) scores[name] = Math.round(SCORES[name](pod, j.node, j.site, j.latency, this.opts) * 10) / 10;
+    }
+    return scores;
+  }
+
+  private toVerdict(pod: PodContext, j: Judgement): SchedulingExplanation['candidates'][number] {
+    const latencyMs = j.latency ? Math.round(j.latency.rttMs * 100) / 100 : null;
+    if (j.rejection) return { node: j.node.name, site: j.site.name, verdict: j.rejection.detail ?? j.rejection.reason, latencyMs };
+    const verdict = j.soft ? 'fit (untolerated PreferNoSchedule taint)' : 'fit';
+    return { node: j.node.name, site: j.site.name, verdict, latencyMs, scores: this.breakdown(pod, j), total: Math.round(j.total * 10) / 10 };
   }
 
   /** Everything about the instance the node loop needs, or why it cannot be scheduled at all. */
@@ -178,6 +211,15 @@ export class Scheduler {
       antiAffinity: terms(p.antiAffinity),
     };
   }
+}
+
+const SCAN_VISITS = 8;
+
+/** Moves the highest-bound entry at or after `from` to `from`. */
+function swapBestInto(plan: { ub: number }[], from: number): void {
+  let best = from;
+  for (let k = from + 1; k < plan.length; k++) if (plan[k]!.ub > plan[best]!.ub) best = k;
+  if (best !== from) [plan[from], plan[best]] = [plan[best]!, plan[from]!];
 }
 
 function siteVerdict(pod: PodContext, site: SiteInfo, latency: LatencyOf): Rejection | null {
@@ -219,12 +261,4 @@ const fitKey = (j: Fit) => ({ total: j.total, name: j.node.name, soft: j.soft })
 function sortListed(listed: Judgement[], top: Fit[]): Judgement[] {
   const rejected = listed.filter((j) => j.rejection).sort((a, b) => a.node.name.localeCompare(b.node.name));
   return [...top, ...rejected];
-}
-
-function toVerdict(j: Judgement): SchedulingExplanation['candidates'][number] {
-  const latencyMs = j.latency ? Math.round(j.latency.rttMs * 100) / 100 : null;
-  if (j.rejection) {
-    return { node: j.node.name, site: j.site.name, verdict: j.rejection.detail ?? j.rejection.reason, latencyMs };
-  }
-  return { node: j.node.name, site: j.site.name, verdict: j.soft ? 'fit (untolerated PreferNoSchedule taint)' : 'fit', latencyMs, scores: j.scores, total: Math.round(j.total * 10) / 10 };
 }

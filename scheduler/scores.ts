@@ -1,5 +1,5 @@
 import type { Placement, SchedulingPolicy, Tier } from '../core/index.ts';
-import type { NodeInfo, SiteInfo } from './cluster-state.ts';
+import { siteBounds, type NodeInfo, type SiteInfo } from './cluster-state.ts';
 import { reservedUsage } from './filters.ts';
 import type { LatencyOf, PodContext, SchedulerOptions, WeightName, Weights } from './types.ts';
 
@@ -14,18 +14,20 @@ export const latencyScore: Score = (pod, _node, _site, latency, opts) => {
   return 100 * Math.max(0, 1 - latency.rttMs / ref);
 };
 
+// Module-level helpers, not closures: the scores run for every fitting node of every placement.
+const freeShare = (c: number, u: number, w: number): number => (c > 0 ? Math.max(0, 1 - (u + w) / c) : 1);
+const usedShare = (c: number, u: number, w: number): number => (c > 0 ? Math.min(1, (u + w) / c) : 0);
+
 /** Share of cpu and memory left free after placing (spreads load). Unreported capacity counts as free. */
 export const leastAllocatedScore: Score = (pod, node) => {
   const used = reservedUsage(pod, node);
-  const share = (c: number, u: number, w: number) => (c > 0 ? Math.max(0, 1 - (u + w) / c) : 1);
-  return 50 * (share(node.capacity.cpu, used.cpu, pod.want.cpu) + share(node.capacity.memoryMiB, used.memoryMiB, pod.want.memoryMiB));
+  return 50 * (freeShare(node.capacity.cpu, used.cpu, pod.want.cpu) + freeShare(node.capacity.memoryMiB, used.memoryMiB, pod.want.memoryMiB));
 };
 
 /** Share of cpu and memory in use after placing: the fullest node that still fits wins (bin-packing). */
 export const mostAllocatedScore: Score = (pod, node) => {
   const used = reservedUsage(pod, node);
-  const share = (c: number, u: number, w: number) => (c > 0 ? Math.min(1, (u + w) / c) : 0);
-  return 50 * (share(node.capacity.cpu, used.cpu, pod.want.cpu) + share(node.capacity.memoryMiB, used.memoryMiB, pod.want.memoryMiB));
+  return 50 * (usedShare(node.capacity.cpu, used.cpu, pod.want.cpu) + usedShare(node.capacity.memoryMiB, used.memoryMiB, pod.want.memoryMiB));
 };
 
 /** Fewer replicas of the same service on the node (60%) and in its site (40%). */
@@ -41,11 +43,35 @@ export const tierScore: Score = (_pod, _node, site) => TIER_RANK[site.tier];
 
 /** Cheaper cores score higher: 100 for the cheapest tier, 0 for the dearest. */
 export const costScore: Score = (_pod, _node, site, _l, opts) => {
-  const costs = Object.values(opts.tierCost);
-  const max = Math.max(...costs);
-  const min = Math.min(...costs);
+  const { cloud, region, edge } = opts.tierCost;
+  const max = Math.max(cloud, region, edge);
+  const min = Math.min(cloud, region, edge);
   return max === min ? 100 : (100 * (max - opts.tierCost[site.tier])) / (max - min);
 };
+
+/**
+ * The most any node of the site could score for this pod: exact for the
+ * site-level scores (latency, tier, cost), bounded by the site's bounds for
+ * the rest. A site whose bound is below the best found so far is skipped.
+ */
+export function siteUpperBound(pod: PodContext, site: SiteInfo, latency: LatencyOf, opts: SchedulerOptions, weightSum: number): number {
+  const w = pod.weights;
+  const b = site.bounds ?? (site.bounds = siteBounds(site));
+  // No node there has the room: nothing there can fit, let alone score.
+  if (pod.want.cpu > b.maxRoomCpu + 1e-9 || pod.want.memoryMiB > b.maxRoomMemoryMiB + 1e-9) return -1;
+  let sum = 0;
+  if (w.latency) sum += w.latency * latencyScore(pod, site.nodes[0]!, site, latency, opts);
+  if (w.tier) sum += w.tier * tierScore(pod, site.nodes[0]!, site, latency, opts);
+  if (w.cost) sum += w.cost * costScore(pod, site.nodes[0]!, site, latency, opts);
+  if (w.spread) sum += w.spread * (pod.service ? 60 + 40 / (1 + (site.perService.get(pod.service) ?? 0)) : 100);
+  if (w.leastAllocated) sum += w.leastAllocated * b.maxFree;
+  if (w.mostAllocated && b.nominated) sum += w.mostAllocated * 100;
+  else if (w.mostAllocated) {
+    const add = 50 * ((b.minCpu > 0 ? pod.want.cpu / b.minCpu : 0) + (b.minMemoryMiB > 0 ? pod.want.memoryMiB / b.minMemoryMiB : 0));
+    sum += w.mostAllocated * Math.min(100, b.maxUsed + add);
+  }
+  return weightSum ? sum / weightSum : 0;
+}
 
 export const SCORES: Record<WeightName, Score> = {
   latency: latencyScore,

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import type { Instance, Node, Resource } from '../core/index.ts';
 import { LinkEmulator } from './link-emulator.ts';
 import { removeDir, startAgentProcess, startCenterProcess, type AgentHandle, type CenterHandle, type CenterOptions } from './processes.ts';
@@ -6,6 +7,13 @@ import { waitFor } from './wait-for.ts';
 export interface PlatformOptions extends CenterOptions {
   /** Agents to start: each gets its own site (tier edge unless the name starts with "cloud"). */
   agents: { name: string; site: string; viaLink?: boolean }[];
+  /**
+   * Put each agent's probe responder behind its own LinkEmulator (its "access
+   * link"): the agent listens for probes on a free port and advertises the
+   * emulator's. Peers' probes to it then cross that link, so its delay shows
+   * in what they measure. Off: agents probe each other directly.
+   */
+  accessLinks?: boolean;
 }
 
 export interface Platform {
@@ -13,6 +21,16 @@ export interface Platform {
   agents: Map<string, AgentHandle>;
   /** Link emulators between an agent and the center, for agents started with viaLink. */
   links: Map<string, LinkEmulator>;
+  /** Link emulators in front of each agent's probe responder, with `accessLinks`. */
+  accessLinks: Map<string, LinkEmulator>;
+  /**
+   * Sets the one-way delay of a site's agents' access links and center links.
+   * A probe from a to b crosses only b's access link (both ways), so with
+   * delays d_a and d_b: a->b measures about 2*d_b, b->a about 2*d_a, and the
+   * Link (the mean of the two directions) about d_a + d_b. An agent's round
+   * trip to the center (over its center link, with viaLink) is about 2*d_a.
+   */
+  setSiteDelay(site: string, oneWayMs: number): void;
   startAgent(name: string): Promise<AgentHandle>;
   readyNodes(): Promise<string[]>;
   instances(selector?: string): Promise<Instance[]>;
@@ -32,6 +50,8 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
   );
   const agents = new Map<string, AgentHandle>();
   const links = new Map<string, LinkEmulator>();
+  const accessLinks = new Map<string, LinkEmulator>();
+  const probePorts = new Map<string, number>();
   const specs = new Map(o.agents.map((a) => [a.name, a]));
 
   const startAgent = async (name: string): Promise<AgentHandle> => {
@@ -46,8 +66,20 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
       }
       via = link.url;
     }
+    let probe: { probeListen: string; probeAdvertise: string } | undefined;
+    if (o.accessLinks) {
+      // The same port across restarts, so the emulator in front keeps pointing at the agent.
+      const port = probePorts.get(name) ?? (await freePort());
+      probePorts.set(name, port);
+      let access = accessLinks.get(name);
+      if (!access) {
+        access = await LinkEmulator.start({ upstreamPort: port });
+        accessLinks.set(name, access);
+      }
+      probe = { probeListen: `127.0.0.1:${port}`, probeAdvertise: `127.0.0.1:${access.port}` };
+    }
     const joinToken = prev ? undefined : (await api.createToken({ site: spec.site })).token;
-    const h = await startAgentProcess({ center: via, name, site: spec.site, joinToken, dataDir: prev?.dataDir });
+    const h = await startAgentProcess({ center: via, name, site: spec.site, joinToken, dataDir: prev?.dataDir, ...probe });
     agents.set(name, h);
     return h;
   };
@@ -56,6 +88,13 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
     center,
     agents,
     links,
+    accessLinks,
+    setSiteDelay(site, oneWayMs) {
+      for (const a of o.agents.filter((x) => x.site === site)) {
+        accessLinks.get(a.name)?.setDelay(oneWayMs);
+        links.get(a.name)?.setDelay(oneWayMs);
+      }
+    },
     startAgent,
     async readyNodes() {
       return ((await api.list<Node>('Node')).items).filter((n) => n.status?.phase === 'Ready').map((n) => n.metadata.name);
@@ -66,7 +105,7 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
     async close() {
       await Promise.all([...agents.values()].map((a) => a.process.stop()));
       await center.process.stop();
-      await Promise.all([...links.values()].map((l) => l.close()));
+      await Promise.all([...links.values(), ...accessLinks.values()].map((l) => l.close()));
       for (const a of agents.values()) removeDir(a.dataDir);
       removeDir(center.dataDir);
     },
@@ -79,6 +118,18 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
     throw e;
   }
   return platform;
+}
+
+/** A port free right now on 127.0.0.1 (for a process that must be told its port up front). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 /** A service manifest for tests: a real process (node -e ...) with an optional HTTP port and readiness probe. */

@@ -79,6 +79,11 @@ export interface CenterOptions {
   port?: number;
   /** The admin token of a previous run on the same data dir (it is printed only once). */
   adminToken?: string;
+  /** The center's own site (its agents' round trips to it then measure links to this site). */
+  site?: string;
+  probeIntervalMs?: number;
+  linkStaleMs?: number;
+  linkExpireMs?: number;
 }
 
 export interface CenterHandle {
@@ -98,6 +103,10 @@ export async function startCenterProcess(o: CenterOptions = {}): Promise<CenterH
   if (o.heartbeatMs) args.push('--heartbeat-ms', String(o.heartbeatMs));
   if (o.notReadyAfterMs) args.push('--not-ready-after-ms', String(o.notReadyAfterMs));
   if (o.evictAfterMs !== undefined) args.push('--evict-after-ms', String(o.evictAfterMs));
+  if (o.site) args.push('--site', o.site);
+  if (o.probeIntervalMs) args.push('--probe-interval-ms', String(o.probeIntervalMs));
+  if (o.linkStaleMs) args.push('--link-stale-ms', String(o.linkStaleMs));
+  if (o.linkExpireMs) args.push('--link-expire-ms', String(o.linkExpireMs));
   const p = spawnGedge('center', args);
   const line = await Promise.race([
     p.waitForLine((l) => l.msg === 'center listening', 30_000),
@@ -116,6 +125,10 @@ export interface AgentOptions {
   site?: string;
   joinToken?: string;
   dataDir?: string;
+  /** host:port for the agent's probe responder, or 'off'. */
+  probeListen?: string;
+  /** host:port peers dial for probes (e.g. a LinkEmulator in front of the responder). */
+  probeAdvertise?: string;
 }
 
 export interface AgentHandle {
@@ -130,6 +143,8 @@ export async function startAgentProcess(o: AgentOptions): Promise<AgentHandle> {
   const args = ['agent', '--center', o.center, '--data-dir', dataDir, '--name', o.name];
   if (o.site) args.push('--site', o.site);
   if (o.joinToken) args.push('--join-token', o.joinToken);
+  if (o.probeListen) args.push('--probe-listen', o.probeListen);
+  if (o.probeAdvertise) args.push('--probe-advertise', o.probeAdvertise);
   const p = spawnGedge(o.name, args);
   await Promise.race([
     p.waitForLine((l) => l.event === 'restored', 30_000),

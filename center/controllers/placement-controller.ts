@@ -47,7 +47,7 @@ export class PlacementController implements Reconciler {
     // Accounted now, not when the change comes back, so the next placement sees it.
     this.scheduler.state.assume(inst, node);
     const top = explanation.candidates[0];
-    const why = top?.scores ? `score ${top.total}${top.latencyMs != null ? `, client latency ${top.latencyMs}ms` : ''}` : '';
+    const why = top?.scores ? `score ${top.total}${top.latencyMs !== null && top.latencyMs !== undefined ? `, client latency ${top.latencyMs}ms` : ''}` : '';
     await this.event(inst, 'Scheduled', `bound to ${node} by policy ${explanation.policy}: ${explanation.summary}${why ? `; ${why}` : ''}`, 'Normal');
   }
 

@@ -10,12 +10,14 @@ import type { Metrics } from '../metrics.ts';
 import { AgentOfflineError } from '../errors.ts';
 import { AgentSession } from './agent-session.ts';
 import { LogStreams } from './log-streams.ts';
+import type { AgentNetwork } from '../network/index.ts';
 
 export interface HubOptions {
   heartbeatMs: number;
   statusWriteMs: number;
   /** Called when a node connects, or speaks again after more than two heartbeats of silence. */
   onAlive: (node: string) => void;
+  network?: AgentNetwork;
 }
 
 /**
@@ -93,6 +95,7 @@ export class AgentHub {
       logs: this.logs,
       heartbeatMs: this.opts.heartbeatMs,
       statusWriteMs: this.opts.statusWriteMs,
+      network: this.opts.network,
       onSeen: (n) => {
         const now = Date.now();
         const prev = this.lastSeen.get(n) ?? 0;

@@ -17,6 +17,7 @@ import type { Metrics } from '../metrics.ts';
 import { catchUp, isForNode, toMessage } from './node-feed.ts';
 import type { LogStreams } from './log-streams.ts';
 import { recordEvent } from '../events.ts';
+import type { AgentNetwork } from '../network/index.ts';
 
 const BOOKMARK_MS = 60_000;
 
@@ -29,6 +30,8 @@ export interface SessionDeps {
   /** Node status (usage, heartbeat time, synced revision) is written at most this often. */
   statusWriteMs: number;
   onSeen: (node: string) => void;
+  /** Peer lists out, round trips in; absent: the center does not measure the network. */
+  network?: AgentNetwork;
 }
 
 /**
@@ -46,6 +49,7 @@ export class AgentSession {
   private usage: { cpu: number; memoryMiB: number; diskMiB: number } | undefined;
   private agentInfo: NodeStatus['agent'];
   private closed = false;
+  private leaveNetwork: (() => void) | undefined;
 
   constructor(
     readonly node: string,
@@ -70,6 +74,7 @@ export class AgentSession {
 
   dispose(): void {
     this.closed = true;
+    this.leaveNetwork?.();
     this.unsubscribe?.();
     this.unsubscribe = null;
   }
@@ -104,6 +109,8 @@ export class AgentSession {
       this.lastSent = upTo;
       this.lastSeen = upTo;
       feed.live((c) => this.onChange(c));
+      // After the catch-up, so probing never delays sync; the session may have ended meanwhile.
+      if (!this.closed) this.leaveNetwork = this.deps.network?.join(this.node, m.probe, (msg) => this.send(msg));
       this.deps.logger.info({ node: this.node, mode, from: m.lastRevision, sent: messages.length - 1, upTo }, 'agent synced');
       await this.writeNodeStatus(m.capacity);
     },
@@ -135,6 +142,7 @@ export class AgentSession {
     },
     'logs.data': async (m) => this.deps.logs.data(m.stream, m.data),
     'logs.end': async (m) => this.deps.logs.end(m.stream, m.error),
+    rtt: async (m) => this.deps.network?.rtt(this.node, m),
   };
 
   private onChange(c: Change): void {

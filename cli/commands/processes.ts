@@ -21,6 +21,10 @@ export function registerProcessCommands(program: Command): void {
     .option('--heartbeat-ms <ms>', 'agent heartbeat period', int)
     .option('--not-ready-after-ms <ms>', 'silence after which a node is NotReady', int)
     .option('--evict-after-ms <ms>', 'NotReady time after which its instances are rescheduled', int)
+    .option('--site <site>', "the center's own site: agents' round trips to the center then measure the link to it")
+    .option('--probe-interval-ms <ms>', 'how often agents probe their peers and report round trips (default 5000)', int)
+    .option('--link-stale-ms <ms>', 'a link with no report for this long is Stale (default 30000)', int)
+    .option('--link-expire-ms <ms>', 'a measured link with no report for this long is deleted (default 600000)', int)
     .option('--admin-token-file <file>', 'on first start, also write the admin token here (mode 0600)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
     .action(async (o: Record<string, string | number | undefined>) => {
@@ -34,6 +38,10 @@ export function registerProcessCommands(program: Command): void {
         heartbeatMs: o.heartbeatMs as number | undefined,
         notReadyAfterMs: o.notReadyAfterMs as number | undefined,
         evictAfterMs: o.evictAfterMs as number | undefined,
+        site: o.site as string | undefined,
+        probeIntervalMs: o.probeIntervalMs as number | undefined,
+        linkStaleMs: o.linkStaleMs as number | undefined,
+        linkExpireMs: o.linkExpireMs as number | undefined,
         logLevel: o.logLevel as 'info',
       });
       if (center.adminToken) {
@@ -52,10 +60,12 @@ export function registerProcessCommands(program: Command): void {
     .option('--name <name>', 'node name (default: hostname)')
     .option('--site <site>', 'site (if the join token does not name one)')
     .option('--label <k=v...>', 'node labels', collectLabels, {})
+    .option('--probe-listen <host:port>', "where peers' round-trip probes are answered ('off': no probing)", '127.0.0.1:0')
+    .option('--probe-advertise <host:port>', 'the address peers dial for probes (default: the listen address)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
-    .action(async (o: { center: string; joinToken?: string; dataDir: string; name?: string; site?: string; label: Record<string, string>; logLevel: string }) => {
+    .action(async (o: { center: string; joinToken?: string; dataDir: string; name?: string; site?: string; label: Record<string, string>; probeListen: string; probeAdvertise?: string; logLevel: string }) => {
       const { Agent } = await import('../../agent/index.ts');
-      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, logLevel: o.logLevel });
+      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, logLevel: o.logLevel });
       onShutdown(() => agent.stop());
       await agent.start();
     });

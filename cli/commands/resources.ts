@@ -2,10 +2,11 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { yaml } from '../../core/lazy-yaml.ts';
-import { lookupKind, parseManifest, type GedgeEvent, type Resource } from '../../core/index.ts';
+import { lookupKind, parseManifest, SERVICE_LABEL, type GedgeEvent, type Instance, type Resource } from '../../core/index.ts';
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { age, formatRows, render, table, type OutputFormat } from '../printers.ts';
+import { describePlacement } from '../describe-placement.ts';
 
 interface Conn {
   server?: string;
@@ -70,7 +71,12 @@ export function registerResourceCommands(program: Command): void {
       const kind = kindOrFail(kindArg);
       const api = client(cmd.optsWithGlobals<Conn>());
       const obj = await api.get(kind, name, o.project);
-      console.log(yaml().stringify({ kind: obj.kind, metadata: obj.metadata, spec: obj.spec, status: (obj as { status?: unknown }).status ?? {} }).trimEnd());
+      const { scheduling: _, ...status } = (obj as { status?: { scheduling?: unknown } }).status ?? {};
+      console.log(yaml().stringify({ kind: obj.kind, metadata: obj.metadata, spec: obj.spec, status }).trimEnd());
+      if (kind === 'Service' || kind === 'Instance') {
+        const instances = kind === 'Instance' ? [obj as Instance] : (await api.list<Instance>('Instance', { project: o.project, selector: `${SERVICE_LABEL}=${name}` })).items;
+        console.log(`\n${describePlacement(instances)}`);
+      }
       const events = (await api.list<GedgeEvent>('Event', { selector: `gedge.io/involved-kind=${kind},gedge.io/involved-name=${name}` })).items
         .sort((a, b) => a.spec.at.localeCompare(b.spec.at))
         .slice(-20);
@@ -95,7 +101,7 @@ export function registerResourceCommands(program: Command): void {
 
 export function kindOrFail(arg: string): string {
   const info = lookupKind(arg);
-  if (!info) throw new CliError(`unknown resource type "${arg}" (try: projects, sites, nodes, services, instances, events)`);
+  if (!info) throw new CliError(`unknown resource type "${arg}" (try: projects, sites, nodes, services, instances, events, links, priorityclasses)`);
   return info.kind;
 }
 

@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Link } from '../../core/index.ts';
+import { spawnGedge, startPlatform, waitFor } from '../../testkit/index.ts';
+
+const ALL = ['cloud--edge-a', 'cloud--edge-b', 'edge-a--edge-b'];
+
+test('agents measure site-to-site round trips: links appear, follow a delay, and go Stale when an agent dies', async () => {
+  const p = await startPlatform({
+    site: 'cloud',
+    probeIntervalMs: 200,
+    linkStaleMs: 2000,
+    heartbeatMs: 300,
+    notReadyAfterMs: 1500,
+    accessLinks: true,
+    agents: [
+      { name: 'cloud-1', site: 'cloud', viaLink: true },
+      { name: 'edge-a-1', site: 'edge-a', viaLink: true },
+      { name: 'edge-b-1', site: 'edge-b', viaLink: true },
+    ],
+  });
+  try {
+    const api = p.center.api;
+    const links = async () => new Map((await api.list<Link>('Link')).items.map((l) => [l.metadata.name, l]));
+    const rtt = (m: Map<string, Link>, name: string) => m.get(name)?.status?.rttMs ?? NaN;
+
+    // Every site pair is measured, both ways, on loopback: well under a few ms each.
+    const first = await waitFor(async () => {
+      const m = await links();
+      return ALL.every((n) => m.get(n)?.status?.state === 'Up' && m.get(n)?.status?.directions === 2) ? m : undefined;
+    }, 20_000, 'three links Up, measured both ways');
+    for (const n of ALL) assert.ok(rtt(first, n) < 15, `${n}: ${rtt(first, n)} ms on loopback`);
+    assert.equal(first.get('edge-a--edge-b')?.metadata.labels['gedge.io/measured'], 'true');
+
+    // 20 ms one way on edge-b's access link: probes to edge-b take ~40 ms, probes from it ~0,
+    // so links involving edge-b read ~20 ms (the mean of the directions); the others do not move.
+    p.setSiteDelay('edge-b', 20);
+    const slow = await waitFor(async () => {
+      const m = await links();
+      return rtt(m, 'cloud--edge-b') >= 15 && rtt(m, 'edge-a--edge-b') >= 15 ? m : undefined;
+    }, 15_000, 'links to edge-b to show the delay');
+    for (const n of ['cloud--edge-b', 'edge-a--edge-b']) assert.ok(rtt(slow, n) < 35, `${n}: ${rtt(slow, n)} ms`);
+    assert.ok(rtt(slow, 'cloud--edge-a') < 10, `cloud--edge-a: ${rtt(slow, 'cloud--edge-a')} ms`);
+
+    const out = spawnGedge('cli', ['get', 'links'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CONFIG: '/nonexistent/gedge-config' });
+    assert.equal(await out.exited, 0);
+    const table = out.lines.map((l) => l.msg ?? '');
+    assert.match(table[0]!, /^A\s+B\s+RTT\(MS\)\s+JITTER\(MS\)\s+STATE\s+AGE$/);
+    assert.ok(table.some((l) => /^edge-a\s+edge-b\s+\d+\.\d\s+\d+\.\d\s+Up\s+\d+s$/.test(l)), table.join('\n'));
+
+    // A dead agent stops answering and reporting: its links fall Stale and keep their last value.
+    await p.agents.get('edge-a-1')!.process.kill9();
+    const stale = await waitFor(async () => {
+      const m = await links();
+      return m.get('cloud--edge-a')?.status?.state === 'Stale' && m.get('edge-a--edge-b')?.status?.state === 'Stale' ? m : undefined;
+    }, 20_000, 'links to edge-a Stale');
+    assert.ok(rtt(stale, 'cloud--edge-a') < 10, 'the last value stands');
+    assert.equal(stale.get('cloud--edge-b')?.status?.state, 'Up');
+  } finally {
+    await p.close();
+  }
+});
