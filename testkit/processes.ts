@@ -83,6 +83,7 @@ export interface CenterOptions {
   site?: string;
   probeIntervalMs?: number;
   linkStaleMs?: number;
+  rebalanceMs?: number;
   linkExpireMs?: number;
 }
 
@@ -106,6 +107,7 @@ export async function startCenterProcess(o: CenterOptions = {}): Promise<CenterH
   if (o.site) args.push('--site', o.site);
   if (o.probeIntervalMs) args.push('--probe-interval-ms', String(o.probeIntervalMs));
   if (o.linkStaleMs) args.push('--link-stale-ms', String(o.linkStaleMs));
+  if (o.rebalanceMs) args.push('--rebalance-ms', String(o.rebalanceMs));
   if (o.linkExpireMs) args.push('--link-expire-ms', String(o.linkExpireMs));
   const p = spawnGedge('center', args);
   const line = await Promise.race([

@@ -24,6 +24,7 @@ export function registerProcessCommands(program: Command): void {
     .option('--site <site>', "the center's own site: agents' round trips to the center then measure the link to it")
     .option('--probe-interval-ms <ms>', 'how often agents probe their peers and report round trips (default 5000)', int)
     .option('--link-stale-ms <ms>', 'a link with no report for this long is Stale (default 30000)', int)
+    .option('--rebalance-ms <ms>', 'how often running instances are checked for SLA violations and a better place (default 30000)', int)
     .option('--link-expire-ms <ms>', 'a measured link with no report for this long is deleted (default 600000)', int)
     .option('--admin-token-file <file>', 'on first start, also write the admin token here (mode 0600)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
@@ -41,6 +42,7 @@ export function registerProcessCommands(program: Command): void {
         site: o.site as string | undefined,
         probeIntervalMs: o.probeIntervalMs as number | undefined,
         linkStaleMs: o.linkStaleMs as number | undefined,
+        rebalanceMs: o.rebalanceMs as number | undefined,
         linkExpireMs: o.linkExpireMs as number | undefined,
         logLevel: o.logLevel as 'info',
       });

@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { GedgeEvent, Link, Service } from '../../core/index.ts';
+import { spawnGedge, startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
+
+/** A service whose clients are at one site, with a round-trip SLA. */
+function slaService(name: string, clientSite: string, maxLatencyMs: number, extra: Record<string, unknown> = {}) {
+  const s = testService(name) as Service;
+  return { ...s, spec: { ...s.spec, placement: { clients: { sites: [clientSite] }, maxLatencyMs, ...extra } } };
+}
+
+const running = async (p: Platform, app: string) => (await p.instances(`app=${app}`)).filter((i) => i.spec.node && i.status?.phase === 'Running');
+const linkRtt = async (p: Platform, name: string) => ((await p.center.api.get<Link>('Link', name)) as Link).status?.rttMs ?? NaN;
+
+test('latency-aware placement with real agents and emulated links: lands near its clients, follows the SLA when latency rises, waits with the reason when nothing complies, and moves off a dead node', async () => {
+  const p = await startPlatform({
+    site: 'cloud',
+    probeIntervalMs: 200,
+    linkStaleMs: 60_000,
+    heartbeatMs: 300,
+    notReadyAfterMs: 1500,
+    evictAfterMs: 1500,
+    rebalanceMs: 1000,
+    accessLinks: true,
+    agents: ['cloud', 'edge-a', 'edge-b', 'edge-c'].map((site) => ({ name: `${site}-1`, site, viaLink: true })),
+  });
+  try {
+    const api = p.center.api;
+    // The cloud is 15 ms from every edge; the edges are a few ms apart on loopback.
+    p.setSiteDelay('cloud', 15);
+    await waitFor(async () => (await linkRtt(p, 'cloud--edge-a').catch(() => NaN)) > 12 && (await linkRtt(p, 'edge-a--edge-b').catch(() => NaN)) < 8, 20_000, 'links measured');
+
+    // 1. Clients at edge-a, SLA 10 ms: the service lands on edge-a, explained.
+    await api.apply(JSON.stringify(slaService('near-a', 'edge-a', 10)));
+    const [a] = await waitFor(async () => ((await running(p, 'near-a')).length === 1 ? running(p, 'near-a') : undefined), 20_000, 'near-a Running');
+    assert.equal(a!.spec.node, 'edge-a-1');
+    const why = a!.status!.scheduling!;
+    assert.equal(why.policy, 'latency');
+    assert.equal(why.summary, '3/4 nodes fit');
+    assert.match(why.candidates.find((c) => c.node === 'cloud-1')!.verdict, /^latency \d+ms > SLA 10ms$/);
+
+    // 2. Clients at edge-b, not allowed on edge-b itself: edge-a or edge-c, both a few ms away (edge-a wins the tie by name).
+    await api.apply(JSON.stringify(slaService('follow', 'edge-b', 10, { sites: ['cloud', 'edge-a', 'edge-c'] })));
+    const [f] = await waitFor(async () => ((await running(p, 'follow')).length === 1 ? running(p, 'follow') : undefined), 20_000, 'follow Running');
+    assert.equal(f!.spec.node, 'edge-a-1');
+
+    // 3. edge-a's link degrades to ~20 ms: the SLA no longer holds there, edge-c complies, so it moves (make before break).
+    p.setSiteDelay('edge-a', 20);
+    const [moved] = await waitFor(async () => {
+      const r = await running(p, 'follow');
+      return r.length === 1 && r[0]!.spec.node === 'edge-c-1' ? r : undefined;
+    }, 30_000, 'follow moved to edge-c');
+    assert.notEqual(moved!.metadata.name, f!.metadata.name, 'a new instance, the old one retired');
+    const followEvents = (await api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Service,gedge.io/involved-name=follow' })).items.map((e) => e.spec.reason);
+    assert.ok(followEvents.includes('SLAViolated') && followEvents.includes('Moved'), followEvents.join(','));
+    assert.equal((await running(p, 'near-a'))[0]!.spec.node, 'edge-a-1', 'near-a is still within its SLA (same site)');
+
+    // 4. edge-c degrades too: nothing complies. The running replica stays (better degraded than down);
+    //    a second replica waits, Pending, with a reason that adds up.
+    p.setSiteDelay('edge-c', 20);
+    await waitFor(async () => (await linkRtt(p, 'edge-b--edge-c')) > 12, 15_000, 'edge-b--edge-c slow');
+    await api.apply(JSON.stringify({ ...slaService('follow', 'edge-b', 10, { sites: ['cloud', 'edge-a', 'edge-c'] }), spec: { ...slaService('follow', 'edge-b', 10, { sites: ['cloud', 'edge-a', 'edge-c'] }).spec, replicas: 2 } }));
+    const pending = await waitFor(async () => (await p.instances('app=follow')).find((i) => !i.spec.node && i.status?.message), 15_000, 'a Pending replica with a reason');
+    assert.match(pending.status!.message!, /^unschedulable: 0\/4 nodes: 3 latency \d+ms > SLA 10ms, 1 site not allowed$/);
+    assert.equal((await running(p, 'follow'))[0]!.metadata.name, moved!.metadata.name, 'the running replica was not moved to a worse place');
+
+    const describe = spawnGedge('cli', ['describe', 'service', 'follow'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CONFIG: '/nonexistent/gedge-config' });
+    assert.equal(await describe.exited, 0);
+    const text = describe.lines.map((l) => l.msg ?? '').join('\n');
+    assert.match(text, /Placement:/);
+    assert.match(text, /NODE\s+SITE\s+VERDICT\s+LATENCY/);
+    assert.match(text, /edge-c-1\s+edge-c\s+fit/);
+
+    // 5. Links recover; then edge-a's agent dies: after the grace period near-a is rescheduled to the next compliant site.
+    p.setSiteDelay('edge-a', 0);
+    p.setSiteDelay('edge-c', 0);
+    await waitFor(async () => (await linkRtt(p, 'edge-a--edge-b')) < 8 && (await linkRtt(p, 'edge-a--edge-c')) < 8, 20_000, 'edge links recovered');
+    await p.agents.get('edge-a-1')!.process.kill9();
+    const [again] = await waitFor(async () => {
+      const r = await running(p, 'near-a');
+      return r.length === 1 && r[0]!.spec.node !== 'edge-a-1' ? r : undefined;
+    }, 30_000, 'near-a rescheduled off the dead node');
+    assert.ok(['edge-b-1', 'edge-c-1'].includes(again!.spec.node!), `on ${again!.spec.node}, not the cloud (15 ms > SLA)`);
+  } finally {
+    await p.close();
+  }
+});
+
