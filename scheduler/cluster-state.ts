@@ -166,13 +166,6 @@ export class ClusterState {
     if (site) site.bounds = null;
   }
 
-  /** Bound instances of one service (`project/service`). */
-  instancesOf(service: string): BoundInstance[] {
-    const out: BoundInstance[] = [];
-    for (const i of this.instances.values()) if (i.service === service) out.push(i);
-    return out;
-  }
-
   private putNode(n: Node): void {
     const prev = this.nodes.get(n.metadata.name);
     const info: NodeInfo = {

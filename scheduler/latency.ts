@@ -20,19 +20,15 @@ export const FIBER_RTT_MS_PER_KM = 1 / 100;
 /** The site-by-site round-trip table (symmetric). Within a site the round trip is taken as 0. */
 export class LatencyTable {
   private readonly rows = new Map<string, Map<string, LatencyEntry>>();
-  /** Bumped on every change so derived per-placement caches know when to drop. */
-  version = 0;
 
   set(a: string, b: string, rttMs: number, source: LatencySource): void {
     this.row(a).set(b, { rttMs, source });
     this.row(b).set(a, { rttMs, source });
-    this.version++;
   }
 
   delete(a: string, b: string): void {
     this.rows.get(a)?.delete(b);
     this.rows.get(b)?.delete(a);
-    this.version++;
   }
 
   get(a: string, b: string): LatencyEntry | undefined {

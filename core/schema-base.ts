@@ -1,0 +1,21 @@
+import { z } from 'zod';
+
+/** Names, labels and tiers: the primitives every schema shares. */
+
+/** DNS-1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric. */
+export const nameSchema = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowercase DNS label (a-z, 0-9, "-")');
+
+export const labelKey = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/, 'invalid label key');
+export const labelValue = z.string().max(63).regex(/^([A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?)?$/, 'invalid label value');
+export const labelsSchema = z.record(labelKey, labelValue);
+
+export const tierSchema = z.enum(['cloud', 'region', 'edge']);
+export type Tier = z.infer<typeof tierSchema>;
