@@ -1,17 +1,23 @@
 import { EventEmitter } from 'node:events';
 import { arch, platform } from 'node:os';
 import pino, { type Logger } from 'pino';
-import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type Instance, type InstanceStatus } from '../core/index.ts';
+import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type Instance, type InstanceStatus } from '../core/index.ts';
 import { agentConfigSchema, type AgentConfig } from './config.ts';
 import { loadOrJoin } from './identity.ts';
 import { LocalState } from './local-state.ts';
 import { Connection, type ConnectionEvent } from './connection.ts';
 import { Workloads } from './workloads.ts';
 import { ProcessRuntime } from './runtime/process-runtime.ts';
-import { step } from './sync.ts';
+import { instancePart, objectKey, step, type SyncState, type SyncStep } from './sync.ts';
+import { EdgeObjects, type EdgeChange } from './devices/edge-objects.ts';
+import { DeviceService } from './devices/device-service.ts';
+import { EdgeBroker } from './broker/index.ts';
+import { UplinkQueue, UplinkSender } from './uplink/index.ts';
+import { UplinkRouter } from './devices/uplink-router.ts';
 import { UsageSampler, detectCapacity } from './usage.ts';
 import { LogRelay } from './log-relay.ts';
 import { NetworkProbing } from './network/index.ts';
+import { parseHostPort } from './network/host-port.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -20,6 +26,7 @@ export type AgentStatusEvent =
   | ConnectionEvent
   | { type: 'joined'; node: string }
   | { type: 'restored'; instances: number }
+  | { type: 'broker'; tcp: number; ws?: number }
   | { type: 'resynced'; mode: 'delta' | 'snapshot'; changes: number; revision: number };
 
 /**
@@ -32,6 +39,8 @@ export class Agent extends EventEmitter {
   private conn!: Connection;
   private state!: LocalState;
   private workloads!: Workloads;
+  /** The site's devices, credentials, commands, and the routes: synced like instances, kept across restarts. */
+  readonly edge = new EdgeObjects();
   private readonly log: Logger;
   private queue: Promise<void> = Promise.resolve();
   private hbTimer: NodeJS.Timeout | null = null;
@@ -39,6 +48,11 @@ export class Agent extends EventEmitter {
   private catchUp: { mode: 'delta' | 'snapshot'; changes: number } | undefined;
   private sampler: UsageSampler | undefined;
   private network: NetworkProbing | undefined;
+  private broker: EdgeBroker | undefined;
+  private devices: DeviceService | undefined;
+  private uplink: { queue: UplinkQueue; sender: UplinkSender; router: UplinkRouter } | undefined;
+  /** The node's site, from the center's welcome (kept in local state for offline restarts). */
+  private site: string | undefined;
   private ackTimer: NodeJS.Timeout | null = null;
   private revision = 0;
   private flushing = false;
@@ -60,6 +74,7 @@ export class Agent extends EventEmitter {
     const capacity = { ...(await detectCapacity(this.cfg.dataDir).catch(() => ({ cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }))), ...this.cfg.capacity };
     this.state = await LocalState.open(this.cfg.dataDir);
     this.revision = await this.state.appliedRevision();
+    this.edge.apply(await this.state.objects(), [], true);
     const runtime = new ProcessRuntime();
     const relay = new LogRelay(runtime, (id) => this.workloads.logDir(id), (m) => this.conn.send(m));
     this.workloads = new Workloads({
@@ -83,10 +98,12 @@ export class Agent extends EventEmitter {
       this.network = await NetworkProbing.start({ listen: this.cfg.probeListen, advertise: this.cfg.probeAdvertise, logger: this.log, send: (m) => this.conn.send(m) })
         .catch((err: unknown) => void this.log.error({ err }, 'probing disabled: the probe responder cannot listen'));
     }
+    this.site = (await this.state.meta('site')) ?? this.cfg.site;
+    if (this.cfg.mqttListen !== 'off') await this.startBroker(identity);
     // The --center given now wins over the URL saved at join: the center may have moved.
     this.conn = new Connection({ center: this.cfg.center, credential: identity.credential, reconnectMinMs: this.cfg.reconnectMinMs, reconnectMaxMs: this.cfg.reconnectMaxMs, pingMs: 2000 });
     this.conn.on('open', () => {
-      this.conn.send({ t: 'hello', lastRevision: this.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity, probe: this.network?.probe });
+      this.conn.send({ t: 'hello', lastRevision: this.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity, probe: this.network?.probe, mqtt: this.mqttAddress() });
     });
     this.conn.on('rtt', (ms: number) => this.network?.centerRtt(ms));
     this.conn.on('message', (m: CenterMessage) => {
@@ -97,12 +114,55 @@ export class Agent extends EventEmitter {
     this.conn.on('status', (e: ConnectionEvent) => {
       this.status(e);
       if (e.type === 'disconnected') {
+        this.live = false;
         relay.closeAll();
         void this.recordEvent({ reason: 'Disconnected', message: `lost the center (${e.code}${e.reason ? `: ${e.reason}` : ''}); running autonomously`, type: 'Warning', at: nowIso(), involved: { kind: 'Node', name: this.node } });
       }
     });
     this.sampler = new UsageSampler(this.cfg.dataDir);
     this.conn.start();
+  }
+
+  /**
+   * The edge broker and what serves its devices. It starts from local state,
+   * before any contact with the center: devices authenticate and work
+   * offline.
+   */
+  private async startBroker(identity: { node: string; credential: string }): Promise<void> {
+    const queue = UplinkQueue.open(this.cfg.dataDir, this.cfg.uplink, { log: this.log });
+    const sender = new UplinkSender(queue, { center: this.cfg.center, node: identity.node, credential: identity.credential, log: this.log });
+    const router = new UplinkRouter(queue, this.log);
+    router.setRoutes(this.edge.routes(this.site));
+    this.uplink = { queue, sender, router };
+    sender.start();
+    this.broker = await EdgeBroker.start({
+      tcp: this.cfg.mqttListen,
+      ws: this.cfg.mqttWsListen,
+      dataDir: this.cfg.dataDir,
+      directory: this.edge,
+      logger: this.log,
+      hooks: {
+        onConnect: (id) => this.devices?.onConnect(id),
+        onDisconnect: (id) => this.devices?.onDisconnect(id),
+        onPublish: (msg) => {
+          this.devices?.onPublish(msg);
+          // A full queue under 'block' answers with a promise; the broker hook cannot wait on it yet (see the issue note).
+          router.route(msg)?.catch((err: unknown) => this.log.warn({ err }, 'uplink append failed'));
+        },
+      },
+    });
+    this.devices = new DeviceService({ broker: this.broker, objects: this.edge, state: this.state, node: this.node, logger: this.log, send: (m) => this.live && this.conn.send(m) });
+    this.devices.publishAllDesired();
+    this.brokerHost = parseHostPort(this.cfg.mqttListen)!.host;
+    this.status({ type: 'broker', ...this.broker.ports });
+  }
+
+  private brokerHost = '127.0.0.1';
+  /** Caught up with the center on the current connection: reports may flow. */
+  private live = false;
+
+  private mqttAddress(): { host: string; tcp: number; ws?: number } | undefined {
+    return this.broker ? { host: this.brokerHost, ...this.broker.ports } : undefined;
   }
 
   /** The center sets the heartbeat period in its welcome; pings follow the same period. */
@@ -118,6 +178,10 @@ export class Agent extends EventEmitter {
     await this.conn?.stop();
     await this.network?.stop();
     await this.queue;
+    this.devices?.stop();
+    await this.broker?.close();
+    await this.uplink?.sender.stop();
+    this.uplink?.queue.close();
     await this.workloads?.stopAll();
     await this.state?.close();
   }
@@ -130,25 +194,59 @@ export class Agent extends EventEmitter {
 
   private async onMessage(m: CenterMessage): Promise<void> {
     if (m.t === 'welcome') {
+      this.live = false;
+      if (m.site && m.site !== this.site) {
+        this.site = m.site;
+        await this.state.setMeta('site', m.site);
+        this.uplink?.router.setRoutes(this.edge.routes(this.site));
+      }
       this.catchUp = { mode: m.mode, changes: 0 };
       this.startHeartbeat(m.heartbeatMs);
       return;
     }
     if (m.t === 'change' && this.catchUp) this.catchUp.changes++;
-    const s = step({ revision: this.revision, instances: this.workloads.instances }, m);
+    const s = step(this.syncState(), m);
     if (s) {
-      await this.workloads.apply(s);
+      const change = await this.applyStep(s);
+      this.devices?.onChange(change);
+      if (change.routesChanged) this.uplink?.router.setRoutes(this.edge.routes(this.site));
+      if (s.replaceAll) this.devices?.publishAllDesired();
       this.revision = s.revision;
       this.scheduleAck();
     }
     if (m.t === 'synced' && this.catchUp) {
       this.status({ type: 'resynced', ...this.catchUp, revision: this.revision });
       this.catchUp = undefined;
+      this.live = true;
       this.conn.send({ t: 'ack', revision: this.revision });
       // Tell the center how every instance is doing now, including what happened offline.
       for (const { instance, status } of this.workloads.statuses()) this.reportStatus(instance, status);
+      this.devices?.resynced();
       await this.flushEvents();
     }
+  }
+
+  private syncState(): SyncState {
+    const edge = this.edge;
+    const instances = this.workloads.instances;
+    return {
+      revision: this.revision,
+      objects: {
+        has: (key) => (key.startsWith('Instance/') ? instances.has(key.slice('Instance/'.length).replace('/', '.')) : edge.has(key)),
+        keys: () => [...[...instances.values()].map(objectKey), ...edge.keys()],
+      },
+    };
+  }
+
+  /** One sync step, committed to local state in one transaction, then made real: workloads started and stopped, devices served. */
+  private async applyStep(s: SyncStep): Promise<EdgeChange> {
+    const objects = new Map<string, EdgeObject>();
+    for (const o of s.put) if (o.kind !== 'Instance') objects.set(objectKey(o), o);
+    const removeObjects = s.remove.filter((k) => !k.startsWith('Instance/'));
+    await this.workloads.apply({ ...instancePart(s), replaceAll: s.replaceAll }, (put, remove) =>
+      this.state.commit(s.revision, { instances: { put, remove }, objects: { put: objects, remove: removeObjects }, replaceAll: s.replaceAll }),
+    );
+    return this.edge.apply(objects, removeObjects, s.replaceAll);
   }
 
   private scheduleAck(): void {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { labelsSchema, nameSchema, resourcesSchema } from '../core/index.ts';
 import { hostPortString } from './network/host-port.ts';
+import { uplinkOptionsSchema } from './uplink/options.ts';
 
 export const agentConfigSchema = z
   .object({
@@ -21,6 +22,12 @@ export const agentConfigSchema = z
     probeListen: z.union([z.literal('off'), hostPortString(0)]).default('127.0.0.1:0'),
     /** host:port peers should dial (e.g. a public or NATed address); default the listen address. */
     probeAdvertise: hostPortString(1).optional(),
+    /** host:port of the edge MQTT broker for devices (MQTT over TCP); 'off': no broker. */
+    mqttListen: z.union([z.literal('off'), hostPortString(0)]).default('off'),
+    /** host:port of the broker's MQTT over WebSocket listener (path /mqtt); off when unset. */
+    mqttWsListen: hostPortString(0).optional(),
+    /** The store-and-forward uplink's queue and sender (docs/uplink.md). */
+    uplink: uplinkOptionsSchema.default(uplinkOptionsSchema.parse({})),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })
   .strict();

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import type { AgentEvent, Instance } from '../core/index.ts';
+import type { AgentEvent, EdgeObject, Instance } from '../core/index.ts';
 
 export interface LocalInstance {
   instance: Instance;
@@ -13,12 +13,24 @@ export interface LocalInstance {
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS instances (id TEXT PRIMARY KEY, body TEXT NOT NULL, ports TEXT NOT NULL, pid INTEGER);
+  CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS twins (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, body TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
 `;
 
+/** One sync step's writes: the node's instances (by instance id) and the other synced objects (by object key). */
+export interface LocalCommit {
+  instances: { put: Map<string, LocalInstance>; remove: string[] };
+  objects: { put: Map<string, EdgeObject>; remove: string[] };
+  /** A snapshot: everything not put goes. */
+  replaceAll: boolean;
+}
+
 /**
- * The agent's durable state (SQLite, WAL): desired instances, the revision
- * they reflect, allocated ports, running pids, and an outbox of events not yet
+ * The agent's durable state (SQLite, WAL): desired instances, the site's
+ * devices, credentials, commands and routes, the revision they reflect,
+ * allocated ports, running pids, and an outbox of events not yet
  * delivered. It is what lets an agent restarted offline bring its workloads
  * back (edge autonomy) and report what happened once reconnected.
  *
@@ -39,6 +51,16 @@ export class LocalState {
       deleteInstance: db.prepare('DELETE FROM instances WHERE id = ?'),
       deleteAllInstances: db.prepare('DELETE FROM instances'),
       setPid: db.prepare('UPDATE instances SET pid = ? WHERE id = ?'),
+      objects: db.prepare<[], { key: string; body: string }>('SELECT key, body FROM objects'),
+      putObject: db.prepare('INSERT INTO objects (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body'),
+      deleteObject: db.prepare('DELETE FROM objects WHERE key = ?'),
+      deleteAllObjects: db.prepare('DELETE FROM objects'),
+      twins: db.prepare<[], { key: string; body: string }>('SELECT key, body FROM twins'),
+      putTwin: db.prepare('INSERT INTO twins (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body'),
+      deleteTwin: db.prepare('DELETE FROM twins WHERE key = ?'),
+      delivered: db.prepare<[], { key: string; body: string }>('SELECT key, body FROM delivered'),
+      putDelivered: db.prepare('INSERT INTO delivered (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body'),
+      deleteDelivered: db.prepare('DELETE FROM delivered WHERE key = ?'),
       enqueue: db.prepare('INSERT INTO outbox (body) VALUES (?)'),
       pending: db.prepare<[number], { seq: number; body: string }>('SELECT seq, body FROM outbox ORDER BY seq LIMIT ?'),
       drop: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
@@ -62,18 +84,49 @@ export class LocalState {
     return new Map(this.q.instances.all().map((r) => [r.id, { instance: JSON.parse(r.body) as Instance, ports: JSON.parse(r.ports) as Record<string, number>, pid: r.pid }]));
   }
 
-  /** Upserts and removes desired instances and moves the revision, atomically. */
-  async commit(revision: number, put: Map<string, LocalInstance>, remove: string[], replaceAll = false): Promise<void> {
+  async meta(key: string): Promise<string | undefined> {
+    return this.q.getMeta.get(key)?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.q.setMeta.run(key, value);
+  }
+
+  async objects(): Promise<Map<string, EdgeObject>> {
+    return new Map(this.q.objects.all().map((r) => [r.key, JSON.parse(r.body) as EdgeObject]));
+  }
+
+  /** Upserts and removes desired instances and objects and moves the revision, atomically. */
+  async commit(revision: number, c: LocalCommit): Promise<void> {
     this.db.transaction(() => {
-      if (replaceAll) this.q.deleteAllInstances.run();
-      for (const id of remove) this.q.deleteInstance.run(id);
-      for (const [id, li] of put) this.q.putInstance.run(id, JSON.stringify(li.instance), JSON.stringify(li.ports), li.pid);
+      if (c.replaceAll) {
+        this.q.deleteAllInstances.run();
+        this.q.deleteAllObjects.run();
+      }
+      for (const id of c.instances.remove) this.q.deleteInstance.run(id);
+      for (const [id, li] of c.instances.put) this.q.putInstance.run(id, JSON.stringify(li.instance), JSON.stringify(li.ports), li.pid);
+      for (const key of c.objects.remove) this.q.deleteObject.run(key);
+      for (const [key, o] of c.objects.put) this.q.putObject.run(key, JSON.stringify(o));
       this.q.setMeta.run('revision', String(revision));
     })();
   }
 
   async setPid(id: string, pid: number | null): Promise<void> {
     this.q.setPid.run(pid, id);
+  }
+
+  /** Small per-key JSON records the device service keeps: twins (reported documents) and command outcomes. */
+  records(table: 'twins' | 'delivered'): Map<string, unknown> {
+    const rows = table === 'twins' ? this.q.twins.all() : this.q.delivered.all();
+    return new Map(rows.map((r) => [r.key, JSON.parse(r.body) as unknown]));
+  }
+
+  putRecord(table: 'twins' | 'delivered', key: string, value: unknown): void {
+    (table === 'twins' ? this.q.putTwin : this.q.putDelivered).run(key, JSON.stringify(value));
+  }
+
+  deleteRecord(table: 'twins' | 'delivered', key: string): void {
+    (table === 'twins' ? this.q.deleteTwin : this.q.deleteDelivered).run(key);
   }
 
   async enqueueEvent(e: AgentEvent): Promise<void> {

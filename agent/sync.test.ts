@@ -1,8 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { CenterMessage, Instance } from '../core/index.ts';
-import { instanceId, step, type SyncState, type SyncStep } from './sync.ts';
+import type { CenterMessage, Device, EdgeObject, Instance } from '../core/index.ts';
+import { instanceId, instancePart, objectKey, step, type SyncStep } from './sync.ts';
+
+interface State {
+  revision: number;
+  objects: Map<string, EdgeObject>;
+}
 
 function inst(name: string, opts: { project?: string; node?: string; command?: string } = {}): Instance {
   return {
@@ -25,26 +30,39 @@ function templateOf(command: string): Instance['spec']['template'] {
   };
 }
 
-const put = (revision: number, i: Instance): CenterMessage => ({ t: 'change', revision, op: 'put', instance: i });
-const del = (revision: number, i: Instance): CenterMessage => ({ t: 'change', revision, op: 'delete', instance: i });
-const state = (revision: number, ...items: Instance[]): SyncState => ({ revision, instances: new Map(items.map((i) => [instanceId(i), i])) });
+const put = (revision: number, o: EdgeObject): CenterMessage => ({ t: 'change', revision, op: 'put', object: o });
+const del = (revision: number, o: EdgeObject): CenterMessage => ({ t: 'change', revision, op: 'delete', object: o });
+const state = (revision: number, ...items: EdgeObject[]): State => ({ revision, objects: new Map(items.map((i) => [objectKey(i), i])) });
 
 /** What the agent does with a step: the pure state after it. */
-function apply(s: SyncState, st: SyncStep | null): SyncState {
+function apply(s: State, st: SyncStep | null): State {
   if (!st) return s;
-  const next = new Map(st.replaceAll ? [] : s.instances);
+  const next = new Map(st.replaceAll ? [] : s.objects);
   for (const id of st.remove) next.delete(id);
-  for (const i of st.put) next.set(instanceId(i), i);
-  return { revision: st.revision, instances: next };
+  for (const i of st.put) next.set(objectKey(i), i);
+  return { revision: st.revision, objects: next };
 }
 
-function fold(msgs: CenterMessage[], from: SyncState = state(0)): SyncState {
+function fold(msgs: CenterMessage[], from: State = state(0)): State {
   return msgs.reduce((s, msg) => apply(s, step(s, msg)), from);
 }
 
-test('instanceId is project.name, with the default project when omitted', () => {
+function device(name: string, project = 'default', description = ''): Device {
+  return { apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name, project, labels: {} }, spec: { site: 'edge-a', description, grants: { publish: [], subscribe: [] }, twin: { desired: {} } } };
+}
+
+test('instanceId is project.name, objectKey kind/project/name, with the default project when omitted', () => {
   assert.equal(instanceId(inst('a')), 'default.a');
   assert.equal(instanceId(inst('a', { project: 'p' })), 'p.a');
+  assert.equal(objectKey(inst('a')), 'Instance/default/a');
+  assert.equal(objectKey(device('a', 'p')), 'Device/p/a');
+});
+
+test('instances and devices of the same name are different objects; the instance part of a step is by instance id', () => {
+  const s = fold([put(1, inst('a')), put(2, device('a')), del(3, inst('a'))]);
+  assert.deepEqual([...s.objects.keys()], ['Device/default/a']);
+  const st = step(state(3, inst('x', { project: 'p' }), device('d')), { t: 'snapshot', revision: 9, objects: [device('d'), inst('y')] })!;
+  assert.deepEqual(instancePart(st), { put: [inst('y')], remove: ['p.x'] });
 });
 
 test('a put change adds or replaces the instance and moves the revision', () => {
@@ -53,15 +71,15 @@ test('a put change adds or replaces the instance and moves the revision', () => 
   const a2 = inst('a', { command: 'other' });
   const s = fold([put(4, a), put(7, a2)]);
   assert.equal(s.revision, 7);
-  assert.deepEqual([...s.instances.entries()], [['default.a', a2]]);
+  assert.deepEqual([...s.objects.entries()], [['Instance/default/a', a2]]);
 });
 
 test('a delete change removes a known instance; an unknown one only moves the revision', () => {
   const a = inst('a');
-  assert.deepEqual(step(state(4, a), del(5, a)), { revision: 5, put: [], remove: ['default.a'], replaceAll: false });
+  assert.deepEqual(step(state(4, a), del(5, a)), { revision: 5, put: [], remove: ['Instance/default/a'], replaceAll: false });
   assert.deepEqual(step(state(4), del(5, a)), { revision: 5, put: [], remove: [], replaceAll: false });
   const s = fold([put(1, a), put(2, inst('b')), del(3, a)]);
-  assert.deepEqual([...s.instances.keys()], ['default.b']);
+  assert.deepEqual([...s.objects.keys()], ['Instance/default/b']);
   assert.equal(s.revision, 3);
 });
 
@@ -72,26 +90,26 @@ test('a change at or below the applied revision is a duplicate and ignored', () 
   assert.equal(step(state(5, a), put(2, b)), null, 'older revision');
   assert.equal(step(state(5, a), del(4, a)), null, 'stale delete must not remove');
   const s = fold([put(1, a), del(2, a), put(1, a)]);
-  assert.equal(s.instances.size, 0, 'a replayed put after its delete does not resurrect the instance');
+  assert.equal(s.objects.size, 0, 'a replayed put after its delete does not resurrect the instance');
   assert.equal(s.revision, 2);
 });
 
 test('a snapshot replaces everything and removes what it does not list', () => {
   const [a, b, c] = [inst('a'), inst('b'), inst('c', { project: 'p' })];
   const b2 = inst('b', { command: 'new' });
-  const st = step(state(10, a, b), { t: 'snapshot', revision: 20, instances: [b2, c] });
-  assert.deepEqual(st, { revision: 20, put: [b2, c], remove: ['default.a'], replaceAll: true });
+  const st = step(state(10, a, b), { t: 'snapshot', revision: 20, objects: [b2, c] });
+  assert.deepEqual(st, { revision: 20, put: [b2, c], remove: ['Instance/default/a'], replaceAll: true });
   const s = apply(state(10, a, b), st);
   assert.equal(s.revision, 20);
   assert.deepEqual(
-    [...s.instances.entries()].sort(([x], [y]) => x.localeCompare(y)),
+    [...s.objects.entries()].sort(([x], [y]) => x.localeCompare(y)),
     [
-      ['default.b', b2],
-      ['p.c', c],
+      ['Instance/default/b', b2],
+      ['Instance/p/c', c],
     ],
   );
-  const empty = step(state(10, a, b), { t: 'snapshot', revision: 11, instances: [] });
-  assert.deepEqual(empty, { revision: 11, put: [], remove: ['default.a', 'default.b'], replaceAll: true });
+  const empty = step(state(10, a, b), { t: 'snapshot', revision: 11, objects: [] });
+  assert.deepEqual(empty, { revision: 11, put: [], remove: ['Instance/default/a', 'Instance/default/b'], replaceAll: true });
 });
 
 test('synced only moves the revision forward', () => {
@@ -101,7 +119,7 @@ test('synced only moves the revision forward', () => {
   assert.equal(step(state(5, a), { t: 'synced', revision: 3 }), null);
   const s = fold([put(1, a), { t: 'synced', revision: 8 }, put(6, inst('late'))]);
   assert.equal(s.revision, 8);
-  assert.deepEqual([...s.instances.keys()], ['default.a'], 'a change older than a synced bookmark is a duplicate');
+  assert.deepEqual([...s.objects.keys()], ['Instance/default/a'], 'a change older than a synced bookmark is a duplicate');
 });
 
 test('messages that are not about sync change nothing', () => {
@@ -121,6 +139,7 @@ const changeArb = fc.record({
   project: fc.constantFrom(...projects),
   command: fc.constantFrom('x', 'y', 'z'),
   gap: fc.integer({ min: 1, max: 5 }),
+  kind: fc.constantFrom('Instance' as const, 'Device' as const),
 });
 
 /** Changes with strictly increasing revisions. */
@@ -128,7 +147,7 @@ const cleanArb = fc.array(changeArb, { maxLength: 40 }).map((cs) => {
   let revision = 0;
   return cs.map((c): CenterMessage => {
     revision += c.gap;
-    return { t: 'change', revision, op: c.op, instance: inst(c.name, { project: c.project, command: c.command }) };
+    return { t: 'change', revision, op: c.op, object: c.kind === 'Device' ? device(c.name, c.project, c.command) : inst(c.name, { project: c.project, command: c.command }) };
   });
 });
 
@@ -155,15 +174,15 @@ test('property: duplicates and replays of earlier messages do not change the out
       const expected = fold(clean);
       const actual = fold(noisy);
       assert.equal(actual.revision, expected.revision);
-      assert.deepEqual(new Map(actual.instances), new Map(expected.instances));
+      assert.deepEqual(new Map(actual.objects), new Map(expected.objects));
       // And the clean fold is the obvious model: the last change of each instance wins.
-      const model = new Map<string, Instance>();
+      const model = new Map<string, EdgeObject>();
       for (const c of clean) {
         if (c.t !== 'change') continue;
-        if (c.op === 'put') model.set(instanceId(c.instance), c.instance);
-        else model.delete(instanceId(c.instance));
+        if (c.op === 'put') model.set(objectKey(c.object), c.object);
+        else model.delete(objectKey(c.object));
       }
-      assert.deepEqual(new Map(expected.instances), model);
+      assert.deepEqual(new Map(expected.objects), model);
       assert.equal(expected.revision, clean.length ? (clean.at(-1) as { revision: number }).revision : 0);
     }),
     { numRuns: 500 },
@@ -178,7 +197,7 @@ test('property: resuming from any prefix with a replay of everything converges t
       const resumed = fold(clean, fold(clean.slice(0, k)));
       const direct = fold(clean);
       assert.equal(resumed.revision, direct.revision);
-      assert.deepEqual(new Map(resumed.instances), new Map(direct.instances));
+      assert.deepEqual(new Map(resumed.objects), new Map(direct.objects));
     }),
     { numRuns: 300 },
   );

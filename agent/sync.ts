@@ -1,41 +1,63 @@
-import type { CenterMessage, Instance } from '../core/index.ts';
+import type { CenterMessage, EdgeObject, Instance } from '../core/index.ts';
 
 /**
- * The agent side of revision sync, pure: given the desired instances and the
- * applied revision, what one message from the center changes. Changes at or
- * below the applied revision are duplicates and ignored; a snapshot replaces
- * everything; `synced` only moves the revision forward.
+ * The agent side of revision sync, pure: given the desired objects (the
+ * node's instances, its site's devices, credentials, commands, and routes)
+ * and the applied revision, what one message from the center changes.
+ * Changes at or below the applied revision are duplicates and ignored; a
+ * snapshot replaces everything; `synced` only moves the revision forward.
  */
 export interface SyncState {
   revision: number;
-  instances: ReadonlyMap<string, Instance>;
+  /** The desired objects, by `objectKey`. */
+  objects: { has(key: string): boolean; keys(): Iterable<string> };
 }
 
 export interface SyncStep {
   revision: number;
-  put: Instance[];
+  put: EdgeObject[];
+  /** Keys (`objectKey`) of objects to remove. */
   remove: string[];
   /** True for a snapshot: anything not in `put` goes. */
   replaceAll: boolean;
 }
 
+/** The local id of an instance (also its log directory's name). */
 export const instanceId = (i: Instance): string => `${i.metadata.project ?? 'default'}.${i.metadata.name}`;
+
+/** The key of any synced object: kind, project and name. */
+export const objectKey = (o: EdgeObject): string => `${o.kind}/${o.metadata.project ?? 'default'}/${o.metadata.name}`;
 
 export function step(state: SyncState, msg: CenterMessage): SyncStep | null {
   switch (msg.t) {
     case 'change': {
       if (msg.revision <= state.revision) return null;
-      const id = instanceId(msg.instance);
-      if (msg.op === 'delete') return { revision: msg.revision, put: [], remove: state.instances.has(id) ? [id] : [], replaceAll: false };
-      return { revision: msg.revision, put: [msg.instance], remove: [], replaceAll: false };
+      const key = objectKey(msg.object);
+      if (msg.op === 'delete') return { revision: msg.revision, put: [], remove: state.objects.has(key) ? [key] : [], replaceAll: false };
+      return { revision: msg.revision, put: [msg.object], remove: [], replaceAll: false };
     }
     case 'snapshot': {
-      const keep = new Set(msg.instances.map(instanceId));
-      return { revision: msg.revision, put: msg.instances, remove: [...state.instances.keys()].filter((id) => !keep.has(id)), replaceAll: true };
+      const keep = new Set(msg.objects.map(objectKey));
+      const remove: string[] = [];
+      for (const k of state.objects.keys()) if (!keep.has(k)) remove.push(k);
+      return { revision: msg.revision, put: msg.objects, remove, replaceAll: true };
     }
     case 'synced':
       return msg.revision > state.revision ? { revision: msg.revision, put: [], remove: [], replaceAll: false } : null;
     default:
       return null;
   }
+}
+
+/** A step's instance part, by instance id, for the workloads. */
+export function instancePart(s: SyncStep): { put: Instance[]; remove: string[] } {
+  const put: Instance[] = [];
+  for (const o of s.put) if (o.kind === 'Instance') put.push(o);
+  const remove: string[] = [];
+  for (const k of s.remove) {
+    if (!k.startsWith('Instance/')) continue;
+    const [, project, name] = k.split('/') as [string, string, string];
+    remove.push(`${project}.${name}`);
+  }
+  return { put, remove };
 }

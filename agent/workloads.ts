@@ -6,7 +6,15 @@ import type { Runtime } from './runtime/runtime.ts';
 import { InstanceSupervisor } from './runtime/supervisor.ts';
 import { killProcessGroup } from './runtime/process-runtime.ts';
 import type { LocalInstance, LocalState } from './local-state.ts';
-import { instanceId, type SyncStep } from './sync.ts';
+import { instanceId } from './sync.ts';
+
+/** The instance part of a sync step. */
+export interface InstanceStep {
+  put: Instance[];
+  /** Instance ids. */
+  remove: string[];
+  replaceAll: boolean;
+}
 
 export interface WorkloadsDeps {
   runtime: Runtime;
@@ -49,8 +57,8 @@ export class Workloads {
     return local.size;
   }
 
-  /** Applies one sync step: persist first, then start and stop. */
-  async apply(step: SyncStep): Promise<void> {
+  /** Applies one sync step: `persist` first (the caller commits it with the rest of the step), then start and stop. */
+  async apply(step: InstanceStep, persist: (put: Map<string, LocalInstance>, remove: string[]) => Promise<void>): Promise<void> {
     const put = new Map<string, LocalInstance>();
     const restart: string[] = [];
     for (const inst of step.put) {
@@ -61,7 +69,7 @@ export class Workloads {
       put.set(id, { instance: inst, ports, pid: prev?.pid ?? null });
     }
     const remove = step.replaceAll ? [...this.desired.keys()].filter((id) => !put.has(id)) : step.remove;
-    await this.deps.state.commit(step.revision, put, remove, step.replaceAll);
+    await persist(put, remove);
     for (const id of remove) {
       this.desired.delete(id);
       await this.halt(id);

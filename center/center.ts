@@ -8,7 +8,9 @@ import type { Store } from './store/store.ts';
 import { createServer } from './api/server.ts';
 import { registerResourceRoutes } from './api/resource-routes.ts';
 import { registerAuthRoutes } from './api/auth-routes.ts';
+import { registerDeviceRoutes } from './api/device-routes.ts';
 import { registerOpsRoutes } from './api/ops-routes.ts';
+import { registerUplinkRoutes } from './uplink/index.ts';
 import { createMetrics } from './metrics.ts';
 import { AgentHub } from './hub/agent-hub.ts';
 import { ControllerManager } from './controllers/manager.ts';
@@ -61,7 +63,9 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   });
   registerResourceRoutes(app, store);
   registerAuthRoutes(app, store);
+  registerDeviceRoutes(app, store);
   registerOpsRoutes(app, store, hub, metrics, VERSION);
+  registerUplinkRoutes(app, store, log.child({ module: 'uplink' }));
   hub.attach(app.server);
 
   await app.listen({ host: cfg.host, port: cfg.port });

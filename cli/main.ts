@@ -4,6 +4,8 @@ import { CliError } from './errors.ts';
 import { registerResourceCommands } from './commands/resources.ts';
 import { registerAccessCommands } from './commands/access.ts';
 import { registerProcessCommands } from './commands/processes.ts';
+import { registerMessageCommands } from './commands/messages.ts';
+import { registerDeviceCommands } from './commands/devices.ts';
 
 const program = new Command('gedge')
   .description('gedge: an open cloud-edge computing platform')
@@ -16,6 +18,8 @@ const program = new Command('gedge')
 registerProcessCommands(program);
 registerResourceCommands(program);
 registerAccessCommands(program);
+registerMessageCommands(program);
+registerDeviceCommands(program);
 
 try {
   await program.parseAsync(process.argv);

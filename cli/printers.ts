@@ -1,5 +1,5 @@
 import { yaml } from '../core/lazy-yaml.ts';
-import type { GedgeEvent, Instance, Link, Node, Resource, Service, Site } from '../core/index.ts';
+import type { Device, DeviceCommand, DeviceCredential, GedgeEvent, Instance, Link, Node, Resource, Route, Service, Site } from '../core/index.ts';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
 
@@ -57,6 +57,40 @@ const COLUMNS: Record<string, Column[]> = {
     ['PORTS', (o) => Object.entries((o as Instance).status?.ports ?? {}).map(([k, v]) => `${k}:${v}`).join(','), true],
     ['PID', (o) => String((o as Instance).status?.pid ?? ''), true],
     ['SERVICE', (o) => (o as Instance).spec.service ?? '', true],
+  ],
+  Device: [
+    ['NAME', (o) => o.metadata.name],
+    ['SITE', (o) => (o as Device).spec.site],
+    ['CONNECTED', (o) => ((o as Device).status?.connected ? 'yes' : 'no')],
+    ['NODE', (o) => (o as Device).status?.node ?? '<none>'],
+    ['LAST SEEN', (o) => { const s = (o as Device).status; return s?.lastSeen ? age(s.lastSeen) : '<never>'; }],
+    ['DESIRED', (o) => `v${o.metadata.generation ?? 1}`],
+    ['ACKED', (o) => `v${(o as Device).status?.desiredAckVersion ?? 0}`],
+    ['DENIED', (o) => String((o as Device).status?.denied ?? 0), true],
+    ['PROJECT', (o) => o.metadata.project ?? '', true],
+  ],
+  DeviceCredential: [
+    ['NAME', (o) => o.metadata.name],
+    ['DEVICE', (o) => (o as DeviceCredential).spec.device],
+    ['EXPIRES', (o) => (o as DeviceCredential).spec.expiresAt ?? 'never'],
+    ['AGE', (o) => age(o.metadata.createdAt)],
+    ['DESCRIPTION', (o) => (o as DeviceCredential).spec.description, true],
+  ],
+  Route: [
+    ['NAME', (o) => o.metadata.name],
+    ['TOPIC', (o) => (o as Route).spec.topic],
+    ['SINK', (o) => (o as Route).spec.sink.type],
+    ['SITES', (o) => (o as Route).spec.sites?.join(',') ?? '<all>'],
+    ['DELIVERED', (o) => String((o as Route).status?.delivered ?? 0)],
+    ['ERROR', (o) => (o as Route).status?.error ?? '', true],
+  ],
+  DeviceCommand: [
+    ['NAME', (o) => o.metadata.name],
+    ['DEVICE', (o) => (o as DeviceCommand).spec.device],
+    ['TOPIC', (o) => (o as DeviceCommand).spec.topic],
+    ['PHASE', (o) => (o as DeviceCommand).status?.phase ?? 'Pending'],
+    ['NODE', (o) => (o as DeviceCommand).status?.node ?? ''],
+    ['AGE', (o) => age(o.metadata.createdAt)],
   ],
   Link: [
     ['A', (o) => (o as Link).spec.sites[0]],

@@ -26,7 +26,7 @@ const processesUnder = (dir: string) => {
   return new Promise<number>((r) => {
     let o = '';
     ps.stdout.on('data', (d: Buffer) => (o += d.toString()));
-    ps.on('exit', () => r(o.trim() ? o.trim().split('\n').length : 0));
+    ps.on('close', () => r(o.trim() ? o.trim().split('\n').length : 0));
   });
 };
 

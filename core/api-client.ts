@@ -56,6 +56,11 @@ export class ApiClient {
     return this.json('POST', '/api/v1/tokens', JSON.stringify(req));
   }
 
+  /** Issues a device credential; the password is shown only in this answer. */
+  issueDeviceCredential(project: string, device: string, req: { description?: string; ttlSeconds?: number } = {}): Promise<{ credential: Resource; clientId: string; username: string; password: string }> {
+    return this.json('POST', `/api/v1/projects/${encodeURIComponent(project)}/devices/${encodeURIComponent(device)}/credentials`, JSON.stringify(req));
+  }
+
   async listTokens(): Promise<TokenView[]> {
     return (await this.json<{ items: TokenView[] }>('GET', '/api/v1/tokens')).items;
   }

@@ -8,3 +8,4 @@ export * from './backoff.ts';
 export * from './time.ts';
 export * from './api-client.ts';
 export * from './wait-for.ts';
+export * from './uplink-wire.ts';

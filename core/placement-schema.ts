@@ -61,11 +61,19 @@ export const placementSchema = z
     /** Exact nodes allowed (with policy pinned, or as a constraint). */
     nodes: z.array(nameSchema).optional(),
     nodeSelector: labelsSchema.optional(),
-    /** Where the service's clients are: the sites they reach the platform through, or a point on the map. */
+    /**
+     * Where the service's clients are: the sites they reach the platform
+     * through, a point on the map, or devices (of the service's project) by
+     * label: their sites. Several given: the SLA must hold for all.
+     */
     clients: z
-      .object({ sites: z.array(nameSchema).min(1).optional(), location: geoPointSchema.optional() })
+      .object({
+        sites: z.array(nameSchema).min(1).optional(),
+        location: geoPointSchema.optional(),
+        devices: labelsSchema.refine((l) => Object.keys(l).length > 0, 'a device selector needs at least one label').optional(),
+      })
       .strict()
-      .refine((c) => c.sites || c.location, 'clients needs sites or a location')
+      .refine((c) => c.sites || c.location || c.devices, 'clients needs sites, a location or devices')
       .optional(),
     /** SLA: estimated client-to-node round trip must not exceed this. */
     maxLatencyMs: z.number().positive().max(60_000).optional(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { instanceSchema, instanceStatusSchema, nameSchema, resourcesSchema } from './resources.ts';
+import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema, deviceSchema, deviceStatusSchema, instanceSchema, instanceStatusSchema, nameSchema, resourcesSchema, routeSchema } from './resources.ts';
 
 /**
  * The agent <-> center protocol. An agent dials out over one WebSocket
@@ -36,11 +36,17 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
     capacity: resourcesSchema,
     /** Where peers reach this agent's probe responder (for agent-to-agent round trips); absent: not probed. */
     probe: probeAddressSchema.optional(),
+    /** The edge MQTT broker's ports, when it runs. */
+    mqtt: z.object({ host: z.string().min(1), tcp: z.number().int().min(1).max(65535), ws: z.number().int().min(1).max(65535).optional() }).optional(),
   }),
   z.object({ t: z.literal('hb'), usage: usageSchema }),
   z.object({ t: z.literal('ack'), revision: z.number().int().nonnegative() }),
   z.object({ t: z.literal('status'), project: nameSchema, instance: nameSchema, status: instanceStatusSchema }),
   z.object({ t: z.literal('events'), events: z.array(agentEventSchema).max(1000) }),
+  /** Devices' connection state, last seen and reported twin, as the edge saw them (coalesced, newest per device). */
+  z.object({ t: z.literal('devices'), updates: z.array(z.object({ project: nameSchema, device: nameSchema, status: deviceStatusSchema.partial() })).max(10_000) }),
+  /** Commands delivered (or expired) at the edge. */
+  z.object({ t: z.literal('commands'), updates: z.array(z.object({ project: nameSchema, command: nameSchema, status: deviceCommandStatusSchema })).max(10_000) }),
   z.object({ t: z.literal('logs.data'), stream: z.number().int(), data: z.string() }),
   z.object({ t: z.literal('logs.end'), stream: z.number().int(), error: z.string().optional() }),
   /**
@@ -57,16 +63,19 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
 
 // ---- center -> agent ---------------------------------------------------------
-const instanceWire = instanceSchema;
+/** What an agent is sent: its node's instances and its site's devices, credentials, routes and commands. */
+export const edgeObjectSchema = z.discriminatedUnion('kind', [instanceSchema, deviceSchema, deviceCredentialSchema, routeSchema, deviceCommandSchema]);
 export const centerMessageSchema = z.discriminatedUnion('t', [
   z.object({
     t: z.literal('welcome'),
     node: nameSchema,
+    /** The node's site (the agent keeps the routes and devices of it). */
+    site: nameSchema.optional(),
     mode: z.enum(['delta', 'snapshot']),
     heartbeatMs: z.number().int().positive(),
   }),
-  z.object({ t: z.literal('change'), revision: z.number().int(), op: z.enum(['put', 'delete']), instance: instanceWire }),
-  z.object({ t: z.literal('snapshot'), revision: z.number().int(), instances: z.array(instanceWire) }),
+  z.object({ t: z.literal('change'), revision: z.number().int(), op: z.enum(['put', 'delete']), object: edgeObjectSchema }),
+  z.object({ t: z.literal('snapshot'), revision: z.number().int(), objects: z.array(edgeObjectSchema) }),
   /** Everything up to `revision` that concerns this node has been sent (end of catch-up, or a bookmark). */
   z.object({ t: z.literal('synced'), revision: z.number().int() }),
   z.object({

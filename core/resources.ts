@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { labelsSchema, nameSchema, tierSchema } from './schema-base.ts';
 import { geoPointSchema, placementSchema, schedulingExplanationSchema, taintSchema } from './placement-schema.ts';
+import { deviceCommandSpecSchema, deviceCommandStatusSchema, deviceCredentialSpecSchema, deviceSpecSchema, deviceStatusSchema, routeSpecSchema, routeStatusSchema } from './device-schema.ts';
 
 export * from './schema-base.ts';
 export * from './placement-schema.ts';
+export * from './device-schema.ts';
 
 /**
  * The resource model: Kubernetes-style objects, defined once here. The same
@@ -90,6 +92,8 @@ export const nodeStatusSchema = z
     agent: z.object({ version: z.string(), os: z.string(), arch: z.string(), pid: z.number() }).optional(),
     /** Last store revision the agent acknowledged as applied. */
     syncedRevision: z.number().int().nonnegative().optional(),
+    /** Where the node's edge MQTT broker listens for devices, when it runs one. */
+    mqtt: z.object({ host: z.string(), tcp: z.number().int(), ws: z.number().int().optional() }).strict().optional(),
     conditions: z.array(conditionSchema).default([]),
   })
   .strict();
@@ -262,6 +266,10 @@ export const instanceSchema = kindSchema('Instance', instanceSpecSchema, instanc
 export const eventSchema = kindSchema('Event', eventSpecSchema, noStatus);
 export const linkSchema = kindSchema('Link', linkSpecSchema, linkStatusSchema);
 export const priorityClassSchema = kindSchema('PriorityClass', priorityClassSpecSchema, noStatus);
+export const deviceSchema = kindSchema('Device', deviceSpecSchema, deviceStatusSchema);
+export const deviceCredentialSchema = kindSchema('DeviceCredential', deviceCredentialSpecSchema, noStatus);
+export const routeSchema = kindSchema('Route', routeSpecSchema, routeStatusSchema);
+export const deviceCommandSchema = kindSchema('DeviceCommand', deviceCommandSpecSchema, deviceCommandStatusSchema);
 
 export type Project = z.infer<typeof projectSchema>;
 export type Site = z.infer<typeof siteSchema>;
@@ -272,6 +280,12 @@ export type GedgeEvent = z.infer<typeof eventSchema>;
 export type Link = z.infer<typeof linkSchema>;
 export type LinkStatus = z.infer<typeof linkStatusSchema>;
 export type PriorityClass = z.infer<typeof priorityClassSchema>;
+export type Device = z.infer<typeof deviceSchema>;
+export type DeviceStatus = z.infer<typeof deviceStatusSchema>;
+export type DeviceCredential = z.infer<typeof deviceCredentialSchema>;
+export type Route = z.infer<typeof routeSchema>;
+export type DeviceCommand = z.infer<typeof deviceCommandSchema>;
+export type DeviceCommandStatus = z.infer<typeof deviceCommandStatusSchema>;
 export type NodeStatus = z.infer<typeof nodeStatusSchema>;
 export type InstanceStatus = z.infer<typeof instanceStatusSchema>;
 export type ServiceStatus = z.infer<typeof serviceStatusSchema>;
@@ -294,11 +308,17 @@ export const KINDS = {
   Event: { kind: 'Event', plural: 'events', namespaced: false, schema: eventSchema, shortNames: ['event', 'ev'] },
   Link: { kind: 'Link', plural: 'links', namespaced: false, schema: linkSchema, shortNames: ['link'] },
   PriorityClass: { kind: 'PriorityClass', plural: 'priorityclasses', namespaced: false, schema: priorityClassSchema, shortNames: ['priorityclass', 'pc'] },
+  Device: { kind: 'Device', plural: 'devices', namespaced: true, schema: deviceSchema, shortNames: ['device', 'dev'] },
+  DeviceCredential: { kind: 'DeviceCredential', plural: 'devicecredentials', namespaced: true, schema: deviceCredentialSchema, shortNames: ['devicecredential', 'cred'] },
+  Route: { kind: 'Route', plural: 'routes', namespaced: true, schema: routeSchema, shortNames: ['route'] },
+  DeviceCommand: { kind: 'DeviceCommand', plural: 'devicecommands', namespaced: true, schema: deviceCommandSchema, shortNames: ['devicecommand', 'command', 'cmd'] },
 } as const satisfies Record<string, KindInfo>;
 
 export type KindName = keyof typeof KINDS;
 export type ResourceOf<K extends KindName> = z.infer<(typeof KINDS)[K]['schema']>;
-export type Resource = Project | Site | Node | Service | Instance | GedgeEvent | Link | PriorityClass;
+export type Resource = Project | Site | Node | Service | Instance | GedgeEvent | Link | PriorityClass | Device | DeviceCredential | Route | DeviceCommand;
+/** The kinds an agent receives: what runs on its node, and its site's devices, credentials, routes and commands. */
+export type EdgeObject = Instance | Device | DeviceCredential | Route | DeviceCommand;
 
 export const DEFAULT_PROJECT = 'default';
 /** On instances: the service that owns them. */

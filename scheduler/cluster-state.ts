@@ -108,9 +108,22 @@ export class ClusterState {
   readonly latency = new LatencyTable();
   /** Bumped when sites change, so cached per-site derivations can be dropped. */
   siteVersion = 0;
+  /** Bumped when a site gains or loses a node. */
+  private membershipVersion = 0;
+  /** Devices by `project/name`: where clients selected by device labels are. */
+  readonly devices = new Map<string, { project: string; site: string; labels: Record<string, string> }>();
+  private deviceVersion = 0;
   private readonly nominations = new Map<string, string>();
   /** Instances bound to a node the state does not know (yet, or any more), accounted when it (re)appears. */
   private readonly orphans = new Map<string, Set<BoundInstance>>();
+
+  /**
+   * Changes whenever sites, their node counts, the latency table or devices change:
+   * what a per-site plan (site filters, site-level scores) depends on.
+   */
+  get layoutVersion(): number {
+    return this.siteVersion + this.membershipVersion + this.latency.version + this.deviceVersion;
+  }
 
   /** Applies one stored object (or its deletion). Unknown kinds are ignored. */
   apply(obj: Resource, deleted = false): void {
@@ -131,6 +144,15 @@ export class ClusterState {
         if (deleted) this.priorityClasses.delete(obj.metadata.name);
         else this.priorityClasses.set(obj.metadata.name, priorityOf(obj));
         return;
+      case 'Device': {
+        const key = `${obj.metadata.project ?? 'default'}/${obj.metadata.name}`;
+        const prev = this.devices.get(key);
+        if (deleted) this.devices.delete(key);
+        else this.devices.set(key, { project: obj.metadata.project ?? 'default', site: obj.spec.site, labels: obj.metadata.labels });
+        // Only where devices are (and which labels they carry) matters to placements.
+        if (deleted || !prev || JSON.stringify(prev.labels) !== JSON.stringify(obj.metadata.labels)) this.deviceVersion++;
+        return;
+      }
       default:
         return;
     }
@@ -189,6 +211,7 @@ export class ClusterState {
     if (at >= 0) site.nodes[at] = info;
     else {
       site.nodes.push(info);
+      this.membershipVersion++;
       for (const [svc, k] of info.perService) bump(site.perService, svc, k);
     }
     const waiting = this.orphans.get(info.name);
@@ -210,6 +233,7 @@ export class ClusterState {
     if (!site) return;
     site.nodes = site.nodes.filter((x) => x.name !== n.name);
     site.bounds = null;
+    this.membershipVersion++;
     for (const [svc, k] of n.perService) bump(site.perService, svc, -k);
   }
 

@@ -1,12 +1,18 @@
-import type { GeoPoint, Placement } from '../core/index.ts';
+import type { GeoPoint } from '../core/index.ts';
 
-/** Where a latency figure comes from: a fresh measurement, the last one before it went stale, or a declared plan. */
+/** Where clients are, resolved: sites (named, and those of the devices selected) and a point. */
+export interface ClientSpots {
+  sites?: string[];
+  location?: GeoPoint;
+}
+
 /** What the client estimate needs of a site. */
 export interface LocatedSite {
   name: string;
   location: GeoPoint | undefined;
 }
 
+/** Where a latency figure comes from: a fresh measurement, the last one before it went stale, a declared plan, or within a site. */
 export type LatencySource = 'measured' | 'stale' | 'declared' | 'local';
 
 export interface LatencyEntry {
@@ -20,14 +26,17 @@ export const FIBER_RTT_MS_PER_KM = 1 / 100;
 /** The site-by-site round-trip table (symmetric). Within a site the round trip is taken as 0. */
 export class LatencyTable {
   private readonly rows = new Map<string, Map<string, LatencyEntry>>();
+  /** Bumped on every change, so derivations from the table (site plans) know when they are stale. */
+  version = 0;
 
   set(a: string, b: string, rttMs: number, source: LatencySource): void {
     this.row(a).set(b, { rttMs, source });
     this.row(b).set(a, { rttMs, source });
+    this.version++;
   }
 
   delete(a: string, b: string): void {
-    this.rows.get(a)?.delete(b);
+    if (this.rows.get(a)?.delete(b)) this.version++;
     this.rows.get(b)?.delete(a);
   }
 
@@ -91,7 +100,7 @@ export class ClientLatency {
     return hit;
   }
 
-  estimate(clients: NonNullable<Placement['clients']>, site: string, siteVersion: number): LatencyEntry | undefined {
+  estimate(clients: ClientSpots, site: string, siteVersion: number): LatencyEntry | undefined {
     // No closures here: this runs once per site for every placement.
     let worst: LatencyEntry | undefined;
     const sites = clients.sites;

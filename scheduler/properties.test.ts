@@ -131,6 +131,40 @@ test('property: the latency policy picks the brute-force optimum (never an SLA v
   );
 });
 
+test('property: pruning by site bounds (large-cluster mode) never changes the decision', () => {
+  fc.assert(
+    fc.property(clusterArb, podArb, fc.constantFrom<Placement['policy']>('latency', 'spread', 'binpack', undefined), (c, p, policy) => {
+      const b = build(c);
+      const pod = instance('pod', { service: 'pod', want: wantOf(p), placement: placementOf(p, policy) });
+      const pruned = new Scheduler(stateOf(b.objects), { explainAllUpTo: 0 }).place(pod);
+      assert.equal(pruned.node, new Scheduler(stateOf(b.objects)).place(pod).node);
+    }),
+    { numRuns: 1500 },
+  );
+});
+
+test('property: a scheduler that placed while the cluster changed (cached site plans) decides like a fresh one', () => {
+  fc.assert(
+    fc.property(clusterArb, clusterArb, podArb, (before, after, p) => {
+      const pod = instance('pod', { service: 'pod', want: wantOf(p), placement: placementOf(p) });
+      const first = build(before);
+      const scheduler = new Scheduler(stateOf(first.objects), { explainAllUpTo: 0 });
+      scheduler.place(pod);
+      // The cluster moves on: links change or vanish, nodes come, go and change
+      // site; the load is replaced (an instance's requests never change in place).
+      const next = build(after);
+      const kept = new Set(next.objects.map((o) => `${o.kind}/${o.metadata.name}`));
+      for (const o of first.objects) if (o.kind === 'Instance' || !kept.has(`${o.kind}/${o.metadata.name}`)) scheduler.state.apply(o, true);
+      for (const o of next.objects) {
+        scheduler.state.apply(o);
+        scheduler.place(pod);
+      }
+      assert.equal(scheduler.place(pod).node, new Scheduler(stateOf(next.objects), { explainAllUpTo: 0 }).place(pod).node);
+    }),
+    { numRuns: 500 },
+  );
+});
+
 test('property: the decision does not depend on the order objects arrived in', () => {
   fc.assert(
     fc.property(clusterArb, podArb, fc.integer(), (c, p, seed) => {

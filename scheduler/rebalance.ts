@@ -18,6 +18,18 @@ export interface Move {
   detail: string;
 }
 
+/** A running instance whose SLA no longer holds, with no compliant node to move to: it stays (degraded beats down). */
+export interface Stranded {
+  instance: string;
+  node: string;
+  detail: string;
+}
+
+export interface RebalancePlan {
+  moves: Move[];
+  stranded: Stranded[];
+}
+
 export interface RebalanceOptions {
   /** A fitting current node moves only if another scores this many points (0-100) better. */
   minGain: number;
@@ -29,16 +41,18 @@ export const DEFAULT_REBALANCE: RebalanceOptions = { minGain: 25, maxMoves: 20 }
 
 /**
  * Which running instances to move now: those whose node violates their SLA
- * while a compliant node exists, then those with a much better place.
+ * while a compliant node exists, then those with a much better place; and
+ * those that violate their SLA with nowhere compliant to go (stranded).
  * Instances on nodes that are not Ready are left to the node lifecycle (evicted
  * after the grace period); other filters that stopped passing (a new taint, a
  * cordon) do not move running work.
  */
-export function planMoves(scheduler: Scheduler, instances: Instance[], opts: RebalanceOptions = DEFAULT_REBALANCE): Move[] {
+export function planMoves(scheduler: Scheduler, instances: Instance[], opts: RebalanceOptions = DEFAULT_REBALANCE): RebalancePlan {
   const state = scheduler.state;
   const inFlight = new Map<string, number>();
   for (const b of state.instances.values()) if (b.retiring && b.service) inFlight.set(b.service, (inFlight.get(b.service) ?? 0) + 1);
   const sla: Move[] = [];
+  const stranded: Stranded[] = [];
   const gains: { move: Move; gain: number }[] = [];
   for (const inst of instances) {
     const svc = serviceKey(inst.metadata.project, inst.spec.service);
@@ -47,6 +61,10 @@ export function planMoves(scheduler: Scheduler, instances: Instance[], opts: Reb
     const info = state.services.get(svc);
     if (!info || (inFlight.get(svc) ?? 0) >= Math.max(1, info.maxUnavailable)) continue;
     const { current, best } = scheduler.evaluate(inst);
+    if (current?.rejection?.reason === 'latency > SLA' && !best.node) {
+      stranded.push({ instance: instanceKey(inst), node, detail: `${current.rejection.detail} on ${node}; no compliant node (${best.explanation.summary})` });
+      continue;
+    }
     if (!current || !best.node || best.node === node) continue;
     const top = best.explanation.candidates[0];
     const move = (reason: Move['reason'], detail: string): Move => ({ instance: instanceKey(inst), from: node, to: best.node!, reason, detail });
@@ -61,7 +79,7 @@ export function planMoves(scheduler: Scheduler, instances: Instance[], opts: Reb
     inFlight.set(svc, (inFlight.get(svc) ?? 0) + 1);
   }
   gains.sort((a, b) => b.gain - a.gain || a.move.instance.localeCompare(b.move.instance));
-  return [...sla, ...gains.map((g) => g.move)].slice(0, opts.maxMoves);
+  return { moves: [...sla, ...gains.map((g) => g.move)].slice(0, opts.maxMoves), stranded };
 }
 
 export interface ReplicaView {

@@ -49,27 +49,30 @@ test('preemption respects preemptionPolicy Never, equal priorities, and the vict
   assert.equal(new Scheduler(stateOf([...base, service('low', 1, 1), low])).place(instance('v', { want, placement: { priorityClass: 'critical' } })).preemption?.node, 'e-1');
 });
 
-test('rebalance: an instance whose SLA no longer holds moves to a compliant node; none compliant, it stays', () => {
+test('rebalance: an instance whose SLA no longer holds moves to a compliant node; none compliant, it stays and is reported stranded', () => {
   const objs = [site('edge-a'), site('edge-b'), site('edge-c'), node('b-1', { site: 'edge-b' }), node('c-1', { site: 'edge-c' }), service('web', 1, 1)];
   const placement = { clients: { sites: ['edge-a'] }, maxLatencyMs: 10 };
   const running = instance('web-1', { node: 'b-1', ready: true, placement });
   const state = stateOf([...objs, link('edge-a', 'edge-b', 25), link('edge-a', 'edge-c', 3), running]);
-  const moves = planMoves(new Scheduler(state), [running]);
+  const { moves, stranded } = planMoves(new Scheduler(state), [running]);
   assert.deepEqual(moves.map((m) => [m.instance, m.from, m.to, m.reason]), [['default/web-1', 'b-1', 'c-1', 'sla']]);
   assert.match(moves[0]!.detail, /latency 25ms > SLA 10ms on b-1; c-1 meets it/);
+  assert.deepEqual(stranded, []);
   state.apply(link('edge-a', 'edge-c', 30));
-  assert.deepEqual(planMoves(new Scheduler(state), [running]), [], 'no compliant node: better degraded than down');
+  const after = planMoves(new Scheduler(state), [running]);
+  assert.deepEqual(after.moves, [], 'no compliant node: better degraded than down');
+  assert.deepEqual(after.stranded, [{ instance: 'default/web-1', node: 'b-1', detail: 'latency 25ms > SLA 10ms on b-1; no compliant node (0/2 nodes: 2 latency 25ms > SLA 10ms)' }]);
 });
 
 test('rebalance by score needs a clear gain, and never more moves in flight than maxUnavailable allows', () => {
   const objs = [site('a'), node('busy', { site: 'a' }), node('idle', { site: 'a' }), service('web', 3, 1)];
   const reps = [0, 1, 2].map((i) => instance(`web-${i}`, { node: 'busy', ready: true }));
   const state = stateOf([...objs, ...reps]);
-  const moves = planMoves(new Scheduler(state), reps);
+  const { moves } = planMoves(new Scheduler(state), reps);
   assert.equal(moves.length, 1, 'one move in flight for maxUnavailable 1');
   assert.equal(moves[0]!.to, 'idle');
   const balanced = stateOf([...objs, instance('web-0', { node: 'busy', ready: true }), instance('web-1', { node: 'idle', ready: true })]);
-  assert.deepEqual(planMoves(new Scheduler(balanced), [instance('web-0', { node: 'busy', ready: true })]), [], 'a small gain does not move anything');
+  assert.deepEqual(planMoves(new Scheduler(balanced), [instance('web-0', { node: 'busy', ready: true })]).moves, [], 'a small gain does not move anything');
 });
 
 test('property: rescheduling never takes a service below its floor (retirements, preemption victims, moves in flight)', () => {
@@ -101,7 +104,7 @@ test('property: rescheduling never takes a service below its floor (retirements,
       const lost = new Map<string, number>();
       for (const v of d.preemption?.victims ?? []) if (v.ready) lost.set(v.service!, (lost.get(v.service!) ?? 0) + 1);
       for (const [svc, n] of lost) assert.ok(n <= budget.get(svc)!, `${svc} loses ${n} ready, budget ${budget.get(svc)}`);
-      const moves = planMoves(new Scheduler(state), insts);
+      const { moves } = planMoves(new Scheduler(state), insts);
       svcs.forEach((s, k) => {
         const already = s.reps.filter((r) => r.retiring).length;
         const planned = moves.filter((m) => m.instance.startsWith(`default/svc-${k}-`)).length;

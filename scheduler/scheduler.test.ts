@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Device } from '../core/index.ts';
 import { Scheduler } from './scheduler.ts';
 import { instance, link, node, site, stateOf } from './test-helpers.ts';
 
@@ -38,6 +39,20 @@ test('clients at a point reach the nearest located site; the fiber round trip to
   const b = nearBusan.explanation.candidates.find((c) => c.node === 'b-1')!;
   assert.ok(b.latencyMs! > 0 && b.latencyMs! < 0.2, `a few km of fiber: ${b.latencyMs}`);
   assert.equal(nearBusan.explanation.candidates.find((c) => c.node === 's-1')!.verdict, 'latency 9.1ms > SLA 5ms', '9 ms of link plus the access fiber');
+});
+
+test("clients by device labels: the sites of the project's matching devices, worst case over all of them, kept current as devices come and go", () => {
+  const dev = (name: string, siteName: string, labels: Record<string, string>, project = 'default'): Device => ({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name, project, labels }, spec: { site: siteName, description: '', grants: { publish: [], subscribe: [] }, twin: { desired: {} } } });
+  const objs = [site('edge-a'), site('edge-b'), site('edge-c'), link('edge-a', 'edge-b', 4), link('edge-a', 'edge-c', 4), link('edge-b', 'edge-c', 30), node('a-1', { site: 'edge-a' }), node('b-1', { site: 'edge-b' }), node('c-1', { site: 'edge-c' })];
+  const state = stateOf([...objs, dev('cam-1', 'edge-b', { kind: 'camera' }), dev('cam-x', 'edge-c', { kind: 'camera' }, 'other')]);
+  const s = new Scheduler(state, { explainAllUpTo: 0 });
+  const pod = instance('ai', { placement: { clients: { devices: { kind: 'camera' } }, maxLatencyMs: 10 } });
+  assert.equal(s.place(pod).node, 'b-1', 'next to the only camera of its project');
+  state.apply(dev('cam-2', 'edge-c', { kind: 'camera' }));
+  assert.equal(s.place(pod).node, 'a-1', 'cameras at edge-b and edge-c: edge-a is within 10 ms of both');
+  state.apply(dev('cam-2', 'edge-c', { kind: 'camera' }), true);
+  state.apply(dev('cam-1', 'edge-b', { kind: 'microphone' }));
+  assert.match(s.place(pod).explanation.summary, /^0\/3 nodes: 3 latency unknown$/, 'no camera left: nothing to promise an SLA to');
 });
 
 test('binpack fills the fullest node that still fits; spread goes to the emptiest', () => {

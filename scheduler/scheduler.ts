@@ -1,10 +1,11 @@
-import type { Instance, SchedulingExplanation } from '../core/index.ts';
+import type { Instance, Placement, SchedulingExplanation } from '../core/index.ts';
 import { instanceKey, serviceKey, type BoundInstance, type ClusterState, type NodeInfo, type SiteInfo } from './cluster-state.ts';
-import { NODE_FILTERS, SITE_FILTERS, fmtMs, prefersNot } from './filters.ts';
+import { NODE_FILTERS, fmtMs, prefersNot } from './filters.ts';
 import { ClientLatency } from './latency.ts';
 import { findPreemption } from './preemption.ts';
-import { SCORES, SCORE_NAMES, better, policyOf, siteUpperBound, weightsOf } from './scores.ts';
-import { DEFAULT_SCHEDULER_OPTIONS, type LatencyOf, type PodContext, type Rejection, type SchedulerOptions } from './types.ts';
+import { SCORES, SCORE_NAMES, better, nodeScoreCeiling, policyOf, siteUpperBound, weightsOf } from './scores.ts';
+import { BoundHeap, SitePlans, copyCounts, siteVerdict, tally, type Counts } from './site-plan.ts';
+import { DEFAULT_SCHEDULER_OPTIONS, type ClientSpots, type LatencyOf, type PodContext, type Rejection, type SchedulerOptions } from './types.ts';
 
 export interface Decision {
   node: string | null;
@@ -26,14 +27,14 @@ type Fit = Extract<Judgement, { rejection: null }>;
  */
 export class Scheduler {
   readonly opts: SchedulerOptions;
-  private readonly clients: ClientLatency;
+  private readonly plans: SitePlans;
 
   constructor(
     readonly state: ClusterState,
     opts: Partial<SchedulerOptions> = {},
   ) {
     this.opts = { ...DEFAULT_SCHEDULER_OPTIONS, ...opts };
-    this.clients = new ClientLatency(state.latency, state.sites);
+    this.plans = new SitePlans(state, new ClientLatency(state.latency, state.sites), this.opts);
   }
 
   place(inst: Instance, at: Date = new Date()): Decision {
@@ -42,43 +43,39 @@ export class Scheduler {
     if (typeof pod === 'string') return { node: null, explanation: { at: at.toISOString(), policy, node: null, summary: pod, candidates: [], omitted: 0 } };
 
     const listAll = this.state.nodes.size <= this.opts.explainAllUpTo;
-    const counts = new Map<string, { n: number; minLatency: number }>();
+    const plan = this.plans.of(pod);
+    const counts = copyCounts(plan.counts);
     const examples = new Map<string, Judgement>();
     const listed: Judgement[] = [];
     const top: Fit[] = [];
     const roomOnly: NodeInfo[] = [];
     const weightSum = SCORE_NAMES.reduce((a, n) => a + pod.weights[n], 0);
-    let total = 0;
+    const total = plan.total;
     let feasible = 0;
-    let skipped = 0;
-    // Site filters first, once per site; the surviving sites are visited best
-    // bound first, so that once a fit beats a site's bound, that site and every
-    // later one can be skipped (small clusters are always evaluated in full).
-    const plan: { site: SiteInfo; latency: LatencyOf; ub: number }[] = [];
-    for (const site of this.state.sites.values()) {
-      if (!site.nodes.length) continue;
-      total += site.nodes.length;
-      const latency = this.latencyTo(pod, site);
-      const siteRejection = siteVerdict(pod, site, latency);
-      if (!siteRejection) {
-        plan.push({ site, latency, ub: listAll ? Infinity : siteUpperBound(pod, site, latency, this.opts, weightSum) });
-        continue;
-      }
-      tally(counts, siteRejection, site.nodes.length);
-      if (listAll) for (const node of site.nodes) listed.push({ node, site, latency, rejection: siteRejection });
-      else if (!examples.has(siteRejection.reason)) examples.set(siteRejection.reason, { node: site.nodes[0]!, site, latency, rejection: siteRejection });
+    let visitedNodes = 0;
+    for (const r of listAll ? plan.rejected : plan.examples) {
+      if (listAll) for (const node of r.site.nodes) listed.push({ node, site: r.site, latency: r.latency, rejection: r.rejection });
+      else examples.set(r.rejection.reason, { node: r.site.nodes[0]!, site: r.site, latency: r.latency, rejection: r.rejection });
     }
-    for (let visited = 0; visited < plan.length; visited++) {
-      // The next site by bound: picked by a scan while few are visited (usually a
-      // handful before the rest is skipped), sorted once if many are.
-      if (visited === SCAN_VISITS && !listAll) plan.splice(0, plan.length, ...plan.slice(0, visited), ...plan.slice(visited).sort((a, b) => b.ub - a.ub));
-      if (visited < SCAN_VISITS && !listAll) swapBestInto(plan, visited);
-      const { site, latency, ub } = plan[visited]!;
-      const lead = top[0];
-      if (lead && !lead.soft && lead.total > ub + 1e-9) {
-        for (let k = visited; k < plan.length; k++) skipped += plan[k]!.site.nodes.length;
-        break;
+    // The passing sites are visited best bound first: bounds are computed lazily
+    // in the plan's order (site-level scores first) as long as a site not yet
+    // bounded could beat the best bounded one. Once the best fit beats every
+    // remaining bound, the rest is skipped; the result is still exact. Small
+    // clusters are evaluated in full.
+    const ceiling = nodeScoreCeiling(pod.weights);
+    const heap = new BoundHeap();
+    const passing = plan.passing;
+    let next = 0;
+    for (;;) {
+      while (next < passing.length && (listAll || !heap.size || passing[next]!.siteSum + ceiling > heap.topUb() * weightSum + 1e-9)) {
+        const s = passing[next++]!;
+        heap.push(s, listAll ? 0 : siteUpperBound(pod, s.site, s.siteSum, weightSum));
       }
+      if (!heap.size) break;
+      const lead = top[0];
+      if (lead && !lead.soft && !listAll && lead.total > heap.topUb() + 1e-9) break;
+      const { site, latency } = heap.pop();
+      visitedNodes += site.nodes.length;
       for (const node of site.nodes) {
         const j = this.judgeNode(pod, node, site, latency, weightSum);
         if (j.rejection) {
@@ -93,6 +90,7 @@ export class Scheduler {
         keepTop(top, j, listAll ? Infinity : this.opts.explainTop);
       }
     }
+    const skipped = plan.passingNodes - visitedNodes;
 
     const best = top[0];
     const summary = !best
@@ -131,7 +129,7 @@ export class Scheduler {
       const site = node && this.state.sites.get(node.site);
       let current: Judgement | undefined;
       if (typeof pod !== 'string' && node && site) {
-        const latency = this.latencyTo(pod, site);
+        const latency = this.plans.latencyTo(pod, site);
         const rejection = siteVerdict(pod, site, latency);
         current = rejection ? { node, site, latency, rejection } : this.judgeNode(pod, node, site, latency, SCORE_NAMES.reduce((a, n) => a + pod.weights[n], 0));
       }
@@ -139,11 +137,6 @@ export class Scheduler {
     } finally {
       if (bound) this.state.apply(inst);
     }
-  }
-
-  private latencyTo(pod: PodContext, site: SiteInfo): LatencyOf {
-    const clients = pod.placement.clients;
-    return clients ? this.clients.estimate(clients, site.name, this.state.siteVersion) : undefined;
   }
 
   private judgeNode(pod: PodContext, node: NodeInfo, site: SiteInfo, latency: LatencyOf, weightSum: number): Judgement {
@@ -175,6 +168,20 @@ export class Scheduler {
     return { node: j.node.name, site: j.site.name, verdict, latencyMs, scores: this.breakdown(pod, j), total: Math.round(j.total * 10) / 10 };
   }
 
+  /** The clients' sites: those named, and those of the project's devices the selector matches (sorted, without repeats). */
+  private clientSpots(project: string, c: Placement['clients']): ClientSpots | undefined {
+    if (!c) return undefined;
+    if (!c.devices) return c;
+    const sites = new Set(c.sites);
+    for (const d of this.state.devices.values()) {
+      if (d.project !== project) continue;
+      let match = true;
+      for (const k in c.devices) if (d.labels[k] !== c.devices[k]) match = false;
+      if (match) sites.add(d.site);
+    }
+    return { ...(sites.size ? { sites: [...sites].sort() } : {}), ...(c.location ? { location: c.location } : {}) };
+  }
+
   /** Everything about the instance the node loop needs, or why it cannot be scheduled at all. */
   private context(inst: Instance): PodContext | string {
     const p = inst.spec.placement;
@@ -200,6 +207,7 @@ export class Scheduler {
     return {
       key,
       project,
+      clients: this.clientSpots(project, p.clients),
       service: serviceKey(project, inst.spec.service),
       want: inst.spec.template.resources,
       placement: p,
@@ -213,33 +221,8 @@ export class Scheduler {
   }
 }
 
-const SCAN_VISITS = 8;
-
-/** Moves the highest-bound entry at or after `from` to `from`. */
-function swapBestInto(plan: { ub: number }[], from: number): void {
-  let best = from;
-  for (let k = from + 1; k < plan.length; k++) if (plan[k]!.ub > plan[best]!.ub) best = k;
-  if (best !== from) [plan[from], plan[best]] = [plan[best]!, plan[from]!];
-}
-
-function siteVerdict(pod: PodContext, site: SiteInfo, latency: LatencyOf): Rejection | null {
-  for (const [, f] of SITE_FILTERS) {
-    const r = f(pod, site, latency);
-    if (r) return r;
-  }
-  return null;
-}
-
-function tally(counts: Map<string, { n: number; minLatency: number }>, r: Rejection, n: number): void {
-  const c = counts.get(r.reason);
-  if (c) {
-    c.n += n;
-    if (r.latencyMs !== undefined) c.minLatency = Math.min(c.minLatency, r.latencyMs);
-  } else counts.set(r.reason, { n, minLatency: r.latencyMs ?? Infinity });
-}
-
 /** "5 insufficient cpu, 7 latency 42ms > SLA 10ms": most common first; the latency quoted is the closest rejected. */
-function describe(counts: Map<string, { n: number; minLatency: number }>, sla: number | undefined): string {
+function describe(counts: Counts, sla: number | undefined): string {
   return [...counts]
     .sort(([a, x], [b, y]) => y.n - x.n || a.localeCompare(b))
     .map(([reason, c]) => (reason === 'latency > SLA' ? `${c.n} latency ${fmtMs(c.minLatency)} > SLA ${fmtMs(sla ?? 0)}` : `${c.n} ${reason}`))

@@ -50,19 +50,34 @@ export const costScore: Score = (_pod, _node, site, _l, opts) => {
 };
 
 /**
- * The most any node of the site could score for this pod: exact for the
- * site-level scores (latency, tier, cost), bounded by the site's bounds for
- * the rest. A site whose bound is below the best found so far is skipped.
+ * The weighted sum of the site-level scores (latency, tier, cost): the same
+ * for every node of the site, and fixed while the latency table and the
+ * sites are, so a site plan computes it once.
  */
-export function siteUpperBound(pod: PodContext, site: SiteInfo, latency: LatencyOf, opts: SchedulerOptions, weightSum: number): number {
+export function siteScore(pod: PodContext, site: SiteInfo, latency: LatencyOf, opts: SchedulerOptions): number {
+  const w = pod.weights;
+  const n = site.nodes[0]!;
+  let sum = 0;
+  if (w.latency) sum += w.latency * latencyScore(pod, n, site, latency, opts);
+  if (w.tier) sum += w.tier * tierScore(pod, n, site, latency, opts);
+  if (w.cost) sum += w.cost * costScore(pod, n, site, latency, opts);
+  return sum;
+}
+
+/** The most the node-level scores (spread, least-, most-allocated) can add, weighted, on any node. */
+export const nodeScoreCeiling = (w: Weights): number => 100 * (w.spread + w.leastAllocated + w.mostAllocated);
+
+/**
+ * The most any node of the site could score for this pod, given its
+ * `siteScore`: bounded by the site's bounds for the node-level scores. A site
+ * whose bound is below the best found so far is skipped; -1 when no node of
+ * the site has the room.
+ */
+export function siteUpperBound(pod: PodContext, site: SiteInfo, siteSum: number, weightSum: number): number {
   const w = pod.weights;
   const b = site.bounds ?? (site.bounds = siteBounds(site));
-  // No node there has the room: nothing there can fit, let alone score.
   if (pod.want.cpu > b.maxRoomCpu + 1e-9 || pod.want.memoryMiB > b.maxRoomMemoryMiB + 1e-9) return -1;
-  let sum = 0;
-  if (w.latency) sum += w.latency * latencyScore(pod, site.nodes[0]!, site, latency, opts);
-  if (w.tier) sum += w.tier * tierScore(pod, site.nodes[0]!, site, latency, opts);
-  if (w.cost) sum += w.cost * costScore(pod, site.nodes[0]!, site, latency, opts);
+  let sum = siteSum;
   if (w.spread) sum += w.spread * (pod.service ? 60 + 40 / (1 + (site.perService.get(pod.service) ?? 0)) : 100);
   if (w.leastAllocated) sum += w.leastAllocated * b.maxFree;
   if (w.mostAllocated && b.nominated) sum += w.mostAllocated * 100;

@@ -1,5 +1,7 @@
 import type { Placement, Resources, SchedulingPolicy, Tier } from '../core/index.ts';
-import type { LatencyEntry } from './latency.ts';
+import type { ClientSpots, LatencyEntry } from './latency.ts';
+
+export type { ClientSpots };
 
 export type WeightName = 'latency' | 'leastAllocated' | 'mostAllocated' | 'spread' | 'tier' | 'cost';
 export type Weights = Record<WeightName, number>;
@@ -12,6 +14,8 @@ export interface PodContext {
   service: string | undefined;
   want: Resources;
   placement: Placement;
+  /** The clients as the latency estimate takes them: sites (named, plus those of the devices selected) and a location. */
+  clients: ClientSpots | undefined;
   policy: SchedulingPolicy;
   weights: Weights;
   priority: number;

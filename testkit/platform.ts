@@ -6,7 +6,7 @@ import { waitFor } from './wait-for.ts';
 
 export interface PlatformOptions extends CenterOptions {
   /** Agents to start: each gets its own site (tier edge unless the name starts with "cloud"). */
-  agents: { name: string; site: string; viaLink?: boolean }[];
+  agents: { name: string; site: string; viaLink?: boolean; cpu?: number; memoryMiB?: number; mqtt?: boolean }[];
   /**
    * Put each agent's probe responder behind its own LinkEmulator (its "access
    * link"): the agent listens for probes on a free port and advertises the
@@ -37,6 +37,12 @@ export interface Platform {
   close(): Promise<void>;
 }
 
+async function stablePort(ports: Map<string, number>, name: string): Promise<string> {
+  const port = ports.get(name) ?? (await freePort());
+  ports.set(name, port);
+  return `127.0.0.1:${port}`;
+}
+
 /** A real center and real agents (separate processes) on 127.0.0.1, with sites and joined nodes. */
 export async function startPlatform(o: PlatformOptions): Promise<Platform> {
   const center = await startCenterProcess(o);
@@ -52,6 +58,8 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
   const links = new Map<string, LinkEmulator>();
   const accessLinks = new Map<string, LinkEmulator>();
   const probePorts = new Map<string, number>();
+  // Each agent's broker keeps its port across restarts, so devices reconnect to the same address.
+  const mqttPorts = new Map<string, number>();
   const specs = new Map(o.agents.map((a) => [a.name, a]));
 
   const startAgent = async (name: string): Promise<AgentHandle> => {
@@ -79,7 +87,7 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
       probe = { probeListen: `127.0.0.1:${port}`, probeAdvertise: `127.0.0.1:${access.port}` };
     }
     const joinToken = prev ? undefined : (await api.createToken({ site: spec.site })).token;
-    const h = await startAgentProcess({ center: via, name, site: spec.site, joinToken, dataDir: prev?.dataDir, ...probe });
+    const h = await startAgentProcess({ center: via, name, site: spec.site, joinToken, dataDir: prev?.dataDir, cpu: spec.cpu, memoryMiB: spec.memoryMiB, mqtt: spec.mqtt ? await stablePort(mqttPorts, name) : undefined, ...probe });
     agents.set(name, h);
     return h;
   };

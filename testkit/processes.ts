@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -117,6 +117,8 @@ export async function startCenterProcess(o: CenterOptions = {}): Promise<CenterH
     }),
   ]);
   const url = line.url as string;
+  // The CLI writes the token file just after the center logs that it listens.
+  if (!o.adminToken) await waitFor(() => existsSync(tokenFile) && readFileSync(tokenFile, 'utf8').trim(), 10_000, 'the admin token file');
   const adminToken = o.adminToken ?? readFileSync(tokenFile, 'utf8').trim();
   return { process: p, url, port: Number(new URL(url).port), dataDir, adminToken, api: new ApiClient(url, adminToken) };
 }
@@ -131,12 +133,19 @@ export interface AgentOptions {
   probeListen?: string;
   /** host:port peers dial for probes (e.g. a LinkEmulator in front of the responder). */
   probeAdvertise?: string;
+  /** Run the edge MQTT broker: true on a free port, or host:port (its port is in the handle). */
+  mqtt?: boolean | string;
+  /** Capacity offered to workloads, instead of what the machine has. */
+  cpu?: number;
+  memoryMiB?: number;
 }
 
 export interface AgentHandle {
   process: GedgeProcess;
   dataDir: string;
   name: string;
+  /** The edge MQTT broker's port (TCP), with `mqtt`. */
+  mqttPort?: number;
 }
 
 /** Starts `gedge agent`; resolves once it has restored its local state (it may still be connecting). */
@@ -147,6 +156,9 @@ export async function startAgentProcess(o: AgentOptions): Promise<AgentHandle> {
   if (o.joinToken) args.push('--join-token', o.joinToken);
   if (o.probeListen) args.push('--probe-listen', o.probeListen);
   if (o.probeAdvertise) args.push('--probe-advertise', o.probeAdvertise);
+  if (o.mqtt) args.push('--mqtt-listen', o.mqtt === true ? '127.0.0.1:0' : o.mqtt);
+  if (o.cpu !== undefined) args.push('--cpu', String(o.cpu));
+  if (o.memoryMiB !== undefined) args.push('--memory-mib', String(o.memoryMiB));
   const p = spawnGedge(o.name, args);
   await Promise.race([
     p.waitForLine((l) => l.event === 'restored', 30_000),
@@ -154,7 +166,8 @@ export async function startAgentProcess(o: AgentOptions): Promise<AgentHandle> {
       throw new Error(`agent ${o.name} exited with ${c}: ${JSON.stringify(p.lines.slice(-3))}`);
     }),
   ]);
-  return { process: p, dataDir, name: o.name };
+  const broker = o.mqtt ? await p.waitForLine((l) => l.event === 'broker', 30_000) : undefined;
+  return { process: p, dataDir, name: o.name, mqttPort: broker ? Number(broker.tcp) : undefined };
 }
 
 export function removeDir(dir: string): void {

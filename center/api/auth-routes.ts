@@ -80,7 +80,7 @@ function publicView(t: { id: string; kind: string; description: string; subject:
   return { id: t.id, kind: t.kind, description: t.description, subject: t.subject, createdAt: t.createdAt, expiresAt: t.expiresAt, usedAt: t.usedAt };
 }
 
-function jsonBody(text: string): unknown {
+export function jsonBody(text: string): unknown {
   const [doc] = parseManifestText(text, 'body');
   return doc!.value;
 }

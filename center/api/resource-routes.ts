@@ -15,6 +15,7 @@ import {
 } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { streamWatch } from './watch.ts';
+import { admit } from './admission.ts';
 
 const listQuery = z.object({
   project: z.string().optional(),
@@ -27,7 +28,7 @@ const objectQuery = z.object({ project: z.string().optional(), revision: z.coerc
 /** CRUD, apply, list and watch for every kind, under /api/v1/{plural}. */
 export function registerResourceRoutes(app: FastifyInstance, store: Store): void {
   app.post('/api/v1/apply', async (req) => {
-    const objs = await checkReferences(store, validateResources(parseManifestText(bodyText(req), 'body')));
+    const objs = await admit(store, validateResources(parseManifestText(bodyText(req), 'body')));
     const results = await store.apply(objs);
     return { items: results.map((r) => ({ action: r.action, kind: r.object.kind, name: r.object.metadata.name, project: r.object.metadata.project, revision: r.object.metadata.revision })) };
   });
@@ -105,21 +106,6 @@ async function singleOf(store: Store, req: FastifyRequest, info: KindInfo): Prom
   if (obj!.kind !== info.kind) {
     throw new ValidationError(`expected kind ${info.kind}`, { details: [{ path: 'kind', message: `"${obj!.kind}" does not match /${info.plural}` }] });
   }
-  const [checked] = await checkReferences(store, [obj!]);
+  const [checked] = await admit(store, [obj!]);
   return checked!;
-}
-
-/** Namespaced objects need an existing project (or one created in the same apply). */
-async function checkReferences(store: Store, objs: Resource[]): Promise<Resource[]> {
-  const created = new Set(objs.filter((o) => o.kind === 'Project').map((o) => o.metadata.name));
-  const missing: { path: string; message: string }[] = [];
-  for (const [i, o] of objs.entries()) {
-    if (!lookupKind(o.kind)?.namespaced) continue;
-    const project = o.metadata.project ?? DEFAULT_PROJECT;
-    if (!created.has(project) && !(await store.get('Project', undefined, project))) {
-      missing.push({ path: `${objs.length > 1 ? `[${i}].` : ''}metadata.project`, message: `project "${project}" does not exist` });
-    }
-  }
-  if (missing.length) throw new ValidationError('unknown project', { details: missing });
-  return objs;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Instance, Node } from '../../core/index.ts';
+import type { DeviceCommand, DeviceCredential, Instance, Node } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Metrics } from '../metrics.ts';
 import { SERVICE_LABEL } from '../../core/index.ts';
@@ -10,6 +10,7 @@ import { ServiceController } from './service-controller.ts';
 import { PlacementController } from './placement-controller.ts';
 import { NodeLifecycleController, type LifecycleOptions } from './node-lifecycle-controller.ts';
 import { REBALANCE_KEY, RescheduleController } from './reschedule-controller.ts';
+import { DeviceController } from './device-controller.ts';
 
 export interface ManagerOptions extends Omit<LifecycleOptions, 'now'> {
   /** How often node liveness is checked. */
@@ -27,6 +28,7 @@ export class ControllerManager {
   private readonly placement: ControllerRunner;
   private readonly lifecycle: ControllerRunner;
   private readonly reschedule: ControllerRunner;
+  private readonly devices: ControllerRunner;
   readonly scheduler: Scheduler;
   private readonly timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void) | null = null;
@@ -39,12 +41,13 @@ export class ControllerManager {
     private readonly opts: ManagerOptions,
   ) {
     const log = logger.child({ module: 'controllers' });
-    this.cache = new ObjectCache(store, ['Node', 'Site', 'Service', 'Instance', 'Link', 'PriorityClass']);
+    this.cache = new ObjectCache(store, ['Node', 'Site', 'Service', 'Instance', 'Link', 'PriorityClass', 'Device', 'DeviceCredential', 'DeviceCommand']);
     this.scheduler = new Scheduler(new ClusterState(), opts.scheduler);
     this.service = new ControllerRunner(new ServiceController(store, log, this.cache), log, metrics);
     this.placement = new ControllerRunner(new PlacementController(store, this.scheduler, this.cache), log, metrics);
     this.lifecycle = new ControllerRunner(new NodeLifecycleController(store, opts, this.cache), log, metrics);
     this.reschedule = new ControllerRunner(new RescheduleController(store, this.scheduler, opts.rebalance, this.cache), log, metrics);
+    this.devices = new ControllerRunner(new DeviceController(store, this.cache), log, metrics);
   }
 
   async start(): Promise<void> {
@@ -65,6 +68,13 @@ export class ControllerManager {
         if (!c.statusOnly) this.lifecycle.enqueue(o.metadata.name);
         // A node that became Ready, or got room, may fit an instance that was waiting.
         void this.enqueueUnbound();
+      } else if (o.kind === 'Device' || o.kind === 'DeviceCredential' || o.kind === 'DeviceCommand') {
+        if (!c.statusOnly || o.kind === 'Device') this.devices.enqueue(`${o.metadata.project}/${o.kind === 'Device' ? o.metadata.name : o.spec.device}`);
+        // Devices are clients too (placement.clients.devices): where they are moves placements.
+        if (o.kind === 'Device' && !c.statusOnly) {
+          void this.enqueueUnbound();
+          this.reschedule.enqueue(REBALANCE_KEY);
+        }
       } else if (o.kind === 'Link' || o.kind === 'PriorityClass' || o.kind === 'Site') {
         // Round trips changed: a waiting instance may now meet its SLA, a running one may not.
         void this.enqueueUnbound();
@@ -86,11 +96,16 @@ export class ControllerManager {
     this.unsubscribe?.();
     this.cache.stop();
     for (const t of this.timers) clearInterval(t);
-    for (const r of [this.service, this.placement, this.lifecycle, this.reschedule]) r.stop();
+    for (const r of [this.service, this.placement, this.lifecycle, this.reschedule, this.devices]) r.stop();
   }
 
   private async resync(): Promise<void> {
     for (const s of (await this.cache.list('Service')).items) this.service.enqueue(`${s.metadata.project}/${s.metadata.name}`);
+    for (const d of (await this.cache.list('Device')).items) this.devices.enqueue(`${d.metadata.project}/${d.metadata.name}`);
+    // Credentials and commands whose device went while the center was down are cleaned up too.
+    for (const kind of ['DeviceCredential', 'DeviceCommand'] as const) {
+      for (const o of (await this.cache.list(kind)).items as (DeviceCredential | DeviceCommand)[]) this.devices.enqueue(`${o.metadata.project}/${o.spec.device}`);
+    }
     await this.enqueueUnbound();
     await this.enqueueNodes();
   }

@@ -1,5 +1,5 @@
 import { ConflictError, NotFoundError, nowIso, RETIRING_LABEL, type Instance } from '../../core/index.ts';
-import { planMoves, type RebalanceOptions, type Scheduler } from '../../scheduler/index.ts';
+import { planMoves, type RebalanceOptions, type Scheduler, type Stranded } from '../../scheduler/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
@@ -12,11 +12,16 @@ export const REBALANCE_KEY = 'all';
  * a compliant node exists, and periodically when another node is much better.
  * It only marks instances retiring; the service controller then adds a
  * replacement and deletes the retiring one once the replacement is ready
- * (make-before-break), so a service never drops below its floor. Runs on
- * every link change (debounced by the work queue) and every `periodMs`.
+ * (make-before-break), so a service never drops below its floor. An
+ * instance that violates its SLA with no compliant node anywhere stays put
+ * and gets one Warning event (SLAViolated) when that starts and a Normal one
+ * (SLARestored) when its SLA holds again. Runs on every link change
+ * (debounced by the work queue) and every `periodMs`.
  */
 export class RescheduleController implements Reconciler {
   readonly name = 'reschedule';
+  /** Instances reported stranded (SLA violated, nowhere compliant), by key. */
+  private readonly stranded = new Set<string>();
   constructor(
     private readonly store: Store,
     private readonly scheduler: Scheduler,
@@ -26,7 +31,8 @@ export class RescheduleController implements Reconciler {
 
   async reconcile(): Promise<{ requeueAfterMs: number }> {
     const running = ((await this.reader.list('Instance')).items as Instance[]).filter((i) => i.spec.node && i.status?.phase === 'Running');
-    const moves = planMoves(this.scheduler, running, this.opts);
+    const { moves, stranded } = planMoves(this.scheduler, running, this.opts);
+    await this.reportStranded(running, stranded, new Set(moves.map((m) => m.instance)));
     for (const m of moves) {
       const [project, name] = m.instance.split('/') as [string, string];
       const inst = (await this.reader.get('Instance', project, name)) as Instance | undefined;
@@ -39,11 +45,39 @@ export class RescheduleController implements Reconciler {
         throw e;
       }
       const reason = m.reason === 'sla' ? 'SLAViolated' : 'Rebalancing';
-      const message = `moving off ${m.from} (replacement expected on ${m.to}): ${m.detail}`;
-      for (const involved of [{ kind: 'Instance', name, project }, ...(inst.spec.service ? [{ kind: 'Service', name: inst.spec.service, project }] : [])]) {
-        await recordEvent(this.store, { involved, reason, message, type: m.reason === 'sla' ? 'Warning' : 'Normal', at: nowIso(), source: 'scheduler' });
-      }
+      await this.record(inst, reason, `moving off ${m.from} (replacement expected on ${m.to}): ${m.detail}`, m.reason === 'sla' ? 'Warning' : 'Normal');
     }
     return { requeueAfterMs: this.opts.periodMs };
+  }
+
+  private async reportStranded(running: Instance[], stranded: Stranded[], moving: Set<string>): Promise<void> {
+    const byKey = new Map(running.map((i) => [`${i.metadata.project ?? 'default'}/${i.metadata.name}`, i]));
+    const now = new Set<string>();
+    for (const s of stranded) {
+      now.add(s.instance);
+      if (this.stranded.has(s.instance)) continue;
+      this.stranded.add(s.instance);
+      await this.record(byKey.get(s.instance)!, 'SLAViolated', `staying on ${s.node}: ${s.detail}`, 'Warning');
+    }
+    for (const key of this.stranded) {
+      if (now.has(key)) continue;
+      const inst = byKey.get(key);
+      // Gone, stopped, or being moved: those tell their own story.
+      if (!inst || moving.has(key) || RETIRING_LABEL in inst.metadata.labels) {
+        this.stranded.delete(key);
+        continue;
+      }
+      // Not stranded may also mean not looked at this pass (a move of the service in flight).
+      const { current } = this.scheduler.evaluate(inst);
+      if (current && current.rejection) continue;
+      this.stranded.delete(key);
+      await this.record(inst, 'SLARestored', `the SLA holds again on ${inst.spec.node}`, 'Normal');
+    }
+  }
+
+  private async record(inst: Instance, reason: string, message: string, type: 'Normal' | 'Warning'): Promise<void> {
+    const project = inst.metadata.project ?? 'default';
+    const involved = [{ kind: 'Instance', name: inst.metadata.name, project }, ...(inst.spec.service ? [{ kind: 'Service', name: inst.spec.service, project }] : [])];
+    for (const i of involved) await recordEvent(this.store, { involved: i, reason, message, type, at: nowIso(), source: 'scheduler' });
   }
 }

@@ -65,6 +65,9 @@ test('latency-aware placement with real agents and emulated links: lands near it
     const pending = await waitFor(async () => (await p.instances('app=follow')).find((i) => !i.spec.node && i.status?.message), 15_000, 'a Pending replica with a reason');
     assert.match(pending.status!.message!, /^unschedulable: 0\/4 nodes: 3 latency \d+ms > SLA 10ms, 1 site not allowed$/);
     assert.equal((await running(p, 'follow'))[0]!.metadata.name, moved!.metadata.name, 'the running replica was not moved to a worse place');
+    const followMessages = async () => (await api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Instance,gedge.io/involved-name=' + moved!.metadata.name })).items.map((e) => `${e.spec.reason}: ${e.spec.message}`);
+    const stranded = await waitFor(async () => (await followMessages()).find((m) => m.startsWith('SLAViolated: staying on')), 15_000, 'a stranded warning');
+    assert.match(stranded, new RegExp(`^SLAViolated: staying on ${other}-1: latency \\d+ms > SLA 10ms on ${other}-1; no compliant node \\(0/4 nodes: `));
 
     const describe = spawnGedge('cli', ['describe', 'service', 'follow'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CONFIG: '/nonexistent/gedge-config' });
     assert.equal(await describe.exited, 0);
@@ -77,6 +80,7 @@ test('latency-aware placement with real agents and emulated links: lands near it
     p.setSiteDelay('edge-a', 0);
     p.setSiteDelay('edge-c', 0);
     await waitFor(async () => (await linkRtt(p, 'edge-a--edge-b')) < 8 && (await linkRtt(p, 'edge-a--edge-c')) < 8, 20_000, 'edge links recovered');
+    await waitFor(async () => (await followMessages()).find((m) => m.startsWith('SLARestored')), 15_000, 'the SLA restored, reported');
     await p.agents.get('edge-a-1')!.process.kill9();
     const [again] = await waitFor(async () => {
       const r = await running(p, 'near-a');

@@ -6,6 +6,9 @@ import {
   nowIso,
   type AgentMessage,
   type CenterMessage,
+  type Device,
+  type DeviceCommand,
+  type DeviceStatus,
   type Instance,
   type Node,
   type NodeStatus,
@@ -14,7 +17,7 @@ import {
 import type { Change, Store } from '../store/store.ts';
 import { holdChanges } from '../store/change-feed.ts';
 import type { Metrics } from '../metrics.ts';
-import { catchUp, isForNode, toMessage } from './node-feed.ts';
+import { NodeFeed, toMessage } from './node-feed.ts';
 import type { LogStreams } from './log-streams.ts';
 import { recordEvent } from '../events.ts';
 import type { AgentNetwork } from '../network/index.ts';
@@ -48,8 +51,10 @@ export class AgentSession {
   private lastStatusWrite = 0;
   private usage: { cpu: number; memoryMiB: number; diskMiB: number } | undefined;
   private agentInfo: NodeStatus['agent'];
+  private mqtt: NodeStatus['mqtt'];
   private closed = false;
   private leaveNetwork: (() => void) | undefined;
+  private feed: NodeFeed | undefined;
 
   constructor(
     readonly node: string,
@@ -101,14 +106,16 @@ export class AgentSession {
       // One catch-up per connection; a repeated hello is a protocol error.
       if (this.unsubscribe) return this.close(CLOSE_PROTOCOL, 'duplicate hello');
       this.agentInfo = m.agent;
-      const feed = holdChanges(this.deps.store);
-      this.unsubscribe = feed.stop;
-      const { mode, messages, upTo } = await catchUp(this.deps.store, this.node, m.lastRevision);
-      this.send({ t: 'welcome', node: this.node, mode, heartbeatMs: this.deps.heartbeatMs });
+      this.mqtt = m.mqtt;
+      const held = holdChanges(this.deps.store);
+      this.unsubscribe = held.stop;
+      this.feed = await NodeFeed.open(this.deps.store, this.node);
+      const { mode, messages, upTo } = await this.feed.catchUp(this.deps.store, m.lastRevision);
+      this.send({ t: 'welcome', node: this.node, site: this.feed.site, mode, heartbeatMs: this.deps.heartbeatMs });
       for (const msg of messages) this.send(msg);
       this.lastSent = upTo;
       this.lastSeen = upTo;
-      feed.live((c) => this.onChange(c));
+      held.live((c) => this.onChange(c));
       // After the catch-up, so probing never delays sync; the session may have ended meanwhile.
       if (!this.closed) this.leaveNetwork = this.deps.network?.join(this.node, m.probe, (msg) => this.send(msg));
       this.deps.logger.info({ node: this.node, mode, from: m.lastRevision, sent: messages.length - 1, upTo }, 'agent synced');
@@ -140,6 +147,16 @@ export class AgentSession {
     events: async (m) => {
       for (const e of m.events) await recordEvent(this.deps.store, { ...e, source: `agent/${this.node}` });
     },
+    devices: async (m) => {
+      for (const u of m.updates) await this.deviceStatus(u.project, u.device, u.status);
+    },
+    commands: async (m) => {
+      for (const u of m.updates) {
+        const cmd = (await this.deps.store.get('DeviceCommand', u.project, u.command)) as DeviceCommand | undefined;
+        if (!cmd || (cmd.status?.phase ?? 'Pending') !== 'Pending') continue;
+        await this.deps.store.updateStatus('DeviceCommand', u.project, u.command, { ...cmd.status, ...u.status, node: this.node });
+      }
+    },
     'logs.data': async (m) => this.deps.logs.data(m.stream, m.data),
     'logs.end': async (m) => this.deps.logs.end(m.stream, m.error),
     rtt: async (m) => this.deps.network?.rtt(this.node, m),
@@ -147,9 +164,35 @@ export class AgentSession {
 
   private onChange(c: Change): void {
     this.lastSeen = Math.max(this.lastSeen, c.revision);
-    if (c.revision <= this.lastSent || !isForNode(c, this.node)) return;
+    if (c.revision <= this.lastSent) return;
+    if (!this.feed!.accepts(c)) return;
     this.lastSent = c.revision;
     this.send(toMessage(c));
+  }
+
+  /**
+   * A device's state as its edge saw it. The reported twin is merged only
+   * when its version is newer than the stored one (an edge that reconnects
+   * with old news cannot roll it back); connection state and last seen are
+   * the reporting edge's.
+   */
+  private async deviceStatus(project: string, name: string, update: Partial<DeviceStatus>): Promise<void> {
+    const device = (await this.deps.store.get('Device', project, name)) as Device | undefined;
+    if (!device || device.spec.site !== this.feed?.site) return;
+    const prev: DeviceStatus = device.status ?? { connected: false, reported: {}, reportedVersion: 0, desiredAckVersion: 0, denied: 0 };
+    const next: DeviceStatus = { ...prev, ...update, node: this.node, reported: prev.reported, reportedVersion: prev.reportedVersion };
+    if (update.reportedVersion !== undefined && update.reportedVersion > prev.reportedVersion) {
+      next.reported = update.reported ?? prev.reported;
+      next.reportedVersion = update.reportedVersion;
+    }
+    next.desiredAckVersion = Math.max(prev.desiredAckVersion, update.desiredAckVersion ?? 0);
+    try {
+      await this.deps.store.updateStatus('Device', project, name, next, { expectRevision: device.metadata.revision });
+    } catch (e) {
+      // Written meanwhile (another edge of the site, or a spec change): merge again on the fresh object.
+      if (e instanceof ConflictError) return this.deviceStatus(project, name, update);
+      throw e;
+    }
   }
 
   /** Usage, heartbeat time, agent info and synced revision; the phase is the lifecycle controller's. */
@@ -173,6 +216,7 @@ export class AgentSession {
           lastHeartbeatAt: now,
           usage: this.usage ? { ...this.usage, at: now } : prev.usage,
           agent: this.agentInfo ?? prev.agent,
+          mqtt: this.mqtt,
           syncedRevision: this.acked || prev.syncedRevision,
         },
         { expectRevision: node.metadata.revision },

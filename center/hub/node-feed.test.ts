@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Instance, Resource } from '../../core/index.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
-import { catchUp } from './node-feed.ts';
+import { NodeFeed } from './node-feed.ts';
 
 const inst = (name: string, node: string, labels: Record<string, string> = {}): Resource =>
   ({ apiVersion: 'gedge.io/v1', kind: 'Instance', metadata: { name, project: 'default', labels }, spec: { node, template: { command: ['/bin/true'], env: {}, ports: [], resources: { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }, restartPolicy: 'Always', stopGraceMs: 1000, runtime: 'process' }, placement: {}, templateHash: '' } }) as unknown as Resource;
@@ -15,10 +15,10 @@ test('catch-up sends only this node\'s spec changes after the agent\'s revision,
     await s.apply([inst('a', 'n1', { v: '2' }), inst('c', 'n1'), inst('d', 'n2')]);
     await s.updateStatus('Instance', 'default', 'a', { phase: 'Running', ready: true, restarts: 0, ports: {}, conditions: [] });
     await s.delete('Instance', 'default', 'c');
-    const { mode, messages, upTo } = await catchUp(s, 'n1', since);
+    const { mode, messages, upTo } = await (await NodeFeed.open(s, 'n1')).catchUp(s, since);
     assert.equal(mode, 'delta');
     assert.deepEqual(
-      messages.map((m) => (m.t === 'change' ? `${m.op}:${m.instance.metadata.name}` : m.t)),
+      messages.map((m) => (m.t === 'change' ? `${m.op}:${m.object.metadata.name}` : m.t)),
       ['put:a', 'put:c', 'delete:c', 'synced'],
     );
     assert.equal(upTo, await s.currentRevision());
@@ -35,13 +35,40 @@ test('an agent behind the compaction point, or ahead of the store, gets a full s
     await s.apply([inst('c', 'n1')]);
     await s.compact(await s.currentRevision());
     for (const since of [old - 1, (await s.currentRevision()) + 100]) {
-      const { mode, messages } = await catchUp(s, 'n1', since);
+      const { mode, messages } = await (await NodeFeed.open(s, 'n1')).catchUp(s, since);
       assert.equal(mode, 'snapshot');
       const snap = messages[0]!;
       assert.equal(snap.t, 'snapshot');
-      assert.deepEqual((snap as { instances: Instance[] }).instances.map((i) => i.metadata.name).sort(), ['a', 'c']);
+      assert.deepEqual((snap as { objects: Instance[] }).objects.map((i) => i.metadata.name).sort(), ['a', 'c']);
       assert.equal(messages.at(-1)!.t, 'synced');
     }
+  } finally {
+    await s.close();
+  }
+});
+
+const node = (name: string, site: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Node', metadata: { name, labels: {} }, spec: { site, capacity: { cpu: 1, memoryMiB: 1, diskMiB: 0, accelerators: {} }, unschedulable: false, taints: [] } }) as Resource;
+const device = (name: string, site: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name, project: 'default', labels: {} }, spec: { site, description: '', grants: { publish: [], subscribe: [] }, twin: { desired: {} } } }) as Resource;
+const cred = (id: string, dev: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'DeviceCredential', metadata: { name: id, project: 'default', labels: {} }, spec: { device: dev, hash: 'a'.repeat(64), description: '' } }) as Resource;
+const route = (name: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Route', metadata: { name, project: 'default', labels: {} }, spec: { topic: 'x/#', sink: { type: 'table' } } }) as Resource;
+
+test("a node gets its site's devices with their credentials and every route, not other sites' devices, and no device status echo", async () => {
+  const s = await openSqliteStore(':memory:');
+  try {
+    await s.apply([node('n1', 'edge-a'), device('near', 'edge-a'), device('far', 'edge-b')]);
+    const since = await s.currentRevision();
+    await s.apply([cred('0000000000000001', 'near'), cred('0000000000000002', 'far'), route('up'), device('late', 'edge-a'), cred('0000000000000003', 'late')]);
+    await s.updateStatus('Device', 'default', 'near', { connected: true, reported: {}, reportedVersion: 1, desiredAckVersion: 0, denied: 0 });
+    await s.delete('Device', 'default', 'far');
+    const feed = await NodeFeed.open(s, 'n1');
+    const { messages } = await feed.catchUp(s, since);
+    assert.deepEqual(
+      messages.map((m) => (m.t === 'change' ? `${m.op}:${m.object.kind}/${m.object.metadata.name}` : m.t)),
+      ['put:DeviceCredential/0000000000000001', 'put:Route/up', 'put:Device/late', 'put:DeviceCredential/0000000000000003', 'synced'],
+    );
+    const snap = (await feed.catchUp(s, (await s.currentRevision()) + 100)).messages[0] as { objects: Resource[] };
+    assert.deepEqual(snap.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(), ['Device/late', 'Device/near', 'DeviceCredential/0000000000000001', 'DeviceCredential/0000000000000003', 'Route/up']);
+    assert.equal((snap.objects.find((o) => o.metadata.name === 'near') as { status?: unknown }).status, undefined, "the device's status stays in the center");
   } finally {
     await s.close();
   }

@@ -1,46 +1,118 @@
-import type { CenterMessage, Instance } from '../../core/index.ts';
+import type { CenterMessage, DeviceCommand, DeviceCredential, EdgeObject, Instance, Node, Resource } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { changesAfter } from '../store/change-feed.ts';
 
+const EDGE_KINDS = new Set(['Instance', 'Device', 'DeviceCredential', 'Route', 'DeviceCommand']);
+
 /**
- * What a node's agent must receive: creations, spec changes and deletions of
- * the instances bound to it. Status-only writes are the agent's own reports
- * and are never echoed back.
+ * What one node's agent must receive, in store order: the instances bound to
+ * it; its site's devices, with their credentials and commands (so the edge
+ * authenticates and serves them while the center is out of reach); and every
+ * route (the agent keeps those whose `sites` include its own). Spec changes
+ * and deletions only: status-only writes are the edge's own reports, or the
+ * center's bookkeeping, and are never echoed back.
+ *
+ * A device's site never changes, and credentials and commands are only
+ * created for an existing device, so following the site's devices as changes
+ * go by is enough to route their credentials and commands.
  */
-export function isForNode(c: Change, node: string): boolean {
-  return c.object.kind === 'Instance' && !c.statusOnly && (c.object as Instance).spec.node === node;
+export class NodeFeed {
+  /** `project/name` of the devices in this node's site. */
+  private readonly devices = new Set<string>();
+
+  private constructor(
+    readonly node: string,
+    readonly site: string | undefined,
+  ) {}
+
+  static async open(store: Store, node: string): Promise<NodeFeed> {
+    const n = (await store.get('Node', undefined, node)) as Node | undefined;
+    const feed = new NodeFeed(node, n?.spec.site);
+    if (feed.site) {
+      for (const d of (await store.list('Device')).items) if (d.kind === 'Device' && d.spec.site === feed.site) feed.devices.add(deviceKey(d.metadata.project, d.metadata.name));
+    }
+    return feed;
+  }
+
+  /** Whether the change goes to this node; keeps the site's device set current. Call for every change, in order. */
+  accepts(c: Change): boolean {
+    const o = c.object;
+    if (!EDGE_KINDS.has(o.kind)) return false;
+    if (o.kind === 'Device' && o.spec.site === this.site) {
+      const key = deviceKey(o.metadata.project, o.metadata.name);
+      if (c.type === 'DELETED') this.devices.delete(key);
+      else this.devices.add(key);
+    }
+    return !c.statusOnly && this.wants(o);
+  }
+
+  /** The catch-up for an agent that last applied `since`: the changes after it when the change log still has them, else a full snapshot. Ends with `synced`. */
+  async catchUp(store: Store, since: number): Promise<{ mode: 'delta' | 'snapshot'; messages: CenterMessage[]; upTo: number }> {
+    // Older than the compaction point, or newer than anything here (the center's
+    // store was replaced): only a full snapshot is trustworthy.
+    if (since < (await store.compactedRevision()) || since > (await store.currentRevision())) {
+      // One list per kind, each at its own revision: the snapshot stands at the
+      // first, and the changes after it are replayed live (replaying a change
+      // a later list already reflects converges to the same state).
+      let revision = Infinity;
+      const objects: EdgeObject[] = [];
+      for (const kind of ['Device', 'Instance', 'DeviceCredential', 'Route', 'DeviceCommand']) {
+        const page = await store.list(kind);
+        revision = Math.min(revision, page.revision);
+        if (kind === 'Device') {
+          // The device set as of the snapshot's revision (the first list), so the live changes after it keep it right.
+          this.devices.clear();
+          for (const d of page.items) if (d.kind === 'Device' && d.spec.site === this.site) this.devices.add(deviceKey(d.metadata.project, d.metadata.name));
+        }
+        for (const o of page.items) if (this.wants(o)) objects.push(forAgent(o as EdgeObject));
+      }
+      return { mode: 'snapshot', messages: [{ t: 'snapshot', revision, objects }, { t: 'synced', revision }], upTo: revision };
+    }
+    const messages: CenterMessage[] = [];
+    let upTo = since;
+    for await (const c of changesAfter(store, since)) {
+      if (this.accepts(c)) messages.push(toMessage(c));
+      upTo = c.revision;
+    }
+    messages.push({ t: 'synced', revision: upTo });
+    return { mode: 'delta', messages, upTo };
+  }
+
+  private wants(o: Resource): boolean {
+    switch (o.kind) {
+      case 'Instance':
+        return o.spec.node === this.node;
+      case 'Device':
+        return o.spec.site === this.site;
+      case 'DeviceCredential':
+      case 'DeviceCommand':
+        return this.devices.has(deviceKey(o.metadata.project, (o as DeviceCredential | DeviceCommand).spec.device));
+      case 'Route':
+        return true;
+      default:
+        return false;
+    }
+  }
 }
 
 export function toMessage(c: Change): CenterMessage {
-  return { t: 'change', revision: c.revision, op: c.type === 'DELETED' ? 'delete' : 'put', instance: forAgent(c.object as Instance) };
+  return { t: 'change', revision: c.revision, op: c.type === 'DELETED' ? 'delete' : 'put', object: forAgent(c.object as EdgeObject) };
 }
 
-/** The scheduler's explanation is for people, not for the agent: it stays in the center. */
-function forAgent(i: Instance): Instance {
-  if (!i.status?.scheduling) return i;
-  const { scheduling: _, ...status } = i.status;
-  return { ...i, status };
-}
+const deviceKey = (project: string | undefined, name: string): string => `${project ?? 'default'}/${name}`;
 
 /**
- * The catch-up for an agent that last applied `since`: only the changes after
- * it when the change log still has them, else a full snapshot. Ends with a
- * `synced` marker at the revision read up to.
+ * The scheduler's explanation is for people, and a device's status is the
+ * edge's own report: neither goes to the agent.
  */
-export async function catchUp(store: Store, node: string, since: number): Promise<{ mode: 'delta' | 'snapshot'; messages: CenterMessage[]; upTo: number }> {
-  // Older than the compaction point, or newer than anything here (the center's
-  // store was replaced): only a full snapshot is trustworthy.
-  if (since < (await store.compactedRevision()) || since > (await store.currentRevision())) {
-    const { items, revision } = await store.list('Instance');
-    const mine = (items as Instance[]).filter((i) => i.spec.node === node).map(forAgent);
-    return { mode: 'snapshot', messages: [{ t: 'snapshot', revision, instances: mine }, { t: 'synced', revision }], upTo: revision };
+function forAgent(o: EdgeObject): EdgeObject {
+  if (o.kind === 'Instance' && o.status?.scheduling) {
+    const { scheduling: _, ...status } = o.status;
+    return { ...o, status } as Instance;
   }
-  const messages: CenterMessage[] = [];
-  let upTo = since;
-  for await (const c of changesAfter(store, since)) {
-    if (isForNode(c, node)) messages.push(toMessage(c));
-    upTo = c.revision;
+  if (o.kind === 'Device' && o.status) {
+    const { status: _, ...rest } = o;
+    return rest;
   }
-  messages.push({ t: 'synced', revision: upTo });
-  return { mode: 'delta', messages, upTo };
+  return o;
 }

@@ -13,9 +13,10 @@ import {
   nowIso,
   type Resource,
 } from '../../core/index.ts';
-import type { ApplyResult, Change, ChangeListener, ChangeType, ListOptions, Store, TokenStore, WriteOptions } from './store.ts';
+import type { ApplyResult, Change, ChangeListener, ChangeType, ListOptions, Store, TokenStore, UplinkStore, WriteOptions } from './store.ts';
 import type { Database } from './schema.ts';
 import { KyselyTokenStore } from './token-store.ts';
+import { KyselyUplinkStore } from './uplink-store.ts';
 import { stableEqual } from './stable-json.ts';
 
 type Tx = Transaction<Database> | Kysely<Database>;
@@ -27,6 +28,7 @@ type Tx = Transaction<Database> | Kysely<Database>;
  */
 export class KyselyStore implements Store {
   readonly tokens: TokenStore;
+  readonly uplink: UplinkStore;
   private readonly emitter = new EventEmitter();
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -35,6 +37,7 @@ export class KyselyStore implements Store {
     private readonly onClose: () => Promise<void>,
   ) {
     this.tokens = new KyselyTokenStore(db);
+    this.uplink = new KyselyUplinkStore(db);
     this.emitter.setMaxListeners(0);
   }
 

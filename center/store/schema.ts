@@ -32,11 +32,36 @@ export interface TokensTable {
   expires_at: string | null;
   used_at: string | null;
 }
+/** Per (node, project, route): the highest uplink seq landed in the route's sink, and how many landed (for the Route's uid). */
+export interface UplinkProgressTable {
+  node: string;
+  project: string;
+  route: string;
+  route_uid: string;
+  acked_seq: number;
+  delivered: number;
+}
+/** The table sink's messages; `id` is the paging cursor, (project, route, node, seq) is unique. */
+export interface UplinkMessagesTable {
+  id: Generated<number>;
+  project: string;
+  route: string;
+  node: string;
+  seq: number;
+  topic: string;
+  device: string | null;
+  qos: number;
+  at: string;
+  received_at: string;
+  payload: Buffer;
+}
 export interface Database {
   objects: ObjectsTable;
   changes: ChangesTable;
   meta: MetaTable;
   tokens: TokensTable;
+  uplink_progress: UplinkProgressTable;
+  uplink_messages: UplinkMessagesTable;
 }
 
 export async function migrate(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): Promise<void> {
@@ -79,4 +104,18 @@ export async function migrate(db: Kysely<Database>, dialect: 'sqlite' | 'postgre
     .addColumn('expires_at', 'text')
     .addColumn('used_at', 'text')
     .execute();
+  await migrateUplink(db, dialect);
+}
+
+async function migrateUplink(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): Promise<void> {
+  const [id, blob] = dialect === 'sqlite' ? [sql`id INTEGER PRIMARY KEY AUTOINCREMENT`, sql`BLOB`] : [sql`id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY`, sql`BYTEA`];
+  await sql`CREATE TABLE IF NOT EXISTS uplink_progress (
+    node TEXT NOT NULL, project TEXT NOT NULL, route TEXT NOT NULL, route_uid TEXT NOT NULL,
+    acked_seq BIGINT NOT NULL, delivered BIGINT NOT NULL, PRIMARY KEY (node, project, route))`.execute(db);
+  await sql`CREATE TABLE IF NOT EXISTS uplink_messages (
+    ${id}, project TEXT NOT NULL, route TEXT NOT NULL, node TEXT NOT NULL, seq BIGINT NOT NULL,
+    topic TEXT NOT NULL, device TEXT, qos INTEGER NOT NULL, at TEXT NOT NULL, received_at TEXT NOT NULL,
+    payload ${blob} NOT NULL, UNIQUE (project, route, node, seq))`.execute(db);
+  await sql`CREATE INDEX IF NOT EXISTS uplink_messages_by_route ON uplink_messages (project, route, id)`.execute(db);
+  await sql`CREATE INDEX IF NOT EXISTS uplink_messages_by_device ON uplink_messages (project, route, device, id)`.execute(db);
 }

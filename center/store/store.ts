@@ -61,6 +61,44 @@ export interface TokenStore {
   delete(id: string): Promise<boolean>;
 }
 
+/** Whose uplink progress: a node's messages for one route. */
+export interface UplinkProgressKey {
+  node: string;
+  project: string;
+  route: string;
+}
+export interface UplinkRecord {
+  seq: number;
+  topic: string;
+  device?: string;
+  qos: number;
+  /** When the edge received it (ISO 8601). */
+  at: string;
+  payload: Buffer;
+}
+export interface StoredUplinkMessage extends UplinkRecord {
+  id: number;
+  node: string;
+  receivedAt: string;
+}
+
+/** Uplink progress per (node, route) and the table sink's rows. */
+export interface UplinkStore {
+  /** The highest seq landed for this key (0 when none). */
+  progress(key: UplinkProgressKey): Promise<number>;
+  /**
+   * In one transaction: skips messages (seq ascending) at or below the
+   * recorded progress, stores the rest as rows when `rows` is set (the table
+   * sink), and moves the progress to the last seq. Returns the progress and
+   * how many messages were new.
+   */
+  record(key: UplinkProgressKey, routeUid: string, messages: UplinkRecord[], opts: { rows: boolean }): Promise<{ ackedSeq: number; fresh: number }>;
+  /** Messages landed for a route from every node, since the Route with this uid was created. */
+  delivered(project: string, route: string, routeUid: string): Promise<number>;
+  /** Stored rows oldest first: after the `after` id, or else the newest `limit`. */
+  messages(project: string, route: string, q: { device?: string; after?: number; limit: number }): Promise<StoredUplinkMessage[]>;
+}
+
 export type ChangeListener = (c: Change) => void;
 
 export interface Store {
@@ -92,5 +130,6 @@ export interface Store {
   subscribe(fn: ChangeListener): () => void;
 
   readonly tokens: TokenStore;
+  readonly uplink: UplinkStore;
   close(): Promise<void>;
 }

@@ -9,6 +9,12 @@ const int = (v: string) => {
   return n;
 };
 
+const positive = (v: string) => {
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new CliError(`expected a positive number, got "${v}"`);
+  return n;
+};
+
 /** center, agent, up: the long-running processes. Each stops cleanly on SIGINT/SIGTERM. */
 export function registerProcessCommands(program: Command): void {
   program
@@ -64,10 +70,15 @@ export function registerProcessCommands(program: Command): void {
     .option('--label <k=v...>', 'node labels', collectLabels, {})
     .option('--probe-listen <host:port>', "where peers' round-trip probes are answered ('off': no probing)", '127.0.0.1:0')
     .option('--probe-advertise <host:port>', 'the address peers dial for probes (default: the listen address)')
+    .option('--mqtt-listen <host:port>', "the edge MQTT broker for devices ('off': none)", 'off')
+    .option('--mqtt-ws-listen <host:port>', 'MQTT over WebSocket (path /mqtt) for devices')
+    .option('--cpu <cores>', 'cpu offered to workloads (default: every core detected)', positive)
+    .option('--memory-mib <MiB>', 'memory offered to workloads (default: all detected)', positive)
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
-    .action(async (o: { center: string; joinToken?: string; dataDir: string; name?: string; site?: string; label: Record<string, string>; probeListen: string; probeAdvertise?: string; logLevel: string }) => {
+    .action(async (o: { center: string; joinToken?: string; dataDir: string; name?: string; site?: string; label: Record<string, string>; probeListen: string; probeAdvertise?: string; mqttListen: string; mqttWsListen?: string; cpu?: number; memoryMib?: number; logLevel: string }) => {
       const { Agent } = await import('../../agent/index.ts');
-      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, logLevel: o.logLevel });
+      const capacity = { ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.memoryMib !== undefined ? { memoryMiB: o.memoryMib } : {}) };
+      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, capacity, logLevel: o.logLevel });
       onShutdown(() => agent.stop());
       await agent.start();
     });

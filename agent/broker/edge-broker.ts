@@ -1,0 +1,195 @@
+import { Aedes, type PublishPacket } from 'aedes';
+import type { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { nameSchema } from '../../core/schema-base.ts';
+import { Counters } from './counters.ts';
+import { InvalidTopicError } from './errors.ts';
+import { deviceOf, Gatekeeper } from './gatekeeper.ts';
+import { Listeners } from './listeners.ts';
+import { sessionOf, type AedesClient, type RoutedPacket } from './session.ts';
+import { SqlitePersistence } from './sqlite-persistence.ts';
+import { isValidFilter, isValidTopic } from './topics.ts';
+import type { BrokerHooks, BrokerStats, DeviceRef, EdgeBrokerOptions, MessageHandler, PublishOptions } from './types.ts';
+import { ADMINISTRATIVE_ACTION, disconnect, installWire, writeDirect } from './wire.ts';
+
+/** How often ended MQTT 5 sessions are looked for. */
+const EXPIRY_SWEEP_MS = 30_000;
+
+/**
+ * The MQTT broker every agent runs for its site's devices: aedes behind our
+ * authentication (device credentials from the directory), per-project topic
+ * spaces, the device ACL, MQTT 5 on the wire, and a session store on disk.
+ * See gatekeeper.ts (hooks), session.ts (mounting and ACL), wire.ts (encoding)
+ * and sqlite-persistence.ts.
+ */
+export class EdgeBroker {
+  private readonly clients = new Map<string, AedesClient>();
+  private readonly sweep: NodeJS.Timeout;
+
+  static async start(o: EdgeBrokerOptions): Promise<EdgeBroker> {
+    installWire();
+    mkdirSync(o.dataDir, { recursive: true });
+    const log = o.logger ?? pino({ level: 'silent' });
+    const persistence = new SqlitePersistence(join(o.dataDir, 'broker.db'));
+    const counters = new Counters();
+    const hooks = o.hooks ?? {};
+    const gate = new Gatekeeper({ directory: o.directory, counters }, persistence, hooks, log);
+    const aedes = await Aedes.createBroker({
+      persistence,
+      preConnect: gate.preConnect,
+      authenticate: gate.authenticate,
+      authorizePublish: gate.authorizePublish,
+      authorizeSubscribe: gate.authorizeSubscribe,
+      authorizeForward: gate.authorizeForward,
+      published: gate.published,
+    });
+    let listeners: Listeners;
+    try {
+      listeners = await Listeners.start((conn, req) => aedes.handle(conn, req), o.tcp ?? '127.0.0.1:0', o.ws);
+    } catch (err) {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      persistence.close();
+      throw err;
+    }
+    return new EdgeBroker(aedes, listeners, persistence, gate, counters, hooks, log);
+  }
+
+  private constructor(
+    private readonly aedes: Aedes,
+    private readonly listeners: Listeners,
+    private readonly persistence: SqlitePersistence,
+    private readonly gate: Gatekeeper,
+    private readonly counters: Counters,
+    private readonly hooks: BrokerHooks,
+    private readonly log: Logger,
+  ) {
+    aedes.on('client', (client) => this.registered(client as AedesClient));
+    aedes.on('clientDisconnect', (client) => this.unregistered(client as AedesClient));
+    aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'device connection error'));
+    aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error before CONNECT'));
+    (aedes as EventEmitter).on('error', (err: unknown) => log.error({ err }, 'broker error'));
+    this.sweep = setInterval(() => this.dropExpiredSessions(), EXPIRY_SWEEP_MS).unref();
+    this.dropExpiredSessions();
+    log.info({ ports: listeners.ports }, 'edge broker listening');
+  }
+
+  get ports(): { tcp: number; ws?: number } {
+    return this.listeners.ports;
+  }
+
+  /** Publishes into a project's topic space, as if a device had (without ACL: the agent may). Resolves once routed and stored. */
+  publish(project: string, topic: string, payload: Buffer | string, o: PublishOptions = {}): Promise<void> {
+    checkProject(project);
+    if (!isValidTopic(topic)) throw new InvalidTopicError(`not a topic name: "${topic}"`);
+    const packet = { cmd: 'publish', topic: `${project}/${topic}`, payload: toBuffer(payload), qos: o.qos ?? 0, retain: o.retain ?? false, dup: false } as PublishPacket;
+    return new Promise((resolve, reject) => this.aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** An internal subscriber to a project's topics (every message, whatever its QoS; no retained replay). Returns the unsubscribe. */
+  subscribe(project: string, filter: string, handler: MessageHandler): () => void {
+    checkProject(project);
+    if (!isValidFilter(filter)) throw new InvalidTopicError(`not a topic filter: "${filter}"`);
+    const mounted = `${project}/${filter}`;
+    const from = project.length + 1;
+    const log = this.log;
+    const deliver = (packet: RoutedPacket, done: () => void): void => {
+      try {
+        handler({ project, topic: packet.topic.slice(from), payload: packet.payload as Buffer, qos: packet.qos, retain: packet.retain, device: deviceOf(packet.clientId) });
+      } catch (err) {
+        log.error({ err, filter: mounted }, 'internal subscriber failed');
+      }
+      done();
+    };
+    this.aedes.subscribe(mounted, deliver, noop);
+    return () => this.aedes.unsubscribe(mounted, deliver, noop);
+  }
+
+  /**
+   * Sends a QoS 1 message to the device's connected session (subscribed or
+   * not) and resolves true once the device acknowledges it; false when the
+   * device is not connected, leaves, or does not PUBACK within `timeoutMs`.
+   * Nothing is queued: the caller owns retrying (cloud -> device commands).
+   */
+  deliver(project: string, device: string, topic: string, payload: Buffer | string, timeoutMs: number): Promise<boolean> {
+    const client = this.clients.get(`${project}/${device}`);
+    if (client === undefined || client.closed || !isValidTopic(topic)) return Promise.resolve(false);
+    const s = sessionOf(client);
+    const acks = (s.acks ??= new Map());
+    return new Promise((resolve) => {
+      const messageId = writeDirect(client, s.prefix + topic, toBuffer(payload));
+      const settle = (acked: boolean) => {
+        clearTimeout(timer);
+        resolve(acked);
+      };
+      const timer = setTimeout(() => {
+        if (acks.get(messageId) === settle) acks.delete(messageId);
+        resolve(false);
+      }, timeoutMs);
+      acks.set(messageId, settle);
+    });
+  }
+
+  /** Disconnects a device (e.g. its credential was revoked); true if it was connected. */
+  kick(project: string, device: string): boolean {
+    const client = this.clients.get(`${project}/${device}`);
+    if (client === undefined) return false;
+    disconnect(client, ADMINISTRATIVE_ACTION);
+    return true;
+  }
+
+  connected(): DeviceRef[] {
+    return [...this.clients.values()].map((c) => ({ project: sessionOf(c).project, device: sessionOf(c).device }));
+  }
+
+  stats(): BrokerStats {
+    return this.counters.snapshot(this.clients.size);
+  }
+
+  /** Closes every connection (wills of connected devices are published) and the session store. */
+  async close(): Promise<void> {
+    clearInterval(this.sweep);
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    await this.listeners.close();
+    this.persistence.close();
+  }
+
+  private registered(client: AedesClient): void {
+    const s = sessionOf(client);
+    this.clients.set(s.key, client);
+    this.fire('onConnect', s);
+  }
+
+  private unregistered(client: AedesClient): void {
+    const s = sessionOf(client);
+    // A takeover by the same device unregisters the old connection first, so this is always the current one.
+    if (this.clients.get(s.key) === client) this.clients.delete(s.key);
+    s.closed();
+    this.gate.disconnected(client);
+    this.fire('onDisconnect', s);
+  }
+
+  private fire(hook: 'onConnect' | 'onDisconnect', ref: DeviceRef): void {
+    try {
+      this.hooks[hook]?.({ project: ref.project, device: ref.device });
+    } catch (err) {
+      this.log.error({ err, hook }, 'broker hook failed');
+    }
+  }
+
+  private dropExpiredSessions(): void {
+    for (const id of this.persistence.expiredSessions(Date.now())) {
+      if (this.clients.has(id)) continue; // back before the sweep
+      this.persistence.dropSession(id);
+      this.log.debug({ clientId: id }, 'session expired');
+    }
+  }
+}
+
+function checkProject(project: string): void {
+  if (!nameSchema.safeParse(project).success) throw new InvalidTopicError(`not a project name: "${project}"`);
+}
+
+const toBuffer = (p: Buffer | string): Buffer => (typeof p === 'string' ? Buffer.from(p) : p);
+const noop = (): void => undefined;

@@ -1,0 +1,72 @@
+import type { Logger } from 'pino';
+
+/** The contract between the edge MQTT broker and the agent that runs it. */
+
+export interface DeviceIdentity {
+  project: string;
+  device: string;
+  grants: { publish: string[]; subscribe: string[] };
+}
+
+/** Supplied by the agent (from Device/DeviceCredential objects synced from the center); the broker only consumes it. */
+export interface DeviceDirectory {
+  /** Checks the secret (timing-safe sha256 compare) against the device's unexpired credentials; null if unknown/wrong/expired. */
+  authenticate(project: string, device: string, secret: string): DeviceIdentity | null;
+  /** Current identity (grants may change while connected); null once the device or all its credentials are gone. */
+  lookup(project: string, device: string): DeviceIdentity | null;
+}
+
+export interface BrokerMessage {
+  project: string;
+  /** Project-relative: what the device published, without the project's mount. */
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  /** The publishing device; undefined for messages from EdgeBroker.publish. */
+  device?: string;
+}
+
+export interface DeviceRef {
+  project: string;
+  device: string;
+}
+
+export interface BrokerHooks {
+  onConnect?(id: DeviceRef): void;
+  onDisconnect?(id: DeviceRef): void;
+  /** Every accepted publish from a device or from EdgeBroker.publish, after authorisation; topic is project-relative. Must be cheap and synchronous. */
+  onPublish?(msg: BrokerMessage): void;
+}
+
+export interface EdgeBrokerOptions {
+  /** MQTT over TCP, "host:port"; default 127.0.0.1:0 (any free port). */
+  tcp?: string;
+  /** MQTT over WebSocket (path /mqtt), "host:port"; off when undefined. */
+  ws?: string;
+  /** Sessions, queued messages and retained messages live in DATADIR/broker.db and survive a restart. */
+  dataDir: string;
+  directory: DeviceDirectory;
+  hooks?: BrokerHooks;
+  logger?: Logger;
+}
+
+export interface PublishOptions {
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+}
+
+export type MessageHandler = (msg: BrokerMessage) => void;
+
+export interface BrokerStats {
+  /** Devices connected now. */
+  connections: number;
+  /** Publishes accepted from devices (wills included). */
+  messagesIn: number;
+  /** PUBLISH packets written to devices. */
+  messagesOut: number;
+  /** Refusals since start: connections (bad identity or secret), publishes and subscriptions (ACL). */
+  denied: { auth: number; publish: number; subscribe: number };
+  /** Refused publishes and subscriptions per device, since start (Device status.denied). */
+  deniedByDevice: (DeviceRef & { denied: number })[];
+}

@@ -1,0 +1,137 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Device, DeviceCommand, DeviceCredential, EdgeObject, Route } from '../../core/index.ts';
+import type { DeviceDirectory, DeviceIdentity } from '../broker/index.ts';
+import { objectKey } from '../sync.ts';
+
+
+/** What one sync step changed among the site's devices, for the agent to act on (kick, deliver, forget). */
+export interface EdgeChange {
+  /** `project/device` of devices that lost a credential or were deleted: their sessions are re-checked. */
+  revoked: string[];
+  /** Commands added or changed. */
+  commands: DeviceCommand[];
+  /** Devices added or changed (desired twin, grants). */
+  devices: Device[];
+  routesChanged: boolean;
+}
+
+/** Device secrets have the API tokens' shape: `gdg_<credential id>_<secret>`, the id naming the DeviceCredential. */
+const TOKEN = /^gdg_([a-f0-9]{16})_([A-Za-z0-9_-]{43})$/;
+
+const deviceKey = (project: string | undefined, name: string): string => `${project ?? 'default'}/${name}`;
+
+/**
+ * The site's devices, their credentials and commands, and the routes, as
+ * synced from the center and kept in local state: what lets the edge
+ * authenticate and serve its devices while the center is out of reach.
+ */
+export class EdgeObjects implements DeviceDirectory {
+  private readonly all = new Map<string, EdgeObject>();
+  private readonly devices = new Map<string, Device>();
+  /** By `project/credential id`. */
+  private readonly credentials = new Map<string, DeviceCredential>();
+  private readonly commands = new Map<string, DeviceCommand>();
+  private readonly routeList = new Map<string, Route>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  has(key: string): boolean {
+    return this.all.has(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.all.keys();
+  }
+
+  /** Applies synced puts and removals (by object key); on a snapshot, everything not put goes. */
+  apply(put: Map<string, EdgeObject>, remove: string[], replaceAll: boolean): EdgeChange {
+    const change: EdgeChange = { revoked: [], commands: [], devices: [], routesChanged: false };
+    const gone = replaceAll ? [...this.all.keys()].filter((k) => !put.has(k)) : remove;
+    for (const key of gone) {
+      const o = this.all.get(key);
+      if (!o) continue;
+      this.all.delete(key);
+      this.index(o, false, change);
+    }
+    for (const [key, o] of put) {
+      const prev = this.all.get(key);
+      if (prev && JSON.stringify(prev) === JSON.stringify(o)) continue;
+      this.all.set(key, o);
+      this.index(o, true, change);
+    }
+    return change;
+  }
+
+  /** Checks a device's secret against its unexpired credentials (sha256, timing-safe). */
+  authenticate(project: string, device: string, secret: string): DeviceIdentity | null {
+    const m = TOKEN.exec(secret);
+    if (!m) return null;
+    const cred = this.credentials.get(deviceKey(project, m[1]!));
+    if (!cred || cred.spec.device !== device) return null;
+    if (cred.spec.expiresAt && Date.parse(cred.spec.expiresAt) <= this.now()) return null;
+    const given = createHash('sha256').update(m[2]!).digest();
+    if (!timingSafeEqual(given, Buffer.from(cred.spec.hash, 'hex'))) return null;
+    return this.lookup(project, device);
+  }
+
+  /** The device's current identity; null once it or every credential of it is gone. */
+  lookup(project: string, device: string): DeviceIdentity | null {
+    const d = this.devices.get(deviceKey(project, device));
+    if (!d) return null;
+    return { project, device, grants: d.spec.grants };
+  }
+
+  device(project: string, name: string): Device | undefined {
+    return this.devices.get(deviceKey(project, name));
+  }
+
+  /** The routes that run at this site. */
+  routes(site: string | undefined): Route[] {
+    return [...this.routeList.values()].filter((r) => !r.spec.sites || (site !== undefined && r.spec.sites.includes(site)));
+  }
+
+  pendingCommands(): DeviceCommand[] {
+    return [...this.commands.values()];
+  }
+
+  private index(o: EdgeObject, present: boolean, change: EdgeChange): void {
+    const project = o.metadata.project ?? 'default';
+    switch (o.kind) {
+      case 'Device': {
+        const key = deviceKey(project, o.metadata.name);
+        if (present) {
+          this.devices.set(key, o);
+          change.devices.push(o);
+        } else {
+          this.devices.delete(key);
+          change.revoked.push(key);
+        }
+        return;
+      }
+      case 'DeviceCredential': {
+        const key = deviceKey(project, o.metadata.name);
+        if (present) this.credentials.set(key, o);
+        else {
+          this.credentials.delete(key);
+          change.revoked.push(deviceKey(project, o.spec.device));
+        }
+        return;
+      }
+      case 'DeviceCommand': {
+        const key = objectKey(o);
+        if (present) {
+          this.commands.set(key, o);
+          change.commands.push(o);
+        } else this.commands.delete(key);
+        return;
+      }
+      case 'Route':
+        if (present) this.routeList.set(objectKey(o), o);
+        else this.routeList.delete(objectKey(o));
+        change.routesChanged = true;
+        return;
+      default:
+        return;
+    }
+  }
+}

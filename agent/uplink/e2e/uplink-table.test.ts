@@ -1,0 +1,226 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { LinkEmulator, REPO_ROOT, startCenterProcess, waitFor, type CenterHandle } from '../../../testkit/index.ts';
+import { UplinkQueue, UplinkSender, type UplinkOptionsInput, type UplinkSenderEvent } from '../index.ts';
+import { joinNode, routeManifest, tableRows } from '../test-helpers.ts';
+
+// A real center process; the edge side (queue + sender) runs in this process
+// or, for the crash test, in child processes.
+let center: CenterHandle;
+let credential: string;
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'gedge-uplink-e2e-'));
+  dirs.push(d);
+  return d;
+};
+const FAST: UplinkOptionsInput = { retryInitialMs: 20, retryMaxMs: 200, lingerMs: 5 };
+
+before(async () => {
+  center = await startCenterProcess();
+  credential = await joinNode(center, 'edge-1', 'edge-a');
+});
+after(async () => {
+  await center.process.stop();
+  rmSync(center.dataDir, { recursive: true, force: true });
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function edge(url: string, options: UplinkOptionsInput = {}) {
+  const queue = UplinkQueue.open(tempDir(), { ...FAST, ...options });
+  const sender = new UplinkSender(queue, { center: url, node: 'edge-1', credential });
+  const events: UplinkSenderEvent[] = [];
+  sender.onEvent((e) => events.push(e));
+  sender.start();
+  let n = 0;
+  const append = (route: string, count: number) => {
+    const texts: string[] = [];
+    for (let i = 0; i < count; i++, n++) {
+      const device = `d${n % 3}`;
+      const text = `{"n":${n}}`;
+      queue.append({ project: 'default', route, topic: `devices/${device}/temp`, device, payload: Buffer.from(text), qos: 1 });
+      texts.push(text);
+    }
+    return texts;
+  };
+  const close = async () => {
+    await sender.stop();
+    queue.close();
+  };
+  return { queue, sender, events, append, close };
+}
+
+test('a lost answer: the batch is sent again and the center skips it; every message lands once, in order', async () => {
+  await center.api.apply(routeManifest('lost-answer'));
+  // A slow link, so the answer is still on its way when the link is cut.
+  const link = await LinkEmulator.start({ upstreamPort: center.port, delayMs: 1500 });
+  const e = edge(link.url);
+  try {
+    const sent = e.append('lost-answer', 5);
+    await waitFor(async () => (await tableRows(center.api, 'lost-answer')).length === 5, 10_000, 'the batch in the table');
+    link.cut('reset');
+    await waitFor(() => e.events.some((ev) => ev.type === 'retrying'), 10_000, 'the sender retrying');
+    assert.equal(e.queue.stats().depthMessages, 5, 'not acked: the answer was lost');
+    link.setDelay(0);
+    link.restore();
+    await waitFor(() => e.queue.stats().depthMessages === 0, 10_000, 'the queue drained');
+    const rows = await tableRows(center.api, 'lost-answer');
+    assert.deepEqual(rows.map((r) => r.payload), sent);
+    assert.equal(e.queue.stats().delivered, 5);
+    assert.ok(e.sender.stats().retries >= 1);
+    assert.ok(e.events.some((ev) => ev.type === 'delivered' && ev.count === 5));
+  } finally {
+    await e.close();
+    await link.close();
+  }
+});
+
+test('gedge messages: the table sink from the CLI, newest last, by device, paged, as JSON', () => {
+  const gedge = (...args: string[]) => {
+    const r = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', center.url, '--token', center.adminToken, 'messages', 'lost-answer', ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return r;
+  };
+  const table = gedge('--limit', '2').stdout.trimEnd().split('\n');
+  assert.match(table[0]!, /^ID\s+AGE\s+NODE\s+DEVICE\s+TOPIC\s+PAYLOAD$/);
+  assert.equal(table.length, 3);
+  assert.match(table[2]!, /edge-1\s+d1\s+devices\/d1\/temp\s+\{"n":4\}$/, 'the newest last');
+  const page = JSON.parse(gedge('--after', '0', '--limit', '3', '--device', 'd0', '-o', 'json').stdout) as { items: { device: string; payload: string }[]; next: number };
+  assert.deepEqual(page.items.map((m) => [m.device, m.payload]), [['d0', '{"n":0}'], ['d0', '{"n":3}']]);
+  const paged = gedge('--after', '0', '--limit', '3');
+  assert.match(paged.stderr, /more: --after \d+/);
+  const missing = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', center.url, '--token', center.adminToken, 'messages', 'nope'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /route "nope" not found/);
+});
+
+test('route gone: the backlog is dropped and counted; a revoked credential stops the sender', async () => {
+  const e = edge(center.url);
+  try {
+    e.append('no-such-route', 7);
+    await waitFor(() => e.events.find((ev) => ev.type === 'route-gone'), 10_000, 'route-gone');
+    assert.deepEqual(e.events.find((ev) => ev.type === 'route-gone'), { type: 'route-gone', project: 'default', route: 'no-such-route', dropped: 7 });
+    assert.equal(e.queue.stats().droppedRouteGone, 7);
+    assert.equal(e.queue.stats().depthMessages, 0);
+  } finally {
+    await e.close();
+  }
+  const other = await joinNode(center, 'edge-2', 'edge-a');
+  const tokens = await center.api.listTokens();
+  const id = tokens.find((t) => t.kind === 'node' && t.subject === 'edge-2')!.id;
+  assert.equal((await center.api.raw('DELETE', `/api/v1/tokens/${id}`)).status, 200);
+  const queue = UplinkQueue.open(tempDir(), FAST);
+  const sender = new UplinkSender(queue, { center: center.url, node: 'edge-2', credential: other });
+  const events: UplinkSenderEvent[] = [];
+  sender.onEvent((ev) => events.push(ev));
+  sender.start();
+  try {
+    queue.append({ project: 'default', route: 'lost-answer', topic: 'devices/x/t', payload: Buffer.from('x'), qos: 0 });
+    const stopped = await waitFor(() => events.find((ev) => ev.type === 'stopped'), 10_000, 'stopped');
+    assert.equal(stopped.type === 'stopped' && stopped.status, 401);
+    assert.equal(sender.running, false);
+    assert.equal(queue.stats().depthMessages, 1, 'kept for a sender with a valid credential');
+  } finally {
+    await sender.stop();
+    queue.close();
+  }
+});
+
+test('a queue file behind the center (restored from an old copy) is renumbered past what the center saw, nothing skipped', async () => {
+  await center.api.apply(routeManifest('behind'));
+  const ahead = edge(center.url);
+  try {
+    ahead.append('behind', 3);
+    await waitFor(() => ahead.queue.stats().depthMessages === 0, 10_000, 'first queue drained');
+  } finally {
+    await ahead.close();
+  }
+  // A queue created "in 1970" hands out seqs far below the center's progress for edge-1.
+  const queue = UplinkQueue.open(tempDir(), FAST, { now: () => 1000 });
+  const sender = new UplinkSender(queue, { center: center.url, node: 'edge-1', credential });
+  const events: UplinkSenderEvent[] = [];
+  sender.onEvent((ev) => events.push(ev));
+  sender.start();
+  try {
+    for (let i = 0; i < 4; i++) queue.append({ project: 'default', route: 'behind', topic: 'devices/d0/t', payload: Buffer.from(`late${i}`), qos: 1 });
+    await waitFor(() => queue.stats().depthMessages === 0, 10_000, 'second queue drained');
+    assert.ok(events.some((ev) => ev.type === 'resequenced'));
+    const rows = await tableRows(center.api, 'behind');
+    assert.deepEqual(rows.slice(3).map((r) => r.payload), ['late0', 'late1', 'late2', 'late3']);
+  } finally {
+    await sender.stop();
+    queue.close();
+  }
+});
+
+test('an agent crash mid-send (SIGKILL): a new process on the same queue drains it; each message lands once, in order', async () => {
+  await center.api.apply(routeManifest('crash'));
+  const dir = tempDir();
+  const lib = pathToFileURL(fileURLToPath(new URL('../index.ts', import.meta.url))).href;
+  const script = `
+    import { UplinkQueue, UplinkSender } from ${JSON.stringify(lib)};
+    const q = UplinkQueue.open(process.env.DIR, { fsync: 'always', lingerMs: 1, batchMessages: 40, retryInitialMs: 20, retryMaxMs: 200 });
+    new UplinkSender(q, { center: process.env.CENTER, node: 'edge-1', credential: process.env.CRED }).start();
+    if (process.env.APPEND) {
+      let i = 0;
+      setInterval(() => {
+        const lines = [];
+        for (let k = 0; k < 20; k++, i++) lines.push(q.append({ project: 'default', route: 'crash', topic: 't', device: 'd' + (i % 3), payload: Buffer.from('m' + i), qos: 1 }) + ' m' + i + '\\n');
+        process.stdout.write(lines.join(''));
+      }, 2);
+    } else {
+      setInterval(() => { if (q.stats().depthMessages === 0) { process.stdout.write('drained\\n'); process.exit(0); } }, 20);
+    }`;
+  const run = (append: boolean) =>
+    spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...process.env, DIR: dir, CENTER: center.url, CRED: credential, ...(append ? { APPEND: '1' } : {}) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+
+  const first = run(true);
+  const reported: string[] = [];
+  createInterface({ input: first.stdout! }).on('line', (l) => reported.push(l.split(' ')[1]!));
+  await waitFor(async () => (await tableRows(center.api, 'crash')).length >= 400, 30_000, 'messages landing while appends go on');
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+
+  const second = run(false);
+  const lines: string[] = [];
+  createInterface({ input: second.stdout! }).on('line', (l) => lines.push(l));
+  await new Promise((r) => second.once('exit', r));
+  assert.deepEqual(lines, ['drained']);
+
+  const rows = await tableRows(center.api, 'crash');
+  assert.ok(rows.length >= reported.length, 'every append that returned landed');
+  // Exactly once and in order: the table is m0, m1, ... with no gap and no repeat.
+  assert.deepEqual(rows.map((r) => r.payload), rows.map((_, i) => `m${i}`));
+  const seqs = rows.map((r) => r.seq);
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+});
+
+test('a center outage: the queue grows while the center is down and drains, once each and in order, when it is back', async () => {
+  await center.api.apply(routeManifest('outage'));
+  const e = edge(center.url);
+  try {
+    const before = e.append('outage', 50);
+    await waitFor(() => e.queue.stats().depthMessages === 0, 10_000, 'first messages delivered');
+    await center.process.stop();
+    const during = e.append('outage', 300);
+    await waitFor(() => e.sender.stats().retries >= 3, 10_000, 'the sender retrying against a dead center');
+    const during2 = e.append('outage', 200);
+    assert.equal(e.queue.stats().depthMessages, 500, 'the queue holds everything while the center is down');
+    center = await startCenterProcess({ dataDir: center.dataDir, port: center.port, adminToken: center.adminToken });
+    await waitFor(() => e.queue.stats().depthMessages === 0, 30_000, 'the queue drained after the restart');
+    const rows = await tableRows(center.api, 'outage');
+    assert.deepEqual(rows.map((r) => r.payload), [...before, ...during, ...during2]);
+    assert.equal(e.queue.stats().delivered, 550);
+  } finally {
+    await e.close();
+  }
+});

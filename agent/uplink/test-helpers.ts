@@ -1,0 +1,50 @@
+import { GedgeError, errorFromBody, type ApiClient } from '../../core/index.ts';
+
+/**
+ * Makes `site` exist and joins a node to it the way an agent does (join
+ * token -> POST /api/v1/join), returning the node credential the uplink
+ * sender authenticates with.
+ */
+export async function joinNode(center: { url: string; api: ApiClient }, name: string, site: string): Promise<string> {
+  await center.api.apply(`apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: ${site} }\nspec: { tier: edge }\n`);
+  const join = (await center.api.createToken({ site })).token;
+  const res = await fetch(new URL('/api/v1/join', center.url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${join}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, capacity: { cpu: 1, memoryMiB: 256 } }),
+  });
+  const body = (await res.json()) as { credential?: string; code?: string; message?: string };
+  if (!res.ok || !body.credential) throw errorFromBody(res.status, body);
+  return body.credential;
+}
+
+/** A table-sink (or other) Route in the default project, taking every device topic. */
+export function routeManifest(name: string, sink: Record<string, unknown> = { type: 'table' }): string {
+  return `apiVersion: gedge.io/v1\nkind: Route\nmetadata: { name: ${name} }\nspec: { topic: 'devices/#', sink: ${JSON.stringify(sink)} }\n`;
+}
+
+export interface TableRow {
+  id: number;
+  node: string;
+  seq: number;
+  device?: string;
+  payload: string;
+  /** utf8 when the payload is valid UTF-8 text, else base64. */
+  encoding: 'utf8' | 'base64';
+  /** Edge receive time and center commit time (ISO 8601). */
+  at: string;
+  receivedAt: string;
+}
+
+/** Every row of a route's table sink, oldest first, through the query API. */
+export async function tableRows(api: ApiClient, route: string): Promise<TableRow[]> {
+  const rows: TableRow[] = [];
+  for (let after = 0; ; ) {
+    const res = await api.raw('GET', `/api/v1/projects/default/routes/${route}/messages?after=${after}&limit=1000`);
+    if (!res.ok) throw new GedgeError(`messages: HTTP ${res.status}`);
+    const page = (await res.json()) as { items: TableRow[]; next: number };
+    if (!page.items.length) return rows;
+    rows.push(...page.items);
+    after = page.next;
+  }
+}

@@ -1,0 +1,364 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type SqliteDatabase from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { InvalidMessageError, QueueClosedError } from './errors.ts';
+import { uplinkOptionsSchema, UPLINK_MAX_PAYLOAD, type UplinkOptions, type UplinkOptionsInput } from './options.ts';
+import { openQueueDb, type HeadRow, type QueueRow, type QueueStatements } from './queue-db.ts';
+
+export interface RouteKey {
+  project: string;
+  route: string;
+}
+export interface UplinkAppend extends RouteKey {
+  topic: string;
+  /** The publishing device's name within the project, if a device published it. */
+  device?: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+}
+export interface QueuedMessage {
+  seq: number;
+  topic: string;
+  device: string | null;
+  qos: 0 | 1 | 2;
+  /** Append time, ms since epoch. */
+  at: number;
+  /** Payload + topic bytes. */
+  bytes: number;
+  payload: Buffer;
+}
+/**
+ * What append did: a number is the message's seq (queued; the common,
+ * synchronous case); null means it was dropped (overflow: drop-newest); a
+ * promise means the queue is full and overflow is block: it resolves with
+ * the seq once acks make room (hold the publisher until then).
+ */
+export type AppendResult = number | null | Promise<number>;
+
+export interface UplinkQueueStats {
+  enqueued: number;
+  /** Acknowledged by the center (in the sink). */
+  delivered: number;
+  droppedOverflow: number;
+  droppedExpired: number;
+  droppedRouteGone: number;
+  depthMessages: number;
+  /** Payload + topic bytes held. */
+  depthBytes: number;
+  oldestAgeMs: number;
+  /** Appends waiting for room (overflow: block). */
+  blocked: number;
+}
+
+type DropCounter = 'droppedOverflow' | 'droppedExpired' | 'droppedRouteGone';
+interface Waiter {
+  m: UplinkAppend;
+  bytes: number;
+  resolve: (seq: number) => void;
+  reject: (e: unknown) => void;
+}
+const TOPIC_MAX = 512;
+const DEVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const keyOf = (project: string, route: string) => `${project}/${route}`;
+
+/**
+ * The edge's durable store-and-forward queue (`<dataDir>/uplink.db`), one per
+ * edge, shared by every route. Sequence numbers increase strictly across
+ * routes and restarts; a new queue starts at its creation time in
+ * microseconds, so a node that rejoins under an old name with a fresh data
+ * dir does not reuse numbers the center has seen. Everything is synchronous
+ * (better-sqlite3): an append that does not wait for room costs one prepared
+ * INSERT (fsync always) or an array push (batch, off).
+ *
+ * Dropping from the head (overflow drop-oldest, TTL) moves a floor: rows at
+ * or below it are gone for every reader at once, and the DELETE rides in the
+ * next commit instead of costing a transaction of its own.
+ */
+export class UplinkQueue {
+  readonly options: UplinkOptions;
+  private readonly db: SqliteDatabase.Database;
+  private readonly q: QueueStatements;
+  private readonly now: () => number;
+  private readonly log: Logger | undefined;
+  private nextSeq: number;
+  private floor = 0;
+  private appliedFloor = 0;
+  private pending: QueueRow[] = [];
+  private readonly routes = new Map<string, RouteKey & { messages: number; bytes: number }>();
+  private readonly depth = { messages: 0, bytes: 0 };
+  private readonly counters = { enqueued: 0, delivered: 0, droppedOverflow: 0, droppedExpired: 0, droppedRouteGone: 0 };
+  private readonly waiters: Waiter[] = [];
+  private durableWaiters: (() => void)[] = [];
+  private readonly listeners = new Set<(key: RouteKey) => void>();
+  private commitTimer: NodeJS.Timeout | undefined;
+  private readonly expiryTimer: NodeJS.Timeout;
+  private closed = false;
+  private readonly writeTx: (rows: QueueRow[], floor: number) => void;
+
+  private constructor(dataDir: string, options: UplinkOptions, deps: { now?: () => number; log?: Logger }) {
+    this.options = options;
+    this.now = deps.now ?? Date.now;
+    this.log = deps.log;
+    mkdirSync(dataDir, { recursive: true });
+    ({ db: this.db, q: this.q } = openQueueDb(join(dataDir, 'uplink.db'), options.fsync));
+    this.q.initHighWater.run(this.now() * 1000);
+    this.nextSeq = Math.max(this.q.highWater.get()!.value, this.q.maxSeq.get()!.m ?? 0) + 1;
+    for (const r of this.q.perRoute.all()) {
+      this.routes.set(keyOf(r.project, r.route), { project: r.project, route: r.route, messages: r.n, bytes: r.b });
+      this.depth.messages += r.n;
+      this.depth.bytes += r.b;
+    }
+    this.writeTx = this.db.transaction((rows: QueueRow[], floor: number) => {
+      if (floor > this.appliedFloor) {
+        this.q.deleteUpTo.run(floor);
+        this.q.raiseHighWater.run(floor);
+      }
+      for (const r of rows) this.q.insert.run(r.seq, r.project, r.route, r.topic, r.device, r.qos, r.at, r.bytes, r.payload);
+    });
+    this.expiryTimer = setInterval(() => this.expireFromTimer(), Math.min(1000, options.ttlMs)).unref();
+  }
+
+  static open(dataDir: string, options: UplinkOptionsInput = {}, deps: { now?: () => number; log?: Logger } = {}): UplinkQueue {
+    return new UplinkQueue(dataDir, uplinkOptionsSchema.parse(options), deps);
+  }
+
+  append(m: UplinkAppend): AppendResult {
+    if (this.closed) throw new QueueClosedError('the uplink queue is closed');
+    const bytes = sizeOf(m);
+    if (!this.waiters.length && this.fits(bytes)) return this.insert(m, bytes);
+    if (bytes > this.options.maxBytes) {
+      // It would not fit an empty queue: no policy can make room for it.
+      this.counters.droppedOverflow++;
+      return null;
+    }
+    switch (this.options.overflow) {
+      case 'drop-newest':
+        this.counters.droppedOverflow++;
+        return null;
+      case 'drop-oldest':
+        this.dropHead(() => !this.fits(bytes), 'droppedOverflow');
+        return this.insert(m, bytes);
+      case 'block':
+        return new Promise<number>((resolve, reject) => this.waiters.push({ m, bytes, resolve, reject }));
+    }
+  }
+
+  /** Resolves when everything appended so far is committed (at once with fsync always). */
+  durable(): Promise<void> {
+    if (!this.pending.length) return Promise.resolve();
+    return new Promise((resolve) => this.durableWaiters.push(resolve));
+  }
+
+  /**
+   * The oldest messages of one route after `afterSeq`, in seq order, up to
+   * `maxMessages` and `maxBytes` (at least one).
+   */
+  batch(key: RouteKey, maxMessages: number, maxBytes: number, afterSeq = 0): QueuedMessage[] {
+    this.commit();
+    this.expire();
+    const rows = this.q.routeBatch.all(key.project, key.route, afterSeq, maxMessages) as QueuedMessage[];
+    let n = 0;
+    for (let bytes = 0; n < rows.length && (n === 0 || bytes + rows[n]!.bytes <= maxBytes); n++) bytes += rows[n]!.bytes;
+    return n === rows.length ? rows : rows.slice(0, n);
+  }
+
+  /** The center has everything of this route up to `upToSeq`: drop it. Returns how many messages that was. */
+  ack(project: string, route: string, upToSeq: number): number {
+    return this.removeRoute(project, route, upToSeq, 'delivered');
+  }
+
+  /** The route no longer exists (or no longer runs here): drop its backlog. */
+  dropRoute(project: string, route: string): number {
+    return this.removeRoute(project, route, Number.MAX_SAFE_INTEGER, 'droppedRouteGone');
+  }
+
+  /**
+   * The center has seen sequence numbers up to `seenSeq` that this queue
+   * has not handed out yet (its file was lost or restored from an old copy):
+   * moves every later seq above it and renumbers the route's backlog there,
+   * in order, so the center does not skip it. False (and nothing done) when
+   * this queue has handed out `seenSeq` itself.
+   */
+  resequence(key: RouteKey, seenSeq: number): boolean {
+    if (seenSeq < this.nextSeq) return false;
+    this.commit();
+    this.nextSeq = Math.max(this.nextSeq, seenSeq + 1);
+    this.db.transaction(() => {
+      const rows = this.q.routeBatch.all(key.project, key.route, 0, Number.MAX_SAFE_INTEGER);
+      this.q.deleteRouteUpTo.run(key.project, key.route, Number.MAX_SAFE_INTEGER);
+      for (const r of rows) this.q.insert.run(this.nextSeq++, key.project, key.route, r.topic, r.device, r.qos, r.at, r.bytes, r.payload);
+      this.q.raiseHighWater.run(this.nextSeq - 1);
+    })();
+    return true;
+  }
+
+  /** Drops messages older than ttlMs, oldest first; the timer calls it every second. */
+  expire(now = this.now()): number {
+    const cutoff = now - this.options.ttlMs;
+    const n = this.dropHead((r) => r.at < cutoff, 'droppedExpired');
+    if (n) {
+      this.commit();
+      this.admit();
+    }
+    return n;
+  }
+
+  /** Routes with messages waiting. */
+  backlog(): RouteKey[] {
+    return [...this.routes.values()].map(({ project, route }) => ({ project, route }));
+  }
+
+  /** Calls `fn` when messages of a route are committed (and so can be batched). Returns an unsubscribe function. */
+  onBacklog(fn: (key: RouteKey) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  stats(): UplinkQueueStats {
+    const head = this.closed ? undefined : (this.q.headFrom.get(this.floor)?.at ?? this.pending[0]?.at);
+    return { ...this.counters, depthMessages: this.depth.messages, depthBytes: this.depth.bytes, oldestAgeMs: head === undefined ? 0 : Math.max(0, this.now() - head), blocked: this.waiters.length };
+  }
+
+  /** Commits what is pending, fails waiting appends with QueueClosedError, closes the file. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.expiryTimer);
+    this.commit();
+    for (const w of this.waiters.splice(0)) w.reject(new QueueClosedError('the uplink queue was closed while the append waited for room'));
+    this.db.close();
+  }
+
+  // ---- internals ------------------------------------------------------------
+
+  private fits(bytes: number): boolean {
+    return this.depth.messages + 1 <= this.options.maxMessages && this.depth.bytes + bytes <= this.options.maxBytes;
+  }
+
+  private insert(m: UplinkAppend, bytes: number): number {
+    const row: QueueRow = { seq: this.nextSeq++, project: m.project, route: m.route, topic: m.topic, device: m.device ?? null, qos: m.qos, at: this.now(), bytes, payload: m.payload };
+    this.pending.push(row);
+    this.account(row, 1);
+    this.counters.enqueued++;
+    if (this.options.fsync === 'always') {
+      try {
+        this.commit();
+      } catch (err) {
+        // Not on disk: the append fails as a whole.
+        this.pending.pop();
+        this.account(row, -1);
+        this.counters.enqueued--;
+        throw err;
+      }
+    } else if (this.pending.length >= this.options.commitMessages) this.commitFromTimer();
+    else this.commitTimer ??= setTimeout(() => this.commitFromTimer(), this.options.commitMs);
+    return row.seq;
+  }
+
+  /** Writes pending rows and the floor's DELETE in one transaction, then wakes durable() waiters and listeners. */
+  private commit(): void {
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    const rows = this.pending;
+    const floor = this.floor;
+    if (!rows.length && floor === this.appliedFloor) return;
+    this.pending = [];
+    try {
+      this.writeTx(rows, floor);
+    } catch (err) {
+      this.pending = rows.concat(this.pending);
+      throw err;
+    }
+    this.appliedFloor = floor;
+    for (const resolve of this.durableWaiters.splice(0)) resolve();
+    const woken = new Set<string>();
+    for (const r of rows) {
+      const k = keyOf(r.project, r.route);
+      if (woken.has(k) || !this.routes.has(k)) continue;
+      woken.add(k);
+      for (const fn of this.listeners) fn({ project: r.project, route: r.route });
+    }
+  }
+
+  /** A group commit: a failure keeps the rows pending (they were accepted) and tries again after commitMs. */
+  private commitFromTimer(): void {
+    try {
+      this.commit();
+    } catch (err) {
+      this.log?.error({ err }, 'uplink queue commit failed');
+      this.commitTimer ??= setTimeout(() => this.commitFromTimer(), this.options.commitMs);
+    }
+  }
+
+  private expireFromTimer(): void {
+    try {
+      this.expire();
+    } catch (err) {
+      this.log?.error({ err }, 'uplink queue expiry failed');
+    }
+  }
+
+  /** Drops messages from the head of the whole queue (oldest seq first) while `shouldDrop` says so. */
+  private dropHead(shouldDrop: (r: HeadRow) => boolean, counter: DropCounter): number {
+    let n = 0;
+    for (const r of this.q.headFrom.iterate(this.floor)) {
+      if (!shouldDrop(r)) return n;
+      this.floor = r.seq;
+      this.account(r, -1);
+      this.counters[counter]++;
+      n++;
+    }
+    while (this.pending.length && shouldDrop(this.pending[0]!)) {
+      this.account(this.pending.shift()!, -1);
+      this.counters[counter]++;
+      n++;
+    }
+    return n;
+  }
+
+  private removeRoute(project: string, route: string, upToSeq: number, counter: DropCounter | 'delivered'): number {
+    this.commit();
+    const r = this.q.routeUpTo.get(project, route, upToSeq)!;
+    if (!r.n) return 0;
+    this.db.transaction(() => {
+      this.q.deleteRouteUpTo.run(project, route, upToSeq);
+      this.q.raiseHighWater.run(r.m!);
+    })();
+    this.account({ project, route, bytes: r.b! }, -1, r.n);
+    this.counters[counter] += r.n;
+    this.admit();
+    return r.n;
+  }
+
+  private account(r: { project: string; route: string; bytes: number }, sign: 1 | -1, count = 1): void {
+    const k = keyOf(r.project, r.route);
+    const d = this.routes.get(k) ?? { project: r.project, route: r.route, messages: 0, bytes: 0 };
+    d.messages += sign * count;
+    d.bytes += sign * r.bytes;
+    if (d.messages > 0) this.routes.set(k, d);
+    else this.routes.delete(k);
+    this.depth.messages += sign * count;
+    this.depth.bytes += sign * r.bytes;
+  }
+
+  /** Lets blocked appends in, in order, while there is room. */
+  private admit(): void {
+    while (!this.closed && this.waiters.length && this.fits(this.waiters[0]!.bytes)) {
+      const w = this.waiters.shift()!;
+      try {
+        w.resolve(this.insert(w.m, w.bytes));
+      } catch (err) {
+        w.reject(err);
+      }
+    }
+  }
+}
+
+/** Validates a message against the wire contract's bounds; returns its size (payload + topic bytes). */
+function sizeOf(m: UplinkAppend): number {
+  if (!m.topic || m.topic.length > TOPIC_MAX) throw new InvalidMessageError(`topic must be 1-${TOPIC_MAX} characters`, { details: [{ path: 'topic', message: `length ${m.topic.length}` }] });
+  if (m.payload.length > UPLINK_MAX_PAYLOAD) throw new InvalidMessageError(`payload is over ${UPLINK_MAX_PAYLOAD} bytes`, { details: [{ path: 'payload', message: `${m.payload.length} bytes` }] });
+  if (m.device !== undefined && !DEVICE_NAME.test(m.device)) throw new InvalidMessageError(`"${m.device}" is not a device name`, { details: [{ path: 'device', message: 'a lowercase DNS label' }] });
+  return m.payload.length + Buffer.byteLength(m.topic);
+}

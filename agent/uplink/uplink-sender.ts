@@ -1,0 +1,241 @@
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import type { Logger } from 'pino';
+import { Backoff, UPLINK_PATH, uplinkAckSchema, type UplinkBatch } from '../../core/index.ts';
+import type { RouteKey, UplinkQueue } from './uplink-queue.ts';
+import { UplinkPoster, type PostResult } from './uplink-post.ts';
+
+const gzipAsync = promisify(gzip);
+
+export type UplinkSenderEvent =
+  | { type: 'delivered'; project: string; route: string; count: number; ackedSeq: number }
+  | { type: 'retrying'; project: string; route: string; status?: number; error: string; delayMs: number }
+  /** The center says the route is gone (or does not run on this node's site): its backlog was dropped. */
+  | { type: 'route-gone'; project: string; route: string; dropped: number }
+  /** The center had seen later seqs than this queue hands out (lost or restored queue file): the route's backlog was renumbered past them. */
+  | { type: 'resequenced'; project: string; route: string; seenSeq: number }
+  /** The credential was refused (401) or belongs to another node (403): nothing is sent until a new sender starts. */
+  | { type: 'stopped'; status: number; error: string };
+
+export interface UplinkSenderStats {
+  /** Batches the center acknowledged. */
+  batches: number;
+  /** Compressed request bodies sent, retries included. */
+  wireBytes: number;
+  /** Payload bytes of the messages in those bodies. */
+  rawBytes: number;
+  retries: number;
+}
+
+/** A batch read and compressed, ready to send. */
+interface Prepared {
+  last: number;
+  /** Payload bytes in it. */
+  raw: number;
+  body: Promise<Buffer>;
+}
+type Outcome = { kind: 'acked'; ackedSeq: number } | { kind: 'again' } | { kind: 'stop' } | { kind: 'retry'; status?: number; error: string };
+
+interface Lane {
+  key: RouteKey;
+  busy: boolean;
+  timer: NodeJS.Timeout | undefined;
+  backoff: Backoff;
+}
+
+/**
+ * Drains an UplinkQueue to the center, per the wire contract in
+ * core/uplink-wire.ts: one lane per (project, route) with at most one batch
+ * in flight (the center applies a route's batches in order), a short linger
+ * to fill a batch when a lane wakes from idle, exponential backoff with
+ * jitter on network errors and 5xx. It needs nothing from the center to
+ * start: while the center is unreachable the queue grows, and it drains on
+ * return.
+ */
+export class UplinkSender {
+  private readonly poster: UplinkPoster;
+  private readonly lanes = new Map<string, Lane>();
+  private readonly listeners = new Set<(e: UplinkSenderEvent) => void>();
+  private readonly counters: UplinkSenderStats = { batches: 0, wireBytes: 0, rawBytes: 0, retries: 0 };
+  private readonly abort = new AbortController();
+  private readonly inFlight = new Set<Promise<void>>();
+  private unsubscribe: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly queue: UplinkQueue,
+    private readonly opts: { center: string; node: string; credential: string; log?: Logger },
+  ) {
+    this.poster = new UplinkPoster(new URL(UPLINK_PATH, opts.center).toString(), opts.credential);
+  }
+
+  /** Starts draining every route with a backlog, and any route that gets one later. */
+  start(): void {
+    if (this.unsubscribe || this.stopped) return;
+    this.unsubscribe = this.queue.onBacklog((key) => this.wake(key));
+    for (const key of this.queue.backlog()) this.wake(key);
+  }
+
+  /** Stops sending; a batch in flight is abandoned (the center skips it when it comes again). */
+  async stop(): Promise<void> {
+    this.halt();
+    this.abort.abort();
+    await Promise.allSettled([...this.inFlight]);
+    this.poster.close();
+  }
+
+  get running(): boolean {
+    return !!this.unsubscribe && !this.stopped;
+  }
+
+  stats(): UplinkSenderStats {
+    return { ...this.counters };
+  }
+
+  onEvent(fn: (e: UplinkSenderEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  // ---- internals ------------------------------------------------------------
+
+  private wake(key: RouteKey): void {
+    if (this.stopped) return;
+    const k = `${key.project}/${key.route}`;
+    let lane = this.lanes.get(k);
+    if (!lane) {
+      lane = { key, busy: false, timer: undefined, backoff: new Backoff({ initialMs: this.queue.options.retryInitialMs, maxMs: this.queue.options.retryMaxMs, jitter: 0.5 }) };
+      this.lanes.set(k, lane);
+    }
+    if (lane.busy || lane.timer) return;
+    const l = lane;
+    lane.timer = setTimeout(() => this.run(l), this.queue.options.lingerMs);
+  }
+
+  private run(lane: Lane): void {
+    lane.timer = undefined;
+    lane.busy = true;
+    const p = this.drain(lane)
+      .catch((err: unknown) => {
+        // The queue failed (e.g. a disk error): try again later rather than leave the lane idle until the next append.
+        this.opts.log?.error({ err, ...lane.key }, 'uplink lane failed');
+        if (!this.stopped) lane.timer = setTimeout(() => this.run(lane), lane.backoff.next());
+      })
+      .finally(() => {
+        lane.busy = false;
+        this.inFlight.delete(p);
+      });
+    this.inFlight.add(p);
+  }
+
+  /**
+   * Sends batches of one route until its backlog is empty, a retry is
+   * scheduled, or the sender stops. While a batch is in flight the next one
+   * is read and compressed, to go as soon as this one is acknowledged.
+   */
+  private async drain(lane: Lane): Promise<void> {
+    let next: Prepared | undefined;
+    while (!this.stopped) {
+      const current = next ?? this.prepare(lane.key, 0);
+      if (!current) return;
+      const sending = this.send(lane.key, current);
+      next = this.prepare(lane.key, current.last);
+      const outcome = await sending;
+      if (outcome.kind === 'acked') {
+        lane.backoff.reset();
+        if (outcome.ackedSeq !== current.last) next = undefined;
+        continue;
+      }
+      next = undefined;
+      if (outcome.kind === 'again') continue;
+      if (outcome.kind === 'stop' || this.stopped) return;
+      const ms = lane.backoff.next();
+      this.counters.retries++;
+      this.emit({ type: 'retrying', ...lane.key, ...(outcome.status !== undefined ? { status: outcome.status } : {}), error: outcome.error, delayMs: ms });
+      lane.timer = setTimeout(() => this.run(lane), ms);
+      return;
+    }
+  }
+
+  private prepare(key: RouteKey, afterSeq: number): Prepared | undefined {
+    const o = this.queue.options;
+    const batch = this.queue.batch(key, o.batchMessages, o.batchBytes, afterSeq);
+    if (!batch.length) return undefined;
+    const wire: UplinkBatch = {
+      node: this.opts.node,
+      project: key.project,
+      route: key.route,
+      messages: batch.map((m) => ({ seq: m.seq, topic: m.topic, ...(m.device !== null ? { device: m.device } : {}), payload: m.payload.toString('base64'), qos: m.qos, at: new Date(m.at).toISOString() })),
+    };
+    const body = gzipAsync(JSON.stringify(wire));
+    // A prepared batch may be dropped unsent (retry, route gone): its promise must not go unobserved.
+    body.catch(() => undefined);
+    let raw = 0;
+    for (const m of batch) raw += m.payload.length;
+    return { last: batch.at(-1)!.seq, raw, body };
+  }
+
+  /** One POST and what the lane does next. */
+  private async send(key: RouteKey, b: Prepared): Promise<Outcome> {
+    const body = await b.body;
+    this.counters.wireBytes += body.length;
+    this.counters.rawBytes += b.raw;
+    let res: PostResult;
+    try {
+      res = await this.poster.post(body, AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.queue.options.requestTimeoutMs)]));
+    } catch (err) {
+      return { kind: 'retry', error: (err as Error).message };
+    }
+    if (this.stopped) return { kind: 'stop' };
+    if (res.status === 200) return this.acked(key, b.last, res.text);
+    const reply = parseError(res.text);
+    if (res.status === 404 && reply.code === 'RouteGone') {
+      this.emit({ type: 'route-gone', ...key, dropped: this.queue.dropRoute(key.project, key.route) });
+      return { kind: 'again' };
+    }
+    if (res.status === 401 || res.status === 403) {
+      this.halt();
+      this.opts.log?.error({ status: res.status, error: reply.message }, 'uplink stopped: the center refused the node credential');
+      this.emit({ type: 'stopped', status: res.status, error: reply.message });
+      return { kind: 'stop' };
+    }
+    return { kind: 'retry', status: res.status, error: reply.message };
+  }
+
+  private acked(key: RouteKey, last: number, text: string): Outcome {
+    const parsed = uplinkAckSchema.safeParse(safeJson(text));
+    if (!parsed.success) return { kind: 'retry', status: 200, error: 'the center answered without an ackedSeq' };
+    const { ackedSeq } = parsed.data;
+    if (ackedSeq > last && this.queue.resequence(key, ackedSeq)) {
+      this.emit({ type: 'resequenced', ...key, seenSeq: ackedSeq });
+      return { kind: 'again' };
+    }
+    const count = this.queue.ack(key.project, key.route, ackedSeq);
+    this.counters.batches++;
+    this.emit({ type: 'delivered', ...key, count, ackedSeq });
+    return { kind: 'acked', ackedSeq };
+  }
+
+  private halt(): void {
+    this.stopped = true;
+    this.unsubscribe?.();
+    for (const lane of this.lanes.values()) clearTimeout(lane.timer);
+  }
+
+  private emit(e: UplinkSenderEvent): void {
+    for (const fn of this.listeners) fn(e);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseError(text: string): { code: string; message: string } {
+  const body = safeJson(text) as { code?: unknown; message?: unknown } | undefined;
+  return { code: typeof body?.code === 'string' ? body.code : '', message: typeof body?.message === 'string' ? body.message : text.slice(0, 200) };
+}

@@ -1,0 +1,40 @@
+import { DEFAULT_PROJECT, ValidationError, lookupKind, type Device, type ErrorDetail, type Resource } from '../../core/index.ts';
+import type { Store } from '../store/store.ts';
+
+/**
+ * Checks that go beyond one object's schema, before anything is written:
+ * namespaced objects need an existing project (or one created in the same
+ * apply); a command needs its device; a device keeps its site; credentials
+ * are only issued by the center (the secret is generated and shown once).
+ * Every problem is reported, with its path; nothing is written if any.
+ */
+export async function admit(store: Store, objs: Resource[]): Promise<Resource[]> {
+  const inBatch = (kind: string, project: string, name: string) => objs.some((o) => o.kind === kind && (o.metadata.project ?? DEFAULT_PROJECT) === project && o.metadata.name === name);
+  const problems: ErrorDetail[] = [];
+  for (const [i, o] of objs.entries()) {
+    const at = (path: string) => `${objs.length > 1 ? `[${i}].` : ''}${path}`;
+    const project = o.metadata.project ?? DEFAULT_PROJECT;
+    if (lookupKind(o.kind)?.namespaced && !objs.some((p) => p.kind === 'Project' && p.metadata.name === project) && !(await store.get('Project', undefined, project))) {
+      problems.push({ path: at('metadata.project'), message: `project "${project}" does not exist` });
+    }
+    switch (o.kind) {
+      case 'DeviceCredential':
+        problems.push({ path: at('kind'), message: `device credentials are issued by POST /api/v1/projects/${project}/devices/${o.spec.device}/credentials (gedge device credentials ${o.spec.device}): the secret is generated there and shown once` });
+        break;
+      case 'DeviceCommand':
+        if (!inBatch('Device', project, o.spec.device) && !(await store.get('Device', project, o.spec.device))) {
+          problems.push({ path: at('spec.device'), message: `device "${o.spec.device}" does not exist in project "${project}"` });
+        }
+        break;
+      case 'Device': {
+        const prev = (await store.get('Device', project, o.metadata.name)) as Device | undefined;
+        if (prev && prev.spec.site !== o.spec.site) problems.push({ path: at('spec.site'), message: `is fixed once created ("${prev.spec.site}"); delete the device and create it again to move it` });
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (problems.length) throw new ValidationError(problems.length === 1 ? problems[0]!.message : `${problems.length} problems`, { details: problems });
+  return objs;
+}

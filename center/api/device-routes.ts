@@ -1,0 +1,47 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { NotFoundError, nameSchema, parseOrThrow, type DeviceCredential } from '../../core/index.ts';
+import type { Store } from '../store/store.ts';
+import { jsonBody } from './auth-routes.ts';
+
+export const credentialRequestSchema = z
+  .object({
+    description: z.string().max(1024).default(''),
+    /** Unset: the credential does not expire (delete it to revoke). */
+    ttlSeconds: z.number().int().min(60).max(10 * 365 * 24 * 3600).optional(),
+  })
+  .strict();
+
+/**
+ * Device credentials: the center generates a random secret, keeps only its
+ * sha256 (in a DeviceCredential, synced to the device's edge so it can
+ * authenticate the device offline) and returns the secret once. The device
+ * signs in to its edge broker with client id `<project>/<device>` and the
+ * secret as password.
+ */
+export function registerDeviceRoutes(app: FastifyInstance, store: Store): void {
+  app.post('/api/v1/projects/:project/devices/:device/credentials', async (req, reply) => {
+    const params = parseOrThrow(z.object({ project: nameSchema, device: nameSchema }), req.params, 'path');
+    const body = parseOrThrow(credentialRequestSchema, typeof req.body === 'string' && req.body.trim() ? jsonBody(req.body) : {}, 'credential request');
+    if (!(await store.get('Device', params.project, params.device))) {
+      throw new NotFoundError(`device "${params.device}" not found in project "${params.project}"`, { details: [{ path: 'device', message: 'not found' }] });
+    }
+    const id = randomBytes(8).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const credential: DeviceCredential = {
+      apiVersion: 'gedge.io/v1',
+      kind: 'DeviceCredential',
+      metadata: { name: id, project: params.project, labels: { 'gedge.io/device': params.device } },
+      spec: {
+        device: params.device,
+        hash: createHash('sha256').update(secret).digest('hex'),
+        description: body.description,
+        ...(body.ttlSeconds ? { expiresAt: new Date(Date.now() + body.ttlSeconds * 1000).toISOString() } : {}),
+      },
+    };
+    const created = await store.create(credential);
+    const clientId = params.project === 'default' ? params.device : `${params.project}/${params.device}`;
+    return reply.status(201).send({ credential: created, clientId, username: clientId, password: `gdg_${id}_${secret}` });
+  });
+}

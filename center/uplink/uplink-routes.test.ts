@@ -1,0 +1,131 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import net from 'node:net';
+import pino from 'pino';
+import { ApiClient, UPLINK_PATH, waitFor, type Route, type UplinkBatch } from '../../core/index.ts';
+import { startCenter, type RunningCenter } from '../center.ts';
+
+// A real center in this process (store, API, uplink routes) over HTTP on 127.0.0.1.
+interface Ctx {
+  center: RunningCenter;
+  api: ApiClient;
+  credential: string;
+}
+
+async function withCenter(title: string, fn: (c: Ctx) => Promise<void>): Promise<void> {
+  await test(title, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gedge-uplink-center-'));
+    const center = await startCenter({ dataDir: dir, port: 0 }, pino({ level: 'silent' }));
+    try {
+      const api = new ApiClient(center.url, center.adminToken!);
+      await api.apply('apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: edge-a }\nspec: { tier: edge }\n---\napiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: edge-b }\nspec: { tier: edge }\n');
+      const join = (await api.createToken({ site: 'edge-a' })).token;
+      const res = await fetch(`${center.url}/api/v1/join`, { method: 'POST', headers: { authorization: `Bearer ${join}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'n1', capacity: { cpu: 1, memoryMiB: 256 } }) });
+      assert.equal(res.status, 201);
+      const credential = ((await res.json()) as { credential: string }).credential;
+      await fn({ center, api, credential });
+    } finally {
+      await center.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+const route = (name: string, sink: Record<string, unknown> = { type: 'table' }, extra = '') => `apiVersion: gedge.io/v1\nkind: Route\nmetadata: { name: ${name} }\nspec: { topic: 'devices/#', sink: ${JSON.stringify(sink)}${extra} }\n`;
+const batch = (seqs: number[], o: Partial<UplinkBatch> = {}): UplinkBatch => ({
+  node: 'n1',
+  project: 'default',
+  route: 'r',
+  messages: seqs.map((seq) => ({ seq, topic: `devices/d${seq % 2}/temp`, device: `d${seq % 2}`, payload: Buffer.from(`{"t":${seq}}`).toString('base64'), qos: 1, at: new Date().toISOString() })),
+  ...o,
+});
+
+async function post(c: Ctx, body: unknown, o: { token?: string | null; gzip?: boolean; raw?: Buffer } = {}): Promise<{ status: number; body: { ackedSeq?: number; code?: string; message?: string; details?: { path: string }[] } }> {
+  const json = Buffer.from(JSON.stringify(body ?? null));
+  const token = o.token === undefined ? c.credential : o.token;
+  const res = await fetch(`${c.center.url}${UPLINK_PATH}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(o.gzip === false ? {} : { 'content-encoding': 'gzip' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: new Uint8Array(o.raw ?? (o.gzip === false ? json : gzipSync(json))),
+  });
+  return { status: res.status, body: (await res.json()) as never };
+}
+
+async function messages(c: Ctx, query: string): Promise<{ items: { id: number; seq: number; device?: string; payload: string; encoding: string }[]; next: number }> {
+  const res = await c.api.raw('GET', `/api/v1/projects/default/routes/r/messages${query}`);
+  assert.equal(res.status, 200);
+  return (await res.json()) as never;
+}
+
+await withCenter('table sink over HTTP: lands once, skips a resent batch, pages newest-last, counts in the route status', async (c) => {
+  await c.api.apply(route('r'));
+  assert.deepEqual(await post(c, batch([1, 2, 3])), { status: 200, body: { ackedSeq: 3 } });
+  assert.deepEqual(await post(c, batch([1, 2, 3])), { status: 200, body: { ackedSeq: 3 } }, 'a resend (lost answer) is skipped');
+  assert.deepEqual(await post(c, batch([3, 4, 5, 6]), { gzip: false }), { status: 200, body: { ackedSeq: 6 } }, 'identity encoding works too');
+
+  const newest = await messages(c, '?limit=4');
+  assert.deepEqual(newest.items.map((m) => m.seq), [3, 4, 5, 6], 'without after: the newest, newest last');
+  assert.equal(newest.items[0]!.payload, '{"t":3}');
+  assert.equal(newest.items[0]!.encoding, 'utf8');
+  const first = await messages(c, '?after=0&limit=4');
+  assert.deepEqual(first.items.map((m) => m.seq), [1, 2, 3, 4]);
+  const rest = await messages(c, `?after=${first.next}&limit=4`);
+  assert.deepEqual(rest.items.map((m) => m.seq), [5, 6]);
+  assert.deepEqual((await messages(c, `?after=${rest.next}`)).items, []);
+  assert.deepEqual((await messages(c, '?after=0&device=d1')).items.map((m) => m.seq), [1, 3, 5]);
+
+  const status = await waitFor(async () => (await c.api.get<Route>('Route', 'r')).status?.delivered === 6 && (await c.api.get<Route>('Route', 'r')).status, 10_000, 'route status delivered=6');
+  assert.ok(status.lastDeliveredAt);
+  assert.equal(status.error, undefined);
+});
+
+await withCenter('refusals: credentials, node, route gone, site, bad bodies', async (c) => {
+  await c.api.apply(route('r') + '---\n' + route('only-b', { type: 'table' }, ', sites: [edge-b]'));
+  assert.equal((await post(c, batch([1]), { token: null })).status, 401);
+  assert.equal((await post(c, batch([1]), { token: c.center.adminToken! })).status, 403, 'an admin token is not a node credential');
+  const other = await post(c, batch([1], { node: 'n2' }));
+  assert.equal(other.status, 403);
+  assert.equal(other.body.code, 'Forbidden');
+
+  const gone = await post(c, batch([1], { route: 'nope' }));
+  assert.deepEqual([gone.status, gone.body.code], [404, 'RouteGone']);
+  const elsewhere = await post(c, batch([1], { route: 'only-b' }));
+  assert.deepEqual([elsewhere.status, elsewhere.body.code], [404, 'RouteGone'], 'a route for other sites is gone for this node');
+
+  const garbage = await post(c, undefined, { raw: Buffer.from('not gzip at all') });
+  assert.equal(garbage.status, 400);
+  assert.ok(garbage.body.code && garbage.body.message && Array.isArray(garbage.body.details));
+  assert.equal((await post(c, undefined, { raw: gzipSync('{"node": ') })).status, 400);
+  const invalid = await post(c, { ...batch([1]), messages: [{ seq: 0, topic: '', payload: 1, qos: 3, at: 'x' }], extra: true });
+  assert.equal(invalid.status, 422);
+  for (const p of ['messages[0].seq', 'messages[0].topic', 'messages[0].payload', 'messages[0].qos']) assert.ok(invalid.body.details!.some((d) => d.path === p), p);
+  const unordered = await post(c, batch([2, 1]));
+  assert.equal(unordered.status, 422);
+  assert.equal(unordered.body.details![0]!.path, 'messages[1].seq');
+  const notBase64 = await post(c, { ...batch([1]), messages: [{ ...batch([1]).messages[0]!, payload: '!!' }] });
+  assert.deepEqual([notBase64.status, notBase64.body.details![0]!.path], [422, 'messages[0].payload']);
+  assert.deepEqual((await messages(c, '?after=0')).items, [], 'nothing refused landed');
+  assert.equal((await c.api.raw('GET', '/api/v1/projects/default/routes/nope/messages')).status, 404);
+});
+
+await withCenter('a failing sink answers 503 SinkUnavailable, records the error in the route status, and the center keeps serving', async (c) => {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  await c.api.apply(route('r', { type: 'nats', url: `nats://127.0.0.1:${port}` }));
+  const res = await post(c, batch([1, 2]));
+  assert.deepEqual([res.status, res.body.code], [503, 'SinkUnavailable']);
+  await waitFor(async () => (await c.api.get<Route>('Route', 'r')).status?.error?.includes('nats sink'), 20_000, 'the sink error in the route status');
+  // Fixed: the same batch lands.
+  await c.api.apply(route('r'));
+  assert.deepEqual(await post(c, batch([1, 2])), { status: 200, body: { ackedSeq: 2 } });
+  await waitFor(async () => {
+    const st = (await c.api.get<Route>('Route', 'r')).status;
+    return st?.delivered === 2 && st.error === undefined;
+  }, 10_000, 'route status recovered');
+});

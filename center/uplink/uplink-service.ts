@@ -1,0 +1,82 @@
+import { ForbiddenError, ValidationError, type ErrorDetail, type Node, type Route, type UplinkAck, type UplinkBatch } from '../../core/index.ts';
+import type { Store, TokenRecord, UplinkRecord } from '../store/store.ts';
+import { RouteGoneError } from './errors.ts';
+import type { RouteStatusWriter } from './route-status.ts';
+import type { SinkPool } from './sink-pool.ts';
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Applies uplink batches (core/uplink-wire.ts) as a list of steps: the
+ * credential's node must be the batch's, the batch must be in seq order,
+ * the Route must exist and run on the node's site, then the route's sink
+ * lands what is past the (node, route) progress and moves it. Batches of
+ * one (node, route) are applied one at a time, so a resend that overtakes a
+ * slow first attempt waits for it and is then skipped.
+ */
+export class UplinkService {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly sinks: SinkPool,
+    private readonly status: RouteStatusWriter,
+  ) {}
+
+  async apply(token: TokenRecord, batch: UplinkBatch): Promise<UplinkAck> {
+    checkNode(token, batch);
+    const records = toRecords(batch);
+    const route = await this.routeFor(batch);
+    const target = { node: batch.node, project: batch.project, route: batch.route, routeUid: route.metadata.uid ?? '' };
+    return this.serially(`${batch.node}/${batch.project}/${batch.route}`, async () => {
+      try {
+        const r = await this.sinks.use(route.spec.sink, (sink) => sink.deliver(target, records));
+        this.status.delivered(route, r.landed);
+        return { ackedSeq: r.ackedSeq };
+      } catch (err) {
+        this.status.failed(route, (err as Error).message);
+        throw err;
+      }
+    });
+  }
+
+  private async routeFor(batch: UplinkBatch): Promise<Route> {
+    const route = (await this.store.get('Route', batch.project, batch.route)) as Route | undefined;
+    if (!route) throw new RouteGoneError(`route "${batch.route}" does not exist in project "${batch.project}"`, { details: [{ path: 'route', message: 'not found' }] });
+    if (route.spec.sites) {
+      const node = (await this.store.get('Node', undefined, batch.node)) as Node | undefined;
+      if (!node || !route.spec.sites.includes(node.spec.site)) {
+        throw new RouteGoneError(`route "${batch.route}" does not run on the site of node "${batch.node}"`, { details: [{ path: 'route', message: `sites: ${route.spec.sites.join(', ')}` }] });
+      }
+    }
+    return route;
+  }
+
+  private serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.tails.get(key) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return run;
+  }
+}
+
+function checkNode(token: TokenRecord, batch: UplinkBatch): void {
+  if (batch.node !== token.subject) {
+    throw new ForbiddenError(`this credential belongs to node "${token.subject}", not "${batch.node}"`, { details: [{ path: 'node', message: `must be "${token.subject}"` }] });
+  }
+}
+
+/** Decodes payloads and checks the order the contract promises: seq strictly increasing. */
+function toRecords(batch: UplinkBatch): UplinkRecord[] {
+  const problems: ErrorDetail[] = [];
+  const records = batch.messages.map((m, i) => {
+    if (i > 0 && m.seq <= batch.messages[i - 1]!.seq) problems.push({ path: `messages[${i}].seq`, message: `must be above the previous seq (${batch.messages[i - 1]!.seq})` });
+    if (!BASE64.test(m.payload)) problems.push({ path: `messages[${i}].payload`, message: 'not base64' });
+    return { seq: m.seq, topic: m.topic, ...(m.device !== undefined ? { device: m.device } : {}), qos: m.qos, at: m.at, payload: Buffer.from(m.payload, 'base64') };
+  });
+  if (problems.length) throw new ValidationError('uplink batch is invalid', { details: problems });
+  return records;
+}

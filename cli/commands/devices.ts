@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import type { DeviceCommand } from '../../core/index.ts';
+import { client } from '../config.ts';
+import { CliError } from '../errors.ts';
+
+interface Conn {
+  server?: string;
+  token?: string;
+}
+
+/** device credentials NAME, device command NAME: what devices need beyond plain resources. */
+export function registerDeviceCommands(program: Command): void {
+  const device = program.command('device').description('device credentials and commands');
+  device
+    .command('credentials')
+    .description('issue a credential for a device: prints its MQTT client id, username and password (shown once)')
+    .argument('<device>')
+    .option('-p, --project <project>', '', 'default')
+    .option('--ttl <seconds>', 'lifetime (default: until deleted)')
+    .option('--description <text>', '', '')
+    .action(async (name: string, o: { project: string; ttl?: string; description: string }, cmd: Command) => {
+      const ttlSeconds = o.ttl === undefined ? undefined : Number(o.ttl);
+      if (ttlSeconds !== undefined && !Number.isInteger(ttlSeconds)) throw new CliError(`--ttl: expected whole seconds, got "${o.ttl}"`);
+      const c = await client(cmd.optsWithGlobals<Conn>()).issueDeviceCredential(o.project, name, { description: o.description, ttlSeconds });
+      console.log(`client id: ${c.clientId}\nusername:  ${c.username}\npassword:  ${c.password}`);
+      console.error(`credential ${c.credential.metadata.name}; the password is not stored and cannot be shown again (delete the credential to revoke it)`);
+    });
+  device
+    .command('command')
+    .description("send a command to a device through its edge (held while the edge or the device is offline, until --ttl)")
+    .argument('<device>')
+    .requiredOption('--payload <text>', 'the payload (JSON objects are sent as JSON)')
+    .option('-p, --project <project>', '', 'default')
+    .option('--topic <topic>', 'under devices/<device>/', 'commands')
+    .option('--ttl <ms>', 'how long to hold it', '3600000')
+    .action(async (name: string, o: { payload: string; project: string; topic: string; ttl: string }, cmd: Command) => {
+      let payload: string | Record<string, unknown> = o.payload;
+      try {
+        const v = JSON.parse(o.payload) as unknown;
+        if (v && typeof v === 'object' && !Array.isArray(v)) payload = v as Record<string, unknown>;
+      } catch {
+        // Plain text payload.
+      }
+      const command: DeviceCommand = {
+        apiVersion: 'gedge.io/v1',
+        kind: 'DeviceCommand',
+        metadata: { name: `${name.slice(0, 48)}-${randomBytes(4).toString('hex')}`, project: o.project, labels: { 'gedge.io/device': name } },
+        spec: { device: name, topic: o.topic, payload, ttlMs: Number(o.ttl) },
+      };
+      const created = await client(cmd.optsWithGlobals<Conn>()).create(command);
+      console.log(`devicecommand/${created.metadata.name} created (gedge get devicecommands ${created.metadata.name} for its delivery)`);
+    });
+}

@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import { nameSchema } from './schema-base.ts';
+
+/**
+ * Devices and their data path: Device (identity, grants, twin), the
+ * credentials it signs in with, Routes (edge topic -> cloud sink) and
+ * DeviceCommands (cloud -> device). See docs/broker.md for the topics.
+ *
+ * Topics are per project: a device of project P publishing `a/b` publishes
+ * `a/b` in P's topic space and nothing outside it exists for it (the edge
+ * broker mounts each project under its own prefix). Within the project a
+ * device may publish and subscribe under `devices/<name>/#` plus what its
+ * grants add.
+ */
+
+// No wildcards and no NUL (MQTT forbids U+0000 in topics).
+const noWildcards = (t: string): boolean => !t.includes('#') && !t.includes('+') && !t.includes(String.fromCharCode(0));
+/** An MQTT topic filter: levels split by '/', '+' a whole level, '#' only as the last level. */
+export const topicFilterSchema = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((f) => !f.startsWith('$'), 'topics starting with "$" are reserved')
+  .refine((f) => f.split('/').every((level, i, all) => level === '+' || (level === '#' && i === all.length - 1) || noWildcards(level)), 'invalid topic filter: "+" must be a whole level and "#" only the last level');
+/** A topic name (no wildcards). */
+export const topicNameSchema = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((t) => !t.startsWith('$'), 'topics starting with "$" are reserved')
+  .refine(noWildcards, 'a topic name has no wildcards ("+", "#")');
+
+// ---- Device --------------------------------------------------------------------
+export const deviceSpecSchema = z
+  .object({
+    /** The edge site whose broker the device connects to. Fixed once created (delete and recreate to move it). */
+    site: nameSchema,
+    description: z.string().max(1024).default(''),
+    /** Topics beyond the device's own namespace `devices/<name>/#`, within its project. */
+    grants: z
+      .object({ publish: z.array(topicFilterSchema).max(100).default([]), subscribe: z.array(topicFilterSchema).max(100).default([]) })
+      .strict()
+      .default({ publish: [], subscribe: [] }),
+    /** What the device should be: delivered on `devices/<name>/twin/desired` with version = metadata.generation. */
+    twin: z.object({ desired: z.record(z.string(), z.unknown()).default({}) }).strict().default({ desired: {} }),
+  })
+  .strict();
+export const deviceStatusSchema = z
+  .object({
+    connected: z.boolean().default(false),
+    /** The edge node the device is (or was last) connected to. */
+    node: nameSchema.optional(),
+    lastSeen: z.string().optional(),
+    connectedAt: z.string().optional(),
+    /** What the device reports, merged; version stamped by the edge (newer wins, see docs/broker.md). */
+    reported: z.record(z.string(), z.unknown()).default({}),
+    reportedVersion: z.number().int().nonnegative().default(0),
+    /** The desired version the device last acknowledged. */
+    desiredAckVersion: z.number().int().nonnegative().default(0),
+    /** Publishes and subscribes the edge refused (ACL), since the agent started. */
+    denied: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+
+// ---- DeviceCredential ------------------------------------------------------------
+/**
+ * A secret a device signs in with, issued by `POST .../devices/NAME/credentials`
+ * (the secret is returned once; only its sha256 is kept and synced to the
+ * device's edge so it can authenticate offline). Deleting it revokes it.
+ */
+export const deviceCredentialSpecSchema = z
+  .object({
+    device: nameSchema,
+    /** sha256 of the secret, hex. */
+    hash: z.string().regex(/^[a-f0-9]{64}$/, 'a sha256 hex digest'),
+    expiresAt: z.string().datetime().optional(),
+    description: z.string().max(1024).default(''),
+  })
+  .strict();
+
+// ---- Route (edge -> cloud) ---------------------------------------------------------
+export const sinkSchema = z.discriminatedUnion('type', [
+  /** The center's own durable table: `gedge messages ROUTE`, GET /api/v1/projects/P/routes/R/messages. */
+  z.object({ type: z.literal('table') }).strict(),
+  /** An external MQTT broker; `{topic}` in `topic` is replaced by the message's topic. */
+  z
+    .object({
+      type: z.literal('mqtt'),
+      url: z.string().regex(/^mqtts?:\/\/[^\s]+$/, 'mqtt://host:port or mqtts://host:port'),
+      topic: z.string().min(1).max(512).default('{topic}'),
+      qos: z.union([z.literal(0), z.literal(1)]).default(1),
+      username: z.string().optional(),
+      password: z.string().optional(),
+    })
+    .strict(),
+  /** NATS JetStream: published with a Nats-Msg-Id, so the stream drops redeliveries. `{topic}` as above, with '/' turned into '.'. */
+  z
+    .object({
+      type: z.literal('nats'),
+      url: z.string().regex(/^nats:\/\/[^\s]+$/, 'nats://host:port'),
+      subject: z.string().min(1).max(512).default('{topic}'),
+    })
+    .strict(),
+]);
+export type Sink = z.infer<typeof sinkSchema>;
+
+export const routeSpecSchema = z
+  .object({
+    /** Which messages on the edge broker (the project's topics) go up. */
+    topic: topicFilterSchema,
+    /** Edges that run it; all the project's edges when omitted. */
+    sites: z.array(nameSchema).min(1).optional(),
+    sink: sinkSchema,
+  })
+  .strict();
+export const routeStatusSchema = z
+  .object({
+    /** Messages landed in the sink, and the last time one did. */
+    delivered: z.number().int().nonnegative().default(0),
+    lastDeliveredAt: z.string().optional(),
+    /** The sink's last error, if its last attempt failed. */
+    error: z.string().optional(),
+  })
+  .strict();
+
+// ---- DeviceCommand (cloud -> device) ---------------------------------------------------
+export const deviceCommandSpecSchema = z
+  .object({
+    device: nameSchema,
+    /** Under the device's namespace: delivered on `devices/<device>/<topic>`. */
+    topic: topicNameSchema.default('commands'),
+    payload: z.union([z.string().max(65_536), z.record(z.string(), z.unknown())]),
+    /** Held this long while the edge or the device is offline; then Expired. */
+    ttlMs: z.number().int().min(1000).max(7 * 24 * 3600_000).default(3600_000),
+  })
+  .strict();
+export const commandPhaseSchema = z.enum(['Pending', 'Delivered', 'Expired']);
+export const deviceCommandStatusSchema = z
+  .object({
+    phase: commandPhaseSchema.default('Pending'),
+    /** The device's site, copied at creation (where the command is held). */
+    site: nameSchema.optional(),
+    node: nameSchema.optional(),
+    deliveredAt: z.string().optional(),
+    message: z.string().optional(),
+  })
+  .strict();
