@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { arch, platform } from 'node:os';
 import pino, { type Logger } from 'pino';
-import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type Instance, type InstanceStatus } from '../core/index.ts';
+import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus } from '../core/index.ts';
 import { agentConfigSchema, type AgentConfig } from './config.ts';
 import { loadOrJoin } from './identity.ts';
 import { LocalState } from './local-state.ts';
@@ -146,8 +146,8 @@ export class Agent extends EventEmitter {
         onDisconnect: (id) => this.devices?.onDisconnect(id),
         onPublish: (msg) => {
           this.devices?.onPublish(msg);
-          // A full queue under 'block' answers with a promise; the broker hook cannot wait on it yet (see the issue note).
-          router.route(msg)?.catch((err: unknown) => this.log.warn({ err }, 'uplink append failed'));
+          // The publisher's acknowledgement waits until the message is safe in the uplink queue (or has room there).
+          return router.route(msg);
         },
       },
     });
@@ -165,10 +165,16 @@ export class Agent extends EventEmitter {
     return this.broker ? { host: this.brokerHost, ...this.broker.ports } : undefined;
   }
 
+  private uplinkStatus(): EdgeUplinkStatus | undefined {
+    if (!this.uplink) return undefined;
+    const { fsync, overflow, maxBytes, maxMessages, ttlMs } = this.uplink.queue.options;
+    return { fsync, overflow, maxBytes, maxMessages, ttlMs, ...this.uplink.queue.stats() };
+  }
+
   /** The center sets the heartbeat period in its welcome; pings follow the same period. */
   private startHeartbeat(ms: number): void {
     if (this.hbTimer) clearInterval(this.hbTimer);
-    this.hbTimer = setInterval(() => void this.sampler!.sample().then((usage) => this.conn.send({ t: 'hb', usage })), ms);
+    this.hbTimer = setInterval(() => void this.sampler!.sample().then((usage) => this.conn.send({ t: 'hb', usage, uplink: this.uplinkStatus() })), ms);
     this.conn.setPingInterval(ms);
   }
 

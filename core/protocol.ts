@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { edgeUplinkStatusSchema } from './uplink-wire.ts';
 import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema, deviceSchema, deviceStatusSchema, instanceSchema, instanceStatusSchema, nameSchema, resourcesSchema, routeSchema } from './resources.ts';
 
 /**
@@ -39,7 +40,7 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
     /** The edge MQTT broker's ports, when it runs. */
     mqtt: z.object({ host: z.string().min(1), tcp: z.number().int().min(1).max(65535), ws: z.number().int().min(1).max(65535).optional() }).optional(),
   }),
-  z.object({ t: z.literal('hb'), usage: usageSchema }),
+  z.object({ t: z.literal('hb'), usage: usageSchema, uplink: edgeUplinkStatusSchema.optional() }),
   z.object({ t: z.literal('ack'), revision: z.number().int().nonnegative() }),
   z.object({ t: z.literal('status'), project: nameSchema, instance: nameSchema, status: instanceStatusSchema }),
   z.object({ t: z.literal('events'), events: z.array(agentEventSchema).max(1000) }),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { labelsSchema, nameSchema, tierSchema } from './schema-base.ts';
 import { geoPointSchema, placementSchema, schedulingExplanationSchema, taintSchema } from './placement-schema.ts';
+import { edgeUplinkStatusSchema } from './uplink-wire.ts';
 import { deviceCommandSpecSchema, deviceCommandStatusSchema, deviceCredentialSpecSchema, deviceSpecSchema, deviceStatusSchema, routeSpecSchema, routeStatusSchema } from './device-schema.ts';
 
 export * from './schema-base.ts';
@@ -94,6 +95,8 @@ export const nodeStatusSchema = z
     syncedRevision: z.number().int().nonnegative().optional(),
     /** Where the node's edge MQTT broker listens for devices, when it runs one. */
     mqtt: z.object({ host: z.string(), tcp: z.number().int(), ws: z.number().int().optional() }).strict().optional(),
+    /** The node's store-and-forward uplink queue, from its last heartbeat. */
+    uplink: edgeUplinkStatusSchema.extend({ at: z.string() }).optional(),
     conditions: z.array(conditionSchema).default([]),
   })
   .strict();

@@ -49,3 +49,30 @@ export const uplinkAckSchema = z
   })
   .strict();
 export type UplinkAck = z.infer<typeof uplinkAckSchema>;
+
+const count = z.number().int().nonnegative();
+/**
+ * An edge's uplink queue as the agent reports it in its heartbeat (Node
+ * status.uplink): the configured bounds and policy, and counters since the
+ * agent started (depth and age are current).
+ */
+export const edgeUplinkStatusSchema = z
+  .object({
+    fsync: z.enum(['always', 'batch', 'off']),
+    overflow: z.enum(['drop-oldest', 'drop-newest', 'block']),
+    maxBytes: count,
+    maxMessages: count,
+    ttlMs: count,
+    enqueued: count,
+    delivered: count,
+    droppedOverflow: count,
+    droppedExpired: count,
+    droppedRouteGone: count,
+    resends: count,
+    depthMessages: count,
+    depthBytes: count,
+    oldestAgeMs: count,
+    blocked: count,
+  })
+  .strict();
+export type EdgeUplinkStatus = z.infer<typeof edgeUplinkStatusSchema>;

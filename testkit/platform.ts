@@ -6,7 +6,7 @@ import { waitFor } from './wait-for.ts';
 
 export interface PlatformOptions extends CenterOptions {
   /** Agents to start: each gets its own site (tier edge unless the name starts with "cloud"). */
-  agents: { name: string; site: string; viaLink?: boolean; cpu?: number; memoryMiB?: number; mqtt?: boolean }[];
+  agents: { name: string; site: string; viaLink?: boolean; cpu?: number; memoryMiB?: number; mqtt?: boolean; args?: string[] }[];
   /**
    * Put each agent's probe responder behind its own LinkEmulator (its "access
    * link"): the agent listens for probes on a free port and advertises the
@@ -87,7 +87,7 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
       probe = { probeListen: `127.0.0.1:${port}`, probeAdvertise: `127.0.0.1:${access.port}` };
     }
     const joinToken = prev ? undefined : (await api.createToken({ site: spec.site })).token;
-    const h = await startAgentProcess({ center: via, name, site: spec.site, joinToken, dataDir: prev?.dataDir, cpu: spec.cpu, memoryMiB: spec.memoryMiB, mqtt: spec.mqtt ? await stablePort(mqttPorts, name) : undefined, ...probe });
+    const h = await startAgentProcess({ center: via, name, site: spec.site, joinToken, dataDir: prev?.dataDir, cpu: spec.cpu, memoryMiB: spec.memoryMiB, args: spec.args, mqtt: spec.mqtt ? await stablePort(mqttPorts, name) : undefined, ...probe });
     agents.set(name, h);
     return h;
   };

@@ -138,6 +138,8 @@ export interface AgentOptions {
   /** Capacity offered to workloads, instead of what the machine has. */
   cpu?: number;
   memoryMiB?: number;
+  /** More flags, e.g. ['--uplink-overflow', 'drop-newest']. */
+  args?: string[];
 }
 
 export interface AgentHandle {
@@ -159,6 +161,7 @@ export async function startAgentProcess(o: AgentOptions): Promise<AgentHandle> {
   if (o.mqtt) args.push('--mqtt-listen', o.mqtt === true ? '127.0.0.1:0' : o.mqtt);
   if (o.cpu !== undefined) args.push('--cpu', String(o.cpu));
   if (o.memoryMiB !== undefined) args.push('--memory-mib', String(o.memoryMiB));
+  if (o.args) args.push(...o.args);
   const p = spawnGedge(o.name, args);
   await Promise.race([
     p.waitForLine((l) => l.event === 'restored', 30_000),

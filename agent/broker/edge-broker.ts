@@ -43,7 +43,6 @@ export class EdgeBroker {
       authorizePublish: gate.authorizePublish,
       authorizeSubscribe: gate.authorizeSubscribe,
       authorizeForward: gate.authorizeForward,
-      published: gate.published,
     });
     let listeners: Listeners;
     try {
@@ -79,11 +78,16 @@ export class EdgeBroker {
     return this.listeners.ports;
   }
 
-  /** Publishes into a project's topic space, as if a device had (without ACL: the agent may). Resolves once routed and stored. */
-  publish(project: string, topic: string, payload: Buffer | string, o: PublishOptions = {}): Promise<void> {
+  /**
+   * Publishes into a project's topic space, as if a device had (without ACL:
+   * the agent may). It passes the onPublish hook first, as a device's would;
+   * resolves once routed and stored.
+   */
+  async publish(project: string, topic: string, payload: Buffer | string, o: PublishOptions = {}): Promise<void> {
     checkProject(project);
     if (!isValidTopic(topic)) throw new InvalidTopicError(`not a topic name: "${topic}"`);
     const packet = { cmd: 'publish', topic: `${project}/${topic}`, payload: toBuffer(payload), qos: o.qos ?? 0, retain: o.retain ?? false, dup: false } as PublishPacket;
+    await this.hooks.onPublish?.({ project, topic, payload: packet.payload as Buffer, qos: packet.qos, retain: packet.retain });
     return new Promise((resolve, reject) => this.aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
   }
 

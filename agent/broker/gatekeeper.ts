@@ -1,6 +1,6 @@
 import type { AedesPublishPacket, AuthenticateError, Client, ConnectPacket, PublishPacket, SubscribePacket, Subscription, UnsubscribePacket } from 'aedes';
 import type { Logger } from 'pino';
-import { SESSION, Session, sessionOf, type Access, type AedesClient, type MqttParser, type RoutedPacket } from './session.ts';
+import { SESSION, Session, sessionOf, type Access, type AedesClient, type MqttParser } from './session.ts';
 import type { SqlitePersistence } from './sqlite-persistence.ts';
 import { DEFAULT_PROJECT, isValidTopic, parseClientId } from './topics.ts';
 import type { BrokerHooks } from './types.ts';
@@ -88,7 +88,8 @@ export class Gatekeeper {
     if (s !== null) {
       const id = s.identity();
       if (id !== null && s.mayPublish(id, packet.topic)) {
-        packet.topic = s.prefix + packet.topic;
+        const topic = packet.topic;
+        packet.topic = s.prefix + topic;
         const props = packet.properties;
         // A topic alias or subscription id names something of this connection only.
         if (props !== undefined) {
@@ -96,7 +97,7 @@ export class Gatekeeper {
           delete props.subscriptionIdentifier;
         }
         this.access.counters.messagesIn++;
-        return done(null);
+        return this.admit(s, topic, packet, done);
       }
       this.access.counters.deny('publish', s);
       this.log.debug({ device: s.key, topic: packet.topic }, 'publish refused');
@@ -126,28 +127,31 @@ export class Gatekeeper {
     return id !== null && s.mayReceive(id, packet.topic) ? packet : null;
   };
 
-  readonly published = (packet: RoutedPacket, client: Client | null, done: Done): void => {
+  /**
+   * Hands an accepted publish to the onPublish hook before aedes acknowledges
+   * or routes it: when the hook answers with a promise, the PUBACK/PUBREC
+   * (and the connection's next packets) wait for it; a rejection closes the
+   * connection unacknowledged, so the device sends the message again.
+   */
+  private admit(s: Session, topic: string, packet: PublishPacket, done: Done): void {
     const onPublish = this.hooks.onPublish;
-    const topic = packet.topic;
-    if (onPublish !== undefined && topic.charCodeAt(0) !== 36 /* $: aedes' own and refused messages */) {
-      // A device's message is in its own project; the broker's own (client null) name theirs.
-      const s = client !== null ? sessionOf(client) : null;
-      const from = s !== null ? s.prefix.length : topic.indexOf('/') + 1;
-      try {
-        onPublish({
-          project: s !== null ? s.project : topic.slice(0, from - 1),
-          topic: topic.slice(from),
-          payload: packet.payload as Buffer,
-          qos: packet.qos,
-          retain: packet.retain,
-          device: s !== null ? s.device : deviceOf(packet.clientId),
-        });
-      } catch (err) {
-        this.log.error({ err }, 'onPublish hook failed');
-      }
+    if (onPublish === undefined) return done(null);
+    let held: void | Promise<void>;
+    try {
+      held = onPublish({ project: s.project, topic, payload: packet.payload as Buffer, qos: packet.qos, retain: packet.retain, device: s.device, packetId: packet.messageId, dup: packet.dup, connection: s.connection });
+    } catch (err) {
+      this.log.error({ err }, 'onPublish hook failed');
+      return done(err as Error);
     }
-    done(null);
-  };
+    if (held === undefined) return done(null);
+    held.then(
+      () => done(null),
+      (err: unknown) => {
+        this.log.warn({ err, device: s.key }, 'publish not admitted; the connection closes unacknowledged');
+        done(err as Error);
+      },
+    );
+  }
 
   /** Closed persistent sessions of MQTT 5 clients end `expiry` seconds later. */
   disconnected(client: AedesClient): void {

@@ -34,6 +34,8 @@ export interface Access {
 
 export const sessionOf = (client: Client): Session => (client as AedesClient)[SESSION]!;
 
+let connections = 0;
+
 /**
  * One device connection: who it is, where its project is mounted, and what
  * its grants allow. Every topic of project P is kept under the mount "P/"
@@ -65,6 +67,9 @@ export class Session {
   corked = false;
   /** EdgeBroker.deliver(): message id -> settle, until the device's PUBACK. */
   acks: Map<number, (acked: boolean) => void> | null = null;
+
+  /** Unique among this broker run's connections. */
+  readonly connection = ++connections;
 
   constructor(
     readonly project: string,

@@ -68,7 +68,15 @@ export async function startBroker(directory: DeviceDirectory, o: Partial<EdgeBro
     ...o,
     dataDir,
     directory,
-    hooks: { onPublish: (m) => seen.published.push(m), onConnect: (d) => seen.connects.push(d), onDisconnect: (d) => seen.disconnects.push(d) },
+    hooks: {
+      // Recorded, then handed to the test's own hook (whose answer the broker waits on).
+      onPublish: (m) => {
+        seen.published.push(m);
+        return o.hooks?.onPublish?.(m);
+      },
+      onConnect: (d) => seen.connects.push(d),
+      onDisconnect: (d) => seen.disconnects.push(d),
+    },
   });
   return {
     broker,

@@ -25,6 +25,11 @@ export interface BrokerMessage {
   retain: boolean;
   /** The publishing device; undefined for messages from EdgeBroker.publish. */
   device?: string;
+  /** A device's QoS 1/2 publish: its packet id on the connection, and whether the device marked it as a resend (DUP). */
+  packetId?: number;
+  dup?: boolean;
+  /** A device's publish: the connection it came on, unique within this broker run. */
+  connection?: number;
 }
 
 export interface DeviceRef {
@@ -35,8 +40,16 @@ export interface DeviceRef {
 export interface BrokerHooks {
   onConnect?(id: DeviceRef): void;
   onDisconnect?(id: DeviceRef): void;
-  /** Every accepted publish from a device or from EdgeBroker.publish, after authorisation; topic is project-relative. Must be cheap and synchronous. */
-  onPublish?(msg: BrokerMessage): void;
+  /**
+   * Every accepted publish from a device (wills included) or from
+   * EdgeBroker.publish, after authorisation and before it is acknowledged or
+   * routed; topic is project-relative. Runs on the message path: keep the
+   * synchronous part cheap. A promise holds the device's PUBACK/PUBREC (and
+   * its connection's next packets) until it resolves, e.g. until the message
+   * is on disk; a rejection closes the connection unacknowledged, so the
+   * device sends it again.
+   */
+  onPublish?(msg: BrokerMessage): void | Promise<void>;
 }
 
 export interface EdgeBrokerOptions {

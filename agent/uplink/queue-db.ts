@@ -24,6 +24,9 @@ const SCHEMA = `
     seq INTEGER PRIMARY KEY, project TEXT NOT NULL, route TEXT NOT NULL, topic TEXT NOT NULL,
     device TEXT, qos INTEGER NOT NULL, at INTEGER NOT NULL, bytes INTEGER NOT NULL, payload BLOB NOT NULL);
   CREATE INDEX IF NOT EXISTS messages_by_route ON messages (project, route, seq);
+  CREATE TABLE IF NOT EXISTS publishes (
+    client TEXT NOT NULL, packet_id INTEGER NOT NULL, hash BLOB NOT NULL, at INTEGER NOT NULL,
+    PRIMARY KEY (client, packet_id)) WITHOUT ROWID;
 `;
 
 export type QueueStatements = ReturnType<typeof prepare>;
@@ -55,5 +58,9 @@ function prepare(db: SqliteDatabase.Database) {
     deleteRouteUpTo: db.prepare<[string, string, number]>('DELETE FROM messages WHERE project = ? AND route = ? AND seq <= ?'),
     headFrom: db.prepare<[number], HeadRow>('SELECT seq, project, route, bytes, at FROM messages WHERE seq > ? ORDER BY seq'),
     deleteUpTo: db.prepare<[number]>('DELETE FROM messages WHERE seq <= ?'),
+    // The last queued publish per (connection, packet id): how a resend is recognised (see UplinkQueue.isResend).
+    recordPublish: db.prepare<[string, number, Buffer, number]>('INSERT OR REPLACE INTO publishes (client, packet_id, hash, at) VALUES (?, ?, ?, ?)'),
+    publishHash: db.prepare<[string, number], { hash: Buffer }>('SELECT hash FROM publishes WHERE client = ? AND packet_id = ?'),
+    prunePublishes: db.prepare<[number]>('DELETE FROM publishes WHERE at < ?'),
   };
 }

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -186,6 +187,39 @@ withQueue('route gone: its backlog is dropped and counted, other routes untouche
   assert.deepEqual(q.backlog(), [B]);
   assert.equal(q.stats().droppedRouteGone, 3);
   assert.deepEqual(texts(q, B), ['m3']);
+});
+
+withQueue('durable() commits at the end of this event-loop turn instead of waiting commitMs', { fsync: 'batch', commitMs: 10_000 }, async (q, dir) => {
+  q.append(msg(A, '1'));
+  const waiting = q.durable();
+  q.append(msg(A, '2')); // same turn: rides in the same commit
+  await waiting;
+  const file = new Database(join(dir, 'uplink.db'), { readonly: true });
+  try {
+    assert.equal(file.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM messages').get()!.n, 2, 'both on disk, long before commitMs');
+  } finally {
+    file.close();
+  }
+});
+
+withQueue('isResend: the last publish queued under a client and packet id, with the same topic and payload, pending or committed, across a reopen', { fsync: 'batch', commitMs: 10_000 }, (q0, dir) => {
+  const origin = (packetId: number, text: string, client = 'p/d1') => ({ client, packetId, hash: Buffer.from(`t:${text}`) });
+  q0.append({ ...msg(A, 'x'), origin: origin(1, 'x') });
+  assert.equal(q0.isResend(origin(1, 'x')), true, 'found while its commit is pending');
+  assert.equal(q0.isResend(origin(1, 'y')), false, 'another message under the same packet id');
+  assert.equal(q0.isResend(origin(2, 'x')), false, 'another packet id');
+  assert.equal(q0.isResend(origin(1, 'x', 'p/d2')), false, 'another device');
+  q0.append({ ...msg(A, 'y'), origin: origin(1, 'y') });
+  assert.equal(q0.isResend(origin(1, 'x')), false, 'superseded by a later publish under the id');
+  q0.ack(A.project, A.route, Number.MAX_SAFE_INTEGER);
+  q0.close();
+  const q = UplinkQueue.open(dir, {});
+  try {
+    assert.equal(q.isResend(origin(1, 'y')), true, 'remembered after the message went up and the queue was reopened');
+    assert.equal(q.stats().resends, 1);
+  } finally {
+    q.close();
+  }
 });
 
 withQueue('resequence: a backlog behind what the center has seen moves past it, in order', {}, (q) => {

@@ -10,12 +10,25 @@ export interface RouteKey {
   project: string;
   route: string;
 }
+/**
+ * Where a device's QoS 1/2 publish came from: its connection (the
+ * canonical client id) and packet id, and a hash of its topic and payload.
+ * Recorded with the message, in the same transaction, so that a resend of
+ * it (the device never saw the acknowledgement) is recognised even after a
+ * crash and after the message itself has gone up.
+ */
+export interface PublishOrigin {
+  client: string;
+  packetId: number;
+  hash: Buffer;
+}
 export interface UplinkAppend extends RouteKey {
   topic: string;
   /** The publishing device's name within the project, if a device published it. */
   device?: string;
   payload: Buffer;
   qos: 0 | 1 | 2;
+  origin?: PublishOrigin;
 }
 export interface QueuedMessage {
   seq: number;
@@ -49,6 +62,8 @@ export interface UplinkQueueStats {
   oldestAgeMs: number;
   /** Appends waiting for room (overflow: block). */
   blocked: number;
+  /** Resends of a publish already queued (isResend): acknowledged again, not queued twice. */
+  resends: number;
 }
 
 type DropCounter = 'droppedOverflow' | 'droppedExpired' | 'droppedRouteGone';
@@ -59,6 +74,8 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 const TOPIC_MAX = 512;
+/** How often records of queued publishes older than ttlMs are pruned. */
+const PRUNE_MS = 60_000;
 const DEVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const keyOf = (project: string, route: string) => `${project}/${route}`;
 
@@ -85,16 +102,19 @@ export class UplinkQueue {
   private floor = 0;
   private appliedFloor = 0;
   private pending: QueueRow[] = [];
+  private origins: (PublishOrigin & { at: number })[] = [];
+  private prunedAt = 0;
   private readonly routes = new Map<string, RouteKey & { messages: number; bytes: number }>();
   private readonly depth = { messages: 0, bytes: 0 };
-  private readonly counters = { enqueued: 0, delivered: 0, droppedOverflow: 0, droppedExpired: 0, droppedRouteGone: 0 };
+  private readonly counters = { enqueued: 0, delivered: 0, droppedOverflow: 0, droppedExpired: 0, droppedRouteGone: 0, resends: 0 };
   private readonly waiters: Waiter[] = [];
   private durableWaiters: (() => void)[] = [];
   private readonly listeners = new Set<(key: RouteKey) => void>();
   private commitTimer: NodeJS.Timeout | undefined;
+  private commitSoon: NodeJS.Immediate | undefined;
   private readonly expiryTimer: NodeJS.Timeout;
   private closed = false;
-  private readonly writeTx: (rows: QueueRow[], floor: number) => void;
+  private readonly writeTx: (rows: QueueRow[], floor: number, origins: (PublishOrigin & { at: number })[]) => void;
 
   private constructor(dataDir: string, options: UplinkOptions, deps: { now?: () => number; log?: Logger }) {
     this.options = options;
@@ -109,12 +129,13 @@ export class UplinkQueue {
       this.depth.messages += r.n;
       this.depth.bytes += r.b;
     }
-    this.writeTx = this.db.transaction((rows: QueueRow[], floor: number) => {
+    this.writeTx = this.db.transaction((rows: QueueRow[], floor: number, origins: (PublishOrigin & { at: number })[]) => {
       if (floor > this.appliedFloor) {
         this.q.deleteUpTo.run(floor);
         this.q.raiseHighWater.run(floor);
       }
       for (const r of rows) this.q.insert.run(r.seq, r.project, r.route, r.topic, r.device, r.qos, r.at, r.bytes, r.payload);
+      for (const o of origins) this.q.recordPublish.run(o.client, o.packetId, o.hash, o.at);
     });
     this.expiryTimer = setInterval(() => this.expireFromTimer(), Math.min(1000, options.ttlMs)).unref();
   }
@@ -144,10 +165,38 @@ export class UplinkQueue {
     }
   }
 
-  /** Resolves when everything appended so far is committed (at once with fsync always). */
+  /**
+   * Resolves when everything appended so far is committed (at once with
+   * fsync always). Someone is waiting, e.g. a device for its PUBACK: the
+   * commit happens at the end of this turn of the event loop, with whatever
+   * else arrived in it, instead of after commitMs.
+   */
   durable(): Promise<void> {
-    if (!this.pending.length) return Promise.resolve();
+    if (!this.pending.length && !this.origins.length) return Promise.resolve();
+    this.commitSoon ??= setImmediate(() => {
+      this.commitSoon = undefined;
+      this.commitFromTimer();
+    });
     return new Promise((resolve) => this.durableWaiters.push(resolve));
+  }
+
+  /**
+   * True when the last publish queued under this client and packet id had
+   * the same topic and payload: a device resends what it saw no
+   * acknowledgement for. Counted as a resend; the caller acknowledges it
+   * again without appending it. The caller only asks for publishes that may
+   * be resends (see UplinkRouter.route and docs/uplink.md).
+   */
+  isResend(origin: PublishOrigin): boolean {
+    let hash: Buffer | undefined;
+    for (let i = this.origins.length - 1; i >= 0 && hash === undefined; i--) {
+      const o = this.origins[i]!;
+      if (o.packetId === origin.packetId && o.client === origin.client) hash = o.hash;
+    }
+    hash ??= this.q.publishHash.get(origin.client, origin.packetId)?.hash;
+    if (hash === undefined || !hash.equals(origin.hash)) return false;
+    this.counters.resends++;
+    return true;
   }
 
   /**
@@ -225,6 +274,7 @@ export class UplinkQueue {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.expiryTimer);
+    clearImmediate(this.commitSoon);
     this.commit();
     for (const w of this.waiters.splice(0)) w.reject(new QueueClosedError('the uplink queue was closed while the append waited for room'));
     this.db.close();
@@ -239,6 +289,7 @@ export class UplinkQueue {
   private insert(m: UplinkAppend, bytes: number): number {
     const row: QueueRow = { seq: this.nextSeq++, project: m.project, route: m.route, topic: m.topic, device: m.device ?? null, qos: m.qos, at: this.now(), bytes, payload: m.payload };
     this.pending.push(row);
+    if (m.origin !== undefined) this.origins.push({ ...m.origin, at: row.at });
     this.account(row, 1);
     this.counters.enqueued++;
     if (this.options.fsync === 'always') {
@@ -247,6 +298,7 @@ export class UplinkQueue {
       } catch (err) {
         // Not on disk: the append fails as a whole.
         this.pending.pop();
+        if (m.origin !== undefined) this.origins.pop();
         this.account(row, -1);
         this.counters.enqueued--;
         throw err;
@@ -261,13 +313,16 @@ export class UplinkQueue {
     clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
     const rows = this.pending;
+    const origins = this.origins;
     const floor = this.floor;
-    if (!rows.length && floor === this.appliedFloor) return;
+    if (!rows.length && !origins.length && floor === this.appliedFloor) return;
     this.pending = [];
+    this.origins = [];
     try {
-      this.writeTx(rows, floor);
+      this.writeTx(rows, floor, origins);
     } catch (err) {
       this.pending = rows.concat(this.pending);
+      this.origins = origins.concat(this.origins);
       throw err;
     }
     this.appliedFloor = floor;
@@ -294,6 +349,11 @@ export class UplinkQueue {
   private expireFromTimer(): void {
     try {
       this.expire();
+      const now = this.now();
+      if (now - this.prunedAt >= PRUNE_MS) {
+        this.prunedAt = now;
+        this.q.prunePublishes.run(now - this.options.ttlMs);
+      }
     } catch (err) {
       this.log?.error({ err }, 'uplink queue expiry failed');
     }

@@ -9,6 +9,7 @@ import {
   type Device,
   type DeviceCommand,
   type DeviceStatus,
+  type EdgeUplinkStatus,
   type Instance,
   type Node,
   type NodeStatus,
@@ -50,6 +51,7 @@ export class AgentSession {
   private acked = 0;
   private lastStatusWrite = 0;
   private usage: { cpu: number; memoryMiB: number; diskMiB: number } | undefined;
+  private uplink: EdgeUplinkStatus | undefined;
   private agentInfo: NodeStatus['agent'];
   private mqtt: NodeStatus['mqtt'];
   private closed = false;
@@ -123,6 +125,7 @@ export class AgentSession {
     },
     hb: async (m) => {
       this.usage = m.usage;
+      this.uplink = m.uplink;
       // A bookmark lets the agent resume from a recent revision, shortening its
       // catch-up scan; once a minute is plenty, and only when something moved.
       // It uses revisions seen through the subscription, never a fresh read that
@@ -217,6 +220,7 @@ export class AgentSession {
           usage: this.usage ? { ...this.usage, at: now } : prev.usage,
           agent: this.agentInfo ?? prev.agent,
           mqtt: this.mqtt,
+          uplink: this.uplink ? { ...this.uplink, at: now } : prev.uplink,
           syncedRevision: this.acked || prev.syncedRevision,
         },
         { expectRevision: node.metadata.revision },

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CliError } from '../errors.ts';
 
 const int = (v: string) => {
@@ -14,6 +14,27 @@ const positive = (v: string) => {
   if (!(n > 0) || !Number.isFinite(n)) throw new CliError(`expected a positive number, got "${v}"`);
   return n;
 };
+
+interface AgentFlags {
+  center: string;
+  joinToken?: string;
+  dataDir: string;
+  name?: string;
+  site?: string;
+  label: Record<string, string>;
+  probeListen: string;
+  probeAdvertise?: string;
+  mqttListen: string;
+  mqttWsListen?: string;
+  uplinkFsync: string;
+  uplinkOverflow: string;
+  uplinkMaxMib: number;
+  uplinkMaxMessages: number;
+  uplinkTtlMs: number;
+  cpu?: number;
+  memoryMib?: number;
+  logLevel: string;
+}
 
 /** center, agent, up: the long-running processes. Each stops cleanly on SIGINT/SIGTERM. */
 export function registerProcessCommands(program: Command): void {
@@ -72,13 +93,19 @@ export function registerProcessCommands(program: Command): void {
     .option('--probe-advertise <host:port>', 'the address peers dial for probes (default: the listen address)')
     .option('--mqtt-listen <host:port>', "the edge MQTT broker for devices ('off': none)", 'off')
     .option('--mqtt-ws-listen <host:port>', 'MQTT over WebSocket (path /mqtt) for devices')
+    .addOption(new Option('--uplink-fsync <mode>', 'when queued device data reaches the disk (docs/uplink.md)').choices(['always', 'batch', 'off']).default('batch'))
+    .addOption(new Option('--uplink-overflow <policy>', 'what a full uplink queue does with a new message').choices(['drop-oldest', 'drop-newest', 'block']).default('drop-oldest'))
+    .option('--uplink-max-mib <MiB>', 'bound on the uplink queue: payload and topic bytes held', positive, 256)
+    .option('--uplink-max-messages <n>', 'bound on the uplink queue: messages held', int, 1_000_000)
+    .option('--uplink-ttl-ms <ms>', 'queued device data older than this is dropped', int, 7 * 24 * 3600_000)
     .option('--cpu <cores>', 'cpu offered to workloads (default: every core detected)', positive)
     .option('--memory-mib <MiB>', 'memory offered to workloads (default: all detected)', positive)
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
-    .action(async (o: { center: string; joinToken?: string; dataDir: string; name?: string; site?: string; label: Record<string, string>; probeListen: string; probeAdvertise?: string; mqttListen: string; mqttWsListen?: string; cpu?: number; memoryMib?: number; logLevel: string }) => {
+    .action(async (o: AgentFlags) => {
       const { Agent } = await import('../../agent/index.ts');
       const capacity = { ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.memoryMib !== undefined ? { memoryMiB: o.memoryMib } : {}) };
-      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, capacity, logLevel: o.logLevel });
+      const uplink = { fsync: o.uplinkFsync, overflow: o.uplinkOverflow, maxBytes: Math.round(o.uplinkMaxMib * 1024 * 1024), maxMessages: o.uplinkMaxMessages, ttlMs: o.uplinkTtlMs };
+      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, uplink, capacity, logLevel: o.logLevel });
       onShutdown(() => agent.stop());
       await agent.start();
     });
