@@ -16,6 +16,9 @@
 // The clients run in two forked processes (bench/broker-load.ts): one for
 // the subscriber, one for the publishers, so no client shares a thread with
 // another or with this coordinator; each run logs the broker's CPU share.
+// A fourth broker is ours with the agent's uplink hook and a Route over the
+// load's topics: QoS 1 messages go on disk (fsync batch) before their PUBACK
+// and delivery, the price of exactly-once, reported against ours without it.
 // Peers run back to back within each round; each figure is the median of
 // BENCH_ROUNDS rounds (5). Ours writes each connection's packets of one
 // event-loop turn in one writev (agent/broker/wire.ts), which bare aedes
@@ -55,7 +58,7 @@ interface Figures {
 
 export async function run(): Promise<Metric[]> {
   const started = performance.now();
-  const servers = await Promise.all([startServer('ours'), startServer('aedes')]);
+  const servers = await Promise.all([startServer('ours'), startServer('aedes'), startServer('ours-uplink')]);
   const loads = [forkLoad(), forkLoad()];
   const [subLoad, pubLoad] = loads as [ChildProcess, ChildProcess];
   const tag = `gedge-bench-${process.pid}`;
@@ -63,6 +66,7 @@ export async function run(): Promise<Metric[]> {
     { name: 'ours', url: `mqtt://127.0.0.1:${servers[0].port}`, pid: servers[0].child.pid, prefix: '', creds: (d) => ({ clientId: `${BENCH_PROJECT}/${d}`, username: `${BENCH_PROJECT}/${d}`, password: benchSecret(d) }) },
     { name: 'aedes', url: `mqtt://127.0.0.1:${servers[1].port}`, pid: servers[1].child.pid, prefix: '', creds: (d) => ({ clientId: `${tag}-${d}` }) },
     { name: 'mosquitto', url: `mqtt://${MOSQUITTO.host}:${MOSQUITTO.port}`, pid: mosquittoPid(), prefix: `${tag}/`, creds: (d) => ({ clientId: `${tag}-${d}` }) },
+    { name: 'ours-uplink', url: `mqtt://127.0.0.1:${servers[2].port}`, pid: servers[2].child.pid, prefix: '', creds: (d) => ({ clientId: `${BENCH_PROJECT}/${d}`, username: `${BENCH_PROJECT}/${d}`, password: benchSecret(d) }) },
   ];
   const figures = new Map<string, Figures>(peers.map((p) => [p.name, { rate: { 0: [], 1: [] }, perCore: { 0: [], 1: [] }, p50: { 0: [], 1: [] }, p99: { 0: [], 1: [] } }]));
   try {
@@ -96,6 +100,12 @@ export async function run(): Promise<Metric[]> {
     if (figures.get('mosquitto')!.perCore[qos].length) out.push(metric(`QoS ${qos} msg/s per broker core vs Mosquitto`, 'msg/s/core', m('ours', 'perCore', qos), 'report', vs('mosquitto', 'perCore', qos)));
     out.push(metric(`QoS ${qos} throughput, auth+ACL+hooks vs bare aedes`, 'msg/s', m('ours', 'rate', qos), `>= ${Math.round(0.95 * m('aedes', 'rate', qos))} msg/s (0.95x aedes)`, vs('aedes', 'rate', qos)));
     out.push(metric(`QoS ${qos} throughput vs Mosquitto`, 'msg/s', m('ours', 'rate', qos), qos === 1 ? `>= ${Math.round(0.8 * m('mosquitto', 'rate', qos))} msg/s (0.8x Mosquitto)` : 'report', vs('mosquitto', 'rate', qos)));
+  }
+  // The agent's real uplink hook: QoS 1 is acknowledged and routed once on disk. Compared with ours without it: the price of exactly-once.
+  for (const qos of [0, 1] as const) {
+    out.push(metric(`QoS ${qos} throughput with an uplink Route (QoS 1: on disk before PUBACK) vs without`, 'msg/s', m('ours-uplink', 'rate', qos), 'report', { name: 'ours', value: m('ours', 'rate', qos) }));
+    out.push(metric(`QoS ${qos} round trip p50, low load, with an uplink Route vs without`, 'us', m('ours-uplink', 'p50', qos), 'report', { name: 'ours', value: m('ours', 'p50', qos) }));
+    out.push(metric(`QoS ${qos} round trip p99, low load, with an uplink Route vs without`, 'us', m('ours-uplink', 'p99', qos), 'report', { name: 'ours', value: m('ours', 'p99', qos) }));
   }
   for (const qos of [0, 1] as const) {
     out.push(metric(`QoS ${qos} round trip p50, low load, vs aedes`, 'us', m('ours', 'p50', qos), 'report', vs('aedes', 'p50', qos)));
@@ -154,7 +164,7 @@ async function reply(child: ChildProcess, op: LoadReply['op'], after?: Promise<u
   });
 }
 
-async function startServer(kind: 'ours' | 'aedes'): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
+async function startServer(kind: 'ours' | 'ours-uplink' | 'aedes'): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./broker-server.ts', import.meta.url)), kind], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);

@@ -60,12 +60,13 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
     resyncMs: 30_000,
     scheduler: { tierCost: cfg.tierCost },
     rebalance: { periodMs: cfg.rebalanceMs, minGain: cfg.rebalanceMinGain, maxMoves: 20 },
+    commandRetentionMs: cfg.commandRetentionMs,
   });
   registerResourceRoutes(app, store);
   registerAuthRoutes(app, store);
   registerDeviceRoutes(app, store);
   registerOpsRoutes(app, store, hub, metrics, VERSION);
-  registerUplinkRoutes(app, store, log.child({ module: 'uplink' }));
+  registerUplinkRoutes(app, store, log.child({ module: 'uplink' }), { tableSweepMs: cfg.tableSweepMs });
   hub.attach(app.server);
 
   await app.listen({ host: cfg.host, port: cfg.port });

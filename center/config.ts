@@ -18,6 +18,10 @@ export const centerConfigSchema = z
     /** Events older than this are deleted. */
     eventTtlMs: z.number().int().min(1000).default(3_600_000),
     housekeepingMs: z.number().int().min(100).default(60_000),
+    /** How often table-sink rows past their Route's retention (sink.retention, default 7 days) are deleted. */
+    tableSweepMs: z.number().int().min(100).default(60_000),
+    /** A DeviceCommand that is Delivered or Expired is deleted this long after it finished (default 24 h). */
+    commandRetentionMs: z.number().int().min(0).max(365 * 24 * 3_600_000).default(24 * 3_600_000),
     /** The center's own site: agents' round trips to the center then measure the link (their site, this one). */
     site: nameSchema.optional(),
     /** How often agents probe their peers and report round trips. */

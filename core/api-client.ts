@@ -1,5 +1,6 @@
 import { errorFromBody, UnavailableError } from './errors.ts';
 import { lookupKind, type Resource } from './resources.ts';
+import type { SinkMessagesPage } from './device-schema.ts';
 import { BadRequestError } from './errors.ts';
 
 export interface ApplyItem {
@@ -59,6 +60,16 @@ export class ApiClient {
   /** Issues a device credential; the password is shown only in this answer. */
   issueDeviceCredential(project: string, device: string, req: { description?: string; ttlSeconds?: number } = {}): Promise<{ credential: Resource; clientId: string; username: string; password: string }> {
     return this.json('POST', `/api/v1/projects/${encodeURIComponent(project)}/devices/${encodeURIComponent(device)}/credentials`, JSON.stringify(req));
+  }
+
+  /**
+   * A page of a route's table sink, oldest first: the messages after the
+   * `after` id (0: from the oldest), or the newest `limit` (default 100, at
+   * most 1000) when `after` is unset. Pass `next` as `after` for the next page.
+   */
+  messages(project: string, route: string, opts: { after?: number; limit?: number; device?: string } = {}): Promise<SinkMessagesPage> {
+    const q = query({ after: opts.after?.toString(), limit: opts.limit?.toString(), device: opts.device });
+    return this.json('GET', `/api/v1/projects/${encodeURIComponent(project)}/routes/${encodeURIComponent(route)}/messages${q}`);
   }
 
   async listTokens(): Promise<TokenView[]> {

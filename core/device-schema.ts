@@ -79,9 +79,30 @@ export const deviceCredentialSpecSchema = z
   .strict();
 
 // ---- Route (edge -> cloud) ---------------------------------------------------------
+/** How long a table sink keeps a route's rows when the Route says nothing: 7 days. */
+export const DEFAULT_TABLE_MAX_AGE_HOURS = 168;
+
+/**
+ * How long the table sink keeps a route's messages. The center sweeps
+ * periodically (center config `tableSweepMs`) and deletes rows that landed
+ * more than `maxAgeHours` ago (default 168, 7 days; also when `retention` is
+ * omitted) and, when `maxMessages` is set, the oldest rows beyond that many
+ * per route. Only stored rows go: the uplink progress that makes delivery
+ * exactly-once is kept, so a resent old batch is still skipped.
+ */
+export const tableRetentionSchema = z
+  .object({
+    /** By the time a row landed in the center; fractions allowed (0.5 = 30 minutes), at most 10 years. */
+    maxAgeHours: z.number().positive().max(87_600).default(DEFAULT_TABLE_MAX_AGE_HOURS),
+    /** Keep at most this many of the route's newest rows (from every node); unbounded when unset. */
+    maxMessages: z.number().int().min(1).max(1_000_000_000).optional(),
+  })
+  .strict();
+export type TableRetention = z.infer<typeof tableRetentionSchema>;
+
 export const sinkSchema = z.discriminatedUnion('type', [
-  /** The center's own durable table: `gedge messages ROUTE`, GET /api/v1/projects/P/routes/R/messages. */
-  z.object({ type: z.literal('table') }).strict(),
+  /** The center's own durable table: `gedge messages ROUTE`, GET /api/v1/projects/P/routes/R/messages. Kept per `retention` (default: 7 days). */
+  z.object({ type: z.literal('table'), retention: tableRetentionSchema.optional() }).strict(),
   /** An external MQTT broker; `{topic}` in `topic` is replaced by the message's topic. */
   z
     .object({
@@ -113,6 +134,31 @@ export const routeSpecSchema = z
     sink: sinkSchema,
   })
   .strict();
+/** A row of a route's table sink, as GET /api/v1/projects/P/routes/R/messages returns it. */
+export const sinkMessageSchema = z
+  .object({
+    /** The paging cursor: increases with every row the center stores (across routes). */
+    id: z.number().int().positive(),
+    /** The edge node that sent it, and its seq in that node's uplink queue. */
+    node: z.string(),
+    seq: z.number().int().positive(),
+    topic: z.string(),
+    /** The device that published it; absent for a non-device publisher. */
+    device: z.string().optional(),
+    qos: z.number().int().min(0).max(2),
+    /** When the edge broker received it, and when it landed in the center (ISO 8601). */
+    at: z.string(),
+    receivedAt: z.string(),
+    /** The payload as text when it is valid UTF-8, else base64 (see `encoding`). */
+    payload: z.string(),
+    encoding: z.enum(['utf8', 'base64']),
+  })
+  .strict();
+export type SinkMessage = z.infer<typeof sinkMessageSchema>;
+/** Oldest first. `next` is the `after` cursor for the following page (the last item's id, or the request's `after` when empty). */
+export const sinkMessagesPageSchema = z.object({ items: z.array(sinkMessageSchema), next: z.number().int().nonnegative() }).strict();
+export type SinkMessagesPage = z.infer<typeof sinkMessagesPageSchema>;
+
 export const routeStatusSchema = z
   .object({
     /** Messages landed in the sink, and the last time one did. */

@@ -1,4 +1,4 @@
-import { GedgeError, errorFromBody, type ApiClient } from '../../core/index.ts';
+import { errorFromBody, type ApiClient } from '../../core/index.ts';
 
 /**
  * Makes `site` exist and joins a node to it the way an agent does (join
@@ -40,9 +40,7 @@ export interface TableRow {
 export async function tableRows(api: ApiClient, route: string): Promise<TableRow[]> {
   const rows: TableRow[] = [];
   for (let after = 0; ; ) {
-    const res = await api.raw('GET', `/api/v1/projects/default/routes/${route}/messages?after=${after}&limit=1000`);
-    if (!res.ok) throw new GedgeError(`messages: HTTP ${res.status}`);
-    const page = (await res.json()) as { items: TableRow[]; next: number };
+    const page = await api.messages('default', route, { after, limit: 1000 });
     if (!page.items.length) return rows;
     rows.push(...page.items);
     after = page.next;

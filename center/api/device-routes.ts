@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { NotFoundError, nameSchema, parseOrThrow, type DeviceCredential } from '../../core/index.ts';
+import { KINDS, NotFoundError, nameSchema, parseOrThrow, type DeviceCredential } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { jsonBody } from './auth-routes.ts';
 
@@ -10,6 +10,18 @@ export const credentialRequestSchema = z
     description: z.string().max(1024).default(''),
     /** Unset: the credential does not expire (delete it to revoke). */
     ttlSeconds: z.number().int().min(60).max(10 * 365 * 24 * 3600).optional(),
+  })
+  .strict();
+
+/** The issuing endpoint's answer: the stored DeviceCredential and what the device signs in with (the password only here). */
+export const credentialIssuedSchema = z
+  .object({
+    credential: KINDS.DeviceCredential.schema,
+    /** The MQTT client id: `<device>` in the default project, `<project>/<device>` elsewhere. */
+    clientId: z.string(),
+    username: z.string(),
+    /** `gdg_<credential name>_<secret>`; not stored, not shown again. */
+    password: z.string(),
   })
   .strict();
 
@@ -42,6 +54,7 @@ export function registerDeviceRoutes(app: FastifyInstance, store: Store): void {
     };
     const created = await store.create(credential);
     const clientId = params.project === 'default' ? params.device : `${params.project}/${params.device}`;
-    return reply.status(201).send({ credential: created, clientId, username: clientId, password: `gdg_${id}_${secret}` });
+    const issued: z.output<typeof credentialIssuedSchema> = { credential: created as DeviceCredential, clientId, username: clientId, password: `gdg_${id}_${secret}` };
+    return reply.status(201).send(issued);
   });
 }

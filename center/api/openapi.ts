@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import { KINDS } from '../../core/index.ts';
+import { KINDS, UPLINK_PATH, sinkMessagesPageSchema, uplinkAckSchema, uplinkBatchSchema } from '../../core/index.ts';
+import { messagesQuerySchema } from '../uplink/uplink-routes.ts';
 import { joinRequestSchema, tokenRequestSchema } from './auth-routes.ts';
+import { credentialIssuedSchema, credentialRequestSchema } from './device-routes.ts';
 
 /** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
 export function openApiDocument(version: string): Record<string, unknown> {
@@ -8,6 +10,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
   for (const k of Object.values(KINDS)) schemas[k.kind] = z.toJSONSchema(k.schema, { io: 'input', unrepresentable: 'any' });
   schemas.TokenRequest = z.toJSONSchema(tokenRequestSchema, { io: 'input' });
   schemas.JoinRequest = z.toJSONSchema(joinRequestSchema, { io: 'input' });
+  schemas.DeviceCredentialRequest = z.toJSONSchema(credentialRequestSchema, { io: 'input' });
+  const issued = z.toJSONSchema(credentialIssuedSchema, { io: 'output', unrepresentable: 'any' }) as { properties: Record<string, unknown> };
+  schemas.DeviceCredentialIssued = { ...issued, properties: { ...issued.properties, credential: { $ref: '#/components/schemas/DeviceCredential' } } };
+  schemas.UplinkBatch = z.toJSONSchema(uplinkBatchSchema, { io: 'input' });
+  schemas.UplinkAck = z.toJSONSchema(uplinkAckSchema, { io: 'output' });
+  schemas.SinkMessagesPage = z.toJSONSchema(sinkMessagesPageSchema, { io: 'output' });
   schemas.Error = {
     type: 'object',
     required: ['code', 'message', 'details'],
@@ -19,6 +27,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
   };
   const ref = (n: string) => ({ $ref: `#/components/schemas/${n}` });
   const errors = { '4XX': { description: 'Client error', content: { 'application/json': { schema: ref('Error') } } } };
+  const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
+  const inPath = (...names: string[]) => names.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+  const messagesQuery = z.toJSONSchema(messagesQuerySchema, { io: 'input' }) as { properties: Record<string, unknown> };
   const paths: Record<string, unknown> = {
     '/api/v1/apply': {
       post: { summary: 'Create or update objects by name (YAML or JSON, one or many documents)', responses: { 200: { description: 'Per-object actions' }, ...errors } },
@@ -31,6 +42,34 @@ export function openApiDocument(version: string): Record<string, unknown> {
       post: { summary: 'Exchange a join token for a node identity and credential', requestBody: { content: { 'application/json': { schema: ref('JoinRequest') } } }, responses: { 201: { description: 'Node and credential' }, ...errors } },
     },
     '/api/v1/instances/{name}/logs': { get: { summary: 'Instance logs, streamed from its edge agent (follow=true keeps streaming)', responses: { 200: { description: 'text/plain' }, ...errors } } },
+    '/api/v1/projects/{project}/devices/{device}/credentials': {
+      post: {
+        summary: 'Issue a credential for a device; the password is in this answer only (only its sha256 is stored)',
+        parameters: inPath('project', 'device'),
+        requestBody: { required: false, ...json(ref('DeviceCredentialRequest')) },
+        responses: { 201: { description: 'The credential and how the device signs in', ...json(ref('DeviceCredentialIssued')) }, ...errors },
+      },
+    },
+    [UPLINK_PATH]: {
+      post: {
+        summary: "An edge node's batch of one route's device messages (node credential; Content-Encoding: gzip or identity). Idempotent: seqs at or below the recorded progress are skipped",
+        parameters: [{ name: 'content-encoding', in: 'header', required: false, schema: { type: 'string', enum: ['gzip', 'identity'] } }],
+        requestBody: { required: true, ...json(ref('UplinkBatch')) },
+        responses: {
+          200: { description: "The (node, route) progress: everything up to ackedSeq is in the route's sink", ...json(ref('UplinkAck')) },
+          404: { description: 'RouteGone: the route does not exist or does not run on the node\'s site; the edge drops its backlog', ...json(ref('Error')) },
+          503: { description: 'SinkUnavailable: the sink failed; what landed is recorded, the edge retries the rest', ...json(ref('Error')) },
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/projects/{project}/routes/{route}/messages': {
+      get: {
+        summary: "A page of a route's table sink, oldest first: after the `after` id, or the newest `limit` when `after` is unset; `next` is the following page's `after`",
+        parameters: [...inPath('project', 'route'), ...Object.entries(messagesQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema }))],
+        responses: { 200: { description: 'Messages', ...json(ref('SinkMessagesPage')) }, ...errors },
+      },
+    },
   };
   for (const k of Object.values(KINDS)) {
     paths[`/api/v1/${k.plural}`] = {

@@ -17,7 +17,7 @@ export class TerminalError extends Error {}
 /** A deduplicating work queue that runs one reconcile at a time per controller. */
 export class ControllerRunner {
   private readonly queue = new Set<string>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
   private readonly failures = new Map<string, number>();
   private running = false;
   private stopped = false;
@@ -35,20 +35,23 @@ export class ControllerRunner {
     void this.drain();
   }
 
+  /** Runs `key` after `ms`, or sooner if it is already due sooner (the earlier of the two wins). */
   enqueueAfter(key: string, ms: number): void {
-    if (this.stopped || this.timers.has(key)) return;
-    this.timers.set(
-      key,
-      setTimeout(() => {
-        this.timers.delete(key);
-        this.enqueue(key);
-      }, ms),
-    );
+    if (this.stopped) return;
+    const at = Date.now() + ms;
+    const pending = this.timers.get(key);
+    if (pending && pending.at <= at) return;
+    if (pending) clearTimeout(pending.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.enqueue(key);
+    }, ms);
+    this.timers.set(key, { timer, at });
   }
 
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
     this.queue.clear();
   }

@@ -20,6 +20,8 @@ export interface ManagerOptions extends Omit<LifecycleOptions, 'now'> {
   scheduler?: Partial<SchedulerOptions>;
   /** Rescheduling of running instances: period, minimum gain, moves per pass. */
   rebalance: RebalanceOptions & { periodMs: number };
+  /** Delivered or Expired DeviceCommands are deleted this long after they finished. */
+  commandRetentionMs: number;
 }
 
 /** Wires store changes to the controllers' work queues. */
@@ -47,7 +49,7 @@ export class ControllerManager {
     this.placement = new ControllerRunner(new PlacementController(store, this.scheduler, this.cache), log, metrics);
     this.lifecycle = new ControllerRunner(new NodeLifecycleController(store, opts, this.cache), log, metrics);
     this.reschedule = new ControllerRunner(new RescheduleController(store, this.scheduler, opts.rebalance, this.cache), log, metrics);
-    this.devices = new ControllerRunner(new DeviceController(store, this.cache), log, metrics);
+    this.devices = new ControllerRunner(new DeviceController(store, { commandRetentionMs: opts.commandRetentionMs }, this.cache), log, metrics);
   }
 
   async start(): Promise<void> {
@@ -69,7 +71,8 @@ export class ControllerManager {
         // A node that became Ready, or got room, may fit an instance that was waiting.
         void this.enqueueUnbound();
       } else if (o.kind === 'Device' || o.kind === 'DeviceCredential' || o.kind === 'DeviceCommand') {
-        if (!c.statusOnly || o.kind === 'Device') this.devices.enqueue(`${o.metadata.project}/${o.kind === 'Device' ? o.metadata.name : o.spec.device}`);
+        // A command's status change may finish it: its retention starts then.
+        if (!c.statusOnly || o.kind !== 'DeviceCredential') this.devices.enqueue(`${o.metadata.project}/${o.kind === 'Device' ? o.metadata.name : o.spec.device}`);
         // Devices are clients too (placement.clients.devices): where they are moves placements.
         if (o.kind === 'Device' && !c.statusOnly) {
           void this.enqueueUnbound();

@@ -55,6 +55,24 @@ test('watch, logs from the edge, OpenAPI and metrics over the real API', async (
     assert.equal(doc.openapi, '3.1.0');
     for (const k of ['Project', 'Site', 'Node', 'Service', 'Instance', 'Event']) assert.ok(doc.components.schemas[k]?.properties?.spec, `schema for ${k}`);
     assert.ok(doc.paths['/api/v1/services/{name}']);
+    // The device and uplink endpoints, with their request and response schemas.
+    type Op = { parameters?: { name: string; in: string }[]; requestBody?: { content: Record<string, { schema: { $ref: string } }> }; responses: Record<string, { content?: Record<string, { schema: { $ref: string } }> }> };
+    const op = (path: string, method: string) => (doc.paths[path] as Record<string, Op> | undefined)?.[method];
+    const schemaOf = (o: { content?: Record<string, { schema: { $ref: string } }> } | undefined) => o?.content?.['application/json']?.schema.$ref.split('/').at(-1);
+    const issue = op('/api/v1/projects/{project}/devices/{device}/credentials', 'post');
+    assert.deepEqual([schemaOf(issue?.requestBody), schemaOf(issue?.responses[201])], ['DeviceCredentialRequest', 'DeviceCredentialIssued']);
+    const uplink = op('/api/v1/uplink', 'post');
+    assert.deepEqual([schemaOf(uplink?.requestBody), schemaOf(uplink?.responses[200]), schemaOf(uplink?.responses[503])], ['UplinkBatch', 'UplinkAck', 'Error']);
+    const messages = op('/api/v1/projects/{project}/routes/{route}/messages', 'get');
+    assert.equal(schemaOf(messages?.responses[200]), 'SinkMessagesPage');
+    assert.deepEqual(messages?.parameters?.map((p) => `${p.in}:${p.name}`), ['path:project', 'path:route', 'query:device', 'query:after', 'query:limit']);
+    assert.ok(doc.components.schemas.UplinkBatch?.properties?.messages, 'UplinkBatch from the wire schema');
+    assert.ok(doc.components.schemas.DeviceCredentialRequest?.properties?.ttlSeconds);
+    assert.ok(doc.components.schemas.DeviceCredentialIssued?.properties?.password);
+    const page = doc.components.schemas.SinkMessagesPage as { properties: { items: { items: { required: string[] } } } };
+    assert.deepEqual(page.properties.items.items.required, ['id', 'node', 'seq', 'topic', 'qos', 'at', 'receivedAt', 'payload', 'encoding']);
+    // Every schema a path points at exists.
+    for (const m of JSON.stringify(doc.paths).matchAll(/"#\/components\/schemas\/([^"]+)"/g)) assert.ok(doc.components.schemas[m[1]!], `schema ${m[1]}`);
     const metrics = await (await api.raw('GET', '/metrics')).text();
     assert.match(metrics, /^gedge_agents_connected 1$/m);
     assert.match(metrics, /gedge_agent_bytes_total\{direction="in",type="hb"\} \d+/);

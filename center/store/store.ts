@@ -97,6 +97,16 @@ export interface UplinkStore {
   delivered(project: string, route: string, routeUid: string): Promise<number>;
   /** Stored rows oldest first: after the `after` id, or else the newest `limit`. */
   messages(project: string, route: string, q: { device?: string; after?: number; limit: number }): Promise<StoredUplinkMessage[]>;
+  /** Every (project, route) any node ever sent; a superset of those with rows (each row has its progress). */
+  uplinkRoutes(): Promise<{ project: string; route: string }[]>;
+  /** The id of a route's `n`-th newest row below `belowId` (of all its rows when unset); undefined when there are fewer. */
+  nthNewestId(project: string, route: string, n: number, belowId?: number): Promise<number | undefined>;
+  /**
+   * Deletes among a route's `limit` oldest rows (below `belowId` when set)
+   * those that landed before `receivedBefore` (all of them when unset), in
+   * one statement; returns how many went. Progress is not touched.
+   */
+  prune(project: string, route: string, q: { limit: number; belowId?: number; receivedBefore?: string }): Promise<number>;
 }
 
 export type ChangeListener = (c: Change) => void;

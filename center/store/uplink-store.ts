@@ -99,4 +99,26 @@ export class KyselyUplinkStore implements UplinkStore {
       payload: Buffer.from(r.payload),
     }));
   }
+
+  async uplinkRoutes(): Promise<{ project: string; route: string }[]> {
+    return this.db.selectFrom('uplink_progress').select(['project', 'route']).distinct().orderBy('project').orderBy('route').execute();
+  }
+
+  async nthNewestId(project: string, route: string, n: number, belowId?: number): Promise<number | undefined> {
+    let q = this.db.selectFrom('uplink_messages').select('id').where('project', '=', project).where('route', '=', route);
+    if (belowId !== undefined) q = q.where('id', '<', belowId);
+    // Walks the (project, route, id) index from the newest end: n entries, no table rows.
+    const row = await q.orderBy('id', 'desc').limit(1).offset(n - 1).executeTakeFirst();
+    return row ? Number(row.id) : undefined;
+  }
+
+  async prune(project: string, route: string, q: { limit: number; belowId?: number; receivedBefore?: string }): Promise<number> {
+    // SQLite has no DELETE ... LIMIT (unless built with it): bound the delete by an id subquery, which PostgreSQL runs too.
+    let oldest = this.db.selectFrom('uplink_messages').select('id').where('project', '=', project).where('route', '=', route);
+    if (q.belowId !== undefined) oldest = oldest.where('id', '<', q.belowId);
+    let del = this.db.deleteFrom('uplink_messages').where('id', 'in', oldest.orderBy('id', 'asc').limit(q.limit));
+    if (q.receivedBefore !== undefined) del = del.where('received_at', '<', q.receivedBefore);
+    const res = await del.executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
 }

@@ -8,6 +8,7 @@ import net from 'node:net';
 import pino from 'pino';
 import { ApiClient, UPLINK_PATH, waitFor, type Route, type UplinkBatch } from '../../core/index.ts';
 import { startCenter, type RunningCenter } from '../center.ts';
+import type { CenterConfig } from '../config.ts';
 
 // A real center in this process (store, API, uplink routes) over HTTP on 127.0.0.1.
 interface Ctx {
@@ -16,10 +17,10 @@ interface Ctx {
   credential: string;
 }
 
-async function withCenter(title: string, fn: (c: Ctx) => Promise<void>): Promise<void> {
+async function withCenter(title: string, fn: (c: Ctx) => Promise<void>, cfg: Partial<CenterConfig> = {}): Promise<void> {
   await test(title, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gedge-uplink-center-'));
-    const center = await startCenter({ dataDir: dir, port: 0 }, pino({ level: 'silent' }));
+    const center = await startCenter({ dataDir: dir, port: 0, ...cfg }, pino({ level: 'silent' }));
     try {
       const api = new ApiClient(center.url, center.adminToken!);
       await api.apply('apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: edge-a }\nspec: { tier: edge }\n---\napiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: edge-b }\nspec: { tier: edge }\n');
@@ -55,8 +56,8 @@ async function post(c: Ctx, body: unknown, o: { token?: string | null; gzip?: bo
   return { status: res.status, body: (await res.json()) as never };
 }
 
-async function messages(c: Ctx, query: string): Promise<{ items: { id: number; seq: number; device?: string; payload: string; encoding: string }[]; next: number }> {
-  const res = await c.api.raw('GET', `/api/v1/projects/default/routes/r/messages${query}`);
+async function messages(c: Ctx, query: string, name = 'r'): Promise<{ items: { id: number; seq: number; device?: string; payload: string; encoding: string }[]; next: number }> {
+  const res = await c.api.raw('GET', `/api/v1/projects/default/routes/${name}/messages${query}`);
   assert.equal(res.status, 200);
   return (await res.json()) as never;
 }
@@ -129,3 +130,30 @@ await withCenter('a failing sink answers 503 SinkUnavailable, records the error 
     return st?.delivered === 2 && st.error === undefined;
   }, 10_000, 'route status recovered');
 });
+
+await withCenter(
+  'table sink retention in a running center: the periodic sweep keeps maxMessages and drops rows past maxAgeHours; resends stay skipped',
+  async (c) => {
+    await c.api.apply(route('r', { type: 'table', retention: { maxMessages: 3 } }) + '---\n' + route('brief', { type: 'table', retention: { maxAgeHours: 0.0003 } }));
+    assert.deepEqual((await c.api.get<Route>('Route', 'r')).spec.sink, { type: 'table', retention: { maxAgeHours: 168, maxMessages: 3 } }, 'the default age is filled in');
+    assert.deepEqual(await post(c, batch([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])), { status: 200, body: { ackedSeq: 10 } });
+    assert.deepEqual(await post(c, batch([1, 2, 3], { route: 'brief' })), { status: 200, body: { ackedSeq: 3 } });
+
+    await waitFor(async () => (await messages(c, '?after=0')).items.length === 3, 10_000, 'only the newest 3 rows');
+    assert.deepEqual((await messages(c, '?after=0')).items.map((m) => m.seq), [8, 9, 10]);
+    const page = await c.api.messages('default', 'r', { after: 0, limit: 2 });
+    assert.deepEqual(page.items.map((m) => m.seq), [8, 9]);
+    assert.deepEqual((await c.api.messages('default', 'r', { after: page.next })).items.map((m) => m.seq), [10], 'paging goes on from the cursor');
+
+    // The progress is not the rows: a resend is skipped, the next message lands.
+    assert.deepEqual(await post(c, batch([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])), { status: 200, body: { ackedSeq: 10 } });
+    assert.deepEqual(await post(c, batch([11])), { status: 200, body: { ackedSeq: 11 } });
+    await waitFor(async () => (await messages(c, '?after=0')).items.map((m) => m.seq).join() === '9,10,11', 10_000, 'rows 9, 10, 11');
+    await waitFor(async () => (await c.api.get<Route>('Route', 'r')).status?.delivered === 11, 10_000, 'delivered counts every message, not the rows kept');
+
+    await waitFor(async () => (await messages(c, '?after=0', 'brief')).items.length === 0, 10_000, 'rows past ~1 s gone');
+    assert.deepEqual(await post(c, batch([1, 2, 3], { route: 'brief' })), { status: 200, body: { ackedSeq: 3 } });
+    assert.deepEqual((await messages(c, '?after=0', 'brief')).items, [], 'deleted rows do not come back on a resend');
+  },
+  { tableSweepMs: 100 },
+);

@@ -1,18 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { BadRequestError, NotFoundError, UPLINK_PATH, nameSchema, parseOrThrow, uplinkBatchSchema } from '../../core/index.ts';
+import { BadRequestError, NotFoundError, UPLINK_PATH, nameSchema, parseOrThrow, uplinkBatchSchema, type SinkMessage, type SinkMessagesPage } from '../../core/index.ts';
 import type { Store, StoredUplinkMessage } from '../store/store.ts';
 import { bodyText } from '../api/resource-routes.ts';
 import { gunzipBody } from './gunzip-body.ts';
 import { RouteStatusWriter } from './route-status.ts';
 import { SinkPool } from './sink-pool.ts';
+import { TableSweeper } from './table-sweeper.ts';
 import { UplinkService } from './uplink-service.ts';
 
 /** Inflated JSON: 10,000 messages, or a 4 MiB batch of payloads in base64, fit with room to spare. */
 const UPLINK_BODY_LIMIT = 16 * 1024 * 1024;
 
-const messagesQuery = z.object({
+/** The query of GET /api/v1/projects/P/routes/R/messages. */
+export const messagesQuerySchema = z.object({
   device: nameSchema.optional(),
   after: z.coerce.number().int().nonnegative().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -25,28 +27,34 @@ export interface UplinkRouteOptions {
   sinkIdleMs: number;
   /** Connect and acknowledgement timeout of broker sinks. */
   sinkTimeoutMs: number;
+  /** How often table-sink rows past their Route's retention are deleted. */
+  tableSweepMs: number;
 }
+const DEFAULTS: UplinkRouteOptions = { statusWriteMs: 1000, sinkIdleMs: 300_000, sinkTimeoutMs: 10_000, tableSweepMs: 60_000 };
 
 /** `POST /api/v1/uplink` (node credentials) and the table sink's query API. */
-export function registerUplinkRoutes(app: FastifyInstance, store: Store, log: Logger, o: UplinkRouteOptions = { statusWriteMs: 1000, sinkIdleMs: 300_000, sinkTimeoutMs: 10_000 }): void {
+export function registerUplinkRoutes(app: FastifyInstance, store: Store, log: Logger, options: Partial<UplinkRouteOptions> = {}): void {
+  const o = { ...DEFAULTS, ...options };
   const sinks = new SinkPool(store.uplink, log, { idleMs: o.sinkIdleMs, timeoutMs: o.sinkTimeoutMs });
   const status = new RouteStatusWriter(store, log, o.statusWriteMs);
   const service = new UplinkService(store, sinks, status);
+  const sweeper = new TableSweeper(store, log, { everyMs: o.tableSweepMs });
 
   void app.register(async (scope) => {
     scope.addHook('preParsing', gunzipBody);
     scope.post(UPLINK_PATH, { config: { auth: ['node'] }, bodyLimit: UPLINK_BODY_LIMIT }, async (req) => service.apply(req.token!, parseOrThrow(uplinkBatchSchema, json(bodyText(req)), 'uplink batch')));
   });
 
-  app.get('/api/v1/projects/:project/routes/:route/messages', async (req) => {
+  app.get('/api/v1/projects/:project/routes/:route/messages', async (req): Promise<SinkMessagesPage> => {
     const { project, route } = req.params as { project: string; route: string };
-    const q = parseOrThrow(messagesQuery, req.query, 'query', 'query');
+    const q = parseOrThrow(messagesQuerySchema, req.query, 'query', 'query');
     if (!(await store.get('Route', project, route))) throw new NotFoundError(`route "${route}" not found in project "${project}"`, { details: [{ path: 'route', message: 'not found' }] });
     const rows = await store.uplink.messages(project, route, q);
     return { items: rows.map(view), next: rows.at(-1)?.id ?? q.after ?? 0 };
   });
 
   app.addHook('onClose', async () => {
+    await sweeper.close();
     await status.close();
     await sinks.close();
   });
@@ -63,7 +71,7 @@ function json(text: string): unknown {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Payloads as text when they are UTF-8, base64 otherwise. */
-function view(m: StoredUplinkMessage) {
+function view(m: StoredUplinkMessage): SinkMessage {
   let payload: string;
   let encoding: 'utf8' | 'base64' = 'utf8';
   try {
