@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient, type Instance } from '../core/index.ts';
+import { ApiClient, type Instance, type Node } from '../core/index.ts';
 import { REPO_ROOT, removeDir, waitFor, pidAlive } from '../testkit/index.ts';
 
 /** Runs `gedge up` as `npm start` does and stops it as Ctrl-C does (SIGINT to the process group). */
@@ -41,7 +41,11 @@ test('gedge up (npm start) runs the platform with hello on the edges, stops clea
     const token = /Admin token:\s+(\S+)/.exec(out)![1]!;
     for (const cmd of ['npx gedge get nodes', 'npx gedge get instances -o wide', 'npx gedge describe service hello']) assert.ok(out.includes(cmd), `suggests ${cmd}`);
     assert.equal(JSON.parse(readFileSync(env.GEDGE_CONFIG, 'utf8')).server, url, 'the CLI is logged in');
+    const brokers = [...out.matchAll(/(edge-[ab]) mqtt:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => [`${m[1]}-1`, Number(m[2])]);
+    assert.equal(brokers.length, 2, 'each edge runs a broker for its devices');
     const api = new ApiClient(url, token);
+    const nodes = (await api.list<Node>('Node')).items;
+    assert.deepEqual(brokers.map(([node]) => nodes.find((n) => n.metadata.name === node)?.status?.mqtt?.tcp), brokers.map(([, port]) => port), 'as the nodes report them');
     const before = (await api.list<Instance>('Instance')).items;
     assert.equal(before.length, 3);
     assert.ok(before.every((i) => i.spec.node === 'edge-a-1' || i.spec.node === 'edge-b-1'));

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient, waitFor, type Node, type Service } from '../core/index.ts';
@@ -25,10 +25,11 @@ kind: Site
 metadata: { name: edge-b }
 spec: { tier: edge, parent: cloud, location: { lat: 37.5172, lon: 127.0473 }, description: intersection group B }
 `;
+/** Edge agents run a broker for their site's devices, on the center's port + `mqtt` when that is free. */
 const AGENTS = [
   { name: 'cloud-1', site: 'cloud' },
-  { name: 'edge-a-1', site: 'edge-a' },
-  { name: 'edge-b-1', site: 'edge-b' },
+  { name: 'edge-a-1', site: 'edge-a', mqtt: 1 },
+  { name: 'edge-b-1', site: 'edge-b', mqtt: 2 },
 ];
 
 /**
@@ -70,9 +71,16 @@ export async function runUp(o: { dataDir: string; port: number }): Promise<void>
   const api = new ApiClient(url, token);
   await api.apply(SITES);
 
+  const brokers: string[] = [];
   for (const a of AGENTS) {
     const data = join(dir, 'agents', a.name);
     const args = ['agent', '--center', url, '--data-dir', data, '--name', a.name, '--site', a.site];
+    if (a.mqtt !== undefined) {
+      const wanted = new URL(url).port ? Number(new URL(url).port) + a.mqtt : 0;
+      const mqtt = `127.0.0.1:${wanted && (await portFree(wanted)) ? wanted : await freePort()}`;
+      args.push('--mqtt-listen', mqtt);
+      brokers.push(`${a.site} mqtt://${mqtt}`);
+    }
     if (!existsSync(join(data, 'identity.json'))) args.push('--join-token', (await api.createToken({ site: a.site, ttlSeconds: 600, description: `gedge up: ${a.name}` })).token);
     children.push(launch(a.name, args, dir));
   }
@@ -90,6 +98,8 @@ gedge is up.
   Admin token:  ${token}
   CLI config:   ${configFile}
   State, logs:  ${dir}
+
+  Devices:      ${brokers.join(', ')}   (docs/broker.md)
 
 Try:
   npx gedge get nodes
@@ -141,6 +151,17 @@ async function centerUrl(logFile: string): Promise<string> {
   }, 60_000, 'the center to listen', 200);
 }
 
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => res(port));
+    });
+  });
+}
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((res) => {
