@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { QueueClosedError } from './errors.ts';
-import { UplinkQueue, type UplinkAppend } from './uplink-queue.ts';
+import type { UplinkAppend } from './queue-types.ts';
+import { UplinkQueue } from './uplink-queue.ts';
 import type { UplinkOptionsInput } from './options.ts';
 
 const A = { project: 'p', route: 'a' };

@@ -2,7 +2,8 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import { Backoff, UPLINK_PATH, uplinkAckSchema, type UplinkBatch } from '../../core/index.ts';
-import type { RouteKey, UplinkQueue } from './uplink-queue.ts';
+import type { RouteKey } from './queue-types.ts';
+import type { UplinkQueue } from './uplink-queue.ts';
 import { UplinkPoster, type PostResult } from './uplink-post.ts';
 
 const gzipAsync = promisify(gzip);
