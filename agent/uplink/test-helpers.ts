@@ -1,4 +1,9 @@
+import { after, before } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { errorFromBody, type ApiClient } from '../../core/index.ts';
+import { startCenterProcess, type CenterHandle } from '../../testkit/index.ts';
 
 /**
  * Makes `site` exist and joins a node to it the way an agent does (join
@@ -45,4 +50,35 @@ export async function tableRows(api: ApiClient, route: string): Promise<TableRow
     rows.push(...page.items);
     after = page.next;
   }
+}
+
+export interface UplinkEnv {
+  /** Replaced when a test restarts the center. */
+  center: CenterHandle;
+  /** The node credential of edge-1 (site edge-a). */
+  credential: string;
+  /** A temporary directory removed after the file's tests. */
+  tempDir(): string;
+}
+
+/** Registers before/after hooks for a file's tests: one center process with node edge-1 joined, and temporary dirs cleaned up. */
+export function uplinkEnv(dirPrefix: string): UplinkEnv {
+  const dirs: string[] = [];
+  const env = {
+    tempDir: () => {
+      const d = mkdtempSync(join(tmpdir(), dirPrefix));
+      dirs.push(d);
+      return d;
+    },
+  } as UplinkEnv;
+  before(async () => {
+    env.center = await startCenterProcess();
+    env.credential = await joinNode(env.center, 'edge-1', 'edge-a');
+  });
+  after(async () => {
+    await env.center.process.stop();
+    rmSync(env.center.dataDir, { recursive: true, force: true });
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return env;
 }

@@ -1,41 +1,24 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { Route } from '../../../core/index.ts';
-import { startCenterProcess, waitFor, type CenterHandle } from '../../../testkit/index.ts';
+import { waitFor } from '../../../testkit/index.ts';
 import { UplinkQueue, UplinkSender } from '../index.ts';
-import { joinNode, routeManifest } from '../test-helpers.ts';
+import { routeManifest, uplinkEnv } from '../test-helpers.ts';
 
 // Real peers: a center process, the local Mosquitto (1883) and NATS JetStream (4222).
 const MQTT_URL = 'mqtt://127.0.0.1:1883';
 const NATS_URL = 'nats://127.0.0.1:4222';
 const COUNT = 600;
-let center: CenterHandle;
-let credential: string;
-const dirs: string[] = [];
-
-before(async () => {
-  center = await startCenterProcess();
-  credential = await joinNode(center, 'edge-1', 'edge-a');
-});
-after(async () => {
-  await center.process.stop();
-  rmSync(center.dataDir, { recursive: true, force: true });
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const env = uplinkEnv('gedge-uplink-brokers-');
 
 /** A queue and sender of node edge-1 that appends `count` messages from three devices; returns what it sent, per device. */
 async function sendFromEdge(route: string, count: number, lastText?: string): Promise<Map<string, string[]>> {
-  const dir = mkdtempSync(join(tmpdir(), 'gedge-uplink-brokers-'));
-  dirs.push(dir);
-  const queue = UplinkQueue.open(dir, { retryInitialMs: 20, retryMaxMs: 200 });
-  const sender = new UplinkSender(queue, { center: center.url, node: 'edge-1', credential });
+  const queue = UplinkQueue.open(env.tempDir(), { retryInitialMs: 20, retryMaxMs: 200 });
+  const sender = new UplinkSender(queue, { center: env.center.url, node: 'edge-1', credential: env.credential });
   sender.start();
   const perDevice = new Map<string, string[]>();
   try {
@@ -56,7 +39,7 @@ async function sendFromEdge(route: string, count: number, lastText?: string): Pr
 
 test('mqtt sink: every message reaches a subscriber of the external broker once, in order per device, with gedge-msg-id', async () => {
   const prefix = `gedge-e2e/${randomBytes(4).toString('hex')}`;
-  await center.api.apply(routeManifest('to-mqtt', { type: 'mqtt', url: MQTT_URL, topic: `${prefix}/{topic}` }));
+  await env.center.api.apply(routeManifest('to-mqtt', { type: 'mqtt', url: MQTT_URL, topic: `${prefix}/{topic}` }));
   const sub = await mqtt.connectAsync(MQTT_URL, { protocolVersion: 5 });
   const got: { topic: string; text: string; id: string }[] = [];
   sub.on('message', (topic, payload, packet) => got.push({ topic, text: payload.toString(), id: String(packet.properties?.userProperties?.['gedge-msg-id']) }));
@@ -71,7 +54,7 @@ test('mqtt sink: every message reaches a subscriber of the external broker once,
     assert.equal(new Set(got.map((m) => m.id)).size, got.length);
     assert.ok(got.every((m) => /^edge-1:\d+$/.test(m.id)));
     assert.equal(barrier.size, 1);
-    await waitFor(async () => (await center.api.get<Route>('Route', 'to-mqtt')).status?.delivered === COUNT + 1, 10_000, 'route status counts every message');
+    await waitFor(async () => (await env.center.api.get<Route>('Route', 'to-mqtt')).status?.delivered === COUNT + 1, 10_000, 'route status counts every message');
   } finally {
     await sub.endAsync();
   }
@@ -84,7 +67,7 @@ test('nats sink: the JetStream stream holds every message once, in order per dev
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: stream, subjects: [`gedge-e2e-${id}.>`] });
   try {
-    await center.api.apply(routeManifest('to-nats', { type: 'nats', url: NATS_URL, subject: `gedge-e2e-${id}.{topic}` }));
+    await env.center.api.apply(routeManifest('to-nats', { type: 'nats', url: NATS_URL, subject: `gedge-e2e-${id}.{topic}` }));
     const sent = await sendFromEdge('to-nats', COUNT);
     // Acked means stored by JetStream: the stream is complete now.
     const info = await jsm.streams.info(stream);

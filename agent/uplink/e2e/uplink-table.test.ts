@@ -1,40 +1,20 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { LinkEmulator, REPO_ROOT, startCenterProcess, waitFor, type CenterHandle } from '../../../testkit/index.ts';
+import { LinkEmulator, REPO_ROOT, startCenterProcess, waitFor } from '../../../testkit/index.ts';
 import { UplinkQueue, UplinkSender, type UplinkOptionsInput, type UplinkSenderEvent } from '../index.ts';
-import { joinNode, routeManifest, tableRows } from '../test-helpers.ts';
+import { joinNode, routeManifest, tableRows, uplinkEnv } from '../test-helpers.ts';
 
 // A real center process; the edge side (queue + sender) runs in this process
 // or, for the crash test, in child processes.
-let center: CenterHandle;
-let credential: string;
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'gedge-uplink-e2e-'));
-  dirs.push(d);
-  return d;
-};
+const env = uplinkEnv('gedge-uplink-e2e-');
 const FAST: UplinkOptionsInput = { retryInitialMs: 20, retryMaxMs: 200, lingerMs: 5 };
 
-before(async () => {
-  center = await startCenterProcess();
-  credential = await joinNode(center, 'edge-1', 'edge-a');
-});
-after(async () => {
-  await center.process.stop();
-  rmSync(center.dataDir, { recursive: true, force: true });
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
 function edge(url: string, options: UplinkOptionsInput = {}) {
-  const queue = UplinkQueue.open(tempDir(), { ...FAST, ...options });
-  const sender = new UplinkSender(queue, { center: url, node: 'edge-1', credential });
+  const queue = UplinkQueue.open(env.tempDir(), { ...FAST, ...options });
+  const sender = new UplinkSender(queue, { center: url, node: 'edge-1', credential: env.credential });
   const events: UplinkSenderEvent[] = [];
   sender.onEvent((e) => events.push(e));
   sender.start();
@@ -57,20 +37,20 @@ function edge(url: string, options: UplinkOptionsInput = {}) {
 }
 
 test('a lost answer: the batch is sent again and the center skips it; every message lands once, in order', async () => {
-  await center.api.apply(routeManifest('lost-answer'));
+  await env.center.api.apply(routeManifest('lost-answer'));
   // A slow link, so the answer is still on its way when the link is cut.
-  const link = await LinkEmulator.start({ upstreamPort: center.port, delayMs: 1500 });
+  const link = await LinkEmulator.start({ upstreamPort: env.center.port, delayMs: 1500 });
   const e = edge(link.url);
   try {
     const sent = e.append('lost-answer', 5);
-    await waitFor(async () => (await tableRows(center.api, 'lost-answer')).length === 5, 10_000, 'the batch in the table');
+    await waitFor(async () => (await tableRows(env.center.api, 'lost-answer')).length === 5, 10_000, 'the batch in the table');
     link.cut('reset');
     await waitFor(() => e.events.some((ev) => ev.type === 'retrying'), 10_000, 'the sender retrying');
     assert.equal(e.queue.stats().depthMessages, 5, 'not acked: the answer was lost');
     link.setDelay(0);
     link.restore();
     await waitFor(() => e.queue.stats().depthMessages === 0, 10_000, 'the queue drained');
-    const rows = await tableRows(center.api, 'lost-answer');
+    const rows = await tableRows(env.center.api, 'lost-answer');
     assert.deepEqual(rows.map((r) => r.payload), sent);
     assert.equal(e.queue.stats().delivered, 5);
     assert.ok(e.sender.stats().retries >= 1);
@@ -83,7 +63,7 @@ test('a lost answer: the batch is sent again and the center skips it; every mess
 
 test('gedge messages: the table sink from the CLI, newest last, by device, paged, as JSON', () => {
   const gedge = (...args: string[]) => {
-    const r = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', center.url, '--token', center.adminToken, 'messages', 'lost-answer', ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', env.center.url, '--token', env.center.adminToken, 'messages', 'lost-answer', ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     return r;
   };
@@ -95,13 +75,13 @@ test('gedge messages: the table sink from the CLI, newest last, by device, paged
   assert.deepEqual(page.items.map((m) => [m.device, m.payload]), [['d0', '{"n":0}'], ['d0', '{"n":3}']]);
   const paged = gedge('--after', '0', '--limit', '3');
   assert.match(paged.stderr, /more: --after \d+/);
-  const missing = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', center.url, '--token', center.adminToken, 'messages', 'nope'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const missing = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', env.center.url, '--token', env.center.adminToken, 'messages', 'nope'], { cwd: REPO_ROOT, encoding: 'utf8' });
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /route "nope" not found/);
 });
 
 test('route gone: the backlog is dropped and counted; a revoked credential stops the sender', async () => {
-  const e = edge(center.url);
+  const e = edge(env.center.url);
   try {
     e.append('no-such-route', 7);
     await waitFor(() => e.events.find((ev) => ev.type === 'route-gone'), 10_000, 'route-gone');
@@ -111,12 +91,12 @@ test('route gone: the backlog is dropped and counted; a revoked credential stops
   } finally {
     await e.close();
   }
-  const other = await joinNode(center, 'edge-2', 'edge-a');
-  const tokens = await center.api.listTokens();
+  const other = await joinNode(env.center, 'edge-2', 'edge-a');
+  const tokens = await env.center.api.listTokens();
   const id = tokens.find((t) => t.kind === 'node' && t.subject === 'edge-2')!.id;
-  assert.equal((await center.api.raw('DELETE', `/api/v1/tokens/${id}`)).status, 200);
-  const queue = UplinkQueue.open(tempDir(), FAST);
-  const sender = new UplinkSender(queue, { center: center.url, node: 'edge-2', credential: other });
+  assert.equal((await env.center.api.raw('DELETE', `/api/v1/tokens/${id}`)).status, 200);
+  const queue = UplinkQueue.open(env.tempDir(), FAST);
+  const sender = new UplinkSender(queue, { center: env.center.url, node: 'edge-2', credential: other });
   const events: UplinkSenderEvent[] = [];
   sender.onEvent((ev) => events.push(ev));
   sender.start();
@@ -133,8 +113,8 @@ test('route gone: the backlog is dropped and counted; a revoked credential stops
 });
 
 test('a queue file behind the center (restored from an old copy) is renumbered past what the center saw, nothing skipped', async () => {
-  await center.api.apply(routeManifest('behind'));
-  const ahead = edge(center.url);
+  await env.center.api.apply(routeManifest('behind'));
+  const ahead = edge(env.center.url);
   try {
     ahead.append('behind', 3);
     await waitFor(() => ahead.queue.stats().depthMessages === 0, 10_000, 'first queue drained');
@@ -142,8 +122,8 @@ test('a queue file behind the center (restored from an old copy) is renumbered p
     await ahead.close();
   }
   // A queue created "in 1970" hands out seqs far below the center's progress for edge-1.
-  const queue = UplinkQueue.open(tempDir(), FAST, { now: () => 1000 });
-  const sender = new UplinkSender(queue, { center: center.url, node: 'edge-1', credential });
+  const queue = UplinkQueue.open(env.tempDir(), FAST, { now: () => 1000 });
+  const sender = new UplinkSender(queue, { center: env.center.url, node: 'edge-1', credential: env.credential });
   const events: UplinkSenderEvent[] = [];
   sender.onEvent((ev) => events.push(ev));
   sender.start();
@@ -151,7 +131,7 @@ test('a queue file behind the center (restored from an old copy) is renumbered p
     for (let i = 0; i < 4; i++) queue.append({ project: 'default', route: 'behind', topic: 'devices/d0/t', payload: Buffer.from(`late${i}`), qos: 1 });
     await waitFor(() => queue.stats().depthMessages === 0, 10_000, 'second queue drained');
     assert.ok(events.some((ev) => ev.type === 'resequenced'));
-    const rows = await tableRows(center.api, 'behind');
+    const rows = await tableRows(env.center.api, 'behind');
     assert.deepEqual(rows.slice(3).map((r) => r.payload), ['late0', 'late1', 'late2', 'late3']);
   } finally {
     await sender.stop();
@@ -160,8 +140,8 @@ test('a queue file behind the center (restored from an old copy) is renumbered p
 });
 
 test('an agent crash mid-send (SIGKILL): a new process on the same queue drains it; each message lands once, in order', async () => {
-  await center.api.apply(routeManifest('crash'));
-  const dir = tempDir();
+  await env.center.api.apply(routeManifest('crash'));
+  const dir = env.tempDir();
   const lib = pathToFileURL(fileURLToPath(new URL('../index.ts', import.meta.url))).href;
   const script = `
     import { UplinkQueue, UplinkSender } from ${JSON.stringify(lib)};
@@ -179,14 +159,14 @@ test('an agent crash mid-send (SIGKILL): a new process on the same queue drains 
     }`;
   const run = (append: boolean) =>
     spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      env: { ...process.env, DIR: dir, CENTER: center.url, CRED: credential, ...(append ? { APPEND: '1' } : {}) },
+      env: { ...process.env, DIR: dir, CENTER: env.center.url, CRED: env.credential, ...(append ? { APPEND: '1' } : {}) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
 
   const first = run(true);
   const reported: string[] = [];
   createInterface({ input: first.stdout! }).on('line', (l) => reported.push(l.split(' ')[1]!));
-  await waitFor(async () => (await tableRows(center.api, 'crash')).length >= 400, 30_000, 'messages landing while appends go on');
+  await waitFor(async () => (await tableRows(env.center.api, 'crash')).length >= 400, 30_000, 'messages landing while appends go on');
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
 
@@ -196,7 +176,7 @@ test('an agent crash mid-send (SIGKILL): a new process on the same queue drains 
   await new Promise((r) => second.once('exit', r));
   assert.deepEqual(lines, ['drained']);
 
-  const rows = await tableRows(center.api, 'crash');
+  const rows = await tableRows(env.center.api, 'crash');
   assert.ok(rows.length >= reported.length, 'every append that returned landed');
   // Exactly once and in order: the table is m0, m1, ... with no gap and no repeat.
   assert.deepEqual(rows.map((r) => r.payload), rows.map((_, i) => `m${i}`));
@@ -205,19 +185,19 @@ test('an agent crash mid-send (SIGKILL): a new process on the same queue drains 
 });
 
 test('a center outage: the queue grows while the center is down and drains, once each and in order, when it is back', async () => {
-  await center.api.apply(routeManifest('outage'));
-  const e = edge(center.url);
+  await env.center.api.apply(routeManifest('outage'));
+  const e = edge(env.center.url);
   try {
     const before = e.append('outage', 50);
     await waitFor(() => e.queue.stats().depthMessages === 0, 10_000, 'first messages delivered');
-    await center.process.stop();
+    await env.center.process.stop();
     const during = e.append('outage', 300);
     await waitFor(() => e.sender.stats().retries >= 3, 10_000, 'the sender retrying against a dead center');
     const during2 = e.append('outage', 200);
     assert.equal(e.queue.stats().depthMessages, 500, 'the queue holds everything while the center is down');
-    center = await startCenterProcess({ dataDir: center.dataDir, port: center.port, adminToken: center.adminToken });
+    env.center = await startCenterProcess({ dataDir: env.center.dataDir, port: env.center.port, adminToken: env.center.adminToken });
     await waitFor(() => e.queue.stats().depthMessages === 0, 30_000, 'the queue drained after the restart');
-    const rows = await tableRows(center.api, 'outage');
+    const rows = await tableRows(env.center.api, 'outage');
     assert.deepEqual(rows.map((r) => r.payload), [...before, ...during, ...during2]);
     assert.equal(e.queue.stats().delivered, 550);
   } finally {
