@@ -16,6 +16,7 @@ import { UplinkQueue, UplinkSender } from './uplink/index.ts';
 import { UplinkRouter } from './devices/uplink-router.ts';
 import { UsageSampler, detectCapacity } from './usage.ts';
 import { LogRelay } from './log-relay.ts';
+import { ExecRelay } from './exec-relay.ts';
 import { NetworkProbing } from './network/index.ts';
 import { parseHostPort } from './network/host-port.ts';
 
@@ -77,8 +78,9 @@ export class Agent extends EventEmitter {
     this.edge.apply(await this.state.objects(), [], true);
     const runtime = new ProcessRuntime();
     const relay = new LogRelay(runtime, (id) => this.workloads.logDir(id), (m) => this.conn.send(m));
+    const execs = new ExecRelay((id, opts) => this.workloads.exec(id, opts), (m) => this.conn.send(m));
     this.workloads = new Workloads({
-      runtime,
+      runtimes: { process: runtime },
       state: this.state,
       dataDir: this.cfg.dataDir,
       logger: this.log,
@@ -108,6 +110,7 @@ export class Agent extends EventEmitter {
     this.conn.on('rtt', (ms: number) => this.network?.centerRtt(ms));
     this.conn.on('message', (m: CenterMessage) => {
       if (m.t === 'logs.open' || m.t === 'logs.close') return relay.handle(m);
+      if (m.t.startsWith('exec.')) return execs.handle(m as Parameters<ExecRelay['handle']>[0]);
       if (m.t === 'peers') return this.network?.onPeers(m);
       this.queue = this.queue.then(() => this.onMessage(m)).catch((err: unknown) => this.log.error({ err }, 'applying a center message failed'));
     });
@@ -116,6 +119,7 @@ export class Agent extends EventEmitter {
       if (e.type === 'disconnected') {
         this.live = false;
         relay.closeAll();
+        execs.closeAll();
         void this.recordEvent({ reason: 'Disconnected', message: `lost the center (${e.code}${e.reason ? `: ${e.reason}` : ''}); running autonomously`, type: 'Warning', at: nowIso(), involved: { kind: 'Node', name: this.node } });
       }
     });

@@ -1,5 +1,5 @@
 import type { AgentMessage, CenterMessage } from '../core/index.ts';
-import type { Runtime } from './runtime/runtime.ts';
+import type { LogReadOptions, Runtime } from './runtime/runtime.ts';
 
 const CHUNK = 32 * 1024;
 
@@ -21,7 +21,7 @@ export class LogRelay {
     }
     const ac = new AbortController();
     this.open.set(m.stream, ac);
-    void this.pump(m.stream, `${m.project}.${m.instance}`, m.follow, m.tailBytes, ac.signal);
+    void this.pump(m.stream, `${m.project}.${m.instance}`, { follow: m.follow, tailBytes: m.tailBytes, since: m.since, signal: ac.signal });
   }
 
   closeAll(): void {
@@ -29,9 +29,10 @@ export class LogRelay {
     this.open.clear();
   }
 
-  private async pump(stream: number, id: string, follow: boolean, tailBytes: number, signal: AbortSignal): Promise<void> {
+  private async pump(stream: number, id: string, opts: LogReadOptions): Promise<void> {
+    const { signal } = opts;
     try {
-      for await (const text of this.runtime.logs({ logDir: this.logDir(id) }, { tailBytes, follow, signal })) {
+      for await (const text of this.runtime.logs({ logDir: this.logDir(id) }, opts)) {
         for (let i = 0; i < text.length; i += CHUNK) {
           if (!this.send({ t: 'logs.data', stream, data: text.slice(i, i + CHUNK) })) return;
         }

@@ -24,6 +24,7 @@ function templateOf(command: string): Instance['spec']['template'] {
     command: [command],
     env: {},
     ports: [],
+    volumes: [],
     resources: { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} },
     restartPolicy: 'Always',
     stopGraceMs: 5000,

@@ -1,10 +1,14 @@
+import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { nowIso, type AgentEvent, type Instance, type InstanceStatus } from '../core/index.ts';
-import type { Runtime } from './runtime/runtime.ts';
+import { ExecFailedError } from './runtime/errors.ts';
+import type { ExecOptions, ExecSession, RunSpec, Runtime } from './runtime/runtime.ts';
 import { InstanceSupervisor } from './runtime/supervisor.ts';
-import { killProcessGroup } from './runtime/process-runtime.ts';
+import { StartFailedError } from './runtime/errors.ts';
+import { readLog } from './runtime/log-files.ts';
+import type { LogReadOptions } from './runtime/runtime.ts';
 import type { LocalInstance, LocalState } from './local-state.ts';
 import { instanceId } from './sync.ts';
 
@@ -17,7 +21,8 @@ export interface InstanceStep {
 }
 
 export interface WorkloadsDeps {
-  runtime: Runtime;
+  /** By template.runtime; a kind missing here fails its instances with a clear message. */
+  runtimes: Partial<Record<string, Runtime>>;
   state: LocalState;
   dataDir: string;
   logger: Logger;
@@ -31,7 +36,7 @@ export interface WorkloadsDeps {
  * at any point leaves a state that a restart converges from.
  */
 export class Workloads {
-  private readonly running = new Map<string, { sup: InstanceSupervisor; li: LocalInstance }>();
+  private readonly running = new Map<string, { sup: InstanceSupervisor; li: LocalInstance; spec: RunSpec; runtime: Runtime }>();
   private readonly desired = new Map<string, LocalInstance>();
 
   constructor(private readonly deps: WorkloadsDeps) {}
@@ -47,10 +52,9 @@ export class Workloads {
   async restore(): Promise<number> {
     const local = await this.deps.state.instances();
     for (const [id, li] of local) {
-      if (li.pid) {
-        await killProcessGroup(li.pid, li.instance.spec.template.stopGraceMs);
-        this.deps.onEvent(event(li.instance, 'RestoredFromLocalState', `agent restarted after a crash; instance restarted from local state before contacting the center (previous pid ${li.pid})`, 'Normal'));
-      }
+      const runtime = this.deps.runtimes[li.instance.spec.template.runtime];
+      if (runtime) await runtime.reap(this.runSpec(id, li), li.pid).catch((err: unknown) => this.deps.logger.warn({ err, id }, 'cannot reap what the previous agent left running'));
+      if (li.pid) this.deps.onEvent(event(li.instance, 'RestoredFromLocalState', `agent restarted after a crash; instance restarted from local state before contacting the center (previous pid ${li.pid})`, 'Normal'));
       this.desired.set(id, li);
       await this.launch(id, li);
     }
@@ -91,18 +95,24 @@ export class Workloads {
     return join(this.deps.dataDir, 'logs', id);
   }
 
+  /** Runs a command inside a running instance (gedge exec, and nothing else: probes go through their supervisor). */
+  async exec(id: string, opts: ExecOptions): Promise<ExecSession> {
+    const cur = this.running.get(id);
+    if (!cur || cur.sup.status.phase !== 'Running') throw new ExecFailedError(`${id} is not running on this node`);
+    return cur.runtime.exec(cur.spec, opts);
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all([...this.running.keys()].map((id) => this.halt(id)));
   }
 
   private async launch(id: string, li: LocalInstance): Promise<void> {
-    const t = li.instance.spec.template;
-    const env: Record<string, string> = { ...t.env, GEDGE_INSTANCE: li.instance.metadata.name, GEDGE_NODE: li.instance.spec.node ?? '' };
-    for (const [name, port] of Object.entries(li.ports)) env[`PORT_${name.toUpperCase().replace(/-/g, '_')}`] = String(port);
-    const first = t.ports[0];
-    if (first) env.PORT = String(li.ports[first.name]);
-    const sup = new InstanceSupervisor(this.deps.runtime, { id, template: t, env, logDir: this.logDir(id) }, li.ports);
-    this.running.set(id, { sup, li });
+    const spec = this.runSpec(id, li);
+    const kind = spec.template.runtime;
+    const runtime = this.deps.runtimes[kind] ?? new UnavailableRuntime(kind);
+    for (const dir of Object.values(spec.volumes)) await mkdir(dir, { recursive: true });
+    const sup = new InstanceSupervisor(runtime, spec);
+    this.running.set(id, { sup, li, spec, runtime });
     sup.on('status', (s) => {
       const cur = this.running.get(id);
       if (cur?.sup !== sup) return;
@@ -116,6 +126,23 @@ export class Workloads {
     sup.start();
   }
 
+  private runSpec(id: string, li: LocalInstance): RunSpec {
+    const inst = li.instance;
+    const t = inst.spec.template;
+    const env: Record<string, string> = { ...t.env, GEDGE_INSTANCE: inst.metadata.name, GEDGE_NODE: inst.spec.node ?? '' };
+    for (const [name, port] of Object.entries(li.ports)) env[`PORT_${envName(name)}`] = String(port);
+    const first = t.ports[0];
+    if (first) env.PORT = String(li.ports[first.name]);
+    // Volumes belong to the service (or the bare instance), so a replacement on this node finds its data.
+    const owner = `${inst.metadata.project ?? 'default'}.${inst.spec.service ?? inst.metadata.name}`;
+    const volumes: Record<string, string> = {};
+    for (const v of t.volumes) {
+      volumes[v.name] = join(this.deps.dataDir, 'volumes', owner, v.name);
+      if (t.runtime === 'process') env[`VOLUME_${envName(v.name)}`] = volumes[v.name]!;
+    }
+    return { id, template: t, env, logDir: this.logDir(id), ports: { ...li.ports }, volumes };
+  }
+
   private async halt(id: string): Promise<void> {
     const cur = this.running.get(id);
     if (!cur) return;
@@ -125,8 +152,30 @@ export class Workloads {
   }
 }
 
+/** Stands in for a runtime this node does not have, so the instance fails with a message that says so. */
+class UnavailableRuntime implements Runtime {
+  constructor(readonly kind: string) {}
+  private error(): StartFailedError {
+    return new StartFailedError(`the ${this.kind} runtime is not available on this node`);
+  }
+  start(): Promise<never> {
+    return Promise.reject(this.error());
+  }
+  logs(spec: Pick<RunSpec, 'logDir'>, opts: LogReadOptions): AsyncIterable<string> {
+    return readLog(spec.logDir, opts);
+  }
+  exec(): Promise<never> {
+    return Promise.reject(new ExecFailedError(this.error().message));
+  }
+  async reap(): Promise<void> {}
+}
+
 function event(i: Instance, reason: string, message: string, type: 'Normal' | 'Warning'): AgentEvent {
   return { reason, message, type, at: nowIso(), involved: { kind: 'Instance', name: i.metadata.name, project: i.metadata.project } };
+}
+
+function envName(name: string): string {
+  return name.toUpperCase().replace(/-/g, '_');
 }
 
 /** Ports declared as 0 get a free port, kept for the instance's life on this node. */

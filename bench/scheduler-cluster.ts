@@ -82,7 +82,7 @@ export function workload(count: number, policy: 'latency' | 'binpack', clientSit
       metadata: { name: `${svc}-${i}`, project: 'default', labels: { 'gedge.io/service': svc } },
       spec: {
         service: svc,
-        template: { runtime: 'process', command: ['run'], env: {}, ports: [], resources: { cpu: 0.05 * (1 + Math.floor(rand() * 4)), memoryMiB: 64 * (1 + Math.floor(rand() * 4)), diskMiB: 0, accelerators: {} }, restartPolicy: 'Always', stopGraceMs: 5000 },
+        template: { runtime: 'process', command: ['run'], env: {}, ports: [], volumes: [], resources: { cpu: 0.05 * (1 + Math.floor(rand() * 4)), memoryMiB: 64 * (1 + Math.floor(rand() * 4)), diskMiB: 0, accelerators: {} }, restartPolicy: 'Always', stopGraceMs: 5000 },
         placement,
         templateHash: 'h',
       },

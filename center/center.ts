@@ -10,6 +10,7 @@ import { registerResourceRoutes } from './api/resource-routes.ts';
 import { registerAuthRoutes } from './api/auth-routes.ts';
 import { registerDeviceRoutes } from './api/device-routes.ts';
 import { registerOpsRoutes } from './api/ops-routes.ts';
+import { registerRolloutRoutes } from './api/rollout-routes.ts';
 import { registerUplinkRoutes } from './uplink/index.ts';
 import { createMetrics } from './metrics.ts';
 import { AgentHub } from './hub/agent-hub.ts';
@@ -63,6 +64,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
     commandRetentionMs: cfg.commandRetentionMs,
   });
   registerResourceRoutes(app, store);
+  registerRolloutRoutes(app, store);
   registerAuthRoutes(app, store);
   registerDeviceRoutes(app, store);
   registerOpsRoutes(app, store, hub, metrics, VERSION);

@@ -6,6 +6,7 @@ import { registerAccessCommands } from './commands/access.ts';
 import { registerProcessCommands } from './commands/processes.ts';
 import { registerMessageCommands } from './commands/messages.ts';
 import { registerDeviceCommands } from './commands/devices.ts';
+import { registerRolloutCommands } from './commands/rollout.ts';
 
 const program = new Command('gedge')
   .description('gedge: an open cloud-edge computing platform')
@@ -20,6 +21,7 @@ registerResourceCommands(program);
 registerAccessCommands(program);
 registerMessageCommands(program);
 registerDeviceCommands(program);
+registerRolloutCommands(program);
 
 try {
   await program.parseAsync(process.argv);

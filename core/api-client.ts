@@ -72,6 +72,12 @@ export class ApiClient {
     return this.json('GET', `/api/v1/projects/${encodeURIComponent(project)}/routes/${encodeURIComponent(route)}/messages${q}`);
   }
 
+  /** Rollout actions on a service: undo (to the previous revision, or `toRevision`), pause, resume. */
+  rollout<T extends Resource = Resource>(action: 'undo' | 'pause' | 'resume', service: string, opts: { project?: string; toRevision?: number } = {}): Promise<T> {
+    const body = action === 'undo' && opts.toRevision !== undefined ? JSON.stringify({ toRevision: opts.toRevision }) : '';
+    return this.json('POST', `/api/v1/services/${encodeURIComponent(service)}/rollout/${action}${query({ project: opts.project })}`, body);
+  }
+
   async listTokens(): Promise<TokenView[]> {
     return (await this.json<{ items: TokenView[] }>('GET', '/api/v1/tokens')).items;
   }

@@ -9,3 +9,5 @@ export * from './time.ts';
 export * from './api-client.ts';
 export * from './wait-for.ts';
 export * from './uplink-wire.ts';
+export * from './exec-wire.ts';
+export * from './since.ts';

@@ -28,6 +28,12 @@ export const agentEventSchema = z.object({
 });
 export type AgentEvent = z.infer<typeof agentEventSchema>;
 
+/** Exec data travels base64 in chunks of at most this many bytes, so no message grows large. */
+export const EXEC_CHUNK = 32 * 1024;
+const EXEC_CHUNK_B64 = Math.ceil(EXEC_CHUNK / 3) * 4;
+/** Output bytes an exec stream may have unacknowledged before the agent pauses the command's output. */
+export const EXEC_WINDOW = 512 * 1024;
+
 // ---- agent -> center ---------------------------------------------------------
 export const agentMessageSchema = z.discriminatedUnion('t', [
   z.object({
@@ -50,6 +56,14 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('commands'), updates: z.array(z.object({ project: nameSchema, command: nameSchema, status: deviceCommandStatusSchema })).max(10_000) }),
   z.object({ t: z.literal('logs.data'), stream: z.number().int(), data: z.string() }),
   z.object({ t: z.literal('logs.end'), stream: z.number().int(), error: z.string().optional() }),
+  /** The exec'd command is running; what the center sent before this is delivered to it. */
+  z.object({ t: z.literal('exec.started'), stream: z.number().int() }),
+  /** Output, at most EXEC_CHUNK bytes before base64; fd 1 carries everything under a tty. */
+  z.object({ t: z.literal('exec.output'), stream: z.number().int(), fd: z.union([z.literal(1), z.literal(2)]), data: z.string().max(EXEC_CHUNK_B64) }),
+  /** The command ended and all its output was sent before this message. */
+  z.object({ t: z.literal('exec.exit'), stream: z.number().int(), code: z.number().int().nullable(), signal: z.string().nullable() }),
+  /** The command could not be run, or its stream ended without an exit (the agent is stopping). */
+  z.object({ t: z.literal('exec.error'), stream: z.number().int(), message: z.string().max(4096) }),
   /**
    * Round trips measured since the last report, one smoothed figure per target:
    * to the center over this connection, and to each peer from `peers`.
@@ -86,8 +100,33 @@ export const centerMessageSchema = z.discriminatedUnion('t', [
     instance: nameSchema,
     follow: z.boolean(),
     tailBytes: z.number().int().nonnegative(),
+    /** Only output written at or after this time (ms since the epoch), to the log index's resolution. */
+    since: z.number().int().nonnegative().optional(),
   }),
   z.object({ t: z.literal('logs.close'), stream: z.number().int() }),
+  /**
+   * `gedge exec`: runs a command inside a running instance. Output comes back
+   * as exec.output; the agent pauses it while more than EXEC_WINDOW bytes
+   * are not yet acknowledged by exec.ack (sent once the client has them).
+   */
+  z.object({
+    t: z.literal('exec.open'),
+    stream: z.number().int(),
+    project: nameSchema,
+    instance: nameSchema,
+    command: z.array(z.string().max(64 * 1024)).min(1).max(1024),
+    tty: z.boolean(),
+    cols: z.number().int().min(1).max(10_000).optional(),
+    rows: z.number().int().min(1).max(10_000).optional(),
+  }),
+  z.object({ t: z.literal('exec.stdin'), stream: z.number().int(), data: z.string().max(EXEC_CHUNK_B64) }),
+  /** End of the command's input. */
+  z.object({ t: z.literal('exec.eof'), stream: z.number().int() }),
+  z.object({ t: z.literal('exec.resize'), stream: z.number().int(), cols: z.number().int().min(1).max(10_000), rows: z.number().int().min(1).max(10_000) }),
+  /** Output bytes (before base64) the client has received. */
+  z.object({ t: z.literal('exec.ack'), stream: z.number().int(), bytes: z.number().int().positive() }),
+  /** The client went away: kill the command. */
+  z.object({ t: z.literal('exec.close'), stream: z.number().int() }),
   /**
    * Whom to probe and how: the peers (a few nodes per other site), the period,
    * and the key that authenticates probes (HMAC), so that a responder answers

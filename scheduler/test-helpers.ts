@@ -48,7 +48,7 @@ export function instance(name: string, o: InstOpts = {}): Instance {
     spec: {
       service,
       ...(o.node ? { node: o.node } : {}),
-      template: { runtime: 'process', command: ['run'], env: {}, ports: [], resources: res(o.want), restartPolicy: 'Always', stopGraceMs: 5000 },
+      template: { runtime: 'process', command: ['run'], env: {}, ports: [], volumes: [], resources: res(o.want), restartPolicy: 'Always', stopGraceMs: 5000 },
       placement: o.placement ?? {},
       templateHash: 'h',
     },
@@ -61,7 +61,7 @@ export function service(name: string, replicas: number, maxUnavailable = 1, proj
     apiVersion: 'gedge.io/v1',
     kind: 'Service',
     metadata: { name, project, labels: {} },
-    spec: { replicas, maxUnavailable, placement: {}, template: { runtime: 'process', command: ['run'], env: {}, ports: [], resources: res(), restartPolicy: 'Always', stopGraceMs: 5000 } },
+    spec: { replicas, maxUnavailable, maxSurge: 1, rollout: { paused: false, progressDeadlineMs: 120_000, maxRestarts: 3, autoRollback: true }, placement: {}, template: { runtime: 'process', command: ['run'], env: {}, ports: [], volumes: [], resources: res(), restartPolicy: 'Always', stopGraceMs: 5000 } },
   };
 }
 

@@ -11,3 +11,5 @@ export class RuntimeError extends Error {
 
 /** The workload could not be started at all: no such executable, no such working directory, no permission. */
 export class StartFailedError extends RuntimeError {}
+/** A command could not be run inside a workload (exec, or an exec probe). */
+export class ExecFailedError extends RuntimeError {}

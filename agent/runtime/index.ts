@@ -1,6 +1,6 @@
 /** The agent's runtimes: what runs a workload, keeps it running and keeps its logs. */
-export type { Execution, ExitInfo, LogReadOptions, RunSpec, Runtime } from './runtime.ts';
-export { RuntimeError, StartFailedError } from './errors.ts';
+export type { ExecOptions, ExecSession, Execution, ExitInfo, LogReadOptions, RunSpec, Runtime } from './runtime.ts';
+export { ExecFailedError, RuntimeError, StartFailedError } from './errors.ts';
 export { ProcessRuntime, killProcessGroup } from './process-runtime.ts';
 export { RotatingLog, readLog } from './log-files.ts';
 export type { RotatingLogOptions } from './log-files.ts';

@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LogReadOptions } from './runtime.ts';
+import { LogIndexWriter, fileOffsetSince, indexPath } from './log-index.ts';
 
 /**
  * An instance's output on disk: `current.log` plus up to `keep` rotated files
  * (`current.log.1` is the newest). Size-capped so a chatty workload cannot
- * fill an edge node's disk.
+ * fill an edge node's disk. Each file has a time index beside it
+ * (log-index.ts) so that readers can start at a time.
  */
 
 export const CURRENT_LOG = 'current.log';
@@ -29,6 +31,7 @@ export class RotatingLog {
   private size = 0;
   private flushing: Promise<void> | undefined;
   private closed = false;
+  private readonly index: LogIndexWriter;
 
   constructor(
     private readonly dir: string,
@@ -37,6 +40,7 @@ export class RotatingLog {
     if (!(maxBytes >= 1) || !(keep >= 0)) throw new RangeError(`invalid log limits: maxBytes=${maxBytes} keep=${keep}`);
     this.maxBytes = maxBytes;
     this.keep = keep;
+    this.index = new LogIndexWriter(indexPath(join(dir, CURRENT_LOG)));
   }
 
   /** Queues a chunk; writes stay in order. Output after close() is dropped. */
@@ -81,6 +85,8 @@ export class RotatingLog {
     let batchBytes = 0;
     const writeBatch = async (): Promise<void> => {
       if (batchBytes === 0) return;
+      // The index entry goes first: an entry without its bytes (after a crash) misleads no reader.
+      await this.index.mark(this.size);
       await file.appendFile(Buffer.concat(batch));
       this.size += batchBytes;
       batch = [];
@@ -125,19 +131,25 @@ export class RotatingLog {
     const current = join(this.dir, CURRENT_LOG);
     if (this.keep === 0) {
       await rm(current, { force: true });
+      await rm(indexPath(current), { force: true });
     } else {
+      // The index first: a reader that sees a rotated log finds its index beside it.
       for (let n = this.keep - 1; n >= 1; n--) {
+        await rename(indexPath(join(this.dir, rotatedName(n))), indexPath(join(this.dir, rotatedName(n + 1)))).catch(ignoreMissing);
         await rename(join(this.dir, rotatedName(n)), join(this.dir, rotatedName(n + 1))).catch(ignoreMissing);
       }
+      await rename(indexPath(current), indexPath(join(this.dir, rotatedName(1)))).catch(ignoreMissing);
       await rename(current, join(this.dir, rotatedName(1))).catch(ignoreMissing);
     }
+    this.index.reset(indexPath(current));
     return this.openCurrent();
   }
 }
 
 /**
  * Yields the last `tailBytes` of the log (reaching into rotated files when
- * current.log is shorter; 0 = all of current.log), then, when following,
+ * current.log is shorter; 0 = all of current.log), or with `since` what was
+ * written since then (capped by `tailBytes` when not 0), then, when following,
  * what gets appended until `signal` aborts. Follows rotation by noticing that
  * current.log is a new file; two rotations within one poll lose the middle file.
  */
@@ -163,31 +175,15 @@ export async function* readLog(dir: string, opts: LogReadOptions & { pollMs?: nu
     }
   }
 
-  const currentSize = (await statOrUndefined(currentPath))?.size ?? 0;
-  let startInCurrent = 0;
-  if (tailBytes > 0 && currentSize >= tailBytes) {
-    startInCurrent = currentSize - tailBytes;
-    trimPartialChar = startInCurrent > 0;
-  } else if (tailBytes > 0) {
-    const older: Array<{ path: string; from: number; to: number }> = [];
-    let need = tailBytes - currentSize;
-    for (let n = 1; need > 0; n++) {
-      const path = join(dir, rotatedName(n));
-      const st = await statOrUndefined(path);
-      if (!st) break;
-      const from = Math.max(0, st.size - need);
-      older.unshift({ path, from, to: st.size });
-      need -= st.size - from;
-    }
-    trimPartialChar = (older[0]?.from ?? 0) > 0;
-    for (const { path, from, to } of older) {
-      const cursor = await FileCursor.open(path, from, to);
-      if (!cursor) continue;
-      try {
-        yield* drain(cursor);
-      } finally {
-        await cursor.close();
-      }
+  const { older, startInCurrent } = opts.since === undefined ? await tailStart(dir, tailBytes) : await sinceStart(dir, opts.since, tailBytes);
+  trimPartialChar = (older[0]?.from ?? startInCurrent) > 0;
+  for (const { path, from, to } of older) {
+    const cursor = await FileCursor.open(path, from, to);
+    if (!cursor) continue;
+    try {
+      yield* drain(cursor);
+    } finally {
+      await cursor.close();
     }
   }
 
@@ -221,6 +217,63 @@ export async function* readLog(dir: string, opts: LogReadOptions & { pollMs?: nu
   }
   const rest = decoder.end();
   if (rest) yield rest;
+}
+
+interface Segment {
+  path: string;
+  from: number;
+  to: number;
+}
+interface ReadStart {
+  /** Parts of rotated files, oldest first. */
+  older: Segment[];
+  startInCurrent: number;
+}
+
+/** The last `tailBytes` (0: all of current.log), reaching into rotated files when current.log is shorter. */
+async function tailStart(dir: string, tailBytes: number): Promise<ReadStart> {
+  const currentSize = (await statOrUndefined(join(dir, CURRENT_LOG)))?.size ?? 0;
+  if (tailBytes === 0) return { older: [], startInCurrent: 0 };
+  if (currentSize >= tailBytes) return { older: [], startInCurrent: currentSize - tailBytes };
+  const older: Segment[] = [];
+  let need = tailBytes - currentSize;
+  for (let n = 1; need > 0; n++) {
+    const path = join(dir, rotatedName(n));
+    const st = await statOrUndefined(path);
+    if (!st) break;
+    const from = Math.max(0, st.size - need);
+    older.unshift({ path, from, to: st.size });
+    need -= st.size - from;
+  }
+  return { older, startInCurrent: 0 };
+}
+
+/** Output written since `since` (by the time indexes), newest files first until one starts before it; then at most `tailBytes` (0: no cap). */
+async function sinceStart(dir: string, since: number, tailBytes: number): Promise<ReadStart> {
+  const current = await fileOffsetSince(join(dir, CURRENT_LOG), since);
+  const older: Segment[] = [];
+  if (!current || current.offset === 0) {
+    for (let n = 1; ; n++) {
+      const path = join(dir, rotatedName(n));
+      const at = await fileOffsetSince(path, since);
+      if (!at) break;
+      older.unshift({ path, from: at.offset, to: at.size });
+      if (at.offset > 0) break;
+    }
+  }
+  const start = { older, startInCurrent: current?.offset ?? 0 };
+  if (tailBytes === 0) return start;
+  // Keep only the last tailBytes of what was selected.
+  let excess = older.reduce((n, s) => n + s.to - s.from, 0) + (current ? current.size - start.startInCurrent : 0) - tailBytes;
+  while (excess > 0 && older.length) {
+    const first = older[0]!;
+    const drop = Math.min(excess, first.to - first.from);
+    first.from += drop;
+    excess -= drop;
+    if (first.from === first.to) older.shift();
+  }
+  if (excess > 0) start.startInCurrent += excess;
+  return start;
 }
 
 /** Reads a file forward from `pos` through one open handle, so it keeps reading a file that was renamed away. */

@@ -1,33 +1,56 @@
 import http from 'node:http';
 import net from 'node:net';
-import type { WorkloadTemplate } from '../../core/index.ts';
+import type { ProbeSpec } from '../../core/index.ts';
+import type { ExecSession } from './runtime.ts';
 
-export type Probe = NonNullable<WorkloadTemplate['readiness']>;
+export type Probe = ProbeSpec;
+
+/** How a probe reaches the workload: its host ports by name, numeric ports translated (a container port to its host port), and exec. */
+export interface ProbeTarget {
+  ports: Record<string, number>;
+  /** Declared container port -> host port (container runtime). */
+  portMap?: Record<number, number>;
+  exec?: (command: string[]) => Promise<ExecSession>;
+}
 
 /**
- * One readiness check against the workload on 127.0.0.1. Any failure
- * (refused, timed out, bad status, unknown port name) is simply "not ready";
- * it never throws because a probe runs on a timer with nobody to catch.
+ * One check against the workload: HTTP or TCP on 127.0.0.1, or a command run
+ * inside it. Any failure (refused, timed out, bad status, unknown port name,
+ * non-zero exit) is simply "failed"; it never throws because a probe runs on
+ * a timer with nobody to catch.
  */
-export async function probeOnce(probe: Probe, ports: Record<string, number>, timeoutMs: number): Promise<boolean> {
+export async function probeOnce(probe: Probe, t: ProbeTarget, timeoutMs: number): Promise<boolean> {
   try {
     if (probe.http) {
-      const port = resolvePort(probe.http.port, ports);
+      const port = resolvePort(probe.http.port, t);
       return port === undefined ? false : await httpReady(port, probe.http.path, timeoutMs);
     }
     if (probe.tcp) {
-      const port = resolvePort(probe.tcp.port, ports);
+      const port = resolvePort(probe.tcp.port, t);
       return port === undefined ? false : await tcpReady(port, timeoutMs);
     }
+    if (probe.exec && t.exec) return await execPasses(t.exec, probe.exec.command, timeoutMs);
     return false;
   } catch {
     return false;
   }
 }
 
-function resolvePort(port: string | number, ports: Record<string, number>): number | undefined {
-  const resolved = typeof port === 'number' ? port : ports[port];
+function resolvePort(port: string | number, t: ProbeTarget): number | undefined {
+  const resolved = typeof port === 'number' ? (t.portMap?.[port] ?? port) : t.ports[port];
   return resolved !== undefined && resolved > 0 && resolved <= 65535 ? resolved : undefined;
+}
+
+async function execPasses(exec: NonNullable<ProbeTarget['exec']>, command: string[], timeoutMs: number): Promise<boolean> {
+  const session = await exec(command);
+  session.endInput();
+  const timer = setTimeout(() => session.kill(), timeoutMs);
+  try {
+    const exit = await session.exited;
+    return exit.code === 0;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function tcpReady(port: number, timeoutMs: number): Promise<boolean> {
@@ -62,4 +85,45 @@ function httpReady(port: number, path: string, timeoutMs: number): Promise<boole
     });
     req.on('error', () => finish(false));
   });
+}
+
+/**
+ * Runs one probe on a timer for one run of a workload: first check after
+ * initialDelayMs, then every periodMs, one check at a time. Reports each
+ * result with the count of consecutive failures so far.
+ */
+export class ProbeLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private failures = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly probe: Probe,
+    private readonly target: ProbeTarget,
+    private readonly onResult: (passed: boolean, consecutiveFailures: number) => void,
+  ) {}
+
+  start(): void {
+    this.schedule(this.probe.initialDelayMs);
+  }
+
+  /** No more checks; resolves when a check in flight has finished (its result is dropped). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.inFlight;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.inFlight = probeOnce(this.probe, this.target, this.probe.timeoutMs).then((passed) => {
+        if (this.stopped) return;
+        this.failures = passed ? 0 : this.failures + 1;
+        this.onResult(passed, this.failures);
+        this.schedule(this.probe.periodMs);
+      });
+    }, delayMs);
+  }
 }

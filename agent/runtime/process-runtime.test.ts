@@ -18,20 +18,20 @@ describe('ProcessRuntime', () => {
   after(async () => cleanup());
 
   it('rejects a missing working directory with StartFailedError', async () => {
-    const spec = { id: 'default.nocwd', template: template({ command: ['/bin/sh', '-c', 'true'], cwd: join(root, 'missing') }), env: {}, logDir: join(root, 'nocwd') };
+    const spec = { id: 'default.nocwd', template: template({ command: ['/bin/sh', '-c', 'true'], cwd: join(root, 'missing') }), env: {}, ports: {}, volumes: {}, logDir: join(root, 'nocwd') };
     await assert.rejects(new ProcessRuntime().start(spec), (err: unknown) => err instanceof StartFailedError && /working directory/.test(err.message));
   });
 
   it('runs in the template cwd', async () => {
     const runtime = new ProcessRuntime();
-    const spec = { id: 'default.cwd', template: template({ command: ['/bin/sh', '-c', 'pwd'], cwd: root }), env: {}, logDir: join(root, 'cwd') };
+    const spec = { id: 'default.cwd', template: template({ command: ['/bin/sh', '-c', 'pwd'], cwd: root }), env: {}, ports: {}, volumes: {}, logDir: join(root, 'cwd') };
     await (await runtime.start(spec)).exited;
     assert.equal(await readAll(runtime, spec.logDir), `${root}\n`);
   });
 
   it('caps the log with the given rotation limits', async () => {
     const runtime = new ProcessRuntime({ log: { maxBytes: 1000, keep: 1 } });
-    const spec = { id: 'default.chatty', template: template({ command: nodeCommand("for (let i = 0; i < 100; i++) console.log('x'.repeat(49));") }), env: {}, logDir: join(root, 'chatty') };
+    const spec = { id: 'default.chatty', template: template({ command: nodeCommand("for (let i = 0; i < 100; i++) console.log('x'.repeat(49));") }), env: {}, ports: {}, volumes: {}, logDir: join(root, 'chatty') };
     await (await runtime.start(spec)).exited;
     const files = (await readdir(spec.logDir)).sort();
     assert.deepEqual(files, ['current.log', 'current.log.1']);

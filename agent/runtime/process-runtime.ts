@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
-import { StartFailedError } from './errors.ts';
+import { ExecFailedError, StartFailedError } from './errors.ts';
 import { RotatingLog, readLog } from './log-files.ts';
 import type { RotatingLogOptions } from './log-files.ts';
-import { signalGroupQuietly } from './process-group.ts';
-import type { Execution, ExitInfo, LogReadOptions, RunSpec, Runtime } from './runtime.ts';
+import { killProcessGroup, signalGroupQuietly } from './process-group.ts';
+import { spawnPtySession } from './pty-session.ts';
+import type { ExecOptions, ExecSession, Execution, ExitInfo, LogReadOptions, RunSpec, Runtime } from './runtime.ts';
 
 export { killProcessGroup } from './process-group.ts';
 
@@ -51,6 +52,78 @@ export class ProcessRuntime implements Runtime {
 
   logs(spec: Pick<RunSpec, 'logDir'>, opts: LogReadOptions): AsyncIterable<string> {
     return readLog(spec.logDir, opts);
+  }
+
+  async exec(spec: RunSpec, opts: ExecOptions): Promise<ExecSession> {
+    const [file, ...args] = opts.command;
+    if (!file) throw new ExecFailedError(`${spec.id}: empty command`);
+    if (opts.tty) {
+      try {
+        return spawnPtySession(file, args, { env: { ...baseEnv(), ...spec.env }, cwd: spec.template.cwd, cols: opts.cols, rows: opts.rows });
+      } catch (err) {
+        throw new ExecFailedError(`${spec.id}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    const child = spawn(file, args, { cwd: spec.template.cwd, env: { ...baseEnv(), ...spec.env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+      });
+    } catch (err) {
+      throw new ExecFailedError(`${spec.id}: cannot run ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    return new PipeExecSession(child);
+  }
+
+  async reap(spec: RunSpec, pid: number | null): Promise<void> {
+    if (pid) await killProcessGroup(pid, spec.template.stopGraceMs);
+  }
+}
+
+/** An exec'd command on plain pipes (no terminal). */
+export class PipeExecSession implements ExecSession {
+  readonly exited: Promise<ExitInfo>;
+  private readonly listeners: Array<(fd: 1 | 2, data: Buffer) => void> = [];
+
+  constructor(private readonly child: ChildProcess) {
+    child.on('error', () => {});
+    child.stdin?.on('error', () => {});
+    child.stdout?.on('data', (d: Buffer) => this.emit(1, d));
+    child.stderr?.on('data', (d: Buffer) => this.emit(2, d));
+    this.exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  }
+
+  onOutput(listener: (fd: 1 | 2, data: Buffer) => void): void {
+    this.listeners.push(listener);
+  }
+
+  write(data: Buffer): void {
+    this.child.stdin?.write(data);
+  }
+
+  endInput(): void {
+    this.child.stdin?.end();
+  }
+
+  resize(): void {}
+
+  pause(): void {
+    this.child.stdout?.pause();
+    this.child.stderr?.pause();
+  }
+
+  resume(): void {
+    this.child.stdout?.resume();
+    this.child.stderr?.resume();
+  }
+
+  kill(): void {
+    if (this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null) signalGroupQuietly(this.child.pid, 'SIGKILL');
+  }
+
+  private emit(fd: 1 | 2, data: Buffer): void {
+    for (const l of this.listeners) l(fd, data);
   }
 }
 

@@ -6,12 +6,27 @@ import { StartFailedError } from './errors.ts';
 import type { Execution, RunSpec, Runtime } from './runtime.ts';
 import { isAlive, makeTempDir, nodeCommand, readAll, template, waitFor } from './test-helpers.ts';
 
+/** Where runtimes legitimately differ; the defaults describe the process runtime. */
+export interface ContractOptions {
+  /** Template fields every spec gets, e.g. a container's runtime and image. */
+  template?: Partial<WorkloadTemplate>;
+  /** PATH and HOME come from the agent (a process) rather than from the runtime (a container image's own). Default true. */
+  agentPathAndHome?: boolean;
+  /** Variables the runtime itself adds, e.g. a container's HOSTNAME, HOME, TERM, container. */
+  runtimeEnv?: string[];
+  /** True once the process the workload reported as `pid` (in its own pid namespace) is gone. Default: no such live process on the host. */
+  pidGone?: (spec: RunSpec, pid: number) => Promise<boolean>;
+  /** A reason to skip the whole suite (e.g. podman missing outside CI). */
+  skip?: string;
+}
+
 /**
  * The behaviour every Runtime must show, whatever it runs on. Each
  * implementation's test file calls runtimeContract once.
  */
-export function runtimeContract(name: string, make: () => Runtime): void {
-  describe(`${name} runtime contract`, () => {
+export function runtimeContract(name: string, make: () => Runtime, opts: ContractOptions = {}): void {
+  const { agentPathAndHome = true, runtimeEnv = [], pidGone = async (_spec: RunSpec, pid: number) => !isAlive(pid) } = opts;
+  describe(`${name} runtime contract`, { skip: opts.skip }, () => {
     let root: string;
     let cleanup: () => Promise<void>;
     const running: Execution[] = [];
@@ -25,7 +40,7 @@ export function runtimeContract(name: string, make: () => Runtime): void {
 
     function specFor(fields: Partial<WorkloadTemplate> & { command: string[] }, env: Record<string, string> = {}): RunSpec {
       seq++;
-      return { id: `default.contract-${seq}`, template: template(fields), env, logDir: join(root, `instance-${seq}`) };
+      return { id: `default.contract-${seq}`, template: template({ ...opts.template, ...fields }), env, logDir: join(root, `instance-${seq}`), ports: {}, volumes: {} };
     }
     async function start(runtime: Runtime, spec: RunSpec): Promise<Execution> {
       const execution = await runtime.start(spec);
@@ -42,7 +57,7 @@ export function runtimeContract(name: string, make: () => Runtime): void {
       assert.deepEqual(await succeeding.exited, { code: 0, signal: null });
     });
 
-    it('passes the given env and none of the agent environment but PATH and HOME', async () => {
+    it(`passes the given env and none of the agent environment${agentPathAndHome ? ' but PATH and HOME' : ''}`, async () => {
       const runtime = make();
       process.env.GEDGE_CONTRACT_SECRET = 'hunter2';
       try {
@@ -50,9 +65,10 @@ export function runtimeContract(name: string, make: () => Runtime): void {
         await (await start(runtime, spec)).exited;
         const env = JSON.parse(await readAll(runtime, spec.logDir)) as Record<string, string>;
         assert.equal(env.GREETING, 'hi');
-        assert.equal(env.PATH, process.env.PATH);
+        if (agentPathAndHome) assert.equal(env.PATH, process.env.PATH);
         assert.equal(env.GEDGE_CONTRACT_SECRET, undefined);
-        const expected = ['GREETING', 'PATH', ...(process.env.HOME === undefined ? [] : ['HOME'])].sort();
+        const home = agentPathAndHome && process.env.HOME !== undefined ? ['HOME'] : [];
+        const expected = [...new Set(['GREETING', 'PATH', ...home, ...runtimeEnv])].sort();
         assert.deepEqual(Object.keys(env).sort(), expected);
       } finally {
         delete process.env.GEDGE_CONTRACT_SECRET;
@@ -142,9 +158,9 @@ export function runtimeContract(name: string, make: () => Runtime): void {
         return text.includes('armed') && text;
       }, 5000, 'the grandchild');
       const pid = Number(/grandchild (\d+)/.exec(log)?.[1]);
-      assert.ok(isAlive(pid));
+      assert.equal(await pidGone(spec, pid), false);
       await execution.stop(200);
-      await waitFor(() => !isAlive(pid), 5000, `grandchild ${pid} to end`);
+      await waitFor(() => pidGone(spec, pid), 5000, `grandchild ${pid} to end`);
     });
 
     it('ends what the workload leaves behind when it exits', async () => {
@@ -154,7 +170,7 @@ export function runtimeContract(name: string, make: () => Runtime): void {
       assert.deepEqual(await execution.exited, { code: 0, signal: null });
       const pid = Number(/grandchild (\d+)/.exec(await readAll(runtime, spec.logDir))?.[1]);
       assert.ok(pid > 0);
-      await waitFor(() => !isAlive(pid), 5000, `left-behind ${pid} to end`);
+      await waitFor(() => pidGone(spec, pid), 5000, `left-behind ${pid} to end`);
     });
   });
 }

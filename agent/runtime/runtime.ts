@@ -18,6 +18,10 @@ export interface RunSpec {
   env: Record<string, string>;
   /** Where this instance's logs go; created if missing. */
   logDir: string;
+  /** Host port of each declared port, by name (allocated by the agent when declared as 0). */
+  ports: Record<string, number>;
+  /** Host directory of each declared volume, by name; created by the agent, kept across restarts. */
+  volumes: Record<string, string>;
 }
 
 export interface ExitInfo {
@@ -40,6 +44,38 @@ export interface LogReadOptions {
   /** Keep yielding appended output until `signal` aborts. */
   follow: boolean;
   signal: AbortSignal;
+  /**
+   * Only output written at or after this time (ms since the epoch), reaching
+   * into rotated files; at most one second older may come along (the log
+   * index's resolution). `tailBytes` then caps how much of it.
+   */
+  since?: number;
+}
+
+export interface ExecOptions {
+  command: string[];
+  /** Run under a pseudo-terminal (stdout and stderr merged, resize() honoured). */
+  tty: boolean;
+  cols?: number;
+  rows?: number;
+}
+
+/** A command running inside a workload, started by Runtime.exec. */
+export interface ExecSession {
+  /** Output as it comes: fd 1 (with a tty, everything) or fd 2. */
+  onOutput(listener: (fd: 1 | 2, data: Buffer) => void): void;
+  write(data: Buffer): void;
+  /** Closes the command's stdin (EOF). */
+  endInput(): void;
+  /** Terminal size; ignored without a tty. */
+  resize(cols: number, rows: number): void;
+  /** Resolves once, with the command's exit, after its output has been delivered. */
+  readonly exited: Promise<ExitInfo>;
+  /** Ends the command (SIGKILL); safe after exit. */
+  kill(): void;
+  /** Flow control: stop delivering output until resume() (the command blocks once its buffers fill). */
+  pause?(): void;
+  resume?(): void;
 }
 
 export interface Runtime {
@@ -47,4 +83,15 @@ export interface Runtime {
   /** Rejects with a StartFailedError when the workload cannot be started at all. */
   start(spec: RunSpec): Promise<Execution>;
   logs(spec: Pick<RunSpec, 'logDir'>, opts: LogReadOptions): AsyncIterable<string>;
+  /**
+   * Runs a command inside the running workload: its environment and working
+   * directory (process), or its container. Rejects with ExecFailedError when
+   * the command cannot be started (no such executable, workload not running).
+   */
+  exec(spec: RunSpec, opts: ExecOptions): Promise<ExecSession>;
+  /**
+   * At agent start-up: ends whatever a crashed agent left running for this
+   * instance (`pid` is the last one recorded, when any) before it is started again.
+   */
+  reap(spec: RunSpec, pid: number | null): Promise<void>;
 }

@@ -27,8 +27,8 @@ describe('InstanceSupervisor', () => {
     { env = {}, ports = {}, ...opts }: SupervisorOptions & { env?: Record<string, string>; ports?: Record<string, number> } = {},
   ) {
     seq++;
-    const spec = { id: `default.sup-${seq}`, template: template(fields), env, logDir: join(root, `sup-${seq}`) };
-    const supervisor = new InstanceSupervisor(runtime, spec, ports, { backoffInitialMs: 50, backoffMaxMs: 10_000, resetAfterMs: 60_000, ...opts });
+    const spec = { id: `default.sup-${seq}`, template: template(fields), env, logDir: join(root, `sup-${seq}`), ports, volumes: {} };
+    const supervisor = new InstanceSupervisor(runtime, spec, { backoffInitialMs: 50, backoffMaxMs: 10_000, resetAfterMs: 60_000, ...opts });
     const events: SupervisorEvent[] = [];
     const statuses: InstanceStatus[] = [];
     supervisor.on('event', (e) => events.push(e));
@@ -129,7 +129,7 @@ describe('InstanceSupervisor', () => {
       {
         command: nodeCommand(server),
         ports: [{ name: 'http', port }],
-        readiness: { http: { port: 'http', path: '/healthz' }, periodMs: 50, timeoutMs: 500 },
+        readiness: { http: { port: 'http', path: '/healthz' }, initialDelayMs: 0, periodMs: 50, timeoutMs: 500, failureThreshold: 2 },
       },
       { env: { PORT: String(port) }, ports: { http: port } },
     );
@@ -143,6 +143,53 @@ describe('InstanceSupervisor', () => {
     await waitFor(() => !supervisor.status.ready, 5000, 'not ready');
     assert.equal(count('Unhealthy'), 1);
     assert.equal(supervisor.status.phase, 'Running', 'readiness does not restart the instance');
+  });
+
+  it('a failing liveness probe restarts the instance with back-off; readiness is not liveness', async () => {
+    // Healthy for its first 300 ms, then the liveness file is gone: the probe fails.
+    const script = "require('fs').writeFileSync(process.env.ALIVE, 'y'); setTimeout(() => require('fs').rmSync(process.env.ALIVE), 300); setInterval(() => {}, 1000);";
+    const alive = join(root, `alive-${seq + 1}`);
+    const { supervisor, events, count } = supervise(
+      {
+        command: nodeCommand(script),
+        restartPolicy: 'Always',
+        stopGraceMs: 200,
+        liveness: { exec: { command: ['/bin/sh', '-c', `test -f ${alive}`] }, initialDelayMs: 100, periodMs: 50, timeoutMs: 1000, failureThreshold: 3 },
+      },
+      { env: { ALIVE: alive } },
+    );
+    await waitFor(() => supervisor.status.restarts >= 2, 10_000, 'two liveness restarts');
+    const unhealthy = events.filter((e) => e.reason === 'Unhealthy');
+    assert.ok(unhealthy.length >= 2);
+    assert.match(unhealthy[0]!.message, /liveness probe failed 3 times; restarting/);
+    const backOffs = events.filter((e) => e.reason === 'BackOff');
+    assert.match(backOffs[0]!.message, /after liveness probe failed 3 times/);
+    assert.ok(count('Started') >= 3);
+  });
+
+  it('liveness over HTTP: a hung server is restarted, a healthy one is left alone', async () => {
+    const port = await freePort();
+    const server = `
+      const http = require('node:http');
+      let healthy = true;
+      process.on('SIGUSR2', () => { healthy = false; });
+      http.createServer((req, res) => { if (healthy) res.writeHead(200).end(); }).listen(Number(process.env.PORT), '127.0.0.1');`;
+    const { supervisor, count } = supervise(
+      {
+        command: nodeCommand(server),
+        ports: [{ name: 'http', port }],
+        stopGraceMs: 200,
+        liveness: { http: { port: 'http', path: '/' }, initialDelayMs: 200, periodMs: 50, timeoutMs: 100, failureThreshold: 2 },
+      },
+      { env: { PORT: String(port) }, ports: { http: port } },
+    );
+    await waitFor(() => supervisor.status.phase === 'Running' && supervisor.pid, 5000, 'Running');
+    await sleep(600);
+    assert.equal(count('Unhealthy'), 0, 'a healthy server is not restarted');
+    assert.equal(supervisor.status.restarts, 0);
+    process.kill(supervisor.pid ?? 0, 'SIGUSR2');
+    await waitFor(() => supervisor.status.restarts === 1, 5000, 'the restart');
+    assert.equal(count('Unhealthy'), 1);
   });
 
   it('is ready at once without a readiness probe', async () => {

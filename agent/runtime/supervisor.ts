@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '../../core/index.ts';
 import type { InstanceStatus, RestartPolicy } from '../../core/index.ts';
-import { probeOnce } from './probe.ts';
+import { ProbeLoop, type ProbeTarget } from './probe.ts';
 import type { Execution, ExitInfo, RunSpec, Runtime } from './runtime.ts';
 
 export interface SupervisorEvent {
@@ -48,15 +48,16 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
   private stopRequested = false;
   /** Cuts a back-off wait short when stop() comes. */
   private readonly wake = new AbortController();
-  private probeTimer: NodeJS.Timeout | undefined;
-  private probeInFlight: Promise<unknown> | undefined;
-  /** Numbers runs so a probe answer from a previous run is ignored. */
-  private run = 0;
+  /** This run's readiness and liveness loops. */
+  private probes: ProbeLoop[] = [];
+  private probesStopped: Promise<unknown> | undefined;
+  /** Set when a failed liveness probe ended the current run. */
+  private livenessFailure: string | undefined;
+  private readonly probeTarget: ProbeTarget;
 
   constructor(
     private readonly runtime: Runtime,
     private readonly spec: RunSpec,
-    private readonly ports: Record<string, number>,
     opts: SupervisorOptions = {},
   ) {
     super();
@@ -64,7 +65,13 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     this.backoff = new Backoff({ initialMs: backoffInitialMs, maxMs: backoffMaxMs, jitter: 0.2 });
     this.resetAfterMs = resetAfterMs;
     this.now = now;
-    this.state = { phase: 'Pending', ready: false, restarts: 0, ports: { ...ports }, conditions: [] };
+    this.state = { phase: 'Pending', ready: false, restarts: 0, ports: { ...spec.ports }, conditions: [] };
+    const portMap: Record<number, number> = {};
+    for (const p of spec.template.ports) {
+      const host = spec.ports[p.name];
+      if (host !== undefined) portMap[p.containerPort ?? (p.port || host)] = host;
+    }
+    this.probeTarget = { ports: spec.ports, portMap, exec: (command) => runtime.exec(spec, { command, tty: false }) };
   }
 
   get status(): InstanceStatus {
@@ -95,7 +102,7 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     this.stopProbing();
     // The loop sees the exit and records the final status.
     const stopped = this.execution?.stop(this.spec.template.stopGraceMs);
-    await Promise.all([stopped, this.loopDone, this.probeInFlight]);
+    await Promise.all([stopped, this.loopDone, this.probesStopped]);
   }
 
   private async loop(): Promise<void> {
@@ -126,18 +133,18 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
       return { exit: { code: null, signal: null }, failed: true, ranMs: this.now() - startedAtMs, message: `start failure: ${message}` };
     }
     this.execution = execution;
-    const run = ++this.run;
-    const probe = this.spec.template.readiness;
-    this.update({ phase: 'Running', pid: execution.pid, ready: !probe, exitCode: undefined, signal: undefined, message: undefined });
+    this.livenessFailure = undefined;
+    this.update({ phase: 'Running', pid: execution.pid, ready: !this.spec.template.readiness, exitCode: undefined, signal: undefined, message: undefined });
     this.emitEvent('Normal', 'Started', `started ${this.spec.id} (pid ${execution.pid ?? 'unknown'})`);
     if (this.stopRequested) void execution.stop(this.spec.template.stopGraceMs); // stop() came while starting
-    else if (probe) this.scheduleProbe(run, 0);
+    else this.startProbing(execution);
 
     const exit = await execution.exited.catch((): ExitInfo => ({ code: null, signal: null }));
     this.execution = undefined;
     this.stopProbing();
-    const failed = exit.code !== 0;
-    const message = exit.signal ? `killed by signal ${exit.signal}` : `exit code ${exit.code}`;
+    const failed = exit.code !== 0 || this.livenessFailure !== undefined;
+    const ended = exit.signal ? `killed by signal ${exit.signal}` : `exit code ${exit.code}`;
+    const message = this.livenessFailure ? `${this.livenessFailure} (${ended})` : ended;
     if (!this.stopRequested) this.emitEvent(failed ? 'Warning' : 'Normal', 'Exited', `${this.spec.id} exited: ${message}`);
     return { exit, failed, ranMs: this.now() - startedAtMs, message };
   }
@@ -152,26 +159,36 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     this.emitEvent('Normal', 'Stopped', `${this.spec.id} stopped (${outcome.message})`);
   }
 
-  private scheduleProbe(run: number, delayMs: number): void {
-    const probe = this.spec.template.readiness;
-    if (!probe) return;
-    this.probeTimer = setTimeout(() => {
-      this.probeTimer = undefined;
-      const inFlight = probeOnce(probe, this.ports, probe.timeoutMs).then((ready) => {
-        if (run !== this.run || !this.execution || this.stopRequested) return;
-        if (ready !== this.state.ready) {
-          if (!ready) this.emitEvent('Warning', 'Unhealthy', `${this.spec.id}: readiness probe failed`);
-          this.update({ ready });
-        }
-        this.scheduleProbe(run, probe.periodMs);
-      });
-      this.probeInFlight = inFlight;
-    }, delayMs);
+  private startProbing(execution: Execution): void {
+    const { readiness, liveness } = this.spec.template;
+    if (readiness) {
+      this.probes.push(
+        new ProbeLoop(readiness, this.probeTarget, (passed, failures) => {
+          if (passed && !this.state.ready) this.update({ ready: true });
+          else if (!passed && this.state.ready && failures >= readiness.failureThreshold) {
+            this.emitEvent('Warning', 'Unhealthy', `${this.spec.id}: readiness probe failed ${failures} times`);
+            this.update({ ready: false });
+          }
+        }),
+      );
+    }
+    if (liveness) {
+      this.probes.push(
+        new ProbeLoop(liveness, this.probeTarget, (passed, failures) => {
+          if (passed || failures < liveness.failureThreshold || this.livenessFailure || this.stopRequested) return;
+          this.livenessFailure = `liveness probe failed ${failures} times`;
+          this.emitEvent('Warning', 'Unhealthy', `${this.spec.id}: ${this.livenessFailure}; restarting it`);
+          this.update({ ready: false });
+          void execution.stop(this.spec.template.stopGraceMs);
+        }),
+      );
+    }
+    for (const p of this.probes) p.start();
   }
 
   private stopProbing(): void {
-    clearTimeout(this.probeTimer);
-    this.probeTimer = undefined;
+    const loops = this.probes.splice(0);
+    if (loops.length) this.probesStopped = Promise.all(loops.map((p) => p.stop()));
   }
 
   private update(patch: Partial<InstanceStatus>): void {

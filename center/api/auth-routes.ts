@@ -7,13 +7,19 @@ import { bodyText } from './resource-routes.ts';
 
 export const tokenRequestSchema = z
   .object({
-    kind: z.enum(['join', 'admin']).default('join'),
+    kind: z.enum(['join', 'admin', 'user']).default('join'),
     /** Join tokens: the site the node will belong to (the agent may also name one). */
     site: nameSchema.optional(),
+    /** User tokens: the projects it may use (required for them, refused for the other kinds). */
+    projects: z.array(nameSchema).min(1).max(100).optional(),
     ttlSeconds: z.number().int().min(60).max(30 * 24 * 3600).default(3600),
     description: z.string().max(256).default(''),
   })
-  .strict();
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.kind === 'user' && !t.projects) ctx.addIssue({ code: 'custom', path: ['projects'], message: 'a user token needs at least one project' });
+    if (t.kind !== 'user' && t.projects) ctx.addIssue({ code: 'custom', path: ['projects'], message: `only user tokens have projects (this is a ${t.kind} token)` });
+  });
 
 export const joinRequestSchema = z
   .object({
@@ -31,7 +37,11 @@ export function registerAuthRoutes(app: FastifyInstance, store: Store): void {
     if (body.kind === 'join' && body.site && !(await store.get('Site', undefined, body.site))) {
       throw new ValidationError(`site "${body.site}" does not exist`, { details: [{ path: 'site', message: 'unknown site' }] });
     }
+    const missing = [];
+    for (const [i, p] of (body.projects ?? []).entries()) if (!(await store.get('Project', undefined, p))) missing.push({ path: `projects[${i}]`, message: `project "${p}" does not exist` });
+    if (missing.length) throw new ValidationError(missing.length === 1 ? missing[0]!.message : `${missing.length} projects do not exist`, { details: missing });
     const issued = await issueToken(store, body.kind, {
+      projects: body.projects,
       subject: body.kind === 'join' ? (body.site ?? null) : null,
       ttlMs: body.kind === 'join' ? body.ttlSeconds * 1000 : null,
       description: body.description,
@@ -76,8 +86,8 @@ export function registerAuthRoutes(app: FastifyInstance, store: Store): void {
   });
 }
 
-function publicView(t: { id: string; kind: string; description: string; subject: string | null; createdAt: string; expiresAt: string | null; usedAt: string | null }) {
-  return { id: t.id, kind: t.kind, description: t.description, subject: t.subject, createdAt: t.createdAt, expiresAt: t.expiresAt, usedAt: t.usedAt };
+function publicView(t: { id: string; kind: string; description: string; subject: string | null; createdAt: string; expiresAt: string | null; usedAt: string | null; projects: string[] }) {
+  return { id: t.id, kind: t.kind, description: t.description, subject: t.subject, projects: t.projects, createdAt: t.createdAt, expiresAt: t.expiresAt, usedAt: t.usedAt };
 }
 
 export function jsonBody(text: string): unknown {

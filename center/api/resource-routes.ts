@@ -16,6 +16,7 @@ import {
 import type { Store } from '../store/store.ts';
 import { streamWatch } from './watch.ts';
 import { admit } from './admission.ts';
+import { ADMIN_OR_USER, assertMayWrite, assertProject, mayRead } from '../auth/access.ts';
 
 const listQuery = z.object({
   project: z.string().optional(),
@@ -25,44 +26,55 @@ const listQuery = z.object({
 });
 const objectQuery = z.object({ project: z.string().optional(), revision: z.coerce.number().int().nonnegative().optional() });
 
-/** CRUD, apply, list and watch for every kind, under /api/v1/{plural}. */
+/**
+ * CRUD, apply, list and watch for every kind, under /api/v1/{plural}. User
+ * tokens reach only their projects (center/auth/access.ts), checked before
+ * anything is looked up.
+ */
 export function registerResourceRoutes(app: FastifyInstance, store: Store): void {
-  app.post('/api/v1/apply', async (req) => {
-    const objs = await admit(store, validateResources(parseManifestText(bodyText(req), 'body')));
+  const auth = { config: { auth: ADMIN_OR_USER } };
+  app.post('/api/v1/apply', auth, async (req) => {
+    const parsed = validateResources(parseManifestText(bodyText(req), 'body'));
+    assertMayWrite(req.token, parsed);
+    const objs = await admit(store, parsed);
     const results = await store.apply(objs);
     return { items: results.map((r) => ({ action: r.action, kind: r.object.kind, name: r.object.metadata.name, project: r.object.metadata.project, revision: r.object.metadata.revision })) };
   });
 
-  app.get('/api/v1/:plural', async (req, reply) => {
+  app.get('/api/v1/:plural', auth, async (req, reply) => {
     const info = kindOf(req);
     const q = parseOrThrow(listQuery, req.query, 'query', 'query');
     const selector = parseSelector(q.labelSelector ?? '');
     const project = info.namespaced ? q.project : undefined;
+    if (project !== undefined) assertProject(req.token, project);
+    const visible = (o: Resource) => mayRead(req.token, o);
     if (q.watch === 'true') {
-      await streamWatch(store, req, reply, { kind: info.kind, project, selector, since: q.since });
+      await streamWatch(store, req, reply, { kind: info.kind, project, selector, since: q.since, visible });
       return reply;
     }
     const { items, revision } = await store.list(info.kind, { project, selector });
-    return { apiVersion: 'gedge.io/v1', kind: 'List', revision, items };
+    return { apiVersion: 'gedge.io/v1', kind: 'List', revision, items: items.filter(visible) };
   });
 
-  app.post('/api/v1/:plural', async (req, reply) => {
+  app.post('/api/v1/:plural', auth, async (req, reply) => {
     const info = kindOf(req);
     const obj = await singleOf(store, req, info);
     const created = await store.create(obj);
     return reply.status(201).send(created);
   });
 
-  app.get('/api/v1/:plural/:name', async (req) => {
+  app.get('/api/v1/:plural/:name', auth, async (req) => {
     const info = kindOf(req);
     const q = parseOrThrow(objectQuery, req.query, 'query', 'query');
     const name = (req.params as { name: string }).name;
-    const obj = await store.get(info.kind, projectFor(info, q.project), name);
-    if (!obj) throw new NotFoundError(`${info.kind} "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
+    const project = projectFor(info, q.project);
+    if (project !== undefined) assertProject(req.token, project);
+    const obj = await store.get(info.kind, project, name);
+    if (!obj || !mayRead(req.token, obj)) throw new NotFoundError(`${info.kind} "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
     return obj;
   });
 
-  app.put('/api/v1/:plural/:name', async (req) => {
+  app.put('/api/v1/:plural/:name', auth, async (req) => {
     const info = kindOf(req);
     const obj = await singleOf(store, req, info);
     const name = (req.params as { name: string }).name;
@@ -73,10 +85,11 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store): void
     return { action: result!.action, object: result!.object };
   });
 
-  app.delete('/api/v1/:plural/:name', async (req) => {
+  app.delete('/api/v1/:plural/:name', auth, async (req) => {
     const info = kindOf(req);
     const q = parseOrThrow(objectQuery, req.query, 'query', 'query');
     const name = (req.params as { name: string }).name;
+    assertMayWrite(req.token, [{ kind: info.kind, metadata: { name, project: projectFor(info, q.project) } } as Resource]);
     return store.delete(info.kind, projectFor(info, q.project), name, { expectRevision: q.revision });
   });
 }
@@ -106,6 +119,7 @@ async function singleOf(store: Store, req: FastifyRequest, info: KindInfo): Prom
   if (obj!.kind !== info.kind) {
     throw new ValidationError(`expected kind ${info.kind}`, { details: [{ path: 'kind', message: `"${obj!.kind}" does not match /${info.plural}` }] });
   }
+  assertMayWrite(req.token, [obj!]);
   const [checked] = await admit(store, [obj!]);
   return checked!;
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { matchesSelector, type Selector } from '../../core/index.ts';
+import { matchesSelector, type Resource, type Selector } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { changesAfter, holdChanges } from '../store/change-feed.ts';
 
@@ -15,7 +15,7 @@ export async function streamWatch(
   store: Store,
   req: FastifyRequest,
   reply: FastifyReply,
-  f: { kind: string; project?: string; selector: Selector; since?: number },
+  f: { kind: string; project?: string; selector: Selector; since?: number; visible?: (o: Resource) => boolean },
 ): Promise<void> {
   const feed = holdChanges(store);
   let last = f.since ?? (await store.currentRevision());
@@ -51,10 +51,11 @@ export async function streamWatch(
 }
 
 
-function matches(c: Change, f: { kind: string; project?: string; selector: Selector }): boolean {
+function matches(c: Change, f: { kind: string; project?: string; selector: Selector; visible?: (o: Resource) => boolean }): boolean {
   return (
     c.object.kind === f.kind &&
     (f.project === undefined || c.object.metadata.project === f.project) &&
-    matchesSelector(f.selector, c.object.metadata.labels)
+    matchesSelector(f.selector, c.object.metadata.labels) &&
+    (f.visible?.(c.object) ?? true)
   );
 }

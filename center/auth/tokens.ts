@@ -22,7 +22,7 @@ export function hashSecret(secret: string): string {
 export async function issueToken(
   store: Store,
   kind: TokenKind,
-  opts: { subject?: string | null; ttlMs?: number | null; description?: string } = {},
+  opts: { subject?: string | null; ttlMs?: number | null; description?: string; projects?: string[] } = {},
 ): Promise<IssuedToken> {
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
@@ -35,6 +35,7 @@ export async function issueToken(
     createdAt: nowIso(),
     expiresAt: opts.ttlMs ? new Date(Date.now() + opts.ttlMs).toISOString() : null,
     usedAt: null,
+    projects: kind === 'user' ? [...new Set(opts.projects ?? [])].sort() : [],
   };
   await store.tokens.insert(record);
   return { token: `gdg_${id}_${secret}`, record };

@@ -3,13 +3,14 @@ import type { Duplex } from 'node:stream';
 import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { AGENT_CONNECT_PATH, CLOSE_REPLACED, GedgeError } from '../../core/index.ts';
+import { AGENT_CONNECT_PATH, CLOSE_REPLACED, EXEC_CHUNK, GedgeError, type CenterMessage } from '../../core/index.ts';
 import { authenticate } from '../auth/tokens.ts';
 import type { Store } from '../store/store.ts';
 import type { Metrics } from '../metrics.ts';
 import { AgentOfflineError } from '../errors.ts';
 import { AgentSession } from './agent-session.ts';
 import { LogStreams } from './log-streams.ts';
+import { ExecStreams, type ExecSink } from './exec-streams.ts';
 import type { AgentNetwork } from '../network/index.ts';
 
 export interface HubOptions {
@@ -18,6 +19,22 @@ export interface HubOptions {
   /** Called when a node connects, or speaks again after more than two heartbeats of silence. */
   onAlive: (node: string) => void;
   network?: AgentNetwork;
+}
+
+/** Another WebSocket endpoint on the same server; true when it took the request. */
+export type UpgradeRoute = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+
+/** A client's handle on an exec stream (hub.openExec). */
+export interface ExecHandle {
+  stdin(data: Buffer): void;
+  eof(): void;
+  resize(cols: number, rows: number): void;
+  /** Output bytes the client has received. */
+  ack(bytes: number): void;
+  /** The client went away: the agent kills the command. */
+  close(): void;
+  /** Bytes queued on the agent's connection (the client's stdin waits while it is large). */
+  backlog(): number;
 }
 
 /**
@@ -29,6 +46,8 @@ export class AgentHub {
   private readonly sessions = new Map<string, AgentSession>();
   private readonly lastSeen = new Map<string, number>();
   readonly logs = new LogStreams();
+  readonly execs = new ExecStreams();
+  private upgradeRoutes: UpgradeRoute[] = [];
 
   constructor(
     private readonly store: Store,
@@ -37,7 +56,9 @@ export class AgentHub {
     private readonly opts: HubOptions,
   ) {}
 
-  attach(server: Server): void {
+  /** One upgrade listener for the server: the agent endpoint here, the others in `routes`. */
+  attach(server: Server, routes: UpgradeRoute[] = []): void {
+    this.upgradeRoutes = routes;
     server.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head));
   }
 
@@ -59,6 +80,26 @@ export class AgentHub {
     return out;
   }
 
+  /** Starts a command in an instance on `node` (gedge exec); what the agent says goes to `sink`. */
+  openExec(node: string, req: Omit<Extract<CenterMessage, { t: 'exec.open' }>, 't' | 'stream'>, sink: ExecSink): ExecHandle {
+    const session = this.sessions.get(node);
+    if (!session) throw new AgentOfflineError(`the agent of node "${node}" is not connected`, { details: [{ path: 'node', message: 'offline' }] });
+    const stream = this.execs.create(session, sink);
+    session.send({ t: 'exec.open', stream, ...req });
+    return {
+      stdin: (data) => {
+        for (let i = 0; i < data.length; i += EXEC_CHUNK) session.send({ t: 'exec.stdin', stream, data: data.subarray(i, i + EXEC_CHUNK).toString('base64') });
+      },
+      eof: () => session.send({ t: 'exec.eof', stream }),
+      resize: (cols, rows) => session.send({ t: 'exec.resize', stream, cols, rows }),
+      ack: (bytes) => session.send({ t: 'exec.ack', stream, bytes }),
+      close: () => {
+        if (this.execs.drop(stream)) session.send({ t: 'exec.close', stream });
+      },
+      backlog: () => session.buffered,
+    };
+  }
+
   /** Drops a node's connection (e.g. the node was deleted). */
   disconnect(node: string, code: number, reason: string): void {
     this.sessions.get(node)?.close(code, reason);
@@ -72,7 +113,10 @@ export class AgentHub {
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname !== AGENT_CONNECT_PATH) return void refuse(socket, 404, 'Not Found');
+    if (url.pathname !== AGENT_CONNECT_PATH) {
+      if (this.upgradeRoutes.some((route) => route(req, socket, head))) return;
+      return void refuse(socket, 404, 'Not Found');
+    }
     let node: string;
     try {
       const token = await authenticate(this.store, req.headers.authorization, ['node']);
@@ -93,6 +137,7 @@ export class AgentHub {
       logger: this.logger,
       metrics: this.metrics,
       logs: this.logs,
+      execs: this.execs,
       heartbeatMs: this.opts.heartbeatMs,
       statusWriteMs: this.opts.statusWriteMs,
       network: this.opts.network,
@@ -112,6 +157,7 @@ export class AgentHub {
       session.dispose();
       if (this.sessions.get(node) === session) this.sessions.delete(node);
       this.logs.endNode(node, 'agent disconnected');
+      this.execs.endConnection(session, `the agent of node "${node}" disconnected`);
       this.metrics.agentsConnected.set(this.sessions.size);
       this.logger.info({ node, code }, 'agent disconnected');
     });

@@ -20,6 +20,7 @@ import { holdChanges } from '../store/change-feed.ts';
 import type { Metrics } from '../metrics.ts';
 import { NodeFeed, toMessage } from './node-feed.ts';
 import type { LogStreams } from './log-streams.ts';
+import type { ExecStreams } from './exec-streams.ts';
 import { recordEvent } from '../events.ts';
 import type { AgentNetwork } from '../network/index.ts';
 
@@ -30,6 +31,7 @@ export interface SessionDeps {
   logger: Logger;
   metrics: Metrics;
   logs: LogStreams;
+  execs: ExecStreams;
   heartbeatMs: number;
   /** Node status (usage, heartbeat time, synced revision) is written at most this often. */
   statusWriteMs: number;
@@ -72,6 +74,11 @@ export class AgentSession {
     this.deps.metrics.agentBytes.inc({ direction: 'out', type: msg.t }, Buffer.byteLength(text));
     this.deps.metrics.syncMessages.inc({ type: msg.t });
     this.ws.send(text);
+  }
+
+  /** Bytes queued for the agent and not yet written to its socket. */
+  get buffered(): number {
+    return this.ws.bufferedAmount;
   }
 
   close(code: number, reason: string): void {
@@ -162,6 +169,10 @@ export class AgentSession {
     },
     'logs.data': async (m) => this.deps.logs.data(m.stream, m.data),
     'logs.end': async (m) => this.deps.logs.end(m.stream, m.error),
+    'exec.started': async (m) => this.deps.execs.started(m.stream),
+    'exec.output': async (m) => this.deps.execs.output(m.stream, m.fd, m.data),
+    'exec.exit': async (m) => this.deps.execs.exit(m.stream, m.code, m.signal),
+    'exec.error': async (m) => this.deps.execs.error(m.stream, m.message),
     rtt: async (m) => this.deps.network?.rtt(this.node, m),
   };
 

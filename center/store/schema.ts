@@ -31,6 +31,8 @@ export interface TokensTable {
   created_at: string;
   expires_at: string | null;
   used_at: string | null;
+  /** JSON array of project names (user tokens); null for other kinds. */
+  projects: string | null;
 }
 /** Per (node, project, route): the highest uplink seq landed in the route's sink, and how many landed (for the Route's uid). */
 export interface UplinkProgressTable {
@@ -104,7 +106,19 @@ export async function migrate(db: Kysely<Database>, dialect: 'sqlite' | 'postgre
     .addColumn('expires_at', 'text')
     .addColumn('used_at', 'text')
     .execute();
+  await addColumnIfMissing(db, dialect, 'tokens', 'projects', sql`TEXT`);
   await migrateUplink(db, dialect);
+}
+
+/**
+ * Columns added after a table first shipped: existing databases get them on
+ * start-up (new ones too, right after CREATE TABLE). PostgreSQL says IF NOT
+ * EXISTS itself, so two centers starting together cannot both add it.
+ */
+async function addColumnIfMissing(db: Kysely<Database>, dialect: 'sqlite' | 'postgres', table: string, column: string, type: ReturnType<typeof sql>): Promise<void> {
+  if (dialect === 'postgres') return void (await sql`ALTER TABLE ${sql.table(table)} ADD COLUMN IF NOT EXISTS ${sql.ref(column)} ${type}`.execute(db));
+  const { rows } = await sql<{ name: string }>`PRAGMA table_info(${sql.table(table)})`.execute(db);
+  if (!rows.some((r) => r.name === column)) await sql`ALTER TABLE ${sql.table(table)} ADD COLUMN ${sql.ref(column)} ${type}`.execute(db);
 }
 
 async function migrateUplink(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): Promise<void> {

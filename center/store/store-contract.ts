@@ -149,13 +149,24 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
   });
 
   withStore('single-use tokens: markUsed succeeds once', async (s) => {
-    await s.tokens.insert({ id: 't1', kind: 'join', hash: 'h', description: '', subject: 'edge-a', createdAt: new Date().toISOString(), expiresAt: null, usedAt: null });
+    await s.tokens.insert({ id: 't1', kind: 'join', hash: 'h', description: '', subject: 'edge-a', createdAt: new Date().toISOString(), expiresAt: null, usedAt: null, projects: [] });
     const at = new Date().toISOString();
     const results = await Promise.all([s.tokens.markUsed('t1', at), s.tokens.markUsed('t1', at)]);
     assert.deepEqual(results.sort(), [false, true]);
     assert.equal((await s.tokens.get('t1'))!.usedAt, at);
     assert.equal(await s.tokens.delete('t1'), true);
     assert.equal(await s.tokens.get('t1'), undefined);
+  });
+
+  withStore('user tokens keep their projects; other kinds have none', async (s) => {
+    const base = { hash: 'h', description: 'ci', subject: null, createdAt: new Date().toISOString(), expiresAt: null, usedAt: null };
+    await s.tokens.insert({ ...base, id: 'u1', kind: 'user', projects: ['alpha', 'beta'] });
+    await s.tokens.insert({ ...base, id: 'a1', kind: 'admin', projects: [] });
+    assert.deepEqual((await s.tokens.get('u1'))?.projects, ['alpha', 'beta']);
+    assert.equal((await s.tokens.get('u1'))?.kind, 'user');
+    assert.deepEqual((await s.tokens.get('a1'))?.projects, []);
+    const listed = new Map((await s.tokens.list()).map((t) => [t.id, t.projects]));
+    assert.deepEqual([listed.get('u1'), listed.get('a1')], [['alpha', 'beta'], []]);
   });
 }
 
@@ -167,12 +178,15 @@ function svc(name: string, replicas = 1, labels: Record<string, string> = {}): R
     spec: {
       replicas,
       maxUnavailable: 1,
+      maxSurge: 1,
+      rollout: { paused: false, progressDeadlineMs: 120_000, maxRestarts: 3, autoRollback: true },
       placement: {},
       template: {
         runtime: 'process',
         command: ['/bin/true'],
         env: {},
         ports: [],
+        volumes: [],
         resources: { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} },
         restartPolicy: 'Always',
         stopGraceMs: 5000,

@@ -38,7 +38,8 @@ export interface WriteOptions {
   withStatus?: boolean;
 }
 
-export type TokenKind = 'admin' | 'join' | 'node';
+/** admin: everything; user: the namespaced objects, logs and exec of its projects; join: one node join; node: an agent. */
+export type TokenKind = 'admin' | 'join' | 'node' | 'user';
 export interface TokenRecord {
   id: string;
   kind: TokenKind;
@@ -47,6 +48,8 @@ export interface TokenRecord {
   description: string;
   /** For join tokens: the site the joining node belongs to. For node tokens: the node name. */
   subject: string | null;
+  /** For user tokens: the projects it may use (empty for every other kind). */
+  projects: string[];
   createdAt: string;
   expiresAt: string | null;
   usedAt: string | null;

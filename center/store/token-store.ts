@@ -17,6 +17,7 @@ export class KyselyTokenStore implements TokenStore {
         created_at: t.createdAt,
         expires_at: t.expiresAt,
         used_at: t.usedAt,
+        projects: t.kind === 'user' ? JSON.stringify(t.projects) : null,
       })
       .execute();
   }
@@ -51,5 +52,6 @@ function toRecord(r: Database['tokens']): TokenRecord {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     usedAt: r.used_at,
+    projects: r.projects ? (JSON.parse(r.projects) as string[]) : [],
   };
 }

@@ -1,0 +1,52 @@
+/** Where an exec stream's news from the agent goes (the client's WebSocket). */
+export interface ExecSink {
+  started(): void;
+  output(fd: 1 | 2, data: Buffer): void;
+  /** The last call: the command ended. */
+  exit(code: number | null, signal: string | null): void;
+  /** The last call: the command could not run, or its agent went away. */
+  error(message: string): void;
+}
+
+/** Exec streams in flight between clients and agents, by stream id. */
+export class ExecStreams {
+  private next = 1;
+  private readonly open = new Map<number, { connection: object; sink: ExecSink }>();
+
+  /** `connection`: the agent session that runs it (a node's next connection does not inherit its streams). */
+  create(connection: object, sink: ExecSink): number {
+    const id = this.next++;
+    this.open.set(id, { connection, sink });
+    return id;
+  }
+
+  started(id: number): void {
+    this.open.get(id)?.sink.started();
+  }
+
+  output(id: number, fd: 1 | 2, data: string): void {
+    this.open.get(id)?.sink.output(fd, Buffer.from(data, 'base64'));
+  }
+
+  exit(id: number, code: number | null, signal: string | null): void {
+    const s = this.open.get(id);
+    this.open.delete(id);
+    s?.sink.exit(code, signal);
+  }
+
+  error(id: number, message: string): void {
+    const s = this.open.get(id);
+    this.open.delete(id);
+    s?.sink.error(message);
+  }
+
+  /** The client went away; true when the stream was still open (the agent should be told). */
+  drop(id: number): boolean {
+    return this.open.delete(id);
+  }
+
+  /** The agent went away: its commands are gone with it (it kills them when its connection drops). */
+  endConnection(connection: object, why: string): void {
+    for (const [id, s] of this.open) if (s.connection === connection) this.error(id, why);
+  }
+}

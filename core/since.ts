@@ -1,0 +1,22 @@
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A `since` as users write it: a duration back from `now` (`90s`, `10m`,
+ * `1h30m`, `2d`) or an RFC 3339 time (`2026-11-21T10:00:00Z`). Returns ms
+ * since the epoch, or undefined when the text is neither.
+ */
+export function parseSince(text: string, now = Date.now()): number | undefined {
+  const t = text.trim();
+  if (/^(\d+(ms|s|m|h|d))+$/.test(t)) {
+    let ms = 0;
+    for (const [, n, unit] of t.matchAll(/(\d+)(ms|s|m|h|d)/g)) ms += Number(n) * UNIT_MS[unit!]!;
+    return Math.max(0, now - ms);
+  }
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(t)) {
+    const at = Date.parse(t);
+    return Number.isFinite(at) && at >= 0 ? at : undefined;
+  }
+  return undefined;
+}
+
+export const SINCE_HELP = 'a duration like 10m or 1h30m, or a time like 2026-11-21T10:00:00Z';
