@@ -28,6 +28,8 @@ export const agentConfigSchema = z
     mqttWsListen: hostPortString(0).optional(),
     /** The store-and-forward uplink's queue and sender (docs/uplink.md). */
     uplink: uplinkOptionsSchema.default(uplinkOptionsSchema.parse({})),
+    /** Container workloads through podman: 'auto' when podman with runc works here, 'podman' requires it, 'off' never. */
+    containerRuntime: z.enum(['auto', 'podman', 'off']).default('auto'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })
   .strict();

@@ -10,6 +10,7 @@ import { registerResourceRoutes } from './api/resource-routes.ts';
 import { registerAuthRoutes } from './api/auth-routes.ts';
 import { registerDeviceRoutes } from './api/device-routes.ts';
 import { registerOpsRoutes } from './api/ops-routes.ts';
+import { execUpgradeRoute, registerExecRoute } from './api/exec-route.ts';
 import { registerRolloutRoutes } from './api/rollout-routes.ts';
 import { registerUplinkRoutes } from './uplink/index.ts';
 import { createMetrics } from './metrics.ts';
@@ -68,8 +69,9 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   registerAuthRoutes(app, store);
   registerDeviceRoutes(app, store);
   registerOpsRoutes(app, store, hub, metrics, VERSION);
+  registerExecRoute(app, store, hub);
   registerUplinkRoutes(app, store, log.child({ module: 'uplink' }), { tableSweepMs: cfg.tableSweepMs });
-  hub.attach(app.server);
+  hub.attach(app.server, [execUpgradeRoute(store, hub, log.child({ module: 'exec' }))]);
 
   await app.listen({ host: cfg.host, port: cfg.port });
   const port = (app.server.address() as { port: number }).port;

@@ -3,6 +3,7 @@ import { GedgeError } from '../core/index.ts';
 import { CliError } from './errors.ts';
 import { registerResourceCommands } from './commands/resources.ts';
 import { registerAccessCommands } from './commands/access.ts';
+import { registerExecCommand } from './commands/exec.ts';
 import { registerProcessCommands } from './commands/processes.ts';
 import { registerMessageCommands } from './commands/messages.ts';
 import { registerDeviceCommands } from './commands/devices.ts';
@@ -19,6 +20,7 @@ const program = new Command('gedge')
 registerProcessCommands(program);
 registerResourceCommands(program);
 registerAccessCommands(program);
+registerExecCommand(program);
 registerMessageCommands(program);
 registerDeviceCommands(program);
 registerRolloutCommands(program);

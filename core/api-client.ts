@@ -2,6 +2,7 @@ import { errorFromBody, UnavailableError } from './errors.ts';
 import { lookupKind, type Resource } from './resources.ts';
 import type { SinkMessagesPage } from './device-schema.ts';
 import { BadRequestError } from './errors.ts';
+import { ExecClient, type ExecHandlers, type ExecRequest } from './exec-client.ts';
 
 export interface ApplyItem {
   action: 'created' | 'configured' | 'unchanged';
@@ -20,6 +21,8 @@ export interface TokenView {
   kind: string;
   description: string;
   subject: string | null;
+  /** User tokens: the projects they may use. */
+  projects?: string[];
   createdAt: string;
   expiresAt: string | null;
   usedAt: string | null;
@@ -53,7 +56,7 @@ export class ApiClient {
     return this.json('DELETE', `/api/v1/${plural(kind)}/${encodeURIComponent(name)}${query({ project })}`);
   }
 
-  createToken(req: { kind?: 'join' | 'admin'; site?: string; ttlSeconds?: number; description?: string }): Promise<TokenView & { token: string }> {
+  createToken(req: { kind?: 'join' | 'admin' | 'user'; site?: string; projects?: string[]; ttlSeconds?: number; description?: string }): Promise<TokenView & { token: string }> {
     return this.json('POST', '/api/v1/tokens', JSON.stringify(req));
   }
 
@@ -97,9 +100,15 @@ export class ApiClient {
     }
   }
 
-  logs(instance: string, opts: { project?: string; follow?: boolean; tailBytes?: number; signal?: AbortSignal } = {}): AsyncGenerator<string> {
-    const q = query({ project: opts.project, follow: opts.follow ? 'true' : undefined, tailBytes: opts.tailBytes?.toString() });
+  /** `since`: a duration back from now (10m) or an RFC 3339 time; output from then on, to one second. */
+  logs(instance: string, opts: { project?: string; follow?: boolean; tailBytes?: number; since?: string; signal?: AbortSignal } = {}): AsyncGenerator<string> {
+    const q = query({ project: opts.project, follow: opts.follow ? 'true' : undefined, tailBytes: opts.tailBytes?.toString(), since: opts.since });
     return this.stream(`/api/v1/instances/${encodeURIComponent(instance)}/logs${q}`, opts.signal);
+  }
+
+  /** Runs a command in a running instance over a WebSocket (see ExecClient); rejects when the center refuses. */
+  exec(instance: string, req: ExecRequest, on: ExecHandlers = {}): Promise<ExecClient> {
+    return ExecClient.open(this.server, this.token, instance, req, on);
   }
 
   async raw(method: string, path: string, body?: string, contentType = 'application/json'): Promise<Response> {

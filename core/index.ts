@@ -10,4 +10,5 @@ export * from './api-client.ts';
 export * from './wait-for.ts';
 export * from './uplink-wire.ts';
 export * from './exec-wire.ts';
+export * from './exec-client.ts';
 export * from './since.ts';

@@ -35,6 +35,8 @@ if (!only.length) {
   run('licences', process.execPath, [join(root, 'scripts', 'check-licenses.mjs')]);
   run('dependency directions', bin('depcruise'), ['--config', '.dependency-cruiser.cjs', 'core', 'scheduler', 'center', 'agent', 'cli', 'testkit', 'bench']);
 }
+// The container runtime's tests need podman and runc: installed here when missing (a no-op when present; fails under CI=true if it cannot).
+run('podman', 'sh', [join(root, 'scripts', 'ensure-podman.sh')]);
 // Build the bundle once, so the processes the tests start do not race to build it.
 run('build', process.execPath, [join(root, 'scripts', 'build.mjs')]);
 const files = only.length ? only : ['core', 'scheduler', 'center', 'agent', 'cli', 'testkit'].flatMap((d) => findTests(join(root, d))).sort();

@@ -34,7 +34,8 @@ export class GedgeProcess {
     proc.stderr!.on('data', (d: Buffer) => {
       if (process.env.GEDGE_TEST_VERBOSE) process.stderr.write(`[${name}] ${d.toString()}`);
     });
-    this.exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+    // 'close', not 'exit': the last lines of output may still be unread at 'exit'.
+    this.exited = new Promise((r) => proc.once('close', (code) => r(code)));
   }
 
   get pid(): number {

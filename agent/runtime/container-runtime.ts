@@ -9,6 +9,7 @@ import type { RotatingLogOptions } from './log-files.ts';
 import { Podman, lastLine } from './podman.ts';
 import { killTagged, waitForWorkloadExec } from './container-procs.ts';
 import { PipeExecSession } from './process-runtime.ts';
+import { spawnPtySession } from './pty-session.ts';
 import type { ExecOptions, ExecSession, Execution, ExitInfo, LogReadOptions, RunSpec, Runtime } from './runtime.ts';
 
 /**
@@ -117,7 +118,8 @@ export class ContainerRuntime implements Runtime {
     }
     // Started (or already finished, e.g. `exit 3`): the exit is collected like any other.
     return new ContainerExecution(this.podman, name, started.pid, closed, async (podmanExit, sent) => {
-      const exit = await this.collectExit(name, podmanExit, sent);
+      // `exited` must resolve: should podman fail to report or remove, podman run's own exit code stands.
+      const exit = await this.collectExit(name, podmanExit, sent).catch(() => exitInfo(podmanExit, sent, false));
       await log.close();
       await rm(pidFile, { force: true });
       return exit;
@@ -130,23 +132,25 @@ export class ContainerRuntime implements Runtime {
 
   async exec(spec: RunSpec, opts: ExecOptions): Promise<ExecSession> {
     if (!opts.command[0]) throw new ExecFailedError(`${spec.id}: empty command`);
-    // TODO(tty): `podman exec -it` through pty-session.ts once that exists.
-    if (opts.tty) throw new ExecFailedError(`${spec.id}: the container runtime cannot exec with a terminal yet`);
     const name = this.containerName(spec.id);
     const state = await this.inspect(name);
     if (state?.status !== 'running') throw new ExecFailedError(`${spec.id}: container ${name} is not running`);
-    const tag = randomBytes(12).toString('hex');
-    let child: ChildProcess;
+    const tag = `${EXEC_TAG}=${randomBytes(12).toString('hex')}`;
     try {
-      child = await this.podman.spawn(['exec', '-i', '-e', `${EXEC_TAG}=${tag}`, name, ...opts.command], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      if (opts.tty) {
+        const env = Object.fromEntries(Object.entries(await this.podman.env()).filter((e): e is [string, string] => e[1] !== undefined));
+        const pty = spawnPtySession(this.podman.bin, ['exec', '-it', '-e', tag, name, ...opts.command], { env, cols: opts.cols, rows: opts.rows });
+        return new TaggedExecSession(pty, tag);
+      }
+      const child = await this.podman.spawn(['exec', '-i', '-e', tag, name, ...opts.command], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      return new TaggedExecSession(new PipeExecSession(child), tag);
     } catch (err) {
       throw new ExecFailedError(`${spec.id}: cannot run podman exec: ${(err as Error).message}`, { cause: err });
     }
-    return new ContainerExecSession(child, `${EXEC_TAG}=${tag}`);
   }
 
   /** Removes the instance's container, whatever its state, giving it the stop grace (whole seconds: podman's unit). */
-  async reap(spec: RunSpec): Promise<void> {
+  async reap(spec: RunSpec, _pid: number | null): Promise<void> {
     const name = this.containerName(spec.id);
     await this.remove(name, spec.template.stopGraceMs);
     await rm(this.pidFile(name), { force: true });
@@ -157,7 +161,8 @@ export class ContainerRuntime implements Runtime {
     if (!t.image) throw new StartFailedError(`${spec.id}: the container runtime needs an image`);
     // prettier-ignore
     const args = [
-      'run', '--replace', '--name', name, '--init', '--sig-proxy=false', '--log-driver', 'none',
+      // --http-proxy=false: podman would otherwise copy the agent's *_proxy variables into the container.
+      'run', '--replace', '--name', name, '--init', '--sig-proxy=false', '--http-proxy=false', '--log-driver', 'none',
       '--pidfile', this.pidFile(name), '--pull', this.opts.pull ?? 'missing',
       '--label', `gedge.io/instance=${spec.id}`, '--stop-timeout', String(Math.ceil(t.stopGraceMs / 1000)),
     ];
@@ -192,7 +197,7 @@ export class ContainerRuntime implements Runtime {
       await this.podman.run(['wait', name]);
       state = await this.inspect(name);
     }
-    await this.remove(name, 0);
+    await this.remove(name, 0).catch(() => undefined); // reap() or the next start (--replace) removes it then
     return exitInfo(state?.exitCode ?? podmanExit, sent, state?.oomKilled ?? false);
   }
 
@@ -254,21 +259,43 @@ class ContainerExecution implements Execution {
   }
 }
 
-/** podman exec on pipes. Ending the podman client would leave the command running in the container, so kill() finds it by its tag. */
-class ContainerExecSession extends PipeExecSession {
+/**
+ * A podman exec session (pipes or terminal). podman exec forwards no signals,
+ * and ending the podman client leaves the command running in the container,
+ * so kill() finds the command's processes by the tag in their environment.
+ */
+class TaggedExecSession implements ExecSession {
+  readonly exited: Promise<ExitInfo>;
   private over = false;
 
   constructor(
-    child: ChildProcess,
+    private readonly inner: ExecSession,
     private readonly tag: string,
   ) {
-    super(child);
-    void this.exited.then(() => (this.over = true));
+    this.exited = inner.exited.finally(() => (this.over = true));
   }
 
-  override kill(): void {
+  onOutput(listener: (fd: 1 | 2, data: Buffer) => void): void {
+    this.inner.onOutput(listener);
+  }
+  write(data: Buffer): void {
+    this.inner.write(data);
+  }
+  endInput(): void {
+    this.inner.endInput();
+  }
+  resize(cols: number, rows: number): void {
+    this.inner.resize(cols, rows);
+  }
+  pause(): void {
+    this.inner.pause?.();
+  }
+  resume(): void {
+    this.inner.resume?.();
+  }
+  kill(): void {
     if (this.over) return;
-    void killTagged(this.tag).finally(() => super.kill());
+    void killTagged(this.tag).finally(() => this.inner.kill());
   }
 }
 

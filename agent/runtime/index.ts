@@ -2,6 +2,8 @@
 export type { ExecOptions, ExecSession, Execution, ExitInfo, LogReadOptions, RunSpec, Runtime } from './runtime.ts';
 export { ExecFailedError, RuntimeError, StartFailedError } from './errors.ts';
 export { ProcessRuntime, killProcessGroup } from './process-runtime.ts';
+export { ContainerRuntime } from './container-runtime.ts';
+export type { ContainerRuntimeOptions } from './container-runtime.ts';
 export { RotatingLog, readLog } from './log-files.ts';
 export type { RotatingLogOptions } from './log-files.ts';
 export { probeOnce } from './probe.ts';

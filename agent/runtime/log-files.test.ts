@@ -21,10 +21,12 @@ describe('RotatingLog and readLog', () => {
   }
   /** What the rotated files and current.log hold, oldest first. */
   async function keptText(dir: string): Promise<string> {
-    const files = (await readdir(dir)).sort((a, b) => order(b) - order(a));
+    const files = (await logFiles(dir)).sort((a, b) => order(b) - order(a));
     const parts = await Promise.all(files.map((file) => readFile(join(dir, file), 'utf8')));
     return parts.join('');
   }
+  /** The log files, without their time indexes. */
+  const logFiles = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((f) => !f.endsWith('.idx'));
   const order = (file: string): number => (file === CURRENT_LOG ? 0 : Number(file.slice(CURRENT_LOG.length + 1)));
 
   it('rotation keeps at most keep+1 files, each within maxBytes, holding the newest output', async () => {
@@ -43,7 +45,7 @@ describe('RotatingLog and readLog', () => {
     written += 'end\n';
     await log.close();
 
-    const files = await readdir(dir);
+    const files = await logFiles(dir);
     assert.ok(files.length <= 3, `files: ${files.join(', ')}`);
     for (const file of files) {
       assert.ok([CURRENT_LOG, `${CURRENT_LOG}.1`, `${CURRENT_LOG}.2`].includes(file), file);
@@ -58,7 +60,7 @@ describe('RotatingLog and readLog', () => {
     const log = new RotatingLog(dir, { maxBytes: 20, keep: 5 });
     for (let i = 0; i < 10; i++) log.write(`message ${i}\n`); // 10 bytes each
     await log.close();
-    for (const file of await readdir(dir)) {
+    for (const file of await logFiles(dir)) {
       const text = await readFile(join(dir, file), 'utf8');
       assert.match(text, /^(message \d\n)+$/, `${file}: ${JSON.stringify(text)}`);
     }
@@ -109,7 +111,7 @@ describe('RotatingLog and readLog', () => {
     abort.abort();
     await reading;
     assert.equal(seen, written, 'nothing lost or repeated across rotations');
-    assert.ok((await readdir(dir)).includes(`${CURRENT_LOG}.1`), 'the log did rotate');
+    assert.ok((await logFiles(dir)).includes(`${CURRENT_LOG}.1`), 'the log did rotate');
   });
 
   it('follow starts over when the file is truncated in place', async () => {

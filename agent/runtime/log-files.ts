@@ -21,6 +21,8 @@ const READ_CHUNK = 64 * 1024;
 export interface RotatingLogOptions {
   maxBytes?: number;
   keep?: number;
+  /** The clock of the time index (tests). */
+  now?: () => number;
 }
 
 export class RotatingLog {
@@ -35,12 +37,12 @@ export class RotatingLog {
 
   constructor(
     private readonly dir: string,
-    { maxBytes = 1024 * 1024, keep = 3 }: RotatingLogOptions = {},
+    { maxBytes = 1024 * 1024, keep = 3, now = Date.now }: RotatingLogOptions = {},
   ) {
     if (!(maxBytes >= 1) || !(keep >= 0)) throw new RangeError(`invalid log limits: maxBytes=${maxBytes} keep=${keep}`);
     this.maxBytes = maxBytes;
     this.keep = keep;
-    this.index = new LogIndexWriter(indexPath(join(dir, CURRENT_LOG)));
+    this.index = new LogIndexWriter(indexPath(join(dir, CURRENT_LOG)), now);
   }
 
   /** Queues a chunk; writes stay in order. Output after close() is dropped. */

@@ -22,7 +22,10 @@ export interface IndexEntry {
 export class LogIndexWriter {
   private lastAt = -Infinity;
 
-  constructor(private path: string) {}
+  constructor(
+    private path: string,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** A new file (after rotation): its first bytes get an entry whatever the time. */
   reset(path: string): void {
@@ -31,7 +34,8 @@ export class LogIndexWriter {
   }
 
   /** Called before bytes are appended at `offset`. */
-  async mark(offset: number, now = Date.now()): Promise<void> {
+  async mark(offset: number): Promise<void> {
+    const now = this.now();
     if (now - this.lastAt < INDEX_PERIOD_MS) return;
     this.lastAt = now;
     await appendFile(this.path, `${offset} ${now}\n`);

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -41,11 +42,7 @@ export class Podman {
 
   /** The environment of every podman call: the agent's (podman needs e.g. XDG_RUNTIME_DIR when rootless) plus CONTAINERS_CONF. Containers never see it: they get only `-e` values. */
   async env(): Promise<NodeJS.ProcessEnv> {
-    this.confWritten ??= (async () => {
-      await mkdir(this.dir, { recursive: true });
-      await writeFile(this.confPath, CONTAINERS_CONF);
-      return this.confPath;
-    })();
+    this.confWritten ??= writeConf(this.dir).then(() => this.confPath);
     return { ...process.env, CONTAINERS_CONF: await this.confWritten };
   }
 
@@ -86,16 +83,37 @@ export class Podman {
   async probe(): Promise<{ ok: true; version: string } | { ok: false; reason: string }> {
     let r: PodmanResult;
     try {
-      r = await this.run(['info', '--format', '{{.Version.Version}} {{.Host.OCIRuntime.Name}}']);
+      r = await this.run(INFO_ARGS);
     } catch (err) {
       return { ok: false, reason: `cannot run ${this.bin}: ${(err as Error).message}` };
     }
-    if (r.code !== 0) return { ok: false, reason: `podman info failed (exit ${r.code}): ${lastLine(r.stderr)}` };
-    const [version = '', ociRuntime = ''] = r.stdout.trim().split(' ');
-    if (ociRuntime !== 'runc') return { ok: false, reason: `podman ${version} uses OCI runtime "${ociRuntime}", not runc` };
-    if (!INIT_PATHS.some((p) => existsSync(p))) return { ok: false, reason: `no init binary for podman run --init (${INIT_PATHS.join(' or ')}); install catatonit` };
-    return { ok: true, version };
+    return judgeInfo(r);
   }
+}
+
+/** Arguments of the `podman info` call that probe() judges. */
+export const INFO_ARGS = ['info', '--format', '{{.Version.Version}} {{.Host.OCIRuntime.Name}}'];
+
+export function judgeInfo(r: PodmanResult): { ok: true; version: string } | { ok: false; reason: string } {
+  if (r.code !== 0) return { ok: false, reason: `podman info failed (exit ${r.code}): ${lastLine(r.stderr)}` };
+  const [version = '', ociRuntime = ''] = r.stdout.trim().split(' ');
+  if (ociRuntime !== 'runc') return { ok: false, reason: `podman ${version} uses OCI runtime "${ociRuntime}", not runc` };
+  if (!INIT_PATHS.some((p) => existsSync(p))) return { ok: false, reason: `no init binary for podman run --init (${INIT_PATHS.join(' or ')}); install catatonit` };
+  return { ok: true, version };
+}
+
+/**
+ * Writes dir/containers.conf unless it is already right. Atomically (a
+ * rename), since other agents or test processes may share the directory and
+ * a podman reading a half-written file would fall back to the defaults.
+ */
+export async function writeConf(dir: string): Promise<void> {
+  const path = join(dir, 'containers.conf');
+  if ((await readFile(path, 'utf8').catch(() => '')) === CONTAINERS_CONF) return;
+  await mkdir(dir, { recursive: true });
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, CONTAINERS_CONF);
+  await rename(tmp, path);
 }
 
 /** Where podman 4 looks for its --init binary (containers.conf init_path default, and Debian's package). */

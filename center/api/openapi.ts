@@ -3,6 +3,7 @@ import { KINDS, UPLINK_PATH, sinkMessagesPageSchema, uplinkAckSchema, uplinkBatc
 import { messagesQuerySchema } from '../uplink/uplink-routes.ts';
 import { joinRequestSchema, tokenRequestSchema } from './auth-routes.ts';
 import { credentialIssuedSchema, credentialRequestSchema } from './device-routes.ts';
+import { execQuerySchema, logsQuerySchema } from './instance-queries.ts';
 
 /** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
 export function openApiDocument(version: string): Record<string, unknown> {
@@ -30,18 +31,40 @@ export function openApiDocument(version: string): Record<string, unknown> {
   const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
   const inPath = (...names: string[]) => names.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
   const messagesQuery = z.toJSONSchema(messagesQuerySchema, { io: 'input' }) as { properties: Record<string, unknown> };
+  const inQuery = (schema: z.ZodType, repeated: string[] = []) =>
+    Object.entries((z.toJSONSchema(schema, { io: 'input' }) as { properties: Record<string, unknown> }).properties).map(([name, s]) => ({
+      name,
+      in: 'query',
+      required: name === 'command',
+      schema: s,
+      ...(repeated.includes(name) ? { style: 'form', explode: true } : {}),
+    }));
   const paths: Record<string, unknown> = {
     '/api/v1/apply': {
       post: { summary: 'Create or update objects by name (YAML or JSON, one or many documents)', responses: { 200: { description: 'Per-object actions' }, ...errors } },
     },
     '/api/v1/tokens': {
       get: { summary: 'List tokens (no secrets)', responses: { 200: { description: 'Tokens' }, ...errors } },
-      post: { summary: 'Issue a join or admin token', requestBody: { content: { 'application/json': { schema: ref('TokenRequest') } } }, responses: { 201: { description: 'The token, shown once' }, ...errors } },
+      post: { summary: 'Issue a join, admin or user token (user: `projects` it may use)', requestBody: { content: { 'application/json': { schema: ref('TokenRequest') } } }, responses: { 201: { description: 'The token, shown once' }, ...errors } },
     },
     '/api/v1/join': {
       post: { summary: 'Exchange a join token for a node identity and credential', requestBody: { content: { 'application/json': { schema: ref('JoinRequest') } } }, responses: { 201: { description: 'Node and credential' }, ...errors } },
     },
-    '/api/v1/instances/{name}/logs': { get: { summary: 'Instance logs, streamed from its edge agent (follow=true keeps streaming)', responses: { 200: { description: 'text/plain' }, ...errors } } },
+    '/api/v1/instances/{name}/logs': {
+      get: {
+        summary: 'Instance logs, streamed from its edge agent (follow=true keeps streaming; since=10m or an RFC 3339 time, to one second). User tokens: instances of their projects',
+        parameters: [...inPath('name'), ...inQuery(logsQuerySchema)],
+        responses: { 200: { description: 'text/plain' }, ...errors },
+      },
+    },
+    '/api/v1/instances/{name}/exec': {
+      get: {
+        summary:
+          'Run a command in a running instance: a WebSocket upgrade (Upgrade: websocket), carried to the edge over its agent\'s connection. Binary frames are one channel byte (0 stdin, 1 stdout, 2 stderr) and the bytes; text frames are JSON: from the client {"type":"resize","cols","rows"} and {"type":"eof"}, from the center {"type":"started"}, then last {"type":"exit","code","signal"} or {"type":"error","message"}. Every check (token, project, instance running, agent connected) answers with a JSON error before the upgrade; each exec is recorded as an Exec event. User tokens: instances of their projects',
+        parameters: [...inPath('name'), ...inQuery(execQuerySchema, ['command'])],
+        responses: { 101: { description: 'Switching Protocols: the exec stream' }, 400: { description: 'Not a WebSocket upgrade', ...json(ref('Error')) }, ...errors },
+      },
+    },
     '/api/v1/projects/{project}/devices/{device}/credentials': {
       post: {
         summary: 'Issue a credential for a device; the password is in this answer only (only its sha256 is stored)',

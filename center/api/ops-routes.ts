@@ -1,29 +1,26 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { DEFAULT_PROJECT, NotFoundError, UnavailableError, parseOrThrow, type Instance } from '../../core/index.ts';
+import { NotFoundError, UnavailableError, parseOrThrow, type Instance } from '../../core/index.ts';
+import { logsQuerySchema as logsQuery } from './instance-queries.ts';
+import { ADMIN_OR_USER, assertProject } from '../auth/access.ts';
 import type { Store } from '../store/store.ts';
 import type { AgentHub } from '../hub/agent-hub.ts';
 import type { Metrics } from '../metrics.ts';
 import { openApiDocument } from './openapi.ts';
 
-const logsQuery = z.object({
-  project: z.string().default(DEFAULT_PROJECT),
-  follow: z.enum(['true', 'false']).default('false'),
-  tailBytes: z.coerce.number().int().min(0).max(16 * 1024 * 1024).default(64 * 1024),
-});
-
 /** Logs through the agent tunnel, OpenAPI, Prometheus metrics and health. */
 export function registerOpsRoutes(app: FastifyInstance, store: Store, hub: AgentHub, metrics: Metrics, version: string): void {
   const doc = openApiDocument(version);
-  app.get('/api/v1/openapi.json', async () => doc);
+  app.get('/api/v1/openapi.json', { config: { auth: ADMIN_OR_USER } }, async () => doc);
 
-  app.get('/api/v1/instances/:name/logs', async (req, reply) => {
+  app.get('/api/v1/instances/:name/logs', { config: { auth: ADMIN_OR_USER } }, async (req, reply) => {
     const q = parseOrThrow(logsQuery, req.query, 'query', 'query');
+    // Before the lookup: a token of another project learns nothing, not even whether the instance exists.
+    assertProject(req.token, q.project);
     const name = (req.params as { name: string }).name;
     const inst = (await store.get('Instance', q.project, name)) as Instance | undefined;
     if (!inst) throw new NotFoundError(`Instance "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
     if (!inst.spec.node) throw new UnavailableError(`Instance "${name}" is not placed on a node yet`, { details: [{ path: 'spec.node', message: 'unset' }] });
-    const out = hub.openLogs(inst.spec.node, q.project, name, q.follow === 'true', q.tailBytes);
+    const out = hub.openLogs(inst.spec.node, q.project, name, { follow: q.follow === 'true', tailBytes: q.tailBytes, since: q.since });
     req.raw.on('close', () => out.destroy());
     return reply.type('text/plain; charset=utf-8').send(out);
   });

@@ -71,11 +71,11 @@ export class AgentHub {
     return this.sessions.has(node);
   }
 
-  openLogs(node: string, project: string, instance: string, follow: boolean, tailBytes: number) {
+  openLogs(node: string, project: string, instance: string, opts: { follow: boolean; tailBytes: number; since?: number }) {
     const session = this.sessions.get(node);
     if (!session) throw new AgentOfflineError(`the agent of node "${node}" is not connected`, { details: [{ path: 'node', message: 'offline' }] });
     const { id, out } = this.logs.create(node);
-    session.send({ t: 'logs.open', stream: id, project, instance, follow, tailBytes });
+    session.send({ t: 'logs.open', stream: id, project, instance, ...opts });
     out.on('close', () => session.send({ t: 'logs.close', stream: id }));
     return out;
   }

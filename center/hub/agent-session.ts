@@ -169,10 +169,10 @@ export class AgentSession {
     },
     'logs.data': async (m) => this.deps.logs.data(m.stream, m.data),
     'logs.end': async (m) => this.deps.logs.end(m.stream, m.error),
-    'exec.started': async (m) => this.deps.execs.started(m.stream),
-    'exec.output': async (m) => this.deps.execs.output(m.stream, m.fd, m.data),
-    'exec.exit': async (m) => this.deps.execs.exit(m.stream, m.code, m.signal),
-    'exec.error': async (m) => this.deps.execs.error(m.stream, m.message),
+    'exec.started': async (m) => this.deps.execs.started(this, m.stream),
+    'exec.output': async (m) => this.deps.execs.output(this, m.stream, m.fd, m.data),
+    'exec.exit': async (m) => this.deps.execs.exit(this, m.stream, m.code, m.signal),
+    'exec.error': async (m) => this.deps.execs.error(this, m.stream, m.message),
     rtt: async (m) => this.deps.network?.rtt(this.node, m),
   };
 

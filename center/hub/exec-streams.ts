@@ -20,24 +20,30 @@ export class ExecStreams {
     return id;
   }
 
-  started(id: number): void {
-    this.open.get(id)?.sink.started();
+  // An agent speaks only for its own streams.
+  started(from: object, id: number): void {
+    this.of(from, id)?.started();
   }
 
-  output(id: number, fd: 1 | 2, data: string): void {
-    this.open.get(id)?.sink.output(fd, Buffer.from(data, 'base64'));
+  output(from: object, id: number, fd: 1 | 2, data: string): void {
+    this.of(from, id)?.output(fd, Buffer.from(data, 'base64'));
   }
 
-  exit(id: number, code: number | null, signal: string | null): void {
+  exit(from: object, id: number, code: number | null, signal: string | null): void {
+    const sink = this.of(from, id);
+    if (sink) this.open.delete(id);
+    sink?.exit(code, signal);
+  }
+
+  error(from: object, id: number, message: string): void {
+    const sink = this.of(from, id);
+    if (sink) this.open.delete(id);
+    sink?.error(message);
+  }
+
+  private of(from: object, id: number): ExecSink | undefined {
     const s = this.open.get(id);
-    this.open.delete(id);
-    s?.sink.exit(code, signal);
-  }
-
-  error(id: number, message: string): void {
-    const s = this.open.get(id);
-    this.open.delete(id);
-    s?.sink.error(message);
+    return s?.connection === from ? s.sink : undefined;
   }
 
   /** The client went away; true when the stream was still open (the agent should be told). */
@@ -47,6 +53,6 @@ export class ExecStreams {
 
   /** The agent went away: its commands are gone with it (it kills them when its connection drops). */
   endConnection(connection: object, why: string): void {
-    for (const [id, s] of this.open) if (s.connection === connection) this.error(id, why);
+    for (const [id, s] of this.open) if (s.connection === connection) this.error(connection, id, why);
   }
 }

@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
-import { ApiClient } from '../../core/index.ts';
+import { ApiClient, SINCE_HELP, parseSince } from '../../core/index.ts';
 import { client, saveConfig } from '../config.ts';
+import { CliError } from '../errors.ts';
 import { formatRows, age } from '../printers.ts';
 
 interface Conn {
   server?: string;
   token?: string;
 }
+
+const collect = (value: string, prev: string[]): string[] => [...prev, value];
 
 /** login, token create|list, logs. */
 export function registerAccessCommands(program: Command): void {
@@ -21,16 +24,18 @@ export function registerAccessCommands(program: Command): void {
       console.log(`logged in to ${o.server}; config written to ${saveConfig(o)}`);
     });
 
-  const token = program.command('token').description('manage join and admin tokens');
+  const token = program.command('token').description('manage join, admin and user tokens');
   token
     .command('create')
-    .description('issue a single-use join token for a new node (or --kind admin)')
+    .description('issue a single-use join token for a new node (or --kind admin, or --kind user --project P for one or more projects)')
     .option('--site <site>', 'the site the joining node belongs to')
     .option('--ttl <seconds>', 'lifetime of a join token', '3600')
-    .option('--kind <kind>', 'join | admin', 'join')
+    .option('--kind <kind>', 'join | admin | user', 'join')
+    .option('--project <project>', 'user tokens: a project it may use (repeat for more)', collect, [])
     .option('--description <text>', '', '')
-    .action(async (o: { site?: string; ttl: string; kind: 'join' | 'admin'; description: string }, cmd: Command) => {
-      const t = await client(cmd.optsWithGlobals<Conn>()).createToken({ kind: o.kind, site: o.site, ttlSeconds: Number(o.ttl), description: o.description });
+    .action(async (o: { site?: string; ttl: string; kind: 'join' | 'admin' | 'user'; project: string[]; description: string }, cmd: Command) => {
+      const projects = o.project.length ? o.project : undefined;
+      const t = await client(cmd.optsWithGlobals<Conn>()).createToken({ kind: o.kind, site: o.site, projects, ttlSeconds: Number(o.ttl), description: o.description });
       console.log(t.token);
       if (t.expiresAt) console.error(`expires ${t.expiresAt}; single use`);
     });
@@ -39,7 +44,7 @@ export function registerAccessCommands(program: Command): void {
     .description('list tokens (secrets are never shown)')
     .action(async (_o: unknown, cmd: Command) => {
       const items = await client(cmd.optsWithGlobals<Conn>()).listTokens();
-      console.log(formatRows([['ID', 'KIND', 'SUBJECT', 'AGE', 'EXPIRES', 'USED'], ...items.map((t) => [t.id, t.kind, t.subject ?? '', age(t.createdAt), t.expiresAt ?? 'never', t.usedAt ? 'yes' : 'no'])]));
+      console.log(formatRows([['ID', 'KIND', 'SUBJECT', 'PROJECTS', 'AGE', 'EXPIRES', 'USED'], ...items.map((t) => [t.id, t.kind, t.subject ?? '', t.projects?.join(',') ?? '', age(t.createdAt), t.expiresAt ?? 'never', t.usedAt ? 'yes' : 'no'])]));
     });
 
   program
@@ -48,11 +53,15 @@ export function registerAccessCommands(program: Command): void {
     .argument('<instance>')
     .option('-p, --project <project>')
     .option('-f, --follow', 'keep streaming new output')
-    .option('--tail <bytes>', 'start this many bytes before the end', '65536')
-    .action(async (name: string, o: { project?: string; follow?: boolean; tail: string }, cmd: Command) => {
+    .option('--tail <bytes>', 'start this many bytes before the end (default 65536; with --since: no limit)')
+    .option('--since <when>', `only output written since then: ${SINCE_HELP} (to one second)`)
+    .action(async (name: string, o: { project?: string; follow?: boolean; tail?: string; since?: string }, cmd: Command) => {
+      if (o.since !== undefined && parseSince(o.since) === undefined) throw new CliError(`--since: expected ${SINCE_HELP}, got "${o.since}"`);
+      const tailBytes = o.tail !== undefined ? Number(o.tail) : o.since !== undefined ? 0 : 65536;
+      if (!Number.isInteger(tailBytes) || tailBytes < 0) throw new CliError(`--tail: expected a number of bytes, got "${o.tail}"`);
       const ac = new AbortController();
       process.once('SIGINT', () => ac.abort());
-      for await (const chunk of client(cmd.optsWithGlobals<Conn>()).logs(name, { project: o.project, follow: !!o.follow, tailBytes: Number(o.tail), signal: ac.signal })) {
+      for await (const chunk of client(cmd.optsWithGlobals<Conn>()).logs(name, { project: o.project, follow: !!o.follow, tailBytes, since: o.since, signal: ac.signal })) {
         process.stdout.write(chunk);
       }
     });

@@ -31,6 +31,7 @@ interface AgentFlags {
   uplinkMaxMib: number;
   uplinkMaxMessages: number;
   uplinkTtlMs: number;
+  containerRuntime: string;
   cpu?: number;
   memoryMib?: number;
   logLevel: string;
@@ -98,6 +99,7 @@ export function registerProcessCommands(program: Command): void {
     .option('--uplink-max-mib <MiB>', 'bound on the uplink queue: payload and topic bytes held', positive, 256)
     .option('--uplink-max-messages <n>', 'bound on the uplink queue: messages held', int, 1_000_000)
     .option('--uplink-ttl-ms <ms>', 'queued device data older than this is dropped', int, 7 * 24 * 3600_000)
+    .addOption(new Option('--container-runtime <mode>', "container workloads through podman (docs/containers.md): 'auto' when podman with runc works here").choices(['auto', 'podman', 'off']).default('auto'))
     .option('--cpu <cores>', 'cpu offered to workloads (default: every core detected)', positive)
     .option('--memory-mib <MiB>', 'memory offered to workloads (default: all detected)', positive)
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
@@ -105,7 +107,7 @@ export function registerProcessCommands(program: Command): void {
       const { Agent } = await import('../../agent/index.ts');
       const capacity = { ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.memoryMib !== undefined ? { memoryMiB: o.memoryMib } : {}) };
       const uplink = { fsync: o.uplinkFsync, overflow: o.uplinkOverflow, maxBytes: Math.round(o.uplinkMaxMib * 1024 * 1024), maxMessages: o.uplinkMaxMessages, ttlMs: o.uplinkTtlMs };
-      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, uplink, capacity, logLevel: o.logLevel });
+      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel });
       onShutdown(() => agent.stop());
       await agent.start();
     });
