@@ -41,6 +41,11 @@ export class Workloads {
 
   constructor(private readonly deps: WorkloadsDeps) {}
 
+  /** The runtimes this node offers, for the center's scheduler. */
+  get runtimeKinds(): Array<'process' | 'container'> {
+    return (['process', 'container'] as const).filter((k) => this.deps.runtimes[k]);
+  }
+
   get instances(): ReadonlyMap<string, Instance> {
     return new Map([...this.desired].map(([id, li]) => [id, li.instance]));
   }

@@ -52,6 +52,7 @@ test('multi-document YAML parses into resources with defaults filled in', () => 
     command: ['node', 'server.js'],
     env: {},
     ports: [],
+    volumes: [],
     resources: { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} },
     restartPolicy: 'Always',
     stopGraceMs: 5000,

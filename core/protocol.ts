@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { edgeUplinkStatusSchema } from './uplink-wire.ts';
-import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema, deviceSchema, deviceStatusSchema, instanceSchema, instanceStatusSchema, nameSchema, resourcesSchema, routeSchema } from './resources.ts';
+import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema, deviceSchema, deviceStatusSchema, instanceSchema, instanceStatusSchema, nameSchema, runtimeKindSchema, resourcesSchema, routeSchema } from './resources.ts';
 
 /**
  * The agent <-> center protocol. An agent dials out over one WebSocket
@@ -45,6 +45,8 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
     probe: probeAddressSchema.optional(),
     /** The edge MQTT broker's ports, when it runs. */
     mqtt: z.object({ host: z.string().min(1), tcp: z.number().int().min(1).max(65535), ws: z.number().int().min(1).max(65535).optional() }).optional(),
+    /** The workload runtimes this node offers (template.runtime values); absent: process only. */
+    runtimes: z.array(runtimeKindSchema).max(16).optional(),
   }),
   z.object({ t: z.literal('hb'), usage: usageSchema, uplink: edgeUplinkStatusSchema.optional() }),
   z.object({ t: z.literal('ack'), revision: z.number().int().nonnegative() }),

@@ -95,6 +95,8 @@ export const nodeStatusSchema = z
     syncedRevision: z.number().int().nonnegative().optional(),
     /** Where the node's edge MQTT broker listens for devices, when it runs one. */
     mqtt: z.object({ host: z.string(), tcp: z.number().int(), ws: z.number().int().optional() }).strict().optional(),
+    /** The workload runtimes the node's agent offers; absent: process only. */
+    runtimes: z.array(z.string()).optional(),
     /** The node's store-and-forward uplink queue, from its last heartbeat. */
     uplink: edgeUplinkStatusSchema.extend({ at: z.string() }).optional(),
     conditions: z.array(conditionSchema).default([]),
@@ -163,8 +165,13 @@ export const workloadTemplateSchema = z
     stopGraceMs: z.number().int().min(0).max(600_000).default(5000),
   })
   .strict()
+  .refine((t) => !(t !== undefined && t.runtime === 'process' && Array.isArray(t.command) && t.command.length === 0), {
+    path: ['command'],
+    message: 'the process runtime needs a command',
+    // Reported even when other fields of the template are wrong too, so one apply shows every problem.
+    when: () => true,
+  })
   .superRefine((t, ctx) => {
-    if (t.runtime === 'process' && t.command.length === 0) ctx.addIssue({ code: 'custom', path: ['command'], message: 'the process runtime needs a command' });
     if (t.runtime === 'process' && t.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'image is for runtime: container' });
     if (t.runtime === 'container' && !t.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'the container runtime needs an image' });
     t.ports.forEach((p, i) => {

@@ -75,6 +75,8 @@ export interface NodeInfo {
   site: string;
   ready: boolean;
   unschedulable: boolean;
+  /** Workload runtimes the node offers. */
+  runtimes: readonly string[];
   labels: Record<string, string>;
   taints: Taint[];
   capacity: Resources;
@@ -195,6 +197,7 @@ export class ClusterState {
       site: n.spec.site,
       ready: n.status?.phase === 'Ready',
       unschedulable: n.spec.unschedulable,
+      runtimes: n.status?.runtimes ?? ['process'],
       labels: n.metadata.labels,
       taints: n.spec.taints ?? [],
       capacity: n.spec.capacity,

@@ -27,6 +27,15 @@ test('cordoned nodes get nothing new', () => {
   assert.equal(place([['a', { unschedulable: true }], ['b', {}]]).node, 'b');
 });
 
+test('a container instance goes only to nodes that offer the container runtime', () => {
+  const sites = stateOf([site('site-a'), node('plain', {}), node('podman', { runtimes: ['process', 'container'] })]);
+  assert.equal(new Scheduler(sites).place(instance('c-1', { runtime: 'container' })).node, 'podman');
+  const none = new Scheduler(stateOf([site('site-a'), node('plain', {}), node('old', { runtimes: ['process'] })])).place(instance('c-1', { runtime: 'container' }));
+  assert.equal(none.node, null);
+  assert.equal(none.explanation.summary, '0/2 nodes: 2 no container runtime');
+  assert.equal(new Scheduler(sites).place(instance('p-1')).node !== null, true, 'a process instance fits either');
+});
+
 test('tiers: only nodes whose site has an allowed tier; a node whose site object is missing does not qualify', () => {
   const state = stateOf([site('c', 'cloud'), site('e', 'edge'), node('cloud-1', { site: 'c' }), node('edge-1', { site: 'e' }), node('orphan', { site: 'gone' })]);
   const s = new Scheduler(state);

@@ -48,6 +48,15 @@ export const readyFilter: NodeFilter = (_pod, node) => (node.ready ? null : NOT_
 
 export const cordonFilter: NodeFilter = (_pod, node) => (node.unschedulable ? CORDONED : null);
 
+const noRuntime = new Map<string, Rejection>();
+/** The node's agent must offer the template's runtime (e.g. no podman: no containers). */
+export const runtimeFilter: NodeFilter = (pod, node) => {
+  if (node.runtimes.includes(pod.runtime)) return null;
+  let rej = noRuntime.get(pod.runtime);
+  if (!rej) noRuntime.set(pod.runtime, (rej = r(`no ${pod.runtime} runtime`)));
+  return rej;
+};
+
 export const pinnedNodeFilter: NodeFilter = (pod, node) => {
   const nodes = pod.placement.nodes;
   return nodes && !nodes.includes(node.name) ? NODE : null;
@@ -130,6 +139,7 @@ export const SITE_FILTERS: readonly [string, SiteFilter][] = [
 export const NODE_FILTERS: readonly [string, NodeFilter][] = [
   ['ready', readyFilter],
   ['cordon', cordonFilter],
+  ['runtime', runtimeFilter],
   ['pinned', pinnedNodeFilter],
   ['nodeSelector', nodeSelectorFilter],
   ['taints', taintFilter],

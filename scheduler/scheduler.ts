@@ -210,6 +210,7 @@ export class Scheduler {
       clients: this.clientSpots(project, p.clients),
       service: serviceKey(project, inst.spec.service),
       want: inst.spec.template.resources,
+      runtime: inst.spec.template.runtime,
       placement: p,
       policy: policyOf(p),
       weights: weightsOf(p),

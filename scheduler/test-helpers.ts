@@ -16,6 +16,8 @@ export interface NodeOpts {
   labels?: Record<string, string>;
   taints?: Taint[];
   capacity?: Partial<Resources>;
+  /** What the agent reports; absent: process only. */
+  runtimes?: string[];
 }
 
 export function node(name: string, o: NodeOpts = {}): Node {
@@ -24,11 +26,12 @@ export function node(name: string, o: NodeOpts = {}): Node {
     kind: 'Node',
     metadata: { name, labels: o.labels ?? {} },
     spec: { site: o.site ?? 'site-a', capacity: res(o.capacity ?? { cpu: 4, memoryMiB: 4096 }), unschedulable: o.unschedulable ?? false, taints: o.taints ?? [] },
-    status: { phase: o.ready === false ? 'NotReady' : 'Ready', conditions: [] },
+    status: { phase: o.ready === false ? 'NotReady' : 'Ready', conditions: [], ...(o.runtimes ? { runtimes: o.runtimes } : {}) },
   };
 }
 
 export interface InstOpts {
+  runtime?: 'process' | 'container';
   service?: string;
   project?: string;
   want?: Partial<Resources>;
@@ -48,7 +51,7 @@ export function instance(name: string, o: InstOpts = {}): Instance {
     spec: {
       service,
       ...(o.node ? { node: o.node } : {}),
-      template: { runtime: 'process', command: ['run'], env: {}, ports: [], volumes: [], resources: res(o.want), restartPolicy: 'Always', stopGraceMs: 5000 },
+      template: { runtime: o.runtime ?? 'process', ...(o.runtime === 'container' ? { image: 'localhost/app:1' } : {}), command: ['run'], env: {}, ports: [], volumes: [], resources: res(o.want), restartPolicy: 'Always', stopGraceMs: 5000 },
       placement: o.placement ?? {},
       templateHash: 'h',
     },

@@ -13,6 +13,8 @@ export interface PodContext {
   /** `project/service`, or undefined for a bare instance. */
   service: string | undefined;
   want: Resources;
+  /** The template's runtime: only nodes offering it fit. */
+  runtime: string;
   placement: Placement;
   /** The clients as the latency estimate takes them: sites (named, plus those of the devices selected) and a location. */
   clients: ClientSpots | undefined;

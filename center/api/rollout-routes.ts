@@ -5,6 +5,8 @@ import type { Store } from '../store/store.ts';
 import { recordEvent } from '../events.ts';
 import { describeRevision } from '../controllers/revisions.ts';
 import { jsonBody } from './auth-routes.ts';
+import { ADMIN_OR_USER, assertProject } from '../auth/access.ts';
+import type { TokenRecord } from '../store/store.ts';
 
 const projectQuery = z.object({ project: z.string().default(DEFAULT_PROJECT) });
 const undoBody = z.object({ toRevision: z.number().int().min(1).optional() }).strict();
@@ -15,8 +17,8 @@ const undoBody = z.object({ toRevision: z.number().int().min(1).optional() }).st
  * rest; the rollout's state is in the service's status.
  */
 export function registerRolloutRoutes(app: FastifyInstance, store: Store): void {
-  app.post('/api/v1/services/:name/rollout/undo', async (req) => {
-    const { service, who } = await load(store, req.params, req.query, req.token?.id);
+  app.post('/api/v1/services/:name/rollout/undo', { config: { auth: ADMIN_OR_USER } }, async (req) => {
+    const { service, who } = await load(store, req.params, req.query, req.token);
     const body = parseOrThrow(undoBody, typeof req.body === 'string' && req.body.trim() ? jsonBody(req.body) : {}, 'undo request');
     const history = service.status?.revisions ?? [];
     const current = service.status?.revision;
@@ -34,20 +36,22 @@ export function registerRolloutRoutes(app: FastifyInstance, store: Store): void 
   });
 
   for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
-    app.post(`/api/v1/services/:name/rollout/${action}`, async (req) => {
-      const { service } = await load(store, req.params, req.query, req.token?.id);
+    app.post(`/api/v1/services/:name/rollout/${action}`, { config: { auth: ADMIN_OR_USER } }, async (req) => {
+      const { service } = await load(store, req.params, req.query, req.token);
       if (service.spec.rollout.paused === paused) return service;
       return store.update({ ...service, spec: { ...service.spec, rollout: { ...service.spec.rollout, paused } } } as Service, { expectRevision: service.metadata.revision });
     });
   }
 }
 
-async function load(store: Store, params: unknown, query: unknown, tokenId: string | undefined): Promise<{ service: Service; who: string }> {
+async function load(store: Store, params: unknown, query: unknown, token: TokenRecord | undefined): Promise<{ service: Service; who: string }> {
   const { project } = parseOrThrow(projectQuery, query, 'query', 'query');
+  // Before the lookup: a token learns nothing about other projects.
+  assertProject(token, project);
   const name = (params as { name: string }).name;
   const service = (await store.get('Service', project, name)) as Service | undefined;
   if (!service) throw new NotFoundError(`Service "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
-  return { service, who: `token ${tokenId ?? 'unknown'}` };
+  return { service, who: `token ${token?.id ?? 'unknown'} (${token?.kind ?? 'unknown'}${token?.description ? `, ${token.description}` : ''})` };
 }
 
 function event(store: Store, s: Service, reason: string, message: string): Promise<void> {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import pty from 'node-pty';
-import { ApiClient, ForbiddenError, NotFoundError, ValidationError, type GedgeEvent, type Instance } from '../../core/index.ts';
+import { ApiClient, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError, type GedgeEvent, type Instance } from '../../core/index.ts';
 import { REPO_ROOT, pidAlive, startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
 
 interface CliResult {
@@ -74,6 +74,10 @@ test('exec and logs through the agent connection, authorised per project', async
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Instance "no-such-instance" not found/);
     await assert.rejects(api.exec(name, { command: [] }), ValidationError);
+    await assert.rejects(new ApiClient(p.center.url, `gdg_${'0'.repeat(16)}_${'a'.repeat(43)}`).exec(name, { command: ['true'] }), UnauthorizedError);
+    const plain = await api.raw('GET', `/api/v1/instances/${name}/exec?command=true`);
+    assert.equal(plain.status, 400);
+    assert.match(((await plain.json()) as { message: string }).message, /needs a WebSocket upgrade/);
 
     // The client going away kills the command; so does the agent's connection dropping.
     for (const how of ['client', 'agent'] as const) {

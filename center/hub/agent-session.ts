@@ -56,6 +56,7 @@ export class AgentSession {
   private uplink: EdgeUplinkStatus | undefined;
   private agentInfo: NodeStatus['agent'];
   private mqtt: NodeStatus['mqtt'];
+  private runtimes: string[] | undefined;
   private closed = false;
   private leaveNetwork: (() => void) | undefined;
   private feed: NodeFeed | undefined;
@@ -116,6 +117,7 @@ export class AgentSession {
       if (this.unsubscribe) return this.close(CLOSE_PROTOCOL, 'duplicate hello');
       this.agentInfo = m.agent;
       this.mqtt = m.mqtt;
+      this.runtimes = m.runtimes ?? ['process'];
       const held = holdChanges(this.deps.store);
       this.unsubscribe = held.stop;
       this.feed = await NodeFeed.open(this.deps.store, this.node);
@@ -231,6 +233,7 @@ export class AgentSession {
           usage: this.usage ? { ...this.usage, at: now } : prev.usage,
           agent: this.agentInfo ?? prev.agent,
           mqtt: this.mqtt,
+          runtimes: this.runtimes ?? prev.runtimes,
           uplink: this.uplink ? { ...this.uplink, at: now } : prev.uplink,
           syncedRevision: this.acked || prev.syncedRevision,
         },
