@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ApiClient, Resource, Service } from '../core/index.ts';
 import { Podman } from '../agent/runtime/podman.ts';
-import { ensureTestImage } from '../agent/runtime/test-image.ts';
+import { deriveImage, ensureTestImage } from '../agent/runtime/test-image.ts';
 import { startPlatform, waitFor, type Platform } from '../testkit/index.ts';
 import { InstanceWatch } from './instance-watch.ts';
 import { metric, type Metric } from './results.ts';
@@ -24,8 +24,8 @@ export async function run(): Promise<Metric[]> {
   const podman = new Podman(join(tmpdir(), 'gedge-podman'));
   const base = await ensureTestImage(podman);
   const images = {
-    v1: await appImage(podman, base, 'localhost/gedge-bench:v1', [process.execPath, '-e', server('v1')]),
-    v2: await appImage(podman, base, 'localhost/gedge-bench:v2', [process.execPath, '-e', server('v2')]),
+    v1: await deriveImage(podman, base, 'localhost/gedge-bench:v1', [process.execPath, '-e', server('v1')]),
+    v2: await deriveImage(podman, base, 'localhost/gedge-bench:v2', [process.execPath, '-e', server('v2')]),
   };
   log(`images ready; starting a center and ${SITES.length} agents`);
   const p = await startPlatform({ heartbeatMs: 1000, agents: SITES.map((site) => ({ name: `${site}-1`, site, cpu: 8, memoryMiB: 16_384 })) });
@@ -61,17 +61,6 @@ export async function run(): Promise<Metric[]> {
     vsPodman(`apply -> Running p99, ${START_INSTANCES} containers at once (${ROUNDS} rounds)`, 'ms', percentile(starts.ours, 99), 'podman run -d', percentile(starts.peer, 99)),
     vsPodman(`rollout of ${ROLLOUT_REPLICAS} replicas over ${SITES.length} sites (median of ${ROUNDS})`, 'ms', median(rollouts.ours), 'podman run + rm by hand', median(rollouts.peer)),
   ];
-}
-
-/** An image whose default command is `cmd`, derived from the test image (no registry). */
-async function appImage(podman: Podman, base: string, tag: string, cmd: string[]): Promise<string> {
-  const ctr = (await podman.check(['create', base, '/bin/true'])).trim();
-  try {
-    await podman.check(['commit', '-q', '--change', `CMD ${JSON.stringify(cmd)}`, ctr, tag]);
-  } finally {
-    await podman.run(['rm', '-f', ctr]);
-  }
-  return tag;
 }
 
 function sleeper(name: string, image: string): Resource {

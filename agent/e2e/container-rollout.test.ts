@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { GedgeEvent, Instance, Resource, Service } from '../../core/index.ts';
 import { spawnGedge, startPlatform, waitFor, type Platform } from '../../testkit/index.ts';
 import { Podman } from '../runtime/podman.ts';
-import { ensureTestImage } from '../runtime/test-image.ts';
+import { deriveImage, ensureTestImage } from '../runtime/test-image.ts';
 import { requirePodman } from '../runtime/container-test-helpers.ts';
 
 /**
@@ -22,17 +22,6 @@ const SITES = ['edge-a', 'edge-b'];
 
 const server = (version: string) =>
   `require('http').createServer((q, s) => s.end('${version} ' + process.env.GEDGE_INSTANCE)).listen(Number(process.env.PORT), '0.0.0.0'); process.on('SIGTERM', () => process.exit(0));`;
-
-/** An image whose default command is `cmd`, derived from the test image without a registry. */
-async function appImage(podman: Podman, base: string, tag: string, cmd: string[]): Promise<string> {
-  const ctr = (await podman.check(['create', base, '/bin/true'])).trim();
-  try {
-    await podman.check(['commit', '-q', '--change', `CMD ${JSON.stringify(cmd)}`, ctr, tag]);
-  } finally {
-    await podman.run(['rm', '-f', ctr]);
-  }
-  return tag;
-}
 
 function webService(image: string): Resource {
   return {
@@ -68,9 +57,9 @@ describe('container rollouts across two edge sites', { skip: requirePodman() }, 
   before(async () => {
     const podman = new Podman(join(tmpdir(), 'gedge-podman'));
     const base = await ensureTestImage(podman);
-    images.v1 = await appImage(podman, base, 'localhost/gedge-web:v1', [process.execPath, '-e', server('v1')]);
-    images.v2 = await appImage(podman, base, 'localhost/gedge-web:v2', [process.execPath, '-e', server('v2')]);
-    images.broken = await appImage(podman, base, 'localhost/gedge-web:broken', ['/bin/sh', '-c', 'echo boom; exit 1']);
+    images.v1 = await deriveImage(podman, base, 'localhost/gedge-web:v1', [process.execPath, '-e', server('v1')]);
+    images.v2 = await deriveImage(podman, base, 'localhost/gedge-web:v2', [process.execPath, '-e', server('v2')]);
+    images.broken = await deriveImage(podman, base, 'localhost/gedge-web:broken', ['/bin/sh', '-c', 'echo boom; exit 1']);
     p = await startPlatform({ heartbeatMs: 300, agents: SITES.map((site) => ({ name: `${site}-1`, site, cpu: 4, memoryMiB: 4096 })) });
   });
   after(async () => {

@@ -70,3 +70,14 @@ function which(cmd: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() || undefined : undefined;
 }
+
+/** An image whose default command is `cmd`, derived from `base` without a registry (podman create + commit). */
+export async function deriveImage(podman: Podman, base: string, tag: string, cmd: string[]): Promise<string> {
+  const ctr = (await podman.check(['create', base, '/bin/true'])).trim();
+  try {
+    await podman.check(['commit', '-q', '--change', `CMD ${JSON.stringify(cmd)}`, ctr, tag]);
+  } finally {
+    await podman.run(['rm', '-f', ctr]);
+  }
+  return tag;
+}
