@@ -23,12 +23,13 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-/** Like signalGroup, for paths where a vanished or foreign group is nothing to report. */
-export function signalGroupQuietly(pgid: number, signal: NodeJS.Signals): void {
+/** Like signalGroup, for paths where a vanished or foreign group is nothing to report; true when signalled. */
+export function signalGroupQuietly(pgid: number, signal: NodeJS.Signals): boolean {
   try {
-    signalGroup(pgid, signal);
+    return signalGroup(pgid, signal);
   } catch {
     // EPERM: the id now belongs to someone else's processes; leave them alone.
+    return false;
   }
 }
 

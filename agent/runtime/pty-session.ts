@@ -124,7 +124,15 @@ class PtyExecSession implements ExecSession {
   }
 
   kill(): void {
-    if (!this.done) signalGroupQuietly(this.term.pid, 'SIGKILL');
+    if (this.done) return;
+    // Right after spawn the child may not have made its session yet: then
+    // there is no group by its id, and the child itself is the one to kill.
+    if (signalGroupQuietly(this.term.pid, 'SIGKILL')) return;
+    try {
+      process.kill(this.term.pid, 'SIGKILL');
+    } catch {
+      // gone already: its exit is on its way
+    }
   }
 
   private onData(chunk: Buffer): void {
