@@ -1,12 +1,14 @@
 import { z } from 'zod';
-import { labelsSchema, nameSchema, tierSchema } from './schema-base.ts';
-import { geoPointSchema, placementSchema, schedulingExplanationSchema, taintSchema } from './placement-schema.ts';
+import { conditionSchema, labelsSchema, nameSchema, resourcesSchema, tierSchema } from './schema-base.ts';
+import { instanceSpecSchema, instanceStatusSchema, serviceSpecSchema, serviceStatusSchema } from './workload-schema.ts';
+import { geoPointSchema, taintSchema } from './placement-schema.ts';
 import { edgeUplinkStatusSchema } from './uplink-wire.ts';
 import { deviceCommandSpecSchema, deviceCommandStatusSchema, deviceCredentialSpecSchema, deviceSpecSchema, deviceStatusSchema, routeSpecSchema, routeStatusSchema } from './device-schema.ts';
 
 export * from './schema-base.ts';
 export * from './placement-schema.ts';
 export * from './device-schema.ts';
+export * from './workload-schema.ts';
 
 /**
  * The resource model: Kubernetes-style objects, defined once here. The same
@@ -32,29 +34,6 @@ export const metadataSchema = z
   .strict();
 export type Metadata = z.infer<typeof metadataSchema>;
 
-
-const quantity = z.number().nonnegative();
-export const resourcesSchema = z
-  .object({
-    /** CPU in cores (0.25 = a quarter core). */
-    cpu: quantity.default(0),
-    /** Memory in MiB. */
-    memoryMiB: quantity.default(0),
-    /** Disk in MiB. */
-    diskMiB: quantity.default(0),
-    accelerators: z.record(z.string(), z.number().int().nonnegative()).default({}),
-  })
-  .strict();
-export type Resources = z.infer<typeof resourcesSchema>;
-
-const conditionSchema = z.object({
-  type: z.string(),
-  status: z.enum(['True', 'False', 'Unknown']),
-  reason: z.string().optional(),
-  message: z.string().optional(),
-  at: z.string(),
-});
-export type Condition = z.infer<typeof conditionSchema>;
 
 // ---- Project -------------------------------------------------------------
 export const projectSpecSchema = z.object({ description: z.string().max(1024).default('') }).strict();
@@ -100,197 +79,6 @@ export const nodeStatusSchema = z
     /** The node's store-and-forward uplink queue, from its last heartbeat. */
     uplink: edgeUplinkStatusSchema.extend({ at: z.string() }).optional(),
     conditions: z.array(conditionSchema).default([]),
-  })
-  .strict();
-
-// ---- Service (a workload) -------------------------------------------------
-export const runtimeKindSchema = z.enum(['process', 'container']);
-export const portSchema = z
-  .object({
-    name: nameSchema,
-    port: z.number().int().min(0).max(65535).default(0),
-    /** Container runtime: the port the container listens on (default: the same as the host port). */
-    containerPort: z.number().int().min(1).max(65535).optional(),
-  })
-  .strict()
-  .describe('A port the workload listens on; port 0 lets the agent allocate one, passed in env PORT_<NAME> (and PORT for the first). A container gets it mapped on 127.0.0.1.');
-export const probeSchema = z
-  .object({
-    tcp: z.object({ port: z.union([nameSchema, z.number().int().min(1).max(65535)]) }).strict().optional(),
-    http: z
-      .object({ port: z.union([nameSchema, z.number().int().min(1).max(65535)]), path: z.string().startsWith('/').default('/') })
-      .strict()
-      .optional(),
-    /** A command run inside the workload (its environment and working directory, or in its container); exit 0 passes. */
-    exec: z.object({ command: z.array(z.string().min(1)).min(1) }).strict().optional(),
-    /** Wait this long after a start before the first check. */
-    initialDelayMs: z.number().int().min(0).max(600_000).default(0),
-    periodMs: z.number().int().min(50).max(600_000).default(1000),
-    timeoutMs: z.number().int().min(10).max(60_000).default(1000),
-    /** Consecutive failures before the probe counts as failed (liveness: the instance is restarted). */
-    failureThreshold: z.number().int().min(1).max(100).default(3),
-  })
-  .strict()
-  .refine((p) => (p.tcp ? 1 : 0) + (p.http ? 1 : 0) + (p.exec ? 1 : 0) === 1, 'a probe needs exactly one of tcp, http or exec');
-export type ProbeSpec = z.infer<typeof probeSchema>;
-export const restartPolicySchema = z.enum(['Always', 'OnFailure', 'Never']);
-export type RestartPolicy = z.infer<typeof restartPolicySchema>;
-export const volumeSchema = z
-  .object({
-    name: nameSchema,
-    /** Where the workload sees it: a path in the container, or (process runtime) env VOLUME_<NAME> holds the host directory. */
-    mountPath: z.string().startsWith('/').optional(),
-    readOnly: z.boolean().default(false),
-  })
-  .strict()
-  .describe("A directory in the agent's data dir that outlives the instance's restarts (one per service and volume name).");
-
-export const workloadTemplateSchema = z
-  .object({
-    runtime: runtimeKindSchema.default('process'),
-    /** Container runtime: the image (a local name such as localhost/app:1, loaded or imported on the node, or from a configured registry). */
-    image: z.string().min(1).max(512).optional(),
-    /** Process runtime: the executable and its arguments. Container runtime: replaces the image's command (optional). */
-    command: z.array(z.string().min(1)).default([]),
-    cwd: z.string().optional(),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'invalid environment variable name'), z.string()).default({}),
-    ports: z.array(portSchema).default([]),
-    volumes: z.array(volumeSchema).default([]),
-    resources: resourcesSchema.default({ cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }),
-    restartPolicy: restartPolicySchema.default('Always'),
-    readiness: probeSchema.optional(),
-    /** Failing this (failureThreshold times in a row) restarts the instance, with back-off. */
-    liveness: probeSchema.optional(),
-    /** SIGTERM, then SIGKILL after this many ms. */
-    stopGraceMs: z.number().int().min(0).max(600_000).default(5000),
-  })
-  .strict()
-  .refine((t) => !(t !== undefined && t.runtime === 'process' && Array.isArray(t.command) && t.command.length === 0), {
-    path: ['command'],
-    message: 'the process runtime needs a command',
-    // Reported even when other fields of the template are wrong too, so one apply shows every problem.
-    when: () => true,
-  })
-  .superRefine((t, ctx) => {
-    if (t.runtime === 'process' && t.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'image is for runtime: container' });
-    if (t.runtime === 'container' && !t.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'the container runtime needs an image' });
-    t.ports.forEach((p, i) => {
-      if (p.containerPort !== undefined && t.runtime !== 'container') ctx.addIssue({ code: 'custom', path: ['ports', i, 'containerPort'], message: 'containerPort is for runtime: container' });
-    });
-    t.volumes.forEach((v, i) => {
-      if (t.runtime === 'container' && !v.mountPath) ctx.addIssue({ code: 'custom', path: ['volumes', i, 'mountPath'], message: 'a container volume needs a mountPath' });
-    });
-    const names = new Set<string>();
-    t.volumes.forEach((v, i) => {
-      if (names.has(v.name)) ctx.addIssue({ code: 'custom', path: ['volumes', i, 'name'], message: `duplicate volume "${v.name}"` });
-      names.add(v.name);
-    });
-  });
-export type WorkloadTemplate = z.infer<typeof workloadTemplateSchema>;
-
-
-export const rolloutSpecSchema = z
-  .object({
-    /** Stop between steps; nothing more is replaced until resumed. */
-    paused: z.boolean().default(false),
-    /** A new revision's instances must be ready within this long of their creation, or the rollout fails. */
-    progressDeadlineMs: z.number().int().min(1000).max(3_600_000).default(120_000),
-    /** A new revision's instance restarting this many times before it is ready fails the rollout (a crash loop). */
-    maxRestarts: z.number().int().min(1).max(100).default(3),
-    /** On failure, put the last good revision's template back (recorded as an event). Off: the rollout stops where it is. */
-    autoRollback: z.boolean().default(true),
-  })
-  .strict();
-export type RolloutSpec = z.infer<typeof rolloutSpecSchema>;
-
-export const serviceSpecSchema = z
-  .object({
-    replicas: z.number().int().min(0).max(10_000).default(1),
-    /** Voluntary disruptions (rebalancing, preemption, rollouts) never leave fewer than replicas - maxUnavailable ready. */
-    maxUnavailable: z.number().int().min(0).max(10_000).default(1),
-    /** A rollout may run this many instances above replicas while it replaces old ones. */
-    maxSurge: z.number().int().min(0).max(10_000).default(1),
-    template: workloadTemplateSchema,
-    placement: placementSchema.default({}),
-    rollout: rolloutSpecSchema.default({ paused: false, progressDeadlineMs: 120_000, maxRestarts: 3, autoRollback: true }),
-  })
-  .strict()
-  .refine((s) => s.maxSurge > 0 || s.maxUnavailable > 0, { path: ['maxSurge'], message: 'maxSurge and maxUnavailable cannot both be 0 (a rollout could never progress)' });
-
-export const revisionSchema = z
-  .object({
-    revision: z.number().int().min(1),
-    hash: z.string(),
-    template: workloadTemplateSchema,
-    placement: placementSchema,
-    createdAt: z.string(),
-  })
-  .strict();
-export type Revision = z.infer<typeof revisionSchema>;
-export const rolloutPhaseSchema = z.enum(['Progressing', 'Paused', 'Complete', 'Failed', 'RolledBack']);
-export type RolloutPhase = z.infer<typeof rolloutPhaseSchema>;
-export const rolloutStatusSchema = z
-  .object({
-    /** The revision being rolled out (or rolled out). */
-    revision: z.number().int().min(1),
-    phase: rolloutPhaseSchema,
-    /** The last revision that was completely rolled out, the rollback target. */
-    stableRevision: z.number().int().min(1).optional(),
-    /** Sites in rollout order; the first not yet done is the one being updated. */
-    sites: z.array(z.object({ site: z.string(), updated: z.number().int(), total: z.number().int(), done: z.boolean() }).strict()).default([]),
-    updated: z.number().int().default(0),
-    ready: z.number().int().default(0),
-    message: z.string().default(''),
-    startedAt: z.string(),
-    finishedAt: z.string().optional(),
-  })
-  .strict();
-export type RolloutStatus = z.infer<typeof rolloutStatusSchema>;
-
-export const serviceStatusSchema = z
-  .object({
-    replicas: z.number().int().default(0),
-    ready: z.number().int().default(0),
-    conditions: z.array(conditionSchema).default([]),
-    /** The newest revision (the current template), numbered from 1. */
-    revision: z.number().int().optional(),
-    /** The last revisions (at most 10), oldest first: the rollout history. */
-    revisions: z.array(revisionSchema).default([]),
-    rollout: rolloutStatusSchema.optional(),
-  })
-  .strict();
-
-// ---- Instance (one replica bound to a node) --------------------------------
-
-export const instancePhaseSchema = z.enum(['Pending', 'Starting', 'Running', 'Succeeded', 'Failed', 'Unknown']);
-export type InstancePhase = z.infer<typeof instancePhaseSchema>;
-export const instanceSpecSchema = z
-  .object({
-    service: nameSchema.optional(),
-    /** Set once by placement; never changes afterwards (rescheduling makes a new instance). */
-    node: nameSchema.optional(),
-    template: workloadTemplateSchema,
-    placement: placementSchema.default({}),
-    /** Hash of the template this instance was made from; a changed service template replaces it. */
-    templateHash: z.string().default(''),
-    /** The service revision this instance was made from. */
-    revision: z.number().int().min(1).optional(),
-  })
-  .strict();
-export const instanceStatusSchema = z
-  .object({
-    phase: instancePhaseSchema.default('Pending'),
-    ready: z.boolean().default(false),
-    restarts: z.number().int().default(0),
-    pid: z.number().int().optional(),
-    exitCode: z.number().int().nullable().optional(),
-    signal: z.string().nullable().optional(),
-    startedAt: z.string().optional(),
-    ports: z.record(z.string(), z.number().int()).default({}),
-    message: z.string().optional(),
-    conditions: z.array(conditionSchema).default([]),
-    /** The scheduler's last decision for this instance, explained; kept by the center across agent reports. */
-    scheduling: schedulingExplanationSchema.optional(),
   })
   .strict();
 

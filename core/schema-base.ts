@@ -19,3 +19,26 @@ export const labelsSchema = z.record(labelKey, labelValue);
 
 export const tierSchema = z.enum(['cloud', 'region', 'edge']);
 export type Tier = z.infer<typeof tierSchema>;
+
+const quantity = z.number().nonnegative();
+export const resourcesSchema = z
+  .object({
+    /** CPU in cores (0.25 = a quarter core). */
+    cpu: quantity.default(0),
+    /** Memory in MiB. */
+    memoryMiB: quantity.default(0),
+    /** Disk in MiB. */
+    diskMiB: quantity.default(0),
+    accelerators: z.record(z.string(), z.number().int().nonnegative()).default({}),
+  })
+  .strict();
+export type Resources = z.infer<typeof resourcesSchema>;
+
+export const conditionSchema = z.object({
+  type: z.string(),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  at: z.string(),
+});
+export type Condition = z.infer<typeof conditionSchema>;
