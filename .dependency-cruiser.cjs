@@ -2,11 +2,13 @@
 module.exports = {
   forbidden: [
     { name: 'core-is-the-base', severity: 'error', from: { path: '^core/' }, to: { path: '^(scheduler|center|agent|cli|testkit|bench|dashboard)/' } },
+    { name: 'core-checks-rules-with-the-compiler', severity: 'error', comment: 'the Rule schema checks its SQL with the engine compiler, and nothing else of the engine', from: { path: '^core/', pathNot: '^core/rule-schema\\.ts$' }, to: { path: '^engine/' } },
+    { name: 'engine-is-pure', severity: 'error', comment: 'the rule engine is pure logic; the agent feeds it and runs its actions', from: { path: '^engine/' }, to: { path: '^(scheduler|center|agent|cli|testkit|bench|dashboard)/|^core/(?!topics\\.ts$)' } },
     { name: 'scheduler-is-pure', severity: 'error', comment: 'the scheduler is pure logic over core types; the center feeds it', from: { path: '^scheduler/' }, to: { path: '^(center|agent|cli|testkit|bench|dashboard)/' } },
     { name: 'center-not-agent', severity: 'error', from: { path: '^center/' }, to: { path: '^(agent|cli)/' } },
     { name: 'agent-not-center', severity: 'error', from: { path: '^agent/' }, to: { path: '^(center|scheduler|cli)/' } },
     { name: 'cli-uses-the-api-client', severity: 'error', comment: 'the CLI may start a center or agent process, but reads and writes state only through core/api-client', from: { path: '^cli/', pathNot: '^cli/commands/processes\\.ts$' }, to: { path: '^(center|agent)/' } },
-    { name: 'no-test-code-in-product', severity: 'error', from: { path: '^(core|scheduler|center|agent|cli)/', pathNot: '\\.test\\.ts$|contract\\.ts$|test-helpers\\.ts$' }, to: { path: '^testkit/|\\.test\\.ts$' } },
+    { name: 'no-test-code-in-product', severity: 'error', from: { path: '^(core|engine|scheduler|center|agent|cli)/', pathNot: '\\.test\\.ts$|contract\\.ts$|test-helpers\\.ts$' }, to: { path: '^testkit/|\\.test\\.ts$' } },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     { name: 'no-unresolvable', severity: 'error', from: {}, to: { couldNotResolve: true } },
   ],

@@ -16,6 +16,7 @@ import { DeviceService } from './devices/device-service.ts';
 import { EdgeBroker } from './broker/index.ts';
 import { UplinkQueue, UplinkSender } from './uplink/index.ts';
 import { UplinkRouter } from './devices/uplink-router.ts';
+import { RuleHost } from './rules/rule-host.ts';
 import { UsageSampler, detectCapacity } from './usage.ts';
 import { LogRelay } from './log-relay.ts';
 import { ExecRelay } from './exec-relay.ts';
@@ -54,6 +55,7 @@ export class Agent extends EventEmitter {
   private broker: EdgeBroker | undefined;
   private devices: DeviceService | undefined;
   private uplink: { queue: UplinkQueue; sender: UplinkSender; router: UplinkRouter } | undefined;
+  private rules: RuleHost | undefined;
   /** The node's site, from the center's welcome (kept in local state for offline restarts). */
   private site: string | undefined;
   private ackTimer: NodeJS.Timeout | null = null;
@@ -106,6 +108,9 @@ export class Agent extends EventEmitter {
     }
     this.site = (await this.state.meta('site')) ?? this.cfg.site;
     if (this.cfg.mqttListen !== 'off') await this.startBroker(identity);
+    // Rules run next to the broker, from local state too: the edge keeps acting offline.
+    this.rules = new RuleHost({ node: identity.node, state: this.state, broker: this.broker, uplink: this.uplink?.queue, twin: (p, d) => this.devices?.twin(p, d), logger: this.log });
+    this.syncRules();
     // The --center given now wins over the URL saved at join: the center may have moved.
     this.conn = new Connection({ center: this.cfg.center, credential: identity.credential, reconnectMinMs: this.cfg.reconnectMinMs, reconnectMaxMs: this.cfg.reconnectMaxMs, pingMs: 2000 });
     this.conn.on('open', () => {
@@ -154,6 +159,7 @@ export class Agent extends EventEmitter {
         onDisconnect: (id) => this.devices?.onDisconnect(id),
         onPublish: (msg) => {
           this.devices?.onPublish(msg);
+          this.rules?.ingest(msg);
           // The publisher's acknowledgement waits until the message is safe in the uplink queue (or has room there).
           return router.route(msg);
         },
@@ -182,7 +188,10 @@ export class Agent extends EventEmitter {
   /** The center sets the heartbeat period in its welcome; pings follow the same period. */
   private startHeartbeat(ms: number): void {
     if (this.hbTimer) clearInterval(this.hbTimer);
-    this.hbTimer = setInterval(() => void this.sampler!.sample().then((usage) => this.conn.send({ t: 'hb', usage, uplink: this.uplinkStatus() })), ms);
+    this.hbTimer = setInterval(() => {
+      void this.sampler!.sample().then((usage) => this.conn.send({ t: 'hb', usage, uplink: this.uplinkStatus() }));
+      this.reportRules(false);
+    }, ms);
     this.conn.setPingInterval(ms);
   }
 
@@ -193,6 +202,7 @@ export class Agent extends EventEmitter {
     await this.network?.stop();
     await this.queue;
     this.devices?.stop();
+    this.rules?.stop();
     await this.broker?.close();
     await this.uplink?.sender.stop();
     this.uplink?.queue.close();
@@ -224,6 +234,7 @@ export class Agent extends EventEmitter {
         this.site = m.site;
         await this.state.setMeta('site', m.site);
         this.uplink?.router.setRoutes(this.edge.routes(this.site));
+        this.syncRules();
       }
       this.catchUp = { mode: m.mode, changes: 0 };
       this.startHeartbeat(m.heartbeatMs);
@@ -235,6 +246,7 @@ export class Agent extends EventEmitter {
       const change = await this.applyStep(s);
       this.devices?.onChange(change);
       if (change.routesChanged) this.uplink?.router.setRoutes(this.edge.routes(this.site));
+      if (change.rulesChanged) this.syncRules();
       if (s.replaceAll) this.devices?.publishAllDesired();
       this.revision = s.revision;
       this.scheduleAck();
@@ -247,6 +259,7 @@ export class Agent extends EventEmitter {
       // Tell the center how every instance is doing now, including what happened offline.
       for (const { instance, status } of this.workloads.statuses()) this.reportStatus(instance, status);
       this.devices?.resynced();
+      this.reportRules(true);
       await this.flushEvents();
     }
   }
@@ -272,6 +285,18 @@ export class Agent extends EventEmitter {
       this.state.commit(s.revision, { instances: { put, remove }, objects: { put: objects, remove: removeObjects }, replaceAll: s.replaceAll }),
     );
     return this.edge.apply(objects, removeObjects, s.replaceAll);
+  }
+
+  private syncRules(): void {
+    const own = this.edge.own();
+    this.rules?.sync(this.edge.rules(), { site: this.site, node: own.node, siteObject: own.site });
+  }
+
+  /** The rules' state and counters, when they changed (all of them after a reconnect). */
+  private reportRules(all: boolean): void {
+    if (!this.live) return;
+    const reports = this.rules?.reports(all);
+    if (reports?.length) this.conn.send({ t: 'rules', reports });
   }
 
   private scheduleAck(): void {

@@ -16,8 +16,12 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, body TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS twins (key TEXT PRIMARY KEY, body TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS rule_state (key TEXT PRIMARY KEY, body TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
 `;
+
+const RECORD_TABLES = ['twins', 'delivered', 'rule_state'] as const;
+export type RecordTable = (typeof RECORD_TABLES)[number];
 
 /** One sync step's writes: the node's instances (by instance id) and the other synced objects (by object key). */
 export interface LocalCommit {
@@ -55,12 +59,17 @@ export class LocalState {
       putObject: db.prepare('INSERT INTO objects (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body'),
       deleteObject: db.prepare('DELETE FROM objects WHERE key = ?'),
       deleteAllObjects: db.prepare('DELETE FROM objects'),
-      twins: db.prepare<[], { key: string; body: string }>('SELECT key, body FROM twins'),
-      putTwin: db.prepare('INSERT INTO twins (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body'),
-      deleteTwin: db.prepare('DELETE FROM twins WHERE key = ?'),
-      delivered: db.prepare<[], { key: string; body: string }>('SELECT key, body FROM delivered'),
-      putDelivered: db.prepare('INSERT INTO delivered (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body'),
-      deleteDelivered: db.prepare('DELETE FROM delivered WHERE key = ?'),
+      records: Object.fromEntries(
+        RECORD_TABLES.map((t) => [
+          t,
+          {
+            all: db.prepare<[], { key: string; body: string }>(`SELECT key, body FROM ${t}`),
+            get: db.prepare<[string], { body: string }>(`SELECT body FROM ${t} WHERE key = ?`),
+            put: db.prepare(`INSERT INTO ${t} (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body`),
+            delete: db.prepare(`DELETE FROM ${t} WHERE key = ?`),
+          },
+        ]),
+      ) as Record<RecordTable, { all: SqliteDatabase.Statement<[], { key: string; body: string }>; get: SqliteDatabase.Statement<[string], { body: string }>; put: SqliteDatabase.Statement; delete: SqliteDatabase.Statement }>,
       enqueue: db.prepare('INSERT INTO outbox (body) VALUES (?)'),
       pending: db.prepare<[number], { seq: number; body: string }>('SELECT seq, body FROM outbox ORDER BY seq LIMIT ?'),
       drop: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
@@ -115,18 +124,22 @@ export class LocalState {
     this.q.setPid.run(pid, id);
   }
 
-  /** Small per-key JSON records the device service keeps: twins (reported documents) and command outcomes. */
-  records(table: 'twins' | 'delivered'): Map<string, unknown> {
-    const rows = table === 'twins' ? this.q.twins.all() : this.q.delivered.all();
-    return new Map(rows.map((r) => [r.key, JSON.parse(r.body) as unknown]));
+  /** Small per-key JSON records: twins (reported documents), command outcomes, rules' window state. */
+  records(table: RecordTable): Map<string, unknown> {
+    return new Map(this.q.records[table].all.all().map((r) => [r.key, JSON.parse(r.body) as unknown]));
   }
 
-  putRecord(table: 'twins' | 'delivered', key: string, value: unknown): void {
-    (table === 'twins' ? this.q.putTwin : this.q.putDelivered).run(key, JSON.stringify(value));
+  record(table: RecordTable, key: string): unknown {
+    const r = this.q.records[table].get.get(key);
+    return r === undefined ? undefined : (JSON.parse(r.body) as unknown);
   }
 
-  deleteRecord(table: 'twins' | 'delivered', key: string): void {
-    (table === 'twins' ? this.q.deleteTwin : this.q.deleteDelivered).run(key);
+  putRecord(table: RecordTable, key: string, value: unknown): void {
+    this.q.records[table].put.run(key, JSON.stringify(value));
+  }
+
+  deleteRecord(table: RecordTable, key: string): void {
+    this.q.records[table].delete.run(key);
   }
 
   async enqueueEvent(e: AgentEvent): Promise<void> {

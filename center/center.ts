@@ -14,6 +14,7 @@ import { execUpgradeRoute, registerExecRoute } from './api/exec-route.ts';
 import { registerRolloutRoutes } from './api/rollout-routes.ts';
 import { registerUplinkRoutes } from './uplink/index.ts';
 import { createMetrics } from './metrics.ts';
+import { registerRuleMetrics } from './rule-metrics.ts';
 import { AgentHub } from './hub/agent-hub.ts';
 import { ControllerManager } from './controllers/manager.ts';
 import { bootstrapAdmin } from './auth/tokens.ts';
@@ -42,6 +43,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   }
 
   const metrics = createMetrics();
+  registerRuleMetrics(metrics.registry, store);
   const app = createServer(store, log, metrics);
   const startedAt = Date.now();
   const network = new NetworkAwareness(store, log.child({ module: 'network' }), cfg);

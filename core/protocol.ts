@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { edgeUplinkStatusSchema } from './uplink-wire.ts';
-import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema, deviceSchema, deviceStatusSchema, instanceSchema, instanceStatusSchema, nameSchema, runtimeKindSchema, resourcesSchema, routeSchema } from './resources.ts';
+import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema, deviceSchema, deviceStatusSchema, instanceSchema, instanceStatusSchema, nameSchema, runtimeKindSchema, resourcesSchema, routeSchema, ruleSchema, ruleNodeStatusSchema, nodeSchema, siteSchema } from './resources.ts';
 
 /**
  * The agent <-> center protocol. An agent dials out over one WebSocket
@@ -54,6 +54,8 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('events'), events: z.array(agentEventSchema).max(1000) }),
   /** Devices' connection state, last seen and reported twin, as the edge saw them (coalesced, newest per device). */
   z.object({ t: z.literal('devices'), updates: z.array(z.object({ project: nameSchema, device: nameSchema, status: deviceStatusSchema.partial() })).max(10_000) }),
+  /** The rules this node runs, their state and counters (sent when they changed, at most once a heartbeat). */
+  z.object({ t: z.literal('rules'), reports: z.array(z.object({ project: nameSchema, rule: nameSchema, status: ruleNodeStatusSchema })).max(10_000) }),
   /** Commands delivered (or expired) at the edge. */
   z.object({ t: z.literal('commands'), updates: z.array(z.object({ project: nameSchema, command: nameSchema, status: deviceCommandStatusSchema })).max(10_000) }),
   z.object({ t: z.literal('logs.data'), stream: z.number().int(), data: z.string() }),
@@ -81,7 +83,7 @@ export type AgentMessage = z.infer<typeof agentMessageSchema>;
 
 // ---- center -> agent ---------------------------------------------------------
 /** What an agent is sent: its node's instances and its site's devices, credentials, routes and commands. */
-export const edgeObjectSchema = z.discriminatedUnion('kind', [instanceSchema, deviceSchema, deviceCredentialSchema, routeSchema, deviceCommandSchema]);
+export const edgeObjectSchema = z.discriminatedUnion('kind', [instanceSchema, deviceSchema, deviceCredentialSchema, routeSchema, deviceCommandSchema, ruleSchema, nodeSchema, siteSchema]);
 export const centerMessageSchema = z.discriminatedUnion('t', [
   z.object({
     t: z.literal('welcome'),

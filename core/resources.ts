@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { conditionSchema, labelsSchema, nameSchema, resourcesSchema, tierSchema } from './schema-base.ts';
+import { ruleSpecSchema, ruleStatusSchema } from './rule-schema.ts';
 import { instanceSpecSchema, instanceStatusSchema, serviceSpecSchema, serviceStatusSchema } from './workload-schema.ts';
 import { geoPointSchema, taintSchema } from './placement-schema.ts';
 import { edgeUplinkStatusSchema } from './uplink-wire.ts';
@@ -9,6 +10,7 @@ export * from './schema-base.ts';
 export * from './placement-schema.ts';
 export * from './device-schema.ts';
 export * from './workload-schema.ts';
+export * from './rule-schema.ts';
 
 /**
  * The resource model: Kubernetes-style objects, defined once here. The same
@@ -166,6 +168,7 @@ export const deviceSchema = kindSchema('Device', deviceSpecSchema, deviceStatusS
 export const deviceCredentialSchema = kindSchema('DeviceCredential', deviceCredentialSpecSchema, noStatus);
 export const routeSchema = kindSchema('Route', routeSpecSchema, routeStatusSchema);
 export const deviceCommandSchema = kindSchema('DeviceCommand', deviceCommandSpecSchema, deviceCommandStatusSchema);
+export const ruleSchema = kindSchema('Rule', ruleSpecSchema, ruleStatusSchema);
 
 export type Project = z.infer<typeof projectSchema>;
 export type Site = z.infer<typeof siteSchema>;
@@ -182,6 +185,7 @@ export type DeviceCredential = z.infer<typeof deviceCredentialSchema>;
 export type Route = z.infer<typeof routeSchema>;
 export type DeviceCommand = z.infer<typeof deviceCommandSchema>;
 export type DeviceCommandStatus = z.infer<typeof deviceCommandStatusSchema>;
+export type Rule = z.infer<typeof ruleSchema>;
 export type NodeStatus = z.infer<typeof nodeStatusSchema>;
 export type InstanceStatus = z.infer<typeof instanceStatusSchema>;
 export type ServiceStatus = z.infer<typeof serviceStatusSchema>;
@@ -208,13 +212,18 @@ export const KINDS = {
   DeviceCredential: { kind: 'DeviceCredential', plural: 'devicecredentials', namespaced: true, schema: deviceCredentialSchema, shortNames: ['devicecredential', 'cred'] },
   Route: { kind: 'Route', plural: 'routes', namespaced: true, schema: routeSchema, shortNames: ['route'] },
   DeviceCommand: { kind: 'DeviceCommand', plural: 'devicecommands', namespaced: true, schema: deviceCommandSchema, shortNames: ['devicecommand', 'command', 'cmd'] },
+  Rule: { kind: 'Rule', plural: 'rules', namespaced: true, schema: ruleSchema, shortNames: ['rule'] },
 } as const satisfies Record<string, KindInfo>;
 
 export type KindName = keyof typeof KINDS;
 export type ResourceOf<K extends KindName> = z.infer<(typeof KINDS)[K]['schema']>;
-export type Resource = Project | Site | Node | Service | Instance | GedgeEvent | Link | PriorityClass | Device | DeviceCredential | Route | DeviceCommand;
-/** The kinds an agent receives: what runs on its node, and its site's devices, credentials, routes and commands. */
-export type EdgeObject = Instance | Device | DeviceCredential | Route | DeviceCommand;
+export type Resource = Project | Site | Node | Service | Instance | GedgeEvent | Link | PriorityClass | Device | DeviceCredential | Route | DeviceCommand | Rule;
+/**
+ * The kinds an agent receives: what runs on its node; its site's devices,
+ * credentials and commands; the routes and rules (it keeps those that target
+ * it); and its own Node and Site (labels and tier, for rule targets).
+ */
+export type EdgeObject = Instance | Device | DeviceCredential | Route | DeviceCommand | Rule | Node | Site;
 
 export const DEFAULT_PROJECT = 'default';
 /** On instances: the service that owns them. */

@@ -87,7 +87,7 @@ export class EdgeBroker {
     checkProject(project);
     if (!isValidTopic(topic)) throw new InvalidTopicError(`not a topic name: "${topic}"`);
     const packet = { cmd: 'publish', topic: `${project}/${topic}`, payload: toBuffer(payload), qos: o.qos ?? 0, retain: o.retain ?? false, dup: false } as PublishPacket;
-    await this.hooks.onPublish?.({ project, topic, payload: packet.payload as Buffer, qos: packet.qos, retain: packet.retain });
+    await this.hooks.onPublish?.({ project, topic, payload: packet.payload as Buffer, qos: packet.qos, retain: packet.retain, origin: o.origin });
     return new Promise((resolve, reject) => this.aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
   }
 

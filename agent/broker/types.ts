@@ -30,6 +30,8 @@ export interface BrokerMessage {
   dup?: boolean;
   /** A device's publish: the connection it came on, unique within this broker run. */
   connection?: number;
+  /** A rule's action published it (EdgeBroker.publish with an origin): see engine/Origin. */
+  origin?: { rule: string; hops: number };
 }
 
 export interface DeviceRef {
@@ -67,6 +69,8 @@ export interface EdgeBrokerOptions {
 export interface PublishOptions {
   qos?: 0 | 1 | 2;
   retain?: boolean;
+  /** The rule whose action publishes, and how many rules the message went through: rules are not fed their own output. */
+  origin?: { rule: string; hops: number };
 }
 
 export type MessageHandler = (msg: BrokerMessage) => void;

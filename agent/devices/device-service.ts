@@ -93,6 +93,26 @@ export class DeviceService {
     this.dirty.add(k);
   }
 
+  /**
+   * A device of this site as rules see it (JOIN twins): its desired and
+   * reported twin, labels, whether it is connected here and when it was last
+   * seen (epoch ms); undefined for a device this edge does not know.
+   */
+  twin(project: string, device: string): Record<string, unknown> | undefined {
+    const d = this.deps.objects.device(project, device);
+    if (!d) return undefined;
+    const k = key(project, device);
+    const t = this.twins.get(k);
+    return {
+      device,
+      labels: d.metadata.labels,
+      desired: d.spec.twin.desired,
+      reported: t?.reported ?? {},
+      connected: this.connectedAt.has(k),
+      lastSeen: this.lastSeen.get(k) ?? null,
+    };
+  }
+
   /** Every accepted publish: last seen, and twin reports and acks. Cheap unless it is a twin topic. */
   onPublish(msg: BrokerMessage): void {
     if (!msg.device) return;

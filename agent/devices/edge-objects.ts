@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Device, DeviceCommand, DeviceCredential, EdgeObject, Route } from '../../core/index.ts';
+import type { Device, DeviceCommand, DeviceCredential, EdgeObject, Node, Route, Rule, Site } from '../../core/index.ts';
 import type { DeviceDirectory, DeviceIdentity } from '../broker/index.ts';
 import { objectKey } from '../sync.ts';
 
@@ -13,6 +13,8 @@ export interface EdgeChange {
   /** Devices added or changed (desired twin, grants). */
   devices: Device[];
   routesChanged: boolean;
+  /** A Rule, or this node's own Node or Site (which rule targets read), changed. */
+  rulesChanged: boolean;
 }
 
 /** Device secrets have the API tokens' shape: `gdg_<credential id>_<secret>`, the id naming the DeviceCredential. */
@@ -32,6 +34,9 @@ export class EdgeObjects implements DeviceDirectory {
   private readonly credentials = new Map<string, DeviceCredential>();
   private readonly commands = new Map<string, DeviceCommand>();
   private readonly routeList = new Map<string, Route>();
+  private readonly ruleList = new Map<string, Rule>();
+  /** This node's own Node and Site objects (the center sends only those). */
+  private self: { node?: Node; site?: Site } = {};
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -45,7 +50,7 @@ export class EdgeObjects implements DeviceDirectory {
 
   /** Applies synced puts and removals (by object key); on a snapshot, everything not put goes. */
   apply(put: Map<string, EdgeObject>, remove: string[], replaceAll: boolean): EdgeChange {
-    const change: EdgeChange = { revoked: [], commands: [], devices: [], routesChanged: false };
+    const change: EdgeChange = { revoked: [], commands: [], devices: [], routesChanged: false, rulesChanged: false };
     const gone = replaceAll ? [...this.all.keys()].filter((k) => !put.has(k)) : remove;
     for (const key of gone) {
       const o = this.all.get(key);
@@ -90,6 +95,16 @@ export class EdgeObjects implements DeviceDirectory {
     return [...this.routeList.values()].filter((r) => !r.spec.sites || (site !== undefined && r.spec.sites.includes(site)));
   }
 
+  /** Every Rule (the agent runs those that target it). */
+  rules(): Rule[] {
+    return [...this.ruleList.values()];
+  }
+
+  /** This node's Node and Site as the center last sent them (labels, tier). */
+  own(): { node?: Node; site?: Site } {
+    return this.self;
+  }
+
   pendingCommands(): DeviceCommand[] {
     return [...this.commands.values()];
   }
@@ -129,6 +144,19 @@ export class EdgeObjects implements DeviceDirectory {
         if (present) this.routeList.set(objectKey(o), o);
         else this.routeList.delete(objectKey(o));
         change.routesChanged = true;
+        return;
+      case 'Rule':
+        if (present) this.ruleList.set(objectKey(o), o);
+        else this.ruleList.delete(objectKey(o));
+        change.rulesChanged = true;
+        return;
+      case 'Node':
+        this.self = { ...this.self, node: present ? o : undefined };
+        change.rulesChanged = true;
+        return;
+      case 'Site':
+        this.self = { ...this.self, site: present ? o : undefined };
+        change.rulesChanged = true;
         return;
       default:
         return;

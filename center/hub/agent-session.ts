@@ -13,6 +13,8 @@ import {
   type Instance,
   type Node,
   type NodeStatus,
+  type Rule,
+  type RuleNodeStatus,
   ConflictError,
 } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
@@ -162,6 +164,9 @@ export class AgentSession {
     devices: async (m) => {
       for (const u of m.updates) await this.deviceStatus(u.project, u.device, u.status);
     },
+    rules: async (m) => {
+      for (const r of m.reports) await this.ruleStatus(r.project, r.rule, r.status);
+    },
     commands: async (m) => {
       for (const u of m.updates) {
         const cmd = (await this.deps.store.get('DeviceCommand', u.project, u.command)) as DeviceCommand | undefined;
@@ -207,6 +212,20 @@ export class AgentSession {
     } catch (e) {
       // Written meanwhile (another edge of the site, or a spec change): merge again on the fresh object.
       if (e instanceof ConflictError) return this.deviceStatus(project, name, update);
+      throw e;
+    }
+  }
+
+  /** This node's part of a Rule's status; other nodes' parts are left as they are. */
+  private async ruleStatus(project: string, name: string, status: RuleNodeStatus): Promise<void> {
+    const rule = (await this.deps.store.get('Rule', project, name)) as Rule | undefined;
+    if (!rule) return;
+    const nodes = { ...rule.status?.nodes, [this.node]: status };
+    try {
+      await this.deps.store.updateStatus('Rule', project, name, { nodes }, { expectRevision: rule.metadata.revision });
+    } catch (e) {
+      // Another node's report, or a spec change, came first: merge again on the fresh object.
+      if (e instanceof ConflictError) return this.ruleStatus(project, name, status);
       throw e;
     }
   }

@@ -2,13 +2,14 @@ import type { CenterMessage, DeviceCommand, DeviceCredential, EdgeObject, Instan
 import type { Change, Store } from '../store/store.ts';
 import { changesAfter } from '../store/change-feed.ts';
 
-const EDGE_KINDS = new Set(['Instance', 'Device', 'DeviceCredential', 'Route', 'DeviceCommand']);
+const EDGE_KINDS = new Set(['Instance', 'Device', 'DeviceCredential', 'Route', 'DeviceCommand', 'Rule', 'Node', 'Site']);
 
 /**
  * What one node's agent must receive, in store order: the instances bound to
  * it; its site's devices, with their credentials and commands (so the edge
  * authenticates and serves them while the center is out of reach); and every
- * route (the agent keeps those whose `sites` include its own). Spec changes
+ * route and rule (the agent keeps those that target it, knowing its own Node
+ * and Site, which it also receives). Spec changes
  * and deletions only: status-only writes are the edge's own reports, or the
  * center's bookkeeping, and are never echoed back.
  *
@@ -56,7 +57,7 @@ export class NodeFeed {
       // a later list already reflects converges to the same state).
       let revision = Infinity;
       const objects: EdgeObject[] = [];
-      for (const kind of ['Device', 'Instance', 'DeviceCredential', 'Route', 'DeviceCommand']) {
+      for (const kind of ['Device', 'Instance', 'DeviceCredential', 'Route', 'DeviceCommand', 'Rule', 'Node', 'Site']) {
         const page = await store.list(kind);
         revision = Math.min(revision, page.revision);
         if (kind === 'Device') {
@@ -88,7 +89,12 @@ export class NodeFeed {
       case 'DeviceCommand':
         return this.devices.has(deviceKey(o.metadata.project, (o as DeviceCredential | DeviceCommand).spec.device));
       case 'Route':
+      case 'Rule':
         return true;
+      case 'Node':
+        return o.metadata.name === this.node;
+      case 'Site':
+        return o.metadata.name === this.site;
       default:
         return false;
     }
@@ -102,17 +108,17 @@ export function toMessage(c: Change): CenterMessage {
 const deviceKey = (project: string | undefined, name: string): string => `${project ?? 'default'}/${name}`;
 
 /**
- * The scheduler's explanation is for people, and a device's status is the
- * edge's own report: neither goes to the agent.
+ * The scheduler's explanation is for people, and the status of a device, a
+ * node or a rule is the edges' own report: none of it goes to the agent.
  */
 function forAgent(o: EdgeObject): EdgeObject {
   if (o.kind === 'Instance' && o.status?.scheduling) {
     const { scheduling: _, ...status } = o.status;
     return { ...o, status } as Instance;
   }
-  if (o.kind === 'Device' && o.status) {
+  if ((o.kind === 'Device' || o.kind === 'Node' || o.kind === 'Rule') && o.status) {
     const { status: _, ...rest } = o;
-    return rest;
+    return rest as EdgeObject;
   }
   return o;
 }

@@ -1,0 +1,163 @@
+import type { Logger } from 'pino';
+import { nowIso, type Node, type Rule, type RuleNodeStatus, type RuleTarget, type Site } from '../../core/index.ts';
+import { Engine, type CheckpointStore, type RuleState } from '../../engine/index.ts';
+import type { BrokerMessage, EdgeBroker } from '../broker/index.ts';
+import type { LocalState } from '../local-state.ts';
+import type { UplinkQueue } from '../uplink/index.ts';
+import { ActionRunner } from './actions.ts';
+
+export interface RuleHostDeps {
+  node: string;
+  state: LocalState;
+  broker?: EdgeBroker;
+  uplink?: UplinkQueue;
+  /** A device's twin row for JOIN twins. */
+  twin?(project: string, device: string): Record<string, unknown> | undefined;
+  logger: Logger;
+  /** How often open windows are saved besides when windows close; default 1 s. */
+  checkpointMs?: number;
+}
+
+interface Hosted {
+  rule: Rule;
+  /** The spec parts that make the engine's rule, and the actions', to tell what an update changed. */
+  query: string;
+  effects: string;
+  actions: ActionRunner[];
+  phase: RuleNodeStatus['phase'];
+  message?: string;
+}
+
+/**
+ * Runs, on this node, the rules that target it: keeps the engine's rules
+ * and their actions in step with the synced Rule objects, feeds the engine
+ * from the edge broker, saves window state in local state, and reports each
+ * rule's state and counters for the Rule's status.
+ */
+export class RuleHost {
+  private readonly engine: Engine;
+  private readonly hosted = new Map<string, Hosted>();
+  private readonly timer: NodeJS.Timeout;
+  /** The last report sent per rule (without its time), to send only changes. */
+  private readonly sent = new Map<string, string>();
+
+  constructor(private readonly deps: RuleHostDeps) {
+    const checkpoints: CheckpointStore = {
+      load: (rule) => deps.state.record('rule_state', rule) as RuleState | undefined,
+      save: (rule, st) => deps.state.putRecord('rule_state', rule, st),
+      drop: (rule) => deps.state.deleteRecord('rule_state', rule),
+    };
+    this.engine = new Engine({
+      checkpoints,
+      twin: deps.twin,
+      emit: (rule, rows, hops) => {
+        for (const a of this.hosted.get(rule)?.actions ?? []) a.send(rows, hops);
+      },
+    });
+    this.timer = setInterval(() => this.engine.checkpoint(), deps.checkpointMs ?? 1000);
+    this.timer.unref();
+  }
+
+  /** Every accepted publish on the edge broker (synchronous and cheap when no rule matches). */
+  ingest(msg: BrokerMessage): void {
+    this.engine.ingest(msg.project, msg.topic, msg.payload, msg.device ?? null, msg.origin);
+  }
+
+  /** Brings the running rules in line with the synced ones and this node's Node and Site. */
+  sync(rules: Rule[], own: { site?: string; node?: Node; siteObject?: Site }): void {
+    const wanted = new Map(rules.filter((r) => targets(r.spec.target, this.deps.node, own)).map((r) => [`${r.metadata.project ?? 'default'}/${r.metadata.name}`, r]));
+    for (const [key, h] of this.hosted) {
+      if (wanted.has(key)) continue;
+      this.engine.remove(h.rule.metadata.project ?? 'default', h.rule.metadata.name);
+      for (const a of h.actions) a.stop();
+      this.hosted.delete(key);
+      this.sent.delete(key);
+    }
+    for (const [key, rule] of wanted) this.put(key, rule);
+  }
+
+  /** Reports of the rules whose state or counters changed since the last call (all of them with `all`). */
+  reports(all = false): { project: string; rule: string; status: RuleNodeStatus }[] {
+    const metrics = new Map(this.engine.metrics().map((m) => [m.rule, m.metrics]));
+    const out: { project: string; rule: string; status: RuleNodeStatus }[] = [];
+    for (const [key, h] of this.hosted) {
+      const m = metrics.get(key);
+      const zero = { in: 0, out: 0, filtered: 0, dropped: 0, late: 0, sinkErrors: 0, groups: 0, latencyMs: { count: 0, sum: 0, max: 0, p50: null, p99: null, buckets: [] } };
+      const body = { phase: h.phase, ...(h.message && { message: h.message }), ...(m ?? zero), pending: h.actions.reduce((n, a) => n + a.pending, 0) };
+      const text = JSON.stringify(body);
+      if (!all && this.sent.get(key) === text) continue;
+      this.sent.set(key, text);
+      out.push({ project: h.rule.metadata.project ?? 'default', rule: h.rule.metadata.name, status: { ...body, reportedAt: nowIso() } });
+    }
+    return out;
+  }
+
+  /** Saves every rule's windows and stops; a restart resumes them. */
+  stop(): void {
+    clearInterval(this.timer);
+    this.engine.stop();
+    for (const h of this.hosted.values()) for (const a of h.actions) a.stop();
+    this.hosted.clear();
+  }
+
+  private put(key: string, rule: Rule): void {
+    const project = rule.metadata.project ?? 'default';
+    const name = rule.metadata.name;
+    const spec = rule.spec;
+    const query = JSON.stringify([spec.sql, spec.tables]);
+    const effects = JSON.stringify([spec.actions, spec.retry]);
+    const prev = this.hosted.get(key);
+    if (prev && prev.query === query && prev.effects === effects && (prev.phase === 'Paused') === spec.paused) {
+      prev.rule = rule;
+      return;
+    }
+    let actions = prev?.actions ?? [];
+    if (!prev || prev.effects !== effects) {
+      for (const a of actions) a.stop();
+      actions = spec.actions.map(
+        (a) =>
+          new ActionRunner({ project, name, key }, a, spec.retry, {
+            broker: this.deps.broker,
+            uplink: this.deps.uplink,
+            logger: this.deps.logger,
+            onError: (action, message) => this.engine.sinkError(key, action, message),
+            onDrop: (action, rows) => this.engine.sinkError(key, action, `${rows} result row(s) dropped: the action's queue is full`),
+          }),
+      );
+    }
+    const h: Hosted = { rule, query, effects, actions, phase: 'Running' };
+    this.hosted.set(key, h);
+    if (spec.paused) {
+      // Paused keeps its windows: saved now, resumed (closing what ended meanwhile) when unpaused.
+      this.engine.remove(project, name, { keepState: true });
+      h.phase = 'Paused';
+      return;
+    }
+    if (!this.deps.broker) {
+      h.phase = 'Failed';
+      h.message = 'this node runs no edge broker (start the agent with --mqtt-listen)';
+      return;
+    }
+    try {
+      this.engine.apply({ project, name, sql: spec.sql, tables: spec.tables });
+    } catch (err) {
+      // The center checked the SQL; an agent of another version may still disagree.
+      h.phase = 'Failed';
+      h.message = (err as Error).message;
+      this.deps.logger.warn({ rule: key, err: h.message }, 'rule not started');
+    }
+  }
+}
+
+/** Whether a rule's target takes in this node. */
+export function targets(t: RuleTarget, node: string, own: { site?: string; node?: Node; siteObject?: Site }): boolean {
+  if (t.nodes && !t.nodes.includes(node)) return false;
+  if (t.sites && !(own.site && t.sites.includes(own.site))) return false;
+  const tiers = t.tiers ?? (t.sites || t.nodes ? undefined : ['edge']);
+  if (tiers && !(own.siteObject && tiers.includes(own.siteObject.spec.tier))) return false;
+  if (t.nodeSelector && !hasLabels(own.node?.metadata.labels, t.nodeSelector)) return false;
+  if (t.siteSelector && !hasLabels(own.siteObject?.metadata.labels, t.siteSelector)) return false;
+  return true;
+}
+
+const hasLabels = (labels: Record<string, string> | undefined, want: Record<string, string>): boolean => Object.entries(want).every(([k, v]) => labels?.[k] === v);
