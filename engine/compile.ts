@@ -97,8 +97,8 @@ class Compiler {
     this.visibleJoins = i + 1;
     // `alias.column = <expression without this table>`: a keyed lookup.
     const keyed = this.keyedJoin(j.on, alias, i);
+    if (j.table === TWINS_TABLE && keyed?.column !== 'device') throw new SqlError(`join ${TWINS_TABLE} on its device: ON ${alias}.device = device()`, j.on.pos);
     if (keyed) return { table: j.table, kind: j.kind, lookup: (c, t) => t.find(keyed.column, keyed.key(c)) };
-    if (j.table === TWINS_TABLE) throw new SqlError(`join ${TWINS_TABLE} on its device: ON ${alias}.device = device()`, j.on.pos);
     const on = this.expr(j.on, 'ON');
     return {
       table: j.table,

@@ -1,5 +1,5 @@
 /**
- * The syntax tree of a rule's SQL (docs/rules.md). The parser builds it and
+ * The syntax tree of a rule's SQL (docs/rules-sql.md). The parser builds it and
  * nothing else; names are resolved and checked by the analyzer (analyze.ts),
  * and the compiler turns it into closures. Every node keeps the position of
  * its first token, so a later error can still name line and column.
