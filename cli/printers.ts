@@ -1,5 +1,5 @@
 import { yaml } from '../core/lazy-yaml.ts';
-import type { Device, DeviceCommand, DeviceCredential, GedgeEvent, Instance, Link, Node, Resource, Route, Service, Site } from '../core/index.ts';
+import type { Device, DeviceCommand, DeviceCredential, GedgeEvent, Instance, Link, Node, Resource, Route, Rule, Service, Site } from '../core/index.ts';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
 
@@ -85,6 +85,16 @@ const COLUMNS: Record<string, Column[]> = {
     ['DELIVERED', (o) => String((o as Route).status?.delivered ?? 0)],
     ['ERROR', (o) => (o as Route).status?.error ?? '', true],
   ],
+  Rule: [
+    ['NAME', (o) => o.metadata.name],
+    ['FROM', (o) => /\bFROM\s+("[^"]*"|'[^']*')/i.exec((o as Rule).spec.sql)?.[1] ?? ''],
+    ['NODES', (o) => ruleNodes(o as Rule)],
+    ['IN', (o) => String(ruleSum(o as Rule, 'in'))],
+    ['OUT', (o) => String(ruleSum(o as Rule, 'out'))],
+    ['DROPPED', (o) => String(ruleSum(o as Rule, 'dropped') + ruleSum(o as Rule, 'late'))],
+    ['SINK ERRORS', (o) => String(ruleSum(o as Rule, 'sinkErrors'))],
+    ['AGE', (o) => age(o.metadata.createdAt)],
+  ],
   DeviceCommand: [
     ['NAME', (o) => o.metadata.name],
     ['DEVICE', (o) => (o as DeviceCommand).spec.device],
@@ -138,4 +148,16 @@ export function render(kind: string, items: Resource[], format: OutputFormat, si
   if (format === 'yaml') return single ? yaml().stringify(items[0]) : items.map((i) => yaml().stringify(i)).join('---\n');
   if (!items.length) return `No ${kind.toLowerCase()}s found.`;
   return table(kind, items, format === 'wide');
+}
+
+type RuleCounter = 'in' | 'out' | 'filtered' | 'dropped' | 'late' | 'sinkErrors' | 'pending';
+/** A counter over every node that runs the rule. */
+export const ruleSum = (r: Rule, k: RuleCounter): number => Object.values(r.status?.nodes ?? {}).reduce((n, s) => n + s[k], 0);
+/** `2 running` or `1/2 running`, as the nodes report it; `paused` when every node says so. */
+function ruleNodes(r: Rule): string {
+  const nodes = Object.values(r.status?.nodes ?? {});
+  if (!nodes.length) return '<none>';
+  const running = nodes.filter((s) => s.phase === 'Running').length;
+  if (r.spec.paused && nodes.every((s) => s.phase === 'Paused')) return 'paused';
+  return running === nodes.length ? `${running} running` : `${running}/${nodes.length} running`;
 }

@@ -52,13 +52,16 @@ class Compiler {
   compile(): CompiledQuery {
     const s = this.stmt;
     const windowed = s.window !== undefined;
-    const joins = s.joins.map((j, i) => this.join(j, i));
-    this.visibleJoins = joins.length;
+    // Every alias is known before any ON is compiled: one used before its JOIN is an error, not a payload field.
+    s.joins.forEach((j, i) => this.declare(j, i));
+    // The event time is read before the lookups (the runner's order), so it sees no joined table.
     const eventTime = s.from.timestamp && {
       of: this.expr(s.from.timestamp.expr, 'TIMESTAMP BY'),
       watermarkMs: s.from.timestamp.watermarkMs,
       latenessMs: s.from.timestamp.latenessMs,
     };
+    const joins = s.joins.map((j, i) => this.join(j, i));
+    this.visibleJoins = joins.length;
     const where = s.where && this.expr(s.where, 'WHERE');
     if (s.groupBy.length && !windowed) throw new SqlError('GROUP BY needs a window: add TUMBLING(1s), HOPPING, SLIDING or SESSION to it', s.groupBy[0]!.pos);
     const groupBy = s.groupBy.map((g) => this.expr(g, 'GROUP BY'));
@@ -87,13 +90,17 @@ class Compiler {
     };
   }
 
-  private join(j: SelectStatement['joins'][number], i: number): CompiledJoin {
+  private declare(j: SelectStatement['joins'][number], i: number): void {
     if (j.table !== TWINS_TABLE && !this.tables.includes(j.table)) {
       throw new SqlError(`unknown table "${j.table}": declare it in the rule's spec.tables, or join ${TWINS_TABLE}`, j.pos);
     }
     const alias = j.alias ?? j.table;
     if (this.tableAliases.has(alias) || alias === this.streamAlias) throw new SqlError(`"${alias}" names two sources: give one another alias`, j.pos);
     this.tableAliases.set(alias, i);
+  }
+
+  private join(j: SelectStatement['joins'][number], i: number): CompiledJoin {
+    const alias = j.alias ?? j.table;
     this.visibleJoins = i + 1;
     // `alias.column = <expression without this table>`: a keyed lookup.
     const keyed = this.keyedJoin(j.on, alias, i);
@@ -315,10 +322,11 @@ class Compiler {
       case 'topic': {
         if (!e.args.length) return (c) => c.row.topic;
         const n = e.args[0]!;
-        if (n.k !== 'lit' || typeof n.value !== 'number' || !Number.isInteger(n.value) || n.value === 0) {
+        // The parser reads -1 as a minus applied to 1.
+        const level = n.k === 'lit' ? n.value : n.k === 'unary' && n.op === '-' && n.arg.k === 'lit' && typeof n.arg.value === 'number' ? -n.arg.value : null;
+        if (typeof level !== 'number' || !Number.isInteger(level) || level === 0) {
           throw new SqlError('topic(n) takes a level number: 1 for the first level, -1 for the last', n.pos);
         }
-        const level = n.value;
         return (c) => {
           const levels = c.row.topic.split('/');
           return levels[level > 0 ? level - 1 : levels.length + level] ?? null;

@@ -89,6 +89,8 @@ export class Engine {
       persist: () => this.save(key),
     });
     const running: Running = { def, runner, metrics, tables };
+    // Registered before restoring: windows that close in restore() are saved from this runner before their rows go out.
+    this.rules.set(key, running);
     if (prev) {
       prev.runner.stop();
       const state = prev.runner.snapshot();
@@ -97,7 +99,6 @@ export class Engine {
       const saved = this.deps.checkpoints?.load(key);
       if (saved && !runner.restore(saved)) this.deps.checkpoints?.drop(key);
     }
-    this.rules.set(key, running);
     this.reindex();
     this.save(key);
   }

@@ -2,11 +2,12 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { yaml } from '../../core/lazy-yaml.ts';
-import { lookupKind, parseManifest, SERVICE_LABEL, type GedgeEvent, type Instance, type Resource } from '../../core/index.ts';
+import { lookupKind, parseManifest, SERVICE_LABEL, type GedgeEvent, type Instance, type Resource, type Rule } from '../../core/index.ts';
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { age, formatRows, render, table, type OutputFormat } from '../printers.ts';
 import { describePlacement } from '../describe-placement.ts';
+import { describeRule } from '../describe-rule.ts';
 
 interface Conn {
   server?: string;
@@ -71,8 +72,10 @@ export function registerResourceCommands(program: Command): void {
       const kind = kindOrFail(kindArg);
       const api = client(cmd.optsWithGlobals<Conn>());
       const obj = await api.get(kind, name, o.project);
-      const { scheduling: _, ...status } = (obj as { status?: { scheduling?: unknown } }).status ?? {};
-      console.log(yaml().stringify({ kind: obj.kind, metadata: obj.metadata, spec: obj.spec, status }).trimEnd());
+      // The scheduler's explanation and a rule's per-node counters get tables of their own below.
+      const { scheduling: _, nodes: _n, ...status } = (obj as { status?: { scheduling?: unknown; nodes?: unknown } }).status ?? {};
+      console.log(yaml().stringify({ kind: obj.kind, metadata: obj.metadata, spec: obj.spec, ...(Object.keys(status).length && { status }) }).trimEnd());
+      if (kind === 'Rule') console.log(`\n${describeRule(obj as Rule)}`);
       if (kind === 'Service' || kind === 'Instance') {
         const instances = kind === 'Instance' ? [obj as Instance] : (await api.list<Instance>('Instance', { project: o.project, selector: `${SERVICE_LABEL}=${name}` })).items;
         console.log(`\n${describePlacement(instances)}`);
