@@ -22,7 +22,7 @@ HAVING queue >= 5`;
 
 describe('rules at the edge', () => {
   let p: Platform;
-  let devices: MqttClient[] = [];
+  const devices: MqttClient[] = [];
   let hook: Server;
   const hookBodies: unknown[][] = [];
   let hookFailures = 3;
