@@ -1,4 +1,4 @@
-/** The streaming SQL rule engine (docs/rules.md): pure, fed by the agent's edge broker. */
+/** The streaming SQL rule engine (docs/rules.md, docs/rules-sql.md): pure, fed by the agent's edge broker. */
 export { Engine, MAX_HOPS, type CheckpointStore, type EngineDeps, type Origin, type RuleDefinition } from './engine.ts';
 export { compileQuery, TWINS_TABLE } from './compile.ts';
 export { SqlError } from './language/errors.ts';
