@@ -104,7 +104,7 @@ export function registerResourceCommands(program: Command): void {
 
 export function kindOrFail(arg: string): string {
   const info = lookupKind(arg);
-  if (!info) throw new CliError(`unknown resource type "${arg}" (try: projects, sites, nodes, services, instances, events, links, priorityclasses)`);
+  if (!info) throw new CliError(`unknown resource type "${arg}" (try: projects, sites, nodes, services, instances, events, links, priorityclasses, devices, routes, rules)`);
   return info.kind;
 }
 
