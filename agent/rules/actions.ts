@@ -19,18 +19,32 @@ type Row = Record<string, unknown>;
 /** What one row becomes for the action; a PermanentError for a row that can never be sent (e.g. its topic is not valid). */
 class PermanentError extends Error {}
 
+/** Per kind of action: rows per delivery, and deliveries in flight at once. */
+const PACE = {
+  // A burst of result rows (a window closing over 1,000 groups) goes out 64
+  // publishes at a time: aedes' emitter queues what is over its concurrency
+  // and drains that queue recursively, which a large burst overflows
+  // (mcollina/mqemitter#204).
+  mqtt: { batch: 1, inFlight: 64 },
+  uplink: { batch: 1000, inFlight: 1 },
+  webhook: { batch: 100, inFlight: 1 },
+  log: { batch: 1000, inFlight: 1 },
+} as const;
+
 /**
- * One action of one rule. Rows go out at once while the action works; when
- * an attempt fails they queue (at most retry.maxQueue, the oldest dropped
- * first) and are retried in order with exponential backoff, so a failing
- * sink never stops the rule nor blocks its other actions.
+ * One action of one rule. Rows go out at once, in order, at most
+ * PACE.inFlight deliveries at a time; when a delivery fails its rows go back
+ * to the front of the queue (at most retry.maxQueue rows wait, the oldest
+ * dropped first) and are tried again after an exponential backoff, so a
+ * failing sink never stops the rule nor blocks its other actions.
  */
 export class ActionRunner {
-  readonly name: string;
-  private readonly queue: Row[] = [];
+  readonly name: keyof typeof PACE;
+  private readonly queue: [Row, number][] = [];
+  private inFlight = 0;
   private delayMs = 0;
+  /** The backoff after a failure: nothing goes out until it fires. */
   private timer: NodeJS.Timeout | undefined;
-  private busy = false;
   private stopped = false;
 
   constructor(
@@ -39,7 +53,7 @@ export class ActionRunner {
     private readonly retry: RuleSpec['retry'],
     private readonly deps: ActionDeps,
   ) {
-    this.name = Object.keys(action)[0]!;
+    this.name = Object.keys(action)[0] as keyof typeof PACE;
   }
 
   get pending(): number {
@@ -49,22 +63,9 @@ export class ActionRunner {
   /** `hops`: how many rules the rows went through, this one included (see engine/Origin). */
   send(rows: Row[], hops: number): void {
     if (this.stopped) return;
-    if (!this.queue.length && !this.busy) {
-      // The fast path: nothing waiting, so nothing to keep in order behind.
-      const failed = this.attempt(rows, hops);
-      if (failed === undefined) return;
-      if (failed instanceof Promise) {
-        this.busy = true;
-        void failed.then((rest) => {
-          this.busy = false;
-          if (rest.length) this.enqueue(rest, true);
-          else if (this.queue.length) this.schedule(0);
-        });
-        return;
-      }
-      return this.enqueue(failed, true);
-    }
-    this.enqueue(rows, false);
+    for (const row of rows) this.queue.push([row, hops]);
+    this.trim();
+    this.pump();
   }
 
   stop(): void {
@@ -72,61 +73,59 @@ export class ActionRunner {
     clearTimeout(this.timer);
   }
 
-  /** Sends rows; returns undefined when all went, else the rows still to send (now, or once the promise settles). */
-  private attempt(rows: Row[], hops = 1): Row[] | undefined | Promise<Row[]> {
-    try {
-      const r = this.deliver(rows, hops);
-      if (!(r instanceof Promise)) return undefined;
-      return r.then(
-        () => [],
-        (err: unknown) => this.failed(rows, err),
+  private pump(): void {
+    const pace = PACE[this.name];
+    while (!this.stopped && this.timer === undefined && this.queue.length && this.inFlight < pace.inFlight) {
+      const batch = this.queue.splice(0, pace.batch);
+      let sent: void | Promise<unknown>;
+      try {
+        sent = this.deliver(batch.map(([row]) => row), batch[0]![1]);
+      } catch (err) {
+        return this.failed(batch, err);
+      }
+      if (sent === undefined) {
+        this.delayMs = 0;
+        continue;
+      }
+      this.inFlight++;
+      sent.then(
+        () => {
+          this.inFlight--;
+          this.delayMs = 0;
+          this.pump();
+        },
+        (err: unknown) => {
+          this.inFlight--;
+          this.failed(batch, err);
+        },
       );
-    } catch (err) {
-      return this.failed(rows, err);
     }
   }
 
-  private failed(rows: Row[], err: unknown): Row[] {
-    const message = (err as Error).message ?? String(err);
-    this.deps.onError(this.name, message);
+  /** Counts the failure; the rows go back to the front of the queue and are tried again after the backoff. */
+  private failed(batch: [Row, number][], err: unknown): void {
+    this.deps.onError(this.name, err instanceof Error ? err.message : String(err));
     if (err instanceof PermanentError) {
-      this.deps.onDrop(this.name, rows.length);
-      return [];
+      this.deps.onDrop(this.name, batch.length);
+      return this.pump();
     }
-    return rows;
-  }
-
-  private enqueue(rows: Row[], failed: boolean): void {
-    this.queue.push(...rows);
-    const over = this.queue.length - this.retry.maxQueue;
-    if (over > 0) {
-      this.queue.splice(0, over);
-      this.deps.onDrop(this.name, over);
-    }
-    if (failed) this.delayMs = this.delayMs ? Math.min(this.retry.maxMs, this.delayMs * 2) : this.retry.initialMs;
-    if (!this.timer && !this.busy) this.schedule(this.delayMs);
-  }
-
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.flush(), ms);
+    this.queue.unshift(...batch);
+    this.trim();
+    this.delayMs = this.delayMs ? Math.min(this.retry.maxMs, this.delayMs * 2) : this.retry.initialMs;
+    if (this.stopped || this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.pump();
+    }, this.delayMs);
     this.timer.unref();
   }
 
-  private async flush(): Promise<void> {
-    this.timer = undefined;
-    if (this.stopped || this.busy || !this.queue.length) return;
-    const batch = this.queue.splice(0, this.name === 'webhook' ? 100 : 1000);
-    this.busy = true;
-    const rest = await this.attempt(batch);
-    this.busy = false;
-    if (rest && rest.length) {
-      this.queue.unshift(...rest);
-      this.delayMs = this.delayMs ? Math.min(this.retry.maxMs, this.delayMs * 2) : this.retry.initialMs;
-      return this.schedule(this.delayMs);
-    }
-    this.delayMs = 0;
-    if (this.queue.length) this.schedule(0);
+  /** The oldest rows go when the queue is over its bound. */
+  private trim(): void {
+    const over = this.queue.length - this.retry.maxQueue;
+    if (over <= 0) return;
+    this.queue.splice(0, over);
+    this.deps.onDrop(this.name, over);
   }
 
   private deliver(rows: Row[], hops: number): void | Promise<unknown> {
