@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { nameSchema } from '../../core/schema-base.ts';
 import { Counters } from './counters.ts';
+import { guardedEmitter } from './emitter.ts';
 import { InvalidTopicError } from './errors.ts';
 import { deviceOf, Gatekeeper } from './gatekeeper.ts';
 import { Listeners } from './listeners.ts';
@@ -14,6 +15,8 @@ import { isValidFilter, isValidTopic } from './topics.ts';
 import type { BrokerHooks, BrokerStats, DeviceRef, EdgeBrokerOptions, MessageHandler, PublishOptions } from './types.ts';
 import { ADMINISTRATIVE_ACTION, disconnect, installWire, writeDirect } from './wire.ts';
 
+/** Messages routed at once before aedes' emitter queues the next (aedes' default). */
+const EMITTER_CONCURRENCY = 100;
 /** How often ended MQTT 5 sessions are looked for. */
 const EXPIRY_SWEEP_MS = 30_000;
 
@@ -38,6 +41,8 @@ export class EdgeBroker {
     const gate = new Gatekeeper({ directory: o.directory, counters }, persistence, hooks, log);
     const aedes = await Aedes.createBroker({
       persistence,
+      mq: guardedEmitter(EMITTER_CONCURRENCY),
+      concurrency: EMITTER_CONCURRENCY,
       preConnect: gate.preConnect,
       authenticate: gate.authenticate,
       authorizePublish: gate.authorizePublish,
