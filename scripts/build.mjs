@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const SOURCES = ['core', 'center', 'agent', 'cli'];
+const SOURCES = ['core', 'engine', 'center', 'agent', 'cli'];
 export const ENTRY = join(root, 'dist', 'gedge.mjs');
 
 function newest(dir, acc = 0) {
