@@ -36,7 +36,7 @@ test('removals and snapshots report what was revoked; unchanged puts change noth
   assert.equal(c1.devices.length, 1);
   assert.ok(c1.routesChanged);
   const again = e.apply(byKey(device('lamp')), [], false);
-  assert.deepEqual(again, { revoked: [], commands: [], devices: [], routesChanged: false });
+  assert.deepEqual(again, { revoked: [], commands: [], devices: [], routesChanged: false, rulesChanged: false });
   assert.deepEqual(e.routes('edge-a').map((r) => r.metadata.name), ['all']);
   const revoked = e.apply(new Map(), [objectKey(cred('00000000000000a1', 'lamp'))], false);
   assert.deepEqual(revoked.revoked, ['default/lamp']);

@@ -9,8 +9,8 @@ import { tableRows } from '../uplink/test-helpers.ts';
 
 const EDGE = 'edge-a-1';
 
-const yamlDoc = (o: unknown): string => JSON.stringify(o);
-const rule = (name: string, spec: Record<string, unknown>) => yamlDoc({ apiVersion: 'gedge.io/v1', kind: 'Rule', metadata: { name }, spec });
+const jsonDoc = (o: unknown): string => JSON.stringify(o);
+const rule = (name: string, spec: Record<string, unknown>) => jsonDoc({ apiVersion: 'gedge.io/v1', kind: 'Rule', metadata: { name }, spec });
 
 /** The rule of the scenario: a queue (5 or more slow vehicles in a second on an approach) turns that approach's light red. */
 const QUEUE_SQL = `
@@ -51,9 +51,9 @@ describe('rules at the edge', () => {
     const api = p.center.api;
     await api.apply(
       [
-        ...['loop-1', 'loop-2'].map((name) => yamlDoc({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name }, spec: { site: 'edge-a', grants: { publish: ['traffic/#'] } } })),
-        ...['light-n', 'panel'].map((name) => yamlDoc({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name }, spec: { site: 'edge-a', grants: { subscribe: ['signals/#'] } } })),
-        yamlDoc({ apiVersion: 'gedge.io/v1', kind: 'Route', metadata: { name: 'flows' }, spec: { topic: 'flows/#', sink: { type: 'table' } } }),
+        ...['loop-1', 'loop-2'].map((name) => jsonDoc({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name }, spec: { site: 'edge-a', grants: { publish: ['traffic/#'] } } })),
+        ...['light-n', 'panel'].map((name) => jsonDoc({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name }, spec: { site: 'edge-a', grants: { subscribe: ['signals/#'] } } })),
+        jsonDoc({ apiVersion: 'gedge.io/v1', kind: 'Route', metadata: { name: 'flows' }, spec: { topic: 'flows/#', sink: { type: 'table' } } }),
       ].join('\n---\n'),
     );
   });

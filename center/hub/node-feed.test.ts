@@ -50,25 +50,29 @@ test('an agent behind the compaction point, or ahead of the store, gets a full s
 const node = (name: string, site: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Node', metadata: { name, labels: {} }, spec: { site, capacity: { cpu: 1, memoryMiB: 1, diskMiB: 0, accelerators: {} }, unschedulable: false, taints: [] } }) as Resource;
 const device = (name: string, site: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name, project: 'default', labels: {} }, spec: { site, description: '', grants: { publish: [], subscribe: [] }, twin: { desired: {} } } }) as Resource;
 const cred = (id: string, dev: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'DeviceCredential', metadata: { name: id, project: 'default', labels: {} }, spec: { device: dev, hash: 'a'.repeat(64), description: '' } }) as Resource;
+const site = (name: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Site', metadata: { name, labels: {} }, spec: { tier: 'edge', description: '' } }) as Resource;
+const rule = (name: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Rule', metadata: { name, project: 'default', labels: {} }, spec: { sql: 'SELECT a FROM "x"', target: {}, actions: [{ log: { level: 'info' } }], tables: {}, retry: { initialMs: 100, maxMs: 30000, maxQueue: 10000 }, paused: false } }) as Resource;
 const route = (name: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Route', metadata: { name, project: 'default', labels: {} }, spec: { topic: 'x/#', sink: { type: 'table' } } }) as Resource;
 
-test("a node gets its site's devices with their credentials and every route, not other sites' devices, and no device status echo", async () => {
+test("a node gets its site's devices with their credentials, every route and rule, its own Node and Site, not other sites' devices, and no status echo", async () => {
   const s = await openSqliteStore(':memory:');
   try {
-    await s.apply([node('n1', 'edge-a'), device('near', 'edge-a'), device('far', 'edge-b')]);
+    await s.apply([site('edge-a'), site('edge-b'), node('n1', 'edge-a'), node('n2', 'edge-b'), device('near', 'edge-a'), device('far', 'edge-b')]);
     const since = await s.currentRevision();
-    await s.apply([cred('0000000000000001', 'near'), cred('0000000000000002', 'far'), route('up'), device('late', 'edge-a'), cred('0000000000000003', 'late')]);
+    await s.apply([cred('0000000000000001', 'near'), cred('0000000000000002', 'far'), route('up'), device('late', 'edge-a'), cred('0000000000000003', 'late'), rule('r')]);
     await s.updateStatus('Device', 'default', 'near', { connected: true, reported: {}, reportedVersion: 1, desiredAckVersion: 0, denied: 0 });
+    await s.updateStatus('Node', undefined, 'n1', { phase: 'Ready', conditions: [] });
+    await s.updateStatus('Rule', 'default', 'r', { nodes: {} });
     await s.delete('Device', 'default', 'far');
     const feed = await NodeFeed.open(s, 'n1');
     const { messages } = await feed.catchUp(s, since);
     assert.deepEqual(
       messages.map((m) => (m.t === 'change' ? `${m.op}:${m.object.kind}/${m.object.metadata.name}` : m.t)),
-      ['put:DeviceCredential/0000000000000001', 'put:Route/up', 'put:Device/late', 'put:DeviceCredential/0000000000000003', 'synced'],
+      ['put:DeviceCredential/0000000000000001', 'put:Route/up', 'put:Device/late', 'put:DeviceCredential/0000000000000003', 'put:Rule/r', 'synced'],
     );
     const snap = (await feed.catchUp(s, (await s.currentRevision()) + 100)).messages[0] as { objects: Resource[] };
-    assert.deepEqual(snap.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(), ['Device/late', 'Device/near', 'DeviceCredential/0000000000000001', 'DeviceCredential/0000000000000003', 'Route/up']);
-    assert.equal((snap.objects.find((o) => o.metadata.name === 'near') as { status?: unknown }).status, undefined, "the device's status stays in the center");
+    assert.deepEqual(snap.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(), ['Device/late', 'Device/near', 'DeviceCredential/0000000000000001', 'DeviceCredential/0000000000000003', 'Node/n1', 'Route/up', 'Rule/r', 'Site/edge-a']);
+    for (const name of ['near', 'n1', 'r']) assert.equal((snap.objects.find((o) => o.metadata.name === name) as { status?: unknown }).status, undefined, `${name}'s status stays in the center`);
   } finally {
     await s.close();
   }
