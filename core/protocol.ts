@@ -54,8 +54,8 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('events'), events: z.array(agentEventSchema).max(1000) }),
   /** Devices' connection state, last seen and reported twin, as the edge saw them (coalesced, newest per device). */
   z.object({ t: z.literal('devices'), updates: z.array(z.object({ project: nameSchema, device: nameSchema, status: deviceStatusSchema.partial() })).max(10_000) }),
-  /** The rules this node runs, their state and counters (sent when they changed, at most once a heartbeat). */
-  z.object({ t: z.literal('rules'), reports: z.array(z.object({ project: nameSchema, rule: nameSchema, status: ruleNodeStatusSchema })).max(10_000) }),
+  /** The rules this node runs, their state and counters (sent when they changed, at most once a heartbeat); null: it no longer runs the rule. */
+  z.object({ t: z.literal('rules'), reports: z.array(z.object({ project: nameSchema, rule: nameSchema, status: ruleNodeStatusSchema.nullable() })).max(10_000) }),
   /** Commands delivered (or expired) at the edge. */
   z.object({ t: z.literal('commands'), updates: z.array(z.object({ project: nameSchema, command: nameSchema, status: deviceCommandStatusSchema })).max(10_000) }),
   z.object({ t: z.literal('logs.data'), stream: z.number().int(), data: z.string() }),

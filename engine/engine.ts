@@ -111,10 +111,10 @@ export class Engine {
   remove(project: string, name: string, opts: { keepState?: boolean } = {}): void {
     const key = `${project}/${name}`;
     const r = this.rules.get(key);
+    if (!opts.keepState) this.deps.checkpoints?.drop(key);
     if (!r) return;
     r.runner.stop();
     if (opts.keepState) this.save(key);
-    else this.deps.checkpoints?.drop(key);
     this.rules.delete(key);
     this.reindex();
   }

@@ -184,6 +184,16 @@ describe('rules at the edge', () => {
     assert.equal([...windows.values()].reduce((a, b) => a + b, 0), sent);
   });
 
+  it('retargeting a rule moves it: the nodes it leaves stop it and drop out of its status', async () => {
+    const flows = await p.center.api.get<Rule>('Rule', 'flows');
+    await p.center.api.apply(jsonDoc({ ...flows, metadata: { name: 'flows' }, status: undefined, spec: { ...flows.spec, target: { sites: ['cloud'] } } }));
+    const nodes = await waitFor(async () => {
+      const n = (await p.center.api.get<Rule>('Rule', 'flows')).status?.nodes ?? {};
+      return n['cloud-1']?.phase === 'Running' && !n[EDGE] ? n : undefined;
+    }, 15_000, 'flows running on cloud-1 only');
+    assert.deepEqual(Object.keys(nodes), ['cloud-1']);
+  });
+
   it('a bad rule is refused at apply with the line and column of the problem, and nothing changes', async () => {
     const res = await p.center.api.raw('POST', '/api/v1/apply', `apiVersion: gedge.io/v1
 kind: Rule

@@ -40,6 +40,8 @@ export class RuleHost {
   private readonly timer: NodeJS.Timeout;
   /** The last report sent per rule (without its time), to send only changes. */
   private readonly sent = new Map<string, string>();
+  /** Rules this node stopped running, to be reported gone once. */
+  private readonly gone = new Map<string, Rule>();
 
   constructor(private readonly deps: RuleHostDeps) {
     const checkpoints: CheckpointStore = {
@@ -72,14 +74,19 @@ export class RuleHost {
       for (const a of h.actions) a.stop();
       this.hosted.delete(key);
       this.sent.delete(key);
+      this.gone.set(key, h.rule);
     }
     for (const [key, rule] of wanted) this.put(key, rule);
   }
 
-  /** Reports of the rules whose state or counters changed since the last call (all of them with `all`). */
-  reports(all = false): { project: string; rule: string; status: RuleNodeStatus }[] {
+  /** Reports of the rules whose state or counters changed since the last call (all of them with `all`), and of those no longer run here (null). */
+  reports(all = false): { project: string; rule: string; status: RuleNodeStatus | null }[] {
     const metrics = new Map(this.engine.metrics().map((m) => [m.rule, m.metrics]));
-    const out: { project: string; rule: string; status: RuleNodeStatus }[] = [];
+    const out: { project: string; rule: string; status: RuleNodeStatus | null }[] = [];
+    for (const [key, rule] of this.gone) {
+      if (!this.hosted.has(key)) out.push({ project: rule.metadata.project ?? 'default', rule: rule.metadata.name, status: null });
+    }
+    this.gone.clear();
     for (const [key, h] of this.hosted) {
       const m = metrics.get(key);
       const zero = { in: 0, out: 0, filtered: 0, dropped: 0, late: 0, sinkErrors: 0, groups: 0, latencyMs: { count: 0, sum: 0, max: 0, p50: null, p99: null, buckets: [] } };

@@ -216,11 +216,12 @@ export class AgentSession {
     }
   }
 
-  /** This node's part of a Rule's status; other nodes' parts are left as they are. */
-  private async ruleStatus(project: string, name: string, status: RuleNodeStatus): Promise<void> {
+  /** This node's part of a Rule's status (null: the node no longer runs it); other nodes' parts are left as they are. */
+  private async ruleStatus(project: string, name: string, status: RuleNodeStatus | null): Promise<void> {
     const rule = (await this.deps.store.get('Rule', project, name)) as Rule | undefined;
-    if (!rule) return;
-    const nodes = { ...rule.status?.nodes, [this.node]: status };
+    if (!rule || (status === null && !rule.status?.nodes[this.node])) return;
+    const { [this.node]: _, ...others } = rule.status?.nodes ?? {};
+    const nodes = status === null ? others : { ...others, [this.node]: status };
     try {
       await this.deps.store.updateStatus('Rule', project, name, { nodes }, { expectRevision: rule.metadata.revision });
     } catch (e) {
