@@ -202,8 +202,9 @@ export class Agent extends EventEmitter {
     await this.network?.stop();
     await this.queue;
     this.devices?.stop();
-    this.rules?.stop();
+    // The broker first: every message it acknowledged is in the windows the rules save.
     await this.broker?.close();
+    this.rules?.stop();
     await this.uplink?.sender.stop();
     this.uplink?.queue.close();
     await this.workloads?.stopAll();
