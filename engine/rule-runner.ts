@@ -65,6 +65,8 @@ export class RuleRunner {
   private lastArrival = 0;
   private timer: unknown;
   private timerAt = Infinity;
+  /** The window state's next deadline (op.nextDeadline(), kept up to date from what each row touches). */
+  private due = Infinity;
   private dirty = false;
   private stopped = false;
 
@@ -98,7 +100,10 @@ export class RuleRunner {
 
   /** Closes every open window now and emits it (the rule is replaced by an incompatible version, or removed). */
   closeAll(): void {
-    if (this.op) this.emitFirings(this.op.closeAll(), true);
+    if (!this.op) return;
+    const fired = this.op.closeAll();
+    this.due = this.op.nextDeadline() ?? Infinity;
+    this.emitFirings(fired, true);
   }
 
   snapshot(): RuleState {
@@ -113,6 +118,7 @@ export class RuleRunner {
     this.wm = st.watermark ?? -Infinity;
     this.lastArrival = st.lastArrival;
     if (this.op && st.window) this.op.restore(st.window);
+    this.due = this.op?.nextDeadline() ?? Infinity;
     // Windows that ended while the rule was down close now.
     this.onTimer();
     return true;
@@ -162,7 +168,10 @@ export class RuleRunner {
     this.lastArrival = m.arrival;
     // A late row that updated a closed window re-fires it: the state changed, so save before emitting.
     if (added.fired.length) this.emitFirings(added.fired, q.window!.type !== 'sliding');
-    this.advance(m.arrival);
+    this.due = Math.min(this.due, added.deadline);
+    // The window state is scanned only when something is due, not for every row.
+    if (this.watermark(m.arrival) >= this.due) this.advance(m.arrival);
+    else this.arm(m.arrival);
   }
 
   /** Event time: the largest event time seen minus the delay, moving with the clock once the stream is idle. Processing time: the clock. */
@@ -177,6 +186,7 @@ export class RuleRunner {
 
   private advance(now: number): void {
     const fired = this.op!.advance(this.watermark(now));
+    this.due = this.op!.nextDeadline() ?? Infinity;
     if (fired.length) this.emitFirings(fired, true);
     this.arm(now);
   }
@@ -203,16 +213,21 @@ export class RuleRunner {
     this.deps.emit(rows);
   }
 
-  /** One timer, for the earliest deadline (a window end; for event time, when the idle watermark would reach it). */
+  /**
+   * One timer, for the earliest deadline (a window end; for event time, when
+   * the idle watermark would reach it). A timer already set earlier stays: it
+   * looks again when it fires (under event time the target moves with every
+   * row, and a timer per row would cost more than the rows).
+   */
   private arm(now: number): void {
     if (this.stopped) return;
-    const d = this.op?.nextDeadline();
+    const d = this.due;
     let at = Infinity;
-    if (d !== undefined) {
+    if (d !== Infinity) {
       const et = this.query.eventTime;
       at = et ? Math.max(this.lastArrival + IDLE_MS, this.lastArrival + d - this.maxEventTime + et.watermarkMs) : d;
     }
-    if (at === this.timerAt) return;
+    if (at >= this.timerAt) return;
     if (this.timer !== undefined) this.deps.clock.clearTimer(this.timer);
     this.timer = undefined;
     this.timerAt = at;

@@ -28,13 +28,15 @@ export interface AddResult {
   late: boolean;
   /** What the row triggers at once: sliding windows, and late rows that update an already closed window. */
   fired: Firing[];
+  /** The earliest time at which what the row went into has something for advance() (Infinity: nothing). */
+  deadline: number;
 }
 
 export interface WindowOperator {
   add(key: string, row: Row, watermark: number): AddResult;
   /** Closes every window that ends at or before t; purges what is past allowed lateness. */
   advance(t: number): Firing[];
-  /** The earliest time at which advance() has something to do. */
+  /** The earliest time at which advance() has something to do (a scan: call it after advance(), not per row). */
   nextDeadline(): number | undefined;
   /** Closes everything now, whatever its end (an incompatible update of the rule). */
   closeAll(): Firing[];
@@ -91,6 +93,7 @@ class AlignedWindows implements WindowOperator {
     const t = row.time;
     const fired: Firing[] = [];
     let kept = false;
+    let deadline = Infinity;
     for (let s = Math.floor(t / this.hop) * this.hop; s + this.size > t; s -= this.hop) {
       // Past its end and its lateness: gone (or about to be).
       if (s + this.size + this.lateness <= watermark) continue;
@@ -105,9 +108,11 @@ class AlignedWindows implements WindowOperator {
       }
       accumulate(this.aggs, g.states, row);
       if (t >= g.last.time) g.last = row;
-      if (this.closed.has(s)) fired.push(this.firing(s, key, g));
+      const closed = this.closed.has(s);
+      if (closed) fired.push(this.firing(s, key, g));
+      deadline = Math.min(deadline, s + this.size + (closed ? this.lateness : 0));
     }
-    return { late: !kept, fired };
+    return { late: !kept, fired, deadline };
   }
 
   advance(t: number): Firing[] {
@@ -182,7 +187,7 @@ class SlidingWindows implements WindowOperator {
     private readonly aggs: CompiledAggregate[],
   ) {}
 
-  add(key: string, row: Row): AddResult {
+  add(key: string, row: Row, watermark: number): AddResult {
     let b = this.buffers.get(key);
     if (!b) {
       if (this.buffers.size >= MAX_GROUPS) throw new TooManyGroupsError(`more than ${MAX_GROUPS} groups in open windows`);
@@ -195,30 +200,31 @@ class SlidingWindows implements WindowOperator {
     while (i > 0 && b.rows[i - 1]![0] > row.time) i--;
     b.rows.splice(i, 0, entry);
     if (row.time >= b.last.time) b.last = row;
+    // This group's rows that can be in no window any more go now; a whole group, once idle, in advance().
+    dropBefore(b.rows, watermark - this.size);
     const t = row.time;
     const states = fresh(this.aggs);
     for (const [time, args] of b.rows) {
       if (time <= t - this.size || time > t) continue;
       for (let k = 0; k < this.aggs.length; k++) states[k] = this.aggs[k]!.kind.add(states[k], args[k]);
     }
-    return { late: false, fired: [{ key, window: { start: t - this.size, end: t }, aggs: results(this.aggs, states), last: row }] };
+    return { late: false, fired: [{ key, window: { start: t - this.size, end: t }, aggs: results(this.aggs, states), last: row }], deadline: b.rows.at(-1)![0] + this.size };
   }
 
   advance(t: number): Firing[] {
     // Nothing closes; rows that can no longer be in any window go.
     for (const [key, b] of this.buffers) {
-      let n = 0;
-      while (n < b.rows.length && b.rows[n]![0] <= t - this.size) n++;
-      if (n) b.rows.splice(0, n);
+      dropBefore(b.rows, t - this.size);
       if (!b.rows.length) this.buffers.delete(key);
     }
     return [];
   }
 
+  /** When a group has no row left that can be in a window. */
   nextDeadline(): number | undefined {
     let next: number | undefined;
     for (const b of this.buffers.values()) {
-      const d = b.rows[0]![0] + this.size;
+      const d = b.rows.at(-1)![0] + this.size;
       if (next === undefined || d < next) next = d;
     }
     return next;
@@ -275,7 +281,7 @@ class SessionWindows implements WindowOperator {
       s.lastTime = t;
       s.last = row;
     }
-    return { late: false, fired };
+    return { late: false, fired, deadline: Math.min(s.lastTime + this.gap, this.max === undefined ? Infinity : s.start + this.max) };
   }
 
   advance(t: number): Firing[] {
@@ -319,4 +325,11 @@ class SessionWindows implements WindowOperator {
     const end = Math.min(s.lastTime + this.gap, this.max === undefined ? Infinity : s.start + this.max);
     return { key, window: { start: s.start, end }, aggs: results(this.aggs, s.states), last: s.last };
   }
+}
+
+/** Drops the rows (in time order) at or before t. */
+function dropBefore(rows: [number, Value[]][], t: number): void {
+  let n = 0;
+  while (n < rows.length && rows[n]![0] <= t) n++;
+  if (n) rows.splice(0, n);
 }
