@@ -18,6 +18,7 @@ import { UplinkQueue, UplinkSender } from './uplink/index.ts';
 import { UplinkRouter } from './devices/uplink-router.ts';
 import { RuleHost } from './rules/rule-host.ts';
 import { UsageSampler, detectCapacity } from './usage.ts';
+import { InstanceUsageSampler, type InstanceRoot } from './instance-usage.ts';
 import { LogRelay } from './log-relay.ts';
 import { ExecRelay } from './exec-relay.ts';
 import { NetworkProbing } from './network/index.ts';
@@ -51,6 +52,7 @@ export class Agent extends EventEmitter {
   /** Changes received since the welcome, until the catch-up's `synced`; undefined outside a catch-up. */
   private catchUp: { mode: 'delta' | 'snapshot'; changes: number } | undefined;
   private sampler: UsageSampler | undefined;
+  private readonly instanceSampler = new InstanceUsageSampler();
   private network: NetworkProbing | undefined;
   private broker: EdgeBroker | undefined;
   private devices: DeviceService | undefined;
@@ -185,11 +187,18 @@ export class Agent extends EventEmitter {
     return { fsync, overflow, maxBytes, maxMessages, ttlMs, ...this.uplink.queue.stats() };
   }
 
+  /** The host pid at the root of each running instance: the process and container runtimes both report one. */
+  private runningRoots(): InstanceRoot[] {
+    return this.workloads.statuses().flatMap(({ instance, status }) =>
+      status.phase === 'Running' && status.pid !== undefined ? [{ project: instance.metadata.project ?? 'default', name: instance.metadata.name, pid: status.pid }] : [],
+    );
+  }
+
   /** The center sets the heartbeat period in its welcome; pings follow the same period. */
   private startHeartbeat(ms: number): void {
     if (this.hbTimer) clearInterval(this.hbTimer);
     this.hbTimer = setInterval(() => {
-      void this.sampler!.sample().then((usage) => this.conn.send({ t: 'hb', usage, uplink: this.uplinkStatus() }));
+      void Promise.all([this.sampler!.sample(), this.instanceSampler.sample(this.runningRoots())]).then(([usage, instances]) => this.conn.send({ t: 'hb', usage, uplink: this.uplinkStatus(), instances }));
       this.reportRules(false);
     }, ms);
     this.conn.setPingInterval(ms);

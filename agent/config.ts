@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { labelsSchema, nameSchema, resourcesSchema } from '../core/index.ts';
+import { labelsSchema, nameSchema } from '../core/index.ts';
 import { hostPortString } from './network/host-port.ts';
 import { uplinkOptionsSchema } from './uplink/options.ts';
 
@@ -14,7 +14,16 @@ export const agentConfigSchema = z
     site: nameSchema.optional(),
     labels: labelsSchema.default({}),
     /** Overrides the detected capacity (e.g. to reserve room for other software on the node). */
-    capacity: resourcesSchema.partial().optional(),
+    // Only the fields given override; zod 4's .partial() would keep the schema's defaults (0) and zero the rest.
+    capacity: z
+      .object({
+        cpu: z.number().nonnegative().optional(),
+        memoryMiB: z.number().nonnegative().optional(),
+        diskMiB: z.number().nonnegative().optional(),
+        accelerators: z.record(z.string(), z.number().int().nonnegative()).optional(),
+      })
+      .strict()
+      .optional(),
     /** Initial reconnect delay; doubles up to reconnectMaxMs, with jitter. */
     reconnectMinMs: z.number().int().min(10).default(500),
     reconnectMaxMs: z.number().int().min(100).default(30_000),

@@ -16,6 +16,8 @@ import { registerUplinkRoutes } from './uplink/index.ts';
 import { createMetrics } from './metrics.ts';
 import { registerRuleMetrics } from './rule-metrics.ts';
 import { AgentHub } from './hub/agent-hub.ts';
+import { Telemetry } from './telemetry/telemetry.ts';
+import { registerDashboardRoutes } from './dashboard/routes.ts';
 import { ControllerManager } from './controllers/manager.ts';
 import { bootstrapAdmin } from './auth/tokens.ts';
 import { NetworkAwareness } from './network/index.ts';
@@ -48,8 +50,15 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   const startedAt = Date.now();
   const network = new NetworkAwareness(store, log.child({ module: 'network' }), cfg);
   await network.start();
+  const telemetry = new Telemetry();
+  const forgetTelemetry = store.subscribe((c) => {
+    if (c.type !== 'DELETED') return;
+    if (c.object.kind === 'Node') telemetry.forgetNode(c.object.metadata.name);
+    else if (c.object.kind === 'Instance') telemetry.forgetInstance(c.object.metadata.project ?? DEFAULT_PROJECT, c.object.metadata.name);
+  });
   const hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, {
     heartbeatMs: cfg.heartbeatMs,
+    telemetry,
     statusWriteMs: cfg.statusWriteMs,
     // Agents connect only after listen(), by which time the manager exists.
     onAlive: (n) => manager.nodeSeen(n),
@@ -73,6 +82,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   registerOpsRoutes(app, store, hub, metrics, VERSION);
   registerExecRoute(app, store, hub);
   registerUplinkRoutes(app, store, log.child({ module: 'uplink' }), { tableSweepMs: cfg.tableSweepMs });
+  registerDashboardRoutes(app, store, { reader: () => manager.reader(), telemetry, dashboardDir: cfg.dashboardDir });
   hub.attach(app.server, [execUpgradeRoute(store, hub, log.child({ module: 'exec' }))]);
 
   await app.listen({ host: cfg.host, port: cfg.port });
@@ -89,6 +99,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
     adminToken,
     async close() {
       clearInterval(housekeeping);
+      forgetTelemetry();
       manager.stop();
       await hub.close();
       network.stop();

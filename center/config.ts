@@ -36,6 +36,8 @@ export const centerConfigSchema = z
     rebalanceMinGain: z.number().min(0).max(100).default(25),
     /** Relative cost of a core per tier, for the cost score. */
     tierCost: z.object({ cloud: z.number().nonnegative(), region: z.number().nonnegative(), edge: z.number().nonnegative() }).strict().default({ cloud: 1, region: 1.5, edge: 3 }),
+    /** The built web dashboard served at / (default: dashboard/dist of this checkout). */
+    dashboardDir: z.string().optional(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })
   .strict();

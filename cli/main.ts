@@ -8,6 +8,7 @@ import { registerProcessCommands } from './commands/processes.ts';
 import { registerMessageCommands } from './commands/messages.ts';
 import { registerDeviceCommands } from './commands/devices.ts';
 import { registerRolloutCommands } from './commands/rollout.ts';
+import { registerSimCommands } from './commands/sim.ts';
 
 const program = new Command('gedge')
   .description('gedge: an open cloud-edge computing platform')
@@ -24,6 +25,7 @@ registerExecCommand(program);
 registerMessageCommands(program);
 registerDeviceCommands(program);
 registerRolloutCommands(program);
+registerSimCommands(program);
 
 try {
   await program.parseAsync(process.argv);

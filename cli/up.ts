@@ -94,6 +94,7 @@ export async function runUp(o: { dataDir: string; port: number }): Promise<void>
 
   console.log(`
 gedge is up.
+  Dashboard:    ${url}/   (sign in with the admin token)
   API:          ${url}/api/v1   (OpenAPI: ${url}/api/v1/openapi.json)
   Admin token:  ${token}
   CLI config:   ${configFile}

@@ -17,7 +17,13 @@ export const probeAddressSchema = z.object({ host: z.string().min(1), port: z.nu
 export const peerSchema = z.object({ node: nameSchema, site: nameSchema, host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 export type Peer = z.infer<typeof peerSchema>;
 
-const usageSchema = z.object({ cpu: z.number(), memoryMiB: z.number(), diskMiB: z.number() });
+/** A node's usage in a heartbeat; network rates in bytes per second since the previous heartbeat, loopback included (absent off Linux). */
+export const usageSchema = z.object({ cpu: z.number(), memoryMiB: z.number(), diskMiB: z.number(), netRxBps: z.number().nonnegative().optional(), netTxBps: z.number().nonnegative().optional() });
+export type NodeUsage = z.infer<typeof usageSchema>;
+
+/** One running instance's process tree: CPU in cores since the previous heartbeat, resident memory. */
+export const instanceUsageSchema = z.object({ project: nameSchema, name: nameSchema, cpu: z.number().nonnegative(), memoryMiB: z.number().nonnegative() }).strict();
+export type InstanceUsage = z.infer<typeof instanceUsageSchema>;
 
 export const agentEventSchema = z.object({
   reason: z.string().min(1).max(128),
@@ -48,7 +54,8 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
     /** The workload runtimes this node offers (template.runtime values); absent: process only. */
     runtimes: z.array(runtimeKindSchema).max(16).optional(),
   }),
-  z.object({ t: z.literal('hb'), usage: usageSchema, uplink: edgeUplinkStatusSchema.optional() }),
+  /** Usage of the node and of its running instances (absent: an agent that does not report them). */
+  z.object({ t: z.literal('hb'), usage: usageSchema, uplink: edgeUplinkStatusSchema.optional(), instances: z.array(instanceUsageSchema).max(10000).optional() }),
   z.object({ t: z.literal('ack'), revision: z.number().int().nonnegative() }),
   z.object({ t: z.literal('status'), project: nameSchema, instance: nameSchema, status: instanceStatusSchema }),
   z.object({ t: z.literal('events'), events: z.array(agentEventSchema).max(1000) }),

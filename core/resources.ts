@@ -69,7 +69,7 @@ export const nodeStatusSchema = z
     lastHeartbeatAt: z.string().optional(),
     since: z.string().optional(),
     usage: z
-      .object({ cpu: z.number(), memoryMiB: z.number(), diskMiB: z.number(), at: z.string() })
+      .object({ cpu: z.number(), memoryMiB: z.number(), diskMiB: z.number(), netRxBps: z.number().optional(), netTxBps: z.number().optional(), at: z.string() })
       .optional(),
     agent: z.object({ version: z.string(), os: z.string(), arch: z.string(), pid: z.number() }).optional(),
     /** Last store revision the agent acknowledged as applied. */

@@ -6,9 +6,10 @@ import { mkdirSync, readdirSync, renameSync, rmSync, statSync, existsSync } from
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { ensureDashboardBuilt } from './build-dashboard.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const SOURCES = ['core', 'engine', 'center', 'agent', 'cli'];
+const SOURCES = ['core', 'engine', 'center', 'agent', 'cli', 'sim'];
 export const ENTRY = join(root, 'dist', 'gedge.mjs');
 
 function newest(dir, acc = 0) {
@@ -27,8 +28,13 @@ export function isFresh() {
   return SOURCES.every((d) => newest(join(root, d)) <= built) && statSync(fileURLToPath(import.meta.url)).mtimeMs <= built;
 }
 
-/** Builds into a private directory and renames it into place, so concurrent starts never see half a bundle. */
+/**
+ * Builds into a private directory and renames it into place, so concurrent
+ * starts never see half a bundle. The web dashboard the center serves is
+ * built alongside (scripts/build-dashboard.mjs).
+ */
 export async function ensureBuilt() {
+  await ensureDashboardBuilt();
   if (isFresh()) return ENTRY;
   const tmp = join(root, `dist.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });

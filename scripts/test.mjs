@@ -2,7 +2,7 @@
 // `npm test`: type check, lint, dependency directions, then every *.test.ts
 // (unit and end-to-end) with node's test runner. Stops at the first failing step.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,6 +20,7 @@ function run(title, cmd, args) {
 }
 
 function findTests(dir, out = []) {
+  if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir)) {
     if (name === 'node_modules' || name.startsWith('.')) continue;
     const p = join(dir, name);
@@ -31,14 +32,17 @@ function findTests(dir, out = []) {
 
 if (!only.length) {
   run('type check', bin('tsc'), ['--noEmit', '-p', '.']);
+  run('type check (dashboard)', bin('tsc'), ['--noEmit', '-p', 'dashboard']);
   run('lint', bin('eslint'), ['--max-warnings=0', '.']);
   run('licences', process.execPath, [join(root, 'scripts', 'check-licenses.mjs')]);
-  run('dependency directions', bin('depcruise'), ['--config', '.dependency-cruiser.cjs', 'core', 'scheduler', 'center', 'agent', 'cli', 'testkit', 'bench']);
+  run('dependency directions', bin('depcruise'), ['--config', '.dependency-cruiser.cjs', 'core', 'engine', 'scheduler', 'center', 'agent', 'cli', 'sim', 'testkit', 'bench']);
 }
 // The container runtime's tests need podman and runc: installed here when missing (a no-op when present; fails under CI=true if it cannot).
 run('podman', 'sh', [join(root, 'scripts', 'ensure-podman.sh')]);
+// The browser tests need Debian's chromium and a CJK font: installed here when missing (a no-op when present; fails under CI=true if it cannot).
+run('chromium', 'sh', [join(root, 'scripts', 'ensure-chromium.sh')]);
 // Build the bundle once, so the processes the tests start do not race to build it.
 run('build', process.execPath, [join(root, 'scripts', 'build.mjs')]);
-const files = only.length ? only : ['core', 'scheduler', 'center', 'agent', 'cli', 'testkit'].flatMap((d) => findTests(join(root, d))).sort();
+const files = only.length ? only : ['core', 'engine', 'scheduler', 'center', 'agent', 'cli', 'sim', 'dashboard', 'testkit'].flatMap((d) => findTests(join(root, d))).sort();
 // End-to-end tests start several processes each; two files at a time suits a 2-core machine.
 run(`tests (${files.length} files)`, process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', ...files]);

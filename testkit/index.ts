@@ -2,3 +2,4 @@ export * from './link-emulator.ts';
 export * from './processes.ts';
 export * from './wait-for.ts';
 export * from './platform.ts';
+export * from './browser.ts';

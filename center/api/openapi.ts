@@ -4,6 +4,8 @@ import { messagesQuerySchema } from '../uplink/uplink-routes.ts';
 import { joinRequestSchema, tokenRequestSchema } from './auth-routes.ts';
 import { credentialIssuedSchema, credentialRequestSchema } from './device-routes.ts';
 import { execQuerySchema, logsQuerySchema } from './instance-queries.ts';
+import { watchQuerySchema } from './resource-routes.ts';
+import { instanceTelemetryQuerySchema, nodeTelemetryQuerySchema } from '../dashboard/routes.ts';
 
 /** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
 export function openApiDocument(version: string): Record<string, unknown> {
@@ -41,7 +43,36 @@ export function openApiDocument(version: string): Record<string, unknown> {
     }));
   const paths: Record<string, unknown> = {
     '/api/v1/apply': {
-      post: { summary: 'Create or update objects by name (YAML or JSON, one or many documents)', responses: { 200: { description: 'Per-object actions' }, ...errors } },
+      post: {
+        summary: 'Create or update objects by name (YAML or JSON, one or many documents). dryRun=true validates and admits them and says what would happen, writing nothing',
+        parameters: [{ name: 'dryRun', in: 'query', required: false, schema: { type: 'string', enum: ['true', 'false'] } }],
+        responses: { 200: { description: 'Per-object actions: created, configured or unchanged' }, ...errors },
+      },
+    },
+    '/api/v1/watch': {
+      get: {
+        summary:
+          'One NDJSON change stream for several kinds (kinds=nodes,instances,...; project narrows namespaced kinds; since=REV resumes). The first line is a BOOKMARK naming the revision the stream starts after; 410 when since was compacted',
+        parameters: [...inQuery(watchQuerySchema)],
+        responses: { 200: { description: 'application/x-ndjson: {type, revision, object}' }, ...errors },
+      },
+    },
+    '/api/v1/overview': {
+      get: { summary: "The fleet at a glance for the dashboard: counts and health per kind, per-site nodes and instances, the newest Warning events (of the token's projects)", responses: { 200: { description: 'Overview' }, ...errors } },
+    },
+    '/api/v1/nodes/{name}/telemetry': {
+      get: {
+        summary: "A node's usage history (cpu cores, memoryMiB, netRxBps, netTxBps): 10 s points up to 1 h, 5 min points up to 24 h; columns t (epoch seconds) and series, null where nothing was reported",
+        parameters: [...inPath('name'), ...inQuery(nodeTelemetryQuerySchema)],
+        responses: { 200: { description: 'Telemetry' }, ...errors },
+      },
+    },
+    '/api/v1/instances/{name}/telemetry': {
+      get: {
+        summary: "An instance's usage history (cpu cores and memoryMiB of its process tree), as for nodes",
+        parameters: [...inPath('name'), ...inQuery(instanceTelemetryQuerySchema)],
+        responses: { 200: { description: 'Telemetry' }, ...errors },
+      },
     },
     '/api/v1/tokens': {
       get: { summary: 'List tokens (no secrets)', responses: { 200: { description: 'Tokens' }, ...errors } },

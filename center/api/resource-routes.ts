@@ -24,6 +24,13 @@ const listQuery = z.object({
   watch: z.enum(['true', 'false']).optional(),
   since: z.coerce.number().int().nonnegative().optional(),
 });
+export const watchQuerySchema = z.object({
+  kinds: z.string().min(1),
+  project: z.string().optional(),
+  labelSelector: z.string().optional(),
+  since: z.coerce.number().int().nonnegative().optional(),
+});
+const applyQuery = z.object({ dryRun: z.enum(['true', 'false']).optional() });
 const objectQuery = z.object({ project: z.string().optional(), revision: z.coerce.number().int().nonnegative().optional() });
 
 /**
@@ -34,11 +41,28 @@ const objectQuery = z.object({ project: z.string().optional(), revision: z.coerc
 export function registerResourceRoutes(app: FastifyInstance, store: Store): void {
   const auth = { config: { auth: ADMIN_OR_USER } };
   app.post('/api/v1/apply', auth, async (req) => {
+    const q = parseOrThrow(applyQuery, req.query, 'query', 'query');
     const parsed = validateResources(parseManifestText(bodyText(req), 'body'));
     assertMayWrite(req.token, parsed);
     const objs = await admit(store, parsed);
+    if (q.dryRun === 'true') return { dryRun: true, items: await Promise.all(objs.map((o) => dryRunItem(store, o))) };
     const results = await store.apply(objs);
     return { items: results.map((r) => ({ action: r.action, kind: r.object.kind, name: r.object.metadata.name, project: r.object.metadata.project, revision: r.object.metadata.revision })) };
+  });
+
+  // One stream for several kinds: a browser keeps at most six connections per host, so the dashboard watches everything through one.
+  app.get('/api/v1/watch', auth, async (req, reply) => {
+    const q = parseOrThrow(watchQuerySchema, req.query, 'query', 'query');
+    const kinds = new Set<string>();
+    for (const [i, name] of q.kinds.split(',').entries()) {
+      const info = lookupKind(name.trim());
+      if (!info) throw new ValidationError(`unknown resource type "${name}"`, { details: [{ path: `query.kinds[${i}]`, message: 'unknown kind' }] });
+      kinds.add(info.kind);
+    }
+    if (q.project !== undefined) assertProject(req.token, q.project);
+    const selector = parseSelector(q.labelSelector ?? '');
+    await streamWatch(store, req, reply, { kinds, project: q.project, selector, since: q.since, visible: (o) => mayRead(req.token, o) });
+    return reply;
   });
 
   app.get('/api/v1/:plural', auth, async (req, reply) => {
@@ -49,7 +73,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store): void
     if (project !== undefined) assertProject(req.token, project);
     const visible = (o: Resource) => mayRead(req.token, o);
     if (q.watch === 'true') {
-      await streamWatch(store, req, reply, { kind: info.kind, project, selector, since: q.since, visible });
+      await streamWatch(store, req, reply, { kinds: new Set([info.kind]), project, selector, since: q.since, visible });
       return reply;
     }
     const { items, revision } = await store.list(info.kind, { project, selector });
@@ -92,6 +116,15 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store): void
     assertMayWrite(req.token, [{ kind: info.kind, metadata: { name, project: projectFor(info, q.project) } } as Resource]);
     return store.delete(info.kind, projectFor(info, q.project), name, { expectRevision: q.revision });
   });
+}
+
+/** What apply would do with one object, without writing: create it, change it, or leave it as it is. */
+async function dryRunItem(store: Store, o: Resource) {
+  const project = lookupKind(o.kind)?.namespaced ? (o.metadata.project ?? DEFAULT_PROJECT) : undefined;
+  const cur = await store.get(o.kind, project, o.metadata.name);
+  const same = cur && JSON.stringify(cur.spec) === JSON.stringify(o.spec) && JSON.stringify(cur.metadata.labels ?? {}) === JSON.stringify(o.metadata.labels ?? {});
+  const action = !cur ? 'created' : same ? 'unchanged' : 'configured';
+  return { action, kind: o.kind, name: o.metadata.name, project };
 }
 
 function kindOf(req: FastifyRequest): KindInfo {

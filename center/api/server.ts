@@ -14,6 +14,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Token kinds allowed on the route; every route needs one (no anonymous access). */
     auth?: TokenKind[];
+    /** The dashboard's static files only: code, not data (the sign-in page loads before there is a token). */
+    public?: boolean;
   }
 }
 
@@ -34,6 +36,7 @@ export function createServer(store: Store, logger: Logger, metrics: Metrics): Fa
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.addHook('onRequest', async (req) => {
+    if (req.routeOptions.config.public === true) return;
     const allowed = req.routeOptions.config.auth ?? ['admin'];
     req.token = await authenticate(store, req.headers.authorization, allowed);
   });

@@ -1,21 +1,32 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { matchesSelector, type Resource, type Selector } from '../../core/index.ts';
+import { lookupKind, matchesSelector, type Resource, type Selector } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { changesAfter, holdChanges } from '../store/change-feed.ts';
 
 const BOOKMARK_MS = 15_000;
 
+/** What a watch stream carries: objects of these kinds, of one project (cluster-scoped kinds: all) or all, matching the selector and visible to the caller. */
+export interface WatchFilter {
+  kinds: ReadonlySet<string>;
+  project?: string;
+  selector: Selector;
+  since?: number;
+  visible?: (o: Resource) => boolean;
+}
+
 /**
  * Streams changes as NDJSON lines `{type, revision, object}` from `since`
  * (exclusive; default: now) and then live, in revision order without gaps or
  * duplicates. A compacted `since` fails with 410 before anything is sent.
- * Bookmark lines `{type: "BOOKMARK", revision}` keep idle streams alive.
+ * Bookmark lines `{type: "BOOKMARK", revision}` keep idle streams alive; the
+ * first one is sent at once and names the revision the stream starts after,
+ * so a client can list after it and drop what the list already covers.
  */
 export async function streamWatch(
   store: Store,
   req: FastifyRequest,
   reply: FastifyReply,
-  f: { kind: string; project?: string; selector: Selector; since?: number; visible?: (o: Resource) => boolean },
+  f: WatchFilter,
 ): Promise<void> {
   const feed = holdChanges(store);
   let last = f.since ?? (await store.currentRevision());
@@ -36,9 +47,11 @@ export async function streamWatch(
     if (!matches(c, f)) return;
     res.write(JSON.stringify({ type: c.type, revision: c.revision, object: c.object }) + '\n');
   };
+  const sendBookmark = () => res.write(JSON.stringify({ type: 'BOOKMARK', revision: last }) + '\n');
+  sendBookmark();
   backlog.forEach(send);
   feed.live(send);
-  const bookmark = setInterval(() => res.write(JSON.stringify({ type: 'BOOKMARK', revision: last }) + '\n'), BOOKMARK_MS);
+  const bookmark = setInterval(sendBookmark, BOOKMARK_MS);
   await new Promise<void>((resolve) => {
     const done = () => {
       clearInterval(bookmark);
@@ -51,10 +64,10 @@ export async function streamWatch(
 }
 
 
-function matches(c: Change, f: { kind: string; project?: string; selector: Selector; visible?: (o: Resource) => boolean }): boolean {
+function matches(c: Change, f: WatchFilter): boolean {
   return (
-    c.object.kind === f.kind &&
-    (f.project === undefined || c.object.metadata.project === f.project) &&
+    f.kinds.has(c.object.kind) &&
+    (f.project === undefined || !lookupKind(c.object.kind)?.namespaced || c.object.metadata.project === f.project) &&
     matchesSelector(f.selector, c.object.metadata.labels) &&
     (f.visible?.(c.object) ?? true)
   );

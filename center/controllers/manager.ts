@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics.ts';
 import { SERVICE_LABEL } from '../../core/index.ts';
 import { ClusterState, Scheduler, type RebalanceOptions, type SchedulerOptions } from '../../scheduler/index.ts';
 import { ControllerRunner } from './controller.ts';
-import { ObjectCache } from './object-cache.ts';
+import { ObjectCache, type Reader } from './object-cache.ts';
 import { ServiceController } from './service-controller.ts';
 import { PlacementController } from './placement-controller.ts';
 import { NodeLifecycleController, type LifecycleOptions } from './node-lifecycle-controller.ts';
@@ -50,6 +50,11 @@ export class ControllerManager {
     this.lifecycle = new ControllerRunner(new NodeLifecycleController(store, opts, this.cache), log, metrics);
     this.reschedule = new ControllerRunner(new RescheduleController(store, this.scheduler, opts.rebalance, this.cache), log, metrics);
     this.devices = new ControllerRunner(new DeviceController(store, { commandRetentionMs: opts.commandRetentionMs }, this.cache), log, metrics);
+  }
+
+  /** Reads of the kinds the controllers keep in memory; the store itself until the cache has listed them. */
+  reader(): Reader {
+    return this.cache.started ? this.cache : this.store;
   }
 
   async start(): Promise<void> {

@@ -36,6 +36,11 @@ export class ObjectCache implements Reader {
     feed.live((c) => this.apply(c));
   }
 
+  /** Whether start() has listed every kind (reads before that would find nothing). */
+  get started(): boolean {
+    return this.objects.size === this.kinds.length;
+  }
+
   stop(): void {
     this.unsubscribe?.();
   }

@@ -11,6 +11,7 @@ import { AgentOfflineError } from '../errors.ts';
 import { AgentSession } from './agent-session.ts';
 import { LogStreams } from './log-streams.ts';
 import { ExecStreams, type ExecSink } from './exec-streams.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { AgentNetwork } from '../network/index.ts';
 
 export interface HubOptions {
@@ -19,6 +20,7 @@ export interface HubOptions {
   /** Called when a node connects, or speaks again after more than two heartbeats of silence. */
   onAlive: (node: string) => void;
   network?: AgentNetwork;
+  telemetry?: Telemetry;
 }
 
 /** Another WebSocket endpoint on the same server; true when it took the request. */
@@ -141,6 +143,7 @@ export class AgentHub {
       heartbeatMs: this.opts.heartbeatMs,
       statusWriteMs: this.opts.statusWriteMs,
       network: this.opts.network,
+      telemetry: this.opts.telemetry,
       onSeen: (n) => {
         const now = Date.now();
         const prev = this.lastSeen.get(n) ?? 0;

@@ -24,6 +24,7 @@ import { NodeFeed, toMessage } from './node-feed.ts';
 import type { LogStreams } from './log-streams.ts';
 import type { ExecStreams } from './exec-streams.ts';
 import { recordEvent } from '../events.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { AgentNetwork } from '../network/index.ts';
 
 const BOOKMARK_MS = 60_000;
@@ -40,6 +41,8 @@ export interface SessionDeps {
   onSeen: (node: string) => void;
   /** Peer lists out, round trips in; absent: the center does not measure the network. */
   network?: AgentNetwork;
+  /** Usage history for the dashboard's charts, fed by heartbeats. */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -137,6 +140,8 @@ export class AgentSession {
     hb: async (m) => {
       this.usage = m.usage;
       this.uplink = m.uplink;
+      this.deps.telemetry?.recordNode(this.node, m.usage);
+      for (const i of m.instances ?? []) this.deps.telemetry?.recordInstance(i.project, i.name, i);
       // A bookmark lets the agent resume from a recent revision, shortening its
       // catch-up scan; once a minute is plenty, and only when something moved.
       // It uses revisions seen through the subscription, never a fresh read that

@@ -1,0 +1,102 @@
+import type { Device, GedgeEvent, Instance, InstancePhase, Node, Resource, Rule, Service, Site } from '../../core/index.ts';
+import type { Reader } from '../controllers/object-cache.ts';
+import type { Store } from '../store/store.ts';
+
+/** Counts and health of the fleet for the dashboard's first page, computed from memory in one pass per kind. */
+export interface Overview {
+  revision: number;
+  counts: {
+    sites: { total: number; cloud: number; region: number; edge: number };
+    nodes: { total: number; Ready: number; NotReady: number; Pending: number; cordoned: number };
+    services: { total: number; available: number; rollingOut: number };
+    instances: { total: number; restarts: number } & Record<InstancePhase, number>;
+    devices: { total: number; connected: number };
+    rules: { total: number; paused: number; failing: number };
+  };
+  /** Per site: where it sits and how its nodes and instances fare. */
+  sites: {
+    name: string;
+    tier: Site['spec']['tier'];
+    parent: string | null;
+    location: Site['spec']['location'] | null;
+    nodes: { total: number; ready: number };
+    instances: { total: number; running: number };
+  }[];
+  /** The newest Warning events, newest first. */
+  warnings: { name: string; at: string; reason: string; message: string; involved: GedgeEvent['spec']['involved'] }[];
+}
+
+const WARNINGS = 20;
+
+export async function computeOverview(reader: Reader, store: Store, visible: (o: Resource) => boolean): Promise<Overview> {
+  const list = async <T extends Resource>(r: Reader | Store, kind: string) => {
+    const { items, revision } = await r.list(kind);
+    return { items: items.filter(visible) as T[], revision };
+  };
+  const [sites, nodes, services, instances, devices, rules, events] = await Promise.all([
+    list<Site>(reader, 'Site'),
+    list<Node>(reader, 'Node'),
+    list<Service>(reader, 'Service'),
+    list<Instance>(reader, 'Instance'),
+    list<Device>(reader, 'Device'),
+    list<Rule>(store, 'Rule'),
+    list<GedgeEvent>(store, 'Event'),
+  ]);
+
+  const perSite = new Map(sites.items.map((s) => [s.metadata.name, { nodes: { total: 0, ready: 0 }, instances: { total: 0, running: 0 } }]));
+  const nodeSite = new Map<string, string>();
+  const nodeCounts = { total: nodes.items.length, Ready: 0, NotReady: 0, Pending: 0, cordoned: 0 };
+  for (const n of nodes.items) {
+    const phase = n.status?.phase ?? 'Pending';
+    nodeCounts[phase]++;
+    if (n.spec.unschedulable) nodeCounts.cordoned++;
+    nodeSite.set(n.metadata.name, n.spec.site);
+    const s = perSite.get(n.spec.site);
+    if (s) {
+      s.nodes.total++;
+      if (phase === 'Ready') s.nodes.ready++;
+    }
+  }
+  const instanceCounts = { total: instances.items.length, restarts: 0, Pending: 0, Starting: 0, Running: 0, Succeeded: 0, Failed: 0, Unknown: 0 };
+  for (const i of instances.items) {
+    const phase = i.status?.phase ?? 'Pending';
+    instanceCounts[phase]++;
+    instanceCounts.restarts += i.status?.restarts ?? 0;
+    const s = i.spec.node ? perSite.get(nodeSite.get(i.spec.node) ?? '') : undefined;
+    if (s) {
+      s.instances.total++;
+      if (phase === 'Running') s.instances.running++;
+    }
+  }
+  const tiers = { cloud: 0, region: 0, edge: 0 };
+  for (const s of sites.items) tiers[s.spec.tier]++;
+  const failing = (r: Rule) => Object.values(r.status?.nodes ?? {}).some((n) => n.phase === 'Failed' || n.sinkErrors > 0);
+
+  return {
+    revision: Math.max(sites.revision, nodes.revision, services.revision, instances.revision, devices.revision, rules.revision, events.revision),
+    counts: {
+      sites: { total: sites.items.length, ...tiers },
+      nodes: nodeCounts,
+      services: {
+        total: services.items.length,
+        available: services.items.filter((s) => (s.status?.ready ?? 0) >= s.spec.replicas).length,
+        rollingOut: services.items.filter((s) => s.status?.rollout && s.status.rollout.phase === 'Progressing').length,
+      },
+      instances: instanceCounts,
+      devices: { total: devices.items.length, connected: devices.items.filter((d) => d.status?.connected).length },
+      rules: { total: rules.items.length, paused: rules.items.filter((r) => r.spec.paused).length, failing: rules.items.filter(failing).length },
+    },
+    sites: sites.items.map((s) => ({
+      name: s.metadata.name,
+      tier: s.spec.tier,
+      parent: s.spec.parent ?? null,
+      location: s.spec.location ?? null,
+      ...perSite.get(s.metadata.name)!,
+    })),
+    warnings: events.items
+      .filter((e) => e.spec.type === 'Warning')
+      .sort((a, b) => (a.spec.at < b.spec.at ? 1 : a.spec.at > b.spec.at ? -1 : 0))
+      .slice(0, WARNINGS)
+      .map((e) => ({ name: e.metadata.name, at: e.spec.at, reason: e.spec.reason, message: e.spec.message, involved: e.spec.involved })),
+  };
+}

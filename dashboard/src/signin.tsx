@@ -1,0 +1,45 @@
+import { useState } from 'preact/hooks';
+import { Api, ApiError } from './api.ts';
+import { useI18n } from './i18n/index.ts';
+
+/** Asks for a token and checks it against the API before keeping it. */
+export function SignIn({ onSignedIn }: { onSignedIn: (token: string) => void }) {
+  const { t } = useI18n();
+  const [token, setToken] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [checking, setChecking] = useState(false);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setChecking(true);
+    setError(null);
+    try {
+      await new Api(token.trim()).get('/api/v1/overview');
+      onSignedIn(token.trim());
+    } catch (err) {
+      setError(t('signin.bad', { message: err instanceof ApiError ? err.message : String(err) }));
+    }
+    setChecking(false);
+  };
+
+  return (
+    <main id="main" class="signin">
+      <form onSubmit={submit} aria-labelledby="signin-title">
+        <h1 id="signin-title">{t('signin.title')}</h1>
+        <label for="token">{t('signin.token')}</label>
+        <input id="token" name="token" type="password" autoComplete="current-password" required value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} aria-describedby="token-help" autoFocus />
+        <p id="token-help" class="muted">
+          {t('signin.help')}
+        </p>
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={checking || !token.trim()}>
+          {checking ? t('signin.checking') : t('signin.submit')}
+        </button>
+      </form>
+    </main>
+  );
+}
