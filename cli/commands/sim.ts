@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { client } from '../config.ts';
+import { CliError } from '../errors.ts';
+
+interface Conn {
+  server?: string;
+  token?: string;
+}
+
+interface TrafficFlags {
+  project: string;
+  sites?: string;
+  devices: string;
+  rate: string;
+  cycle: string;
+  incident: string[];
+  duration: string;
+  seed: string;
+  statsEvery: string;
+  connectTimeout: string;
+  output: string;
+}
+
+/** sim traffic: the smart-city traffic simulator (sim/), against the center and edges the CLI is logged in to. */
+export function registerSimCommands(program: Command): void {
+  const sim = program.command('sim').description('simulators that drive the platform with real devices');
+  sim
+    .command('traffic')
+    .description('smart-city traffic: loop detectors, cameras and traffic lights as MQTT devices on the edge brokers (needs an admin token: it provisions)')
+    .option('-p, --project <project>', 'project (created when missing)', 'city')
+    .option('--sites <sites>', 'edge sites, comma separated (default: every edge site with a broker)')
+    .option('--devices <n>', 'devices in all: 6 per intersection (4 loops, a camera, a light)', '200')
+    .option('--rate <hz>', 'messages per second of each sensor', '10')
+    .option('--cycle <duration>', 'length of the compressed day: calm, morning rush, calm, evening rush', '120s')
+    .option('--incident <spec>', 'SITE/INTERSECTION/APPROACH@START+DURATION, e.g. edge-a/i3/n@30s+60s: one lane closed (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--duration <duration>', 'stop after this long (0: until interrupted)', '0')
+    .option('--seed <n>', 'random seed: the same seed, the same traffic', '1')
+    .option('--stats-every <duration>', 'print stats this often (0: only the summary)', '5s')
+    .option('--connect-timeout <duration>', 'how long to wait for every device to connect', '60s')
+    .option('-o, --output <format>', 'text | json (one stats object per line)', 'text')
+    .action(async (f: TrafficFlags, cmd: Command) => {
+      const { startTrafficSim, parseDuration, parseIncident, formatStats, formatSummary } = await import('../../sim/index.ts');
+      if (f.output !== 'text' && f.output !== 'json') throw new CliError(`--output: expected text or json, got "${f.output}"`);
+      const json = f.output === 'json';
+      const statsEveryMs = parseDuration(f.statsEvery, '--stats-every');
+      const run = await startTrafficSim({
+        api: client(cmd.optsWithGlobals<Conn>()),
+        project: f.project,
+        sites: f.sites?.split(',').map((s) => s.trim()).filter(Boolean),
+        devices: number(f.devices, '--devices'),
+        rate: number(f.rate, '--rate'),
+        cycleMs: parseDuration(f.cycle, '--cycle'),
+        incidents: f.incident.map(parseIncident),
+        durationMs: parseDuration(f.duration, '--duration'),
+        seed: number(f.seed, '--seed'),
+        connectTimeoutMs: parseDuration(f.connectTimeout, '--connect-timeout'),
+        log: (line) => console.error(line),
+      });
+      const ticker = statsEveryMs > 0 ? setInterval(() => console.log(json ? JSON.stringify(run.stats()) : formatStats(run.stats())), statsEveryMs) : undefined;
+      let signals = 0;
+      const onSignal = (sig: NodeJS.Signals): void => {
+        // A second signal: stop waiting for a clean disconnect.
+        if (++signals > 1) process.exit(130);
+        console.error(`${sig}: disconnecting the devices...`);
+        void run.stop();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const final = await run.done;
+      clearInterval(ticker);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      console.log(json ? JSON.stringify({ final: true, ...final }) : formatSummary(final));
+    });
+}
+
+function number(text: string, flag: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n)) throw new CliError(`${flag}: expected a number, got "${text}"`);
+  return n;
+}
