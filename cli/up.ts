@@ -3,47 +3,48 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } fr
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient, waitFor, type Node, type Service } from '../core/index.ts';
+import { ApiClient, waitFor, type Node } from '../core/index.ts';
+import { CITY_PROJECT, Wan, deploySmartCity, type Outage, type WanDelays } from '../sim/index.ts';
 import { saveConfig } from './config.ts';
 
 const BIN = fileURLToPath(new URL('../bin/gedge.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CITY = join(ROOT, 'examples', 'smart-city');
 
-const SITES = `
-apiVersion: gedge.io/v1
-kind: Site
-metadata: { name: cloud }
-spec: { tier: cloud, location: { lat: 37.5665, lon: 126.978 }, description: central cloud }
----
-apiVersion: gedge.io/v1
-kind: Site
-metadata: { name: edge-a }
-spec: { tier: edge, parent: cloud, location: { lat: 37.4979, lon: 127.0276 }, description: intersection group A }
----
-apiVersion: gedge.io/v1
-kind: Site
-metadata: { name: edge-b }
-spec: { tier: edge, parent: cloud, location: { lat: 37.5172, lon: 127.0473 }, description: intersection group B }
-`;
-/** Edge agents run a broker for their site's devices, on the center's port + `mqtt` when that is free. */
-const AGENTS = [
-  { name: 'cloud-1', site: 'cloud' },
-  { name: 'edge-a-1', site: 'edge-a', mqtt: 1 },
-  { name: 'edge-b-1', site: 'edge-b', mqtt: 2 },
+/** One agent per site; those with a broker listen on the center's port + `mqtt` when that is free. */
+const AGENTS: { name: string; site: string; tier: 'cloud' | 'region' | 'edge'; mqtt?: number }[] = [
+  { name: 'cloud-1', site: 'cloud', tier: 'cloud', mqtt: 1 },
+  { name: 'region-1', site: 'region-gangnam', tier: 'region' },
+  ...['a', 'b', 'c', 'd'].map((x, k) => ({ name: `edge-${x}-1`, site: `edge-${x}`, tier: 'edge' as const, mqtt: 2 + k })),
 ];
 
+export interface UpOptions {
+  dataDir: string;
+  port: number;
+  wan: WanDelays;
+  outage?: Outage;
+  /** Traffic simulator scale; devices 0 runs no simulator. */
+  devices: number;
+  rate: number;
+}
+
 /**
- * `gedge up` (= `npm start`): one center and three agents as separate
- * processes, each with its own data dir under --data-dir, plus the hello
- * example. A second run resumes from the same state; Ctrl-C stops it all.
+ * `gedge up` (= `npm start`): the smart-city scenario on one machine. A
+ * center and six agents (cloud, a region, four edges) as separate processes,
+ * each with its own data dir under --data-dir, the WAN between them emulated
+ * on loopback, examples/smart-city deployed, the traffic simulator driving
+ * 200 devices, and the hello example. A second run resumes from the same
+ * state; Ctrl-C stops it all.
  */
-export async function runUp(o: { dataDir: string; port: number }): Promise<void> {
+export async function runUp(o: UpOptions): Promise<void> {
   const dir = resolve(o.dataDir);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const port = (await portFree(o.port)) ? o.port : 0;
   const tokenFile = join(dir, 'admin.token');
   const children: ChildProcess[] = [];
   let stopping = false;
+  /** What stopAll stops, as it comes up. */
+  const parts: { wan?: Wan; sim?: ChildProcess; ticker?: NodeJS.Timeout } = {};
 
   // The center runs in the cloud site, so agents' round trips to it measure their links to the cloud.
   const center = launch('center', ['center', '--data-dir', join(dir, 'center'), '--port', String(port), '--site', 'cloud', '--admin-token-file', tokenFile], dir);
@@ -51,9 +52,13 @@ export async function runUp(o: { dataDir: string; port: number }): Promise<void>
   const stopAll = async () => {
     if (stopping) return;
     stopping = true;
-    console.log('\nstopping agents and center…');
+    clearInterval(parts.ticker);
+    console.log('\nstopping the simulator, agents and center…');
+    // The simulator first: it revokes its devices' credentials through the center.
+    if (parts.sim) await stopChild(parts.sim);
     await Promise.all(children.slice(1).map(stopChild));
     await stopChild(center);
+    await parts.wan?.close();
     console.log('stopped; run npm start again to resume from the same state');
     process.exit(0);
   };
@@ -69,59 +74,97 @@ export async function runUp(o: { dataDir: string; port: number }): Promise<void>
   const url = await centerUrl(join(dir, 'logs', 'center.log'));
   const token = await waitFor(() => (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined), 30_000, 'the admin token', 200);
   const api = new ApiClient(url, token);
-  await api.apply(SITES);
+  await api.apply(readFileSync(join(CITY, 'sites.yaml'), 'utf8'));
+  const wan = (parts.wan = new Wan(Number(new URL(url).port), o.wan));
 
-  const brokers: string[] = [];
+  const brokers = new Map<string, number>();
   for (const a of AGENTS) {
     const data = join(dir, 'agents', a.name);
-    const args = ['agent', '--center', url, '--data-dir', data, '--name', a.name, '--site', a.site];
+    const via = a.tier === 'cloud' ? url : await wan.centerUrl(a.site, a.tier);
+    const args = ['agent', '--center', via, '--data-dir', data, '--name', a.name, '--site', a.site];
     if (a.mqtt !== undefined) {
-      const wanted = new URL(url).port ? Number(new URL(url).port) + a.mqtt : 0;
-      const mqtt = `127.0.0.1:${wanted && (await portFree(wanted)) ? wanted : await freePort()}`;
-      args.push('--mqtt-listen', mqtt);
-      brokers.push(`${a.site} mqtt://${mqtt}`);
+      const wanted = Number(new URL(url).port) + a.mqtt;
+      const mqttPort = (await portFree(wanted)) ? wanted : await freePort();
+      args.push('--mqtt-listen', `127.0.0.1:${mqttPort}`);
+      brokers.set(a.site, mqttPort);
     }
     if (!existsSync(join(data, 'identity.json'))) args.push('--join-token', (await api.createToken({ site: a.site, ttlSeconds: 600, description: `gedge up: ${a.name}` })).token);
     children.push(launch(a.name, args, dir));
   }
-  // Apply once every node is Ready so the replicas spread over both edge sites.
+  // Deploy once every node is Ready, so the rules start everywhere and the replicas spread.
   await waitFor(async () => {
     const nodes = (await api.list<Node>('Node')).items;
     return AGENTS.every((a) => nodes.some((n) => n.metadata.name === a.name && n.status?.phase === 'Ready')) || undefined;
   }, 60_000, 'the agents to be Ready', 200);
+  const edges = AGENTS.filter((a) => a.tier === 'edge');
+  const edgeBrokers: Record<string, string> = {};
+  for (const e of edges) edgeBrokers[e.site] = await wan.brokerAddress(e.site, 'edge', brokers.get(e.site)!);
+  const city = await deploySmartCity(api, { manifestsDir: CITY, cloudBroker: `127.0.0.1:${brokers.get('cloud')}`, edgeBrokers });
   await api.apply(readFileSync(join(ROOT, 'examples', 'hello', 'service.yaml'), 'utf8'));
   const configFile = saveConfig({ server: url, token });
+  // Its own process, like a real fleet of devices: its timing is not the agents' nor the WAN emulator's.
+  const simArgs = ['sim', 'traffic', '-p', CITY_PROJECT, '--sites', city.edges.join(','), '--devices', String(o.devices), '--rate', String(o.rate), '--stats-every', '10s'];
+  const sim = (parts.sim = o.devices > 0 ? launch('sim', simArgs, dir, { GEDGE_SERVER: url, GEDGE_TOKEN: token }) : undefined);
 
   console.log(`
-gedge is up.
-  Dashboard:    ${url}/   (sign in with the admin token)
+gedge is up: the smart-city scenario (examples/smart-city, README "Five-minute tour").
+  Dashboard:    ${url}/#/scenario   (sign in with the admin token)
   API:          ${url}/api/v1   (OpenAPI: ${url}/api/v1/openapi.json)
   Admin token:  ${token}
   CLI config:   ${configFile}
   State, logs:  ${dir}
 
-  Devices:      ${brokers.join(', ')}   (docs/broker.md)
+  Sites:        cloud <- ${o.wan.regionCloudMs} ms -> region-gangnam <- ${o.wan.edgeRegionMs} ms -> ${city.edges.join(', ')}   (one way)
+  Devices:      ${sim ? `${o.devices} simulated (${o.rate} msg/s each, logs/sim.log); ` : ''}${[...brokers].map(([s, p]) => `${s} mqtt://127.0.0.1:${p}`).join(', ')}
+  Control:      the edges decide their lights; ${city.cloudControlled.join(', ')} of every edge is decided through the cloud, for comparison
 
 Try:
+  npx gedge get rules -p city
+  npx gedge describe rule signal-timing -p city
+  npx gedge messages city-view -p city
   npx gedge get nodes
-  npx gedge get instances -o wide
-  npx gedge describe service hello
-
-Waiting for the hello service (3 replicas on the edge sites)…`);
-  const svc = await waitFor(async () => {
-    const s = await api.get<Service>('Service', 'hello').catch(() => undefined);
-    return s && (s.status?.ready ?? 0) >= s.spec.replicas ? s : undefined;
-  }, 120_000, 'hello to be ready', 200);
-  console.log(`hello: ${svc.status!.ready}/${svc.spec.replicas} ready. Ctrl-C stops everything.`);
+`);
+  if (o.outage) {
+    const out = o.outage;
+    wan.schedule(out, (what) => console.log(what === 'cut' ? `outage: ${out.site} cut off from the cloud for ${out.durationMs / 1000} s` : `outage: ${out.site} reconnected; its uplink catches up`));
+    console.log(`outage planned: ${out.site} in ${out.afterMs / 1000} s, for ${out.durationMs / 1000} s`);
+  }
+  const edgeSites = new Set(city.edges);
+  parts.ticker = setInterval(() => void printStatus(api, edgeSites, wan).catch(() => {}), 10_000);
 }
 
-function launch(name: string, args: string[], dir: string): ChildProcess {
+/**
+ * Every 10 s: the control-loop latency both ways, as the edges measured it
+ * (route city-stats: their latest 5 s window), and what each edge holds back.
+ */
+async function printStatus(api: ApiClient, edges: Set<string>, wan: Wan): Promise<void> {
+  const [nodes, stats] = await Promise.all([api.list<Node>('Node'), api.messages(CITY_PROJECT, 'city-stats', { limit: 200 })]);
+  const latest = new Map<string, { p50: number; p99: number; windowEnd: number }>();
+  for (const m of stats.items) {
+    if (!m.topic.endsWith('/latency') || m.encoding !== 'utf8') continue;
+    const r = JSON.parse(m.payload) as { site: string; via: string; p50: number; p99: number; windowEnd: number };
+    const key = `${r.via}/${r.site}`;
+    if ((latest.get(key)?.windowEnd ?? 0) <= r.windowEnd) latest.set(key, r);
+  }
+  const lat = (via: string) => {
+    const rows = [...latest].filter(([k]) => k.startsWith(`${via}/`)).map(([, r]) => r);
+    if (!rows.length) return 'no commands yet';
+    const p50 = rows.map((r) => r.p50).sort((a, b) => a - b)[Math.floor(rows.length / 2)]!;
+    return `p50 ${p50.toFixed(1)} / p99 ${Math.max(...rows.map((r) => r.p99)).toFixed(1)} ms`;
+  };
+  const held = nodes.items
+    .filter((n) => edges.has(n.spec.site))
+    .map((n) => `${n.spec.site}${wan.isCut(n.spec.site) ? ' (cut off)' : ''} ${n.status?.uplink?.depthMessages ?? 0}`);
+  console.log(`control loop: edge ${lat('edge')}, cloud ${lat('cloud')} | uplink buffered: ${held.join(', ')}`);
+}
+
+function launch(name: string, args: string[], dir: string, env: Record<string, string> = {}): ChildProcess {
   // A fresh log per run (the previous one is kept as .1), so waiting for a line never finds an old one.
   const file = join(dir, 'logs', `${name}.log`);
   if (existsSync(file)) renameSync(file, `${file}.1`);
   const log = createWriteStream(file);
   // Own process group: a terminal's Ctrl-C reaches only `up`, which stops agents before the center.
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   return child;

@@ -112,6 +112,8 @@ export const sinkSchema = z.discriminatedUnion('type', [
       qos: z.union([z.literal(0), z.literal(1)]).default(1),
       username: z.string().optional(),
       password: z.string().optional(),
+      /** The MQTT client id (random when omitted); a gedge edge broker knows a device by it: `<project>/<device>`. */
+      clientId: z.string().min(1).max(256).optional(),
     })
     .strict(),
   /** NATS JetStream: published with a Nats-Msg-Id, so the stream drops redeliveries. `{topic}` as above, with '/' turned into '.'. */

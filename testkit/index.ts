@@ -1,4 +1,4 @@
-export * from './link-emulator.ts';
+export * from '../sim/net/link-emulator.ts';
 export * from './processes.ts';
 export * from './wait-for.ts';
 export * from './platform.ts';

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { Instance, Node, Resource } from '../core/index.ts';
-import { LinkEmulator } from './link-emulator.ts';
+import { LinkEmulator } from '../sim/net/link-emulator.ts';
 import { removeDir, startAgentProcess, startCenterProcess, type AgentHandle, type CenterHandle, type CenterOptions } from './processes.ts';
 import { waitFor } from './wait-for.ts';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { waitFor } from '../../core/index.ts';
-import { LinkEmulator } from '../../testkit/link-emulator.ts';
+import { LinkEmulator } from '../../sim/net/link-emulator.ts';
 import { ProbeResponder } from './probe-responder.ts';
 import { Prober, type PeerRtt } from './prober.ts';
 

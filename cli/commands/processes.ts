@@ -114,12 +114,18 @@ export function registerProcessCommands(program: Command): void {
 
   program
     .command('up')
-    .description('all in one: a center, agents for sites cloud, edge-a and edge-b, and the hello example')
+    .description('all in one, the smart-city scenario: a center, agents for a cloud, a region and four edge sites with WAN delay between them, examples/smart-city, the traffic simulator and the hello example')
     .option('--data-dir <dir>', 'state of every part', './.gedge')
     .option('--port <port>', 'center port (falls back to a free one if taken)', int, 7380)
-    .action(async (o: { dataDir: string; port: number }) => {
-      const { runUp } = await import('../up.ts');
-      await runUp(o);
+    .option('--edge-region-delay <duration>', 'one-way WAN delay between an edge site and its region', '5ms')
+    .option('--region-cloud-delay <duration>', 'one-way WAN delay between the region and the cloud', '20ms')
+    .option('--outage <site:duration[@after]>', 'cut an edge site off from the cloud for a while, e.g. edge-b:30s (30 s after the start) or edge-b:30s@2m')
+    .option('--devices <n>', 'simulated traffic devices (0: no simulator)', int, 200)
+    .option('--rate <n>', 'messages per second of each simulated sensor', Number, 10)
+    .action(async (o: { dataDir: string; port: number; edgeRegionDelay: string; regionCloudDelay: string; outage?: string; devices: number; rate: number }) => {
+      const [{ runUp }, { parseDuration, parseOutage }] = await Promise.all([import('../up.ts'), import('../../sim/index.ts')]);
+      const wan = { edgeRegionMs: parseDuration(o.edgeRegionDelay, '--edge-region-delay'), regionCloudMs: parseDuration(o.regionCloudDelay, '--region-cloud-delay') };
+      await runUp({ dataDir: o.dataDir, port: o.port, wan, outage: o.outage ? parseOutage(o.outage) : undefined, devices: o.devices, rate: o.rate });
     });
 }
 

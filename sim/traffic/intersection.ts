@@ -39,6 +39,8 @@ export class IntersectionSim {
   private seenPhaseChanges = 0;
   private desiredVersion = 0;
   private lastReported = '';
+  /** Who sent the last command (edge or cloud), reported in the twin. */
+  private controlledBy: Via | undefined;
   private stopped = false;
   private readonly topics: { loop: Record<Approach, string>; camera: string; light: string; set: string; desired: string; reported: string; ack: string };
 
@@ -175,13 +177,15 @@ export class IntersectionSim {
 
   private publishState(ts: number, latencyMs: number | null, via: Via | null): void {
     const s = this.model.signal();
-    this.devices.light.publish(this.topics.light, JSON.stringify({ ts, phase: s.phase, greenNsMs: s.greenNsMs, greenEwMs: s.greenEwMs, latencyMs, via }), 1);
+    if (via) this.controlledBy = via;
+    const id = `${this.layout.site}/${this.layout.id}`;
+    this.devices.light.publish(this.topics.light, JSON.stringify({ ts, id, phase: s.phase, greenNsMs: s.greenNsMs, greenEwMs: s.greenEwMs, latencyMs, via }), 1);
   }
 
   /** The twin's reported document, when it changed. */
   private reportTwin(): void {
     const s = this.model.signal();
-    const doc = JSON.stringify({ phase: s.phase, greenNsMs: s.greenNsMs, greenEwMs: s.greenEwMs });
+    const doc = JSON.stringify({ phase: s.phase, greenNsMs: s.greenNsMs, greenEwMs: s.greenEwMs, ...(this.controlledBy ? { via: this.controlledBy } : {}) });
     if (doc === this.lastReported || !this.devices.light.connected) return;
     this.lastReported = doc;
     this.devices.light.publish(this.topics.reported, doc, 1);

@@ -31,7 +31,7 @@ export class MqttSink implements Sink {
     this.what = `mqtt sink ${new URL(spec.url).host}`;
     this.client = mqtt.connect(spec.url, {
       protocolVersion: 5,
-      clientId: `gedge-center-${randomBytes(6).toString('hex')}`,
+      clientId: spec.clientId ?? `gedge-center-${randomBytes(6).toString('hex')}`,
       clean: true,
       reconnectPeriod: 1000,
       connectTimeout: timeoutMs,

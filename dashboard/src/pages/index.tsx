@@ -1,5 +1,6 @@
 import type { JSX } from 'preact';
 import { Overview } from './overview.tsx';
+import { Scenario } from './scenario.tsx';
 import { Topology } from './topology.tsx';
 import { NodeDetail, Nodes } from './nodes.tsx';
 import { ServiceDetail, Services } from './services.tsx';
@@ -20,6 +21,7 @@ export interface PageDef {
 
 export const PAGES: PageDef[] = [
   { path: 'overview', nav: 'overview', render: () => <Overview /> },
+  { path: 'scenario', nav: 'scenario', render: () => <Scenario /> },
   { path: 'topology', nav: 'topology', render: (r) => <Topology site={r[1]} /> },
   { path: 'nodes', nav: 'nodes', render: (r) => (r[1] ? <NodeDetail name={r[1]} /> : <Nodes />) },
   { path: 'services', nav: 'services', render: (r) => (r[1] && r[2] ? <ServiceDetail project={r[1]} name={r[2]} /> : <Services />) },

@@ -1,4 +1,4 @@
-// Userspace TCP proxy on 127.0.0.1 that emulates a WAN link for tests:
+// Userspace TCP proxy on 127.0.0.1 that emulates a WAN link (tests, the smart-city scenario):
 // one-way delay with jitter, and partitions (reset or blackhole).
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
