@@ -92,3 +92,18 @@ export async function rendersGlyphs(page: Page, text: string): Promise<boolean> 
   );
   return real !== tofu;
 }
+
+/** Controls a keyboard or screen-reader user cannot name (none may exist on any page). */
+export async function unlabelledControls(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = [];
+    for (const el of document.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, [role="button"], [tabindex]:not([tabindex="-1"])')) {
+      if (el.closest('[aria-hidden="true"]')) continue;
+      const labelled = el.getAttribute('aria-labelledby')?.split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' ');
+      const labels = (el as HTMLInputElement).labels ? [...(el as HTMLInputElement).labels!].map((l) => l.textContent ?? '').join(' ') : '';
+      const name = [el.getAttribute('aria-label'), labelled, labels, el.textContent, el.getAttribute('title'), (el as HTMLInputElement).placeholder].find((s) => s && s.trim());
+      if (!name) out.push(el.outerHTML.slice(0, 120));
+    }
+    return out;
+  });
+}

@@ -3,24 +3,9 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { startPlatform, testService, waitFor } from '../../testkit/index.ts';
-import { collectPageErrors, launchBrowser, rendersGlyphs, screenshot } from '../../testkit/browser.ts';
+import { collectPageErrors, launchBrowser, rendersGlyphs, screenshot, unlabelledControls } from '../../testkit/browser.ts';
 
 const SUITE = 'dashboard';
-
-/** Controls a keyboard or screen-reader user cannot name: none may exist on any page. */
-async function unlabelled(page: Page): Promise<string[]> {
-  return page.evaluate(() => {
-    const out: string[] = [];
-    for (const el of document.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, [role="button"], [tabindex]:not([tabindex="-1"])')) {
-      if (el.closest('[aria-hidden="true"]')) continue;
-      const labelled = el.getAttribute('aria-labelledby')?.split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' ');
-      const labels = (el as HTMLInputElement).labels ? [...(el as HTMLInputElement).labels!].map((l) => l.textContent ?? '').join(' ') : '';
-      const name = [el.getAttribute('aria-label'), labelled, labels, el.textContent, el.getAttribute('title'), (el as HTMLInputElement).placeholder].find((s) => s && s.trim());
-      if (!name) out.push(el.outerHTML.slice(0, 120));
-    }
-    return out;
-  });
-}
 
 async function visit(page: Page, route: string, shot: string): Promise<void> {
   await page.evaluate((r: string) => (location.hash = r), route);
@@ -30,7 +15,7 @@ async function visit(page: Page, route: string, shot: string): Promise<void> {
     await screenshot(page, SUITE, `failed-${shot}`);
     throw e;
   });
-  assert.deepEqual(await unlabelled(page), [], `unlabelled controls on ${route}`);
+  assert.deepEqual(await unlabelledControls(page), [], `unlabelled controls on ${route}`);
   await screenshot(page, SUITE, shot);
 }
 

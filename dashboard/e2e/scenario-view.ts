@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { waitFor } from '../../testkit/index.ts';
+import { unlabelledControls, waitFor } from '../../testkit/index.ts';
 
 /** What the Scenario page shows, read from its data attributes (numbers, not text). */
 export interface ScenarioNumbers {
@@ -15,24 +15,6 @@ export interface ScenarioNumbers {
   /** Intersections shown, and how many of them report a phase. */
   intersections: number;
   phased: number;
-}
-
-/**
- * Controls a keyboard or screen-reader user cannot name. The same check as
- * dashboard.test.ts (which cannot be imported: importing a test file runs it).
- */
-export async function unlabelledControls(page: Page): Promise<string[]> {
-  return page.evaluate(() => {
-    const out: string[] = [];
-    for (const el of document.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, [role="button"], [tabindex]:not([tabindex="-1"])')) {
-      if (el.closest('[aria-hidden="true"]')) continue;
-      const labelled = el.getAttribute('aria-labelledby')?.split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' ');
-      const labels = (el as HTMLInputElement).labels ? [...(el as HTMLInputElement).labels!].map((l) => l.textContent ?? '').join(' ') : '';
-      const name = [el.getAttribute('aria-label'), labelled, labels, el.textContent, el.getAttribute('title'), (el as HTMLInputElement).placeholder].find((s) => s && s.trim());
-      if (!name) out.push(el.outerHTML.slice(0, 120));
-    }
-    return out;
-  });
 }
 
 /** The page's numbers once both latency blocks and the reduction have one and an intersection is shown; null before. */
