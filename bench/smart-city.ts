@@ -90,8 +90,8 @@ export async function run(): Promise<Metric[]> {
     const cloudPath = (v: number) => ({ name: 'same decision via the cloud', value: v });
     console.log(`samples: edge ${edge.length}, cloud ${cloud.length}; aggregates received ${flows.size}, lost ${lost}; raw ${volume.traffic} B, uplinked ${volume.flows} B`);
     return [
-      metric('control loop p50, edge', 'ms', percentile(edge, 0.5), 'report', cloudPath(percentile(cloud, 0.5))),
-      metric('control loop p99, edge', 'ms', percentile(edge, 0.99), '<= 10 ms', cloudPath(percentile(cloud, 0.99))),
+      metric('control loop p50, edge', 'ms', percentile(edge, 50), 'report', cloudPath(percentile(cloud, 50))),
+      metric('control loop p99, edge', 'ms', percentile(edge, 99), '<= 10 ms', cloudPath(percentile(cloud, 99))),
       metric('commands measured, edge', 'count', edge.length, 'report', { name: 'via the cloud', value: cloud.length }),
       metric('data reduction, raw / uplinked bytes', 'x', volume.traffic / Math.max(1, volume.flows), '>= 10 x'),
       metric('aggregates buffered at an edge and delivered late (edge-b cut off 30 s)', 'count', buffered, 'report'),
