@@ -9,7 +9,7 @@ import { REPO_ROOT, removeDir, waitFor, pidAlive } from '../testkit/index.ts';
 
 /** Runs `gedge up` as `npm start` does and stops it as Ctrl-C does (SIGINT to the process group). */
 function up(dir: string, env: Record<string, string>) {
-  const proc = spawn(process.execPath, ['bin/gedge.mjs', 'up', '--data-dir', dir, '--port', '0'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['bin/gedge.mjs', 'up', '--data-dir', dir, '--port', '0', '--devices', '48', '--rate', '5'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -18,6 +18,8 @@ function up(dir: string, env: Record<string, string>) {
     output: () => out,
     exited,
     interrupt: () => process.kill(-proc.pid!, 'SIGINT'),
+    /** After a failure: the whole process group, at once. */
+    kill: () => proc.exitCode === null && proc.signalCode === null && process.kill(-proc.pid!, 'SIGKILL'),
   };
 }
 
@@ -30,39 +32,50 @@ const processesUnder = (dir: string) => {
   });
 };
 
-test('gedge up (npm start) runs the platform with hello on the edges, stops cleanly on Ctrl-C and resumes from the same state', async () => {
+/** hello's 3 replicas Running and ready (on the edges). */
+const helloReady = async (api: ApiClient) => {
+  const all = (await api.list<Instance>('Instance', { selector: 'app=hello' })).items;
+  return all.length === 3 && all.every((i) => i.status?.phase === 'Running' && i.status.ready) ? all : undefined;
+};
+
+test('gedge up (npm start) runs the smart city and hello on the edges, stops cleanly on Ctrl-C and resumes from the same state', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gedge-up-'));
   const env = { GEDGE_CONFIG: join(dir, 'cli-config') };
+  const runs: ReturnType<typeof up>[] = [];
   try {
     const first = up(dir, env);
-    await waitFor(() => /hello: 3\/3 ready/.test(first.output()), 90_000, 'hello ready');
+    runs.push(first);
+    // Up: the banner, then the status line once the edges have decided lights (the scenario runs).
+    await waitFor(() => /control loop: edge p50 [\d.]+ \/ p99/.test(first.output()), 150_000, 'edge control-loop figures');
     const out = first.output();
     const url = /API:\s+(\S+)\/api\/v1/.exec(out)![1]!;
     const token = /Admin token:\s+(\S+)/.exec(out)![1]!;
-    for (const cmd of ['npx gedge get nodes', 'npx gedge get instances -o wide', 'npx gedge describe service hello']) assert.ok(out.includes(cmd), `suggests ${cmd}`);
+    for (const cmd of ['npx gedge get rules -p city', 'npx gedge get nodes', 'npx gedge messages city-view -p city']) assert.ok(out.includes(cmd), `suggests ${cmd}`);
     assert.equal(JSON.parse(readFileSync(env.GEDGE_CONFIG, 'utf8')).server, url, 'the CLI is logged in');
-    const brokers = [...out.matchAll(/(edge-[ab]) mqtt:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => [`${m[1]}-1`, Number(m[2])]);
-    assert.equal(brokers.length, 2, 'each edge runs a broker for its devices');
+    const brokers = [...out.matchAll(/(cloud|edge-[a-d]) mqtt:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => [`${m[1]}-1`, Number(m[2])]);
+    assert.equal(brokers.length, 5, 'the cloud and each edge run a broker');
     const api = new ApiClient(url, token);
     const nodes = (await api.list<Node>('Node')).items;
+    assert.equal(nodes.length, 6, 'a node per site');
     assert.deepEqual(brokers.map(([node]) => nodes.find((n) => n.metadata.name === node)?.status?.mqtt?.tcp), brokers.map(([, port]) => port), 'as the nodes report them');
-    const before = (await api.list<Instance>('Instance')).items;
-    assert.equal(before.length, 3);
-    assert.ok(before.every((i) => i.spec.node === 'edge-a-1' || i.spec.node === 'edge-b-1'));
+    const before = await waitFor(() => helloReady(api), 90_000, 'hello ready');
+    assert.ok(before.every((i) => /^edge-[a-d]-1$/.test(i.spec.node ?? '')));
 
     first.interrupt();
     assert.equal(await first.exited, 0);
     await waitFor(async () => (await processesUnder(dir)) === 0, 10_000, 'no center or agent left running');
-        assert.ok(before.every((i) => i.status?.pid && !pidAlive(i.status.pid)), 'no workload left running');
+    assert.ok(before.every((i) => i.status?.pid && !pidAlive(i.status.pid)), 'no workload left running');
 
     const second = up(dir, env);
-    await waitFor(() => /hello: 3\/3 ready/.test(second.output()), 90_000, 'hello ready again');
+    runs.push(second);
+    await waitFor(() => /Dashboard:/.test(second.output()), 120_000, 'up again');
     const url2 = /API:\s+(\S+)\/api\/v1/.exec(second.output())![1]!;
-    const after = (await new ApiClient(url2, token).list<Instance>('Instance')).items;
+    const after = await waitFor(() => helloReady(new ApiClient(url2, token)), 90_000, 'hello ready again');
     assert.deepEqual(after.map((i) => i.metadata.name).sort(), before.map((i) => i.metadata.name).sort(), 'same instances, resumed from state');
     second.interrupt();
     assert.equal(await second.exited, 0);
   } finally {
+    for (const r of runs) r.kill();
     removeDir(dir);
   }
 });

@@ -45,7 +45,7 @@ run('chromium', 'sh', [join(root, 'scripts', 'ensure-chromium.sh')]);
 run('build', process.execPath, [join(root, 'scripts', 'build.mjs')]);
 const files = only.length ? only : ['core', 'engine', 'scheduler', 'center', 'agent', 'cli', 'sim', 'dashboard', 'testkit'].flatMap((d) => findTests(join(root, d))).sort();
 // The scenario's test asserts control-loop latencies on a 2-core machine: it runs by itself, after the rest.
-const alone = files.filter((f) => /[\\/]sim[\\/]scenario[\\/].*\.test\.ts$/.test(f));
+const alone = files.filter((f) => /(^|[\\/])sim[\\/]scenario[\\/].*\.test\.ts$/.test(f));
 const shared = files.filter((f) => !alone.includes(f));
 // End-to-end tests start several processes each; two files at a time suits a 2-core machine.
 if (shared.length) run(`tests (${shared.length} files)`, process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', ...shared]);
