@@ -52,3 +52,18 @@ function statFields(stat: string): string[] {
   const close = stat.lastIndexOf(')');
   return [stat.slice(0, stat.indexOf(' ')), stat.slice(stat.indexOf('(') + 1, close), ...stat.slice(close + 2).trim().split(' ')];
 }
+
+/**
+ * Seconds of stall since boot from pressure stall information (PSI,
+ * /proc/pressure/<resource>): `some` (at least one task waited) or `full`
+ * (every non-idle task did); null without PSI. The machine's own noise, for
+ * telling a slow run from a slow gedge.
+ */
+export function stallSeconds(resource: 'cpu' | 'io' | 'memory', kind: 'some' | 'full'): number | null {
+  try {
+    const m = new RegExp(`^${kind} .*total=(\\d+)`, 'm').exec(readFileSync(`/proc/pressure/${resource}`, 'utf8'));
+    return m ? Number(m[1]) / 1e6 : null;
+  } catch {
+    return null;
+  }
+}

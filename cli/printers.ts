@@ -38,7 +38,7 @@ const COLUMNS: Record<string, Column[]> = {
     ['VERSION', (o) => (o as Node).status?.agent?.version ?? '', true],
     ['SYNCED-REV', (o) => String((o as Node).status?.syncedRevision ?? ''), true],
     ['HEARTBEAT', (o) => age((o as Node).status?.lastHeartbeatAt), true],
-    ['UPLINK', (o) => { const u = (o as Node).status?.uplink; return u ? `${u.depthMessages} queued, ${u.droppedOverflow + u.droppedExpired} dropped` : ''; }, true],
+    ['UPLINK', (o) => { const u = (o as Node).status?.uplink; return u ? `${u.depthMessages} queued (max ${u.peakDepthMessages}), ${u.droppedOverflow + u.droppedExpired} dropped` : ''; }, true],
   ],
   Service: [
     ['NAME', (o) => o.metadata.name],

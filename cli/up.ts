@@ -154,8 +154,8 @@ async function printStatus(api: ApiClient, edges: Set<string>, wan: Wan): Promis
   };
   const held = nodes.items
     .filter((n) => edges.has(n.spec.site))
-    .map((n) => `${n.spec.site}${wan.isCut(n.spec.site) ? ' (cut off)' : ''} ${n.status?.uplink?.depthMessages ?? 0}`);
-  console.log(`control loop: edge ${lat('edge')}, cloud ${lat('cloud')} | uplink buffered: ${held.join(', ')}`);
+    .map((n) => `${n.spec.site}${wan.isCut(n.spec.site) ? ' (cut off)' : ''} ${n.status?.uplink?.depthMessages ?? 0}/${n.status?.uplink?.peakDepthMessages ?? 0}`);
+  console.log(`control loop: edge ${lat('edge')}, cloud ${lat('cloud')} | uplink buffered now/max: ${held.join(', ')}`);
 }
 
 function launch(name: string, args: string[], dir: string, env: Record<string, string> = {}): ChildProcess {

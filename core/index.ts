@@ -12,3 +12,4 @@ export * from './uplink-wire.ts';
 export * from './exec-wire.ts';
 export * from './exec-client.ts';
 export * from './since.ts';
+export * from './secrets.ts';

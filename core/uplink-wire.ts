@@ -72,6 +72,9 @@ export const edgeUplinkStatusSchema = z
     depthMessages: count,
     depthBytes: count,
     oldestAgeMs: count,
+    /** The most messages held at once since the agent started, and when (ms since epoch; 0: never). */
+    peakDepthMessages: count,
+    peakDepthAt: count,
     blocked: count,
   })
   .strict();

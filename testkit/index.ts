@@ -3,3 +3,4 @@ export * from './processes.ts';
 export * from './wait-for.ts';
 export * from './platform.ts';
 export * from './browser.ts';
+export * from './wakeup-probe.ts';

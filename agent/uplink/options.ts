@@ -9,9 +9,12 @@ export const UPLINK_MAX_PAYLOAD = 1024 * 1024;
  *
  * - `always`: every append is its own transaction, committed with
  *   synchronous=FULL (the WAL is fsynced) before append returns.
- * - `batch`: appends are group-committed every `commitMs` or `commitMessages`,
- *   with synchronous=FULL; a crash (process, OS or power) loses at most the
- *   open window. `durable()` waits for the commit that covers it.
+ * - `batch`: appends are group-committed every `commitMs` or `commitMessages`
+ *   with synchronous=OFF; the WAL is fsynced right after each commit in
+ *   libuv's thread pool and checkpoints run in a worker thread (WalSync), so
+ *   no disk wait holds the event loop. A process crash loses the open
+ *   window; an OS crash or power cut also the commits whose fsync had not
+ *   finished. `durable()` waits for the fsync that covers it.
  * - `off`: group commits as `batch`, synchronous=OFF: a process crash loses
  *   the open window, an OS crash or power cut whatever the OS had not yet
  *   written back.

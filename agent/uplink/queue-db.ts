@@ -1,3 +1,4 @@
+import { closeSync, fdatasyncSync, openSync } from 'node:fs';
 import SqliteDatabase from 'better-sqlite3';
 
 /** A message row as the queue file holds it; `at` is the append time (ms since epoch). */
@@ -31,11 +32,17 @@ const SCHEMA = `
 
 export type QueueStatements = ReturnType<typeof prepare>;
 
-/** Opens `<file>` in WAL mode; synchronous=FULL unless fsync is off (see options.ts). */
+/**
+ * Opens `<file>` in WAL mode (see options.ts): `always` commits with
+ * synchronous=FULL; `batch` with synchronous=OFF and no automatic
+ * checkpoints, its fsyncs and checkpoints run off the event loop (WalSync);
+ * `off` never fsyncs.
+ */
 export function openQueueDb(file: string, fsync: 'always' | 'batch' | 'off'): { db: SqliteDatabase.Database; q: QueueStatements } {
   const db = new SqliteDatabase(file);
   db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${fsync === 'off' ? 'OFF' : 'FULL'}`);
+  db.pragma(`synchronous = ${fsync === 'always' ? 'FULL' : 'OFF'}`);
+  if (fsync === 'batch') db.pragma('wal_autocheckpoint = 0');
   db.exec(SCHEMA);
   return { db, q: prepare(db) };
 }
@@ -63,4 +70,14 @@ function prepare(db: SqliteDatabase.Database) {
     publishHash: db.prepare<[string, number], { hash: Buffer }>('SELECT hash FROM publishes WHERE client = ? AND packet_id = ?'),
     prunePublishes: db.prepare<[number]>('DELETE FROM publishes WHERE at < ?'),
   };
+}
+
+/** Puts what the WAL of `<file>` holds on disk, on the spot (a commit under synchronous=OFF that must not wait for the next fsync). */
+export function syncWal(file: string): void {
+  const fd = openSync(`${file}-wal`, 'r');
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

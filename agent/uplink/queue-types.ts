@@ -54,6 +54,9 @@ export interface UplinkQueueStats {
   /** Payload + topic bytes held. */
   depthBytes: number;
   oldestAgeMs: number;
+  /** The most messages held at once since the agent started (an outage's backlog, seen after the fact), and when (ms since epoch; 0: never). */
+  peakDepthMessages: number;
+  peakDepthAt: number;
   /** Appends waiting for room (overflow: block). */
   blocked: number;
   /** Resends of a publish already queued (isResend): acknowledged again, not queued twice. */

@@ -4,8 +4,9 @@ import type SqliteDatabase from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { InvalidMessageError, QueueClosedError } from './errors.ts';
 import { uplinkOptionsSchema, UPLINK_MAX_PAYLOAD, type UplinkOptions, type UplinkOptionsInput } from './options.ts';
-import { openQueueDb, type HeadRow, type QueueRow, type QueueStatements } from './queue-db.ts';
+import { openQueueDb, syncWal, type HeadRow, type QueueRow, type QueueStatements } from './queue-db.ts';
 import type { AppendResult, PublishOrigin, QueuedMessage, RouteKey, UplinkAppend, UplinkQueueStats } from './queue-types.ts';
+import { WalSync, type Fdatasync } from './wal-sync.ts';
 
 type DropCounter = 'droppedOverflow' | 'droppedExpired' | 'droppedRouteGone';
 interface Waiter {
@@ -17,8 +18,16 @@ interface Waiter {
 const TOPIC_MAX = 512;
 /** How often records of queued publishes older than ttlMs are pruned. */
 const PRUNE_MS = 60_000;
+/** Seqs reserved on disk at a time (fsync batch, off); a restart skips what was left of the block. */
+const SEQ_BLOCK = 1_000_000;
 const DEVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const keyOf = (project: string, route: string) => `${project}/${route}`;
+/** The clock, the log, and (for tests) the disk's fdatasync. */
+export interface QueueDeps {
+  now?: () => number;
+  log?: Logger;
+  fdatasync?: Fdatasync;
+}
 
 /**
  * The edge's durable store-and-forward queue (`<dataDir>/uplink.db`), one per
@@ -27,7 +36,10 @@ const keyOf = (project: string, route: string) => `${project}/${route}`;
  * microseconds, so a node that rejoins under an old name with a fresh data
  * dir does not reuse numbers the center has seen. Everything is synchronous
  * (better-sqlite3): an append that does not wait for room costs one prepared
- * INSERT (fsync always) or an array push (batch, off).
+ * INSERT (fsync always) or an array push (batch, off). Under fsync batch no
+ * commit waits for the disk on the event loop, which the edge's broker and
+ * rules share: the fsyncs run in the thread pool (WalSync), and durable()
+ * waits for them.
  *
  * Dropping from the head (overflow drop-oldest, TTL) moves a floor: rows at
  * or below it are gone for every reader at once, and the DELETE rides in the
@@ -37,6 +49,9 @@ export class UplinkQueue {
   readonly options: UplinkOptions;
   private readonly db: SqliteDatabase.Database;
   private readonly q: QueueStatements;
+  /** fsync batch: commits reach the disk off the event loop. */
+  private readonly sync: WalSync | undefined;
+  private readonly file: string;
   private readonly now: () => number;
   private readonly log: Logger | undefined;
   private nextSeq: number;
@@ -47,9 +62,18 @@ export class UplinkQueue {
   private prunedAt = 0;
   private readonly routes = new Map<string, RouteKey & { messages: number; bytes: number }>();
   private readonly depth = { messages: 0, bytes: 0 };
+  private readonly peak = { messages: 0, at: 0 };
   private readonly counters = { enqueued: 0, delivered: 0, droppedOverflow: 0, droppedExpired: 0, droppedRouteGone: 0, resends: 0 };
   private readonly waiters: Waiter[] = [];
   private durableWaiters: (() => void)[] = [];
+  /**
+   * fsync batch and off: seqs up to here are reserved on disk (the
+   * high-water mark, fsynced) before any is handed out. The sender sees
+   * committed rows that a power cut may still take back; the queue then
+   * starts above the reservation, so it never hands out a seq the center
+   * may have seen.
+   */
+  private reservedSeq = Number.MAX_SAFE_INTEGER;
   private readonly listeners = new Set<(key: RouteKey) => void>();
   private commitTimer: NodeJS.Timeout | undefined;
   private commitSoon: NodeJS.Immediate | undefined;
@@ -57,19 +81,23 @@ export class UplinkQueue {
   private closed = false;
   private readonly writeTx: (rows: QueueRow[], floor: number, origins: (PublishOrigin & { at: number })[]) => void;
 
-  private constructor(dataDir: string, options: UplinkOptions, deps: { now?: () => number; log?: Logger }) {
+  private constructor(dataDir: string, options: UplinkOptions, deps: QueueDeps) {
     this.options = options;
     this.now = deps.now ?? Date.now;
     this.log = deps.log;
     mkdirSync(dataDir, { recursive: true });
-    ({ db: this.db, q: this.q } = openQueueDb(join(dataDir, 'uplink.db'), options.fsync));
+    this.file = join(dataDir, 'uplink.db');
+    ({ db: this.db, q: this.q } = openQueueDb(this.file, options.fsync));
     this.q.initHighWater.run(this.now() * 1000);
+    this.sync = options.fsync === 'batch' ? new WalSync(this.db, this.file, this.log, deps.fdatasync) : undefined;
     this.nextSeq = Math.max(this.q.highWater.get()!.value, this.q.maxSeq.get()!.m ?? 0) + 1;
+    if (options.fsync !== 'always') this.reserveSeqs();
     for (const r of this.q.perRoute.all()) {
       this.routes.set(keyOf(r.project, r.route), { project: r.project, route: r.route, messages: r.n, bytes: r.b });
       this.depth.messages += r.n;
       this.depth.bytes += r.b;
     }
+    this.notePeak();
     this.writeTx = this.db.transaction((rows: QueueRow[], floor: number, origins: (PublishOrigin & { at: number })[]) => {
       if (floor > this.appliedFloor) {
         this.q.deleteUpTo.run(floor);
@@ -81,7 +109,7 @@ export class UplinkQueue {
     this.expiryTimer = setInterval(() => this.expireFromTimer(), Math.min(1000, options.ttlMs)).unref();
   }
 
-  static open(dataDir: string, options: UplinkOptionsInput = {}, deps: { now?: () => number; log?: Logger } = {}): UplinkQueue {
+  static open(dataDir: string, options: UplinkOptionsInput = {}, deps: QueueDeps = {}): UplinkQueue {
     return new UplinkQueue(dataDir, uplinkOptionsSchema.parse(options), deps);
   }
 
@@ -107,13 +135,13 @@ export class UplinkQueue {
   }
 
   /**
-   * Resolves when everything appended so far is committed (at once with
-   * fsync always). Someone is waiting, e.g. a device for its PUBACK: the
-   * commit happens at the end of this turn of the event loop, with whatever
-   * else arrived in it, instead of after commitMs.
+   * Resolves when everything appended so far is committed and, under fsync
+   * batch, on disk (at once with fsync always). Someone is waiting, e.g. a
+   * device for its PUBACK: the commit happens at the end of this turn of the
+   * event loop, with whatever else arrived in it, instead of after commitMs.
    */
   durable(): Promise<void> {
-    if (!this.pending.length && !this.origins.length) return Promise.resolve();
+    if (!this.pending.length && !this.origins.length) return this.sync?.durable() ?? Promise.resolve();
     this.commitSoon ??= setImmediate(() => {
       this.commitSoon = undefined;
       this.commitFromTimer();
@@ -180,6 +208,8 @@ export class UplinkQueue {
       for (const r of rows) this.q.insert.run(this.nextSeq++, key.project, key.route, r.topic, r.device, r.qos, r.at, r.bytes, r.payload);
       this.q.raiseHighWater.run(this.nextSeq - 1);
     })();
+    if (this.nextSeq > this.reservedSeq) this.reserveSeqs();
+    this.synced([key]);
     return true;
   }
 
@@ -207,7 +237,7 @@ export class UplinkQueue {
 
   stats(): UplinkQueueStats {
     const head = this.closed ? undefined : (this.q.headFrom.get(this.floor)?.at ?? this.pending[0]?.at);
-    return { ...this.counters, depthMessages: this.depth.messages, depthBytes: this.depth.bytes, oldestAgeMs: head === undefined ? 0 : Math.max(0, this.now() - head), blocked: this.waiters.length };
+    return { ...this.counters, depthMessages: this.depth.messages, depthBytes: this.depth.bytes, oldestAgeMs: head === undefined ? 0 : Math.max(0, this.now() - head), peakDepthMessages: this.peak.messages, peakDepthAt: this.peak.at, blocked: this.waiters.length };
   }
 
   /** Commits what is pending, fails waiting appends with QueueClosedError, closes the file. */
@@ -218,6 +248,7 @@ export class UplinkQueue {
     clearImmediate(this.commitSoon);
     this.commit();
     for (const w of this.waiters.splice(0)) w.reject(new QueueClosedError('the uplink queue was closed while the append waited for room'));
+    this.sync?.closeSync();
     this.db.close();
   }
 
@@ -228,6 +259,7 @@ export class UplinkQueue {
   }
 
   private insert(m: UplinkAppend, bytes: number): number {
+    if (this.nextSeq > this.reservedSeq) this.reserveSeqs();
     const row: QueueRow = { seq: this.nextSeq++, project: m.project, route: m.route, topic: m.topic, device: m.device ?? null, qos: m.qos, at: this.now(), bytes, payload: m.payload };
     this.pending.push(row);
     if (m.origin !== undefined) this.origins.push({ ...m.origin, at: row.at });
@@ -267,14 +299,31 @@ export class UplinkQueue {
       throw err;
     }
     this.appliedFloor = floor;
-    for (const resolve of this.durableWaiters.splice(0)) resolve();
-    const woken = new Set<string>();
-    for (const r of rows) {
-      const k = keyOf(r.project, r.route);
-      if (woken.has(k) || !this.routes.has(k)) continue;
-      woken.add(k);
-      for (const fn of this.listeners) fn({ project: r.project, route: r.route });
+    const woken = new Map<string, RouteKey>();
+    for (const r of rows) woken.set(keyOf(r.project, r.route), { project: r.project, route: r.route });
+    this.synced([...woken.values()], this.durableWaiters.splice(0));
+  }
+
+  /**
+   * After a write transaction: the routes' listeners hear of their new
+   * messages, and durable() waiters go on once it is on disk (fsync batch:
+   * when the fsync covering it is done).
+   */
+  private synced(routes: RouteKey[], waiting: (() => void)[] = []): void {
+    for (const key of routes) if (this.routes.has(keyOf(key.project, key.route))) for (const fn of this.listeners) fn(key);
+    if (!this.sync) {
+      for (const resolve of waiting) resolve();
+      return;
     }
+    this.sync.committed();
+    if (waiting.length) void this.sync.durable().then(() => waiting.forEach((resolve) => resolve()));
+  }
+
+  /** Reserves the next SEQ_BLOCK seqs: the high-water mark moves past them, on disk before this returns (rare: once a block). */
+  private reserveSeqs(): void {
+    this.reservedSeq = this.nextSeq + SEQ_BLOCK;
+    this.q.raiseHighWater.run(this.reservedSeq);
+    syncWal(this.file);
   }
 
   /** A group commit: a failure keeps the rows pending (they were accepted) and tries again after commitMs. */
@@ -294,6 +343,7 @@ export class UplinkQueue {
       if (now - this.prunedAt >= PRUNE_MS) {
         this.prunedAt = now;
         this.q.prunePublishes.run(now - this.options.ttlMs);
+        this.synced([]);
       }
     } catch (err) {
       this.log?.error({ err }, 'uplink queue expiry failed');
@@ -326,6 +376,7 @@ export class UplinkQueue {
       this.q.deleteRouteUpTo.run(project, route, upToSeq);
       this.q.raiseHighWater.run(r.m!);
     })();
+    this.synced([]);
     this.account({ project, route, bytes: r.b! }, -1, r.n);
     this.counters[counter] += r.n;
     this.admit();
@@ -341,6 +392,11 @@ export class UplinkQueue {
     else this.routes.delete(k);
     this.depth.messages += sign * count;
     this.depth.bytes += sign * r.bytes;
+    if (sign > 0) this.notePeak();
+  }
+
+  private notePeak(): void {
+    if (this.depth.messages > this.peak.messages) Object.assign(this.peak, { messages: this.depth.messages, at: this.now() });
   }
 
   /** Lets blocked appends in, in order, while there is room. */

@@ -1,14 +1,16 @@
-import { DEFAULT_PROJECT, ValidationError, lookupKind, type Device, type ErrorDetail, type Resource } from '../../core/index.ts';
+import { DEFAULT_PROJECT, REDACTED, ValidationError, lookupKind, type Device, type ErrorDetail, type Resource, type Route } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 
 /**
  * Checks that go beyond one object's schema, before anything is written:
  * namespaced objects need an existing project (or one created in the same
  * apply); a command needs its device; a device keeps its site; credentials
- * are only issued by the center (the secret is generated and shown once).
+ * are only issued by the center (the secret is generated and shown once);
+ * a redacted sink password stands for the stored one (core/secrets.ts).
  * Every problem is reported, with its path; nothing is written if any.
  */
-export async function admit(store: Store, objs: Resource[]): Promise<Resource[]> {
+export async function admit(store: Store, input: Resource[]): Promise<Resource[]> {
+  const objs = [...input];
   const inBatch = (kind: string, project: string, name: string) => objs.some((o) => o.kind === kind && (o.metadata.project ?? DEFAULT_PROJECT) === project && o.metadata.name === name);
   const problems: ErrorDetail[] = [];
   for (const [i, o] of objs.entries()) {
@@ -29,6 +31,19 @@ export async function admit(store: Store, objs: Resource[]): Promise<Resource[]>
       case 'Device': {
         const prev = (await store.get('Device', project, o.metadata.name)) as Device | undefined;
         if (prev && prev.spec.site !== o.spec.site) problems.push({ path: at('spec.site'), message: `is fixed once created ("${prev.spec.site}"); delete the device and create it again to move it` });
+        break;
+      }
+      case 'Route': {
+        const sink = o.spec.sink;
+        if (sink.type !== 'mqtt' || sink.password !== REDACTED) break;
+        const prev = ((await store.get('Route', project, o.metadata.name)) as Route | undefined)?.spec.sink;
+        if (prev?.type !== 'mqtt' || prev.password === undefined) {
+          problems.push({ path: at('spec.sink.password'), message: `"${REDACTED}" stands for the stored password, and route "${o.metadata.name}" has none: give the password` });
+        } else if (prev.url !== sink.url || prev.username !== sink.username) {
+          problems.push({ path: at('spec.sink.password'), message: `"${REDACTED}" keeps the stored password only for the same url and username: give the password for ${sink.url}` });
+        } else {
+          objs[i] = { ...o, spec: { ...o.spec, sink: { ...sink, password: prev.password } } };
+        }
         break;
       }
       default:

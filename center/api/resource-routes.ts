@@ -9,6 +9,7 @@ import {
   parseManifestText,
   parseOrThrow,
   parseSelector,
+  redactSecrets,
   validateResources,
   type KindInfo,
   type Resource,
@@ -77,14 +78,14 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store): void
       return reply;
     }
     const { items, revision } = await store.list(info.kind, { project, selector });
-    return { apiVersion: 'gedge.io/v1', kind: 'List', revision, items: items.filter(visible) };
+    return { apiVersion: 'gedge.io/v1', kind: 'List', revision, items: items.filter(visible).map(redactSecrets) };
   });
 
   app.post('/api/v1/:plural', auth, async (req, reply) => {
     const info = kindOf(req);
     const obj = await singleOf(store, req, info);
     const created = await store.create(obj);
-    return reply.status(201).send(created);
+    return reply.status(201).send(redactSecrets(created));
   });
 
   app.get('/api/v1/:plural/:name', auth, async (req) => {
@@ -95,7 +96,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store): void
     if (project !== undefined) assertProject(req.token, project);
     const obj = await store.get(info.kind, project, name);
     if (!obj || !mayRead(req.token, obj)) throw new NotFoundError(`${info.kind} "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
-    return obj;
+    return redactSecrets(obj);
   });
 
   app.put('/api/v1/:plural/:name', auth, async (req) => {
@@ -106,7 +107,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store): void
       throw new ValidationError('metadata.name does not match the URL', { details: [{ path: 'metadata.name', message: `expected "${name}"` }] });
     }
     const [result] = await store.apply([obj]);
-    return { action: result!.action, object: result!.object };
+    return { action: result!.action, object: redactSecrets(result!.object) };
   });
 
   app.delete('/api/v1/:plural/:name', auth, async (req) => {

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { lookupKind, matchesSelector, type Resource, type Selector } from '../../core/index.ts';
+import { lookupKind, matchesSelector, redactSecrets, type Resource, type Selector } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { changesAfter, holdChanges } from '../store/change-feed.ts';
 
@@ -45,7 +45,7 @@ export async function streamWatch(
     if (c.revision <= last) return;
     last = c.revision;
     if (!matches(c, f)) return;
-    res.write(JSON.stringify({ type: c.type, revision: c.revision, object: c.object }) + '\n');
+    res.write(JSON.stringify({ type: c.type, revision: c.revision, object: redactSecrets(c.object) }) + '\n');
   };
   const sendBookmark = () => res.write(JSON.stringify({ type: 'BOOKMARK', revision: last }) + '\n');
   sendBookmark();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Instance, Resource } from '../../core/index.ts';
+import { REDACTED, type Instance, type Resource } from '../../core/index.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import { NodeFeed } from './node-feed.ts';
 
@@ -73,6 +73,25 @@ test("a node gets its site's devices with their credentials, every route and rul
     const snap = (await feed.catchUp(s, (await s.currentRevision()) + 100)).messages[0] as { objects: Resource[] };
     assert.deepEqual(snap.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(), ['Device/late', 'Device/near', 'DeviceCredential/0000000000000001', 'DeviceCredential/0000000000000003', 'Node/n1', 'Route/up', 'Rule/r', 'Site/edge-a']);
     for (const name of ['near', 'n1', 'r']) assert.equal((snap.objects.find((o) => o.metadata.name === name) as { status?: unknown }).status, undefined, `${name}'s status stays in the center`);
+  } finally {
+    await s.close();
+  }
+});
+
+test("a route's mqtt sink password never reaches an agent, in a delta or a snapshot", async () => {
+  const s = await openSqliteStore(':memory:');
+  try {
+    const bridge = { ...route('bridge'), spec: { topic: 'x/#', sink: { type: 'mqtt', url: 'mqtt://127.0.0.1:1', topic: '{topic}', qos: 1, username: 'u', password: 's3cret' } } } as Resource;
+    await s.apply([site('edge-a'), node('n1', 'edge-a')]);
+    const since = await s.currentRevision();
+    await s.apply([bridge]);
+    const feed = await NodeFeed.open(s, 'n1');
+    const delta = (await feed.catchUp(s, since)).messages;
+    const snap = (await feed.catchUp(s, (await s.currentRevision()) + 100)).messages;
+    for (const text of [JSON.stringify(delta), JSON.stringify(snap)]) {
+      assert.ok(text.includes('"kind":"Route"'), 'the route itself goes');
+      assert.ok(!text.includes('s3cret') && text.includes(`"password":"${REDACTED}"`), text);
+    }
   } finally {
     await s.close();
   }

@@ -1,4 +1,4 @@
-import type { CenterMessage, DeviceCommand, DeviceCredential, EdgeObject, Instance, Node, Resource } from '../../core/index.ts';
+import { redactSecrets, type CenterMessage, type DeviceCommand, type DeviceCredential, type EdgeObject, type Instance, type Node, type Resource } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { changesAfter } from '../store/change-feed.ts';
 
@@ -109,7 +109,8 @@ const deviceKey = (project: string | undefined, name: string): string => `${proj
 
 /**
  * The scheduler's explanation is for people, and the status of a device, a
- * node or a rule is the edges' own report: none of it goes to the agent.
+ * node or a rule is the edges' own report: none of it goes to the agent. Nor
+ * does a sink's password: the center delivers to sinks, not the agent.
  */
 function forAgent(o: EdgeObject): EdgeObject {
   if (o.kind === 'Instance' && o.status?.scheduling) {
@@ -120,5 +121,5 @@ function forAgent(o: EdgeObject): EdgeObject {
     const { status: _, ...rest } = o;
     return rest as EdgeObject;
   }
-  return o;
+  return redactSecrets(o);
 }

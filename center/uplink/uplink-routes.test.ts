@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import net from 'node:net';
 import pino from 'pino';
-import { ApiClient, UPLINK_PATH, waitFor, type Route, type UplinkBatch } from '../../core/index.ts';
+import { ApiClient, REDACTED, UPLINK_PATH, waitFor, type Route, type UplinkBatch } from '../../core/index.ts';
 import { startCenter, type RunningCenter } from '../center.ts';
 import type { CenterConfig } from '../config.ts';
 
@@ -157,3 +157,42 @@ await withCenter(
   },
   { tableSweepMs: 100 },
 );
+
+await withCenter('an mqtt sink password is never sent back (get, list, watch, apply\'s answer); applying the marker keeps it for the same broker and user only', async (c) => {
+  const sink = { type: 'mqtt', url: 'mqtt://127.0.0.1:1', username: 'city/bridge', password: 's3cret' };
+  await c.api.apply(route('r', sink));
+  const stored = async () => ((await c.center.store.get('Route', 'default', 'r')) as Route).spec.sink;
+  const password = (r: Route) => (r.spec.sink.type === 'mqtt' ? r.spec.sink.password : undefined);
+  const shown = await c.api.get<Route>('Route', 'r');
+  assert.equal(password(shown), REDACTED);
+  const listed = (await c.api.list<Route>('Route')).items.map((r) => r.spec.sink);
+  assert.deepEqual(listed, [{ ...sink, topic: '{topic}', qos: 1, password: REDACTED }]);
+  const put = await c.api.raw('PUT', '/api/v1/routes/r', JSON.stringify({ ...shown, metadata: { name: 'r' } }));
+  assert.equal(put.status, 200);
+  assert.equal(password(((await put.json()) as { object: Route }).object), REDACTED);
+  assert.deepEqual(await stored(), { ...sink, topic: '{topic}', qos: 1 }, 'PUT of the object as shown kept the password');
+  const watch = await c.api.raw('GET', '/api/v1/routes?watch=true&since=0');
+  const reader = watch.body!.getReader();
+  let text = '';
+  while (!text.includes('"kind":"Route"')) text += new TextDecoder().decode((await reader.read()).value);
+  await reader.cancel();
+  assert.ok(text.includes(`"password":"${REDACTED}"`) && !text.includes('s3cret'), 'the watch stream shows the marker');
+
+  // The object as shown, applied back (gedge get -o yaml | gedge apply): the stored password stays.
+  await c.api.apply(route('r', { ...sink, password: REDACTED, qos: 0 }));
+  assert.deepEqual(await stored(), { ...sink, topic: '{topic}', qos: 0 });
+  // The marker never carries a password to another broker or user, nor stands for one that is not there.
+  for (const [name, other, problem] of [
+    ['r', { ...sink, url: 'mqtt://127.0.0.1:2' }, 'same url and username'],
+    ['r', { ...sink, username: 'someone' }, 'same url and username'],
+    ['fresh', sink, 'has none'],
+  ] as const) {
+    const res = await c.api.raw('POST', '/api/v1/apply', route(name, { ...other, password: REDACTED }), 'application/yaml');
+    const body = (await res.json()) as { code: string; message: string; details: { path: string; message: string }[] };
+    assert.equal(res.status, 422, JSON.stringify(body));
+    assert.equal(body.details[0]!.path, 'spec.sink.password');
+    assert.match(body.details[0]!.message, new RegExp(problem));
+  }
+  assert.deepEqual(await stored(), { ...sink, topic: '{topic}', qos: 0 }, 'a refused apply changes nothing');
+  assert.equal(await c.center.store.get('Route', 'default', 'fresh'), undefined);
+});

@@ -15,6 +15,8 @@ export interface ScenarioNumbers {
   /** Intersections shown, and how many of them report a phase. */
   intersections: number;
   phased: number;
+  /** Each edge node's peak uplink buffer (`[data-uplink]`'s data-peak): what a cut-off edge held. */
+  peaks: Record<string, number>;
 }
 
 /** The page's numbers once both latency blocks and the reduction have one and an intersection is shown; null before. */
@@ -27,10 +29,12 @@ async function read(page: Page): Promise<ScenarioNumbers | null> {
     latencyRatio: document.querySelector('[data-latency-ratio]')?.getAttribute('data-latency-ratio') ?? null,
     intersections: document.querySelectorAll('[data-intersection]').length,
     phased: document.querySelectorAll('[data-intersection][data-phase]').length,
+    peaks: [...document.querySelectorAll('[data-uplink][data-peak]')].map((e) => [e.getAttribute('data-uplink') ?? '', e.getAttribute('data-peak')] as const),
   }));
   const [edgeP99, cloudP99, ratio, latencyRatio] = [number(raw.edgeP99), number(raw.cloudP99), number(raw.ratio), number(raw.latencyRatio)];
   if (edgeP99 === null || cloudP99 === null || ratio === null || raw.intersections === 0) return null;
-  return { edgeP99, cloudP99, ratio, latencyRatio, intersections: raw.intersections, phased: raw.phased };
+  const peaks = Object.fromEntries(raw.peaks.flatMap(([node, v]) => (number(v) === null ? [] : [[node, number(v)!]])));
+  return { edgeP99, cloudP99, ratio, latencyRatio, intersections: raw.intersections, phased: raw.phased, peaks };
 }
 
 const number = (v: string | null | undefined): number | null => (v === null || v === undefined || v.trim() === '' || !Number.isFinite(Number(v)) ? null : Number(v));

@@ -180,7 +180,12 @@ export class Live {
 export function useCollection<T extends Obj>(live: Live, plural: Plural): { items: T[]; loaded: boolean; error: ApiError | null } {
   const c = useMemo(() => live.collection(plural), [live, plural]);
   const [, setTick] = useState(0);
-  useEffect(() => c.subscribe(() => setTick((n) => n + 1)), [c]);
+  useEffect(() => {
+    const off = c.subscribe(() => setTick((n) => n + 1));
+    // The effect runs after the first paint: a load that finished in between notified nobody; render what it brought.
+    setTick((n) => n + 1);
+    return off;
+  }, [c]);
   return { items: c.list() as T[], loaded: c.loaded, error: c.error };
 }
 

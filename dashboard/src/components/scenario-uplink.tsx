@@ -20,8 +20,9 @@ export function cloudLink(site: string, sites: SiteObj[], links: LinkObj[]): Lin
 
 /**
  * Each edge node's uplink queue (what it holds while the cloud is out of
- * reach, and what it has delivered or lost), its phase, and its link to the
- * cloud: an edge cut off shows its buffer growing, then draining.
+ * reach, the most it held at once and when, and what it has delivered or
+ * lost), its phase, and its link to the cloud. A cut-off edge cannot report,
+ * so its outage shows once it is back: the peak it buffered, then the drain.
  */
 export function UplinkCard({ nodes, sites, links }: { nodes: NodeObj[]; sites: SiteObj[]; links: LinkObj[] }) {
   const { t } = useI18n();
@@ -40,6 +41,9 @@ export function UplinkCard({ nodes, sites, links }: { nodes: NodeObj[]; sites: S
                 <th scope="col">{t('col.phase')}</th>
                 <th scope="col" class="num">
                   {t('scenario.uplink.buffered')}
+                </th>
+                <th scope="col" class="num">
+                  {t('scenario.uplink.peak')}
                 </th>
                 <th scope="col" class="num">
                   {t('scenario.uplink.delivered')}
@@ -68,7 +72,7 @@ function NodeRow({ node, link }: { node: NodeObj; link: LinkObj | undefined }) {
   const phase = node.status?.phase ?? 'Pending';
   const gone = u ? lost(u) : 0;
   return (
-    <tr data-uplink={node.metadata.name} data-buffered={u?.depthMessages} data-lost={u ? gone : undefined} data-delivered={u?.delivered} data-phase={phase}>
+    <tr data-uplink={node.metadata.name} data-buffered={u?.depthMessages} data-peak={u?.peakDepthMessages} data-lost={u ? gone : undefined} data-delivered={u?.delivered} data-phase={phase}>
       <th scope="row" class="topo-nowrap">
         <a href={href('nodes', node.metadata.name)}>{node.metadata.name}</a>
       </th>
@@ -90,11 +94,19 @@ function NodeRow({ node, link }: { node: NodeObj; link: LinkObj | undefined }) {
               </div>
             )}
           </td>
+          <td class="num">
+            {fmt(u.peakDepthMessages, 0)}
+            {u.peakDepthAt > 0 && (
+              <div class="muted">
+                <Ago at={new Date(u.peakDepthAt).toISOString()} />
+              </div>
+            )}
+          </td>
           <td class="num">{fmt(u.delivered, 0)}</td>
           <td class={`num${gone > 0 ? ' bad' : ''}`}>{fmt(gone, 0)}</td>
         </>
       ) : (
-        <td colSpan={3} class="muted">
+        <td colSpan={4} class="muted">
           {t('scenario.uplink.noQueue')}
         </td>
       )}

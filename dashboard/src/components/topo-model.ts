@@ -36,6 +36,8 @@ export interface Uplink {
   depthMessages: number;
   depthBytes: number;
   oldestAgeMs: number;
+  peakDepthMessages: number;
+  peakDepthAt: number;
   blocked: number;
   at: string;
 }

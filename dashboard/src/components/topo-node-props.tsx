@@ -75,7 +75,7 @@ function UplinkStatus({ uplink: u }: { uplink: Uplink }) {
   const dropped = u.droppedOverflow + u.droppedExpired + u.droppedRouteGone;
   return (
     <>
-      <div>{t('nodes.uplink.depth', { n: u.depthMessages, size: bytes(u.depthBytes), oldest: fmt(u.oldestAgeMs / 1000, 0) })}</div>
+      <div>{t('nodes.uplink.depth', { n: u.depthMessages, size: bytes(u.depthBytes), oldest: fmt(u.oldestAgeMs / 1000, 0), peak: u.peakDepthMessages })}</div>
       <div class={dropped > 0 || u.blocked > 0 ? 'bad' : 'muted'}>{t('nodes.uplink.counts', { delivered: u.delivered, dropped, blocked: u.blocked })}</div>
       <div class="muted">
         {t('nodes.uplink.policy', { overflow: u.overflow, max: bytes(u.maxBytes) })} · <Ago at={u.at} />
