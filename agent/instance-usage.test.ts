@@ -8,7 +8,8 @@ import { agentMessageSchema } from '../core/index.ts';
 import { InstanceUsageSampler, parseStat } from './instance-usage.ts';
 
 const linux = platform() === 'linux';
-const BUSY = 'const e=Date.now()+1500;while(Date.now()<e){}';
+// Spins until the test kills it (30 s at most, should the test die first); a slow machine may take seconds to get there.
+const BUSY = 'const e=Date.now()+30000;while(Date.now()<e){}';
 
 /** A root that only waits while its child spins: CPU seen at the root must come from a descendant. */
 async function busyTree(): Promise<{ root: ChildProcess; child: number }> {
@@ -43,8 +44,8 @@ test('CPU and memory are summed over the whole process tree', { skip: !linux }, 
     // What the heartbeat carries satisfies the protocol.
     agentMessageSchema.parse({ t: 'hb', usage: { cpu: 0, memoryMiB: 0, diskMiB: 0 }, instances: [second] });
   } finally {
-    root.kill('SIGKILL');
     process.kill(child, 'SIGKILL');
+    root.kill('SIGKILL');
   }
 });
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { ApiClient, waitFor, type Node, type Rule } from '../core/index.ts';
-import { freePort } from '../testkit/index.ts';
+import { freePort, startWakeupProbe } from '../testkit/index.ts';
 import { cpuSeconds, rssMiB, stallSeconds } from './proc-stats.ts';
 import { metric, type Metric } from './results.ts';
 import { percentile } from './stats.ts';
@@ -27,6 +27,11 @@ const BIN = fileURLToPath(new URL('../bin/gedge.mjs', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function run(): Promise<Metric[]> {
+  // The machine before anything runs: how long it takes to wake a sleeping process (a VM whose vCPUs wait for
+  // their host takes milliseconds; a healthy machine tens of microseconds). Every crossing of the control loop pays it.
+  const idleProbe = await startWakeupProbe();
+  await sleep(10_000);
+  const idle = await idleProbe.stop();
   const dir = mkdtempSync(join(tmpdir(), 'gedge-bench-city-'));
   const port = await freePort();
   const outageAt = Math.round(DURATION_MS / 2 / 1000);
@@ -80,6 +85,7 @@ export async function run(): Promise<Metric[]> {
     const stall0 = { io: stallSeconds('io', 'full'), cpu: stallSeconds('cpu', 'some') };
     const t0 = performance.now();
     const start = Date.now();
+    const busyProbe = await startWakeupProbe();
     measuring = true;
     const rss: number[][] = [];
     const end = Date.now() + DURATION_MS;
@@ -88,6 +94,7 @@ export async function run(): Promise<Metric[]> {
       rss.push(pids.map(rssMiB));
     }
     measuring = false;
+    const busy = await busyProbe.stop();
     const cpu = pids.map((p, i) => ((cpuSeconds(p) - cpu0[i]!) / ((performance.now() - t0) / 1000)) * 100);
     const stalled = (r: 'io' | 'cpu', kind: 'full' | 'some', at0: number | null) => (at0 === null ? null : stallSeconds(r, kind)! - at0);
     const stall = { io: stalled('io', 'full', stall0.io), cpu: stalled('cpu', 'some', stall0.cpu) };
@@ -133,6 +140,7 @@ export async function run(): Promise<Metric[]> {
     }
     console.log(`edge commands over 10 ms: ${slow.length}${slow.length ? `, by second of the run: ${[...buckets].map(([t, n]) => `${t}s ${n}`).join(', ')}` : ''}`);
     console.log(`machine stalls while measured (PSI): io full ${stall.io?.toFixed(1) ?? 'n/a'} s, cpu some ${stall.cpu?.toFixed(1) ?? 'n/a'} s`);
+    console.log(`machine: loopback round trip between two idle processes every 100 ms: before the run p50 ${idle.p50} / p99 ${idle.p99} ms, while measured p50 ${busy.p50} / p99 ${busy.p99} ms`);
     return [
       metric('control loop p50, edge', 'ms', percentile(edge, 50), 'report', cloudPath(percentile(cloud, 50))),
       metric('control loop p99, edge', 'ms', percentile(edge, 99), '<= 10 ms', cloudPath(percentile(cloud, 99))),
@@ -144,6 +152,8 @@ export async function run(): Promise<Metric[]> {
       metric('aggregates lost', 'count', lost, '<= 0'),
       metric('machine: every task stalled on IO while measured (PSI io full)', 's', stall.io ?? Number.NaN, 'report'),
       metric('machine: some task waited for a CPU while measured (PSI cpu some)', 's', stall.cpu ?? Number.NaN, 'report'),
+      metric('machine: wakeup round trip p99 between idle processes, before the run', 'ms', idle.p99, 'report'),
+      metric('machine: wakeup round trip p99 between idle processes, while measured', 'ms', busy.p99, 'report'),
       metric('center CPU', '% of a core', cpu[0]!, 'report'),
       metric('center RSS, max', 'MiB', maxRss(0), 'report'),
       metric('edge agent CPU, mean', '% of a core', mean(edgeAgents.map((a) => a.cpu)), 'report'),

@@ -5,7 +5,7 @@
  */
 export { startTrafficSim, type TrafficSim, type TrafficSimOptions } from './traffic/traffic-sim.ts';
 export { parseDuration, parseIncident, trafficOptionsSchema, type IncidentSpec, type TrafficOptions, type TrafficOptionsInput } from './traffic/options.ts';
-export { formatStats, formatSummary, type IntersectionStats, type LatencySummary, type TrafficStats, type ViaStats } from './traffic/stats.ts';
+export { formatStats, formatSummary, quantile, type IntersectionStats, type LatencySummary, type TrafficStats, type ViaStats } from './traffic/stats.ts';
 export { APPROACHES, GREEN_MAX_MS, GREEN_MIN_MS, IntersectionModel, defaultModelConfig, type Approach, type ModelConfig, type Phase, type SignalCommand } from './traffic/model.ts';
 export { SIM_CREDENTIAL_DESCRIPTION, SIM_LABEL } from './traffic/provision.ts';
 export type { Via } from './traffic/signal-command.ts';

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Link } from '../../core/index.ts';
-import { spawnGedge, startPlatform, waitFor } from '../../testkit/index.ts';
+import { spawnGedge, startPlatform, startWakeupProbe, waitFor } from '../../testkit/index.ts';
 
 const ALL = ['cloud--edge-a', 'cloud--edge-b', 'edge-a--edge-b'];
 
-test('agents measure site-to-site round trips: links appear, follow a delay, and go Stale when an agent dies', async () => {
+test('agents measure site-to-site round trips: links appear, follow a delay, and go Stale when an agent dies', async (t) => {
   const p = await startPlatform({
     site: 'cloud',
     probeIntervalMs: 200,
@@ -23,13 +23,19 @@ test('agents measure site-to-site round trips: links appear, follow a delay, and
     const api = p.center.api;
     const links = async () => new Map((await api.list<Link>('Link')).items.map((l) => [l.metadata.name, l]));
     const rtt = (m: Map<string, Link>, name: string) => m.get(name)?.status?.rttMs ?? NaN;
+    // A machine slow to wake a sleeping process (a VM whose vCPUs wait for their host) adds that to every probe,
+    // which goes out every 200 ms: the upper bounds below allow the machine's own p99, measured beside the probes.
+    const probe = await startWakeupProbe(200);
 
     // Every site pair is measured, both ways, on loopback: well under a few ms each.
     const first = await waitFor(async () => {
       const m = await links();
       return ALL.every((n) => m.get(n)?.status?.state === 'Up' && m.get(n)?.status?.directions === 2) ? m : undefined;
     }, 20_000, 'three links Up, measured both ways');
-    for (const n of ALL) assert.ok(rtt(first, n) < 15, `${n}: ${rtt(first, n)} ms on loopback`);
+    const machine = await probe.stop();
+    const slack = machine.p99 > 1 ? machine.p99 : 0;
+    t.diagnostic(`machine: loopback round trip between two idle processes ${JSON.stringify(machine)}; slack ${slack} ms`);
+    for (const n of ALL) assert.ok(rtt(first, n) < 15 + slack, `${n}: ${rtt(first, n)} ms on loopback`);
     assert.equal(first.get('edge-a--edge-b')?.metadata.labels['gedge.io/measured'], 'true');
 
     // 20 ms one way on edge-b's access link: probes to edge-b take ~40 ms, probes from it ~0,
@@ -39,8 +45,8 @@ test('agents measure site-to-site round trips: links appear, follow a delay, and
       const m = await links();
       return rtt(m, 'cloud--edge-b') >= 15 && rtt(m, 'edge-a--edge-b') >= 15 ? m : undefined;
     }, 15_000, 'links to edge-b to show the delay');
-    for (const n of ['cloud--edge-b', 'edge-a--edge-b']) assert.ok(rtt(slow, n) < 35, `${n}: ${rtt(slow, n)} ms`);
-    assert.ok(rtt(slow, 'cloud--edge-a') < 10, `cloud--edge-a: ${rtt(slow, 'cloud--edge-a')} ms`);
+    for (const n of ['cloud--edge-b', 'edge-a--edge-b']) assert.ok(rtt(slow, n) < 35 + slack, `${n}: ${rtt(slow, n)} ms`);
+    assert.ok(rtt(slow, 'cloud--edge-a') < 10 + slack, `cloud--edge-a: ${rtt(slow, 'cloud--edge-a')} ms`);
 
     const out = spawnGedge('cli', ['get', 'links'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CONFIG: '/nonexistent/gedge-config' });
     assert.equal(await out.exited, 0);
@@ -54,7 +60,7 @@ test('agents measure site-to-site round trips: links appear, follow a delay, and
       const m = await links();
       return m.get('cloud--edge-a')?.status?.state === 'Stale' && m.get('edge-a--edge-b')?.status?.state === 'Stale' ? m : undefined;
     }, 20_000, 'links to edge-a Stale');
-    assert.ok(rtt(stale, 'cloud--edge-a') < 10, 'the last value stands');
+    assert.ok(rtt(stale, 'cloud--edge-a') < 10 + slack, 'the last value stands');
     assert.equal(stale.get('cloud--edge-b')?.status?.state, 'Up');
   } finally {
     await p.close();

@@ -62,8 +62,8 @@ test('a 3-replica service runs on the edge agents; a killed agent is rescheduled
       const reasons = (await api.list('Event', { selector: `gedge.io/involved-name=${gone.metadata.name}` })).items.map((e) => (e.spec as { reason: string }).reason);
       assert.ok(reasons.includes('Rebalancing'), `${gone.metadata.name} replaced only by a rebalance (events: ${reasons.join(',')})`);
     }
-    const svc = await api.get<Service>('Service', 'web');
-    assert.equal(svc.status?.ready, 3);
+    // The service's status follows its instances a moment later.
+    await waitFor(async () => (await api.get<Service>('Service', 'web')).status?.ready === 3 || undefined, 10_000, 'the service to report 3 ready');
     const events = (await api.list('Event', { selector: `gedge.io/involved-name=${victim}` })).items.map((e) => (e.spec as { reason: string }).reason);
     for (const r of ['NodeNotReady', 'InstancesEvicted', 'NodeReady']) assert.ok(events.includes(r), `event ${r} recorded (got ${events.join(',')})`);
   } finally {
