@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { waitFor } from '../core/wait-for.ts';
 import { quantile } from '../sim/traffic/stats.ts';
 
-/** Round trips of the machine itself, in ms (sorted: p50 and p99 as a test reads them). */
+/** Round trips between two idle processes, in ms. */
 export interface WakeupLatency {
   n: number;
   p50: number;
