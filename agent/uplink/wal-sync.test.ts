@@ -128,8 +128,10 @@ await withQueue('checkpoints keep the WAL bounded: acked traffic over seconds re
   } finally {
     q.close();
   }
-  // About 1 MB of rows a round: five rounds with nothing checkpointed would leave over 5 MB of WAL.
-  assert.ok(Math.max(...sizes) < 4 * 1024 * 1024, `WAL sizes ${sizes.join(', ')}`);
+  // A round writes its rows and their deletion (about 2 MB of WAL): with nothing checkpointed the WAL would grow by
+  // that each round, to five rounds' worth. Reused, it holds at most three (a slow disk may let a checkpoint or two
+  // miss its round).
+  assert.ok(Math.max(...sizes) <= 3 * sizes[0]!, `WAL sizes ${sizes.join(', ')}`);
 });
 
 await withQueue("close returns after the checkpointer's connection: the queue's own closes last, so the WAL is folded in and the directory holds the database alone", async (dir) => {
