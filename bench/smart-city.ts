@@ -29,9 +29,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function run(): Promise<Metric[]> {
   // The machine before anything runs: how long it takes to wake a sleeping process (a VM whose vCPUs wait for
   // their host takes milliseconds; a healthy machine tens of microseconds). Every crossing of the control loop pays it.
-  const idleProbe = await startWakeupProbe();
-  await sleep(10_000);
-  const idle = await idleProbe.stop();
+  const idle = await (await startWakeupProbe()).stop(100);
   const dir = mkdtempSync(join(tmpdir(), 'gedge-bench-city-'));
   const port = await freePort();
   const outageAt = Math.round(DURATION_MS / 2 / 1000);
