@@ -299,7 +299,7 @@ export class Agent extends EventEmitter {
 
   private syncRules(): void {
     const own = this.edge.own();
-    this.rules?.sync(this.edge.rules(), { site: this.site, node: own.node, siteObject: own.site });
+    this.rules?.sync(this.edge.rules(), { node: this.node, site: this.site, nodeObject: own.node, siteObject: own.site });
   }
 
   /** The rules' state and counters, when they changed (all of them after a reconnect). */
@@ -344,7 +344,8 @@ export class Agent extends EventEmitter {
   }
 
   private status(e: AgentStatusEvent): void {
-    this.log.info({ event: e.type, ...e }, `agent ${e.type}`);
+    if (e.type === 'revoked') this.log.error({ event: e.type, ...e }, `agent revoked: ${e.why}; it keeps running its workloads but no longer dials the center. Join again with a new join token (gedge token create) and a fresh --data-dir.`);
+    else this.log.info({ event: e.type, ...e }, `agent ${e.type}`);
     this.emit('status', e);
   }
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import { AGENT_CONNECT_PATH, Backoff, centerMessageSchema, type AgentMessage, type CenterMessage } from '../core/index.ts';
+import { AGENT_CONNECT_PATH, Backoff, CLOSE_UNAUTHORIZED, centerMessageSchema, type AgentMessage, type CenterMessage } from '../core/index.ts';
 
 /** Connectivity as typed events (nats.js-style status), not log lines to grep. */
 export type ConnectionEvent =
@@ -8,7 +8,12 @@ export type ConnectionEvent =
   | { type: 'connected' }
   | { type: 'disconnected'; code: number; reason: string }
   | { type: 'reconnecting'; inMs: number; attempt: number }
-  | { type: 'rejected'; status: number };
+  | { type: 'rejected'; status: number }
+  /** The center refused this node for good (credential revoked or expired, node deleted): no more dialling; the node must join again. */
+  | { type: 'revoked'; why: string };
+
+/** Upgrade refusals that retrying cannot fix: unknown or revoked credential, not a node credential, node deleted. */
+const FINAL_STATUS: Record<number, string> = { 401: 'the center does not accept this node credential (revoked or expired)', 403: 'this credential is not a node credential', 410: 'this node was deleted at the center' };
 
 export interface ConnectionOptions {
   center: string;
@@ -84,6 +89,7 @@ export class Connection extends EventEmitter {
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.opts.credential}` }, handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024 });
     this.ws = ws;
     let opened = false;
+    let final: string | undefined;
     ws.on('upgrade', (res) => res.socket.setNoDelay(true));
     ws.on('open', () => {
       opened = true;
@@ -105,6 +111,7 @@ export class Connection extends EventEmitter {
     });
     ws.on('unexpected-response', (_req, res) => {
       this.emitStatus({ type: 'rejected', status: res.statusCode ?? 0 });
+      final = FINAL_STATUS[res.statusCode ?? 0];
       ws.terminate();
     });
     ws.on('error', () => undefined); // 'close' follows and drives the reconnect
@@ -112,6 +119,11 @@ export class Connection extends EventEmitter {
       this.stopPing();
       if (this.ws === ws) this.ws = null;
       if (opened) this.emitStatus({ type: 'disconnected', code, reason: reason.toString() });
+      if (code === CLOSE_UNAUTHORIZED) final = `the center revoked this node's credential (${reason.toString() || 'no reason given'})`;
+      if (final && !this.stopped) {
+        this.stopped = true;
+        this.emitStatus({ type: 'revoked', why: final });
+      }
       if (this.stopped) return;
       const inMs = this.backoff.next();
       this.emitStatus({ type: 'reconnecting', inMs, attempt: this.backoff.attempts });

@@ -203,3 +203,12 @@ test('property: resuming from any prefix with a replay of everything converges t
     { numRuns: 300 },
   );
 });
+
+test('forget removes a held rule or route by its key alone, once, and only moves the revision for one not held', () => {
+  const r = { apiVersion: 'gedge.io/v1', kind: 'Route', metadata: { name: 'up', project: 'p', labels: {} }, spec: { topic: 'x/#', sink: { type: 'table' } } } as unknown as EdgeObject;
+  const forget = (revision: number, name: string): CenterMessage => ({ t: 'forget', revision, kind: 'Route', project: 'p', name });
+  assert.deepEqual(step(state(4, r), forget(5, 'up')), { revision: 5, put: [], remove: ['Route/p/up'], replaceAll: false });
+  assert.deepEqual(step(state(4, r), forget(5, 'other')), { revision: 5, put: [], remove: [], replaceAll: false });
+  assert.equal(step(state(5, r), forget(5, 'up')), null, 'a duplicate is ignored');
+  assert.deepEqual([...fold([put(1, r), forget(2, 'up')]).objects.keys()], []);
+});

@@ -36,6 +36,11 @@ export function step(state: SyncState, msg: CenterMessage): SyncStep | null {
       if (msg.op === 'delete') return { revision: msg.revision, put: [], remove: state.objects.has(key) ? [key] : [], replaceAll: false };
       return { revision: msg.revision, put: [msg.object], remove: [], replaceAll: false };
     }
+    case 'forget': {
+      if (msg.revision <= state.revision) return null;
+      const key = `${msg.kind}/${msg.project}/${msg.name}`;
+      return { revision: msg.revision, put: [], remove: state.objects.has(key) ? [key] : [], replaceAll: false };
+    }
     case 'snapshot': {
       const keep = new Set(msg.objects.map(objectKey));
       const remove: string[] = [];

@@ -20,6 +20,7 @@ import { Telemetry } from './telemetry/telemetry.ts';
 import { registerDashboardRoutes } from './dashboard/routes.ts';
 import { ControllerManager } from './controllers/manager.ts';
 import { bootstrapAdmin } from './auth/tokens.ts';
+import { TokenHolds, revokeNodeCredentials, sweepOrphanCredentials } from './auth/token-holds.ts';
 import { NetworkAwareness } from './network/index.ts';
 import { DEFAULT_PROJECT } from '../core/index.ts';
 
@@ -44,19 +45,26 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
     await store.apply([{ apiVersion: 'gedge.io/v1', kind: 'Project', metadata: { name: DEFAULT_PROJECT, labels: {} }, spec: { description: 'The default project' } }]);
   }
 
+  const swept = await sweepOrphanCredentials(store);
+  if (swept) log.info({ credentials: swept }, 'deleted the credentials of nodes deleted while the center was down');
   const metrics = createMetrics();
   registerRuleMetrics(metrics.registry, store);
-  const app = createServer(store, log, metrics);
+  const holds = new TokenHolds();
+  const app = createServer(store, log, metrics, holds);
   const startedAt = Date.now();
   const network = new NetworkAwareness(store, log.child({ module: 'network' }), cfg);
   await network.start();
   const telemetry = new Telemetry();
   const forgetTelemetry = store.subscribe((c) => {
     if (c.type !== 'DELETED') return;
-    if (c.object.kind === 'Node') telemetry.forgetNode(c.object.metadata.name);
-    else if (c.object.kind === 'Instance') telemetry.forgetInstance(c.object.metadata.project ?? DEFAULT_PROJECT, c.object.metadata.name);
+    if (c.object.kind === 'Node') {
+      const node = c.object.metadata.name;
+      telemetry.forgetNode(node);
+      // A deleted node's credential dies with it, and its agent is cut off at once.
+      void revokeNodeCredentials(store, holds, node, `node "${node}" was deleted`).catch((err: unknown) => log.error({ err, node }, 'revoking a deleted node\'s credentials failed'));
+    } else if (c.object.kind === 'Instance') telemetry.forgetInstance(c.object.metadata.project ?? DEFAULT_PROJECT, c.object.metadata.name);
   });
-  const hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, {
+  const hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, holds, {
     heartbeatMs: cfg.heartbeatMs,
     telemetry,
     statusWriteMs: cfg.statusWriteMs,
@@ -77,13 +85,13 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   });
   registerResourceRoutes(app, store);
   registerRolloutRoutes(app, store);
-  registerAuthRoutes(app, store);
+  registerAuthRoutes(app, store, holds);
   registerDeviceRoutes(app, store);
   registerOpsRoutes(app, store, hub, metrics, VERSION);
   registerExecRoute(app, store, hub);
   registerUplinkRoutes(app, store, log.child({ module: 'uplink' }), { tableSweepMs: cfg.tableSweepMs });
   registerDashboardRoutes(app, store, { reader: () => manager.reader(), telemetry, dashboardDir: cfg.dashboardDir });
-  hub.attach(app.server, [execUpgradeRoute(store, hub, log.child({ module: 'exec' }))]);
+  hub.attach(app.server, [execUpgradeRoute(store, hub, holds, log.child({ module: 'exec' }))]);
 
   await app.listen({ host: cfg.host, port: cfg.port });
   const port = (app.server.address() as { port: number }).port;
@@ -102,6 +110,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
       forgetTelemetry();
       manager.stop();
       await hub.close();
+      holds.close();
       network.stop();
       await app.close();
       await store.close();

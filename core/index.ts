@@ -13,3 +13,4 @@ export * from './exec-wire.ts';
 export * from './exec-client.ts';
 export * from './since.ts';
 export * from './secrets.ts';
+export * from './targets.ts';

@@ -102,6 +102,8 @@ export const centerMessageSchema = z.discriminatedUnion('t', [
   }),
   z.object({ t: z.literal('change'), revision: z.number().int(), op: z.enum(['put', 'delete']), object: edgeObjectSchema }),
   z.object({ t: z.literal('snapshot'), revision: z.number().int(), objects: z.array(edgeObjectSchema) }),
+  /** A rule or route no longer concerns this node (deleted, or retargeted elsewhere): its key, never its content. */
+  z.object({ t: z.literal('forget'), revision: z.number().int(), kind: z.enum(['Rule', 'Route']), project: nameSchema, name: nameSchema }),
   /** Everything up to `revision` that concerns this node has been sent (end of catch-up, or a bookmark). */
   z.object({ t: z.literal('synced'), revision: z.number().int() }),
   z.object({

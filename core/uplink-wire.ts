@@ -46,6 +46,8 @@ export const uplinkAckSchema = z
   .object({
     /** Everything of this (node, route) up to here is in the sink. */
     ackedSeq: z.number().int().nonnegative(),
+    /** Messages dropped, not landed, because they name a device that is not the node's site's (deleted since, or never there); acknowledged with the rest. */
+    refused: z.number().int().positive().optional(),
   })
   .strict();
 export type UplinkAck = z.infer<typeof uplinkAckSchema>;

@@ -4,3 +4,4 @@ export * from './wait-for.ts';
 export * from './platform.ts';
 export * from './browser.ts';
 export * from './wakeup-probe.ts';
+export * from './raw-node.ts';

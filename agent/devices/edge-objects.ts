@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Device, DeviceCommand, DeviceCredential, EdgeObject, Node, Route, Rule, Site } from '../../core/index.ts';
+import { routeRunsAt, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Node, type Route, type Rule, type Site } from '../../core/index.ts';
 import type { DeviceDirectory, DeviceIdentity } from '../broker/index.ts';
 import { objectKey } from '../sync.ts';
 
@@ -92,7 +92,7 @@ export class EdgeObjects implements DeviceDirectory {
 
   /** The routes that run at this site. */
   routes(site: string | undefined): Route[] {
-    return [...this.routeList.values()].filter((r) => !r.spec.sites || (site !== undefined && r.spec.sites.includes(site)));
+    return [...this.routeList.values()].filter((r) => routeRunsAt(r, site));
   }
 
   /** Every Rule (the agent runs those that target it). */

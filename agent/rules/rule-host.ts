@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { nowIso, type Node, type Rule, type RuleNodeStatus, type RuleTarget, type Site } from '../../core/index.ts';
+import { nowIso, ruleTargets, type Rule, type RuleNodeStatus, type TargetSubject } from '../../core/index.ts';
 import { Engine, type CheckpointStore, type RuleState } from '../../engine/index.ts';
 import type { BrokerMessage, EdgeBroker } from '../broker/index.ts';
 import type { LocalState } from '../local-state.ts';
@@ -66,8 +66,8 @@ export class RuleHost {
   }
 
   /** Brings the running rules in line with the synced ones and this node's Node and Site. */
-  sync(rules: Rule[], own: { site?: string; node?: Node; siteObject?: Site }): void {
-    const wanted = new Map(rules.filter((r) => targets(r.spec.target, this.deps.node, own)).map((r) => [`${r.metadata.project ?? 'default'}/${r.metadata.name}`, r]));
+  sync(rules: Rule[], own: TargetSubject): void {
+    const wanted = new Map(rules.filter((r) => ruleTargets(r.spec.target, own)).map((r) => [`${r.metadata.project ?? 'default'}/${r.metadata.name}`, r]));
     for (const [key, h] of this.hosted) {
       if (wanted.has(key)) continue;
       this.engine.remove(h.rule.metadata.project ?? 'default', h.rule.metadata.name);
@@ -155,16 +155,3 @@ export class RuleHost {
     }
   }
 }
-
-/** Whether a rule's target takes in this node. */
-export function targets(t: RuleTarget, node: string, own: { site?: string; node?: Node; siteObject?: Site }): boolean {
-  if (t.nodes && !t.nodes.includes(node)) return false;
-  if (t.sites && !(own.site && t.sites.includes(own.site))) return false;
-  const tiers = t.tiers ?? (t.sites || t.nodes ? undefined : ['edge']);
-  if (tiers && !(own.siteObject && tiers.includes(own.siteObject.spec.tier))) return false;
-  if (t.nodeSelector && !hasLabels(own.node?.metadata.labels, t.nodeSelector)) return false;
-  if (t.siteSelector && !hasLabels(own.siteObject?.metadata.labels, t.siteSelector)) return false;
-  return true;
-}
-
-const hasLabels = (labels: Record<string, string> | undefined, want: Record<string, string>): boolean => Object.entries(want).every(([k, v]) => labels?.[k] === v);

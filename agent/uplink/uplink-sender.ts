@@ -206,7 +206,8 @@ export class UplinkSender {
   private acked(key: RouteKey, last: number, text: string): Outcome {
     const parsed = uplinkAckSchema.safeParse(safeJson(text));
     if (!parsed.success) return { kind: 'retry', status: 200, error: 'the center answered without an ackedSeq' };
-    const { ackedSeq } = parsed.data;
+    const { ackedSeq, refused } = parsed.data;
+    if (refused) this.opts.log?.warn({ ...key, refused }, 'the center dropped messages of devices that are not this site\'s');
     if (ackedSeq > last && this.queue.resequence(key, ackedSeq)) {
       this.emit({ type: 'resequenced', ...key, seenSeq: ackedSeq });
       return { kind: 'again' };

@@ -2,8 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ForbiddenError, NotFoundError, ValidationError, labelsSchema, nameSchema, parseManifestText, parseOrThrow, resourcesSchema, type Node } from '../../core/index.ts';
 import { issueToken } from '../auth/tokens.ts';
+import { revokeNodeCredentials, type TokenHolds } from '../auth/token-holds.ts';
 import type { Store } from '../store/store.ts';
 import { bodyText } from './resource-routes.ts';
+
+const JOIN_TTL_S = 3600;
 
 export const tokenRequestSchema = z
   .object({
@@ -12,7 +15,8 @@ export const tokenRequestSchema = z
     site: nameSchema.optional(),
     /** User tokens: the projects it may use (required for them, refused for the other kinds). */
     projects: z.array(nameSchema).min(1).max(100).optional(),
-    ttlSeconds: z.number().int().min(60).max(30 * 24 * 3600).default(3600),
+    /** Lifetime; join tokens default to an hour, user and admin tokens to none. */
+    ttlSeconds: z.number().int().min(60).max(365 * 24 * 3600).optional(),
     description: z.string().max(256).default(''),
   })
   .strict()
@@ -31,7 +35,7 @@ export const joinRequestSchema = z
   .strict();
 
 /** Tokens (admin only) and the join exchange (join token -> node identity and credential). */
-export function registerAuthRoutes(app: FastifyInstance, store: Store): void {
+export function registerAuthRoutes(app: FastifyInstance, store: Store, holds: TokenHolds): void {
   app.post('/api/v1/tokens', async (req, reply) => {
     const body = parseOrThrow(tokenRequestSchema, jsonBody(bodyText(req)), 'token request');
     if (body.kind === 'join' && body.site && !(await store.get('Site', undefined, body.site))) {
@@ -43,7 +47,7 @@ export function registerAuthRoutes(app: FastifyInstance, store: Store): void {
     const issued = await issueToken(store, body.kind, {
       projects: body.projects,
       subject: body.kind === 'join' ? (body.site ?? null) : null,
-      ttlMs: body.kind === 'join' ? body.ttlSeconds * 1000 : null,
+      ttlMs: body.ttlSeconds !== undefined ? body.ttlSeconds * 1000 : body.kind === 'join' ? JOIN_TTL_S * 1000 : null,
       description: body.description,
     });
     return reply.status(201).send({ token: issued.token, ...publicView(issued.record) });
@@ -54,6 +58,8 @@ export function registerAuthRoutes(app: FastifyInstance, store: Store): void {
   app.delete('/api/v1/tokens/:id', async (req) => {
     const id = (req.params as { id: string }).id;
     if (!(await store.tokens.delete(id))) throw new NotFoundError(`token ${id} not found`);
+    // What is open in its name ends now, not at its next request.
+    holds.revoke(id, 'token revoked');
     return { deleted: id };
   });
 
@@ -80,6 +86,8 @@ export function registerAuthRoutes(app: FastifyInstance, store: Store): void {
       spec: { site, capacity: body.capacity, unschedulable: false, taints: [] },
       status: { phase: 'Pending', conditions: [] },
     };
+    // No credential of an earlier node of this name survives (one left by a crash, say): the name is bound afresh.
+    await revokeNodeCredentials(store, holds, body.name, `node "${body.name}" joined again`);
     const created = await store.create(node);
     const credential = await issueToken(store, 'node', { subject: body.name, description: `node ${body.name}` });
     return reply.status(201).send({ node: created, credential: credential.token });

@@ -17,6 +17,7 @@ import {
   type Instance,
 } from '../../core/index.ts';
 import { authenticate } from '../auth/tokens.ts';
+import type { TokenHolds } from '../auth/token-holds.ts';
 import { ADMIN_OR_USER, assertProject } from '../auth/access.ts';
 import { recordEvent } from '../events.ts';
 import { AgentOfflineError } from '../errors.ts';
@@ -48,7 +49,7 @@ interface ExecTarget {
  * an `Exec` event naming the token and the command, and an `ExecEnded` event
  * with the outcome. Frames: see core/exec-wire.ts.
  */
-export function execUpgradeRoute(store: Store, hub: AgentHub, logger: Logger): UpgradeRoute {
+export function execUpgradeRoute(store: Store, hub: AgentHub, holds: TokenHolds, logger: Logger): UpgradeRoute {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   return (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -59,7 +60,11 @@ export function execUpgradeRoute(store: Store, hub: AgentHub, logger: Logger): U
       const token = await authenticate(store, req.headers.authorization, ADMIN_OR_USER);
       const target = await checkExec(store, hub, token, m[1]!, url.searchParams);
       await audit(store, target, 'Exec', `${target.who} runs ${commandLine(target.command)}${target.tty ? ' (tty)' : ''}`, 'Normal');
-      wss.handleUpgrade(req, socket, head, (ws) => bridge(ws, store, hub, target, logger));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        // Revoking the token ends the session (and so the command) at once.
+        ws.once('close', holds.hold(token, () => socket.destroy()));
+        bridge(ws, store, hub, target, logger);
+      });
     })().catch((err: unknown) => refuse(socket, err, logger));
     return true;
   };

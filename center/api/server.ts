@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import type { Logger } from 'pino';
 import { BadRequestError, GedgeError, PayloadTooLargeError, type ErrorDetail } from '../../core/index.ts';
 import { authenticate } from '../auth/tokens.ts';
+import type { TokenHolds } from '../auth/token-holds.ts';
 import type { Store, TokenKind, TokenRecord } from '../store/store.ts';
 import type { Metrics } from '../metrics.ts';
 
@@ -24,7 +25,7 @@ declare module 'fastify' {
  * parsing (JSON or YAML, at most 1 MiB) and the mapping of errors to
  * `{code, message, details}`. Routes live in their own files.
  */
-export function createServer(store: Store, logger: Logger, metrics: Metrics): FastifyInstance {
+export function createServer(store: Store, logger: Logger, metrics: Metrics, holds: TokenHolds): FastifyInstance {
   // Per-request lines would drown the log; the HTTP layer logs only warnings and errors.
   const app = Fastify({ loggerInstance: logger.child({ module: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: BODY_LIMIT, forceCloseConnections: true });
 
@@ -35,10 +36,12 @@ export function createServer(store: Store, logger: Logger, metrics: Metrics): Fa
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config.public === true) return;
     const allowed = req.routeOptions.config.auth ?? ['admin'];
     req.token = await authenticate(store, req.headers.authorization, allowed);
+    // A stream (watch, logs -f) lives as long as its token: revoking or expiring it cuts the connection.
+    reply.raw.once('close', holds.hold(req.token, () => req.raw.socket?.destroy()));
   });
 
   app.addHook('onResponse', async (req, reply) => {

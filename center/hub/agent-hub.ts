@@ -3,9 +3,10 @@ import type { Duplex } from 'node:stream';
 import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { AGENT_CONNECT_PATH, CLOSE_REPLACED, EXEC_CHUNK, GedgeError, type CenterMessage } from '../../core/index.ts';
+import { AGENT_CONNECT_PATH, CLOSE_REPLACED, CLOSE_UNAUTHORIZED, EXEC_CHUNK, GedgeError, type CenterMessage } from '../../core/index.ts';
 import { authenticate } from '../auth/tokens.ts';
-import type { Store } from '../store/store.ts';
+import type { Store, TokenRecord } from '../store/store.ts';
+import type { TokenHolds } from '../auth/token-holds.ts';
 import type { Metrics } from '../metrics.ts';
 import { AgentOfflineError } from '../errors.ts';
 import { AgentSession } from './agent-session.ts';
@@ -55,6 +56,7 @@ export class AgentHub {
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    private readonly holds: TokenHolds,
     private readonly opts: HubOptions,
   ) {}
 
@@ -119,19 +121,20 @@ export class AgentHub {
       if (this.upgradeRoutes.some((route) => route(req, socket, head))) return;
       return void refuse(socket, 404, 'Not Found');
     }
+    let token: TokenRecord;
     let node: string;
     try {
-      const token = await authenticate(this.store, req.headers.authorization, ['node']);
+      token = await authenticate(this.store, req.headers.authorization, ['node']);
       node = token.subject!;
       if (!(await this.store.get('Node', undefined, node))) return void refuse(socket, 410, 'Gone');
     } catch (err) {
       const status = err instanceof GedgeError ? err.status : 500;
       return void refuse(socket, status, status === 401 ? 'Unauthorized' : 'Forbidden');
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node, ws));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node, token, ws));
   }
 
-  private onConnection(node: string, ws: WebSocket): void {
+  private onConnection(node: string, token: TokenRecord, ws: WebSocket): void {
     (ws as unknown as { _socket?: { setNoDelay?: (v: boolean) => void } })._socket?.setNoDelay?.(true);
     this.sessions.get(node)?.close(CLOSE_REPLACED, 'replaced by a newer connection');
     const session = new AgentSession(node, ws, {
@@ -152,11 +155,14 @@ export class AgentHub {
       },
     });
     this.sessions.set(node, session);
+    // Revoking the credential (or deleting the node) closes the connection with a code the agent takes as final.
+    const release = this.holds.hold(token, (why) => session.close(CLOSE_UNAUTHORIZED, why));
     this.lastSeen.set(node, Date.now());
     this.opts.onAlive(node);
     this.metrics.agentsConnected.set(this.sessions.size);
     this.logger.info({ node }, 'agent connected');
     ws.on('close', (code) => {
+      release();
       session.dispose();
       if (this.sessions.get(node) === session) this.sessions.delete(node);
       this.logs.endNode(node, 'agent disconnected');

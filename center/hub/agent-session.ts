@@ -20,7 +20,7 @@ import {
 import type { Change, Store } from '../store/store.ts';
 import { holdChanges } from '../store/change-feed.ts';
 import type { Metrics } from '../metrics.ts';
-import { NodeFeed, toMessage } from './node-feed.ts';
+import { NodeFeed } from './node-feed.ts';
 import type { LogStreams } from './log-streams.ts';
 import type { ExecStreams } from './exec-streams.ts';
 import { recordEvent } from '../events.ts';
@@ -65,6 +65,7 @@ export class AgentSession {
   private closed = false;
   private leaveNetwork: (() => void) | undefined;
   private feed: NodeFeed | undefined;
+  private readonly refusedTypes = new Set<string>();
 
   constructor(
     readonly node: string,
@@ -119,29 +120,24 @@ export class AgentSession {
   private readonly handlers: { [T in AgentMessage['t']]: (m: Extract<AgentMessage, { t: T }>) => Promise<void> } = {
     hello: async (m) => {
       // One catch-up per connection; a repeated hello is a protocol error.
-      if (this.unsubscribe) return this.close(CLOSE_PROTOCOL, 'duplicate hello');
+      if (this.feed) return this.close(CLOSE_PROTOCOL, 'duplicate hello');
       this.agentInfo = m.agent;
       this.mqtt = m.mqtt;
       this.runtimes = m.runtimes ?? ['process'];
-      const held = holdChanges(this.deps.store);
-      this.unsubscribe = held.stop;
-      this.feed = await NodeFeed.open(this.deps.store, this.node);
-      const { mode, messages, upTo } = await this.feed.catchUp(this.deps.store, m.lastRevision);
-      this.send({ t: 'welcome', node: this.node, site: this.feed.site, mode, heartbeatMs: this.deps.heartbeatMs });
-      for (const msg of messages) this.send(msg);
-      this.lastSent = upTo;
-      this.lastSeen = upTo;
-      held.live((c) => this.onChange(c));
+      await this.sync(m.lastRevision, false);
       // After the catch-up, so probing never delays sync; the session may have ended meanwhile.
       if (!this.closed) this.leaveNetwork = this.deps.network?.join(this.node, m.probe, (msg) => this.send(msg));
-      this.deps.logger.info({ node: this.node, mode, from: m.lastRevision, sent: messages.length - 1, upTo }, 'agent synced');
       await this.writeNodeStatus(m.capacity);
     },
     hb: async (m) => {
       this.usage = m.usage;
       this.uplink = m.uplink;
       this.deps.telemetry?.recordNode(this.node, m.usage);
-      for (const i of m.instances ?? []) this.deps.telemetry?.recordInstance(i.project, i.name, i);
+      // Only instances bound to this node: the history is kept per bound instance, so it is bounded by what runs here.
+      for (const i of m.instances ?? []) {
+        if (this.feed?.hasInstance(i.project, i.name)) this.deps.telemetry?.recordInstance(i.project, i.name, i);
+        else this.refuse('hb', `usage of instance ${i.project}/${i.name}`);
+      }
       // A bookmark lets the agent resume from a recent revision, shortening its
       // catch-up scan; once a minute is plenty, and only when something moved.
       // It uses revisions seen through the subscription, never a fresh read that
@@ -164,23 +160,42 @@ export class AgentSession {
       await this.deps.store.updateStatus('Instance', m.project, m.instance, scheduling ? { ...m.status, scheduling } : m.status);
     },
     events: async (m) => {
-      for (const e of m.events) await recordEvent(this.deps.store, { ...e, source: `agent/${this.node}` });
+      for (const e of m.events) {
+        if (this.speaksFor(e.involved)) await recordEvent(this.deps.store, { ...e, source: `agent/${this.node}` });
+        else this.refuse('events', `an event about ${e.involved.kind} ${e.involved.project ?? ''}/${e.involved.name}`);
+      }
     },
     devices: async (m) => {
-      for (const u of m.updates) await this.deviceStatus(u.project, u.device, u.status);
+      for (const u of m.updates) {
+        if (this.feed?.hasDevice(u.project, u.device)) await this.deviceStatus(u.project, u.device, u.status);
+        else this.refuse('devices', `device ${u.project}/${u.device}`);
+      }
     },
     rules: async (m) => {
-      for (const r of m.reports) await this.ruleStatus(r.project, r.rule, r.status);
+      // A node reports the rules it was sent; that it no longer runs one is news about itself (the rule may be gone from its feed already).
+      for (const r of m.reports) {
+        if (r.status === null || this.feed?.runsRule(r.project, r.rule)) await this.ruleStatus(r.project, r.rule, r.status);
+        else this.refuse('rules', `rule ${r.project}/${r.rule}`);
+      }
     },
     commands: async (m) => {
       for (const u of m.updates) {
         const cmd = (await this.deps.store.get('DeviceCommand', u.project, u.command)) as DeviceCommand | undefined;
-        if (!cmd || (cmd.status?.phase ?? 'Pending') !== 'Pending') continue;
+        if (!cmd) continue; // expired and collected meanwhile
+        if (!this.feed?.hasDevice(u.project, cmd.spec.device)) {
+          this.refuse('commands', `command ${u.project}/${u.command}`);
+          continue;
+        }
+        if ((cmd.status?.phase ?? 'Pending') !== 'Pending') continue;
         await this.deps.store.updateStatus('DeviceCommand', u.project, u.command, { ...cmd.status, ...u.status, node: this.node });
       }
     },
-    'logs.data': async (m) => this.deps.logs.data(m.stream, m.data),
-    'logs.end': async (m) => this.deps.logs.end(m.stream, m.error),
+    'logs.data': async (m) => {
+      if (!this.deps.logs.data(this.node, m.stream, m.data)) this.refuse('logs.data', `log stream ${m.stream}`);
+    },
+    'logs.end': async (m) => {
+      if (!this.deps.logs.end(this.node, m.stream, m.error)) this.refuse('logs.end', `log stream ${m.stream}`);
+    },
     'exec.started': async (m) => this.deps.execs.started(this, m.stream),
     'exec.output': async (m) => this.deps.execs.output(this, m.stream, m.fd, m.data),
     'exec.exit': async (m) => this.deps.execs.exit(this, m.stream, m.code, m.signal),
@@ -188,12 +203,62 @@ export class AgentSession {
     rtt: async (m) => this.deps.network?.rtt(this.node, m),
   };
 
+  /**
+   * The catch-up (delta from `since`, or a snapshot), then live changes. A
+   * resync (`force`) starts holding changes before it stops the current
+   * subscription, so nothing falls between; what both see is sent once.
+   */
+  private async sync(since: number, force: boolean): Promise<void> {
+    const held = holdChanges(this.deps.store);
+    this.unsubscribe?.();
+    this.unsubscribe = held.stop;
+    this.feed = this.feed ?? (await NodeFeed.open(this.deps.store, this.node));
+    const { mode, messages, upTo } = await this.feed.catchUp(this.deps.store, since, force);
+    if (this.closed) return held.stop();
+    if (!force) this.send({ t: 'welcome', node: this.node, site: this.feed.site, mode, heartbeatMs: this.deps.heartbeatMs });
+    for (const msg of messages) this.send(msg);
+    this.lastSent = upTo;
+    this.lastSeen = Math.max(this.lastSeen, upTo);
+    held.live((c) => this.onChange(c));
+    this.deps.logger.info({ node: this.node, mode, from: since, sent: messages.length - 1, upTo }, force ? 'agent resynced (its rule targets moved)' : 'agent synced');
+  }
+
   private onChange(c: Change): void {
     this.lastSeen = Math.max(this.lastSeen, c.revision);
     if (c.revision <= this.lastSent) return;
-    if (!this.feed!.accepts(c)) return;
+    const s = this.feed!.step(c);
+    if (!s) return;
+    if ('resync' in s) return void this.sync(this.lastSent, true).catch((err: unknown) => this.deps.logger.error({ err, node: this.node }, 'resync failed'));
     this.lastSent = c.revision;
-    this.send(toMessage(c));
+    this.send(s.message);
+  }
+
+  /** What an agent may report about: itself, its instances, its site's devices, the rules it runs. */
+  private speaksFor(o: { kind: string; name: string; project?: string }): boolean {
+    const project = o.project ?? 'default';
+    switch (o.kind) {
+      case 'Node':
+        return o.name === this.node;
+      case 'Instance':
+        return !!this.feed?.hasInstance(project, o.name, true);
+      case 'Device':
+        return !!this.feed?.hasDevice(project, o.name);
+      case 'Rule':
+        return !!this.feed?.runsRule(project, o.name);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * A report about something this node does not speak for is dropped, counted,
+   * and logged once per message type and session (a flood cannot fill the log).
+   */
+  private refuse(type: AgentMessage['t'], what: string): void {
+    this.deps.metrics.agentRefused.inc({ type });
+    if (this.refusedTypes.has(type)) return;
+    this.refusedTypes.add(type);
+    this.deps.logger.warn({ node: this.node, type, what }, 'agent report refused: the node does not speak for it');
   }
 
   /**
@@ -204,7 +269,7 @@ export class AgentSession {
    */
   private async deviceStatus(project: string, name: string, update: Partial<DeviceStatus>): Promise<void> {
     const device = (await this.deps.store.get('Device', project, name)) as Device | undefined;
-    if (!device || device.spec.site !== this.feed?.site) return;
+    if (!device || device.spec.site !== this.feed?.site) return; // deleted meanwhile
     const prev: DeviceStatus = device.status ?? { connected: false, reported: {}, reportedVersion: 0, desiredAckVersion: 0, denied: 0 };
     const next: DeviceStatus = { ...prev, ...update, node: this.node, reported: prev.reported, reportedVersion: prev.reportedVersion };
     if (update.reportedVersion !== undefined && update.reportedVersion > prev.reportedVersion) {

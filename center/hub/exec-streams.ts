@@ -1,3 +1,5 @@
+import { streamId } from './log-streams.ts';
+
 /** Where an exec stream's news from the agent goes (the client's WebSocket). */
 export interface ExecSink {
   started(): void;
@@ -10,12 +12,12 @@ export interface ExecSink {
 
 /** Exec streams in flight between clients and agents, by stream id. */
 export class ExecStreams {
-  private next = 1;
   private readonly open = new Map<number, { connection: object; sink: ExecSink }>();
 
   /** `connection`: the agent session that runs it (a node's next connection does not inherit its streams). */
   create(connection: object, sink: ExecSink): number {
-    const id = this.next++;
+    let id = streamId();
+    while (this.open.has(id)) id = streamId();
     this.open.set(id, { connection, sink });
     return id;
   }

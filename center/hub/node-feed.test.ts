@@ -96,3 +96,69 @@ test("a route's mqtt sink password never reaches an agent, in a delta or a snaps
     await s.close();
   }
 });
+
+const targeted = (name: string, target: Record<string, unknown>): Resource => {
+  const r = rule(name) as Resource & { spec: Record<string, unknown> };
+  return { ...r, spec: { ...r.spec, target, actions: [{ webhook: { url: 'http://127.0.0.1:9/hook', method: 'POST', headers: { authorization: `Bearer secret-of-${name}` }, timeoutMs: 1000 } }] } } as unknown as Resource;
+};
+const sitedRoute = (name: string, sites: string[]): Resource => ({ ...route(name), spec: { topic: 'x/#', sites, sink: { type: 'table' } } }) as Resource;
+
+test('rules and routes (and the secrets in them) reach only the nodes they run on; retargeting away or deleting sends a forget without content', async () => {
+  const s = await openSqliteStore(':memory:');
+  try {
+    await s.apply([site('edge-a'), site('edge-b'), node('n1', 'edge-a'), node('n2', 'edge-b'), targeted('r-b', { sites: ['edge-b'] }), sitedRoute('up-b', ['edge-b']), targeted('r-all', {})]);
+    const snapshotOf = async (n: string) => {
+      const snap = (await (await NodeFeed.open(s, n)).catchUp(s, 0, true)).messages[0] as { objects: Resource[] };
+      return snap.objects.filter((o) => o.kind === 'Rule' || o.kind === 'Route').map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    };
+    assert.deepEqual(await snapshotOf('n1'), ['Rule/r-all']);
+    assert.deepEqual(await snapshotOf('n2'), ['Route/up-b', 'Rule/r-all', 'Rule/r-b']);
+
+    const f1 = await NodeFeed.open(s, 'n1');
+    const f2 = await NodeFeed.open(s, 'n2');
+    const seen: Record<string, string[]> = { n1: [], n2: [] };
+    const stop = s.subscribe((c) => {
+      for (const [n, f] of [['n1', f1], ['n2', f2]] as const) {
+        const st = f.step(c);
+        if (st && 'message' in st) seen[n]!.push(JSON.stringify(st.message));
+      }
+    });
+    await s.apply([targeted('r-b', { sites: ['edge-a'] })]);
+    await s.delete('Rule', 'default', 'r-all');
+    await s.apply([targeted('r-c', { sites: ['edge-b'] })]);
+    stop();
+    const short = (m: string) => {
+      const o = JSON.parse(m) as { t: string; op?: string; object?: Resource; kind?: string; name?: string };
+      return o.t === 'forget' ? `forget:${o.kind}/${o.name}` : `${o.op}:${o.object!.kind}/${o.object!.metadata.name}`;
+    };
+    assert.deepEqual(seen.n1!.map(short), ['put:Rule/r-b', 'forget:Rule/r-all']);
+    assert.deepEqual(seen.n2!.map(short), ['forget:Rule/r-b', 'forget:Rule/r-all', 'put:Rule/r-c']);
+    assert.ok(!seen.n1!.join().includes('secret-of-r-c'), "another node's rule's webhook secret never reaches n1");
+    assert.ok(seen.n2!.filter((m) => m.includes('forget')).every((m) => !m.includes('secret')), 'a forget carries no content');
+    assert.equal(f1.runsRule('default', 'r-b'), true);
+    assert.equal(f2.runsRule('default', 'r-b'), false);
+  } finally {
+    await s.close();
+  }
+});
+
+test("a change of the node's own labels that moves its rule targets asks for a snapshot, live and in a catch-up", async () => {
+  const s = await openSqliteStore(':memory:');
+  try {
+    await s.apply([site('edge-a'), node('n1', 'edge-a'), targeted('north', { nodeSelector: { zone: 'north' } })]);
+    const since = await s.currentRevision();
+    const feed = await NodeFeed.open(s, 'n1');
+    assert.equal(feed.runsRule('default', 'north'), false);
+    const steps: unknown[] = [];
+    const stop = s.subscribe((c) => steps.push(feed.step(c)));
+    const n1 = (await s.get('Node', undefined, 'n1'))!;
+    await s.update({ ...n1, metadata: { ...n1.metadata, labels: { zone: 'north' } } } as Resource);
+    stop();
+    assert.deepEqual(steps, [{ resync: true }]);
+    const { mode, messages } = await (await NodeFeed.open(s, 'n1')).catchUp(s, since);
+    assert.equal(mode, 'snapshot', 'the labels it was matched with when it left are not known');
+    assert.ok(JSON.stringify(messages).includes('"name":"north"'));
+  } finally {
+    await s.close();
+  }
+});

@@ -24,6 +24,8 @@ async function withCenter(title: string, fn: (c: Ctx) => Promise<void>, cfg: Par
     try {
       const api = new ApiClient(center.url, center.adminToken!);
       await api.apply('apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: edge-a }\nspec: { tier: edge }\n---\napiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: edge-b }\nspec: { tier: edge }\n');
+      // The batches' publishers: a node speaks only for its site's devices.
+      await api.apply(['d0', 'd1'].map((d) => `apiVersion: gedge.io/v1\nkind: Device\nmetadata: { name: ${d} }\nspec: { site: edge-a }\n`).join('---\n'));
       const join = (await api.createToken({ site: 'edge-a' })).token;
       const res = await fetch(`${center.url}/api/v1/join`, { method: 'POST', headers: { authorization: `Bearer ${join}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'n1', capacity: { cpu: 1, memoryMiB: 256 } }) });
       assert.equal(res.status, 201);

@@ -1,4 +1,4 @@
-import { ForbiddenError, ValidationError, type ErrorDetail, type Node, type Route, type UplinkAck, type UplinkBatch } from '../../core/index.ts';
+import { ForbiddenError, ValidationError, routeRunsAt, type Device, type ErrorDetail, type Node, type Route, type UplinkAck, type UplinkBatch } from '../../core/index.ts';
 import type { Store, TokenRecord, UplinkRecord } from '../store/store.ts';
 import { RouteGoneError } from './errors.ts';
 import type { RouteStatusWriter } from './route-status.ts';
@@ -25,14 +25,21 @@ export class UplinkService {
 
   async apply(token: TokenRecord, batch: UplinkBatch): Promise<UplinkAck> {
     checkNode(token, batch);
-    const records = toRecords(batch);
-    const route = await this.routeFor(batch);
+    const all = toRecords(batch);
+    const node = (await this.store.get('Node', undefined, batch.node)) as Node | undefined;
+    if (!node) throw new ForbiddenError(`node "${batch.node}" does not exist`, { details: [{ path: 'node', message: 'deleted' }] });
+    const route = await this.routeFor(batch, node);
+    const foreign = await this.foreignDevices(batch, node);
+    const records = all.filter((r) => r.device === undefined || !foreign.has(r.device));
+    const refused = batch.messages.length - records.length;
+    const lastSeq = batch.messages.at(-1)!.seq;
     const target = { node: batch.node, project: batch.project, route: batch.route, routeUid: route.metadata.uid ?? '' };
     return this.serially(`${batch.node}/${batch.project}/${batch.route}`, async () => {
       try {
-        const r = await this.sinks.use(route.spec.sink, (sink) => sink.deliver(target, records));
+        const r = records.length ? await this.sinks.use(route.spec.sink, (sink) => sink.deliver(target, records)) : { ackedSeq: lastSeq, landed: 0 };
         this.status.delivered(route, r.landed);
-        return { ackedSeq: r.ackedSeq };
+        // Every message it may land did land: the refused ones are acknowledged with them, so the edge does not send them again.
+        return refused ? { ackedSeq: Math.max(r.ackedSeq, lastSeq), refused } : { ackedSeq: r.ackedSeq };
       } catch (err) {
         this.status.failed(route, (err as Error).message);
         throw err;
@@ -40,16 +47,30 @@ export class UplinkService {
     });
   }
 
-  private async routeFor(batch: UplinkBatch): Promise<Route> {
+  private async routeFor(batch: UplinkBatch, node: Node): Promise<Route> {
     const route = (await this.store.get('Route', batch.project, batch.route)) as Route | undefined;
     if (!route) throw new RouteGoneError(`route "${batch.route}" does not exist in project "${batch.project}"`, { details: [{ path: 'route', message: 'not found' }] });
-    if (route.spec.sites) {
-      const node = (await this.store.get('Node', undefined, batch.node)) as Node | undefined;
-      if (!node || !route.spec.sites.includes(node.spec.site)) {
-        throw new RouteGoneError(`route "${batch.route}" does not run on the site of node "${batch.node}"`, { details: [{ path: 'route', message: `sites: ${route.spec.sites.join(', ')}` }] });
-      }
+    if (!routeRunsAt(route, node.spec.site)) {
+      throw new RouteGoneError(`route "${batch.route}" does not run on the site of node "${batch.node}"`, { details: [{ path: 'route', message: `sites: ${route.spec.sites?.join(', ')}` }] });
     }
     return route;
+  }
+
+  /**
+   * A node speaks only for its site's devices: the device names in the batch
+   * that are not a device of the route's project at the node's site. Their
+   * messages are dropped rather than the batch refused, so that a device
+   * deleted while its messages waited at the edge cannot stall the route.
+   */
+  private async foreignDevices(batch: UplinkBatch, node: Node): Promise<Set<string>> {
+    const names = new Set<string>();
+    for (const m of batch.messages) if (m.device !== undefined) names.add(m.device);
+    const foreign = new Set<string>();
+    for (const name of names) {
+      const device = (await this.store.get('Device', batch.project, name)) as Device | undefined;
+      if (device?.spec.site !== node.spec.site) foreign.add(name);
+    }
+    return foreign;
   }
 
   private serially<T>(key: string, fn: () => Promise<T>): Promise<T> {

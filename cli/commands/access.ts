@@ -29,15 +29,17 @@ export function registerAccessCommands(program: Command): void {
     .command('create')
     .description('issue a single-use join token for a new node (or --kind admin, or --kind user --project P for one or more projects)')
     .option('--site <site>', 'the site the joining node belongs to')
-    .option('--ttl <seconds>', 'lifetime of a join token', '3600')
+    .option('--ttl <seconds>', 'lifetime (default: an hour for a join token, until deleted for the others)')
     .option('--kind <kind>', 'join | admin | user', 'join')
     .option('--project <project>', 'user tokens: a project it may use (repeat for more)', collect, [])
     .option('--description <text>', '', '')
-    .action(async (o: { site?: string; ttl: string; kind: 'join' | 'admin' | 'user'; project: string[]; description: string }, cmd: Command) => {
+    .action(async (o: { site?: string; ttl?: string; kind: 'join' | 'admin' | 'user'; project: string[]; description: string }, cmd: Command) => {
       const projects = o.project.length ? o.project : undefined;
-      const t = await client(cmd.optsWithGlobals<Conn>()).createToken({ kind: o.kind, site: o.site, projects, ttlSeconds: Number(o.ttl), description: o.description });
+      const ttlSeconds = o.ttl === undefined ? undefined : Number(o.ttl);
+      if (ttlSeconds !== undefined && !Number.isInteger(ttlSeconds)) throw new CliError(`--ttl: expected whole seconds, got "${o.ttl}"`);
+      const t = await client(cmd.optsWithGlobals<Conn>()).createToken({ kind: o.kind, site: o.site, projects, ttlSeconds, description: o.description });
       console.log(t.token);
-      if (t.expiresAt) console.error(`expires ${t.expiresAt}; single use`);
+      if (t.expiresAt) console.error(`expires ${t.expiresAt}${o.kind === 'join' ? '; single use' : ''}`);
     });
   token
     .command('list')
