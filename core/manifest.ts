@@ -17,9 +17,19 @@ export interface ParsedDoc {
   source: string;
 }
 
+/** More documents than any real manifest has; a body of bare `---` lines would otherwise cost seconds of parsing. */
+export const MAX_DOCUMENTS = 1000;
+/** Aliases one document may expand (a "billion laughs" body is refused, not expanded). */
+const MAX_ALIASES = 50;
+
 export function parseManifestText(text: string, source = 'manifest'): ParsedDoc[] {
   const trimmed = text.trim();
   if (!trimmed) throw new BadRequestError(`${source}: empty manifest`, { details: [{ path: source, message: 'no documents' }] });
+  // Counted before parsing, in linear time: a separator starts a line [YAML 1.2, 9.2].
+  const separators = text.match(/^(?:---|\.\.\.)(?=[ \t\r\n]|$)/gm)?.length ?? 0;
+  if (separators > MAX_DOCUMENTS) {
+    throw new BadRequestError(`${source}: too many documents`, { details: [{ path: source, message: `${separators} document markers; at most ${MAX_DOCUMENTS} documents per manifest` }] });
+  }
   const { LineCounter: Counter, parseAllDocuments } = yaml();
   const lc = new Counter();
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
@@ -31,7 +41,14 @@ export function parseManifestText(text: string, source = 'manifest'): ParsedDoc[
       errors.push({ path: source, line, message: e.message.split('\n')[0]! });
     }
     if (doc.errors.length) continue;
-    const value = doc.toJS({ maxAliasCount: 50 }) as unknown;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIASES });
+    } catch (e) {
+      // yaml throws a ReferenceError for an alias bomb (and for an alias to no anchor): the body's fault, a 400.
+      errors.push({ path: source, message: `${(e as Error).message} (at most ${MAX_ALIASES} alias expansions)` });
+      continue;
+    }
     if (value === null || value === undefined) continue;
     const items = flatten(value);
     items.forEach((v, i) =>

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ForbiddenError, NotFoundError, ValidationError, labelsSchema, nameSchema, parseManifestText, parseOrThrow, resourcesSchema, type Node } from '../../core/index.ts';
+import { ForbiddenError, NotFoundError, ValidationError, labelsSchema, nameSchema, parseOrThrow, resourcesSchema, type Node } from '../../core/index.ts';
 import { issueToken } from '../auth/tokens.ts';
 import { revokeNodeCredentials, type TokenHolds } from '../auth/token-holds.ts';
 import type { Store } from '../store/store.ts';
 import { bodyText } from './resource-routes.ts';
+import { manifests } from './manifest-parser.ts';
 
 const JOIN_TTL_S = 3600;
 
@@ -37,7 +38,7 @@ export const joinRequestSchema = z
 /** Tokens (admin only) and the join exchange (join token -> node identity and credential). */
 export function registerAuthRoutes(app: FastifyInstance, store: Store, holds: TokenHolds): void {
   app.post('/api/v1/tokens', async (req, reply) => {
-    const body = parseOrThrow(tokenRequestSchema, jsonBody(bodyText(req)), 'token request');
+    const body = parseOrThrow(tokenRequestSchema, await jsonBody(bodyText(req)), 'token request');
     if (body.kind === 'join' && body.site && !(await store.get('Site', undefined, body.site))) {
       throw new ValidationError(`site "${body.site}" does not exist`, { details: [{ path: 'site', message: 'unknown site' }] });
     }
@@ -64,7 +65,7 @@ export function registerAuthRoutes(app: FastifyInstance, store: Store, holds: To
   });
 
   app.post('/api/v1/join', { config: { auth: ['join'] } }, async (req, reply) => {
-    const body = parseOrThrow(joinRequestSchema, jsonBody(bodyText(req)), 'join request');
+    const body = parseOrThrow(joinRequestSchema, await jsonBody(bodyText(req)), 'join request');
     const join = req.token!;
     const site = join.subject ?? body.site;
     if (!site) throw new ValidationError('the node needs a site', { details: [{ path: 'site', message: 'required (the join token names none)' }] });
@@ -98,7 +99,7 @@ function publicView(t: { id: string; kind: string; description: string; subject:
   return { id: t.id, kind: t.kind, description: t.description, subject: t.subject, projects: t.projects, createdAt: t.createdAt, expiresAt: t.expiresAt, usedAt: t.usedAt };
 }
 
-export function jsonBody(text: string): unknown {
-  const [doc] = parseManifestText(text, 'body');
-  return doc!.value;
+/** A request body (JSON, or YAML), parsed off the event loop. */
+export function jsonBody(text: string): Promise<unknown> {
+  return manifests.value(text);
 }

@@ -35,7 +35,7 @@ export const credentialIssuedSchema = z
 export function registerDeviceRoutes(app: FastifyInstance, store: Store): void {
   app.post('/api/v1/projects/:project/devices/:device/credentials', async (req, reply) => {
     const params = parseOrThrow(z.object({ project: nameSchema, device: nameSchema }), req.params, 'path');
-    const body = parseOrThrow(credentialRequestSchema, typeof req.body === 'string' && req.body.trim() ? jsonBody(req.body) : {}, 'credential request');
+    const body = parseOrThrow(credentialRequestSchema, typeof req.body === 'string' && req.body.trim() ? await jsonBody(req.body) : {}, 'credential request');
     if (!(await store.get('Device', params.project, params.device))) {
       throw new NotFoundError(`device "${params.device}" not found in project "${params.project}"`, { details: [{ path: 'device', message: 'not found' }] });
     }

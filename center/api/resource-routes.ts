@@ -6,17 +6,16 @@ import {
   NotFoundError,
   ValidationError,
   lookupKind,
-  parseManifestText,
   parseOrThrow,
   parseSelector,
   redactSecrets,
-  validateResources,
   type KindInfo,
   type Resource,
 } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { streamWatch } from './watch.ts';
 import { admit } from './admission.ts';
+import { manifests } from './manifest-parser.ts';
 import { ADMIN_OR_USER, assertMayWrite, assertProject, mayRead } from '../auth/access.ts';
 
 const listQuery = z.object({
@@ -43,7 +42,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store): void
   const auth = { config: { auth: ADMIN_OR_USER } };
   app.post('/api/v1/apply', auth, async (req) => {
     const q = parseOrThrow(applyQuery, req.query, 'query', 'query');
-    const parsed = validateResources(parseManifestText(bodyText(req), 'body'));
+    const parsed = await manifests.resources(bodyText(req));
     assertMayWrite(req.token, parsed);
     const objs = await admit(store, parsed);
     if (q.dryRun === 'true') return { dryRun: true, items: await Promise.all(objs.map((o) => dryRunItem(store, o))) };
@@ -147,9 +146,7 @@ export function bodyText(req: FastifyRequest): string {
 }
 
 async function singleOf(store: Store, req: FastifyRequest, info: KindInfo): Promise<Resource> {
-  const docs = parseManifestText(bodyText(req), 'body');
-  if (docs.length !== 1) throw new BadRequestError('expected exactly one object', { details: [{ path: 'body', message: `got ${docs.length}` }] });
-  const [obj] = validateResources(docs);
+  const obj = await manifests.single(bodyText(req));
   if (obj!.kind !== info.kind) {
     throw new ValidationError(`expected kind ${info.kind}`, { details: [{ path: 'kind', message: `"${obj!.kind}" does not match /${info.plural}` }] });
   }

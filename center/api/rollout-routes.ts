@@ -19,7 +19,7 @@ const undoBody = z.object({ toRevision: z.number().int().min(1).optional() }).st
 export function registerRolloutRoutes(app: FastifyInstance, store: Store): void {
   app.post('/api/v1/services/:name/rollout/undo', { config: { auth: ADMIN_OR_USER } }, async (req) => {
     const { service, who } = await load(store, req.params, req.query, req.token);
-    const body = parseOrThrow(undoBody, typeof req.body === 'string' && req.body.trim() ? jsonBody(req.body) : {}, 'undo request');
+    const body = parseOrThrow(undoBody, typeof req.body === 'string' && req.body.trim() ? await jsonBody(req.body) : {}, 'undo request');
     const history = service.status?.revisions ?? [];
     const current = service.status?.revision;
     const target = body.toRevision !== undefined ? history.find((r) => r.revision === body.toRevision) : history.filter((r) => r.revision !== current).at(-1);

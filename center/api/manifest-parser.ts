@@ -1,0 +1,125 @@
+import { Worker } from 'node:worker_threads';
+import { BadRequestError, UnavailableError, errorFromBody, type ErrorDetail, type Resource } from '../../core/index.ts';
+
+/** A body to parse: `resources` validates every document, `single` wants exactly one, `values` only parses (YAML or JSON). */
+export interface ManifestJob {
+  id: number;
+  mode: 'resources' | 'single' | 'values';
+  text: string;
+  source: string;
+}
+export interface ManifestReply {
+  id: number;
+  result?: { resources: Resource[] } | { values: unknown[] };
+  error?: { status: number; code: string; message: string; details: ErrorDetail[] };
+}
+
+export interface ManifestParserOptions {
+  /** A body that takes longer than this is refused (its thread is terminated and replaced). */
+  timeoutMs: number;
+  /** Bodies waiting beyond this many are refused with 503 at once. */
+  maxQueue: number;
+}
+
+// From source (tsx, tests) the worker is the .ts file next to this one; in the bundle, its own entry point in dist/.
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './manifest-worker.ts' : './manifest-worker.mjs', import.meta.url);
+
+/**
+ * Request bodies are parsed and validated on a thread of their own, one at a
+ * time, so that a hostile body (1 MiB of `---`, deep nesting, an alias bomb)
+ * costs that thread, never the center's event loop: health checks, agents
+ * and other requests go on meanwhile. A body that runs past `timeoutMs` is
+ * refused with 400 and its thread replaced.
+ */
+export class ManifestParser {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly queue: { job: ManifestJob; resolve: (r: ManifestReply) => void; reject: (e: Error) => void }[] = [];
+  private running: { job: ManifestJob; resolve: (r: ManifestReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
+
+  constructor(private readonly opts: ManifestParserOptions = { timeoutMs: 5000, maxQueue: 64 }) {}
+
+  /** Every document validated against its kind's schema. */
+  async resources(text: string, source = 'body'): Promise<Resource[]> {
+    return ((await this.run('resources', text, source)) as { resources: Resource[] }).resources;
+  }
+
+  /** Exactly one document, validated. */
+  async single(text: string, source = 'body'): Promise<Resource> {
+    return ((await this.run('single', text, source)) as { resources: Resource[] }).resources[0]!;
+  }
+
+  /** The first document's value (a JSON or YAML request body). */
+  async value(text: string, source = 'body'): Promise<unknown> {
+    return ((await this.run('values', text, source)) as { values: unknown[] }).values[0];
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    for (const q of this.queue.splice(0)) q.reject(new UnavailableError('the center is shutting down'));
+    if (this.running) clearTimeout(this.running.timer);
+    await w?.terminate();
+  }
+
+  private async run(mode: ManifestJob['mode'], text: string, source: string): Promise<NonNullable<ManifestReply['result']>> {
+    if (this.queue.length >= this.opts.maxQueue) throw new UnavailableError('too many request bodies waiting to be parsed; try again', { details: [{ path: 'body', message: `${this.opts.maxQueue} waiting` }] });
+    const reply = await new Promise<ManifestReply>((resolve, reject) => {
+      this.queue.push({ job: { id: this.nextId++, mode, text, source }, resolve, reject });
+      this.pump();
+    });
+    if (reply.error) throw errorFromBody(reply.error.status, reply.error);
+    return reply.result!;
+  }
+
+  private pump(): void {
+    if (this.running) return;
+    const next = this.queue.shift();
+    if (!next) return;
+    const w = this.thread();
+    const timer = setTimeout(() => {
+      // Too slow: the body is refused and the thread, still busy with it, replaced.
+      this.running = undefined;
+      this.worker = undefined;
+      void w.terminate();
+      next.reject(new BadRequestError(`${next.job.source}: too complex to parse in ${this.opts.timeoutMs} ms`, { details: [{ path: next.job.source, message: 'nesting, aliases or size beyond what a manifest needs' }] }));
+      this.pump();
+    }, this.opts.timeoutMs);
+    this.running = { ...next, timer };
+    w.postMessage(next.job);
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(WORKER_URL);
+    w.unref();
+    w.on('message', (reply: ManifestReply) => {
+      const r = this.running;
+      if (!r || r.job.id !== reply.id) return;
+      clearTimeout(r.timer);
+      this.running = undefined;
+      r.resolve(reply);
+      this.pump();
+    });
+    w.on('error', (err) => this.lost(w, err));
+    w.on('exit', (code) => this.lost(w, new Error(`manifest parser thread exited (${code})`)));
+    this.worker = w;
+    return w;
+  }
+
+  /** The thread died (not by our timeout): its job fails, the next one gets a new thread. */
+  private lost(w: Worker, err: Error): void {
+    if (this.worker !== w) return;
+    this.worker = undefined;
+    const r = this.running;
+    this.running = undefined;
+    if (r) {
+      clearTimeout(r.timer);
+      r.reject(err);
+    }
+    this.pump();
+  }
+}
+
+/** The center's one parser (its thread is started on first use and does not keep the process alive). */
+export const manifests = new ManifestParser();
