@@ -153,6 +153,7 @@ export class Agent extends EventEmitter {
     this.broker = await EdgeBroker.start({
       tcp: this.cfg.mqttListen,
       ws: this.cfg.mqttWsListen,
+      limits: this.cfg.mqttLimits,
       dataDir: this.cfg.dataDir,
       directory: this.edge,
       logger: this.log,

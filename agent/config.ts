@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_LIMITS } from './broker/limits.ts';
 import { labelsSchema, nameSchema } from '../core/index.ts';
 import { hostPortString } from './network/host-port.ts';
 import { uplinkOptionsSchema } from './uplink/options.ts';
@@ -35,6 +36,17 @@ export const agentConfigSchema = z
     mqttListen: z.union([z.literal('off'), hostPortString(0)]).default('off'),
     /** host:port of the broker's MQTT over WebSocket listener (path /mqtt); off when unset. */
     mqttWsListen: hostPortString(0).optional(),
+    /** What the edge broker accepts (agent/broker/limits.ts): packet size, CONNECT timeout, connections. */
+    mqttLimits: z
+      .object({
+        maxPacketBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(DEFAULT_LIMITS.maxPacketBytes),
+        maxConnectBytes: z.number().int().min(1024).max(1024 * 1024).default(DEFAULT_LIMITS.maxConnectBytes),
+        connectTimeoutMs: z.number().int().min(100).max(600_000).default(DEFAULT_LIMITS.connectTimeoutMs),
+        maxConnections: z.number().int().min(1).default(DEFAULT_LIMITS.maxConnections),
+        maxConnectionsPerAddress: z.number().int().min(1).default(DEFAULT_LIMITS.maxConnectionsPerAddress),
+      })
+      .strict()
+      .default(DEFAULT_LIMITS),
     /** The store-and-forward uplink's queue and sender (docs/uplink.md). */
     uplink: uplinkOptionsSchema.default(uplinkOptionsSchema.parse({})),
     /** Container workloads through podman: 'auto' when podman with runc works here, 'podman' requires it, 'off' never. */

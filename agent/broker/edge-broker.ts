@@ -9,6 +9,7 @@ import { guardedEmitter } from './emitter.ts';
 import { InvalidTopicError } from './errors.ts';
 import { deviceOf, Gatekeeper } from './gatekeeper.ts';
 import { Listeners } from './listeners.ts';
+import { ConnectionLimiter, DEFAULT_LIMITS, guardPacketSize } from './limits.ts';
 import { sessionOf, type AedesClient, type RoutedPacket } from './session.ts';
 import { SqlitePersistence } from './sqlite-persistence.ts';
 import { isValidFilter, isValidTopic } from './topics.ts';
@@ -39,7 +40,9 @@ export class EdgeBroker {
     const counters = new Counters();
     const hooks = o.hooks ?? {};
     const gate = new Gatekeeper({ directory: o.directory, counters }, persistence, hooks, log);
+    const limits = { ...DEFAULT_LIMITS, ...o.limits };
     const aedes = await Aedes.createBroker({
+      connectTimeout: limits.connectTimeoutMs,
       persistence,
       mq: guardedEmitter(EMITTER_CONCURRENCY),
       concurrency: EMITTER_CONCURRENCY,
@@ -51,7 +54,7 @@ export class EdgeBroker {
     });
     let listeners: Listeners;
     try {
-      listeners = await Listeners.start((conn, req) => aedes.handle(conn, req), o.tcp ?? '127.0.0.1:0', o.ws);
+      listeners = await Listeners.start((conn, req) => guardPacketSize(aedes.handle(conn, req), limits), o.tcp ?? '127.0.0.1:0', o.ws, new ConnectionLimiter(limits));
     } catch (err) {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       persistence.close();
@@ -70,6 +73,10 @@ export class EdgeBroker {
     private readonly log: Logger,
   ) {
     aedes.on('client', (client) => this.registered(client as AedesClient));
+    // The device hears of nothing (commands, desired twins) before its CONNACK [MQTT-3.2.0-1]: the hook fires once that is written.
+    aedes.on('connackSent', (packet, client) => {
+      if (((packet as { returnCode?: number }).returnCode ?? 0) === 0) this.acknowledged(client as AedesClient);
+    });
     aedes.on('clientDisconnect', (client) => this.unregistered(client as AedesClient));
     aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'device connection error'));
     aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error before CONNECT'));
@@ -123,7 +130,7 @@ export class EdgeBroker {
    */
   deliver(project: string, device: string, topic: string, payload: Buffer | string, timeoutMs: number): Promise<boolean> {
     const client = this.clients.get(`${project}/${device}`);
-    if (client === undefined || client.closed || !isValidTopic(topic)) return Promise.resolve(false);
+    if (client === undefined || client.closed || !sessionOf(client).connacked || !isValidTopic(topic)) return Promise.resolve(false);
     const s = sessionOf(client);
     const acks = (s.acks ??= new Map());
     return new Promise((resolve) => {
@@ -165,9 +172,11 @@ export class EdgeBroker {
   }
 
   private registered(client: AedesClient): void {
-    const s = sessionOf(client);
-    this.clients.set(s.key, client);
-    this.fire('onConnect', s);
+    this.clients.set(sessionOf(client).key, client);
+  }
+
+  private acknowledged(client: AedesClient): void {
+    if (!client.closed) this.fire('onConnect', sessionOf(client));
   }
 
   private unregistered(client: AedesClient): void {
@@ -176,7 +185,7 @@ export class EdgeBroker {
     if (this.clients.get(s.key) === client) this.clients.delete(s.key);
     s.closed();
     this.gate.disconnected(client);
-    this.fire('onDisconnect', s);
+    if (s.connacked) this.fire('onDisconnect', s);
   }
 
   private fire(hook: 'onConnect' | 'onDisconnect', ref: DeviceRef): void {

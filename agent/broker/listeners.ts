@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { parseHostPort } from '../network/host-port.ts';
 import { BrokerListenError } from './errors.ts';
+import type { ConnectionLimiter } from './limits.ts';
 
 export type ConnectionHandler = (conn: Duplex, req?: IncomingMessage) => void;
 
@@ -11,7 +12,7 @@ export type ConnectionHandler = (conn: Duplex, req?: IncomingMessage) => void;
 export class Listeners {
   private readonly sockets = new Set<net.Socket>();
 
-  static async start(handle: ConnectionHandler, tcp: string, ws: string | undefined): Promise<Listeners> {
+  static async start(handle: ConnectionHandler, tcp: string, ws: string | undefined, limiter: ConnectionLimiter): Promise<Listeners> {
     const tcpServer = net.createServer({ noDelay: true });
     await listen(tcpServer, tcp, 'MQTT');
     let wsServer: http.Server | undefined;
@@ -24,15 +25,17 @@ export class Listeners {
         throw err;
       }
     }
-    return new Listeners(handle, tcpServer, wsServer);
+    return new Listeners(handle, tcpServer, wsServer, limiter);
   }
 
   private constructor(
     handle: ConnectionHandler,
     private readonly tcp: net.Server,
     private readonly http: http.Server | undefined,
+    limiter: ConnectionLimiter,
   ) {
     tcp.on('connection', (socket: net.Socket) => {
+      if (!limiter.admit(socket, socket.remoteAddress)) return void socket.destroy();
       // A connection that never sends CONNECT is not aedes' client yet; close() must still end it.
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -42,7 +45,9 @@ export class Listeners {
       const wss = new WebSocketServer({ server: http, path: '/mqtt' });
       wss.on('connection', (socket, req) => {
         req.socket.setNoDelay(true);
-        handle(createWebSocketStream(socket), req);
+        const stream = createWebSocketStream(socket);
+        if (!limiter.admit(stream, req.socket.remoteAddress)) return void socket.terminate();
+        handle(stream, req);
       });
     }
   }

@@ -65,6 +65,8 @@ export class Session {
   /** The event-loop turn of the last write, and whether the connection is corked until its end (wire.ts). */
   turn = -1;
   corked = false;
+  /** A successful CONNACK has been written: what the agent sends the device may follow it [MQTT-3.2.0-1]. */
+  connacked = false;
   /** EdgeBroker.deliver(): message id -> settle, until the device's PUBACK. */
   acks: Map<number, (acked: boolean) => void> | null = null;
 

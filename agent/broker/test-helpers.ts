@@ -74,7 +74,10 @@ export async function startBroker(directory: DeviceDirectory, o: Partial<EdgeBro
         seen.published.push(m);
         return o.hooks?.onPublish?.(m);
       },
-      onConnect: (d) => seen.connects.push(d),
+      onConnect: (d) => {
+        seen.connects.push(d);
+        o.hooks?.onConnect?.(d);
+      },
       onDisconnect: (d) => seen.disconnects.push(d),
     },
   });

@@ -1,3 +1,4 @@
+import type { BrokerLimits } from './limits.ts';
 import type { Logger } from 'pino';
 
 /** The contract between the edge MQTT broker and the agent that runs it. */
@@ -64,6 +65,8 @@ export interface EdgeBrokerOptions {
   directory: DeviceDirectory;
   hooks?: BrokerHooks;
   logger?: Logger;
+  /** Packet size, CONNECT timeout and connection limits (limits.ts); each defaults to DEFAULT_LIMITS'. */
+  limits?: Partial<BrokerLimits>;
 }
 
 export interface PublishOptions {

@@ -51,6 +51,7 @@ function write(packet: OutPacket, stream: DeviceStream, opts?: { protocolVersion
   const s = stream.client?.[SESSION];
   if (s === undefined) return encode(packet, stream);
   if (!s.corked) coalesce(s, stream);
+  if (packet.cmd === 'connack' && (packet.returnCode ?? 0) === 0) s.connacked = true;
   if (packet.cmd === 'publish') return writePublish(s, packet, stream);
   return s.v5 ? writeV5(s, packet, stream) : encode(packet, stream);
 }

@@ -26,6 +26,10 @@ interface AgentFlags {
   probeAdvertise?: string;
   mqttListen: string;
   mqttWsListen?: string;
+  mqttMaxPacketBytes?: number;
+  mqttConnectTimeoutMs?: number;
+  mqttMaxConnections?: number;
+  mqttMaxConnectionsPerAddress?: number;
   uplinkFsync: string;
   uplinkOverflow: string;
   uplinkMaxMib: number;
@@ -94,6 +98,10 @@ export function registerProcessCommands(program: Command): void {
     .option('--probe-advertise <host:port>', 'the address peers dial for probes (default: the listen address)')
     .option('--mqtt-listen <host:port>', "the edge MQTT broker for devices ('off': none)", 'off')
     .option('--mqtt-ws-listen <host:port>', 'MQTT over WebSocket (path /mqtt) for devices')
+    .option('--mqtt-max-packet-bytes <n>', 'largest MQTT packet a device may send (default 262144)', int)
+    .option('--mqtt-connect-timeout-ms <ms>', 'a connection that sends no CONNECT in this time is closed (default 10000)', int)
+    .option('--mqtt-max-connections <n>', 'device connections the broker holds at once (default 10000)', int)
+    .option('--mqtt-max-connections-per-address <n>', 'device connections from one remote address at once (default 1000)', int)
     .addOption(new Option('--uplink-fsync <mode>', 'when queued device data reaches the disk (docs/uplink.md)').choices(['always', 'batch', 'off']).default('batch'))
     .addOption(new Option('--uplink-overflow <policy>', 'what a full uplink queue does with a new message').choices(['drop-oldest', 'drop-newest', 'block']).default('drop-oldest'))
     .option('--uplink-max-mib <MiB>', 'bound on the uplink queue: payload and topic bytes held', positive, 256)
@@ -107,7 +115,7 @@ export function registerProcessCommands(program: Command): void {
       const { Agent } = await import('../../agent/index.ts');
       const capacity = { ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.memoryMib !== undefined ? { memoryMiB: o.memoryMib } : {}) };
       const uplink = { fsync: o.uplinkFsync, overflow: o.uplinkOverflow, maxBytes: Math.round(o.uplinkMaxMib * 1024 * 1024), maxMessages: o.uplinkMaxMessages, ttlMs: o.uplinkTtlMs };
-      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel });
+      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, mqttLimits: definedOnly({ maxPacketBytes: o.mqttMaxPacketBytes, connectTimeoutMs: o.mqttConnectTimeoutMs, maxConnections: o.mqttMaxConnections, maxConnectionsPerAddress: o.mqttMaxConnectionsPerAddress }), uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel });
       onShutdown(() => agent.stop());
       await agent.start();
     });
@@ -157,4 +165,9 @@ export function onShutdown(stop: () => Promise<void>): void {
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+}
+
+/** The flags given, so that the config's defaults fill in the rest. */
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
