@@ -206,6 +206,23 @@ describe('expressions', () => {
     assert.equal(value("name NOT LIKE '%x%'", { name: 'abc' }), true);
     assert.equal(value("name LIKE 'a%'", {}), null);
     assert.equal(value('name LIKE pat', { name: 'ab', pat: 'a_' }), true, 'a pattern from the message');
+    assert.equal(value("name LIKE '%%'", { name: '' }), true);
+    assert.equal(value("name LIKE 'a%b%a'", { name: 'aba' }), true, 'segments may not overlap');
+    assert.equal(value("name LIKE 'a%a'", { name: 'a' }), false);
+  });
+
+  it('LIKE never backtracks: a pattern that takes a regular expression exponential time answers at once', () => {
+    // A regular expression needed 7 s here for 60 a's against 7 %a; this is 5,000 against 20.
+    assert.equal(value(`s LIKE '${'%a'.repeat(20)}%b'`, { s: 'a'.repeat(5000) }), false);
+    assert.equal(value('s LIKE p', { s: 'a'.repeat(5000), p: `${'%a'.repeat(20)}%b` }), false);
+    assert.equal(value(`s LIKE '${'%a'.repeat(20)}%'`, { s: 'a'.repeat(5000) }), true);
+  });
+
+  it('regular expressions are RE2: linear time, and a pattern RE2 does not take is refused at compile time with its position', () => {
+    assert.equal(value("regexp_match(s, '^(a+)+$')", { s: `${'a'.repeat(5000)}b` }), false);
+    assert.equal(value('regexp_match(s, p)', { s: `${'a'.repeat(5000)}b`, p: '^(a+)+$' }), false);
+    rejects(`SELECT regexp_match(name, '(a)\\1') AS m FROM "t"`, "'(a)", /regexp_match: .*RE2/);
+    rejects(`SELECT name FROM "t" WHERE regexp_match(name, '(?=x)')`, "'(?=", /regexp_match: /);
   });
 
   it('IS [NOT] NULL on a missing field, a null and a value', () => {
@@ -292,7 +309,7 @@ describe('scalar functions', () => {
     ["contains(tags, 'x')", { tags: ['x', 'y'] }, true],
     ["regexp_match('abc123', '^[a-z]+[0-9]+$')", {}, true],
     ["regexp_match('abc', 'd')", {}, false],
-    ["regexp_match('abc', '[')", {}, null],
+    ["regexp_match('abc', p)", { p: '[' }, null],
     ['round(3.14159, 2)', {}, 3.14],
     ['round(2.5)', {}, 3],
     ["round('2.6')", {}, 3],
@@ -443,5 +460,16 @@ describe('joins', () => {
     assert.deepEqual(h.take('r'), [{ mode: 'auto', d: 'dev1' }]);
     assert.deepEqual(h.take('left'), [{ mode: 'auto' }, { mode: null }, { mode: null }]);
     assert.equal(h.metrics('r').filtered, 2);
+  });
+});
+
+describe('LIKE agrees with its definition', () => {
+  it('property: the matcher and an anchored regular expression agree on every pattern and text', async () => {
+    const { default: fc } = await import('fast-check');
+    const { likeMatcher } = await import('./values.ts');
+    const reference = (p: string) => new RegExp(`^${[...p].map((ch) => (ch === '%' ? '[\\s\\S]*' : ch === '_' ? '[\\s\\S]' : ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+    const text = fc.string({ unit: fc.constantFrom('a', 'b', '.', '*'), maxLength: 12 });
+    const pattern = fc.string({ unit: fc.constantFrom('a', 'b', '%', '_', '.'), maxLength: 8 });
+    fc.assert(fc.property(pattern, text, (p, s) => likeMatcher(p)(s) === reference(p).test(s)), { numRuns: 2000 });
   });
 });

@@ -1,10 +1,10 @@
 import { AGGREGATES, isAggregate } from './aggregates.ts';
-import { SCALAR_FUNCTIONS } from './functions.ts';
+import { regexpProblem, SCALAR_FUNCTIONS } from './functions.ts';
 import type { Expr, Pos, SelectStatement } from './language/ast.ts';
 import { SqlError } from './language/errors.ts';
 import { parseSql } from './language/parser.ts';
 import type { CompiledAggregate, CompiledJoin, CompiledQuery, Eval, EvalCtx } from './query.ts';
-import { arith, cmpOp, likeRegExp, member, toText, truth, type Value } from './values.ts';
+import { arith, cmpOp, likeMatcher, member, toText, truth, type Value } from './values.ts';
 
 /** The built-in table of device twins: `{device, reported, desired, connected, lastSeen}` per device of the project. */
 export const TWINS_TABLE = 'twins';
@@ -241,12 +241,13 @@ class Compiler {
       case 'like': {
         const arg = sub(e.arg);
         const not = e.not;
-        const fixed = e.pattern.k === 'lit' && typeof e.pattern.value === 'string' ? likeRegExp(e.pattern.value) : undefined;
+        const fixed = e.pattern.k === 'lit' && typeof e.pattern.value === 'string' ? likeMatcher(e.pattern.value) : undefined;
         const pattern = sub(e.pattern);
         return (c) => {
           const s = toText(arg(c));
-          const re = fixed ?? (typeof pattern(c) === 'string' ? likeRegExp(pattern(c) as string) : undefined);
-          return s === null || re === undefined ? null : re.test(s) !== not;
+          const p = fixed ? undefined : pattern(c);
+          const match = fixed ?? (typeof p === 'string' ? likeMatcher(p) : undefined);
+          return s === null || match === undefined ? null : match(s) !== not;
         };
       }
       case 'isnull': {
@@ -308,6 +309,12 @@ class Compiler {
     if (!spec) throw new SqlError(`unknown function "${name}"`, e.pos);
     arity(name, spec.min, spec.max, e);
     if (meta) return this.meta(name, e, windowed);
+    const pattern = e.args[1];
+    if (name === 'regexp_match' && pattern?.k === 'lit' && typeof pattern.value === 'string') {
+      // Refused at apply, not discovered as a null per message: rules' patterns are RE2 (linear time, no backreferences or lookaround).
+      const problem = regexpProblem(pattern.value);
+      if (problem) throw new SqlError(`regexp_match: ${problem}`, pattern.pos);
+    }
     const args = e.args.map((a) => this.expr(a, clause, windowed, inAggregate));
     const fn = scalar!.fn;
     if (args.length === 1) {

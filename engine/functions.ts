@@ -1,4 +1,5 @@
-import { isNum, likeRegExp, toEpochMs, toNumber, toText, type Value } from './values.ts';
+import { RE2JS } from 're2js';
+import { isNum, likeMatcher, toEpochMs, toNumber, toText, type Value } from './values.ts';
 
 /**
  * The scalar functions of the rule language (docs/rules-sql.md). Each takes
@@ -29,13 +30,18 @@ const str2 = (f: (s: string, t: string) => Value) => (a: Value[]): Value => {
   return s === null || t === null ? null : f(s, t);
 };
 
-/** Compiled regular expressions by source: rules reuse a few patterns at high rates. */
-const regexps = new Map<string, RegExp | null>();
-function regexp(src: string): RegExp | null {
+/**
+ * Compiled patterns by source (rules reuse a few at high rates). RE2 syntax,
+ * matched in time linear in the input: a pattern such as `^(a+)+$`, which
+ * takes a backtracking engine exponential time on the wrong input, cannot
+ * freeze an edge. null: not a valid pattern.
+ */
+const regexps = new Map<string, RE2JS | null>();
+function regexp(src: string): RE2JS | null {
   let re = regexps.get(src);
   if (re === undefined) {
     try {
-      re = new RegExp(src);
+      re = RE2JS.compile(src);
     } catch {
       re = null;
     }
@@ -43,6 +49,16 @@ function regexp(src: string): RegExp | null {
     regexps.set(src, re);
   }
   return re;
+}
+
+/** Why a pattern cannot be a rule's regular expression (undefined: it can). */
+export function regexpProblem(src: string): string | undefined {
+  try {
+    RE2JS.compile(src);
+    return undefined;
+  } catch (e) {
+    return `${(e as Error).message} (patterns are RE2: linear time, no backreferences or lookaround)`;
+  }
 }
 
 function round(a: Value[]): Value {
@@ -127,7 +143,7 @@ export const SCALAR_FUNCTIONS: Readonly<Record<string, ScalarFunction>> = {
   ends_with: { min: 2, max: 2, fn: str2((s, p) => s.endsWith(p)) },
   contains: { min: 2, max: 2, fn: (a) => (Array.isArray(a[0]) ? a[0].includes(a[1]) : str2((s, p) => s.includes(p))(a)) },
   regexp_match: { min: 2, max: 2, fn: str2((s, re) => { const r = regexp(re); return r === null ? null : r.test(s); }) },
-  like: { min: 2, max: 2, fn: str2((s, p) => likeRegExp(p).test(s)) },
+  like: { min: 2, max: 2, fn: str2((s, p) => likeMatcher(p)(s)) },
   // math
   abs: { min: 1, max: 1, fn: num1(Math.abs) },
   round: { min: 1, max: 2, fn: round },

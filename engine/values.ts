@@ -95,11 +95,41 @@ export function member(v: Value, key: string | number): Value {
   return x === undefined ? null : x;
 }
 
-/** A LIKE pattern (% any run, _ one character) as an anchored regular expression. */
-export function likeRegExp(pattern: string): RegExp {
-  let re = '';
-  for (const ch of pattern) re += ch === '%' ? '[\\s\\S]*' : ch === '_' ? '[\\s\\S]' : ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^${re}$`);
+/**
+ * A LIKE pattern (% any run, _ one character, both on UTF-16 code units) as
+ * a matcher that never backtracks: the pattern splits at % into segments; the
+ * first is anchored at the start, the last at the end, and each one between
+ * is matched at its leftmost place after the previous one (leftmost is always
+ * safe: it leaves the most room for the rest). At most pattern x input steps,
+ * where a regular expression took 7 s on `%a%a%a%a%a%a%a%b` against 60 a's.
+ */
+export function likeMatcher(pattern: string): (s: string) => boolean {
+  const segments = pattern.split('%');
+  if (segments.length === 1) return (s) => s.length === pattern.length && matchAt(s, 0, pattern);
+  const first = segments[0]!;
+  const last = segments[segments.length - 1]!;
+  const middle = segments.slice(1, -1).filter((m) => m.length > 0);
+  return (s) => {
+    const end = s.length - last.length;
+    if (end < first.length || !matchAt(s, 0, first) || !matchAt(s, end, last)) return false;
+    let pos = first.length;
+    for (const m of middle) {
+      let i = pos;
+      while (i + m.length <= end && !matchAt(s, i, m)) i++;
+      if (i + m.length > end) return false;
+      pos = i + m.length;
+    }
+    return true;
+  };
+}
+
+/** Whether `segment` (with _ for any one code unit) matches `s` at `at`. */
+function matchAt(s: string, at: number, segment: string): boolean {
+  for (let j = 0; j < segment.length; j++) {
+    const c = segment.charCodeAt(j);
+    if (c !== 95 /* _ */ && c !== s.charCodeAt(at + j)) return false;
+  }
+  return true;
 }
 
 /** A timestamp from epoch milliseconds or an RFC 3339 string; null otherwise. */
