@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { arch, platform } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus } from '../core/index.ts';
+import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus, ensurePrivateDir } from '../core/index.ts';
 import { agentConfigSchema, type AgentConfig } from './config.ts';
 import { loadOrJoin } from './identity.ts';
 import { LocalState } from './local-state.ts';
@@ -78,6 +78,8 @@ export class Agent extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    // Credentials, local state, logs: the owner's alone.
+    ensurePrivateDir(this.cfg.dataDir);
     const container = this.containerRuntime(); // podman info takes ~0.1 s: in parallel with the rest
     container.catch(() => undefined); // a failure is thrown where it is awaited below
     const capacity = { ...(await detectCapacity(this.cfg.dataDir).catch(() => ({ cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }))), ...this.cfg.capacity };

@@ -36,8 +36,8 @@ export async function run(): Promise<Metric[]> {
     return d;
   };
   try {
-    const credential = await joinNode(center, 'bench-edge', 'bench-site');
-    const edge = (route: string, o: UplinkOptionsInput = {}) => {
+    const credential = await joinNode(center, 'bench-edge', 'bench-site', Array.from({ length: DEVICES }, (_, i) => reading(i).device));
+    const edge = (o: UplinkOptionsInput = {}) => {
       const queue = UplinkQueue.open(tempDir(), { maxMessages: 10_000_000, ...o });
       return { queue, sender: new UplinkSender(queue, { center: center.url, node: 'bench-edge', credential }) };
     };
@@ -48,28 +48,44 @@ export async function run(): Promise<Metric[]> {
     log(`payload example (${reading(7).payload.length} B): ${reading(7).payload.toString()}`);
 
     // 1. Sustained: a producer appending as fast as the pipeline takes it.
-    await center.api.apply(routeManifest('sustained'));
-    const s = edge('sustained');
-    s.sender.start();
-    const t0 = performance.now();
-    for (let i = 0; i < SUSTAINED; i++) {
-      append(s.queue, 'sustained', i);
-      // Like a broker fed by sockets, the producer gives the event loop back between bursts, and waits when far ahead.
-      if (i % 1000 === 999) {
-        await yieldToLoop();
-        while (s.queue.stats().depthMessages > MAX_AHEAD) await sleep(1);
+    const sustainedInto = async (into: { url: string }, cred: string, route: string) => {
+      const queue = UplinkQueue.open(tempDir(), { maxMessages: 10_000_000 });
+      const sender = new UplinkSender(queue, { center: into.url, node: 'bench-edge', credential: cred });
+      sender.start();
+      const t0 = performance.now();
+      for (let i = 0; i < SUSTAINED; i++) {
+        append(queue, route, i);
+        // Like a broker fed by sockets, the producer gives the event loop back between bursts, and waits when far ahead.
+        if (i % 1000 === 999) {
+          await yieldToLoop();
+          while (queue.stats().depthMessages > MAX_AHEAD) await sleep(1);
+        }
       }
-    }
-    await waitFor(() => s.queue.stats().depthMessages === 0, 300_000, 'sustained: drained', 5);
-    const sustainedRate = SUSTAINED / ((performance.now() - t0) / 1000);
-    const st = s.sender.stats();
+      await waitFor(() => queue.stats().depthMessages === 0, 300_000, `${route}: drained`, 5);
+      const rate = SUSTAINED / ((performance.now() - t0) / 1000);
+      await sender.stop();
+      queue.close();
+      return { rate, stats: sender.stats() };
+    };
+    await center.api.apply(routeManifest('sustained'));
+    const { rate: sustainedRate, stats: st } = await sustainedInto(center, credential, 'sustained');
     log(`sustained: ${SUSTAINED} messages at ${sustainedRate.toFixed(0)}/s in ${st.batches} batches; ${(st.wireBytes / SUSTAINED).toFixed(1)} B/msg on the wire, ${(st.rawBytes / SUSTAINED).toFixed(1)} B/msg raw`);
-    await s.sender.stop();
-    s.queue.close();
+    // What the durable acknowledgement costs: the same into a center whose SQLite does not fsync each commit.
+    const loose = await startCenterProcess({ storeSync: 'normal' });
+    let looseRate: number;
+    try {
+      const looseCredential = await joinNode(loose, 'bench-edge', 'bench-site', Array.from({ length: DEVICES }, (_, i) => reading(i).device));
+      await loose.api.apply(routeManifest('sustained'));
+      looseRate = (await sustainedInto(loose, looseCredential, 'sustained')).rate;
+    } finally {
+      await loose.process.stop();
+      rmSync(loose.dataDir, { recursive: true, force: true });
+    }
+    log(`sustained into a center with synchronous=NORMAL (acknowledges before the fsync): ${looseRate.toFixed(0)}/s; the durable ack costs ${((1 - sustainedRate / looseRate) * 100).toFixed(0)} %`);
 
     // 2. A backlog (what an outage leaves) drained from a full queue.
     await center.api.apply(routeManifest('backlog'));
-    const b = edge('backlog');
+    const b = edge();
     for (let i = 0; i < BACKLOG; i++) append(b.queue, 'backlog', i);
     const t1 = performance.now();
     b.sender.start();
@@ -81,7 +97,7 @@ export async function run(): Promise<Metric[]> {
 
     // 3. Latency at a steady, modest rate: append time (edge clock) to row commit (center clock), same host.
     await center.api.apply(routeManifest('latency'));
-    const l = edge('latency');
+    const l = edge();
     l.sender.start();
     const perTick = LATENCY_RATE / 100;
     for (let tick = 0, i = 0; tick < LATENCY_SECONDS * 100; tick++) {
@@ -109,6 +125,7 @@ export async function run(): Promise<Metric[]> {
 
     return [
       metric('edge -> center table sink, sustained', 'msg/s', sustainedRate, '>= 20000 msg/s'),
+      metric('sustained, acked after fsync (FULL) vs before (NORMAL)', 'msg/s', sustainedRate, 'report', { name: 'same center, synchronous=NORMAL', value: looseRate }),
       metric('backlog drain after an outage', 'msg/s', backlogRate, '>= 20000 msg/s'),
       metric('bytes on the wire per message (gzip JSON)', 'B', st.wireBytes / SUSTAINED, 'report'),
       metric('raw payload bytes per message', 'B', st.rawBytes / SUSTAINED, 'report'),

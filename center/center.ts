@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { parseOrThrow, type GedgeEvent } from '../core/index.ts';
+import { ensurePrivateDir, parseOrThrow, type GedgeEvent } from '../core/index.ts';
 import { centerConfigSchema, type CenterConfig } from './config.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 import { openPostgresStore } from './store/postgres-store.ts';
@@ -21,6 +21,7 @@ import { registerDashboardRoutes } from './dashboard/routes.ts';
 import { ControllerManager } from './controllers/manager.ts';
 import { bootstrapAdmin } from './auth/tokens.ts';
 import { TokenHolds, revokeNodeCredentials, sweepOrphanCredentials } from './auth/token-holds.ts';
+import { AuthThrottle } from './auth/auth-throttle.ts';
 import { NetworkAwareness } from './network/index.ts';
 import { DEFAULT_PROJECT } from '../core/index.ts';
 
@@ -38,8 +39,10 @@ export interface RunningCenter {
 /** Starts the control plane: store, API, agent hub, controllers and housekeeping. */
 export async function startCenter(input: Partial<CenterConfig>, logger?: Logger): Promise<RunningCenter> {
   const cfg = parseOrThrow(centerConfigSchema, input, 'center config');
+  // The store and the admin token file: the owner's alone.
+  if (!cfg.database?.startsWith('postgres')) ensurePrivateDir(cfg.dataDir);
   const log = logger ?? pino({ level: cfg.logLevel, base: { part: 'center' } });
-  const store = cfg.database?.startsWith('postgres') ? await openPostgresStore(cfg.database) : await openSqliteStore(cfg.database ?? join(cfg.dataDir, 'center.db'));
+  const store = cfg.database?.startsWith('postgres') ? await openPostgresStore(cfg.database) : await openSqliteStore(cfg.database ?? join(cfg.dataDir, 'center.db'), cfg.storeSync);
   const adminToken = await bootstrapAdmin(store);
   if (!(await store.get('Project', undefined, DEFAULT_PROJECT))) {
     await store.apply([{ apiVersion: 'gedge.io/v1', kind: 'Project', metadata: { name: DEFAULT_PROJECT, labels: {} }, spec: { description: 'The default project' } }]);
@@ -50,7 +53,8 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   const metrics = createMetrics();
   registerRuleMetrics(metrics.registry, store);
   const holds = new TokenHolds();
-  const app = createServer(store, log, metrics, holds);
+  const throttle = new AuthThrottle();
+  const app = createServer(store, log, metrics, holds, throttle);
   const startedAt = Date.now();
   const network = new NetworkAwareness(store, log.child({ module: 'network' }), cfg);
   await network.start();
@@ -64,7 +68,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
       void revokeNodeCredentials(store, holds, node, `node "${node}" was deleted`).catch((err: unknown) => log.error({ err, node }, 'revoking a deleted node\'s credentials failed'));
     } else if (c.object.kind === 'Instance') telemetry.forgetInstance(c.object.metadata.project ?? DEFAULT_PROJECT, c.object.metadata.name);
   });
-  const hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, holds, {
+  const hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, { holds, throttle }, {
     heartbeatMs: cfg.heartbeatMs,
     telemetry,
     statusWriteMs: cfg.statusWriteMs,
@@ -91,7 +95,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   registerExecRoute(app, store, hub);
   registerUplinkRoutes(app, store, log.child({ module: 'uplink' }), { tableSweepMs: cfg.tableSweepMs });
   registerDashboardRoutes(app, store, { reader: () => manager.reader(), telemetry, dashboardDir: cfg.dashboardDir });
-  hub.attach(app.server, [execUpgradeRoute(store, hub, holds, log.child({ module: 'exec' }))]);
+  hub.attach(app.server, [execUpgradeRoute(store, hub, { holds, throttle }, log.child({ module: 'exec' }))]);
 
   await app.listen({ host: cfg.host, port: cfg.port });
   const port = (app.server.address() as { port: number }).port;

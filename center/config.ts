@@ -9,6 +9,8 @@ export const centerConfigSchema = z
     port: z.number().int().min(0).max(65535).default(0),
     /** SQLite file (default: <dataDir>/center.db) or a postgres:// URL. */
     database: z.string().optional(),
+    /** SQLite only: 'full' fsyncs every commit before it is acknowledged; 'normal' may lose the last commits on power loss (faster; for measuring what durability costs). */
+    storeSync: z.enum(['full', 'normal']).default('full'),
     heartbeatMs: z.number().int().min(50).default(2000),
     notReadyAfterMs: z.number().int().min(100).default(8000),
     evictAfterMs: z.number().int().min(0).default(60_000),

@@ -88,8 +88,9 @@ export async function runUp(o: UpOptions): Promise<void> {
       args.push('--mqtt-listen', `127.0.0.1:${mqttPort}`);
       brokers.set(a.site, mqttPort);
     }
-    if (!existsSync(join(data, 'identity.json'))) args.push('--join-token', (await api.createToken({ site: a.site, ttlSeconds: 600, description: `gedge up: ${a.name}` })).token);
-    children.push(launch(a.name, args, dir));
+    // The join token goes in the environment, not the arguments every user of the machine can read.
+    const env: Record<string, string> = existsSync(join(data, 'identity.json')) ? {} : { GEDGE_JOIN_TOKEN: (await api.createToken({ site: a.site, ttlSeconds: 600, description: `gedge up: ${a.name}` })).token };
+    children.push(launch(a.name, args, dir, env));
   }
   // Deploy once every node is Ready, so the rules start everywhere and the replicas spread.
   await waitFor(async () => {

@@ -56,7 +56,7 @@ export class ApiClient {
     return this.json('DELETE', `/api/v1/${plural(kind)}/${encodeURIComponent(name)}${query({ project })}`);
   }
 
-  createToken(req: { kind?: 'join' | 'admin' | 'user'; site?: string; projects?: string[]; ttlSeconds?: number; description?: string }): Promise<TokenView & { token: string }> {
+  createToken(req: { kind?: 'join' | 'admin' | 'user' | 'metrics'; site?: string; projects?: string[]; ttlSeconds?: number; description?: string }): Promise<TokenView & { token: string }> {
     return this.json('POST', '/api/v1/tokens', JSON.stringify(req));
   }
 

@@ -14,3 +14,4 @@ export * from './exec-client.ts';
 export * from './since.ts';
 export * from './secrets.ts';
 export * from './targets.ts';
+export * from './private-files.ts';

@@ -86,6 +86,8 @@ export interface CenterOptions {
   linkStaleMs?: number;
   rebalanceMs?: number;
   linkExpireMs?: number;
+  /** SQLite commit durability (default full). */
+  storeSync?: 'full' | 'normal';
 }
 
 export interface CenterHandle {
@@ -110,6 +112,7 @@ export async function startCenterProcess(o: CenterOptions = {}): Promise<CenterH
   if (o.linkStaleMs) args.push('--link-stale-ms', String(o.linkStaleMs));
   if (o.rebalanceMs) args.push('--rebalance-ms', String(o.rebalanceMs));
   if (o.linkExpireMs) args.push('--link-expire-ms', String(o.linkExpireMs));
+  if (o.storeSync) args.push('--store-sync', o.storeSync);
   const p = spawnGedge('center', args);
   const line = await Promise.race([
     p.waitForLine((l) => l.msg === 'center listening', 30_000),
@@ -156,14 +159,15 @@ export async function startAgentProcess(o: AgentOptions): Promise<AgentHandle> {
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), `gedge-agent-${o.name}-`));
   const args = ['agent', '--center', o.center, '--data-dir', dataDir, '--name', o.name];
   if (o.site) args.push('--site', o.site);
-  if (o.joinToken) args.push('--join-token', o.joinToken);
+  // As `gedge up` does: a join token in the environment, not in the arguments `ps` shows.
+  const env: Record<string, string> = o.joinToken ? { GEDGE_JOIN_TOKEN: o.joinToken } : {};
   if (o.probeListen) args.push('--probe-listen', o.probeListen);
   if (o.probeAdvertise) args.push('--probe-advertise', o.probeAdvertise);
   if (o.mqtt) args.push('--mqtt-listen', o.mqtt === true ? '127.0.0.1:0' : o.mqtt);
   if (o.cpu !== undefined) args.push('--cpu', String(o.cpu));
   if (o.memoryMiB !== undefined) args.push('--memory-mib', String(o.memoryMiB));
   if (o.args) args.push(...o.args);
-  const p = spawnGedge(o.name, args);
+  const p = spawnGedge(o.name, args, env);
   await Promise.race([
     p.waitForLine((l) => l.event === 'restored', 30_000),
     p.exited.then((c) => {

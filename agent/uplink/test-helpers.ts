@@ -10,8 +10,10 @@ import { startCenterProcess, type CenterHandle } from '../../testkit/index.ts';
  * token -> POST /api/v1/join), returning the node credential the uplink
  * sender authenticates with.
  */
-export async function joinNode(center: { url: string; api: ApiClient }, name: string, site: string): Promise<string> {
+export async function joinNode(center: { url: string; api: ApiClient }, name: string, site: string, devices: string[] = []): Promise<string> {
   await center.api.apply(`apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: ${site} }\nspec: { tier: edge }\n`);
+  // The devices whose messages the node will send: a node speaks only for its site's devices.
+  if (devices.length) await center.api.apply(devices.map((d) => `apiVersion: gedge.io/v1\nkind: Device\nmetadata: { name: ${d} }\nspec: { site: ${site} }\n`).join('---\n'));
   const join = (await center.api.createToken({ site })).token;
   const res = await fetch(new URL('/api/v1/join', center.url), {
     method: 'POST',
@@ -73,7 +75,7 @@ export function uplinkEnv(dirPrefix: string): UplinkEnv {
   } as UplinkEnv;
   before(async () => {
     env.center = await startCenterProcess();
-    env.credential = await joinNode(env.center, 'edge-1', 'edge-a');
+    env.credential = await joinNode(env.center, 'edge-1', 'edge-a', ['d0', 'd1', 'd2']);
   });
   after(async () => {
     await env.center.process.stop();

@@ -11,7 +11,7 @@ const JOIN_TTL_S = 3600;
 
 export const tokenRequestSchema = z
   .object({
-    kind: z.enum(['join', 'admin', 'user']).default('join'),
+    kind: z.enum(['join', 'admin', 'user', 'metrics']).default('join'),
     /** Join tokens: the site the node will belong to (the agent may also name one). */
     site: nameSchema.optional(),
     /** User tokens: the projects it may use (required for them, refused for the other kinds). */

@@ -18,6 +18,7 @@ import {
 } from '../../core/index.ts';
 import { authenticate } from '../auth/tokens.ts';
 import type { TokenHolds } from '../auth/token-holds.ts';
+import { throttledAuthenticate, type AuthThrottle } from '../auth/auth-throttle.ts';
 import { ADMIN_OR_USER, assertProject } from '../auth/access.ts';
 import { recordEvent } from '../events.ts';
 import { AgentOfflineError } from '../errors.ts';
@@ -49,7 +50,7 @@ interface ExecTarget {
  * an `Exec` event naming the token and the command, and an `ExecEnded` event
  * with the outcome. Frames: see core/exec-wire.ts.
  */
-export function execUpgradeRoute(store: Store, hub: AgentHub, holds: TokenHolds, logger: Logger): UpgradeRoute {
+export function execUpgradeRoute(store: Store, hub: AgentHub, access: { holds: TokenHolds; throttle: AuthThrottle }, logger: Logger): UpgradeRoute {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   return (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -57,12 +58,12 @@ export function execUpgradeRoute(store: Store, hub: AgentHub, holds: TokenHolds,
     if (!m) return false;
     socket.on('error', () => {}); // a client that resets mid-check is nothing to report
     void (async () => {
-      const token = await authenticate(store, req.headers.authorization, ADMIN_OR_USER);
+      const token = await throttledAuthenticate(access.throttle, req.socket.remoteAddress, req.headers.authorization, () => authenticate(store, req.headers.authorization, ADMIN_OR_USER));
       const target = await checkExec(store, hub, token, m[1]!, url.searchParams);
       await audit(store, target, 'Exec', `${target.who} runs ${commandLine(target.command)}${target.tty ? ' (tty)' : ''}`, 'Normal');
       wss.handleUpgrade(req, socket, head, (ws) => {
         // Revoking the token ends the session (and so the command) at once.
-        ws.once('close', holds.hold(token, () => socket.destroy()));
+        ws.once('close', access.holds.hold(token, () => socket.destroy()));
         bridge(ws, store, hub, target, logger);
       });
     })().catch((err: unknown) => refuse(socket, err, logger));

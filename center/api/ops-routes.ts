@@ -25,10 +25,22 @@ export function registerOpsRoutes(app: FastifyInstance, store: Store, hub: Agent
     return reply.type('text/plain; charset=utf-8').send(out);
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  // A scraper needs no admin token: a metrics token reads this and nothing else.
+  app.get('/metrics', { config: { auth: ['admin', 'metrics'] } }, async (_req, reply) => {
     metrics.storeRevision.set(await store.currentRevision());
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
   app.get('/healthz', { config: { auth: ['admin', 'node'] } }, async () => ({ ok: true, revision: await store.currentRevision() }));
+
+  // For load balancers and supervisors, without a token: they tell nothing but up (the process answers) and ready (the store answers).
+  app.get('/livez', { config: { public: true } }, async () => ({ ok: true }));
+  app.get('/readyz', { config: { public: true } }, async (_req, reply) => {
+    try {
+      await store.currentRevision();
+      return { ok: true };
+    } catch {
+      return reply.status(503).send({ code: 'Unavailable', message: 'the store does not answer', details: [{ path: 'store', message: 'unreachable' }] });
+    }
+  });
 }

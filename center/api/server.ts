@@ -3,10 +3,19 @@ import type { Logger } from 'pino';
 import { BadRequestError, GedgeError, PayloadTooLargeError, type ErrorDetail } from '../../core/index.ts';
 import { authenticate } from '../auth/tokens.ts';
 import type { TokenHolds } from '../auth/token-holds.ts';
+import { throttledAuthenticate, type AuthThrottle } from '../auth/auth-throttle.ts';
 import type { Store, TokenKind, TokenRecord } from '../store/store.ts';
 import type { Metrics } from '../metrics.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
+
+/** On every answer. Styles may be inline (CodeMirror and uPlot set them); scripts come only from this origin. */
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,7 +34,7 @@ declare module 'fastify' {
  * parsing (JSON or YAML, at most 1 MiB) and the mapping of errors to
  * `{code, message, details}`. Routes live in their own files.
  */
-export function createServer(store: Store, logger: Logger, metrics: Metrics, holds: TokenHolds): FastifyInstance {
+export function createServer(store: Store, logger: Logger, metrics: Metrics, holds: TokenHolds, throttle: AuthThrottle): FastifyInstance {
   // Per-request lines would drown the log; the HTTP layer logs only warnings and errors.
   const app = Fastify({ loggerInstance: logger.child({ module: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: BODY_LIMIT, forceCloseConnections: true });
 
@@ -39,9 +48,15 @@ export function createServer(store: Store, logger: Logger, metrics: Metrics, hol
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config.public === true) return;
     const allowed = req.routeOptions.config.auth ?? ['admin'];
-    req.token = await authenticate(store, req.headers.authorization, allowed);
+    req.token = await throttledAuthenticate(throttle, req.ip, req.headers.authorization, () => authenticate(store, req.headers.authorization, allowed));
     // A stream (watch, logs -f) lives as long as its token: revoking or expiring it cuts the connection.
     reply.raw.once('close', holds.hold(req.token, () => req.raw.socket?.destroy()));
+  });
+
+  // The dashboard is served from here: no framing, no sniffing, nothing loaded or sent anywhere but this origin.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    void reply.headers(SECURITY_HEADERS);
+    return payload;
   });
 
   app.addHook('onResponse', async (req, reply) => {

@@ -7,6 +7,7 @@ import { AGENT_CONNECT_PATH, CLOSE_REPLACED, CLOSE_UNAUTHORIZED, EXEC_CHUNK, Ged
 import { authenticate } from '../auth/tokens.ts';
 import type { Store, TokenRecord } from '../store/store.ts';
 import type { TokenHolds } from '../auth/token-holds.ts';
+import { throttledAuthenticate, type AuthThrottle } from '../auth/auth-throttle.ts';
 import type { Metrics } from '../metrics.ts';
 import { AgentOfflineError } from '../errors.ts';
 import { AgentSession } from './agent-session.ts';
@@ -56,7 +57,7 @@ export class AgentHub {
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-    private readonly holds: TokenHolds,
+    private readonly access: { holds: TokenHolds; throttle: AuthThrottle },
     private readonly opts: HubOptions,
   ) {}
 
@@ -124,12 +125,12 @@ export class AgentHub {
     let token: TokenRecord;
     let node: string;
     try {
-      token = await authenticate(this.store, req.headers.authorization, ['node']);
+      token = await throttledAuthenticate(this.access.throttle, req.socket.remoteAddress, req.headers.authorization, () => authenticate(this.store, req.headers.authorization, ['node']));
       node = token.subject!;
       if (!(await this.store.get('Node', undefined, node))) return void refuse(socket, 410, 'Gone');
     } catch (err) {
       const status = err instanceof GedgeError ? err.status : 500;
-      return void refuse(socket, status, status === 401 ? 'Unauthorized' : 'Forbidden');
+      return void refuse(socket, status, status === 401 ? 'Unauthorized' : status === 429 ? 'Too Many Requests' : 'Forbidden');
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node, token, ws));
   }
@@ -156,7 +157,7 @@ export class AgentHub {
     });
     this.sessions.set(node, session);
     // Revoking the credential (or deleting the node) closes the connection with a code the agent takes as final.
-    const release = this.holds.hold(token, (why) => session.close(CLOSE_UNAUTHORIZED, why));
+    const release = this.access.holds.hold(token, (why) => session.close(CLOSE_UNAUTHORIZED, why));
     this.lastSeen.set(node, Date.now());
     this.opts.onAlive(node);
     this.metrics.agentsConnected.set(this.sessions.size);

@@ -27,13 +27,13 @@ export function registerAccessCommands(program: Command): void {
   const token = program.command('token').description('manage join, admin and user tokens');
   token
     .command('create')
-    .description('issue a single-use join token for a new node (or --kind admin, or --kind user --project P for one or more projects)')
+    .description('issue a single-use join token for a new node (or --kind admin, --kind user --project P for one or more projects, or --kind metrics for a scraper)')
     .option('--site <site>', 'the site the joining node belongs to')
     .option('--ttl <seconds>', 'lifetime (default: an hour for a join token, until deleted for the others)')
-    .option('--kind <kind>', 'join | admin | user', 'join')
+    .option('--kind <kind>', 'join | admin | user | metrics', 'join')
     .option('--project <project>', 'user tokens: a project it may use (repeat for more)', collect, [])
     .option('--description <text>', '', '')
-    .action(async (o: { site?: string; ttl?: string; kind: 'join' | 'admin' | 'user'; project: string[]; description: string }, cmd: Command) => {
+    .action(async (o: { site?: string; ttl?: string; kind: 'join' | 'admin' | 'user' | 'metrics'; project: string[]; description: string }, cmd: Command) => {
       const projects = o.project.length ? o.project : undefined;
       const ttlSeconds = o.ttl === undefined ? undefined : Number(o.ttl);
       if (ttlSeconds !== undefined && !Number.isInteger(ttlSeconds)) throw new CliError(`--ttl: expected whole seconds, got "${o.ttl}"`);

@@ -50,6 +50,7 @@ export function registerProcessCommands(program: Command): void {
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--port <port>', 'listen port (0 = any free port)', int, 7380)
     .option('--database <url>', 'a postgres:// URL instead of the embedded SQLite')
+    .addOption(new Option('--store-sync <mode>', "SQLite: 'full' fsyncs each commit before it is acknowledged; 'normal' may lose the last ones on power loss").choices(['full', 'normal']).default('full'))
     .option('--heartbeat-ms <ms>', 'agent heartbeat period', int)
     .option('--not-ready-after-ms <ms>', 'silence after which a node is NotReady', int)
     .option('--evict-after-ms <ms>', 'NotReady time after which its instances are rescheduled', int)
@@ -68,6 +69,7 @@ export function registerProcessCommands(program: Command): void {
         host: o.host as string,
         port: o.port as number,
         database: o.database as string | undefined,
+        storeSync: o.storeSync as 'full' | 'normal',
         heartbeatMs: o.heartbeatMs as number | undefined,
         notReadyAfterMs: o.notReadyAfterMs as number | undefined,
         evictAfterMs: o.evictAfterMs as number | undefined,
@@ -79,8 +81,11 @@ export function registerProcessCommands(program: Command): void {
         logLevel: o.logLevel as 'info',
       });
       if (center.adminToken) {
-        if (o.adminTokenFile) writeSecret(o.adminTokenFile as string, center.adminToken);
-        process.stderr.write(`\nAdmin token (shown once, stored hashed):\n  ${center.adminToken}\n\n`);
+        // A secret goes to a file when there is one, never to a log a supervisor keeps.
+        if (o.adminTokenFile) {
+          writeSecret(o.adminTokenFile as string, center.adminToken);
+          process.stderr.write(`\nAdmin token written to ${o.adminTokenFile as string} (mode 0600; stored hashed, shown nowhere else)\n\n`);
+        } else process.stderr.write(`\nAdmin token (shown once, stored hashed):\n  ${center.adminToken}\n\n`);
       }
       onShutdown(() => center.close());
     });
@@ -89,7 +94,7 @@ export function registerProcessCommands(program: Command): void {
     .command('agent')
     .description('run the edge agent on this node')
     .requiredOption('--center <url>', 'the center URL (the agent dials out; the center never dials in)')
-    .option('--join-token <token>', 'single-use join token (first start only)')
+    .addOption(new Option('--join-token <token>', 'single-use join token (first start only); prefer the environment: other users see a process\'s arguments').env('GEDGE_JOIN_TOKEN'))
     .requiredOption('--data-dir <dir>', 'identity, local state and logs')
     .option('--name <name>', 'node name (default: hostname)')
     .option('--site <site>', 'site (if the join token does not name one)')

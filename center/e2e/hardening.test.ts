@@ -1,0 +1,73 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { removeDir, startAgentProcess, startCenterProcess, waitFor, type AgentHandle, type CenterHandle } from '../../testkit/index.ts';
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+/** The small doors: secrets in files and the environment, private data dirs, probes without a token, a scraper's token, guessing slowed, browser headers. */
+describe('hardening', () => {
+  let c: CenterHandle;
+  let agent: AgentHandle;
+  const stderr: string[] = [];
+
+  before(async () => {
+    c = await startCenterProcess();
+    c.process.proc.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+    await c.api.apply('apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: edge-a }\nspec: { tier: edge }\n');
+    const join = (await c.api.createToken({ site: 'edge-a' })).token;
+    agent = await startAgentProcess({ center: c.url, name: 'n1', site: 'edge-a', joinToken: join });
+  });
+  after(async () => {
+    await agent?.process.stop();
+    await c?.process.stop();
+    if (agent) removeDir(agent.dataDir);
+    if (c) removeDir(c.dataDir);
+  });
+
+  test('secrets stay out of logs and argv; data dirs are 0700 and secret files 0600', async () => {
+    await waitFor(async () => (await c.api.list('Node')).items.length === 1, 20_000, 'n1 joined');
+    assert.ok(!stderr.join('').includes(c.adminToken), 'the admin token went to its file, not to the log');
+    assert.ok(!agent.process.proc.spawnargs.join(' ').includes('gdg_'), 'no token in the agent\'s arguments');
+    const cmdline = readFileSync(`/proc/${agent.process.pid}/cmdline`, 'utf8');
+    assert.ok(!cmdline.includes('gdg_'), 'nor in what ps shows');
+    assert.equal(mode(c.dataDir), 0o700);
+    assert.equal(mode(join(c.dataDir, 'center.db')), 0o600);
+    assert.equal(mode(join(c.dataDir, 'admin.token')), 0o600);
+    assert.equal(mode(agent.dataDir), 0o700);
+    assert.equal(mode(join(agent.dataDir, 'identity.json')), 0o600);
+  });
+
+  test('/livez and /readyz answer without a token and tell nothing else; /metrics takes a metrics token, which reads nothing else', async () => {
+    for (const path of ['/livez', '/readyz']) {
+      const res = await fetch(c.url + path);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { ok: true });
+    }
+    const scraper = (await c.api.createToken({ kind: 'metrics' })).token;
+    const get = (path: string, token: string | null) => fetch(c.url + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const m = await get('/metrics', scraper);
+    assert.equal(m.status, 200);
+    assert.match(await m.text(), /gedge_store_revision/);
+    assert.equal((await get('/metrics', null)).status, 401);
+    for (const path of ['/api/v1/nodes', '/api/v1/tokens', '/healthz']) assert.equal((await get(path, scraper)).status, 403, path);
+  });
+
+  test('repeated failed authentications from one address get 429, for HTTP and the agent endpoint, while a valid token elsewhere is unaffected', async () => {
+    const bad = 'gdg_0000000000000000_' + 'A'.repeat(43);
+    let status = 0;
+    for (let i = 0; i < 30 && status !== 429; i++) status = (await fetch(`${c.url}/api/v1/nodes`, { headers: { authorization: `Bearer ${bad}` } })).status;
+    assert.equal(status, 429);
+    const res = await fetch(`${c.url}/api/v1/nodes`, { headers: { authorization: `Bearer ${c.adminToken}` } });
+    assert.equal(res.status, 429, 'the address is refused before any token is looked at');
+    assert.match(((await res.json()) as { message: string }).message, /retry in \d+ s/);
+  });
+
+  test('answers carry CSP, no framing and nosniff', async () => {
+    const res = await fetch(c.url + '/livez');
+    assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  });
+});
