@@ -2,11 +2,13 @@ import { EventEmitter } from 'node:events';
 import { arch, platform } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus, ensurePrivateDir } from '../core/index.ts';
+import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus } from '../core/index.ts';
 import { agentConfigSchema, type AgentConfig } from './config.ts';
 import { loadOrJoin } from './identity.ts';
 import { LocalState } from './local-state.ts';
 import { Connection, type ConnectionEvent } from './connection.ts';
+import { prepareDataDir } from './data-dir.ts';
+import { WorkloadUsers } from './workload-users.ts';
 import { Workloads } from './workloads.ts';
 import { ProcessRuntime } from './runtime/process-runtime.ts';
 import { ContainerRuntime } from './runtime/container-runtime.ts';
@@ -78,8 +80,10 @@ export class Agent extends EventEmitter {
   }
 
   async start(): Promise<void> {
-    // Credentials, local state, logs: the owner's alone.
-    ensurePrivateDir(this.cfg.dataDir);
+    // Credentials, local state, logs: the agent's alone (files 0600, directories 0700); workloads may only
+    // pass through the data dir (0711) to the homes and volumes their project owns.
+    process.umask(0o077);
+    prepareDataDir(this.cfg.dataDir);
     const container = this.containerRuntime(); // podman info takes ~0.1 s: in parallel with the rest
     container.catch(() => undefined); // a failure is thrown where it is awaited below
     const capacity = { ...(await detectCapacity(this.cfg.dataDir).catch(() => ({ cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }))), ...this.cfg.capacity };
@@ -89,10 +93,13 @@ export class Agent extends EventEmitter {
     const runtime = new ProcessRuntime();
     const relay = new LogRelay(runtime, (id) => this.workloads.logDir(id), (m) => this.conn.send(m));
     const execs = new ExecRelay((id, opts) => this.workloads.exec(id, opts), (m) => this.conn.send(m));
+    const users = new WorkloadUsers(this.state, this.cfg.dataDir);
+    if (!users.isolating) this.log.warn({ event: 'isolation' }, 'the agent is not root: process workloads run as its own user and can read its data (run it as root for a user per project)');
     this.workloads = new Workloads({
       runtimes: { process: runtime, ...(await container) },
       state: this.state,
       dataDir: this.cfg.dataDir,
+      users,
       logger: this.log,
       onStatus: (i, s) => this.reportStatus(i, s),
       onEvent: (e) => void this.recordEvent(e),

@@ -1,6 +1,5 @@
-import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { nowIso, type AgentEvent, type Instance, type InstanceStatus } from '../core/index.ts';
 import { ExecFailedError } from './runtime/errors.ts';
@@ -11,6 +10,7 @@ import { readLog } from './runtime/log-files.ts';
 import type { LogReadOptions } from './runtime/runtime.ts';
 import type { LocalInstance, LocalState } from './local-state.ts';
 import { instanceId } from './sync.ts';
+import type { WorkloadUsers } from './workload-users.ts';
 
 /** The instance part of a sync step. */
 export interface InstanceStep {
@@ -25,6 +25,8 @@ export interface WorkloadsDeps {
   runtimes: Partial<Record<string, Runtime>>;
   state: LocalState;
   dataDir: string;
+  /** Who process workloads run as (workload-users.ts). */
+  users: WorkloadUsers;
   logger: Logger;
   onStatus: (instance: Instance, status: InstanceStatus) => void;
   onEvent: (e: AgentEvent) => void;
@@ -115,7 +117,12 @@ export class Workloads {
     const spec = this.runSpec(id, li);
     const kind = spec.template.runtime;
     const runtime = this.deps.runtimes[kind] ?? new UnavailableRuntime(kind);
-    for (const dir of Object.values(spec.volumes)) await mkdir(dir, { recursive: true });
+    // A process runs as its project's user, who owns its volumes; a container's volumes stay the agent's (podman maps them).
+    if (kind === 'process') spec.user = await this.deps.users.of(li.instance.metadata.project ?? 'default');
+    for (const dir of Object.values(spec.volumes)) {
+      await this.deps.users.ownDir(dirname(dir), spec.user);
+      await this.deps.users.ownDir(dir, spec.user);
+    }
     const sup = new InstanceSupervisor(runtime, spec);
     this.running.set(id, { sup, li, spec, runtime });
     sup.on('status', (s) => {

@@ -32,7 +32,8 @@ export class ProcessRuntime implements Runtime {
     try {
       child = spawn(file, args, {
         cwd,
-        env: { ...baseEnv(), ...spec.env },
+        env: envOf(spec),
+        ...idOf(spec),
         // Leading its own group lets stop() reach everything the workload starts.
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,12 +60,12 @@ export class ProcessRuntime implements Runtime {
     if (!file) throw new ExecFailedError(`${spec.id}: empty command`);
     if (opts.tty) {
       try {
-        return spawnPtySession(file, args, { env: { ...baseEnv(), ...spec.env }, cwd: spec.template.cwd, cols: opts.cols, rows: opts.rows });
+        return spawnPtySession(file, args, { env: envOf(spec), cwd: spec.template.cwd, cols: opts.cols, rows: opts.rows, ...idOf(spec) });
       } catch (err) {
         throw new ExecFailedError(`${spec.id}: ${(err as Error).message}`, { cause: err });
       }
     }
-    const child = spawn(file, args, { cwd: spec.template.cwd, env: { ...baseEnv(), ...spec.env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd: spec.template.cwd, env: envOf(spec), ...idOf(spec), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     try {
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
@@ -187,4 +188,14 @@ async function isDirectory(path: string): Promise<boolean> {
     (st) => st.isDirectory(),
     () => false,
   );
+}
+
+/** The workload's environment: PATH and HOME (its project's home when it runs as its project's user), then its own. */
+function envOf(spec: RunSpec): Record<string, string> {
+  return { ...baseEnv(), ...(spec.user ? { HOME: spec.user.home } : {}), ...spec.env };
+}
+
+/** Who the workload runs as, in spawn's terms; nothing: as the agent. */
+function idOf(spec: RunSpec): { uid?: number; gid?: number } {
+  return spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {};
 }

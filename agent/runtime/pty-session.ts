@@ -14,6 +14,9 @@ export interface PtyOptions {
   cwd?: string;
   cols?: number;
   rows?: number;
+  /** Run as this user and group (a workload's project user). */
+  uid?: number;
+  gid?: number;
 }
 
 /**
@@ -58,6 +61,7 @@ export function spawnPtySession(file: string, args: string[], opts: PtyOptions):
       rows: opts.rows ?? 24,
       cwd,
       env: opts.env,
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
       encoding: null,
     });
   } catch (err) {

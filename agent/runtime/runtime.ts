@@ -22,6 +22,15 @@ export interface RunSpec {
   ports: Record<string, number>;
   /** Host directory of each declared volume, by name; created by the agent, kept across restarts. */
   volumes: Record<string, string>;
+  /** The unprivileged user a process workload runs as (its project's); absent: the agent's own user. */
+  user?: WorkloadUser;
+}
+
+/** A user id with no account behind it, its group, and the home it owns. */
+export interface WorkloadUser {
+  uid: number;
+  gid: number;
+  home: string;
 }
 
 export interface ExitInfo {

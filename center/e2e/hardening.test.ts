@@ -35,7 +35,9 @@ describe('hardening', () => {
     assert.equal(mode(c.dataDir), 0o700);
     assert.equal(mode(join(c.dataDir, 'center.db')), 0o600);
     assert.equal(mode(join(c.dataDir, 'admin.token')), 0o600);
-    assert.equal(mode(agent.dataDir), 0o700);
+    assert.equal(mode(agent.dataDir), 0o711, 'workloads may pass through to their own dirs, not list');
+    assert.equal(mode(join(agent.dataDir, 'logs')), 0o700);
+    assert.equal(mode(join(agent.dataDir, 'state.db')), 0o600);
     assert.equal(mode(join(agent.dataDir, 'identity.json')), 0o600);
   });
 

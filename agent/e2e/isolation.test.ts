@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiClient, type Instance } from '../../core/index.ts';
+import { startPlatform, waitFor } from '../../testkit/index.ts';
+
+const service = (name: string, project: string, script: string) =>
+  JSON.stringify({
+    apiVersion: 'gedge.io/v1',
+    kind: 'Service',
+    metadata: { name, project },
+    spec: { replicas: 1, placement: { nodeSelector: { 'gedge.io/site': 'edge-a' } }, template: { command: ['sh', '-c', script], volumes: [{ name: 'data' }] } },
+  });
+
+/**
+ * A project's user cannot own the node: its process workload runs as an
+ * unprivileged user of its project, which can write its own volume but
+ * cannot read the agent's credential and state, another project's volume,
+ * or list the agent's data dir (the attack of issue 17, observation 1).
+ */
+test("a project's workload runs unprivileged and reaches only its own project's files", async () => {
+  if (process.getuid?.() !== 0) return; // isolation needs a root agent; elsewhere the agent says it cannot isolate
+  const p = await startPlatform({ heartbeatMs: 300, agents: [{ name: 'node-a', site: 'edge-a' }] });
+  try {
+    const api = p.center.api;
+    await api.apply(['p1', 'p2'].map((name) => JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Project', metadata: { name }, spec: {} })).join('\n---\n'));
+    await api.apply(service('keeper', 'p2', 'echo p2-secret > "$VOLUME_DATA/secret" && echo written && exec sleep 600'));
+    const logsOf = async (project: string, svc: string, until: string) => {
+      const inst = await waitFor(async () => (await api.list<Instance>('Instance', { project, selector: `gedge.io/service=${svc}` })).items.find((i) => i.status?.phase === 'Running' || i.status?.phase === 'Succeeded'), 20_000, `${svc} started`);
+      return waitFor(async () => {
+        let text = '';
+        for await (const chunk of api.logs(inst.metadata.name, { project })) text += chunk;
+        return text.includes(until) ? text : undefined;
+      }, 20_000, `${svc}'s output up to "${until}"`);
+    };
+    assert.match(await logsOf('p2', 'keeper', 'written'), /written/);
+
+    // The attack, applied with a user token of p1 only.
+    const user = await api.createToken({ kind: 'user', projects: ['p1'] });
+    const p1 = new ApiClient(p.center.url, user.token);
+    const data = p.agents.get('node-a')!.dataDir;
+    await p1.apply(
+      service(
+        'attacker',
+        'p1',
+        [
+          'echo "uid=$(id -u)"',
+          'echo mine > "$VOLUME_DATA/f" && echo "own volume: $(cat "$VOLUME_DATA/f")"',
+          `cat ${data}/identity.json 2>&1 | head -c 300`,
+          `cat ${data}/state.db 2>&1 | head -c 100 | tr -cd '[:print:]\\n'`,
+          `ls ${data} 2>&1`,
+          `cat ${data}/volumes/p2.keeper/data/secret 2>&1`,
+          `ls ${data}/homes/p2 2>&1`,
+          'echo "home=$HOME"',
+          'echo finished; exec sleep 600',
+        ].join('; '),
+      ),
+    );
+    const out = await logsOf('p1', 'attacker', 'finished');
+    const uid = Number(/uid=(\d+)/.exec(out)?.[1]);
+    assert.ok(uid >= 200_000, `runs as its project's user, not root: ${out}`);
+    assert.match(out, /own volume: mine/, 'it writes its own volume');
+    assert.ok(!out.includes('gdg_'), `no credential leaked: ${out}`);
+    assert.ok(!out.includes('p2-secret'), `no other project's data: ${out}`);
+    assert.ok(!out.includes('SQLite'), `no agent state: ${out}`);
+    assert.ok((out.match(/Permission denied/g) ?? []).length >= 5, `every attempt refused: ${out}`);
+    assert.match(out, new RegExp(`home=${data}/homes/p1`));
+  } finally {
+    await p.close();
+  }
+});
