@@ -21,8 +21,14 @@ export interface ManifestParserOptions {
   maxQueue: number;
 }
 
-// From source (tsx, tests) the worker is the .ts file next to this one; in the bundle, its own entry point in dist/.
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './manifest-worker.ts' : './manifest-worker.mjs', import.meta.url);
+// In the bundle the worker is its own entry point in dist/. From source (tests under tsx) it is the .ts file next
+// to this one, loaded through tsx registered in the worker itself: Node 20 does not pass --import hooks to workers.
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(FROM_SOURCE ? './manifest-worker.ts' : './manifest-worker.mjs', import.meta.url);
+const newWorker = (): Worker =>
+  FROM_SOURCE
+    ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); });`, { eval: true })
+    : new Worker(WORKER_URL);
 
 /**
  * Request bodies are parsed and validated on a thread of their own, one at a
@@ -91,7 +97,7 @@ export class ManifestParser {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(WORKER_URL);
+    const w = newWorker();
     w.unref();
     w.on('message', (reply: ManifestReply) => {
       const r = this.running;

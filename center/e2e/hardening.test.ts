@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDir, startAgentProcess, startCenterProcess, waitFor, type AgentHandle, type CenterHandle } from '../../testkit/index.ts';
 
@@ -26,7 +26,7 @@ describe('hardening', () => {
     if (c) removeDir(c.dataDir);
   });
 
-  test('secrets stay out of logs and argv; data dirs are 0700 and secret files 0600', async () => {
+  test('secrets stay out of logs and argv; data dirs are private and secret files 0600', async () => {
     await waitFor(async () => (await c.api.list('Node')).items.length === 1, 20_000, 'n1 joined');
     assert.ok(!stderr.join('').includes(c.adminToken), 'the admin token went to its file, not to the log');
     assert.ok(!agent.process.proc.spawnargs.join(' ').includes('gdg_'), 'no token in the agent\'s arguments');
@@ -36,8 +36,11 @@ describe('hardening', () => {
     assert.equal(mode(join(c.dataDir, 'center.db')), 0o600);
     assert.equal(mode(join(c.dataDir, 'admin.token')), 0o600);
     assert.equal(mode(agent.dataDir), 0o711, 'workloads may pass through to their own dirs, not list');
-    assert.equal(mode(join(agent.dataDir, 'logs')), 0o700);
-    assert.equal(mode(join(agent.dataDir, 'state.db')), 0o600);
+    for (const name of readdirSync(agent.dataDir)) {
+      const path = join(agent.dataDir, name);
+      const want = ['homes', 'volumes'].includes(name) ? 0o711 : statSync(path).isDirectory() ? 0o700 : 0o600;
+      assert.equal(mode(path), want, `${name}: ${mode(path).toString(8)}`);
+    }
     assert.equal(mode(join(agent.dataDir, 'identity.json')), 0o600);
   });
 
