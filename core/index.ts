@@ -15,3 +15,5 @@ export * from './since.ts';
 export * from './secrets.ts';
 export * from './targets.ts';
 export * from './private-files.ts';
+export * from './addresses.ts';
+export * from './probe-address.ts';

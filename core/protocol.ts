@@ -14,6 +14,7 @@ import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema,
  */
 
 export const probeAddressSchema = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+export type ProbeAddress = z.infer<typeof probeAddressSchema>;
 export const peerSchema = z.object({ node: nameSchema, site: nameSchema, host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 export type Peer = z.infer<typeof peerSchema>;
 

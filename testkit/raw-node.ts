@@ -43,8 +43,8 @@ export class RawNode {
   }
 
   /** Says hello and waits for the catch-up to end. */
-  async hello(lastRevision = 0): Promise<void> {
-    this.send({ t: 'hello', lastRevision, agent: { version: 'raw', os: 'linux', arch: 'x64', pid: 1 }, capacity: { cpu: 1, memoryMiB: 512, diskMiB: 0, accelerators: {} } });
+  async hello(lastRevision = 0, probe?: { host: string; port: number }): Promise<void> {
+    this.send({ t: 'hello', lastRevision, agent: { version: 'raw', os: 'linux', arch: 'x64', pid: 1 }, capacity: { cpu: 1, memoryMiB: 512, diskMiB: 0, accelerators: {} }, ...(probe ? { probe } : {}) });
     await waitFor(() => this.received.some((m) => m.t === 'synced'), 10_000, 'the catch-up');
   }
 

@@ -21,6 +21,8 @@ export interface ManifestParserOptions {
   maxQueue: number;
 }
 
+const IDLE_MS = 2000;
+
 // In the bundle the worker is its own entry point in dist/. From source (tests under tsx) it is the .ts file next
 // to this one, loaded through tsx registered in the worker itself: Node 20 does not pass --import hooks to workers.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -42,6 +44,7 @@ export class ManifestParser {
   private nextId = 1;
   private readonly queue: { job: ManifestJob; resolve: (r: ManifestReply) => void; reject: (e: Error) => void }[] = [];
   private running: { job: ManifestJob; resolve: (r: ManifestReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
+  private idle: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ManifestParserOptions = { timeoutMs: 5000, maxQueue: 64 }) {}
 
@@ -61,6 +64,7 @@ export class ManifestParser {
   }
 
   async close(): Promise<void> {
+    if (this.idle) clearTimeout(this.idle);
     const w = this.worker;
     this.worker = undefined;
     for (const q of this.queue.splice(0)) q.reject(new UnavailableError('the center is shutting down'));
@@ -81,7 +85,8 @@ export class ManifestParser {
   private pump(): void {
     if (this.running) return;
     const next = this.queue.shift();
-    if (!next) return;
+    if (!next) return void this.idleSoon();
+    if (this.idle) clearTimeout(this.idle);
     const w = this.thread();
     const timer = setTimeout(() => {
       // Too slow: the body is refused and the thread, still busy with it, replaced.
@@ -93,6 +98,22 @@ export class ManifestParser {
     }, this.opts.timeoutMs);
     this.running = { ...next, timer };
     w.postMessage(next.job);
+  }
+
+  /**
+   * An idle thread is ended after IDLE_MS, and started again for the next
+   * body (about 50 ms): it holds memory, and under tsx (tests) a live worker
+   * keeps the process from exiting even when unref'd.
+   */
+  private idleSoon(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      const w = this.worker;
+      if (!w || this.running || this.queue.length) return;
+      this.worker = undefined;
+      void w.terminate();
+    }, IDLE_MS);
+    this.idle.unref();
   }
 
   private thread(): Worker {

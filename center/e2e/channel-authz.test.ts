@@ -133,6 +133,22 @@ describe('the agent channel: a second node cannot speak for the first', () => {
     assert.deepEqual((await p.center.api.messages('p2', 'route-all')).items, [], 'nothing landed');
   });
 
+  test("a probe address that would point peers at a metadata service is not handed to them", async () => {
+    await p.center.api.apply(['edge-c', 'edge-d'].map((name) => JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Site', metadata: { name }, spec: { tier: 'edge' } })).join('\n---\n'));
+    const hostile = await RawNode.connect(p.center.url, await RawNode.join(p.center.url, p.center.adminToken, 'node-c', 'edge-c'));
+    const observer = await RawNode.connect(p.center.url, await RawNode.join(p.center.url, p.center.adminToken, 'node-d', 'edge-d'));
+    try {
+      await hostile.hello(0, { host: '169.254.169.254', port: 80 });
+      await observer.hello(0, { host: '127.0.0.1', port: 9 });
+      const peers = () => observer.received.filter((m) => m.t === 'peers').flatMap((m) => (m.t === 'peers' ? m.peers : []));
+      await waitFor(() => peers().some((x) => x.node === 'node-a') || undefined, 20_000, "node-a among node-d's peers");
+      assert.ok(!peers().some((x) => x.node === 'node-c' || x.host === '169.254.169.254'), JSON.stringify(peers()));
+    } finally {
+      hostile.close();
+      observer.close();
+    }
+  });
+
   test('exec output for streams node-b did not open goes nowhere, and node-b still works for itself', async () => {
     for (let id = 1; id <= 50; id++) b.send({ t: 'exec.output', stream: id, fd: 1, data: Buffer.from('INJECTED').toString('base64') });
     await settle();

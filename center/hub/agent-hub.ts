@@ -148,6 +148,7 @@ export class AgentHub {
       statusWriteMs: this.opts.statusWriteMs,
       network: this.opts.network,
       telemetry: this.opts.telemetry,
+      remoteAddress: (ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress,
       onSeen: (n) => {
         const now = Date.now();
         const prev = this.lastSeen.get(n) ?? 0;

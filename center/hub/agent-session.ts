@@ -16,6 +16,8 @@ import {
   type Rule,
   type RuleNodeStatus,
   ConflictError,
+  probeAddressProblem,
+  type ProbeAddress,
 } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { holdChanges } from '../store/change-feed.ts';
@@ -43,6 +45,8 @@ export interface SessionDeps {
   network?: AgentNetwork;
   /** Usage history for the dashboard's charts, fed by heartbeats. */
   telemetry?: Telemetry;
+  /** Where the agent's connection comes from (its advertised probe address is checked against it). */
+  remoteAddress?: string;
 }
 
 /**
@@ -126,7 +130,7 @@ export class AgentSession {
       this.runtimes = m.runtimes ?? ['process'];
       await this.sync(m.lastRevision, false);
       // After the catch-up, so probing never delays sync; the session may have ended meanwhile.
-      if (!this.closed) this.leaveNetwork = this.deps.network?.join(this.node, m.probe, (msg) => this.send(msg));
+      if (!this.closed) this.leaveNetwork = this.deps.network?.join(this.node, this.probeOf(m.probe), (msg) => this.send(msg));
       await this.writeNodeStatus(m.capacity);
     },
     hb: async (m) => {
@@ -231,6 +235,14 @@ export class AgentSession {
     if ('resync' in s) return void this.sync(this.lastSent, true).catch((err: unknown) => this.deps.logger.error({ err, node: this.node }, 'resync failed'));
     this.lastSent = c.revision;
     this.send(s.message);
+  }
+
+  /** The advertised probe address if peers may be handed it; else none (the node is not probed) and a warning. */
+  private probeOf(probe: ProbeAddress | undefined): ProbeAddress | undefined {
+    const problem = probe && probeAddressProblem(probe, this.deps.remoteAddress);
+    if (!problem) return probe;
+    this.deps.logger.warn({ node: this.node, probe, problem }, 'probe address refused: peers will not probe this node');
+    return undefined;
   }
 
   /** What an agent may report about: itself, its instances, its site's devices, the rules it runs. */

@@ -1,12 +1,9 @@
-import type { CenterMessage, Node, Peer } from '../../core/index.ts';
+import type { CenterMessage, Node, Peer, ProbeAddress } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 
 type Reader = Pick<Store, 'list'>;
 type Send = (m: CenterMessage) => void;
-export interface ProbeAddress {
-  host: string;
-  port: number;
-}
+export type { ProbeAddress };
 
 export interface DirectoryOptions {
   /** The platform's probe key (base64); responders answer only probes signed with it. */
