@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { arch, platform } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus } from '../core/index.ts';
+import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus, EgressPolicy } from '../core/index.ts';
 import { agentConfigSchema, type AgentConfig } from './config.ts';
 import { loadOrJoin } from './identity.ts';
 import { LocalState } from './local-state.ts';
@@ -120,7 +120,7 @@ export class Agent extends EventEmitter {
     this.site = (await this.state.meta('site')) ?? this.cfg.site;
     if (this.cfg.mqttListen !== 'off') await this.startBroker(identity);
     // Rules run next to the broker, from local state too: the edge keeps acting offline.
-    this.rules = new RuleHost({ node: identity.node, state: this.state, broker: this.broker, uplink: this.uplink?.queue, twin: (p, d) => this.devices?.twin(p, d), logger: this.log });
+    this.rules = new RuleHost({ node: identity.node, state: this.state, broker: this.broker, uplink: this.uplink?.queue, twin: (p, d) => this.devices?.twin(p, d), logger: this.log, egress: new EgressPolicy(this.cfg.egressAllow) });
     this.syncRules();
     // The --center given now wins over the URL saved at join: the center may have moved.
     this.conn = new Connection({ center: this.cfg.center, credential: identity.credential, reconnectMinMs: this.cfg.reconnectMinMs, reconnectMaxMs: this.cfg.reconnectMaxMs, pingMs: 2000 });

@@ -47,6 +47,8 @@ export const agentConfigSchema = z
       })
       .strict()
       .default(DEFAULT_LIMITS),
+    /** Networks (CIDR) rules' webhooks may reach beyond the default policy, which refuses link-local, unspecified and multicast addresses (core/egress.ts). */
+    egressAllow: z.array(z.string()).default([]),
     /** The store-and-forward uplink's queue and sender (docs/uplink.md). */
     uplink: uplinkOptionsSchema.default(uplinkOptionsSchema.parse({})),
     /** Container workloads through podman: 'auto' when podman with runc works here, 'podman' requires it, 'off' never. */

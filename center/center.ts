@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { ensurePrivateDir, parseOrThrow, type GedgeEvent } from '../core/index.ts';
+import { EgressPolicy, ensurePrivateDir, parseOrThrow, type GedgeEvent } from '../core/index.ts';
 import { centerConfigSchema, type CenterConfig } from './config.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 import { openPostgresStore } from './store/postgres-store.ts';
@@ -87,13 +87,14 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
     rebalance: { periodMs: cfg.rebalanceMs, minGain: cfg.rebalanceMinGain, maxMoves: 20 },
     commandRetentionMs: cfg.commandRetentionMs,
   });
-  registerResourceRoutes(app, store);
+  const egress = new EgressPolicy(cfg.egressAllow);
+  registerResourceRoutes(app, store, egress);
   registerRolloutRoutes(app, store);
   registerAuthRoutes(app, store, holds);
   registerDeviceRoutes(app, store);
   registerOpsRoutes(app, store, hub, metrics, VERSION);
   registerExecRoute(app, store, hub);
-  registerUplinkRoutes(app, store, log.child({ module: 'uplink' }), { tableSweepMs: cfg.tableSweepMs });
+  registerUplinkRoutes(app, store, log.child({ module: 'uplink' }), { tableSweepMs: cfg.tableSweepMs, egress });
   registerDashboardRoutes(app, store, { reader: () => manager.reader(), telemetry, dashboardDir: cfg.dashboardDir });
   hub.attach(app.server, [execUpgradeRoute(store, hub, { holds, throttle }, log.child({ module: 'exec' }))]);
 

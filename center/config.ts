@@ -11,6 +11,8 @@ export const centerConfigSchema = z
     database: z.string().optional(),
     /** SQLite only: 'full' fsyncs every commit before it is acknowledged; 'normal' may lose the last commits on power loss (faster; for measuring what durability costs). */
     storeSync: z.enum(['full', 'normal']).default('full'),
+    /** Networks (CIDR) route sinks and rules' webhooks may reach besides the default, which refuses link-local, unspecified and multicast addresses (core/egress.ts). */
+    egressAllow: z.array(z.string()).default([]),
     heartbeatMs: z.number().int().min(50).default(2000),
     notReadyAfterMs: z.number().int().min(100).default(8000),
     evictAfterMs: z.number().int().min(0).default(60_000),

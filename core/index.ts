@@ -17,3 +17,4 @@ export * from './targets.ts';
 export * from './private-files.ts';
 export * from './addresses.ts';
 export * from './probe-address.ts';
+export * from './egress.ts';

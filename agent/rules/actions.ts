@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { TEMPLATE_FIELD, type RuleAction, type RuleSpec } from '../../core/index.ts';
+import { TEMPLATE_FIELD, type EgressPolicy, type RuleAction, type RuleSpec } from '../../core/index.ts';
 import type { EdgeBroker } from '../broker/index.ts';
 import type { UplinkQueue } from '../uplink/index.ts';
 
@@ -8,6 +8,8 @@ export interface ActionDeps {
   broker?: EdgeBroker;
   uplink?: UplinkQueue;
   logger: Logger;
+  /** Where webhooks may go (core/egress.ts). */
+  egress: EgressPolicy;
   /** A failed attempt, for the rule's metrics. */
   onError(action: string, message: string): void;
   /** Rows given up on (the queue of a failing action overflowed), for the rule's metrics. */
@@ -155,13 +157,17 @@ export class ActionRunner {
       }
       return waits.length ? Promise.all(waits) : undefined;
     }
-    if ('webhook' in a) return postRows(a.webhook, this.rule.key, rows);
+    if ('webhook' in a) return postRows(a.webhook, this.rule.key, rows, this.deps.egress);
     for (const row of rows) this.deps.logger[a.log.level]({ rule: this.rule.key, row }, 'rule result');
     return undefined;
   }
 }
 
-async function postRows(w: Extract<RuleAction, { webhook: unknown }>['webhook'], rule: string, rows: Row[]): Promise<void> {
+async function postRows(w: Extract<RuleAction, { webhook: unknown }>['webhook'], rule: string, rows: Row[], egress: EgressPolicy): Promise<void> {
+  // Checked at every delivery, on what the name resolves to now: a refused destination drops the rows, retrying cannot help.
+  await egress.check(new URL(w.url).hostname).catch((err: unknown) => {
+    throw new PermanentError((err as Error).message);
+  });
   const res = await fetch(w.url, {
     method: w.method,
     headers: { 'content-type': 'application/json', 'x-gedge-rule': rule, ...w.headers },

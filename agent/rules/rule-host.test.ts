@@ -15,3 +15,24 @@ describe('action templates', () => {
     assert.equal(fill('<{{missing}}>', {}, true), '<>');
   });
 });
+
+describe('webhook egress', () => {
+  it('a webhook to a refused destination drops its rows with the reason, and never connects', async () => {
+    const { ActionRunner } = await import('./actions.ts');
+    const { EgressPolicy } = await import('../../core/index.ts');
+    const { pino } = await import('pino');
+    const errors: string[] = [];
+    let dropped = 0;
+    const runner = new ActionRunner({ project: 'p', name: 'r', key: 'p/r' }, { webhook: { url: 'http://169.254.169.254/latest/meta-data', method: 'POST', headers: {}, timeoutMs: 1000 } }, { initialMs: 10, maxMs: 100, maxQueue: 100 }, {
+      logger: pino({ level: 'silent' }),
+      egress: new EgressPolicy(),
+      onError: (_a, m) => errors.push(m),
+      onDrop: (_a, n) => (dropped += n),
+    });
+    runner.send([{ a: 1 }, { a: 2 }], 1);
+    const { waitFor } = await import('../../core/wait-for.ts');
+    await waitFor(() => dropped === 2 || undefined, 5000, 'the rows dropped');
+    assert.match(errors[0]!, /link-local/);
+    runner.stop();
+  });
+});

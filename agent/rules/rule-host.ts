@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { nowIso, ruleTargets, type Rule, type RuleNodeStatus, type TargetSubject } from '../../core/index.ts';
+import { nowIso, ruleTargets, type EgressPolicy, type Rule, type RuleNodeStatus, type TargetSubject } from '../../core/index.ts';
 import { Engine, type CheckpointStore, type RuleState } from '../../engine/index.ts';
 import type { BrokerMessage, EdgeBroker } from '../broker/index.ts';
 import type { LocalState } from '../local-state.ts';
@@ -14,6 +14,8 @@ export interface RuleHostDeps {
   /** A device's twin row for JOIN twins. */
   twin?(project: string, device: string): Record<string, unknown> | undefined;
   logger: Logger;
+  /** Where webhooks may go. */
+  egress: EgressPolicy;
   /** How often open windows are saved besides when windows close; default 1 s. */
   checkpointMs?: number;
 }
@@ -127,6 +129,7 @@ export class RuleHost {
             broker: this.deps.broker,
             uplink: this.deps.uplink,
             logger: this.deps.logger,
+            egress: this.deps.egress,
             onError: (action, message) => this.engine.sinkError(key, action, message),
             onDrop: (action, rows) => this.engine.sinkError(key, action, `${rows} result row(s) dropped: the action's queue is full`),
           }),

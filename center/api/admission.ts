@@ -1,4 +1,4 @@
-import { DEFAULT_PROJECT, REDACTED, ValidationError, lookupKind, type Device, type ErrorDetail, type Resource, type Route } from '../../core/index.ts';
+import { DEFAULT_PROJECT, EgressPolicy, REDACTED, ValidationError, lookupKind, type Device, type ErrorDetail, type Resource, type Route } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 
 /**
@@ -9,7 +9,7 @@ import type { Store } from '../store/store.ts';
  * a redacted sink password stands for the stored one (core/secrets.ts).
  * Every problem is reported, with its path; nothing is written if any.
  */
-export async function admit(store: Store, input: Resource[]): Promise<Resource[]> {
+export async function admit(store: Store, input: Resource[], egress = new EgressPolicy()): Promise<Resource[]> {
   const objs = [...input];
   const inBatch = (kind: string, project: string, name: string) => objs.some((o) => o.kind === kind && (o.metadata.project ?? DEFAULT_PROJECT) === project && o.metadata.name === name);
   const problems: ErrorDetail[] = [];
@@ -33,8 +33,14 @@ export async function admit(store: Store, input: Resource[]): Promise<Resource[]
         if (prev && prev.spec.site !== o.spec.site) problems.push({ path: at('spec.site'), message: `is fixed once created ("${prev.spec.site}"); delete the device and create it again to move it` });
         break;
       }
+      case 'Rule':
+        o.spec.actions.forEach((a, k) => {
+          if ('webhook' in a) destination(egress, a.webhook.url, at(`spec.actions[${k}].webhook.url`), problems);
+        });
+        break;
       case 'Route': {
         const sink = o.spec.sink;
+        if (sink.type !== 'table') destination(egress, sink.url, at('spec.sink.url'), problems);
         if (sink.type !== 'mqtt' || sink.password !== REDACTED) break;
         const prev = ((await store.get('Route', project, o.metadata.name)) as Route | undefined)?.spec.sink;
         if (prev?.type !== 'mqtt' || prev.password === undefined) {
@@ -52,4 +58,11 @@ export async function admit(store: Store, input: Resource[]): Promise<Resource[]
   }
   if (problems.length) throw new ValidationError(problems.length === 1 ? problems[0]!.message : `${problems.length} problems`, { details: problems });
   return objs;
+}
+
+/** A destination given as an address is checked at apply; a name is checked where it is used, on what it resolves to then. */
+function destination(egress: EgressPolicy, url: string, path: string, problems: ErrorDetail[]): void {
+  const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+  const problem = egress.problem(host);
+  if (problem) problems.push({ path, message: problem });
 }

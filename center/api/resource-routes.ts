@@ -9,6 +9,7 @@ import {
   parseOrThrow,
   parseSelector,
   redactSecrets,
+  type EgressPolicy,
   type KindInfo,
   type Resource,
 } from '../../core/index.ts';
@@ -38,13 +39,13 @@ const objectQuery = z.object({ project: z.string().optional(), revision: z.coerc
  * tokens reach only their projects (center/auth/access.ts), checked before
  * anything is looked up.
  */
-export function registerResourceRoutes(app: FastifyInstance, store: Store): void {
+export function registerResourceRoutes(app: FastifyInstance, store: Store, egress: EgressPolicy): void {
   const auth = { config: { auth: ADMIN_OR_USER } };
   app.post('/api/v1/apply', auth, async (req) => {
     const q = parseOrThrow(applyQuery, req.query, 'query', 'query');
     const parsed = await manifests.resources(bodyText(req));
     assertMayWrite(req.token, parsed);
-    const objs = await admit(store, parsed);
+    const objs = await admit(store, parsed, egress);
     if (q.dryRun === 'true') return { dryRun: true, items: await Promise.all(objs.map((o) => dryRunItem(store, o))) };
     const results = await store.apply(objs);
     return { items: results.map((r) => ({ action: r.action, kind: r.object.kind, name: r.object.metadata.name, project: r.object.metadata.project, revision: r.object.metadata.revision })) };
@@ -82,7 +83,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store): void
 
   app.post('/api/v1/:plural', auth, async (req, reply) => {
     const info = kindOf(req);
-    const obj = await singleOf(store, req, info);
+    const obj = await singleOf(store, req, info, egress);
     const created = await store.create(obj);
     return reply.status(201).send(redactSecrets(created));
   });
@@ -100,7 +101,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store): void
 
   app.put('/api/v1/:plural/:name', auth, async (req) => {
     const info = kindOf(req);
-    const obj = await singleOf(store, req, info);
+    const obj = await singleOf(store, req, info, egress);
     const name = (req.params as { name: string }).name;
     if (obj.metadata.name !== name) {
       throw new ValidationError('metadata.name does not match the URL', { details: [{ path: 'metadata.name', message: `expected "${name}"` }] });
@@ -145,12 +146,12 @@ export function bodyText(req: FastifyRequest): string {
   throw new BadRequestError('request body is required', { details: [{ path: 'body', message: 'empty' }] });
 }
 
-async function singleOf(store: Store, req: FastifyRequest, info: KindInfo): Promise<Resource> {
+async function singleOf(store: Store, req: FastifyRequest, info: KindInfo, egress: EgressPolicy): Promise<Resource> {
   const obj = await manifests.single(bodyText(req));
   if (obj!.kind !== info.kind) {
     throw new ValidationError(`expected kind ${info.kind}`, { details: [{ path: 'kind', message: `"${obj!.kind}" does not match /${info.plural}` }] });
   }
   assertMayWrite(req.token, [obj!]);
-  const [checked] = await admit(store, [obj!]);
+  const [checked] = await admit(store, [obj!], egress);
   return checked!;
 }

@@ -47,6 +47,17 @@ describe('hostile bodies cannot stall the center', () => {
     await unchanged();
   });
 
+  test('a webhook or a route sink aimed at a metadata (link-local) address is refused at apply, naming the field', async () => {
+    const r = await post('/api/v1/apply', JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Rule', metadata: { name: 'steal' }, spec: { sql: 'SELECT * FROM "x/#"', actions: [{ log: {} }, { webhook: { url: 'http://169.254.169.254/latest/meta-data/' } }] } }));
+    assert.equal(r.status, 422);
+    assert.deepEqual(r.body.details.map((d) => d.path), ['spec.actions[1].webhook.url']);
+    assert.match(r.body.details[0]!.message, /link-local/);
+    const s = await post('/api/v1/apply', JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Route', metadata: { name: 'steal' }, spec: { topic: 'x/#', sink: { type: 'mqtt', url: 'mqtt://[fe80::1]:1883', topic: '{topic}' } } }));
+    assert.equal(s.status, 422);
+    assert.deepEqual(s.body.details.map((d) => d.path), ['spec.sink.url']);
+    await unchanged();
+  });
+
   test('while a deeply nested 1 MiB body is parsed, /healthz and other requests are answered first', async () => {
     const deep = '['.repeat(512 * 1024 - 1) + ']'.repeat(512 * 1024 - 1);
     const order: string[] = [];

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { Sink as SinkSpec } from '../../core/index.ts';
+import type { EgressPolicy, Sink as SinkSpec } from '../../core/index.ts';
+import { SinkUnavailableError } from './errors.ts';
 import type { UplinkStore } from '../store/store.ts';
 import type { Sink } from './sinks/sink.ts';
 import { TableSink } from './sinks/table-sink.ts';
@@ -24,7 +25,7 @@ export class SinkPool {
   constructor(
     private readonly store: UplinkStore,
     private readonly log: Logger,
-    private readonly o: { idleMs: number; timeoutMs: number },
+    private readonly o: { idleMs: number; timeoutMs: number; egress: EgressPolicy },
   ) {
     this.table = new TableSink(store);
     this.sweeper = setInterval(() => void this.sweep(), Math.max(1000, o.idleMs / 2)).unref();
@@ -35,6 +36,13 @@ export class SinkPool {
     if (spec.type === 'table') return fn(this.table);
     const key = JSON.stringify(spec, Object.keys(spec).sort());
     let e = this.entries.get(key);
+    if (!e) {
+      // Checked when a connection is opened, on what the name resolves to then: the edge keeps the data while it is refused.
+      await this.o.egress.check(new URL(spec.url).hostname).catch((err: unknown) => {
+        throw new SinkUnavailableError(`route sink refused: ${(err as Error).message}`, { cause: err, details: [{ path: 'spec.sink.url', message: (err as Error).message }] });
+      });
+      e = this.entries.get(key);
+    }
     if (!e) {
       e = { sink: this.open(spec), usedAt: Date.now(), busy: 0 };
       this.entries.set(key, e);

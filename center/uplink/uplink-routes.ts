@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { BadRequestError, NotFoundError, UPLINK_PATH, nameSchema, parseOrThrow, uplinkBatchSchema, type SinkMessage, type SinkMessagesPage } from '../../core/index.ts';
+import { BadRequestError, EgressPolicy, NotFoundError, UPLINK_PATH, nameSchema, parseOrThrow, uplinkBatchSchema, type SinkMessage, type SinkMessagesPage } from '../../core/index.ts';
 import type { Store, StoredUplinkMessage } from '../store/store.ts';
 import { bodyText } from '../api/resource-routes.ts';
 import { gunzipBody } from './gunzip-body.ts';
@@ -29,13 +29,15 @@ export interface UplinkRouteOptions {
   sinkTimeoutMs: number;
   /** How often table-sink rows past their Route's retention are deleted. */
   tableSweepMs: number;
+  /** Where broker sinks may connect. */
+  egress: EgressPolicy;
 }
-const DEFAULTS: UplinkRouteOptions = { statusWriteMs: 1000, sinkIdleMs: 300_000, sinkTimeoutMs: 10_000, tableSweepMs: 60_000 };
+const DEFAULTS: UplinkRouteOptions = { statusWriteMs: 1000, sinkIdleMs: 300_000, sinkTimeoutMs: 10_000, tableSweepMs: 60_000, egress: new EgressPolicy() };
 
 /** `POST /api/v1/uplink` (node credentials) and the table sink's query API. */
 export function registerUplinkRoutes(app: FastifyInstance, store: Store, log: Logger, options: Partial<UplinkRouteOptions> = {}): void {
   const o = { ...DEFAULTS, ...options };
-  const sinks = new SinkPool(store.uplink, log, { idleMs: o.sinkIdleMs, timeoutMs: o.sinkTimeoutMs });
+  const sinks = new SinkPool(store.uplink, log, { idleMs: o.sinkIdleMs, timeoutMs: o.sinkTimeoutMs, egress: o.egress });
   const status = new RouteStatusWriter(store, log, o.statusWriteMs);
   const service = new UplinkService(store, sinks, status);
   const sweeper = new TableSweeper(store, log, { everyMs: o.tableSweepMs });

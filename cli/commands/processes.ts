@@ -26,6 +26,7 @@ interface AgentFlags {
   probeAdvertise?: string;
   mqttListen: string;
   mqttWsListen?: string;
+  egressAllow?: string[];
   mqttMaxPacketBytes?: number;
   mqttConnectTimeoutMs?: number;
   mqttMaxConnections?: number;
@@ -50,6 +51,7 @@ export function registerProcessCommands(program: Command): void {
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--port <port>', 'listen port (0 = any free port)', int, 7380)
     .option('--database <url>', 'a postgres:// URL instead of the embedded SQLite')
+    .option('--egress-allow <cidrs>', 'networks route sinks may reach besides the default (which refuses link-local, unspecified and multicast), comma-separated', commaList)
     .addOption(new Option('--store-sync <mode>', "SQLite: 'full' fsyncs each commit before it is acknowledged; 'normal' may lose the last ones on power loss").choices(['full', 'normal']).default('full'))
     .option('--heartbeat-ms <ms>', 'agent heartbeat period', int)
     .option('--not-ready-after-ms <ms>', 'silence after which a node is NotReady', int)
@@ -70,6 +72,7 @@ export function registerProcessCommands(program: Command): void {
         port: o.port as number,
         database: o.database as string | undefined,
         storeSync: o.storeSync as 'full' | 'normal',
+        egressAllow: o.egressAllow as unknown as string[] | undefined,
         heartbeatMs: o.heartbeatMs as number | undefined,
         notReadyAfterMs: o.notReadyAfterMs as number | undefined,
         evictAfterMs: o.evictAfterMs as number | undefined,
@@ -103,6 +106,7 @@ export function registerProcessCommands(program: Command): void {
     .option('--probe-advertise <host:port>', 'the address peers dial for probes (default: the listen address)')
     .option('--mqtt-listen <host:port>', "the edge MQTT broker for devices ('off': none)", 'off')
     .option('--mqtt-ws-listen <host:port>', 'MQTT over WebSocket (path /mqtt) for devices')
+    .option('--egress-allow <cidrs>', "networks rules' webhooks may reach besides the default (which refuses link-local, unspecified and multicast), comma-separated", commaList)
     .option('--mqtt-max-packet-bytes <n>', 'largest MQTT packet a device may send (default 262144)', int)
     .option('--mqtt-connect-timeout-ms <ms>', 'a connection that sends no CONNECT in this time is closed (default 10000)', int)
     .option('--mqtt-max-connections <n>', 'device connections the broker holds at once (default 10000)', int)
@@ -120,7 +124,7 @@ export function registerProcessCommands(program: Command): void {
       const { Agent } = await import('../../agent/index.ts');
       const capacity = { ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.memoryMib !== undefined ? { memoryMiB: o.memoryMib } : {}) };
       const uplink = { fsync: o.uplinkFsync, overflow: o.uplinkOverflow, maxBytes: Math.round(o.uplinkMaxMib * 1024 * 1024), maxMessages: o.uplinkMaxMessages, ttlMs: o.uplinkTtlMs };
-      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, mqttLimits: definedOnly({ maxPacketBytes: o.mqttMaxPacketBytes, connectTimeoutMs: o.mqttConnectTimeoutMs, maxConnections: o.mqttMaxConnections, maxConnectionsPerAddress: o.mqttMaxConnectionsPerAddress }), uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel });
+      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, egressAllow: o.egressAllow, mqttLimits: definedOnly({ maxPacketBytes: o.mqttMaxPacketBytes, connectTimeoutMs: o.mqttConnectTimeoutMs, maxConnections: o.mqttMaxConnections, maxConnectionsPerAddress: o.mqttMaxConnectionsPerAddress }), uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel });
       onShutdown(() => agent.stop());
       await agent.start();
     });
@@ -175,4 +179,8 @@ export function onShutdown(stop: () => Promise<void>): void {
 /** The flags given, so that the config's defaults fill in the rest. */
 function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function commaList(v: string): string[] {
+  return v.split(',').map((x) => x.trim()).filter(Boolean);
 }
