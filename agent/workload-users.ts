@@ -19,6 +19,8 @@ export const FIRST_WORKLOAD_UID = 200_000;
  */
 export class WorkloadUsers {
   private readonly cache = new Map<string, WorkloadUser>();
+  /** Allocations one at a time: two projects must never read the same next id. */
+  private tail: Promise<unknown> = Promise.resolve();
   readonly isolating = process.getuid?.() === 0;
 
   constructor(
@@ -29,6 +31,12 @@ export class WorkloadUsers {
   /** The project's user, allocated on first use; undefined when the agent cannot switch users. */
   async of(project: string): Promise<WorkloadUser | undefined> {
     if (!this.isolating) return undefined;
+    const run = this.tail.then(() => this.allocate(project));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async allocate(project: string): Promise<WorkloadUser> {
     const known = this.cache.get(project);
     if (known) return known;
     let uid = Number(await this.state.meta(`workload-uid:${project}`));
