@@ -70,6 +70,7 @@ export class AgentSession {
   private leaveNetwork: (() => void) | undefined;
   private feed: NodeFeed | undefined;
   private readonly refusedTypes = new Set<string>();
+  private helloSeen = false;
 
   constructor(
     readonly node: string,
@@ -123,8 +124,9 @@ export class AgentSession {
 
   private readonly handlers: { [T in AgentMessage['t']]: (m: Extract<AgentMessage, { t: T }>) => Promise<void> } = {
     hello: async (m) => {
-      // One catch-up per connection; a repeated hello is a protocol error.
-      if (this.feed) return this.close(CLOSE_PROTOCOL, 'duplicate hello');
+      // One catch-up per connection; a repeated hello is a protocol error (marked before the first await: frames are handled concurrently).
+      if (this.helloSeen) return this.close(CLOSE_PROTOCOL, 'duplicate hello');
+      this.helloSeen = true;
       this.agentInfo = m.agent;
       this.mqtt = m.mqtt;
       this.runtimes = m.runtimes ?? ['process'];
