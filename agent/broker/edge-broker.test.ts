@@ -1,23 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MqttClient } from 'mqtt';
-import { device, gone, inbox, startBroker, TestDirectory, until, type TestBroker } from './test-helpers.ts';
+import { device, gone, inbox, TestDirectory, until, withBroker as withDirectoryBroker, type TestBroker } from './test-helpers.ts';
 
 const directory = new TestDirectory()
   .add('acme', 'sensor', 's3cret', { publish: ['plant/#'], subscribe: ['plant/#'] })
   .add('acme', 'panel', 'p4nel', { subscribe: ['plant/+/temp', 'devices/sensor/#'] })
   .add('default', 'lamp', 'l4mp');
 
-async function withBroker(fn: (b: TestBroker) => Promise<void>, o: { ws?: string } = {}): Promise<void> {
-  const b = await startBroker(directory, o);
-  const clients: MqttClient[] = [];
-  try {
-    await fn(b);
-  } finally {
-    for (const c of clients) c.end(true);
-    await b.close();
-  }
-}
+const withBroker = (fn: (b: TestBroker) => Promise<void>, o: { ws?: string } = {}): Promise<void> => withDirectoryBroker(directory, o, fn);
 
 for (const protocolVersion of [4, 5] as const) {
   const v = `MQTT ${protocolVersion === 4 ? '3.1.1' : '5'}`;

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
-import { device, inbox, startBroker, TestDirectory, until, type TestBroker } from './test-helpers.ts';
+import { device, inbox, startBroker, TestDirectory, until, withBroker, type TestBroker } from './test-helpers.ts';
 import type { EdgeBroker } from './edge-broker.ts';
 
 const directory = new TestDirectory().add('default', 'lamp', 'l4mp', { publish: ['x/#'], subscribe: ['x/#'] });
@@ -42,21 +42,17 @@ async function roundTrip(b: TestBroker): Promise<void> {
 }
 
 test('a CONNECT declaring 100 MiB is refused at its header, before authentication, and the broker serves on', async () => {
-  const b = await startBroker(directory);
-  try {
+  await withBroker(directory, {}, async (b) => {
     const { socket, closed } = await raw(b.broker.ports.tcp);
     socket.write(header(1, 100 * 1024 * 1024));
     socket.write(Buffer.alloc(64 * 1024, 1)); // the start of the promised body
     await closed;
     await roundTrip(b);
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('a packet over maxPacketBytes ends its connection; one under it is delivered', async () => {
-  const b = await startBroker(directory, { limits: { maxPacketBytes: 4096 } });
-  try {
+  await withBroker(directory, { limits: { maxPacketBytes: 4096 } }, async (b) => {
     const c = await device(b.url, 'lamp', 'l4mp');
     const got = inbox(c);
     await c.subscribeAsync('x/1', { qos: 1 });
@@ -68,24 +64,18 @@ test('a packet over maxPacketBytes ends its connection; one under it is delivere
     assert.equal(got.length, 1, 'the large one was not routed');
     c.end(true);
     await roundTrip(b);
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('a connection that sends no CONNECT is closed after the CONNECT timeout', async () => {
-  const b = await startBroker(directory, { limits: { connectTimeoutMs: 300 } });
-  try {
+  await withBroker(directory, { limits: { connectTimeoutMs: 300 } }, async (b) => {
     const { closed } = await raw(b.broker.ports.tcp);
     await closed;
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('connections per address and in all are bounded, over TCP and WebSocket together; a slot frees when one closes', async () => {
-  const b = await startBroker(directory, { ws: '127.0.0.1:0', limits: { maxConnectionsPerAddress: 3, maxConnections: 5 } });
-  try {
+  await withBroker(directory, { ws: '127.0.0.1:0', limits: { maxConnectionsPerAddress: 3, maxConnections: 5 } }, async (b) => {
     const held = await Promise.all([0, 1].map(() => raw(b.broker.ports.tcp)));
     const ws = new WebSocket(`ws://127.0.0.1:${b.broker.ports.ws}/mqtt`, 'mqtt');
     await new Promise((r) => ws.once('open', r));
@@ -97,9 +87,7 @@ test('connections per address and in all are bounded, over TCP and WebSocket tog
     await c.endAsync();
     ws.close();
     for (const h of held) h.socket.destroy();
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('a message the agent sends in its connect hook (a pending command) reaches the device after its CONNACK', async () => {
@@ -127,8 +115,7 @@ test('a message the agent sends in its connect hook (a pending command) reaches 
 });
 
 test('property: random bytes and random packets never crash or stall the broker, and it keeps serving', async () => {
-  const b = await startBroker(directory, { limits: { connectTimeoutMs: 500 } });
-  try {
+  await withBroker(directory, { limits: { connectTimeoutMs: 500 } }, async (b) => {
     const headerThenJunk = fc.tuple(fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 268_435_455 }), fc.uint8Array({ maxLength: 512 })).map(([t, len, body]) => Buffer.concat([header(t, len), Buffer.from(body)]));
     const connectThenJunk = fc.uint8Array({ maxLength: 512 }).map((junk) => Buffer.concat([mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'lamp', username: 'lamp', password: Buffer.from('l4mp'), keepalive: 30 }), Buffer.from(junk)]));
     await fc.assert(
@@ -144,7 +131,5 @@ test('property: random bytes and random packets never crash or stall the broker,
     );
     await roundTrip(b);
     await until(() => b.broker.stats().connections === 0, 'every fuzzing connection gone');
-  } finally {
-    await b.close();
-  }
+  });
 });

@@ -97,6 +97,16 @@ export async function startBroker(directory: DeviceDirectory, o: Partial<EdgeBro
   };
 }
 
+/** Runs `fn` with a broker on a fresh data dir, closed (and removed) afterwards whatever happens. */
+export async function withBroker(directory: DeviceDirectory, o: Partial<EdgeBrokerOptions>, fn: (b: TestBroker) => Promise<void>): Promise<void> {
+  const b = await startBroker(directory, o);
+  try {
+    await fn(b);
+  } finally {
+    await b.close();
+  }
+}
+
 /** A device: MQTT.js, no reconnects, resolves at CONNACK (rejects on refusal). The username is the client id (3.1.1 sends no password without one). */
 export function device(url: string, clientId: string, secret: string | undefined, o: IClientOptions = {}): Promise<MqttClient> {
   return mqtt.connectAsync(url, { clientId, username: clientId, password: secret, reconnectPeriod: 0, connectTimeout: 5000, ...o }, false);

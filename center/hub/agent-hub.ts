@@ -132,10 +132,10 @@ export class AgentHub {
       const status = err instanceof GedgeError ? err.status : 500;
       return void refuse(socket, status, status === 401 ? 'Unauthorized' : status === 429 ? 'Too Many Requests' : 'Forbidden');
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node, token, ws));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node, token, ws, req.socket.remoteAddress));
   }
 
-  private onConnection(node: string, token: TokenRecord, ws: WebSocket): void {
+  private onConnection(node: string, token: TokenRecord, ws: WebSocket, remoteAddress: string | undefined): void {
     (ws as unknown as { _socket?: { setNoDelay?: (v: boolean) => void } })._socket?.setNoDelay?.(true);
     this.sessions.get(node)?.close(CLOSE_REPLACED, 'replaced by a newer connection');
     const session = new AgentSession(node, ws, {
@@ -148,7 +148,7 @@ export class AgentHub {
       statusWriteMs: this.opts.statusWriteMs,
       network: this.opts.network,
       telemetry: this.opts.telemetry,
-      remoteAddress: (ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress,
+      remoteAddress,
       onSeen: (n) => {
         const now = Date.now();
         const prev = this.lastSeen.get(n) ?? 0;
