@@ -5,6 +5,8 @@ import pino, { type Logger } from 'pino';
 import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus, EgressPolicy } from '../core/index.ts';
 import { agentConfigSchema, type AgentConfig } from './config.ts';
 import { loadOrJoin } from './identity.ts';
+import { NodeCertificate, type NodeTls } from './node-certificate.ts';
+import { certificateAddresses } from './network/host-port.ts';
 import { LocalState } from './local-state.ts';
 import { Connection, type ConnectionEvent } from './connection.ts';
 import { prepareDataDir } from './data-dir.ts';
@@ -33,7 +35,7 @@ export type AgentStatusEvent =
   | ConnectionEvent
   | { type: 'joined'; node: string }
   | { type: 'restored'; instances: number }
-  | { type: 'broker'; tcp: number; ws?: number }
+  | { type: 'broker'; tcp?: number; ws?: number; tls?: number; wss?: number }
   | { type: 'resynced'; mode: 'delta' | 'snapshot'; changes: number; revision: number };
 
 /**
@@ -60,6 +62,7 @@ export class Agent extends EventEmitter {
   private devices: DeviceService | undefined;
   private uplink: { queue: UplinkQueue; sender: UplinkSender; router: UplinkRouter } | undefined;
   private rules: RuleHost | undefined;
+  private cert: NodeCertificate | undefined;
   /** The node's site, from the center's welcome (kept in local state for offline restarts). */
   private site: string | undefined;
   private ackTimer: NodeJS.Timeout | null = null;
@@ -107,8 +110,19 @@ export class Agent extends EventEmitter {
 
     // Autonomy first: workloads come back from local state before, and
     // regardless of, any contact with the center.
-    const identity = await this.identityOrLocal(capacity);
+    const { identity, tls } = await this.identityOrLocal(capacity);
     this.node = identity.node;
+    const cert = new NodeCertificate(tls, {
+      dataDir: this.cfg.dataDir,
+      center: this.cfg.center,
+      credential: identity.credential,
+      node: identity.node,
+      log: this.log,
+      ips: () => this.certificateIps(),
+      onRenewed: (next) => this.renewed(next),
+      onRefused: (why) => this.log.error({ event: 'certificate-refused', why }, 'the node certificate cannot be renewed: join the node again'),
+    });
+    this.cert = cert;
     const restored = await this.workloads.restore();
     this.status({ type: 'restored', instances: restored });
 
@@ -118,12 +132,12 @@ export class Agent extends EventEmitter {
         .catch((err: unknown) => void this.log.error({ err }, 'probing disabled: the probe responder cannot listen'));
     }
     this.site = (await this.state.meta('site')) ?? this.cfg.site;
-    if (this.cfg.mqttListen !== 'off') await this.startBroker(identity);
+    if (this.cfg.mqttListen !== 'off' || this.cfg.mqttWsListen || this.cfg.mqttTlsListen || this.cfg.mqttWssListen) await this.startBroker(identity, cert);
     // Rules run next to the broker, from local state too: the edge keeps acting offline.
     this.rules = new RuleHost({ node: identity.node, state: this.state, broker: this.broker, uplink: this.uplink?.queue, twin: (p, d) => this.devices?.twin(p, d), logger: this.log, egress: new EgressPolicy(this.cfg.egressAllow) });
     this.syncRules();
     // The --center given now wins over the URL saved at join: the center may have moved.
-    this.conn = new Connection({ center: this.cfg.center, credential: identity.credential, reconnectMinMs: this.cfg.reconnectMinMs, reconnectMaxMs: this.cfg.reconnectMaxMs, pingMs: 2000 });
+    this.conn = new Connection({ center: this.cfg.center, credential: identity.credential, tls: () => cert.current, reconnectMinMs: this.cfg.reconnectMinMs, reconnectMaxMs: this.cfg.reconnectMaxMs, pingMs: 2000 });
     this.conn.on('open', () => {
       this.conn.send({ t: 'hello', lastRevision: this.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity, probe: this.network?.probe, mqtt: this.mqttAddress(), runtimes: this.workloads.runtimeKinds });
     });
@@ -136,6 +150,8 @@ export class Agent extends EventEmitter {
     });
     this.conn.on('status', (e: ConnectionEvent) => {
       this.status(e);
+      // Back after the certificate expired: renew it (within the center's grace), then the next dial uses it.
+      if (e.type === 'rejected' && e.status === 495) void cert.renew();
       if (e.type === 'disconnected') {
         this.live = false;
         relay.closeAll();
@@ -145,6 +161,7 @@ export class Agent extends EventEmitter {
     });
     this.sampler = new UsageSampler(this.cfg.dataDir);
     this.conn.start();
+    cert.start();
   }
 
   /**
@@ -152,16 +169,19 @@ export class Agent extends EventEmitter {
    * before any contact with the center: devices authenticate and work
    * offline.
    */
-  private async startBroker(identity: { node: string; credential: string }): Promise<void> {
+  private async startBroker(identity: { node: string; credential: string }, cert: NodeCertificate): Promise<void> {
     const queue = UplinkQueue.open(this.cfg.dataDir, this.cfg.uplink, { log: this.log });
-    const sender = new UplinkSender(queue, { center: this.cfg.center, node: identity.node, credential: identity.credential, log: this.log });
+    const sender = new UplinkSender(queue, { center: this.cfg.center, node: identity.node, credential: identity.credential, tls: () => cert.current, log: this.log });
     const router = new UplinkRouter(queue, this.log);
     router.setRoutes(this.edge.routes(this.site));
     this.uplink = { queue, sender, router };
     sender.start();
     this.broker = await EdgeBroker.start({
-      tcp: this.cfg.mqttListen,
+      tcp: this.cfg.mqttListen === 'off' ? undefined : this.cfg.mqttListen,
       ws: this.cfg.mqttWsListen,
+      tls: this.cfg.mqttTlsListen,
+      wss: this.cfg.mqttWssListen,
+      certificate: cert.current,
       limits: this.cfg.mqttLimits,
       dataDir: this.cfg.dataDir,
       directory: this.edge,
@@ -179,7 +199,9 @@ export class Agent extends EventEmitter {
     });
     this.devices = new DeviceService({ broker: this.broker, objects: this.edge, state: this.state, node: this.node, logger: this.log, send: (m) => this.live && this.conn.send(m) });
     this.devices.publishAllDesired();
-    this.brokerHost = parseHostPort(this.cfg.mqttListen)!.host;
+    const listen = [this.cfg.mqttTlsListen, this.cfg.mqttWssListen, this.cfg.mqttListen, this.cfg.mqttWsListen].find((l) => l && l !== 'off')!;
+    this.brokerHost = parseHostPort(listen)!.host;
+    if (this.cfg.mqttListen !== 'off' || this.cfg.mqttWsListen) this.log.warn({ event: 'plain-mqtt' }, 'the edge broker accepts MQTT in clear: device passwords and data cross the network unencrypted (prefer --mqtt-tls-listen)');
     this.status({ type: 'broker', ...this.broker.ports });
   }
 
@@ -187,7 +209,7 @@ export class Agent extends EventEmitter {
   /** Caught up with the center on the current connection: reports may flow. */
   private live = false;
 
-  private mqttAddress(): { host: string; tcp: number; ws?: number } | undefined {
+  private mqttAddress(): { host: string; tcp?: number; ws?: number; tls?: number; wss?: number } | undefined {
     return this.broker ? { host: this.brokerHost, ...this.broker.ports } : undefined;
   }
 
@@ -217,6 +239,7 @@ export class Agent extends EventEmitter {
   async stop(): Promise<void> {
     if (this.hbTimer) clearInterval(this.hbTimer);
     if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.cert?.stop();
     await this.conn?.stop();
     await this.network?.stop();
     await this.queue;
@@ -242,9 +265,19 @@ export class Agent extends EventEmitter {
   }
 
   private async identityOrLocal(capacity: Awaited<ReturnType<typeof detectCapacity>>) {
-    const { identity, joined } = await loadOrJoin({ ...this.cfg, capacity });
+    const { identity, tls, joined } = await loadOrJoin({ ...this.cfg, capacity, ips: this.certificateIps() });
     if (joined) this.status({ type: 'joined', node: identity.node });
-    return identity;
+    return { identity, tls };
+  }
+
+  /** The addresses devices reach the edge broker at: its certificate (the node's) names them. */
+  private certificateIps(): string[] {
+    return certificateAddresses([this.cfg.mqttTlsListen, this.cfg.mqttWssListen, this.cfg.mqttListen, this.cfg.mqttWsListen]);
+  }
+
+  /** A renewed certificate: the next handshakes (center, uplink) use it already; the broker's listeners take it now. */
+  private renewed(tls: NodeTls): void {
+    this.broker?.setTls(tls);
   }
 
   private async onMessage(m: CenterMessage): Promise<void> {

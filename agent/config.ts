@@ -10,6 +10,8 @@ export const agentConfigSchema = z
     center: z.string().url(),
     /** Needed only for the first start; afterwards the identity in dataDir is reused. */
     joinToken: z.string().optional(),
+    /** The center CA's pin (sha256:<hex>, given with the join token): needed for the first start only. */
+    caPin: z.string().optional(),
     dataDir: z.string().min(1),
     name: nameSchema.default(() => hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'node'),
     site: nameSchema.optional(),
@@ -32,9 +34,17 @@ export const agentConfigSchema = z
     probeListen: z.union([z.literal('off'), hostPortString(0)]).default('127.0.0.1:0'),
     /** host:port peers should dial (e.g. a public or NATed address); default the listen address. */
     probeAdvertise: hostPortString(1).optional(),
-    /** host:port of the edge MQTT broker for devices (MQTT over TCP); 'off': no broker. */
+    /**
+     * host:port of the edge broker's MQTTS listener (TLS with the node's
+     * certificate, issued by the center's CA; devices verify it and may
+     * present certificates of their own). The broker runs when any listener is set.
+     */
+    mqttTlsListen: hostPortString(0).optional(),
+    /** host:port of the broker's MQTT over secure WebSocket listener (path /mqtt). */
+    mqttWssListen: hostPortString(0).optional(),
+    /** host:port of a plain (unencrypted) MQTT listener; 'off' (default): none. On, the node's status carries a warning. */
     mqttListen: z.union([z.literal('off'), hostPortString(0)]).default('off'),
-    /** host:port of the broker's MQTT over WebSocket listener (path /mqtt); off when unset. */
+    /** host:port of a plain MQTT over WebSocket listener (path /mqtt); off when unset. */
     mqttWsListen: hostPortString(0).optional(),
     /** What the edge broker accepts (agent/broker/limits.ts): packet size, CONNECT timeout, connections. */
     mqttLimits: z

@@ -8,6 +8,7 @@ export type ConnectionEvent =
   | { type: 'connected' }
   | { type: 'disconnected'; code: number; reason: string }
   | { type: 'reconnecting'; inMs: number; attempt: number }
+  /** The center refused the upgrade; 495: the certificate expired (the agent renews it and dials again). */
   | { type: 'rejected'; status: number }
   /** The center refused this node for good (credential revoked or expired, node deleted): no more dialling; the node must join again. */
   | { type: 'revoked'; why: string };
@@ -18,6 +19,8 @@ const FINAL_STATUS: Record<number, string> = { 401: 'the center does not accept 
 export interface ConnectionOptions {
   center: string;
   credential: string;
+  /** The node's TLS material, read at each dial (a renewed certificate is used from the next one on). */
+  tls: () => { ca: string; cert: string; key: string };
   reconnectMinMs: number;
   reconnectMaxMs: number;
   /** Ping period; two missed pongs mean the link is dead even if TCP says nothing (a blackholed WAN). */
@@ -86,7 +89,8 @@ export class Connection extends EventEmitter {
     if (this.stopped) return;
     this.emitStatus({ type: 'connecting', attempt: this.backoff.attempts + 1 });
     const url = new URL(AGENT_CONNECT_PATH, this.opts.center.replace(/^http/, 'ws'));
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.opts.credential}` }, handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024 });
+    const { ca, cert, key } = this.opts.tls();
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.opts.credential}` }, handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024, ca, cert, key });
     this.ws = ws;
     let opened = false;
     let final: string | undefined;

@@ -36,6 +36,7 @@ async function startOurs(uplink: boolean): Promise<{ port: number; close(): Prom
   let published = 0;
   let connections = 0;
   const broker = await EdgeBroker.start({
+    tcp: '127.0.0.1:0',
     dataDir,
     directory,
     hooks: {
@@ -45,7 +46,7 @@ async function startOurs(uplink: boolean): Promise<{ port: number; close(): Prom
     },
   });
   return {
-    port: broker.ports.tcp,
+    port: broker.ports.tcp!,
     close: async () => {
       await broker.close();
       if (queue) published = queue.stats().enqueued;

@@ -44,7 +44,7 @@ export async function run(): Promise<Metric[]> {
     const token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
     const api = new ApiClient(url, token);
     const nodes = (await api.list<Node>('Node')).items;
-    const broker = (site: string) => nodes.find((n) => n.spec.site === site)!.status!.mqtt!.tcp;
+    const broker = (site: string) => nodes.find((n) => n.spec.site === site)!.status!.mqtt!.tcp!;
 
     const samples: { site: string; via: string; ms: number; at: number }[] = [];
     let measuring = false;

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
-import { startCenterProcess, waitFor } from '../testkit/index.ts';
+import { startCenterProcess, waitFor, type NodeIdentity } from '../testkit/index.ts';
 import { UplinkQueue, UplinkSender, type UplinkOptionsInput } from '../agent/uplink/index.ts';
 import { joinNode, routeManifest, tableRows } from '../agent/uplink/test-helpers.ts';
 import { metric, type Metric } from './results.ts';
@@ -36,10 +36,10 @@ export async function run(): Promise<Metric[]> {
     return d;
   };
   try {
-    const credential = await joinNode(center, 'bench-edge', 'bench-site', Array.from({ length: DEVICES }, (_, i) => reading(i).device));
+    const node = await joinNode(center, 'bench-edge', 'bench-site', Array.from({ length: DEVICES }, (_, i) => reading(i).device));
     const edge = (o: UplinkOptionsInput = {}) => {
       const queue = UplinkQueue.open(tempDir(), { maxMessages: 10_000_000, ...o });
-      return { queue, sender: new UplinkSender(queue, { center: center.url, node: 'bench-edge', credential }) };
+      return { queue, sender: new UplinkSender(queue, { center: center.url, node: 'bench-edge', credential: node.credential, tls: () => node.tls }) };
     };
     const append = (queue: UplinkQueue, route: string, i: number) => {
       const r = reading(i);
@@ -48,9 +48,9 @@ export async function run(): Promise<Metric[]> {
     log(`payload example (${reading(7).payload.length} B): ${reading(7).payload.toString()}`);
 
     // 1. Sustained: a producer appending as fast as the pipeline takes it.
-    const sustainedInto = async (into: { url: string }, cred: string, route: string) => {
+    const sustainedInto = async (into: { url: string }, cred: NodeIdentity, route: string) => {
       const queue = UplinkQueue.open(tempDir(), { maxMessages: 10_000_000 });
-      const sender = new UplinkSender(queue, { center: into.url, node: 'bench-edge', credential: cred });
+      const sender = new UplinkSender(queue, { center: into.url, node: 'bench-edge', credential: cred.credential, tls: () => cred.tls });
       sender.start();
       const t0 = performance.now();
       for (let i = 0; i < SUSTAINED; i++) {
@@ -68,7 +68,7 @@ export async function run(): Promise<Metric[]> {
       return { rate, stats: sender.stats() };
     };
     await center.api.apply(routeManifest('sustained'));
-    const { rate: sustainedRate, stats: st } = await sustainedInto(center, credential, 'sustained');
+    const { rate: sustainedRate, stats: st } = await sustainedInto(center, node, 'sustained');
     log(`sustained: ${SUSTAINED} messages at ${sustainedRate.toFixed(0)}/s in ${st.batches} batches; ${(st.wireBytes / SUSTAINED).toFixed(1)} B/msg on the wire, ${(st.rawBytes / SUSTAINED).toFixed(1)} B/msg raw`);
     // What the durable acknowledgement costs: the same into a center whose SQLite does not fsync each commit.
     const loose = await startCenterProcess({ storeSync: 'normal' });

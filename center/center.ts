@@ -1,3 +1,6 @@
+import http from 'node:http';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { EgressPolicy, ensurePrivateDir, parseOrThrow, type GedgeEvent } from '../core/index.ts';
@@ -23,13 +26,20 @@ import { bootstrapAdmin } from './auth/tokens.ts';
 import { TokenHolds, revokeNodeCredentials, sweepOrphanCredentials } from './auth/token-holds.ts';
 import { AuthThrottle } from './auth/auth-throttle.ts';
 import { NetworkAwareness } from './network/index.ts';
+import { CertificateAuthority } from './pki/authority.ts';
 import { DEFAULT_PROJECT } from '../core/index.ts';
 
 export const VERSION = '0.1.0';
 
 export interface RunningCenter {
+  /** https://host:port: the API, the agents' channel and the dashboard. */
   url: string;
   port: number;
+  /** The plain-HTTP loopback listener (localListen), when there is one. */
+  localUrl: string | undefined;
+  /** The CA's certificate (PEM) and pin: what clients and agents trust. */
+  caCertificate: string;
+  caPin: string;
   store: Store;
   /** The admin token, only on the very first start (it is stored hashed). */
   adminToken: string | undefined;
@@ -54,7 +64,8 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   registerRuleMetrics(metrics.registry, store);
   const holds = new TokenHolds();
   const throttle = new AuthThrottle();
-  const app = createServer(store, log, metrics, holds, throttle);
+  const ca = await CertificateAuthority.open(join(cfg.dataDir, 'pki'), { cert: cfg.caCert, key: cfg.caKey });
+  const app = createServer(store, log, metrics, { holds, throttle, ca }, await ca.serverCertificate(serverNames(cfg.host, cfg.tlsSans)));
   const startedAt = Date.now();
   const network = new NetworkAwareness(store, log.child({ module: 'network' }), cfg);
   await network.start();
@@ -68,7 +79,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
       void revokeNodeCredentials(store, holds, node, `node "${node}" was deleted`).catch((err: unknown) => log.error({ err, node }, 'revoking a deleted node\'s credentials failed'));
     } else if (c.object.kind === 'Instance') telemetry.forgetInstance(c.object.metadata.project ?? DEFAULT_PROJECT, c.object.metadata.name);
   });
-  const hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, { holds, throttle }, {
+  const hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, { holds, throttle, ca }, {
     heartbeatMs: cfg.heartbeatMs,
     telemetry,
     statusWriteMs: cfg.statusWriteMs,
@@ -90,24 +101,30 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   const egress = new EgressPolicy(cfg.egressAllow);
   registerResourceRoutes(app, store, egress);
   registerRolloutRoutes(app, store);
-  registerAuthRoutes(app, store, holds);
+  registerAuthRoutes(app, store, holds, { ca, certs: { lifetimeMs: cfg.nodeCertTtlMs, graceMs: cfg.nodeCertGraceMs }, renewed: (node, cert) => hub.renewed(node, cert) });
   registerDeviceRoutes(app, store);
   registerOpsRoutes(app, store, hub, metrics, VERSION);
   registerExecRoute(app, store, hub);
   registerUplinkRoutes(app, store, log.child({ module: 'uplink' }), { tableSweepMs: cfg.tableSweepMs, egress });
   registerDashboardRoutes(app, store, { reader: () => manager.reader(), telemetry, dashboardDir: cfg.dashboardDir });
-  hub.attach(app.server, [execUpgradeRoute(store, hub, { holds, throttle }, log.child({ module: 'exec' }))]);
+  const upgrades = [execUpgradeRoute(store, hub, { holds, throttle }, log.child({ module: 'exec' }))];
+  hub.attach(app.server, upgrades);
 
   await app.listen({ host: cfg.host, port: cfg.port });
   const port = (app.server.address() as { port: number }).port;
-  const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`;
+  const url = `https://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`;
+  const local = cfg.localListen ? await listenLocal(app, cfg.localListen) : undefined;
+  if (local) hub.attach(local.server, upgrades);
   await manager.start();
   const housekeeping = setInterval(() => void housekeep(store, cfg, log), cfg.housekeepingMs);
-  log.info({ url, version: VERSION }, 'center listening');
+  log.info({ url, localUrl: local?.url, caPin: ca.pin, version: VERSION }, 'center listening');
 
   return {
     url,
     port,
+    localUrl: local?.url,
+    caCertificate: ca.certPem,
+    caPin: ca.pin,
     store,
     adminToken,
     async close() {
@@ -117,10 +134,37 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
       await hub.close();
       holds.close();
       network.stop();
-      await app.close();
+      local?.server.closeAllConnections();
+      await Promise.all([app.close(), local && new Promise((r) => local.server.close(r))]);
       await store.close();
     },
   };
+}
+
+/** What the center's certificate names: loopback always, the listen host, every interface's address when it listens on all, and the operator's extras. */
+function serverNames(host: string, extra: string[]): { ips: string[]; dns: string[] } {
+  const ips = new Set(['127.0.0.1', '::1']);
+  const dns = new Set(['localhost']);
+  const add = (h: string) => (isIP(h) ? ips.add(h) : dns.add(h));
+  if (host === '0.0.0.0' || host === '::') {
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (!a.address.startsWith('fe80:')) ips.add(a.address);
+  } else add(host);
+  for (const h of extra) add(h);
+  return { ips: [...ips], dns: [...dns] };
+}
+
+/** The loopback plain-HTTP listener: the same routes and hooks as the HTTPS one (Fastify's router behind another server). */
+async function listenLocal(app: { ready(): PromiseLike<unknown>; routing(req: http.IncomingMessage, res: http.ServerResponse): void }, address: string): Promise<{ server: http.Server; url: string }> {
+  await app.ready();
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(address)!;
+  const host = (m[1] ?? m[2])!;
+  const server = http.createServer({ noDelay: true }, (req, res) => app.routing(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(m[3]), host, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` };
 }
 
 /** Compacts the change log and drops expired events; never fails the center. */

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { nameSchema } from '../core/index.ts';
+import { classifyAddress, nameSchema } from '../core/index.ts';
+
+/** host:port on a loopback address only ([::1]:port for IPv6). */
+const loopbackListen = z.string().refine((v) => {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v);
+  return !!m && Number(m[3]) <= 65535 && ((m[2] ?? '') === 'localhost' || classifyAddress(m[1] ?? m[2] ?? '') === 'loopback');
+}, 'expected a loopback host:port (127.0.0.1:PORT or [::1]:PORT): the plain-HTTP listener is for this machine only');
 
 /** The center's configuration: defaults, then validation naming every bad field. */
 export const centerConfigSchema = z
@@ -7,6 +13,21 @@ export const centerConfigSchema = z
     dataDir: z.string().default('./.gedge/center'),
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(0),
+    /**
+     * A second listener, plain HTTP and on loopback only, for the browser on
+     * this machine (no certificate warning) and local tools: the same API and
+     * dashboard, never node traffic (nodes need TLS with their certificate).
+     */
+    localListen: loopbackListen.optional(),
+    /** Extra names and addresses for the center's HTTPS certificate (it always covers localhost, 127.0.0.1, ::1 and --host). */
+    tlsSans: z.array(z.string().min(1).max(253)).max(64).default([]),
+    /** Your own CA (PEM certificate and EC P-256 PKCS #8 key), taken on first start instead of a new one. */
+    caCert: z.string().optional(),
+    caKey: z.string().optional(),
+    /** Lifetime of node certificates; agents renew at two thirds of it. */
+    nodeCertTtlMs: z.number().int().min(10_000).max(365 * 24 * 3_600_000).default(24 * 3_600_000),
+    /** How long after expiry a node may still renew with its old certificate (offline nodes); after it, only a new join. */
+    nodeCertGraceMs: z.number().int().min(0).max(365 * 24 * 3_600_000).default(7 * 24 * 3_600_000),
     /** SQLite file (default: <dataDir>/center.db) or a postgres:// URL. */
     database: z.string().optional(),
     /** SQLite only: 'full' fsyncs every commit before it is acknowledged; 'normal' may lose the last commits on power loss (faster; for measuring what durability costs). */

@@ -15,6 +15,7 @@ const program = new Command('gedge')
   .version('0.1.0')
   .option('--server <url>', 'center URL (default: from gedge login)')
   .option('--token <token>', 'API token (default: from gedge login)')
+  .option('--ca-file <file>', "the center's CA certificate (PEM) to trust for https:// (default: the one pinned by gedge login)")
   .showHelpAfterError()
   .exitOverride();
 

@@ -54,7 +54,8 @@ test('gedge up (npm start) runs the smart city and hello on the edges, stops cle
     assert.equal(JSON.parse(readFileSync(env.GEDGE_CONFIG, 'utf8')).server, url, 'the CLI is logged in');
     const brokers = [...out.matchAll(/(cloud|edge-[a-d]) mqtt:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => [`${m[1]}-1`, Number(m[2])]);
     assert.equal(brokers.length, 5, 'the cloud and each edge run a broker');
-    const api = new ApiClient(url, token);
+    const ca = readFileSync(join(dir, 'center', 'pki', 'ca.crt'), 'utf8');
+    const api = new ApiClient(url, token, ca);
     const nodes = (await api.list<Node>('Node')).items;
     assert.equal(nodes.length, 6, 'a node per site');
     assert.deepEqual(brokers.map(([node]) => nodes.find((n) => n.metadata.name === node)?.status?.mqtt?.tcp), brokers.map(([, port]) => port), 'as the nodes report them');
@@ -70,7 +71,7 @@ test('gedge up (npm start) runs the smart city and hello on the edges, stops cle
     runs.push(second);
     await waitFor(() => /Dashboard:/.test(second.output()), 120_000, 'up again');
     const url2 = /API:\s+(\S+)\/api\/v1/.exec(second.output())![1]!;
-    const after = await waitFor(() => helloReady(new ApiClient(url2, token)), 90_000, 'hello ready again');
+    const after = await waitFor(() => helloReady(new ApiClient(url2, token, ca)), 90_000, 'hello ready again');
     assert.deepEqual(after.map((i) => i.metadata.name).sort(), before.map((i) => i.metadata.name).sort(), 'same instances, resumed from state');
     second.interrupt();
     assert.equal(await second.exited, 0);

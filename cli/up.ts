@@ -39,6 +39,7 @@ export interface UpOptions {
 export async function runUp(o: UpOptions): Promise<void> {
   const dir = resolve(o.dataDir);
   mkdirSync(join(dir, 'logs'), { recursive: true });
+  // The browser's listener (plain HTTP, loopback only) keeps the well-known port; the HTTPS one, for agents and tools, takes any.
   const port = (await portFree(o.port)) ? o.port : 0;
   const tokenFile = join(dir, 'admin.token');
   const children: ChildProcess[] = [];
@@ -47,7 +48,7 @@ export async function runUp(o: UpOptions): Promise<void> {
   const parts: { wan?: Wan; sim?: ChildProcess; ticker?: NodeJS.Timeout } = {};
 
   // The center runs in the cloud site, so agents' round trips to it measure their links to the cloud.
-  const center = launch('center', ['center', '--data-dir', join(dir, 'center'), '--port', String(port), '--site', 'cloud', '--admin-token-file', tokenFile], dir);
+  const center = launch('center', ['center', '--data-dir', join(dir, 'center'), '--port', '0', '--local-listen', `127.0.0.1:${port}`, '--site', 'cloud', '--admin-token-file', tokenFile], dir);
   children.push(center);
   const stopAll = async () => {
     if (stopping) return;
@@ -71,9 +72,11 @@ export async function runUp(o: UpOptions): Promise<void> {
     }
   });
 
-  const url = await centerUrl(join(dir, 'logs', 'center.log'));
+  const { url, localUrl, caPin } = await centerUrl(join(dir, 'logs', 'center.log'));
   const token = await waitFor(() => (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined), 30_000, 'the admin token', 200);
-  const api = new ApiClient(url, token);
+  const caFile = join(dir, 'center', 'pki', 'ca.crt');
+  const ca = readFileSync(caFile, 'utf8');
+  const api = new ApiClient(url, token, ca);
   await api.apply(readFileSync(join(CITY, 'sites.yaml'), 'utf8'));
   const wan = (parts.wan = new Wan(Number(new URL(url).port), o.wan));
 
@@ -83,13 +86,13 @@ export async function runUp(o: UpOptions): Promise<void> {
     const via = a.tier === 'cloud' ? url : await wan.centerUrl(a.site, a.tier);
     const args = ['agent', '--center', via, '--data-dir', data, '--name', a.name, '--site', a.site];
     if (a.mqtt !== undefined) {
-      const wanted = Number(new URL(url).port) + a.mqtt;
+      const wanted = Number(new URL(localUrl).port) + a.mqtt;
       const mqttPort = (await portFree(wanted)) ? wanted : await freePort();
       args.push('--mqtt-listen', `127.0.0.1:${mqttPort}`);
       brokers.set(a.site, mqttPort);
     }
     // The join token goes in the environment, not the arguments every user of the machine can read.
-    const env: Record<string, string> = existsSync(join(data, 'identity.json')) ? {} : { GEDGE_JOIN_TOKEN: (await api.createToken({ site: a.site, ttlSeconds: 600, description: `gedge up: ${a.name}` })).token };
+    const env: Record<string, string> = existsSync(join(data, 'identity.json')) ? {} : { GEDGE_JOIN_TOKEN: (await api.createToken({ site: a.site, ttlSeconds: 600, description: `gedge up: ${a.name}` })).token, GEDGE_CA_PIN: caPin };
     children.push(launch(a.name, args, dir, env));
   }
   // Deploy once every node is Ready, so the rules start everywhere and the replicas spread.
@@ -102,15 +105,15 @@ export async function runUp(o: UpOptions): Promise<void> {
   for (const e of edges) edgeBrokers[e.site] = await wan.brokerAddress(e.site, 'edge', brokers.get(e.site)!);
   const city = await deploySmartCity(api, { manifestsDir: CITY, cloudBroker: `127.0.0.1:${brokers.get('cloud')}`, edgeBrokers });
   await api.apply(readFileSync(join(ROOT, 'examples', 'hello', 'service.yaml'), 'utf8'));
-  const configFile = saveConfig({ server: url, token });
+  const configFile = saveConfig({ server: url, token, ca });
   // Its own process, like a real fleet of devices: its timing is not the agents' nor the WAN emulator's.
   const simArgs = ['sim', 'traffic', '-p', CITY_PROJECT, '--sites', city.edges.join(','), '--devices', String(o.devices), '--rate', String(o.rate), '--stats-every', '10s'];
-  const sim = (parts.sim = o.devices > 0 ? launch('sim', simArgs, dir, { GEDGE_SERVER: url, GEDGE_TOKEN: token }) : undefined);
+  const sim = (parts.sim = o.devices > 0 ? launch('sim', simArgs, dir, { GEDGE_SERVER: url, GEDGE_TOKEN: token, GEDGE_CA_FILE: caFile }) : undefined);
 
   console.log(`
 gedge is up: the smart-city scenario (examples/smart-city, README "Five-minute tour").
-  Dashboard:    ${url}/#/scenario   (sign in with the admin token)
-  API:          ${url}/api/v1   (OpenAPI: ${url}/api/v1/openapi.json)
+  Dashboard:    ${localUrl}/#/scenario   (sign in with the admin token; plain HTTP on loopback only, docs/security.md)
+  API:          ${url}/api/v1   (HTTPS, CA pin ${caPin}; OpenAPI: ${url}/api/v1/openapi.json)
   Admin token:  ${token}
   CLI config:   ${configFile}
   State, logs:  ${dir}
@@ -180,14 +183,14 @@ function stopChild(c: ChildProcess): Promise<void> {
   });
 }
 
-async function centerUrl(logFile: string): Promise<string> {
+async function centerUrl(logFile: string): Promise<{ url: string; localUrl: string; caPin: string }> {
   return waitFor(() => {
     if (!existsSync(logFile)) return undefined;
     const lines = readFileSync(logFile, 'utf8').split('\n').reverse();
     for (const l of lines) {
       if (!l.includes('center listening')) continue;
       try {
-        return (JSON.parse(l) as { url: string }).url;
+        return JSON.parse(l) as { url: string; localUrl: string; caPin: string };
       } catch {
         continue;
       }

@@ -3,6 +3,7 @@ import { lookupKind, type Resource } from './resources.ts';
 import type { SinkMessagesPage } from './device-schema.ts';
 import { BadRequestError } from './errors.ts';
 import { ExecClient, type ExecHandlers, type ExecRequest } from './exec-client.ts';
+import { fetchFor, type Fetch } from './tls-fetch.ts';
 
 export interface ApplyItem {
   action: 'created' | 'configured' | 'unchanged';
@@ -26,14 +27,22 @@ export interface TokenView {
   createdAt: string;
   expiresAt: string | null;
   usedAt: string | null;
+  /** Join tokens, when issued: the pin of the center's CA, for the joining node. */
+  caPin?: string;
 }
 
 /** The typed client for the center's API; the CLI, the dashboard and tests use only this. */
 export class ApiClient {
+  private readonly fetch: Fetch;
+
+  /** `ca`: the center's CA certificate (PEM), trusted instead of the system's for https:// (gedge login stores it). */
   constructor(
     readonly server: string,
     private readonly token: string,
-  ) {}
+    private readonly ca?: string,
+  ) {
+    this.fetch = fetchFor(server, ca ? { ca } : undefined);
+  }
 
   list<T extends Resource = Resource>(kind: string, opts: { project?: string; selector?: string } = {}): Promise<{ items: T[]; revision: number }> {
     return this.json('GET', `/api/v1/${plural(kind)}${query({ project: opts.project, labelSelector: opts.selector })}`);
@@ -108,12 +117,12 @@ export class ApiClient {
 
   /** Runs a command in a running instance over a WebSocket (see ExecClient); rejects when the center refuses. */
   exec(instance: string, req: ExecRequest, on: ExecHandlers = {}): Promise<ExecClient> {
-    return ExecClient.open(this.server, this.token, instance, req, on);
+    return ExecClient.open(this.server, this.token, instance, req, on, this.ca);
   }
 
   async raw(method: string, path: string, body?: string, contentType = 'application/json'): Promise<Response> {
     try {
-      return await fetch(new URL(path, this.server), {
+      return await this.fetch(new URL(path, this.server), {
         method,
         headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
         body,
@@ -133,7 +142,7 @@ export class ApiClient {
   private async *stream(path: string, signal?: AbortSignal): AsyncGenerator<string> {
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.server), { headers: { authorization: `Bearer ${this.token}` }, signal });
+      res = await this.fetch(new URL(path, this.server), { headers: { authorization: `Bearer ${this.token}` }, signal });
     } catch (cause) {
       if (signal?.aborted) return;
       throw new UnavailableError(`cannot reach the center at ${this.server}`, { cause });

@@ -54,6 +54,15 @@ export class ForbiddenError extends GedgeError {
   override readonly status = 403;
   override readonly code = 'Forbidden';
 }
+/**
+ * A node's certificate has expired: it may renew it (POST /api/v1/node/certificate)
+ * within the center's grace, then reconnect. 495 is the status nginx gives
+ * certificate errors; unlike 401 it tells the agent to renew, not to give up.
+ */
+export class CertificateExpiredError extends GedgeError {
+  override readonly status = 495;
+  override readonly code = 'CertificateExpired';
+}
 export class PayloadTooLargeError extends GedgeError {
   override readonly status = 413;
   override readonly code = 'PayloadTooLarge';
@@ -83,6 +92,7 @@ export function errorFromBody(status: number, body: { code?: string; message?: s
     Conflict: ConflictError,
     Unauthorized: UnauthorizedError,
     Forbidden: ForbiddenError,
+    CertificateExpired: CertificateExpiredError,
     PayloadTooLarge: PayloadTooLargeError,
     Gone: GoneError,
     Unavailable: UnavailableError,

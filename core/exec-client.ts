@@ -70,14 +70,14 @@ export class ExecClient extends EventEmitter {
   }
 
   /** Connects; rejects with the center's error (e.g. Forbidden, NotFound) when it refuses. */
-  static open(server: string, token: string, instance: string, req: ExecRequest, on: ExecHandlers = {}): Promise<ExecClient> {
+  static open(server: string, token: string, instance: string, req: ExecRequest, on: ExecHandlers = {}, ca?: string): Promise<ExecClient> {
     const url = new URL(execPath(instance), server.replace(/^http/, 'ws'));
     if (req.project) url.searchParams.set('project', req.project);
     for (const arg of req.command) url.searchParams.append('command', arg);
     if (req.tty) url.searchParams.set('tty', 'true');
     if (req.cols) url.searchParams.set('cols', String(req.cols));
     if (req.rows) url.searchParams.set('rows', String(req.rows));
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, maxPayload: 4 * 1024 * 1024 });
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, maxPayload: 4 * 1024 * 1024, ...(ca ? { ca } : {}) });
     return new Promise((resolve, reject) => {
       ws.once('upgrade', (res) => res.socket.setNoDelay(true));
       ws.once('open', () => resolve(new ExecClient(ws, on)));

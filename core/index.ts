@@ -18,3 +18,4 @@ export * from './private-files.ts';
 export * from './addresses.ts';
 export * from './probe-address.ts';
 export * from './egress.ts';
+export * from './tls-fetch.ts';

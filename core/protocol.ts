@@ -51,7 +51,10 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
     /** Where peers reach this agent's probe responder (for agent-to-agent round trips); absent: not probed. */
     probe: probeAddressSchema.optional(),
     /** The edge MQTT broker's ports, when it runs. */
-    mqtt: z.object({ host: z.string().min(1), tcp: z.number().int().min(1).max(65535), ws: z.number().int().min(1).max(65535).optional() }).optional(),
+    /** The edge broker's listeners: tls and wss encrypted, tcp and ws in clear (only when the operator turned them on). */
+    mqtt: z
+      .object({ host: z.string().min(1), tcp: z.number().int().min(1).max(65535).optional(), ws: z.number().int().min(1).max(65535).optional(), tls: z.number().int().min(1).max(65535).optional(), wss: z.number().int().min(1).max(65535).optional() })
+      .optional(),
     /** The workload runtimes this node offers (template.runtime values); absent: process only. */
     runtimes: z.array(runtimeKindSchema).max(16).optional(),
   }),

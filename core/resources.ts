@@ -75,7 +75,7 @@ export const nodeStatusSchema = z
     /** Last store revision the agent acknowledged as applied. */
     syncedRevision: z.number().int().nonnegative().optional(),
     /** Where the node's edge MQTT broker listens for devices, when it runs one. */
-    mqtt: z.object({ host: z.string(), tcp: z.number().int(), ws: z.number().int().optional() }).strict().optional(),
+    mqtt: z.object({ host: z.string(), tcp: z.number().int().optional(), ws: z.number().int().optional(), tls: z.number().int().optional(), wss: z.number().int().optional() }).strict().optional(),
     /** The workload runtimes the node's agent offers; absent: process only. */
     runtimes: z.array(z.string()).optional(),
     /** The node's store-and-forward uplink queue, from its last heartbeat. */

@@ -5,3 +5,4 @@ export * from './platform.ts';
 export * from './browser.ts';
 export * from './wakeup-probe.ts';
 export * from './raw-node.ts';
+export * from './join-node.ts';

@@ -72,7 +72,7 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
         link = await LinkEmulator.start({ upstreamPort: center.port });
         links.set(name, link);
       }
-      via = link.url;
+      via = `https://127.0.0.1:${link.port}`;
     }
     let probe: { probeListen: string; probeAdvertise: string } | undefined;
     if (o.accessLinks) {
@@ -87,7 +87,7 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
       probe = { probeListen: `127.0.0.1:${port}`, probeAdvertise: `127.0.0.1:${access.port}` };
     }
     const joinToken = prev ? undefined : (await api.createToken({ site: spec.site })).token;
-    const h = await startAgentProcess({ center: via, name, site: spec.site, joinToken, dataDir: prev?.dataDir, cpu: spec.cpu, memoryMiB: spec.memoryMiB, args: spec.args, mqtt: spec.mqtt ? await stablePort(mqttPorts, name) : undefined, ...probe });
+    const h = await startAgentProcess({ center: via, name, site: spec.site, joinToken, caPin: center.caPin, dataDir: prev?.dataDir, cpu: spec.cpu, memoryMiB: spec.memoryMiB, args: spec.args, mqtt: spec.mqtt ? await stablePort(mqttPorts, name) : undefined, ...probe });
     agents.set(name, h);
     return h;
   };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { ApiClient } from '../core/index.ts';
+import { ApiClient, tlsFetch, type Fetch } from '../core/index.ts';
 import { waitFor } from './wait-for.ts';
 
 const BIN = fileURLToPath(new URL('../bin/gedge.mjs', import.meta.url));
@@ -88,22 +88,36 @@ export interface CenterOptions {
   linkExpireMs?: number;
   /** SQLite commit durability (default full). */
   storeSync?: 'full' | 'normal';
+  /** The loopback plain-HTTP listener's port (default any free one). */
+  localPort?: number;
+  /** More flags, e.g. ['--node-cert-ttl', '30s']. */
+  args?: string[];
 }
 
 export interface CenterHandle {
   process: GedgeProcess;
+  /** https://127.0.0.1:port */
   url: string;
   port: number;
+  /** The plain-HTTP loopback listener (what a browser on this machine opens). */
+  localUrl: string;
   dataDir: string;
   adminToken: string;
+  /** The center's CA (PEM), its file (for the CLI's --ca-file) and its pin, as a join token's holder gets them. */
+  ca: string;
+  caFile: string;
+  caPin: string;
+  /** The API client over HTTPS, trusting only the center's CA. */
   api: ApiClient;
+  /** fetch() over HTTPS trusting only the center's CA (for requests the API client does not make). */
+  fetch: Fetch;
 }
 
 /** Starts `gedge center` on 127.0.0.1 and a free port, and waits until it serves. */
 export async function startCenterProcess(o: CenterOptions = {}): Promise<CenterHandle> {
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'gedge-center-'));
   const tokenFile = join(dataDir, 'admin.token');
-  const args = ['center', '--data-dir', dataDir, '--port', String(o.port ?? 0), '--admin-token-file', tokenFile];
+  const args = ['center', '--data-dir', dataDir, '--port', String(o.port ?? 0), '--local-listen', `127.0.0.1:${o.localPort ?? 0}`, '--admin-token-file', tokenFile];
   if (o.heartbeatMs) args.push('--heartbeat-ms', String(o.heartbeatMs));
   if (o.notReadyAfterMs) args.push('--not-ready-after-ms', String(o.notReadyAfterMs));
   if (o.evictAfterMs !== undefined) args.push('--evict-after-ms', String(o.evictAfterMs));
@@ -113,6 +127,7 @@ export async function startCenterProcess(o: CenterOptions = {}): Promise<CenterH
   if (o.rebalanceMs) args.push('--rebalance-ms', String(o.rebalanceMs));
   if (o.linkExpireMs) args.push('--link-expire-ms', String(o.linkExpireMs));
   if (o.storeSync) args.push('--store-sync', o.storeSync);
+  if (o.args) args.push(...o.args);
   const p = spawnGedge('center', args);
   const line = await Promise.race([
     p.waitForLine((l) => l.msg === 'center listening', 30_000),
@@ -124,7 +139,9 @@ export async function startCenterProcess(o: CenterOptions = {}): Promise<CenterH
   // The CLI writes the token file just after the center logs that it listens.
   if (!o.adminToken) await waitFor(() => existsSync(tokenFile) && readFileSync(tokenFile, 'utf8').trim(), 10_000, 'the admin token file');
   const adminToken = o.adminToken ?? readFileSync(tokenFile, 'utf8').trim();
-  return { process: p, url, port: Number(new URL(url).port), dataDir, adminToken, api: new ApiClient(url, adminToken) };
+  const caFile = join(dataDir, 'pki', 'ca.crt');
+  const ca = readFileSync(caFile, 'utf8');
+  return { process: p, url, port: Number(new URL(url).port), localUrl: line.localUrl as string, dataDir, adminToken, ca, caFile, caPin: line.caPin as string, api: new ApiClient(url, adminToken, ca), fetch: tlsFetch({ ca }) };
 }
 
 export interface AgentOptions {
@@ -132,6 +149,8 @@ export interface AgentOptions {
   name: string;
   site?: string;
   joinToken?: string;
+  /** The center CA's pin (needed with a join token). */
+  caPin?: string;
   dataDir?: string;
   /** host:port for the agent's probe responder, or 'off'. */
   probeListen?: string;
@@ -160,7 +179,7 @@ export async function startAgentProcess(o: AgentOptions): Promise<AgentHandle> {
   const args = ['agent', '--center', o.center, '--data-dir', dataDir, '--name', o.name];
   if (o.site) args.push('--site', o.site);
   // As `gedge up` does: a join token in the environment, not in the arguments `ps` shows.
-  const env: Record<string, string> = o.joinToken ? { GEDGE_JOIN_TOKEN: o.joinToken } : {};
+  const env: Record<string, string> = { ...(o.joinToken ? { GEDGE_JOIN_TOKEN: o.joinToken } : {}), ...(o.caPin ? { GEDGE_CA_PIN: o.caPin } : {}) };
   if (o.probeListen) args.push('--probe-listen', o.probeListen);
   if (o.probeAdvertise) args.push('--probe-advertise', o.probeAdvertise);
   if (o.mqtt) args.push('--mqtt-listen', o.mqtt === true ? '127.0.0.1:0' : o.mqtt);

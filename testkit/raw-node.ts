@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { AGENT_CONNECT_PATH, centerMessageSchema, type AgentMessage, type CenterMessage } from '../core/index.ts';
 import { waitFor } from '../core/wait-for.ts';
+import { joinAsNode, type NodeIdentity } from './join-node.ts';
 
 /**
  * A node that speaks the agent protocol by hand, for tests that act as a
@@ -20,21 +21,14 @@ export class RawNode {
     ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
   }
 
-  /** Joins `name` at `site` with a join token from the admin, and returns the node credential. */
-  static async join(center: string, adminToken: string, name: string, site: string): Promise<string> {
-    const call = async (path: string, token: string, body: unknown) => {
-      const res = await fetch(new URL(path, center), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      const json = (await res.json()) as Record<string, unknown>;
-      if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-      return json;
-    };
-    const join = (await call('/api/v1/tokens', adminToken, { kind: 'join', site })).token as string;
-    return (await call('/api/v1/join', join, { name, capacity: { cpu: 1, memoryMiB: 512, diskMiB: 0 } })).credential as string;
+  /** Joins `name` at `site` with a join token from the admin: the node's credential and certificate. */
+  static join(center: { url: string; ca: string; adminToken: string }, name: string, site: string): Promise<NodeIdentity> {
+    return joinAsNode(center, name, site);
   }
 
-  /** Connects with `credential`; rejects with the HTTP status when the center refuses the upgrade. */
-  static connect(center: string, credential: string): Promise<RawNode> {
-    const ws = new WebSocket(new URL(AGENT_CONNECT_PATH, center.replace(/^http/, 'ws')), { headers: { authorization: `Bearer ${credential}` } });
+  /** Connects as `who` over mutual TLS; rejects with the HTTP status when the center refuses the upgrade. */
+  static connect(center: string, who: NodeIdentity): Promise<RawNode> {
+    const ws = new WebSocket(new URL(AGENT_CONNECT_PATH, center.replace(/^http/, 'ws')), { headers: { authorization: `Bearer ${who.credential}` }, ...who.tls });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new RawNode(ws)));
       ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`refused: ${res.statusCode}`), { status: res.statusCode })));

@@ -8,7 +8,7 @@ import { Counters } from './counters.ts';
 import { guardedEmitter } from './emitter.ts';
 import { InvalidTopicError } from './errors.ts';
 import { deviceOf, Gatekeeper } from './gatekeeper.ts';
-import { Listeners } from './listeners.ts';
+import { Listeners, type ServerTls } from './listeners.ts';
 import { ConnectionLimiter, DEFAULT_LIMITS, guardPacketSize } from './limits.ts';
 import { sessionOf, type AedesClient, type RoutedPacket } from './session.ts';
 import { SqlitePersistence } from './sqlite-persistence.ts';
@@ -54,7 +54,7 @@ export class EdgeBroker {
     });
     let listeners: Listeners;
     try {
-      listeners = await Listeners.start((conn, req) => guardPacketSize(aedes.handle(conn, req), limits), o.tcp ?? '127.0.0.1:0', o.ws, new ConnectionLimiter(limits));
+      listeners = await Listeners.start((conn, req) => guardPacketSize(aedes.handle(conn, req), limits), { tcp: o.tcp, ws: o.ws, tls: o.tls, wss: o.wss }, new ConnectionLimiter(limits), o.certificate);
     } catch (err) {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       persistence.close();
@@ -86,8 +86,13 @@ export class EdgeBroker {
     log.info({ ports: listeners.ports }, 'edge broker listening');
   }
 
-  get ports(): { tcp: number; ws?: number } {
+  get ports(): { tcp?: number; ws?: number; tls?: number; wss?: number } {
     return this.listeners.ports;
+  }
+
+  /** A renewed certificate for the TLS listeners; connected devices stay. */
+  setTls(material: ServerTls): void {
+    this.listeners.setTls(material);
   }
 
   /**

@@ -43,7 +43,7 @@ async function roundTrip(b: TestBroker): Promise<void> {
 
 test('a CONNECT declaring 100 MiB is refused at its header, before authentication, and the broker serves on', async () => {
   await withBroker(directory, {}, async (b) => {
-    const { socket, closed } = await raw(b.broker.ports.tcp);
+    const { socket, closed } = await raw(b.broker.ports.tcp!);
     socket.write(header(1, 100 * 1024 * 1024));
     socket.write(Buffer.alloc(64 * 1024, 1)); // the start of the promised body
     await closed;
@@ -69,17 +69,17 @@ test('a packet over maxPacketBytes ends its connection; one under it is delivere
 
 test('a connection that sends no CONNECT is closed after the CONNECT timeout', async () => {
   await withBroker(directory, { limits: { connectTimeoutMs: 300 } }, async (b) => {
-    const { closed } = await raw(b.broker.ports.tcp);
+    const { closed } = await raw(b.broker.ports.tcp!);
     await closed;
   });
 });
 
 test('connections per address and in all are bounded, over TCP and WebSocket together; a slot frees when one closes', async () => {
   await withBroker(directory, { ws: '127.0.0.1:0', limits: { maxConnectionsPerAddress: 3, maxConnections: 5 } }, async (b) => {
-    const held = await Promise.all([0, 1].map(() => raw(b.broker.ports.tcp)));
+    const held = await Promise.all([0, 1].map(() => raw(b.broker.ports.tcp!)));
     const ws = new WebSocket(`ws://127.0.0.1:${b.broker.ports.ws}/mqtt`, 'mqtt');
     await new Promise((r) => ws.once('open', r));
-    const fourth = await raw(b.broker.ports.tcp);
+    const fourth = await raw(b.broker.ports.tcp!);
     await fourth.closed; // over the per-address limit: closed at once, without a CONNECT timeout
     held[0]!.socket.destroy();
     await held[0]!.closed;
@@ -96,7 +96,7 @@ test('a message the agent sends in its connect hook (a pending command) reaches 
   own.broker = b.broker;
   try {
     const first: string[] = [];
-    const { socket } = await raw(b.broker.ports.tcp);
+    const { socket } = await raw(b.broker.ports.tcp!);
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     parser.on('packet', (p) => first.push(p.cmd === 'publish' ? `publish ${p.topic}` : p.cmd));
     socket.on('data', (d) => parser.parse(d));
@@ -120,7 +120,7 @@ test('property: random bytes and random packets never crash or stall the broker,
     const connectThenJunk = fc.uint8Array({ maxLength: 512 }).map((junk) => Buffer.concat([mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'lamp', username: 'lamp', password: Buffer.from('l4mp'), keepalive: 30 }), Buffer.from(junk)]));
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 1024 }).map((a) => Buffer.from(a)), headerThenJunk, connectThenJunk), async (bytes) => {
-        const { socket, closed } = await raw(b.broker.ports.tcp);
+        const { socket, closed } = await raw(b.broker.ports.tcp!);
         socket.write(bytes);
         // Either the broker ends it, or we do once it has read what we sent.
         await Promise.race([closed, new Promise((r) => setTimeout(r, 20))]);

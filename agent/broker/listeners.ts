@@ -1,5 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { parseHostPort } from '../network/host-port.ts';
@@ -8,41 +10,80 @@ import type { ConnectionLimiter } from './limits.ts';
 
 export type ConnectionHandler = (conn: Duplex, req?: IncomingMessage) => void;
 
-/** The broker's sockets: MQTT over TCP, and optionally over WebSocket at /mqtt. Each connection goes to aedes as a duplex stream. */
+/** The broker's listen addresses ("host:port"), each off when unset. */
+export interface ListenAddresses {
+  /** MQTT over TCP, in clear: only when the operator asks for it. */
+  tcp?: string;
+  /** MQTT over WebSocket at /mqtt, in clear. */
+  ws?: string;
+  /** MQTT over TLS (MQTTS). */
+  tls?: string;
+  /** MQTT over secure WebSocket at /mqtt. */
+  wss?: string;
+}
+
+/** The certificate the TLS listeners serve (the node's, issued by the center's CA) and the CA that device certificates must chain to. */
+export interface ServerTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export type ListenerKind = keyof ListenAddresses;
+
+const WHAT: Record<ListenerKind, string> = { tcp: 'MQTT', ws: 'MQTT over WebSocket', tls: 'MQTTS', wss: 'MQTT over secure WebSocket' };
+
+/**
+ * The broker's sockets: MQTT over TCP and TLS, and over WebSocket (plain or
+ * secure) at /mqtt. Each connection goes to aedes as a duplex stream. TLS
+ * listeners ask devices for a client certificate but do not require one
+ * (devices may use passwords); a renewed server certificate is taken without
+ * dropping anyone (setTls).
+ */
 export class Listeners {
   private readonly sockets = new Set<net.Socket>();
 
-  static async start(handle: ConnectionHandler, tcp: string, ws: string | undefined, limiter: ConnectionLimiter): Promise<Listeners> {
-    const tcpServer = net.createServer({ noDelay: true });
-    await listen(tcpServer, tcp, 'MQTT');
-    let wsServer: http.Server | undefined;
-    if (ws !== undefined) {
-      wsServer = http.createServer({ noDelay: true });
-      try {
-        await listen(wsServer, ws, 'MQTT over WebSocket');
-      } catch (err) {
-        tcpServer.close();
-        throw err;
+  static async start(handle: ConnectionHandler, at: ListenAddresses, limiter: ConnectionLimiter, material?: ServerTls): Promise<Listeners> {
+    const servers = new Map<ListenerKind, net.Server>();
+    const secure = material ? { ca: material.ca, cert: material.cert, key: material.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const, handshakeTimeout: 10_000 } : undefined;
+    try {
+      for (const kind of ['tcp', 'ws', 'tls', 'wss'] as const) {
+        const address = at[kind];
+        if (address === undefined) continue;
+        if ((kind === 'tls' || kind === 'wss') && !secure) throw new BrokerListenError(`${WHAT[kind]}: no certificate to serve`);
+        const server = kind === 'tcp' ? net.createServer({ noDelay: true }) : kind === 'ws' ? http.createServer({ noDelay: true }) : kind === 'tls' ? tls.createServer({ ...secure, noDelay: true }) : https.createServer({ ...secure, noDelay: true });
+        servers.set(kind, server);
+        await listen(server, address, WHAT[kind]);
       }
+    } catch (err) {
+      for (const s of servers.values()) s.close();
+      throw err;
     }
-    return new Listeners(handle, tcpServer, wsServer, limiter);
+    return new Listeners(handle, servers, limiter);
   }
 
   private constructor(
     handle: ConnectionHandler,
-    private readonly tcp: net.Server,
-    private readonly http: http.Server | undefined,
+    private readonly servers: Map<ListenerKind, net.Server>,
     limiter: ConnectionLimiter,
   ) {
-    tcp.on('connection', (socket: net.Socket) => {
-      if (!limiter.admit(socket, socket.remoteAddress)) return void socket.destroy();
-      // A connection that never sends CONNECT is not aedes' client yet; close() must still end it.
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-      handle(socket);
-    });
-    if (http) {
-      const wss = new WebSocketServer({ server: http, path: '/mqtt' });
+    for (const [kind, server] of servers) {
+      if (kind === 'tcp' || kind === 'tls') {
+        // Admission counts the raw socket, before any TLS handshake work.
+        server.on('connection', (socket: net.Socket) => {
+          if (!limiter.admit(socket, socket.remoteAddress)) return void socket.destroy();
+          // A connection that never sends CONNECT is not aedes' client yet; close() must still end it.
+          this.sockets.add(socket);
+          socket.on('close', () => this.sockets.delete(socket));
+          if (kind === 'tcp') handle(socket);
+        });
+        if (kind === 'tls') {
+          server.on('secureConnection', (socket: tls.TLSSocket) => handle(socket));
+          server.on('tlsClientError', (_err, socket: net.Socket) => socket.destroy());
+        }
+        continue;
+      }
+      const wss = new WebSocketServer({ server: server as http.Server, path: '/mqtt' });
       wss.on('connection', (socket, req) => {
         req.socket.setNoDelay(true);
         const stream = createWebSocketStream(socket);
@@ -52,16 +93,22 @@ export class Listeners {
     }
   }
 
-  get ports(): { tcp: number; ws?: number } {
-    const tcp = (this.tcp.address() as net.AddressInfo).port;
-    return this.http ? { tcp, ws: (this.http.address() as net.AddressInfo).port } : { tcp };
+  get ports(): { tcp?: number; ws?: number; tls?: number; wss?: number } {
+    const ports: { tcp?: number; ws?: number; tls?: number; wss?: number } = {};
+    for (const [kind, server] of this.servers) ports[kind] = (server.address() as net.AddressInfo).port;
+    return ports;
+  }
+
+  /** A renewed certificate: new handshakes use it; connections already made stay. */
+  setTls(material: ServerTls): void {
+    for (const kind of ['tls', 'wss'] as const) (this.servers.get(kind) as tls.Server | undefined)?.setSecureContext({ ca: material.ca, cert: material.cert, key: material.key });
   }
 
   /** Stops accepting; resolves once every connection is gone (aedes closes its clients, this the rest). */
   close(): Promise<void> {
-    const closing = [closed(this.tcp), ...(this.http ? [closed(this.http)] : [])];
+    const closing = [...this.servers.values()].map(closed);
     for (const s of this.sockets) s.destroy();
-    this.http?.closeAllConnections();
+    for (const kind of ['ws', 'wss'] as const) (this.servers.get(kind) as http.Server | undefined)?.closeAllConnections();
     return Promise.all(closing).then(() => undefined);
   }
 }

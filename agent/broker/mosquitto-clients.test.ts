@@ -26,7 +26,7 @@ for (const [name, version] of VERSIONS) {
   test(`${name}: mosquitto_pub and mosquitto_sub as devices, retained and live messages`, async () => {
     const b = await startBroker(directory);
     try {
-      const port = b.broker.ports.tcp;
+      const port = b.broker.ports.tcp!;
       assert.equal(await pub([...identity(port, 'acme/sensor', 's3cret', version), '-t', 'plant/1/temp', '-m', 'retained', '-q', '1', '-r']), 0);
       const sub = spawn('/usr/bin/mosquitto_sub', [...identity(port, 'acme/panel', 'p4nel', version), '-t', 'plant/#', '-q', '2', '-v', '-C', '3', '-W', '20']);
       const lines: string[] = [];
@@ -47,7 +47,7 @@ for (const [name, version] of VERSIONS) {
   test(`${name}: mosquitto_pub with a wrong secret is refused; one outside its grants is dropped`, async () => {
     const b = await startBroker(directory);
     try {
-      const port = b.broker.ports.tcp;
+      const port = b.broker.ports.tcp!;
       assert.notEqual(await pub([...identity(port, 'acme/sensor', 'wrong', version), '-t', 'plant/1/temp', '-m', 'x']), 0);
       assert.equal(b.broker.stats().denied.auth, 1);
       // 3.1.1 acknowledges and drops; MQTT 5 gets PUBACK 0x87, which mosquitto_pub reports but still exits once acknowledged.

@@ -122,7 +122,7 @@ test('a device silent past 1.5 x its keep-alive is disconnected and its will pub
     const panel = await device(b.url, 'acme/panel', 'p4nel');
     const got = inbox(panel);
     await panel.subscribeAsync('devices/+/status', { qos: 1 });
-    const socket = net.connect({ host: '127.0.0.1', port: b.broker.ports.tcp, noDelay: true });
+    const socket = net.connect({ host: '127.0.0.1', port: b.broker.ports.tcp!, noDelay: true });
     let closed = false;
     socket.on('close', () => (closed = true));
     socket.on('error', () => undefined);

@@ -65,6 +65,7 @@ export async function startBroker(directory: DeviceDirectory, o: Partial<EdgeBro
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'gedge-broker-'));
   const seen: Seen = { published: [], connects: [], disconnects: [] };
   const broker = await EdgeBroker.start({
+    tcp: '127.0.0.1:0',
     ...o,
     dataDir,
     directory,

@@ -1,4 +1,5 @@
 import type { BrokerLimits } from './limits.ts';
+import type { ServerTls } from './listeners.ts';
 import type { Logger } from 'pino';
 
 /** The contract between the edge MQTT broker and the agent that runs it. */
@@ -56,10 +57,16 @@ export interface BrokerHooks {
 }
 
 export interface EdgeBrokerOptions {
-  /** MQTT over TCP, "host:port"; default 127.0.0.1:0 (any free port). */
+  /** MQTT over TCP in clear, "host:port" (port 0: any free port); off when undefined. */
   tcp?: string;
-  /** MQTT over WebSocket (path /mqtt), "host:port"; off when undefined. */
+  /** MQTT over WebSocket (path /mqtt) in clear; off when undefined. */
   ws?: string;
+  /** MQTTS (MQTT over TLS) with `certificate`; off when undefined. */
+  tls?: string;
+  /** MQTT over secure WebSocket (path /mqtt) with `certificate`; off when undefined. */
+  wss?: string;
+  /** What the TLS listeners serve (the node's certificate) and the CA device certificates chain to. */
+  certificate?: ServerTls;
   /** Sessions, queued messages and retained messages live in DATADIR/broker.db and survive a restart. */
   dataDir: string;
   directory: DeviceDirectory;

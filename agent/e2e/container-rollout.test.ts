@@ -88,7 +88,7 @@ describe('container rollouts across two edge sites', { skip: requirePodman() }, 
   }
 
   async function rolloutStatus(): Promise<{ code: number | null; out: string }> {
-    const cli = spawnGedge('cli', ['rollout', 'status', 'web', '--timeout', '3m'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CONFIG: '/nonexistent/gedge-config' });
+    const cli = spawnGedge('cli', ['rollout', 'status', 'web', '--timeout', '3m'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CA_FILE: p.center.caFile, GEDGE_CONFIG: '/nonexistent/gedge-config' });
     let err = '';
     cli.proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     const code = await cli.exited;
@@ -156,7 +156,7 @@ describe('container rollouts across two edge sites', { skip: requirePodman() }, 
     assert.ok(i(/RolloutFailed: revision 3 failed its health gate: instance .* (restarted \d+ times without becoming ready|failed)/) > 0, story.join('\n'));
     assert.ok(i(/RolledBack: rolled back from revision 3 to revision 2/) > i(/RolloutFailed/), story.join('\n'));
 
-    const history = spawnGedge('cli', ['rollout', 'history', 'web'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CONFIG: '/nonexistent/gedge-config' });
+    const history = spawnGedge('cli', ['rollout', 'history', 'web'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CA_FILE: p.center.caFile, GEDGE_CONFIG: '/nonexistent/gedge-config' });
     assert.equal(await history.exited, 0);
     const table = history.lines.map((l) => l.msg ?? '').join('\n');
     assert.match(table, /^1\s+\S+\s+container\s+image localhost\/gedge-web:v1$/m);

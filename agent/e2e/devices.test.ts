@@ -86,7 +86,7 @@ test('devices at the edge with real MQTT clients: twins both ways across offline
 
     // `gedge get devices` shows the state; revoking the credential disconnects the device.
     await waitFor(async () => (await device(p, 'light-1')).status?.connected, 10_000, 'connected again in the center');
-    const cli = spawnGedge('cli', ['get', 'devices'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CONFIG: '/nonexistent/gedge-config' });
+    const cli = spawnGedge('cli', ['get', 'devices'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CA_FILE: p.center.caFile, GEDGE_CONFIG: '/nonexistent/gedge-config' });
     assert.equal(await cli.exited, 0);
     const table = cli.lines.map((l) => l.msg ?? '').join('\n');
     assert.match(table, /NAME\s+SITE\s+CONNECTED\s+NODE\s+LAST SEEN\s+DESIRED\s+ACKED/);

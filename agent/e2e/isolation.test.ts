@@ -36,7 +36,7 @@ test("a project's workload runs unprivileged and reaches only its own project's 
 
     // The attack, applied with a user token of p1 only.
     const user = await api.createToken({ kind: 'user', projects: ['p1'] });
-    const p1 = new ApiClient(p.center.url, user.token);
+    const p1 = new ApiClient(p.center.url, user.token, p.center.ca);
     const data = p.agents.get('node-a')!.dataDir;
     await p1.apply(
       service(

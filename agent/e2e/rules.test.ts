@@ -122,7 +122,7 @@ describe('rules at the edge', () => {
     assert.equal(s.lastDropped?.sample, 'not json at all');
     assert.match(s.lastSinkError?.message ?? '', /HTTP 503/);
 
-    const describe = spawnGedge('cli', ['describe', 'rule', 'flows'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CONFIG: '/nonexistent/gedge-config' });
+    const describe = spawnGedge('cli', ['describe', 'rule', 'flows'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CA_FILE: p.center.caFile, GEDGE_CONFIG: '/nonexistent/gedge-config' });
     assert.equal(await describe.exited, 0);
     const text = describe.lines.map((l) => l.msg ?? '').join('\n');
     assert.match(text, /NODE\s+PHASE\s+IN\s+OUT\s+FILTERED\s+DROPPED\s+LATE\s+SINK ERRORS/);

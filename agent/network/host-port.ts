@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
 
 export interface HostPort {
@@ -22,3 +24,16 @@ export const hostPortString = (minPort: 0 | 1) =>
 
 /** Wildcard listen addresses mean "every interface"; peers cannot dial them. */
 export const isWildcard = (host: string): boolean => host === '0.0.0.0' || host === '::' || host === '[::]';
+
+/** The IP addresses clients reach these listen addresses at (every interface's for a wildcard), for a certificate to name. */
+export function certificateAddresses(listens: (string | undefined)[]): string[] {
+  const ips = new Set<string>();
+  for (const l of listens) {
+    const hp = l && l !== 'off' ? parseHostPort(l) : undefined;
+    if (!hp) continue;
+    if (isWildcard(hp.host)) {
+      for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (!a.address.startsWith('fe80:')) ips.add(a.address);
+    } else if (isIP(hp.host)) ips.add(hp.host);
+  }
+  return [...ips];
+}

@@ -2,27 +2,19 @@ import { after, before } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorFromBody, type ApiClient } from '../../core/index.ts';
-import { startCenterProcess, type CenterHandle } from '../../testkit/index.ts';
+import type { ApiClient } from '../../core/index.ts';
+import { joinAsNode, startCenterProcess, type CenterHandle, type NodeIdentity } from '../../testkit/index.ts';
 
 /**
  * Makes `site` exist and joins a node to it the way an agent does (join
- * token -> POST /api/v1/join), returning the node credential the uplink
- * sender authenticates with.
+ * token + CSR -> POST /api/v1/join), returning the credential and
+ * certificate the uplink sender authenticates with.
  */
-export async function joinNode(center: { url: string; api: ApiClient }, name: string, site: string, devices: string[] = []): Promise<string> {
+export async function joinNode(center: CenterHandle, name: string, site: string, devices: string[] = []): Promise<NodeIdentity> {
   await center.api.apply(`apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: ${site} }\nspec: { tier: edge }\n`);
   // The devices whose messages the node will send: a node speaks only for its site's devices.
   if (devices.length) await center.api.apply(devices.map((d) => `apiVersion: gedge.io/v1\nkind: Device\nmetadata: { name: ${d} }\nspec: { site: ${site} }\n`).join('---\n'));
-  const join = (await center.api.createToken({ site })).token;
-  const res = await fetch(new URL('/api/v1/join', center.url), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${join}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name, capacity: { cpu: 1, memoryMiB: 256 } }),
-  });
-  const body = (await res.json()) as { credential?: string; code?: string; message?: string };
-  if (!res.ok || !body.credential) throw errorFromBody(res.status, body);
-  return body.credential;
+  return joinAsNode(center, name, site);
 }
 
 /** A table-sink (or other) Route in the default project, taking every device topic. */
@@ -59,6 +51,8 @@ export interface UplinkEnv {
   center: CenterHandle;
   /** The node credential of edge-1 (site edge-a). */
   credential: string;
+  /** edge-1's TLS material: the center's CA, its key and certificate. */
+  tls: NodeIdentity['tls'];
   /** A temporary directory removed after the file's tests. */
   tempDir(): string;
 }
@@ -75,7 +69,9 @@ export function uplinkEnv(dirPrefix: string): UplinkEnv {
   } as UplinkEnv;
   before(async () => {
     env.center = await startCenterProcess();
-    env.credential = await joinNode(env.center, 'edge-1', 'edge-a', ['d0', 'd1', 'd2']);
+    const id = await joinNode(env.center, 'edge-1', 'edge-a', ['d0', 'd1', 'd2']);
+    env.credential = id.credential;
+    env.tls = id.tls;
   });
   after(async () => {
     await env.center.process.stop();

@@ -6,23 +6,49 @@ export interface PostResult {
   text: string;
 }
 
+/** The node's TLS material (its certificate changes as it renews). */
+export interface ClientTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
 /**
  * POSTs gzip'd JSON bodies to one URL over keep-alive connections with
  * TCP_NODELAY (a batch is one write; Nagle would only hold its tail back).
+ * Over https the node presents its certificate; a renewed one is used from
+ * the next post on (new connections; the old ones close when idle).
  */
 export class UplinkPoster {
   private readonly url: URL;
-  private readonly agent: http.Agent;
+  private agent: http.Agent;
+  private agentCert: string | undefined;
   private readonly request: typeof http.request;
 
   constructor(
     url: string,
     private readonly credential: string,
+    private readonly tls?: () => ClientTls,
   ) {
     this.url = new URL(url);
     const secure = this.url.protocol === 'https:';
-    this.agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    this.agent = secure ? this.httpsAgent() : new http.Agent({ keepAlive: true });
     this.request = secure ? https.request : http.request;
+  }
+
+  private httpsAgent(): https.Agent {
+    const tls = this.tls?.();
+    this.agentCert = tls?.cert;
+    return new https.Agent({ keepAlive: true, ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}) });
+  }
+
+  private currentAgent(): http.Agent {
+    if (this.tls && this.tls().cert !== this.agentCert) {
+      const old = this.agent;
+      this.agent = this.httpsAgent();
+      setTimeout(() => old.destroy(), 30_000).unref();
+    }
+    return this.agent;
   }
 
   post(body: Buffer, signal: AbortSignal): Promise<PostResult> {
@@ -31,7 +57,7 @@ export class UplinkPoster {
         this.url,
         {
           method: 'POST',
-          agent: this.agent,
+          agent: this.currentAgent(),
           signal,
           headers: {
             authorization: `Bearer ${this.credential}`,

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Backoff, UPLINK_PATH, uplinkAckSchema, type UplinkBatch } from '../../core/index.ts';
 import type { RouteKey } from './queue-types.ts';
 import type { UplinkQueue } from './uplink-queue.ts';
-import { UplinkPoster, type PostResult } from './uplink-post.ts';
+import { UplinkPoster, type ClientTls, type PostResult } from './uplink-post.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -65,9 +65,9 @@ export class UplinkSender {
 
   constructor(
     private readonly queue: UplinkQueue,
-    private readonly opts: { center: string; node: string; credential: string; log?: Logger },
+    private readonly opts: { center: string; node: string; credential: string; tls?: () => ClientTls; log?: Logger },
   ) {
-    this.poster = new UplinkPoster(new URL(UPLINK_PATH, opts.center).toString(), opts.credential);
+    this.poster = new UplinkPoster(new URL(UPLINK_PATH, opts.center).toString(), opts.credential, opts.tls);
   }
 
   /** Starts draining every route with a backlog, and any route that gets one later. */

@@ -3,6 +3,9 @@ import { z } from 'zod';
 import { ForbiddenError, NotFoundError, ValidationError, labelsSchema, nameSchema, parseOrThrow, resourcesSchema, type Node } from '../../core/index.ts';
 import { issueToken } from '../auth/tokens.ts';
 import { revokeNodeCredentials, type TokenHolds } from '../auth/token-holds.ts';
+import { issueNodeCertificate, type NodeCertOptions, type Presented } from '../auth/node-certs.ts';
+import type { CertificateAuthority } from '../pki/authority.ts';
+import { MAX_CSR_BYTES } from '../../core/pki.ts';
 import type { Store } from '../store/store.ts';
 import { bodyText } from './resource-routes.ts';
 import { manifests } from './manifest-parser.ts';
@@ -32,11 +35,28 @@ export const joinRequestSchema = z
     site: nameSchema.optional(),
     labels: labelsSchema.default({}),
     capacity: resourcesSchema,
+    /** PEM PKCS #10 request for the node's certificate, signed by the key the node just made. */
+    csr: z.string().min(1).max(MAX_CSR_BYTES),
   })
   .strict();
 
-/** Tokens (admin only) and the join exchange (join token -> node identity and credential). */
-export function registerAuthRoutes(app: FastifyInstance, store: Store, holds: TokenHolds): void {
+export const renewRequestSchema = z.object({ csr: z.string().min(1).max(MAX_CSR_BYTES) }).strict();
+
+export interface NodePki {
+  ca: CertificateAuthority;
+  certs: NodeCertOptions;
+  /** A node renewed its certificate while connected: its live connection now lasts as long as the new one. */
+  renewed(node: string, cert: Presented): void;
+}
+
+/**
+ * Tokens (admin only), the CA (public: it is what clients pin), the join
+ * exchange (join token + CSR -> node, credential and certificate) and the
+ * renewal of node certificates.
+ */
+export function registerAuthRoutes(app: FastifyInstance, store: Store, holds: TokenHolds, pki: NodePki): void {
+  app.get('/api/v1/ca', { config: { public: true } }, async () => ({ certificate: pki.ca.certPem, pin: pki.ca.pin }));
+
   app.post('/api/v1/tokens', async (req, reply) => {
     const body = parseOrThrow(tokenRequestSchema, await jsonBody(bodyText(req)), 'token request');
     if (body.kind === 'join' && body.site && !(await store.get('Site', undefined, body.site))) {
@@ -51,7 +71,8 @@ export function registerAuthRoutes(app: FastifyInstance, store: Store, holds: To
       ttlMs: body.ttlSeconds !== undefined ? body.ttlSeconds * 1000 : body.kind === 'join' ? JOIN_TTL_S * 1000 : null,
       description: body.description,
     });
-    return reply.status(201).send({ token: issued.token, ...publicView(issued.record) });
+    // A new node pins the center's CA by this (kubeadm's discovery hash): it then trusts no other.
+    return reply.status(201).send({ token: issued.token, ...publicView(issued.record), ...(body.kind === 'join' ? { caPin: pki.ca.pin } : {}) });
   });
 
   app.get('/api/v1/tokens', async () => ({ items: (await store.tokens.list()).map(publicView) }));
@@ -89,9 +110,21 @@ export function registerAuthRoutes(app: FastifyInstance, store: Store, holds: To
     };
     // No credential of an earlier node of this name survives (one left by a crash, say): the name is bound afresh.
     await revokeNodeCredentials(store, holds, body.name, `node "${body.name}" joined again`);
+    // The certificate first: a request it refuses leaves no node behind.
+    const { issued } = await issueNodeCertificate(store, pki.ca, body.name, body.csr, pki.certs);
     const created = await store.create(node);
     const credential = await issueToken(store, 'node', { subject: body.name, description: `node ${body.name}` });
-    return reply.status(201).send({ node: created, credential: credential.token });
+    return reply.status(201).send({ node: created, credential: credential.token, certificate: issued.pem, ca: pki.ca.certPem });
+  });
+
+  // Renewal, before expiry over the node's live TLS session or after it within the grace: presenting the old certificate proves the key.
+  app.post('/api/v1/node/certificate', { config: { auth: ['node'], expiredCertificate: true } }, async (req, reply) => {
+    const body = parseOrThrow(renewRequestSchema, await jsonBody(bodyText(req)), 'renewal request');
+    const node = req.token!.subject!;
+    const presented = req.certificate!;
+    const { issued, record } = await issueNodeCertificate(store, pki.ca, node, body.csr, { ...pki.certs, keep: presented.record.id });
+    pki.renewed(node, { record, notAfter: issued.notAfter.getTime() });
+    return reply.status(201).send({ certificate: issued.pem, ca: pki.ca.certPem, notAfter: issued.notAfter.toISOString() });
   });
 }
 

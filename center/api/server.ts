@@ -6,6 +6,8 @@ import type { TokenHolds } from '../auth/token-holds.ts';
 import { throttledAuthenticate, type AuthThrottle } from '../auth/auth-throttle.ts';
 import type { Store, TokenKind, TokenRecord } from '../store/store.ts';
 import type { Metrics } from '../metrics.ts';
+import { certificateHold, presentedCertificate, type Presented } from '../auth/node-certs.ts';
+import type { CertificateAuthority } from '../pki/authority.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -20,12 +22,16 @@ const SECURITY_HEADERS = {
 declare module 'fastify' {
   interface FastifyRequest {
     token?: TokenRecord;
+    /** Node requests: the certificate the node presented, checked. */
+    certificate?: Presented;
   }
   interface FastifyContextConfig {
     /** Token kinds allowed on the route; every route needs one (no anonymous access). */
     auth?: TokenKind[];
     /** The dashboard's static files only: code, not data (the sign-in page loads before there is a token). */
     public?: boolean;
+    /** Node routes: a certificate past its end is accepted within the renewal grace (renewal itself). */
+    expiredCertificate?: boolean;
   }
 }
 
@@ -34,9 +40,18 @@ declare module 'fastify' {
  * parsing (JSON or YAML, at most 1 MiB) and the mapping of errors to
  * `{code, message, details}`. Routes live in their own files.
  */
-export function createServer(store: Store, logger: Logger, metrics: Metrics, holds: TokenHolds, throttle: AuthThrottle): FastifyInstance {
+export function createServer(
+  store: Store,
+  logger: Logger,
+  metrics: Metrics,
+  access: { holds: TokenHolds; throttle: AuthThrottle; ca: CertificateAuthority },
+  tls: { keyPem: string; certPem: string },
+): FastifyInstance {
+  const { holds, throttle, ca } = access;
+  // HTTPS always. A client certificate is asked for (nodes present theirs) but not required: people and tools use bearer tokens.
+  const https = { key: tls.keyPem, cert: tls.certPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const };
   // Per-request lines would drown the log; the HTTP layer logs only warnings and errors.
-  const app = Fastify({ loggerInstance: logger.child({ module: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: BODY_LIMIT, forceCloseConnections: true });
+  const app = Fastify({ https, loggerInstance: logger.child({ module: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: BODY_LIMIT, forceCloseConnections: true }) as unknown as FastifyInstance;
 
   app.server.on('connection', (socket) => socket.setNoDelay(true));
 
@@ -51,6 +66,14 @@ export function createServer(store: Store, logger: Logger, metrics: Metrics, hol
     req.token = await throttledAuthenticate(throttle, req.ip, req.headers.authorization, () => authenticate(store, req.headers.authorization, allowed));
     // A stream (watch, logs -f) lives as long as its token: revoking or expiring it cuts the connection.
     reply.raw.once('close', holds.hold(req.token, () => req.raw.socket?.destroy()));
+    if (req.token.kind === 'node') {
+      // A node is its certificate as well as its credential: both must name the same node.
+      const renewing = req.routeOptions.config.expiredCertificate === true;
+      const cert = await presentedCertificate(store, ca, req.raw.socket, req.token.subject ?? '', renewing ? 'grace' : 'current');
+      req.certificate = cert;
+      // Revoking the certificate ends what is open with it (renewal is one short request with a possibly expired one).
+      if (!renewing) reply.raw.once('close', holds.hold(certificateHold(cert), () => req.raw.socket?.destroy()));
+    }
   });
 
   // The dashboard is served from here: no framing, no sniffing, nothing loaded or sent anywhere but this origin.

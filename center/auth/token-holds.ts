@@ -63,14 +63,14 @@ export class TokenHolds {
 }
 
 /**
- * Deletes a node's credentials and ends their connections: when the Node is
+ * Deletes a node's credentials and certificates and ends their connections: when the Node is
  * deleted, and before a new node of the same name is given one, so that a
  * name is never bound to an old credential again.
  */
 export async function revokeNodeCredentials(store: Store, holds: TokenHolds, node: string, why: string): Promise<number> {
   let n = 0;
   for (const t of await store.tokens.list()) {
-    if (t.kind !== 'node' || t.subject !== node) continue;
+    if ((t.kind !== 'node' && t.kind !== 'certificate') || t.subject !== node) continue;
     await store.tokens.delete(t.id);
     holds.revoke(t.id, why);
     n++;
@@ -83,7 +83,7 @@ export async function sweepOrphanCredentials(store: Store): Promise<number> {
   const nodes = new Set((await store.list('Node')).items.map((n) => n.metadata.name));
   let n = 0;
   for (const t of await store.tokens.list()) {
-    if (t.kind === 'node' && (!t.subject || !nodes.has(t.subject))) {
+    if ((t.kind === 'node' || t.kind === 'certificate') && (!t.subject || !nodes.has(t.subject))) {
       await store.tokens.delete(t.id);
       n++;
     }

@@ -74,7 +74,7 @@ test('a center with a short commandRetentionMs deletes an expired command and on
   const dir = mkdtempSync(join(tmpdir(), 'gedge-device-gc-'));
   const center = await startCenter({ dataDir: dir, port: 0, commandRetentionMs: 300 }, pino({ level: 'silent' }));
   try {
-    const api = new ApiClient(center.url, center.adminToken!);
+    const api = new ApiClient(center.url, center.adminToken!, center.caCertificate);
     await api.create(device('lamp'));
     await api.create(command('short', 'lamp', 3000));
     await api.create(command('acked', 'lamp', 60_000));

@@ -46,7 +46,7 @@ test('watch, logs from the edge, OpenAPI and metrics over the real API', async (
     await reading;
 
     // The CLI streams the same logs.
-    const cli = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', p.center.url, '--token', p.center.adminToken, 'logs', inst.metadata.name, '--tail', '100'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const cli = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', p.center.url, '--ca-file', p.center.caFile, '--token', p.center.adminToken, 'logs', inst.metadata.name, '--tail', '100'], { cwd: REPO_ROOT, encoding: 'utf8' });
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, /line \d+\n/);
 

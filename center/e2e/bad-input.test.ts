@@ -18,7 +18,7 @@ describe('bad input gets a clear 4xx {code, message, details}, writes nothing, a
   let c: CenterHandle;
   let revision = 0;
   const call = async (method: string, path: string, body?: string, token: string | null = c.adminToken) => {
-    const res = await fetch(c.url + path, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/yaml' } : {}) }, body });
+    const res = await c.fetch(c.url + path, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/yaml' } : {}) }, body });
     return { status: res.status, body: (await res.json()) as ErrorBody };
   };
 
@@ -180,14 +180,14 @@ describe('bad input gets a clear 4xx {code, message, details}, writes nothing, a
     try {
       const file = join(dir, 'bad.yaml');
       writeFileSync(file, 'apiVersion: gedge.io/v1\nkind: Service\nmetadata:\n  name: ok\nspec:\n  replicas: many\n  template: { command: [x] }\n');
-      const r = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', c.url, '--token', c.adminToken, 'apply', '-f', file], { cwd: REPO_ROOT, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', c.url, '--ca-file', c.caFile, '--token', c.adminToken, 'apply', '-f', file], { cwd: REPO_ROOT, encoding: 'utf8' });
       assert.equal(r.status, 1);
       assert.match(r.stderr, new RegExp(`error: ${file.replace(/[/.]/g, '\\$&')}`));
       assert.match(r.stderr, /spec\.replicas \(line 6\)/);
 
       // A directory with one bad file applies nothing, not even the good files before it.
       writeFileSync(join(dir, 'a-good.yaml'), 'apiVersion: gedge.io/v1\nkind: Project\nmetadata: { name: from-dir }\nspec: {}\n');
-      const d = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', c.url, '--token', c.adminToken, 'apply', '-f', dir], { cwd: REPO_ROOT, encoding: 'utf8' });
+      const d = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', c.url, '--ca-file', c.caFile, '--token', c.adminToken, 'apply', '-f', dir], { cwd: REPO_ROOT, encoding: 'utf8' });
       assert.equal(d.status, 1);
       assert.match(d.stderr, /bad\.yaml/);
       await unchanged();

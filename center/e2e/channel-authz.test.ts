@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UPLINK_PATH, type CenterMessage, type Device, type DeviceCommand, type GedgeEvent, type Instance, type Rule } from '../../core/index.ts';
-import { RawNode, startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
+import { RawNode, startPlatform, testService, waitFor, type NodeIdentity, type Platform } from '../../testkit/index.ts';
+import { tlsFetch } from '../../core/index.ts';
 
 /**
  * A node speaks only for itself. node-a is a real agent at edge-a with an
@@ -14,7 +15,7 @@ import { RawNode, startPlatform, testService, waitFor, type Platform } from '../
 describe('the agent channel: a second node cannot speak for the first', () => {
   let p: Platform;
   let b: RawNode;
-  let credentialB: string;
+  let nodeB: NodeIdentity;
   let victim: Instance;
   const events = async () => (await p.center.api.list<GedgeEvent>('Event')).items.filter((e) => e.spec.source === 'agent/node-b');
   /** A legitimate report about node-b itself: once it is recorded, the center has handled what was sent before it. */
@@ -47,8 +48,8 @@ describe('the agent channel: a second node cannot speak for the first', () => {
     );
     victim = await waitFor(async () => (await p.instances('app=victim')).find((i) => i.status?.phase === 'Running'), 20_000, 'the victim running on node-a');
     await waitFor(async () => (await api.get<Rule>('Rule', 'rule-a')).status?.nodes['node-a']?.phase === 'Running', 20_000, 'rule-a running on node-a').catch(async (e) => { console.log(JSON.stringify(await api.get<Rule>('Rule', 'rule-a'))); console.log(p.agents.get('node-a')!.process.lines.slice(-30).map((l) => JSON.stringify(l)).join('\n')); throw e; });
-    credentialB = await RawNode.join(p.center.url, p.center.adminToken, 'node-b', 'edge-b');
-    b = await RawNode.connect(p.center.url, credentialB);
+    nodeB = await RawNode.join(p.center, 'node-b', 'edge-b');
+    b = await RawNode.connect(p.center.url, nodeB);
     await b.hello();
   });
   after(async () => {
@@ -121,7 +122,7 @@ describe('the agent channel: a second node cannot speak for the first', () => {
   });
 
   test("uplink only into routes of node-b's site, and only for its site's devices", async () => {
-    const post = (body: unknown) => fetch(new URL(UPLINK_PATH, p.center.url), { method: 'POST', headers: { authorization: `Bearer ${credentialB}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) => tlsFetch(nodeB.tls)(new URL(UPLINK_PATH, p.center.url), { method: 'POST', headers: { authorization: `Bearer ${nodeB.credential}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const msg = (seq: number, device?: string) => ({ seq, topic: 'x/1', ...(device ? { device } : {}), payload: Buffer.from(`forged ${seq}`).toString('base64'), qos: 1, at: new Date().toISOString() });
     const toA = await post({ node: 'node-b', project: 'default', route: 'route-a', messages: [msg(1)] });
     assert.equal(toA.status, 404, "route-a runs at edge-a only");
@@ -135,8 +136,8 @@ describe('the agent channel: a second node cannot speak for the first', () => {
 
   test("a probe address that would point peers at a metadata service is not handed to them", async () => {
     await p.center.api.apply(['edge-c', 'edge-d'].map((name) => JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Site', metadata: { name }, spec: { tier: 'edge' } })).join('\n---\n'));
-    const hostile = await RawNode.connect(p.center.url, await RawNode.join(p.center.url, p.center.adminToken, 'node-c', 'edge-c'));
-    const observer = await RawNode.connect(p.center.url, await RawNode.join(p.center.url, p.center.adminToken, 'node-d', 'edge-d'));
+    const hostile = await RawNode.connect(p.center.url, await RawNode.join(p.center, 'node-c', 'edge-c'));
+    const observer = await RawNode.connect(p.center.url, await RawNode.join(p.center, 'node-d', 'edge-d'));
     try {
       await hostile.hello(0, { host: '169.254.169.254', port: 80 });
       await observer.hello(0, { host: '127.0.0.1', port: 9 });

@@ -14,7 +14,7 @@ test('what the dashboard reads: its files, one watch for many kinds, dry-run app
   const ac = new AbortController();
   try {
     const api = p.center.api;
-    const get = (path: string, headers: Record<string, string> = {}) => fetch(p.center.url + path, { headers });
+    const get = (path: string, headers: Record<string, string> = {}) => p.center.fetch(p.center.url + path, { headers });
     const auth = { authorization: `Bearer ${p.center.adminToken}` };
 
     // The page and its assets load without a token (code, not data), compressed when asked; the API behind them does not.
@@ -33,7 +33,7 @@ test('what the dashboard reads: its files, one watch for many kinds, dry-run app
 
     // One stream for several kinds: a bookmark first (where it starts), then changes of each kind asked for.
     const lines: { type: string; revision: number; object?: { kind: string; metadata: { name: string } } }[] = [];
-    const res = await fetch(`${p.center.url}/api/v1/watch?kinds=services,instances`, { headers: auth, signal: ac.signal });
+    const res = await p.center.fetch(`${p.center.url}/api/v1/watch?kinds=services,instances`, { headers: auth, signal: ac.signal });
     const reading = (async () => {
       let buf = '';
       try {

@@ -14,7 +14,7 @@ interface CliResult {
 
 /** Runs the real gedge CLI; resolves on 'close', when all its output is in. */
 function gedge(p: Platform, args: string[], o: { token?: string; input?: Buffer | string } = {}): Promise<CliResult> {
-  const proc = spawn(process.execPath, ['bin/gedge.mjs', '--server', p.center.url, '--token', o.token ?? p.center.adminToken, ...args], {
+  const proc = spawn(process.execPath, ['bin/gedge.mjs', '--server', p.center.url, '--ca-file', p.center.caFile, '--token', o.token ?? p.center.adminToken, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, GEDGE_CONFIG: '/nonexistent/gedge-config' },
   });
@@ -53,7 +53,7 @@ test('exec and logs through the agent connection, authorised per project', async
     assert.ok(Buffer.from(r.stdout).equals(big), `stdout comes back whole (${r.stdout.length} bytes)`);
 
     // -t on a real terminal: raw mode, the terminal's size, SIGWINCH -> resize.
-    const term = pty.spawn(process.execPath, ['bin/gedge.mjs', '--server', p.center.url, '--token', p.center.adminToken, 'exec', '-it', name, '--', 'sh', '-c', 'stty size; while [ "$(stty size)" = "31 101" ]; do sleep 0.05; done; stty size; read x; echo "got $x"; exit 3'], {
+    const term = pty.spawn(process.execPath, ['bin/gedge.mjs', '--server', p.center.url, '--ca-file', p.center.caFile, '--token', p.center.adminToken, 'exec', '-it', name, '--', 'sh', '-c', 'stty size; while [ "$(stty size)" = "31 101" ]; do sleep 0.05; done; stty size; read x; echo "got $x"; exit 3'], {
       cols: 101,
       rows: 31,
       cwd: REPO_ROOT,
@@ -74,7 +74,7 @@ test('exec and logs through the agent connection, authorised per project', async
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Instance "no-such-instance" not found/);
     await assert.rejects(api.exec(name, { command: [] }), ValidationError);
-    await assert.rejects(new ApiClient(p.center.url, `gdg_${'0'.repeat(16)}_${'a'.repeat(43)}`).exec(name, { command: ['true'] }), UnauthorizedError);
+    await assert.rejects(new ApiClient(p.center.url, `gdg_${'0'.repeat(16)}_${'a'.repeat(43)}`, p.center.ca).exec(name, { command: ['true'] }), UnauthorizedError);
     const plain = await api.raw('GET', `/api/v1/instances/${name}/exec?command=true`);
     assert.equal(plain.status, 400);
     assert.match(((await plain.json()) as { message: string }).message, /needs a WebSocket upgrade/);
@@ -105,7 +105,7 @@ test('exec and logs through the agent connection, authorised per project', async
     assert.equal(started.spec.involved.project, 'default');
 
     // logs -f follows lines as they are written.
-    const follow = spawn(process.execPath, ['bin/gedge.mjs', '--server', p.center.url, '--token', p.center.adminToken, 'logs', name, '-f', '--tail', '0'], { cwd: REPO_ROOT });
+    const follow = spawn(process.execPath, ['bin/gedge.mjs', '--server', p.center.url, '--ca-file', p.center.caFile, '--token', p.center.adminToken, 'logs', name, '-f', '--tail', '0'], { cwd: REPO_ROOT });
     let followed = '';
     follow.stdout.on('data', (d: Buffer) => (followed += d.toString()));
     const first = Number(await waitFor(() => /tick (\d+) /.exec(followed)?.[1], 10_000, 'a followed line'));
@@ -136,7 +136,7 @@ test('exec and logs through the agent connection, authorised per project', async
     r = await gedge(p, ['token', 'create', '--kind', 'user', '--project', 'other', '--description', 'other team']);
     assert.equal(r.code, 0, r.stderr);
     const otherToken = r.stdout.trim();
-    const other = new ApiClient(p.center.url, otherToken);
+    const other = new ApiClient(p.center.url, otherToken, p.center.ca);
     for (const target of [name, 'no-such-instance']) {
       const res = await other.raw('GET', `/api/v1/instances/${target}/logs`);
       assert.equal(res.status, 403);

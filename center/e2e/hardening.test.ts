@@ -17,7 +17,7 @@ describe('hardening', () => {
     c.process.proc.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
     await c.api.apply('apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: edge-a }\nspec: { tier: edge }\n');
     const join = (await c.api.createToken({ site: 'edge-a' })).token;
-    agent = await startAgentProcess({ center: c.url, name: 'n1', site: 'edge-a', joinToken: join });
+    agent = await startAgentProcess({ center: c.url, name: 'n1', site: 'edge-a', joinToken: join, caPin: c.caPin });
   });
   after(async () => {
     await agent?.process.stop();
@@ -46,12 +46,12 @@ describe('hardening', () => {
 
   test('/livez and /readyz answer without a token and tell nothing else; /metrics takes a metrics token, which reads nothing else', async () => {
     for (const path of ['/livez', '/readyz']) {
-      const res = await fetch(c.url + path);
+      const res = await c.fetch(c.url + path);
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { ok: true });
     }
     const scraper = (await c.api.createToken({ kind: 'metrics' })).token;
-    const get = (path: string, token: string | null) => fetch(c.url + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const get = (path: string, token: string | null) => c.fetch(c.url + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
     const m = await get('/metrics', scraper);
     assert.equal(m.status, 200);
     assert.match(await m.text(), /gedge_store_revision/);
@@ -62,15 +62,15 @@ describe('hardening', () => {
   test('repeated failed authentications from one address get 429, for HTTP and the agent endpoint, while a valid token elsewhere is unaffected', async () => {
     const bad = 'gdg_0000000000000000_' + 'A'.repeat(43);
     let status = 0;
-    for (let i = 0; i < 30 && status !== 429; i++) status = (await fetch(`${c.url}/api/v1/nodes`, { headers: { authorization: `Bearer ${bad}` } })).status;
+    for (let i = 0; i < 30 && status !== 429; i++) status = (await c.fetch(`${c.url}/api/v1/nodes`, { headers: { authorization: `Bearer ${bad}` } })).status;
     assert.equal(status, 429);
-    const res = await fetch(`${c.url}/api/v1/nodes`, { headers: { authorization: `Bearer ${c.adminToken}` } });
+    const res = await c.fetch(`${c.url}/api/v1/nodes`, { headers: { authorization: `Bearer ${c.adminToken}` } });
     assert.equal(res.status, 429, 'the address is refused before any token is looked at');
     assert.match(((await res.json()) as { message: string }).message, /retry in \d+ s/);
   });
 
   test('answers carry CSP, no framing and nosniff', async () => {
-    const res = await fetch(c.url + '/livez');
+    const res = await c.fetch(c.url + '/livez');
     assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
     assert.equal(res.headers.get('x-frame-options'), 'DENY');
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');

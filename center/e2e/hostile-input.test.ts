@@ -12,7 +12,7 @@ describe('hostile bodies cannot stall the center', () => {
   let user: string;
   let revision: number;
   const post = async (path: string, body: string, token = user) => {
-    const res = await fetch(c.url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/yaml' }, body });
+    const res = await c.fetch(c.url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/yaml' }, body });
     return { status: res.status, body: (await res.json()) as { code: string; message: string; details: { path: string; message: string }[] } };
   };
 
@@ -68,7 +68,7 @@ describe('hostile bodies cannot stall the center', () => {
     // The other callers start once the body is surely at the center (its upload is the slow part here).
     await new Promise((r) => setTimeout(r, 50));
     const others = Promise.all([
-      fetch(`${c.url}/healthz`, { headers: { authorization: `Bearer ${c.adminToken}` } }).then((r) => order.push(`healthz ${r.status}`)),
+      c.fetch(`${c.url}/healthz`, { headers: { authorization: `Bearer ${c.adminToken}` } }).then((r) => order.push(`healthz ${r.status}`)),
       c.api.list('Project').then(() => order.push('list')),
     ]);
     const r = await apply;

@@ -48,7 +48,7 @@ test('agents measure site-to-site round trips: links appear, follow a delay, and
     for (const n of ['cloud--edge-b', 'edge-a--edge-b']) assert.ok(rtt(slow, n) < 35 + slack, `${n}: ${rtt(slow, n)} ms`);
     assert.ok(rtt(slow, 'cloud--edge-a') < 10 + slack, `cloud--edge-a: ${rtt(slow, 'cloud--edge-a')} ms`);
 
-    const out = spawnGedge('cli', ['get', 'links'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CONFIG: '/nonexistent/gedge-config' });
+    const out = spawnGedge('cli', ['get', 'links'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CA_FILE: p.center.caFile, GEDGE_CONFIG: '/nonexistent/gedge-config' });
     assert.equal(await out.exited, 0);
     const table = out.lines.map((l) => l.msg ?? '');
     assert.match(table[0]!, /^A\s+B\s+RTT\(MS\)\s+JITTER\(MS\)\s+STATE\s+AGE$/);

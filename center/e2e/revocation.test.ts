@@ -2,10 +2,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiClient, UPLINK_PATH } from '../../core/index.ts';
+import { ApiClient, UPLINK_PATH, tlsFetch } from '../../core/index.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import { issueToken } from '../auth/tokens.ts';
-import { RawNode, startPlatform, waitFor, type Platform } from '../../testkit/index.ts';
+import { RawNode, startPlatform, waitFor, type NodeIdentity, type Platform } from '../../testkit/index.ts';
 
 const tokenId = (token: string): string => token.split('_')[1]!;
 
@@ -32,11 +32,15 @@ const within = <T>(p: Promise<T>, ms: number): Promise<T | 'still open'> => Prom
  */
 describe('revocation', () => {
   let p: Platform;
-  const credentialOf = (node: string) => (JSON.parse(readFileSync(join(p.agents.get(node)!.dataDir, 'identity.json'), 'utf8')) as { credential: string }).credential;
-  const uplinkAs = (credential: string, node: string) =>
-    fetch(new URL(UPLINK_PATH, p.center.url), {
+  /** What the node's agent holds: its credential and certificate. */
+  const identityOf = (node: string): NodeIdentity => {
+    const dir = p.agents.get(node)!.dataDir;
+    return { node, credential: (JSON.parse(readFileSync(join(dir, 'identity.json'), 'utf8')) as { credential: string }).credential, tls: JSON.parse(readFileSync(join(dir, 'pki', 'node.json'), 'utf8')) as NodeIdentity['tls'] };
+  };
+  const uplinkAs = (who: NodeIdentity, node: string) =>
+    tlsFetch(who.tls)(new URL(UPLINK_PATH, p.center.url), {
       method: 'POST',
-      headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${who.credential}`, 'content-type': 'application/json' },
       body: JSON.stringify({ node, project: 'default', route: 'none', messages: [{ seq: 1, topic: 't', payload: '', qos: 1, at: new Date().toISOString() }] }),
     });
 
@@ -49,13 +53,13 @@ describe('revocation', () => {
 
   test('deleting a Node revokes its credential, closes its connection, and its agent stops dialling and says why', async () => {
     const agent = p.agents.get('node-a')!;
-    const credential = credentialOf('node-a');
+    const credential = identityOf('node-a');
     await p.center.api.delete('Node', 'node-a');
     const revoked = await agent.process.waitForLine((l) => l.event === 'revoked', 10_000);
     assert.match(String(revoked.why), /revoked|deleted/);
     assert.equal((await uplinkAs(credential, 'node-a')).status, 401, 'its credential no longer posts uplink batches');
     // A fresh join under the same name gets a new credential; the old one stays dead.
-    const fresh = await RawNode.join(p.center.url, p.center.adminToken, 'node-a', 'edge-a');
+    const fresh = await RawNode.join(p.center, 'node-a', 'edge-a');
     assert.equal((await uplinkAs(credential, 'node-a')).status, 401, 'the name is not re-bound to the old credential');
     const node = await RawNode.connect(p.center.url, fresh);
     node.close();
@@ -64,8 +68,8 @@ describe('revocation', () => {
 
   test("deleting a node's token closes its connection at once with 4401, and the agent stops", async () => {
     const agent = p.agents.get('node-b')!;
-    const credential = credentialOf('node-b');
-    await p.center.api.raw('DELETE', `/api/v1/tokens/${tokenId(credential)}`);
+    const credential = identityOf('node-b');
+    await p.center.api.raw('DELETE', `/api/v1/tokens/${tokenId(credential.credential)}`);
     const revoked = await agent.process.waitForLine((l) => l.event === 'revoked', 10_000);
     assert.match(String(revoked.why), /revoked/);
     assert.equal((await uplinkAs(credential, 'node-b')).status, 401);
@@ -75,7 +79,7 @@ describe('revocation', () => {
     await p.center.api.apply(JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Project', metadata: { name: 'p1' }, spec: {} }));
     const user = await p.center.api.createToken({ kind: 'user', projects: ['p1'] });
     assert.equal(user.expiresAt, null, 'a user token without ttlSeconds does not expire');
-    const api = new ApiClient(p.center.url, user.token);
+    const api = new ApiClient(p.center.url, user.token, p.center.ca);
     const watch = drain(api.watch('Service', { project: 'p1' }));
     await waitFor(() => watch.items() >= 1 || undefined, 10_000, 'the first bookmark (the watch is open)');
     assert.equal((await p.center.api.raw('DELETE', `/api/v1/tokens/${user.id}`)).status, 200);
@@ -91,7 +95,7 @@ describe('revocation', () => {
     const store = await openSqliteStore(join(p.center.dataDir, 'center.db'));
     const soon = await issueToken(store, 'user', { projects: ['p1'], ttlMs: 3000 });
     await store.close();
-    const watch = drain(new ApiClient(p.center.url, soon.token).watch('Service', { project: 'p1' }));
+    const watch = drain(new ApiClient(p.center.url, soon.token, p.center.ca).watch('Service', { project: 'p1' }));
     await waitFor(() => watch.items() >= 1 || undefined, 10_000, 'the watch open');
     assert.equal(await within(watch.ended, 15_000), 'ended', 'the watch ended at the expiry');
   });

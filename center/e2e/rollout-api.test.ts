@@ -30,7 +30,7 @@ test('rollout undo, pause and resume over the real API, with errors and project 
     // A user token of another project is refused before any lookup.
     await api.apply('apiVersion: gedge.io/v1\nkind: Project\nmetadata: { name: other }\nspec: {}\n');
     const other = await api.createToken({ kind: 'user', projects: ['other'] });
-    const stranger = new ApiClient(c.url, other.token);
+    const stranger = new ApiClient(c.url, other.token, c.ca);
     await assert.rejects(stranger.rollout('pause', 'web'), ForbiddenError);
     await assert.rejects(stranger.rollout('pause', 'ghost'), ForbiddenError);
     assert.equal((await api.get<Service>('Service', 'web')).spec.rollout.paused, false, 'nothing changed');

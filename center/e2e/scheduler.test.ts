@@ -69,7 +69,7 @@ test('latency-aware placement with real agents and emulated links: lands near it
     const stranded = await waitFor(async () => (await followMessages()).find((m) => m.startsWith('SLAViolated: staying on')), 15_000, 'a stranded warning');
     assert.match(stranded, new RegExp(`^SLAViolated: staying on ${other}-1: latency \\d+ms > SLA 10ms on ${other}-1; no compliant node \\(0/4 nodes: `));
 
-    const describe = spawnGedge('cli', ['describe', 'service', 'follow'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CONFIG: '/nonexistent/gedge-config' });
+    const describe = spawnGedge('cli', ['describe', 'service', 'follow'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CA_FILE: p.center.caFile, GEDGE_CONFIG: '/nonexistent/gedge-config' });
     assert.equal(await describe.exited, 0);
     const text = describe.lines.map((l) => l.msg ?? '').join('\n');
     assert.match(text, /Placement:/);

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { AGENT_CONNECT_PATH, CLOSE_REPLACED, CLOSE_UNAUTHORIZED, EXEC_CHUNK, GedgeError, type CenterMessage } from '../../core/index.ts';
@@ -8,6 +9,8 @@ import { authenticate } from '../auth/tokens.ts';
 import type { Store, TokenRecord } from '../store/store.ts';
 import type { TokenHolds } from '../auth/token-holds.ts';
 import { throttledAuthenticate, type AuthThrottle } from '../auth/auth-throttle.ts';
+import { certificateHold, presentedCertificate, supersedeOlder, type Presented } from '../auth/node-certs.ts';
+import type { CertificateAuthority } from '../pki/authority.ts';
 import type { Metrics } from '../metrics.ts';
 import { AgentOfflineError } from '../errors.ts';
 import { AgentSession } from './agent-session.ts';
@@ -52,17 +55,19 @@ export class AgentHub {
   readonly logs = new LogStreams();
   readonly execs = new ExecStreams();
   private upgradeRoutes: UpgradeRoute[] = [];
+  /** Per node: ends the hold of the certificate its live connection was made with (replaced when the node renews). */
+  private readonly certHolds = new Map<string, { session: AgentSession; release: () => void }>();
 
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-    private readonly access: { holds: TokenHolds; throttle: AuthThrottle },
+    private readonly access: { holds: TokenHolds; throttle: AuthThrottle; ca: CertificateAuthority },
     private readonly opts: HubOptions,
   ) {}
 
   /** One upgrade listener for the server: the agent endpoint here, the others in `routes`. */
-  attach(server: Server, routes: UpgradeRoute[] = []): void {
+  attach(server: Server | HttpsServer, routes: UpgradeRoute[] = []): void {
     this.upgradeRoutes = routes;
     server.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head));
   }
@@ -105,6 +110,17 @@ export class AgentHub {
     };
   }
 
+  /**
+   * The node renewed its certificate: its live connection now ends when the
+   * new one does (or is revoked), not the old one. The socket stays up.
+   */
+  renewed(node: string, cert: Presented): void {
+    const held = this.certHolds.get(node);
+    if (!held) return;
+    held.release();
+    held.release = this.access.holds.hold(certificateHold(cert), (why) => held.session.close(CLOSE_UNAUTHORIZED, why));
+  }
+
   /** Drops a node's connection (e.g. the node was deleted). */
   disconnect(node: string, code: number, reason: string): void {
     this.sessions.get(node)?.close(code, reason);
@@ -124,18 +140,23 @@ export class AgentHub {
     }
     let token: TokenRecord;
     let node: string;
+    let cert: Presented;
     try {
       token = await throttledAuthenticate(this.access.throttle, req.socket.remoteAddress, req.headers.authorization, () => authenticate(this.store, req.headers.authorization, ['node']));
       node = token.subject!;
       if (!(await this.store.get('Node', undefined, node))) return void refuse(socket, 410, 'Gone');
+      // The node is its certificate too: issued by our CA to this node, on record, current.
+      cert = await presentedCertificate(this.store, this.access.ca, req.socket, node, 'current');
+      await supersedeOlder(this.store, cert.record);
     } catch (err) {
       const status = err instanceof GedgeError ? err.status : 500;
-      return void refuse(socket, status, status === 401 ? 'Unauthorized' : status === 429 ? 'Too Many Requests' : 'Forbidden');
+      if (err instanceof GedgeError && status !== 500) this.logger.info({ status, why: err.message, address: req.socket.remoteAddress }, 'agent connection refused');
+      return void refuse(socket, status, STATUS_TEXT[status] ?? 'Forbidden');
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node, token, ws, req.socket.remoteAddress));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node, token, cert, ws, req.socket.remoteAddress));
   }
 
-  private onConnection(node: string, token: TokenRecord, ws: WebSocket, remoteAddress: string | undefined): void {
+  private onConnection(node: string, token: TokenRecord, cert: Presented, ws: WebSocket, remoteAddress: string | undefined): void {
     (ws as unknown as { _socket?: { setNoDelay?: (v: boolean) => void } })._socket?.setNoDelay?.(true);
     this.sessions.get(node)?.close(CLOSE_REPLACED, 'replaced by a newer connection');
     const session = new AgentSession(node, ws, {
@@ -159,12 +180,19 @@ export class AgentHub {
     this.sessions.set(node, session);
     // Revoking the credential (or deleting the node) closes the connection with a code the agent takes as final.
     const release = this.access.holds.hold(token, (why) => session.close(CLOSE_UNAUTHORIZED, why));
+    this.certHolds.get(node)?.release();
+    const held = { session, release: this.access.holds.hold(certificateHold(cert), (why) => session.close(CLOSE_UNAUTHORIZED, why)) };
+    this.certHolds.set(node, held);
     this.lastSeen.set(node, Date.now());
     this.opts.onAlive(node);
     this.metrics.agentsConnected.set(this.sessions.size);
     this.logger.info({ node }, 'agent connected');
     ws.on('close', (code) => {
       release();
+      if (this.certHolds.get(node) === held) {
+        held.release();
+        this.certHolds.delete(node);
+      }
       session.dispose();
       if (this.sessions.get(node) === session) this.sessions.delete(node);
       this.logs.endNode(node, 'agent disconnected');
@@ -176,6 +204,8 @@ export class AgentHub {
   }
 }
 
+
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 410: 'Gone', 429: 'Too Many Requests', 495: 'Certificate Expired', 500: 'Internal Server Error' };
 
 function refuse(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);

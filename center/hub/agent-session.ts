@@ -18,6 +18,7 @@ import {
   ConflictError,
   probeAddressProblem,
   type ProbeAddress,
+  type Condition,
 } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { holdChanges } from '../store/change-feed.ts';
@@ -337,6 +338,7 @@ export class AgentSession {
           usage: this.usage ? { ...this.usage, at: now } : prev.usage,
           agent: this.agentInfo ?? prev.agent,
           mqtt: this.mqtt,
+          conditions: mqttCondition(prev.conditions, this.mqtt, now),
           runtimes: this.runtimes ?? prev.runtimes,
           uplink: this.uplink ? { ...this.uplink, at: now } : prev.uplink,
           syncedRevision: this.acked || prev.syncedRevision,
@@ -357,4 +359,20 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The `MqttEncrypted` condition: False (with a warning) while the edge broker
+ * accepts MQTT in clear, True when it serves only MQTTS/WSS. Unchanged
+ * conditions keep their time.
+ */
+function mqttCondition(conditions: Condition[], mqtt: { tcp?: number; ws?: number; tls?: number; wss?: number } | undefined, now: string): Condition[] {
+  const rest = conditions.filter((c) => c.type !== 'MqttEncrypted');
+  if (!mqtt) return rest;
+  const plain = mqtt.tcp !== undefined || mqtt.ws !== undefined;
+  const next: Condition = plain
+    ? { type: 'MqttEncrypted', status: 'False', reason: 'PlainListener', message: 'the edge broker accepts MQTT in clear (--mqtt-listen/--mqtt-ws-listen): device passwords and data cross the network unencrypted', at: now }
+    : { type: 'MqttEncrypted', status: 'True', reason: 'TlsOnly', message: 'devices connect over MQTTS/WSS only', at: now };
+  const prev = conditions.find((c) => c.type === 'MqttEncrypted');
+  return [...rest, prev && prev.status === next.status && prev.reason === next.reason ? prev : next];
 }

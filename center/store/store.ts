@@ -40,7 +40,7 @@ export interface WriteOptions {
 
 /** admin: everything; user: the namespaced objects, logs and exec of its projects; join: one node join; node: an agent. */
 /** metrics: read /metrics and nothing else (a Prometheus scraper's). */
-export type TokenKind = 'admin' | 'join' | 'metrics' | 'node' | 'user';
+export type TokenKind = 'admin' | 'certificate' | 'join' | 'metrics' | 'node' | 'user';
 export interface TokenRecord {
   id: string;
   kind: TokenKind;

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import net from 'node:net';
 import pino from 'pino';
-import { ApiClient, REDACTED, UPLINK_PATH, waitFor, type Route, type UplinkBatch } from '../../core/index.ts';
+import { ApiClient, REDACTED, UPLINK_PATH, tlsFetch, waitFor, type Fetch, type Route, type UplinkBatch } from '../../core/index.ts';
+import { joinAsNode } from '../../testkit/join-node.ts';
 import { startCenter, type RunningCenter } from '../center.ts';
 import type { CenterConfig } from '../config.ts';
 
@@ -15,6 +16,8 @@ interface Ctx {
   center: RunningCenter;
   api: ApiClient;
   credential: string;
+  /** n1's TLS material: its uplink posts present its certificate. */
+  fetch: Fetch;
 }
 
 async function withCenter(title: string, fn: (c: Ctx) => Promise<void>, cfg: Partial<CenterConfig> = {}): Promise<void> {
@@ -22,15 +25,12 @@ async function withCenter(title: string, fn: (c: Ctx) => Promise<void>, cfg: Par
     const dir = mkdtempSync(join(tmpdir(), 'gedge-uplink-center-'));
     const center = await startCenter({ dataDir: dir, port: 0, ...cfg }, pino({ level: 'silent' }));
     try {
-      const api = new ApiClient(center.url, center.adminToken!);
+      const api = new ApiClient(center.url, center.adminToken!, center.caCertificate);
       await api.apply('apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: edge-a }\nspec: { tier: edge }\n---\napiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: edge-b }\nspec: { tier: edge }\n');
       // The batches' publishers: a node speaks only for its site's devices.
       await api.apply(['d0', 'd1'].map((d) => `apiVersion: gedge.io/v1\nkind: Device\nmetadata: { name: ${d} }\nspec: { site: edge-a }\n`).join('---\n'));
-      const join = (await api.createToken({ site: 'edge-a' })).token;
-      const res = await fetch(`${center.url}/api/v1/join`, { method: 'POST', headers: { authorization: `Bearer ${join}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'n1', capacity: { cpu: 1, memoryMiB: 256 } }) });
-      assert.equal(res.status, 201);
-      const credential = ((await res.json()) as { credential: string }).credential;
-      await fn({ center, api, credential });
+      const n1 = await joinAsNode({ url: center.url, ca: center.caCertificate, adminToken: center.adminToken! }, 'n1', 'edge-a');
+      await fn({ center, api, credential: n1.credential, fetch: tlsFetch(n1.tls) });
     } finally {
       await center.close();
       rmSync(dir, { recursive: true, force: true });
@@ -50,7 +50,7 @@ const batch = (seqs: number[], o: Partial<UplinkBatch> = {}): UplinkBatch => ({
 async function post(c: Ctx, body: unknown, o: { token?: string | null; gzip?: boolean; raw?: Buffer } = {}): Promise<{ status: number; body: { ackedSeq?: number; code?: string; message?: string; details?: { path: string }[] } }> {
   const json = Buffer.from(JSON.stringify(body ?? null));
   const token = o.token === undefined ? c.credential : o.token;
-  const res = await fetch(`${c.center.url}${UPLINK_PATH}`, {
+  const res = await c.fetch(`${c.center.url}${UPLINK_PATH}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(o.gzip === false ? {} : { 'content-encoding': 'gzip' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: new Uint8Array(o.raw ?? (o.gzip === false ? json : gzipSync(json))),

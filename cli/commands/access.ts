@@ -1,5 +1,7 @@
-import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
 import { ApiClient, SINCE_HELP, parseSince } from '../../core/index.ts';
+import { fetchPinnedCa, parsePin } from '../../core/ca-pin.ts';
 import { client, saveConfig } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { formatRows, age } from '../printers.ts';
@@ -15,13 +17,21 @@ const collect = (value: string, prev: string[]): string[] => [...prev, value];
 export function registerAccessCommands(program: Command): void {
   program
     .command('login')
-    .description('store the center URL and a token in ~/.gedge/config (or $GEDGE_CONFIG)')
-    .requiredOption('--server <url>', 'center URL, e.g. http://127.0.0.1:7380')
-    .requiredOption('--token <token>', 'an admin token')
-    .action(async (o: { server: string; token: string }) => {
+    .description("store the center URL, a token and the center's CA in ~/.gedge/config (or $GEDGE_CONFIG)")
+    .requiredOption('--server <url>', 'center URL, e.g. https://center.example:7380 (or the loopback http://127.0.0.1:PORT)')
+    .requiredOption('--token <token>', 'an admin or user token')
+    .addOption(new Option('--ca-pin <sha256:hex>', "https: the pin of the center's CA (the center logs it as caPin; gedge token create prints it)").env('GEDGE_CA_PIN'))
+    .action(async (o: { server: string; token: string; caPin?: string }, cmd: Command) => {
+      const caFile = cmd.optsWithGlobals<{ caFile?: string }>().caFile;
+      let ca: string | undefined;
+      if (o.server.startsWith('https:')) {
+        if (caFile) ca = readFileSync(caFile, 'utf8');
+        else if (o.caPin) ca = await fetchPinnedCa(o.server, parsePin(o.caPin, '--ca-pin'));
+        else throw new CliError('--ca-pin: required for an https:// server (the center logs it as caPin at start; gedge token create prints it), or --ca-file');
+      }
       // Check before saving, so a typo does not lock the user out of the other commands.
-      await new ApiClient(o.server, o.token).list('Project');
-      console.log(`logged in to ${o.server}; config written to ${saveConfig(o)}`);
+      await new ApiClient(o.server, o.token, ca).list('Project');
+      console.log(`logged in to ${o.server}; config written to ${saveConfig({ server: o.server, token: o.token, ca })}`);
     });
 
   const token = program.command('token').description('manage join, admin and user tokens');
@@ -40,6 +50,7 @@ export function registerAccessCommands(program: Command): void {
       const t = await client(cmd.optsWithGlobals<Conn>()).createToken({ kind: o.kind, site: o.site, projects, ttlSeconds, description: o.description });
       console.log(t.token);
       if (t.expiresAt) console.error(`expires ${t.expiresAt}${o.kind === 'join' ? '; single use' : ''}`);
+      if (t.caPin) console.error(`CA pin: ${t.caPin}\njoin with: GEDGE_JOIN_TOKEN=<the token> GEDGE_CA_PIN=${t.caPin} gedge agent --center <https URL> --data-dir <dir>`);
     });
   token
     .command('list')

@@ -18,6 +18,7 @@ const positive = (v: string) => {
 interface AgentFlags {
   center: string;
   joinToken?: string;
+  caPin?: string;
   dataDir: string;
   name?: string;
   site?: string;
@@ -26,6 +27,8 @@ interface AgentFlags {
   probeAdvertise?: string;
   mqttListen: string;
   mqttWsListen?: string;
+  mqttTlsListen?: string;
+  mqttWssListen?: string;
   egressAllow?: string[];
   mqttMaxPacketBytes?: number;
   mqttConnectTimeoutMs?: number;
@@ -49,7 +52,13 @@ export function registerProcessCommands(program: Command): void {
     .description('run the control plane (API, store, controllers, agent hub)')
     .option('--data-dir <dir>', 'where the SQLite store lives', './.gedge/center')
     .option('--host <host>', 'listen address', '127.0.0.1')
-    .option('--port <port>', 'listen port (0 = any free port)', int, 7380)
+    .option('--port <port>', 'HTTPS listen port (0 = any free port)', int, 7380)
+    .option('--local-listen <host:port>', 'also serve plain HTTP on this loopback address, for a browser on this machine (no certificate warning) and local tools; never node traffic')
+    .option('--tls-san <names>', "extra names and addresses for the center's certificate (it always covers localhost, 127.0.0.1, ::1 and --host), comma-separated", commaList)
+    .option('--ca-cert <file>', 'first start only: use this CA certificate (PEM) instead of making one')
+    .option('--ca-key <file>', 'first start only: the key of --ca-cert (EC P-256, PKCS #8 PEM)')
+    .option('--node-cert-ttl <duration>', 'lifetime of node certificates, e.g. 24h (agents renew at two thirds)', duration)
+    .option('--node-cert-grace <duration>', 'how long after expiry an offline node may still renew, e.g. 7d', duration)
     .option('--database <url>', 'a postgres:// URL instead of the embedded SQLite')
     .option('--egress-allow <cidrs>', 'networks route sinks may reach besides the default (which refuses link-local, unspecified and multicast), comma-separated', commaList)
     .addOption(new Option('--store-sync <mode>', "SQLite: 'full' fsyncs each commit before it is acknowledged; 'normal' may lose the last ones on power loss").choices(['full', 'normal']).default('full'))
@@ -70,6 +79,12 @@ export function registerProcessCommands(program: Command): void {
         dataDir: o.dataDir as string,
         host: o.host as string,
         port: o.port as number,
+        localListen: o.localListen as string | undefined,
+        tlsSans: o.tlsSan as unknown as string[] | undefined,
+        caCert: o.caCert as string | undefined,
+        caKey: o.caKey as string | undefined,
+        nodeCertTtlMs: o.nodeCertTtl as number | undefined,
+        nodeCertGraceMs: o.nodeCertGrace as number | undefined,
         database: o.database as string | undefined,
         storeSync: o.storeSync as 'full' | 'normal',
         egressAllow: o.egressAllow as unknown as string[] | undefined,
@@ -96,16 +111,19 @@ export function registerProcessCommands(program: Command): void {
   program
     .command('agent')
     .description('run the edge agent on this node')
-    .requiredOption('--center <url>', 'the center URL (the agent dials out; the center never dials in)')
+    .requiredOption('--center <url>', 'the center https:// URL (the agent dials out; the center never dials in)')
     .addOption(new Option('--join-token <token>', 'single-use join token (first start only); prefer the environment: other users see a process\'s arguments').env('GEDGE_JOIN_TOKEN'))
+    .addOption(new Option('--ca-pin <sha256:hex>', "the center CA's pin, given with the join token (first start only)").env('GEDGE_CA_PIN'))
     .requiredOption('--data-dir <dir>', 'identity, local state and logs')
     .option('--name <name>', 'node name (default: hostname)')
     .option('--site <site>', 'site (if the join token does not name one)')
     .option('--label <k=v...>', 'node labels', collectLabels, {})
     .option('--probe-listen <host:port>', "where peers' round-trip probes are answered ('off': no probing)", '127.0.0.1:0')
     .option('--probe-advertise <host:port>', 'the address peers dial for probes (default: the listen address)')
-    .option('--mqtt-listen <host:port>', "the edge MQTT broker for devices ('off': none)", 'off')
-    .option('--mqtt-ws-listen <host:port>', 'MQTT over WebSocket (path /mqtt) for devices')
+    .option('--mqtt-tls-listen <host:port>', "the edge broker's MQTTS listener for devices (the node's certificate, from the center's CA)")
+    .option('--mqtt-wss-listen <host:port>', 'MQTT over secure WebSocket (path /mqtt) for devices')
+    .option('--mqtt-listen <host:port>', "plain MQTT in clear for devices ('off': none; on, the node's status warns)", 'off')
+    .option('--mqtt-ws-listen <host:port>', 'plain MQTT over WebSocket (path /mqtt) in clear')
     .option('--egress-allow <cidrs>', "networks rules' webhooks may reach besides the default (which refuses link-local, unspecified and multicast), comma-separated", commaList)
     .option('--mqtt-max-packet-bytes <n>', 'largest MQTT packet a device may send (default 262144)', int)
     .option('--mqtt-connect-timeout-ms <ms>', 'a connection that sends no CONNECT in this time is closed (default 10000)', int)
@@ -124,7 +142,7 @@ export function registerProcessCommands(program: Command): void {
       const { Agent } = await import('../../agent/index.ts');
       const capacity = { ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.memoryMib !== undefined ? { memoryMiB: o.memoryMib } : {}) };
       const uplink = { fsync: o.uplinkFsync, overflow: o.uplinkOverflow, maxBytes: Math.round(o.uplinkMaxMib * 1024 * 1024), maxMessages: o.uplinkMaxMessages, ttlMs: o.uplinkTtlMs };
-      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, egressAllow: o.egressAllow, mqttLimits: definedOnly({ maxPacketBytes: o.mqttMaxPacketBytes, connectTimeoutMs: o.mqttConnectTimeoutMs, maxConnections: o.mqttMaxConnections, maxConnectionsPerAddress: o.mqttMaxConnectionsPerAddress }), uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel });
+      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, caPin: o.caPin, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, mqttTlsListen: o.mqttTlsListen, mqttWssListen: o.mqttWssListen, egressAllow: o.egressAllow, mqttLimits: definedOnly({ maxPacketBytes: o.mqttMaxPacketBytes, connectTimeoutMs: o.mqttConnectTimeoutMs, maxConnections: o.mqttMaxConnections, maxConnectionsPerAddress: o.mqttMaxConnectionsPerAddress }), uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel });
       onShutdown(() => agent.stop());
       await agent.start();
     });
@@ -179,6 +197,13 @@ export function onShutdown(stop: () => Promise<void>): void {
 /** The flags given, so that the config's defaults fill in the rest. */
 function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** 90s, 30m, 24h, 7d, or milliseconds. */
+function duration(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) throw new CliError(`expected a duration such as 90s, 30m, 24h or 7d, got "${v}"`);
+  return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms']);
 }
 
 function commaList(v: string): string[] {

@@ -38,7 +38,7 @@ test('the dashboard in Chromium against a real center and agents: sign in, nodes
     page.on('load', () => loads++);
 
     // Sign in with the admin token; a wrong one is refused with the center's reason.
-    await page.goto(`${p.center.url}/`);
+    await page.goto(`${p.center.localUrl}/`);
     await screenshot(page, SUITE, '00-signin');
     const token = page.getByLabel('Access token');
     await token.fill('gdg_wrong_token');

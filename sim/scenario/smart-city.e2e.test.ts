@@ -86,6 +86,7 @@ test('the smart-city scenario, short: edge control under 10 ms and faster than t
     const sim = spawnGedge('sim', ['sim', 'traffic', '-p', CITY_PROJECT, '--sites', EDGES.join(','), '--devices', '48', '--rate', '10', '--cycle', '60s', '--seed', '3', '--incident', 'edge-a/i2/n@0s+600s', '--stats-every', '1s', '-o', 'json'], {
       GEDGE_SERVER: p.center.url,
       GEDGE_TOKEN: p.center.adminToken,
+      GEDGE_CA_FILE: p.center.caFile,
     });
     // With `-o json`, every stdout line of the simulator is a TrafficStats; the last has `final`.
     const statsLines = () => sim.lines.filter((l) => 'commands' in l) as unknown as (TrafficStats & { final?: true })[];
@@ -138,11 +139,11 @@ test('the smart-city scenario, short: edge control under 10 ms and faster than t
       const browser = await launchBrowser();
       try {
         const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-        await page.goto(`${p.center.url}/`);
+        await page.goto(`${p.center.localUrl}/`);
         await page.getByLabel('Access token').fill(p.center.adminToken);
         await page.getByRole('button', { name: 'Sign in' }).click();
         await page.getByRole('heading', { name: 'Overview' }).waitFor();
-        const shown = await checkScenarioPage({ page, url: p.center.url, shotDir: resultsDir('smart-city') });
+        const shown = await checkScenarioPage({ page, url: p.center.localUrl, shotDir: resultsDir('smart-city') });
         t.diagnostic(`the page shows ${JSON.stringify(shown)}`);
         assert.ok(shown.edgeP99 < shown.cloudP99, `the page: edge p99 ${shown.edgeP99} < cloud p99 ${shown.cloudP99}`);
         assert.ok(shown.ratio >= 10, `the page: data reduction ${shown.ratio}x`);

@@ -57,7 +57,8 @@ export class Wan {
   async centerUrl(site: string, tier: 'region' | 'edge'): Promise<string> {
     const l = this.links(site, tier);
     l.center ??= await LinkEmulator.start({ upstreamPort: this.centerPort, delayMs: this.delayOf(tier) });
-    return l.center.url;
+    // The center speaks HTTPS; the emulator relays its bytes.
+    return `https://127.0.0.1:${l.center.port}`;
   }
 
   /** The host:port the cloud reaches a site's broker at (listening on `brokerPort`). */

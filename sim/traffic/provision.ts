@@ -79,7 +79,8 @@ export async function resolveBrokers(api: ApiClient, wanted: string[] | undefine
   const ordered = [...nodes.items].sort((a, b) => Number(b.status?.phase === 'Ready') - Number(a.status?.phase === 'Ready') || a.metadata.name.localeCompare(b.metadata.name));
   for (const n of ordered) {
     const mqtt = n.status?.mqtt;
-    if (!mqtt) continue;
+    // The simulated devices speak plain MQTT: a scenario broker turns that listener on explicitly.
+    if (!mqtt?.tcp) continue;
     const list = bySite.get(n.spec.site) ?? [];
     list.push({ host: reachableHost(mqtt.host), port: mqtt.tcp, node: n.metadata.name });
     bySite.set(n.spec.site, list);

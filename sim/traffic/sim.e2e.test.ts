@@ -111,7 +111,7 @@ test('gedge sim traffic: real devices on the edge broker, sensor data at the rat
     assert.equal(await simCredentials(), 0);
 
     // The CLI: stats lines while it runs, a clean stop and a summary on SIGTERM.
-    const cli = spawnGedge('sim', ['sim', 'traffic', '--project', PROJECT, '--sites', 'edge-a', '--devices', '6', '--rate', '2', '--stats-every', '500ms', '-o', 'json'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CONFIG: '/nonexistent/gedge-config' });
+    const cli = spawnGedge('sim', ['sim', 'traffic', '--project', PROJECT, '--sites', 'edge-a', '--devices', '6', '--rate', '2', '--stats-every', '500ms', '-o', 'json'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CA_FILE: p.center.caFile, GEDGE_CONFIG: '/nonexistent/gedge-config' });
     try {
       await cli.waitForLine((l) => typeof l.messages === 'object' && (l.messages as { sent: number }).sent > 0, 30_000);
     } finally {

@@ -18,7 +18,7 @@ const env = uplinkEnv('gedge-uplink-brokers-');
 /** A queue and sender of node edge-1 that appends `count` messages from three devices; returns what it sent, per device. */
 async function sendFromEdge(route: string, count: number, lastText?: string): Promise<Map<string, string[]>> {
   const queue = UplinkQueue.open(env.tempDir(), { retryInitialMs: 20, retryMaxMs: 200 });
-  const sender = new UplinkSender(queue, { center: env.center.url, node: 'edge-1', credential: env.credential });
+  const sender = new UplinkSender(queue, { center: env.center.url, node: 'edge-1', credential: env.credential, tls: () => env.tls });
   sender.start();
   const perDevice = new Map<string, string[]>();
   try {

@@ -14,7 +14,7 @@ const FAST: UplinkOptionsInput = { retryInitialMs: 20, retryMaxMs: 200, lingerMs
 
 function edge(url: string, options: UplinkOptionsInput = {}) {
   const queue = UplinkQueue.open(env.tempDir(), { ...FAST, ...options });
-  const sender = new UplinkSender(queue, { center: url, node: 'edge-1', credential: env.credential });
+  const sender = new UplinkSender(queue, { center: url, node: 'edge-1', credential: env.credential, tls: () => env.tls });
   const events: UplinkSenderEvent[] = [];
   sender.onEvent((e) => events.push(e));
   sender.start();
@@ -40,7 +40,7 @@ test('a lost answer: the batch is sent again and the center skips it; every mess
   await env.center.api.apply(routeManifest('lost-answer'));
   // A slow link, so the answer is still on its way when the link is cut.
   const link = await LinkEmulator.start({ upstreamPort: env.center.port, delayMs: 1500 });
-  const e = edge(link.url);
+  const e = edge(`https://127.0.0.1:${link.port}`);
   try {
     const sent = e.append('lost-answer', 5);
     await waitFor(async () => (await tableRows(env.center.api, 'lost-answer')).length === 5, 10_000, 'the batch in the table');
@@ -63,7 +63,7 @@ test('a lost answer: the batch is sent again and the center skips it; every mess
 
 test('gedge messages: the table sink from the CLI, newest last, by device, paged, as JSON', () => {
   const gedge = (...args: string[]) => {
-    const r = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', env.center.url, '--token', env.center.adminToken, 'messages', 'lost-answer', ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', env.center.url, '--ca-file', env.center.caFile, '--token', env.center.adminToken, 'messages', 'lost-answer', ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     return r;
   };
@@ -75,7 +75,7 @@ test('gedge messages: the table sink from the CLI, newest last, by device, paged
   assert.deepEqual(page.items.map((m) => [m.device, m.payload]), [['d0', '{"n":0}'], ['d0', '{"n":3}']]);
   const paged = gedge('--after', '0', '--limit', '3');
   assert.match(paged.stderr, /more: --after \d+/);
-  const missing = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', env.center.url, '--token', env.center.adminToken, 'messages', 'nope'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const missing = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', env.center.url, '--ca-file', env.center.caFile, '--token', env.center.adminToken, 'messages', 'nope'], { cwd: REPO_ROOT, encoding: 'utf8' });
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /route "nope" not found/);
 });
@@ -96,7 +96,7 @@ test('route gone: the backlog is dropped and counted; a revoked credential stops
   const id = tokens.find((t) => t.kind === 'node' && t.subject === 'edge-2')!.id;
   assert.equal((await env.center.api.raw('DELETE', `/api/v1/tokens/${id}`)).status, 200);
   const queue = UplinkQueue.open(env.tempDir(), FAST);
-  const sender = new UplinkSender(queue, { center: env.center.url, node: 'edge-2', credential: other });
+  const sender = new UplinkSender(queue, { center: env.center.url, node: 'edge-2', credential: other.credential, tls: () => other.tls });
   const events: UplinkSenderEvent[] = [];
   sender.onEvent((ev) => events.push(ev));
   sender.start();
@@ -123,7 +123,7 @@ test('a queue file behind the center (restored from an old copy) is renumbered p
   }
   // A queue created "in 1970" hands out seqs far below the center's progress for edge-1.
   const queue = UplinkQueue.open(env.tempDir(), FAST, { now: () => 1000 });
-  const sender = new UplinkSender(queue, { center: env.center.url, node: 'edge-1', credential: env.credential });
+  const sender = new UplinkSender(queue, { center: env.center.url, node: 'edge-1', credential: env.credential, tls: () => env.tls });
   const events: UplinkSenderEvent[] = [];
   sender.onEvent((ev) => events.push(ev));
   sender.start();
@@ -146,7 +146,7 @@ test('an agent crash mid-send (SIGKILL): a new process on the same queue drains 
   const script = `
     import { UplinkQueue, UplinkSender } from ${JSON.stringify(lib)};
     const q = UplinkQueue.open(process.env.DIR, { fsync: 'always', lingerMs: 1, batchMessages: 40, retryInitialMs: 20, retryMaxMs: 200 });
-    new UplinkSender(q, { center: process.env.CENTER, node: 'edge-1', credential: process.env.CRED }).start();
+    new UplinkSender(q, { center: process.env.CENTER, node: 'edge-1', credential: process.env.CRED, tls: () => JSON.parse(process.env.TLS) }).start();
     if (process.env.APPEND) {
       let i = 0;
       setInterval(() => {
@@ -159,7 +159,7 @@ test('an agent crash mid-send (SIGKILL): a new process on the same queue drains 
     }`;
   const run = (append: boolean) =>
     spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      env: { ...process.env, DIR: dir, CENTER: env.center.url, CRED: env.credential, ...(append ? { APPEND: '1' } : {}) },
+      env: { ...process.env, DIR: dir, CENTER: env.center.url, CRED: env.credential, TLS: JSON.stringify(env.tls), ...(append ? { APPEND: '1' } : {}) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
 
