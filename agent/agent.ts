@@ -120,7 +120,8 @@ export class Agent extends EventEmitter {
       log: this.log,
       ips: () => this.certificateIps(),
       onRenewed: (next) => this.renewed(next),
-      onRefused: (why) => this.log.error({ event: 'certificate-refused', why }, 'the node certificate cannot be renewed: join the node again'),
+      // Past the grace, or revoked: dialling again cannot help.
+      onRefused: (why) => void this.conn?.stop().then(() => this.status({ type: 'revoked', why })),
     });
     this.cert = cert;
     const restored = await this.workloads.restore();

@@ -15,6 +15,8 @@ export type LogLine = Record<string, unknown> & { msg?: string; event?: string }
 /** A real gedge process whose JSON log lines are collected for assertions. */
 export class GedgeProcess {
   readonly lines: LogLine[] = [];
+  /** What it wrote to stderr (errors before logging starts, e.g. a refused join). */
+  stderr = '';
   readonly exited: Promise<number | null>;
   private listeners: (() => void)[] = [];
 
@@ -32,6 +34,7 @@ export class GedgeProcess {
       for (const f of this.listeners) f();
     });
     proc.stderr!.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-65_536);
       if (process.env.GEDGE_TEST_VERBOSE) process.stderr.write(`[${name}] ${d.toString()}`);
     });
     // 'close', not 'exit': the last lines of output may still be unread at 'exit'.
@@ -190,7 +193,7 @@ export async function startAgentProcess(o: AgentOptions): Promise<AgentHandle> {
   await Promise.race([
     p.waitForLine((l) => l.event === 'restored', 30_000),
     p.exited.then((c) => {
-      throw new Error(`agent ${o.name} exited with ${c}: ${JSON.stringify(p.lines.slice(-3))}`);
+      throw new Error(`agent ${o.name} exited with ${c}: ${JSON.stringify(p.lines.slice(-3))} ${p.stderr.slice(-2000)}`);
     }),
   ]);
   const broker = o.mqtt ? await p.waitForLine((l) => l.event === 'broker', 30_000) : undefined;

@@ -5,7 +5,7 @@ import { issueToken } from '../auth/tokens.ts';
 import { revokeNodeCredentials, type TokenHolds } from '../auth/token-holds.ts';
 import { issueNodeCertificate, type NodeCertOptions, type Presented } from '../auth/node-certs.ts';
 import type { CertificateAuthority } from '../pki/authority.ts';
-import { MAX_CSR_BYTES } from '../../core/pki.ts';
+import { MAX_CSR_BYTES, parseCsr } from '../../core/pki.ts';
 import type { Store } from '../store/store.ts';
 import { bodyText } from './resource-routes.ts';
 import { manifests } from './manifest-parser.ts';
@@ -97,6 +97,8 @@ export function registerAuthRoutes(app: FastifyInstance, store: Store, holds: To
     if (await store.get('Node', undefined, body.name)) {
       throw new ValidationError(`node "${body.name}" already exists`, { details: [{ path: 'name', message: 'taken; pick another name or delete the old node' }] });
     }
+    // The request is checked before the token is spent: a bad CSR changes nothing.
+    await parseCsr(body.csr, 'csr');
     // Single use: only one of two racing joins can mark the token.
     if (!(await store.tokens.markUsed(join.id, new Date().toISOString()))) {
       throw new ForbiddenError('join token already used', { details: [{ path: 'authorization', message: 'join tokens are single-use' }] });

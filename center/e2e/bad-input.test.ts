@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import { issueToken } from '../auth/tokens.ts';
+import { newKeyAndCsr } from '../../core/pki.ts';
 import { REPO_ROOT, removeDir, startCenterProcess, type CenterHandle } from '../../testkit/index.ts';
 
 interface ErrorBody {
@@ -161,12 +162,13 @@ describe('bad input gets a clear 4xx {code, message, details}, writes nothing, a
 
   test('a join token works once; reuse is refused and creates nothing', async () => {
     const join = (await c.api.createToken({ site: 'edge-a' })).token;
-    const body = JSON.stringify({ name: 'n1', capacity: { cpu: 1, memoryMiB: 512 } });
+    const { csrPem: csr } = await newKeyAndCsr('n1');
+    const body = JSON.stringify({ name: 'n1', capacity: { cpu: 1, memoryMiB: 512 }, csr });
     const ok = await call('POST', '/api/v1/join', body, join);
     assert.equal(ok.status, 201);
     const nodes = (await c.api.list('Node')).items.length;
     revision = (await c.api.list('Project')).revision;
-    const again = await call('POST', '/api/v1/join', JSON.stringify({ name: 'n2', capacity: { cpu: 1 } }), join);
+    const again = await call('POST', '/api/v1/join', JSON.stringify({ name: 'n2', capacity: { cpu: 1 }, csr }), join);
     assert.equal(again.status, 403);
     assert.match(again.body.message, /already used/);
     assert.equal((await c.api.list('Node')).items.length, nodes);

@@ -7,7 +7,7 @@ import { KEY_ALGORITHM, caPin, certificateInfo, newKeyAndCsr, parseCsr, toPem, x
 const CA_LIFETIME_MS = 10 * 365 * 24 * 3_600_000;
 /** The center's own server certificate is made afresh at every start. */
 const SERVER_LIFETIME_MS = 365 * 24 * 3_600_000;
-/** Issued certificates start this far in the past: a node whose clock is a little behind still accepts them. */
+/** Issued certificates start up to this far in the past (a tenth of their life at most): a node whose clock is a little behind still accepts them. */
 const BACKDATE_MS = 5 * 60_000;
 
 export class PkiError extends GedgeError {
@@ -97,7 +97,7 @@ export class CertificateAuthority {
       serialNumber: serial.toString('hex'),
       subject: [{ CN: [o.commonName] }, { OU: [o.unit] }],
       issuer: this.issuer.subjectName,
-      notBefore: new Date(now - BACKDATE_MS),
+      notBefore: new Date(now - Math.min(BACKDATE_MS, o.lifetimeMs / 10)),
       notAfter: new Date(now + o.lifetimeMs),
       signingKey: this.key,
       publicKey,

@@ -18,14 +18,17 @@ export function registerAccessCommands(program: Command): void {
   program
     .command('login')
     .description("store the center URL, a token and the center's CA in ~/.gedge/config (or $GEDGE_CONFIG)")
-    .requiredOption('--server <url>', 'center URL, e.g. https://center.example:7380 (or the loopback http://127.0.0.1:PORT)')
-    .requiredOption('--token <token>', 'an admin or user token')
+    .option('--server <url>', 'center URL, e.g. https://center.example:7380 (or the loopback http://127.0.0.1:PORT)')
+    .option('--token <token>', 'an admin or user token')
     .addOption(new Option('--ca-pin <sha256:hex>', "https: the pin of the center's CA (the center logs it as caPin; gedge token create prints it)").env('GEDGE_CA_PIN'))
-    .action(async (o: { server: string; token: string; caPin?: string }, cmd: Command) => {
-      const caFile = cmd.optsWithGlobals<{ caFile?: string }>().caFile;
+    .action(async (_o: unknown, cmd: Command) => {
+      // --server and --token are also the program's own options: wherever they are given, they arrive here.
+      const o = cmd.optsWithGlobals<{ server?: string; token?: string; caPin?: string; caFile?: string }>();
+      if (!o.server) throw new CliError('--server: required (the center URL)');
+      if (!o.token) throw new CliError('--token: required (an admin or user token)');
       let ca: string | undefined;
       if (o.server.startsWith('https:')) {
-        if (caFile) ca = readFileSync(caFile, 'utf8');
+        if (o.caFile) ca = readFileSync(o.caFile, 'utf8');
         else if (o.caPin) ca = await fetchPinnedCa(o.server, parsePin(o.caPin, '--ca-pin'));
         else throw new CliError('--ca-pin: required for an https:// server (the center logs it as caPin at start; gedge token create prints it), or --ca-file');
       }

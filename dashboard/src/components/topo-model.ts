@@ -49,7 +49,7 @@ export type NodeObj = Obj<
     since?: string;
     usage?: { cpu: number; memoryMiB: number; diskMiB: number; netRxBps?: number; netTxBps?: number; at: string };
     agent?: { version: string; os: string; arch: string; pid: number };
-    mqtt?: { host: string; tcp: number; ws?: number };
+    mqtt?: { host: string; tcp?: number; ws?: number; tls?: number; wss?: number };
     runtimes?: string[];
     uplink?: Uplink;
     conditions?: Condition[];

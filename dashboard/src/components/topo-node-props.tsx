@@ -32,7 +32,7 @@ export function NodeProps({ node }: { node: NodeObj }) {
       <dt>{t('nodes.col.runtimes')}</dt>
       <dd>{s?.runtimes?.join(', ') ?? '–'}</dd>
       <dt>{t('nodes.prop.mqtt')}</dt>
-      <dd>{s?.mqtt ? <code>{`mqtt://${s.mqtt.host}:${s.mqtt.tcp}${s.mqtt.ws ? ` · ws :${s.mqtt.ws}` : ''}`}</code> : <span class="muted">{t('nodes.prop.noMqtt')}</span>}</dd>
+      <dd>{s?.mqtt ? <code>{mqttListeners(s.mqtt)}</code> : <span class="muted">{t('nodes.prop.noMqtt')}</span>}</dd>
       {s?.uplink && (
         <>
           <dt>{t('nodes.prop.uplink')}</dt>
@@ -123,4 +123,10 @@ export function UsageBars({ node }: { node: NodeObj }) {
       </p>
     </>
   );
+}
+
+/** The edge broker's listeners, encrypted first: mqtts://host:port · wss :port · mqtt (plain) :port · ws (plain) :port. */
+function mqttListeners(m: { host: string; tcp?: number; ws?: number; tls?: number; wss?: number }): string {
+  const parts = [m.tls && `mqtts://${m.host}:${m.tls}`, m.wss && `wss :${m.wss}`, m.tcp && `mqtt://${m.host}:${m.tcp} (plain)`, m.ws && `ws :${m.ws} (plain)`];
+  return parts.filter(Boolean).join(' · ');
 }
