@@ -117,8 +117,8 @@ export class Workloads {
     const spec = this.runSpec(id, li);
     const kind = spec.template.runtime;
     const runtime = this.deps.runtimes[kind] ?? new UnavailableRuntime(kind);
-    // A process runs as its project's user, who owns its volumes; a container's volumes stay the agent's (podman maps them).
-    if (kind === 'process') spec.user = await this.deps.users.of(li.instance.metadata.project ?? 'default');
+    // A workload runs as its project's user, who owns its volumes: a process directly, a container as that uid inside (podman --user).
+    spec.user = await this.deps.users.of(li.instance.metadata.project ?? 'default');
     for (const dir of Object.values(spec.volumes)) {
       await this.deps.users.ownDir(dirname(dir), spec.user);
       await this.deps.users.ownDir(dir, spec.user);

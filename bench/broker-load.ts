@@ -7,6 +7,8 @@ export interface Creds {
   clientId: string;
   username?: string;
   password?: string;
+  /** mqtts://: the CA (PEM) that signed the broker's certificate. */
+  ca?: string;
 }
 export type LoadCommand =
   | { op: 'subscribe'; url: string; creds: Creds; filter: string; qos: 0 | 1; expect: number }
@@ -24,8 +26,11 @@ const IDLE_MS = 3000;
 
 const send = (r: LoadReply): void => void process.send!(r);
 
-function connect(url: string, c: Creds): Promise<MqttClient> {
-  return mqtt.connectAsync(url, { ...c, reconnectPeriod: 0, clean: true, keepalive: 60 }, false);
+async function connect(url: string, c: Creds): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(url, { ...c, reconnectPeriod: 0, clean: true, keepalive: 60 }, false);
+  // MQTT.js leaves Nagle on; every broker's clients get TCP_NODELAY alike.
+  (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  return client;
 }
 
 async function subscribe(m: Extract<LoadCommand, { op: 'subscribe' }>): Promise<void> {

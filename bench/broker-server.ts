@@ -1,5 +1,5 @@
 // A broker for bench/broker.ts, alone in its process so that it has a core
-// to itself: `node --import tsx bench/broker-server.ts ours|ours-uplink|aedes`.
+// to itself: `node --import tsx bench/broker-server.ts ours|ours-uplink|ours-tls|aedes`.
 // Prints {"port":N} once listening and runs until its stdin closes.
 //  - ours: EdgeBroker with authentication, the ACL and all three hooks on
 //    (counting), its SQLite session store in a temporary directory (clean
@@ -8,6 +8,7 @@
 //    over load/#: every message is appended to the durable uplink queue
 //    (fsync batch), and a QoS 1 message is acknowledged and routed once it
 //    is on disk. Nothing drains the queue (no center here).
+//  - ours-tls: ours over MQTTS only, with a certificate from a gedge CA.
 //  - aedes: bare aedes 1.2, no hooks, its default in-memory persistence.
 import { Aedes } from 'aedes';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,7 +27,8 @@ export const BENCH_PROJECT = 'bench';
 export const BENCH_DEVICES = ['pub-0', 'pub-1', 'pub-2', 'pub-3', 'sub', 'lat-pub', 'lat-sub'];
 export const benchSecret = (device: string): string => `secret-${device}`;
 
-async function startOurs(uplink: boolean): Promise<{ port: number; close(): Promise<void> }> {
+/** ours-tls: the TLS material in the environment (GEDGE_BENCH_TLS, JSON {ca, cert, key}), as the agent gives its node certificate. */
+async function startOurs(uplink: boolean, tls?: { ca: string; cert: string; key: string }): Promise<{ port: number; close(): Promise<void> }> {
   const directory = new TestDirectory();
   for (const d of BENCH_DEVICES) directory.add(BENCH_PROJECT, d, benchSecret(d), { publish: ['load/#'], subscribe: ['load/#'] });
   const dataDir = mkdtempSync(join(tmpdir(), 'gedge-bench-broker-'));
@@ -36,7 +38,7 @@ async function startOurs(uplink: boolean): Promise<{ port: number; close(): Prom
   let published = 0;
   let connections = 0;
   const broker = await EdgeBroker.start({
-    tcp: '127.0.0.1:0',
+    ...(tls ? { tls: '127.0.0.1:0', certificate: tls } : { tcp: '127.0.0.1:0' }),
     dataDir,
     directory,
     hooks: {
@@ -46,7 +48,7 @@ async function startOurs(uplink: boolean): Promise<{ port: number; close(): Prom
     },
   });
   return {
-    port: broker.ports.tcp!,
+    port: (tls ? broker.ports.tls : broker.ports.tcp)!,
     close: async () => {
       await broker.close();
       if (queue) published = queue.stats().enqueued;
@@ -69,11 +71,12 @@ async function startAedes(): Promise<{ port: number; close(): Promise<void> }> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const kind = process.argv[2];
-  if (kind !== 'ours' && kind !== 'ours-uplink' && kind !== 'aedes') {
-    console.error('usage: broker-server.ts ours|ours-uplink|aedes');
+  if (kind !== 'ours' && kind !== 'ours-uplink' && kind !== 'ours-tls' && kind !== 'aedes') {
+    console.error('usage: broker-server.ts ours|ours-uplink|ours-tls|aedes');
     process.exit(2);
   }
-  const broker = kind === 'aedes' ? await startAedes() : await startOurs(kind === 'ours-uplink');
+  const tls = kind === 'ours-tls' ? (JSON.parse(process.env.GEDGE_BENCH_TLS ?? '{}') as { ca: string; cert: string; key: string }) : undefined;
+  const broker = kind === 'aedes' ? await startAedes() : await startOurs(kind === 'ours-uplink', tls);
   process.stdout.write(`${JSON.stringify({ port: broker.port })}\n`);
   process.stdin.resume();
   process.stdin.on('end', () => void broker.close().then(() => process.exit(0)));

@@ -58,7 +58,8 @@ export async function run(): Promise<Metric[]> {
 async function paintTime(browser: Awaited<ReturnType<typeof launchBrowser>>, url: string, token: string, page: 'overview' | 'topology'): Promise<number> {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   try {
-    await context.addInitScript((tk: string) => localStorage.setItem('gedge.token', tk), token);
+    // Signed in as the dashboard is: the session cookie the center sets (HttpOnly, SameSite=Strict).
+    await context.addCookies([{ name: 'gedge_session', value: token, url, httpOnly: true, sameSite: 'Strict' }]);
     const tab = await context.newPage();
     await tab.goto(`${url}/#/${page}`);
     const handle = await tab.waitForFunction((mark: string) => performance.getEntriesByName(mark)[0]?.startTime, `gedge:${page}`, { timeout: 30_000, polling: 50 });

@@ -12,6 +12,7 @@ import { createServer } from './api/server.ts';
 import { registerResourceRoutes } from './api/resource-routes.ts';
 import { registerAuthRoutes } from './api/auth-routes.ts';
 import { registerDeviceRoutes } from './api/device-routes.ts';
+import { registerSessionRoutes } from './api/session-routes.ts';
 import { registerOpsRoutes } from './api/ops-routes.ts';
 import { execUpgradeRoute, registerExecRoute } from './api/exec-route.ts';
 import { registerRolloutRoutes } from './api/rollout-routes.ts';
@@ -102,7 +103,8 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   registerResourceRoutes(app, store, egress);
   registerRolloutRoutes(app, store);
   registerAuthRoutes(app, store, holds, { ca, certs: { lifetimeMs: cfg.nodeCertTtlMs, graceMs: cfg.nodeCertGraceMs }, renewed: (node, cert) => hub.renewed(node, cert) });
-  registerDeviceRoutes(app, store);
+  registerDeviceRoutes(app, store, ca);
+  registerSessionRoutes(app, store, throttle);
   registerOpsRoutes(app, store, hub, metrics, VERSION);
   registerExecRoute(app, store, hub);
   registerUplinkRoutes(app, store, log.child({ module: 'uplink' }), { tableSweepMs: cfg.tableSweepMs, egress });

@@ -74,6 +74,11 @@ export class ApiClient {
     return this.json('POST', `/api/v1/projects/${encodeURIComponent(project)}/devices/${encodeURIComponent(device)}/credentials`, JSON.stringify(req));
   }
 
+  /** Issues an X.509 client certificate for a device from its CSR (the key stays with the device); deleting the returned credential revokes it. */
+  issueDeviceCertificate(project: string, device: string, req: { csr: string; description?: string; ttlSeconds?: number }): Promise<{ credential: Resource; clientId: string; certificate: string; ca: string }> {
+    return this.json('POST', `/api/v1/projects/${encodeURIComponent(project)}/devices/${encodeURIComponent(device)}/certificates`, JSON.stringify(req));
+  }
+
   /**
    * A page of a route's table sink, oldest first: the messages after the
    * `after` id (0: from the oldest), or the newest `limit` (default 100, at

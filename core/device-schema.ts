@@ -64,19 +64,25 @@ export const deviceStatusSchema = z
 
 // ---- DeviceCredential ------------------------------------------------------------
 /**
- * A secret a device signs in with, issued by `POST .../devices/NAME/credentials`
- * (the secret is returned once; only its sha256 is kept and synced to the
- * device's edge so it can authenticate offline). Deleting it revokes it.
+ * What a device signs in with, issued only by the center: a secret
+ * (`POST .../devices/NAME/credentials`; the secret is returned once, only its
+ * sha256 is kept) or an X.509 client certificate from the center's CA
+ * (`POST .../devices/NAME/certificates` with a CSR; the credential is named
+ * by the certificate's serial and holds its fingerprint). Either is synced to
+ * the device's edge, which authenticates offline. Deleting it revokes it.
  */
 export const deviceCredentialSpecSchema = z
   .object({
     device: nameSchema,
-    /** sha256 of the secret, hex. */
-    hash: z.string().regex(/^[a-f0-9]{64}$/, 'a sha256 hex digest'),
+    /** Secret credentials: sha256 of the secret, hex. */
+    hash: z.string().regex(/^[a-f0-9]{64}$/, 'a sha256 hex digest').optional(),
+    /** Certificate credentials: the certificate's sha256 fingerprint (hex) and end. */
+    certificate: z.object({ fingerprint: z.string().regex(/^[a-f0-9]{64}$/, 'a sha256 hex digest'), notAfter: z.string().datetime() }).strict().optional(),
     expiresAt: z.string().datetime().optional(),
     description: z.string().max(1024).default(''),
   })
-  .strict();
+  .strict()
+  .refine((s) => (s.hash === undefined) !== (s.certificate === undefined), { message: 'a credential is either a secret (hash) or a certificate, not both and not neither', path: ['hash'] });
 
 // ---- Route (edge -> cloud) ---------------------------------------------------------
 /** How long a table sink keeps a route's rows when the Route says nothing: 7 days. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { conditionSchema, labelsSchema, nameSchema, resourcesSchema, tierSchema } from './schema-base.ts';
 import { ruleSpecSchema, ruleStatusSchema } from './rule-schema.ts';
-import { instanceSpecSchema, instanceStatusSchema, serviceSpecSchema, serviceStatusSchema } from './workload-schema.ts';
+import { instanceSpecSchema, instanceStatusSchema, runtimeKindSchema, serviceSpecSchema, serviceStatusSchema } from './workload-schema.ts';
 import { geoPointSchema, taintSchema } from './placement-schema.ts';
 import { edgeUplinkStatusSchema } from './uplink-wire.ts';
 import { deviceCommandSpecSchema, deviceCommandStatusSchema, deviceCredentialSpecSchema, deviceSpecSchema, deviceStatusSchema, routeSpecSchema, routeStatusSchema } from './device-schema.ts';
@@ -38,7 +38,23 @@ export type Metadata = z.infer<typeof metadataSchema>;
 
 
 // ---- Project -------------------------------------------------------------
-export const projectSpecSchema = z.object({ description: z.string().max(1024).default('') }).strict();
+/**
+ * What a project's users may run, set by an admin (Projects are cluster-scoped:
+ * only admin tokens write them) and checked when a Service is applied.
+ * Unset fields allow everything the platform offers; every workload already
+ * runs unprivileged (its project's user, no capabilities) with no host paths.
+ */
+export const projectPolicySchema = z
+  .object({
+    /** The runtimes its Services may use. */
+    runtimes: z.array(runtimeKindSchema).min(1).max(8).optional(),
+    /** Container images must start with one of these (e.g. "registry.example/team/", "localhost/"). */
+    images: z.array(z.string().min(1).max(255)).min(1).max(100).optional(),
+  })
+  .strict();
+export type ProjectPolicy = z.infer<typeof projectPolicySchema>;
+
+export const projectSpecSchema = z.object({ description: z.string().max(1024).default(''), policy: projectPolicySchema.optional() }).strict();
 
 // ---- Site ----------------------------------------------------------------
 export const siteSpecSchema = z

@@ -1,9 +1,10 @@
 import type { AedesPublishPacket, AuthenticateError, Client, ConnectPacket, PublishPacket, SubscribePacket, Subscription, UnsubscribePacket } from 'aedes';
+import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { SESSION, Session, sessionOf, type Access, type AedesClient, type MqttParser } from './session.ts';
 import type { SqlitePersistence } from './sqlite-persistence.ts';
 import { DEFAULT_PROJECT, isValidTopic, parseClientId } from './topics.ts';
-import type { BrokerHooks } from './types.ts';
+import type { BrokerHooks, DeviceIdentity } from './types.ts';
 import { disconnect, NOT_AUTHORIZED } from './wire.ts';
 
 /** Where a refused publish goes: acknowledged as usual, routed to no one (no subscription can match a `$` topic of ours). */
@@ -65,9 +66,18 @@ export class Gatekeeper {
     };
     if (s.device === '') return refuse(IDENTIFIER_REJECTED, 'the client id must be <project>/<device> or <device>');
     if (username && username !== s.key && !(s.project === DEFAULT_PROJECT && username === s.device)) return refuse(BAD_USERNAME_OR_PASSWORD, 'the username must be empty or the client id');
-    if (!password?.length) return refuse(REFUSED_NOT_AUTHORIZED, 'no secret (anonymous)');
-    const id = this.access.directory.authenticate(s.project, s.device, password.toString('utf8'));
-    if (id === null) return refuse(BAD_USERNAME_OR_PASSWORD, 'unknown device or wrong secret');
+    const cert = verifiedClientCertificate(c);
+    let id: DeviceIdentity | null;
+    if (cert && !password?.length) {
+      // A client certificate the handshake verified against the center's CA: its name must be this client id's device, and it must be on record.
+      if (cert.commonName !== `${s.project}/${s.device}`) return refuse(BAD_USERNAME_OR_PASSWORD, `the client certificate is for "${cert.commonName}", not "${s.project}/${s.device}"`);
+      id = this.access.directory.authenticateCertificate(s.project, s.device, cert.serial, cert.fingerprint);
+      if (id === null) return refuse(BAD_USERNAME_OR_PASSWORD, 'the client certificate is revoked or unknown');
+    } else {
+      if (!password?.length) return refuse(REFUSED_NOT_AUTHORIZED, 'no secret and no client certificate (anonymous)');
+      id = this.access.directory.authenticate(s.project, s.device, password.toString('utf8'));
+      if (id === null) return refuse(BAD_USERNAME_OR_PASSWORD, 'unknown device or wrong secret');
+    }
     const will = connect.will;
     if (will && !(isValidTopic(will.topic) && s.mayPublish(id, will.topic))) return refuse(REFUSED_NOT_AUTHORIZED, `the will topic "${will.topic}" is not allowed`, 'publish');
     if (s.v5) {
@@ -201,4 +211,21 @@ function onPacket(this: MqttParser, packet: ParsedPacket): void {
       if (s.acks !== null) s.acked(packet.messageId!);
   }
   aedesListener!.call(this, packet);
+}
+
+/**
+ * The client certificate of a device on MQTTS or WSS, when the TLS handshake
+ * verified it (chain to the center's CA, validity); undefined otherwise.
+ */
+function verifiedClientCertificate(c: AedesClient): { commonName: string; serial: string; fingerprint: string } | undefined {
+  const holder = c as unknown as { conn?: unknown; req?: { socket?: unknown } };
+  const socket = holder.conn instanceof TLSSocket ? holder.conn : holder.req?.socket instanceof TLSSocket ? holder.req.socket : undefined;
+  if (!socket?.authorized) return undefined;
+  const peer = socket.getPeerX509Certificate();
+  if (!peer) return undefined;
+  return {
+    commonName: /(?:^|\n)CN=([^\n]*)/.exec(peer.subject)?.[1] ?? '',
+    serial: peer.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+    fingerprint: peer.fingerprint256.replace(/:/g, '').toLowerCase(),
+  };
 }

@@ -39,6 +39,11 @@ export class TestDirectory implements DeviceDirectory {
     return d && d.hashes.some((k) => timingSafeEqual(k, h)) ? d.identity : null;
   }
 
+  /** Broker tests sign devices in with secrets; certificates are the agent's directory's (agent/devices/edge-objects.ts). */
+  authenticateCertificate(): DeviceIdentity | null {
+    return null;
+  }
+
   lookup(project: string, device: string): DeviceIdentity | null {
     return this.projects.get(project)?.get(device)?.identity ?? null;
   }

@@ -14,6 +14,8 @@ export interface DeviceIdentity {
 export interface DeviceDirectory {
   /** Checks the secret (timing-safe sha256 compare) against the device's unexpired credentials; null if unknown/wrong/expired. */
   authenticate(project: string, device: string, secret: string): DeviceIdentity | null;
+  /** Checks a client certificate the TLS handshake verified: on record for this device (serial, fingerprint), unexpired; null otherwise. */
+  authenticateCertificate(project: string, device: string, serial: string, fingerprint: string): DeviceIdentity | null;
   /** Current identity (grants may change while connected); null once the device or all its credentials are gone. */
   lookup(project: string, device: string): DeviceIdentity | null;
 }

@@ -72,10 +72,22 @@ export class EdgeObjects implements DeviceDirectory {
     const m = TOKEN.exec(secret);
     if (!m) return null;
     const cred = this.credentials.get(deviceKey(project, m[1]!));
-    if (!cred || cred.spec.device !== device) return null;
+    if (!cred || cred.spec.device !== device || cred.spec.hash === undefined) return null;
     if (cred.spec.expiresAt && Date.parse(cred.spec.expiresAt) <= this.now()) return null;
     const given = createHash('sha256').update(m[2]!).digest();
     if (!timingSafeEqual(given, Buffer.from(cred.spec.hash, 'hex'))) return null;
+    return this.lookup(project, device);
+  }
+
+  /**
+   * A device that presented a client certificate (already verified against
+   * the center's CA by the TLS handshake): it must be on record as one of the
+   * device's credentials (named by its serial, same fingerprint), unexpired.
+   */
+  authenticateCertificate(project: string, device: string, serial: string, fingerprint: string): DeviceIdentity | null {
+    const cred = this.credentials.get(deviceKey(project, serial));
+    if (!cred || cred.spec.device !== device || cred.spec.certificate?.fingerprint !== fingerprint) return null;
+    if (cred.spec.expiresAt && Date.parse(cred.spec.expiresAt) <= this.now()) return null;
     return this.lookup(project, device);
   }
 

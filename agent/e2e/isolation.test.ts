@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiClient, type Instance } from '../../core/index.ts';
 import { startPlatform, waitFor } from '../../testkit/index.ts';
+import { Podman } from '../runtime/podman.ts';
+import { ensureTestImage } from '../runtime/test-image.ts';
+import { TEST_PODMAN_DIR, requirePodman } from '../runtime/container-test-helpers.ts';
 
 const service = (name: string, project: string, script: string) =>
   JSON.stringify({
@@ -64,6 +67,49 @@ test("a project's workload runs unprivileged and reaches only its own project's 
     assert.ok(!out.includes('SQLite'), `no agent state: ${out}`);
     assert.ok((out.match(/Permission denied/g) ?? []).length >= 5, `every attempt refused: ${out}`);
     assert.match(out, new RegExp(`home=${data}/homes/p1`));
+  } finally {
+    await p.close();
+  }
+});
+
+/**
+ * Containers too: not root (the project's user through podman --user, on the
+ * host as well, there being no user namespace here), no capabilities, no
+ * privilege gained through setuid binaries; it still writes its own volume.
+ */
+test("a project's container runs as its project's user with no capabilities", { skip: process.getuid?.() !== 0 ? 'needs a root agent' : requirePodman() }, async () => {
+  const image = await ensureTestImage(new Podman(TEST_PODMAN_DIR));
+  const p = await startPlatform({ heartbeatMs: 300, agents: [{ name: 'node-a', site: 'edge-a' }] });
+  try {
+    const api = p.center.api;
+    await api.apply(
+      JSON.stringify({
+        apiVersion: 'gedge.io/v1',
+        kind: 'Service',
+        metadata: { name: 'boxed' },
+        spec: {
+          replicas: 1,
+          placement: { nodeSelector: { 'gedge.io/site': 'edge-a' } },
+          template: {
+            runtime: 'container',
+            image,
+            command: ['/bin/sh', '-c', 'echo "uid=$(id -u)"; grep -E "^Cap(Eff|Prm)|^NoNewPrivs" /proc/self/status; echo x > /data/f && echo "volume: $(cat /data/f)"; echo finished; exec sleep 600'],
+            volumes: [{ name: 'data', mountPath: '/data' }],
+          },
+        },
+      }),
+    );
+    const inst = await waitFor(async () => (await api.list<Instance>('Instance', { selector: 'gedge.io/service=boxed' })).items.find((i) => i.status?.phase === 'Running'), 60_000, 'the container running');
+    const out = await waitFor(async () => {
+      let text = '';
+      for await (const chunk of api.logs(inst.metadata.name)) text += chunk;
+      return text.includes('finished') ? text : undefined;
+    }, 30_000, 'its output');
+    assert.ok(Number(/uid=(\d+)/.exec(out)?.[1]) >= 200_000, `not root: ${out}`);
+    assert.match(out, /CapPrm:\s+0+\n/, `no capabilities: ${out}`);
+    assert.match(out, /CapEff:\s+0+\n/, `no capabilities: ${out}`);
+    assert.match(out, /NoNewPrivs:\s+1/, `no new privileges: ${out}`);
+    assert.match(out, /volume: x/, 'it writes its own volume');
   } finally {
     await p.close();
   }

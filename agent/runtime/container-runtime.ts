@@ -165,7 +165,11 @@ export class ContainerRuntime implements Runtime {
       'run', '--replace', '--name', name, '--init', '--sig-proxy=false', '--http-proxy=false', '--log-driver', 'none',
       '--pidfile', this.pidFile(name), '--pull', this.opts.pull ?? 'missing',
       '--label', `gedge.io/instance=${spec.id}`, '--stop-timeout', String(Math.ceil(t.stopGraceMs / 1000)),
+      // As Kubernetes' restricted Pod Security: no capabilities, no privilege gained through setuid binaries.
+      '--cap-drop', 'all', '--security-opt', 'no-new-privileges',
     ];
+    // Not root: the project's unprivileged user, on the host too (no user namespace here), who owns the instance's volumes.
+    if (spec.user) args.push('--user', `${spec.user.uid}:${spec.user.gid}`);
     if (t.resources.cpu > 0) args.push('--cpus', String(t.resources.cpu));
     if (t.resources.memoryMiB > 0) args.push('--memory', String(Math.round(t.resources.memoryMiB * 1024 * 1024)));
     if (t.cwd) args.push('--workdir', t.cwd);

@@ -22,7 +22,7 @@ export interface RunSpec {
   ports: Record<string, number>;
   /** Host directory of each declared volume, by name; created by the agent, kept across restarts. */
   volumes: Record<string, string>;
-  /** The unprivileged user a process workload runs as (its project's); absent: the agent's own user. */
+  /** The unprivileged user a workload runs as (its project's; a container with podman --user); absent: the agent's own user. */
   user?: WorkloadUser;
 }
 

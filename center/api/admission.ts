@@ -1,4 +1,4 @@
-import { DEFAULT_PROJECT, EgressPolicy, REDACTED, ValidationError, lookupKind, type Device, type ErrorDetail, type Resource, type Route } from '../../core/index.ts';
+import { DEFAULT_PROJECT, EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, type Device, type ErrorDetail, type Project, type Resource, type Route } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 
 /**
@@ -6,13 +6,16 @@ import type { Store } from '../store/store.ts';
  * namespaced objects need an existing project (or one created in the same
  * apply); a command needs its device; a device keeps its site; credentials
  * are only issued by the center (the secret is generated and shown once);
- * a redacted sink password stands for the stored one (core/secrets.ts).
+ * a redacted sink password stands for the stored one (core/secrets.ts);
+ * a Service keeps to its project's policy (runtimes, images: 403).
  * Every problem is reported, with its path; nothing is written if any.
  */
 export async function admit(store: Store, input: Resource[], egress = new EgressPolicy()): Promise<Resource[]> {
   const objs = [...input];
   const inBatch = (kind: string, project: string, name: string) => objs.some((o) => o.kind === kind && (o.metadata.project ?? DEFAULT_PROJECT) === project && o.metadata.name === name);
   const problems: ErrorDetail[] = [];
+  const refused: ErrorDetail[] = [];
+  const policyOf = async (project: string) => ((objs.find((p) => p.kind === 'Project' && p.metadata.name === project) ?? (await store.get('Project', undefined, project))) as Project | undefined)?.spec.policy;
   for (const [i, o] of objs.entries()) {
     const at = (path: string) => `${objs.length > 1 ? `[${i}].` : ''}${path}`;
     const project = o.metadata.project ?? DEFAULT_PROJECT;
@@ -31,6 +34,15 @@ export async function admit(store: Store, input: Resource[], egress = new Egress
       case 'Device': {
         const prev = (await store.get('Device', project, o.metadata.name)) as Device | undefined;
         if (prev && prev.spec.site !== o.spec.site) problems.push({ path: at('spec.site'), message: `is fixed once created ("${prev.spec.site}"); delete the device and create it again to move it` });
+        break;
+      }
+      case 'Service': {
+        const policy = await policyOf(project);
+        const t = o.spec.template;
+        if (policy?.runtimes && !policy.runtimes.includes(t.runtime)) refused.push({ path: at('spec.template.runtime'), message: `project "${project}" may use ${policy.runtimes.join(', ')} (its policy, set by an admin), not ${t.runtime}` });
+        if (policy?.images && t.image !== undefined && !policy.images.some((prefix) => t.image!.startsWith(prefix))) {
+          refused.push({ path: at('spec.template.image'), message: `project "${project}" may run images from ${policy.images.join(', ')} (its policy), not ${t.image}` });
+        }
         break;
       }
       case 'Rule':
@@ -56,6 +68,8 @@ export async function admit(store: Store, input: Resource[], egress = new Egress
         break;
     }
   }
+  // What the project's policy forbids is a 403, before any other problem: the user cannot fix it by editing the manifest's form.
+  if (refused.length) throw new ForbiddenError(refused.length === 1 ? refused[0]!.message : `${refused.length} things the project's policy forbids`, { details: refused });
   if (problems.length) throw new ValidationError(problems.length === 1 ? problems[0]!.message : `${problems.length} problems`, { details: problems });
   return objs;
 }

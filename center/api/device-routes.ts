@@ -4,12 +4,24 @@ import { z } from 'zod';
 import { KINDS, NotFoundError, nameSchema, parseOrThrow, type DeviceCredential } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { jsonBody } from './auth-routes.ts';
+import { MAX_CSR_BYTES } from '../../core/pki.ts';
+import type { CertificateAuthority } from '../pki/authority.ts';
 
 export const credentialRequestSchema = z
   .object({
     description: z.string().max(1024).default(''),
     /** Unset: the credential does not expire (delete it to revoke). */
     ttlSeconds: z.number().int().min(60).max(10 * 365 * 24 * 3600).optional(),
+  })
+  .strict();
+
+export const certificateRequestSchema = z
+  .object({
+    /** PEM PKCS #10 request, signed by the device's own key (which never leaves it). */
+    csr: z.string().min(1).max(MAX_CSR_BYTES),
+    description: z.string().max(1024).default(''),
+    /** Lifetime; default one year. */
+    ttlSeconds: z.number().int().min(60).max(10 * 365 * 24 * 3600).default(365 * 24 * 3600),
   })
   .strict();
 
@@ -32,7 +44,7 @@ export const credentialIssuedSchema = z
  * signs in to its edge broker with client id `<project>/<device>` and the
  * secret as password.
  */
-export function registerDeviceRoutes(app: FastifyInstance, store: Store): void {
+export function registerDeviceRoutes(app: FastifyInstance, store: Store, ca: CertificateAuthority): void {
   app.post('/api/v1/projects/:project/devices/:device/credentials', async (req, reply) => {
     const params = parseOrThrow(z.object({ project: nameSchema, device: nameSchema }), req.params, 'path');
     const body = parseOrThrow(credentialRequestSchema, typeof req.body === 'string' && req.body.trim() ? await jsonBody(req.body) : {}, 'credential request');
@@ -57,4 +69,28 @@ export function registerDeviceRoutes(app: FastifyInstance, store: Store): void {
     const issued: z.output<typeof credentialIssuedSchema> = { credential: created as DeviceCredential, clientId, username: clientId, password: `gdg_${id}_${secret}` };
     return reply.status(201).send(issued);
   });
+
+  // An X.509 client certificate instead of a secret: the device keeps its key; the edge checks the certificate offline.
+  app.post('/api/v1/projects/:project/devices/:device/certificates', async (req, reply) => {
+    const params = parseOrThrow(z.object({ project: nameSchema, device: nameSchema }), req.params, 'path');
+    const body = parseOrThrow(certificateRequestSchema, await jsonBody(bodyTextOf(req.body)), 'certificate request');
+    if (!(await store.get('Device', params.project, params.device))) {
+      throw new NotFoundError(`device "${params.device}" not found in project "${params.project}"`, { details: [{ path: 'device', message: 'not found' }] });
+    }
+    const issued = await ca.issue(body.csr, { commonName: `${params.project}/${params.device}`, unit: 'device', lifetimeMs: body.ttlSeconds * 1000, usage: 'client' });
+    const credential: DeviceCredential = {
+      apiVersion: 'gedge.io/v1',
+      kind: 'DeviceCredential',
+      // Named by the certificate's serial: the edge finds the record from the certificate alone.
+      metadata: { name: issued.serial, project: params.project, labels: { 'gedge.io/device': params.device } },
+      spec: { device: params.device, certificate: { fingerprint: issued.fingerprint, notAfter: issued.notAfter.toISOString() }, expiresAt: issued.notAfter.toISOString(), description: body.description },
+    };
+    const created = await store.create(credential);
+    const clientId = params.project === 'default' ? params.device : `${params.project}/${params.device}`;
+    return reply.status(201).send({ credential: created, clientId, certificate: issued.pem, ca: ca.certPem });
+  });
+}
+
+function bodyTextOf(body: unknown): string {
+  return typeof body === 'string' ? body : '';
 }

@@ -31,7 +31,7 @@ export function registerOpsRoutes(app: FastifyInstance, store: Store, hub: Agent
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  app.get('/healthz', { config: { auth: ['admin', 'node'] } }, async () => ({ ok: true, revision: await store.currentRevision() }));
+  app.get('/healthz', { config: { auth: ['admin', 'node'] } }, async () => ({ ok: true, revision: await store.currentRevision(), store: { durability: await store.durability() } }));
 
   // For load balancers and supervisors, without a token: they tell nothing but up (the process answers) and ready (the store answers).
   app.get('/livez', { config: { public: true } }, async () => ({ ok: true }));

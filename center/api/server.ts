@@ -8,6 +8,7 @@ import type { Store, TokenKind, TokenRecord } from '../store/store.ts';
 import type { Metrics } from '../metrics.ts';
 import { certificateHold, presentedCertificate, type Presented } from '../auth/node-certs.ts';
 import type { CertificateAuthority } from '../pki/authority.ts';
+import { sessionAuthorization } from './session-routes.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -63,7 +64,9 @@ export function createServer(
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config.public === true) return;
     const allowed = req.routeOptions.config.auth ?? ['admin'];
-    req.token = await throttledAuthenticate(throttle, req.ip, req.headers.authorization, () => authenticate(store, req.headers.authorization, allowed));
+    // A tool's bearer header, or the dashboard's session cookie (session-routes.ts).
+    const authorization = req.headers.authorization ?? sessionAuthorization(req);
+    req.token = await throttledAuthenticate(throttle, req.ip, authorization, () => authenticate(store, authorization, allowed));
     // A stream (watch, logs -f) lives as long as its token: revoking or expiring it cuts the connection.
     reply.raw.once('close', holds.hold(req.token, () => req.raw.socket?.destroy()));
     if (req.token.kind === 'node') {

@@ -59,6 +59,30 @@ describe('hardening', () => {
     for (const path of ['/api/v1/nodes', '/api/v1/tokens', '/healthz']) assert.equal((await get(path, scraper)).status, 403, path);
   });
 
+  test("the dashboard's session: the token goes into an HttpOnly SameSite=Strict cookie, taken only with the dashboard's header; signing out clears it", async () => {
+    for (const base of [c.url, c.localUrl]) {
+      const start = await c.fetch(`${base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: c.adminToken }) });
+      assert.equal(start.status, 200);
+      const cookie = start.headers.get('set-cookie') ?? '';
+      assert.match(cookie, /^gedge_session=gdg_[^;]+; HttpOnly; SameSite=Strict; Path=\//);
+      assert.equal(/; Secure/.test(cookie), base.startsWith('https:'), `Secure exactly over HTTPS: ${cookie}`);
+      const pair = cookie.split(';')[0]!;
+      const nodes = (headers: Record<string, string>) => c.fetch(`${base}/api/v1/nodes`, { headers }).then((r) => r.status);
+      assert.equal(await nodes({ cookie: pair }), 401, 'the cookie alone (a form or image on another page of this host) is refused');
+      assert.equal(await nodes({ cookie: pair, 'x-gedge-session': '1' }), 200);
+      const end = await c.fetch(`${base}/api/v1/session`, { method: 'DELETE' });
+      assert.match(end.headers.get('set-cookie') ?? '', /^gedge_session=; .*Max-Age=0/);
+    }
+    const bad = await c.fetch(`${c.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'gdg_0000000000000000_' + 'B'.repeat(43) }) });
+    assert.equal(bad.status, 401);
+    assert.equal(bad.headers.get('set-cookie'), null);
+  });
+
+  test("/healthz says how durable the center's commits are, as its store connection reports it", async () => {
+    const res = await c.fetch(c.url + '/healthz', { headers: { authorization: `Bearer ${c.adminToken}` } });
+    assert.equal(((await res.json()) as { store: { durability: string } }).store.durability, 'sqlite synchronous=FULL');
+  });
+
   test('repeated failed authentications from one address get 429, for HTTP and the agent endpoint, while a valid token elsewhere is unaffected', async () => {
     const bad = 'gdg_0000000000000000_' + 'A'.repeat(43);
     let status = 0;

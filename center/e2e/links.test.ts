@@ -35,8 +35,12 @@ test('agents measure site-to-site round trips: links appear, follow a delay, and
     const machine = await probe.stop();
     const slack = machine.p99 > 1 ? machine.p99 : 0;
     t.diagnostic(`machine: loopback round trip between two idle processes ${JSON.stringify(machine)}; slack ${slack} ms`);
-    for (const n of ALL) assert.ok(rtt(first, n) < 15 + slack, `${n}: ${rtt(first, n)} ms on loopback`);
-    assert.equal(first.get('edge-a--edge-b')?.metadata.labels['gedge.io/measured'], 'true');
+    // A busy moment (another test starting processes) can lift one reading; the links settle to loopback figures.
+    const settled = await waitFor(async () => {
+      const m = await links();
+      return ALL.every((n) => rtt(m, n) < 15 + slack) ? m : undefined;
+    }, 30_000, `every link under ${15 + slack} ms on loopback (first: ${ALL.map((n) => `${n} ${rtt(first, n)} ms`).join(', ')})`);
+    assert.equal(settled.get('edge-a--edge-b')?.metadata.labels['gedge.io/measured'], 'true');
 
     // 20 ms one way on edge-b's access link: probes to edge-b take ~40 ms, probes from it ~0,
     // so links involving edge-b read ~20 ms (the mean of the directions); the others do not move.

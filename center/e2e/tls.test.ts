@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ApiClient, UPLINK_PATH, tlsFetch, type Node, type Instance } from '../../core/index.ts';
@@ -213,5 +214,37 @@ describe('TLS: devices over MQTTS', () => {
     const node = await waitFor(async () => (await p.center.api.get<Node>('Node', 'edge-a-1')).status?.conditions.find((x) => x.type === 'MqttEncrypted'), 20_000, 'the MqttEncrypted condition');
     assert.equal(node.status, 'True');
     assert.equal((await new ApiClient(p.center.localUrl, p.center.adminToken).get<Node>('Node', 'edge-a-1')).metadata.name, 'edge-a-1', 'the loopback listener serves the same API');
+  });
+
+  test('devices sign in with X.509 client certificates from the center (their own key, a CSR); another device\'s, or a deleted one, is refused', async () => {
+    const agent = p.agents.get('edge-a-1')!;
+    const port = Number((await agent.process.waitForLine((l) => l.event === 'broker', 20_000)).tls);
+    await p.center.api.apply(JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name: 'meter' }, spec: { site: 'edge-a' } }));
+    const dir = mkdtempSync(join(tmpdir(), 'gedge-device-cert-'));
+    try {
+      const key = join(dir, 'meter.key');
+      const csr = join(dir, 'meter.csr');
+      const crt = join(dir, 'meter.crt');
+      assert.equal(spawnSync('openssl', ['ecparam', '-genkey', '-name', 'prime256v1', '-noout', '-out', key]).status, 0);
+      assert.equal(spawnSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=whatever-the-device-asks', '-out', csr]).status, 0);
+      // Through the CLI, as an operator would.
+      const issued = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', p.center.url, '--ca-file', p.center.caFile, '--token', p.center.adminToken, 'device', 'certificate', 'meter', '--csr', csr], { cwd: REPO_ROOT, encoding: 'utf8' });
+      assert.equal(issued.status, 0, issued.stderr);
+      writeFileSync(crt, issued.stdout);
+      const info = certificateInfo(issued.stdout);
+      assert.equal(info.commonName, 'default/meter', 'the center names the device, not the request');
+      const pub = (clientId: string) =>
+        new Promise<number>((resolve) =>
+          execFile('/usr/bin/mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '--cafile', p.center.caFile, '--cert', crt, '--key', key, '-V', 'mqttv5', '-i', clientId, '-t', `devices/${clientId}/reading`, '-m', '1', '-q', '1'], { timeout: 10_000 }, (err) =>
+            resolve(err ? Number((err as { code?: number }).code ?? -1) : 0),
+          ),
+        );
+      await waitFor(async () => (await pub('meter')) === 0 || undefined, 20_000, 'the certificate accepted at the edge (no password)');
+      assert.notEqual(await pub('sensor'), 0, "meter's certificate does not sign in as another device");
+      await p.center.api.delete('DeviceCredential', info.serial);
+      await waitFor(async () => (await pub('meter')) !== 0 || undefined, 20_000, 'the deleted certificate refused at the edge');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

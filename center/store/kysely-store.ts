@@ -35,6 +35,8 @@ export class KyselyStore implements Store {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly onClose: () => Promise<void>,
+    /** How durable a commit is, read back from the live connection (e.g. "sqlite synchronous=FULL"). */
+    readonly durability: () => Promise<string>,
   ) {
     this.tokens = new KyselyTokenStore(db);
     this.uplink = new KyselyUplinkStore(db);

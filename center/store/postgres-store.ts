@@ -13,5 +13,5 @@ export async function openPostgresStore(connectionString: string, schema = 'publ
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
   await migrate(db, 'postgres');
-  return new KyselyStore(db, () => db.destroy());
+  return new KyselyStore(db, () => db.destroy(), async () => `postgresql synchronous_commit=${(await sql<{ synchronous_commit: string }>`SHOW synchronous_commit`.execute(db)).rows[0]?.synchronous_commit ?? 'unknown'}`);
 }

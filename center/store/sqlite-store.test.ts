@@ -9,6 +9,20 @@ import { storeContract } from './store-contract.ts';
 
 storeContract('sqlite', () => openSqliteStore(':memory:'));
 
+test('sqlite: commits are fsynced before they are acknowledged (synchronous=FULL, read back from the connection) unless NORMAL is asked for', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gedge-store-'));
+  try {
+    const full = await openSqliteStore(join(dir, 'a.db'));
+    assert.equal(await full.durability(), 'sqlite synchronous=FULL');
+    await full.close();
+    const normal = await openSqliteStore(join(dir, 'b.db'), 'normal');
+    assert.equal(await normal.durability(), 'sqlite synchronous=NORMAL');
+    await normal.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('sqlite: state and revisions survive a reopen of the same file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gedge-store-'));
   try {

@@ -19,5 +19,6 @@ export async function openSqliteStore(file: string, sync: 'full' | 'normal' = 'f
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db, 'sqlite');
-  return new KyselyStore(db, () => db.destroy());
+  const levels = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
+  return new KyselyStore(db, () => db.destroy(), async () => `sqlite synchronous=${levels[Number(sqlite.pragma('synchronous', { simple: true }))] ?? 'unknown'}`);
 }

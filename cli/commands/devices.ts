@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import type { DeviceCommand } from '../../core/index.ts';
@@ -25,6 +26,29 @@ export function registerDeviceCommands(program: Command): void {
       const c = await client(cmd.optsWithGlobals<Conn>()).issueDeviceCredential(o.project, name, { description: o.description, ttlSeconds });
       console.log(`client id: ${c.clientId}\nusername:  ${c.username}\npassword:  ${c.password}`);
       console.error(`credential ${c.credential.metadata.name}; the password is not stored and cannot be shown again (delete the credential to revoke it)`);
+    });
+  device
+    .command('certificate')
+    .description("issue an X.509 client certificate for a device from its CSR (openssl req -new -key device.key): prints the certificate; the center's CA goes to --ca-out")
+    .argument('<device>')
+    .requiredOption('--csr <file>', 'the PEM certificate request, made with the device\'s own key')
+    .option('-p, --project <project>', '', 'default')
+    .option('--ttl <seconds>', 'lifetime (default: a year)')
+    .option('--ca-out <file>', "also write the center's CA certificate here (devices verify their edge with it)")
+    .option('--description <text>', '', '')
+    .action(async (name: string, o: { csr: string; project: string; ttl?: string; caOut?: string; description: string }, cmd: Command) => {
+      const ttlSeconds = o.ttl === undefined ? undefined : Number(o.ttl);
+      if (ttlSeconds !== undefined && !Number.isInteger(ttlSeconds)) throw new CliError(`--ttl: expected whole seconds, got "${o.ttl}"`);
+      let csr: string;
+      try {
+        csr = readFileSync(o.csr, 'utf8');
+      } catch (err) {
+        throw new CliError(`--csr: cannot read ${o.csr} (${(err as Error).message})`);
+      }
+      const c = await client(cmd.optsWithGlobals<Conn>()).issueDeviceCertificate(o.project, name, { csr, description: o.description, ttlSeconds });
+      process.stdout.write(c.certificate);
+      if (o.caOut) writeFileSync(o.caOut, c.ca);
+      console.error(`client id: ${c.clientId}; credential ${c.credential.metadata.name} (delete it to revoke the certificate)`);
     });
   device
     .command('command')

@@ -47,6 +47,9 @@ test('the dashboard in Chromium against a real center and agents: sign in, nodes
     await token.fill(p.center.adminToken);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    // The token went to an HttpOnly cookie: nothing a script on the page can read holds it.
+    const readable = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie);
+    assert.ok(!readable.includes('gdg_'), `the token is out of the page's reach: ${readable}`);
 
     // Keyboard: on a fresh load the first Tab reaches the skip link, which leads to the page heading.
     await page.reload();

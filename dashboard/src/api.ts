@@ -44,27 +44,39 @@ export interface WatchLine {
   object?: Obj;
 }
 
-const TOKEN_KEY = 'gedge.token';
+/**
+ * The session lives in an HttpOnly cookie the center sets (center/api/session-routes.ts):
+ * no script here ever holds the token after sign-in. Every request says it is the
+ * dashboard's (the header a page of another origin cannot send), and the browser adds the cookie.
+ */
+const SESSION_HEADERS = { 'x-gedge-session': '1' };
 
-export function savedToken(): string | null {
-  return localStorage.getItem(TOKEN_KEY);
+/** Exchanges a token for the session cookie; throws ApiError when the center refuses it. */
+export async function startSession(token: string): Promise<void> {
+  const res = await fetch('/api/v1/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  if (!res.ok) {
+    const body = (await res.json().catch(() => null)) as { code?: string; message?: string; details?: ErrorDetail[] } | null;
+    throw new ApiError(res.status, body?.code ?? `HTTP${res.status}`, body?.message ?? res.statusText, body?.details ?? []);
+  }
 }
 
-export function saveToken(token: string | null): void {
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
+/** Whether the browser holds a session the center accepts. */
+export async function hasSession(): Promise<boolean> {
+  return (await fetch('/api/v1/session', { headers: SESSION_HEADERS })).ok;
+}
+
+export async function endSession(): Promise<void> {
+  await fetch('/api/v1/session', { method: 'DELETE' }).catch(() => undefined);
 }
 
 export class Api {
   /** Called when the center rejects the token (401), so the app can ask for another. */
   onUnauthorized: () => void = () => {};
 
-  constructor(readonly token: string) {}
-
   async request<T>(method: string, path: string, body?: string, contentType = 'application/yaml'): Promise<T> {
     const res = await fetch(path, {
       method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
+      headers: { ...SESSION_HEADERS, ...(body !== undefined ? { 'content-type': contentType } : {}) },
       body,
     });
     if (!res.ok) throw await this.errorOf(res);
@@ -77,7 +89,7 @@ export class Api {
 
   /** A streaming GET: yields text chunks until the server ends it or `signal` aborts. */
   async *stream(path: string, signal: AbortSignal): AsyncGenerator<string> {
-    const res = await fetch(path, { headers: { authorization: `Bearer ${this.token}` }, signal });
+    const res = await fetch(path, { headers: SESSION_HEADERS, signal });
     if (!res.ok || !res.body) throw await this.errorOf(res);
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     try {

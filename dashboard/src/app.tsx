@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { Api, savedToken, saveToken } from './api.ts';
+import { Api, endSession, hasSession } from './api.ts';
 import { LiveContext } from './context.ts';
 import { I18n, LANGS, initialLang, translator, useI18n, type Lang, type MessageKey } from './i18n/index.ts';
 import { Live, type StreamState } from './live.ts';
@@ -9,24 +9,29 @@ import { PAGES, pageFor } from './pages/index.tsx';
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang);
-  const [token, setToken] = useState<string | null>(savedToken);
+  /** undefined while asking the center whether the browser's session cookie is still good. */
+  const [signedIn, setSignedIn] = useState<boolean | undefined>(undefined);
   const i18n = useMemo(() => ({ lang, t: translator(lang), setLang: (l: Lang) => (localStorage.setItem('gedge.lang', l), setLangState(l)) }), [lang]);
   useEffect(() => {
     document.documentElement.lang = lang;
   }, [lang]);
-  const signIn = (tk: string | null) => {
-    saveToken(tk);
-    setToken(tk);
-  };
-  return <I18n.Provider value={i18n}>{token ? <Session token={token} onSignOut={() => signIn(null)} /> : <SignIn onSignedIn={signIn} />}</I18n.Provider>;
+  useEffect(() => {
+    hasSession().then(setSignedIn, () => setSignedIn(false));
+  }, []);
+  const signOut = () => void endSession().then(() => setSignedIn(false));
+  return (
+    <I18n.Provider value={i18n}>
+      {signedIn === undefined ? null : signedIn ? <Session onSignOut={signOut} onExpired={() => setSignedIn(false)} /> : <SignIn onSignedIn={() => setSignedIn(true)} />}
+    </I18n.Provider>
+  );
 }
 
-function Session({ token, onSignOut }: { token: string; onSignOut: () => void }) {
+function Session({ onSignOut, onExpired }: { onSignOut: () => void; onExpired: () => void }) {
   const live = useMemo(() => {
-    const api = new Api(token);
-    api.onUnauthorized = onSignOut;
+    const api = new Api();
+    api.onUnauthorized = onExpired;
     return new Live(api);
-  }, [token]);
+  }, []);
   useEffect(() => () => live.close(), [live]);
   const route = useRoute();
   const page = pageFor(route);

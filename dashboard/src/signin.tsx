@@ -1,9 +1,9 @@
 import { useState } from 'preact/hooks';
-import { Api, ApiError } from './api.ts';
+import { ApiError, startSession } from './api.ts';
 import { useI18n } from './i18n/index.ts';
 
-/** Asks for a token and checks it against the API before keeping it. */
-export function SignIn({ onSignedIn }: { onSignedIn: (token: string) => void }) {
+/** Asks for a token and hands it to the center, which keeps it in an HttpOnly cookie (the page does not). */
+export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
   const { t } = useI18n();
   const [token, setToken] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -14,8 +14,9 @@ export function SignIn({ onSignedIn }: { onSignedIn: (token: string) => void }) 
     setChecking(true);
     setError(null);
     try {
-      await new Api(token.trim()).get('/api/v1/overview');
-      onSignedIn(token.trim());
+      await startSession(token.trim());
+      setToken('');
+      onSignedIn();
     } catch (err) {
       setError(t('signin.bad', { message: err instanceof ApiError ? err.message : String(err) }));
     }
