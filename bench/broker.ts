@@ -28,7 +28,7 @@
 // event-loop turn in one writev (agent/broker/wire.ts), which bare aedes
 // does not: that is where it gains on aedes.
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -200,6 +200,7 @@ async function startServer(kind: 'ours' | 'ours-uplink' | 'ours-tls' | 'aedes', 
 /** A CA for the run and a certificate for 127.0.0.1 (as the center issues an agent's), in PEM files Mosquitto can read. */
 async function benchPki(): Promise<{ dir: string; material: { ca: string; cert: string; key: string }; files: { ca: string; cert: string; key: string } }> {
   const dir = mkdtempSync(join(tmpdir(), 'gedge-bench-tls-'));
+  chmodSync(dir, 0o755); // Mosquitto started as root reads its files as the mosquitto user (a throwaway certificate; the CA key stays in pki/, 0700)
   const ca = await CertificateAuthority.open(join(dir, 'pki'));
   const { keyPem, csrPem } = await newKeyAndCsr('bench-broker');
   const issued = await ca.issue(csrPem, { commonName: 'bench-broker', unit: 'node', lifetimeMs: 24 * 3_600_000, usage: 'both', ips: ['127.0.0.1'] });
