@@ -2,7 +2,7 @@ import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loa
 import * as x509 from '@peculiar/x509';
 import { X509Certificate, createPublicKey, webcrypto } from 'node:crypto';
 import { ValidationError } from './errors.ts';
-export { caPin, parsePin } from './ca-pin.ts';
+export { caPin } from './ca-pin.ts';
 
 /**
  * Keys, certificate requests and certificates, shared by the center (its CA),

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { KINDS, UPLINK_PATH, sinkMessagesPageSchema, uplinkAckSchema, uplinkBatchSchema } from '../../core/index.ts';
 import { messagesQuerySchema } from '../uplink/uplink-routes.ts';
-import { joinRequestSchema, tokenRequestSchema } from './auth-routes.ts';
-import { credentialIssuedSchema, credentialRequestSchema } from './device-routes.ts';
+import { joinRequestSchema, renewRequestSchema, tokenRequestSchema } from './auth-routes.ts';
+import { certificateRequestSchema, credentialIssuedSchema, credentialRequestSchema } from './device-routes.ts';
+import { sessionRequestSchema } from './session-routes.ts';
 import { execQuerySchema, logsQuerySchema } from './instance-queries.ts';
 import { watchQuerySchema } from './resource-routes.ts';
 import { instanceTelemetryQuerySchema, nodeTelemetryQuerySchema } from '../dashboard/routes.ts';
@@ -14,6 +15,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
   schemas.TokenRequest = z.toJSONSchema(tokenRequestSchema, { io: 'input' });
   schemas.JoinRequest = z.toJSONSchema(joinRequestSchema, { io: 'input' });
   schemas.DeviceCredentialRequest = z.toJSONSchema(credentialRequestSchema, { io: 'input' });
+  schemas.DeviceCertificateRequest = z.toJSONSchema(certificateRequestSchema, { io: 'input' });
+  schemas.RenewRequest = z.toJSONSchema(renewRequestSchema, { io: 'input' });
+  schemas.SessionRequest = z.toJSONSchema(sessionRequestSchema, { io: 'input' });
   const issued = z.toJSONSchema(credentialIssuedSchema, { io: 'output', unrepresentable: 'any' }) as { properties: Record<string, unknown> };
   schemas.DeviceCredentialIssued = { ...issued, properties: { ...issued.properties, credential: { $ref: '#/components/schemas/DeviceCredential' } } };
   schemas.UplinkBatch = z.toJSONSchema(uplinkBatchSchema, { io: 'input' });
@@ -79,7 +83,22 @@ export function openApiDocument(version: string): Record<string, unknown> {
       post: { summary: 'Issue a join, admin or user token (user: `projects` it may use)', requestBody: { content: { 'application/json': { schema: ref('TokenRequest') } } }, responses: { 201: { description: 'The token, shown once' }, ...errors } },
     },
     '/api/v1/join': {
-      post: { summary: 'Exchange a join token for a node identity and credential', requestBody: { content: { 'application/json': { schema: ref('JoinRequest') } } }, responses: { 201: { description: 'Node and credential' }, ...errors } },
+      post: { summary: "Exchange a join token and a CSR for a node identity, credential and short-lived certificate (the node first pins the center's CA: GET /api/v1/ca)", requestBody: { content: { 'application/json': { schema: ref('JoinRequest') } } }, responses: { 201: { description: 'Node, credential, certificate and the CA' }, ...errors } },
+    },
+    '/api/v1/ca': {
+      get: { summary: "The center's CA certificate (PEM) and its pin (sha256 of its SubjectPublicKeyInfo); public: clients check it against the pin they were given", responses: { 200: { description: '{certificate, pin}' } } },
+    },
+    '/api/v1/node/certificate': {
+      post: {
+        summary: "Renew the calling node's certificate from a CSR, over mutual TLS with its current certificate (or, within the center's grace, its expired one) and its credential",
+        requestBody: { required: true, ...json(ref('RenewRequest')) },
+        responses: { 201: { description: '{certificate, ca, notAfter}' }, ...errors },
+      },
+    },
+    '/api/v1/session': {
+      post: { summary: "The dashboard's sign-in: the token goes into an HttpOnly, SameSite=Strict cookie, taken afterwards only with the x-gedge-session header", requestBody: { required: true, ...json(ref('SessionRequest')) }, responses: { 200: { description: '{kind, projects, expiresAt}; Set-Cookie' }, ...errors } },
+      get: { summary: 'The session (or bearer token) in use: kind, projects, expiry', responses: { 200: { description: '{kind, projects, expiresAt}' }, ...errors } },
+      delete: { summary: 'Sign out: clears the session cookie', responses: { 200: { description: '{signedOut: true}' } } },
     },
     '/api/v1/instances/{name}/logs': {
       get: {
@@ -102,6 +121,14 @@ export function openApiDocument(version: string): Record<string, unknown> {
         parameters: inPath('project', 'device'),
         requestBody: { required: false, ...json(ref('DeviceCredentialRequest')) },
         responses: { 201: { description: 'The credential and how the device signs in', ...json(ref('DeviceCredentialIssued')) }, ...errors },
+      },
+    },
+    '/api/v1/projects/{project}/devices/{device}/certificates': {
+      post: {
+        summary: "Sign a device's CSR as an X.509 client certificate (CN=<project>/<device>) from the center's CA; recorded as a DeviceCredential named by its serial (delete it to revoke)",
+        parameters: inPath('project', 'device'),
+        requestBody: { required: true, ...json(ref('DeviceCertificateRequest')) },
+        responses: { 201: { description: '{credential, clientId, certificate, ca}' }, ...errors },
       },
     },
     [UPLINK_PATH]: {

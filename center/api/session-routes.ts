@@ -19,7 +19,7 @@ import { bodyText } from './resource-routes.ts';
 export const SESSION_COOKIE = 'gedge_session';
 export const SESSION_HEADER = 'x-gedge-session';
 
-const sessionRequestSchema = z.object({ token: z.string().min(1).max(256) }).strict();
+export const sessionRequestSchema = z.object({ token: z.string().min(1).max(256) }).strict();
 
 /** `Bearer <token>` from the session cookie, when the request may use it; undefined otherwise. */
 export function sessionAuthorization(req: FastifyRequest): string | undefined {
