@@ -22,6 +22,8 @@ export interface ManifestParserOptions {
 }
 
 const IDLE_MS = 2000;
+/** A thread has this long to load before its job fails (503); the job's own limit runs once it has. */
+const START_LIMIT_MS = 60_000;
 
 // In the bundle the worker is its own entry point in dist/. From source (tests under tsx) it is the .ts file next
 // to this one, loaded through tsx registered in the worker itself: Node 20 does not pass --import hooks to workers.
@@ -37,13 +39,16 @@ const newWorker = (): Worker =>
  * time, so that a hostile body (1 MiB of `---`, deep nesting, an alias bomb)
  * costs that thread, never the center's event loop: health checks, agents
  * and other requests go on meanwhile. A body that runs past `timeoutMs` is
- * refused with 400 and its thread replaced.
+ * refused with 400 and its thread replaced; the limit starts once the thread
+ * has loaded (a cold start on a busy machine is not the body's fault).
  */
 export class ManifestParser {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly queue: { job: ManifestJob; resolve: (r: ManifestReply) => void; reject: (e: Error) => void }[] = [];
-  private running: { job: ManifestJob; resolve: (r: ManifestReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
+  private running: { job: ManifestJob; resolve: (r: ManifestReply) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout } | undefined;
+  /** Whether the current thread has loaded and said so: a job's time limit starts only then. */
+  private ready = false;
   private idle: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ManifestParserOptions = { timeoutMs: 5000, maxQueue: 64 }) {}
@@ -88,16 +93,22 @@ export class ManifestParser {
     if (!next) return void this.idleSoon();
     if (this.idle) clearTimeout(this.idle);
     const w = this.thread();
-    const timer = setTimeout(() => {
-      // Too slow: the body is refused and the thread, still busy with it, replaced.
+    this.running = { ...next };
+    if (this.ready) this.arm(w);
+    w.postMessage(next.job);
+  }
+
+  /** Starts the running job's time limit: past it, the body is refused and the thread, still busy with it, replaced. */
+  private arm(w: Worker): void {
+    const r = this.running;
+    if (!r || r.timer) return;
+    r.timer = setTimeout(() => {
       this.running = undefined;
       this.worker = undefined;
       void w.terminate();
-      next.reject(new BadRequestError(`${next.job.source}: too complex to parse in ${this.opts.timeoutMs} ms`, { details: [{ path: next.job.source, message: 'nesting, aliases or size beyond what a manifest needs' }] }));
+      r.reject(new BadRequestError(`${r.job.source}: too complex to parse in ${this.opts.timeoutMs} ms`, { details: [{ path: r.job.source, message: 'nesting, aliases or size beyond what a manifest needs' }] }));
       this.pump();
     }, this.opts.timeoutMs);
-    this.running = { ...next, timer };
-    w.postMessage(next.job);
   }
 
   /**
@@ -120,7 +131,22 @@ export class ManifestParser {
     if (this.worker) return this.worker;
     const w = newWorker();
     w.unref();
-    w.on('message', (reply: ManifestReply) => {
+    this.ready = false;
+    // A thread that never finishes loading fails its job rather than holding it forever.
+    const starting = setTimeout(() => {
+      this.lost(w, new UnavailableError(`the manifest parser thread did not start in ${START_LIMIT_MS / 1000} s`));
+      void w.terminate();
+    }, START_LIMIT_MS);
+    starting.unref();
+    w.on('message', (reply: ManifestReply | { ready: true }) => {
+      if ('ready' in reply) {
+        clearTimeout(starting);
+        if (this.worker === w) {
+          this.ready = true;
+          this.arm(w);
+        }
+        return;
+      }
       const r = this.running;
       if (!r || r.job.id !== reply.id) return;
       clearTimeout(r.timer);
@@ -129,7 +155,10 @@ export class ManifestParser {
       this.pump();
     });
     w.on('error', (err) => this.lost(w, err));
-    w.on('exit', (code) => this.lost(w, new Error(`manifest parser thread exited (${code})`)));
+    w.on('exit', (code) => {
+      clearTimeout(starting);
+      this.lost(w, new Error(`manifest parser thread exited (${code})`));
+    });
     this.worker = w;
     return w;
   }

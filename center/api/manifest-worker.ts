@@ -24,3 +24,6 @@ parentPort!.on('message', (job: ManifestJob) => {
   }
   parentPort!.postMessage(reply);
 });
+
+// Loaded and listening: the parser's time limit runs from here, so a thread slow to start on a busy machine costs no body its turn.
+parentPort!.postMessage({ ready: true });
