@@ -4,7 +4,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { EgressPolicy, ensurePrivateDir, parseOrThrow, type GedgeEvent } from '../core/index.ts';
-import { centerConfigSchema, type CenterConfig } from './config.ts';
+import { centerConfigSchema, parseLoopbackListen, type CenterConfig } from './config.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 import { openPostgresStore } from './store/postgres-store.ts';
 import type { Store } from './store/store.ts';
@@ -158,12 +158,11 @@ function serverNames(host: string, extra: string[]): { ips: string[]; dns: strin
 /** The loopback plain-HTTP listener: the same routes and hooks as the HTTPS one (Fastify's router behind another server). */
 async function listenLocal(app: { ready(): PromiseLike<unknown>; routing(req: http.IncomingMessage, res: http.ServerResponse): void }, address: string): Promise<{ server: http.Server; url: string }> {
   await app.ready();
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(address)!;
-  const host = (m[1] ?? m[2])!;
+  const { host, port: wanted } = parseLoopbackListen(address)!; // checked by the config schema
   const server = http.createServer({ noDelay: true }, (req, res) => app.routing(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(Number(m[3]), host, () => resolve());
+    server.listen(wanted, host, () => resolve());
   });
   const port = (server.address() as { port: number }).port;
   return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` };

@@ -1,11 +1,15 @@
 import { z } from 'zod';
 import { classifyAddress, nameSchema } from '../core/index.ts';
 
-/** host:port on a loopback address only ([::1]:port for IPv6). */
-const loopbackListen = z.string().refine((v) => {
+/** host:port on a loopback address only ([::1]:port for IPv6); undefined otherwise. */
+export function parseLoopbackListen(v: string): { host: string; port: number } | undefined {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v);
-  return !!m && Number(m[3]) <= 65535 && ((m[2] ?? '') === 'localhost' || classifyAddress(m[1] ?? m[2] ?? '') === 'loopback');
-}, 'expected a loopback host:port (127.0.0.1:PORT or [::1]:PORT): the plain-HTTP listener is for this machine only');
+  const host = m?.[1] ?? m?.[2];
+  if (!m || !host || Number(m[3]) > 65535) return undefined;
+  return host === 'localhost' || classifyAddress(host) === 'loopback' ? { host, port: Number(m[3]) } : undefined;
+}
+
+const loopbackListen = z.string().refine((v) => parseLoopbackListen(v) !== undefined, 'expected a loopback host:port (127.0.0.1:PORT or [::1]:PORT): the plain-HTTP listener is for this machine only');
 
 /** The center's configuration: defaults, then validation naming every bad field. */
 export const centerConfigSchema = z

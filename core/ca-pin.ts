@@ -17,6 +17,15 @@ export function caPin(certPem: string): string {
   return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
 }
 
+/** How the platform names a certificate: serial (lower-case hex, no leading zeros), subject CN, sha256 fingerprint (lower-case hex). */
+export function certificateFacts(c: X509Certificate): { serial: string; commonName: string; fingerprint: string } {
+  return {
+    serial: c.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+    commonName: /(?:^|\n)CN=([^\n]*)/.exec(c.subject)?.[1] ?? '',
+    fingerprint: c.fingerprint256.replace(/:/g, '').toLowerCase(),
+  };
+}
+
 /** Normalises a pin given by a user (`sha256:<64 hex>`); throws naming the field. */
 export function parsePin(value: string, field: string): string {
   const m = /^sha256:([0-9a-fA-F]{64})$/.exec(value.trim());

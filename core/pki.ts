@@ -2,6 +2,7 @@ import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loa
 import * as x509 from '@peculiar/x509';
 import { X509Certificate, createPublicKey, webcrypto } from 'node:crypto';
 import { ValidationError } from './errors.ts';
+import { certificateFacts } from './ca-pin.ts';
 export { caPin } from './ca-pin.ts';
 
 /**
@@ -30,11 +31,9 @@ export interface CertificateInfo {
 export function certificateInfo(pem: string): CertificateInfo {
   const c = new X509Certificate(pem);
   return {
-    serial: c.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
-    commonName: /(?:^|\n)CN=([^\n]*)/.exec(c.subject)?.[1] ?? '',
+    ...certificateFacts(c),
     notBefore: new Date(c.validFrom),
     notAfter: new Date(c.validTo),
-    fingerprint: c.fingerprint256.replace(/:/g, '').toLowerCase(),
   };
 }
 

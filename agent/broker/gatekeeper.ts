@@ -1,6 +1,7 @@
 import type { AedesPublishPacket, AuthenticateError, Client, ConnectPacket, PublishPacket, SubscribePacket, Subscription, UnsubscribePacket } from 'aedes';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import { certificateFacts } from '../../core/ca-pin.ts';
 import { SESSION, Session, sessionOf, type Access, type AedesClient, type MqttParser } from './session.ts';
 import type { SqlitePersistence } from './sqlite-persistence.ts';
 import { DEFAULT_PROJECT, isValidTopic, parseClientId } from './topics.ts';
@@ -222,10 +223,5 @@ function verifiedClientCertificate(c: AedesClient): { commonName: string; serial
   const socket = holder.conn instanceof TLSSocket ? holder.conn : holder.req?.socket instanceof TLSSocket ? holder.req.socket : undefined;
   if (!socket?.authorized) return undefined;
   const peer = socket.getPeerX509Certificate();
-  if (!peer) return undefined;
-  return {
-    commonName: /(?:^|\n)CN=([^\n]*)/.exec(peer.subject)?.[1] ?? '',
-    serial: peer.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
-    fingerprint: peer.fingerprint256.replace(/:/g, '').toLowerCase(),
-  };
+  return peer ? certificateFacts(peer) : undefined;
 }

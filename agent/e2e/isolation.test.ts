@@ -14,6 +14,14 @@ const service = (name: string, project: string, script: string) =>
     spec: { replicas: 1, placement: { nodeSelector: { 'gedge.io/site': 'edge-a' } }, template: { command: ['sh', '-c', script], volumes: [{ name: 'data' }] } },
   });
 
+/** An instance's log, read until it contains `until`. */
+const logUntil = (api: ApiClient, instance: string, project: string, until: string): Promise<string> =>
+  waitFor(async () => {
+    let text = '';
+    for await (const chunk of api.logs(instance, { project })) text += chunk;
+    return text.includes(until) ? text : undefined;
+  }, 30_000, `${instance}'s output up to "${until}"`);
+
 /**
  * A project's user cannot own the node: its process workload runs as an
  * unprivileged user of its project, which can write its own volume but
@@ -29,11 +37,7 @@ test("a project's workload runs unprivileged and reaches only its own project's 
     await api.apply(service('keeper', 'p2', 'echo p2-secret > "$VOLUME_DATA/secret" && echo written && exec sleep 600'));
     const logsOf = async (project: string, svc: string, until: string) => {
       const inst = await waitFor(async () => (await api.list<Instance>('Instance', { project, selector: `gedge.io/service=${svc}` })).items.find((i) => i.status?.phase === 'Running' || i.status?.phase === 'Succeeded'), 20_000, `${svc} started`);
-      return waitFor(async () => {
-        let text = '';
-        for await (const chunk of api.logs(inst.metadata.name, { project })) text += chunk;
-        return text.includes(until) ? text : undefined;
-      }, 20_000, `${svc}'s output up to "${until}"`);
+      return logUntil(api, inst.metadata.name, project, until);
     };
     assert.match(await logsOf('p2', 'keeper', 'written'), /written/);
 
@@ -100,11 +104,7 @@ test("a project's container runs as its project's user with no capabilities", { 
       }),
     );
     const inst = await waitFor(async () => (await api.list<Instance>('Instance', { selector: 'gedge.io/service=boxed' })).items.find((i) => i.status?.phase === 'Running'), 60_000, 'the container running');
-    const out = await waitFor(async () => {
-      let text = '';
-      for await (const chunk of api.logs(inst.metadata.name)) text += chunk;
-      return text.includes('finished') ? text : undefined;
-    }, 30_000, 'its output');
+    const out = await logUntil(api, inst.metadata.name, 'default', 'finished');
     assert.ok(Number(/uid=(\d+)/.exec(out)?.[1]) >= 200_000, `not root: ${out}`);
     assert.match(out, /CapPrm:\s+0+\n/, `no capabilities: ${out}`);
     assert.match(out, /CapEff:\s+0+\n/, `no capabilities: ${out}`);

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { CertificateExpiredError, UnauthorizedError, nowIso } from '../../core/index.ts';
 import { parseCsr } from '../../core/pki.ts';
+import { certificateFacts } from '../../core/ca-pin.ts';
 import type { CertificateAuthority, Issued } from '../pki/authority.ts';
 import type { Store, TokenRecord } from '../store/store.ts';
 
@@ -36,9 +37,8 @@ export async function presentedCertificate(store: Store, ca: CertificateAuthorit
   const peer = socket.getPeerX509Certificate();
   if (!peer) throw need('no client certificate presented');
   if (!ca.signed(peer)) throw need('the client certificate was not issued by this center');
-  const serial = peer.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
+  const { serial, fingerprint } = certificateFacts(peer);
   const record = await store.tokens.get(serial);
-  const fingerprint = peer.fingerprint256.replace(/:/g, '').toLowerCase();
   if (!record || record.kind !== 'certificate' || record.hash !== fingerprint) throw need('the client certificate was revoked or replaced');
   if (record.subject !== node) throw need(`the client certificate is not node "${node}"'s`);
   const notAfter = Date.parse(peer.validTo);

@@ -82,6 +82,12 @@ describe('TLS: pinning and node identity', () => {
     ] as const;
     for (const [what, res] of refusals) assert.equal(res.status, 401, `${what}: ${res.status}`);
     await assert.rejects(RawNode.connect(c.url, { ...a, tls: b.tls }), (e: Error & { status?: number }) => e.status === 401, "the channel with node-b's certificate");
+    // Renewal: only the node itself, with its own certificate; no other token kind.
+    const renew = (token: string, tls: Partial<NodeIdentity['tls']>) =>
+      tlsFetch({ ca: c.ca, ...tls })(new URL('/api/v1/node/certificate', c.url), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ csr: 'x' }) }).then((r) => r.status);
+    assert.equal(await renew(a.credential, b.tls), 401, "renewal with node-b's certificate");
+    assert.equal(await renew(a.credential, {}), 401, 'renewal without a certificate');
+    assert.equal(await renew(c.adminToken, a.tls), 403, 'renewal with an admin token');
     const ok = await RawNode.connect(c.url, a);
     ok.close();
     // Deleting the certificate (as a token) revokes it: the node's live connection ends.
@@ -227,6 +233,9 @@ describe('TLS: devices over MQTTS', () => {
       const crt = join(dir, 'meter.crt');
       assert.equal(spawnSync('openssl', ['ecparam', '-genkey', '-name', 'prime256v1', '-noout', '-out', key]).status, 0);
       assert.equal(spawnSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=whatever-the-device-asks', '-out', csr]).status, 0);
+      // Only an admin issues device certificates: a project's user is refused, and nothing is created.
+      const user = new ApiClient(p.center.url, (await p.center.api.createToken({ kind: 'user', projects: ['default'] })).token, p.center.ca);
+      await assert.rejects(user.issueDeviceCertificate('default', 'meter', { csr: readFileSync(csr, 'utf8') }), (e: Error & { status?: number }) => e.status === 403);
       // Through the CLI, as an operator would.
       const issued = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', p.center.url, '--ca-file', p.center.caFile, '--token', p.center.adminToken, 'device', 'certificate', 'meter', '--csr', csr], { cwd: REPO_ROOT, encoding: 'utf8' });
       assert.equal(issued.status, 0, issued.stderr);
