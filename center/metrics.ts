@@ -14,6 +14,8 @@ export function createMetrics() {
     reconciles: new Counter({ name: 'gedge_reconcile_total', help: 'Controller reconciles', labelNames: ['controller', 'result'], registers: [registry] }),
     reconcileSeconds: new Histogram({ name: 'gedge_reconcile_seconds', help: 'Reconcile duration', labelNames: ['controller'], registers: [registry], buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2] }),
     storeRevision: new Gauge({ name: 'gedge_store_revision', help: 'Current store revision', registers: [registry] }),
+    storeWrites: new Gauge({ name: 'gedge_store_writes', help: 'Writes committed since the center started', registers: [registry] }),
+    storeCommits: new Gauge({ name: 'gedge_store_commits', help: 'Store transactions committed since start; writes / commits is the group-commit factor', registers: [registry] }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

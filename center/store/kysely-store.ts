@@ -17,20 +17,22 @@ import type { ApplyResult, Change, ChangeListener, ChangeType, ListOptions, Stor
 import type { Database } from './schema.ts';
 import { KyselyTokenStore } from './token-store.ts';
 import { KyselyUplinkStore } from './uplink-store.ts';
+import { GroupCommit, type WriteJob } from './group-commit.ts';
 import { stableEqual } from './stable-json.ts';
 
 type Tx = Transaction<Database> | Kysely<Database>;
 
 /**
  * The store over Kysely; the dialect (SQLite or PostgreSQL) is the caller's.
- * Writes are serialised by a lock so that change notifications leave in
- * revision order, exactly once, after commit.
+ * Writes are serialised, and those that queue up share one commit
+ * (group-commit.ts), so that change notifications leave in revision order,
+ * exactly once, after commit.
  */
 export class KyselyStore implements Store {
   readonly tokens: TokenStore;
   readonly uplink: UplinkStore;
   private readonly emitter = new EventEmitter();
-  private lock: Promise<unknown> = Promise.resolve();
+  private readonly writes: GroupCommit;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -41,6 +43,19 @@ export class KyselyStore implements Store {
     this.tokens = new KyselyTokenStore(db);
     this.uplink = new KyselyUplinkStore(db);
     this.emitter.setMaxListeners(0);
+    this.writes = new GroupCommit(db, (changes) => {
+      for (const c of changes) {
+        try {
+          this.emitter.emit('change', c);
+        } catch {
+          // A faulty listener must not fail a committed write.
+        }
+      }
+    });
+  }
+
+  commitStats(): { commits: number; writes: number } {
+    return { ...this.writes.counts };
   }
 
   async get(kind: string, project: string | undefined, name: string): Promise<Resource | undefined> {
@@ -175,29 +190,15 @@ export class KyselyStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.lock.catch(() => undefined);
+    await this.writes.idle();
     this.emitter.removeAllListeners();
     await this.onClose();
   }
 
   // ---- internals ------------------------------------------------------------
 
-  private write<T>(fn: (tx: Transaction<Database>, changes: Change[]) => Promise<T>): Promise<T> {
-    const run = async () => {
-      const changes: Change[] = [];
-      const result = await this.db.transaction().execute((tx) => fn(tx, changes));
-      for (const c of changes) {
-        try {
-          this.emitter.emit('change', c);
-        } catch {
-          // A faulty listener must not fail a committed write.
-        }
-      }
-      return result;
-    };
-    const p = this.lock.then(run, run);
-    this.lock = p.catch(() => undefined);
-    return p;
+  private write<T>(fn: WriteJob<T>): Promise<T> {
+    return this.writes.run(fn);
   }
 
   private async find(tx: Tx, obj: Resource): Promise<Resource | undefined> {

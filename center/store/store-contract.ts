@@ -54,6 +54,38 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     );
   });
 
+  withStore('writes issued together share commits; one that fails fails alone and changes nothing', async (s) => {
+    await s.create(svc('taken'));
+    const before = s.commitStats();
+    const seen: Change[] = [];
+    s.subscribe((c) => seen.push(c));
+    const names = Array.from({ length: 40 }, (_, i) => `burst-${i}`);
+    const outcomes = await Promise.allSettled([
+      ...names.slice(0, 20).map((n) => s.create(svc(n))),
+      s.create(svc('taken')), // AlreadyExists
+      s.updateStatus('Service', 'default', 'missing', { replicas: 1, ready: 0, conditions: [] }), // NotFound
+      s.update(svc('taken', 2), { expectRevision: 1_000_000 }), // stale revision
+      ...names.slice(20).map((n) => s.create(svc(n))),
+    ]);
+    const failed = outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason as Error);
+    assert.equal(failed.length, 3);
+    assert.ok(failed[0] instanceof AlreadyExistsError);
+    assert.ok(failed[1] instanceof NotFoundError);
+    assert.ok(failed[2] instanceof ConflictError);
+    // Every good write is stored and told once, in call order, with strictly increasing revisions.
+    assert.deepEqual(
+      seen.map((c) => c.object.metadata.name),
+      names,
+    );
+    seen.forEach((c, i) => assert.ok(i === 0 || c.revision > seen[i - 1]!.revision));
+    assert.equal((await s.list('Service')).items.length, 41);
+    assert.equal(await s.currentRevision(), seen.at(-1)!.revision);
+    // The burst did not take a commit per write.
+    const after = s.commitStats();
+    assert.equal(after.writes - before.writes, 40);
+    assert.ok(after.commits - before.commits < 40, `${after.commits - before.commits} commits for 40 writes`);
+  });
+
   withStore('apply is idempotent: the same object twice is unchanged and takes no revision', async (s) => {
     const [first] = await s.apply([svc('a')]);
     const rev = await s.currentRevision();

@@ -118,6 +118,8 @@ export type ChangeListener = (c: Change) => void;
 export interface Store {
   /** How durable a commit is, read back from the live connection: "sqlite synchronous=FULL", "postgresql synchronous_commit=on". */
   durability(): Promise<string>;
+  /** Writes committed so far and the transactions that carried them (writes that queue up share one commit). */
+  commitStats(): { commits: number; writes: number };
   get(kind: string, project: string | undefined, name: string): Promise<Resource | undefined>;
   list(kind: string, opts?: ListOptions): Promise<{ items: Resource[]; revision: number }>;
   /** Creates; AlreadyExistsError when the name is taken. */
