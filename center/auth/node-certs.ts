@@ -77,16 +77,17 @@ export async function issueNodeCertificate(
   };
   await store.tokens.insert(record);
   // At most two on record: the new one and the one that asked for it (kept until the new one is used, so a lost answer is no lock-out).
-  for (const t of await store.tokens.list()) {
-    if (t.kind === 'certificate' && t.subject === node && t.id !== record.id && t.id !== opts.keep) await store.tokens.delete(t.id);
+  for (const t of await store.tokens.list({ subject: node, kinds: ['certificate'] })) {
+    if (t.id !== record.id && t.id !== opts.keep) await store.tokens.delete(t.id);
   }
   return { issued, record };
 }
 
 /** The node used `current`: certificates issued to it before that one are void. */
 export async function supersedeOlder(store: Store, current: TokenRecord): Promise<void> {
-  for (const t of await store.tokens.list()) {
-    if (t.kind === 'certificate' && t.subject === current.subject && t.id !== current.id && t.createdAt <= current.createdAt) await store.tokens.delete(t.id);
+  if (!current.subject) return;
+  for (const t of await store.tokens.list({ subject: current.subject, kinds: ['certificate'] })) {
+    if (t.id !== current.id && t.createdAt <= current.createdAt) await store.tokens.delete(t.id);
   }
 }
 

@@ -69,8 +69,7 @@ export class TokenHolds {
  */
 export async function revokeNodeCredentials(store: Store, holds: TokenHolds, node: string, why: string): Promise<number> {
   let n = 0;
-  for (const t of await store.tokens.list()) {
-    if ((t.kind !== 'node' && t.kind !== 'certificate') || t.subject !== node) continue;
+  for (const t of await store.tokens.list({ subject: node, kinds: ['node', 'certificate'] })) {
     await store.tokens.delete(t.id);
     holds.revoke(t.id, why);
     n++;
@@ -82,8 +81,8 @@ export async function revokeNodeCredentials(store: Store, holds: TokenHolds, nod
 export async function sweepOrphanCredentials(store: Store): Promise<number> {
   const nodes = new Set((await store.list('Node')).items.map((n) => n.metadata.name));
   let n = 0;
-  for (const t of await store.tokens.list()) {
-    if ((t.kind === 'node' || t.kind === 'certificate') && (!t.subject || !nodes.has(t.subject))) {
+  for (const t of await store.tokens.list({ kinds: ['node', 'certificate'] })) {
+    if (!t.subject || !nodes.has(t.subject)) {
       await store.tokens.delete(t.id);
       n++;
     }

@@ -63,7 +63,7 @@ export async function authenticate(store: Store, header: string | undefined, all
 
 /** On first start: creates the admin token and returns it (once); undefined when one exists. */
 export async function bootstrapAdmin(store: Store): Promise<string | undefined> {
-  const existing = (await store.tokens.list()).some((t) => t.kind === 'admin');
+  const existing = (await store.tokens.list({ kinds: ['admin'] })).length > 0;
   if (existing) return undefined;
   return (await issueToken(store, 'admin', { description: 'bootstrap admin' })).token;
 }

@@ -107,6 +107,8 @@ export async function migrate(db: Kysely<Database>, dialect: 'sqlite' | 'postgre
     .addColumn('used_at', 'text')
     .execute();
   await addColumnIfMissing(db, dialect, 'tokens', 'projects', sql`TEXT`);
+  // A node's credentials and certificates are looked up by subject at every connect, renewal and revocation.
+  await db.schema.createIndex('tokens_subject_kind').ifNotExists().on('tokens').columns(['subject', 'kind']).execute();
   await migrateUplink(db, dialect);
 }
 

@@ -200,6 +200,23 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     const listed = new Map((await s.tokens.list()).map((t) => [t.id, t.projects]));
     assert.deepEqual([listed.get('u1'), listed.get('a1')], [['alpha', 'beta'], []]);
   });
+
+  withStore('tokens list by subject and kinds, oldest first', async (s) => {
+    const at = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString();
+    const base = { hash: 'h', description: '', expiresAt: null, usedAt: null, projects: [] };
+    await s.tokens.insert({ ...base, id: 'c2', kind: 'certificate', subject: 'edge-a', createdAt: at(2) });
+    await s.tokens.insert({ ...base, id: 'n1', kind: 'node', subject: 'edge-a', createdAt: at(1) });
+    await s.tokens.insert({ ...base, id: 'c3', kind: 'certificate', subject: 'edge-b', createdAt: at(3) });
+    await s.tokens.insert({ ...base, id: 'j4', kind: 'join', subject: 'edge-a', createdAt: at(4) });
+    await s.tokens.insert({ ...base, id: 'a5', kind: 'admin', subject: null, createdAt: at(5) });
+    const ids = async (f?: Parameters<Store['tokens']['list']>[0]) => (await s.tokens.list(f)).map((t) => t.id);
+    assert.deepEqual(await ids(), ['n1', 'c2', 'c3', 'j4', 'a5']);
+    assert.deepEqual(await ids({ subject: 'edge-a' }), ['n1', 'c2', 'j4']);
+    assert.deepEqual(await ids({ subject: 'edge-a', kinds: ['node', 'certificate'] }), ['n1', 'c2']);
+    assert.deepEqual(await ids({ kinds: ['certificate'] }), ['c2', 'c3']);
+    assert.deepEqual(await ids({ subject: 'edge-a', kinds: [] }), []);
+    assert.deepEqual(await ids({ subject: 'nobody' }), []);
+  });
 }
 
 function svc(name: string, replicas = 1, labels: Record<string, string> = {}): Resource {

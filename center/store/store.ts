@@ -56,10 +56,16 @@ export interface TokenRecord {
   usedAt: string | null;
 }
 
+export interface TokenFilter {
+  subject?: string;
+  kinds?: TokenKind[];
+}
+
 export interface TokenStore {
   insert(t: TokenRecord): Promise<void>;
   get(id: string): Promise<TokenRecord | undefined>;
-  list(): Promise<TokenRecord[]>;
+  /** Oldest first; `filter` narrows by subject and kinds in the query (an index on subject, kind), not after. */
+  list(filter?: TokenFilter): Promise<TokenRecord[]>;
   /** Marks a single-use token used; false when it was already used (so two racing joins cannot both win). */
   markUsed(id: string, at: string): Promise<boolean>;
   delete(id: string): Promise<boolean>;

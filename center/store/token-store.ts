@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
-import type { TokenKind, TokenRecord, TokenStore } from './store.ts';
+import type { TokenFilter, TokenKind, TokenRecord, TokenStore } from './store.ts';
 
 export class KyselyTokenStore implements TokenStore {
   constructor(private readonly db: Kysely<Database>) {}
@@ -27,8 +27,11 @@ export class KyselyTokenStore implements TokenStore {
     return r ? toRecord(r) : undefined;
   }
 
-  async list(): Promise<TokenRecord[]> {
-    return (await this.db.selectFrom('tokens').selectAll().orderBy('created_at').execute()).map(toRecord);
+  async list(filter: TokenFilter = {}): Promise<TokenRecord[]> {
+    let q = this.db.selectFrom('tokens').selectAll();
+    if (filter.subject !== undefined) q = q.where('subject', '=', filter.subject);
+    if (filter.kinds) q = filter.kinds.length ? q.where('kind', 'in', filter.kinds) : q.where(sql<boolean>`false`);
+    return (await q.orderBy('created_at').execute()).map(toRecord);
   }
 
   async markUsed(id: string, at: string): Promise<boolean> {
