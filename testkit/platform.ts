@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { Instance, Node, Resource } from '../core/index.ts';
 import { LinkEmulator } from '../sim/net/link-emulator.ts';
-import { removeDir, startAgentProcess, startCenterProcess, type AgentHandle, type CenterHandle, type CenterOptions } from './processes.ts';
+import { reapWorkloads, removeDir, startAgentProcess, startCenterProcess, type AgentHandle, type CenterHandle, type CenterOptions } from './processes.ts';
 import { waitFor } from './wait-for.ts';
 
 export interface PlatformOptions extends CenterOptions {
@@ -112,6 +112,8 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
     },
     async close() {
       await Promise.all([...agents.values()].map((a) => a.process.stop()));
+      // A killed agent's workloads outlive it, as on a real node; the test's node goes away with it.
+      await Promise.all([...agents.values()].map((a) => reapWorkloads(a.dataDir)));
       await center.process.stop();
       await Promise.all([...links.values(), ...accessLinks.values()].map((l) => l.close()));
       for (const a of agents.values()) removeDir(a.dataDir);

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { LocalState } from '../agent/local-state.ts';
+import { killProcessGroup } from '../agent/runtime/process-group.ts';
 import { ApiClient, tlsFetch, type Fetch } from '../core/index.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -198,6 +200,24 @@ export async function startAgentProcess(o: AgentOptions): Promise<AgentHandle> {
   ]);
   const broker = o.mqtt ? await p.waitForLine((l) => l.event === 'broker', 30_000) : undefined;
   return { process: p, dataDir, name: o.name, mqttPort: broker ? Number(broker.tcp) : undefined };
+}
+
+/**
+ * Ends the process workloads a dead agent left running. They lead their own
+ * process groups so that they outlive an agent crash, and only the agent's
+ * next run reaps them, from the groups it recorded in its local state; for an
+ * agent a test SIGKILLed for good (or that ignored SIGTERM), that is left to
+ * us. After a graceful stop nothing is recorded: the agent cleared it.
+ */
+export async function reapWorkloads(dataDir: string): Promise<void> {
+  if (!existsSync(join(dataDir, 'state.db'))) return;
+  const state = await LocalState.open(dataDir);
+  try {
+    const left = [...(await state.instances()).values()].filter((li) => li.pid && li.instance.spec.template.runtime === 'process');
+    await Promise.all(left.map((li) => killProcessGroup(li.pid!, li.instance.spec.template.stopGraceMs)));
+  } finally {
+    await state.close();
+  }
 }
 
 export function removeDir(dir: string): void {

@@ -29,7 +29,11 @@ test('the dashboard in Chromium against a real center and agents: sign in, nodes
       { name: 'edge-b-1', site: 'edge-b' },
     ],
   });
-  const browser = await launchBrowser();
+  // Launched after the platform, so the platform must end even when the browser does not start.
+  const browser = await launchBrowser().catch(async (err: unknown) => {
+    await p.close();
+    throw err;
+  });
   try {
     const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, locale: 'en-US' });
     const page = await context.newPage();
