@@ -44,12 +44,14 @@ export async function run(): Promise<Metric[]> {
     const token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
     const api = new ApiClient(url, token);
     const nodes = (await api.list<Node>('Node')).items;
-    const broker = (site: string) => nodes.find((n) => n.spec.site === site)!.status!.mqtt!.tcp!;
+    // The scenario's brokers speak MQTTS only (node certificates from the center's CA), as the simulated devices do.
+    const broker = (site: string) => nodes.find((n) => n.spec.site === site)!.status!.mqtt!.tls!;
+    const ca = readFileSync(join(dir, 'center', 'pki', 'ca.crt'), 'utf8');
 
     const samples: { site: string; via: string; ms: number; at: number }[] = [];
     let measuring = false;
     for (const site of EDGES) {
-      const c = await device(api, `bench-observer-${site}`, site, broker(site), ['traffic/+/+/light']);
+      const c = await device(api, `bench-observer-${site}`, site, broker(site), ca, ['traffic/+/+/light']);
       c.on('message', (_t, payload) => {
         const b = JSON.parse(payload.toString()) as { latencyMs: number | null; via: string | null };
         if (measuring && b.latencyMs !== null && b.via) samples.push({ site, via: b.via, ms: b.latencyMs, at: Date.now() });
@@ -60,7 +62,7 @@ export async function run(): Promise<Metric[]> {
     const received = new Map<string, number>();
     /** Aggregates that reached the cloud more than 5 s after their window: held in an edge's queue meanwhile. */
     let buffered = 0;
-    const watcher = await device(api, 'bench-watcher', 'cloud', broker('cloud'), ['flows/#'], { clean: false, properties: { sessionExpiryInterval: 3600 } });
+    const watcher = await device(api, 'bench-watcher', 'cloud', broker('cloud'), ca, ['flows/#'], { clean: false, properties: { sessionExpiryInterval: 3600 } });
     watcher.on('message', (_t, payload, packet) => {
       const id = packet.properties?.userProperties?.['gedge-msg-id'];
       if (typeof id !== 'string' || flows.has(id)) return;
@@ -170,11 +172,11 @@ export async function run(): Promise<Metric[]> {
 }
 
 /** A device of our own on a broker, subscribed to `topics` (QoS 1, MQTT 5 for the sinks' message ids). */
-async function device(api: ApiClient, name: string, site: string, port: number, topics: string[], more: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
+async function device(api: ApiClient, name: string, site: string, port: number, ca: string, topics: string[], more: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
   await api.apply(JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name, project: PROJECT }, spec: { site, grants: { subscribe: topics } } }));
   const cred = await api.issueDeviceCredential(PROJECT, name);
   const c = await waitFor(
-    () => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: cred.clientId, username: cred.clientId, password: cred.password, protocolVersion: 5, reconnectPeriod: 1000, ...more }, false).catch(() => undefined),
+    () => mqtt.connectAsync(`mqtts://127.0.0.1:${port}`, { clientId: cred.clientId, username: cred.clientId, password: cred.password, protocolVersion: 5, reconnectPeriod: 1000, ca, ...more }, false).catch(() => undefined),
     30_000,
     `${name} signed in`,
     500,

@@ -45,20 +45,27 @@ test('gedge up (npm start) runs the smart city and hello on the edges, stops cle
   try {
     const first = up(dir, env);
     runs.push(first);
-    // Up: the banner, then the status line once the edges have decided lights (the scenario runs).
-    await waitFor(() => /control loop: edge p50 [\d.]+ \/ p99/.test(first.output()), 150_000, 'edge control-loop figures');
+    // Up: the banner, then the status line once the edges and the cloud have decided lights (the scenario runs).
+    // The cloud's figures need the bridge Routes, center to broker over MQTTS, both ways.
+    await waitFor(() => /control loop: edge p50 [\d.]+ \/ p99 [\d.]+ ms, cloud p50 [\d.]+/.test(first.output()), 150_000, 'edge and cloud control-loop figures');
     const out = first.output();
     const url = /API:\s+(\S+)\/api\/v1/.exec(out)![1]!;
     const token = /Admin token:\s+(\S+)/.exec(out)![1]!;
     for (const cmd of ['npx gedge get rules -p city', 'npx gedge get nodes', 'npx gedge messages city-view -p city']) assert.ok(out.includes(cmd), `suggests ${cmd}`);
     assert.equal(JSON.parse(readFileSync(env.GEDGE_CONFIG, 'utf8')).server, url, 'the CLI is logged in');
-    const brokers = [...out.matchAll(/(cloud|edge-[a-d]) mqtt:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => [`${m[1]}-1`, Number(m[2])]);
+    const brokers = [...out.matchAll(/(cloud|edge-[a-d]) mqtts:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => [`${m[1]}-1`, Number(m[2])]);
     assert.equal(brokers.length, 5, 'the cloud and each edge run a broker');
     const ca = readFileSync(join(dir, 'center', 'pki', 'ca.crt'), 'utf8');
     const api = new ApiClient(url, token, ca);
     const nodes = (await api.list<Node>('Node')).items;
     assert.equal(nodes.length, 6, 'a node per site');
-    assert.deepEqual(brokers.map(([node]) => nodes.find((n) => n.metadata.name === node)?.status?.mqtt?.tcp), brokers.map(([, port]) => port), 'as the nodes report them');
+    assert.deepEqual(brokers.map(([node]) => nodes.find((n) => n.metadata.name === node)?.status?.mqtt?.tls), brokers.map(([, port]) => port), 'as the nodes report them');
+    // The scenario's brokers speak MQTTS only: its devices (the control loop above) and bridges verify the edges' certificates.
+    for (const [node] of brokers) {
+      const n = nodes.find((x) => x.metadata.name === node)!;
+      assert.equal(n.status?.mqtt?.tcp, undefined, `${String(node)} has no plain listener`);
+      assert.equal(n.status?.conditions.find((c) => c.type === 'MqttEncrypted')?.status, 'True', `${String(node)} reports MQTT encrypted`);
+    }
     const before = await waitFor(() => helloReady(api), 90_000, 'hello ready');
     assert.ok(before.every((i) => /^edge-[a-d]-1$/.test(i.spec.node ?? '')));
 

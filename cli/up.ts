@@ -88,7 +88,8 @@ export async function runUp(o: UpOptions): Promise<void> {
     if (a.mqtt !== undefined) {
       const wanted = Number(new URL(localUrl).port) + a.mqtt;
       const mqttPort = (await portFree(wanted)) ? wanted : await freePort();
-      args.push('--mqtt-listen', `127.0.0.1:${mqttPort}`);
+      // MQTTS only, with the node's certificate from the center's CA: devices and bridges verify it (docs/security.md).
+      args.push('--mqtt-tls-listen', `127.0.0.1:${mqttPort}`);
       brokers.set(a.site, mqttPort);
     }
     // The join token goes in the environment, not the arguments every user of the machine can read.
@@ -103,7 +104,7 @@ export async function runUp(o: UpOptions): Promise<void> {
   const edges = AGENTS.filter((a) => a.tier === 'edge');
   const edgeBrokers: Record<string, string> = {};
   for (const e of edges) edgeBrokers[e.site] = await wan.brokerAddress(e.site, 'edge', brokers.get(e.site)!);
-  const city = await deploySmartCity(api, { manifestsDir: CITY, cloudBroker: `127.0.0.1:${brokers.get('cloud')}`, edgeBrokers });
+  const city = await deploySmartCity(api, { manifestsDir: CITY, cloudBroker: `127.0.0.1:${brokers.get('cloud')}`, edgeBrokers, tls: true });
   await api.apply(readFileSync(join(ROOT, 'examples', 'hello', 'service.yaml'), 'utf8'));
   const configFile = saveConfig({ server: url, token, ca });
   // Its own process, like a real fleet of devices: its timing is not the agents' nor the WAN emulator's.
@@ -119,7 +120,7 @@ gedge is up: the smart-city scenario (examples/smart-city, README "Five-minute t
   State, logs:  ${dir}
 
   Sites:        cloud <- ${o.wan.regionCloudMs} ms -> region-gangnam <- ${o.wan.edgeRegionMs} ms -> ${city.edges.join(', ')}   (one way)
-  Devices:      ${sim ? `${o.devices} simulated (${o.rate} msg/s each, logs/sim.log); ` : ''}${[...brokers].map(([s, p]) => `${s} mqtt://127.0.0.1:${p}`).join(', ')}
+  Devices:      ${sim ? `${o.devices} simulated (${o.rate} msg/s each, logs/sim.log); ` : ''}${[...brokers].map(([s, p]) => `${s} mqtts://127.0.0.1:${p}`).join(', ')} (CA ${caFile})
   Control:      the edges decide their lights; ${city.cloudControlled.join(', ')} of every edge is decided through the cloud, for comparison
 
 Try:

@@ -95,6 +95,11 @@ export class ApiClient {
     return this.json('POST', `/api/v1/services/${encodeURIComponent(service)}/rollout/${action}${query({ project: opts.project })}`, body);
   }
 
+  /** The center's CA certificate (PEM), read over this authenticated channel: what gedge edge brokers' certificates chain to. */
+  async centerCa(): Promise<string> {
+    return (await this.json<{ certificate: string }>('GET', '/api/v1/ca')).certificate;
+  }
+
   async listTokens(): Promise<TokenView[]> {
     return (await this.json<{ items: TokenView[] }>('GET', '/api/v1/tokens')).items;
   }

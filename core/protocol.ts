@@ -57,6 +57,11 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
       .optional(),
     /** The workload runtimes this node offers (template.runtime values); absent: process only. */
     runtimes: z.array(runtimeKindSchema).max(16).optional(),
+    /**
+     * The rules and routes in the agent's local state: a delta catch-up tells it which of these stopped
+     * concerning it (`forget`), and names nothing else. Absent: the catch-up is a snapshot.
+     */
+    holds: z.array(z.object({ kind: z.enum(['Rule', 'Route']), project: nameSchema, name: nameSchema })).max(10_000).optional(),
   }),
   /** Usage of the node and of its running instances (absent: an agent that does not report them). */
   z.object({ t: z.literal('hb'), usage: usageSchema, uplink: edgeUplinkStatusSchema.optional(), instances: z.array(instanceUsageSchema).max(10000).optional() }),

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { routeRunsAt, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Node, type Route, type Rule, type Site } from '../../core/index.ts';
+import { DEFAULT_PROJECT, routeRunsAt, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Node, type Route, type Rule, type Site } from '../../core/index.ts';
 import type { DeviceDirectory, DeviceIdentity } from '../broker/index.ts';
 import { objectKey } from '../sync.ts';
 
@@ -110,6 +110,12 @@ export class EdgeObjects implements DeviceDirectory {
   /** Every Rule (the agent runs those that target it). */
   rules(): Rule[] {
     return [...this.ruleList.values()];
+  }
+
+  /** The rules and routes held here (all of them, running or not): what the center may tell this node to forget. */
+  heldRulesAndRoutes(): { kind: 'Rule' | 'Route'; project: string; name: string }[] {
+    const held = (kind: 'Rule' | 'Route', list: Iterable<Rule | Route>) => [...list].map((o) => ({ kind, project: o.metadata.project ?? DEFAULT_PROJECT, name: o.metadata.name }));
+    return [...held('Rule', this.ruleList.values()), ...held('Route', this.routeList.values())];
   }
 
   /** This node's Node and Site as the center last sent them (labels, tier). */

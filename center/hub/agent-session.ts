@@ -23,7 +23,7 @@ import {
 import type { Change, Store } from '../store/store.ts';
 import { holdChanges } from '../store/change-feed.ts';
 import type { Metrics } from '../metrics.ts';
-import { NodeFeed } from './node-feed.ts';
+import { NodeFeed, type HeldObject } from './node-feed.ts';
 import type { LogStreams } from './log-streams.ts';
 import type { ExecStreams } from './exec-streams.ts';
 import { recordEvent } from '../events.ts';
@@ -131,7 +131,7 @@ export class AgentSession {
       this.agentInfo = m.agent;
       this.mqtt = m.mqtt;
       this.runtimes = m.runtimes ?? ['process'];
-      await this.sync(m.lastRevision, false);
+      await this.sync(m.lastRevision, false, m.holds);
       // After the catch-up, so probing never delays sync; the session may have ended meanwhile.
       if (!this.closed) this.leaveNetwork = this.deps.network?.join(this.node, this.probeOf(m.probe), (msg) => this.send(msg));
       await this.writeNodeStatus(m.capacity);
@@ -215,12 +215,12 @@ export class AgentSession {
    * resync (`force`) starts holding changes before it stops the current
    * subscription, so nothing falls between; what both see is sent once.
    */
-  private async sync(since: number, force: boolean): Promise<void> {
+  private async sync(since: number, force: boolean, holds?: readonly HeldObject[]): Promise<void> {
     const held = holdChanges(this.deps.store);
     this.unsubscribe?.();
     this.unsubscribe = held.stop;
     this.feed = this.feed ?? (await NodeFeed.open(this.deps.store, this.node));
-    const { mode, messages, upTo } = await this.feed.catchUp(this.deps.store, since, force);
+    const { mode, messages, upTo } = await this.feed.catchUp(this.deps.store, since, force, holds);
     if (this.closed) return held.stop();
     if (!force) this.send({ t: 'welcome', node: this.node, site: this.feed.site, mode, heartbeatMs: this.deps.heartbeatMs });
     for (const msg of messages) this.send(msg);

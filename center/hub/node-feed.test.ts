@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { REDACTED, type Instance, type Resource } from '../../core/index.ts';
+import { REDACTED, type CenterMessage, type Instance, type Resource } from '../../core/index.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import { NodeFeed } from './node-feed.ts';
 
@@ -15,7 +15,7 @@ test('catch-up sends only this node\'s spec changes after the agent\'s revision,
     await s.apply([inst('a', 'n1', { v: '2' }), inst('c', 'n1'), inst('d', 'n2')]);
     await s.updateStatus('Instance', 'default', 'a', { phase: 'Running', ready: true, restarts: 0, ports: {}, conditions: [] });
     await s.delete('Instance', 'default', 'c');
-    const { mode, messages, upTo } = await (await NodeFeed.open(s, 'n1')).catchUp(s, since);
+    const { mode, messages, upTo } = await (await NodeFeed.open(s, 'n1')).catchUp(s, since, false, []);
     assert.equal(mode, 'delta');
     assert.deepEqual(
       messages.map((m) => (m.t === 'change' ? `${m.op}:${m.object.metadata.name}` : m.t)),
@@ -35,7 +35,7 @@ test('an agent behind the compaction point, or ahead of the store, gets a full s
     await s.apply([inst('c', 'n1')]);
     await s.compact(await s.currentRevision());
     for (const since of [old - 1, (await s.currentRevision()) + 100]) {
-      const { mode, messages } = await (await NodeFeed.open(s, 'n1')).catchUp(s, since);
+      const { mode, messages } = await (await NodeFeed.open(s, 'n1')).catchUp(s, since, false, []);
       assert.equal(mode, 'snapshot');
       const snap = messages[0]!;
       assert.equal(snap.t, 'snapshot');
@@ -65,7 +65,7 @@ test("a node gets its site's devices with their credentials, every route and rul
     await s.updateStatus('Rule', 'default', 'r', { nodes: {} });
     await s.delete('Device', 'default', 'far');
     const feed = await NodeFeed.open(s, 'n1');
-    const { messages } = await feed.catchUp(s, since);
+    const { messages } = await feed.catchUp(s, since, false, []);
     assert.deepEqual(
       messages.map((m) => (m.t === 'change' ? `${m.op}:${m.object.kind}/${m.object.metadata.name}` : m.t)),
       ['put:DeviceCredential/0000000000000001', 'put:Route/up', 'put:Device/late', 'put:DeviceCredential/0000000000000003', 'put:Rule/r', 'synced'],
@@ -86,7 +86,7 @@ test("a route's mqtt sink password never reaches an agent, in a delta or a snaps
     const since = await s.currentRevision();
     await s.apply([bridge]);
     const feed = await NodeFeed.open(s, 'n1');
-    const delta = (await feed.catchUp(s, since)).messages;
+    const delta = (await feed.catchUp(s, since, false, [])).messages;
     const snap = (await feed.catchUp(s, (await s.currentRevision()) + 100)).messages;
     for (const text of [JSON.stringify(delta), JSON.stringify(snap)]) {
       assert.ok(text.includes('"kind":"Route"'), 'the route itself goes');
@@ -142,6 +142,28 @@ test('rules and routes (and the secrets in them) reach only the nodes they run o
   }
 });
 
+test('a reconnecting node is told to forget only the rules and routes it holds: no names of other projects\' objects reach it', async () => {
+  const s = await openSqliteStore(':memory:');
+  try {
+    await s.apply([site('edge-a'), site('edge-b'), node('n1', 'edge-a'), targeted('mine', {}), targeted('theirs', { sites: ['edge-b'] }), sitedRoute('their-route', ['edge-b'])]);
+    const since = await s.currentRevision();
+    // While n1 is away: its rule is retargeted away from it; rules and routes elsewhere change and go.
+    await s.apply([targeted('mine', { sites: ['edge-b'] }), targeted('theirs', { sites: ['edge-b'], tiers: ['edge'] })]);
+    await s.delete('Route', 'default', 'their-route');
+    const names = (messages: CenterMessage[]) => messages.filter((m) => m.t === 'forget' || m.t === 'change').map((m) => (m.t === 'forget' ? `forget:${m.kind}/${m.name}` : `${m.op}:${m.object.kind}/${m.object.metadata.name}`));
+    const holding = await (await NodeFeed.open(s, 'n1')).catchUp(s, since, false, [{ kind: 'Rule', project: 'default', name: 'mine' }]);
+    assert.equal(holding.mode, 'delta');
+    assert.deepEqual(names(holding.messages), ['forget:Rule/mine']);
+    const holdingNothing = await (await NodeFeed.open(s, 'n1')).catchUp(s, since, false, []);
+    assert.deepEqual(names(holdingNothing.messages), []);
+    for (const r of [holding, holdingNothing]) assert.ok(!/theirs|their-route/.test(JSON.stringify(r.messages)), JSON.stringify(r.messages));
+    // An agent that does not say what it holds gets a snapshot: what it keeps is exactly what concerns it.
+    assert.equal((await (await NodeFeed.open(s, 'n1')).catchUp(s, since)).mode, 'snapshot');
+  } finally {
+    await s.close();
+  }
+});
+
 test("a change of the node's own labels that moves its rule targets asks for a snapshot, live and in a catch-up", async () => {
   const s = await openSqliteStore(':memory:');
   try {
@@ -155,7 +177,7 @@ test("a change of the node's own labels that moves its rule targets asks for a s
     await s.update({ ...n1, metadata: { ...n1.metadata, labels: { zone: 'north' } } } as Resource);
     stop();
     assert.deepEqual(steps, [{ resync: true }]);
-    const { mode, messages } = await (await NodeFeed.open(s, 'n1')).catchUp(s, since);
+    const { mode, messages } = await (await NodeFeed.open(s, 'n1')).catchUp(s, since, false, []);
     assert.equal(mode, 'snapshot', 'the labels it was matched with when it left are not known');
     assert.ok(JSON.stringify(messages).includes('"name":"north"'));
   } finally {

@@ -10,6 +10,13 @@ const DEPARTED_MAX = 1024;
 /** What the feed makes of one change: a message for the agent, nothing, or "send a fresh snapshot" (the node's rule targets moved). */
 export type FeedStep = { message: CenterMessage } | { resync: true } | null;
 
+/** A rule or route an agent says it holds (hello.holds). */
+export interface HeldObject {
+  kind: 'Rule' | 'Route';
+  project: string;
+  name: string;
+}
+
 /**
  * What one node's agent must receive, in store order, and nothing else: the
  * instances bound to it; its site's devices, with their credentials and
@@ -93,25 +100,26 @@ export class NodeFeed {
   }
 
   /**
-   * The catch-up for an agent that last applied `since`: the changes after it
-   * when the change log still has them, else (or when `force`, or when the
-   * node's own Node or Site changed meanwhile, which may move its rule
-   * targets) a full snapshot. Ends with `synced`.
+   * The catch-up for an agent that last applied `since` and holds the rules
+   * and routes `holds`: the changes after it when the change log still has
+   * them, else (or when `force`, or without `holds`, or when the node's own
+   * Node or Site changed meanwhile, which may move its rule targets) a full
+   * snapshot. Ends with `synced`. Of the rules and routes that stopped
+   * concerning the node meanwhile, only those it holds are named (`forget`):
+   * a node learns no names of other projects' objects.
    */
-  async catchUp(store: Store, since: number, force = false): Promise<{ mode: 'delta' | 'snapshot'; messages: CenterMessage[]; upTo: number }> {
+  async catchUp(store: Store, since: number, force = false, holds?: readonly HeldObject[]): Promise<{ mode: 'delta' | 'snapshot'; messages: CenterMessage[]; upTo: number }> {
     // Older than the compaction point, or newer than anything here (the center's
     // store was replaced): only a full snapshot is trustworthy.
-    if (!force && since >= (await store.compactedRevision()) && since <= (await store.currentRevision())) {
+    if (!force && holds && since >= (await store.compactedRevision()) && since <= (await store.currentRevision())) {
       const messages: CenterMessage[] = [];
       let upTo = since;
       let moved = false;
-      // The agent may hold rules and routes that stopped concerning it while it was away: each change of one is news to it.
-      const mayHold = (c: Change) => (c.object.kind === 'Rule' || c.object.kind === 'Route') && !c.statusOnly;
+      for (const h of holds) this.held.add(`${h.kind}/${h.project}/${h.name}`);
       for await (const c of changesAfter(store, since)) {
         // Which labels the rules were matched against when the agent left is not known: any change of its Node or Site means a snapshot.
         if (this.isOwn(c.object) && !c.statusOnly) moved = true;
         if (moved) break;
-        if (mayHold(c)) this.held.add(`${c.object.kind}/${project(c.object)}/${c.object.metadata.name}`);
         const s = this.step(c);
         if (s) messages.push((s as { message: CenterMessage }).message);
         upTo = c.revision;

@@ -25,7 +25,7 @@ export class SinkPool {
   constructor(
     private readonly store: UplinkStore,
     private readonly log: Logger,
-    private readonly o: { idleMs: number; timeoutMs: number; egress: EgressPolicy },
+    private readonly o: { idleMs: number; timeoutMs: number; egress: EgressPolicy; trust?: string[] },
   ) {
     this.table = new TableSink(store);
     this.sweeper = setInterval(() => void this.sweep(), Math.max(1000, o.idleMs / 2)).unref();
@@ -64,7 +64,7 @@ export class SinkPool {
   }
 
   private async open(spec: Exclude<SinkSpec, { type: 'table' }>): Promise<Sink> {
-    if (spec.type === 'mqtt') return new (await import('./sinks/mqtt-sink.ts')).MqttSink(spec, this.store, this.log, this.o.timeoutMs);
+    if (spec.type === 'mqtt') return new (await import('./sinks/mqtt-sink.ts')).MqttSink(spec, this.store, this.log, this.o.timeoutMs, this.o.trust);
     return new (await import('./sinks/nats-sink.ts')).NatsSink(spec, this.store, this.log, this.o.timeoutMs);
   }
 

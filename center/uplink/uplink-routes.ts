@@ -31,13 +31,15 @@ export interface UplinkRouteOptions {
   tableSweepMs: number;
   /** Where broker sinks may connect. */
   egress: EgressPolicy;
+  /** CA certificates (PEM) that TLS sinks trust besides the system's roots: the center's own, which signs the edge brokers'. */
+  trust: string[];
 }
-const DEFAULTS: UplinkRouteOptions = { statusWriteMs: 1000, sinkIdleMs: 300_000, sinkTimeoutMs: 10_000, tableSweepMs: 60_000, egress: new EgressPolicy() };
+const DEFAULTS: UplinkRouteOptions = { statusWriteMs: 1000, sinkIdleMs: 300_000, sinkTimeoutMs: 10_000, tableSweepMs: 60_000, egress: new EgressPolicy(), trust: [] };
 
 /** `POST /api/v1/uplink` (node credentials) and the table sink's query API. */
 export function registerUplinkRoutes(app: FastifyInstance, store: Store, log: Logger, options: Partial<UplinkRouteOptions> = {}): void {
   const o = { ...DEFAULTS, ...options };
-  const sinks = new SinkPool(store.uplink, log, { idleMs: o.sinkIdleMs, timeoutMs: o.sinkTimeoutMs, egress: o.egress });
+  const sinks = new SinkPool(store.uplink, log, { idleMs: o.sinkIdleMs, timeoutMs: o.sinkTimeoutMs, egress: o.egress, trust: o.trust });
   const status = new RouteStatusWriter(store, log, o.statusWriteMs);
   const service = new UplinkService(store, sinks, status);
   const sweeper = new TableSweeper(store, log, { everyMs: o.tableSweepMs });

@@ -35,6 +35,8 @@ export interface SmartCityOptions {
   cloudBroker: string;
   /** Each edge site's broker (host:port) as the center reaches it, across the WAN; the sites run (a subset of the manifests' edges). */
   edgeBrokers: Record<string, string>;
+  /** The brokers serve MQTTS: the bridge routes connect with mqtts:// (the center verifies them against its CA). */
+  tls?: boolean;
   log?: (line: string) => void;
 }
 
@@ -74,7 +76,7 @@ export async function deploySmartCity(api: ApiClient, o: SmartCityOptions): Prom
   await api.apply(toText(sites!.docs));
   const creds = await rotateBridges(api, edges);
 
-  const bridgeSink = (broker: string, device: string) => ({ type: 'mqtt', url: `mqtt://${broker}`, qos: 1, clientId: `${CITY_PROJECT}/${device}`, username: `${CITY_PROJECT}/${device}`, password: creds.get(device)! });
+  const bridgeSink = (broker: string, device: string) => ({ type: 'mqtt', url: `${o.tls ? 'mqtts' : 'mqtt'}://${broker}`, qos: 1, clientId: `${CITY_PROJECT}/${device}`, username: `${CITY_PROJECT}/${device}`, password: creds.get(device)! });
   const routes: Doc[] = [
     route('flows', { topic: 'flows/#', sites: edges, sink: bridgeSink(o.cloudBroker, 'cloud-bridge') }),
     ...cloudControlled.map((i) => route(`raw-to-cloud-${i}`, { topic: `traffic/+/${i}/#`, sites: edges, sink: bridgeSink(o.cloudBroker, 'cloud-bridge') })),

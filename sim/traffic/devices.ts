@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { MqttClient, type IPublishPacket } from 'mqtt';
 import { ConnectTimeoutError, ProvisionError } from '../errors.ts';
 import type { SimDeviceIdentity } from './provision.ts';
@@ -8,7 +9,10 @@ import type { TrafficCounters } from './stats.ts';
  * A simulated device: a real MQTT client on its site's edge broker, signed in
  * with client id `<project>/<device>` and its credential (docs/broker.md).
  *
- * MQTT.js opens plain TCP sockets without TCP_NODELAY, so Nagle's algorithm
+ * Over MQTTS when the broker serves it, verifying the edge's certificate
+ * against the center's CA (`ca`), as a real device would.
+ *
+ * MQTT.js opens its sockets without TCP_NODELAY, so Nagle's algorithm
  * would hold small publishes back for up to an ACK delay (tens of ms), which
  * is exactly the latency the scenario measures; the stream builder below
  * opens the socket with `noDelay` instead.
@@ -21,9 +25,12 @@ export class SimDevice {
   constructor(
     readonly id: SimDeviceIdentity,
     private readonly counters: TrafficCounters,
+    ca?: string,
   ) {
     const { host, port } = id.broker;
-    this.client = new MqttClient(() => net.createConnection({ host, port, noDelay: true }), {
+    if (id.broker.tls && !ca) throw new ProvisionError(`device ${id.name}: its broker speaks MQTTS, and no CA was given to verify it`);
+    const open = id.broker.tls ? () => tls.connect({ host, port, ca }).setNoDelay(true) : () => net.createConnection({ host, port, noDelay: true });
+    this.client = new MqttClient(open, {
       clientId: id.clientId,
       username: id.clientId,
       password: id.password,

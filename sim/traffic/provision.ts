@@ -24,6 +24,8 @@ const APPLY_CHUNK = 250;
 export interface BrokerAddress {
   host: string;
   port: number;
+  /** MQTTS (the edge's certificate, issued by the center's CA), or plain MQTT where the node turned only that on. */
+  tls: boolean;
   /** The node that runs it. */
   node: string;
 }
@@ -44,6 +46,8 @@ export interface Provisioned {
   layout: IntersectionLayout[];
   /** By device name. */
   devices: Map<string, SimDeviceIdentity>;
+  /** The center's CA (PEM), which the MQTTS brokers' certificates chain to; absent when every broker is plain. */
+  ca?: string;
 }
 
 export async function provisionTraffic(api: ApiClient, o: TrafficOptions, log: (line: string) => void = () => undefined): Promise<Provisioned> {
@@ -55,8 +59,9 @@ export async function provisionTraffic(api: ApiClient, o: TrafficOptions, log: (
   await applyDevices(api, o.project, layout, log);
   await pruneCredentials(api, o.project, new Set(layout.flatMap((i) => roles(i).map((r) => r.name))), log);
   const devices = await issueCredentials(api, o.project, layout, brokers);
+  const ca = [...brokers.values()].flat().some((b) => b.tls) ? await api.centerCa() : undefined;
   log(`provisioned ${devices.size} devices at ${layout.length} intersections on ${sites.join(', ')} (project ${o.project})`);
-  return { project: o.project, sites, layout, devices };
+  return { project: o.project, sites, layout, devices, ...(ca ? { ca } : {}) };
 }
 
 async function ensureProject(api: ApiClient, project: string, log: (line: string) => void): Promise<void> {
@@ -79,15 +84,16 @@ export async function resolveBrokers(api: ApiClient, wanted: string[] | undefine
   const ordered = [...nodes.items].sort((a, b) => Number(b.status?.phase === 'Ready') - Number(a.status?.phase === 'Ready') || a.metadata.name.localeCompare(b.metadata.name));
   for (const n of ordered) {
     const mqtt = n.status?.mqtt;
-    // The simulated devices speak plain MQTT: a scenario broker turns that listener on explicitly.
-    if (!mqtt?.tcp) continue;
+    // MQTTS where the broker serves it, as a real device would; plain MQTT only where the node turned on nothing else.
+    const port = mqtt?.tls ?? mqtt?.tcp;
+    if (!mqtt || port === undefined) continue;
     const list = bySite.get(n.spec.site) ?? [];
-    list.push({ host: reachableHost(mqtt.host), port: mqtt.tcp, node: n.metadata.name });
+    list.push({ host: reachableHost(mqtt.host), port, tls: mqtt.tls !== undefined, node: n.metadata.name });
     bySite.set(n.spec.site, list);
   }
   if (!wanted) {
     const edge = sites.items.filter((s) => s.spec.tier === 'edge' && bySite.has(s.metadata.name)).map((s) => s.metadata.name).sort();
-    if (!edge.length) throw new NoBrokerError('no edge site has a node with an MQTT broker: start an agent there with --mqtt-listen HOST:PORT, or name the sites with --sites');
+    if (!edge.length) throw new NoBrokerError('no edge site has a node with an MQTT broker: start an agent there with --mqtt-tls-listen HOST:PORT, or name the sites with --sites');
     return new Map(edge.map((s) => [s, bySite.get(s)!]));
   }
   const known = new Set(sites.items.map((s) => s.metadata.name));
@@ -96,7 +102,7 @@ export async function resolveBrokers(api: ApiClient, wanted: string[] | undefine
   wanted.forEach((s, i) => {
     if (bySite.has(s)) return;
     missing.push(s);
-    problems.push({ path: `sites[${i}]`, message: known.has(s) ? `site "${s}" has no node with an MQTT broker (start its agent with --mqtt-listen HOST:PORT)` : `site "${s}" does not exist` });
+    problems.push({ path: `sites[${i}]`, message: known.has(s) ? `site "${s}" has no node with an MQTT broker (start its agent with --mqtt-tls-listen HOST:PORT)` : `site "${s}" does not exist` });
   });
   if (missing.length) throw new NoBrokerError(`no edge broker for site ${missing.join(', ')}`, { details: problems });
   if (new Set(wanted).size !== wanted.length) throw new SimConfigError('--sites names a site twice', { details: [{ path: 'sites', message: wanted.join(',') }] });

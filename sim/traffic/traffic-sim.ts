@@ -38,7 +38,7 @@ export async function startTrafficSim(opts: TrafficSimOptions): Promise<TrafficS
   const o = parseTrafficOptions(input);
   const prov = await provisionTraffic(api, o, log);
   const counters = new TrafficCounters();
-  const device = (name: string): SimDevice => new SimDevice(prov.devices.get(name)!, counters);
+  const device = (name: string): SimDevice => new SimDevice(prov.devices.get(name)!, counters, prov.ca);
   const all: SimDevice[] = [];
   const groups = prov.layout.map((i) => {
     const loops = Object.fromEntries(APPROACHES.map((a) => [a, device(i.loops[a])])) as Record<(typeof APPROACHES)[number], SimDevice>;

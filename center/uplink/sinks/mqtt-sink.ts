@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import tls from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Sink as SinkSpec } from '../../../core/index.ts';
@@ -27,6 +28,8 @@ export class MqttSink implements Sink {
     private readonly store: UplinkStore,
     log: Logger,
     private readonly timeoutMs: number,
+    /** CA certificates (PEM) trusted for mqtts:// besides the system's roots. */
+    trust: string[] = [],
   ) {
     this.what = `mqtt sink ${new URL(spec.url).host}`;
     this.client = mqtt.connect(spec.url, {
@@ -38,6 +41,7 @@ export class MqttSink implements Sink {
       queueQoSZero: false,
       ...(spec.username !== undefined ? { username: spec.username } : {}),
       ...(spec.password !== undefined ? { password: spec.password } : {}),
+      ...(trust.length ? { ca: [...tls.rootCertificates, ...trust] } : {}),
     });
     this.client.on('connect', () => (this.client.stream as Socket).setNoDelay?.(true));
     // Errors surface in deliver(); MQTT.js reconnects by itself.
