@@ -1,3 +1,5 @@
+import type { LookupFunction } from 'node:net';
+
 /**
  * fetch() that trusts only a given CA (the center's, pinned) and may present
  * a client certificate: the global fetch can do neither. undici is loaded on
@@ -11,6 +13,8 @@ export interface TlsOptions {
   key?: string;
   /** Only for fetching the CA itself before it is pinned: its hash is checked afterwards. */
   insecure?: boolean;
+  /** Resolves names for the connections (e.g. EgressPolicy.lookup, which refuses forbidden addresses). */
+  lookup?: LookupFunction;
 }
 
 export type Fetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
@@ -19,7 +23,7 @@ export function tlsFetch(tls: TlsOptions): Fetch {
   let agent: Promise<{ dispatcher: unknown; fetch: (input: string | URL, init: unknown) => Promise<unknown> }> | undefined;
   return async (input, init) => {
     agent ??= import('undici').then((u) => ({
-      dispatcher: new u.Agent({ connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: !tls.insecure, noDelay: true } }),
+      dispatcher: new u.Agent({ connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: !tls.insecure, noDelay: true, ...(tls.lookup ? { lookup: tls.lookup } : {}) } }),
       fetch: u.fetch as unknown as (input: string | URL, init: unknown) => Promise<unknown>,
     }));
     const a = await agent;

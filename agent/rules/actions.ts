@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { TEMPLATE_FIELD, type EgressPolicy, type RuleAction, type RuleSpec } from '../../core/index.ts';
+import { TEMPLATE_FIELD, tlsFetch, type EgressPolicy, type Fetch, type RuleAction, type RuleSpec } from '../../core/index.ts';
 import type { EdgeBroker } from '../broker/index.ts';
 import type { UplinkQueue } from '../uplink/index.ts';
 
@@ -163,12 +163,20 @@ export class ActionRunner {
   }
 }
 
+/** One fetch per policy, whose connections resolve names through it: the address checked is the address connected to. */
+const fetches = new WeakMap<EgressPolicy, Fetch>();
+function webhookFetch(egress: EgressPolicy): Fetch {
+  let f = fetches.get(egress);
+  if (!f) fetches.set(egress, (f = tlsFetch({ lookup: egress.lookup })));
+  return f;
+}
+
 async function postRows(w: Extract<RuleAction, { webhook: unknown }>['webhook'], rule: string, rows: Row[], egress: EgressPolicy): Promise<void> {
   // Checked at every delivery, on what the name resolves to now: a refused destination drops the rows, retrying cannot help.
   await egress.check(new URL(w.url).hostname).catch((err: unknown) => {
     throw new PermanentError((err as Error).message);
   });
-  const res = await fetch(w.url, {
+  const res = await webhookFetch(egress)(w.url, {
     method: w.method,
     headers: { 'content-type': 'application/json', 'x-gedge-rule': rule, ...w.headers },
     body: JSON.stringify(rows),

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
+import net, { isIP, type LookupFunction } from 'node:net';
 import tls from 'node:tls';
-import mqtt, { type MqttClient } from 'mqtt';
+import { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Sink as SinkSpec } from '../../../core/index.ts';
 import type { UplinkRecord, UplinkStore } from '../../store/store.ts';
@@ -30,9 +30,20 @@ export class MqttSink implements Sink {
     private readonly timeoutMs: number,
     /** CA certificates (PEM) trusted for mqtts:// besides the system's roots. */
     trust: string[] = [],
+    /** Resolves the broker's name for each connection (EgressPolicy.lookup: the address checked is the one connected to). */
+    lookup?: LookupFunction,
   ) {
-    this.what = `mqtt sink ${new URL(spec.url).host}`;
-    this.client = mqtt.connect(spec.url, {
+    const url = new URL(spec.url);
+    this.what = `mqtt sink ${url.host}`;
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const secure = url.protocol === 'mqtts:';
+    const port = Number(url.port || (secure ? 8883 : 1883));
+    const ca = trust.length ? [...tls.rootCertificates, ...trust] : undefined;
+    // Our own socket (MQTT.js's plain one takes no lookup), with TCP_NODELAY from the start.
+    const open = secure
+      ? () => tls.connect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...(ca ? { ca } : {}), ...(lookup ? { lookup } : {}) }).setNoDelay(true)
+      : () => net.connect({ host, port, noDelay: true, ...(lookup ? { lookup } : {}) });
+    this.client = new MqttClient(open, {
       protocolVersion: 5,
       clientId: spec.clientId ?? `gedge-center-${randomBytes(6).toString('hex')}`,
       clean: true,
@@ -41,9 +52,7 @@ export class MqttSink implements Sink {
       queueQoSZero: false,
       ...(spec.username !== undefined ? { username: spec.username } : {}),
       ...(spec.password !== undefined ? { password: spec.password } : {}),
-      ...(trust.length ? { ca: [...tls.rootCertificates, ...trust] } : {}),
     });
-    this.client.on('connect', () => (this.client.stream as Socket).setNoDelay?.(true));
     // Errors surface in deliver(); MQTT.js reconnects by itself.
     this.client.on('error', (err) => log.debug({ err, sink: this.what }, 'mqtt sink error'));
   }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import pino from 'pino';
-import { waitFor } from '../../../core/index.ts';
+import { EgressPolicy, waitFor } from '../../../core/index.ts';
 import { newKeyAndCsr } from '../../../core/pki.ts';
 import { CertificateAuthority } from '../../pki/authority.ts';
 import { openSqliteStore } from '../../store/sqlite-store.ts';
@@ -70,5 +70,24 @@ test('an mqtts sink verifies the broker: it delivers to one whose certificate ch
     await broker.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an mqtt sink resolves the broker's name through the egress policy at each connection: a name that rebinds to a metadata address is never connected to", async () => {
+  const store = await openSqliteStore(':memory:');
+  const answers = (address: string) => new EgressPolicy([], (_h, _o, cb) => void setImmediate(() => cb(null, [{ address, family: 4 }])));
+  // Mosquitto on 1883 under a name only these resolvers know.
+  const good = new MqttSink({ type: 'mqtt', url: 'mqtt://broker.example:1883', topic: 'gedge-test/egress/{topic}', qos: 1 }, store.uplink, log, 5000, [], answers('127.0.0.1').lookup);
+  const lines: string[] = [];
+  const seen = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+  const rebound = new MqttSink({ type: 'mqtt', url: 'mqtt://broker.example:1883', topic: 'gedge-test/egress/{topic}', qos: 1 }, store.uplink, seen, 1500, [], answers('169.254.169.254').lookup);
+  try {
+    await assert.rejects(rebound.deliver({ ...target, route: 'r-rebound' }, one), SinkUnavailableError);
+    // Refused by the policy before any packet left, not timed out on an unreachable address.
+    assert.ok(lines.some((l) => l.includes('EgressRefused') && l.includes('169.254.169.254 is link-local')), lines.join('\n'));
+    assert.equal((await good.deliver(target, one)).ackedSeq, 1);
+  } finally {
+    await Promise.all([good.close(), rebound.close()]);
+    await store.close();
   }
 });
