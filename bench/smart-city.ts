@@ -43,7 +43,11 @@ export async function run(): Promise<Metric[]> {
     const url = await waitFor(() => /Dashboard:\s+(http:\/\/[^/\s]+)/.exec(out)?.[1], 180_000, 'gedge up to be up', 500);
     const token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
     const api = new ApiClient(url, token);
-    const nodes = (await api.list<Node>('Node')).items;
+    // Ready before its status carries the broker's ports is possible: wait for the ports of every site measured here.
+    const nodes = await waitFor(async () => {
+      const items = (await api.list<Node>('Node')).items;
+      return ['cloud', ...EDGES].every((site) => items.some((n) => n.spec.site === site && n.status?.mqtt?.tls)) ? items : undefined;
+    }, 60_000, 'every broker port in the nodes\' status', 200);
     // The scenario's brokers speak MQTTS only (node certificates from the center's CA), as the simulated devices do.
     const broker = (site: string) => nodes.find((n) => n.spec.site === site)!.status!.mqtt!.tls!;
     const ca = readFileSync(join(dir, 'center', 'pki', 'ca.crt'), 'utf8');
