@@ -108,7 +108,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
   registerOpsRoutes(app, store, hub, metrics, VERSION);
   registerExecRoute(app, store, hub);
   // MQTTS sinks trust the system's roots and this CA: a gedge edge broker serves a certificate it issued.
-  registerUplinkRoutes(app, store, log.child({ module: 'uplink' }), { tableSweepMs: cfg.tableSweepMs, egress, trust: [ca.certPem] });
+  registerUplinkRoutes(app, store, log.child({ module: 'uplink' }), { tableSweepMs: cfg.tableSweepMs, egress, trust: [ca.certPem], reader: () => manager.reader() });
   registerDashboardRoutes(app, store, { reader: () => manager.reader(), telemetry, dashboardDir: cfg.dashboardDir });
   const upgrades = [execUpgradeRoute(store, hub, { holds, throttle }, log.child({ module: 'exec' }))];
   hub.attach(app.server, upgrades);

@@ -33,6 +33,8 @@ export interface UplinkRouteOptions {
   egress: EgressPolicy;
   /** CA certificates (PEM) that TLS sinks trust besides the system's roots: the center's own, which signs the edge brokers'. */
   trust: string[];
+  /** Where batches' Nodes and Devices are read: the controllers' cache (ControllerManager.reader). */
+  reader?: () => Pick<Store, 'get'>;
 }
 const DEFAULTS: UplinkRouteOptions = { statusWriteMs: 1000, sinkIdleMs: 300_000, sinkTimeoutMs: 10_000, tableSweepMs: 60_000, egress: new EgressPolicy(), trust: [] };
 
@@ -41,7 +43,7 @@ export function registerUplinkRoutes(app: FastifyInstance, store: Store, log: Lo
   const o = { ...DEFAULTS, ...options };
   const sinks = new SinkPool(store.uplink, log, { idleMs: o.sinkIdleMs, timeoutMs: o.sinkTimeoutMs, egress: o.egress, trust: o.trust });
   const status = new RouteStatusWriter(store, log, o.statusWriteMs);
-  const service = new UplinkService(store, sinks, status);
+  const service = new UplinkService(store, sinks, status, o.reader);
   const sweeper = new TableSweeper(store, log, { everyMs: o.tableSweepMs });
 
   void app.register(async (scope) => {

@@ -21,12 +21,20 @@ export class UplinkService {
     private readonly store: Store,
     private readonly sinks: SinkPool,
     private readonly status: RouteStatusWriter,
+    /**
+     * Where Nodes and Devices are read (the controllers' in-memory cache; the
+     * store until it has listed them): a batch names up to a hundred devices,
+     * each a point read and a parse otherwise. The cache follows the same
+     * change stream that brings a device's credential to its edge, so it
+     * knows a device before the edge can sign it in.
+     */
+    private readonly reader: () => Pick<Store, 'get'> = () => store,
   ) {}
 
   async apply(token: TokenRecord, batch: UplinkBatch): Promise<UplinkAck> {
     checkNode(token, batch);
     const all = toRecords(batch);
-    const node = (await this.store.get('Node', undefined, batch.node)) as Node | undefined;
+    const node = (await this.reader().get('Node', undefined, batch.node)) as Node | undefined;
     if (!node) throw new ForbiddenError(`node "${batch.node}" does not exist`, { details: [{ path: 'node', message: 'deleted' }] });
     const route = await this.routeFor(batch, node);
     const foreign = await this.foreignDevices(batch, node);
@@ -66,8 +74,9 @@ export class UplinkService {
     const names = new Set<string>();
     for (const m of batch.messages) if (m.device !== undefined) names.add(m.device);
     const foreign = new Set<string>();
+    const reader = this.reader();
     for (const name of names) {
-      const device = (await this.store.get('Device', batch.project, name)) as Device | undefined;
+      const device = (await reader.get('Device', batch.project, name)) as Device | undefined;
       if (device?.spec.site !== node.spec.site) foreign.add(name);
     }
     return foreign;
