@@ -42,6 +42,8 @@ const EXEC_CHUNK_B64 = Math.ceil(EXEC_CHUNK / 3) * 4;
 export const EXEC_WINDOW = 512 * 1024;
 
 // ---- agent -> center ---------------------------------------------------------
+/** At most this many rules and routes in hello.holds; an agent holding more sends none and gets a snapshot. */
+export const HELLO_HOLDS_MAX = 10_000;
 export const agentMessageSchema = z.discriminatedUnion('t', [
   z.object({
     t: z.literal('hello'),
@@ -61,7 +63,7 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
      * The rules and routes in the agent's local state: a delta catch-up tells it which of these stopped
      * concerning it (`forget`), and names nothing else. Absent: the catch-up is a snapshot.
      */
-    holds: z.array(z.object({ kind: z.enum(['Rule', 'Route']), project: nameSchema, name: nameSchema })).max(10_000).optional(),
+    holds: z.array(z.object({ kind: z.enum(['Rule', 'Route']), project: nameSchema, name: nameSchema })).max(HELLO_HOLDS_MAX).optional(),
   }),
   /** Usage of the node and of its running instances (absent: an agent that does not report them). */
   z.object({ t: z.literal('hb'), usage: usageSchema, uplink: edgeUplinkStatusSchema.optional(), instances: z.array(instanceUsageSchema).max(10000).optional() }),
