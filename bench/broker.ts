@@ -29,12 +29,7 @@
 // event-loop turn in one writev (agent/broker/wire.ts), which bare aedes
 // does not: that is where it gains on aedes.
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { newKeyAndCsr } from '../core/pki.ts';
-import { CertificateAuthority } from '../center/pki/authority.ts';
+import { startMosquittoTls } from '../testkit/mosquitto-tls.ts';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { BENCH_PROJECT, benchSecret } from './broker-server.ts';
@@ -71,9 +66,10 @@ interface Figures {
 
 export async function run(): Promise<Metric[]> {
   const started = performance.now();
-  const pki = await benchPki();
-  const servers = await Promise.all([startServer('ours'), startServer('aedes'), startServer('ours-uplink'), startServer('ours-tls', pki.material)]);
-  const mosquittoTls = await startMosquittoTls(pki);
+  // max_queued_messages: under this open-loop load Mosquitto would drop QoS 1 messages at its default.
+  const mosquittoTls = await startMosquittoTls(['max_queued_messages 100000']);
+  const pki = mosquittoTls.material;
+  const servers = await Promise.all([startServer('ours'), startServer('aedes'), startServer('ours-uplink'), startServer('ours-tls', pki)]);
   const loads = [forkLoad(), forkLoad()];
   const [subLoad, pubLoad] = loads as [ChildProcess, ChildProcess];
   const tag = `gedge-bench-${process.pid}`;
@@ -82,8 +78,8 @@ export async function run(): Promise<Metric[]> {
     { name: 'aedes', url: `mqtt://127.0.0.1:${servers[1].port}`, pid: servers[1].child.pid, prefix: '', creds: (d) => ({ clientId: `${tag}-${d}` }) },
     { name: 'mosquitto', url: `mqtt://${MOSQUITTO.host}:${MOSQUITTO.port}`, pid: mosquittoPid(), prefix: `${tag}/`, creds: (d) => ({ clientId: `${tag}-${d}` }) },
     { name: 'ours-uplink', url: `mqtt://127.0.0.1:${servers[2].port}`, pid: servers[2].child.pid, prefix: '', creds: (d) => ({ clientId: `${BENCH_PROJECT}/${d}`, username: `${BENCH_PROJECT}/${d}`, password: benchSecret(d) }) },
-    { name: 'ours-tls', url: `mqtts://127.0.0.1:${servers[3].port}`, pid: servers[3].child.pid, prefix: '', creds: (d) => ({ clientId: `${BENCH_PROJECT}/${d}`, username: `${BENCH_PROJECT}/${d}`, password: benchSecret(d), ca: pki.material.ca }) },
-    { name: 'mosquitto-tls', url: `mqtts://127.0.0.1:${mosquittoTls.port}`, pid: mosquittoTls.child.pid, prefix: '', creds: (d) => ({ clientId: `${tag}-${d}`, ca: pki.material.ca }) },
+    { name: 'ours-tls', url: `mqtts://127.0.0.1:${servers[3].port}`, pid: servers[3].child.pid, prefix: '', creds: (d) => ({ clientId: `${BENCH_PROJECT}/${d}`, username: `${BENCH_PROJECT}/${d}`, password: benchSecret(d), ca: pki.ca }) },
+    { name: 'mosquitto-tls', url: `mqtts://127.0.0.1:${mosquittoTls.port}`, pid: mosquittoTls.child.pid, prefix: '', creds: (d) => ({ clientId: `${tag}-${d}`, ca: pki.ca }) },
   ];
   const figures = new Map<string, Figures>(peers.map((p) => [p.name, { rate: { 0: [], 1: [] }, perCore: { 0: [], 1: [] }, p50: { 0: [], 1: [] }, p99: { 0: [], 1: [] } }]));
   try {
@@ -118,7 +114,6 @@ export async function run(): Promise<Metric[]> {
   } finally {
     for (const l of loads) l.kill();
     await Promise.all([...servers.map((s) => s.stop()), mosquittoTls.stop()]);
-    rmSync(pki.dir, { recursive: true, force: true });
   }
   log(`done in ${fmt((performance.now() - started) / 1000)} s`);
   const m = (peer: string, what: keyof Figures, qos: 0 | 1) => median(figures.get(peer)![what][qos]);
@@ -209,42 +204,6 @@ async function startServer(kind: 'ours' | 'ours-uplink' | 'ours-tls' | 'aedes', 
   });
   const { port } = JSON.parse(line) as { port: number };
   return { port, child, stop: () => new Promise((resolve) => (child.once('exit', () => resolve()), child.stdin!.end())) };
-}
-
-/** A CA for the run and a certificate for 127.0.0.1 (as the center issues an agent's), in PEM files Mosquitto can read. */
-async function benchPki(): Promise<{ dir: string; material: { ca: string; cert: string; key: string }; files: { ca: string; cert: string; key: string } }> {
-  const dir = mkdtempSync(join(tmpdir(), 'gedge-bench-tls-'));
-  chmodSync(dir, 0o755); // Mosquitto started as root reads its files as the mosquitto user (a throwaway certificate; the CA key stays in pki/, 0700)
-  const ca = await CertificateAuthority.open(join(dir, 'pki'));
-  const { keyPem, csrPem } = await newKeyAndCsr('bench-broker');
-  const issued = await ca.issue(csrPem, { commonName: 'bench-broker', unit: 'node', lifetimeMs: 24 * 3_600_000, usage: 'both', ips: ['127.0.0.1'] });
-  const files = { ca: join(dir, 'ca.crt'), cert: join(dir, 'broker.crt'), key: join(dir, 'broker.key') };
-  writeFileSync(files.ca, ca.certPem);
-  writeFileSync(files.cert, issued.pem);
-  writeFileSync(files.key, keyPem, { mode: 0o644 }); // Mosquitto may drop privileges before it reads it
-  return { dir, material: { ca: ca.certPem, cert: issued.pem, key: keyPem }, files };
-}
-
-/** Mosquitto with one TLS listener on a free port, anonymous, with the bench's certificate. */
-async function startMosquittoTls(pki: Awaited<ReturnType<typeof benchPki>>): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
-  const port = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-  const conf = join(pki.dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', `cafile ${pki.files.ca}`, `certfile ${pki.files.cert}`, `keyfile ${pki.files.key}`, 'max_queued_messages 100000', 'persistence false', 'log_dest stderr', 'log_type error', ''].join('\n'));
-  const child = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`mosquitto (TLS) exited with ${code}`))));
-  for (let i = 0; ; i++) {
-    const up = await Promise.race([new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false))), exited]);
-    if (up) break;
-    if (i > 100) throw new Error('mosquitto (TLS) did not listen');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  exited.catch(() => undefined); // its exit at stop() is no error
-  return { port, child, stop: () => new Promise((resolve) => (child.once('exit', () => resolve()), child.kill('SIGTERM'))) };
 }
 
 function mosquittoPid(): number | undefined {

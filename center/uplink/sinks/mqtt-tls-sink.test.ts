@@ -1,14 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { EgressPolicy, waitFor } from '../../../core/index.ts';
-import { newKeyAndCsr } from '../../../core/pki.ts';
+import { startMosquittoTls } from '../../../testkit/mosquitto-tls.ts';
 import { CertificateAuthority } from '../../pki/authority.ts';
 import { openSqliteStore } from '../../store/sqlite-store.ts';
 import { SinkUnavailableError } from '../errors.ts';
@@ -18,43 +16,18 @@ const log = pino({ level: 'silent' });
 const target = { node: 'n1', project: 'p', route: 'r', routeUid: 'u' };
 const one = [{ seq: 1, topic: 'x', qos: 1, at: new Date().toISOString(), payload: Buffer.from('v') }];
 
-/**
- * Mosquitto (MQTT 5, as the sink speaks) with one TLS listener on a free port and a certificate for
- * 127.0.0.1 from `ca`, as a gedge edge broker serves its node certificate.
- */
-async function tlsBroker(ca: CertificateAuthority, dir: string): Promise<{ url: string; close(): Promise<void> }> {
-  const { keyPem, csrPem } = await newKeyAndCsr('edge-broker');
-  const issued = await ca.issue(csrPem, { commonName: 'edge-broker', unit: 'node', lifetimeMs: 3_600_000, usage: 'both', ips: ['127.0.0.1'] });
-  chmodSync(dir, 0o755); // Mosquitto started as root reads its files as the mosquitto user (a throwaway certificate)
-  writeFileSync(join(dir, 'broker.crt'), issued.pem);
-  writeFileSync(join(dir, 'broker.key'), keyPem, { mode: 0o644 });
-  const port = await freePort();
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', `certfile ${join(dir, 'broker.crt')}`, `keyfile ${join(dir, 'broker.key')}`, 'persistence false', 'log_dest stderr', 'log_type error', ''].join('\n'));
-  const child = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
-  await waitFor(() => new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false))), 10_000, 'mosquitto listening', 50);
-  return { url: `mqtts://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')))) };
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 test('an mqtts sink verifies the broker: it delivers to one whose certificate chains to a trusted CA, and refuses one that does not', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gedge-mqtts-sink-'));
-  const ours = await CertificateAuthority.open(join(dir, 'ours'));
   const stranger = await CertificateAuthority.open(join(dir, 'stranger'));
   const store = await openSqliteStore(':memory:');
-  const broker = await tlsBroker(ours, dir);
+  // Mosquitto speaks MQTT 5, as the sink does; its certificate is for 127.0.0.1, from a CA of its own.
+  const broker = await startMosquittoTls();
+  const ours = broker.material.ca;
   const seen: string[] = [];
-  const sub = await mqtt.connectAsync(broker.url, { ca: ours.certPem, protocolVersion: 5 });
+  const sub = await mqtt.connectAsync(broker.url, { ca: ours, protocolVersion: 5 });
   sub.on('message', (topic, payload) => seen.push(`${topic} ${payload.toString()}`));
   await sub.subscribeAsync('up/#', { qos: 1 });
-  const trusting = new MqttSink({ type: 'mqtt', url: broker.url, topic: 'up/{topic}', qos: 1 }, store.uplink, log, 5000, [ours.certPem]);
+  const trusting = new MqttSink({ type: 'mqtt', url: broker.url, topic: 'up/{topic}', qos: 1 }, store.uplink, log, 5000, [ours]);
   // Trusts the system's roots and another CA, not the one that signed the broker: the handshake fails, nothing is sent.
   const wrongTrust = new MqttSink({ type: 'mqtt', url: broker.url, topic: 'up/{topic}', qos: 1, clientId: 'wrong-trust' }, store.uplink, log, 1500, [stranger.certPem]);
   const noTrust = new MqttSink({ type: 'mqtt', url: broker.url, topic: 'up/{topic}', qos: 1, clientId: 'no-trust' }, store.uplink, log, 1500);
@@ -67,7 +40,7 @@ test('an mqtts sink verifies the broker: it delivers to one whose certificate ch
     assert.deepEqual(seen, ['up/x v'], 'only the verified sink delivered');
   } finally {
     await Promise.all([trusting.close(), wrongTrust.close(), noTrust.close(), sub.endAsync()]);
-    await broker.close();
+    await broker.stop();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
