@@ -174,7 +174,9 @@ describe('InstanceSupervisor', () => {
       const http = require('node:http');
       let healthy = true;
       process.on('SIGUSR2', () => { healthy = false; });
-      http.createServer((req, res) => { if (healthy) res.writeHead(200).end(); }).listen(Number(process.env.PORT), '127.0.0.1');`;
+      let probes = 0;
+      // /probes tells the test how many liveness probes (GET /) it has answered.
+      http.createServer((req, res) => { if (req.url === '/probes') return res.end(String(probes)); if (healthy) { probes++; res.writeHead(200).end(); } }).listen(Number(process.env.PORT), '127.0.0.1');`;
     const { supervisor, count } = supervise(
       {
         command: nodeCommand(server),
@@ -187,10 +189,10 @@ describe('InstanceSupervisor', () => {
     );
     await waitFor(() => supervisor.status.phase === 'Running' && supervisor.pid, 5000, 'Running');
     const runningAt = Date.now();
-    await waitFor(() => answers(port), 10_000, 'the server answering');
+    await waitFor(() => probesAnswered(port).then((n) => n !== undefined), 10_000, 'the server answering');
     if (Date.now() - runningAt > INITIAL_DELAY_MS) return t.skip('the server took longer to start than the probe waits: nothing to learn here');
-    // Probing has started and gone on against a healthy server for a dozen periods.
-    await sleep(INITIAL_DELAY_MS - (Date.now() - runningAt) + 600);
+    // Probing has started and gone on against the healthy server a dozen times.
+    await waitFor(async () => ((await probesAnswered(port)) ?? 0) >= 12, 15_000, 'a dozen liveness probes answered');
     assert.equal(count('Unhealthy'), 0, 'a healthy server is not restarted');
     assert.equal(supervisor.status.restarts, 0);
     process.kill(supervisor.pid ?? 0, 'SIGUSR2');
@@ -247,12 +249,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** True when an HTTP GET / on the port answers 200 within a second. */
-async function answers(port: number): Promise<boolean> {
+/** How many liveness probes the test server has answered (its /probes); undefined while it does not answer. */
+async function probesAnswered(port: number): Promise<number | undefined> {
   try {
-    const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1000) });
-    return r.status === 200;
+    const r = await fetch(`http://127.0.0.1:${port}/probes`, { signal: AbortSignal.timeout(1000) });
+    return r.status === 200 ? Number(await r.text()) : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
