@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { arch, platform } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { HELLO_HOLDS_MAX, nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus, EgressPolicy } from '../core/index.ts';
+import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus, EgressPolicy } from '../core/index.ts';
 import { agentConfigSchema, type AgentConfig } from './config.ts';
 import { loadOrJoin } from './identity.ts';
 import { NodeCertificate, type NodeTls } from './node-certificate.ts';
@@ -140,7 +140,7 @@ export class Agent extends EventEmitter {
     // The --center given now wins over the URL saved at join: the center may have moved.
     this.conn = new Connection({ center: this.cfg.center, credential: identity.credential, tls: () => cert.current, reconnectMinMs: this.cfg.reconnectMinMs, reconnectMaxMs: this.cfg.reconnectMaxMs, pingMs: 2000 });
     this.conn.on('open', () => {
-      this.conn.send({ t: 'hello', lastRevision: this.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity, probe: this.network?.probe, mqtt: this.mqttAddress(), runtimes: this.workloads.runtimeKinds, holds: this.holdsForHello() });
+      this.conn.send({ t: 'hello', lastRevision: this.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity, probe: this.network?.probe, mqtt: this.mqttAddress(), runtimes: this.workloads.runtimeKinds, holds: this.edge.heldRulesAndRoutes() });
     });
     this.conn.on('rtt', (ms: number) => this.network?.centerRtt(ms));
     this.conn.on('message', (m: CenterMessage) => {
@@ -359,12 +359,6 @@ export class Agent extends EventEmitter {
       this.ackTimer = null;
       this.conn.send({ t: 'ack', revision: this.revision });
     }, 50);
-  }
-
-  /** What this node holds, for a catch-up that names nothing else; beyond the protocol's bound, nothing (the center then sends a snapshot). */
-  private holdsForHello(): ReturnType<EdgeObjects['heldRulesAndRoutes']> | undefined {
-    const holds = this.edge.heldRulesAndRoutes();
-    return holds.length <= HELLO_HOLDS_MAX ? holds : undefined;
   }
 
   private reportStatus(i: Instance, s: InstanceStatus): void {

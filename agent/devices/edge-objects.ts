@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { DEFAULT_PROJECT, routeRunsAt, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Node, type Route, type Rule, type Site } from '../../core/index.ts';
+import { DEFAULT_PROJECT, HELLO_HOLDS_MAX, routeRunsAt, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Node, type Route, type Rule, type Site } from '../../core/index.ts';
 import type { DeviceDirectory, DeviceIdentity } from '../broker/index.ts';
 import { objectKey } from '../sync.ts';
 
@@ -112,8 +112,13 @@ export class EdgeObjects implements DeviceDirectory {
     return [...this.ruleList.values()];
   }
 
-  /** The rules and routes held here (all of them, running or not): what the center may tell this node to forget. */
-  heldRulesAndRoutes(): { kind: 'Rule' | 'Route'; project: string; name: string }[] {
+  /**
+   * The rules and routes held here (all of them, running or not), for hello:
+   * what the center may tell this node to forget. Past the protocol's bound,
+   * none (the center then sends a snapshot).
+   */
+  heldRulesAndRoutes(): { kind: 'Rule' | 'Route'; project: string; name: string }[] | undefined {
+    if (this.ruleList.size + this.routeList.size > HELLO_HOLDS_MAX) return undefined;
     const held = (kind: 'Rule' | 'Route', list: Iterable<Rule | Route>) => [...list].map((o) => ({ kind, project: o.metadata.project ?? DEFAULT_PROJECT, name: o.metadata.name }));
     return [...held('Rule', this.ruleList.values()), ...held('Route', this.routeList.values())];
   }
