@@ -5,6 +5,19 @@ import type { WorkloadUser } from './runtime/runtime.ts';
 
 /** Where per-project user ids start: far above any account a distribution creates, and below the 2^31 some tools choke on. */
 export const FIRST_WORKLOAD_UID = 200_000;
+/** Where the projects' subordinate ranges start: above the 100000+ ranges `useradd` writes to /etc/subuid for rootless users. */
+export const FIRST_SUBORDINATE_ID = 1_000_000_000;
+/** Ids a container's namespace maps besides its root (1..65535: every id an image uses). */
+export const SUBORDINATE_IDS = 65_535;
+/** Projects a node can give a range of their own without passing 2^31 (about 16,000). */
+export const MAX_PROJECT_RANGES = Math.floor((2 ** 31 - FIRST_SUBORDINATE_ID) / (SUBORDINATE_IDS + 1));
+
+/** The host ids a project's containers map their ids 1..65535 to: a range of its own, disjoint from every other project's. */
+export function subordinateIds(uid: number): { first: number; count: number } {
+  const index = uid - FIRST_WORKLOAD_UID;
+  if (index < 0 || index >= MAX_PROJECT_RANGES) throw new RangeError(`workload uid ${uid} has no subordinate range (${MAX_PROJECT_RANGES} projects per node at most)`);
+  return { first: FIRST_SUBORDINATE_ID + index * (SUBORDINATE_IDS + 1), count: SUBORDINATE_IDS };
+}
 
 /**
  * Process workloads run as an unprivileged user of their project (as
@@ -13,6 +26,9 @@ export const FIRST_WORKLOAD_UID = 200_000;
  * account behind it. Such a user cannot read the agent's data (0700/0600,
  * owned by the agent), another project's volumes or home, or the admin token
  * of `gedge up`. Each project gets a home (its HOME) and owns its volumes.
+ * Its containers run in a user namespace whose root is that user, and whose
+ * other ids map to a range of host ids that belongs to the project alone
+ * (subordinateIds).
  *
  * An agent that is not root cannot switch users: its workloads then run as
  * the agent's own user, and `isolating` says so.
@@ -45,7 +61,7 @@ export class WorkloadUsers {
       await this.state.setMeta('workload-uid-next', String(uid + 1));
       await this.state.setMeta(`workload-uid:${project}`, String(uid));
     }
-    const user = { uid, gid: uid, home: join(this.dataDir, 'homes', project) };
+    const user = { uid, gid: uid, home: join(this.dataDir, 'homes', project), subordinate: subordinateIds(uid) };
     await this.ownDir(user.home, user);
     this.cache.set(project, user);
     return user;

@@ -117,7 +117,7 @@ export class Workloads {
     const spec = this.runSpec(id, li);
     const kind = spec.template.runtime;
     const runtime = this.deps.runtimes[kind] ?? new UnavailableRuntime(kind);
-    // A workload runs as its project's user, who owns its volumes: a process directly, a container as that uid inside (podman --user).
+    // A workload runs as its project's user, who owns its volumes: a process directly, a container as the root of its user namespace.
     spec.user = await this.deps.users.of(li.instance.metadata.project ?? 'default');
     for (const dir of Object.values(spec.volumes)) {
       await this.deps.users.ownDir(dirname(dir), spec.user);

@@ -1,11 +1,16 @@
 // Containers: apply -> Running for 20 container instances, and a 10-replica
 // rollout across two edge sites, on a real center, real agents and real
-// podman; bare podman doing the same work, back to back, is the floor.
+// podman; bare podman doing the same work, back to back, is the floor: in a
+// vfs store of its own, each container in a user namespace (a project's uid
+// as its root, the project's range for the rest), no capabilities, as the
+// agent runs them. What that isolation costs is reported too: the same
+// `podman run -d` in the node's overlay store without a user namespace.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ApiClient, Resource, Service } from '../core/index.ts';
 import { Podman } from '../agent/runtime/podman.ts';
 import { deriveImage, ensureTestImage } from '../agent/runtime/test-image.ts';
+import { FIRST_WORKLOAD_UID, subordinateIds } from '../agent/workload-users.ts';
 import { startPlatform, waitFor, type Platform } from '../testkit/index.ts';
 import { InstanceWatch } from './instance-watch.ts';
 import { metric, type Metric } from './results.ts';
@@ -20,25 +25,37 @@ const SITES = ['edge-a', 'edge-b'];
 const server = (version: string) =>
   `require('http').createServer((q, s) => s.end('${version}')).listen(Number(process.env.PORT), '0.0.0.0'); process.on('SIGTERM', () => process.exit(0));`;
 
+/** What the agent adds to `podman run` for a project's container (container-runtime.ts): the first project's ids. */
+const SUB = subordinateIds(FIRST_WORKLOAD_UID);
+const ISOLATION = [
+  ...['--uidmap', '--gidmap'].flatMap((flag) => [flag, `0:${FIRST_WORKLOAD_UID}:1`, flag, `1:${SUB.first}:${SUB.count}`]),
+  ...['--cap-drop', 'all', '--security-opt', 'no-new-privileges'],
+];
+
 export async function run(): Promise<Metric[]> {
-  const podman = new Podman(join(tmpdir(), 'gedge-podman'));
-  const base = await ensureTestImage(podman);
+  const node = new Podman(join(tmpdir(), 'gedge-podman'));
+  const base = await ensureTestImage(node);
   const images = {
-    v1: await deriveImage(podman, base, 'localhost/gedge-bench:v1', [process.execPath, '-e', server('v1')]),
-    v2: await deriveImage(podman, base, 'localhost/gedge-bench:v2', [process.execPath, '-e', server('v2')]),
+    v1: await deriveImage(node, base, 'localhost/gedge-bench:v1', [process.execPath, '-e', server('v1')]),
+    v2: await deriveImage(node, base, 'localhost/gedge-bench:v2', [process.execPath, '-e', server('v2')]),
   };
+  const podman = new Podman(join(tmpdir(), 'gedge-bench-peer'), { ownStore: true });
+  for (const image of [base, images.v1, images.v2]) await podman.adopt(image);
   log(`images ready; starting a center and ${SITES.length} agents`);
   const p = await startPlatform({ heartbeatMs: 1000, agents: SITES.map((site) => ({ name: `${site}-1`, site, cpu: 8, memoryMiB: 16_384 })) });
-  const starts = { ours: [] as number[], peer: [] as number[] };
+  const stores = [...p.agents.values()].map((a) => new Podman(join(a.dataDir, 'containers'), { ownStore: true }));
+  const starts = { ours: [] as number[], peer: [] as number[], bare: [] as number[] };
   const rollouts = { ours: [] as number[], peer: [] as number[] };
   try {
     const watch = await InstanceWatch.open(p.center.api);
     for (let r = 1; r <= ROUNDS; r++) {
-      const ours = await startRound(p.center.api, watch, podman, base, `s${r}`);
-      const peer = await peerStartRound(podman, base, `s${r}`);
+      const ours = await startRound(p.center.api, watch, stores, base, `s${r}`);
+      const peer = await peerStartRound(podman, base, `s${r}`, ISOLATION);
+      const bare = await peerStartRound(node, base, `s${r}`, []);
       starts.ours.push(...ours);
       starts.peer.push(...peer);
-      log(`start round ${r}: ours p50 ${fmt(percentile(ours, 50))} p99 ${fmt(percentile(ours, 99))} ms; podman run p50 ${fmt(percentile(peer, 50))} p99 ${fmt(percentile(peer, 99))} ms`);
+      starts.bare.push(...bare);
+      log(`start round ${r}: ours p50 ${fmt(percentile(ours, 50))} p99 ${fmt(percentile(ours, 99))} ms; podman run p50 ${fmt(percentile(peer, 50))} p99 ${fmt(percentile(peer, 99))} ms; without isolation p50 ${fmt(percentile(bare, 50))} ms`);
     }
     await watch.close();
     await deploy(p, images.v1);
@@ -52,6 +69,7 @@ export async function run(): Promise<Metric[]> {
   } finally {
     await p.close();
     await podman.run(['rm', '-f', '-t', '0', '--filter', 'name=^gedge-peer-']).catch(() => undefined);
+    await node.run(['rm', '-f', '-t', '0', '--filter', 'name=^gedge-peer-']).catch(() => undefined);
   }
   // The goal: at most 20 % over bare podman doing the same work.
   const vsPodman = (name: string, unit: string, ours: number, peerName: string, peer: number): Metric =>
@@ -60,6 +78,7 @@ export async function run(): Promise<Metric[]> {
     vsPodman(`apply -> Running p50, ${START_INSTANCES} containers at once (${ROUNDS} rounds)`, 'ms', percentile(starts.ours, 50), 'podman run -d', percentile(starts.peer, 50)),
     vsPodman(`apply -> Running p99, ${START_INSTANCES} containers at once (${ROUNDS} rounds)`, 'ms', percentile(starts.ours, 99), 'podman run -d', percentile(starts.peer, 99)),
     vsPodman(`rollout of ${ROLLOUT_REPLICAS} replicas over ${SITES.length} sites (median of ${ROUNDS})`, 'ms', median(rollouts.ours), 'podman run + rm by hand', median(rollouts.peer)),
+    metric(`isolation's price: podman run -d p50, ${START_INSTANCES} at once, own vfs store + user namespace vs the node's overlay store without`, 'ms', percentile(starts.peer, 50), 'report', { name: 'podman run -d, overlay, no user namespace', value: percentile(starts.bare, 50) }),
   ];
 }
 
@@ -68,7 +87,7 @@ function sleeper(name: string, image: string): Resource {
 }
 
 /** One apply of 20 single-instance services; each one's apply -> Running latency. */
-async function startRound(api: ApiClient, watch: InstanceWatch, podman: Podman, image: string, prefix: string): Promise<number[]> {
+async function startRound(api: ApiClient, watch: InstanceWatch, stores: Podman[], image: string, prefix: string): Promise<number[]> {
   const names = Array.from({ length: START_INSTANCES }, (_, i) => `bench-${prefix}-${i}`);
   const t0 = performance.now();
   await api.apply(names.map((n) => JSON.stringify(sleeper(n, image))).join('\n---\n'));
@@ -76,16 +95,17 @@ async function startRound(api: ApiClient, watch: InstanceWatch, podman: Podman, 
   const latencies = names.map((n) => watch.runningSince(n)! - t0);
   for (const n of names) await api.delete('Service', n);
   await watch.untilGone(names, 60_000);
-  await waitFor(async () => (await podman.check(['ps', '-q', '--filter', 'name=^gedge-'])).trim() === '', 60_000, 'our containers removed', 200);
+  const left = async () => (await Promise.all(stores.map((podman) => podman.check(['ps', '-q'])))).join('').trim();
+  await waitFor(async () => (await left()) === '', 60_000, 'our containers removed', 200);
   return latencies;
 }
 
 /** The floor: 20 `podman run -d` at once, each timed until it returns (the container started). */
-async function peerStartRound(podman: Podman, image: string, prefix: string): Promise<number[]> {
+async function peerStartRound(podman: Podman, image: string, prefix: string, isolation: string[]): Promise<number[]> {
   const t0 = performance.now();
   const latencies = await Promise.all(
     Array.from({ length: START_INSTANCES }, async (_, i) => {
-      await podman.check(['run', '-d', '--init', '--pull', 'never', '--name', `gedge-peer-${prefix}-${i}`, image, '/bin/sleep', '3600']);
+      await podman.check(['run', '-d', '--init', '--pull', 'never', ...isolation, '--name', `gedge-peer-${prefix}-${i}`, image, '/bin/sleep', '3600']);
       return performance.now() - t0;
     }),
   );
@@ -140,7 +160,7 @@ async function rolloutRound(p: Platform, image: string): Promise<number> {
  */
 async function peerRolloutRound(podman: Podman, oldImage: string, newImage: string): Promise<number> {
   const run = async (name: string, image: string, port: number) => {
-    await podman.check(['run', '-d', '--init', '--pull', 'never', '--name', name, '-e', `PORT=${port}`, '-p', `127.0.0.1:${port}:${port}`, image]);
+    await podman.check(['run', '-d', '--init', '--pull', 'never', ...ISOLATION, '--name', name, '-e', `PORT=${port}`, '-p', `127.0.0.1:${port}:${port}`, image]);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok).catch(() => false)) || undefined, 60_000, `${name} answering`, PROBE_MS);
   };
   const ports = await Promise.all(Array.from({ length: ROLLOUT_REPLICAS * 2 }, () => freePort()));

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LocalState } from '../agent/local-state.ts';
 import { killProcessGroup } from '../agent/runtime/process-group.ts';
+import { Podman, runRoot } from '../agent/runtime/podman.ts';
 import { ApiClient, tlsFetch, type Fetch } from '../core/index.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -203,13 +204,22 @@ export async function startAgentProcess(o: AgentOptions): Promise<AgentHandle> {
 }
 
 /**
- * Ends the process workloads a dead agent left running. They lead their own
- * process groups so that they outlive an agent crash, and only the agent's
- * next run reaps them, from the groups it recorded in its local state; for an
- * agent a test SIGKILLed for good (or that ignored SIGTERM), that is left to
- * us. After a graceful stop nothing is recorded: the agent cleared it.
+ * Ends the workloads a dead agent left running, and removes its containers.
+ * Process workloads lead their own process groups so that they outlive an
+ * agent crash, and only the agent's next run reaps them, from the groups it
+ * recorded in its local state; for an agent a test SIGKILLed for good (or
+ * that ignored SIGTERM), that is left to us. After a graceful stop nothing
+ * is recorded: the agent cleared it.
  */
 export async function reapWorkloads(dataDir: string): Promise<void> {
+  // Its containers live in its own store, inside its data dir (removed with it once nothing there is mounted), its run root under /run.
+  const containers = join(dataDir, 'containers');
+  if (existsSync(join(containers, 'storage.conf'))) {
+    const podman = new Podman(containers, { ownStore: true });
+    const r = await podman.run(['rm', '--all', '--force', '--time', '0']);
+    if (r.code !== 0) throw new Error(`cannot remove the containers of ${dataDir}: ${r.stderr}`);
+    rmSync(runRoot(podman.store), { recursive: true, force: true });
+  }
   if (!existsSync(join(dataDir, 'state.db'))) return;
   const state = await LocalState.open(dataDir);
   try {

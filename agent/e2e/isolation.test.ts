@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ApiClient, type Instance } from '../../core/index.ts';
 import { startPlatform, waitFor } from '../../testkit/index.ts';
 import { Podman } from '../runtime/podman.ts';
@@ -77,9 +79,10 @@ test("a project's workload runs unprivileged and reaches only its own project's 
 });
 
 /**
- * Containers too: not root (the project's user through podman --user, on the
- * host as well, there being no user namespace here), no capabilities, no
- * privilege gained through setuid binaries; it still writes its own volume.
+ * Containers too: in a user namespace whose root is the project's
+ * unprivileged user on the host (the container's init and the files it
+ * writes belong to that user), no capabilities, no privilege gained through
+ * setuid binaries; it still writes its own volume.
  */
 test("a project's container runs as its project's user with no capabilities", { skip: process.getuid?.() !== 0 ? 'needs a root agent' : requirePodman() }, async () => {
   const image = await ensureTestImage(new Podman(TEST_PODMAN_DIR));
@@ -97,7 +100,7 @@ test("a project's container runs as its project's user with no capabilities", { 
           template: {
             runtime: 'container',
             image,
-            command: ['/bin/sh', '-c', 'echo "uid=$(id -u)"; grep -E "^Cap(Eff|Prm)|^NoNewPrivs" /proc/self/status; echo x > /data/f && echo "volume: $(cat /data/f)"; echo finished; exec sleep 600'],
+            command: ['/bin/sh', '-c', 'echo "uid=$(id -u)"; cat /proc/self/uid_map; grep -E "^Cap(Eff|Prm)|^NoNewPrivs" /proc/self/status; echo x > /data/f && echo "volume: $(cat /data/f)"; echo finished; exec sleep 600'],
             volumes: [{ name: 'data', mountPath: '/data' }],
           },
         },
@@ -105,7 +108,12 @@ test("a project's container runs as its project's user with no capabilities", { 
     );
     const inst = await waitFor(async () => (await api.list<Instance>('Instance', { selector: 'gedge.io/service=boxed' })).items.find((i) => i.status?.phase === 'Running'), 60_000, 'the container running');
     const out = await logUntil(api, inst.metadata.name, 'default', 'finished');
-    assert.ok(Number(/uid=(\d+)/.exec(out)?.[1]) >= 200_000, `not root: ${out}`);
+    assert.match(out, /uid=0\n/, `root inside: ${out}`);
+    const uid = Number(/^\s*0\s+(\d+)\s+1\s*$/m.exec(out)?.[1]);
+    assert.ok(uid >= 200_000, `root inside is the project's unprivileged user outside: ${out}`);
+    const status = await readFile(`/proc/${inst.status!.pid}/status`, 'utf8');
+    assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s`, 'm'), `the container's init runs as that user on the host: ${status}`);
+    assert.equal((await stat(join(p.agents.get('node-a')!.dataDir, 'volumes', 'default.boxed', 'data', 'f'))).uid, uid, 'what it writes is that user\'s');
     assert.match(out, /CapPrm:\s+0+\n/, `no capabilities: ${out}`);
     assert.match(out, /CapEff:\s+0+\n/, `no capabilities: ${out}`);
     assert.match(out, /NoNewPrivs:\s+1/, `no new privileges: ${out}`);

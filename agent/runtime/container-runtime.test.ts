@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { InstanceStatus, WorkloadTemplate } from '../../core/index.ts';
@@ -10,6 +10,7 @@ import { ContainerRuntime } from './container-runtime.ts';
 import type { ContainerRuntimeOptions } from './container-runtime.ts';
 import { ExecFailedError, StartFailedError } from './errors.ts';
 import { Podman } from './podman.ts';
+import { subordinateIds } from '../workload-users.ts';
 import { requirePodman, TEST_PODMAN_DIR } from './container-test-helpers.ts';
 import { runtimeContract } from './runtime-contract.ts';
 import type { ExecSession, Execution, ExitInfo, RunSpec } from './runtime.ts';
@@ -19,10 +20,11 @@ import { makeTempDir, nodeCommand, readAll, template, waitFor } from './test-hel
 
 // Throws under CI=true when podman is missing; skips with the reason elsewhere.
 const skip = requirePodman();
-// Podman's containers are machine-wide: a per-run prefix keeps parallel runs apart.
+// The runtime's store is shared by every test process using TEST_PODMAN_DIR: a per-run prefix keeps parallel runs apart.
 const opts: ContainerRuntimeOptions = { dir: TEST_PODMAN_DIR, namePrefix: `gedge-t${process.pid}-`, pull: 'never' };
-const podman = new Podman(TEST_PODMAN_DIR);
-const image = skip ? 'none' : await ensureTestImage(podman);
+/** The runtime's own store (the test image is built in the node's, and copied in on first use). */
+const podman = new Podman(TEST_PODMAN_DIR, { ownStore: true });
+const image = skip ? 'none' : await ensureTestImage(podman.nodeStore());
 const naming = new ContainerRuntime(opts);
 
 runtimeContract('container', () => new ContainerRuntime(opts), {
@@ -121,6 +123,27 @@ describe('ContainerRuntime', { skip }, () => {
     assert.match(await readAll(runtime, spec.logDir), /refused/);
   });
 
+  it("runs a project's container in a user namespace: its root is the project's user on the host, its other ids the project's range", { skip: process.getuid?.() !== 0 ? 'needs root to map ids' : undefined }, async () => {
+    const user = { uid: 200_123, gid: 200_123, home: root, subordinate: subordinateIds(200_123) };
+    const data = join(root, 'ns-data');
+    await mkdir(data);
+    await chown(data, user.uid, user.gid);
+    const spec = specFor({ command: ['/bin/sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map; echo "uid=$(id -u)"; echo x > /data/f; echo finished; exec sleep 600'], volumes: [{ name: 'data', mountPath: '/data', readOnly: false }] }, { volumes: { data }, user });
+    const execution = await start(spec);
+    const out = await waitFor(async () => {
+      const text = await readAll(runtime, spec.logDir);
+      return text.includes('finished') ? text : undefined;
+    }, 30_000, 'the container\'s output');
+    const maps = [...out.matchAll(/^\s*(\d+)\s+(\d+)\s+(\d+)\s*$/gm)].map((m) => m.slice(1).map(Number));
+    const expected = [[0, user.uid, 1], [1, user.subordinate.first, user.subordinate.count]];
+    assert.deepEqual(maps, [...expected, ...expected], `uid and gid maps: ${out}`);
+    assert.match(out, /uid=0\n/, 'root inside');
+    // On the host, the container's init and the file it wrote belong to the project's user, not root.
+    const status = await readFile(`/proc/${execution.pid}/status`, 'utf8');
+    assert.match(status, new RegExp(`^Uid:\\s+${user.uid}\\s+${user.uid}\\s+${user.uid}\\s+${user.uid}$`, 'm'), status);
+    assert.equal((await stat(join(data, 'f'))).uid, user.uid);
+  });
+
   it('execs with stdout, stderr, exit code and stdin', async () => {
     const spec = specFor(sleeper());
     await start(spec);
@@ -180,6 +203,7 @@ describe('ContainerRuntime', { skip }, () => {
     const spec = specFor(sleeper());
     const name = naming.containerName(spec.id);
     const leftOver = () => podman.check(['run', '-d', '--name', name, '--init', image, 'sleep', '1000']);
+    await podman.adopt(image);
     await leftOver();
     await runtime.reap(spec, null);
     assert.notEqual((await podman.run(['container', 'exists', name])).code, 0);

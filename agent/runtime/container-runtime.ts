@@ -17,6 +17,12 @@ import type { ExecOptions, ExecSession, Execution, ExitInfo, LogReadOptions, Run
  * container per run, named after the instance so that reap() finds what a
  * crashed agent left behind.
  *
+ * In a store of the runtime's own (`<dir>/store`, vfs: see podman.ts), apart
+ * from the node's other containers, images copied in from the node's store
+ * on first use. A container of a project runs in a user namespace: its root
+ * is the project's unprivileged user on the host, its other ids the
+ * project's own range (WorkloadUser.subordinate).
+ *
  * Through podman's CLI rather than its REST API: podman is daemonless, and
  * the REST API needs `podman system service` running as one more daemon the
  * agent would have to keep alive. The CLI needs nothing running, and a
@@ -60,14 +66,17 @@ export class ContainerRuntime implements Runtime {
   private readonly podman: Podman;
   private readonly prefix: string;
 
+  /** Images being copied from the node's store, by name: two starts of one image share the copy. */
+  private readonly importing = new Map<string, Promise<void>>();
+
   constructor(private readonly opts: ContainerRuntimeOptions) {
-    this.podman = new Podman(opts.dir, opts.podman);
+    this.podman = new Podman(opts.dir, { bin: opts.podman, ownStore: true });
     this.prefix = opts.namePrefix ?? 'gedge-';
   }
 
-  /** Whether podman with runc and an --init binary works on this node; the agent offers the runtime only then. */
+  /** Whether podman with runc and an --init binary works on this node (with the runtime's own store); the agent offers the runtime only then. */
   static available(opts: Pick<ContainerRuntimeOptions, 'dir' | 'podman'>): Promise<{ ok: true; version: string } | { ok: false; reason: string }> {
-    return new Podman(opts.dir, opts.podman).probe();
+    return new Podman(opts.dir, { bin: opts.podman, ownStore: true }).probe();
   }
 
   /** The container of an instance: deterministic, so a restarted agent finds it. */
@@ -78,6 +87,7 @@ export class ContainerRuntime implements Runtime {
   async start(spec: RunSpec): Promise<Execution> {
     const name = this.containerName(spec.id);
     const args = this.runArgs(spec, name);
+    await this.importImage(spec.template.image!, spec.id);
     await mkdir(spec.logDir, { recursive: true });
     const pidFile = this.pidFile(name);
     await rm(pidFile, { force: true });
@@ -156,6 +166,25 @@ export class ContainerRuntime implements Runtime {
     await rm(this.pidFile(name), { force: true });
   }
 
+  /**
+   * Copies the image from the node's store into the runtime's own when only
+   * the node has it (an administrator's `podman load` or `podman pull`, the
+   * way images reach an edge without a registry), once per image. With
+   * neither, `podman run --pull` goes to the registries; with `pull: always`
+   * it does so anyway.
+   */
+  private async importImage(image: string, id: string): Promise<void> {
+    if (this.opts.pull === 'always') return;
+    let copy = this.importing.get(image);
+    if (!copy) {
+      copy = this.podman.adopt(image).finally(() => this.importing.delete(image));
+      this.importing.set(image, copy);
+    }
+    await copy.catch((err: unknown) => {
+      throw new StartFailedError(`${id}: cannot copy image ${image} from the node's store: ${(err as Error).message}`, { cause: err });
+    });
+  }
+
   private runArgs(spec: RunSpec, name: string): string[] {
     const t = spec.template;
     if (!t.image) throw new StartFailedError(`${spec.id}: the container runtime needs an image`);
@@ -168,8 +197,12 @@ export class ContainerRuntime implements Runtime {
       // As Kubernetes' restricted Pod Security: no capabilities, no privilege gained through setuid binaries.
       '--cap-drop', 'all', '--security-opt', 'no-new-privileges',
     ];
-    // Not root: the project's unprivileged user, on the host too (no user namespace here), who owns the instance's volumes.
-    if (spec.user) args.push('--user', `${spec.user.uid}:${spec.user.gid}`);
+    // A user namespace of the project's: its root is the project's unprivileged user on the host, who owns the
+    // instance's volumes; the image's other users are ids of the project's own range, which nothing else owns.
+    if (spec.user) {
+      const { uid, gid, subordinate: sub } = spec.user;
+      args.push('--uidmap', `0:${uid}:1`, '--uidmap', `1:${sub.first}:${sub.count}`, '--gidmap', `0:${gid}:1`, '--gidmap', `1:${sub.first}:${sub.count}`);
+    }
     if (t.resources.cpu > 0) args.push('--cpus', String(t.resources.cpu));
     if (t.resources.memoryMiB > 0) args.push('--memory', String(Math.round(t.resources.memoryMiB * 1024 * 1024)));
     if (t.cwd) args.push('--workdir', t.cwd);

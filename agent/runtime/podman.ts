@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -27,23 +28,86 @@ export interface PodmanResult {
   stderr: string;
 }
 
-export class Podman {
-  private confWritten: Promise<string> | undefined;
+/**
+ * The storage.conf of an own store: vfs, the one driver that gives a
+ * container a user namespace on every kernel (overlay needs idmapped or
+ * chowned lower layers, which fail on many hosts, this project's machines
+ * among them: "creating overlay mount … permission denied"). vfs copies a
+ * layer where overlay would mount it: more disk per container, no
+ * kernel feature needed. Images and containers under `store`; the run
+ * root (conmon's sockets, locks, mount points) at a short path of its own
+ * under /run (see runRoot).
+ */
+export function storageConf(store: string): string {
+  return `[storage]\ndriver = "vfs"\ngraphroot = ${JSON.stringify(join(store, 'graph'))}\nrunroot = ${JSON.stringify(runRoot(store))}\n`;
+}
 
-  /** `dir` holds containers.conf (created if missing); `bin` is the podman executable. */
+/**
+ * The run root of a store: /run/gedge-podman/<hash of the store's path>
+ * (for a non-root agent under XDG_RUNTIME_DIR). Short, because podman 4.3
+ * with a run root of ~50 characters no longer hears a container's exit from
+ * conmon and `podman run` returns ~20 s late (measured); and on a tmpfs, as
+ * a run root should be, emptied at boot.
+ */
+export function runRoot(store: string): string {
+  const base = process.getuid?.() === 0 ? '/run' : (process.env.XDG_RUNTIME_DIR ?? tmpdir());
+  return join(base, 'gedge-podman', createHash('sha256').update(store).digest('hex').slice(0, 16));
+}
+
+export interface PodmanOptions {
+  /** The podman executable; default 'podman' on PATH. */
+  bin?: string;
+  /**
+   * Keep images and containers in a store of this podman's own, under
+   * `<dir>/store` (see storageConf), instead of the node's: the agent's
+   * containers then live apart from whatever else the node runs, and can
+   * have user namespaces. Default: the node's store.
+   */
+  ownStore?: boolean;
+}
+
+export class Podman {
+  private confWritten: Promise<NodeJS.ProcessEnv> | undefined;
+  readonly bin: string;
+  readonly ownStore: boolean;
+
+  /** `dir` holds containers.conf (created if missing), and with `ownStore` storage.conf and the store. */
   constructor(
     readonly dir: string,
-    readonly bin = 'podman',
-  ) {}
+    opts: PodmanOptions = {},
+  ) {
+    this.bin = opts.bin ?? 'podman';
+    this.ownStore = opts.ownStore ?? false;
+  }
+
+  /** Where an own store keeps images and containers. */
+  get store(): string {
+    return join(this.dir, 'store');
+  }
 
   get confPath(): string {
     return join(this.dir, 'containers.conf');
   }
 
-  /** The environment of every podman call: the agent's (podman needs e.g. XDG_RUNTIME_DIR when rootless) plus CONTAINERS_CONF. Containers never see it: they get only `-e` values. */
+  /** The podman of the node's own store, with the same containers.conf and executable (where images a node administrator loaded are). */
+  nodeStore(): Podman {
+    return this.ownStore ? new Podman(this.dir, { bin: this.bin }) : this;
+  }
+
+  /**
+   * The environment of every podman call: the agent's (podman needs e.g.
+   * XDG_RUNTIME_DIR when rootless) plus CONTAINERS_CONF, and with an own
+   * store CONTAINERS_STORAGE_CONF. Containers never see it: they get only
+   * `-e` values.
+   */
   async env(): Promise<NodeJS.ProcessEnv> {
-    this.confWritten ??= writeConf(this.dir).then(() => this.confPath);
-    return { ...process.env, CONTAINERS_CONF: await this.confWritten };
+    this.confWritten ??= (async () => {
+      await writeConf(this.dir, 'containers.conf', CONTAINERS_CONF);
+      if (!this.ownStore) return { CONTAINERS_CONF: this.confPath };
+      await writeConf(this.dir, 'storage.conf', storageConf(this.store));
+      return { CONTAINERS_CONF: this.confPath, CONTAINERS_STORAGE_CONF: join(this.dir, 'storage.conf') };
+    })();
+    return { ...process.env, ...(await this.confWritten) };
   }
 
   /** Starts podman with the given arguments; the caller owns the child. */
@@ -54,6 +118,25 @@ export class Podman {
       child.once('error', reject);
     });
     return child;
+  }
+
+  /**
+   * Copies `image` from the node's store into this podman's own (save | load)
+   * unless it has it already or the node has not; a failed copy rejects
+   * with podman's message. Without an own store there is nothing to do.
+   */
+  async adopt(image: string): Promise<void> {
+    if (!this.ownStore || (await this.run(['image', 'exists', image])).code === 0) return;
+    const node = this.nodeStore();
+    if ((await node.run(['image', 'exists', image])).code !== 0) return;
+    const save = await node.spawn(['save', image], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let saveErr = '';
+    save.stderr?.setEncoding('utf8').on('data', (d: string) => (saveErr += d));
+    const saved = new Promise<number | null>((resolve) => save.once('close', resolve));
+    const loaded = await this.run(['load'], save.stdout!);
+    const saveCode = await saved;
+    if (saveCode !== 0) throw new Error(`podman save failed (exit ${saveCode}): ${lastLine(saveErr)}`);
+    if (loaded.code !== 0) throw new Error(`podman load failed (exit ${loaded.code}): ${lastLine(loaded.stderr)}`);
   }
 
   /** Runs podman to completion and collects its output; rejects only when podman cannot be run at all. */
@@ -103,16 +186,16 @@ export function judgeInfo(r: PodmanResult): { ok: true; version: string } | { ok
 }
 
 /**
- * Writes dir/containers.conf unless it is already right. Atomically (a
- * rename), since other agents or test processes may share the directory and
- * a podman reading a half-written file would fall back to the defaults.
+ * Writes dir/name unless it already holds `text`. Atomically (a rename),
+ * since other agents or test processes may share the directory and a podman
+ * reading a half-written file would fall back to the defaults.
  */
-export async function writeConf(dir: string): Promise<void> {
-  const path = join(dir, 'containers.conf');
-  if ((await readFile(path, 'utf8').catch(() => '')) === CONTAINERS_CONF) return;
+async function writeConf(dir: string, name: string, text: string): Promise<void> {
+  const path = join(dir, name);
+  if ((await readFile(path, 'utf8').catch(() => '')) === text) return;
   await mkdir(dir, { recursive: true });
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, CONTAINERS_CONF);
+  await writeFile(tmp, text);
   await rename(tmp, path);
 }
 

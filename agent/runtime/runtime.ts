@@ -22,7 +22,7 @@ export interface RunSpec {
   ports: Record<string, number>;
   /** Host directory of each declared volume, by name; created by the agent, kept across restarts. */
   volumes: Record<string, string>;
-  /** The unprivileged user a workload runs as (its project's; a container with podman --user); absent: the agent's own user. */
+  /** The unprivileged user a workload runs as (its project's; a container's user namespace maps its root to it); absent: the agent's own user. */
   user?: WorkloadUser;
 }
 
@@ -31,6 +31,12 @@ export interface WorkloadUser {
   uid: number;
   gid: number;
   home: string;
+  /**
+   * Host ids of the project's own, for a container's user namespace: its
+   * root is `uid`/`gid`, its ids 1..count are first..first+count-1 (as
+   * /etc/subuid would give a rootless user).
+   */
+  subordinate: { first: number; count: number };
 }
 
 export interface ExitInfo {
