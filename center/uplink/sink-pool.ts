@@ -65,7 +65,7 @@ export class SinkPool {
 
   private async open(spec: Exclude<SinkSpec, { type: 'table' }>): Promise<Sink> {
     if (spec.type === 'mqtt') return new (await import('./sinks/mqtt-sink.ts')).MqttSink(spec, this.store, this.log, this.o.timeoutMs, this.o.trust, this.o.egress.lookup);
-    return new (await import('./sinks/nats-sink.ts')).NatsSink(spec, this.store, this.log, this.o.timeoutMs);
+    return new (await import('./sinks/nats-sink.ts')).NatsSink(spec, this.store, this.log, this.o.timeoutMs, this.o.egress.lookup);
   }
 
   private async sweep(): Promise<void> {

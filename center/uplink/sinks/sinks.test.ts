@@ -7,7 +7,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { waitFor } from '../../../core/index.ts';
+import { EgressPolicy, EgressRefusedError, waitFor } from '../../../core/index.ts';
 import { openSqliteStore } from '../../store/sqlite-store.ts';
 import { openPostgresStore } from '../../store/postgres-store.ts';
 import { SinkUnavailableError } from '../errors.ts';
@@ -133,6 +133,35 @@ test('broker sinks that cannot deliver throw SinkUnavailableError and record not
     }
   } finally {
     for (const s of sinks) await s.close();
+    await store.close();
+  }
+});
+
+test("a nats sink resolves the server's name through the egress policy at each connection and dials the address checked: a name that rebinds to a metadata address is never dialled", async () => {
+  const id = randomBytes(4).toString('hex');
+  const store = await openSqliteStore(':memory:');
+  const nc = await connect({ servers: NATS_URL });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: `gedge_test_${id}`, subjects: [`gedge-egress-${id}.>`] });
+  // NATS on 4222 under a name only these resolvers know.
+  const answers = (address: string) => new EgressPolicy([], (_h, _o, cb) => void setImmediate(() => cb(null, [{ address, family: 4 }])));
+  const spec = { type: 'nats', url: 'nats://nats.example:4222', subject: `gedge-egress-${id}.{topic}` } as const;
+  const good = new NatsSink(spec, store.uplink, log, 5000, answers('127.0.0.1').lookup);
+  const rebound = new NatsSink(spec, store.uplink, log, 1500, answers('169.254.169.254').lookup);
+  try {
+    const refused = await rebound.deliver({ ...target, route: 'r-rebound' }, one).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.ok(refused instanceof SinkUnavailableError, String(refused));
+    // Refused by the policy before any packet left, not timed out on an unreachable address.
+    assert.ok(refused.cause instanceof EgressRefusedError && refused.cause.message.includes('169.254.169.254 is link-local'), String(refused.cause));
+    assert.equal((await good.deliver(target, one)).ackedSeq, 1);
+    assert.equal((await jsm.streams.info(`gedge_test_${id}`)).state.messages, 1);
+  } finally {
+    await Promise.all([good.close(), rebound.close()]);
+    await jsm.streams.delete(`gedge_test_${id}`);
+    await nc.close();
     await store.close();
   }
 });
