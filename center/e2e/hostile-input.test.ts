@@ -11,8 +11,8 @@ describe('hostile bodies cannot stall the center', () => {
   let c: CenterHandle;
   let user: string;
   let revision: number;
-  const post = async (path: string, body: string, token = user) => {
-    const res = await c.fetch(c.url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/yaml' }, body });
+  const post = async (path: string, body: string | ReadableStream<Uint8Array>, token = user) => {
+    const res = await c.fetch(c.url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/yaml' }, body, ...(typeof body === 'string' ? {} : { duplex: 'half' }) } as RequestInit);
     return { status: res.status, body: (await res.json()) as { code: string; message: string; details: { path: string; message: string }[] } };
   };
 
@@ -59,14 +59,28 @@ describe('hostile bodies cannot stall the center', () => {
   });
 
   test('while a deeply nested 1 MiB body is parsed, /healthz and other requests are answered first', async () => {
-    const deep = '['.repeat(512 * 1024 - 1) + ']'.repeat(512 * 1024 - 1);
+    const deep = Buffer.from('['.repeat(512 * 1024 - 1) + ']'.repeat(512 * 1024 - 1));
+    // The body in 64 KiB chunks, pulled as the socket takes them: the last pull means all of it has been handed to the connection.
+    let uploaded!: () => void;
+    const allSent = new Promise<void>((resolve) => (uploaded = resolve));
+    let offset = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(ctrl) {
+        if (offset >= deep.length) {
+          ctrl.close();
+          uploaded();
+          return;
+        }
+        ctrl.enqueue(deep.subarray(offset, (offset += 64 * 1024)));
+      },
+    });
     const order: string[] = [];
-    const apply = post('/api/v1/apply', deep).then((r) => {
+    const apply = post('/api/v1/apply', body).then((r) => {
       order.push('apply');
       return r;
     });
-    // The other callers start once the body is surely at the center (its upload is the slow part here).
-    await new Promise((r) => setTimeout(r, 50));
+    // The other callers start once the whole body is on its way to the center.
+    await allSent;
     const others = Promise.all([
       c.fetch(`${c.url}/healthz`, { headers: { authorization: `Bearer ${c.adminToken}` } }).then((r) => order.push(`healthz ${r.status}`)),
       c.api.list('Project').then(() => order.push('list')),
