@@ -60,8 +60,9 @@ export function siteBounds(site: SiteInfo): SiteBounds {
     maxRoomCpu = Math.max(maxRoomCpu, n.capacity.cpu > 0 ? n.capacity.cpu - n.used.cpu : Infinity);
     maxRoomMemoryMiB = Math.max(maxRoomMemoryMiB, n.capacity.memoryMiB > 0 ? n.capacity.memoryMiB - n.used.memoryMiB : Infinity);
     const c = n.capacity;
-    const used = 50 * ((c.cpu > 0 ? n.used.cpu / c.cpu : 0) + (c.memoryMiB > 0 ? n.used.memoryMiB / c.memoryMiB : 0));
-    const free = 50 * ((c.cpu > 0 ? Math.max(0, 1 - n.used.cpu / c.cpu) : 1) + (c.memoryMiB > 0 ? Math.max(0, 1 - n.used.memoryMiB / c.memoryMiB) : 1));
+    const u = n.scored;
+    const used = 50 * ((c.cpu > 0 ? u.cpu / c.cpu : 0) + (c.memoryMiB > 0 ? u.memoryMiB / c.memoryMiB : 0));
+    const free = 50 * ((c.cpu > 0 ? Math.max(0, 1 - u.cpu / c.cpu) : 1) + (c.memoryMiB > 0 ? Math.max(0, 1 - u.memoryMiB / c.memoryMiB) : 1));
     if (used > maxUsed) maxUsed = used;
     if (free > maxFree) maxFree = free;
     if (c.cpu > 0 && c.cpu < minCpu) minCpu = c.cpu;
@@ -82,6 +83,8 @@ export interface NodeInfo {
   capacity: Resources;
   /** Sum of the requests of everything bound here. */
   used: Resources;
+  /** The same as the load scores count it: zero cpu or memory requests as SCORING_DEFAULT (see there). */
+  scored: ScoredUsage;
   /** Requests held for preemptors that evicted lower priorities here: key -> (priority, requests). */
   nominated: Map<string, { priority: number; resources: Resources }>;
   bound: Map<string, BoundInstance>;
@@ -95,6 +98,22 @@ export interface ServiceInfo {
 
 
 export const emptyResources = (): Resources => ({ cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} });
+
+export interface ScoredUsage {
+  cpu: number;
+  memoryMiB: number;
+}
+
+/**
+ * What a request of nothing counts as in the load scores (never in the
+ * filters, which fit what is asked): 0.1 core and 200 MiB, as Kubernetes'
+ * scheduler counts containers without requests. Otherwise workloads that
+ * declare no resources leave every node's load at 0: all score alike and
+ * all land on the first node.
+ */
+export const SCORING_DEFAULT: Readonly<ScoredUsage> = { cpu: 0.1, memoryMiB: 200 };
+export const scoredCpu = (cpu: number): number => (cpu > 0 ? cpu : SCORING_DEFAULT.cpu);
+export const scoredMemory = (memoryMiB: number): number => (memoryMiB > 0 ? memoryMiB : SCORING_DEFAULT.memoryMiB);
 
 /**
  * The scheduler's model of the cluster, kept current incrementally from store
@@ -202,6 +221,7 @@ export class ClusterState {
       taints: n.spec.taints ?? [],
       capacity: n.spec.capacity,
       used: prev?.used ?? emptyResources(),
+      scored: prev?.scored ?? { cpu: 0, memoryMiB: 0 },
       nominated: prev?.nominated ?? new Map(),
       bound: prev?.bound ?? new Map(),
       perService: prev?.perService ?? new Map(),
@@ -312,6 +332,8 @@ export class ClusterState {
       return;
     }
     addInto(n.used, b.resources, sign);
+    n.scored.cpu += sign * scoredCpu(b.resources.cpu);
+    n.scored.memoryMiB += sign * scoredMemory(b.resources.memoryMiB);
     const site = this.sites.get(n.site);
     if (site) site.bounds = null;
     if (sign > 0) n.bound.set(b.key, b);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Node, Placement, Resources, Tier } from '../core/index.ts';
+import { SCORING_DEFAULT } from './cluster-state.ts';
 import { Scheduler } from './scheduler.ts';
 import { instance, link, node, site, stateOf } from './test-helpers.ts';
 
@@ -95,7 +96,10 @@ function latencyObjective(b: Built, i: number, p: Of<typeof podArb>): number {
   const latency = lat === undefined ? 0 : 100 * Math.max(0, 1 - lat / (p.sla ?? 200));
   const tier = { edge: 100, region: 50, cloud: 0 }[tierOf(n.site)];
   const free = (cap: number, used: number, want: number) => (cap > 0 ? Math.max(0, 1 - (used + want) / cap) : 1);
-  const least = 50 * (free(n.cpu, n.usedCpu, p.want.cpu) + free(n.memoryMiB, n.usedMem, p.want.memoryMiB));
+  // Requests of nothing count as SCORING_DEFAULT in the load scores.
+  const cpu = (v: number) => v || SCORING_DEFAULT.cpu;
+  const mem = (v: number) => v || SCORING_DEFAULT.memoryMiB;
+  const least = 50 * (free(n.cpu, cpu(n.usedCpu), cpu(p.want.cpu)) + free(n.memoryMiB, mem(n.usedMem), mem(p.want.memoryMiB)));
   const spread = 100; // the pod's service has no replicas yet
   return (10 * latency + 4 * tier + 2 * spread + 1 * least) / 17;
 }

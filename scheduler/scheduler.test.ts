@@ -101,6 +101,21 @@ test('a large cluster explains with the best few and one example per rejection',
   assert.ok(d.explanation.candidates[0]!.scores!.spread !== undefined);
 });
 
+test('services of one replica that request nothing still spread over the nodes by load (a request of nothing counts as 0.1 core and 200 MiB when scoring)', () => {
+  const state = stateOf([site('a'), node('n-1', { site: 'a' }), node('n-2', { site: 'a' }), node('n-3', { site: 'a' })]);
+  const s = new Scheduler(state);
+  const perNode = new Map<string, number>();
+  for (let i = 0; i < 30; i++) {
+    const inst = instance(`svc-${i}-0`, { service: `svc-${i}`, want: {} });
+    const d = s.place(inst);
+    perNode.set(d.node!, (perNode.get(d.node!) ?? 0) + 1);
+    state.assume(inst, d.node!);
+  }
+  assert.deepEqual([...perNode.values()], [10, 10, 10], JSON.stringify([...perNode]));
+  // Only when scoring: the filters fit what is asked, and requests of nothing take no room.
+  assert.notEqual(s.place(instance('big', { service: 'big', want: { cpu: 4, memoryMiB: 4096 } })).node, null, 'a whole node is still free for 4 cores');
+});
+
 test('assume accounts a binding at once, so back-to-back placements never double-book', () => {
   const state = stateOf([node('only', { capacity: { cpu: 1, memoryMiB: 1024 } })]);
   const s = new Scheduler(state);

@@ -1,6 +1,5 @@
 import type { Placement, SchedulingPolicy, Tier } from '../core/index.ts';
-import { siteBounds, type NodeInfo, type SiteInfo } from './cluster-state.ts';
-import { reservedUsage } from './filters.ts';
+import { scoredCpu, scoredMemory, siteBounds, type NodeInfo, type ScoredUsage, type SiteInfo } from './cluster-state.ts';
 import type { LatencyOf, PodContext, SchedulerOptions, WeightName, Weights } from './types.ts';
 
 /** Scores: small pure functions from a fitting node to 0..100 (higher is better). */
@@ -18,16 +17,28 @@ export const latencyScore: Score = (pod, _node, _site, latency, opts) => {
 const freeShare = (c: number, u: number, w: number): number => (c > 0 ? Math.max(0, 1 - (u + w) / c) : 1);
 const usedShare = (c: number, u: number, w: number): number => (c > 0 ? Math.min(1, (u + w) / c) : 0);
 
+/** The node's load from this pod's point of view, as the load scores count it (SCORING_DEFAULT for requests of nothing): bound plus held for preemptors it may not pass. */
+function scoredUsage(pod: PodContext, node: NodeInfo): ScoredUsage {
+  if (!node.nominated.size) return node.scored;
+  let { cpu, memoryMiB } = node.scored;
+  for (const [key, n] of node.nominated) {
+    if (key === pod.key || n.priority < pod.priority) continue;
+    cpu += scoredCpu(n.resources.cpu);
+    memoryMiB += scoredMemory(n.resources.memoryMiB);
+  }
+  return { cpu, memoryMiB };
+}
+
 /** Share of cpu and memory left free after placing (spreads load). Unreported capacity counts as free. */
 export const leastAllocatedScore: Score = (pod, node) => {
-  const used = reservedUsage(pod, node);
-  return 50 * (freeShare(node.capacity.cpu, used.cpu, pod.want.cpu) + freeShare(node.capacity.memoryMiB, used.memoryMiB, pod.want.memoryMiB));
+  const used = scoredUsage(pod, node);
+  return 50 * (freeShare(node.capacity.cpu, used.cpu, scoredCpu(pod.want.cpu)) + freeShare(node.capacity.memoryMiB, used.memoryMiB, scoredMemory(pod.want.memoryMiB)));
 };
 
 /** Share of cpu and memory in use after placing: the fullest node that still fits wins (bin-packing). */
 export const mostAllocatedScore: Score = (pod, node) => {
-  const used = reservedUsage(pod, node);
-  return 50 * (usedShare(node.capacity.cpu, used.cpu, pod.want.cpu) + usedShare(node.capacity.memoryMiB, used.memoryMiB, pod.want.memoryMiB));
+  const used = scoredUsage(pod, node);
+  return 50 * (usedShare(node.capacity.cpu, used.cpu, scoredCpu(pod.want.cpu)) + usedShare(node.capacity.memoryMiB, used.memoryMiB, scoredMemory(pod.want.memoryMiB)));
 };
 
 /** Fewer replicas of the same service on the node (60%) and in its site (40%). */
@@ -82,7 +93,7 @@ export function siteUpperBound(pod: PodContext, site: SiteInfo, siteSum: number,
   if (w.leastAllocated) sum += w.leastAllocated * b.maxFree;
   if (w.mostAllocated && b.nominated) sum += w.mostAllocated * 100;
   else if (w.mostAllocated) {
-    const add = 50 * ((b.minCpu > 0 ? pod.want.cpu / b.minCpu : 0) + (b.minMemoryMiB > 0 ? pod.want.memoryMiB / b.minMemoryMiB : 0));
+    const add = 50 * ((b.minCpu > 0 ? scoredCpu(pod.want.cpu) / b.minCpu : 0) + (b.minMemoryMiB > 0 ? scoredMemory(pod.want.memoryMiB) / b.minMemoryMiB : 0));
     sum += w.mostAllocated * Math.min(100, b.maxUsed + add);
   }
   return weightSum ? sum / weightSum : 0;
