@@ -72,6 +72,8 @@ export async function run(): Promise<Metric[]> {
       metric('apply->Running p99, batch apply', 'ms', p(batch, 99), '<= 1000 ms'),
       metric('apply->Running p99, sequential applies', 'ms', p(sequential, 99), '<= 1000 ms'),
       metric('batch apply request (100 docs)', 'ms', median(batch.map((r) => r.applyMs)), 'report'),
+      // The default spread with services of one replica that request nothing: even is a third each.
+      metric(`workload processes on the busiest of ${AGENTS.length} agents, ${INSTANCES} single-replica services`, 'instances', Math.max(...agentPids.map((pid) => perAgent.get(pid) ?? 0)), `<= ${Math.ceil((1.2 * INSTANCES) / AGENTS.length)} (even: ${Math.ceil(INSTANCES / AGENTS.length)})`),
       metric('agent RSS, idle, 100 instances running', 'MiB', loaded.agentRss, '<= 60 MiB'),
       metric('agent RSS, idle, no instances', 'MiB', empty.agentRss, '<= 60 MiB'),
       metric('agent CPU, idle, 100 instances running', '% core', loaded.agentCpu, 'report'),
