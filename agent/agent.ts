@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { arch, platform } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus, EgressPolicy } from '../core/index.ts';
+import { nowIso, parseOrThrow, type AgentEvent, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus, EgressPolicy, projectOf } from '../core/index.ts';
 import { agentConfigSchema, type AgentConfig } from './config.ts';
 import { loadOrJoin } from './identity.ts';
 import { NodeCertificate, type NodeTls } from './node-certificate.ts';
@@ -223,7 +223,7 @@ export class Agent extends EventEmitter {
   /** The host pid at the root of each running instance: the process and container runtimes both report one. */
   private runningRoots(): InstanceRoot[] {
     return this.workloads.statuses().flatMap(({ instance, status }) =>
-      status.phase === 'Running' && status.pid !== undefined ? [{ project: instance.metadata.project ?? 'default', name: instance.metadata.name, pid: status.pid }] : [],
+      status.phase === 'Running' && status.pid !== undefined ? [{ project: projectOf(instance), name: instance.metadata.name, pid: status.pid }] : [],
     );
   }
 
@@ -362,7 +362,7 @@ export class Agent extends EventEmitter {
   }
 
   private reportStatus(i: Instance, s: InstanceStatus): void {
-    this.conn?.send({ t: 'status', project: i.metadata.project ?? 'default', instance: i.metadata.name, status: s });
+    this.conn?.send({ t: 'status', project: projectOf(i), instance: i.metadata.name, status: s });
   }
 
   /** Events go through the durable outbox so that what happened offline reaches the center. */

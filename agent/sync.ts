@@ -1,3 +1,4 @@
+import { projectOf } from '../core/index.ts';
 import type { CenterMessage, EdgeObject, Instance } from '../core/index.ts';
 
 /**
@@ -23,10 +24,10 @@ export interface SyncStep {
 }
 
 /** The local id of an instance (also its log directory's name). */
-export const instanceId = (i: Instance): string => `${i.metadata.project ?? 'default'}.${i.metadata.name}`;
+export const instanceId = (i: Instance): string => `${projectOf(i)}.${i.metadata.name}`;
 
 /** The key of any synced object: kind, project and name. */
-export const objectKey = (o: EdgeObject): string => `${o.kind}/${o.metadata.project ?? 'default'}/${o.metadata.name}`;
+export const objectKey = (o: EdgeObject): string => `${o.kind}/${projectOf(o)}/${o.metadata.name}`;
 
 export function step(state: SyncState, msg: CenterMessage): SyncStep | null {
   switch (msg.t) {

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { nowIso, type AgentEvent, type Instance, type InstanceStatus } from '../core/index.ts';
+import { nowIso, type AgentEvent, type Instance, type InstanceStatus, projectOf } from '../core/index.ts';
 import { ExecFailedError } from './runtime/errors.ts';
 import type { ExecOptions, ExecSession, RunSpec, Runtime } from './runtime/runtime.ts';
 import { InstanceSupervisor } from './runtime/supervisor.ts';
@@ -118,7 +118,7 @@ export class Workloads {
     const kind = spec.template.runtime;
     const runtime = this.deps.runtimes[kind] ?? new UnavailableRuntime(kind);
     // A workload runs as its project's user, who owns its volumes: a process directly, a container as the root of its user namespace.
-    spec.user = await this.deps.users.of(li.instance.metadata.project ?? 'default');
+    spec.user = await this.deps.users.of(projectOf(li.instance));
     for (const dir of Object.values(spec.volumes)) {
       await this.deps.users.ownDir(dirname(dir), spec.user);
       await this.deps.users.ownDir(dir, spec.user);
@@ -146,7 +146,7 @@ export class Workloads {
     const first = t.ports[0];
     if (first) env.PORT = String(li.ports[first.name]);
     // Volumes belong to the service (or the bare instance), so a replacement on this node finds its data.
-    const owner = `${inst.metadata.project ?? 'default'}.${inst.spec.service ?? inst.metadata.name}`;
+    const owner = `${projectOf(inst)}.${inst.spec.service ?? inst.metadata.name}`;
     const volumes: Record<string, string> = {};
     for (const v of t.volumes) {
       volumes[v.name] = join(this.deps.dataDir, 'volumes', owner, v.name);

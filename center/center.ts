@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { EgressPolicy, ensurePrivateDir, parseOrThrow, type GedgeEvent } from '../core/index.ts';
+import { EgressPolicy, ensurePrivateDir, parseOrThrow, type GedgeEvent, projectOf } from '../core/index.ts';
 import { centerConfigSchema, parseLoopbackListen, type CenterConfig } from './config.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 import { openPostgresStore } from './store/postgres-store.ts';
@@ -78,7 +78,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
       telemetry.forgetNode(node);
       // A deleted node's credential dies with it, and its agent is cut off at once.
       void revokeNodeCredentials(store, holds, node, `node "${node}" was deleted`).catch((err: unknown) => log.error({ err, node }, 'revoking a deleted node\'s credentials failed'));
-    } else if (c.object.kind === 'Instance') telemetry.forgetInstance(c.object.metadata.project ?? DEFAULT_PROJECT, c.object.metadata.name);
+    } else if (c.object.kind === 'Instance') telemetry.forgetInstance(projectOf(c.object), c.object.metadata.name);
   });
   const hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, { holds, throttle, ca }, {
     heartbeatMs: cfg.heartbeatMs,

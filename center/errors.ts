@@ -1,10 +1,5 @@
 import { GedgeError } from '../core/index.ts';
 
-/** The agent's node was deleted or its credential revoked. */
-export class NodeGoneError extends GedgeError {
-  override readonly status = 410;
-  override readonly code = 'NodeGone';
-}
 /** The agent for a node is not connected, so a live operation (logs) cannot reach it. */
 export class AgentOfflineError extends GedgeError {
   override readonly status = 503;

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { projectOf } from '../core/index.ts';
 import type { Rule } from '../core/index.ts';
 import type { Store } from './store/store.ts';
 
@@ -68,6 +69,6 @@ export function registerRuleMetrics(registry: Registry, store: Store): void {
 
 function* reports(rules: Rule[]) {
   for (const r of rules) {
-    for (const [node, s] of Object.entries(r.status?.nodes ?? {})) yield { project: r.metadata.project ?? 'default', rule: r.metadata.name, node, s };
+    for (const [node, s] of Object.entries(r.status?.nodes ?? {})) yield { project: projectOf(r), rule: r.metadata.name, node, s };
   }
 }

@@ -242,6 +242,12 @@ export type Resource = Project | Site | Node | Service | Instance | GedgeEvent |
 export type EdgeObject = Instance | Device | DeviceCredential | Route | DeviceCommand | Rule | Node | Site;
 
 export const DEFAULT_PROJECT = 'default';
+
+/** The project a namespaced object belongs to: DEFAULT_PROJECT when its metadata names none. */
+export const projectOf = (o: { metadata: { project?: string } }): string => o.metadata.project ?? DEFAULT_PROJECT;
+
+/** `project/name`: how a namespaced object is known across the system (caches, the scheduler, the rule host). */
+export const projectKey = (o: { metadata: { project?: string; name: string } }): string => `${projectOf(o)}/${o.metadata.name}`;
 /** On instances: the service that owns them. */
 export const SERVICE_LABEL = 'gedge.io/service';
 /** On instances: being moved by the rescheduler (value: why); a replacement is made before it goes. */

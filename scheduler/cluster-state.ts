@@ -1,4 +1,4 @@
-import { RETIRING_LABEL, SERVICE_LABEL, type GeoPoint, type Instance, type Link, type Node, type PriorityClass, type Resource, type Resources, type Service, type Taint, type Tier } from '../core/index.ts';
+import { RETIRING_LABEL, SERVICE_LABEL, type GeoPoint, type Instance, type Link, type Node, type PriorityClass, type Resource, type Resources, type Service, type Taint, type Tier, projectOf, projectKey } from '../core/index.ts';
 import { LatencyTable } from './latency.ts';
 
 /** An instance bound to a node, as the scheduler accounts for it. */
@@ -166,10 +166,10 @@ export class ClusterState {
         else this.priorityClasses.set(obj.metadata.name, priorityOf(obj));
         return;
       case 'Device': {
-        const key = `${obj.metadata.project ?? 'default'}/${obj.metadata.name}`;
+        const key = projectKey(obj);
         const prev = this.devices.get(key);
         if (deleted) this.devices.delete(key);
-        else this.devices.set(key, { project: obj.metadata.project ?? 'default', site: obj.spec.site, labels: obj.metadata.labels });
+        else this.devices.set(key, { project: projectOf(obj), site: obj.spec.site, labels: obj.metadata.labels });
         // Only where devices are (and which labels they carry) matters to placements.
         if (deleted || !prev || JSON.stringify(prev.labels) !== JSON.stringify(obj.metadata.labels)) this.deviceVersion++;
         return;
@@ -293,7 +293,7 @@ export class ClusterState {
     const prev = this.instances.get(key);
     const b: BoundInstance = {
       key,
-      project: inst.metadata.project ?? 'default',
+      project: projectOf(inst),
       name: inst.metadata.name,
       service: serviceKey(inst.metadata.project, inst.spec.service ?? inst.metadata.labels[SERVICE_LABEL]),
       node,
@@ -355,7 +355,7 @@ export class ClusterState {
 }
 
 export function instanceKey(i: { metadata: { project?: string | undefined; name: string } }): string {
-  return `${i.metadata.project ?? 'default'}/${i.metadata.name}`;
+  return projectKey(i);
 }
 
 export function serviceKey(project: string | undefined, service: string | undefined): string | undefined {

@@ -1,3 +1,4 @@
+import { projectOf } from '../core/index.ts';
 import type { Instance, Placement, SchedulingExplanation } from '../core/index.ts';
 import { instanceKey, serviceKey, type BoundInstance, type ClusterState, type NodeInfo, type SiteInfo } from './cluster-state.ts';
 import { NODE_FILTERS, fmtMs, prefersNot } from './filters.ts';
@@ -188,7 +189,7 @@ export class Scheduler {
     const prio = this.state.priority(p.priorityClass);
     if (!prio) return `priority class "${p.priorityClass}" not found`;
     const key = instanceKey(inst);
-    const project = inst.metadata.project ?? 'default';
+    const project = projectOf(inst);
     const terms = (list: typeof p.affinity) =>
       (list ?? []).map((t) => {
         const nodes = new Set<string>();

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { nowIso, type AgentMessage, type Device, type DeviceCommand, type DeviceCommandStatus, type DeviceStatus } from '../../core/index.ts';
+import { nowIso, type AgentMessage, type Device, type DeviceCommand, type DeviceCommandStatus, type DeviceStatus, projectOf } from '../../core/index.ts';
 import type { BrokerMessage, DeviceRef, EdgeBroker } from '../broker/index.ts';
 import type { LocalState } from '../local-state.ts';
 import { objectKey } from '../sync.ts';
@@ -83,7 +83,7 @@ export class DeviceService {
     this.connectedAt.set(k, nowIso());
     this.lastSeen.set(k, Date.now());
     this.dirty.add(k);
-    for (const cmd of this.deps.objects.pendingCommands()) if (cmd.spec.device === id.device && (cmd.metadata.project ?? 'default') === id.project) void this.tryDeliver(cmd);
+    for (const cmd of this.deps.objects.pendingCommands()) if (cmd.spec.device === id.device && projectOf(cmd) === id.project) void this.tryDeliver(cmd);
   }
 
   onDisconnect(id: DeviceRef): void {
@@ -154,12 +154,12 @@ export class DeviceService {
 
   private publishDesired(d: Device): void {
     const payload = JSON.stringify({ version: d.metadata.generation ?? 1, desired: d.spec.twin.desired });
-    this.deps.broker.publish(d.metadata.project ?? 'default', twinTopics(d.metadata.name).desired, payload, { qos: 1, retain: true }).catch((err: unknown) => this.deps.logger.error({ err, device: d.metadata.name }, 'cannot publish the desired twin'));
+    this.deps.broker.publish(projectOf(d), twinTopics(d.metadata.name).desired, payload, { qos: 1, retain: true }).catch((err: unknown) => this.deps.logger.error({ err, device: d.metadata.name }, 'cannot publish the desired twin'));
   }
 
   private async tryDeliver(cmd: DeviceCommand): Promise<void> {
     const ck = objectKey(cmd);
-    const project = cmd.metadata.project ?? 'default';
+    const project = projectOf(cmd);
     if (this.outcomes.has(ck) || this.delivering.has(ck)) return;
     const due = Date.parse(cmd.metadata.createdAt ?? nowIso()) + cmd.spec.ttlMs;
     if (due <= Date.now()) return this.decide(ck, project, cmd, 'Expired', `not delivered within ${cmd.spec.ttlMs} ms`);

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { DEFAULT_PROJECT, HELLO_HOLDS_MAX, routeRunsAt, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Node, type Route, type Rule, type Site } from '../../core/index.ts';
+import { HELLO_HOLDS_MAX, routeRunsAt, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Node, type Route, type Rule, type Site, projectOf } from '../../core/index.ts';
 import type { DeviceDirectory, DeviceIdentity } from '../broker/index.ts';
 import { objectKey } from '../sync.ts';
 
@@ -119,7 +119,7 @@ export class EdgeObjects implements DeviceDirectory {
    */
   heldRulesAndRoutes(): { kind: 'Rule' | 'Route'; project: string; name: string }[] | undefined {
     if (this.ruleList.size + this.routeList.size > HELLO_HOLDS_MAX) return undefined;
-    const held = (kind: 'Rule' | 'Route', list: Iterable<Rule | Route>) => [...list].map((o) => ({ kind, project: o.metadata.project ?? DEFAULT_PROJECT, name: o.metadata.name }));
+    const held = (kind: 'Rule' | 'Route', list: Iterable<Rule | Route>) => [...list].map((o) => ({ kind, project: projectOf(o), name: o.metadata.name }));
     return [...held('Rule', this.ruleList.values()), ...held('Route', this.routeList.values())];
   }
 
@@ -133,7 +133,7 @@ export class EdgeObjects implements DeviceDirectory {
   }
 
   private index(o: EdgeObject, present: boolean, change: EdgeChange): void {
-    const project = o.metadata.project ?? 'default';
+    const project = projectOf(o);
     switch (o.kind) {
       case 'Device': {
         const key = deviceKey(project, o.metadata.name);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { projectOf } from '../../core/index.ts';
 import type { Route } from '../../core/index.ts';
 import { topicMatches, type BrokerMessage } from '../broker/index.ts';
 import type { PublishOrigin, UplinkQueue } from '../uplink/index.ts';
@@ -26,7 +27,7 @@ export class UplinkRouter {
     const next = new Map<string, { name: string; topic: string }[]>();
     const names = new Set<string>();
     for (const r of routes) {
-      const project = r.metadata.project ?? 'default';
+      const project = projectOf(r);
       names.add(`${project}/${r.metadata.name}`);
       let list = next.get(project);
       if (!list) next.set(project, (list = []));

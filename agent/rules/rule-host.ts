@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { nowIso, ruleTargets, type EgressPolicy, type Rule, type RuleNodeStatus, type TargetSubject } from '../../core/index.ts';
+import { nowIso, ruleTargets, type EgressPolicy, type Rule, type RuleNodeStatus, type TargetSubject, projectOf, projectKey } from '../../core/index.ts';
 import { Engine, type CheckpointStore, type RuleState } from '../../engine/index.ts';
 import type { BrokerMessage, EdgeBroker } from '../broker/index.ts';
 import type { LocalState } from '../local-state.ts';
@@ -69,10 +69,10 @@ export class RuleHost {
 
   /** Brings the running rules in line with the synced ones and this node's Node and Site. */
   sync(rules: Rule[], own: TargetSubject): void {
-    const wanted = new Map(rules.filter((r) => ruleTargets(r.spec.target, own)).map((r) => [`${r.metadata.project ?? 'default'}/${r.metadata.name}`, r]));
+    const wanted = new Map(rules.filter((r) => ruleTargets(r.spec.target, own)).map((r) => [projectKey(r), r]));
     for (const [key, h] of this.hosted) {
       if (wanted.has(key)) continue;
-      this.engine.remove(h.rule.metadata.project ?? 'default', h.rule.metadata.name);
+      this.engine.remove(projectOf(h.rule), h.rule.metadata.name);
       for (const a of h.actions) a.stop();
       this.hosted.delete(key);
       this.sent.delete(key);
@@ -86,7 +86,7 @@ export class RuleHost {
     const metrics = new Map(this.engine.metrics().map((m) => [m.rule, m.metrics]));
     const out: { project: string; rule: string; status: RuleNodeStatus | null }[] = [];
     for (const [key, rule] of this.gone) {
-      if (!this.hosted.has(key)) out.push({ project: rule.metadata.project ?? 'default', rule: rule.metadata.name, status: null });
+      if (!this.hosted.has(key)) out.push({ project: projectOf(rule), rule: rule.metadata.name, status: null });
     }
     this.gone.clear();
     for (const [key, h] of this.hosted) {
@@ -96,7 +96,7 @@ export class RuleHost {
       const text = JSON.stringify(body);
       if (!all && this.sent.get(key) === text) continue;
       this.sent.set(key, text);
-      out.push({ project: h.rule.metadata.project ?? 'default', rule: h.rule.metadata.name, status: { ...body, reportedAt: nowIso() } });
+      out.push({ project: projectOf(h.rule), rule: h.rule.metadata.name, status: { ...body, reportedAt: nowIso() } });
     }
     return out;
   }
@@ -110,7 +110,7 @@ export class RuleHost {
   }
 
   private put(key: string, rule: Rule): void {
-    const project = rule.metadata.project ?? 'default';
+    const project = projectOf(rule);
     const name = rule.metadata.name;
     const spec = rule.spec;
     const query = JSON.stringify([spec.sql, spec.tables]);

@@ -1,9 +1,9 @@
 import type { WorkloadTemplate } from '../../core/index.ts';
 
 /**
- * The pluggable runtime contract. The process runtime is the first; container,
- * rules and model runtimes implement the same interface and must pass the
- * shared suite in runtime-contract.ts.
+ * The pluggable runtime contract: the process and container runtimes
+ * implement it, and every runtime must pass the shared suite in
+ * runtime-contract.ts.
  */
 
 export interface RunSpec {

@@ -1,4 +1,4 @@
-import { DEFAULT_PROJECT, EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, type Device, type ErrorDetail, type Project, type Resource, type Route } from '../../core/index.ts';
+import { EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, type Device, type ErrorDetail, type Project, type Resource, type Route, projectOf } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 
 /**
@@ -12,13 +12,13 @@ import type { Store } from '../store/store.ts';
  */
 export async function admit(store: Store, input: Resource[], egress = new EgressPolicy()): Promise<Resource[]> {
   const objs = [...input];
-  const inBatch = (kind: string, project: string, name: string) => objs.some((o) => o.kind === kind && (o.metadata.project ?? DEFAULT_PROJECT) === project && o.metadata.name === name);
+  const inBatch = (kind: string, project: string, name: string) => objs.some((o) => o.kind === kind && projectOf(o) === project && o.metadata.name === name);
   const problems: ErrorDetail[] = [];
   const refused: ErrorDetail[] = [];
   const policyOf = async (project: string) => ((objs.find((p) => p.kind === 'Project' && p.metadata.name === project) ?? (await store.get('Project', undefined, project))) as Project | undefined)?.spec.policy;
   for (const [i, o] of objs.entries()) {
     const at = (path: string) => `${objs.length > 1 ? `[${i}].` : ''}${path}`;
-    const project = o.metadata.project ?? DEFAULT_PROJECT;
+    const project = projectOf(o);
     if (lookupKind(o.kind)?.namespaced && !objs.some((p) => p.kind === 'Project' && p.metadata.name === project) && !(await store.get('Project', undefined, project))) {
       problems.push({ path: at('metadata.project'), message: `project "${project}" does not exist` });
     }

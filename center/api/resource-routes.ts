@@ -1,18 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import {
-  BadRequestError,
-  DEFAULT_PROJECT,
-  NotFoundError,
-  ValidationError,
-  lookupKind,
-  parseOrThrow,
-  parseSelector,
-  redactSecrets,
-  type EgressPolicy,
-  type KindInfo,
-  type Resource,
-} from '../../core/index.ts';
+import { BadRequestError, DEFAULT_PROJECT, NotFoundError, ValidationError, lookupKind, parseOrThrow, parseSelector, redactSecrets, type EgressPolicy, type KindInfo, type Resource, projectOf } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { streamWatch } from './watch.ts';
 import { admit } from './admission.ts';
@@ -121,7 +109,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store, egres
 
 /** What apply would do with one object, without writing: create it, change it, or leave it as it is. */
 async function dryRunItem(store: Store, o: Resource) {
-  const project = lookupKind(o.kind)?.namespaced ? (o.metadata.project ?? DEFAULT_PROJECT) : undefined;
+  const project = lookupKind(o.kind)?.namespaced ? projectOf(o) : undefined;
   const cur = await store.get(o.kind, project, o.metadata.name);
   const same = cur && JSON.stringify(cur.spec) === JSON.stringify(o.spec) && JSON.stringify(cur.metadata.labels ?? {}) === JSON.stringify(o.metadata.labels ?? {});
   const action = !cur ? 'created' : same ? 'unchanged' : 'configured';

@@ -1,4 +1,4 @@
-import { DEFAULT_PROJECT, ForbiddenError, lookupKind, type GedgeEvent, type Resource } from '../../core/index.ts';
+import { DEFAULT_PROJECT, ForbiddenError, lookupKind, type GedgeEvent, type Resource, projectOf } from '../../core/index.ts';
 import type { TokenKind, TokenRecord } from '../store/store.ts';
 
 /**
@@ -31,14 +31,14 @@ export function assertMayWrite(token: TokenRecord | undefined, objs: Resource[])
     if (!lookupKind(o.kind)?.namespaced) {
       throw new ForbiddenError(`a ${token?.kind ?? 'missing'} token cannot write ${o.kind} objects`, { details: [{ path: 'kind', message: `${o.kind} is cluster-scoped: needs an admin token` }] });
     }
-    assertProject(token, o.metadata.project ?? DEFAULT_PROJECT);
+    assertProject(token, projectOf(o));
   }
 }
 
 /** Whether a listed or watched object is shown to the token. */
 export function mayRead(token: TokenRecord | undefined, obj: Resource): boolean {
   if (token?.kind === 'admin') return true;
-  if (lookupKind(obj.kind)?.namespaced) return mayUseProject(token, obj.metadata.project ?? DEFAULT_PROJECT);
+  if (lookupKind(obj.kind)?.namespaced) return mayUseProject(token, projectOf(obj));
   // Events are cluster-scoped but tell about one project's objects.
   if (obj.kind === 'Event') {
     const { involved } = (obj as GedgeEvent).spec;

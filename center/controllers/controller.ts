@@ -5,14 +5,12 @@ import type { Metrics } from '../metrics.ts';
  * Level-based reconcilers (controller-runtime's contract): `reconcile(key)`
  * reads desired and observed state and takes one step toward the desired
  * one. It is idempotent; it may ask to be called again after a delay; a
- * thrown error retries with backoff; a TerminalError stops retrying.
+ * thrown error retries with backoff (100 ms doubling, at most 30 s).
  */
 export interface Reconciler {
   readonly name: string;
   reconcile(key: string): Promise<{ requeueAfterMs?: number } | void>;
 }
-
-export class TerminalError extends Error {}
 
 /** A deduplicating work queue that runs one reconcile at a time per controller. */
 export class ControllerRunner {
@@ -83,10 +81,6 @@ export class ControllerRunner {
       if (r?.requeueAfterMs !== undefined) this.enqueueAfter(key, r.requeueAfterMs);
     } catch (err) {
       this.metrics.reconciles.inc({ controller: this.reconciler.name, result: 'error' });
-      if (err instanceof TerminalError) {
-        this.logger.error({ controller: this.reconciler.name, key, err: err.message }, 'reconcile failed for good');
-        return;
-      }
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
       const delay = Math.min(30_000, 100 * 2 ** n);

@@ -1,5 +1,5 @@
 import type { Instance, InstanceStatus, SchedulingExplanation } from '../../core/index.ts';
-import { NotFoundError, nowIso } from '../../core/index.ts';
+import { NotFoundError, nowIso, projectKey } from '../../core/index.ts';
 import type { Decision, Scheduler } from '../../scheduler/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Reconciler } from './controller.ts';
@@ -54,7 +54,7 @@ export class PlacementController implements Reconciler {
   private async preempt(inst: Instance, d: Decision): Promise<{ requeueAfterMs: number }> {
     const { node, victims } = d.preemption!;
     const prio = this.scheduler.state.priority(inst.spec.placement.priorityClass)?.value ?? 0;
-    this.scheduler.state.nominate(node, `${inst.metadata.project ?? 'default'}/${inst.metadata.name}`, prio, inst.spec.template.resources);
+    this.scheduler.state.nominate(node, projectKey(inst), prio, inst.spec.template.resources);
     for (const v of victims) {
       try {
         await this.store.delete('Instance', v.project, v.name);

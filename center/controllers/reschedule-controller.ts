@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, nowIso, RETIRING_LABEL, type Instance } from '../../core/index.ts';
+import { ConflictError, NotFoundError, nowIso, RETIRING_LABEL, type Instance, projectOf, projectKey } from '../../core/index.ts';
 import { planMoves, type RebalanceOptions, type Scheduler, type Stranded } from '../../scheduler/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Reconciler } from './controller.ts';
@@ -51,7 +51,7 @@ export class RescheduleController implements Reconciler {
   }
 
   private async reportStranded(running: Instance[], stranded: Stranded[], moving: Set<string>): Promise<void> {
-    const byKey = new Map(running.map((i) => [`${i.metadata.project ?? 'default'}/${i.metadata.name}`, i]));
+    const byKey = new Map(running.map((i) => [projectKey(i), i]));
     const now = new Set<string>();
     for (const s of stranded) {
       now.add(s.instance);
@@ -76,7 +76,7 @@ export class RescheduleController implements Reconciler {
   }
 
   private async record(inst: Instance, reason: string, message: string, type: 'Normal' | 'Warning'): Promise<void> {
-    const project = inst.metadata.project ?? 'default';
+    const project = projectOf(inst);
     const involved = [{ kind: 'Instance', name: inst.metadata.name, project }, ...(inst.spec.service ? [{ kind: 'Service', name: inst.spec.service, project }] : [])];
     for (const i of involved) await recordEvent(this.store, { involved: i, reason, message, type, at: nowIso(), source: 'scheduler' });
   }

@@ -1,4 +1,4 @@
-import { redactSecrets, routeRunsAt, ruleTargets, type CenterMessage, type DeviceCommand, type DeviceCredential, type EdgeObject, type Instance, type Node, type Resource, type Route, type Rule, type Site } from '../../core/index.ts';
+import { redactSecrets, routeRunsAt, ruleTargets, type CenterMessage, type DeviceCommand, type DeviceCredential, type EdgeObject, type Instance, type Node, type Resource, type Route, type Rule, type Site, projectOf } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { changesAfter } from '../store/change-feed.ts';
 
@@ -215,7 +215,7 @@ function toMessage(c: Change): CenterMessage {
   return { t: 'change', revision: c.revision, op: c.type === 'DELETED' ? 'delete' : 'put', object: forAgent(c.object as EdgeObject) };
 }
 
-const project = (o: Resource): string => o.metadata.project ?? 'default';
+const project = (o: Resource): string => projectOf(o);
 const key2 = (p: string, name: string): string => `${p}/${name}`;
 const sameLabels = (a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean => JSON.stringify(Object.entries(a ?? {}).sort()) === JSON.stringify(Object.entries(b ?? {}).sort());
 

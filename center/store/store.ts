@@ -5,8 +5,8 @@ import type { Selector } from '../../core/selector.ts';
  * The center's store. Every write gets the next value of one global,
  * strictly increasing revision and appends a row to the change log, so that
  * watchers and agents can resume from any revision that was not compacted.
- * Implementations: SQLite (embedded default) and, later, PostgreSQL; both
- * must pass `store-contract.ts`.
+ * Implementations: SQLite (embedded default) and PostgreSQL; both must pass
+ * `store-contract.ts`.
  */
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
