@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { HELLO_HOLDS_MAX, routeRunsAt, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Node, type Route, type Rule, type Site, projectOf } from '../../core/index.ts';
+import { HELLO_HOLDS_MAX, routeRunsAt, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Node, type Route, type Rule, type Site, projectOf, DEFAULT_PROJECT } from '../../core/index.ts';
 import type { DeviceDirectory, DeviceIdentity } from '../broker/index.ts';
 import { objectKey } from '../sync.ts';
 
@@ -20,7 +20,7 @@ export interface EdgeChange {
 /** Device secrets have the API tokens' shape: `gdg_<credential id>_<secret>`, the id naming the DeviceCredential. */
 const TOKEN = /^gdg_([a-f0-9]{16})_([A-Za-z0-9_-]{43})$/;
 
-const deviceKey = (project: string | undefined, name: string): string => `${project ?? 'default'}/${name}`;
+const deviceKey = (project: string | undefined, name: string): string => `${project ?? DEFAULT_PROJECT}/${name}`;
 
 /**
  * The site's devices, their credentials and commands, and the routes, as

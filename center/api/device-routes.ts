@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { KINDS, NotFoundError, nameSchema, parseOrThrow, type DeviceCredential } from '../../core/index.ts';
+import { KINDS, NotFoundError, nameSchema, parseOrThrow, type DeviceCredential, DEFAULT_PROJECT } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { jsonBody } from './auth-routes.ts';
 import { MAX_CSR_BYTES } from '../../core/pki.ts';
@@ -65,7 +65,7 @@ export function registerDeviceRoutes(app: FastifyInstance, store: Store, ca: Cer
       },
     };
     const created = await store.create(credential);
-    const clientId = params.project === 'default' ? params.device : `${params.project}/${params.device}`;
+    const clientId = params.project === DEFAULT_PROJECT ? params.device : `${params.project}/${params.device}`;
     const issued: z.output<typeof credentialIssuedSchema> = { credential: created as DeviceCredential, clientId, username: clientId, password: `gdg_${id}_${secret}` };
     return reply.status(201).send(issued);
   });
@@ -86,7 +86,7 @@ export function registerDeviceRoutes(app: FastifyInstance, store: Store, ca: Cer
       spec: { device: params.device, certificate: { fingerprint: issued.fingerprint, notAfter: issued.notAfter.toISOString() }, expiresAt: issued.notAfter.toISOString(), description: body.description },
     };
     const created = await store.create(credential);
-    const clientId = params.project === 'default' ? params.device : `${params.project}/${params.device}`;
+    const clientId = params.project === DEFAULT_PROJECT ? params.device : `${params.project}/${params.device}`;
     return reply.status(201).send({ credential: created, clientId, certificate: issued.pem, ca: ca.certPem });
   });
 }

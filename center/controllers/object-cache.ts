@@ -1,4 +1,4 @@
-import { KINDS, matchesSelector, type Resource } from '../../core/index.ts';
+import { KINDS, matchesSelector, type Resource, DEFAULT_PROJECT } from '../../core/index.ts';
 import type { Change, ListOptions, Store } from '../store/store.ts';
 import { holdChanges } from '../store/change-feed.ts';
 
@@ -56,7 +56,7 @@ export class ObjectCache implements Reader {
 
   async get(kind: string, project: string | undefined, name: string): Promise<Resource | undefined> {
     const namespaced = (KINDS as Record<string, { namespaced: boolean }>)[kind]?.namespaced;
-    return this.bucket(kind).get(`${namespaced ? (project ?? 'default') : ''}/${name}`);
+    return this.bucket(kind).get(`${namespaced ? (project ?? DEFAULT_PROJECT) : ''}/${name}`);
   }
 
   async list(kind: string, opts: ListOptions = {}): Promise<{ items: Resource[]; revision: number }> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Node, type Revision, type RolloutStatus, type Service, type ServiceStatus } from '../../core/index.ts';
+import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Node, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT } from '../../core/index.ts';
 import { NotFoundError } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Reconciler } from './controller.ts';
@@ -145,7 +145,7 @@ export class ServiceController implements Reconciler {
 
   /** The new revision failed its health gate: stop, and put the last good template back when allowed. */
   private async fail(service: Service, revisions: Revision[], revision: Revision, rollout: RolloutStatus, why: string, owned: Instance[]): Promise<{ requeueAfterMs: number }> {
-    const { project = 'default', name } = service.metadata;
+    const { project = DEFAULT_PROJECT, name } = service.metadata;
     const stable = revisions.find((r) => r.revision === rollout.stableRevision);
     await this.event(service, 'Warning', 'RolloutFailed', `revision ${revision.revision} failed its health gate: ${why}`);
     const current = owned.filter((i) => i.spec.templateHash === revision.hash);
@@ -165,7 +165,7 @@ export class ServiceController implements Reconciler {
   }
 
   private async writeStatus(service: Service, current: Instance[], revisions: Revision[], revision: Revision, rollout: RolloutStatus | undefined): Promise<void> {
-    const { project = 'default', name } = service.metadata;
+    const { project = DEFAULT_PROJECT, name } = service.metadata;
     const status = { ...(await this.statusFor(service, current, revisions, revision)), ...(rollout ? { rollout } : {}) };
     const prev = service.status;
     if (prev && JSON.stringify(withoutTimes(prev)) === JSON.stringify(withoutTimes(status))) return;

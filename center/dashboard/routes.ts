@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { z } from 'zod';
-import { NotFoundError, parseOrThrow, type Resource } from '../../core/index.ts';
+import { NotFoundError, parseOrThrow, type Resource, DEFAULT_PROJECT } from '../../core/index.ts';
 import { ADMIN_OR_USER, assertProject, mayRead } from '../auth/access.ts';
 import type { Reader } from '../controllers/object-cache.ts';
 import type { Store } from '../store/store.ts';
@@ -13,7 +13,7 @@ import { computeOverview } from './overview.ts';
 
 const rangeSchema = z.enum(Object.keys(RANGE_SECONDS) as [TelemetryRange, ...TelemetryRange[]]).default('1h');
 export const nodeTelemetryQuerySchema = z.object({ range: rangeSchema });
-export const instanceTelemetryQuerySchema = z.object({ range: rangeSchema, project: z.string().default('default') });
+export const instanceTelemetryQuerySchema = z.object({ range: rangeSchema, project: z.string().default(DEFAULT_PROJECT) });
 
 /**
  * What the web dashboard needs beyond the resource API: the overview counts,

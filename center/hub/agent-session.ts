@@ -1,25 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import {
-  agentMessageSchema,
-  CLOSE_PROTOCOL,
-  nowIso,
-  type AgentMessage,
-  type CenterMessage,
-  type Device,
-  type DeviceCommand,
-  type DeviceStatus,
-  type EdgeUplinkStatus,
-  type Instance,
-  type Node,
-  type NodeStatus,
-  type Rule,
-  type RuleNodeStatus,
-  ConflictError,
-  probeAddressProblem,
-  type ProbeAddress,
-  type Condition,
-} from '../../core/index.ts';
+import { agentMessageSchema, CLOSE_PROTOCOL, nowIso, type AgentMessage, type CenterMessage, type Device, type DeviceCommand, type DeviceStatus, type EdgeUplinkStatus, type Instance, type Node, type NodeStatus, type Rule, type RuleNodeStatus, ConflictError, probeAddressProblem, type ProbeAddress, type Condition, DEFAULT_PROJECT } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { holdChanges } from '../store/change-feed.ts';
 import type { Metrics } from '../metrics.ts';
@@ -250,7 +231,7 @@ export class AgentSession {
 
   /** What an agent may report about: itself, its instances, its site's devices, the rules it runs. */
   private speaksFor(o: { kind: string; name: string; project?: string }): boolean {
-    const project = o.project ?? 'default';
+    const project = o.project ?? DEFAULT_PROJECT;
     switch (o.kind) {
       case 'Node':
         return o.name === this.node;

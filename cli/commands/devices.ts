@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { DeviceCommand } from '../../core/index.ts';
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
+import { DEFAULT_PROJECT } from '../../core/index.ts';
 
 interface Conn {
   server?: string;
@@ -17,7 +18,7 @@ export function registerDeviceCommands(program: Command): void {
     .command('credentials')
     .description('issue a credential for a device: prints its MQTT client id, username and password (shown once)')
     .argument('<device>')
-    .option('-p, --project <project>', '', 'default')
+    .option('-p, --project <project>', '', DEFAULT_PROJECT)
     .option('--ttl <seconds>', 'lifetime (default: until deleted)')
     .option('--description <text>', '', '')
     .action(async (name: string, o: { project: string; ttl?: string; description: string }, cmd: Command) => {
@@ -32,7 +33,7 @@ export function registerDeviceCommands(program: Command): void {
     .description("issue an X.509 client certificate for a device from its CSR (openssl req -new -key device.key): prints the certificate; the center's CA goes to --ca-out")
     .argument('<device>')
     .requiredOption('--csr <file>', 'the PEM certificate request, made with the device\'s own key')
-    .option('-p, --project <project>', '', 'default')
+    .option('-p, --project <project>', '', DEFAULT_PROJECT)
     .option('--ttl <seconds>', 'lifetime (default: a year)')
     .option('--ca-out <file>', "also write the center's CA certificate here (devices verify their edge with it)")
     .option('--description <text>', '', '')
@@ -55,7 +56,7 @@ export function registerDeviceCommands(program: Command): void {
     .description("send a command to a device through its edge (held while the edge or the device is offline, until --ttl)")
     .argument('<device>')
     .requiredOption('--payload <text>', 'the payload (JSON objects are sent as JSON)')
-    .option('-p, --project <project>', '', 'default')
+    .option('-p, --project <project>', '', DEFAULT_PROJECT)
     .option('--topic <topic>', 'under devices/<device>/', 'commands')
     .option('--ttl <ms>', 'how long to hold it', '3600000')
     .action(async (name: string, o: { payload: string; project: string; topic: string; ttl: string }, cmd: Command) => {

@@ -3,6 +3,7 @@ import type { SinkMessage } from '../../core/index.ts';
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { age, formatRows } from '../printers.ts';
+import { DEFAULT_PROJECT } from '../../core/index.ts';
 
 interface Conn {
   server?: string;
@@ -17,7 +18,7 @@ export function registerMessageCommands(program: Command): void {
     .command('messages')
     .description("print the messages in a route's table sink, newest last")
     .argument('<route>')
-    .option('-p, --project <project>', 'project', 'default')
+    .option('-p, --project <project>', 'project', DEFAULT_PROJECT)
     .option('--device <device>', 'only messages from this device')
     .option('--after <id>', 'the messages after this id, oldest first (0: from the oldest); default: the newest', count)
     .option('--limit <n>', 'at most this many (1-1000)', count, 100)
