@@ -84,11 +84,15 @@ function lineFinder(doc: Document, lc: LineCounter, prefix: (string | number)[] 
   };
 }
 
+/** A check beyond the schema, on an object the schema accepted: its problems, by field path. */
+export type ResourceCheck = (r: Resource) => { path: (string | number)[]; message: string }[];
+
 /**
- * Validates parsed documents against their kind's schema. Returns resources
- * with defaults filled in, or throws one ValidationError naming every problem.
+ * Validates parsed documents against their kind's schema, then `check`.
+ * Returns resources with defaults filled in, or throws one ValidationError
+ * naming every problem (with its line, when the source was YAML).
  */
-export function validateResources(docs: ParsedDoc[]): Resource[] {
+export function validateResources(docs: ParsedDoc[], check?: ResourceCheck): Resource[] {
   const details: ErrorDetail[] = [];
   const out: Resource[] = [];
   docs.forEach((doc, i) => {
@@ -119,7 +123,9 @@ export function validateResources(docs: ParsedDoc[]): Resource[] {
       }
       return;
     }
-    out.push(r.data as Resource);
+    const problems = check?.(r.data as Resource) ?? [];
+    for (const p of problems) details.push({ path: [where, ...p.path.map(String)].filter(Boolean).join('.'), message: p.message, line: doc.lineOf(p.path) });
+    if (!problems.length) out.push(r.data as Resource);
   });
   if (details.length) {
     const src = docs[0]?.source ?? 'manifest';

@@ -1,15 +1,14 @@
 import { z } from 'zod';
-import { compileQuery } from '../engine/compile.ts';
-import { SqlError } from '../engine/language/errors.ts';
 import { topicFilterSchema } from './device-schema.ts';
 import { labelsSchema, nameSchema, tierSchema } from './schema-base.ts';
 import { isValidTopic } from './topics.ts';
 
 /**
  * Rules: streaming SQL that the agents run next to their edge brokers
- * (docs/rules.md). The center checks the SQL when the rule is applied, so a
- * bad rule is refused with the line and column of the problem and never
- * reaches an edge.
+ * (docs/rules.md). The schema checks the form; the center compiles the
+ * SQL when the rule is applied (center/api/manifest-worker.ts), so a bad rule is
+ * refused with the line and column of the problem and never reaches an
+ * edge.
  */
 
 /** `{{field}}` or `{{a.b}}` in an action's topic or payload: a field of the result row. */
@@ -77,15 +76,7 @@ export const ruleSpecSchema = z
       .default({ initialMs: 100, maxMs: 30_000, maxQueue: 10_000 }),
     paused: z.boolean().default(false),
   })
-  .strict()
-  .superRefine((spec, ctx) => {
-    try {
-      compileQuery(spec.sql, { tables: Object.keys(spec.tables) });
-    } catch (e) {
-      if (!(e instanceof SqlError)) throw e;
-      ctx.addIssue({ code: 'custom', path: ['sql'], message: e.message });
-    }
-  });
+  .strict();
 export type RuleSpec = z.infer<typeof ruleSpecSchema>;
 
 export const latencySummarySchema = z

@@ -1,17 +1,32 @@
 import { parentPort } from 'node:worker_threads';
-import { BadRequestError, GedgeError, parseManifestText, validateResources } from '../../core/index.ts';
+import { BadRequestError, GedgeError, parseManifestText, validateResources, type ResourceCheck } from '../../core/index.ts';
+import { compileQuery, SqlError } from '../../engine/index.ts';
 import type { ManifestJob, ManifestReply } from './manifest-parser.ts';
 
 /**
  * The manifest parser's thread: YAML parsing and schema validation of request
- * bodies, away from the center's event loop. One job at a time; a job that
- * runs too long is ended by terminating this thread (manifest-parser.ts).
+ * bodies, and compiling the SQL of Rules, away from the center's event loop.
+ * One job at a time; a job that runs too long is ended by terminating this
+ * thread (manifest-parser.ts).
  */
+
+/** A Rule's SQL must compile: refused here with the line and column of the problem, it never reaches an edge. */
+const ruleSql: ResourceCheck = (r) => {
+  if (r.kind !== 'Rule') return [];
+  try {
+    compileQuery(r.spec.sql, { tables: Object.keys(r.spec.tables) });
+    return [];
+  } catch (e) {
+    if (!(e instanceof SqlError)) throw e;
+    return [{ path: ['spec', 'sql'], message: e.message }];
+  }
+};
+
 function run(job: ManifestJob): ManifestReply['result'] {
   const docs = parseManifestText(job.text, job.source);
   if (job.mode === 'values') return { values: docs.map((d) => d.value) };
   if (job.mode === 'single' && docs.length !== 1) throw new BadRequestError('expected exactly one object', { details: [{ path: 'body', message: `got ${docs.length}` }] });
-  return { resources: validateResources(docs) };
+  return { resources: validateResources(docs, ruleSql) };
 }
 
 parentPort!.on('message', (job: ManifestJob) => {
