@@ -44,8 +44,9 @@ export class ApiClient {
     this.fetch = fetchFor(server, ca ? { ca } : undefined);
   }
 
-  list<T extends Resource = Resource>(kind: string, opts: { project?: string; selector?: string } = {}): Promise<{ items: T[]; revision: number }> {
-    return this.json('GET', `/api/v1/${plural(kind)}${query({ project: opts.project, labelSelector: opts.selector })}`);
+  /** Every object, or with `limit` one page of at most that many; `continue` (from the previous page) is where the next starts. */
+  list<T extends Resource = Resource>(kind: string, opts: { project?: string; selector?: string; limit?: number; continue?: string } = {}): Promise<{ items: T[]; revision: number; continue?: string }> {
+    return this.json('GET', `/api/v1/${plural(kind)}${query({ project: opts.project, labelSelector: opts.selector, limit: opts.limit === undefined ? undefined : String(opts.limit), continue: opts.continue })}`);
   }
 
   get<T extends Resource = Resource>(kind: string, name: string, project?: string): Promise<T> {

@@ -154,7 +154,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
   };
   for (const k of Object.values(KINDS)) {
     paths[`/api/v1/${k.plural}`] = {
-      get: { summary: `List ${k.plural} (labelSelector; watch=true&since=REV streams NDJSON changes)`, responses: { 200: { description: 'List' }, ...errors } },
+      get: { summary: `List ${k.plural} (labelSelector; limit and continue for pages; watch=true&since=REV streams NDJSON changes)`, responses: { 200: { description: 'List' }, ...errors } },
       post: { summary: `Create a ${k.kind}`, requestBody: { content: { 'application/json': { schema: ref(k.kind) } } }, responses: { 201: { description: 'Created', content: { 'application/json': { schema: ref(k.kind) } } }, ...errors } },
     };
     paths[`/api/v1/${k.plural}/{name}`] = {

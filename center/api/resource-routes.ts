@@ -7,11 +7,15 @@ import { admit } from './admission.ts';
 import { manifests } from './manifest-parser.ts';
 import { ADMIN_OR_USER, assertMayWrite, assertProject, mayRead } from '../auth/access.ts';
 
+/** The most objects one page of a list may ask for. */
+export const MAX_PAGE = 10_000;
 const listQuery = z.object({
   project: z.string().optional(),
   labelSelector: z.string().optional(),
   watch: z.enum(['true', 'false']).optional(),
   since: z.coerce.number().int().nonnegative().optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
+  continue: z.string().optional(),
 });
 export const watchQuerySchema = z.object({
   kinds: z.string().min(1),
@@ -27,6 +31,29 @@ const objectQuery = z.object({ project: z.string().optional(), revision: z.coerc
  * tokens reach only their projects (center/auth/access.ts), checked before
  * anything is looked up.
  */
+/**
+ * Where the next page starts, opaque to clients: the (project, name) of the
+ * last object of this page. Pages are read as the store is then (each has
+ * its revision), not from one snapshot: a client that needs one view lists
+ * and watches from the first page's revision.
+ */
+function encodeContinue(at: { project: string; name: string }): string {
+  return Buffer.from(JSON.stringify([at.project, at.name])).toString('base64url');
+}
+
+function decodeContinue(token: string): { project: string; name: string } {
+  let at: unknown;
+  try {
+    at = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    at = undefined;
+  }
+  if (!Array.isArray(at) || at.length !== 2 || typeof at[0] !== 'string' || typeof at[1] !== 'string') {
+    throw new ValidationError('continue is not a token this center gave', { details: [{ path: 'query.continue', message: 'not a continue token from a previous page' }] });
+  }
+  return { project: at[0], name: at[1] };
+}
+
 export function registerResourceRoutes(app: FastifyInstance, store: Store, egress: EgressPolicy): void {
   const auth = { config: { auth: ADMIN_OR_USER } };
   app.post('/api/v1/apply', auth, async (req) => {
@@ -65,8 +92,13 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store, egres
       await streamWatch(store, req, reply, { kinds: new Set([info.kind]), project, selector, since: q.since, visible });
       return reply;
     }
-    const { items, revision } = await store.list(info.kind, { project, selector });
-    return { apiVersion: 'gedge.io/v1', kind: 'List', revision, items: items.filter(visible).map(redactSecrets) };
+    if (q.continue !== undefined && q.limit === undefined) throw new ValidationError('continue needs limit', { details: [{ path: 'query.limit', message: 'required with continue' }] });
+    const after = q.continue === undefined ? undefined : decodeContinue(q.continue);
+    const { items, revision } = await store.list(info.kind, { project, selector, limit: q.limit, after });
+    // A full page may have more behind it (selectors and access filter pages after the limit: a page may hold fewer).
+    const last = q.limit !== undefined && items.length === q.limit ? items.at(-1) : undefined;
+    const next = last ? { continue: encodeContinue({ project: last.metadata.project ?? '', name: last.metadata.name }) } : {};
+    return { apiVersion: 'gedge.io/v1', kind: 'List', revision, ...next, items: items.filter(visible).map(redactSecrets) };
   });
 
   app.post('/api/v1/:plural', auth, async (req, reply) => {

@@ -74,6 +74,9 @@ export class KyselyStore implements Store {
     const revision = await this.currentRevision();
     let q = this.db.selectFrom('objects').select(['revision', 'body']).where('kind', '=', kind);
     if (opts.project !== undefined && lookupKind(kind)?.namespaced) q = q.where('project', '=', opts.project);
+    const after = opts.after;
+    if (after) q = q.where((eb) => eb.or([eb('project', '>', after.project), eb.and([eb('project', '=', after.project), eb('name', '>', after.name)])]));
+    if (opts.limit !== undefined) q = q.limit(opts.limit);
     const rows = await q.orderBy('project').orderBy('name').execute();
     let items = rows.map((r) => hydrate(r.body, r.revision));
     if (opts.selector?.length) items = items.filter((o) => matchesSelector(opts.selector!, o.metadata.labels));

@@ -16,6 +16,24 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       }
     });
 
+  withStore('lists in pages: limit objects in (project, name) order after the last one given, every object exactly once', async (s) => {
+    const names = ['e', 'a', 'd', 'b', 'c'];
+    for (const n of names) await s.create({ ...svc(n), metadata: { name: n, project: 'p2', labels: {} } });
+    for (const n of names) await s.create(svc(n));
+    const all = (await s.list('Service')).items.map((o) => `${o.metadata.project}/${o.metadata.name}`);
+    assert.deepEqual(all, [...names.sort().map((n) => `default/${n}`), ...names.sort().map((n) => `p2/${n}`)]);
+    const paged: string[] = [];
+    let after: { project: string; name: string } | undefined;
+    for (let page = 0; page < 10; page++) {
+      const { items } = await s.list('Service', { limit: 3, after });
+      paged.push(...items.map((o) => `${o.metadata.project}/${o.metadata.name}`));
+      if (items.length < 3) break;
+      after = { project: items.at(-1)!.metadata.project!, name: items.at(-1)!.metadata.name };
+    }
+    assert.deepEqual(paged, all);
+    assert.deepEqual((await s.list('Service', { project: 'p2', limit: 2, after: { project: 'p2', name: 'b' } })).items.map((o) => o.metadata.name), ['c', 'd']);
+  });
+
   withStore('revisions strictly increase across every kind of write', async (s) => {
     const seen: number[] = [];
     s.subscribe((c) => seen.push(c.revision));

@@ -23,6 +23,10 @@ export interface ListOptions {
   /** Only this project (namespaced kinds). Omit for every project. */
   project?: string;
   selector?: Selector;
+  /** A page: at most this many objects, in (project, name) order... */
+  limit?: number;
+  /** ...after this one (the last of the previous page). */
+  after?: { project: string; name: string };
 }
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
