@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { lookupKind, matchesSelector, redactSecrets, type Resource, type Selector } from '../../core/index.ts';
+import { ValidationError, lookupKind, matchesSelector, redactSecrets, type Resource, type Selector } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { changesAfter, holdChanges } from '../store/change-feed.ts';
 
@@ -17,7 +17,9 @@ export interface WatchFilter {
 /**
  * Streams changes as NDJSON lines `{type, revision, object}` from `since`
  * (exclusive; default: now) and then live, in revision order without gaps or
- * duplicates. A compacted `since` fails with 410 before anything is sent.
+ * duplicates. A compacted `since` fails with 410 before anything is sent,
+ * one past the store's revision with 422 (a revision from another store, or
+ * from before a restore: the stream would skip every change up to it).
  * Bookmark lines `{type: "BOOKMARK", revision}` keep idle streams alive; the
  * first one is sent at once and names the revision the stream starts after,
  * so a client can list after it and drop what the list already covers.
@@ -29,7 +31,12 @@ export async function streamWatch(
   f: WatchFilter,
 ): Promise<void> {
   const feed = holdChanges(store);
-  let last = f.since ?? (await store.currentRevision());
+  const now = await store.currentRevision();
+  if (f.since !== undefined && f.since > now) {
+    feed.stop();
+    throw new ValidationError(`since ${f.since} is past the store's revision ${now}`, { details: [{ path: 'query.since', message: `at most ${now}, the revision of a list or an earlier watch` }] });
+  }
+  let last = f.since ?? now;
   const backlog: Change[] = [];
   try {
     if (f.since !== undefined) for await (const c of changesAfter(store, f.since)) backlog.push(c);

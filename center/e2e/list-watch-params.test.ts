@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { ApiClient } from '../../core/index.ts';
 import { removeDir, startCenterProcess, type CenterHandle } from '../../testkit/index.ts';
 
-/** Lists in pages as Kubernetes' API does (limit, continue), through the real API. */
-describe('list pages', () => {
+/** Lists in pages as Kubernetes' API does (limit, continue), and watches from a revision the store has reached, through the real API. */
+describe('list and watch parameters', () => {
   let c: CenterHandle;
   before(async () => {
     c = await startCenterProcess();
@@ -56,6 +56,17 @@ describe('list pages', () => {
       const body = (await res.json()) as { code: string; details: { path: string }[] };
       assert.equal(res.status, 422, path);
       assert.deepEqual(body.details.map((d) => d.path), [param], path);
+    }
+  });
+
+  test("a watch from past the store's revision is a 422 naming since, for one kind and for several", async () => {
+    const { revision } = await c.api.list('Project');
+    for (const path of [`/api/v1/projects?watch=true&since=${revision + 1000}`, `/api/v1/watch?kinds=Project,Service&since=${revision + 1000}`]) {
+      const res = await c.api.raw('GET', path);
+      const body = (await res.json()) as { details: { path: string; message: string }[] };
+      assert.equal(res.status, 422, path);
+      assert.deepEqual(body.details.map((d) => d.path), ['query.since'], path);
+      assert.match(body.details[0]!.message, new RegExp(`at most ${revision}`));
     }
   });
 });
