@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import FindMyWay from 'find-my-way';
 import type { Logger } from 'pino';
 import { BadRequestError, GedgeError, PayloadTooLargeError, type ErrorDetail } from '../../core/index.ts';
 import { authenticate } from '../auth/tokens.ts';
@@ -96,7 +97,27 @@ export function createServer(
     void reply.status(e.status).send(e.toJSON());
   });
 
+  // 405 with Allow for a path that has routes, but not for this method (as HTTP says); 404 for a path that has none.
+  const paths = FindMyWay<FindMyWay.HTTPVersion.V1>();
+  const methods = new Map<string, Set<string>>();
+  app.addHook('onRoute', (r) => {
+    let known = methods.get(r.url);
+    if (!known) {
+      methods.set(r.url, (known = new Set()));
+      paths.on('GET', r.url, () => undefined, { url: r.url });
+    }
+    for (const m of [r.method].flat()) known.add(m);
+  });
   app.setNotFoundHandler((req, reply) => {
+    const url = (paths.find('GET', req.url.split('?')[0]!)?.store as { url: string } | undefined)?.url;
+    const allowed = url === undefined ? undefined : [...methods.get(url)!].sort();
+    if (allowed) {
+      void reply
+        .status(405)
+        .header('allow', allowed.join(', '))
+        .send({ code: 'MethodNotAllowed', message: `${req.method} is not allowed on ${req.url.split('?')[0]}`, details: [{ path: 'method', message: `one of ${allowed.join(', ')}` }] });
+      return;
+    }
     void reply.status(404).send({ code: 'NotFound', message: `no route ${req.method} ${req.url}`, details: [] });
   });
   return app;

@@ -64,6 +64,24 @@ describe('bad input gets a clear 4xx {code, message, details}, writes nothing, a
     await unchanged();
   });
 
+  test('a method a path does not take is a 405 naming the ones it does (Allow), an unknown path a 404; neither writes', async () => {
+    for (const [method, path, allow] of [
+      ['DELETE', '/api/v1/apply', 'POST'],
+      ['PATCH', '/api/v1/projects/default', 'DELETE, GET, HEAD, PUT'],
+      ['PUT', '/api/v1/projects', 'GET, HEAD, POST'],
+    ] as const) {
+      const res = await c.fetch(c.url + path, { method, headers: { authorization: `Bearer ${c.adminToken}` } });
+      const body = (await res.json()) as ErrorBody;
+      assert.equal(res.status, 405, `${method} ${path}`);
+      assert.equal(res.headers.get('allow'), allow, `${method} ${path}`);
+      assert.equal(body.code, 'MethodNotAllowed');
+      assert.deepEqual(body.details.map((d) => d.path), ['method']);
+    }
+    const gone = await call('POST', '/api/v2/nothing/here');
+    assert.equal(gone.status, 404);
+    await unchanged();
+  });
+
   test('every invalid field is reported with its path and line, across documents, and none is applied', async () => {
     const manifest = [
       'apiVersion: gedge.io/v1',
