@@ -140,6 +140,7 @@ export class Agent extends EventEmitter {
     // The --center given now wins over the URL saved at join: the center may have moved.
     this.conn = new Connection({ center: this.cfg.center, credential: identity.credential, tls: () => cert.current, reconnectMinMs: this.cfg.reconnectMinMs, reconnectMaxMs: this.cfg.reconnectMaxMs, pingMs: 2000 });
     this.conn.on('open', () => {
+      this.uplink?.sender.linkRestored();
       this.conn.send({ t: 'hello', lastRevision: this.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity, probe: this.network?.probe, mqtt: this.mqttAddress(), runtimes: this.workloads.runtimeKinds, holds: this.edge.heldRulesAndRoutes() });
     });
     this.conn.on('rtt', (ms: number) => this.network?.centerRtt(ms));

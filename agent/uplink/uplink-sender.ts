@@ -42,6 +42,9 @@ interface Lane {
   busy: boolean;
   timer: NodeJS.Timeout | undefined;
   backoff: Backoff;
+  /** Retries since the last acknowledgement, and when the first of them failed (an outage, as the log tells it). */
+  failures: number;
+  failingSince: number;
 }
 
 /**
@@ -98,6 +101,21 @@ export class UplinkSender {
     return () => this.listeners.delete(fn);
   }
 
+  /**
+   * The center is reachable again (the agent's control connection is back):
+   * every lane waiting out a retry goes now, its backoff reset, instead of
+   * sleeping out a delay that grew while the link was down.
+   */
+  linkRestored(): void {
+    for (const lane of this.lanes.values()) {
+      if (lane.busy || !lane.timer || !lane.failures) continue;
+      clearTimeout(lane.timer);
+      lane.backoff.reset();
+      this.opts.log?.info({ ...lane.key, retries: lane.failures }, 'uplink: the center is back; sending now');
+      this.run(lane);
+    }
+  }
+
   // ---- internals ------------------------------------------------------------
 
   private wake(key: RouteKey): void {
@@ -105,7 +123,7 @@ export class UplinkSender {
     const k = `${key.project}/${key.route}`;
     let lane = this.lanes.get(k);
     if (!lane) {
-      lane = { key, busy: false, timer: undefined, backoff: new Backoff({ initialMs: this.queue.options.retryInitialMs, maxMs: this.queue.options.retryMaxMs, jitter: 0.5 }) };
+      lane = { key, busy: false, timer: undefined, backoff: new Backoff({ initialMs: this.queue.options.retryInitialMs, maxMs: this.queue.options.retryMaxMs, jitter: 0.5 }), failures: 0, failingSince: 0 };
       this.lanes.set(k, lane);
     }
     if (lane.busy || lane.timer) return;
@@ -144,6 +162,10 @@ export class UplinkSender {
       const outcome = await sending;
       if (outcome.kind === 'acked') {
         lane.backoff.reset();
+        if (lane.failures) {
+          this.opts.log?.info({ ...lane.key, retries: lane.failures, outageMs: Date.now() - lane.failingSince }, 'uplink resumed');
+          lane.failures = 0;
+        }
         if (outcome.ackedSeq !== current.last) next = undefined;
         continue;
       }
@@ -152,6 +174,11 @@ export class UplinkSender {
       if (outcome.kind === 'stop' || this.stopped) return;
       const ms = lane.backoff.next();
       this.counters.retries++;
+      // The first failure of an outage is a warning; the retries after it are counted (stats) and logged at debug.
+      if (!lane.failures++) {
+        lane.failingSince = Date.now();
+        this.opts.log?.warn({ ...lane.key, status: outcome.status, err: outcome.error, retryInMs: ms }, 'uplink to the center failing; retrying');
+      } else this.opts.log?.debug({ ...lane.key, status: outcome.status, err: outcome.error, retryInMs: ms, retries: lane.failures }, 'uplink retrying');
       this.emit({ type: 'retrying', ...lane.key, ...(outcome.status !== undefined ? { status: outcome.status } : {}), error: outcome.error, delayMs: ms });
       lane.timer = setTimeout(() => this.run(lane), ms);
       return;

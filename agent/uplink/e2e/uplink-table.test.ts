@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pino, type Logger } from 'pino';
 import { LinkEmulator, REPO_ROOT, startCenterProcess, waitFor } from '../../../testkit/index.ts';
 import { UplinkQueue, UplinkSender, type UplinkOptionsInput, type UplinkSenderEvent } from '../index.ts';
 import { joinNode, routeManifest, tableRows, uplinkEnv } from '../test-helpers.ts';
@@ -12,9 +13,9 @@ import { joinNode, routeManifest, tableRows, uplinkEnv } from '../test-helpers.t
 const env = uplinkEnv('gedge-uplink-e2e-');
 const FAST: UplinkOptionsInput = { retryInitialMs: 20, retryMaxMs: 200, lingerMs: 5 };
 
-function edge(url: string, options: UplinkOptionsInput = {}) {
+function edge(url: string, options: UplinkOptionsInput = {}, log?: Logger) {
   const queue = UplinkQueue.open(env.tempDir(), { ...FAST, ...options });
-  const sender = new UplinkSender(queue, { center: url, node: 'edge-1', credential: env.credential, tls: () => env.tls });
+  const sender = new UplinkSender(queue, { center: url, node: 'edge-1', credential: env.credential, tls: () => env.tls, log });
   const events: UplinkSenderEvent[] = [];
   sender.onEvent((e) => events.push(e));
   sender.start();
@@ -55,6 +56,29 @@ test('a lost answer: the batch is sent again and the center skips it; every mess
     assert.equal(e.queue.stats().delivered, 5);
     assert.ok(e.sender.stats().retries >= 1);
     assert.ok(e.events.some((ev) => ev.type === 'delivered' && ev.count === 5));
+  } finally {
+    await e.close();
+    await link.close();
+  }
+});
+
+test('the link back: a lane waiting out a long retry delay sends at once on linkRestored, and the log tells the outage and the recovery', async () => {
+  await env.center.api.apply(routeManifest('link-back'));
+  const link = await LinkEmulator.start({ upstreamPort: env.center.port });
+  const lines: { msg: string; retries?: number }[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
+  // The next try after a failure is ten minutes away: only linkRestored can get it going within this test.
+  const e = edge(`https://127.0.0.1:${link.port}`, { retryInitialMs: 600_000, retryMaxMs: 600_000 }, log);
+  try {
+    link.cut('reset');
+    const sent = e.append('link-back', 5);
+    await waitFor(() => e.events.some((ev) => ev.type === 'retrying'), 10_000, 'the sender retrying');
+    assert.ok(lines.some((l) => l.msg === 'uplink to the center failing; retrying'), JSON.stringify(lines));
+    link.restore();
+    e.sender.linkRestored();
+    await waitFor(() => e.queue.stats().depthMessages === 0, 20_000, 'the queue drained');
+    assert.deepEqual((await tableRows(env.center.api, 'link-back')).map((r) => r.payload), sent);
+    assert.ok(lines.some((l) => l.msg === 'uplink resumed' && l.retries === 1), JSON.stringify(lines));
   } finally {
     await e.close();
     await link.close();
