@@ -1,6 +1,7 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
 import { projectOf } from '../core/index.ts';
 import type { Rule } from '../core/index.ts';
+import { LATENCY_BUCKETS_MS } from '../engine/index.ts';
 import type { Store } from './store/store.ts';
 
 const OUTCOMES = ['in', 'out', 'filtered', 'dropped', 'late'] as const;
@@ -51,20 +52,31 @@ export function registerRuleMetrics(registry: Registry, store: Store): void {
       for (const { project, rule, node, s } of reports(rules)) this.set({ project, rule, node }, s.pending);
     },
   });
-  new Gauge({
-    name: 'gedge_rule_latency_ms',
-    help: 'Processing time of a message by a rule, ms (quantiles from the agent histogram)',
-    labelNames: [...labelNames, 'quantile'],
-    registers: [registry],
-    async collect() {
-      const rules = await load();
-      this.reset();
-      for (const { project, rule, node, s } of reports(rules)) {
-        if (s.latencyMs.p50 !== null) this.set({ project, rule, node, quantile: '0.5' }, s.latencyMs.p50);
-        if (s.latencyMs.p99 !== null) this.set({ project, rule, node, quantile: '0.99' }, s.latencyMs.p99);
+  // The agents' latency histograms as they report them (bucket counts, sum, count), as a Prometheus histogram in seconds.
+  const latency = 'gedge_rule_latency_seconds';
+  const help = 'Processing time of a message by a rule, seconds (the agent\'s histogram)';
+  registry.registerMetric({
+    name: latency,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset: () => undefined,
+    async get() {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      for (const { project, rule, node, s } of reports(await load())) {
+        const labels = { project, rule, node };
+        let below = 0;
+        LATENCY_BUCKETS_MS.forEach((ms, i) => {
+          below += s.latencyMs.buckets[i] ?? 0;
+          values.push({ metricName: `${latency}_bucket`, labels: { ...labels, le: ms / 1000 }, value: below });
+        });
+        values.push({ metricName: `${latency}_bucket`, labels: { ...labels, le: '+Inf' }, value: s.latencyMs.count });
+        values.push({ metricName: `${latency}_sum`, labels, value: s.latencyMs.sum / 1000 });
+        values.push({ metricName: `${latency}_count`, labels, value: s.latencyMs.count });
       }
+      return { name: latency, help, type: 'histogram', aggregator: 'sum', values };
     },
-  });
+  } as unknown as Metric);
 }
 
 function* reports(rules: Rule[]) {

@@ -41,6 +41,8 @@ if (!only.length) {
 run('podman', 'sh', [join(root, 'scripts', 'ensure-podman.sh')]);
 // The browser tests need Debian's chromium and a CJK font: installed here when missing (a no-op when present; fails under CI=true if it cannot).
 run('chromium', 'sh', [join(root, 'scripts', 'ensure-chromium.sh')]);
+// The metrics tests lint /metrics with Prometheus' promtool: unpacked from Debian's package when missing (same rules).
+run('promtool', 'sh', [join(root, 'scripts', 'ensure-promtool.sh')]);
 // Build the bundle once, so the processes the tests start do not race to build it.
 run('build', process.execPath, [join(root, 'scripts', 'build.mjs')]);
 const files = only.length ? only : ['core', 'engine', 'scheduler', 'center', 'agent', 'cli', 'sim', 'dashboard', 'testkit'].flatMap((d) => findTests(join(root, d))).sort();

@@ -6,3 +6,4 @@ export * from './browser.ts';
 export * from './wakeup-probe.ts';
 export * from './raw-node.ts';
 export * from './join-node.ts';
+export * from './promtool.ts';

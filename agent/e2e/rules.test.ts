@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Rule } from '../../core/index.ts';
-import { spawnGedge, startPlatform, waitFor, type Platform } from '../../testkit/index.ts';
+import { promtoolProblems, spawnGedge, startPlatform, waitFor, type Platform } from '../../testkit/index.ts';
 import { tableRows } from '../uplink/test-helpers.ts';
 
 const EDGE = 'edge-a-1';
@@ -132,7 +132,10 @@ describe('rules at the edge', () => {
     const metrics = await (await p.center.api.raw('GET', '/metrics')).text();
     assert.match(metrics, /gedge_rule_messages_total\{project="default",rule="flows",node="edge-a-1",outcome="in"\} \d+/);
     assert.match(metrics, /gedge_rule_sink_errors_total\{project="default",rule="flows",node="edge-a-1"\} [3-9]/);
-    assert.match(metrics, /gedge_rule_latency_ms\{project="default",rule="flows",node="edge-a-1",quantile="0.99"\}/);
+    assert.match(metrics, /gedge_rule_latency_seconds_bucket\{project="default",rule="flows",node="edge-a-1",le="\+Inf"\} [1-9]\d*/);
+    assert.match(metrics, /gedge_rule_latency_seconds_count\{project="default",rule="flows",node="edge-a-1"\} [1-9]\d*/);
+    // Prometheus' own linter: names, units, types (no gauge ending in _total, histograms in base units).
+    assert.deepEqual(promtoolProblems(metrics), []);
   });
 
   it('updating a rule in place loses no message, and an agent restart in the middle of a window counts nothing twice', async () => {

@@ -28,9 +28,7 @@ export function registerOpsRoutes(app: FastifyInstance, store: Store, hub: Agent
   // A scraper needs no admin token: a metrics token reads this and nothing else.
   app.get('/metrics', { config: { auth: ['admin', 'metrics'] } }, async (_req, reply) => {
     metrics.storeRevision.set(await store.currentRevision());
-    const commits = store.commitStats();
-    metrics.storeWrites.set(commits.writes);
-    metrics.storeCommits.set(commits.commits);
+    metrics.setCommitStats(store.commitStats());
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 

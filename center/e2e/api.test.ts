@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { Instance, WatchEvent } from '../../core/index.ts';
-import { REPO_ROOT, startPlatform, testService, waitFor } from '../../testkit/index.ts';
+import { REPO_ROOT, promtoolProblems, startPlatform, testService, waitFor } from '../../testkit/index.ts';
 
 test('watch, logs from the edge, OpenAPI and metrics over the real API', async () => {
   const p = await startPlatform({ heartbeatMs: 300, agents: [{ name: 'edge-a-1', site: 'edge-a' }] });
@@ -75,6 +75,9 @@ test('watch, logs from the edge, OpenAPI and metrics over the real API', async (
     for (const m of JSON.stringify(doc.paths).matchAll(/"#\/components\/schemas\/([^"]+)"/g)) assert.ok(doc.components.schemas[m[1]!], `schema ${m[1]}`);
     const metrics = await (await api.raw('GET', '/metrics')).text();
     assert.match(metrics, /^gedge_agents_connected 1$/m);
+    assert.match(metrics, /^process_cpu_seconds_total \d/m, 'the process metrics under their standard names');
+    assert.match(metrics, /^gedge_store_writes_total \d+$/m);
+    assert.deepEqual(promtoolProblems(metrics), [], 'promtool check metrics');
     assert.match(metrics, /gedge_agent_bytes_total\{direction="in",type="hb"\} \d+/);
   } finally {
     await p.close();
