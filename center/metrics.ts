@@ -12,7 +12,7 @@ const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_request
  * share a process in tests). Node's and the process's own under their
  * standard names (process_*, nodejs_*), so stock dashboards work; ours under
  * gedge_, in base units, counters ending in _total. `promtool check metrics`
- * passes on it (center/e2e/metrics.test.ts).
+ * passes on it (center/e2e/api.test.ts, agent/e2e/rules.test.ts).
  */
 export function createMetrics() {
   const registry = new Registry();
