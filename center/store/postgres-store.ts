@@ -12,6 +12,6 @@ export async function openPostgresStore(connectionString: string, schema = 'publ
   const pool = new pg.Pool({ connectionString, max: 4, options: `-c search_path=${schema}` });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
-  await migrate(db, 'postgres');
+  await migrate(db, 'postgres', schema);
   return new KyselyStore(db, () => db.destroy(), async () => `postgresql synchronous_commit=${(await sql<{ synchronous_commit: string }>`SHOW synchronous_commit`.execute(db)).rows[0]?.synchronous_commit ?? 'unknown'}`);
 }

@@ -1,5 +1,5 @@
-import type { Generated, Kysely } from 'kysely';
-import { sql } from 'kysely';
+import type { Generated, Kysely, Migration } from 'kysely';
+import { Migrator, sql } from 'kysely';
 
 /** Tables shared by the SQLite and PostgreSQL stores. JSON columns hold text. */
 export interface ObjectsTable {
@@ -66,7 +66,13 @@ export interface Database {
   uplink_messages: UplinkMessagesTable;
 }
 
-export async function migrate(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): Promise<void> {
+/**
+ * Migration 0001: the tables as gedge made them before migrations were
+ * recorded. Written to be idempotent (IF NOT EXISTS, columns added when
+ * missing), so a database from those releases is adopted as it is and the
+ * migration recorded.
+ */
+async function initialSchema(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): Promise<void> {
   await db.schema
     .createTable('objects')
     .ifNotExists()
@@ -134,4 +140,30 @@ async function migrateUplink(db: Kysely<Database>, dialect: 'sqlite' | 'postgres
     payload ${blob} NOT NULL, UNIQUE (project, route, node, seq))`.execute(db);
   await sql`CREATE INDEX IF NOT EXISTS uplink_messages_by_route ON uplink_messages (project, route, id)`.execute(db);
   await sql`CREATE INDEX IF NOT EXISTS uplink_messages_by_device ON uplink_messages (project, route, device, id)`.execute(db);
+}
+
+/**
+ * Every change to the store's tables, in order, by name. One that has
+ * shipped never changes: a later change is a new migration after it.
+ */
+function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
+  return {
+    '0001-initial': { up: (db) => initialSchema(db as Kysely<Database>, dialect) },
+  };
+}
+
+/**
+ * Brings the store's tables to this version through Kysely's Migrator,
+ * which records each migration it ran (table kysely_migration) and holds a
+ * lock meanwhile, so two centers starting on one PostgreSQL migrate once.
+ * A database that a newer gedge migrated further is refused, not damaged.
+ */
+export async function migrate(db: Kysely<Database>, dialect: 'sqlite' | 'postgres', schema?: string): Promise<void> {
+  const known = migrations(dialect);
+  // PostgreSQL: the record lives in the store's own schema (Kysely would otherwise look for it in the default one).
+  const { error } = await new Migrator({ db, provider: { getMigrations: async () => known }, ...(schema ? { migrationTableSchema: schema } : {}) }).migrateToLatest();
+  if (!error) return;
+  const unknown = /previously executed migration (\S+) is missing/.exec((error as Error).message)?.[1];
+  if (unknown) throw new Error(`the store was migrated by a newer gedge (migration ${unknown}; this version knows ${Object.keys(known).join(', ')}): run that version, or restore a backup`, { cause: error });
+  throw new Error(`cannot migrate the store: ${(error as Error).message}`, { cause: error });
 }
