@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GedgeEvent, Instance, Link, Node, Resource, Site, Tier } from '../core/index.ts';
-import { linkName, lookupKind } from '../core/index.ts';
+import type { GedgeEvent, Instance, SiteLink, Node, Resource, Site, Tier } from '../core/index.ts';
+import { siteLinkName, lookupKind } from '../core/index.ts';
 import { openSqliteStore } from '../center/store/sqlite-store.ts';
 import { REPO_ROOT, startCenterProcess } from '../testkit/index.ts';
 import { launchBrowser } from '../testkit/browser.ts';
@@ -115,10 +115,10 @@ async function seed(file: string): Promise<void> {
       spec: { node: `node-${(i * 7) % NODES}`, template: { command: ['node', '-e', 'setInterval(() => {}, 1000)'] } },
     } as unknown as Instance);
   }
-  const links: Link[] = sites.slice(1).map((s) => ({
+  const links: SiteLink[] = sites.slice(1).map((s) => ({
     apiVersion: 'gedge.io/v1',
-    kind: 'Link',
-    metadata: { name: linkName(s.metadata.name, s.spec.parent!), labels: {} },
+    kind: 'SiteLink',
+    metadata: { name: siteLinkName(s.metadata.name, s.spec.parent!), labels: {} },
     spec: { sites: [s.metadata.name, s.spec.parent!].sort() as [string, string] },
   }));
   const events: GedgeEvent[] = Array.from({ length: 50 }, (_, i) => ({
@@ -141,7 +141,7 @@ async function seed(file: string): Promise<void> {
     await store.updateStatus('Instance', 'default', inst.metadata.name, { phase: 'Running', ready: true, restarts: 0, ports: {}, conditions: [], startedAt: now });
   }
   for (const l of links) {
-    await store.updateStatus('Link', undefined, l.metadata.name, { state: 'Up', rttMs: 2 + rand() * 30, jitterMs: 0.5, samples: 10, directions: 2, measuredAt: now });
+    await store.updateStatus('SiteLink', undefined, l.metadata.name, { state: 'Up', rttMs: 2 + rand() * 30, jitterMs: 0.5, samples: 10, directions: 2, measuredAt: now });
   }
   await store.close();
 }

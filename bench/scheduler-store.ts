@@ -17,7 +17,7 @@ import { percentile } from './stats.ts';
 export async function placeThroughStore(nodes: number, count: number): Promise<{ perSecond: number; p99Ms: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'gedge-bench-sched-'));
   const store = await openSqliteStore(join(dir, 'center.db'));
-  const cache = new ObjectCache(store, ['Node', 'Site', 'Service', 'Instance', 'Link', 'PriorityClass']);
+  const cache = new ObjectCache(store, ['Node', 'Site', 'Service', 'Instance', 'SiteLink', 'PriorityClass']);
   try {
     const cluster = buildCluster(nodes);
     for (let i = 0; i < cluster.objects.length; i += 1000) await store.apply(cluster.objects.slice(i, i + 1000));

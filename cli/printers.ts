@@ -1,5 +1,5 @@
 import { yaml } from '../core/lazy-yaml.ts';
-import type { Device, DeviceCommand, DeviceCredential, GedgeEvent, Instance, Link, Node, Resource, Route, Rule, Service, Site } from '../core/index.ts';
+import type { Device, DeviceCommand, DeviceCredential, GedgeEvent, Instance, SiteLink, Node, Resource, Route, Rule, Service, Site } from '../core/index.ts';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
 
@@ -103,16 +103,16 @@ const COLUMNS: Record<string, Column[]> = {
     ['NODE', (o) => (o as DeviceCommand).status?.node ?? ''],
     ['AGE', (o) => age(o.metadata.createdAt)],
   ],
-  Link: [
-    ['A', (o) => (o as Link).spec.sites[0]],
-    ['B', (o) => (o as Link).spec.sites[1]],
-    ['RTT(MS)', (o) => linkRtt(o as Link)],
-    ['JITTER(MS)', (o) => { const s = (o as Link).status; return s ? s.jitterMs.toFixed(1) : ''; }],
-    ['STATE', (o) => (o as Link).status?.state ?? '<none>'],
-    ['AGE', (o) => { const s = (o as Link).status; return s ? age(s.measuredAt) : ''; }],
-    ['SAMPLES', (o) => String((o as Link).status?.samples ?? ''), true],
-    ['DIRECTIONS', (o) => String((o as Link).status?.directions ?? ''), true],
-    ['DECLARED(MS)', (o) => (o as Link).spec.declaredRttMs?.toFixed(1) ?? '', true],
+  SiteLink: [
+    ['A', (o) => (o as SiteLink).spec.sites[0]],
+    ['B', (o) => (o as SiteLink).spec.sites[1]],
+    ['RTT(MS)', (o) => linkRtt(o as SiteLink)],
+    ['JITTER(MS)', (o) => { const s = (o as SiteLink).status; return s ? s.jitterMs.toFixed(1) : ''; }],
+    ['STATE', (o) => (o as SiteLink).status?.state ?? '<none>'],
+    ['AGE', (o) => { const s = (o as SiteLink).status; return s ? age(s.measuredAt) : ''; }],
+    ['SAMPLES', (o) => String((o as SiteLink).status?.samples ?? ''), true],
+    ['DIRECTIONS', (o) => String((o as SiteLink).status?.directions ?? ''), true],
+    ['DECLARED(MS)', (o) => (o as SiteLink).spec.declaredRttMs?.toFixed(1) ?? '', true],
   ],
   Event: [
     ['LAST SEEN', (o) => age((o as GedgeEvent).spec.at)],
@@ -124,7 +124,7 @@ const COLUMNS: Record<string, Column[]> = {
 };
 
 /** The measured round trip; a declared one (marked) when nothing is measured. */
-function linkRtt(l: Link): string {
+function linkRtt(l: SiteLink): string {
   const rtt = l.status?.rttMs;
   if (typeof rtt === 'number') return rtt.toFixed(1);
   if (l.spec.declaredRttMs !== undefined) return `${l.spec.declaredRttMs.toFixed(1)} (declared)`;

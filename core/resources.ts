@@ -100,8 +100,8 @@ export const nodeStatusSchema = z
   })
   .strict();
 
-// ---- Link (measured round trip between two sites) --------------------------
-export const linkSpecSchema = z
+// ---- SiteLink (measured round trip between two sites) ----------------------
+export const siteLinkSpecSchema = z
   .object({
     /** The two sites, in name order (the link is symmetric). */
     sites: z.tuple([nameSchema, nameSchema]).refine(([a, b]) => a < b, 'sites must be two different sites in name order'),
@@ -111,7 +111,7 @@ export const linkSpecSchema = z
   .strict();
 export const linkStateSchema = z.enum(['Up', 'Stale', 'Down']);
 export type LinkState = z.infer<typeof linkStateSchema>;
-export const linkStatusSchema = z
+export const siteLinkStatusSchema = z
   .object({
     /** Up: fresh samples; Stale: none lately (the last value still stands); Down: probes fail. */
     state: linkStateSchema,
@@ -127,7 +127,7 @@ export const linkStatusSchema = z
   .strict();
 
 /** The store name of the link between two sites: 'a--b' in name order, or a hash when that is not a valid name. */
-export function linkName(a: string, b: string): string {
+export function siteLinkName(a: string, b: string): string {
   const [x, y] = a < b ? [a, b] : [b, a];
   const plain = `${x}--${y}`;
   if (plain.length <= 63 && !x.includes('--') && !y.includes('--')) return plain;
@@ -178,7 +178,7 @@ export const nodeSchema = kindSchema('Node', nodeSpecSchema, nodeStatusSchema);
 export const serviceSchema = kindSchema('Service', serviceSpecSchema, serviceStatusSchema);
 export const instanceSchema = kindSchema('Instance', instanceSpecSchema, instanceStatusSchema);
 export const eventSchema = kindSchema('Event', eventSpecSchema, noStatus);
-export const linkSchema = kindSchema('Link', linkSpecSchema, linkStatusSchema);
+export const siteLinkSchema = kindSchema('SiteLink', siteLinkSpecSchema, siteLinkStatusSchema);
 export const priorityClassSchema = kindSchema('PriorityClass', priorityClassSpecSchema, noStatus);
 export const deviceSchema = kindSchema('Device', deviceSpecSchema, deviceStatusSchema);
 export const deviceCredentialSchema = kindSchema('DeviceCredential', deviceCredentialSpecSchema, noStatus);
@@ -192,8 +192,8 @@ export type Node = z.infer<typeof nodeSchema>;
 export type Service = z.infer<typeof serviceSchema>;
 export type Instance = z.infer<typeof instanceSchema>;
 export type GedgeEvent = z.infer<typeof eventSchema>;
-export type Link = z.infer<typeof linkSchema>;
-export type LinkStatus = z.infer<typeof linkStatusSchema>;
+export type SiteLink = z.infer<typeof siteLinkSchema>;
+export type SiteLinkStatus = z.infer<typeof siteLinkStatusSchema>;
 export type PriorityClass = z.infer<typeof priorityClassSchema>;
 export type Device = z.infer<typeof deviceSchema>;
 export type DeviceStatus = z.infer<typeof deviceStatusSchema>;
@@ -222,7 +222,7 @@ export const KINDS = {
   Service: { kind: 'Service', plural: 'services', namespaced: true, schema: serviceSchema, shortNames: ['service', 'svc'] },
   Instance: { kind: 'Instance', plural: 'instances', namespaced: true, schema: instanceSchema, shortNames: ['instance', 'inst'] },
   Event: { kind: 'Event', plural: 'events', namespaced: false, schema: eventSchema, shortNames: ['event', 'ev'] },
-  Link: { kind: 'Link', plural: 'links', namespaced: false, schema: linkSchema, shortNames: ['link'] },
+  SiteLink: { kind: 'SiteLink', plural: 'sitelinks', namespaced: false, schema: siteLinkSchema, shortNames: ['sitelink'] },
   PriorityClass: { kind: 'PriorityClass', plural: 'priorityclasses', namespaced: false, schema: priorityClassSchema, shortNames: ['priorityclass', 'pc'] },
   Device: { kind: 'Device', plural: 'devices', namespaced: true, schema: deviceSchema, shortNames: ['device', 'dev'] },
   DeviceCredential: { kind: 'DeviceCredential', plural: 'devicecredentials', namespaced: true, schema: deviceCredentialSchema, shortNames: ['devicecredential', 'cred'] },
@@ -233,7 +233,7 @@ export const KINDS = {
 
 export type KindName = keyof typeof KINDS;
 export type ResourceOf<K extends KindName> = z.infer<(typeof KINDS)[K]['schema']>;
-export type Resource = Project | Site | Node | Service | Instance | GedgeEvent | Link | PriorityClass | Device | DeviceCredential | Route | DeviceCommand | Rule;
+export type Resource = Project | Site | Node | Service | Instance | GedgeEvent | SiteLink | PriorityClass | Device | DeviceCredential | Route | DeviceCommand | Rule;
 /**
  * The kinds an agent receives: what runs on its node; its site's devices,
  * credentials and commands; the routes and rules (it keeps those that target

@@ -1,4 +1,4 @@
-import { RETIRING_LABEL, SERVICE_LABEL, type GeoPoint, type Instance, type Link, type Node, type PriorityClass, type Resource, type Resources, type Service, type Taint, type Tier, projectOf, projectKey, DEFAULT_PROJECT } from '../core/index.ts';
+import { RETIRING_LABEL, SERVICE_LABEL, type GeoPoint, type Instance, type SiteLink, type Node, type PriorityClass, type Resource, type Resources, type Service, type Taint, type Tier, projectOf, projectKey, DEFAULT_PROJECT } from '../core/index.ts';
 import { LatencyTable } from './latency.ts';
 
 /** An instance bound to a node, as the scheduler accounts for it. */
@@ -159,7 +159,7 @@ export class ClusterState {
         if (deleted) this.services.delete(serviceKey(obj.metadata.project, obj.metadata.name)!);
         else this.services.set(serviceKey(obj.metadata.project, obj.metadata.name)!, { replicas: obj.spec.replicas, maxUnavailable: (obj as Service).spec.maxUnavailable });
         return;
-      case 'Link':
+      case 'SiteLink':
         return this.putLink(obj, deleted);
       case 'PriorityClass':
         if (deleted) this.priorityClasses.delete(obj.metadata.name);
@@ -344,7 +344,7 @@ export class ClusterState {
     }
   }
 
-  private putLink(l: Link, deleted: boolean): void {
+  private putLink(l: SiteLink, deleted: boolean): void {
     const [a, b] = l.spec.sites;
     if (deleted) return this.latency.delete(a, b);
     const measured = l.status && l.status.rttMs !== null && l.status.state !== 'Down' ? l.status.rttMs : undefined;

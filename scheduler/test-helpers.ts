@@ -1,5 +1,5 @@
 import type { GeoPoint, Instance, Node, Placement, Resources, Service, Site, Taint, Tier } from '../core/index.ts';
-import { linkName } from '../core/index.ts';
+import { siteLinkName } from '../core/index.ts';
 import { ClusterState } from './cluster-state.ts';
 
 /** Compact builders for scheduler tests: real resource objects, fed through ClusterState.apply like the center does. */
@@ -73,8 +73,8 @@ export function link(a: string, b: string, rttMs: number, state: 'Up' | 'Stale' 
   const sites = (a < b ? [a, b] : [b, a]) as [string, string];
   return {
     apiVersion: 'gedge.io/v1' as const,
-    kind: 'Link' as const,
-    metadata: { name: linkName(a, b), labels: {} },
+    kind: 'SiteLink' as const,
+    metadata: { name: siteLinkName(a, b), labels: {} },
     spec: { sites },
     status: { state, rttMs, jitterMs: 0, samples: 10, directions: 2, measuredAt: '2026-01-01T00:00:00.000Z' },
   };

@@ -27,7 +27,7 @@ export interface Platform {
    * Sets the one-way delay of a site's agents' access links and center links.
    * A probe from a to b crosses only b's access link (both ways), so with
    * delays d_a and d_b: a->b measures about 2*d_b, b->a about 2*d_a, and the
-   * Link (the mean of the two directions) about d_a + d_b. An agent's round
+   * SiteLink (the mean of the two directions) about d_a + d_b. An agent's round
    * trip to the center (over its center link, with viaLink) is about 2*d_a.
    */
   setSiteDelay(site: string, oneWayMs: number): void;

@@ -43,7 +43,7 @@ export class ControllerManager {
     private readonly opts: ManagerOptions,
   ) {
     const log = logger.child({ module: 'controllers' });
-    this.cache = new ObjectCache(store, ['Node', 'Site', 'Service', 'Instance', 'Link', 'PriorityClass', 'Device', 'DeviceCredential', 'DeviceCommand']);
+    this.cache = new ObjectCache(store, ['Node', 'Site', 'Service', 'Instance', 'SiteLink', 'PriorityClass', 'Device', 'DeviceCredential', 'DeviceCommand']);
     this.scheduler = new Scheduler(new ClusterState(), opts.scheduler);
     this.service = new ControllerRunner(new ServiceController(store, log, this.cache), log, metrics);
     this.placement = new ControllerRunner(new PlacementController(store, this.scheduler, this.cache), log, metrics);
@@ -83,7 +83,7 @@ export class ControllerManager {
           void this.enqueueUnbound();
           this.reschedule.enqueue(REBALANCE_KEY);
         }
-      } else if (o.kind === 'Link' || o.kind === 'PriorityClass' || o.kind === 'Site') {
+      } else if (o.kind === 'SiteLink' || o.kind === 'PriorityClass' || o.kind === 'Site') {
         // Round trips changed: a waiting instance may now meet its SLA, a running one may not.
         void this.enqueueUnbound();
         this.reschedule.enqueue(REBALANCE_KEY);

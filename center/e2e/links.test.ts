@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Link } from '../../core/index.ts';
+import type { SiteLink } from '../../core/index.ts';
 import { spawnGedge, startPlatform, startWakeupProbe, waitFor } from '../../testkit/index.ts';
 
 const ALL = ['cloud--edge-a', 'cloud--edge-b', 'edge-a--edge-b'];
@@ -21,8 +21,8 @@ test('agents measure site-to-site round trips: links appear, follow a delay, and
   });
   try {
     const api = p.center.api;
-    const links = async () => new Map((await api.list<Link>('Link')).items.map((l) => [l.metadata.name, l]));
-    const rtt = (m: Map<string, Link>, name: string) => m.get(name)?.status?.rttMs ?? NaN;
+    const links = async () => new Map((await api.list<SiteLink>('SiteLink')).items.map((l) => [l.metadata.name, l]));
+    const rtt = (m: Map<string, SiteLink>, name: string) => m.get(name)?.status?.rttMs ?? NaN;
     // A machine slow to wake a sleeping process (a VM whose vCPUs wait for their host) adds that to every probe,
     // which goes out every 200 ms: the upper bounds below allow the machine's own p99, measured beside the probes.
     const probe = await startWakeupProbe(200);
@@ -52,7 +52,7 @@ test('agents measure site-to-site round trips: links appear, follow a delay, and
     for (const n of ['cloud--edge-b', 'edge-a--edge-b']) assert.ok(rtt(slow, n) < 35 + slack, `${n}: ${rtt(slow, n)} ms`);
     assert.ok(rtt(slow, 'cloud--edge-a') < 10 + slack, `cloud--edge-a: ${rtt(slow, 'cloud--edge-a')} ms`);
 
-    const out = spawnGedge('cli', ['get', 'links'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CA_FILE: p.center.caFile, GEDGE_CONFIG: '/nonexistent/gedge-config' });
+    const out = spawnGedge('cli', ['get', 'sitelinks'], { GEDGE_SERVER: p.center.url, GEDGE_TOKEN: p.center.adminToken, GEDGE_CA_FILE: p.center.caFile, GEDGE_CONFIG: '/nonexistent/gedge-config' });
     assert.equal(await out.exited, 0);
     const table = out.lines.map((l) => l.msg ?? '');
     assert.match(table[0]!, /^A\s+B\s+RTT\(MS\)\s+JITTER\(MS\)\s+STATE\s+AGE$/);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { GedgeEvent, Link, Service } from '../../core/index.ts';
+import type { GedgeEvent, SiteLink, Service } from '../../core/index.ts';
 import { spawnGedge, startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
 
 /** A service whose clients are at one site, with a round-trip SLA. */
@@ -10,7 +10,7 @@ function slaService(name: string, clientSite: string, maxLatencyMs: number, extr
 }
 
 const running = async (p: Platform, app: string) => (await p.instances(`app=${app}`)).filter((i) => i.spec.node && i.status?.phase === 'Running');
-const linkRtt = async (p: Platform, name: string) => ((await p.center.api.get<Link>('Link', name)) as Link).status?.rttMs ?? NaN;
+const linkRtt = async (p: Platform, name: string) => ((await p.center.api.get<SiteLink>('SiteLink', name)) as SiteLink).status?.rttMs ?? NaN;
 
 test('latency-aware placement with real agents and emulated links: lands near its clients, follows the SLA when latency rises, waits with the reason when nothing complies, and moves off a dead node', async () => {
   const p = await startPlatform({

@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { linkName, type Link, type Node } from '../../core/index.ts';
+import { siteLinkName, type SiteLink, type Node } from '../../core/index.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
 import { LinkRecorder, MEASURED_LABEL, significant } from './link-recorder.ts';
@@ -24,9 +24,9 @@ function node(name: string, site: string): Node {
   return { apiVersion: 'gedge.io/v1', kind: 'Node', metadata: { name, labels: {} }, spec: { site, capacity: { cpu: 1, memoryMiB: 1, diskMiB: 0, accelerators: {} }, unschedulable: false, taints: [] } };
 }
 
-const getLink = async (store: Store, a: string, b: string) => (await store.get('Link', undefined, linkName(a, b))) as Link | undefined;
+const getLink = async (store: Store, a: string, b: string) => (await store.get('SiteLink', undefined, siteLinkName(a, b))) as SiteLink | undefined;
 
-test('reports become Link objects named after the site pair, labelled as measured', async (t) => {
+test('reports become SiteLink objects named after the site pair, labelled as measured', async (t) => {
   const { store, rec } = await setup(t);
   await rec.recordFromNode('a-1', { t: 'rtt', peers: [{ node: 'b-1', rttMs: 12 }, { node: 'cloud-1', rttMs: 30 }, { node: 'ghost', rttMs: 1 }] });
   await rec.recordFromNode('b-1', { t: 'rtt', peers: [{ node: 'a-1', rttMs: 14 }] });
@@ -38,7 +38,7 @@ test('reports become Link objects named after the site pair, labelled as measure
   assert.deepEqual({ ...ab?.status, measuredAt: undefined }, { state: 'Up', rttMs: 13, jitterMs: 0, samples: 2, directions: 2, measuredAt: undefined });
   assert.equal(ab?.status?.measuredAt, new Date(T0).toISOString());
   assert.equal((await getLink(store, 'cloud', 'edge-a'))?.status?.rttMs, 30);
-  assert.equal((await store.list('Link')).items.length, 2, 'an unknown peer node is ignored');
+  assert.equal((await store.list('SiteLink')).items.length, 2, 'an unknown peer node is ignored');
 });
 
 test('only significant changes are written, plus a refresh now and then so measuredAt stays honest', async (t) => {
@@ -67,7 +67,7 @@ test('only significant changes are written, plus a refresh now and then so measu
 
 test('silence makes a link Stale, expiry deletes it; a declared link is kept and only its status cleared', async (t) => {
   const { store, rec, clock } = await setup(t);
-  await store.create({ apiVersion: 'gedge.io/v1', kind: 'Link', metadata: { name: linkName('cloud', 'edge-a'), labels: {} }, spec: { sites: ['cloud', 'edge-a'], declaredRttMs: 25 } });
+  await store.create({ apiVersion: 'gedge.io/v1', kind: 'SiteLink', metadata: { name: siteLinkName('cloud', 'edge-a'), labels: {} }, spec: { sites: ['cloud', 'edge-a'], declaredRttMs: 25 } });
   await rec.recordFromNode('a-1', { t: 'rtt', peers: [{ node: 'b-1', rttMs: 10 }, { node: 'cloud-1', rttMs: 22 }] });
   await rec.flush();
   assert.equal((await getLink(store, 'cloud', 'edge-a'))?.status?.rttMs, 22, 'a declared link gets the measurement too');
@@ -86,7 +86,7 @@ test('silence makes a link Stale, expiry deletes it; a declared link is kept and
 test('links measured before a restart age by their measuredAt', async (t) => {
   const { store, rec, clock } = await setup(t);
   const status = { state: 'Up' as const, rttMs: 5, jitterMs: 0, samples: 9, directions: 2, measuredAt: new Date(T0).toISOString() };
-  await store.create({ apiVersion: 'gedge.io/v1', kind: 'Link', metadata: { name: linkName('edge-a', 'edge-b'), labels: { [MEASURED_LABEL]: 'true' } }, spec: { sites: ['edge-a', 'edge-b'] }, status });
+  await store.create({ apiVersion: 'gedge.io/v1', kind: 'SiteLink', metadata: { name: siteLinkName('edge-a', 'edge-b'), labels: { [MEASURED_LABEL]: 'true' } }, spec: { sites: ['edge-a', 'edge-b'] }, status });
   await rec.flush();
   assert.equal((await getLink(store, 'edge-a', 'edge-b'))?.status?.state, 'Up', 'fresh enough to stand');
   clock.now += STALE;
@@ -105,7 +105,7 @@ test('a round trip to the center counts for the center site when it has one', as
   const without = await setup(t);
   await without.rec.recordFromNode('b-1', { t: 'rtt', centerMs: 8, peers: [] });
   await without.rec.flush();
-  assert.equal((await without.store.list('Link')).items.length, 0);
+  assert.equal((await without.store.list('SiteLink')).items.length, 0);
 });
 
 test('significant(): state, appearance of a value, relative and absolute thresholds', () => {

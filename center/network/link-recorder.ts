@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AlreadyExistsError, API_VERSION, linkName, type AgentMessage, type Link, type LinkStatus, type Node } from '../../core/index.ts';
+import { AlreadyExistsError, API_VERSION, siteLinkName, type AgentMessage, type SiteLink, type SiteLinkStatus, type Node } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { LatencyMatrix, type LinkSnapshot } from './latency-matrix.ts';
 
@@ -23,7 +23,7 @@ export interface RecorderOptions {
 
 /**
  * Feeds agents' round-trip reports into the latency matrix and keeps the
- * store's Link objects in line with it, writing only what matters (a state
+ * store's SiteLink objects in line with it, writing only what matters (a state
  * change, a move of at least max(0.2 ms, 10 %), or a periodic refresh), so
  * that a steady network costs no store revisions to speak of.
  */
@@ -35,7 +35,7 @@ export class LinkRecorder {
 
   constructor(
     private readonly store: Store,
-    /** Node and Link objects, read from memory. */
+    /** Node and SiteLink objects, read from memory. */
     private readonly cache: Reader,
     private readonly log: Logger,
     private readonly opts: RecorderOptions,
@@ -72,11 +72,11 @@ export class LinkRecorder {
       const now = this.now();
       const current = new Set<string>();
       for (const l of this.matrix.snapshot(now)) {
-        const name = linkName(...l.sites);
+        const name = siteLinkName(...l.sites);
         current.add(name);
         await this.write(name, l, now);
       }
-      for (const link of (await this.cache.list('Link')).items as Link[]) {
+      for (const link of (await this.cache.list('SiteLink')).items as SiteLink[]) {
         if (!current.has(link.metadata.name)) await this.age(link, now);
       }
     } catch (err) {
@@ -88,33 +88,33 @@ export class LinkRecorder {
 
   private async write(name: string, l: LinkSnapshot, now: number): Promise<void> {
     const status = toStatus(l);
-    const existing = (await this.cache.get('Link', undefined, name)) as Link | undefined;
+    const existing = (await this.cache.get('SiteLink', undefined, name)) as SiteLink | undefined;
     if (!existing) {
-      const link: Link = { apiVersion: API_VERSION, kind: 'Link', metadata: { name, labels: { [MEASURED_LABEL]: 'true' } }, spec: { sites: l.sites }, status };
+      const link: SiteLink = { apiVersion: API_VERSION, kind: 'SiteLink', metadata: { name, labels: { [MEASURED_LABEL]: 'true' } }, spec: { sites: l.sites }, status };
       // The cache may lag a link just declared by a user: then it exists, and only its status is ours.
       const created = await this.store.create(link).catch((e: unknown) => (e instanceof AlreadyExistsError ? undefined : Promise.reject(e)));
       if (created) this.log.info({ link: name, rttMs: status.rttMs, state: status.state }, 'link measured');
-      else await this.store.updateStatus('Link', undefined, name, status);
+      else await this.store.updateStatus('SiteLink', undefined, name, status);
       return;
     }
     if (!significant(existing.status, status, now, this.opts.refreshMs ?? 30_000)) return;
     if (existing.status?.state !== status.state) this.log.info({ link: name, from: existing.status?.state, to: status.state, rttMs: status.rttMs }, 'link state changed');
-    await this.store.updateStatus('Link', undefined, name, status);
+    await this.store.updateStatus('SiteLink', undefined, name, status);
   }
 
   /** Links measured before this center started are aged by their measuredAt. A declared link is never deleted. */
-  private async age(link: Link, now: number): Promise<void> {
+  private async age(link: SiteLink, now: number): Promise<void> {
     const s = link.status;
     if (!s) return;
     const age = now - Date.parse(s.measuredAt);
     if (age >= this.opts.expireAfterMs) {
       const ours = link.metadata.labels[MEASURED_LABEL] === 'true' && link.spec.declaredRttMs === undefined;
       // Clearing the status lets a declared figure apply again.
-      if (ours) await this.store.delete('Link', undefined, link.metadata.name);
-      else await this.store.updateStatus('Link', undefined, link.metadata.name, undefined);
+      if (ours) await this.store.delete('SiteLink', undefined, link.metadata.name);
+      else await this.store.updateStatus('SiteLink', undefined, link.metadata.name, undefined);
       this.log.info({ link: link.metadata.name, deleted: ours }, 'link measurement expired');
     } else if (age >= this.opts.staleAfterMs && s.state !== 'Stale') {
-      await this.store.updateStatus('Link', undefined, link.metadata.name, { ...s, state: 'Stale' });
+      await this.store.updateStatus('SiteLink', undefined, link.metadata.name, { ...s, state: 'Stale' });
     }
   }
 
@@ -125,7 +125,7 @@ export class LinkRecorder {
 
 const round = (v: number): number => Math.round(v * 1000) / 1000;
 
-function toStatus(l: LinkSnapshot): LinkStatus {
+function toStatus(l: LinkSnapshot): SiteLinkStatus {
   return {
     state: l.state,
     rttMs: l.rttMs === null ? null : round(l.rttMs),
@@ -136,7 +136,7 @@ function toStatus(l: LinkSnapshot): LinkStatus {
   };
 }
 
-export function significant(prev: LinkStatus | undefined, next: LinkStatus, now: number, refreshMs: number): boolean {
+export function significant(prev: SiteLinkStatus | undefined, next: SiteLinkStatus, now: number, refreshMs: number): boolean {
   if (!prev) return true;
   if (prev.state !== next.state || (prev.rttMs === null) !== (next.rttMs === null)) return true;
   // The epsilon keeps 1.2 - 1.0 (0.19999...) from falling short of 0.2.

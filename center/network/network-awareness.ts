@@ -23,7 +23,7 @@ export interface AgentNetwork {
 
 /**
  * The center's side of network awareness: tells agents whom to probe
- * (PeerDirectory), turns their reports into Link objects (LinkRecorder), and
+ * (PeerDirectory), turns their reports into SiteLink objects (LinkRecorder), and
  * holds the platform's probe key, new at every start (agents get it with
  * their peer list, so a restarted center re-keys every responder).
  */
@@ -38,7 +38,7 @@ export class NetworkAwareness implements AgentNetwork {
     logger: Logger,
     opts: NetworkOptions,
   ) {
-    this.cache = new ObjectCache(store, ['Node', 'Link']);
+    this.cache = new ObjectCache(store, ['Node', 'SiteLink']);
     this.directory = new PeerDirectory(this.cache, { key: randomBytes(32).toString('base64'), intervalMs: opts.probeIntervalMs });
     this.recorder = new LinkRecorder(store, this.cache, logger, { centerSite: opts.site, staleAfterMs: opts.linkStaleMs, expireAfterMs: opts.linkExpireMs });
   }

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import type { Service } from '../../core/index.ts';
+import type { Service, SiteLink } from '../../core/index.ts';
+import { changesAfter } from './change-feed.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 import { openPostgresStore } from './postgres-store.ts';
 
@@ -27,7 +28,7 @@ after(async () => {
   await client.end();
 });
 
-/** A SQLite file holding the dump of a store written before migrations were recorded (fixtures/). */
+/** A SQLite file holding the dump of a store written before migrations were recorded, Link kind and all (fixtures/). */
 function previousRelease(): string {
   const file = join(dir, `${randomBytes(4).toString('hex')}.db`);
   const db = new SqliteDatabase(file);
@@ -49,21 +50,28 @@ test("sqlite: the previous release's database is adopted with everything in it, 
   const file = previousRelease();
   const s = await openSqliteStore(file);
   try {
-    assert.deepEqual(recorded(file), ['0001-initial']);
+    assert.deepEqual(recorded(file), ['0001-initial', '0002-sitelink']);
     const web = await s.get('Service', 'p1', 'web');
     assert.equal((web as Service | undefined)?.spec.replicas, 2);
     assert.deepEqual((await s.list('Project')).items.map((p) => p.metadata.name), ['p1']);
-    assert.equal(await s.currentRevision(), 3);
+    assert.equal(await s.currentRevision(), 4);
+    // 0002: the kind Link is SiteLink now, in the objects and in their history.
+    const link = (await s.get('SiteLink', undefined, 'cloud--edge-a')) as SiteLink | undefined;
+    assert.equal(link?.kind, 'SiteLink');
+    assert.equal(link?.status?.rttMs, 50.2);
+    const history: string[] = [];
+    for await (const c of changesAfter(s, 0)) history.push(`${c.revision} ${c.object.kind}`);
+    assert.deepEqual(history, ['1 Project', '2 Site', '3 Service', '4 SiteLink']);
     assert.equal((await s.tokens.get('tok1'))?.description, 'fixture admin');
     assert.deepEqual((await s.uplink.messages('p1', 'flows', { after: 0, limit: 10 })).map((m) => m.payload.toString()), ['{"n":1}', '{"n":2}']);
     const next = await s.create({ apiVersion: 'gedge.io/v1', kind: 'Project', metadata: { name: 'p2', labels: {} }, spec: {} } as never);
-    assert.equal(next.metadata.revision, 4, 'revisions go on from the old ones');
+    assert.equal(next.metadata.revision, 5, 'revisions go on from the old ones');
   } finally {
     await s.close();
   }
   // Opened again: nothing runs twice.
   await (await openSqliteStore(file)).close();
-  assert.deepEqual(recorded(file), ['0001-initial']);
+  assert.deepEqual(recorded(file), ['0001-initial', '0002-sitelink']);
 });
 
 test('sqlite: a store a newer gedge migrated is refused, naming the migration, and left as it was', async () => {
@@ -72,8 +80,8 @@ test('sqlite: a store a newer gedge migrated is refused, naming the migration, a
   const db = new SqliteDatabase(file);
   db.prepare("INSERT INTO kysely_migration (name, timestamp) VALUES ('9999-from-the-future', '2027-01-01T00:00:00.000Z')").run();
   db.close();
-  await assert.rejects(openSqliteStore(file), /migrated by a newer gedge \(migration 9999-from-the-future; this version knows 0001-initial\)/);
-  assert.deepEqual(recorded(file), ['0001-initial', '9999-from-the-future']);
+  await assert.rejects(openSqliteStore(file), /migrated by a newer gedge \(migration 9999-from-the-future; this version knows 0001-initial, 0002-sitelink\)/);
+  assert.deepEqual(recorded(file), ['0001-initial', '0002-sitelink', '9999-from-the-future']);
 });
 
 test('postgres: a schema from before recorded migrations is adopted; two centers opening it at once migrate it once', async () => {
@@ -91,7 +99,7 @@ test('postgres: a schema from before recorded migrations is adopted; two centers
     assert.deepEqual((await a.list('Project')).items.map((p) => p.metadata.name), ['p1']);
     await Promise.all([a.close(), b.close()]);
     const { rows } = await client.query(`SELECT name FROM ${schema}.kysely_migration`);
-    assert.deepEqual(rows.map((r: { name: string }) => r.name), ['0001-initial']);
+    assert.deepEqual(rows.map((r: { name: string }) => r.name), ['0001-initial', '0002-sitelink']);
   } finally {
     await client.end();
   }

@@ -149,6 +149,14 @@ async function migrateUplink(db: Kysely<Database>, dialect: 'sqlite' | 'postgres
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
   return {
     '0001-initial': { up: (db) => initialSchema(db as Kysely<Database>, dialect) },
+    // The kind Link became SiteLink (GS-Link takes the word): its objects and their history.
+    '0002-sitelink': {
+      up: async (db) => {
+        for (const table of ['objects', 'changes'] as const) {
+          await sql`UPDATE ${sql.table(table)} SET kind = 'SiteLink', body = replace(body, '"kind":"Link"', '"kind":"SiteLink"') WHERE kind = 'Link'`.execute(db);
+        }
+      },
+    },
   };
 }
 

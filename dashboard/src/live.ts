@@ -12,10 +12,10 @@ import { ApiError, path, type Api, type Obj, type WatchLine } from './api.ts';
  * collection lists again.
  */
 
-export const WATCHED = ['projects', 'sites', 'nodes', 'services', 'instances', 'events', 'links', 'devices', 'rules', 'routes'] as const;
+export const WATCHED = ['projects', 'sites', 'nodes', 'services', 'instances', 'events', 'sitelinks', 'devices', 'rules', 'routes'] as const;
 export type Plural = (typeof WATCHED)[number];
 const KIND_OF: Record<Plural, string> = {
-  projects: 'Project', sites: 'Site', nodes: 'Node', services: 'Service', instances: 'Instance', events: 'Event', links: 'Link', devices: 'Device', rules: 'Rule', routes: 'Route',
+  projects: 'Project', sites: 'Site', nodes: 'Node', services: 'Service', instances: 'Instance', events: 'Event', sitelinks: 'SiteLink', devices: 'Device', rules: 'Rule', routes: 'Route',
 };
 
 type ChangeFn = (line: WatchLine & { object: Obj }) => void;

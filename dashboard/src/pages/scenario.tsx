@@ -47,7 +47,7 @@ export function Scenario() {
   const incidents = useTable(live, ROUTES.incidents, 20);
   const nodes = useCollection<NodeObj>(live, 'nodes');
   const sites = useCollection<SiteObj>(live, 'sites');
-  const links = useCollection<LinkObj>(live, 'links');
+  const links = useCollection<LinkObj>(live, 'sitelinks');
   const devices = useCollection<Obj>(live, 'devices');
 
   const latency = useMemo(() => summarizeLatency(latencyRows(stats.rows ?? [])), [stats.rows]);

@@ -23,7 +23,7 @@ export function Topology({ site }: { site?: string }) {
   const { t } = useI18n();
   const live = useLive();
   const { data, error } = useLiveQuery<OverviewData>(live, '/api/v1/overview', TOPOLOGY_KINDS);
-  const links = useCollection<LinkObj>(live, 'links');
+  const links = useCollection<LinkObj>(live, 'sitelinks');
   const ready = data !== null && (links.loaded || links.error !== null);
   useMeaningfulPaint('topology', ready);
   if (!data) return <Page title={t('topology.title')}>{error ? <ErrorBox error={error} /> : <Loading />}</Page>;
