@@ -211,8 +211,33 @@ describe('bad input gets a clear 4xx {code, message, details}, writes nothing, a
       assert.equal(d.status, 1);
       assert.match(d.stderr, /bad\.yaml/);
       await unchanged();
+
+      // A problem only the center sees (a rule's SQL), in the second of two files: the file, field and line, and nothing applied.
+      removeDir(join(dir, 'bad.yaml'));
+      writeFileSync(join(dir, 'b-rule.yaml'), 'apiVersion: gedge.io/v1\nkind: Rule\nmetadata: { name: broken }\nspec:\n  actions: [{ log: {} }]\n  sql: SELECT avg(x) FROM "t/#" WHERE avg(x) > 1\n');
+      const sql = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', c.url, '--ca-file', c.caFile, '--token', c.adminToken, 'apply', '-f', dir], { cwd: REPO_ROOT, encoding: 'utf8' });
+      assert.equal(sql.status, 1);
+      assert.match(sql.stderr, /b-rule\.yaml: spec\.sql \(line 6\): .*aggregate avg\(\) is not allowed in WHERE/, sql.stderr);
+      await unchanged();
     } finally {
       removeDir(dir);
+    }
+  });
+
+  test('gedge apply -f DIR puts Projects and Sites before what names them, whatever the file order, in one apply', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gedge-cli-order-'));
+    try {
+      // Alphabetically the service comes first; it names a project and a site only the later file creates.
+      writeFileSync(join(dir, 'a-service.yaml'), 'apiVersion: gedge.io/v1\nkind: Service\nmetadata: { name: web, project: ordered }\nspec:\n  template: { command: [x] }\n  placement: { sites: [ordered-site] }\n');
+      writeFileSync(join(dir, 'b-places.yaml'), 'apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: ordered-site }\nspec: { tier: edge }\n---\napiVersion: gedge.io/v1\nkind: Project\nmetadata: { name: ordered }\nspec: {}\n');
+      const r = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', c.url, '--ca-file', c.caFile, '--token', c.adminToken, 'apply', '-f', dir], { cwd: REPO_ROOT, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split('\n'), ['project/ordered created', 'site/ordered-site created', 'service/web created']);
+      const examples = spawnSync(process.execPath, ['bin/gedge.mjs', '--server', c.url, '--ca-file', c.caFile, '--token', c.adminToken, 'apply', '-f', 'examples/smart-city'], { cwd: REPO_ROOT, encoding: 'utf8' });
+      assert.equal(examples.status, 0, examples.stderr);
+    } finally {
+      removeDir(dir);
+      revision = (await c.api.list('Project')).revision;
     }
   });
 });

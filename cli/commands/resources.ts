@@ -2,12 +2,13 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { yaml } from '../../core/lazy-yaml.ts';
-import { lookupKind, parseManifest, SERVICE_LABEL, type GedgeEvent, type Instance, type Resource, type Rule } from '../../core/index.ts';
+import { lookupKind, SERVICE_LABEL, type GedgeEvent, type Instance, type Resource, type Rule } from '../../core/index.ts';
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { age, formatRows, render, table, type OutputFormat } from '../printers.ts';
 import { describePlacement } from '../describe-placement.ts';
 import { describeRule } from '../describe-rule.ts';
+import { batchOf, inSources } from '../apply-batch.ts';
 
 interface Conn {
   server?: string;
@@ -19,19 +20,17 @@ export function registerResourceCommands(program: Command): void {
   program
     .command('apply')
     .description('create or update objects from YAML/JSON manifests')
-    .requiredOption('-f, --filename <path>', 'a file, a directory of *.yaml|*.yml|*.json, or - for stdin')
+    .requiredOption('-f, --filename <path>', 'a file, a directory of *.yaml|*.yml|*.json (one apply, all or nothing, Projects and Sites first), or - for stdin')
     .action(async (o: { filename: string }, cmd: Command) => {
       const api = client(cmd.optsWithGlobals<Conn>());
-      const files = readManifests(o.filename);
-      // Validate every file before sending any, so one bad file in a directory applies nothing.
-      for (const { source, text } of files) parseManifest(text, source);
-      for (const { source, text } of files) {
-        try {
-          for (const r of await api.apply(text)) console.log(`${r.kind.toLowerCase()}/${r.name} ${r.action}`);
-        } catch (e) {
-          throw withSource(e, source);
-        }
+      const batch = batchOf(readManifests(o.filename));
+      let applied;
+      try {
+        applied = await api.apply(JSON.stringify(batch.map((d) => d.resource)));
+      } catch (e) {
+        throw inSources(e, batch);
       }
+      for (const r of applied) console.log(`${r.kind.toLowerCase()}/${r.name} ${r.action}`);
     });
 
   program
@@ -125,10 +124,4 @@ function readManifests(path: string): { source: string; text: string }[] {
   const files = readdirSync(path).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
   if (!files.length) throw new CliError(`${path}: no *.yaml, *.yml or *.json files`);
   return files.map((f) => ({ source: join(path, f), text: readFileSync(join(path, f), 'utf8') }));
-}
-
-/** Names the file in the error so "line 7" points somewhere. */
-function withSource(e: unknown, source: string): unknown {
-  if (e instanceof Error) e.message = `${source}: ${e.message.replace(/^body: /, '')}`;
-  return e;
 }
