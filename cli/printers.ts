@@ -1,7 +1,8 @@
 import { yaml } from '../core/lazy-yaml.ts';
 import type { Device, DeviceCommand, DeviceCredential, GedgeEvent, Instance, SiteLink, Node, Resource, Route, Rule, Service, Site } from '../core/index.ts';
 
-export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
+export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'name';
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'name'];
 
 /** Human age like kubectl: 12s, 5m, 3h, 2d. */
 export function age(iso: string | undefined, now = Date.now()): string {
@@ -143,10 +144,11 @@ export function formatRows(rows: string[][]): string {
   return rows.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n');
 }
 
+/** stdout for `get`: the objects in the format asked (`name`: kind/name lines, as kubectl's -o name). An empty table prints nothing here (see get). */
 export function render(kind: string, items: Resource[], format: OutputFormat, single: boolean): string {
   if (format === 'json') return JSON.stringify(single ? items[0] : { kind: 'List', items }, null, 2);
   if (format === 'yaml') return single ? yaml().stringify(items[0]) : items.map((i) => yaml().stringify(i)).join('---\n');
-  if (!items.length) return `No ${kind.toLowerCase()}s found.`;
+  if (format === 'name') return items.map((i) => `${kind.toLowerCase()}/${i.metadata.name}`).join('\n');
   return table(kind, items, format === 'wide');
 }
 

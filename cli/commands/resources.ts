@@ -2,10 +2,10 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { yaml } from '../../core/lazy-yaml.ts';
-import { lookupKind, SERVICE_LABEL, type GedgeEvent, type Instance, type Resource, type Rule } from '../../core/index.ts';
+import { KINDS, lookupKind, SERVICE_LABEL, type GedgeEvent, type Instance, type Resource, type Rule } from '../../core/index.ts';
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
-import { age, formatRows, render, table, type OutputFormat } from '../printers.ts';
+import { age, formatRows, OUTPUT_FORMATS, render, table, type OutputFormat } from '../printers.ts';
 import { describePlacement } from '../describe-placement.ts';
 import { describeRule } from '../describe-rule.ts';
 import { batchOf, inSources } from '../apply-batch.ts';
@@ -36,9 +36,9 @@ export function registerResourceCommands(program: Command): void {
   program
     .command('get')
     .description('list objects of a kind, or show one')
-    .argument('<kind>', 'projects, sites, nodes, services (svc), instances (inst), events (ev)')
+    .argument('<kind>', kindList())
     .argument('[name]')
-    .option('-o, --output <format>', 'table | wide | json | yaml', 'table')
+    .option('-o, --output <format>', OUTPUT_FORMATS.join(' | '), 'table')
     .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=cloud')
     .option('-p, --project <project>', 'project (default: all projects for lists, "default" for one object)')
     .option('-w, --watch', 'after listing, print changes as they happen')
@@ -51,7 +51,9 @@ export function registerResourceCommands(program: Command): void {
         return;
       }
       const { items, revision } = await api.list(kind, { project: o.project, selector: o.selector });
-      console.log(render(kind, items, format, false));
+      // As kubectl: an empty list says so on stderr, so a script reading stdout gets nothing (table) or an empty list (json, yaml).
+      if (!items.length && (format === 'table' || format === 'wide' || format === 'name')) console.error(`No ${lookupKind(kind)!.plural} found${o.project ? ` in project ${o.project}` : ''}.`);
+      else console.log(render(kind, items, format, false));
       if (!o.watch) return;
       for await (const ev of api.watch(kind, { project: o.project, selector: o.selector, since: revision })) {
         if (ev.type === 'BOOKMARK' || !ev.object) continue;
@@ -89,26 +91,64 @@ export function registerResourceCommands(program: Command): void {
 
   program
     .command('delete')
-    .description('delete an object')
-    .argument('<kind>')
-    .argument('<name>')
+    .description('delete objects: one by name, by label selector, all of a kind, or those of manifests (-f)')
+    .argument('[kind]')
+    .argument('[name]')
     .option('-p, --project <project>')
-    .action(async (kindArg: string, name: string, o: { project?: string }, cmd: Command) => {
-      const kind = kindOrFail(kindArg);
+    .option('-l, --selector <selector>', 'every object of the kind with these labels, e.g. app=web')
+    .option('--all', 'every object of the kind (in --project, if given)')
+    .option('-f, --filename <path>', 'the objects of a manifest file, a directory of them, or - for stdin (dependents first)')
+    .action(async (kindArg: string | undefined, name: string | undefined, o: { project?: string; selector?: string; all?: boolean; filename?: string }, cmd: Command) => {
       const api = client(cmd.optsWithGlobals<Conn>());
-      const gone = await api.delete<Resource>(kind, name, o.project);
-      console.log(`${gone.kind.toLowerCase()}/${gone.metadata.name} deleted`);
+      const targets = await deleteTargets(api, kindArg, name, o);
+      let failed = 0;
+      for (const t of targets) {
+        try {
+          const gone = await api.delete<Resource>(t.kind, t.name, t.project);
+          console.log(`${gone.kind.toLowerCase()}/${gone.metadata.name} deleted`);
+        } catch (e) {
+          // One that is gone already (or refused) does not stop the others; the exit code says something failed.
+          failed++;
+          console.error(`error: ${t.kind.toLowerCase()}/${t.name}: ${(e as Error).message}`);
+        }
+      }
+      if (failed) throw new CliError(`${failed} of ${targets.length} not deleted`);
     });
+}
+
+/** What `gedge delete` was asked to delete: exactly one way of naming it. */
+async function deleteTargets(api: ReturnType<typeof client>, kindArg: string | undefined, name: string | undefined, o: { project?: string; selector?: string; all?: boolean; filename?: string }): Promise<{ kind: string; name: string; project?: string }[]> {
+  const ways = [name !== undefined, o.selector !== undefined, !!o.all, o.filename !== undefined].filter(Boolean).length;
+  if (ways !== 1) throw new CliError('name exactly one of: a NAME, -l SELECTOR, --all, or -f FILE');
+  if (o.filename !== undefined) {
+    if (kindArg !== undefined) throw new CliError('-f takes the kinds from the manifests: give no KIND');
+    // Dependents before what they name: the reverse of the apply order.
+    return batchOf(readManifests(o.filename))
+      .reverse()
+      .map(({ resource: r }) => ({ kind: r.kind, name: r.metadata.name, ...(lookupKind(r.kind)?.namespaced ? { project: r.metadata.project } : {}) }));
+  }
+  if (kindArg === undefined) throw new CliError('missing KIND (e.g. gedge delete service web)');
+  const kind = kindOrFail(kindArg);
+  if (name !== undefined) return [{ kind, name, project: o.project }];
+  const { items } = await api.list(kind, { project: o.project, selector: o.selector });
+  return items.map((i) => ({ kind, name: i.metadata.name, ...(i.metadata.project !== undefined ? { project: i.metadata.project } : {}) }));
 }
 
 export function kindOrFail(arg: string): string {
   const info = lookupKind(arg);
-  if (!info) throw new CliError(`unknown resource type "${arg}" (try: projects, sites, nodes, services, instances, events, links, priorityclasses, devices, routes, rules)`);
+  if (!info) throw new CliError(`unknown resource type "${arg}" (one of: ${kindList()})`);
   return info.kind;
 }
 
+/** Every kind, as `gedge get --help` and an unknown kind's error list them: plural (short names). */
+function kindList(): string {
+  return Object.values(KINDS)
+    .map((k) => `${k.plural}${k.shortNames.length ? ` (${k.shortNames.join(', ')})` : ''}`)
+    .join(', ');
+}
+
 function formatOrFail(f: string): OutputFormat {
-  if (!['table', 'wide', 'json', 'yaml'].includes(f)) throw new CliError(`--output: unknown format "${f}" (table, wide, json, yaml)`);
+  if (!OUTPUT_FORMATS.includes(f as OutputFormat)) throw new CliError(`--output: unknown format "${f}" (${OUTPUT_FORMATS.join(', ')})`);
   return f as OutputFormat;
 }
 

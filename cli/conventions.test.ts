@@ -1,0 +1,70 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KINDS } from '../core/index.ts';
+import { REPO_ROOT, removeDir, startCenterProcess, type CenterHandle } from '../testkit/index.ts';
+
+/** The CLI as a kubectl user expects it, against a real center. */
+describe('CLI conventions', () => {
+  let c: CenterHandle;
+  const dir = mkdtempSync(join(tmpdir(), 'gedge-cli-conv-'));
+  const gedge = (...args: string[]) => spawnSync(process.execPath, ['bin/gedge.mjs', '--server', c.url, '--ca-file', c.caFile, '--token', c.adminToken, ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, GEDGE_CONFIG: join(dir, 'config') } });
+  const service = (name: string, labels: Record<string, string>) => JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Service', metadata: { name, project: 'conv', labels }, spec: { template: { command: ['x'] } } });
+
+  before(async () => {
+    c = await startCenterProcess();
+    await c.api.apply([JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Project', metadata: { name: 'conv' }, spec: {} }), service('a', { app: 'web' }), service('b', { app: 'web' }), service('c', { app: 'db' })].join('\n---\n'));
+  });
+  after(async () => {
+    await c.process.stop();
+    removeDir(c.dataDir);
+    removeDir(dir);
+  });
+
+  test('get --help and an unknown kind list every kind', () => {
+    const help = gedge('get', '--help').stdout.replace(/\s+/g, ' ');
+    for (const k of Object.values(KINDS)) assert.ok(help.includes(k.plural), `${k.plural} in: ${help}`);
+    const bad = gedge('get', 'widgets');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /unknown resource type "widgets" \(one of: projects/);
+  });
+
+  test('-o name prints kind/name; an empty list says so on stderr and prints nothing on stdout', () => {
+    const names = gedge('get', 'services', '-p', 'conv', '-o', 'name');
+    assert.equal(names.status, 0, names.stderr);
+    assert.deepEqual(names.stdout.trim().split('\n'), ['service/a', 'service/b', 'service/c']);
+    const none = gedge('get', 'services', '-p', 'conv', '-l', 'app=nothing');
+    assert.equal(none.status, 0);
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /No services found in project conv\./);
+    assert.equal(JSON.parse(gedge('get', 'services', '-p', 'conv', '-l', 'app=nothing', '-o', 'json').stdout).items.length, 0, 'json still prints an empty list');
+  });
+
+  test('delete by selector, by manifest and --all; exactly one way of naming what to delete', async () => {
+    const ambiguous = gedge('delete', 'services', 'a', '--all');
+    assert.equal(ambiguous.status, 1);
+    assert.match(ambiguous.stderr, /exactly one of: a NAME, -l SELECTOR, --all, or -f FILE/);
+
+    const bySelector = gedge('delete', 'services', '-p', 'conv', '-l', 'app=web');
+    assert.equal(bySelector.status, 0, bySelector.stderr);
+    assert.deepEqual(bySelector.stdout.trim().split('\n'), ['service/a deleted', 'service/b deleted']);
+
+    const file = join(dir, 'more.yaml');
+    writeFileSync(file, [service('d', {}), service('e', {})].join('\n---\n'));
+    assert.equal(gedge('apply', '-f', file).status, 0);
+    const byFile = gedge('delete', '-f', file);
+    assert.equal(byFile.status, 0, byFile.stderr);
+    assert.deepEqual(byFile.stdout.trim().split('\n').sort(), ['service/d deleted', 'service/e deleted']);
+    const again = gedge('delete', '-f', file);
+    assert.equal(again.status, 1, 'deleting what is gone fails, naming each');
+    assert.match(again.stderr, /service\/d: .*not found/);
+
+    const all = gedge('delete', 'services', '-p', 'conv', '--all');
+    assert.equal(all.status, 0, all.stderr);
+    assert.deepEqual(all.stdout.trim().split('\n'), ['service/c deleted']);
+    assert.equal((await c.api.list('Service', { project: 'conv' })).items.length, 0);
+  });
+});
