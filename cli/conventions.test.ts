@@ -67,4 +67,16 @@ describe('CLI conventions', () => {
     assert.deepEqual(all.stdout.trim().split('\n'), ['service/c deleted']);
     assert.equal((await c.api.list('Service', { project: 'conv' })).items.length, 0);
   });
+
+  test('one duration grammar on every flag: 1h30m works wherever a duration goes, a bare number is refused naming the flag', () => {
+    const token = gedge('token', 'create', '--kind', 'metrics', '--ttl', '1h30m');
+    assert.equal(token.status, 0, token.stderr);
+    const bare = gedge('token', 'create', '--kind', 'metrics', '--ttl', '3600');
+    assert.equal(bare.status, 1);
+    assert.match(bare.stderr, /--ttl: expected a duration like 90s, 1h30m, 500ms or 7d, got "3600"/);
+    const timeout = gedge('rollout', 'status', 'nothing-here', '-p', 'conv', '--timeout', '1h30m');
+    assert.doesNotMatch(timeout.stderr, /--timeout/, 'rollout status takes 1h30m too');
+    const badTimeout = gedge('rollout', 'status', 'nothing-here', '--timeout', '10');
+    assert.match(badTimeout.stderr, /--timeout: expected a duration/);
+  });
 });

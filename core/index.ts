@@ -12,6 +12,7 @@ export * from './uplink-wire.ts';
 export * from './exec-wire.ts';
 export * from './exec-client.ts';
 export * from './since.ts';
+export * from './duration.ts';
 export * from './secrets.ts';
 export * from './targets.ts';
 export * from './private-files.ts';

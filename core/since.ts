@@ -1,4 +1,4 @@
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+import { parseDuration } from './duration.ts';
 
 /**
  * A `since` as users write it: a duration back from `now` (`90s`, `10m`,
@@ -7,11 +7,8 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
  */
 export function parseSince(text: string, now = Date.now()): number | undefined {
   const t = text.trim();
-  if (/^(\d+(ms|s|m|h|d))+$/.test(t)) {
-    let ms = 0;
-    for (const [, n, unit] of t.matchAll(/(\d+)(ms|s|m|h|d)/g)) ms += Number(n) * UNIT_MS[unit!]!;
-    return Math.max(0, now - ms);
-  }
+  const back = parseDuration(t);
+  if (back !== undefined) return Math.max(0, now - back);
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(t)) {
     const at = Date.parse(t);
     return Number.isFinite(at) && at >= 0 ? at : undefined;

@@ -5,6 +5,7 @@ import { fetchPinnedCa, parsePin } from '../../core/ca-pin.ts';
 import { client, saveConfig } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { formatRows, age } from '../printers.ts';
+import { secondsFlag } from '../durations.ts';
 
 interface Conn {
   server?: string;
@@ -42,14 +43,13 @@ export function registerAccessCommands(program: Command): void {
     .command('create')
     .description('issue a single-use join token for a new node (or --kind admin, --kind user --project P for one or more projects, or --kind metrics for a scraper)')
     .option('--site <site>', 'the site the joining node belongs to')
-    .option('--ttl <seconds>', 'lifetime (default: an hour for a join token, until deleted for the others)')
+    .option('--ttl <duration>', 'lifetime, e.g. 1h or 30d (default: an hour for a join token, until deleted for the others)', secondsFlag('--ttl'))
     .option('--kind <kind>', 'join | admin | user | metrics', 'join')
     .option('--project <project>', 'user tokens: a project it may use (repeat for more)', collect, [])
     .option('--description <text>', '', '')
-    .action(async (o: { site?: string; ttl?: string; kind: 'join' | 'admin' | 'user' | 'metrics'; project: string[]; description: string }, cmd: Command) => {
+    .action(async (o: { site?: string; ttl?: number; kind: 'join' | 'admin' | 'user' | 'metrics'; project: string[]; description: string }, cmd: Command) => {
       const projects = o.project.length ? o.project : undefined;
-      const ttlSeconds = o.ttl === undefined ? undefined : Number(o.ttl);
-      if (ttlSeconds !== undefined && !Number.isInteger(ttlSeconds)) throw new CliError(`--ttl: expected whole seconds, got "${o.ttl}"`);
+      const ttlSeconds = o.ttl;
       const t = await client(cmd.optsWithGlobals<Conn>()).createToken({ kind: o.kind, site: o.site, projects, ttlSeconds, description: o.description });
       console.log(t.token);
       if (t.expiresAt) console.error(`expires ${t.expiresAt}${o.kind === 'join' ? '; single use' : ''}`);

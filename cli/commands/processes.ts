@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { CliError } from '../errors.ts';
+import { durationFlag } from '../durations.ts';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -57,8 +58,8 @@ export function registerProcessCommands(program: Command): void {
     .option('--tls-san <names>', "extra names and addresses for the center's certificate (it always covers localhost, 127.0.0.1, ::1 and --host), comma-separated", commaList)
     .option('--ca-cert <file>', 'first start only: use this CA certificate (PEM) instead of making one')
     .option('--ca-key <file>', 'first start only: the key of --ca-cert (EC P-256, PKCS #8 PEM)')
-    .option('--node-cert-ttl <duration>', 'lifetime of node certificates, e.g. 24h (agents renew at two thirds)', duration)
-    .option('--node-cert-grace <duration>', 'how long after expiry an offline node may still renew, e.g. 7d', duration)
+    .option('--node-cert-ttl <duration>', 'lifetime of node certificates, e.g. 24h (agents renew at two thirds)', durationFlag('--node-cert-ttl'))
+    .option('--node-cert-grace <duration>', 'how long after expiry an offline node may still renew, e.g. 7d', durationFlag('--node-cert-grace'))
     .option('--database <url>', 'a postgres:// URL instead of the embedded SQLite')
     .option('--egress-allow <cidrs>', 'networks route sinks may reach besides the default (which refuses link-local, unspecified and multicast), comma-separated', commaList)
     .addOption(new Option('--store-sync <mode>', "SQLite: 'full' fsyncs each commit before it is acknowledged; 'normal' may lose the last ones on power loss").choices(['full', 'normal']).default('full'))
@@ -199,12 +200,6 @@ function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** 90s, 30m, 24h, 7d, or milliseconds. */
-function duration(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
-  if (!m) throw new CliError(`expected a duration such as 90s, 30m, 24h or 7d, got "${v}"`);
-  return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms']);
-}
 
 function commaList(v: string): string[] {
   return v.split(',').map((x) => x.trim()).filter(Boolean);

@@ -3,19 +3,13 @@ import type { Service } from '../../core/index.ts';
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { age, formatRows } from '../printers.ts';
+import { durationFlag } from '../durations.ts';
 
 interface Conn {
   server?: string;
   token?: string;
 }
 
-const DURATION = /^(\d+)(ms|s|m|h)$/;
-
-function parseDuration(flag: string, v: string): number {
-  const m = DURATION.exec(v);
-  if (!m) throw new CliError(`${flag}: expected a duration such as 90s, 5m or 1h, got "${v}"`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-}
 
 /** One line about where a rollout stands. */
 export function rolloutLine(s: Service): string {
@@ -39,7 +33,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--timeout <duration>', 'give up after this long (exit 1)', '10m')
     .action(async (name: string, o: { project?: string; watch: boolean; timeout: string }, cmd: Command) => {
       const api = client(cmd.optsWithGlobals<Conn>());
-      const timeoutMs = parseDuration('--timeout', o.timeout);
+      const timeoutMs = durationFlag('--timeout')(o.timeout);
       const first = await api.get<Service>('Service', name, o.project);
       let last = rolloutLine(first);
       console.log(last);

@@ -13,7 +13,7 @@ describe('traffic options', () => {
     assert.equal(parseDuration('1m30s', 'x'), 90_000);
     assert.equal(parseDuration('500ms', 'x'), 500);
     assert.equal(parseDuration('0', 'x'), 0);
-    assert.equal(parseDuration('2.5', 'x'), 2500);
+    assert.throws(() => parseDuration('2.5', 'x'), SimConfigError, 'a bare number has no unit');
     assert.throws(() => parseDuration('soon', '--duration'), (e: unknown) => e instanceof SimConfigError && /--duration/.test(e.message));
     assert.deepEqual(parseIncident('edge-a/i3/n@30s+1m'), { site: 'edge-a', intersection: 'i3', approach: 'n', startMs: 30_000, durationMs: 60_000 });
     assert.throws(() => parseIncident('edge-a/i3/x@30s+1m'), SimConfigError);

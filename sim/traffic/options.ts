@@ -1,22 +1,15 @@
 import { z } from 'zod';
-import { nameSchema } from '../../core/index.ts';
+import { DURATION_HELP, nameSchema, parseDuration as coreParseDuration } from '../../core/index.ts';
 import { SimConfigError } from '../errors.ts';
 import { APPROACHES, type Approach } from './model.ts';
 
 /** Options of `gedge sim traffic` / startTrafficSim, with their defaults; every problem is reported with its path. */
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `120s`, `1m30s`, `500ms`, `2h`; a bare number is seconds. */
+/** A duration as every gedge flag takes it (core/duration.ts: `120s`, `1m30s`, `500ms`, `0`), or an error naming `what`. */
 export function parseDuration(text: string, what: string): number {
-  const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
-  if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(t)) {
-    let ms = 0;
-    for (const [, n, unit] of t.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(n) * UNIT_MS[unit!]!;
-    return Math.round(ms);
-  }
-  throw new SimConfigError(`${what}: expected a duration like 120s, 1m30s or 500ms, got "${text}"`, { details: [{ path: what, message: 'invalid duration' }] });
+  const ms = coreParseDuration(text);
+  if (ms === undefined) throw new SimConfigError(`${what}: expected ${DURATION_HELP}, got "${text}"`, { details: [{ path: what, message: 'invalid duration' }] });
+  return ms;
 }
 
 export interface IncidentSpec {

@@ -1,0 +1,17 @@
+import { DURATION_HELP, parseDuration } from '../core/index.ts';
+import { CliError } from './errors.ts';
+
+/** A commander parser for a duration flag (core/duration.ts: 90s, 1h30m, 500ms, 7d), milliseconds; a bad one names the flag. */
+export const durationFlag =
+  (flag: string) =>
+  (v: string): number => {
+    const ms = parseDuration(v);
+    if (ms === undefined) throw new CliError(`${flag}: expected ${DURATION_HELP}, got "${v}"`);
+    return ms;
+  };
+
+/** The same, in whole seconds (rounded up) for the API fields that take seconds (ttlSeconds). */
+export const secondsFlag =
+  (flag: string) =>
+  (v: string): number =>
+    Math.ceil(durationFlag(flag)(v) / 1000);
