@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { conditionSchema, labelsSchema, nameSchema, resourcesSchema, tierSchema } from './schema-base.ts';
+import { annotationsSchema, conditionSchema, labelsSchema, nameSchema, resourcesSchema, tierSchema } from './schema-base.ts';
 import { ruleSpecSchema, ruleStatusSchema } from './rule-schema.ts';
 import { instanceSpecSchema, instanceStatusSchema, runtimeKindSchema, serviceSpecSchema, serviceStatusSchema } from './workload-schema.ts';
 import { geoPointSchema, taintSchema } from './placement-schema.ts';
@@ -26,6 +26,7 @@ export const metadataSchema = z
     name: nameSchema,
     project: nameSchema.optional(),
     labels: labelsSchema.default({}),
+    annotations: annotationsSchema.optional(),
     /** Store revision of the last write; send it back on apply to detect a stale write. */
     revision: z.number().int().nonnegative().optional(),
     /** Bumped on every spec change (not on status-only writes). */

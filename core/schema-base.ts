@@ -17,6 +17,13 @@ export const labelKey = z
 export const labelValue = z.string().max(63).regex(/^([A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?)?$/, 'invalid label value');
 export const labelsSchema = z.record(labelKey, labelValue);
 
+/** Annotations: free text for tools and people, never selected on (Kubernetes' limit: 256 KiB in all). */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+const utf8 = new TextEncoder();
+export const annotationsSchema = z
+  .record(labelKey, z.string())
+  .refine((a) => Object.entries(a).reduce((n, [k, v]) => n + utf8.encode(k).length + utf8.encode(v).length, 0) <= MAX_ANNOTATIONS_BYTES, `at most ${MAX_ANNOTATIONS_BYTES} bytes of keys and values in all`);
+
 export const tierSchema = z.enum(['cloud', 'region', 'edge']);
 export type Tier = z.infer<typeof tierSchema>;
 

@@ -101,7 +101,7 @@ export class KyselyStore implements Store {
         }
         checkRevision(existing, obj.metadata.revision);
         const specSame = stableEqual(existing.spec, obj.spec);
-        if (specSame && stableEqual(existing.metadata.labels, obj.metadata.labels)) {
+        if (specSame && sameMetadata(existing, obj)) {
           results.push({ action: 'unchanged', object: existing });
           continue;
         }
@@ -118,7 +118,7 @@ export class KyselyStore implements Store {
       checkRevision(existing, opts.expectRevision ?? obj.metadata.revision);
       const specSame = stableEqual(existing.spec, obj.spec);
       const statusSame = !opts.withStatus || stableEqual(existing.status, obj.status);
-      if (specSame && statusSame && stableEqual(existing.metadata.labels, obj.metadata.labels)) return existing;
+      if (specSame && statusSame && sameMetadata(existing, obj)) return existing;
       const next = merge(existing, obj, !specSame);
       if (opts.withStatus) (next as { status?: unknown }).status = obj.status;
       return this.save(tx, changes, next, 'MODIFIED', false);
@@ -312,6 +312,7 @@ function fresh(obj: Resource, status: unknown): Resource {
     name: obj.metadata.name,
     ...(info?.namespaced ? { project: obj.metadata.project ?? DEFAULT_PROJECT } : {}),
     labels: obj.metadata.labels ?? {},
+    ...(obj.metadata.annotations ? { annotations: obj.metadata.annotations } : {}),
     generation: 1,
     createdAt: nowIso(),
     uid: randomUUID(),
@@ -321,11 +322,18 @@ function fresh(obj: Resource, status: unknown): Resource {
   return out;
 }
 
+/** Labels and annotations as written: what a write replaces in metadata (the rest is the store's). */
+function sameMetadata(existing: Resource, obj: Resource): boolean {
+  return stableEqual(existing.metadata.labels, obj.metadata.labels) && stableEqual(existing.metadata.annotations, obj.metadata.annotations);
+}
+
 function merge(existing: Resource, obj: Resource, specChanged: boolean): Resource {
+  const { annotations: _, ...kept } = existing.metadata;
   return {
     ...existing,
     metadata: {
-      ...existing.metadata,
+      ...kept,
+      ...(obj.metadata.annotations ? { annotations: obj.metadata.annotations } : {}),
       labels: obj.metadata.labels ?? {},
       generation: (existing.metadata.generation ?? 1) + (specChanged ? 1 : 0),
     },

@@ -34,6 +34,21 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     assert.deepEqual((await s.list('Service', { project: 'p2', limit: 2, after: { project: 'p2', name: 'b' } })).items.map((o) => o.metadata.name), ['c', 'd']);
   });
 
+  withStore('annotations are kept as written: a change of them alone is configured without a new generation, and leaving them out removes them', async (s) => {
+    const base = svc('noted');
+    const [created] = await s.apply([{ ...base, metadata: { ...base.metadata, annotations: { 'example.com/owner': 'team traffic', note: 'x' } } }]);
+    assert.deepEqual(created!.object.metadata.annotations, { 'example.com/owner': 'team traffic', note: 'x' });
+    const [same] = await s.apply([{ ...base, metadata: { ...base.metadata, annotations: { 'example.com/owner': 'team traffic', note: 'x' } } }]);
+    assert.equal(same!.action, 'unchanged');
+    const [changed] = await s.apply([{ ...base, metadata: { ...base.metadata, annotations: { note: 'y' } } }]);
+    assert.equal(changed!.action, 'configured');
+    assert.deepEqual(changed!.object.metadata.annotations, { note: 'y' });
+    assert.equal(changed!.object.metadata.generation, 1, 'annotations are not the spec');
+    const [gone] = await s.apply([base]);
+    assert.equal(gone!.action, 'configured');
+    assert.equal((await s.get('Service', 'default', 'noted'))!.metadata.annotations, undefined);
+  });
+
   withStore('revisions strictly increase across every kind of write', async (s) => {
     const seen: number[] = [];
     s.subscribe((c) => seen.push(c.revision));
