@@ -1,11 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KINDS } from '../core/index.ts';
-import { REPO_ROOT, removeDir, startCenterProcess, type CenterHandle } from '../testkit/index.ts';
+import { REPO_ROOT, removeDir, startCenterProcess, waitFor, type CenterHandle } from '../testkit/index.ts';
 
 /** The CLI as a kubectl user expects it, against a real center. */
 describe('CLI conventions', () => {
@@ -41,6 +42,22 @@ describe('CLI conventions', () => {
     assert.equal(none.stdout, '');
     assert.match(none.stderr, /No services found in project conv\./);
     assert.equal(JSON.parse(gedge('get', 'services', '-p', 'conv', '-l', 'app=nothing', '-o', 'json').stdout).items.length, 0, 'json still prints an empty list');
+  });
+
+  test('get -w prints later rows in the columns of the header', async () => {
+    const child = spawn(process.execPath, ['bin/gedge.mjs', '--server', c.url, '--ca-file', c.caFile, '--token', c.adminToken, 'get', 'services', '-p', 'conv', '-w'], { cwd: REPO_ROOT, env: { ...process.env, GEDGE_CONFIG: join(dir, 'config') } });
+    const lines: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
+    try {
+      await waitFor(() => lines.length >= 4, 20_000, 'the header and three services');
+      await c.api.apply(service('w', { app: 'later' }));
+      const row = await waitFor(() => lines.find((l) => l.startsWith('w ')), 20_000, 'the new service\'s row');
+      const starts = (l: string) => [...l.matchAll(/(?:^|\s{2,})(\S)/g)].map((m) => m.index! + m[0].length - 1);
+      assert.deepEqual(starts(row).slice(0, 4), starts(lines[0]!).slice(0, 4), `${lines[0]}\n${row}`);
+    } finally {
+      child.kill();
+      await c.api.delete('Service', 'w', 'conv');
+    }
   });
 
   test('delete by selector, by manifest and --all; exactly one way of naming what to delete', async () => {

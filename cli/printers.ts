@@ -138,6 +138,31 @@ export function table(kind: string, items: Resource[], wide: boolean, header = t
   return formatRows(header ? [cols.map((c) => c[0]), ...rows] : rows);
 }
 
+/**
+ * A table printed a row at a time (get -w): each column as wide as the
+ * widest value seen so far, so later rows line up with the header and the
+ * rows above them (a longer value widens its column from then on).
+ */
+export function rowPrinter(kind: string, wide: boolean): { header(items: Resource[]): string; row(o: Resource): string } {
+  const cols = (COLUMNS[kind] ?? COLUMNS.Project!).filter((c) => wide || !c[2]);
+  const widths = cols.map((c) => c[0].length);
+  const cells = (o: Resource) => cols.map((c) => c[1](o));
+  const line = (r: string[]) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]! + 3))).join('').trimEnd();
+  const fit = (r: string[]) => r.forEach((v, i) => (widths[i] = Math.max(widths[i]!, v.length)));
+  return {
+    header(items) {
+      const rows = [cols.map((c) => c[0]), ...items.map(cells)];
+      rows.forEach(fit);
+      return rows.map(line).join('\n');
+    },
+    row(o) {
+      const r = cells(o);
+      fit(r);
+      return line(r);
+    },
+  };
+}
+
 export function formatRows(rows: string[][]): string {
   if (!rows.length) return '';
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));

@@ -5,7 +5,7 @@ import { yaml } from '../../core/lazy-yaml.ts';
 import { KINDS, lookupKind, SERVICE_LABEL, type GedgeEvent, type Instance, type Resource, type Rule } from '../../core/index.ts';
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
-import { age, formatRows, OUTPUT_FORMATS, render, table, type OutputFormat } from '../printers.ts';
+import { age, formatRows, OUTPUT_FORMATS, render, rowPrinter, type OutputFormat } from '../printers.ts';
 import { describePlacement } from '../describe-placement.ts';
 import { describeRule } from '../describe-rule.ts';
 import { batchOf, inSources } from '../apply-batch.ts';
@@ -51,15 +51,19 @@ export function registerResourceCommands(program: Command): void {
         return;
       }
       const { items, revision } = await api.list(kind, { project: o.project, selector: o.selector });
+      const tabular = format === 'table' || format === 'wide';
+      const rows = o.watch && tabular ? rowPrinter(kind, format === 'wide') : undefined;
       // As kubectl: an empty list says so on stderr, so a script reading stdout gets nothing (table) or an empty list (json, yaml).
-      if (!items.length && (format === 'table' || format === 'wide' || format === 'name')) console.error(`No ${lookupKind(kind)!.plural} found${o.project ? ` in project ${o.project}` : ''}.`);
-      else console.log(render(kind, items, format, false));
+      if (!items.length && (tabular || format === 'name')) console.error(`No ${lookupKind(kind)!.plural} found${o.project ? ` in project ${o.project}` : ''}.`);
+      if (rows) console.log(rows.header(items));
+      else if (items.length || !(tabular || format === 'name')) console.log(render(kind, items, format, false));
       if (!o.watch) return;
       for await (const ev of api.watch(kind, { project: o.project, selector: o.selector, since: revision })) {
         if (ev.type === 'BOOKMARK' || !ev.object) continue;
         if (format === 'json') console.log(JSON.stringify(ev));
         else if (format === 'yaml') console.log(`---\n${yaml().stringify(ev)}`);
-        else console.log(`${table(kind, [ev.object], format === 'wide', false)}${ev.type === 'DELETED' ? '   (deleted)' : ''}`);
+        else if (format === 'name') console.log(`${kind.toLowerCase()}/${ev.object.metadata.name}${ev.type === 'DELETED' ? ' (deleted)' : ''}`);
+        else console.log(`${rows!.row(ev.object)}${ev.type === 'DELETED' ? '   (deleted)' : ''}`);
       }
     });
 
