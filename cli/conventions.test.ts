@@ -96,4 +96,37 @@ describe('CLI conventions', () => {
     const badTimeout = gedge('rollout', 'status', 'nothing-here', '--timeout', '10');
     assert.match(badTimeout.stderr, /--timeout: expected a duration/);
   });
+
+  test('contexts: login saves one per center and token, use-context switches, --context picks one for a command', async () => {
+    const config = join(dir, 'contexts');
+    const bare = (...args: string[]) => spawnSync(process.execPath, ['bin/gedge.mjs', ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, GEDGE_CONFIG: config } });
+    const user = await c.api.createToken({ kind: 'user', projects: ['conv'] });
+    assert.equal(bare('login', '--server', c.url, '--token', c.adminToken, '--ca-file', c.caFile, '--context', 'admin').status, 0);
+    const login = bare('login', '--server', c.url, '--token', user.token, '--ca-file', c.caFile, '--context', 'conv-user');
+    assert.equal(login.status, 0, login.stderr);
+    assert.match(login.stdout, /as context "conv-user"/);
+
+    const listed = bare('config', 'get-contexts').stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    assert.deepEqual(listed, [['CURRENT', 'NAME', 'SERVER'], ['admin', c.url], ['*', 'conv-user', c.url]]);
+    assert.equal(bare('config', 'current-context').stdout.trim(), 'conv-user');
+    // The user's context may not list tokens; the admin's may, through --context or once it is current.
+    assert.equal(bare('token', 'list').status, 1);
+    assert.equal(bare('--context', 'admin', 'token', 'list').status, 0);
+    assert.equal(bare('config', 'use-context', 'admin').status, 0);
+    assert.equal(bare('token', 'list').status, 0);
+    const missing = bare('--context', 'nowhere', 'get', 'projects');
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /no context "nowhere"/);
+    assert.equal(bare('config', 'delete-context', 'conv-user').status, 0);
+    assert.deepEqual(bare('config', 'get-contexts').stdout.trim().split('\n').length, 2);
+  });
+
+  test('a config from before contexts reads as the context "default"', () => {
+    const config = join(dir, 'old-config');
+    writeFileSync(config, JSON.stringify({ server: c.url, token: c.adminToken, ca: c.ca }));
+    const r = spawnSync(process.execPath, ['bin/gedge.mjs', 'get', 'projects', '-o', 'name'], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, GEDGE_CONFIG: config } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /project\/default/);
+    assert.match(spawnSync(process.execPath, ['bin/gedge.mjs', 'config', 'get-contexts'], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, GEDGE_CONFIG: config } }).stdout, /\*\s+default/);
+  });
 });

@@ -9,6 +9,7 @@ import { registerMessageCommands } from './commands/messages.ts';
 import { registerDeviceCommands } from './commands/devices.ts';
 import { registerRolloutCommands } from './commands/rollout.ts';
 import { registerSimCommands } from './commands/sim.ts';
+import { registerContextCommands } from './commands/contexts.ts';
 
 const program = new Command('gedge')
   .description('gedge: an open cloud-edge computing platform')
@@ -16,6 +17,7 @@ const program = new Command('gedge')
   .option('--server <url>', 'center URL (default: from gedge login)')
   .option('--token <token>', 'API token (default: from gedge login)')
   .option('--ca-file <file>', "the center's CA certificate (PEM) to trust for https:// (default: the one pinned by gedge login)")
+  .option('--context <name>', 'the context to use, of those gedge login saved (default: the current one; $GEDGE_CONTEXT)')
   .showHelpAfterError()
   .exitOverride();
 
@@ -27,6 +29,7 @@ registerMessageCommands(program);
 registerDeviceCommands(program);
 registerRolloutCommands(program);
 registerSimCommands(program);
+registerContextCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -52,7 +52,8 @@ test('gedge up (npm start) runs the smart city and hello on the edges, stops cle
     const url = /API:\s+(\S+)\/api\/v1/.exec(out)![1]!;
     const token = /Admin token:\s+(\S+)/.exec(out)![1]!;
     for (const cmd of ['npx gedge get rules -p city', 'npx gedge get nodes', 'npx gedge messages city-view -p city']) assert.ok(out.includes(cmd), `suggests ${cmd}`);
-    assert.equal(JSON.parse(readFileSync(env.GEDGE_CONFIG, 'utf8')).server, url, 'the CLI is logged in');
+    const cli = JSON.parse(readFileSync(env.GEDGE_CONFIG, 'utf8')) as { current: string; contexts: Record<string, { server: string }> };
+    assert.equal(cli.contexts[cli.current]?.server, url, 'the CLI is logged in (context gedge-up)');
     const brokers = [...out.matchAll(/(cloud|edge-[a-d]) mqtts:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => [`${m[1]}-1`, Number(m[2])]);
     assert.equal(brokers.length, 5, 'the cloud and each edge run a broker');
     const ca = readFileSync(join(dir, 'center', 'pki', 'ca.crt'), 'utf8');

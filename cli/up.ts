@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient, waitFor, type Node } from '../core/index.ts';
 import { CITY_PROJECT, Wan, deploySmartCity, type Outage, type WanDelays } from '../sim/index.ts';
-import { saveConfig } from './config.ts';
+import { saveContext } from './config.ts';
 
 const BIN = fileURLToPath(new URL('../bin/gedge.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -106,7 +106,7 @@ export async function runUp(o: UpOptions): Promise<void> {
   for (const e of edges) edgeBrokers[e.site] = await wan.brokerAddress(e.site, 'edge', brokers.get(e.site)!);
   const city = await deploySmartCity(api, { manifestsDir: CITY, cloudBroker: `127.0.0.1:${brokers.get('cloud')}`, edgeBrokers, tls: true });
   await api.apply(readFileSync(join(ROOT, 'examples', 'hello', 'service.yaml'), 'utf8'));
-  const configFile = saveConfig({ server: url, token, ca });
+  const configFile = saveContext('gedge-up', { server: url, token, ca });
   // Its own process, like a real fleet of devices: its timing is not the agents' nor the WAN emulator's.
   const simArgs = ['sim', 'traffic', '-p', CITY_PROJECT, '--sites', city.edges.join(','), '--devices', String(o.devices), '--rate', String(o.rate), '--stats-every', '10s'];
   const sim = (parts.sim = o.devices > 0 ? launch('sim', simArgs, dir, { GEDGE_SERVER: url, GEDGE_TOKEN: token, GEDGE_CA_FILE: caFile }) : undefined);

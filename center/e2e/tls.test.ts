@@ -58,7 +58,8 @@ describe('TLS: pinning and node identity', () => {
     assert.match(none.stderr, /--ca-pin: required/);
     const right = spawnSync(process.execPath, ['bin/gedge.mjs', 'login', '--server', c.url, '--token', c.adminToken, '--ca-pin', c.caPin], { cwd: REPO_ROOT, encoding: 'utf8', env });
     assert.equal(right.status, 0, right.stderr);
-    assert.equal(JSON.parse(readFileSync(config, 'utf8')).ca, c.ca);
+    const saved = JSON.parse(readFileSync(config, 'utf8')) as { current: string; contexts: Record<string, { ca?: string }> };
+    assert.equal(saved.contexts[saved.current]?.ca, c.ca);
     const get = spawnSync(process.execPath, ['bin/gedge.mjs', 'get', 'sites'], { cwd: REPO_ROOT, encoding: 'utf8', env });
     assert.equal(get.status, 0, get.stderr);
     assert.match(get.stdout, /edge-a/);

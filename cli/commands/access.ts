@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { ApiClient, SINCE_HELP, parseSince } from '../../core/index.ts';
 import { fetchPinnedCa, parsePin } from '../../core/ca-pin.ts';
-import { client, saveConfig } from '../config.ts';
+import { client, contextName, saveContext } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { formatRows, age } from '../printers.ts';
 import { secondsFlag } from '../durations.ts';
@@ -18,13 +18,13 @@ const collect = (value: string, prev: string[]): string[] => [...prev, value];
 export function registerAccessCommands(program: Command): void {
   program
     .command('login')
-    .description("store the center URL, a token and the center's CA in ~/.gedge/config (or $GEDGE_CONFIG)")
+    .description("store the center URL, a token and the center's CA as a context in ~/.gedge/config (or $GEDGE_CONFIG), and make it the current one")
     .option('--server <url>', 'center URL, e.g. https://center.example:7380 (or the loopback http://127.0.0.1:PORT)')
     .option('--token <token>', 'an admin or user token')
     .addOption(new Option('--ca-pin <sha256:hex>', "https: the pin of the center's CA (the center logs it as caPin; gedge token create prints it)").env('GEDGE_CA_PIN'))
     .action(async (_o: unknown, cmd: Command) => {
       // --server and --token are also the program's own options: wherever they are given, they arrive here.
-      const o = cmd.optsWithGlobals<{ server?: string; token?: string; caPin?: string; caFile?: string }>();
+      const o = cmd.optsWithGlobals<{ server?: string; token?: string; caPin?: string; caFile?: string; context?: string }>();
       if (!o.server) throw new CliError('--server: required (the center URL)');
       if (!o.token) throw new CliError('--token: required (an admin or user token)');
       let ca: string | undefined;
@@ -35,7 +35,8 @@ export function registerAccessCommands(program: Command): void {
       }
       // Check before saving, so a typo does not lock the user out of the other commands.
       await new ApiClient(o.server, o.token, ca).list('Project');
-      console.log(`logged in to ${o.server}; config written to ${saveConfig({ server: o.server, token: o.token, ca })}`);
+      const name = o.context ?? contextName(o.server);
+      console.log(`logged in to ${o.server} as context "${name}"; config written to ${saveContext(name, { server: o.server, token: o.token, ca })}`);
     });
 
   const token = program.command('token').description('manage join, admin and user tokens');
