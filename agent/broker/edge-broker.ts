@@ -7,7 +7,7 @@ import { nameSchema } from '../../core/schema-base.ts';
 import { Counters } from './counters.ts';
 import { guardedEmitter } from './emitter.ts';
 import { InvalidTopicError } from './errors.ts';
-import { deviceOf, Gatekeeper } from './gatekeeper.ts';
+import { deviceOf, Gatekeeper, skipRouted } from './gatekeeper.ts';
 import { Listeners, type ServerTls } from './listeners.ts';
 import { ConnectionLimiter, DEFAULT_LIMITS, guardPacketSize } from './limits.ts';
 import { sessionOf, type AedesClient, type RoutedPacket } from './session.ts';
@@ -52,6 +52,7 @@ export class EdgeBroker {
       authorizeSubscribe: gate.authorizeSubscribe,
       authorizeForward: gate.authorizeForward,
     });
+    skipRouted(aedes);
     let listeners: Listeners;
     try {
       listeners = await Listeners.start((conn, req) => guardPacketSize(aedes.handle(conn, req), limits), { tcp: o.tcp, ws: o.ws, tls: o.tls, wss: o.wss }, new ConnectionLimiter(limits), o.certificate);
@@ -115,7 +116,10 @@ export class EdgeBroker {
     const mounted = `${project}/${filter}`;
     const from = project.length + 1;
     const log = this.log;
+    // mqemitter removes a listener only a turn after it is asked to, and a device's message is routed in the turn it arrives.
+    let subscribed = true;
     const deliver = (packet: RoutedPacket, done: () => void): void => {
+      if (!subscribed) return done();
       try {
         handler({ project, topic: packet.topic.slice(from), payload: packet.payload as Buffer, qos: packet.qos, retain: packet.retain, device: deviceOf(packet.clientId) });
       } catch (err) {
@@ -124,7 +128,10 @@ export class EdgeBroker {
       done();
     };
     this.aedes.subscribe(mounted, deliver, noop);
-    return () => this.aedes.unsubscribe(mounted, deliver, noop);
+    return () => {
+      subscribed = false;
+      this.aedes.unsubscribe(mounted, deliver, noop);
+    };
   }
 
   /**

@@ -6,6 +6,7 @@ import { SESSION, Session, sessionOf, type Access, type AedesClient, type MqttPa
 import type { SqlitePersistence } from './sqlite-persistence.ts';
 import { DEFAULT_PROJECT, isValidTopic, parseClientId } from './topics.ts';
 import type { BrokerHooks, DeviceIdentity } from './types.ts';
+import { deliverInTurn } from './deliver.ts';
 import { disconnect, NOT_AUTHORIZED } from './wire.ts';
 
 /** Where a refused publish goes: acknowledged as usual, routed to no one (no subscription can match a `$` topic of ours). */
@@ -51,6 +52,7 @@ export class Gatekeeper {
       s.expiry = packet.properties?.sessionExpiryInterval ?? 0;
     }
     interpose(c._parser);
+    deliverInTurn(c);
     done(null, true);
   };
 
@@ -108,7 +110,7 @@ export class Gatekeeper {
           delete props.subscriptionIdentifier;
         }
         this.access.counters.messagesIn++;
-        return this.admit(s, topic, packet, done);
+        return this.admit(s, topic, packet, client !== null && packet.qos === 1 ? routeFirst(client as AedesClient, packet, done) : done);
       }
       this.access.counters.deny('publish', s);
       this.log.debug({ device: s.key, topic: packet.topic }, 'publish refused');
@@ -174,6 +176,60 @@ export class Gatekeeper {
     const ref = parseClientId((packet as { clientId?: string }).clientId ?? '');
     return ref ? new Session(ref.project, ref.device, false, this.access) : null;
   }
+}
+
+/** A QoS 1 publish routeFirst has routed: whether that is complete, and aedes' callback waiting for it. */
+const ROUTING = Symbol('gedge.broker.routing');
+interface Routing {
+  routed: boolean;
+  err: Error | null;
+  finish: Done | undefined;
+}
+type RoutedAhead = PublishPacket & { [ROUTING]?: Routing };
+
+/**
+ * A device's QoS 1 message is routed here, before its PUBACK, as Mosquitto
+ * does. aedes writes the PUBACK first and routes only once that write has
+ * called back (a setImmediate later), so every delivery waited for the
+ * PUBACK's write(2) and the rest of the event loop's poll phase (~40 us at
+ * the median, 150-200 us at p99, measured in the broker). Now the deliveries
+ * are written first and the PUBACK at the end of the same turn (wire.ts)
+ * [MQTT-4.3.2-2: the PUBACK follows ownership]. aedes' own publish of the
+ * packet afterwards only waits for this routing to complete (skipRouted),
+ * so the connection's next packets are still read only once this one is
+ * routed and acknowledged: a slow subscriber still holds back its publishers.
+ */
+function routeFirst(client: AedesClient, packet: RoutedAhead, done: Done): Done {
+  return (err) => {
+    if (err) return done(err);
+    const routing: Routing = { routed: false, err: null, finish: undefined };
+    client.broker.publish(packet, client, (routeErr) => {
+      routing.routed = true;
+      routing.err = routeErr ?? null;
+      routing.finish?.(routing.err);
+    });
+    packet[ROUTING] = routing;
+    done(null);
+  };
+}
+
+/**
+ * aedes' publish, minus what is not to be routed (again): a device's publish
+ * to DISCARD_TOPIC (refused) goes nowhere, and one routeFirst has routed
+ * completes when that routing does.
+ */
+export function skipRouted(aedes: { publish(packet: PublishPacket, client: unknown, done?: Done): void }): void {
+  const publish = aedes.publish;
+  aedes.publish = function publishOnce(this: unknown, packet: RoutedAhead, client, done) {
+    const routing = packet[ROUTING];
+    if (routing !== undefined) {
+      packet[ROUTING] = undefined;
+      if (!routing.routed) return void (routing.finish = done);
+      return done?.(routing.err);
+    }
+    if (packet.topic === DISCARD_TOPIC && client !== null && typeof client === 'object') return done?.(null);
+    return publish.call(this, packet, client, done);
+  };
 }
 
 /** The device of a canonical client id ("P/D", see preConnect); undefined for the broker's own messages. */

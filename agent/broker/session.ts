@@ -1,4 +1,4 @@
-import type { AedesPublishPacket, Client, ConnectPacket, Subscription, UnsubscribePacket } from 'aedes';
+import type { AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription, UnsubscribePacket } from 'aedes';
 import type { Counters } from './counters.ts';
 import { filterCovers, isValidFilter, topicMatches } from './topics.ts';
 import type { DeviceDirectory, DeviceIdentity } from './types.ts';
@@ -15,7 +15,10 @@ export interface AedesClient extends Client {
   _inboundInflight: Set<number>;
   /** The next outgoing message id. */
   _nextId: number;
-  broker: { persistence: { incomingDelPacket(client: AedesClient, packet: { messageId: number }): Promise<void> } };
+  broker: {
+    persistence: { incomingDelPacket(client: AedesClient, packet: { messageId: number }): Promise<void> };
+    publish(packet: PublishPacket, client: AedesClient, done: (err?: Error | null) => void): void;
+  };
 }
 /** A message as aedes routes it: a device's carries the (canonical) client id of its publisher. */
 export type RoutedPacket = AedesPublishPacket & { clientId?: string };

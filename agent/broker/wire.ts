@@ -24,7 +24,7 @@ import { SESSION, type AedesClient, type Session } from './session.ts';
  */
 
 type Writer = (packet: OutPacket, stream: Writable, opts?: { protocolVersion: number }) => boolean;
-interface OutPacket {
+export interface OutPacket {
   cmd: string;
   topic?: string;
   messageId?: number;
@@ -32,7 +32,7 @@ interface OutPacket {
   sessionPresent?: boolean;
   granted?: number[];
 }
-type DeviceStream = Writable & { client?: AedesClient };
+export type DeviceStream = Writable & { client?: AedesClient };
 
 const mqttPacket = createRequire(import.meta.resolve('aedes'))('mqtt-packet') as { writeToStream: Writer & { cacheNumbers: boolean } };
 const encode: Writer = mqttPacket.writeToStream;
@@ -46,29 +46,34 @@ const CONNACK_REASON = [0x00, 0x84, 0x85, 0x88, 0x86, 0x87];
 /** What a v5 client should know of us: no shared subscriptions, no subscription identifiers (no topic aliases: absent means 0). */
 const SERVER_PROPERTIES = { sharedSubscriptionAvailable: false, subscriptionIdentifiersAvailable: false };
 
-function write(packet: OutPacket, stream: DeviceStream, opts?: { protocolVersion: number }): boolean {
+/** What aedes' writeToStream calls become: every packet to a device goes through here. */
+export function write(packet: OutPacket, stream: DeviceStream, opts?: { protocolVersion: number }): boolean {
   if (opts !== undefined) return encode(packet, stream, opts);
   const s = stream.client?.[SESSION];
   if (s === undefined) return encode(packet, stream);
-  if (!s.corked) coalesce(s, stream);
+  if (!s.corked) coalesce(s, stream, packet.cmd === 'puback');
   if (packet.cmd === 'connack' && (packet.returnCode ?? 0) === 0) s.connacked = true;
   if (packet.cmd === 'publish') return writePublish(s, packet, stream);
   return s.v5 ? writeV5(s, packet, stream) : encode(packet, stream);
 }
 
 /**
- * aedes writes each delivery from its own setImmediate, and mqtt-packet
- * uncorks on the next tick, so every packet would be a write(2) of its own.
- * From the second packet a connection gets within one event-loop turn on,
- * it stays corked until the loop comes round again, so a busy connection
- * gets one writev per turn; a lone packet (low load) still leaves at once.
+ * mqtt-packet uncorks on the next tick, so every packet would be a write(2)
+ * of its own. From the second packet a connection gets within one
+ * event-loop turn on, it stays corked until the loop comes round again, so a
+ * busy connection gets one writev per turn; a lone packet (low load) still
+ * leaves at once. A PUBACK always waits for the end of the turn: the message
+ * it acknowledges was routed first (gatekeeper.ts, routeFirst), and its
+ * deliveries leave on the next tick after the persistence's promises, which
+ * a PUBACK leaving on that tick would precede (a TLS write costs ~30 us).
  */
-function coalesce(s: Session, stream: DeviceStream): void {
+function coalesce(s: Session, stream: DeviceStream, hold: boolean): void {
   const now = currentTurn();
-  if (s.turn !== now) {
+  if (s.turn !== now && !hold) {
     s.turn = now;
     return;
   }
+  s.turn = now;
   s.corked = true;
   stream.cork();
   setImmediate(uncork, s, stream);
