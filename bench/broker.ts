@@ -206,9 +206,11 @@ async function startServer(kind: 'ours' | 'ours-uplink' | 'ours-tls' | 'aedes', 
   return { port, child, stop: () => new Promise((resolve) => (child.once('exit', () => resolve()), child.stdin!.end())) };
 }
 
+/** The pid of the Mosquitto listening on MOSQUITTO.port (pidof would also name the TLS one this bench starts). */
 function mosquittoPid(): number | undefined {
   try {
-    return Number(execFileSync('pidof', ['mosquitto']).toString().trim().split(/\s+/)[0]) || undefined;
+    const out = execFileSync('ss', ['-Hltnp', `sport = :${MOSQUITTO.port}`]).toString();
+    return Number(/"mosquitto",pid=(\d+)/.exec(out)?.[1]) || undefined;
   } catch {
     return undefined; // CPU is then not reported for it
   }
