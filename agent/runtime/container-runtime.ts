@@ -66,8 +66,14 @@ export class ContainerRuntime implements Runtime {
   private readonly podman: Podman;
   private readonly prefix: string;
 
-  /** Images being copied from the node's store, by name: two starts of one image share the copy. */
-  private readonly importing = new Map<string, Promise<void>>();
+  /**
+   * Images in the runtime's store, checked (or copied from the node's) once:
+   * the next starts of an image run no podman call for it. Two starts of one
+   * image share the check and the copy. Forgotten when a start fails, or
+   * when the image was nowhere yet (a registry pull or an administrator's
+   * load may bring it).
+   */
+  private readonly images = new Map<string, Promise<boolean>>();
 
   constructor(private readonly opts: ContainerRuntimeOptions) {
     this.podman = new Podman(opts.dir, { bin: opts.podman, ownStore: true });
@@ -122,6 +128,7 @@ export class ContainerRuntime implements Runtime {
           ? `cannot start a container of image ${image}: ${lastLine(early)} (podman exit ${started.podmanExit})`
           : undefined;
       if (failure) {
+        this.images.delete(image); // gone from the store since it was checked, perhaps: look again next time
         await Promise.all([this.remove(name, 0).catch(() => undefined), log.close()]);
         throw new StartFailedError(`${spec.id}: ${failure}`);
       }
@@ -175,14 +182,14 @@ export class ContainerRuntime implements Runtime {
    */
   private async importImage(image: string, id: string): Promise<void> {
     if (this.opts.pull === 'always') return;
-    let copy = this.importing.get(image);
-    if (!copy) {
-      copy = this.podman.adopt(image).finally(() => this.importing.delete(image));
-      this.importing.set(image, copy);
-    }
-    await copy.catch((err: unknown) => {
+    let present = this.images.get(image);
+    if (!present) this.images.set(image, (present = this.podman.adopt(image)));
+    try {
+      if (!(await present)) this.images.delete(image);
+    } catch (err) {
+      this.images.delete(image);
       throw new StartFailedError(`${id}: cannot copy image ${image} from the node's store: ${(err as Error).message}`, { cause: err });
-    });
+    }
   }
 
   private runArgs(spec: RunSpec, name: string): string[] {

@@ -123,12 +123,14 @@ export class Podman {
   /**
    * Copies `image` from the node's store into this podman's own (save | load)
    * unless it has it already or the node has not; a failed copy rejects
-   * with podman's message. Without an own store there is nothing to do.
+   * with podman's message. Whether this store has the image now (without an
+   * own store: whether the node's has it).
    */
-  async adopt(image: string): Promise<void> {
-    if (!this.ownStore || (await this.run(['image', 'exists', image])).code === 0) return;
+  async adopt(image: string): Promise<boolean> {
+    if ((await this.run(['image', 'exists', image])).code === 0) return true;
+    if (!this.ownStore) return false;
     const node = this.nodeStore();
-    if ((await node.run(['image', 'exists', image])).code !== 0) return;
+    if ((await node.run(['image', 'exists', image])).code !== 0) return false;
     const save = await node.spawn(['save', image], { stdio: ['ignore', 'pipe', 'pipe'] });
     let saveErr = '';
     save.stderr?.setEncoding('utf8').on('data', (d: string) => (saveErr += d));
@@ -137,6 +139,7 @@ export class Podman {
     const saveCode = await saved;
     if (saveCode !== 0) throw new Error(`podman save failed (exit ${saveCode}): ${lastLine(saveErr)}`);
     if (loaded.code !== 0) throw new Error(`podman load failed (exit ${loaded.code}): ${lastLine(loaded.stderr)}`);
+    return true;
   }
 
   /** Runs podman to completion and collects its output; rejects only when podman cannot be run at all. */
