@@ -212,6 +212,15 @@ describe('ContainerRuntime', { skip }, () => {
     const execution = await start(spec);
     assert.equal((await podman.check(['container', 'inspect', '--format', '{{.State.Pid}}', name])).trim(), String(execution.pid));
   });
+
+  it("reap removes the instance's container from the node's store too (started there by an agent from before stores of their own)", async () => {
+    const spec = specFor(sleeper());
+    const name = naming.containerName(spec.id);
+    const node = podman.nodeStore();
+    await node.check(['run', '-d', '--name', name, '--init', image, 'sleep', '1000']);
+    await runtime.reap(spec, null);
+    assert.notEqual((await node.run(['container', 'exists', name])).code, 0, 'gone from the node store');
+  });
 });
 
 function collect(session: ExecSession): { session: ExecSession; out: () => string; err: () => string } {

@@ -166,10 +166,15 @@ export class ContainerRuntime implements Runtime {
     }
   }
 
-  /** Removes the instance's container, whatever its state, giving it the stop grace (whole seconds: podman's unit). */
+  /**
+   * Removes the instance's container, whatever its state, giving it the stop
+   * grace (whole seconds: podman's unit). In the node's store too: an agent
+   * from before stores of their own started its containers there, and one
+   * left running would keep the instance's host port.
+   */
   async reap(spec: RunSpec, _pid: number | null): Promise<void> {
     const name = this.containerName(spec.id);
-    await this.remove(name, spec.template.stopGraceMs);
+    await Promise.all([this.remove(name, spec.template.stopGraceMs), this.remove(name, spec.template.stopGraceMs, this.podman.nodeStore())]);
     await rm(this.pidFile(name), { force: true });
   }
 
@@ -252,8 +257,8 @@ export class ContainerRuntime implements Runtime {
     return { status, exitCode: Number(code), oomKilled: oom === 'true' };
   }
 
-  private async remove(name: string, graceMs: number): Promise<void> {
-    const r = await this.podman.run(['rm', '--force', '--ignore', '--time', String(Math.ceil(graceMs / 1000)), name]);
+  private async remove(name: string, graceMs: number, podman = this.podman): Promise<void> {
+    const r = await podman.run(['rm', '--force', '--ignore', '--time', String(Math.ceil(graceMs / 1000)), name]);
     if (r.code !== 0) throw new RuntimeError(`cannot remove container ${name}: ${lastLine(r.stderr)}`);
   }
 }
