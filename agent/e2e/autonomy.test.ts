@@ -55,8 +55,10 @@ test('an agent restarted during a partition brings its workloads back from local
     const events = await waitFor(async () => {
       const evs = (await api.list<GedgeEvent>('Event')).items.map((e) => e.spec).sort((a, b) => a.at.localeCompare(b.at));
       const reasons = new Set(evs.map((e) => e.reason));
-      return ['NodeNotReady', 'NodeReady', 'RestoredFromLocalState', 'Disconnected'].every((r) => reasons.has(r)) ? evs : undefined;
-    }, 15_000, 'offline period events');
+      // Both instances' RestoredFromLocalState: the agent's outbox sends its events one by one, so one may land a poll after the other.
+      const restoredBoth = evs.filter((e) => e.reason === 'RestoredFromLocalState').length >= 2;
+      return restoredBoth && ['NodeNotReady', 'NodeReady', 'Disconnected'].every((r) => reasons.has(r)) ? evs : undefined;
+    }, 15_000, 'offline period events, RestoredFromLocalState for both instances');
     const ready = events.filter((e) => e.reason === 'NodeReady').at(-1)!;
     assert.match(ready.message, /after \d+ s offline/);
     const restoredEvents = events.filter((e) => e.reason === 'RestoredFromLocalState');
