@@ -31,14 +31,21 @@ export function createMetrics() {
     reconciles: new Counter({ name: 'gedge_reconcile_total', help: 'Controller reconciles', labelNames: ['controller', 'result'], registers: [registry] }),
     reconcileSeconds: new Histogram({ name: 'gedge_reconcile_seconds', help: 'Reconcile duration', labelNames: ['controller'], registers: [registry], buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2] }),
     storeRevision: new Gauge({ name: 'gedge_store_revision', help: 'Current store revision', registers: [registry] }),
-    storeWrites: new Counter({ name: 'gedge_store_writes_total', help: 'Writes committed', registers: [registry], collect() {
-        this.reset();
-        this.inc(commits.writes);
-      } }),
-    storeCommits: new Counter({ name: 'gedge_store_commits_total', help: 'Store transactions committed; writes / commits is the group-commit factor', registers: [registry], collect() {
-        this.reset();
-        this.inc(commits.commits);
-      } }),
+    storeWrites: totalOf(registry, 'gedge_store_writes_total', 'Writes committed', () => commits.writes),
+    storeCommits: totalOf(registry, 'gedge_store_commits_total', 'Store transactions committed; writes / commits is the group-commit factor', () => commits.commits),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** A counter whose total something else keeps (read at each scrape), not incremented here. */
+function totalOf(registry: Registry, name: string, help: string, read: () => number): Counter {
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}

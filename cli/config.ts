@@ -45,6 +45,13 @@ export function writeConfig(cfg: CliConfig): string {
   return file;
 }
 
+/** The config, with the context `name` in it; a name it lacks is refused (`what`: how the user named it). */
+export function configWith(name: string, what = 'context'): CliConfig {
+  const cfg = readConfig();
+  if (!cfg.contexts[name]) throw new CliError(`${what}: no context "${name}" in ${configPath()} (gedge config get-contexts lists them)`);
+  return cfg;
+}
+
 /** Saves a context (replacing one of the same name) and makes it the current one; returns the file. */
 export function saveContext(name: string, ctx: CliContext): string {
   const cfg = readConfig();
@@ -62,13 +69,11 @@ export function contextName(server: string): string {
  * context's only for the server the context names.
  */
 export function client(opts: { server?: string; token?: string; caFile?: string; context?: string }): ApiClient {
-  const cfg = readConfig();
+  const asked = opts.context ?? process.env.GEDGE_CONTEXT;
+  const cfg = asked === undefined ? readConfig() : configWith(asked, '--context');
   const path = configPath();
-  const name = opts.context ?? process.env.GEDGE_CONTEXT ?? cfg.current;
+  const name = asked ?? cfg.current;
   const ctx: Partial<CliContext> = name === undefined ? {} : (cfg.contexts[name] ?? {});
-  if (name !== undefined && !cfg.contexts[name] && (opts.context ?? process.env.GEDGE_CONTEXT) !== undefined) {
-    throw new CliError(`--context: no context "${name}" in ${path} (gedge config get-contexts lists them)`);
-  }
   const server = opts.server ?? process.env.GEDGE_SERVER ?? ctx.server;
   const token = opts.token ?? process.env.GEDGE_TOKEN ?? ctx.token;
   if (!server || !token) throw new CliError(`not logged in: run "gedge login --server URL --token TOKEN --ca-pin sha256:…" (config: ${path})`);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { configPath, readConfig, writeConfig } from '../config.ts';
+import { configPath, configWith, readConfig, writeConfig } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { formatRows } from '../printers.ts';
 
@@ -28,9 +28,7 @@ export function registerContextCommands(program: Command): void {
     .description('make a context the current one')
     .argument('<name>')
     .action((name: string) => {
-      const cfg = readConfig();
-      if (!cfg.contexts[name]) throw new CliError(`no context "${name}" (gedge config get-contexts lists them)`);
-      writeConfig({ ...cfg, current: name });
+      writeConfig({ ...configWith(name), current: name });
       console.log(`switched to context "${name}"`);
     });
   config
@@ -38,8 +36,7 @@ export function registerContextCommands(program: Command): void {
     .description('forget a context (its token with it)')
     .argument('<name>')
     .action((name: string) => {
-      const cfg = readConfig();
-      if (!cfg.contexts[name]) throw new CliError(`no context "${name}" (gedge config get-contexts lists them)`);
+      const cfg = configWith(name);
       const { [name]: _, ...rest } = cfg.contexts;
       writeConfig({ contexts: rest, ...(cfg.current !== name ? { current: cfg.current } : {}) });
       console.log(`deleted context "${name}"`);
