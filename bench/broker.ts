@@ -27,8 +27,12 @@
 // Peers run back to back within each round; each figure is the median of
 // BENCH_ROUNDS rounds (5). Ours writes each connection's packets of one
 // event-loop turn in one writev (agent/broker/wire.ts), which bare aedes
-// does not: that is where it gains on aedes.
+// does not: that is where it gains on aedes in throughput. Ours runs with
+// gedge's node flags (cli/launch.ts): without them, once the throughput runs
+// have come and gone V8 keeps a 1 MiB young generation, and the scavenge every
+// 50-80 round trips was our low-load p99 (and still is bare aedes').
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { GEDGE_NODE_FLAGS } from '../cli/launch.ts';
 import { startMosquittoTls } from '../testkit/mosquitto-tls.ts';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -197,7 +201,9 @@ async function reply(child: ChildProcess, op: LoadReply['op'], after?: Promise<u
 
 async function startServer(kind: 'ours' | 'ours-uplink' | 'ours-tls' | 'aedes', tls?: { ca: string; cert: string; key: string }): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
   const env = tls ? { ...process.env, GEDGE_BENCH_TLS: JSON.stringify(tls) } : process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./broker-server.ts', import.meta.url)), kind], { stdio: ['pipe', 'pipe', 'inherit'], env });
+  // Ours runs with the node flags of every gedge process; bare aedes as node starts it.
+  const flags = kind === 'aedes' ? [] : GEDGE_NODE_FLAGS;
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', fileURLToPath(new URL('./broker-server.ts', import.meta.url)), kind], { stdio: ['pipe', 'pipe', 'inherit'], env });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`${kind} broker exited with ${code}`)));

@@ -12,8 +12,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
+import { gedgeArgv } from '../cli/launch.ts';
 import { ApiClient, waitFor, type Node, type Rule } from '../core/index.ts';
 import { freePort, startWakeupProbe } from '../testkit/index.ts';
 import { cpuSeconds, rssMiB, stallSeconds } from './proc-stats.ts';
@@ -23,7 +23,6 @@ import { percentile } from './stats.ts';
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 300_000);
 const PROJECT = 'city';
 const EDGES = ['edge-a', 'edge-b', 'edge-c', 'edge-d'];
-const BIN = fileURLToPath(new URL('../bin/gedge.mjs', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function run(): Promise<Metric[]> {
@@ -34,7 +33,7 @@ export async function run(): Promise<Metric[]> {
   const port = await freePort();
   const outageAt = Math.round(DURATION_MS / 2 / 1000);
   // The simulator is started here, not by `up`, once the cloud's watcher listens: every aggregate made is then one it can see.
-  const up = spawn(process.execPath, [BIN, 'up', '--data-dir', dir, '--port', String(port), '--devices', '0', '--outage', `edge-b:30s@${outageAt}s`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const up = spawn(process.execPath, gedgeArgv(['up', '--data-dir', dir, '--port', String(port), '--devices', '0', '--outage', `edge-b:30s@${outageAt}s`]), { stdio: ['ignore', 'pipe', 'inherit'] });
   let sim: ChildProcess | undefined;
   let out = '';
   up.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -77,7 +76,7 @@ export async function run(): Promise<Metric[]> {
     });
     clients.push(watcher);
     // What `gedge up` runs by default: 200 devices at 10 msg/s on the four edges, in their own process.
-    sim = spawn(process.execPath, [BIN, 'sim', 'traffic', '-p', PROJECT, '--sites', EDGES.join(','), '--devices', '200', '--rate', '10', '--stats-every', '60s'], {
+    sim = spawn(process.execPath, gedgeArgv(['sim', 'traffic', '-p', PROJECT, '--sites', EDGES.join(','), '--devices', '200', '--rate', '10', '--stats-every', '60s']), {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, GEDGE_SERVER: url, GEDGE_TOKEN: token },
     });

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { ApiClient, waitFor, type Node } from '../core/index.ts';
 import { CITY_PROJECT, Wan, deploySmartCity, type Outage, type WanDelays } from '../sim/index.ts';
 import { saveContext } from './config.ts';
+import { gedgeArgv } from './launch.ts';
 
-const BIN = fileURLToPath(new URL('../bin/gedge.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CITY = join(ROOT, 'examples', 'smart-city');
 
@@ -169,7 +169,7 @@ function launch(name: string, args: string[], dir: string, env: Record<string, s
   if (existsSync(file)) renameSync(file, `${file}.1`);
   const log = createWriteStream(file);
   // Own process group: a terminal's Ctrl-C reaches only `up`, which stops agents before the center.
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, gedgeArgv(args), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   return child;

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LocalState } from '../agent/local-state.ts';
+import { gedgeArgv } from '../cli/launch.ts';
 import { killProcessGroup } from '../agent/runtime/process-group.ts';
 import { Podman, runRoot } from '../agent/runtime/podman.ts';
 import { ApiClient, tlsFetch, type Fetch } from '../core/index.ts';
 import { waitFor } from './wait-for.ts';
 
-const BIN = fileURLToPath(new URL('../bin/gedge.mjs', import.meta.url));
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export type LogLine = Record<string, unknown> & { msg?: string; event?: string };
@@ -74,7 +74,7 @@ export class GedgeProcess {
 }
 
 export function spawnGedge(name: string, args: string[], env: Record<string, string> = {}): GedgeProcess {
-  const proc = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const proc = spawn(process.execPath, gedgeArgv(args), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   return new GedgeProcess(name, proc);
 }
 
