@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { BadRequestError, DEFAULT_PROJECT, NotFoundError, ValidationError, lookupKind, parseOrThrow, parseSelector, redactSecrets, type EgressPolicy, type KindInfo, type Resource, projectOf } from '../../core/index.ts';
+import { BadRequestError, DEFAULT_PROJECT, NotFoundError, ValidationError, lookupKind, parseOrThrow, parseSelector, type EgressPolicy, type KindInfo, type Resource, projectOf } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { streamWatch } from './watch.ts';
 import { admit } from './admission.ts';
@@ -98,14 +98,14 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store, egres
     // A full page may have more behind it (selectors and access filter pages after the limit: a page may hold fewer).
     const last = q.limit !== undefined && items.length === q.limit ? items.at(-1) : undefined;
     const next = last ? { continue: encodeContinue({ project: last.metadata.project ?? '', name: last.metadata.name }) } : {};
-    return { apiVersion: 'gedge.io/v1', kind: 'List', revision, ...next, items: items.filter(visible).map(redactSecrets) };
+    return { apiVersion: 'gedge.io/v1', kind: 'List', revision, ...next, items: items.filter(visible) };
   });
 
   app.post('/api/v1/:plural', auth, async (req, reply) => {
     const info = kindOf(req);
     const obj = await singleOf(store, req, info, egress);
     const created = await store.create(obj);
-    return reply.status(201).send(redactSecrets(created));
+    return reply.status(201).send(created);
   });
 
   app.get('/api/v1/:plural/:name', auth, async (req) => {
@@ -116,7 +116,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store, egres
     if (project !== undefined) assertProject(req.token, project);
     const obj = await store.get(info.kind, project, name);
     if (!obj || !mayRead(req.token, obj)) throw new NotFoundError(`${info.kind} "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
-    return redactSecrets(obj);
+    return obj;
   });
 
   app.put('/api/v1/:plural/:name', auth, async (req) => {
@@ -127,7 +127,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store, egres
       throw new ValidationError('metadata.name does not match the URL', { details: [{ path: 'metadata.name', message: `expected "${name}"` }] });
     }
     const [result] = await store.apply([obj]);
-    return { action: result!.action, object: redactSecrets(result!.object) };
+    return { action: result!.action, object: result!.object };
   });
 
   app.delete('/api/v1/:plural/:name', auth, async (req) => {

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import FindMyWay from 'find-my-way';
 import type { Logger } from 'pino';
-import { BadRequestError, GedgeError, PayloadTooLargeError, type ErrorDetail } from '../../core/index.ts';
+import { BadRequestError, GedgeError, PayloadTooLargeError, redactBody, type ErrorDetail } from '../../core/index.ts';
 import { authenticate } from '../auth/tokens.ts';
 import type { TokenHolds } from '../auth/token-holds.ts';
 import { throttledAuthenticate, type AuthThrottle } from '../auth/auth-throttle.ts';
@@ -85,6 +85,9 @@ export function createServer(
     void reply.headers(SECURITY_HEADERS);
     return payload;
   });
+
+  // The one place objects leave over HTTP: no stored secret in any JSON body, whichever route sent it.
+  app.addHook('preSerialization', async (_req, _reply, payload) => redactBody(payload));
 
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpRequests.inc({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });

@@ -197,4 +197,10 @@ await withCenter('an mqtt sink password is never sent back (get, list, watch, ap
   }
   assert.deepEqual(await stored(), { ...sink, topic: '{topic}', qos: 0 }, 'a refused apply changes nothing');
   assert.equal(await c.center.store.get('Route', 'default', 'fresh'), undefined);
+  // Nor does deleting it answer with the password (the deleted object goes back through the same redaction).
+  const deleted = await c.api.raw('DELETE', '/api/v1/routes/r');
+  const body = await deleted.text();
+  assert.equal(deleted.status, 200, body);
+  assert.equal(password(JSON.parse(body) as Route), REDACTED);
+  assert.ok(!body.includes('s3cret'));
 });
