@@ -8,7 +8,7 @@ import { centerConfigSchema, parseLoopbackListen, type CenterConfig } from './co
 import { openSqliteStore } from './store/sqlite-store.ts';
 import { openPostgresStore } from './store/postgres-store.ts';
 import type { Store } from './store/store.ts';
-import { createServer } from './api/server.ts';
+import { createServer, servedRoutes } from './api/server.ts';
 import { registerResourceRoutes } from './api/resource-routes.ts';
 import { registerAuthRoutes } from './api/auth-routes.ts';
 import { registerDeviceRoutes } from './api/device-routes.ts';
@@ -44,6 +44,8 @@ export interface RunningCenter {
   store: Store;
   /** The admin token, only on the very first start (it is stored hashed). */
   adminToken: string | undefined;
+  /** The routes its API serves (method and URL pattern): what its OpenAPI document must describe. */
+  routes(): readonly { method: string; url: string }[];
   close(): Promise<void>;
 }
 
@@ -130,6 +132,7 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
     caPin: ca.pin,
     store,
     adminToken,
+    routes: () => servedRoutes(app),
     async close() {
       clearInterval(housekeeping);
       forgetTelemetry();

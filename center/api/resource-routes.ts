@@ -9,7 +9,7 @@ import { ADMIN_OR_USER, assertMayWrite, assertProject, mayRead } from '../auth/a
 
 /** The most objects one page of a list may ask for. */
 export const MAX_PAGE = 10_000;
-const listQuery = z.object({
+export const listQuerySchema = z.object({
   project: z.string().optional(),
   labelSelector: z.string().optional(),
   watch: z.enum(['true', 'false']).optional(),
@@ -23,8 +23,8 @@ export const watchQuerySchema = z.object({
   labelSelector: z.string().optional(),
   since: z.coerce.number().int().nonnegative().optional(),
 });
-const applyQuery = z.object({ dryRun: z.enum(['true', 'false']).optional() });
-const objectQuery = z.object({ project: z.string().optional(), revision: z.coerce.number().int().nonnegative().optional() });
+export const applyQuerySchema = z.object({ dryRun: z.enum(['true', 'false']).optional() });
+export const objectQuerySchema = z.object({ project: z.string().optional(), revision: z.coerce.number().int().nonnegative().optional() });
 
 /**
  * CRUD, apply, list and watch for every kind, under /api/v1/{plural}. User
@@ -57,7 +57,7 @@ function decodeContinue(token: string): { project: string; name: string } {
 export function registerResourceRoutes(app: FastifyInstance, store: Store, egress: EgressPolicy): void {
   const auth = { config: { auth: ADMIN_OR_USER } };
   app.post('/api/v1/apply', auth, async (req) => {
-    const q = parseOrThrow(applyQuery, req.query, 'query', 'query');
+    const q = parseOrThrow(applyQuerySchema, req.query, 'query', 'query');
     const parsed = await manifests.resources(bodyText(req));
     assertMayWrite(req.token, parsed);
     const objs = await admit(store, parsed, egress);
@@ -83,7 +83,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store, egres
 
   app.get('/api/v1/:plural', auth, async (req, reply) => {
     const info = kindOf(req);
-    const q = parseOrThrow(listQuery, req.query, 'query', 'query');
+    const q = parseOrThrow(listQuerySchema, req.query, 'query', 'query');
     const selector = parseSelector(q.labelSelector ?? '');
     const project = info.namespaced ? q.project : undefined;
     if (project !== undefined) assertProject(req.token, project);
@@ -110,7 +110,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store, egres
 
   app.get('/api/v1/:plural/:name', auth, async (req) => {
     const info = kindOf(req);
-    const q = parseOrThrow(objectQuery, req.query, 'query', 'query');
+    const q = parseOrThrow(objectQuerySchema, req.query, 'query', 'query');
     const name = (req.params as { name: string }).name;
     const project = projectFor(info, q.project);
     if (project !== undefined) assertProject(req.token, project);
@@ -132,7 +132,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store, egres
 
   app.delete('/api/v1/:plural/:name', auth, async (req) => {
     const info = kindOf(req);
-    const q = parseOrThrow(objectQuery, req.query, 'query', 'query');
+    const q = parseOrThrow(objectQuerySchema, req.query, 'query', 'query');
     const name = (req.params as { name: string }).name;
     assertMayWrite(req.token, [{ kind: info.kind, metadata: { name, project: projectFor(info, q.project) } } as Resource]);
     return store.delete(info.kind, projectFor(info, q.project), name, { expectRevision: q.revision });

@@ -8,8 +8,8 @@ import { jsonBody } from './auth-routes.ts';
 import { ADMIN_OR_USER, assertProject } from '../auth/access.ts';
 import type { TokenRecord } from '../store/store.ts';
 
-const projectQuery = z.object({ project: z.string().default(DEFAULT_PROJECT) });
-const undoBody = z.object({ toRevision: z.number().int().min(1).optional() }).strict();
+export const rolloutQuerySchema = z.object({ project: z.string().default(DEFAULT_PROJECT) });
+export const undoRequestSchema = z.object({ toRevision: z.number().int().min(1).optional() }).strict();
 
 /**
  * Rollout actions on a service (`gedge rollout undo|pause|resume`). They edit
@@ -19,7 +19,7 @@ const undoBody = z.object({ toRevision: z.number().int().min(1).optional() }).st
 export function registerRolloutRoutes(app: FastifyInstance, store: Store): void {
   app.post('/api/v1/services/:name/rollout/undo', { config: { auth: ADMIN_OR_USER } }, async (req) => {
     const { service, who } = await load(store, req.params, req.query, req.token);
-    const body = parseOrThrow(undoBody, typeof req.body === 'string' && req.body.trim() ? await jsonBody(req.body) : {}, 'undo request');
+    const body = parseOrThrow(undoRequestSchema, typeof req.body === 'string' && req.body.trim() ? await jsonBody(req.body) : {}, 'undo request');
     const history = service.status?.revisions ?? [];
     const current = service.status?.revision;
     const target = body.toRevision !== undefined ? history.find((r) => r.revision === body.toRevision) : history.filter((r) => r.revision !== current).at(-1);
@@ -45,7 +45,7 @@ export function registerRolloutRoutes(app: FastifyInstance, store: Store): void 
 }
 
 async function load(store: Store, params: unknown, query: unknown, token: TokenRecord | undefined): Promise<{ service: Service; who: string }> {
-  const { project } = parseOrThrow(projectQuery, query, 'query', 'query');
+  const { project } = parseOrThrow(rolloutQuerySchema, query, 'query', 'query');
   // Before the lookup: a token learns nothing about other projects.
   assertProject(token, project);
   const name = (params as { name: string }).name;

@@ -13,6 +13,10 @@ import { sessionAuthorization } from './session-routes.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
 
+/** Every route an app serves, as method and URL pattern (the OpenAPI document must describe each). */
+const served = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
+export const servedRoutes = (app: FastifyInstance): readonly { method: string; url: string }[] => served.get(app) ?? [];
+
 /** On every answer. Styles may be inline (CodeMirror and uPlot set them); scripts come only from this origin. */
 const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
@@ -103,7 +107,10 @@ export function createServer(
   // 405 with Allow for a path that has routes, but not for this method (as HTTP says); 404 for a path that has none.
   const paths = FindMyWay<FindMyWay.HTTPVersion.V1>();
   const methods = new Map<string, Set<string>>();
+  const routes: { method: string; url: string }[] = [];
+  served.set(app, routes);
   app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
     let known = methods.get(r.url);
     if (!known) {
       methods.set(r.url, (known = new Set()));
