@@ -44,6 +44,31 @@ describe('CLI conventions', () => {
     assert.equal(JSON.parse(gedge('get', 'services', '-p', 'conv', '-l', 'app=nothing', '-o', 'json').stdout).items.length, 0, 'json still prints an empty list');
   });
 
+  test('-o jsonpath and -o custom-columns read fields as kubectl does; a bad template is refused with where it fails', () => {
+    const names = gedge('get', 'services', '-p', 'conv', '-o', 'jsonpath={.items[*].metadata.name}');
+    assert.equal(names.status, 0, names.stderr);
+    assert.equal(names.stdout.trim(), 'a b c');
+    const ranged = gedge('get', 'services', '-p', 'conv', '-l', 'app=web', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.metadata.labels.app}{"\\n"}{end}');
+    assert.equal(ranged.stdout, 'a=web\nb=web\n');
+    const filtered = gedge('get', 'services', '-p', 'conv', '-o', 'jsonpath={.items[?(@.metadata.labels.app=="db")].metadata.name}');
+    assert.equal(filtered.stdout.trim(), 'c');
+    assert.equal(gedge('get', 'service', 'a', '-p', 'conv', '-o', 'jsonpath={.metadata.project}/{.metadata.name}').stdout.trim(), 'conv/a', 'one object: the template reads it, not a list');
+    const cols = gedge('get', 'services', '-p', 'conv', '-o', 'custom-columns=NAME:.metadata.name,APP:.metadata.labels.app,NODE:.spec.node');
+    assert.equal(cols.status, 0, cols.stderr);
+    assert.deepEqual(cols.stdout.trim().split('\n').map((l) => l.split(/\s+/)), [['NAME', 'APP', 'NODE'], ['a', 'web', '<none>'], ['b', 'web', '<none>'], ['c', 'db', '<none>']]);
+    for (const [output, message] of [
+      ['jsonpath={.items[*].metadata.name', /the "\{" at character 1 is never closed/],
+      ['jsonpath={range .items[*]}{.metadata.name}', /the \{range\} at character 1 has no \{end\}/],
+      ['custom-columns=NAME', /column 1 \("NAME"\) is not HEADER:EXPRESSION/],
+      ['yml', /unknown format "yml" \(table \| wide \| json \| yaml \| name \| jsonpath=TEMPLATE/],
+    ] as const) {
+      const bad = gedge('get', 'services', '-p', 'conv', '-o', output);
+      assert.equal(bad.status, 1, output);
+      assert.match(bad.stderr, message);
+      assert.equal(bad.stdout, '');
+    }
+  });
+
   test('get -w prints later rows in the columns of the header', async () => {
     const child = spawn(process.execPath, ['bin/gedge.mjs', '--server', c.url, '--ca-file', c.caFile, '--token', c.adminToken, 'get', 'services', '-p', 'conv', '-w'], { cwd: REPO_ROOT, env: { ...process.env, GEDGE_CONFIG: join(dir, 'config') } });
     const lines: string[] = [];

@@ -1,8 +1,26 @@
 import { yaml } from '../core/lazy-yaml.ts';
+import { CliError } from './errors.ts';
+import { customColumns, jsonpathTemplate, type CustomColumn, type Template } from './templates.ts';
 import type { Device, DeviceCommand, DeviceCredential, GedgeEvent, Instance, SiteLink, Node, Resource, Route, Rule, Service, Site } from '../core/index.ts';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'name';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'name'];
+/** What `get -o` takes: a format above, `jsonpath=TEMPLATE` or `custom-columns=SPEC` (cli/templates.ts). */
+export const OUTPUT_HELP = `${OUTPUT_FORMATS.join(' | ')} | jsonpath=TEMPLATE | custom-columns=HEADER:EXPR,...`;
+export type Output = OutputFormat | { jsonpath: Template } | { columns: CustomColumn[] };
+
+export function outputOf(arg: string): Output {
+  if (arg.startsWith('jsonpath=')) return { jsonpath: jsonpathTemplate(arg.slice('jsonpath='.length)) };
+  if (arg.startsWith('custom-columns=')) return { columns: customColumns(arg.slice('custom-columns='.length)) };
+  if (!OUTPUT_FORMATS.includes(arg as OutputFormat)) throw new CliError(`--output: unknown format "${arg}" (${OUTPUT_HELP})`);
+  return arg as OutputFormat;
+}
+
+/** A table's columns: the kind's own (wide adds some), or custom-columns'. */
+export function columnsOf(kind: string, output: Output): Column[] {
+  if (typeof output === 'object' && 'columns' in output) return output.columns.map((c) => [c.header, (o) => c.value(o)]);
+  return (COLUMNS[kind] ?? COLUMNS.Project!).filter((c) => output === 'wide' || !c[2]);
+}
 
 /** Human age like kubectl: 12s, 5m, 3h, 2d. */
 export function age(iso: string | undefined, now = Date.now()): string {
@@ -132,8 +150,7 @@ function linkRtt(l: SiteLink): string {
   return '-';
 }
 
-export function table(kind: string, items: Resource[], wide: boolean, header = true): string {
-  const cols = (COLUMNS[kind] ?? COLUMNS.Project!).filter((c) => wide || !c[2]);
+export function table(cols: Column[], items: Resource[], header = true): string {
   const rows = items.map((o) => cols.map((c) => c[1](o)));
   return formatRows(header ? [cols.map((c) => c[0]), ...rows] : rows);
 }
@@ -143,8 +160,7 @@ export function table(kind: string, items: Resource[], wide: boolean, header = t
  * widest value seen so far, so later rows line up with the header and the
  * rows above them (a longer value widens its column from then on).
  */
-export function rowPrinter(kind: string, wide: boolean): { header(items: Resource[]): string; row(o: Resource): string } {
-  const cols = (COLUMNS[kind] ?? COLUMNS.Project!).filter((c) => wide || !c[2]);
+export function rowPrinter(cols: Column[]): { header(items: Resource[]): string; row(o: Resource): string } {
   const widths = cols.map((c) => c[0].length);
   const cells = (o: Resource) => cols.map((c) => c[1](o));
   const line = (r: string[]) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]! + 3))).join('').trimEnd();
@@ -170,11 +186,12 @@ export function formatRows(rows: string[][]): string {
 }
 
 /** stdout for `get`: the objects in the format asked (`name`: kind/name lines, as kubectl's -o name). An empty table prints nothing here (see get). */
-export function render(kind: string, items: Resource[], format: OutputFormat, single: boolean): string {
+export function render(kind: string, items: Resource[], format: Output, single: boolean): string {
+  if (typeof format === 'object' && 'jsonpath' in format) return format.jsonpath(single ? items[0] : { kind: 'List', items });
   if (format === 'json') return JSON.stringify(single ? items[0] : { kind: 'List', items }, null, 2);
   if (format === 'yaml') return single ? yaml().stringify(items[0]) : items.map((i) => yaml().stringify(i)).join('---\n');
   if (format === 'name') return items.map((i) => `${kind.toLowerCase()}/${i.metadata.name}`).join('\n');
-  return table(kind, items, format === 'wide');
+  return table(columnsOf(kind, format), items);
 }
 
 type RuleCounter = 'in' | 'out' | 'filtered' | 'dropped' | 'late' | 'sinkErrors' | 'pending';

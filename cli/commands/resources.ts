@@ -5,7 +5,7 @@ import { yaml } from '../../core/lazy-yaml.ts';
 import { KINDS, lookupKind, SERVICE_LABEL, type GedgeEvent, type Instance, type Resource, type Rule } from '../../core/index.ts';
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
-import { age, formatRows, OUTPUT_FORMATS, render, rowPrinter, type OutputFormat } from '../printers.ts';
+import { age, columnsOf, formatRows, OUTPUT_HELP, outputOf, render, rowPrinter } from '../printers.ts';
 import { describePlacement } from '../describe-placement.ts';
 import { describeRule } from '../describe-rule.ts';
 import { batchOf, inSources } from '../apply-batch.ts';
@@ -38,29 +38,33 @@ export function registerResourceCommands(program: Command): void {
     .description('list objects of a kind, or show one')
     .argument('<kind>', kindList())
     .argument('[name]')
-    .option('-o, --output <format>', OUTPUT_FORMATS.join(' | '), 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=cloud')
     .option('-p, --project <project>', 'project (default: all projects for lists, "default" for one object)')
     .option('-w, --watch', 'after listing, print changes as they happen')
     .action(async (kindArg: string, name: string | undefined, o: { output: string; selector?: string; project?: string; watch?: boolean }, cmd: Command) => {
       const kind = kindOrFail(kindArg);
-      const format = formatOrFail(o.output);
+      const format = outputOf(o.output);
+      const jsonpath = typeof format === 'object' && 'jsonpath' in format ? format.jsonpath : undefined;
+      // A template prints exactly what it says (kubectl adds no newline: {"\n"} does).
+      const print = (s: string) => (jsonpath ? process.stdout.write(s) : console.log(s));
       const api = client(cmd.optsWithGlobals<Conn>());
       if (name) {
-        console.log(render(kind, [await api.get(kind, name, o.project)], format, true));
+        print(render(kind, [await api.get(kind, name, o.project)], format, true));
         return;
       }
       const { items, revision } = await api.list(kind, { project: o.project, selector: o.selector });
-      const tabular = format === 'table' || format === 'wide';
-      const rows = o.watch && tabular ? rowPrinter(kind, format === 'wide') : undefined;
+      const tabular = format === 'table' || format === 'wide' || (typeof format === 'object' && 'columns' in format);
+      const rows = o.watch && tabular ? rowPrinter(columnsOf(kind, format)) : undefined;
       // As kubectl: an empty list says so on stderr, so a script reading stdout gets nothing (table) or an empty list (json, yaml).
       if (!items.length && (tabular || format === 'name')) console.error(`No ${lookupKind(kind)!.plural} found${o.project ? ` in project ${o.project}` : ''}.`);
       if (rows) console.log(rows.header(items));
-      else if (items.length || !(tabular || format === 'name')) console.log(render(kind, items, format, false));
+      else if (items.length || !(tabular || format === 'name')) print(render(kind, items, format, false));
       if (!o.watch) return;
       for await (const ev of api.watch(kind, { project: o.project, selector: o.selector, since: revision })) {
         if (ev.type === 'BOOKMARK' || !ev.object) continue;
-        if (format === 'json') console.log(JSON.stringify(ev));
+        if (jsonpath) print(jsonpath(ev.object));
+        else if (format === 'json') console.log(JSON.stringify(ev));
         else if (format === 'yaml') console.log(`---\n${yaml().stringify(ev)}`);
         else if (format === 'name') console.log(`${kind.toLowerCase()}/${ev.object.metadata.name}${ev.type === 'DELETED' ? ' (deleted)' : ''}`);
         else console.log(`${rows!.row(ev.object)}${ev.type === 'DELETED' ? '   (deleted)' : ''}`);
@@ -149,11 +153,6 @@ function kindList(): string {
   return Object.values(KINDS)
     .map((k) => `${k.plural}${k.shortNames.length ? ` (${k.shortNames.join(', ')})` : ''}`)
     .join(', ');
-}
-
-function formatOrFail(f: string): OutputFormat {
-  if (!OUTPUT_FORMATS.includes(f as OutputFormat)) throw new CliError(`--output: unknown format "${f}" (${OUTPUT_FORMATS.join(', ')})`);
-  return f as OutputFormat;
 }
 
 function readManifests(path: string): { source: string; text: string }[] {
