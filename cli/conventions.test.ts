@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KINDS } from '../core/index.ts';
@@ -67,6 +67,28 @@ describe('CLI conventions', () => {
       assert.match(bad.stderr, message);
       assert.equal(bad.stdout, '');
     }
+  });
+
+  test('shell completion: bash completes commands, kinds, flags and, from the center, object names', () => {
+    // `gedge` on PATH as a user has it, talking to this center through the environment.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'gedge'), `#!/bin/sh\nexec "${process.execPath}" "${join(REPO_ROOT, 'bin', 'gedge.mjs')}" "$@"\n`, { mode: 0o755 });
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, GEDGE_CONFIG: join(dir, 'config'), GEDGE_SERVER: c.url, GEDGE_TOKEN: c.adminToken, GEDGE_CA_FILE: c.caFile };
+    const complete = (...words: string[]) => {
+      const line = words.map((w) => `'${w}'`).join(' ');
+      const script = `source <(gedge completion bash); COMP_WORDS=(gedge ${line}); COMP_CWORD=${words.length}; _gedge; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', env });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.split('\n').filter(Boolean);
+    };
+    assert.deepEqual(complete('ge'), ['get']);
+    assert.ok(complete('get', '').includes('services') && complete('get', '').includes('sitelinks'));
+    assert.deepEqual(complete('get', 'services', '--out'), ['--output']);
+    assert.deepEqual(complete('get', 'services', '-p', 'conv', ''), ['a', 'b', 'c'], 'names from the center, in the project given');
+    assert.deepEqual(complete('rollout', 'undo', '-p', 'conv', 'b'), ['b']);
+    assert.deepEqual(complete('rollout', 'un'), ['undo']);
+    assert.deepEqual(gedge('completion', 'tcsh').stderr.trim(), 'error: completion: unknown shell "tcsh" (bash, zsh or fish)');
   });
 
   test('get -w prints later rows in the columns of the header', async () => {

@@ -10,6 +10,7 @@ import { registerDeviceCommands } from './commands/devices.ts';
 import { registerRolloutCommands } from './commands/rollout.ts';
 import { registerSimCommands } from './commands/sim.ts';
 import { registerContextCommands } from './commands/contexts.ts';
+import { registerCompletionCommands } from './commands/completion.ts';
 
 const program = new Command('gedge')
   .description('gedge: an open cloud-edge computing platform')
@@ -30,6 +31,7 @@ registerDeviceCommands(program);
 registerRolloutCommands(program);
 registerSimCommands(program);
 registerContextCommands(program);
+registerCompletionCommands(program);
 
 try {
   await program.parseAsync(process.argv);
