@@ -38,6 +38,8 @@ export function viteConfig(outDir) {
 
 export async function ensureDashboardBuilt() {
   if (isDashboardFresh()) return DASHBOARD_DIST;
+  // A person at a terminal is told why the first command takes a while; scripts and logs are not.
+  if (process.stderr.isTTY) process.stderr.write('gedge: building the web dashboard (first run, or its sources changed)...\n');
   const tmp = join(dir, `dist.tmp-${process.pid}`);
   const started = new Date();
   const { build } = await import('vite');

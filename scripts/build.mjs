@@ -36,6 +36,7 @@ export function isFresh() {
 export async function ensureBuilt() {
   await ensureDashboardBuilt();
   if (isFresh()) return ENTRY;
+  if (process.stderr.isTTY) process.stderr.write('gedge: bundling the command into dist/ (first run, or its sources changed)...\n');
   const tmp = join(root, `dist.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   await build({

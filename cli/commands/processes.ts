@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { CliError } from '../errors.ts';
 import { durationFlag } from '../durations.ts';
+import { logFormatOption, processLogger } from '../logging.ts';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -44,6 +45,7 @@ interface AgentFlags {
   cpu?: number;
   memoryMib?: number;
   logLevel: string;
+  logFormat: string;
 }
 
 /** center, agent, up: the long-running processes. Each stops cleanly on SIGINT/SIGTERM. */
@@ -73,6 +75,7 @@ export function registerProcessCommands(program: Command): void {
     .option('--link-expire-ms <ms>', 'a measured link with no report for this long is deleted (default 600000)', int)
     .option('--admin-token-file <file>', 'on first start, also write the admin token here (mode 0600)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
+    .addOption(logFormatOption())
     .action(async (o: Record<string, string | number | undefined>) => {
       // Loaded on demand: an agent process never pays for the center's code, nor the reverse.
       const { startCenter } = await import('../../center/index.ts');
@@ -98,7 +101,7 @@ export function registerProcessCommands(program: Command): void {
         rebalanceMs: o.rebalanceMs as number | undefined,
         linkExpireMs: o.linkExpireMs as number | undefined,
         logLevel: o.logLevel as 'info',
-      });
+      }, await processLogger('center', o.logLevel as string, o.logFormat as string));
       if (center.adminToken) {
         // A secret goes to a file when there is one, never to a log a supervisor keeps.
         if (o.adminTokenFile) {
@@ -139,11 +142,12 @@ export function registerProcessCommands(program: Command): void {
     .option('--cpu <cores>', 'cpu offered to workloads (default: every core detected)', positive)
     .option('--memory-mib <MiB>', 'memory offered to workloads (default: all detected)', positive)
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
+    .addOption(logFormatOption())
     .action(async (o: AgentFlags) => {
       const { Agent } = await import('../../agent/index.ts');
       const capacity = { ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.memoryMib !== undefined ? { memoryMiB: o.memoryMib } : {}) };
       const uplink = { fsync: o.uplinkFsync, overflow: o.uplinkOverflow, maxBytes: Math.round(o.uplinkMaxMib * 1024 * 1024), maxMessages: o.uplinkMaxMessages, ttlMs: o.uplinkTtlMs };
-      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, caPin: o.caPin, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, mqttTlsListen: o.mqttTlsListen, mqttWssListen: o.mqttWssListen, egressAllow: o.egressAllow, mqttLimits: definedOnly({ maxPacketBytes: o.mqttMaxPacketBytes, connectTimeoutMs: o.mqttConnectTimeoutMs, maxConnections: o.mqttMaxConnections, maxConnectionsPerAddress: o.mqttMaxConnectionsPerAddress }), uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel });
+      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, caPin: o.caPin, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, mqttTlsListen: o.mqttTlsListen, mqttWssListen: o.mqttWssListen, egressAllow: o.egressAllow, mqttLimits: definedOnly({ maxPacketBytes: o.mqttMaxPacketBytes, connectTimeoutMs: o.mqttConnectTimeoutMs, maxConnections: o.mqttMaxConnections, maxConnectionsPerAddress: o.mqttMaxConnectionsPerAddress }), uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel }, await processLogger('agent', o.logLevel, o.logFormat));
       onShutdown(() => agent.stop());
       await agent.start();
     });
