@@ -7,11 +7,21 @@ export type ConnectionEvent =
   | { type: 'connecting'; attempt: number }
   | { type: 'connected' }
   | { type: 'disconnected'; code: number; reason: string }
-  | { type: 'reconnecting'; inMs: number; attempt: number }
+  /** `refused`: nothing listened at the center's address (it is restarting): retried within REFUSED_RETRY_MS. */
+  | { type: 'reconnecting'; inMs: number; attempt: number; refused: boolean }
   /** The center refused the upgrade; 495: the certificate expired (the agent renews it and dials again). */
   | { type: 'rejected'; status: number }
   /** The center refused this node for good (credential revoked or expired, node deleted): no more dialling; the node must join again. */
   | { type: 'revoked'; why: string };
+
+/**
+ * A dial refused outright (ECONNREFUSED: the center's host is up but nothing
+ * listens, as while it restarts) costs both ends nothing, so it is retried
+ * within this (jittered, 0.5-1x) instead of on the growing backoff: agents
+ * are back about a second after a center restart, not after the backoff's
+ * 4-8 s step. Any other failure (timeouts, TLS, HTTP refusals) backs off.
+ */
+const REFUSED_RETRY_MS = 1000;
 
 /** Upgrade refusals that retrying cannot fix: unknown or revoked credential, not a node credential, node deleted. */
 const FINAL_STATUS: Record<number, string> = { 401: 'the center does not accept this node credential (revoked or expired)', 403: 'this credential is not a node credential', 410: 'this node was deleted at the center' };
@@ -93,6 +103,7 @@ export class Connection extends EventEmitter {
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.opts.credential}` }, handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024, ca, cert, key });
     this.ws = ws;
     let opened = false;
+    let refused = false;
     let final: string | undefined;
     ws.on('upgrade', (res) => res.socket.setNoDelay(true));
     ws.on('open', () => {
@@ -118,7 +129,8 @@ export class Connection extends EventEmitter {
       final = FINAL_STATUS[res.statusCode ?? 0];
       ws.terminate();
     });
-    ws.on('error', () => undefined); // 'close' follows and drives the reconnect
+    // 'close' follows and drives the reconnect.
+    ws.on('error', (err: NodeJS.ErrnoException) => void (refused = !opened && err.code === 'ECONNREFUSED'));
     ws.on('close', (code, reason) => {
       this.stopPing();
       if (this.ws === ws) this.ws = null;
@@ -129,8 +141,9 @@ export class Connection extends EventEmitter {
         this.emitStatus({ type: 'revoked', why: final });
       }
       if (this.stopped) return;
-      const inMs = this.backoff.next();
-      this.emitStatus({ type: 'reconnecting', inMs, attempt: this.backoff.attempts });
+      const backoffMs = this.backoff.next();
+      const inMs = refused ? Math.min(backoffMs, Math.round(REFUSED_RETRY_MS * (0.5 + Math.random() / 2))) : backoffMs;
+      this.emitStatus({ type: 'reconnecting', inMs, attempt: this.backoff.attempts, refused });
       this.timer = setTimeout(() => this.dial(), inMs);
     });
   }
