@@ -83,3 +83,7 @@ export function isValidTopic(topic: string): boolean {
   }
   return true;
 }
+
+/** A device's twin requests: under its `devices/<name>/twin/` it may publish these and nothing else (the edge writes the rest: agent/devices/twin.ts). */
+export type TwinRequest = 'ack' | 'reported' | 'get';
+export const isTwinRequest = (leaf: string): leaf is TwinRequest => leaf === 'get' || leaf === 'reported' || leaf === 'ack';

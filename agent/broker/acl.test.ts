@@ -190,3 +190,18 @@ test('a will outside what the device may publish refuses the connection', () =>
     }
     assert.deepEqual(b.broker.stats().denied, { auth: 0, publish: 2, subscribe: 0 });
   }));
+
+test("a device's twin topics: it may publish its requests (get, reported, ack), never what the edge writes there (desired, delta, answers)", () =>
+  withBroker(directory(), async (b) => {
+    const watcher = await device(b.url, 'acme/watcher', 'w4tch');
+    const got = inbox(watcher);
+    await watcher.subscribeAsync('#', { qos: 1 });
+    const sensor = await device(b.url, 'acme/sensor', 's3cret');
+    const forged = ['desired', 'delta', 'get/accepted', 'reported/accepted', 'reported/rejected', 'ack/rejected', 'getx', 'reported/extra'];
+    for (const leaf of forged) await sensor.publishAsync(`devices/sensor/twin/${leaf}`, '{"version": 99, "desired": {"open": true}}', { qos: 1, retain: true });
+    for (const leaf of ['get', 'reported', 'ack']) await sensor.publishAsync(`devices/sensor/twin/${leaf}`, '{}', { qos: 1 });
+    await sensor.publishAsync('devices/sensor/twinkle', 'not under twin/', { qos: 1 });
+    await until(() => got.length === 4, 'the allowed messages');
+    assert.deepEqual(got.map((m) => m.topic), ['devices/sensor/twin/get', 'devices/sensor/twin/reported', 'devices/sensor/twin/ack', 'devices/sensor/twinkle']);
+    assert.equal(b.broker.stats().denied.publish, forged.length);
+  }));

@@ -1,6 +1,6 @@
 import type { AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription, UnsubscribePacket } from 'aedes';
 import type { Counters } from './counters.ts';
-import { filterCovers, isValidFilter, topicMatches } from './topics.ts';
+import { filterCovers, isTwinRequest, isValidFilter, topicMatches } from './topics.ts';
 import type { DeviceDirectory, DeviceIdentity } from './types.ts';
 
 /** Where a connection's Session hangs on its aedes client. */
@@ -55,6 +55,8 @@ export class Session {
   readonly prefix: string;
   /** The device's own namespace, `devices/<device>` (and everything below it). */
   private readonly ns: string;
+  /** `devices/<device>/twin/`: where a device may publish only its twin requests. */
+  private readonly twin: string;
   /** Refused subscriptions are kept under this (unreachable) filter, see screenSubscribe. */
   private readonly deniedPrefix: string;
   /** MQTT 5 session expiry interval, s (0: the session ends with the connection). */
@@ -86,6 +88,7 @@ export class Session {
     this.key = `${project}/${device}`;
     this.prefix = `${project}/`;
     this.ns = `devices/${device}`;
+    this.twin = `${this.ns}/twin/`;
     this.deniedPrefix = `${this.prefix}$denied/`;
   }
 
@@ -96,7 +99,8 @@ export class Session {
   /** A project-relative topic name this device may publish to. */
   mayPublish(id: DeviceIdentity, topic: string): boolean {
     if (topic.charCodeAt(0) === 36 /* $ */) return false;
-    if (this.inNamespace(topic, 0)) return true;
+    // Its namespace, but for what only the edge writes there (the twin's desired document, delta and answers).
+    if (this.inNamespace(topic, 0)) return !topic.startsWith(this.twin) || isTwinRequest(topic.slice(this.twin.length));
     const grants = id.grants.publish;
     for (let i = 0; i < grants.length; i++) if (topicMatches(grants[i]!, topic)) return true;
     return false;

@@ -4,7 +4,7 @@ import type { BrokerMessage, DeviceRef, EdgeBroker } from '../broker/index.ts';
 import type { LocalState } from '../local-state.ts';
 import { objectKey } from '../sync.ts';
 import type { EdgeChange, EdgeObjects } from './edge-objects.ts';
-import { ackVersion, mergeReported, twinTopicOf, twinTopics, type TwinState } from './twin.ts';
+import { ackVersion, mergeReported, twinDelta, twinDocument, twinTopicOf, twinTopics, type TwinState } from './twin.ts';
 
 export interface DeviceServiceDeps {
   broker: EdgeBroker;
@@ -121,22 +121,30 @@ export class DeviceService {
     this.dirty.add(k);
     const t = twinTopicOf(msg.topic);
     if (!t || t.device !== msg.device) return;
+    const answer = (accepted: boolean, body: Record<string, unknown>) => this.publish(msg.project, twinTopics(msg.device!).answer(t.leaf, accepted), body);
     const prev = this.twins.get(k) ?? { reported: {}, reportedVersion: 0, desiredAckVersion: 0 };
+    if (t.leaf === 'get') {
+      const d = this.deps.objects.device(msg.project, msg.device);
+      return d ? answer(true, twinDocument(d, prev)) : answer(false, { code: 404, message: 'this edge does not know the device (deleted?)' });
+    }
     let next: TwinState;
     if (t.leaf === 'reported') {
       try {
         next = mergeReported(prev, msg.payload, Date.now());
       } catch (err) {
         this.deps.logger.warn({ device: k, err: (err as Error).message }, 'twin report ignored: not a JSON object');
-        return;
+        return answer(false, { code: 400, message: `a reported twin update is a JSON object (${(err as Error).message})` });
       }
     } else {
       const v = ackVersion(msg.payload);
-      if (v === undefined || v <= prev.desiredAckVersion) return;
+      if (v === undefined) return answer(false, { code: 400, message: 'an ack is {"version": V}, V the desired version applied' });
+      // An old or repeated ack changes nothing; it is still accepted.
+      if (v <= prev.desiredAckVersion) return answer(true, { desiredAckVersion: prev.desiredAckVersion });
       next = { ...prev, desiredAckVersion: v };
     }
     this.twins.set(k, next);
     this.deps.state.putRecord('twins', k, next);
+    answer(true, t.leaf === 'reported' ? { reportedVersion: next.reportedVersion } : { desiredAckVersion: next.desiredAckVersion });
   }
 
   /** The center is back: report every device and every undelivered outcome again. */
@@ -153,8 +161,17 @@ export class DeviceService {
   }
 
   private publishDesired(d: Device): void {
-    const payload = JSON.stringify({ version: d.metadata.generation ?? 1, desired: d.spec.twin.desired });
-    this.deps.broker.publish(projectOf(d), twinTopics(d.metadata.name).desired, payload, { qos: 1, retain: true }).catch((err: unknown) => this.deps.logger.error({ err, device: d.metadata.name }, 'cannot publish the desired twin'));
+    const version = d.metadata.generation ?? 1;
+    const topics = twinTopics(d.metadata.name);
+    const payload = JSON.stringify({ version, desired: d.spec.twin.desired });
+    this.deps.broker.publish(projectOf(d), topics.desired, payload, { qos: 1, retain: true }).catch((err: unknown) => this.deps.logger.error({ err, device: d.metadata.name }, 'cannot publish the desired twin'));
+    const delta = twinDelta(d.spec.twin.desired, this.twins.get(key(projectOf(d), d.metadata.name))?.reported ?? {});
+    if (Object.keys(delta).length) this.publish(projectOf(d), topics.delta, { version, delta });
+  }
+
+  /** An edge -> device message of the twin's (QoS 1, not retained). */
+  private publish(project: string, topic: string, body: Record<string, unknown>): void {
+    this.deps.broker.publish(project, topic, JSON.stringify(body), { qos: 1, retain: false }).catch((err: unknown) => this.deps.logger.error({ err, topic }, 'cannot publish to a device'));
   }
 
   private async tryDeliver(cmd: DeviceCommand): Promise<void> {

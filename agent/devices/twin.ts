@@ -1,3 +1,6 @@
+import type { Device } from '../../core/index.ts';
+import { isTwinRequest, type TwinRequest } from '../../core/topics.ts';
+
 /**
  * Device twins at the edge. Topics, under the device's own namespace:
  *
@@ -14,20 +17,55 @@
  *   keeps a report only if its version is newer than the one it has: an edge
  *   that comes back with old news cannot roll the twin back, and of two
  *   edges of one site the latest report wins.
+ * - `devices/<name>/twin/get` (device -> edge, any payload): the edge answers
+ *   on `twin/get/accepted` with the whole twin: desired and its version,
+ *   reported and its version, the version the device acknowledged, and the
+ *   delta.
+ * - `devices/<name>/twin/delta` (edge -> device, QoS 1): `{"version": V,
+ *   "delta": {...}}`, the desired keys whose value the reported document
+ *   does not have yet, published with each desired version that has one.
+ * - Each request (`get`, `reported`, `ack`) is answered on
+ *   `twin/<request>/accepted` or `twin/<request>/rejected` (`{"code": 400,
+ *   "message"}`), as AWS IoT's shadows and Azure's twins answer theirs.
+ * Only the edge writes `desired`, `delta` and the answers: a device may
+ * publish under `twin/` only its three requests (agent/broker/session.ts).
  */
 export const twinTopics = (device: string) => ({
   desired: `devices/${device}/twin/desired`,
+  delta: `devices/${device}/twin/delta`,
   ack: `devices/${device}/twin/ack`,
   reported: `devices/${device}/twin/reported`,
+  get: `devices/${device}/twin/get`,
+  answer: (request: TwinRequest, accepted: boolean) => `devices/${device}/twin/${request}/${accepted ? 'accepted' : 'rejected'}`,
 });
 
-/** `devices/<name>/twin/<leaf>` -> [name, leaf]; undefined for any other topic. */
-export function twinTopicOf(topic: string): { device: string; leaf: 'ack' | 'reported' } | undefined {
+
+/** `devices/<name>/twin/<request>` -> its device and request; undefined for any other topic. */
+export function twinTopicOf(topic: string): { device: string; leaf: TwinRequest } | undefined {
   if (!topic.startsWith('devices/')) return undefined;
   const parts = topic.split('/');
-  if (parts.length !== 4 || parts[2] !== 'twin' || (parts[3] !== 'ack' && parts[3] !== 'reported')) return undefined;
+  if (parts.length !== 4 || parts[2] !== 'twin' || !isTwinRequest(parts[3]!)) return undefined;
   return { device: parts[1]!, leaf: parts[3] };
 }
+
+/**
+ * The desired keys whose value the reported document does not have (objects
+ * compared key by key, anything else as JSON); empty when the device has
+ * caught up.
+ */
+export function twinDelta(desired: Record<string, unknown>, reported: Record<string, unknown>): Record<string, unknown> {
+  const delta: Record<string, unknown> = {};
+  for (const [k, want] of Object.entries(desired)) {
+    const have = reported[k];
+    if (isObject(want) && isObject(have)) {
+      const inner = twinDelta(want, have);
+      if (Object.keys(inner).length) delta[k] = inner;
+    } else if (JSON.stringify(want) !== JSON.stringify(have)) delta[k] = want;
+  }
+  return delta;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export interface TwinState {
   reported: Record<string, unknown>;
@@ -47,7 +85,7 @@ export function mergeReported(state: TwinState, payload: Buffer, now: number): T
   return { ...state, reported, reportedVersion: Math.max(state.reportedVersion + 1, now) };
 }
 
-/** The version in an ack, or undefined when the payload is not `{"version": <int>}`. */
+/** The version in an ack, or undefined when the payload is not `{"version": <int>}` (a non-negative integer). */
 export function ackVersion(payload: Buffer): number | undefined {
   try {
     const v = (JSON.parse(payload.toString('utf8')) as { version?: unknown }).version;
@@ -55,4 +93,10 @@ export function ackVersion(payload: Buffer): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The whole twin, as `twin/get` answers it. */
+export function twinDocument(d: Device, t: TwinState): Record<string, unknown> {
+  const desired = d.spec.twin.desired;
+  return { version: d.metadata.generation ?? 1, desired, reported: t.reported, reportedVersion: t.reportedVersion, desiredAckVersion: t.desiredAckVersion, delta: twinDelta(desired, t.reported) };
 }

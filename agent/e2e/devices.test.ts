@@ -48,10 +48,31 @@ test('devices at the edge with real MQTT clients: twins both ways across offline
     }, 10_000, 'reported twin in the center');
     assert.equal(seen.status!.node, 'edge-a-1');
 
+    // As the IoT clouds' twins: each request is answered; get returns the whole twin; a new desired version comes with its delta.
+    const last = (topic: string) => JSON.parse(dev.got.get(topic)!.at(-1)!) as Record<string, unknown>;
+    await waitFor(() => dev.got.get('devices/light-1/twin/reported/accepted') && dev.got.get('devices/light-1/twin/ack/accepted'), 10_000, 'the report and the ack accepted');
+    assert.deepEqual(last('devices/light-1/twin/ack/accepted'), { desiredAckVersion: 1 });
+    await dev.client.publishAsync('devices/light-1/twin/get', '', { qos: 1 });
+    await waitFor(() => dev.got.get('devices/light-1/twin/get/accepted'), 10_000, 'the twin document');
+    const doc = last('devices/light-1/twin/get/accepted');
+    assert.deepEqual({ ...doc, reportedVersion: typeof doc.reportedVersion }, { version: 1, desired: { color: 'green' }, reported: { color: 'green', firmware: '1.2' }, reportedVersion: 'number', desiredAckVersion: 1, delta: {} });
+    await dev.client.publishAsync('devices/light-1/twin/reported', 'not json', { qos: 1 });
+    await dev.client.publishAsync('devices/light-1/twin/ack', '{"version": -1}', { qos: 1 });
+    await waitFor(() => dev.got.get('devices/light-1/twin/reported/rejected') && dev.got.get('devices/light-1/twin/ack/rejected'), 10_000, 'the bad report and ack rejected');
+    assert.equal(last('devices/light-1/twin/reported/rejected').code, 400);
+    assert.match(String(last('devices/light-1/twin/ack/rejected').message), /an ack is \{"version": V\}/);
+    await api.apply(deviceManifest('light-1', { color: 'blue', firmware: '1.2' }));
+    await waitFor(() => dev.got.get('devices/light-1/twin/delta'), 10_000, 'the delta of the new desired version');
+    assert.deepEqual(last('devices/light-1/twin/delta'), { version: 2, delta: { color: 'blue' } });
+    // Only the edge writes the desired document: the device's forgery is refused, and the retained twin stays the edge's.
+    await dev.client.publishAsync(twin, JSON.stringify({ version: 99, desired: { color: 'black' } }), { qos: 1, retain: true }).catch(() => undefined);
+    await waitFor(async () => ((await device(p, 'light-1')).status?.denied ?? 0) >= 1, 10_000, 'the forged desired twin refused and counted');
+    assert.ok(dev.got.get(twin)!.every((m) => JSON.parse(m).version !== 99));
+
     // ACL: outside its namespace and grants a publish is refused and counted; a granted topic works.
     await dev.client.publishAsync('devices/other/x', 'nope', { qos: 1 }).catch(() => undefined);
     await dev.client.publishAsync('city/traffic', 'ok', { qos: 1 });
-    await waitFor(async () => ((await device(p, 'light-1')).status?.denied ?? 0) >= 1, 10_000, 'the refusal counted');
+    await waitFor(async () => ((await device(p, 'light-1')).status?.denied ?? 0) >= 2, 10_000, 'the refusal counted');
 
     // A command is delivered through the edge and acknowledged.
     await api.create({ apiVersion: 'gedge.io/v1', kind: 'DeviceCommand', metadata: { name: 'red-now', project: 'default', labels: {} }, spec: { device: 'light-1', topic: 'commands', payload: { color: 'red' }, ttlMs: 60_000 } } as DeviceCommand);
@@ -90,7 +111,7 @@ test('devices at the edge with real MQTT clients: twins both ways across offline
     assert.equal(await cli.exited, 0);
     const table = cli.lines.map((l) => l.msg ?? '').join('\n');
     assert.match(table, /NAME\s+SITE\s+CONNECTED\s+NODE\s+LAST SEEN\s+DESIRED\s+ACKED/);
-    assert.match(table, /light-1\s+edge-a\s+yes\s+edge-a-1\s+\S+\s+v3\s+v1/);
+    assert.match(table, /light-1\s+edge-a\s+yes\s+edge-a-1\s+\S+\s+v4\s+v1/);
     const closed = new Promise<void>((resolve) => afterRestart.client.once('close', () => resolve()));
     await api.delete('DeviceCredential', cred.credential.metadata.name);
     await closed;
