@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Device, DeviceCredential, EdgeObject, Route } from '../../core/index.ts';
 import { objectKey } from '../sync.ts';
 import { EdgeObjects } from './edge-objects.ts';
-import { ackVersion, mergeReported, twinTopicOf } from './twin.ts';
+import { ackVersion, mergeReported, twinDelta, twinTopicOf } from './twin.ts';
 
 const SECRET = 'A'.repeat(43);
 const device = (name: string, project = 'default'): Device => ({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name, project, labels: {} }, spec: { site: 'edge-a', description: '', grants: { publish: ['city/#'], subscribe: [] }, twin: { desired: {} } } });
@@ -49,7 +49,9 @@ test('removals and snapshots report what was revoked; unchanged puts change noth
 test('twin topics, reported merges (null removes, version only grows) and acks', () => {
   assert.deepEqual(twinTopicOf('devices/lamp/twin/reported'), { device: 'lamp', leaf: 'reported' });
   assert.deepEqual(twinTopicOf('devices/lamp/twin/ack'), { device: 'lamp', leaf: 'ack' });
+  assert.deepEqual(twinTopicOf('devices/lamp/twin/get'), { device: 'lamp', leaf: 'get' });
   assert.equal(twinTopicOf('devices/lamp/twin/desired'), undefined);
+  assert.equal(twinTopicOf('devices/lamp/twin/get/accepted'), undefined);
   assert.equal(twinTopicOf('devices/lamp/twin/reported/x'), undefined);
   const s1 = mergeReported({ reported: { a: 1, b: 2 }, reportedVersion: 5000, desiredAckVersion: 0 }, Buffer.from('{"b":null,"c":3}'), 100);
   assert.deepEqual(s1, { reported: { a: 1, c: 3 }, reportedVersion: 5001, desiredAckVersion: 0 });
@@ -59,4 +61,12 @@ test('twin topics, reported merges (null removes, version only grows) and acks',
   assert.equal(ackVersion(Buffer.from('{"version":3}')), 3);
   assert.equal(ackVersion(Buffer.from('{"version":-1}')), undefined);
   assert.equal(ackVersion(Buffer.from('nope')), undefined);
+});
+
+test('the twin delta: desired keys the reported document does not match, nested objects key by key', () => {
+  assert.deepEqual(twinDelta({ a: 1, b: 'x', c: [1, 2] }, { a: 1, b: 'y', c: [1, 2] }), { b: 'x' });
+  assert.deepEqual(twinDelta({ cfg: { rate: 5, mode: 'eco' }, on: true }, { cfg: { rate: 5, mode: 'max', extra: 1 } }), { cfg: { mode: 'eco' }, on: true });
+  assert.deepEqual(twinDelta({ cfg: { rate: 5 } }, { cfg: 'flat' }), { cfg: { rate: 5 } }, 'an object where the report has none: all of it');
+  assert.deepEqual(twinDelta({ a: null }, {}), { a: null });
+  assert.deepEqual(twinDelta({}, { a: 1 }), {}, 'keys only reported are not in the delta');
 });
