@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { EgressPolicy, ensurePrivateDir, parseOrThrow, type GedgeEvent, projectOf } from '../core/index.ts';
+import { EgressPolicy, ensurePrivateDir, parseOrThrow, projectOf } from '../core/index.ts';
 import { centerConfigSchema, parseLoopbackListen, type CenterConfig } from './config.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 import { openPostgresStore } from './store/postgres-store.ts';
@@ -178,7 +178,7 @@ async function housekeep(store: Store, cfg: CenterConfig, log: Logger): Promise<
     const current = await store.currentRevision();
     const removed = await store.compact(current - cfg.changeLogRetain);
     const cutoff = Date.now() - cfg.eventTtlMs;
-    const events = (await store.list('Event')).items as GedgeEvent[];
+    const events = (await store.list('Event')).items;
     let expired = 0;
     for (const e of events) {
       if (Date.parse(e.spec.at) < cutoff) {

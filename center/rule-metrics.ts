@@ -16,7 +16,7 @@ export function registerRuleMetrics(registry: Registry, store: Store): void {
   // One store read per scrape, shared by the metrics below.
   let cached: { at: number; rules: Promise<Rule[]> } | undefined;
   const load = (): Promise<Rule[]> => {
-    if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), rules: store.list('Rule').then((p) => p.items as Rule[]) };
+    if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), rules: store.list('Rule').then((p) => p.items) };
     return cached.rules;
   };
   new Counter({

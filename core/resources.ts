@@ -233,6 +233,8 @@ export const KINDS = {
 } as const satisfies Record<string, KindInfo>;
 
 export type KindName = keyof typeof KINDS;
+/** The object type of a kind: KindOf<'Instance'> is Instance. */
+export type KindOf<K extends KindName> = Extract<Resource, { kind: K }>;
 export type ResourceOf<K extends KindName> = z.infer<(typeof KINDS)[K]['schema']>;
 export type Resource = Project | Site | Node | Service | Instance | GedgeEvent | SiteLink | PriorityClass | Device | DeviceCredential | Route | DeviceCommand | Rule;
 /**

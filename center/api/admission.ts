@@ -1,4 +1,4 @@
-import { EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, type Device, type ErrorDetail, type Project, type Resource, type Route, projectOf } from '../../core/index.ts';
+import { EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, type ErrorDetail, type Project, type Resource, projectOf } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 
 /**
@@ -15,7 +15,7 @@ export async function admit(store: Store, input: Resource[], egress = new Egress
   const inBatch = (kind: string, project: string, name: string) => objs.some((o) => o.kind === kind && projectOf(o) === project && o.metadata.name === name);
   const problems: ErrorDetail[] = [];
   const refused: ErrorDetail[] = [];
-  const policyOf = async (project: string) => ((objs.find((p) => p.kind === 'Project' && p.metadata.name === project) ?? (await store.get('Project', undefined, project))) as Project | undefined)?.spec.policy;
+  const policyOf = async (project: string) => (objs.find((p): p is Project => p.kind === 'Project' && p.metadata.name === project) ?? (await store.get('Project', undefined, project)))?.spec.policy;
   for (const [i, o] of objs.entries()) {
     const at = (path: string) => `${objs.length > 1 ? `[${i}].` : ''}${path}`;
     const project = projectOf(o);
@@ -32,7 +32,7 @@ export async function admit(store: Store, input: Resource[], egress = new Egress
         }
         break;
       case 'Device': {
-        const prev = (await store.get('Device', project, o.metadata.name)) as Device | undefined;
+        const prev = await store.get('Device', project, o.metadata.name);
         if (prev && prev.spec.site !== o.spec.site) problems.push({ path: at('spec.site'), message: `is fixed once created ("${prev.spec.site}"); delete the device and create it again to move it` });
         break;
       }
@@ -54,7 +54,7 @@ export async function admit(store: Store, input: Resource[], egress = new Egress
         const sink = o.spec.sink;
         if (sink.type !== 'table') destination(egress, sink.url, at('spec.sink.url'), problems);
         if (sink.type !== 'mqtt' || sink.password !== REDACTED) break;
-        const prev = ((await store.get('Route', project, o.metadata.name)) as Route | undefined)?.spec.sink;
+        const prev = (await store.get('Route', project, o.metadata.name))?.spec.sink;
         if (prev?.type !== 'mqtt' || prev.password === undefined) {
           problems.push({ path: at('spec.sink.password'), message: `"${REDACTED}" stands for the stored password, and route "${o.metadata.name}" has none: give the password` });
         } else if (prev.url !== sink.url || prev.username !== sink.username) {

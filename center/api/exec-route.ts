@@ -14,7 +14,7 @@ import {
   nowIso,
   parseOrThrow,
   type ExecServerControl,
-  type Instance,
+  
 } from '../../core/index.ts';
 import { authenticate } from '../auth/tokens.ts';
 import type { TokenHolds } from '../auth/token-holds.ts';
@@ -93,7 +93,7 @@ async function checkExec(store: Store, hub: AgentHub, token: TokenRecord, rawNam
   } catch {
     throw new BadRequestError('malformed instance name', { details: [{ path: 'name', message: 'bad percent-encoding' }] });
   }
-  const inst = (await store.get('Instance', q.project, name)) as Instance | undefined;
+  const inst = await store.get('Instance', q.project, name);
   if (!inst) throw new NotFoundError(`Instance "${name}" not found in project "${q.project}"`, { details: [{ path: 'name', message: 'not found' }] });
   const node = inst.spec.node;
   if (!node) throw new UnavailableError(`Instance "${name}" is not placed on a node yet`, { details: [{ path: 'spec.node', message: 'unset' }] });

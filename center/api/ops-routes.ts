@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { NotFoundError, UnavailableError, parseOrThrow, type Instance } from '../../core/index.ts';
+import { NotFoundError, UnavailableError, parseOrThrow } from '../../core/index.ts';
 import { logsQuerySchema as logsQuery } from './instance-queries.ts';
 import { ADMIN_OR_USER, assertProject } from '../auth/access.ts';
 import type { Store } from '../store/store.ts';
@@ -17,7 +17,7 @@ export function registerOpsRoutes(app: FastifyInstance, store: Store, hub: Agent
     // Before the lookup: a token of another project learns nothing, not even whether the instance exists.
     assertProject(req.token, q.project);
     const name = (req.params as { name: string }).name;
-    const inst = (await store.get('Instance', q.project, name)) as Instance | undefined;
+    const inst = await store.get('Instance', q.project, name);
     if (!inst) throw new NotFoundError(`Instance "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
     if (!inst.spec.node) throw new UnavailableError(`Instance "${name}" is not placed on a node yet`, { details: [{ path: 'spec.node', message: 'unset' }] });
     const out = hub.openLogs(inst.spec.node, q.project, name, { follow: q.follow === 'true', tailBytes: q.tailBytes, since: q.since });

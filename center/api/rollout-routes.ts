@@ -49,7 +49,7 @@ async function load(store: Store, params: unknown, query: unknown, token: TokenR
   // Before the lookup: a token learns nothing about other projects.
   assertProject(token, project);
   const name = (params as { name: string }).name;
-  const service = (await store.get('Service', project, name)) as Service | undefined;
+  const service = await store.get('Service', project, name);
   if (!service) throw new NotFoundError(`Service "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
   return { service, who: `token ${token?.id ?? 'unknown'} (${token?.kind ?? 'unknown'}${token?.description ? `, ${token.description}` : ''})` };
 }

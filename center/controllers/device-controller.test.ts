@@ -24,8 +24,8 @@ async function setup(t: TestContext): Promise<{ store: Store; ctl: DeviceControl
   return { store, ctl: new DeviceController(store, { commandRetentionMs: RETENTION, now: () => clock.now }), clock, t0 };
 }
 
-const phases = async (store: Store) => Object.fromEntries(((await store.list('DeviceCommand')).items as DeviceCommand[]).map((c) => [c.metadata.name, c.status?.phase ?? 'Pending']));
-const removals = async (store: Store) => ((await store.list('Event')).items as GedgeEvent[]).filter((e) => e.spec.reason === 'CommandsRemoved');
+const phases = async (store: Store) => Object.fromEntries((await store.list('DeviceCommand')).items.map((c) => [c.metadata.name, c.status?.phase ?? 'Pending']));
+const removals = async (store: Store) => (await store.list('Event')).items.filter((e) => e.spec.reason === 'CommandsRemoved');
 
 test('finished commands are deleted commandRetentionMs after they finished (delivery, or the end of the TTL), with an Event on the device', async (t) => {
   const { store, ctl, clock, t0 } = await setup(t);

@@ -1,4 +1,4 @@
-import { NotFoundError, nowIso, type DeviceCommand, type DeviceCredential } from '../../core/index.ts';
+import { NotFoundError, nowIso, type DeviceCommand } from '../../core/index.ts';
 import { recordEvent } from '../events.ts';
 import type { Store } from '../store/store.ts';
 import type { Reconciler } from './controller.ts';
@@ -35,8 +35,8 @@ export class DeviceController implements Reconciler {
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
     const [project, device] = key.split('/') as [string, string];
     const exists = await this.reader.get('Device', project, device);
-    const creds = (await this.reader.list('DeviceCredential', { project })).items as DeviceCredential[];
-    const commands = ((await this.reader.list('DeviceCommand', { project })).items as DeviceCommand[]).filter((c) => c.spec.device === device);
+    const creds = (await this.reader.list('DeviceCredential', { project })).items;
+    const commands = (await this.reader.list('DeviceCommand', { project })).items.filter((c) => c.spec.device === device);
     if (!exists) {
       for (const o of [...creds.filter((c) => c.spec.device === device), ...commands]) await this.remove(o.kind, project, o.metadata.name);
       return;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DeviceCommand, DeviceCredential, Instance, Node } from '../../core/index.ts';
+import type { DeviceCommand, DeviceCredential, Instance } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Metrics } from '../metrics.ts';
 import { SERVICE_LABEL } from '../../core/index.ts';
@@ -119,11 +119,11 @@ export class ControllerManager {
   }
 
   private async enqueueNodes(): Promise<void> {
-    for (const n of (await this.cache.list('Node')).items as Node[]) this.lifecycle.enqueue(n.metadata.name);
+    for (const n of (await this.cache.list('Node')).items) this.lifecycle.enqueue(n.metadata.name);
   }
 
   private async enqueueUnbound(): Promise<void> {
-    for (const i of (await this.cache.list('Instance')).items as Instance[]) {
+    for (const i of (await this.cache.list('Instance')).items) {
       if (!i.spec.node) this.placement.enqueue(`${i.metadata.project}/${i.metadata.name}`);
     }
   }

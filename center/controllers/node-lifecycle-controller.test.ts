@@ -58,14 +58,14 @@ async function createInstance(store: Store, name: string, node: string | undefin
 }
 
 async function nodeOf(store: Store, name: string): Promise<Node> {
-  const n = (await store.get('Node', undefined, name)) as Node | undefined;
+  const n = await store.get('Node', undefined, name);
   assert.ok(n, `node ${name} exists`);
   return n;
 }
 
 async function eventsOf(store: Store, node: string): Promise<GedgeEvent[]> {
   const sel = parseSelector(`gedge.io/involved-kind=Node,gedge.io/involved-name=${node}`);
-  return ((await store.list('Event', { selector: sel })).items as GedgeEvent[]).sort((a, b) => (a.metadata.revision ?? 0) - (b.metadata.revision ?? 0));
+  return (await store.list('Event', { selector: sel })).items.sort((a, b) => (a.metadata.revision ?? 0) - (b.metadata.revision ?? 0));
 }
 
 const reasons = (es: GedgeEvent[]) => es.map((e) => e.spec.reason);
@@ -140,7 +140,7 @@ test('instances bound to a node NotReady for evictAfterMs are deleted, with an I
   assert.equal((await nodeOf(h.store, 'n1')).status?.phase, 'NotReady');
   assert.equal((await nodeOf(h.store, 'n2')).status?.phase, 'Ready');
 
-  const instances = async () => ((await h.store.list('Instance')).items as Instance[]).map((i) => i.metadata.name).sort();
+  const instances = async () => (await h.store.list('Instance')).items.map((i) => i.metadata.name).sort();
   h.clock.now = lostAt + EVICT_AFTER - 1;
   await h.ctl.reconcile('n1');
   assert.deepEqual(await instances(), ['web-1', 'web-2', 'web-3', 'web-4'], 'not yet');
@@ -219,7 +219,7 @@ test(
     await createInstance(h.store, 'web-1', 'n1');
     h.clock.now = startedAt + 1;
     await h.ctl.reconcile('n1');
-    assert.equal(((await h.store.list('Instance')).items as Instance[]).length, 1, 'evicted 1 ms after the center started');
+    assert.equal((await h.store.list('Instance')).items.length, 1, 'evicted 1 ms after the center started');
   },
 );
 

@@ -1,4 +1,4 @@
-import type { Instance, Node } from '../../core/index.ts';
+import type { Node } from '../../core/index.ts';
 import { ConflictError, NotFoundError } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Reconciler } from './controller.ts';
@@ -27,7 +27,7 @@ export class NodeLifecycleController implements Reconciler {
   ) {}
 
   async reconcile(name: string): Promise<{ requeueAfterMs?: number } | void> {
-    const node = (await this.reader.get('Node', undefined, name)) as Node | undefined;
+    const node = await this.reader.get('Node', undefined, name);
     if (!node) return;
     const now = (this.opts.now ?? Date.now)();
     const seen = this.opts.seenAt(name);
@@ -51,7 +51,7 @@ export class NodeLifecycleController implements Reconciler {
     // later: after a center outage, agents get the full grace to reconnect.
     const notReadyFor = status.since ? now - Math.max(Date.parse(status.since), this.opts.startedAt) : 0;
     if (status.phase === 'NotReady' && notReadyFor >= this.opts.evictAfterMs) {
-      const mine = ((await this.reader.list('Instance')).items as Instance[]).filter((i) => i.spec.node === name);
+      const mine = (await this.reader.list('Instance')).items.filter((i) => i.spec.node === name);
       for (const i of mine) {
         try {
           await this.store.delete('Instance', i.metadata.project, i.metadata.name);

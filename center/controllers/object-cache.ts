@@ -1,4 +1,4 @@
-import { KINDS, matchesSelector, type Resource, DEFAULT_PROJECT } from '../../core/index.ts';
+import { KINDS, matchesSelector, type KindName, type KindOf, type Resource, DEFAULT_PROJECT } from '../../core/index.ts';
 import type { Change, ListOptions, Store } from '../store/store.ts';
 import { holdChanges } from '../store/change-feed.ts';
 
@@ -54,11 +54,15 @@ export class ObjectCache implements Reader {
     this.listeners.push(fn);
   }
 
+  get<K extends KindName>(kind: K, project: string | undefined, name: string): Promise<KindOf<K> | undefined>;
+  get(kind: string, project: string | undefined, name: string): Promise<Resource | undefined>;
   async get(kind: string, project: string | undefined, name: string): Promise<Resource | undefined> {
     const namespaced = (KINDS as Record<string, { namespaced: boolean }>)[kind]?.namespaced;
     return this.bucket(kind).get(`${namespaced ? (project ?? DEFAULT_PROJECT) : ''}/${name}`);
   }
 
+  list<K extends KindName>(kind: K, opts?: ListOptions): Promise<{ items: KindOf<K>[]; revision: number }>;
+  list(kind: string, opts?: ListOptions): Promise<{ items: Resource[]; revision: number }>;
   async list(kind: string, opts: ListOptions = {}): Promise<{ items: Resource[]; revision: number }> {
     const items = [...this.bucket(kind).values()].filter(
       (o) => (opts.project === undefined || o.metadata.project === opts.project) && (!opts.selector?.length || matchesSelector(opts.selector, o.metadata.labels)),

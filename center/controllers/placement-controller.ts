@@ -27,7 +27,7 @@ export class PlacementController implements Reconciler {
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
     const [project, name] = key.split('/') as [string, string];
-    const inst = (await this.reader.get('Instance', project, name)) as Instance | undefined;
+    const inst = await this.reader.get('Instance', project, name);
     if (!inst || inst.spec.node) return;
     const d = this.scheduler.place(inst);
     if (d.node) return this.bind(inst, d.node, d.explanation);

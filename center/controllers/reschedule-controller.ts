@@ -30,12 +30,12 @@ export class RescheduleController implements Reconciler {
   ) {}
 
   async reconcile(): Promise<{ requeueAfterMs: number }> {
-    const running = ((await this.reader.list('Instance')).items as Instance[]).filter((i) => i.spec.node && i.status?.phase === 'Running');
+    const running = (await this.reader.list('Instance')).items.filter((i) => i.spec.node && i.status?.phase === 'Running');
     const { moves, stranded } = planMoves(this.scheduler, running, this.opts);
     await this.reportStranded(running, stranded, new Set(moves.map((m) => m.instance)));
     for (const m of moves) {
       const [project, name] = m.instance.split('/') as [string, string];
-      const inst = (await this.reader.get('Instance', project, name)) as Instance | undefined;
+      const inst = await this.reader.get('Instance', project, name);
       if (!inst) continue;
       try {
         await this.store.update({ ...inst, metadata: { ...inst.metadata, labels: { ...inst.metadata.labels, [RETIRING_LABEL]: m.reason } } }, { expectRevision: inst.metadata.revision });

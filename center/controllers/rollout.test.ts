@@ -77,9 +77,9 @@ describe('ServiceController rollouts', () => {
     return { store, ctl: new ServiceController(store, pino({ level: 'silent' })) };
   }
 
-  const instances = async (store: Store): Promise<Instance[]> => (await store.list('Instance', { project: 'default', selector: parseSelector(`${SERVICE_LABEL}=web`) })).items as Instance[];
+  const instances = async (store: Store): Promise<Instance[]> => (await store.list('Instance', { project: 'default', selector: parseSelector(`${SERVICE_LABEL}=web`) })).items;
   const getService = async (store: Store): Promise<Service> => (await store.get('Service', 'default', 'web')) as Service;
-  const events = async (store: Store): Promise<GedgeEvent[]> => (await store.list('Event', { selector: parseSelector('gedge.io/involved-kind=Service,gedge.io/involved-name=web') })).items as GedgeEvent[];
+  const events = async (store: Store): Promise<GedgeEvent[]> => (await store.list('Event', { selector: parseSelector('gedge.io/involved-kind=Service,gedge.io/involved-name=web') })).items;
   const siteOf = (node: string | undefined): string | undefined => node?.replace(/-\d$/, '');
 
   /** What the scheduler and the agents would do: place each new instance in its pinned site (alternating nodes) and report it. */

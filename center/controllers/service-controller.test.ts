@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { parseSelector, serviceSchema, type GedgeEvent, type Instance, type Service } from '../../core/index.ts';
+import { parseSelector, serviceSchema, type Instance, type Service } from '../../core/index.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
 import { SERVICE_LABEL } from '../../core/index.ts';
@@ -23,11 +23,11 @@ function service(name: string, replicas: number, command = ['run'], project = 'd
 }
 
 async function instancesOf(store: Store, name: string, project = 'default'): Promise<Instance[]> {
-  return (await store.list('Instance', { project, selector: parseSelector(`${SERVICE_LABEL}=${name}`) })).items as Instance[];
+  return (await store.list('Instance', { project, selector: parseSelector(`${SERVICE_LABEL}=${name}`) })).items;
 }
 
 async function getService(store: Store, name: string): Promise<Service> {
-  const s = (await store.get('Service', 'default', name)) as Service | undefined;
+  const s = await store.get('Service', 'default', name);
   assert.ok(s, `service ${name} exists`);
   return s;
 }
@@ -166,7 +166,7 @@ test('status counts ready instances and flips Available with an event', async (t
   await ctl.reconcile('default/web');
   s = await getService(store, 'web');
   assert.deepEqual([s.status?.replicas, s.status?.ready, s.status?.conditions[0]?.status], [3, 3, 'True']);
-  const events = (await store.list('Event', { selector: parseSelector('gedge.io/involved-kind=Service,gedge.io/involved-name=web') })).items as GedgeEvent[];
+  const events = (await store.list('Event', { selector: parseSelector('gedge.io/involved-kind=Service,gedge.io/involved-name=web') })).items;
   assert.deepEqual(
     events.map((e) => [e.spec.reason, e.spec.type, e.spec.message]).sort(),
     [
@@ -179,6 +179,6 @@ test('status counts ready instances and flips Available with an event', async (t
   await ctl.reconcile('default/web');
   s = await getService(store, 'web');
   assert.deepEqual([s.status?.ready, s.status?.conditions[0]?.status], [2, 'False']);
-  const reasons = ((await store.list('Event')).items as GedgeEvent[]).map((e) => e.spec.reason).sort();
+  const reasons = (await store.list('Event')).items.map((e) => e.spec.reason).sort();
   assert.deepEqual(reasons, ['Available', 'RolloutComplete', 'Unavailable'], 'a rollout completes once');
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Node, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT } from '../../core/index.ts';
+import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT } from '../../core/index.ts';
 import { NotFoundError } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Reconciler } from './controller.ts';
@@ -34,8 +34,8 @@ export class ServiceController implements Reconciler {
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
     const [project, name] = key.split('/') as [string, string];
-    const service = (await this.reader.get('Service', project, name)) as Service | undefined;
-    const owned = (await this.reader.list('Instance', { project, selector: [{ key: SERVICE_LABEL, op: 'eq', value: name }] })).items as Instance[];
+    const service = await this.reader.get('Service', project, name);
+    const owned = (await this.reader.list('Instance', { project, selector: [{ key: SERVICE_LABEL, op: 'eq', value: name }] })).items;
     if (!service) {
       // Garbage-collect the instances of a deleted service.
       for (const i of owned) await this.remove(i);
@@ -190,7 +190,7 @@ export class ServiceController implements Reconciler {
     for (const i of owned) {
       if (RETIRING_LABEL in i.metadata.labels && i.spec.templateHash === hash) continue;
       const node = i.spec.node;
-      if (node && !siteOf.has(node)) siteOf.set(node, ((await this.reader.get('Node', undefined, node)) as Node | undefined)?.spec.site);
+      if (node && !siteOf.has(node)) siteOf.set(node, (await this.reader.get('Node', undefined, node))?.spec.site);
       out.push({
         name: i.metadata.name,
         current: i.spec.templateHash === hash,

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { agentMessageSchema, CLOSE_PROTOCOL, nowIso, type AgentMessage, type CenterMessage, type Device, type DeviceCommand, type DeviceStatus, type EdgeUplinkStatus, type Instance, type Node, type NodeStatus, type Rule, type RuleNodeStatus, ConflictError, probeAddressProblem, type ProbeAddress, type Condition, DEFAULT_PROJECT } from '../../core/index.ts';
+import { agentMessageSchema, CLOSE_PROTOCOL, nowIso, type AgentMessage, type CenterMessage, type DeviceStatus, type EdgeUplinkStatus, type Node, type NodeStatus, type RuleNodeStatus, ConflictError, probeAddressProblem, type ProbeAddress, type Condition, DEFAULT_PROJECT } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { holdChanges } from '../store/change-feed.ts';
 import type { Metrics } from '../metrics.ts';
@@ -141,7 +141,7 @@ export class AgentSession {
       this.acked = Math.max(this.acked, m.revision);
     },
     status: async (m) => {
-      const inst = (await this.deps.store.get('Instance', m.project, m.instance)) as Instance | undefined;
+      const inst = await this.deps.store.get('Instance', m.project, m.instance);
       if (!inst || inst.spec.node !== this.node) return; // deleted meanwhile, or not ours: drop the report
       // The scheduler's explanation is the center's part of the status; the agent does not know it.
       const scheduling = inst.status?.scheduling;
@@ -168,7 +168,7 @@ export class AgentSession {
     },
     commands: async (m) => {
       for (const u of m.updates) {
-        const cmd = (await this.deps.store.get('DeviceCommand', u.project, u.command)) as DeviceCommand | undefined;
+        const cmd = await this.deps.store.get('DeviceCommand', u.project, u.command);
         if (!cmd) continue; // expired and collected meanwhile
         if (!this.feed?.hasDevice(u.project, cmd.spec.device)) {
           this.refuse('commands', `command ${u.project}/${u.command}`);
@@ -264,7 +264,7 @@ export class AgentSession {
    * the reporting edge's.
    */
   private async deviceStatus(project: string, name: string, update: Partial<DeviceStatus>): Promise<void> {
-    const device = (await this.deps.store.get('Device', project, name)) as Device | undefined;
+    const device = await this.deps.store.get('Device', project, name);
     if (!device || device.spec.site !== this.feed?.site) return; // deleted meanwhile
     const prev: DeviceStatus = device.status ?? { connected: false, reported: {}, reportedVersion: 0, desiredAckVersion: 0, denied: 0 };
     const next: DeviceStatus = { ...prev, ...update, node: this.node, reported: prev.reported, reportedVersion: prev.reportedVersion };
@@ -284,7 +284,7 @@ export class AgentSession {
 
   /** This node's part of a Rule's status (null: the node no longer runs it); other nodes' parts are left as they are. */
   private async ruleStatus(project: string, name: string, status: RuleNodeStatus | null): Promise<void> {
-    const rule = (await this.deps.store.get('Rule', project, name)) as Rule | undefined;
+    const rule = await this.deps.store.get('Rule', project, name);
     if (!rule || (status === null && !rule.status?.nodes[this.node])) return;
     const { [this.node]: _, ...others } = rule.status?.nodes ?? {};
     const nodes = status === null ? others : { ...others, [this.node]: status };
@@ -299,7 +299,7 @@ export class AgentSession {
 
   /** Usage, heartbeat time, agent info and synced revision; the phase is the lifecycle controller's. */
   private async writeNodeStatus(capacity: Node['spec']['capacity'] | undefined): Promise<void> {
-    const node = (await this.deps.store.get('Node', undefined, this.node)) as Node | undefined;
+    const node = await this.deps.store.get('Node', undefined, this.node);
     if (!node) return;
     this.lastStatusWrite = Date.now();
     const now = nowIso();

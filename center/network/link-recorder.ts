@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AlreadyExistsError, API_VERSION, siteLinkName, type AgentMessage, type SiteLink, type SiteLinkStatus, type Node } from '../../core/index.ts';
+import { AlreadyExistsError, API_VERSION, siteLinkName, type AgentMessage, type SiteLink, type SiteLinkStatus } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { LatencyMatrix, type LinkSnapshot } from './latency-matrix.ts';
 
@@ -76,7 +76,7 @@ export class LinkRecorder {
         current.add(name);
         await this.write(name, l, now);
       }
-      for (const link of (await this.cache.list('SiteLink')).items as SiteLink[]) {
+      for (const link of (await this.cache.list('SiteLink')).items) {
         if (!current.has(link.metadata.name)) await this.age(link, now);
       }
     } catch (err) {
@@ -88,7 +88,7 @@ export class LinkRecorder {
 
   private async write(name: string, l: LinkSnapshot, now: number): Promise<void> {
     const status = toStatus(l);
-    const existing = (await this.cache.get('SiteLink', undefined, name)) as SiteLink | undefined;
+    const existing = await this.cache.get('SiteLink', undefined, name);
     if (!existing) {
       const link: SiteLink = { apiVersion: API_VERSION, kind: 'SiteLink', metadata: { name, labels: { [MEASURED_LABEL]: 'true' } }, spec: { sites: l.sites }, status };
       // The cache may lag a link just declared by a user: then it exists, and only its status is ours.
@@ -119,7 +119,7 @@ export class LinkRecorder {
   }
 
   private async siteOf(node: string): Promise<string | undefined> {
-    return ((await this.cache.get('Node', undefined, node)) as Node | undefined)?.spec.site;
+    return (await this.cache.get('Node', undefined, node))?.spec.site;
   }
 }
 

@@ -81,7 +81,7 @@ export class PeerDirectory {
 
   /** Sends every member (or just `only`) its list, when it differs from the one it has. */
   private async recompute(only?: string): Promise<void> {
-    const nodes = (await this.nodes.list('Node')).items as Node[];
+    const nodes = (await this.nodes.list('Node')).items;
     const siteOf = new Map(nodes.map((n) => [n.metadata.name, n.spec.site]));
     const candidates: Peer[] = [];
     for (const n of nodes) {

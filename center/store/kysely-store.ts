@@ -11,6 +11,8 @@ import {
   DEFAULT_PROJECT,
   matchesSelector,
   nowIso,
+  type KindName,
+  type KindOf,
   type Resource,
 } from '../../core/index.ts';
 import type { ApplyResult, Change, ChangeListener, ChangeType, ListOptions, Store, TokenStore, UplinkStore, WriteOptions } from './store.ts';
@@ -58,6 +60,8 @@ export class KyselyStore implements Store {
     return { ...this.writes.counts };
   }
 
+  get<K extends KindName>(kind: K, project: string | undefined, name: string): Promise<KindOf<K> | undefined>;
+  get(kind: string, project: string | undefined, name: string): Promise<Resource | undefined>;
   async get(kind: string, project: string | undefined, name: string): Promise<Resource | undefined> {
     const row = await this.db
       .selectFrom('objects')
@@ -69,6 +73,8 @@ export class KyselyStore implements Store {
     return row ? hydrate(row.body, row.revision) : undefined;
   }
 
+  list<K extends KindName>(kind: K, opts?: ListOptions): Promise<{ items: KindOf<K>[]; revision: number }>;
+  list(kind: string, opts?: ListOptions): Promise<{ items: Resource[]; revision: number }>;
   async list(kind: string, opts: ListOptions = {}): Promise<{ items: Resource[]; revision: number }> {
     // Read the revision first: a client that lists then watches from it misses nothing.
     const revision = await this.currentRevision();

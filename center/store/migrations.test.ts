@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import type { Service, SiteLink } from '../../core/index.ts';
+import type { Service } from '../../core/index.ts';
 import { changesAfter } from './change-feed.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 import { openPostgresStore } from './postgres-store.ts';
@@ -56,7 +56,7 @@ test("sqlite: the previous release's database is adopted with everything in it, 
     assert.deepEqual((await s.list('Project')).items.map((p) => p.metadata.name), ['p1']);
     assert.equal(await s.currentRevision(), 4);
     // 0002: the kind Link is SiteLink now, in the objects and in their history.
-    const link = (await s.get('SiteLink', undefined, 'cloud--edge-a')) as SiteLink | undefined;
+    const link = await s.get('SiteLink', undefined, 'cloud--edge-a');
     assert.equal(link?.kind, 'SiteLink');
     assert.equal(link?.status?.rttMs, 50.2);
     const history: string[] = [];

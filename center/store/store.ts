@@ -1,4 +1,4 @@
-import type { Resource } from '../../core/index.ts';
+import type { KindName, KindOf, Resource } from '../../core/index.ts';
 import type { Selector } from '../../core/selector.ts';
 
 /**
@@ -130,7 +130,10 @@ export interface Store {
   durability(): Promise<string>;
   /** Writes committed so far and the transactions that carried them (writes that queue up share one commit). */
   commitStats(): { commits: number; writes: number };
+  /** Typed by the kind when it is a literal (`get('Instance', …)` is an Instance); any kind by name otherwise. */
+  get<K extends KindName>(kind: K, project: string | undefined, name: string): Promise<KindOf<K> | undefined>;
   get(kind: string, project: string | undefined, name: string): Promise<Resource | undefined>;
+  list<K extends KindName>(kind: K, opts?: ListOptions): Promise<{ items: KindOf<K>[]; revision: number }>;
   list(kind: string, opts?: ListOptions): Promise<{ items: Resource[]; revision: number }>;
   /** Creates; AlreadyExistsError when the name is taken. */
   create(obj: Resource): Promise<Resource>;

@@ -64,7 +64,7 @@ export class RouteStatusWriter {
     this.pending.clear();
     for (const o of outcomes) {
       try {
-        const current = (await this.store.get('Route', o.project, o.route)) as Route | undefined;
+        const current = await this.store.get('Route', o.project, o.route);
         if (!current || current.metadata.uid !== o.uid) continue;
         const { error: _previous, ...status } = current.status ?? { delivered: 0 };
         const delivered = await this.store.uplink.delivered(o.project, o.route, o.uid);

@@ -25,7 +25,7 @@ const route = (name: string, retention?: TableRetention): Route => ({
 });
 
 async function land(store: Store, node: string, name: string, recs: UplinkRecord[]): Promise<number> {
-  const uid = ((await store.get('Route', 'p', name)) as Route | undefined)?.metadata.uid ?? 'gone';
+  const uid = (await store.get('Route', 'p', name))?.metadata.uid ?? 'gone';
   return (await store.uplink.record({ node, project: 'p', route: name }, uid, recs, { rows: true })).fresh;
 }
 const seqs = async (store: Store, name: string) => (await store.uplink.messages('p', name, { after: 0, limit: 1000 })).map((m) => `${m.node}:${m.seq}`);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { DEFAULT_TABLE_MAX_AGE_HOURS, type Route, type TableRetention } from '../../core/index.ts';
+import { DEFAULT_TABLE_MAX_AGE_HOURS, type TableRetention } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 
 /** Rows per DELETE: a few milliseconds of SQLite work, so API requests and agents are never held up for long. */
@@ -73,7 +73,7 @@ export class TableSweeper {
   }
 
   private async retentionOf(project: string, route: string): Promise<TableRetention> {
-    const r = (await this.store.get('Route', project, route)) as Route | undefined;
+    const r = await this.store.get('Route', project, route);
     return (r?.spec.sink.type === 'table' && r.spec.sink.retention) || { maxAgeHours: DEFAULT_TABLE_MAX_AGE_HOURS };
   }
 

@@ -1,4 +1,4 @@
-import { ForbiddenError, ValidationError, routeRunsAt, type Device, type ErrorDetail, type Node, type Route, type UplinkAck, type UplinkBatch } from '../../core/index.ts';
+import { ForbiddenError, ValidationError, routeRunsAt, type ErrorDetail, type Node, type Route, type UplinkAck, type UplinkBatch } from '../../core/index.ts';
 import type { Store, TokenRecord, UplinkRecord } from '../store/store.ts';
 import { RouteGoneError } from './errors.ts';
 import type { RouteStatusWriter } from './route-status.ts';
@@ -34,7 +34,7 @@ export class UplinkService {
   async apply(token: TokenRecord, batch: UplinkBatch): Promise<UplinkAck> {
     checkNode(token, batch);
     const all = toRecords(batch);
-    const node = (await this.reader().get('Node', undefined, batch.node)) as Node | undefined;
+    const node = await this.reader().get('Node', undefined, batch.node);
     if (!node) throw new ForbiddenError(`node "${batch.node}" does not exist`, { details: [{ path: 'node', message: 'deleted' }] });
     const route = await this.routeFor(batch, node);
     const foreign = await this.foreignDevices(batch, node);
@@ -56,7 +56,7 @@ export class UplinkService {
   }
 
   private async routeFor(batch: UplinkBatch, node: Node): Promise<Route> {
-    const route = (await this.store.get('Route', batch.project, batch.route)) as Route | undefined;
+    const route = await this.store.get('Route', batch.project, batch.route);
     if (!route) throw new RouteGoneError(`route "${batch.route}" does not exist in project "${batch.project}"`, { details: [{ path: 'route', message: 'not found' }] });
     if (!routeRunsAt(route, node.spec.site)) {
       throw new RouteGoneError(`route "${batch.route}" does not run on the site of node "${batch.node}"`, { details: [{ path: 'route', message: `sites: ${route.spec.sites?.join(', ')}` }] });
@@ -76,7 +76,7 @@ export class UplinkService {
     const foreign = new Set<string>();
     const reader = this.reader();
     for (const name of names) {
-      const device = (await reader.get('Device', batch.project, name)) as Device | undefined;
+      const device = await reader.get('Device', batch.project, name);
       if (device?.spec.site !== node.spec.site) foreign.add(name);
     }
     return foreign;
