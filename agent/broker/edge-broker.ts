@@ -12,7 +12,7 @@ import { Listeners, type ServerTls } from './listeners.ts';
 import { ConnectionLimiter, DEFAULT_LIMITS, guardPacketSize } from './limits.ts';
 import { sessionOf, type AedesClient, type RoutedPacket } from './session.ts';
 import { SqlitePersistence } from './sqlite-persistence.ts';
-import { isValidFilter, isValidTopic } from './topics.ts';
+import { isValidFilter, isValidTopic, topicMatches } from './topics.ts';
 import type { BrokerHooks, BrokerStats, DeviceRef, EdgeBrokerOptions, MessageHandler, PublishOptions } from './types.ts';
 import { ADMINISTRATIVE_ACTION, disconnect, installWire, writeDirect } from './wire.ts';
 
@@ -157,6 +157,16 @@ export class EdgeBroker {
       }, timeoutMs);
       acks.set(messageId, settle);
     });
+  }
+
+  /** Whether a connected device has a subscription that `topic` (project-relative) matches: answers meant for it go out only then. */
+  listens(project: string, device: string, topic: string): boolean {
+    const client = this.clients.get(`${project}/${device}`);
+    if (client === undefined || client.closed) return false;
+    const mounted = `${project}/${topic}`;
+    // aedes keys a client's subscriptions by their (mounted) filter; refused ones sit under an unreachable $denied/ filter.
+    for (const filter in (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions) if (topicMatches(filter, mounted)) return true;
+    return false;
   }
 
   /** Disconnects a device (e.g. its credential was revoked); true if it was connected. */

@@ -121,7 +121,7 @@ export class DeviceService {
     this.dirty.add(k);
     const t = twinTopicOf(msg.topic);
     if (!t || t.device !== msg.device) return;
-    const answer = (accepted: boolean, body: Record<string, unknown>) => this.publish(msg.project, twinTopics(msg.device!).answer(t.leaf, accepted), body);
+    const answer = (accepted: boolean, body: Record<string, unknown>) => this.publish(msg.project, msg.device!, twinTopics(msg.device!).answer(t.leaf, accepted), body);
     const prev = this.twins.get(k) ?? { reported: {}, reportedVersion: 0, desiredAckVersion: 0 };
     if (t.leaf === 'get') {
       const d = this.deps.objects.device(msg.project, msg.device);
@@ -166,11 +166,17 @@ export class DeviceService {
     const payload = JSON.stringify({ version, desired: d.spec.twin.desired });
     this.deps.broker.publish(projectOf(d), topics.desired, payload, { qos: 1, retain: true }).catch((err: unknown) => this.deps.logger.error({ err, device: d.metadata.name }, 'cannot publish the desired twin'));
     const delta = twinDelta(d.spec.twin.desired, this.twins.get(key(projectOf(d), d.metadata.name))?.reported ?? {});
-    if (Object.keys(delta).length) this.publish(projectOf(d), topics.delta, { version, delta });
+    if (Object.keys(delta).length) this.publish(projectOf(d), d.metadata.name, topics.delta, { version, delta });
   }
 
-  /** An edge -> device message of the twin's (QoS 1, not retained). */
-  private publish(project: string, topic: string, body: Record<string, unknown>): void {
+  /**
+   * An edge -> device message of the twin's (QoS 1, not retained), published
+   * only while the device listens for it: the scenario's lights report after
+   * every command and subscribe to no answer, and answering them anyway cost
+   * the edge control loop's p99 3-5 ms (BENCHMARKS.md, smart-city).
+   */
+  private publish(project: string, device: string, topic: string, body: Record<string, unknown>): void {
+    if (!this.deps.broker.listens(project, device, topic)) return;
     this.deps.broker.publish(project, topic, JSON.stringify(body), { qos: 1, retain: false }).catch((err: unknown) => this.deps.logger.error({ err, topic }, 'cannot publish to a device'));
   }
 

@@ -39,7 +39,6 @@ export const twinTopics = (device: string) => ({
   answer: (request: TwinRequest, accepted: boolean) => `devices/${device}/twin/${request}/${accepted ? 'accepted' : 'rejected'}`,
 });
 
-
 /** `devices/<name>/twin/<request>` -> its device and request; undefined for any other topic. */
 export function twinTopicOf(topic: string): { device: string; leaf: TwinRequest } | undefined {
   if (!topic.startsWith('devices/')) return undefined;
