@@ -30,7 +30,7 @@ export interface CustomColumn {
 }
 
 export function customColumns(spec: string): CustomColumn[] {
-  const columns = spec.split(',').map((part, i) => {
+  return spec.split(',').map((part, i) => {
     const at = part.indexOf(':');
     const header = part.slice(0, at).trim();
     let expr = part.slice(at + 1).trim();
@@ -45,7 +45,6 @@ export function customColumns(spec: string): CustomColumn[] {
       },
     };
   });
-  return columns;
 }
 
 function parse(template: string): Node[] {

@@ -20,12 +20,17 @@ async function withBroker(dir: TestDirectory, fn: (b: TestBroker) => Promise<voi
   }
 }
 
+/** The sensor, and what a watcher subscribed to # (at `qos`) receives. */
+async function sensorWatched(b: TestBroker, qos: 1 | 2) {
+  const watcher = await device(b.url, 'acme/watcher', 'w4tch');
+  const got = inbox(watcher);
+  await watcher.subscribeAsync('#', { qos });
+  return { got, sensor: await device(b.url, 'acme/sensor', 's3cret') };
+}
+
 test('MQTT 3.1.1: a refused publish is acknowledged, counted and dropped; the connection stays', () =>
   withBroker(directory(), async (b) => {
-    const watcher = await device(b.url, 'acme/watcher', 'w4tch');
-    const got = inbox(watcher);
-    await watcher.subscribeAsync('#', { qos: 2 });
-    const sensor = await device(b.url, 'acme/sensor', 's3cret');
+    const { got, sensor } = await sensorWatched(b, 2);
     for (const qos of [0, 1, 2] as const) await sensor.publishAsync(`secret/${qos}`, 'no', { qos, retain: true });
     await sensor.publishAsync('devices/panel/x', 'not its namespace', { qos: 1 });
     await sensor.publishAsync('devices/sensor/status', 'own namespace', { qos: 1 });
@@ -193,10 +198,7 @@ test('a will outside what the device may publish refuses the connection', () =>
 
 test("a device's twin topics: it may publish its requests (get, reported, ack), never what the edge writes there (desired, delta, answers)", () =>
   withBroker(directory(), async (b) => {
-    const watcher = await device(b.url, 'acme/watcher', 'w4tch');
-    const got = inbox(watcher);
-    await watcher.subscribeAsync('#', { qos: 1 });
-    const sensor = await device(b.url, 'acme/sensor', 's3cret');
+    const { got, sensor } = await sensorWatched(b, 1);
     const forged = ['desired', 'delta', 'get/accepted', 'reported/accepted', 'reported/rejected', 'ack/rejected', 'getx', 'reported/extra'];
     for (const leaf of forged) await sensor.publishAsync(`devices/sensor/twin/${leaf}`, '{"version": 99, "desired": {"open": true}}', { qos: 1, retain: true });
     for (const leaf of ['get', 'reported', 'ack']) await sensor.publishAsync(`devices/sensor/twin/${leaf}`, '{}', { qos: 1 });

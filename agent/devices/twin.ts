@@ -33,9 +33,6 @@ import { isTwinRequest, type TwinRequest } from '../../core/topics.ts';
 export const twinTopics = (device: string) => ({
   desired: `devices/${device}/twin/desired`,
   delta: `devices/${device}/twin/delta`,
-  ack: `devices/${device}/twin/ack`,
-  reported: `devices/${device}/twin/reported`,
-  get: `devices/${device}/twin/get`,
   answer: (request: TwinRequest, accepted: boolean) => `devices/${device}/twin/${request}/${accepted ? 'accepted' : 'rejected'}`,
 });
 
