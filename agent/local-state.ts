@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import type { AgentEvent, EdgeObject, Instance } from '../core/index.ts';
+import { upgradeLegacyFields, type AgentEvent, type EdgeObject, type Instance } from '../core/index.ts';
 
 export interface LocalInstance {
   instance: Instance;
@@ -90,7 +90,7 @@ export class LocalState {
   }
 
   async instances(): Promise<Map<string, LocalInstance>> {
-    return new Map(this.q.instances.all().map((r) => [r.id, { instance: JSON.parse(r.body) as Instance, ports: JSON.parse(r.ports) as Record<string, number>, pid: r.pid }]));
+    return new Map(this.q.instances.all().map((r) => [r.id, { instance: upgraded(JSON.parse(r.body) as Instance), ports: JSON.parse(r.ports) as Record<string, number>, pid: r.pid }]));
   }
 
   async meta(key: string): Promise<string | undefined> {
@@ -102,7 +102,7 @@ export class LocalState {
   }
 
   async objects(): Promise<Map<string, EdgeObject>> {
-    return new Map(this.q.objects.all().map((r) => [r.key, JSON.parse(r.body) as EdgeObject]));
+    return new Map(this.q.objects.all().map((r) => [r.key, upgraded(JSON.parse(r.body) as EdgeObject)]));
   }
 
   /** Upserts and removes desired instances and objects and moves the revision, atomically. */
@@ -157,4 +157,10 @@ export class LocalState {
   async close(): Promise<void> {
     this.db.close();
   }
+}
+
+/** An object this agent cached before it was upgraded, with its fields as the center now writes them (the center's store migrated its own copy). */
+function upgraded<T>(object: T): T {
+  upgradeLegacyFields(object);
+  return object;
 }

@@ -27,7 +27,7 @@ function templateOf(command: string): Instance['spec']['template'] {
     volumes: [],
     resources: { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} },
     restartPolicy: 'Always',
-    stopGraceMs: 5000,
+    stopGracePeriod: '5s',
   };
 }
 

@@ -83,7 +83,7 @@ export async function run(): Promise<Metric[]> {
 }
 
 function sleeper(name: string, image: string): Resource {
-  return { apiVersion: 'gedge.io/v1', kind: 'Service', metadata: { name, labels: { bench: 'containers' } }, spec: { replicas: 1, template: { runtime: 'container', image, command: ['/bin/sleep', '3600'], stopGraceMs: 0 } } } as unknown as Resource;
+  return { apiVersion: 'gedge.io/v1', kind: 'Service', metadata: { name, labels: { bench: 'containers' } }, spec: { replicas: 1, template: { runtime: 'container', image, command: ['/bin/sleep', '3600'], stopGracePeriod: '0s' } } } as unknown as Resource;
 }
 
 /** One apply of 20 single-instance services; each one's apply -> Running latency. */
@@ -123,7 +123,7 @@ function webService(image: string): Resource {
       maxSurge: 1,
       maxUnavailable: 1,
       placement: { tiers: ['edge'], policy: 'spread' },
-      template: { runtime: 'container', image, ports: [{ name: 'http' }], readiness: { http: { port: 'http', path: '/' }, periodMs: PROBE_MS, failureThreshold: 1 }, stopGraceMs: 2000 },
+      template: { runtime: 'container', image, ports: [{ name: 'http' }], readiness: { http: { port: 'http', path: '/' }, period: `${PROBE_MS}ms`, failureThreshold: 1 }, stopGracePeriod: '2s' },
     },
   } as unknown as Resource;
 }

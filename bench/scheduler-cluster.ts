@@ -75,14 +75,14 @@ export function workload(count: number, policy: 'latency' | 'binpack', clientSit
   for (let i = 0; i < count; i++) {
     const svc = `svc-${i % 500}`;
     const placement: Placement =
-      policy === 'latency' ? { policy, clients: { sites: [clientSites[(i % 500) % clientSites.length]!] }, maxLatencyMs: SLA_MS } : { policy };
+      policy === 'latency' ? { policy, clients: { sites: [clientSites[(i % 500) % clientSites.length]!] }, maxLatency: `${SLA_MS}ms` } : { policy };
     out.push({
       apiVersion: 'gedge.io/v1',
       kind: 'Instance',
       metadata: { name: `${svc}-${i}`, project: 'default', labels: { 'gedge.io/service': svc } },
       spec: {
         service: svc,
-        template: { runtime: 'process', command: ['run'], env: {}, ports: [], volumes: [], resources: { cpu: 0.05 * (1 + Math.floor(rand() * 4)), memoryMiB: 64 * (1 + Math.floor(rand() * 4)), diskMiB: 0, accelerators: {} }, restartPolicy: 'Always', stopGraceMs: 5000 },
+        template: { runtime: 'process', command: ['run'], env: {}, ports: [], volumes: [], resources: { cpu: 0.05 * (1 + Math.floor(rand() * 4)), memoryMiB: 64 * (1 + Math.floor(rand() * 4)), diskMiB: 0, accelerators: {} }, restartPolicy: 'Always', stopGracePeriod: '5s' },
         placement,
         templateHash: 'h',
       },

@@ -17,7 +17,7 @@ export function sleeperService(name: string): Resource {
     spec: {
       replicas: 1,
       placement: {},
-      template: { command: ['/bin/sleep', '3600'], resources: { cpu: 0, memoryMiB: 0, diskMiB: 0 }, stopGraceMs: 1000 },
+      template: { command: ['/bin/sleep', '3600'], resources: { cpu: 0, memoryMiB: 0, diskMiB: 0 }, stopGracePeriod: '1s' },
     },
   } as unknown as Resource;
 }

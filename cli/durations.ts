@@ -10,8 +10,10 @@ export const durationFlag =
     return ms;
   };
 
-/** The same, in whole seconds (rounded up) for the API fields that take seconds (ttlSeconds). */
-export const secondsFlag =
+/** The same, passed on as written to an API field that is a duration (a token's ttl). */
+export const durationTextFlag =
   (flag: string) =>
-  (v: string): number =>
-    Math.ceil(durationFlag(flag)(v) / 1000);
+  (v: string): string => {
+    durationFlag(flag)(v);
+    return v.trim();
+  };

@@ -1,7 +1,7 @@
 import { yaml } from '../core/lazy-yaml.ts';
 import { CliError } from './errors.ts';
 import { customColumns, jsonpathTemplate, type CustomColumn, type Template } from './templates.ts';
-import type { Device, DeviceCommand, DeviceCredential, GedgeEvent, Instance, SiteLink, Node, Resource, Route, Rule, Service, Site } from '../core/index.ts';
+import { durationMs, type Device, type DeviceCommand, type DeviceCredential, type GedgeEvent, type Instance, type SiteLink, type Node, type Resource, type Route, type Rule, type Service, type Site } from '../core/index.ts';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'name';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'name'];
@@ -131,7 +131,7 @@ const COLUMNS: Record<string, Column[]> = {
     ['AGE', (o) => { const s = (o as SiteLink).status; return s ? age(s.measuredAt) : ''; }],
     ['SAMPLES', (o) => String((o as SiteLink).status?.samples ?? ''), true],
     ['DIRECTIONS', (o) => String((o as SiteLink).status?.directions ?? ''), true],
-    ['DECLARED(MS)', (o) => (o as SiteLink).spec.declaredRttMs?.toFixed(1) ?? '', true],
+    ['DECLARED', (o) => (o as SiteLink).spec.declaredRtt ?? '', true],
   ],
   Event: [
     ['LAST SEEN', (o) => age((o as GedgeEvent).spec.at)],
@@ -146,7 +146,7 @@ const COLUMNS: Record<string, Column[]> = {
 function linkRtt(l: SiteLink): string {
   const rtt = l.status?.rttMs;
   if (typeof rtt === 'number') return rtt.toFixed(1);
-  if (l.spec.declaredRttMs !== undefined) return `${l.spec.declaredRttMs.toFixed(1)} (declared)`;
+  if (l.spec.declaredRtt !== undefined) return `${durationMs(l.spec.declaredRtt).toFixed(1)} (declared)`;
   return '-';
 }
 

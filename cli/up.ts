@@ -93,7 +93,7 @@ export async function runUp(o: UpOptions): Promise<void> {
       brokers.set(a.site, mqttPort);
     }
     // The join token goes in the environment, not the arguments every user of the machine can read.
-    const env: Record<string, string> = existsSync(join(data, 'identity.json')) ? {} : { GEDGE_JOIN_TOKEN: (await api.createToken({ site: a.site, ttlSeconds: 600, description: `gedge up: ${a.name}` })).token, GEDGE_CA_PIN: caPin };
+    const env: Record<string, string> = existsSync(join(data, 'identity.json')) ? {} : { GEDGE_JOIN_TOKEN: (await api.createToken({ site: a.site, ttl: '10m', description: `gedge up: ${a.name}` })).token, GEDGE_CA_PIN: caPin };
     children.push(launch(a.name, args, dir, env));
   }
   // Deploy once every node is Ready, so the rules start everywhere and the replicas spread.

@@ -66,17 +66,17 @@ export class ApiClient {
     return this.json('DELETE', `/api/v1/${plural(kind)}/${encodeURIComponent(name)}${query({ project })}`);
   }
 
-  createToken(req: { kind?: 'join' | 'admin' | 'user' | 'metrics'; site?: string; projects?: string[]; ttlSeconds?: number; description?: string }): Promise<TokenView & { token: string }> {
+  createToken(req: { kind?: 'join' | 'admin' | 'user' | 'metrics'; site?: string; projects?: string[]; ttl?: string; description?: string }): Promise<TokenView & { token: string }> {
     return this.json('POST', '/api/v1/tokens', JSON.stringify(req));
   }
 
   /** Issues a device credential; the password is shown only in this answer. */
-  issueDeviceCredential(project: string, device: string, req: { description?: string; ttlSeconds?: number } = {}): Promise<{ credential: Resource; clientId: string; username: string; password: string }> {
+  issueDeviceCredential(project: string, device: string, req: { description?: string; ttl?: string } = {}): Promise<{ credential: Resource; clientId: string; username: string; password: string }> {
     return this.json('POST', `/api/v1/projects/${encodeURIComponent(project)}/devices/${encodeURIComponent(device)}/credentials`, JSON.stringify(req));
   }
 
   /** Issues an X.509 client certificate for a device from its CSR (the key stays with the device); deleting the returned credential revokes it. */
-  issueDeviceCertificate(project: string, device: string, req: { csr: string; description?: string; ttlSeconds?: number }): Promise<{ credential: Resource; clientId: string; certificate: string; ca: string }> {
+  issueDeviceCertificate(project: string, device: string, req: { csr: string; description?: string; ttl?: string }): Promise<{ credential: Resource; clientId: string; certificate: string; ca: string }> {
     return this.json('POST', `/api/v1/projects/${encodeURIComponent(project)}/devices/${encodeURIComponent(device)}/certificates`, JSON.stringify(req));
   }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nameSchema } from './schema-base.ts';
+import { nameSchema, durationSchema } from './schema-base.ts';
 
 /**
  * Devices and their data path: Device (identity, grants, twin), the
@@ -85,21 +85,21 @@ export const deviceCredentialSpecSchema = z
   .refine((s) => (s.hash === undefined) !== (s.certificate === undefined), { message: 'a credential is either a secret (hash) or a certificate, not both and not neither', path: ['hash'] });
 
 // ---- Route (edge -> cloud) ---------------------------------------------------------
-/** How long a table sink keeps a route's rows when the Route says nothing: 7 days. */
-export const DEFAULT_TABLE_MAX_AGE_HOURS = 168;
+/** How long a table sink keeps a route's rows when the Route says nothing. */
+export const DEFAULT_TABLE_MAX_AGE = '7d';
 
 /**
  * How long the table sink keeps a route's messages. The center sweeps
  * periodically (center config `tableSweepMs`) and deletes rows that landed
- * more than `maxAgeHours` ago (default 168, 7 days; also when `retention` is
+ * more than `maxAge` ago (default 7d; also when `retention` is
  * omitted) and, when `maxMessages` is set, the oldest rows beyond that many
  * per route. Only stored rows go: the uplink progress that makes delivery
  * exactly-once is kept, so a resent old batch is still skipped.
  */
 export const tableRetentionSchema = z
   .object({
-    /** By the time a row landed in the center; fractions allowed (0.5 = 30 minutes), at most 10 years. */
-    maxAgeHours: z.number().positive().max(87_600).default(DEFAULT_TABLE_MAX_AGE_HOURS),
+    /** By the time a row landed in the center; at most 10 years. */
+    maxAge: durationSchema({ min: '1s', max: '3650d' }).default(DEFAULT_TABLE_MAX_AGE),
     /** Keep at most this many of the route's newest rows (from every node); unbounded when unset. */
     maxMessages: z.number().int().min(1).max(1_000_000_000).optional(),
   })
@@ -185,7 +185,7 @@ export const deviceCommandSpecSchema = z
     topic: topicNameSchema.default('commands'),
     payload: z.union([z.string().max(65_536), z.record(z.string(), z.unknown())]),
     /** Held this long while the edge or the device is offline; then Expired. */
-    ttlMs: z.number().int().min(1000).max(7 * 24 * 3600_000).default(3600_000),
+    ttl: durationSchema({ min: '1s', max: '7d' }).default('1h'),
   })
   .strict();
 export const commandPhaseSchema = z.enum(['Pending', 'Delivered', 'Expired']);

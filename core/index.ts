@@ -13,6 +13,8 @@ export * from './exec-wire.ts';
 export * from './exec-client.ts';
 export * from './since.ts';
 export * from './duration.ts';
+export * from './legacy-fields.ts';
+export * from './template-hash.ts';
 export * from './secrets.ts';
 export * from './targets.ts';
 export * from './private-files.ts';

@@ -55,7 +55,7 @@ test('multi-document YAML parses into resources with defaults filled in', () => 
     volumes: [],
     resources: { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} },
     restartPolicy: 'Always',
-    stopGraceMs: 5000,
+    stopGracePeriod: '5s',
   });
 });
 
@@ -246,4 +246,31 @@ test('empty text is a BadRequestError', () => {
 
 test('an empty List is a BadRequestError, not an empty success', () => {
   thrown(BadRequestError, () => parseManifest('{"kind": "List", "items": []}'));
+});
+
+test('durations: every duration field takes one grammar; a field renamed from its old unit-suffixed name says what to write, at its line', () => {
+  const text = [
+    'kind: Service', // 1
+    'metadata: { name: web }', // 2
+    'spec:', // 3
+    '  template:', // 4
+    '    command: [run]', // 5
+    '    stopGraceMs: 5000', // 6
+    '    readiness: { tcp: { port: 80 }, periodMs: 1500, timeout: 100 }', // 7
+    '    liveness: { tcp: { port: 80 }, period: 1h30 }', // 8
+    '  rollout: { progressDeadline: 2h }', // 9
+    '',
+  ].join('\n');
+  const d = byPath(thrown(ValidationError, () => parseManifest(text)).details);
+  assert.deepEqual(d['spec.template.stopGraceMs'], { path: 'spec.template.stopGraceMs', message: 'stopGraceMs is now stopGracePeriod, a duration: write stopGracePeriod: 5s', line: 6 });
+  assert.equal(d['spec.template.readiness.periodMs']!.message, 'periodMs is now period, a duration: write period: 1s500ms');
+  assert.equal(d['spec.template.readiness.periodMs']!.line, 7);
+  assert.equal(d['spec.template.readiness.timeout']!.message, 'a duration needs a unit: 100ms for 100 ms, say');
+  assert.equal(d['spec.template.liveness.period']!.message, 'a duration like 90s, 1h30m, 500ms or 7d');
+  assert.equal(d['spec.rollout.progressDeadline']!.message, 'at most 1h');
+  assert.equal(Object.keys(d).length, 5);
+
+  const [ok] = parseManifest('kind: Service\nmetadata: { name: web }\nspec:\n  template: { command: [run], stopGracePeriod: 1m30s, readiness: { tcp: { port: 80 }, period: 500ms } }\n') as Service[];
+  assert.equal(ok!.spec.template.stopGracePeriod, '1m30s', 'kept as written, so `get -o yaml` applies again');
+  assert.deepEqual([ok!.spec.template.readiness!.period, ok!.spec.template.readiness!.timeout, ok!.spec.rollout.progressDeadline], ['500ms', '1s', '2m'], 'defaults are durations too');
 });

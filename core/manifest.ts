@@ -1,7 +1,7 @@
 import type { Document, LineCounter } from 'yaml';
 import { yaml } from './lazy-yaml.ts';
 import { BadRequestError, ValidationError, type ErrorDetail } from './errors.ts';
-import { issuesToDetails } from './validate.ts';
+import { issuesToDetails, valueAt } from './validate.ts';
 import { lookupKind, type Resource } from './resources.ts';
 
 /**
@@ -114,12 +114,9 @@ export function validateResources(docs: ParsedDoc[], check?: ResourceCheck): Res
     const r = info.schema.safeParse(v);
     if (!r.success) {
       for (const issue of r.error.issues) {
-        // zod reports unknown keys at their parent; report each key at its own path and line.
+        // zod reports unknown keys at their parent; each is reported at its own path and line.
         const paths = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
-        for (const path of paths) {
-          const [d] = issuesToDetails([{ ...issue, path }], where);
-          details.push({ ...d!, line: doc.lineOf(path as (string | number)[]) });
-        }
+        issuesToDetails([issue], where, (path) => valueAt(v, path)).forEach((d, j) => details.push({ ...d, line: doc.lineOf(paths[j] as (string | number)[]) }));
       }
       return;
     }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { labelKey, labelValue, labelsSchema, nameSchema, tierSchema } from './schema-base.ts';
+import { labelKey, labelValue, labelsSchema, nameSchema, tierSchema, durationSchema } from './schema-base.ts';
 
 /** Where workloads may and should run: the scheduler's input (placement, taints, tolerations) and its explained output. */
 
@@ -54,7 +54,7 @@ export type Toleration = z.infer<typeof tolerationSchema>;
 
 export const placementSchema = z
   .object({
-    /** Default: latency when clients or maxLatencyMs are given, else spread. */
+    /** Default: latency when clients or maxLatency are given, else spread. */
     policy: schedulingPolicySchema.optional(),
     tiers: z.array(tierSchema).optional(),
     sites: z.array(nameSchema).optional(),
@@ -76,7 +76,7 @@ export const placementSchema = z
       .refine((c) => c.sites || c.location || c.devices, 'clients needs sites, a location or devices')
       .optional(),
     /** SLA: estimated client-to-node round trip must not exceed this. */
-    maxLatencyMs: z.number().positive().max(60_000).optional(),
+    maxLatency: durationSchema({ min: '1ms', max: '1m' }).optional(),
     weights: scoreWeightsSchema.optional(),
     /** Required co-location with matching instances. */
     affinity: z.array(affinityTermSchema).optional(),
@@ -88,7 +88,7 @@ export const placementSchema = z
   })
   .strict()
   .refine((p) => p.policy !== 'pinned' || p.sites?.length || p.nodes?.length, { message: 'policy pinned needs sites or nodes', path: ['policy'] })
-  .refine((p) => p.maxLatencyMs === undefined || p.clients, { message: 'maxLatencyMs needs clients (where the latency is measured from)', path: ['maxLatencyMs'] });
+  .refine((p) => p.maxLatency === undefined || p.clients, { message: 'maxLatency needs clients (where the latency is measured from)', path: ['maxLatency'] });
 export type Placement = z.infer<typeof placementSchema>;
 
 const candidateVerdictSchema = z

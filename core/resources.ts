@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { annotationsSchema, conditionSchema, labelsSchema, nameSchema, resourcesSchema, tierSchema } from './schema-base.ts';
+import { annotationsSchema, conditionSchema, labelsSchema, nameSchema, resourcesSchema, tierSchema, durationSchema } from './schema-base.ts';
 import { ruleSpecSchema, ruleStatusSchema } from './rule-schema.ts';
 import { instanceSpecSchema, instanceStatusSchema, runtimeKindSchema, serviceSpecSchema, serviceStatusSchema } from './workload-schema.ts';
 import { geoPointSchema, taintSchema } from './placement-schema.ts';
@@ -107,7 +107,7 @@ export const siteLinkSpecSchema = z
     /** The two sites, in name order (the link is symmetric). */
     sites: z.tuple([nameSchema, nameSchema]).refine(([a, b]) => a < b, 'sites must be two different sites in name order'),
     /** A planned round trip, used until (and unless) one is measured. */
-    declaredRttMs: z.number().nonnegative().max(600_000).optional(),
+    declaredRtt: durationSchema({ min: '0s', max: '10m' }).optional(),
   })
   .strict();
 export const linkStateSchema = z.enum(['Up', 'Stale', 'Down']);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { topicFilterSchema } from './device-schema.ts';
-import { labelsSchema, nameSchema, tierSchema } from './schema-base.ts';
+import { labelsSchema, nameSchema, tierSchema, durationSchema } from './schema-base.ts';
 import { isValidTopic } from './topics.ts';
 
 /**
@@ -30,7 +30,7 @@ export const ruleActionSchema = z.union([
           url: z.url({ protocol: /^https?$/, error: 'an http or https URL' }),
           method: z.enum(['POST', 'PUT']).default('POST'),
           headers: z.record(z.string(), z.string()).default({}),
-          timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+          timeout: durationSchema({ min: '100ms', max: '1m' }).default('5s'),
         })
         .strict(),
     })
@@ -71,9 +71,13 @@ export const ruleSpecSchema = z
     tables: z.record(tableNameSchema, ruleTableSchema).default({}),
     /** A failing action is retried with backoff; at most maxQueue result rows wait per action (the oldest go first). */
     retry: z
-      .object({ initialMs: z.number().int().min(10).default(100), maxMs: z.number().int().min(100).default(30_000), maxQueue: z.number().int().min(1).max(1_000_000).default(10_000) })
+      .object({
+        initialBackoff: durationSchema({ min: '10ms', max: '1h' }).default('100ms'),
+        maxBackoff: durationSchema({ min: '100ms', max: '1d' }).default('30s'),
+        maxQueue: z.number().int().min(1).max(1_000_000).default(10_000),
+      })
       .strict()
-      .default({ initialMs: 100, maxMs: 30_000, maxQueue: 10_000 }),
+      .default({ initialBackoff: '100ms', maxBackoff: '30s', maxQueue: 10_000 }),
     paused: z.boolean().default(false),
   })
   .strict();

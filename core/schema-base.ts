@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { DURATION_HELP, DURATION_PATTERN, durationMs, formatDuration, parseDuration } from './duration.ts';
 
-/** Names, labels and tiers: the primitives every schema shares. */
+/** Names, labels, tiers and durations: the primitives every schema shares. */
 
 /** DNS-1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric. */
 export const nameSchema = z
@@ -49,3 +50,22 @@ export const conditionSchema = z.object({
   at: z.string(),
 });
 export type Condition = z.infer<typeof conditionSchema>;
+
+/**
+ * A duration field of a manifest or request, kept as written (`90s`, so what
+ * `get -o yaml` shows applies again) and read with durationMs. Every manifest
+ * field that says how long is one of these; a bare number is refused with
+ * the unit it lacks, not guessed.
+ */
+export function durationSchema(bounds: { min: string; max: string }) {
+  const [min, max] = [durationMs(bounds.min), durationMs(bounds.max)];
+  return z
+    .string({ error: (issue) => (typeof issue.input === 'number' ? `a duration needs a unit: ${formatDuration(issue.input)} for ${issue.input} ms, say` : undefined) })
+    .regex(DURATION_PATTERN, DURATION_HELP)
+    .superRefine((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms !== undefined && ms < min) ctx.addIssue({ code: 'custom', message: `at least ${bounds.min}` });
+      else if (ms !== undefined && ms > max) ctx.addIssue({ code: 'custom', message: `at most ${bounds.max}` });
+    })
+    .describe(`${DURATION_HELP}; ${bounds.min} to ${bounds.max}`);
+}

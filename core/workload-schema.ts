@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nameSchema, resourcesSchema, conditionSchema } from './schema-base.ts';
+import { nameSchema, resourcesSchema, conditionSchema, durationSchema } from './schema-base.ts';
 import { placementSchema, schedulingExplanationSchema } from './placement-schema.ts';
 
 /** Workloads: a Service's template, probes, volumes and rollout; the Instances it makes, one per replica. */
@@ -25,9 +25,9 @@ export const probeSchema = z
     /** A command run inside the workload (its environment and working directory, or in its container); exit 0 passes. */
     exec: z.object({ command: z.array(z.string().min(1)).min(1) }).strict().optional(),
     /** Wait this long after a start before the first check. */
-    initialDelayMs: z.number().int().min(0).max(600_000).default(0),
-    periodMs: z.number().int().min(50).max(600_000).default(1000),
-    timeoutMs: z.number().int().min(10).max(60_000).default(1000),
+    initialDelay: durationSchema({ min: '0s', max: '10m' }).default('0s'),
+    period: durationSchema({ min: '50ms', max: '10m' }).default('1s'),
+    timeout: durationSchema({ min: '10ms', max: '1m' }).default('1s'),
     /** Consecutive failures before the probe counts as failed (liveness: the instance is restarted). */
     failureThreshold: z.number().int().min(1).max(100).default(3),
   })
@@ -62,8 +62,8 @@ export const workloadTemplateSchema = z
     readiness: probeSchema.optional(),
     /** Failing this (failureThreshold times in a row) restarts the instance, with back-off. */
     liveness: probeSchema.optional(),
-    /** SIGTERM, then SIGKILL after this many ms. */
-    stopGraceMs: z.number().int().min(0).max(600_000).default(5000),
+    /** SIGTERM, then SIGKILL after this long (as docker compose's stop_grace_period). */
+    stopGracePeriod: durationSchema({ min: '0s', max: '10m' }).default('5s'),
   })
   .strict()
   .refine((t) => !(t !== undefined && t.runtime === 'process' && Array.isArray(t.command) && t.command.length === 0), {
@@ -95,7 +95,7 @@ export const rolloutSpecSchema = z
     /** Stop between steps; nothing more is replaced until resumed. */
     paused: z.boolean().default(false),
     /** A new revision's instances must be ready within this long of their creation, or the rollout fails. */
-    progressDeadlineMs: z.number().int().min(1000).max(3_600_000).default(120_000),
+    progressDeadline: durationSchema({ min: '1s', max: '1h' }).default('2m'),
     /** A new revision's instance restarting this many times before it is ready fails the rollout (a crash loop). */
     maxRestarts: z.number().int().min(1).max(100).default(3),
     /** On failure, put the last good revision's template back (recorded as an event). Off: the rollout stops where it is. */
@@ -113,7 +113,7 @@ export const serviceSpecSchema = z
     maxSurge: z.number().int().min(0).max(10_000).default(1),
     template: workloadTemplateSchema,
     placement: placementSchema.default({}),
-    rollout: rolloutSpecSchema.default({ paused: false, progressDeadlineMs: 120_000, maxRestarts: 3, autoRollback: true }),
+    rollout: rolloutSpecSchema.default({ paused: false, progressDeadline: '2m', maxRestarts: 3, autoRollback: true }),
   })
   .strict()
   .refine((s) => s.maxSurge > 0 || s.maxUnavailable > 0, { path: ['maxSurge'], message: 'maxSurge and maxUnavailable cannot both be 0 (a rollout could never progress)' });

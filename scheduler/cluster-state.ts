@@ -1,4 +1,4 @@
-import { RETIRING_LABEL, SERVICE_LABEL, type GeoPoint, type Instance, type SiteLink, type Node, type PriorityClass, type Resource, type Resources, type Service, type Taint, type Tier, projectOf, projectKey, DEFAULT_PROJECT } from '../core/index.ts';
+import { RETIRING_LABEL, SERVICE_LABEL, type GeoPoint, type Instance, type SiteLink, type Node, type PriorityClass, type Resource, type Resources, type Service, type Taint, type Tier, durationMs, projectOf, projectKey, DEFAULT_PROJECT } from '../core/index.ts';
 import { LatencyTable } from './latency.ts';
 
 /** An instance bound to a node, as the scheduler accounts for it. */
@@ -348,7 +348,7 @@ export class ClusterState {
     const [a, b] = l.spec.sites;
     if (deleted) return this.latency.delete(a, b);
     const measured = l.status && l.status.rttMs !== null && l.status.state !== 'Down' ? l.status.rttMs : undefined;
-    const rtt = measured ?? l.spec.declaredRttMs;
+    const rtt = measured ?? (l.spec.declaredRtt === undefined ? undefined : durationMs(l.spec.declaredRtt));
     if (rtt === undefined) this.latency.delete(a, b);
     else this.latency.set(a, b, rtt, measured === undefined ? 'declared' : l.status!.state === 'Stale' ? 'stale' : 'measured');
   }

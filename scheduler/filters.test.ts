@@ -102,12 +102,12 @@ test('affinity and anti-affinity, at node and site level, against instances of t
   assert.notEqual(antiAll.node, 'a2');
 });
 
-test('SLA: nodes whose clients are further than maxLatencyMs are rejected; unknown latency cannot be promised', () => {
+test('SLA: nodes whose clients are further than maxLatency are rejected; unknown latency cannot be promised', () => {
   const nodes: [string, NodeOpts][] = [['far', { site: 'cloud' }], ['near', { site: 'edge-b' }], ['unknown', { site: 'edge-c' }]];
   const links = [link('edge-a', 'cloud', 42), link('edge-a', 'edge-b', 4)];
   const clients = { sites: ['edge-a'] };
-  assert.equal(place(nodes, {}, { clients, maxLatencyMs: 10 }, [site('edge-a'), ...links]).node, 'near');
-  const none = place(nodes, {}, { clients, maxLatencyMs: 3 }, [site('edge-a'), ...links]);
+  assert.equal(place(nodes, {}, { clients, maxLatency: '10ms' }, [site('edge-a'), ...links]).node, 'near');
+  const none = place(nodes, {}, { clients, maxLatency: '3ms' }, [site('edge-a'), ...links]);
   assert.equal(none.explanation.summary, '0/3 nodes: 2 latency 4ms > SLA 3ms, 1 latency unknown');
   assert.equal(none.explanation.candidates.find((c) => c.node === 'far')!.verdict, 'latency 42ms > SLA 3ms');
 });

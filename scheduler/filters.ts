@@ -34,9 +34,9 @@ export const siteFilter: SiteFilter = (pod, site) => {
   return sites && !sites.includes(site.name) ? SITE : null;
 };
 
-/** SLA: the clients' estimated round trip to the site must not exceed maxLatencyMs; unknown cannot be promised. */
+/** SLA: the clients' estimated round trip to the site must not exceed maxLatency; unknown cannot be promised. */
 export const slaFilter: SiteFilter = (pod, _site, latency) => {
-  const sla = pod.placement.maxLatencyMs;
+  const sla = pod.slaMs;
   if (sla === undefined) return null;
   if (!latency) return LATENCY_UNKNOWN;
   return latency.rttMs > sla ? { reason: 'latency > SLA', latencyMs: latency.rttMs, detail: `latency ${fmtMs(latency.rttMs)} > SLA ${fmtMs(sla)}` } : null;

@@ -64,7 +64,7 @@ function placementOf(p: Of<typeof podArb>, policy?: Placement['policy']): Placem
     ...(p.tiers ? { tiers: p.tiers } : {}),
     ...(p.zone ? { nodeSelector: { zone: p.zone } } : {}),
     clients: { sites: [p.clients] },
-    ...(p.sla !== undefined ? { maxLatencyMs: p.sla } : {}),
+    ...(p.sla !== undefined ? { maxLatency: `${p.sla}ms` } : {}),
     ...(p.tolerate ? { tolerations: [{ key: 'dedicated', operator: 'Exists' as const, value: '' }] } : {}),
   };
 }

@@ -51,7 +51,7 @@ test('preemption respects preemptionPolicy Never, equal priorities, and the vict
 
 test('rebalance: an instance whose SLA no longer holds moves to a compliant node; none compliant, it stays and is reported stranded', () => {
   const objs = [site('edge-a'), site('edge-b'), site('edge-c'), node('b-1', { site: 'edge-b' }), node('c-1', { site: 'edge-c' }), service('web', 1, 1)];
-  const placement = { clients: { sites: ['edge-a'] }, maxLatencyMs: 10 };
+  const placement = { clients: { sites: ['edge-a'] }, maxLatency: '10ms' };
   const running = instance('web-1', { node: 'b-1', ready: true, placement });
   const state = stateOf([...objs, link('edge-a', 'edge-b', 25), link('edge-a', 'edge-c', 3), running]);
   const { moves, stranded } = planMoves(new Scheduler(state), [running]);

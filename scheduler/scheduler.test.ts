@@ -8,7 +8,7 @@ test('the summary of an unschedulable instance adds up, most common reason first
   const objs = [site('edge-a'), site('cloud', 'cloud'), link('edge-a', 'cloud', 42)];
   for (let i = 0; i < 5; i++) objs.push(node(`edge-${i}`, { site: 'edge-a', capacity: { cpu: 1, memoryMiB: 1024 } }) as never);
   for (let i = 0; i < 7; i++) objs.push(node(`cloud-${i}`, { site: 'cloud', capacity: { cpu: 64, memoryMiB: 65536 } }) as never);
-  const d = new Scheduler(stateOf(objs)).place(instance('web-1', { want: { cpu: 2 }, placement: { clients: { sites: ['edge-a'] }, maxLatencyMs: 10 } }));
+  const d = new Scheduler(stateOf(objs)).place(instance('web-1', { want: { cpu: 2 }, placement: { clients: { sites: ['edge-a'] }, maxLatency: '10ms' } }));
   assert.equal(d.node, null);
   assert.equal(d.explanation.summary, '0/12 nodes: 7 latency 42ms > SLA 10ms, 5 insufficient cpu');
   assert.equal(d.explanation.candidates.length, 12, 'a small cluster lists every node');
@@ -18,7 +18,7 @@ test('the summary of an unschedulable instance adds up, most common reason first
 test('latency policy: the closest site within the SLA; edge preferred over cloud when the round trips are close', () => {
   const objs = [site('edge-a'), site('edge-b'), site('region', 'region'), site('cloud', 'cloud'), link('edge-a', 'edge-b', 3), link('edge-a', 'region', 8), link('edge-a', 'cloud', 25)];
   const nodes = [node('a-1', { site: 'edge-a' }), node('b-1', { site: 'edge-b' }), node('r-1', { site: 'region' }), node('c-1', { site: 'cloud' })];
-  const placement = { clients: { sites: ['edge-a'] }, maxLatencyMs: 30 };
+  const placement = { clients: { sites: ['edge-a'] }, maxLatency: '30ms' };
   const s = new Scheduler(stateOf([...objs, ...nodes]));
   assert.equal(s.place(instance('i', { placement })).node, 'a-1');
   // Tiered fallback: edge-a gone, then the next edge, then region, then cloud.
@@ -26,7 +26,7 @@ test('latency policy: the closest site within the SLA; edge preferred over cloud
   assert.equal(without('a-1'), 'b-1');
   assert.equal(without('a-1', 'b-1'), 'r-1');
   assert.equal(without('a-1', 'b-1', 'r-1'), 'c-1');
-  assert.equal(new Scheduler(stateOf([...objs, nodes[3]!])).place(instance('i', { placement: { ...placement, maxLatencyMs: 20 } })).node, null);
+  assert.equal(new Scheduler(stateOf([...objs, nodes[3]!])).place(instance('i', { placement: { ...placement, maxLatency: '20ms' } })).node, null);
 });
 
 test('clients at a point reach the nearest located site; the fiber round trip to it is added', () => {
@@ -34,7 +34,7 @@ test('clients at a point reach the nearest located site; the fiber round trip to
   const busan = { lat: 35.1796, lon: 129.0756 };
   const objs = [site('seoul', 'edge', seoul), site('busan', 'edge', busan), link('seoul', 'busan', 9), node('s-1', { site: 'seoul' }), node('b-1', { site: 'busan' })];
   const s = new Scheduler(stateOf(objs));
-  const nearBusan = s.place(instance('i', { placement: { clients: { location: { lat: 35.2, lon: 129.0 } }, maxLatencyMs: 5 } }));
+  const nearBusan = s.place(instance('i', { placement: { clients: { location: { lat: 35.2, lon: 129.0 } }, maxLatency: '5ms' } }));
   assert.equal(nearBusan.node, 'b-1');
   const b = nearBusan.explanation.candidates.find((c) => c.node === 'b-1')!;
   assert.ok(b.latencyMs! > 0 && b.latencyMs! < 0.2, `a few km of fiber: ${b.latencyMs}`);
@@ -46,7 +46,7 @@ test("clients by device labels: the sites of the project's matching devices, wor
   const objs = [site('edge-a'), site('edge-b'), site('edge-c'), link('edge-a', 'edge-b', 4), link('edge-a', 'edge-c', 4), link('edge-b', 'edge-c', 30), node('a-1', { site: 'edge-a' }), node('b-1', { site: 'edge-b' }), node('c-1', { site: 'edge-c' })];
   const state = stateOf([...objs, dev('cam-1', 'edge-b', { kind: 'camera' }), dev('cam-x', 'edge-c', { kind: 'camera' }, 'other')]);
   const s = new Scheduler(state, { explainAllUpTo: 0 });
-  const pod = instance('ai', { placement: { clients: { devices: { kind: 'camera' } }, maxLatencyMs: 10 } });
+  const pod = instance('ai', { placement: { clients: { devices: { kind: 'camera' } }, maxLatency: '10ms' } });
   assert.equal(s.place(pod).node, 'b-1', 'next to the only camera of its project');
   state.apply(dev('cam-2', 'edge-c', { kind: 'camera' }));
   assert.equal(s.place(pod).node, 'a-1', 'cameras at edge-b and edge-c: edge-a is within 10 ms of both');

@@ -1,4 +1,4 @@
-import { projectOf } from '../core/index.ts';
+import { durationMs, projectOf } from '../core/index.ts';
 import type { Instance, Placement, SchedulingExplanation } from '../core/index.ts';
 import { instanceKey, serviceKey, type BoundInstance, type ClusterState, type NodeInfo, type SiteInfo } from './cluster-state.ts';
 import { NODE_FILTERS, fmtMs, prefersNot } from './filters.ts';
@@ -95,7 +95,7 @@ export class Scheduler {
 
     const best = top[0];
     const summary = !best
-      ? `0/${total} nodes: ${describe(counts, pod.placement.maxLatencyMs) || 'no nodes'}`
+      ? `0/${total} nodes: ${describe(counts, pod.slaMs) || 'no nodes'}`
       : skipped
         ? `${feasible}/${total - skipped} nodes evaluated fit; ${skipped} not evaluated (they could not score higher)`
         : `${feasible}/${total} nodes fit`;
@@ -213,6 +213,7 @@ export class Scheduler {
       want: inst.spec.template.resources,
       runtime: inst.spec.template.runtime,
       placement: p,
+      slaMs: p.maxLatency === undefined ? undefined : durationMs(p.maxLatency),
       policy: policyOf(p),
       weights: weightsOf(p),
       priority: prio.value,

@@ -9,7 +9,7 @@ export type Score = (pod: PodContext, node: NodeInfo, site: SiteInfo, latency: L
 export const latencyScore: Score = (pod, _node, _site, latency, opts) => {
   if (!pod.placement.clients) return 0;
   if (!latency) return 0;
-  const ref = pod.placement.maxLatencyMs ?? opts.latencyReferenceMs;
+  const ref = pod.slaMs ?? opts.latencyReferenceMs;
   return 100 * Math.max(0, 1 - latency.rttMs / ref);
 };
 
@@ -124,7 +124,7 @@ export const POLICY_WEIGHTS: Record<SchedulingPolicy, Weights> = {
 };
 
 export function policyOf(p: Placement): SchedulingPolicy {
-  return p.policy ?? (p.maxLatencyMs !== undefined || p.clients ? 'latency' : 'spread');
+  return p.policy ?? (p.maxLatency !== undefined || p.clients ? 'latency' : 'spread');
 }
 
 export function weightsOf(p: Placement): Weights {

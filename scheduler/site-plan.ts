@@ -54,7 +54,7 @@ export class SitePlans {
   of(pod: PodContext): SitePlan {
     const p = pod.placement;
     const w = pod.weights;
-    const key = JSON.stringify([pod.clients, p.maxLatencyMs, p.tiers, p.sites, w.latency, w.tier, w.cost]);
+    const key = JSON.stringify([pod.clients, pod.slaMs, p.tiers, p.sites, w.latency, w.tier, w.cost]);
     const version = this.state.layoutVersion;
     const hit = this.plans.get(key);
     if (hit && hit.version === version) return hit;

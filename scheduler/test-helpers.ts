@@ -51,7 +51,7 @@ export function instance(name: string, o: InstOpts = {}): Instance {
     spec: {
       service,
       ...(o.node ? { node: o.node } : {}),
-      template: { runtime: o.runtime ?? 'process', ...(o.runtime === 'container' ? { image: 'localhost/app:1' } : {}), command: ['run'], env: {}, ports: [], volumes: [], resources: res(o.want), restartPolicy: 'Always', stopGraceMs: 5000 },
+      template: { runtime: o.runtime ?? 'process', ...(o.runtime === 'container' ? { image: 'localhost/app:1' } : {}), command: ['run'], env: {}, ports: [], volumes: [], resources: res(o.want), restartPolicy: 'Always', stopGracePeriod: '5s' },
       placement: o.placement ?? {},
       templateHash: 'h',
     },
@@ -64,7 +64,7 @@ export function service(name: string, replicas: number, maxUnavailable = 1, proj
     apiVersion: 'gedge.io/v1',
     kind: 'Service',
     metadata: { name, project, labels: {} },
-    spec: { replicas, maxUnavailable, maxSurge: 1, rollout: { paused: false, progressDeadlineMs: 120_000, maxRestarts: 3, autoRollback: true }, placement: {}, template: { runtime: 'process', command: ['run'], env: {}, ports: [], volumes: [], resources: res(), restartPolicy: 'Always', stopGraceMs: 5000 } },
+    spec: { replicas, maxUnavailable, maxSurge: 1, rollout: { paused: false, progressDeadline: '2m', maxRestarts: 3, autoRollback: true }, placement: {}, template: { runtime: 'process', command: ['run'], env: {}, ports: [], volumes: [], resources: res(), restartPolicy: 'Always', stopGracePeriod: '5s' } },
   };
 }
 

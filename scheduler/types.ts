@@ -16,6 +16,8 @@ export interface PodContext {
   /** The template's runtime: only nodes offering it fit. */
   runtime: string;
   placement: Placement;
+  /** placement.maxLatency in ms (the SLA), read once per placement. */
+  slaMs: number | undefined;
   /** The clients as the latency estimate takes them: sites (named, plus those of the devices selected) and a location. */
   clients: ClientSpots | undefined;
   policy: SchedulingPolicy;

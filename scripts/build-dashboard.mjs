@@ -21,7 +21,8 @@ function newest(p, acc = 0) {
 export function isDashboardFresh() {
   if (!existsSync(STAMP)) return false;
   const built = statSync(STAMP).mtimeMs;
-  return [join(dir, 'src'), join(dir, 'index.html'), fileURLToPath(import.meta.url)].every((p) => newest(p) <= built);
+  // core/duration.ts: the one module of core the dashboard bundles (durations as manifests write them).
+  return [join(dir, 'src'), join(dir, 'index.html'), join(root, 'core', 'duration.ts'), fileURLToPath(import.meta.url)].every((p) => newest(p) <= built);
 }
 
 /** The Vite configuration, inline (the build script is its only user). */

@@ -155,7 +155,7 @@ export function testService(name: string, o: { replicas?: number; script?: strin
       template: {
         command: [process.execPath, '-e', script],
         ports: o.http ? [{ name: 'http' }] : [],
-        ...(o.http ? { readiness: { http: { port: 'http', path: '/' }, periodMs: 200 } } : {}),
+        ...(o.http ? { readiness: { http: { port: 'http', path: '/' }, period: '200ms' } } : {}),
       },
     },
   } as unknown as Resource;

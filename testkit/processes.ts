@@ -8,7 +8,7 @@ import { LocalState } from '../agent/local-state.ts';
 import { gedgeArgv } from '../cli/launch.ts';
 import { killProcessGroup } from '../agent/runtime/process-group.ts';
 import { Podman, runRoot } from '../agent/runtime/podman.ts';
-import { ApiClient, tlsFetch, type Fetch } from '../core/index.ts';
+import { ApiClient, tlsFetch, type Fetch, durationMs } from '../core/index.ts';
 import { waitFor } from './wait-for.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -224,7 +224,7 @@ export async function reapWorkloads(dataDir: string): Promise<void> {
   const state = await LocalState.open(dataDir);
   try {
     const left = [...(await state.instances()).values()].filter((li) => li.pid && li.instance.spec.template.runtime === 'process');
-    await Promise.all(left.map((li) => killProcessGroup(li.pid!, li.instance.spec.template.stopGraceMs)));
+    await Promise.all(left.map((li) => killProcessGroup(li.pid!, durationMs(li.instance.spec.template.stopGracePeriod))));
   } finally {
     await state.close();
   }

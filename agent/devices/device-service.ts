@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { nowIso, type AgentMessage, type Device, type DeviceCommand, type DeviceCommandStatus, type DeviceStatus, projectOf } from '../../core/index.ts';
+import { nowIso, type AgentMessage, type Device, type DeviceCommand, type DeviceCommandStatus, type DeviceStatus, projectOf, durationMs } from '../../core/index.ts';
 import type { BrokerMessage, DeviceRef, EdgeBroker } from '../broker/index.ts';
 import type { LocalState } from '../local-state.ts';
 import { objectKey } from '../sync.ts';
@@ -184,8 +184,8 @@ export class DeviceService {
     const ck = objectKey(cmd);
     const project = projectOf(cmd);
     if (this.outcomes.has(ck) || this.delivering.has(ck)) return;
-    const due = Date.parse(cmd.metadata.createdAt ?? nowIso()) + cmd.spec.ttlMs;
-    if (due <= Date.now()) return this.decide(ck, project, cmd, 'Expired', `not delivered within ${cmd.spec.ttlMs} ms`);
+    const due = Date.parse(cmd.metadata.createdAt ?? nowIso()) + durationMs(cmd.spec.ttl);
+    if (due <= Date.now()) return this.decide(ck, project, cmd, 'Expired', `not delivered within ${cmd.spec.ttl}`);
     this.delivering.add(ck);
     try {
       const payload = typeof cmd.spec.payload === 'string' ? cmd.spec.payload : JSON.stringify(cmd.spec.payload);
@@ -209,7 +209,7 @@ export class DeviceService {
     const now = Date.now();
     for (const cmd of this.deps.objects.pendingCommands()) {
       const ck = objectKey(cmd);
-      if (!this.outcomes.has(ck) && Date.parse(cmd.metadata.createdAt ?? nowIso()) + cmd.spec.ttlMs <= now) void this.tryDeliver(cmd);
+      if (!this.outcomes.has(ck) && Date.parse(cmd.metadata.createdAt ?? nowIso()) + durationMs(cmd.spec.ttl) <= now) void this.tryDeliver(cmd);
     }
     const denied = new Map(this.deps.broker.stats().deniedByDevice.map((d) => [key(d.project, d.device), d.denied]));
     if (this.dirty.size) {

@@ -33,14 +33,14 @@ function webService(image: string): Resource {
       maxSurge: 1,
       maxUnavailable: 1,
       placement: { tiers: ['edge'], policy: 'spread' },
-      rollout: { progressDeadlineMs: 60_000, maxRestarts: 2 },
+      rollout: { progressDeadline: '1m', maxRestarts: 2 },
       template: {
         runtime: 'container',
         image,
         ports: [{ name: 'http' }],
-        readiness: { http: { port: 'http', path: '/' }, periodMs: 200, failureThreshold: 1 },
+        readiness: { http: { port: 'http', path: '/' }, period: '200ms', failureThreshold: 1 },
         resources: { cpu: 0.1, memoryMiB: 64 },
-        stopGraceMs: 2000,
+        stopGracePeriod: '2s',
       },
     },
   } as unknown as Resource;

@@ -8,7 +8,7 @@ function pinned(name: string, node: string, labels: Record<string, string> = {})
     apiVersion: 'gedge.io/v1',
     kind: 'Instance',
     metadata: { name, labels },
-    spec: { node, template: { command: ['/bin/sleep', '600'], stopGraceMs: 1000 } },
+    spec: { node, template: { command: ['/bin/sleep', '600'], stopGracePeriod: '1s' } },
   } as unknown as Resource;
 }
 

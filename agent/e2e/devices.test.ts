@@ -75,7 +75,7 @@ test('devices at the edge with real MQTT clients: twins both ways across offline
     await waitFor(async () => ((await device(p, 'light-1')).status?.denied ?? 0) >= 2, 10_000, 'the refusal counted');
 
     // A command is delivered through the edge and acknowledged.
-    await api.create({ apiVersion: 'gedge.io/v1', kind: 'DeviceCommand', metadata: { name: 'red-now', project: 'default', labels: {} }, spec: { device: 'light-1', topic: 'commands', payload: { color: 'red' }, ttlMs: 60_000 } } as DeviceCommand);
+    await api.create({ apiVersion: 'gedge.io/v1', kind: 'DeviceCommand', metadata: { name: 'red-now', project: 'default', labels: {} }, spec: { device: 'light-1', topic: 'commands', payload: { color: 'red' }, ttl: '1m' } } as DeviceCommand);
     await waitFor(() => dev.got.get('devices/light-1/commands')?.length, 10_000, 'the command at the device');
     assert.deepEqual(JSON.parse(dev.got.get('devices/light-1/commands')![0]!), { color: 'red' });
     await waitFor(async () => ((await api.get<DeviceCommand>('DeviceCommand', 'red-now')) as DeviceCommand).status?.phase === 'Delivered', 10_000, 'Delivered');

@@ -102,7 +102,7 @@ describe('rules at the edge', () => {
     await p.center.api.apply(rule('flows', {
       sql: `SELECT approach, count(*) AS n, round(avg(speed), 1) AS v FROM "traffic/+/loop" GROUP BY approach, TUMBLING(1s)`,
       actions: [{ uplink: { route: 'flows', topic: 'flows/{{approach}}' } }, { webhook: { url: `http://127.0.0.1:${(hook.address() as { port: number }).port}/flows` } }],
-      retry: { initialMs: 50, maxMs: 200 },
+      retry: { initialBackoff: '50ms', maxBackoff: '200ms' },
     }));
     const loop = devices.find((d) => d.options.clientId === 'loop-1')!;
     await waitFor(async () => (await status('flows'))?.phase === 'Running', 20_000, 'the flows rule running');

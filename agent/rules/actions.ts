@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { TEMPLATE_FIELD, tlsFetch, type EgressPolicy, type Fetch, type RuleAction, type RuleSpec } from '../../core/index.ts';
+import { TEMPLATE_FIELD, tlsFetch, type EgressPolicy, type Fetch, type RuleAction, type RuleSpec, durationMs } from '../../core/index.ts';
 import type { EdgeBroker } from '../broker/index.ts';
 import type { UplinkQueue } from '../uplink/index.ts';
 
@@ -113,7 +113,7 @@ export class ActionRunner {
     }
     this.queue.unshift(...batch);
     this.trim();
-    this.delayMs = this.delayMs ? Math.min(this.retry.maxMs, this.delayMs * 2) : this.retry.initialMs;
+    this.delayMs = this.delayMs ? Math.min(durationMs(this.retry.maxBackoff), this.delayMs * 2) : durationMs(this.retry.initialBackoff);
     if (this.stopped || this.timer !== undefined) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -180,7 +180,7 @@ async function postRows(w: Extract<RuleAction, { webhook: unknown }>['webhook'],
     method: w.method,
     headers: { 'content-type': 'application/json', 'x-gedge-rule': rule, ...w.headers },
     body: JSON.stringify(rows),
-    signal: AbortSignal.timeout(w.timeoutMs),
+    signal: AbortSignal.timeout(durationMs(w.timeout)),
   });
   await res.body?.cancel();
   if (!res.ok) throw new Error(`${w.method} ${w.url}: HTTP ${res.status}`);

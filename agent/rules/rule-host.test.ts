@@ -23,7 +23,7 @@ describe('webhook egress', () => {
     const { pino } = await import('pino');
     const errors: string[] = [];
     let dropped = 0;
-    const runner = new ActionRunner({ project: 'p', name: 'r', key: 'p/r' }, { webhook: { url: 'http://169.254.169.254/latest/meta-data', method: 'POST', headers: {}, timeoutMs: 1000 } }, { initialMs: 10, maxMs: 100, maxQueue: 100 }, {
+    const runner = new ActionRunner({ project: 'p', name: 'r', key: 'p/r' }, { webhook: { url: 'http://169.254.169.254/latest/meta-data', method: 'POST', headers: {}, timeout: '1s' } }, { initialBackoff: '10ms', maxBackoff: '100ms', maxQueue: 100 }, {
       logger: pino({ level: 'silent' }),
       egress: new EgressPolicy(),
       onError: (_a, m) => errors.push(m),

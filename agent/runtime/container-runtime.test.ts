@@ -60,7 +60,7 @@ describe('ContainerRuntime', { skip }, () => {
     running.push(execution);
     return execution;
   }
-  const sleeper = (): Partial<WorkloadTemplate> => ({ command: ['sleep', '60'], stopGraceMs: 0 });
+  const sleeper = (): Partial<WorkloadTemplate> => ({ command: ['sleep', '60'], stopGracePeriod: '0s' });
 
   it('restarts a crashing container through the supervisor and stops it for good', async () => {
     const spec = specFor({ command: ['/bin/sh', '-c', 'echo run; exit 2'], restartPolicy: 'Always' });
@@ -81,7 +81,7 @@ describe('ContainerRuntime', { skip }, () => {
   });
 
   it('stops a long-running container through the supervisor within its grace period', async () => {
-    const spec = specFor({ command: nodeCommand("process.on('SIGTERM', () => { console.log('bye'); process.exit(0); }); console.log('up'); setInterval(() => {}, 1000);"), stopGraceMs: 5000 });
+    const spec = specFor({ command: nodeCommand("process.on('SIGTERM', () => { console.log('bye'); process.exit(0); }); console.log('up'); setInterval(() => {}, 1000);"), stopGracePeriod: '5s' });
     const supervisor = new InstanceSupervisor(runtime, spec);
     supervisor.start();
     await waitFor(async () => (await readAll(runtime, spec.logDir)).includes('up'), 10_000, 'the workload');

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
+import { durationMs } from '../../core/index.ts';
 import { ExecFailedError, RuntimeError, StartFailedError } from './errors.ts';
 import { RotatingLog, readLog } from './log-files.ts';
 import type { RotatingLogOptions } from './log-files.ts';
@@ -174,7 +175,7 @@ export class ContainerRuntime implements Runtime {
    */
   async reap(spec: RunSpec, _pid: number | null): Promise<void> {
     const name = this.containerName(spec.id);
-    await Promise.all([this.remove(name, spec.template.stopGraceMs), this.remove(name, spec.template.stopGraceMs, this.podman.nodeStore())]);
+    await Promise.all([this.remove(name, durationMs(spec.template.stopGracePeriod)), this.remove(name, durationMs(spec.template.stopGracePeriod), this.podman.nodeStore())]);
     await rm(this.pidFile(name), { force: true });
   }
 
@@ -205,7 +206,7 @@ export class ContainerRuntime implements Runtime {
       // --http-proxy=false: podman would otherwise copy the agent's *_proxy variables into the container.
       'run', '--replace', '--name', name, '--init', '--sig-proxy=false', '--http-proxy=false', '--log-driver', 'none',
       '--pidfile', this.pidFile(name), '--pull', this.opts.pull ?? 'missing',
-      '--label', `gedge.io/instance=${spec.id}`, '--stop-timeout', String(Math.ceil(t.stopGraceMs / 1000)),
+      '--label', `gedge.io/instance=${spec.id}`, '--stop-timeout', String(Math.ceil(durationMs(t.stopGracePeriod) / 1000)),
       // As Kubernetes' restricted Pod Security: no capabilities, no privilege gained through setuid binaries.
       '--cap-drop', 'all', '--security-opt', 'no-new-privileges',
     ];

@@ -29,8 +29,8 @@ describe('probeOnce', () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
-  const httpProbe = (portRef: string | number, path: string): Probe => ({ http: { port: portRef, path }, initialDelayMs: 0, periodMs: 1000, timeoutMs: 1000, failureThreshold: 1 });
-  const tcp = (portRef: string | number): Probe => ({ tcp: { port: portRef }, initialDelayMs: 0, periodMs: 1000, timeoutMs: 1000, failureThreshold: 1 });
+  const httpProbe = (portRef: string | number, path: string): Probe => ({ http: { port: portRef, path }, initialDelay: '0s', period: '1s', timeout: '1s', failureThreshold: 1 });
+  const tcp = (portRef: string | number): Probe => ({ tcp: { port: portRef }, initialDelay: '0s', period: '1s', timeout: '1s', failureThreshold: 1 });
 
   it('http: 2xx and 3xx are ready, 5xx is not', async () => {
     assert.equal(await probeOnce(httpProbe(port, '/ok'), { ports: {} }, 1000), true);
@@ -64,7 +64,7 @@ describe('probeOnce', () => {
     const runtime = new ProcessRuntime();
     const spec = { id: 'default.probe', template: template({ command: ['/bin/true'] }), env: {}, logDir: '/nonexistent', ports: {}, volumes: {} };
     const target = { ports: {}, exec: (command: string[]) => runtime.exec(spec, { command, tty: false }) };
-    const exec = (command: string[]): Probe => ({ exec: { command }, initialDelayMs: 0, periodMs: 1000, timeoutMs: 1000, failureThreshold: 1 });
+    const exec = (command: string[]): Probe => ({ exec: { command }, initialDelay: '0s', period: '1s', timeout: '1s', failureThreshold: 1 });
     assert.equal(await probeOnce(exec(['/bin/sh', '-c', 'exit 0']), target, 1000), true);
     assert.equal(await probeOnce(exec(['/bin/sh', '-c', 'exit 1']), target, 1000), false);
     assert.equal(await probeOnce(exec(['/nonexistent/probe']), target, 1000), false);

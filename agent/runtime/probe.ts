@@ -1,6 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
-import type { ProbeSpec } from '../../core/index.ts';
+import { durationMs, type ProbeSpec } from '../../core/index.ts';
 import type { ExecSession } from './runtime.ts';
 
 export type Probe = ProbeSpec;
@@ -89,7 +89,7 @@ function httpReady(port: number, path: string, timeoutMs: number): Promise<boole
 
 /**
  * Runs one probe on a timer for one run of a workload: first check after
- * initialDelayMs, then every periodMs, one check at a time. Reports each
+ * initialDelay, then every period, one check at a time. Reports each
  * result with the count of consecutive failures so far.
  */
 export class ProbeLoop {
@@ -105,7 +105,7 @@ export class ProbeLoop {
   ) {}
 
   start(): void {
-    this.schedule(this.probe.initialDelayMs);
+    this.schedule(durationMs(this.probe.initialDelay));
   }
 
   /** No more checks; resolves when a check in flight has finished (its result is dropped). */
@@ -118,11 +118,11 @@ export class ProbeLoop {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.inFlight = probeOnce(this.probe, this.target, this.probe.timeoutMs).then((passed) => {
+      this.inFlight = probeOnce(this.probe, this.target, durationMs(this.probe.timeout)).then((passed) => {
         if (this.stopped) return;
         this.failures = passed ? 0 : this.failures + 1;
         this.onResult(passed, this.failures);
-        this.schedule(this.probe.periodMs);
+        this.schedule(durationMs(this.probe.period));
       });
     }, delayMs);
   }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
+import { durationMs } from '../../core/index.ts';
 import { ExecFailedError, StartFailedError } from './errors.ts';
 import { RotatingLog, readLog } from './log-files.ts';
 import type { RotatingLogOptions } from './log-files.ts';
@@ -78,7 +79,7 @@ export class ProcessRuntime implements Runtime {
   }
 
   async reap(spec: RunSpec, pid: number | null): Promise<void> {
-    if (pid) await killProcessGroup(pid, spec.template.stopGraceMs);
+    if (pid) await killProcessGroup(pid, durationMs(spec.template.stopGracePeriod));
   }
 }
 

@@ -129,7 +129,7 @@ describe('InstanceSupervisor', () => {
       {
         command: nodeCommand(server),
         ports: [{ name: 'http', port }],
-        readiness: { http: { port: 'http', path: '/healthz' }, initialDelayMs: 0, periodMs: 50, timeoutMs: 500, failureThreshold: 2 },
+        readiness: { http: { port: 'http', path: '/healthz' }, initialDelay: '0s', period: '50ms', timeout: '500ms', failureThreshold: 2 },
       },
       { env: { PORT: String(port) }, ports: { http: port } },
     );
@@ -153,8 +153,8 @@ describe('InstanceSupervisor', () => {
       {
         command: nodeCommand(script),
         restartPolicy: 'Always',
-        stopGraceMs: 200,
-        liveness: { exec: { command: ['/bin/sh', '-c', `test -f ${alive}`] }, initialDelayMs: 100, periodMs: 50, timeoutMs: 1000, failureThreshold: 3 },
+        stopGracePeriod: '200ms',
+        liveness: { exec: { command: ['/bin/sh', '-c', `test -f ${alive}`] }, initialDelay: '100ms', period: '50ms', timeout: '1s', failureThreshold: 3 },
       },
       { env: { ALIVE: alive } },
     );
@@ -181,9 +181,9 @@ describe('InstanceSupervisor', () => {
       {
         command: nodeCommand(server),
         ports: [{ name: 'http', port }],
-        stopGraceMs: 200,
+        stopGracePeriod: '200ms',
         // The initial delay covers a slow start of the server on a busy machine (as it would in Kubernetes): probing a port nobody listens on yet is no hang.
-        liveness: { http: { port: 'http', path: '/' }, initialDelayMs: INITIAL_DELAY_MS, periodMs: 50, timeoutMs: 100, failureThreshold: 2 },
+        liveness: { http: { port: 'http', path: '/' }, initialDelay: `${INITIAL_DELAY_MS}ms`, period: '50ms', timeout: '100ms', failureThreshold: 2 },
       },
       { env: { PORT: String(port) }, ports: { http: port } },
     );
@@ -210,7 +210,7 @@ describe('InstanceSupervisor', () => {
 
   it('stop is graceful and stops restarting', async () => {
     const script = "process.on('SIGTERM', () => { console.log('bye'); setTimeout(() => process.exit(0), 50); }); console.log('up'); setInterval(() => {}, 1000);";
-    const { supervisor, spec, count } = supervise({ command: nodeCommand(script), restartPolicy: 'Always', stopGraceMs: 5000 });
+    const { supervisor, spec, count } = supervise({ command: nodeCommand(script), restartPolicy: 'Always', stopGracePeriod: '5s' });
     await waitFor(async () => (await readAll(runtime, spec.logDir)).includes('up'), 5000, 'the workload');
     const began = Date.now();
     await supervisor.stop();

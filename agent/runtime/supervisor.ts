@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff } from '../../core/index.ts';
+import { Backoff, durationMs } from '../../core/index.ts';
 import type { InstanceStatus, RestartPolicy } from '../../core/index.ts';
 import { ProbeLoop, type ProbeTarget } from './probe.ts';
 import type { Execution, ExitInfo, RunSpec, Runtime } from './runtime.ts';
@@ -90,7 +90,7 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     });
   }
 
-  /** Stops the instance gracefully (template.stopGraceMs) and for good. */
+  /** Stops the instance gracefully (template.stopGracePeriod) and for good. */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
     return this.stopping;
@@ -101,7 +101,7 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     this.wake.abort();
     this.stopProbing();
     // The loop sees the exit and records the final status.
-    const stopped = this.execution?.stop(this.spec.template.stopGraceMs);
+    const stopped = this.execution?.stop(durationMs(this.spec.template.stopGracePeriod));
     await Promise.all([stopped, this.loopDone, this.probesStopped]);
   }
 
@@ -136,7 +136,7 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     this.livenessFailure = undefined;
     this.update({ phase: 'Running', pid: execution.pid, ready: !this.spec.template.readiness, exitCode: undefined, signal: undefined, message: undefined });
     this.emitEvent('Normal', 'Started', `started ${this.spec.id} (pid ${execution.pid ?? 'unknown'})`);
-    if (this.stopRequested) void execution.stop(this.spec.template.stopGraceMs); // stop() came while starting
+    if (this.stopRequested) void execution.stop(durationMs(this.spec.template.stopGracePeriod)); // stop() came while starting
     else this.startProbing(execution);
 
     const exit = await execution.exited.catch((): ExitInfo => ({ code: null, signal: null }));
@@ -179,7 +179,7 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
           this.livenessFailure = `liveness probe failed ${failures} times`;
           this.emitEvent('Warning', 'Unhealthy', `${this.spec.id}: ${this.livenessFailure}; restarting it`);
           this.update({ ready: false });
-          void execution.stop(this.spec.template.stopGraceMs);
+          void execution.stop(durationMs(this.spec.template.stopGracePeriod));
         }),
       );
     }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ForbiddenError, NotFoundError, ValidationError, labelsSchema, nameSchema, parseOrThrow, resourcesSchema, type Node } from '../../core/index.ts';
+import { ForbiddenError, durationMs, durationSchema, NotFoundError, ValidationError, labelsSchema, nameSchema, parseOrThrow, resourcesSchema, type Node } from '../../core/index.ts';
 import { issueToken } from '../auth/tokens.ts';
 import { revokeNodeCredentials, type TokenHolds } from '../auth/token-holds.ts';
 import { issueNodeCertificate, type NodeCertOptions, type Presented } from '../auth/node-certs.ts';
@@ -20,7 +20,7 @@ export const tokenRequestSchema = z
     /** User tokens: the projects it may use (required for them, refused for the other kinds). */
     projects: z.array(nameSchema).min(1).max(100).optional(),
     /** Lifetime; join tokens default to an hour, user and admin tokens to none. */
-    ttlSeconds: z.number().int().min(60).max(365 * 24 * 3600).optional(),
+    ttl: durationSchema({ min: '1m', max: '365d' }).optional(),
     description: z.string().max(256).default(''),
   })
   .strict()
@@ -68,7 +68,7 @@ export function registerAuthRoutes(app: FastifyInstance, store: Store, holds: To
     const issued = await issueToken(store, body.kind, {
       projects: body.projects,
       subject: body.kind === 'join' ? (body.site ?? null) : null,
-      ttlMs: body.ttlSeconds !== undefined ? body.ttlSeconds * 1000 : body.kind === 'join' ? JOIN_TTL_S * 1000 : null,
+      ttlMs: body.ttl !== undefined ? durationMs(body.ttl) : body.kind === 'join' ? JOIN_TTL_S * 1000 : null,
       description: body.description,
     });
     // A new node pins the center's CA by this (kubeadm's discovery hash): it then trusts no other.

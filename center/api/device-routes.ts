@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { KINDS, NotFoundError, nameSchema, parseOrThrow, type DeviceCredential, DEFAULT_PROJECT } from '../../core/index.ts';
+import { KINDS, durationMs, durationSchema, NotFoundError, nameSchema, parseOrThrow, type DeviceCredential, DEFAULT_PROJECT } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { jsonBody } from './auth-routes.ts';
 import { MAX_CSR_BYTES } from '../../core/pki.ts';
@@ -11,7 +11,7 @@ export const credentialRequestSchema = z
   .object({
     description: z.string().max(1024).default(''),
     /** Unset: the credential does not expire (delete it to revoke). */
-    ttlSeconds: z.number().int().min(60).max(10 * 365 * 24 * 3600).optional(),
+    ttl: durationSchema({ min: '1m', max: '3650d' }).optional(),
   })
   .strict();
 
@@ -21,7 +21,7 @@ export const certificateRequestSchema = z
     csr: z.string().min(1).max(MAX_CSR_BYTES),
     description: z.string().max(1024).default(''),
     /** Lifetime; default one year. */
-    ttlSeconds: z.number().int().min(60).max(10 * 365 * 24 * 3600).default(365 * 24 * 3600),
+    ttl: durationSchema({ min: '1m', max: '3650d' }).default('365d'),
   })
   .strict();
 
@@ -61,7 +61,7 @@ export function registerDeviceRoutes(app: FastifyInstance, store: Store, ca: Cer
         device: params.device,
         hash: createHash('sha256').update(secret).digest('hex'),
         description: body.description,
-        ...(body.ttlSeconds ? { expiresAt: new Date(Date.now() + body.ttlSeconds * 1000).toISOString() } : {}),
+        ...(body.ttl ? { expiresAt: new Date(Date.now() + durationMs(body.ttl)).toISOString() } : {}),
       },
     };
     const created = await store.create(credential);
@@ -77,7 +77,7 @@ export function registerDeviceRoutes(app: FastifyInstance, store: Store, ca: Cer
     if (!(await store.get('Device', params.project, params.device))) {
       throw new NotFoundError(`device "${params.device}" not found in project "${params.project}"`, { details: [{ path: 'device', message: 'not found' }] });
     }
-    const issued = await ca.issue(body.csr, { commonName: `${params.project}/${params.device}`, unit: 'device', lifetimeMs: body.ttlSeconds * 1000, usage: 'client' });
+    const issued = await ca.issue(body.csr, { commonName: `${params.project}/${params.device}`, unit: 'device', lifetimeMs: durationMs(body.ttl), usage: 'client' });
     const credential: DeviceCredential = {
       apiVersion: 'gedge.io/v1',
       kind: 'DeviceCredential',

@@ -14,7 +14,7 @@ const MIN = 60_000;
 const RETENTION = 10 * MIN;
 
 const device = (name: string): Device => ({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name, project: 'default', labels: {} }, spec: { site: 'edge-a', description: '', grants: { publish: [], subscribe: [] }, twin: { desired: {} } } });
-const command = (name: string, dev: string, ttlMs: number): DeviceCommand => ({ apiVersion: 'gedge.io/v1', kind: 'DeviceCommand', metadata: { name, project: 'default', labels: {} }, spec: { device: dev, topic: 'commands', payload: 'go', ttlMs } });
+const command = (name: string, dev: string, ttlMs: number): DeviceCommand => ({ apiVersion: 'gedge.io/v1', kind: 'DeviceCommand', metadata: { name, project: 'default', labels: {} }, spec: { device: dev, topic: 'commands', payload: 'go', ttl: `${ttlMs}ms` } });
 
 async function setup(t: TestContext): Promise<{ store: Store; ctl: DeviceController; clock: { now: number }; t0: number }> {
   const store = await openSqliteStore(':memory:');

@@ -1,4 +1,4 @@
-import { NotFoundError, nowIso, type DeviceCommand } from '../../core/index.ts';
+import { NotFoundError, nowIso, type DeviceCommand, durationMs } from '../../core/index.ts';
 import { recordEvent } from '../events.ts';
 import type { Store } from '../store/store.ts';
 import type { Reconciler } from './controller.ts';
@@ -46,13 +46,13 @@ export class DeviceController implements Reconciler {
     const removed: string[] = [];
     for (const c of commands) {
       let phase = c.status?.phase ?? 'Pending';
-      const expiresAt = Date.parse(c.metadata.createdAt ?? nowIso()) + c.spec.ttlMs;
+      const expiresAt = Date.parse(c.metadata.createdAt ?? nowIso()) + durationMs(c.spec.ttl);
       if (phase === 'Pending') {
         if (expiresAt > now) {
           next = Math.min(next, expiresAt - now);
           continue;
         }
-        await this.store.updateStatus('DeviceCommand', project, c.metadata.name, { ...c.status, phase: 'Expired', message: `not delivered within ${c.spec.ttlMs} ms` });
+        await this.store.updateStatus('DeviceCommand', project, c.metadata.name, { ...c.status, phase: 'Expired', message: `not delivered within ${c.spec.ttl}` });
         phase = 'Expired';
       }
       const due = finishedAt(c, phase, expiresAt) + this.opts.commandRetentionMs;

@@ -49,7 +49,7 @@ async function createInstance(store: Store, name: string, node: string | undefin
     metadata: { name, project: 'default', labels: {} },
     spec: {
       ...(node ? { node } : {}),
-      template: { runtime: 'process', command: ['run'], env: {}, ports: [], volumes: [], resources: { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }, restartPolicy: 'Always', stopGraceMs: 5000 },
+      template: { runtime: 'process', command: ['run'], env: {}, ports: [], volumes: [], resources: { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }, restartPolicy: 'Always', stopGracePeriod: '5s' },
       placement: {},
       templateHash: '',
     },

@@ -1,12 +1,7 @@
-import { createHash } from 'node:crypto';
-import type { Placement, Revision, Service, WorkloadTemplate } from '../../core/index.ts';
+import type { Revision, Service } from '../../core/index.ts';
 
 /** How many revisions a service keeps for `gedge rollout history` and undo. */
 export const REVISION_HISTORY = 10;
-
-export function templateHash(t: WorkloadTemplate, p: Placement): string {
-  return createHash('sha256').update(JSON.stringify([t, p])).digest('hex').slice(0, 12);
-}
 
 /**
  * The service's revision history with its current template in it: an

@@ -1,3 +1,4 @@
+import { durationMs } from '../../core/index.ts';
 import type { RolloutSpec } from '../../core/index.ts';
 
 /**
@@ -33,7 +34,7 @@ export interface PlanInput {
   replicas: number;
   maxSurge: number;
   maxUnavailable: number;
-  rollout: Pick<RolloutSpec, 'paused' | 'progressDeadlineMs' | 'maxRestarts'>;
+  rollout: Pick<RolloutSpec, 'paused' | 'progressDeadline' | 'maxRestarts'>;
   instances: PlanInstance[];
   nowMs: number;
 }
@@ -123,7 +124,7 @@ function healthGate(current: PlanInstance[], rollout: PlanInput['rollout'], nowM
     if (i.ready) continue;
     if (i.failed) return `instance ${i.name} failed`;
     if (i.restarts >= rollout.maxRestarts) return `instance ${i.name} restarted ${i.restarts} times without becoming ready (crash loop)`;
-    if (nowMs - i.createdAtMs > rollout.progressDeadlineMs) return `instance ${i.name} not ready within ${rollout.progressDeadlineMs} ms`;
+    if (nowMs - i.createdAtMs > durationMs(rollout.progressDeadline)) return `instance ${i.name} not ready within ${rollout.progressDeadline}`;
   }
   return undefined;
 }

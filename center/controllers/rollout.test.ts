@@ -27,7 +27,7 @@ describe('planRollout', () => {
       fc.property(input, ({ replicas, maxSurge, maxUnavailable, instances }) => {
         fc.pre(maxSurge + maxUnavailable > 0);
         const all: PlanInstance[] = instances.map((i, n) => ({ ...i, name: `i${n}`, forSite: i.current ? i.site : undefined, failed: false, createdAtMs: 0 }));
-        const plan = planRollout({ replicas, maxSurge, maxUnavailable, rollout: { paused: false, progressDeadlineMs: 60_000, maxRestarts: 3 }, instances: all, nowMs: 0 });
+        const plan = planRollout({ replicas, maxSurge, maxUnavailable, rollout: { paused: false, progressDeadline: '1m', maxRestarts: 3 }, instances: all, nowMs: 0 });
         if (plan.failure) return;
         // Each creation replaces a different old instance.
         assert.equal(new Set(plan.create.map((c) => c.replaces)).size, plan.create.length);
@@ -48,19 +48,19 @@ describe('planRollout', () => {
   });
 
   it('fails on a crash loop, a failed instance, or the progress deadline, and not before', () => {
-    const base = { replicas: 1, maxSurge: 1, maxUnavailable: 0, nowMs: 10_000, rollout: { paused: false, progressDeadlineMs: 5000, maxRestarts: 3 } };
+    const base = { replicas: 1, maxSurge: 1, maxUnavailable: 0, nowMs: 10_000, rollout: { paused: false, progressDeadline: '5s', maxRestarts: 3 } };
     const old: PlanInstance = { name: 'old', current: false, site: 'a', forSite: undefined, ready: true, restarts: 0, failed: false, createdAtMs: 0 };
     const fresh = (o: Partial<PlanInstance>): PlanInstance => ({ name: 'new', current: true, site: 'a', forSite: 'a', ready: false, restarts: 0, failed: false, createdAtMs: 9000, ...o });
     assert.equal(planRollout({ ...base, instances: [old, fresh({ restarts: 2 })] }).failure, undefined);
     assert.match(planRollout({ ...base, instances: [old, fresh({ restarts: 3 })] }).failure ?? '', /crash loop/);
     assert.match(planRollout({ ...base, instances: [old, fresh({ failed: true })] }).failure ?? '', /failed/);
-    assert.match(planRollout({ ...base, instances: [old, fresh({ createdAtMs: 4000 })] }).failure ?? '', /not ready within 5000 ms/);
+    assert.match(planRollout({ ...base, instances: [old, fresh({ createdAtMs: 4000 })] }).failure ?? '', /not ready within 5s/);
     assert.equal(planRollout({ ...base, instances: [old, fresh({ createdAtMs: 4000, ready: true })] }).failure, undefined);
   });
 
   it('a paused rollout makes no step', () => {
     const old: PlanInstance = { name: 'old', current: false, site: 'a', forSite: undefined, ready: true, restarts: 0, failed: false, createdAtMs: 0 };
-    const plan = planRollout({ replicas: 1, maxSurge: 1, maxUnavailable: 1, nowMs: 0, rollout: { paused: true, progressDeadlineMs: 5000, maxRestarts: 3 }, instances: [old] });
+    const plan = planRollout({ replicas: 1, maxSurge: 1, maxUnavailable: 1, nowMs: 0, rollout: { paused: true, progressDeadline: '5s', maxRestarts: 3 }, instances: [old] });
     assert.deepEqual([plan.create, plan.remove], [[], []]);
   });
 });

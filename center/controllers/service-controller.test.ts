@@ -1,11 +1,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { parseSelector, serviceSchema, type Instance, type Service } from '../../core/index.ts';
+import { parseSelector, serviceSchema, templateHash, type Instance, type Service } from '../../core/index.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
 import { SERVICE_LABEL } from '../../core/index.ts';
-import { ServiceController, templateHash } from './service-controller.ts';
+import { ServiceController } from './service-controller.ts';
 
 async function setup(t: TestContext): Promise<{ store: Store; ctl: ServiceController }> {
   const store = await openSqliteStore(':memory:');

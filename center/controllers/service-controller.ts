@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT } from '../../core/index.ts';
+import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT, durationMs, templateHash } from '../../core/index.ts';
 import { NotFoundError } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Reconciler } from './controller.ts';
@@ -8,9 +8,8 @@ import type { Reader } from './object-cache.ts';
 import { recordEvent } from '../events.ts';
 import { retirementsDue } from '../../scheduler/index.ts';
 import { planRollout, type PlanInstance, type Replacement, type RolloutPlan } from './rollout-plan.ts';
-import { describeRevision, templateHash, withCurrentRevision } from './revisions.ts';
+import { describeRevision, withCurrentRevision } from './revisions.ts';
 
-export { templateHash } from './revisions.ts';
 
 /** The site a rollout created an instance for (its replacements are pinned there). */
 export const ROLLOUT_SITE_LABEL = 'gedge.io/rollout-site';
@@ -70,7 +69,7 @@ export class ServiceController implements Reconciler {
     rollout = rollout && (await this.progress(service, rollout, plan, current));
     await this.writeStatus(service, current, revisions, revision, rollout);
     // The health gate is time-based: look again when the oldest unready new instance reaches its deadline.
-    if (rollout?.phase === 'Progressing') return { requeueAfterMs: Math.min(service.spec.rollout.progressDeadlineMs, 5000) };
+    if (rollout?.phase === 'Progressing') return { requeueAfterMs: Math.min(durationMs(service.spec.rollout.progressDeadline), 5000) };
   }
 
   /** Without old instances: the steady state (scale, and make-before-break moves for retiring instances). */

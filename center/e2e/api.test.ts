@@ -67,7 +67,7 @@ test('watch, logs from the edge, OpenAPI and metrics over the real API', async (
     assert.equal(schemaOf(messages?.responses[200]), 'SinkMessagesPage');
     assert.deepEqual(messages?.parameters?.map((p) => `${p.in}:${p.name}`), ['path:project', 'path:route', 'query:device', 'query:after', 'query:limit']);
     assert.ok(doc.components.schemas.UplinkBatch?.properties?.messages, 'UplinkBatch from the wire schema');
-    assert.ok(doc.components.schemas.DeviceCredentialRequest?.properties?.ttlSeconds);
+    assert.ok(doc.components.schemas.DeviceCredentialRequest?.properties?.ttl);
     assert.ok(doc.components.schemas.DeviceCredentialIssued?.properties?.password);
     const page = doc.components.schemas.SinkMessagesPage as { properties: { items: { items: { required: string[] } } } };
     assert.deepEqual(page.properties.items.items.required, ['id', 'node', 'seq', 'topic', 'qos', 'at', 'receivedAt', 'payload', 'encoding']);

@@ -120,12 +120,12 @@ describe('bad input gets a clear 4xx {code, message, details}, writes nothing, a
 
   test('a Route with a bad table-sink retention names every bad field', async () => {
     const route = (retention: string) => `apiVersion: gedge.io/v1\nkind: Route\nmetadata: { name: kept }\nspec:\n  topic: 'devices/#'\n  sink: { type: table, retention: ${retention} }\n`;
-    const r = await call('POST', '/api/v1/apply', route('{ maxAgeHours: -1, maxMessages: 2.5, forever: true }'));
+    const r = await call('POST', '/api/v1/apply', route('{ maxAge: -1, maxMessages: 2.5, forever: true }'));
     assert.equal(r.status, 422);
     assert.equal(r.body.code, 'Invalid');
     const paths = r.body.details.map((d) => d.path);
-    assert.deepEqual(paths.sort(), ['spec.sink.retention.forever', 'spec.sink.retention.maxAgeHours', 'spec.sink.retention.maxMessages']);
-    for (const bad of ['{ maxMessages: 0 }', '{ maxAgeHours: 0 }', '{ maxAgeHours: 100000 }', "{ maxAgeHours: '24' }", '7']) {
+    assert.deepEqual(paths.sort(), ['spec.sink.retention.forever', 'spec.sink.retention.maxAge', 'spec.sink.retention.maxMessages']);
+    for (const bad of ['{ maxMessages: 0 }', '{ maxAge: 0s }', '{ maxAge: 3651d }', '{ maxAge: 24 }', '{ maxAge: 24x }', '{ maxAgeHours: 24 }', '7']) {
       const one = await call('POST', '/api/v1/apply', route(bad));
       assert.equal(one.status, 422, bad);
       assert.match(one.body.details[0]!.path, /^spec\.sink\.retention/, bad);

@@ -37,7 +37,7 @@ describe('the agent channel: a second node cannot speak for the first', () => {
         { apiVersion: 'gedge.io/v1', kind: 'Project', metadata: { name: 'p2' }, spec: {} },
         { apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name: 'lamp' }, spec: { site: 'edge-a', grants: { publish: ['x/#'] } } },
         { apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name: 'lamp2', project: 'p2' }, spec: { site: 'edge-a', grants: { publish: ['x/#'] } } },
-        { apiVersion: 'gedge.io/v1', kind: 'DeviceCommand', metadata: { name: 'cmd-1' }, spec: { device: 'lamp', payload: { on: true }, ttlMs: 600_000 } },
+        { apiVersion: 'gedge.io/v1', kind: 'DeviceCommand', metadata: { name: 'cmd-1' }, spec: { device: 'lamp', payload: { on: true }, ttl: '10m' } },
         { apiVersion: 'gedge.io/v1', kind: 'Rule', metadata: { name: 'rule-a' }, spec: { sql: 'SELECT * FROM "x/#"', target: { sites: ['edge-a'] }, actions: [{ webhook: { url: 'http://127.0.0.1:9/hook', headers: { authorization: 'Bearer rule-a-webhook-secret' } } }] } },
         { apiVersion: 'gedge.io/v1', kind: 'Route', metadata: { name: 'route-a' }, spec: { topic: 'x/#', sites: ['edge-a'], sink: { type: 'table' } } },
         { apiVersion: 'gedge.io/v1', kind: 'Route', metadata: { name: 'route-all', project: 'p2' }, spec: { topic: 'x/#', sink: { type: 'table' } } },

@@ -31,7 +31,7 @@ const near = fc.record(
     kind2: fc.constantFrom('join', 'admin', 'user', 'metrics', 'node'),
     csr: fc.string({ maxLength: 200 }),
     token: fc.string({ maxLength: 80 }),
-    ttlSeconds: fc.oneof(fc.integer(), fc.double()),
+    ttl: fc.oneof(fc.integer(), fc.double(), fc.string()),
   },
   { requiredKeys: [] },
 );

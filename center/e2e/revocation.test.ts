@@ -78,7 +78,7 @@ describe('revocation', () => {
   test('deleting a user token ends its open watch stream at once; the token is dead for new requests', async () => {
     await p.center.api.apply(JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Project', metadata: { name: 'p1' }, spec: {} }));
     const user = await p.center.api.createToken({ kind: 'user', projects: ['p1'] });
-    assert.equal(user.expiresAt, null, 'a user token without ttlSeconds does not expire');
+    assert.equal(user.expiresAt, null, 'a user token without ttl does not expire');
     const api = new ApiClient(p.center.url, user.token, p.center.ca);
     const watch = drain(api.watch('Service', { project: 'p1' }));
     await waitFor(() => watch.items() >= 1 || undefined, 10_000, 'the first bookmark (the watch is open)');
@@ -87,10 +87,14 @@ describe('revocation', () => {
     await assert.rejects(api.list('Service', { project: 'p1' }), /invalid token/);
   });
 
-  test('user and admin tokens honour ttlSeconds, and an open stream ends when its token expires', async () => {
-    const user = await p.center.api.createToken({ kind: 'user', projects: ['p1'], ttlSeconds: 600 });
+  test('user and admin tokens honour ttl, and an open stream ends when its token expires', async () => {
+    const user = await p.center.api.createToken({ kind: 'user', projects: ['p1'], ttl: '10m' });
     assert.ok(user.expiresAt && Math.abs(Date.parse(user.expiresAt) - Date.now() - 600_000) < 60_000, `expires in ten minutes: ${user.expiresAt}`);
-    assert.ok((await p.center.api.createToken({ kind: 'admin', ttlSeconds: 120 })).expiresAt);
+    assert.ok((await p.center.api.createToken({ kind: 'admin', ttl: '2m' })).expiresAt);
+    // The field that took seconds before durations were one grammar: refused, saying what to write.
+    const old = await p.center.api.raw('POST', '/api/v1/tokens', JSON.stringify({ kind: 'admin', ttlSeconds: 600 }));
+    assert.equal(old.status, 422);
+    assert.deepEqual(((await old.json()) as { details: unknown[] }).details, [{ path: 'ttlSeconds', message: 'ttlSeconds is now ttl, a duration: write ttl: 10m' }]);
     // A token about to expire, planted in the center's own store (SQLite allows a second writer).
     const store = await openSqliteStore(join(p.center.dataDir, 'center.db'));
     const soon = await issueToken(store, 'user', { projects: ['p1'], ttlMs: 3000 });

@@ -6,7 +6,7 @@ import { spawnGedge, startPlatform, testService, waitFor, type Platform } from '
 /** A service whose clients are at one site, with a round-trip SLA. */
 function slaService(name: string, clientSite: string, maxLatencyMs: number, extra: Record<string, unknown> = {}) {
   const s = testService(name) as Service;
-  return { ...s, spec: { ...s.spec, placement: { clients: { sites: [clientSite] }, maxLatencyMs, ...extra } } };
+  return { ...s, spec: { ...s.spec, placement: { clients: { sites: [clientSite] }, maxLatency: `${maxLatencyMs}ms`, ...extra } } };
 }
 
 const running = async (p: Platform, app: string) => (await p.instances(`app=${app}`)).filter((i) => i.spec.node && i.status?.phase === 'Running');
@@ -28,7 +28,9 @@ test('latency-aware placement with real agents and emulated links: lands near it
     const api = p.center.api;
     // The cloud is 15 ms from every edge; the edges are a few ms apart on loopback.
     p.setSiteDelay('cloud', 15);
-    await waitFor(async () => (await linkRtt(p, 'cloud--edge-a').catch(() => NaN)) > 12 && (await linkRtt(p, 'edge-a--edge-b').catch(() => NaN)) < 8, 20_000, 'links measured');
+    // Every link from edge-a that step 1's verdicts read must be measured (and the edges' under the SLA) first.
+    const measured = async (name: string) => linkRtt(p, name).catch(() => NaN);
+    await waitFor(async () => (await measured('cloud--edge-a')) > 12 && (await measured('edge-a--edge-b')) < 8 && (await measured('edge-a--edge-c')) < 8, 20_000, 'links measured');
 
     // 1. Clients at edge-a, SLA 10 ms: the service lands on edge-a, explained.
     await api.apply(JSON.stringify(slaService('near-a', 'edge-a', 10)));
@@ -36,7 +38,7 @@ test('latency-aware placement with real agents and emulated links: lands near it
     assert.equal(a!.spec.node, 'edge-a-1');
     const why = a!.status!.scheduling!;
     assert.equal(why.policy, 'latency');
-    assert.equal(why.summary, '3/4 nodes fit');
+    assert.equal(why.summary, '3/4 nodes fit', JSON.stringify(why.candidates));
     assert.match(why.candidates.find((c) => c.node === 'cloud-1')!.verdict, /^latency \d+ms > SLA 10ms$/);
 
     // 2. Clients at edge-b, not allowed on edge-b itself: edge-a or edge-c, both a few ms away (the closer one wins).

@@ -5,7 +5,7 @@ import { openSqliteStore } from '../store/sqlite-store.ts';
 import { NodeFeed } from './node-feed.ts';
 
 const inst = (name: string, node: string, labels: Record<string, string> = {}): Resource =>
-  ({ apiVersion: 'gedge.io/v1', kind: 'Instance', metadata: { name, project: 'default', labels }, spec: { node, template: { command: ['/bin/true'], env: {}, ports: [], resources: { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }, restartPolicy: 'Always', stopGraceMs: 1000, runtime: 'process' }, placement: {}, templateHash: '' } }) as unknown as Resource;
+  ({ apiVersion: 'gedge.io/v1', kind: 'Instance', metadata: { name, project: 'default', labels }, spec: { node, template: { command: ['/bin/true'], env: {}, ports: [], resources: { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} }, restartPolicy: 'Always', stopGracePeriod: '1s', runtime: 'process' }, placement: {}, templateHash: '' } }) as unknown as Resource;
 
 test('catch-up sends only this node\'s spec changes after the agent\'s revision, never status echoes', async () => {
   const s = await openSqliteStore(':memory:');
@@ -51,7 +51,7 @@ const node = (name: string, site: string): Resource => ({ apiVersion: 'gedge.io/
 const device = (name: string, site: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name, project: 'default', labels: {} }, spec: { site, description: '', grants: { publish: [], subscribe: [] }, twin: { desired: {} } } }) as Resource;
 const cred = (id: string, dev: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'DeviceCredential', metadata: { name: id, project: 'default', labels: {} }, spec: { device: dev, hash: 'a'.repeat(64), description: '' } }) as Resource;
 const site = (name: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Site', metadata: { name, labels: {} }, spec: { tier: 'edge', description: '' } }) as Resource;
-const rule = (name: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Rule', metadata: { name, project: 'default', labels: {} }, spec: { sql: 'SELECT a FROM "x"', target: {}, actions: [{ log: { level: 'info' } }], tables: {}, retry: { initialMs: 100, maxMs: 30000, maxQueue: 10000 }, paused: false } }) as Resource;
+const rule = (name: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Rule', metadata: { name, project: 'default', labels: {} }, spec: { sql: 'SELECT a FROM "x"', target: {}, actions: [{ log: { level: 'info' } }], tables: {}, retry: { initialBackoff: '100ms', maxBackoff: '30s', maxQueue: 10000 }, paused: false } }) as Resource;
 const route = (name: string): Resource => ({ apiVersion: 'gedge.io/v1', kind: 'Route', metadata: { name, project: 'default', labels: {} }, spec: { topic: 'x/#', sink: { type: 'table' } } }) as Resource;
 
 test("a node gets its site's devices with their credentials, every route and rule, its own Node and Site, not other sites' devices, and no status echo", async () => {
@@ -99,7 +99,7 @@ test("a route's mqtt sink password never reaches an agent, in a delta or a snaps
 
 const targeted = (name: string, target: Record<string, unknown>): Resource => {
   const r = rule(name) as Resource & { spec: Record<string, unknown> };
-  return { ...r, spec: { ...r.spec, target, actions: [{ webhook: { url: 'http://127.0.0.1:9/hook', method: 'POST', headers: { authorization: `Bearer secret-of-${name}` }, timeoutMs: 1000 } }] } } as unknown as Resource;
+  return { ...r, spec: { ...r.spec, target, actions: [{ webhook: { url: 'http://127.0.0.1:9/hook', method: 'POST', headers: { authorization: `Bearer secret-of-${name}` }, timeout: '1s' } }] } } as unknown as Resource;
 };
 const sitedRoute = (name: string, sites: string[]): Resource => ({ ...route(name), spec: { topic: 'x/#', sites, sink: { type: 'table' } } }) as Resource;
 

@@ -67,7 +67,7 @@ test('only significant changes are written, plus a refresh now and then so measu
 
 test('silence makes a link Stale, expiry deletes it; a declared link is kept and only its status cleared', async (t) => {
   const { store, rec, clock } = await setup(t);
-  await store.create({ apiVersion: 'gedge.io/v1', kind: 'SiteLink', metadata: { name: siteLinkName('cloud', 'edge-a'), labels: {} }, spec: { sites: ['cloud', 'edge-a'], declaredRttMs: 25 } });
+  await store.create({ apiVersion: 'gedge.io/v1', kind: 'SiteLink', metadata: { name: siteLinkName('cloud', 'edge-a'), labels: {} }, spec: { sites: ['cloud', 'edge-a'], declaredRtt: '25ms' } });
   await rec.recordFromNode('a-1', { t: 'rtt', peers: [{ node: 'b-1', rttMs: 10 }, { node: 'cloud-1', rttMs: 22 }] });
   await rec.flush();
   assert.equal((await getLink(store, 'cloud', 'edge-a'))?.status?.rttMs, 22, 'a declared link gets the measurement too');
@@ -79,7 +79,7 @@ test('silence makes a link Stale, expiry deletes it; a declared link is kept and
   await rec.flush();
   assert.equal(await getLink(store, 'edge-a', 'edge-b'), undefined, 'an expired measured link is deleted');
   const declared = await getLink(store, 'cloud', 'edge-a');
-  assert.equal(declared?.spec.declaredRttMs, 25);
+  assert.equal(declared?.spec.declaredRtt, '25ms');
   assert.equal(declared?.status, undefined, 'the declared link stays, without a measurement');
 });
 

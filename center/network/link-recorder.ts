@@ -108,7 +108,7 @@ export class LinkRecorder {
     if (!s) return;
     const age = now - Date.parse(s.measuredAt);
     if (age >= this.opts.expireAfterMs) {
-      const ours = link.metadata.labels[MEASURED_LABEL] === 'true' && link.spec.declaredRttMs === undefined;
+      const ours = link.metadata.labels[MEASURED_LABEL] === 'true' && link.spec.declaredRtt === undefined;
       // Clearing the status lets a declared figure apply again.
       if (ours) await this.store.delete('SiteLink', undefined, link.metadata.name);
       else await this.store.updateStatus('SiteLink', undefined, link.metadata.name, undefined);

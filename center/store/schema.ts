@@ -1,5 +1,6 @@
 import type { Generated, Kysely, Migration } from 'kysely';
 import { Migrator, sql } from 'kysely';
+import { upgradeDurationFields } from './migrate-durations.ts';
 
 /** Tables shared by the SQLite and PostgreSQL stores. JSON columns hold text. */
 export interface ObjectsTable {
@@ -157,6 +158,8 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
         }
       },
     },
+    // Every duration field became a duration string (core/legacy-fields.ts); template hashes follow.
+    '0003-durations': { up: (db) => upgradeDurationFields(db) },
   };
 }
 

@@ -261,7 +261,7 @@ function svc(name: string, replicas = 1, labels: Record<string, string> = {}): R
       replicas,
       maxUnavailable: 1,
       maxSurge: 1,
-      rollout: { paused: false, progressDeadlineMs: 120_000, maxRestarts: 3, autoRollback: true },
+      rollout: { paused: false, progressDeadline: '2m', maxRestarts: 3, autoRollback: true },
       placement: {},
       template: {
         runtime: 'process',
@@ -271,7 +271,7 @@ function svc(name: string, replicas = 1, labels: Record<string, string> = {}): R
         volumes: [],
         resources: { cpu: 0, memoryMiB: 0, diskMiB: 0, accelerators: {} },
         restartPolicy: 'Always',
-        stopGraceMs: 5000,
+        stopGracePeriod: '5s',
       },
     },
   } as Service;

@@ -54,8 +54,8 @@ function suite(name: string, open: () => Promise<Store>): void {
       }
     });
 
-  withStore('rows older than maxAgeHours go in chunks, newer ones stay, and the progress still skips a resent batch', async (store, clock, sweeper) => {
-    await store.create(route('r', { maxAgeHours: 1 }));
+  withStore('rows older than maxAge go in chunks, newer ones stay, and the progress still skips a resent batch', async (store, clock, sweeper) => {
+    await store.create(route('r', { maxAge: '1h' }));
     const newFrom = await twoGenerations(
       store,
       'r',
@@ -91,8 +91,8 @@ function suite(name: string, open: () => Promise<Store>): void {
   });
 
   withStore('maxMessages keeps the newest rows of the route across nodes; other routes are untouched', async (store, _clock, sweeper) => {
-    await store.create(route('r', { maxAgeHours: 1, maxMessages: 13 }));
-    await store.create(route('other', { maxAgeHours: 1, maxMessages: 1000 }));
+    await store.create(route('r', { maxAge: '1h', maxMessages: 13 }));
+    await store.create(route('other', { maxAge: '1h', maxMessages: 1000 }));
     await land(store, 'n1', 'r', records(1, 20));
     await land(store, 'n2', 'r', records(1, 20));
     await land(store, 'n1', 'other', records(1, 30));
@@ -114,7 +114,7 @@ function suite(name: string, open: () => Promise<Store>): void {
   withStore('a route without retention keeps 7 days; a deleted route keeps its rows 7 days too; a longer retention is honoured', async (store, clock, sweeper) => {
     await store.create(route('plain'));
     await store.create(route('gone'));
-    await store.create(route('long', { maxAgeHours: 24 * 30 }));
+    await store.create(route('long', { maxAge: '30d' }));
     for (const r of ['plain', 'gone', 'long']) await land(store, 'n1', r, records(1, 9));
     await store.delete('Route', 'p', 'gone');
 
@@ -138,7 +138,7 @@ test('sqlite: a large sweep with the default chunks deletes everything due and l
   const clock = { now: Date.now() };
   const sweeper = new TableSweeper(store, log, { everyMs: HOUR, now: () => clock.now });
   try {
-    await store.create(route('big', { maxAgeHours: 1, maxMessages: 12_345 }));
+    await store.create(route('big', { maxAge: '1h', maxMessages: 12_345 }));
     for (let from = 1; from <= 30_000; from += 10_000) await land(store, 'n1', 'big', records(from, from + 9_999));
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 0);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { DEFAULT_TABLE_MAX_AGE_HOURS, type TableRetention } from '../../core/index.ts';
+import { DEFAULT_TABLE_MAX_AGE, type TableRetention, durationMs } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 
 /** Rows per DELETE: a few milliseconds of SQLite work, so API requests and agents are never held up for long. */
@@ -23,7 +23,7 @@ export type SweepReport = Map<string, number>;
 /**
  * Enforces table-sink retention (core/device-schema.ts tableRetentionSchema):
  * every `everyMs` it deletes, per route, rows that landed before the Route's
- * maxAgeHours and rows beyond its maxMessages, oldest first, in chunks with a
+ * maxAge and rows beyond its maxMessages, oldest first, in chunks with a
  * turn of the event loop between them. Rows of a route that is gone, or no
  * longer a table sink, get the default age. Only rows go; the uplink progress
  * (exactly-once) stays.
@@ -74,12 +74,12 @@ export class TableSweeper {
 
   private async retentionOf(project: string, route: string): Promise<TableRetention> {
     const r = await this.store.get('Route', project, route);
-    return (r?.spec.sink.type === 'table' && r.spec.sink.retention) || { maxAgeHours: DEFAULT_TABLE_MAX_AGE_HOURS };
+    return (r?.spec.sink.type === 'table' && r.spec.sink.retention) || { maxAge: DEFAULT_TABLE_MAX_AGE };
   }
 
   private async sweepRoute(project: string, route: string, retention: TableRetention): Promise<number> {
     const now = (this.o.now ?? Date.now)();
-    const receivedBefore = new Date(now - retention.maxAgeHours * 3_600_000).toISOString();
+    const receivedBefore = new Date(now - durationMs(retention.maxAge)).toISOString();
     // Ids grow with landing time, so the expired rows are the oldest: stop at the first chunk with none.
     const limit = this.o.deleteChunk ?? DELETE_CHUNK;
     let deleted = await this.chunks(() => this.store.uplink.prune(project, route, { limit, receivedBefore }));

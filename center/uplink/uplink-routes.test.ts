@@ -134,10 +134,10 @@ await withCenter('a failing sink answers 503 SinkUnavailable, records the error 
 });
 
 await withCenter(
-  'table sink retention in a running center: the periodic sweep keeps maxMessages and drops rows past maxAgeHours; resends stay skipped',
+  'table sink retention in a running center: the periodic sweep keeps maxMessages and drops rows past maxAge; resends stay skipped',
   async (c) => {
-    await c.api.apply(route('r', { type: 'table', retention: { maxMessages: 3 } }) + '---\n' + route('brief', { type: 'table', retention: { maxAgeHours: 0.0003 } }));
-    assert.deepEqual((await c.api.get<Route>('Route', 'r')).spec.sink, { type: 'table', retention: { maxAgeHours: 168, maxMessages: 3 } }, 'the default age is filled in');
+    await c.api.apply(route('r', { type: 'table', retention: { maxMessages: 3 } }) + '---\n' + route('brief', { type: 'table', retention: { maxAge: '1s' } }));
+    assert.deepEqual((await c.api.get<Route>('Route', 'r')).spec.sink, { type: 'table', retention: { maxAge: '7d', maxMessages: 3 } }, 'the default age is filled in');
     assert.deepEqual(await post(c, batch([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])), { status: 200, body: { ackedSeq: 10 } });
     assert.deepEqual(await post(c, batch([1, 2, 3], { route: 'brief' })), { status: 200, body: { ackedSeq: 3 } });
 

@@ -5,7 +5,7 @@ import { fetchPinnedCa, parsePin } from '../../core/ca-pin.ts';
 import { client, contextName, saveContext } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { formatRows, age } from '../printers.ts';
-import { secondsFlag } from '../durations.ts';
+import { durationTextFlag } from '../durations.ts';
 
 interface Conn {
   server?: string;
@@ -44,14 +44,13 @@ export function registerAccessCommands(program: Command): void {
     .command('create')
     .description('issue a single-use join token for a new node (or --kind admin, --kind user --project P for one or more projects, or --kind metrics for a scraper)')
     .option('--site <site>', 'the site the joining node belongs to')
-    .option('--ttl <duration>', 'lifetime, e.g. 1h or 30d (default: an hour for a join token, until deleted for the others)', secondsFlag('--ttl'))
+    .option('--ttl <duration>', 'lifetime, e.g. 1h or 30d (default: an hour for a join token, until deleted for the others)', durationTextFlag('--ttl'))
     .option('--kind <kind>', 'join | admin | user | metrics', 'join')
     .option('--project <project>', 'user tokens: a project it may use (repeat for more)', collect, [])
     .option('--description <text>', '', '')
-    .action(async (o: { site?: string; ttl?: number; kind: 'join' | 'admin' | 'user' | 'metrics'; project: string[]; description: string }, cmd: Command) => {
+    .action(async (o: { site?: string; ttl?: string; kind: 'join' | 'admin' | 'user' | 'metrics'; project: string[]; description: string }, cmd: Command) => {
       const projects = o.project.length ? o.project : undefined;
-      const ttlSeconds = o.ttl;
-      const t = await client(cmd.optsWithGlobals<Conn>()).createToken({ kind: o.kind, site: o.site, projects, ttlSeconds, description: o.description });
+      const t = await client(cmd.optsWithGlobals<Conn>()).createToken({ kind: o.kind, site: o.site, projects, ttl: o.ttl, description: o.description });
       console.log(t.token);
       if (t.expiresAt) console.error(`expires ${t.expiresAt}${o.kind === 'join' ? '; single use' : ''}`);
       if (t.caPin) console.error(`CA pin: ${t.caPin}\njoin with: GEDGE_JOIN_TOKEN=<the token> GEDGE_CA_PIN=${t.caPin} gedge agent --center <https URL> --data-dir <dir>`);

@@ -1,3 +1,4 @@
+import { parseDuration } from '../../../core/duration.ts';
 import type { Obj } from '../api.ts';
 import type { OverviewData } from '../pages/overview.tsx';
 
@@ -8,7 +9,7 @@ export type Tier = SiteSummary['tier'];
 export const TIERS: Tier[] = ['cloud', 'region', 'edge'];
 
 export type LinkState = 'Up' | 'Stale' | 'Down';
-export type LinkObj = Obj<{ sites: [string, string]; declaredRttMs?: number }, { state: LinkState; rttMs: number | null; jitterMs?: number; measuredAt: string }>;
+export type LinkObj = Obj<{ sites: [string, string]; declaredRtt?: string }, { state: LinkState; rttMs: number | null; jitterMs?: number; measuredAt: string }>;
 
 export type NodePhase = 'Pending' | 'Ready' | 'NotReady';
 export interface Resources {
@@ -69,7 +70,7 @@ export function linkTone(l: LinkObj): LinkTone {
 
 /** The round trip to show: measured, else the declared plan. */
 export function linkRtt(l: LinkObj): number | null {
-  return l.status?.rttMs ?? l.spec.declaredRttMs ?? null;
+  return l.status?.rttMs ?? (l.spec.declaredRtt === undefined ? null : (parseDuration(l.spec.declaredRtt) ?? null));
 }
 
 export function siteTone(s: SiteSummary): 'ok' | 'bad' | 'idle' {

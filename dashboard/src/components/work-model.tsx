@@ -24,9 +24,9 @@ export interface Probe {
   tcp?: { port: string | number };
   http?: { port: string | number; path: string };
   exec?: { command: string[] };
-  initialDelayMs: number;
-  periodMs: number;
-  timeoutMs: number;
+  initialDelay: string;
+  period: string;
+  timeout: string;
   failureThreshold: number;
 }
 
@@ -56,7 +56,7 @@ export interface Placement {
   nodes?: string[];
   nodeSelector?: Record<string, string>;
   clients?: { sites?: string[]; location?: { lat: number; lon: number }; devices?: Record<string, string> };
-  maxLatencyMs?: number;
+  maxLatency?: string;
   weights?: Record<string, number>;
   affinity?: AffinityTerm[];
   antiAffinity?: AffinityTerm[];
@@ -90,7 +90,7 @@ export type ServiceSpec = {
   maxSurge: number;
   template: Template;
   placement: Placement;
-  rollout: { paused: boolean; progressDeadlineMs: number; maxRestarts: number; autoRollback: boolean };
+  rollout: { paused: boolean; progressDeadline: string; maxRestarts: number; autoRollback: boolean };
 };
 
 export type ServiceStatus = {

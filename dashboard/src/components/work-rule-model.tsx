@@ -6,7 +6,7 @@ import type { Translate } from '../i18n/index.ts';
 export type RuleAction =
   | { mqtt: { topic: string; qos: number; retain: boolean; payload?: string } }
   | { uplink: { route: string; topic?: string } }
-  | { webhook: { url: string; method: string; timeoutMs: number } }
+  | { webhook: { url: string; method: string; timeout: string } }
   | { log: { level: string } };
 
 export interface RuleTarget {
@@ -39,7 +39,7 @@ type RuleSpec = {
   target: RuleTarget;
   actions: RuleAction[];
   tables: Record<string, { rows: unknown[] } | { topic: string; key: string }>;
-  retry: { initialMs: number; maxMs: number; maxQueue: number };
+  retry: { initialBackoff: string; maxBackoff: string; maxQueue: number };
   paused: boolean;
 };
 type RuleStatus = { nodes?: Record<string, RuleNodeStatus> };

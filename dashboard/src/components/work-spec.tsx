@@ -22,7 +22,7 @@ function Prop({ label, children }: { label: string; children: ComponentChildren 
 function probeText(p: Probe | undefined): string {
   if (!p) return '';
   const what = p.http ? `HTTP ${p.http.path} @ ${p.http.port}` : p.tcp ? `TCP @ ${p.tcp.port}` : `exec ${p.exec?.command.join(' ') ?? ''}`;
-  return `${what} · ${p.periodMs} ms / ${p.timeoutMs} ms ×${p.failureThreshold}`;
+  return `${what} · ${p.period} / ${p.timeout} ×${p.failureThreshold}`;
 }
 
 /** What a workload runs and needs: the template of a service or an instance (`children`: rows to put first). */
@@ -62,7 +62,7 @@ export function PlacementProps({ p }: { p: Placement }) {
       <Prop label={t('workloads.place.nodes')}>{p.nodes?.join(', ')}</Prop>
       <Prop label={t('workloads.place.nodeSelector')}>{labels(p.nodeSelector)}</Prop>
       <Prop label={t('workloads.place.clients')}>{clients}</Prop>
-      <Prop label={t('workloads.place.maxLatency')}>{p.maxLatencyMs !== undefined && `${fmt(p.maxLatencyMs)} ms`}</Prop>
+      <Prop label={t('workloads.place.maxLatency')}>{p.maxLatency}</Prop>
       <Prop label={t('workloads.place.affinity')}>{terms(p.affinity)}</Prop>
       <Prop label={t('workloads.place.antiAffinity')}>{terms(p.antiAffinity)}</Prop>
       <Prop label={t('workloads.place.tolerations')}>{(p.tolerations ?? []).map((x) => `${x.key}${x.operator === 'Exists' ? '' : `=${x.value}`}${x.effect ? `:${x.effect}` : ''}`).join(', ')}</Prop>

@@ -141,7 +141,7 @@ function RuleDetail({ project, name }: { project: string; name: string }) {
             <dt>{t('edge.rule.tables')}</dt>
             <dd>{tables.length ? tables.join(', ') : '–'}</dd>
             <dt>{t('edge.rule.retry')}</dt>
-            <dd>{t('edge.rule.retryText', { initial: r.spec.retry.initialMs, max: r.spec.retry.maxMs, queue: r.spec.retry.maxQueue })}</dd>
+            <dd>{t('edge.rule.retryText', { initial: r.spec.retry.initialBackoff, max: r.spec.retry.maxBackoff, queue: r.spec.retry.maxQueue })}</dd>
           </dl>
         </Card>
       </div>
