@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KINDS } from '../core/index.ts';
@@ -142,6 +142,14 @@ describe('CLI conventions', () => {
     assert.doesNotMatch(timeout.stderr, /--timeout/, 'rollout status takes 1h30m too');
     const badTimeout = gedge('rollout', 'status', 'nothing-here', '--timeout', '10');
     assert.match(badTimeout.stderr, /--timeout: expected a duration/);
+    // The process flags too: the ones that took milliseconds say what to write now, and nothing starts.
+    const center = spawnSync(process.execPath, ['bin/gedge.mjs', 'center', '--data-dir', join(dir, 'never'), '--port', '0', '--heartbeat-ms', '300'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(center.status, 1);
+    assert.match(center.stderr, /--heartbeat-ms is now --heartbeat-interval, a duration: write --heartbeat-interval 300ms/);
+    const agent = spawnSync(process.execPath, ['bin/gedge.mjs', 'agent', '--center', c.url, '--data-dir', join(dir, 'never'), '--uplink-ttl', '3600'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(agent.status, 1);
+    assert.match(agent.stderr, /--uplink-ttl: expected a duration like 90s/);
+    assert.equal(existsSync(join(dir, 'never')), false, 'refused before anything was made');
   });
 
   test('contexts: login saves one per center and token, use-context switches, --context picks one for a command', async () => {

@@ -1,4 +1,5 @@
-import { DURATION_HELP, parseDuration } from '../core/index.ts';
+import { Option } from 'commander';
+import { DURATION_HELP, formatDuration, parseDuration } from '../core/index.ts';
 import { CliError } from './errors.ts';
 
 /** A commander parser for a duration flag (core/duration.ts: 90s, 1h30m, 500ms, 7d), milliseconds; a bad one names the flag. */
@@ -17,3 +18,15 @@ export const durationTextFlag =
     durationFlag(flag)(v);
     return v.trim();
   };
+
+/**
+ * A flag that took milliseconds before every duration flag took a duration:
+ * hidden, and refused with the flag to write instead
+ * (`--heartbeat-ms 300` is `--heartbeat-interval 300ms`).
+ */
+export function renamedDurationFlag(old: string, now: string): Option {
+  return new Option(`${old} <ms>`).hideHelp().argParser((v: string) => {
+    const ms = Number(v);
+    throw new CliError(`${old} is now ${now}, a duration: write ${now} ${Number.isFinite(ms) && ms >= 0 ? formatDuration(ms) : '90s'}`);
+  });
+}

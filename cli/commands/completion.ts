@@ -68,7 +68,7 @@ export async function candidates(program: Command, words: string[]): Promise<str
     else args.push(w);
   }
   const matching = (list: Iterable<string>) => [...new Set(list)].filter((c) => c.startsWith(current)).sort();
-  if (current.startsWith('-')) return matching([...cmd.options, ...program.options].flatMap((o) => [o.long, o.short]).filter((f): f is string => f !== undefined));
+  if (current.startsWith('-')) return matching([...cmd.options, ...program.options].filter((o) => !o.hidden).flatMap((o) => [o.long, o.short]).filter((f): f is string => f !== undefined));
   const visible = program.createHelp().visibleCommands(cmd);
   if (visible.length && !args.length) return matching(visible.map((c) => c.name()));
   const name = cmd.name();

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { CliError } from '../errors.ts';
-import { durationFlag } from '../durations.ts';
+import { durationFlag, renamedDurationFlag } from '../durations.ts';
 import { logFormatOption, processLogger } from '../logging.ts';
 
 const int = (v: string) => {
@@ -33,14 +33,14 @@ interface AgentFlags {
   mqttWssListen?: string;
   egressAllow?: string[];
   mqttMaxPacketBytes?: number;
-  mqttConnectTimeoutMs?: number;
+  mqttConnectTimeout?: number;
   mqttMaxConnections?: number;
   mqttMaxConnectionsPerAddress?: number;
   uplinkFsync: string;
   uplinkOverflow: string;
   uplinkMaxMib: number;
   uplinkMaxMessages: number;
-  uplinkTtlMs: number;
+  uplinkTtl: number;
   containerRuntime: string;
   cpu?: number;
   memoryMib?: number;
@@ -65,15 +65,22 @@ export function registerProcessCommands(program: Command): void {
     .option('--database <url>', 'a postgres:// URL instead of the embedded SQLite')
     .option('--egress-allow <cidrs>', 'networks route sinks may reach besides the default (which refuses link-local, unspecified and multicast), comma-separated', commaList)
     .addOption(new Option('--store-sync <mode>', "SQLite: 'full' fsyncs each commit before it is acknowledged; 'normal' may lose the last ones on power loss").choices(['full', 'normal']).default('full'))
-    .option('--heartbeat-ms <ms>', 'agent heartbeat period', int)
-    .option('--not-ready-after-ms <ms>', 'silence after which a node is NotReady', int)
-    .option('--evict-after-ms <ms>', 'NotReady time after which its instances are rescheduled', int)
+    .option('--heartbeat-interval <duration>', 'how often agents send a heartbeat (default 2s)', durationFlag('--heartbeat-interval'))
+    .option('--not-ready-after <duration>', 'silence after which a node is NotReady (default 8s)', durationFlag('--not-ready-after'))
+    .option('--evict-after <duration>', 'NotReady time after which its instances are rescheduled (default 1m)', durationFlag('--evict-after'))
     .option('--site <site>', "the center's own site: agents' round trips to the center then measure the link to it")
-    .option('--probe-interval-ms <ms>', 'how often agents probe their peers and report round trips (default 5000)', int)
-    .option('--link-stale-ms <ms>', 'a link with no report for this long is Stale (default 30000)', int)
-    .option('--rebalance-ms <ms>', 'how often running instances are checked for SLA violations and a better place (default 30000)', int)
-    .option('--link-expire-ms <ms>', 'a measured link with no report for this long is deleted (default 600000)', int)
+    .option('--probe-interval <duration>', 'how often agents probe their peers and report round trips (default 5s)', durationFlag('--probe-interval'))
+    .option('--link-stale-after <duration>', 'a link with no report for this long is Stale (default 30s)', durationFlag('--link-stale-after'))
+    .option('--rebalance-interval <duration>', 'how often running instances are checked for SLA violations and a better place (default 30s)', durationFlag('--rebalance-interval'))
+    .option('--link-expire-after <duration>', 'a measured link with no report for this long is deleted (default 10m)', durationFlag('--link-expire-after'))
     .option('--admin-token-file <file>', 'on first start, also write the admin token here (mode 0600)')
+    .addOption(renamedDurationFlag('--heartbeat-ms', '--heartbeat-interval'))
+    .addOption(renamedDurationFlag('--not-ready-after-ms', '--not-ready-after'))
+    .addOption(renamedDurationFlag('--evict-after-ms', '--evict-after'))
+    .addOption(renamedDurationFlag('--probe-interval-ms', '--probe-interval'))
+    .addOption(renamedDurationFlag('--link-stale-ms', '--link-stale-after'))
+    .addOption(renamedDurationFlag('--rebalance-ms', '--rebalance-interval'))
+    .addOption(renamedDurationFlag('--link-expire-ms', '--link-expire-after'))
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
     .addOption(logFormatOption())
     .action(async (o: Record<string, string | number | undefined>) => {
@@ -92,14 +99,14 @@ export function registerProcessCommands(program: Command): void {
         database: o.database as string | undefined,
         storeSync: o.storeSync as 'full' | 'normal',
         egressAllow: o.egressAllow as unknown as string[] | undefined,
-        heartbeatMs: o.heartbeatMs as number | undefined,
-        notReadyAfterMs: o.notReadyAfterMs as number | undefined,
-        evictAfterMs: o.evictAfterMs as number | undefined,
+        heartbeatMs: o.heartbeatInterval as number | undefined,
+        notReadyAfterMs: o.notReadyAfter as number | undefined,
+        evictAfterMs: o.evictAfter as number | undefined,
         site: o.site as string | undefined,
-        probeIntervalMs: o.probeIntervalMs as number | undefined,
-        linkStaleMs: o.linkStaleMs as number | undefined,
-        rebalanceMs: o.rebalanceMs as number | undefined,
-        linkExpireMs: o.linkExpireMs as number | undefined,
+        probeIntervalMs: o.probeInterval as number | undefined,
+        linkStaleMs: o.linkStaleAfter as number | undefined,
+        rebalanceMs: o.rebalanceInterval as number | undefined,
+        linkExpireMs: o.linkExpireAfter as number | undefined,
         logLevel: o.logLevel as 'info',
       }, await processLogger('center', o.logLevel as string, o.logFormat as string));
       if (center.adminToken) {
@@ -130,15 +137,17 @@ export function registerProcessCommands(program: Command): void {
     .option('--mqtt-ws-listen <host:port>', 'plain MQTT over WebSocket (path /mqtt) in clear')
     .option('--egress-allow <cidrs>', "networks rules' webhooks may reach besides the default (which refuses link-local, unspecified and multicast), comma-separated", commaList)
     .option('--mqtt-max-packet-bytes <n>', 'largest MQTT packet a device may send (default 262144)', int)
-    .option('--mqtt-connect-timeout-ms <ms>', 'a connection that sends no CONNECT in this time is closed (default 10000)', int)
+    .option('--mqtt-connect-timeout <duration>', 'a connection that sends no CONNECT in this time is closed (default 10s)', durationFlag('--mqtt-connect-timeout'))
     .option('--mqtt-max-connections <n>', 'device connections the broker holds at once (default 10000)', int)
     .option('--mqtt-max-connections-per-address <n>', 'device connections from one remote address at once (default 1000)', int)
     .addOption(new Option('--uplink-fsync <mode>', 'when queued device data reaches the disk (docs/uplink.md)').choices(['always', 'batch', 'off']).default('batch'))
     .addOption(new Option('--uplink-overflow <policy>', 'what a full uplink queue does with a new message').choices(['drop-oldest', 'drop-newest', 'block']).default('drop-oldest'))
     .option('--uplink-max-mib <MiB>', 'bound on the uplink queue: payload and topic bytes held', positive, 256)
     .option('--uplink-max-messages <n>', 'bound on the uplink queue: messages held', int, 1_000_000)
-    .option('--uplink-ttl-ms <ms>', 'queued device data older than this is dropped', int, 7 * 24 * 3600_000)
+    .option('--uplink-ttl <duration>', 'queued device data older than this is dropped', durationFlag('--uplink-ttl'), 7 * 24 * 3600_000)
     .addOption(new Option('--container-runtime <mode>', "container workloads through podman (docs/containers.md): 'auto' when podman with runc works here").choices(['auto', 'podman', 'off']).default('auto'))
+    .addOption(renamedDurationFlag('--mqtt-connect-timeout-ms', '--mqtt-connect-timeout'))
+    .addOption(renamedDurationFlag('--uplink-ttl-ms', '--uplink-ttl'))
     .option('--cpu <cores>', 'cpu offered to workloads (default: every core detected)', positive)
     .option('--memory-mib <MiB>', 'memory offered to workloads (default: all detected)', positive)
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
@@ -146,8 +155,8 @@ export function registerProcessCommands(program: Command): void {
     .action(async (o: AgentFlags) => {
       const { Agent } = await import('../../agent/index.ts');
       const capacity = { ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.memoryMib !== undefined ? { memoryMiB: o.memoryMib } : {}) };
-      const uplink = { fsync: o.uplinkFsync, overflow: o.uplinkOverflow, maxBytes: Math.round(o.uplinkMaxMib * 1024 * 1024), maxMessages: o.uplinkMaxMessages, ttlMs: o.uplinkTtlMs };
-      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, caPin: o.caPin, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, mqttTlsListen: o.mqttTlsListen, mqttWssListen: o.mqttWssListen, egressAllow: o.egressAllow, mqttLimits: definedOnly({ maxPacketBytes: o.mqttMaxPacketBytes, connectTimeoutMs: o.mqttConnectTimeoutMs, maxConnections: o.mqttMaxConnections, maxConnectionsPerAddress: o.mqttMaxConnectionsPerAddress }), uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel }, await processLogger('agent', o.logLevel, o.logFormat));
+      const uplink = { fsync: o.uplinkFsync, overflow: o.uplinkOverflow, maxBytes: Math.round(o.uplinkMaxMib * 1024 * 1024), maxMessages: o.uplinkMaxMessages, ttlMs: o.uplinkTtl };
+      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, caPin: o.caPin, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, mqttTlsListen: o.mqttTlsListen, mqttWssListen: o.mqttWssListen, egressAllow: o.egressAllow, mqttLimits: definedOnly({ maxPacketBytes: o.mqttMaxPacketBytes, connectTimeoutMs: o.mqttConnectTimeout, maxConnections: o.mqttMaxConnections, maxConnectionsPerAddress: o.mqttMaxConnectionsPerAddress }), uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel }, await processLogger('agent', o.logLevel, o.logFormat));
       onShutdown(() => agent.stop());
       await agent.start();
     });
