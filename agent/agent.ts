@@ -25,6 +25,7 @@ import { UsageSampler, detectCapacity } from './usage.ts';
 import { InstanceUsageSampler, type InstanceRoot } from './instance-usage.ts';
 import { LogRelay } from './log-relay.ts';
 import { ExecRelay } from './exec-relay.ts';
+import { MetricsResponder } from './metrics-responder.ts';
 import { NetworkProbing } from './network/index.ts';
 import { parseHostPort } from './network/host-port.ts';
 
@@ -148,6 +149,7 @@ export class Agent extends EventEmitter {
       if (m.t === 'logs.open' || m.t === 'logs.close') return relay.handle(m);
       if (m.t.startsWith('exec.')) return execs.handle(m as Parameters<ExecRelay['handle']>[0]);
       if (m.t === 'peers') return this.network?.onPeers(m);
+      if (m.t === 'metrics.scrape') return void this.scrapes.answer(m.id);
       this.queue = this.queue.then(() => this.onMessage(m)).catch((err: unknown) => this.log.error({ err }, 'applying a center message failed'));
     });
     this.conn.on('status', (e: ConnectionEvent) => {
@@ -156,6 +158,7 @@ export class Agent extends EventEmitter {
       if (e.type === 'rejected' && e.status === 495) void cert.renew();
       if (e.type === 'disconnected') {
         this.live = false;
+        this.disconnects++;
         relay.closeAll();
         execs.closeAll();
         void this.recordEvent({ reason: 'Disconnected', message: `lost the center (${e.code}${e.reason ? `: ${e.reason}` : ''}); running autonomously`, type: 'Warning', at: nowIso(), involved: { kind: 'Node', name: this.node } });
@@ -208,6 +211,20 @@ export class Agent extends EventEmitter {
   }
 
   private brokerHost = '127.0.0.1';
+  private disconnects = 0;
+  private readonly scrapes = new MetricsResponder(
+    {
+      connected: () => this.live,
+      disconnects: () => this.disconnects,
+      revision: () => this.revision,
+      uplink: () => this.uplinkStatus(),
+      broker: () => this.broker?.stats(),
+      devices: () => (this.devices ? { known: this.edge.deviceCount, connected: this.devices.connected } : undefined),
+      rules: () => this.rules?.current() ?? [],
+      instances: () => this.workloads.statuses().map(({ instance, status }) => ({ project: projectOf(instance), instance: instance.metadata.name, phase: status.phase, ready: status.ready, restarts: status.restarts })),
+    },
+    (m) => this.conn.send(m),
+  );
   /** Caught up with the center on the current connection: reports may flow. */
   private live = false;
 

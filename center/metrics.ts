@@ -1,23 +1,13 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { processRegistry } from '../core/prometheus.ts';
 
 /**
- * prom-client's gauges that end in _total (counted handles, requests and
- * resources, kept for old dashboards): promtool refuses a gauge so named, and
- * the same counts are there without the suffix.
- */
-const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
-
-/**
- * The center's Prometheus metrics, on its own registry (several centers may
- * share a process in tests). Node's and the process's own under their
- * standard names (process_*, nodejs_*), so stock dashboards work; ours under
- * gedge_, in base units, counters ending in _total. `promtool check metrics`
- * passes on it (center/e2e/api.test.ts, agent/e2e/rules.test.ts).
+ * The center's Prometheus metrics (core/prometheus.ts says what every
+ * gedge registry holds). `promtool check metrics` passes on it
+ * (center/e2e/api.test.ts, agent/e2e/rules.test.ts).
  */
 export function createMetrics() {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
+  const registry = processRegistry();
   let commits = { writes: 0, commits: 0 };
   return {
     registry,

@@ -44,6 +44,8 @@ export const EXEC_WINDOW = 512 * 1024;
 // ---- agent -> center ---------------------------------------------------------
 /** At most this many rules and routes in hello.holds; an agent holding more sends none and gets a snapshot. */
 export const HELLO_HOLDS_MAX = 10_000;
+/** An agent's metrics text, at most (the center's agent connections take 4 MiB messages): a few thousand series is ~1 MiB. */
+export const METRICS_TEXT_MAX = 3 * 1024 * 1024;
 export const agentMessageSchema = z.discriminatedUnion('t', [
   z.object({
     t: z.literal('hello'),
@@ -76,6 +78,8 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('rules'), reports: z.array(z.object({ project: nameSchema, rule: nameSchema, status: ruleNodeStatusSchema.nullable() })).max(10_000) }),
   /** Commands delivered (or expired) at the edge. */
   z.object({ t: z.literal('commands'), updates: z.array(z.object({ project: nameSchema, command: nameSchema, status: deviceCommandStatusSchema })).max(10_000) }),
+  /** The answer to metrics.scrape: the agent's metrics in Prometheus' text format, or why it has none. */
+  z.object({ t: z.literal('metrics'), id: z.number().int(), text: z.string().max(METRICS_TEXT_MAX), error: z.string().max(4096).optional() }),
   z.object({ t: z.literal('logs.data'), stream: z.number().int(), data: z.string() }),
   z.object({ t: z.literal('logs.end'), stream: z.number().int(), error: z.string().optional() }),
   /** The exec'd command is running; what the center sent before this is delivered to it. */
@@ -128,6 +132,8 @@ export const centerMessageSchema = z.discriminatedUnion('t', [
     since: z.number().int().nonnegative().optional(),
   }),
   z.object({ t: z.literal('logs.close'), stream: z.number().int() }),
+  /** A scrape of the agent's /metrics through the center (GET /api/v1/nodes/{name}/metrics): answered by a metrics message with the same id. */
+  z.object({ t: z.literal('metrics.scrape'), id: z.number().int() }),
   /**
    * `gedge exec`: runs a command inside a running instance. Output comes back
    * as exec.output; the agent pauses it while more than EXEC_WINDOW bytes

@@ -7,6 +7,8 @@ export class Counters {
   deniedAuth = 0;
   deniedPublish = 0;
   deniedSubscribe = 0;
+  /** Connections closed at once because the broker (or their address) held its limit. */
+  refusedConnections = 0;
   private readonly byDevice = new Map<string, DeviceRef & { denied: number }>();
 
   /** An ACL refusal, counted for the device too. */
@@ -24,6 +26,7 @@ export class Counters {
       messagesIn: this.messagesIn,
       messagesOut: this.messagesOut,
       denied: { auth: this.deniedAuth, publish: this.deniedPublish, subscribe: this.deniedSubscribe },
+      refusedConnections: this.refusedConnections,
       deniedByDevice: [...this.byDevice.values()].map((d) => ({ ...d })),
     };
   }

@@ -55,16 +55,18 @@ export class PacketTooLargeError extends Error {}
 export class ConnectionLimiter {
   private total = 0;
   private readonly byAddress = new Map<string, number>();
-  refused = 0;
 
-  constructor(private readonly limits: Pick<BrokerLimits, 'maxConnections' | 'maxConnectionsPerAddress'>) {}
+  constructor(
+    private readonly limits: Pick<BrokerLimits, 'maxConnections' | 'maxConnectionsPerAddress'>,
+    private readonly onRefused: () => void = () => undefined,
+  ) {}
 
   /** Counts `conn` (released when it closes) or returns false, leaving the caller to destroy it. */
   admit(conn: Duplex, address: string | undefined): boolean {
     const key = address ?? '?';
     const n = this.byAddress.get(key) ?? 0;
     if (this.total >= this.limits.maxConnections || n >= this.limits.maxConnectionsPerAddress) {
-      this.refused++;
+      this.onRefused();
       return false;
     }
     this.total++;

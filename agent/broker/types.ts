@@ -96,6 +96,8 @@ export interface BrokerStats {
   messagesOut: number;
   /** Refusals since start: connections (bad identity or secret), publishes and subscriptions (ACL). */
   denied: { auth: number; publish: number; subscribe: number };
+  /** Connections closed at once because the broker (or their address) held its limit (--mqtt-max-connections[-per-address]). */
+  refusedConnections: number;
   /** Refused publishes and subscriptions per device, since start (Device status.denied). */
   deniedByDevice: (DeviceRef & { denied: number })[];
 }

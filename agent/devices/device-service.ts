@@ -54,6 +54,11 @@ export class DeviceService {
   }
 
   /** Publishes every device's desired twin (retained): at start and after a snapshot. */
+  /** Devices connected to this edge's broker now. */
+  get connected(): number {
+    return this.connectedAt.size;
+  }
+
   publishAllDesired(): void {
     for (const k of this.deps.objects.keys()) {
       if (!k.startsWith('Device/')) continue;

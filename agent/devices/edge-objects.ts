@@ -128,6 +128,11 @@ export class EdgeObjects implements DeviceDirectory {
     return this.self;
   }
 
+  /** The site's devices known here (synced from the center). */
+  get deviceCount(): number {
+    return this.devices.size;
+  }
+
   pendingCommands(): DeviceCommand[] {
     return [...this.commands.values()];
   }

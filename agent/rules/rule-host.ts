@@ -81,22 +81,27 @@ export class RuleHost {
     for (const [key, rule] of wanted) this.put(key, rule);
   }
 
+  /** Every rule run here with its phase and counters now (read by /metrics too: no side effects). */
+  current(): { key: string; project: string; rule: string; status: Omit<RuleNodeStatus, 'reportedAt'> }[] {
+    const metrics = new Map(this.engine.metrics().map((m) => [m.rule, m.metrics]));
+    return [...this.hosted].map(([key, h]) => {
+      const m = metrics.get(key) ?? { in: 0, out: 0, filtered: 0, dropped: 0, late: 0, sinkErrors: 0, groups: 0, latencyMs: { count: 0, sum: 0, max: 0, p50: null, p99: null, buckets: [] } };
+      return { key, project: projectOf(h.rule), rule: h.rule.metadata.name, status: { phase: h.phase, ...(h.message && { message: h.message }), ...m, pending: h.actions.reduce((n, a) => n + a.pending, 0) } };
+    });
+  }
+
   /** Reports of the rules whose state or counters changed since the last call (all of them with `all`), and of those no longer run here (null). */
   reports(all = false): { project: string; rule: string; status: RuleNodeStatus | null }[] {
-    const metrics = new Map(this.engine.metrics().map((m) => [m.rule, m.metrics]));
     const out: { project: string; rule: string; status: RuleNodeStatus | null }[] = [];
     for (const [key, rule] of this.gone) {
       if (!this.hosted.has(key)) out.push({ project: projectOf(rule), rule: rule.metadata.name, status: null });
     }
     this.gone.clear();
-    for (const [key, h] of this.hosted) {
-      const m = metrics.get(key);
-      const zero = { in: 0, out: 0, filtered: 0, dropped: 0, late: 0, sinkErrors: 0, groups: 0, latencyMs: { count: 0, sum: 0, max: 0, p50: null, p99: null, buckets: [] } };
-      const body = { phase: h.phase, ...(h.message && { message: h.message }), ...(m ?? zero), pending: h.actions.reduce((n, a) => n + a.pending, 0) };
-      const text = JSON.stringify(body);
+    for (const { key, project, rule, status } of this.current()) {
+      const text = JSON.stringify(status);
       if (!all && this.sent.get(key) === text) continue;
       this.sent.set(key, text);
-      out.push({ project: projectOf(h.rule), rule: h.rule.metadata.name, status: { ...body, reportedAt: nowIso() } });
+      out.push({ project, rule, status: { ...status, reportedAt: nowIso() } });
     }
     return out;
   }

@@ -197,6 +197,14 @@ export function openApiDocument(version: string): Record<string, unknown> {
     '/metrics': {
       get: { operationId: 'readMetrics', summary: 'Prometheus metrics (text exposition format); an admin or metrics token', responses: { 200: text('Metrics'), ...errors } },
     },
+    '/api/v1/nodes/{name}/metrics': {
+      get: {
+        operationId: 'readNodeMetrics',
+        summary: "A node's agent's Prometheus metrics (uplink queue, edge broker, devices, rules, workloads, the process), asked of it over its connection; an admin or metrics token",
+        parameters: inPath('name'),
+        responses: { 200: text('Metrics'), ...errors },
+      },
+    },
     '/healthz': {
       get: { operationId: 'readHealth', summary: "The center's health for admins and nodes: the store's revision and durability", responses: { 200: { description: '{ok, revision, store}' }, ...errors } },
     },

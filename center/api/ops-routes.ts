@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { NotFoundError, UnavailableError, parseOrThrow } from '../../core/index.ts';
+import { z } from 'zod';
+import { NotFoundError, UnavailableError, nameSchema, parseOrThrow } from '../../core/index.ts';
 import { logsQuerySchema as logsQuery } from './instance-queries.ts';
 import { ADMIN_OR_USER, assertProject } from '../auth/access.ts';
 import type { Store } from '../store/store.ts';
@@ -30,6 +31,14 @@ export function registerOpsRoutes(app: FastifyInstance, store: Store, hub: Agent
     metrics.storeRevision.set(await store.currentRevision());
     metrics.setCommitStats(store.commitStats());
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  // An agent's own metrics, through its connection (agents dial out and listen for no scraper): the same tokens as /metrics.
+  app.get('/api/v1/nodes/:name/metrics', { config: { auth: ['admin', 'metrics'] } }, async (req, reply) => {
+    const { name } = parseOrThrow(z.object({ name: nameSchema }), req.params, 'path');
+    if (!(await store.get('Node', undefined, name))) throw new NotFoundError(`Node "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
+    const text = await hub.scrapeMetrics(name);
+    return reply.type(metrics.registry.contentType).send(text);
   });
 
   app.get('/healthz', { config: { auth: ['admin', 'node'] } }, async () => ({ ok: true, revision: await store.currentRevision(), store: { durability: await store.durability() } }));

@@ -15,6 +15,7 @@ import type { Metrics } from '../metrics.ts';
 import { AgentOfflineError } from '../errors.ts';
 import { AgentSession } from './agent-session.ts';
 import { LogStreams } from './log-streams.ts';
+import { MetricsScrapes } from './metrics-scrapes.ts';
 import { ExecStreams, type ExecSink } from './exec-streams.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { AgentNetwork } from '../network/index.ts';
@@ -54,6 +55,7 @@ export class AgentHub {
   private readonly lastSeen = new Map<string, number>();
   readonly logs = new LogStreams();
   readonly execs = new ExecStreams();
+  readonly scrapes = new MetricsScrapes();
   private upgradeRoutes: UpgradeRoute[] = [];
   /** Per node: ends the hold of the certificate its live connection was made with (replaced when the node renews). */
   private readonly certHolds = new Map<string, { session: AgentSession; release: () => void }>();
@@ -88,6 +90,13 @@ export class AgentHub {
     session.send({ t: 'logs.open', stream: id, project, instance, ...opts });
     out.on('close', () => session.send({ t: 'logs.close', stream: id }));
     return out;
+  }
+
+  /** The node's agent's metrics in Prometheus' text format (GET /api/v1/nodes/{name}/metrics). */
+  scrapeMetrics(node: string): Promise<string> {
+    const session = this.sessions.get(node);
+    if (!session) return Promise.reject(new AgentOfflineError(`the agent of node "${node}" is not connected`, { details: [{ path: 'node', message: 'offline' }] }));
+    return this.scrapes.scrape(node, session, (id) => session.send({ t: 'metrics.scrape', id }));
   }
 
   /** Starts a command in an instance on `node` (gedge exec); what the agent says goes to `sink`. */
@@ -165,6 +174,7 @@ export class AgentHub {
       metrics: this.metrics,
       logs: this.logs,
       execs: this.execs,
+      scrapes: this.scrapes,
       heartbeatMs: this.opts.heartbeatMs,
       statusWriteMs: this.opts.statusWriteMs,
       network: this.opts.network,
@@ -196,6 +206,7 @@ export class AgentHub {
       session.dispose();
       if (this.sessions.get(node) === session) this.sessions.delete(node);
       this.logs.endNode(node, 'agent disconnected');
+      this.scrapes.ended(node, session, 'agent disconnected');
       this.execs.endConnection(session, `the agent of node "${node}" disconnected`);
       this.metrics.agentsConnected.set(this.sessions.size);
       this.logger.info({ node, code }, 'agent disconnected');

@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.ts';
 import { NodeFeed, type HeldObject } from './node-feed.ts';
 import type { LogStreams } from './log-streams.ts';
 import type { ExecStreams } from './exec-streams.ts';
+import type { MetricsScrapes } from './metrics-scrapes.ts';
 import { recordEvent } from '../events.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { AgentNetwork } from '../network/index.ts';
@@ -19,6 +20,7 @@ export interface SessionDeps {
   metrics: Metrics;
   logs: LogStreams;
   execs: ExecStreams;
+  scrapes: MetricsScrapes;
   heartbeatMs: number;
   /** Node status (usage, heartbeat time, synced revision) is written at most this often. */
   statusWriteMs: number;
@@ -177,6 +179,9 @@ export class AgentSession {
         if ((cmd.status?.phase ?? 'Pending') !== 'Pending') continue;
         await this.deps.store.updateStatus('DeviceCommand', u.project, u.command, { ...cmd.status, ...u.status, node: this.node });
       }
+    },
+    metrics: async (m) => {
+      if (!this.deps.scrapes.answer(this.node, m.id, m.text, m.error)) this.refuse('metrics', `scrape ${m.id}`);
     },
     'logs.data': async (m) => {
       if (!this.deps.logs.data(this.node, m.stream, m.data)) this.refuse('logs.data', `log stream ${m.stream}`);

@@ -1,0 +1,117 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { EdgeUplinkStatus, InstancePhase } from '../core/index.ts';
+import { processRegistry } from '../core/prometheus.ts';
+import { registerRuleMetrics } from '../engine/prometheus.ts';
+import type { BrokerStats } from './broker/index.ts';
+import type { RuleHost } from './rules/rule-host.ts';
+
+/** What the agent's metrics are read from, at scrape time (undefined: that part does not run on this node). */
+export interface AgentMetricSources {
+  /** Caught up with the center on a live connection. */
+  connected(): boolean;
+  /** Times the connection to the center was lost since the agent started. */
+  disconnects(): number;
+  revision(): number;
+  uplink(): EdgeUplinkStatus | undefined;
+  broker(): BrokerStats | undefined;
+  devices(): { known: number; connected: number } | undefined;
+  rules(): ReturnType<RuleHost['current']>;
+  instances(): { project: string; instance: string; phase: InstancePhase; ready: boolean; restarts: number }[];
+}
+
+const PHASES: InstancePhase[] = ['Pending', 'Starting', 'Running', 'Succeeded', 'Failed', 'Unknown'];
+
+/**
+ * One agent's Prometheus metrics: its connection to the center, the uplink
+ * queue, the edge broker, the site's devices, its rules and its workloads,
+ * besides the process's own. Scraped through the center
+ * (`GET /api/v1/nodes/{name}/metrics`, an admin or metrics token): the agent
+ * dials out and listens for no one, and the center already knows who may
+ * read metrics.
+ */
+export function agentMetrics(src: AgentMetricSources): Registry {
+  const registry = processRegistry();
+  const gauge = (name: string, help: string, read: (g: Gauge) => void, labelNames: string[] = []) =>
+    new Gauge({ name, help, labelNames, registers: [registry], collect() { this.reset(); read(this); } });
+  /** A counter whose total the agent keeps (read at each scrape, never incremented here). */
+  const total = (name: string, help: string, read: (c: Counter) => void, labelNames: string[] = []) =>
+    new Counter({ name, help, labelNames, registers: [registry], collect() { this.reset(); read(this); } });
+
+  gauge('gedge_agent_center_connected', '1 while the agent is caught up with the center on a live connection', (g) => g.set(src.connected() ? 1 : 0));
+  total('gedge_agent_center_disconnects_total', 'Times the connection to the center was lost', (c) => c.inc(src.disconnects()));
+  gauge('gedge_agent_applied_revision', 'The store revision the agent has applied', (g) => g.set(src.revision()));
+
+  // A part that does not run on this node (no broker: no uplink queue) shows no samples, rather than zeros.
+  const u = <T>(read: (x: EdgeUplinkStatus) => T) => (): T | undefined => {
+    const x = src.uplink();
+    return x && read(x);
+  };
+  const b = <T>(read: (x: BrokerStats) => T) => (): T | undefined => {
+    const x = src.broker();
+    return x && read(x);
+  };
+  const value = (name: string, help: string, read: () => number | undefined) =>
+    gauge(name, help, (g) => {
+      const v = read();
+      if (v !== undefined) g.set(v);
+    });
+  const count = (name: string, help: string, read: () => number | undefined) =>
+    total(name, help, (c) => {
+      const v = read();
+      if (v !== undefined) c.inc(v);
+    });
+  const byLabel = (name: string, help: string, label: string, read: () => Record<string, number> | undefined) =>
+    total(name, help, (c) => {
+      for (const [k, v] of Object.entries(read() ?? {})) c.inc({ [label]: k }, v);
+    }, [label]);
+
+  value('gedge_uplink_queue_messages', 'Device messages held in the uplink queue', u((x) => x.depthMessages));
+  value('gedge_uplink_queue_bytes', 'Payload and topic bytes held in the uplink queue', u((x) => x.depthBytes));
+  value('gedge_uplink_queue_limit_messages', 'The uplink queue holds at most this many messages', u((x) => x.maxMessages));
+  value('gedge_uplink_queue_limit_bytes', 'The uplink queue holds at most this many bytes', u((x) => x.maxBytes));
+  value('gedge_uplink_oldest_message_age_seconds', 'Age of the oldest message waiting in the uplink queue', u((x) => x.oldestAgeMs / 1000));
+  value('gedge_uplink_blocked_appends', 'Publishes waiting for room in a full queue (overflow policy block)', u((x) => x.blocked));
+  count('gedge_uplink_enqueued_total', 'Device messages appended to the uplink queue', u((x) => x.enqueued));
+  count('gedge_uplink_delivered_total', "Device messages the center acknowledged (landed in their route's sink)", u((x) => x.delivered));
+  count('gedge_uplink_resends_total', 'Publishes recognised as a device resending one already queued', u((x) => x.resends));
+  byLabel('gedge_uplink_dropped_total', 'Device messages the uplink queue dropped: overflow (full), expired (older than its ttl), route_gone (their route was deleted)', 'reason',
+    u((x) => ({ overflow: x.droppedOverflow, expired: x.droppedExpired, route_gone: x.droppedRouteGone })));
+
+  value('gedge_broker_connections', 'Device connections to the edge broker', b((x) => x.connections));
+  count('gedge_broker_messages_received_total', 'Publishes accepted from devices (wills included)', b((x) => x.messagesIn));
+  count('gedge_broker_messages_sent_total', 'PUBLISH packets written to devices', b((x) => x.messagesOut));
+  byLabel('gedge_broker_denied_total', 'Refusals by the edge broker: auth (connections: identity or secret), publish and subscribe (the ACL), limit (connections over --mqtt-max-connections[-per-address])', 'what',
+    b((x) => ({ auth: x.denied.auth, publish: x.denied.publish, subscribe: x.denied.subscribe, limit: x.refusedConnections })));
+
+  gauge(
+    'gedge_devices',
+    "The site's devices known here, by whether they are connected to this edge",
+    (g) => {
+      const d = src.devices();
+      if (!d) return;
+      g.set({ state: 'connected' }, d.connected);
+      g.set({ state: 'disconnected' }, Math.max(0, d.known - d.connected));
+    },
+    ['state'],
+  );
+
+  gauge(
+    'gedge_instances',
+    'Instances this node runs, by phase',
+    (g) => {
+      const counts = new Map(PHASES.map((p) => [p, 0]));
+      for (const i of src.instances()) counts.set(i.phase, (counts.get(i.phase) ?? 0) + 1);
+      for (const [phase, n] of counts) g.set({ phase }, n);
+    },
+    ['phase'],
+  );
+  gauge('gedge_instance_ready', '1 while the instance passes its readiness probe (or runs, without one)', (g) => {
+    for (const i of src.instances()) g.set({ project: i.project, instance: i.instance }, i.ready ? 1 : 0);
+  }, ['project', 'instance']);
+  total('gedge_instance_restarts_total', 'Restarts of the instance on this node', (c) => {
+    for (const i of src.instances()) c.inc({ project: i.project, instance: i.instance }, i.restarts);
+  }, ['project', 'instance']);
+
+  registerRuleMetrics(registry, ['project', 'rule'], async () => src.rules().map((r) => ({ labels: { project: r.project, rule: r.rule }, s: r.status })));
+  return registry;
+}
