@@ -12,19 +12,24 @@ export interface Reconciler {
   reconcile(key: string): Promise<{ requeueAfterMs?: number } | void>;
 }
 
-/** A deduplicating work queue that runs one reconcile at a time per controller. */
+/**
+ * A deduplicating work queue (controller-runtime's): at most `concurrency`
+ * reconciles at once, never two of one key; a key enqueued while it is being
+ * reconciled runs again after.
+ */
 export class ControllerRunner {
   private readonly queue = new Set<string>();
+  private readonly active = new Set<string>();
   private readonly timers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
   private readonly failures = new Map<string, number>();
-  private running = false;
+  private workers = 0;
   private stopped = false;
-  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly reconciler: Reconciler,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    private readonly concurrency = 1,
   ) {}
 
   enqueue(key: string): void {
@@ -55,21 +60,30 @@ export class ControllerRunner {
   }
 
   private async drain(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+    if (this.workers >= this.concurrency) return;
+    this.workers++;
     try {
-      while (this.queue.size && !this.stopped) {
-        const key = this.queue.values().next().value as string;
+      for (let key = this.next(); key !== undefined && !this.stopped; key = this.next()) {
         this.queue.delete(key);
-        await this.runOne(key);
+        this.active.add(key);
+        try {
+          await this.runOne(key);
+        } finally {
+          this.active.delete(key);
+        }
         // Let I/O run between reconciles: SQLite calls are synchronous, and without
         // this a batch would hold every change back from agents until it is done.
         await new Promise((r) => setImmediate(r));
       }
     } finally {
-      this.running = false;
-      for (const w of this.idleWaiters.splice(0)) w();
+      this.workers--;
     }
+  }
+
+  /** The first queued key no worker is reconciling. */
+  private next(): string | undefined {
+    for (const key of this.queue) if (!this.active.has(key)) return key;
+    return undefined;
   }
 
   private async runOne(key: string): Promise<void> {

@@ -45,8 +45,10 @@ export class ControllerManager {
     const log = logger.child({ module: 'controllers' });
     this.cache = new ObjectCache(store, ['Node', 'Site', 'Service', 'Instance', 'SiteLink', 'PriorityClass', 'Device', 'DeviceCredential', 'DeviceCommand']);
     this.scheduler = new Scheduler(new ClusterState(), opts.scheduler);
-    this.service = new ControllerRunner(new ServiceController(store, log, this.cache), log, metrics);
-    this.placement = new ControllerRunner(new PlacementController(store, this.scheduler, this.cache), log, metrics);
+    // Services reconcile four at a time (each its own key): a batch apply's writes then share the store's commits.
+    this.service = new ControllerRunner(new ServiceController(store, log, this.cache), log, metrics, 4);
+    // Placements decide one at a time (each decision is one synchronous step, assumed before its write) and write four at a time.
+    this.placement = new ControllerRunner(new PlacementController(store, this.scheduler, this.cache), log, metrics, 4);
     this.lifecycle = new ControllerRunner(new NodeLifecycleController(store, opts, this.cache), log, metrics);
     this.reschedule = new ControllerRunner(new RescheduleController(store, this.scheduler, opts.rebalance, this.cache), log, metrics);
     this.devices = new ControllerRunner(new DeviceController(store, { commandRetentionMs: opts.commandRetentionMs }, this.cache), log, metrics);

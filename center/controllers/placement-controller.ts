@@ -40,12 +40,24 @@ export class PlacementController implements Reconciler {
     return { requeueAfterMs: RETRY_UNSCHEDULABLE_MS };
   }
 
+  /**
+   * Decides and binds: the decision is accounted at once, before the write
+   * (the Kubernetes scheduler's assume), so placements running meanwhile
+   * (the runner reconciles several instances at a time, each decision in
+   * one synchronous step) see the room taken. A write that loses puts the
+   * stored instance in the scheduler's state instead.
+   */
   private async bind(inst: Instance, node: string, explanation: SchedulingExplanation): Promise<void> {
     const { message: _, ...status } = inst.status ?? pendingStatus();
     const bound = { ...inst, spec: { ...inst.spec, node }, status: { ...status, scheduling: explanation } };
-    await this.store.update(bound, { expectRevision: inst.metadata.revision, withStatus: true });
-    // Accounted now, not when the change comes back, so the next placement sees it.
     this.scheduler.state.assume(inst, node);
+    try {
+      await this.store.update(bound, { expectRevision: inst.metadata.revision, withStatus: true });
+    } catch (err) {
+      const stored = await this.store.get('Instance', inst.metadata.project, inst.metadata.name);
+      this.scheduler.state.apply(stored ?? inst, !stored);
+      throw err;
+    }
     const top = explanation.candidates[0];
     const why = top?.scores ? `score ${top.total}${top.latencyMs !== null && top.latencyMs !== undefined ? `, client latency ${top.latencyMs}ms` : ''}` : '';
     await this.event(inst, 'Scheduled', `bound to ${node} by policy ${explanation.policy}: ${explanation.summary}${why ? `; ${why}` : ''}`, 'Normal');

@@ -168,7 +168,13 @@ export class ServiceController implements Reconciler {
     const status = { ...(await this.statusFor(service, current, revisions, revision)), ...(rollout ? { rollout } : {}) };
     const prev = service.status;
     if (prev && JSON.stringify(withoutTimes(prev)) === JSON.stringify(withoutTimes(status))) return;
-    await this.store.updateStatus('Service', project, name, status);
+    try {
+      await this.store.updateStatus('Service', project, name, status);
+    } catch (err) {
+      // Deleted during this reconcile: the deletion enqueues it again, and that reconcile collects its instances.
+      if (err instanceof NotFoundError) return;
+      throw err;
+    }
     const available = status.conditions[0]!.status;
     if (prev && prev.conditions[0]?.status !== available) {
       await this.event(service, available === 'True' ? 'Normal' : 'Warning', available === 'True' ? 'Available' : 'Unavailable', `${status.ready}/${service.spec.replicas} replicas ready`);

@@ -126,7 +126,8 @@ export class AgentSession {
       // Only instances bound to this node: the history is kept per bound instance, so it is bounded by what runs here.
       for (const i of m.instances ?? []) {
         if (this.feed?.hasInstance(i.project, i.name)) this.deps.telemetry?.recordInstance(i.project, i.name, i);
-        else this.refuse('hb', `usage of instance ${i.project}/${i.name}`);
+        // Deleted lately, the agent still stopping it: its last usage trails the deletion, with nothing left to record it for.
+        else if (!this.feed?.hasInstance(i.project, i.name, true)) this.refuse('hb', `usage of instance ${i.project}/${i.name}`);
       }
       // A bookmark lets the agent resume from a recent revision, shortening its
       // catch-up scan; once a minute is plenty, and only when something moved.
