@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { platform } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { InstanceUsage } from '../core/index.ts';
+import { nameKey } from '../core/index.ts';
 
 /** An instance to measure: the host pid at the root of its process tree (process runtime and podman alike). */
 export interface InstanceRoot {
@@ -46,7 +47,7 @@ export class InstanceUsageSampler {
     for (const r of roots) {
       if (!procs.has(r.pid)) continue; // gone since the status said Running: report nothing rather than a guess
       const { ticks, rssPages } = treeTotals(r.pid, procs, children);
-      const key = `${r.project}/${r.name}`;
+      const key = nameKey(r.project, r.name);
       const before = this.prev.get(key);
       const seconds = before ? (at - before.at) / 1000 : 0;
       // Ticks can go back when a descendant is reparented away from the tree; that interval counts 0.

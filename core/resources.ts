@@ -249,8 +249,15 @@ export const DEFAULT_PROJECT = 'default';
 /** The project a namespaced object belongs to: DEFAULT_PROJECT when its metadata names none. */
 export const projectOf = (o: { metadata: { project?: string } }): string => o.metadata.project ?? DEFAULT_PROJECT;
 
-/** `project/name`: how a namespaced object is known across the system (caches, the scheduler, the rule host). */
-export const projectKey = (o: { metadata: { project?: string; name: string } }): string => `${projectOf(o)}/${o.metadata.name}`;
+/** `project/name`: how a namespaced object is known across the system (caches, the scheduler, the rule host, controllers' keys). */
+export const projectKey = (o: { metadata: { project?: string; name: string } }): string => nameKey(projectOf(o), o.metadata.name);
+/** `project/name` from its parts (an object's is projectKey): also a device's `project/device` and a service's by its instances' label. */
+export const nameKey = (project: string | undefined, name: string): string => `${project ?? DEFAULT_PROJECT}/${name}`;
+/** The parts of a `project/name` key (names have no '/'). */
+export function splitNameKey(key: string): [project: string, name: string] {
+  const at = key.indexOf('/');
+  return [key.slice(0, at), key.slice(at + 1)];
+}
 /** On instances: the service that owns them. */
 export const SERVICE_LABEL = 'gedge.io/service';
 /** On instances: being moved by the rescheduler (value: why); a replacement is made before it goes. */

@@ -1,4 +1,4 @@
-import { RETIRING_LABEL, SERVICE_LABEL, type GeoPoint, type Instance, type SiteLink, type Node, type PriorityClass, type Resource, type Resources, type Service, type Taint, type Tier, durationMs, projectOf, projectKey, DEFAULT_PROJECT } from '../core/index.ts';
+import { RETIRING_LABEL, SERVICE_LABEL, type GeoPoint, type Instance, type SiteLink, type Node, type PriorityClass, type Resource, type Resources, type Service, type Taint, type Tier, durationMs, projectOf, projectKey, nameKey } from '../core/index.ts';
 import { LatencyTable } from './latency.ts';
 
 /** An instance bound to a node, as the scheduler accounts for it. */
@@ -359,7 +359,7 @@ export function instanceKey(i: { metadata: { project?: string | undefined; name:
 }
 
 export function serviceKey(project: string | undefined, service: string | undefined): string | undefined {
-  return service ? `${project ?? DEFAULT_PROJECT}/${service}` : undefined;
+  return service ? nameKey(project, service) : undefined;
 }
 
 function priorityOf(pc: PriorityClass): { value: number; preempt: boolean } {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { nowIso, type AgentMessage, type Device, type DeviceCommand, type DeviceCommandStatus, type DeviceStatus, projectOf, durationMs } from '../../core/index.ts';
+import { nowIso, type AgentMessage, type Device, type DeviceCommand, type DeviceCommandStatus, type DeviceStatus, projectOf, durationMs, nameKey, splitNameKey } from '../../core/index.ts';
 import type { BrokerMessage, DeviceRef, EdgeBroker } from '../broker/index.ts';
 import type { LocalState } from '../local-state.ts';
 import { objectKey } from '../sync.ts';
@@ -20,7 +20,6 @@ export interface DeviceServiceDeps {
   deliverTimeoutMs?: number;
 }
 
-const key = (project: string, device: string): string => `${project}/${device}`;
 
 /**
  * The edge's side of devices: twins (desired out, reported and acks in, see
@@ -72,7 +71,7 @@ export class DeviceService {
   onChange(c: EdgeChange): void {
     for (const d of c.devices) this.publishDesired(d);
     for (const k of c.revoked) {
-      const [project, device] = k.split('/') as [string, string];
+      const [project, device] = splitNameKey(k);
       // Whatever credential it used may be the one revoked: it signs in again if it still has a valid one.
       this.deps.broker.kick(project, device);
       if (!this.deps.objects.device(project, device)) {
@@ -84,7 +83,7 @@ export class DeviceService {
   }
 
   onConnect(id: DeviceRef): void {
-    const k = key(id.project, id.device);
+    const k = nameKey(id.project, id.device);
     this.connectedAt.set(k, nowIso());
     this.lastSeen.set(k, Date.now());
     this.dirty.add(k);
@@ -92,7 +91,7 @@ export class DeviceService {
   }
 
   onDisconnect(id: DeviceRef): void {
-    const k = key(id.project, id.device);
+    const k = nameKey(id.project, id.device);
     this.connectedAt.delete(k);
     this.lastSeen.set(k, Date.now());
     this.dirty.add(k);
@@ -106,7 +105,7 @@ export class DeviceService {
   twin(project: string, device: string): Record<string, unknown> | undefined {
     const d = this.deps.objects.device(project, device);
     if (!d) return undefined;
-    const k = key(project, device);
+    const k = nameKey(project, device);
     const t = this.twins.get(k);
     return {
       device,
@@ -121,7 +120,7 @@ export class DeviceService {
   /** Every accepted publish: last seen, and twin reports and acks. Cheap unless it is a twin topic. */
   onPublish(msg: BrokerMessage): void {
     if (!msg.device) return;
-    const k = key(msg.project, msg.device);
+    const k = nameKey(msg.project, msg.device);
     this.lastSeen.set(k, Date.now());
     this.dirty.add(k);
     const t = twinTopicOf(msg.topic);
@@ -170,7 +169,7 @@ export class DeviceService {
     const topics = twinTopics(d.metadata.name);
     const payload = JSON.stringify({ version, desired: d.spec.twin.desired });
     this.deps.broker.publish(projectOf(d), topics.desired, payload, { qos: 1, retain: true }).catch((err: unknown) => this.deps.logger.error({ err, device: d.metadata.name }, 'cannot publish the desired twin'));
-    const delta = twinDelta(d.spec.twin.desired, this.twins.get(key(projectOf(d), d.metadata.name))?.reported ?? {});
+    const delta = twinDelta(d.spec.twin.desired, this.twins.get(nameKey(projectOf(d), d.metadata.name))?.reported ?? {});
     if (Object.keys(delta).length) this.publish(projectOf(d), d.metadata.name, topics.delta, { version, delta });
   }
 
@@ -216,11 +215,11 @@ export class DeviceService {
       const ck = objectKey(cmd);
       if (!this.outcomes.has(ck) && Date.parse(cmd.metadata.createdAt ?? nowIso()) + durationMs(cmd.spec.ttl) <= now) void this.tryDeliver(cmd);
     }
-    const denied = new Map(this.deps.broker.stats().deniedByDevice.map((d) => [key(d.project, d.device), d.denied]));
+    const denied = new Map(this.deps.broker.stats().deniedByDevice.map((d) => [nameKey(d.project, d.device), d.denied]));
     if (this.dirty.size) {
       const updates: Extract<AgentMessage, { t: 'devices' }>['updates'] = [];
       for (const k of this.dirty) {
-        const [project, device] = k.split('/') as [string, string];
+        const [project, device] = splitNameKey(k);
         if (!this.deps.objects.device(project, device)) continue;
         const twin = this.twins.get(k);
         const status: Partial<DeviceStatus> = { connected: this.connectedAt.has(k), node: this.deps.node, denied: denied.get(k) ?? 0 };

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { HELLO_HOLDS_MAX, routeRunsAt, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Node, type Route, type Rule, type Site, projectOf, DEFAULT_PROJECT } from '../../core/index.ts';
+import { HELLO_HOLDS_MAX, routeRunsAt, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Node, type Route, type Rule, type Site, projectOf, nameKey } from '../../core/index.ts';
 import type { DeviceDirectory, DeviceIdentity } from '../broker/index.ts';
 import { objectKey } from '../sync.ts';
 
@@ -20,7 +20,6 @@ export interface EdgeChange {
 /** Device secrets have the API tokens' shape: `gdg_<credential id>_<secret>`, the id naming the DeviceCredential. */
 const TOKEN = /^gdg_([a-f0-9]{16})_([A-Za-z0-9_-]{43})$/;
 
-const deviceKey = (project: string | undefined, name: string): string => `${project ?? DEFAULT_PROJECT}/${name}`;
 
 /**
  * The site's devices, their credentials and commands, and the routes, as
@@ -71,7 +70,7 @@ export class EdgeObjects implements DeviceDirectory {
   authenticate(project: string, device: string, secret: string): DeviceIdentity | null {
     const m = TOKEN.exec(secret);
     if (!m) return null;
-    const cred = this.credentials.get(deviceKey(project, m[1]!));
+    const cred = this.credentials.get(nameKey(project, m[1]!));
     if (!cred || cred.spec.device !== device || cred.spec.hash === undefined) return null;
     if (cred.spec.expiresAt && Date.parse(cred.spec.expiresAt) <= this.now()) return null;
     const given = createHash('sha256').update(m[2]!).digest();
@@ -85,7 +84,7 @@ export class EdgeObjects implements DeviceDirectory {
    * device's credentials (named by its serial, same fingerprint), unexpired.
    */
   authenticateCertificate(project: string, device: string, serial: string, fingerprint: string): DeviceIdentity | null {
-    const cred = this.credentials.get(deviceKey(project, serial));
+    const cred = this.credentials.get(nameKey(project, serial));
     if (!cred || cred.spec.device !== device || cred.spec.certificate?.fingerprint !== fingerprint) return null;
     if (cred.spec.expiresAt && Date.parse(cred.spec.expiresAt) <= this.now()) return null;
     return this.lookup(project, device);
@@ -93,13 +92,13 @@ export class EdgeObjects implements DeviceDirectory {
 
   /** The device's current identity; null once it or every credential of it is gone. */
   lookup(project: string, device: string): DeviceIdentity | null {
-    const d = this.devices.get(deviceKey(project, device));
+    const d = this.devices.get(nameKey(project, device));
     if (!d) return null;
     return { project, device, grants: d.spec.grants };
   }
 
   device(project: string, name: string): Device | undefined {
-    return this.devices.get(deviceKey(project, name));
+    return this.devices.get(nameKey(project, name));
   }
 
   /** The routes that run at this site. */
@@ -141,7 +140,7 @@ export class EdgeObjects implements DeviceDirectory {
     const project = projectOf(o);
     switch (o.kind) {
       case 'Device': {
-        const key = deviceKey(project, o.metadata.name);
+        const key = nameKey(project, o.metadata.name);
         if (present) {
           this.devices.set(key, o);
           change.devices.push(o);
@@ -152,11 +151,11 @@ export class EdgeObjects implements DeviceDirectory {
         return;
       }
       case 'DeviceCredential': {
-        const key = deviceKey(project, o.metadata.name);
+        const key = nameKey(project, o.metadata.name);
         if (present) this.credentials.set(key, o);
         else {
           this.credentials.delete(key);
-          change.revoked.push(deviceKey(project, o.spec.device));
+          change.revoked.push(nameKey(project, o.spec.device));
         }
         return;
       }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { projectOf } from '../../core/index.ts';
+import { projectOf, nameKey, splitNameKey } from '../../core/index.ts';
 import type { Route } from '../../core/index.ts';
 import { topicMatches, type BrokerMessage } from '../broker/index.ts';
 import type { PublishOrigin, UplinkQueue } from '../uplink/index.ts';
@@ -28,14 +28,14 @@ export class UplinkRouter {
     const names = new Set<string>();
     for (const r of routes) {
       const project = projectOf(r);
-      names.add(`${project}/${r.metadata.name}`);
+      names.add(nameKey(project, r.metadata.name));
       let list = next.get(project);
       if (!list) next.set(project, (list = []));
       list.push({ name: r.metadata.name, topic: r.spec.topic });
     }
     for (const k of this.known) {
       if (names.has(k)) continue;
-      const [project, route] = k.split('/') as [string, string];
+      const [project, route] = splitNameKey(k);
       this.queue.dropRoute(project, route);
     }
     this.byProject = next;

@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
-import { Backoff, UPLINK_PATH, uplinkAckSchema, type UplinkBatch } from '../../core/index.ts';
+import { Backoff, UPLINK_PATH, uplinkAckSchema, type UplinkBatch, nameKey } from '../../core/index.ts';
 import type { RouteKey } from './queue-types.ts';
 import type { UplinkQueue } from './uplink-queue.ts';
 import { UplinkPoster, type ClientTls, type PostResult } from './uplink-post.ts';
@@ -120,7 +120,7 @@ export class UplinkSender {
 
   private wake(key: RouteKey): void {
     if (this.stopped) return;
-    const k = `${key.project}/${key.route}`;
+    const k = nameKey(key.project, key.route);
     let lane = this.lanes.get(k);
     if (!lane) {
       lane = { key, busy: false, timer: undefined, backoff: new Backoff({ initialMs: this.queue.options.retryInitialMs, maxMs: this.queue.options.retryMaxMs, jitter: 0.5 }), failures: 0, failingSince: 0 };

@@ -7,7 +7,7 @@ import { ControllerRunner, type Reconciler } from './controller.ts';
 
 function runner(): { r: ControllerRunner; runs: string[] } {
   const runs: string[] = [];
-  const reconciler: Reconciler = { name: 'probe', reconcile: async (key) => void runs.push(key) };
+  const reconciler: Reconciler = { name: 'probe', watches: [], reconcile: async (key) => void runs.push(key) };
   return { r: new ControllerRunner(reconciler, pino({ level: 'silent' }), createMetrics()), runs };
 }
 
@@ -36,6 +36,7 @@ test('concurrency: distinct keys reconcile side by side up to the limit, one key
   let overlap = false;
   const reconciler: Reconciler = {
     name: 'gated',
+    watches: [],
     reconcile: (key) =>
       new Promise<void>((resolve) => {
         if (running.has(key)) overlap = true;

@@ -1,7 +1,7 @@
-import { NotFoundError, nowIso, type DeviceCommand, durationMs } from '../../core/index.ts';
+import { NotFoundError, nowIso, type DeviceCommand, durationMs, nameKey, projectKey, projectOf, splitNameKey } from '../../core/index.ts';
 import { recordEvent } from '../events.ts';
 import type { Store } from '../store/store.ts';
-import type { Reconciler } from './controller.ts';
+import { watch, type Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
 
 export interface DeviceControllerOptions {
@@ -25,6 +25,12 @@ const EVENT_NAMES = 20;
  */
 export class DeviceController implements Reconciler {
   readonly name = 'device';
+  readonly watches = [
+    watch('Device', (e) => [projectKey(e.object)]),
+    watch('DeviceCredential', (e) => (e.statusOnly ? [] : [nameKey(projectOf(e.object), e.object.spec.device)])),
+    // A command's status change may finish it: its retention starts then.
+    watch('DeviceCommand', (e) => [nameKey(projectOf(e.object), e.object.spec.device)]),
+  ];
 
   constructor(
     private readonly store: Store,
@@ -32,8 +38,16 @@ export class DeviceController implements Reconciler {
     private readonly reader: Reader = store,
   ) {}
 
+  /** Every device, and the devices of credentials and commands (whose device may have gone while the center was down). */
+  async resync(reader: Reader): Promise<Set<string>> {
+    const keys = new Set((await reader.list('Device')).items.map(projectKey));
+    for (const c of (await reader.list('DeviceCredential')).items) keys.add(nameKey(projectOf(c), c.spec.device));
+    for (const c of (await reader.list('DeviceCommand')).items) keys.add(nameKey(projectOf(c), c.spec.device));
+    return keys;
+  }
+
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
-    const [project, device] = key.split('/') as [string, string];
+    const [project, device] = splitNameKey(key);
     const exists = await this.reader.get('Device', project, device);
     const creds = (await this.reader.list('DeviceCredential', { project })).items;
     const commands = (await this.reader.list('DeviceCommand', { project })).items.filter((c) => c.spec.device === device);

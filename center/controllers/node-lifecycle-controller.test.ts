@@ -26,6 +26,7 @@ async function setup(t: TestContext, startedAt = T0): Promise<Harness> {
     evictAfterMs: EVICT_AFTER,
     seenAt: (n) => seen.get(n),
     startedAt,
+    tickMs: 1000,
     now: () => clock.now,
   });
   return { store, ctl, clock, seen };

@@ -1,7 +1,7 @@
 import type { Node } from '../../core/index.ts';
 import { ConflictError, NotFoundError } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
-import type { Reconciler } from './controller.ts';
+import { watch, type Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
 import { recordEvent } from '../events.ts';
 
@@ -14,17 +14,29 @@ export interface LifecycleOptions {
   seenAt: (node: string) => number | undefined;
   /** The center's start time: a node not heard from since gets the full grace from here. */
   startedAt: number;
+  /** How often every node is looked at. */
+  tickMs: number;
   now?: () => number;
 }
 
 /** Node phase from heartbeats (Pending -> Ready <-> NotReady) and eviction of lost nodes' instances. */
 export class NodeLifecycleController implements Reconciler {
   readonly name = 'node-lifecycle';
+  readonly watches = [watch('Node', (e) => (e.statusOnly ? [] : [e.object.metadata.name]))];
+  /** Every node, every tick: silence is noticed within one. */
+  readonly resyncMs: number;
+
   constructor(
     private readonly store: Store,
     private readonly opts: LifecycleOptions,
     private readonly reader: Reader = store,
-  ) {}
+  ) {
+    this.resyncMs = opts.tickMs;
+  }
+
+  async resync(reader: Reader): Promise<string[]> {
+    return (await reader.list('Node')).items.map((n) => n.metadata.name);
+  }
 
   async reconcile(name: string): Promise<{ requeueAfterMs?: number } | void> {
     const node = await this.reader.get('Node', undefined, name);

@@ -1,13 +1,18 @@
 import type { Instance, InstanceStatus, SchedulingExplanation } from '../../core/index.ts';
-import { NotFoundError, nowIso, projectKey } from '../../core/index.ts';
+import { NotFoundError, nowIso, projectKey, splitNameKey } from '../../core/index.ts';
 import type { Decision, Scheduler } from '../../scheduler/index.ts';
 import type { Store } from '../store/store.ts';
-import type { Reconciler } from './controller.ts';
+import { watch, type Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
 import { recordEvent } from '../events.ts';
 
 const RETRY_UNSCHEDULABLE_MS = 5000;
 const RETRY_AFTER_PREEMPTION_MS = 200;
+
+/** The instances waiting for a node. */
+async function waiting(reader: Reader): Promise<string[]> {
+  return (await reader.list('Instance')).items.filter((i) => !i.spec.node).map(projectKey);
+}
 
 const pendingStatus = (): InstanceStatus => ({ phase: 'Pending', ready: false, restarts: 0, ports: {}, conditions: [] });
 
@@ -19,6 +24,18 @@ const pendingStatus = (): InstanceStatus => ({ phase: 'Pending', ready: false, r
  */
 export class PlacementController implements Reconciler {
   readonly name = 'placement';
+  readonly watches = [
+    // An instance to place; one that went frees room a waiting one may fit.
+    watch('Instance', (e, reader) => (e.deleted ? (e.object.spec.node ? waiting(reader) : []) : e.object.spec.node ? [] : [projectKey(e.object)])),
+    // A node that became Ready, or got room, may fit an instance that was waiting.
+    watch('Node', (_e, reader) => waiting(reader)),
+    // Devices are clients too (placement.clients.devices): where they are moves placements.
+    watch('Device', (e, reader) => (e.statusOnly ? [] : waiting(reader))),
+    // Round trips, priorities or sites changed: a waiting instance may now meet its SLA.
+    ...(['SiteLink', 'PriorityClass', 'Site'] as const).map((kind) => watch(kind, (_e, reader) => waiting(reader))),
+  ];
+  readonly resync = waiting;
+
   constructor(
     private readonly store: Store,
     private readonly scheduler: Scheduler,
@@ -26,7 +43,7 @@ export class PlacementController implements Reconciler {
   ) {}
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
-    const [project, name] = key.split('/') as [string, string];
+    const [project, name] = splitNameKey(key);
     const inst = await this.reader.get('Instance', project, name);
     if (!inst || inst.spec.node) return;
     const d = this.scheduler.place(inst);

@@ -1,7 +1,7 @@
-import { ConflictError, NotFoundError, nowIso, RETIRING_LABEL, type Instance, projectOf, projectKey } from '../../core/index.ts';
+import { ConflictError, NotFoundError, nowIso, RETIRING_LABEL, type Instance, projectOf, projectKey, splitNameKey } from '../../core/index.ts';
 import { planMoves, type RebalanceOptions, type Scheduler, type Stranded } from '../../scheduler/index.ts';
 import type { Store } from '../store/store.ts';
-import type { Reconciler } from './controller.ts';
+import { watch, type Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
 import { recordEvent } from '../events.ts';
 
@@ -20,6 +20,13 @@ export const REBALANCE_KEY = 'all';
  */
 export class RescheduleController implements Reconciler {
   readonly name = 'reschedule';
+  readonly watches = [
+    // Devices are clients too: where they are moves placements.
+    watch('Device', (e) => (e.statusOnly ? [] : [REBALANCE_KEY])),
+    // Round trips, priorities or sites changed: a running instance may no longer meet its SLA.
+    ...(['SiteLink', 'PriorityClass', 'Site'] as const).map((kind) => watch(kind, () => [REBALANCE_KEY])),
+  ];
+  readonly firstRun: { key: string; afterMs: number };
   /** Instances reported stranded (SLA violated, nowhere compliant), by key. */
   private readonly stranded = new Set<string>();
   constructor(
@@ -27,14 +34,16 @@ export class RescheduleController implements Reconciler {
     private readonly scheduler: Scheduler,
     private readonly opts: RebalanceOptions & { periodMs: number },
     private readonly reader: Reader = store,
-  ) {}
+  ) {
+    this.firstRun = { key: REBALANCE_KEY, afterMs: opts.periodMs };
+  }
 
   async reconcile(): Promise<{ requeueAfterMs: number }> {
     const running = (await this.reader.list('Instance')).items.filter((i) => i.spec.node && i.status?.phase === 'Running');
     const { moves, stranded } = planMoves(this.scheduler, running, this.opts);
     await this.reportStranded(running, stranded, new Set(moves.map((m) => m.instance)));
     for (const m of moves) {
-      const [project, name] = m.instance.split('/') as [string, string];
+      const [project, name] = splitNameKey(m.instance);
       const inst = await this.reader.get('Instance', project, name);
       if (!inst) continue;
       try {

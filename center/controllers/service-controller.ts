@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT, durationMs, templateHash } from '../../core/index.ts';
-import { NotFoundError } from '../../core/index.ts';
+import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT, durationMs, nameKey, NotFoundError, projectKey, projectOf, splitNameKey, templateHash } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
-import type { Reconciler } from './controller.ts';
+import { watch, type Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
 import { recordEvent } from '../events.ts';
 import { retirementsDue } from '../../scheduler/index.ts';
@@ -25,14 +24,27 @@ export const REPLACES_LABEL = 'gedge.io/replaces';
  */
 export class ServiceController implements Reconciler {
   readonly name = 'service';
+  readonly watches = [
+    watch('Service', (e) => [projectKey(e.object)]),
+    // It owns its instances: a change to one wakes their service.
+    watch('Instance', (e) => {
+      const owner = e.object.metadata.labels[SERVICE_LABEL];
+      return owner ? [nameKey(projectOf(e.object), owner)] : [];
+    }),
+  ];
+
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly reader: Reader = store,
   ) {}
 
+  async resync(reader: Reader): Promise<string[]> {
+    return (await reader.list('Service')).items.map(projectKey);
+  }
+
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
-    const [project, name] = key.split('/') as [string, string];
+    const [project, name] = splitNameKey(key);
     const service = await this.reader.get('Service', project, name);
     const owned = (await this.reader.list('Instance', { project, selector: [{ key: SERVICE_LABEL, op: 'eq', value: name }] })).items;
     if (!service) {

@@ -1,3 +1,4 @@
+import { nameKey } from '../../core/index.ts';
 /**
  * Recent usage history of nodes and instances, for the dashboard's charts.
  * Each series keeps two rings of bucket averages: 10 s buckets for the last
@@ -117,7 +118,7 @@ export class Telemetry {
   }
 
   recordInstance(project: string, name: string, sample: Partial<Record<(typeof INSTANCE_FIELDS)[number], number>>, atMs = this.now()): void {
-    this.historyOf(this.instances, `${project}/${name}`, INSTANCE_FIELDS).add(atMs / 1000, sample);
+    this.historyOf(this.instances, nameKey(project, name), INSTANCE_FIELDS).add(atMs / 1000, sample);
   }
 
   /** The node's history over the range ending now, or undefined when nothing was ever reported for it. */
@@ -126,7 +127,7 @@ export class Telemetry {
   }
 
   instance(project: string, name: string, range: TelemetryRange): TelemetrySeries | undefined {
-    return this.read(this.instances.get(`${project}/${name}`), range);
+    return this.read(this.instances.get(nameKey(project, name)), range);
   }
 
   forgetNode(node: string): void {
@@ -134,7 +135,7 @@ export class Telemetry {
   }
 
   forgetInstance(project: string, name: string): void {
-    this.instances.delete(`${project}/${name}`);
+    this.instances.delete(nameKey(project, name));
   }
 
   get size(): { nodes: number; instances: number } {

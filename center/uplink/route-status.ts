@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { nowIso, type Route } from '../../core/index.ts';
+import { nameKey, nowIso, type Route } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 
 interface Outcome {
@@ -50,7 +50,7 @@ export class RouteStatusWriter {
 
   private outcome(route: Route): Outcome {
     const project = route.metadata.project!;
-    const key = `${project}/${route.metadata.name}`;
+    const key = nameKey(project, route.metadata.name);
     let o = this.pending.get(key);
     if (!o || o.uid !== route.metadata.uid) {
       o = { project, route: route.metadata.name, uid: route.metadata.uid ?? '' };

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { DEFAULT_TABLE_MAX_AGE, type TableRetention, durationMs } from '../../core/index.ts';
+import { DEFAULT_TABLE_MAX_AGE, type TableRetention, durationMs, nameKey } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 
 /** Rows per DELETE: a few milliseconds of SQLite work, so API requests and agents are never held up for long. */
@@ -65,7 +65,7 @@ export class TableSweeper {
       if (this.closed) break;
       const deleted = await this.sweepRoute(project, route, await this.retentionOf(project, route));
       if (deleted) {
-        report.set(`${project}/${route}`, deleted);
+        report.set(nameKey(project, route), deleted);
         this.log.info({ project, route, deleted }, 'table sink rows past retention deleted');
       }
     }
