@@ -67,6 +67,19 @@ describe("an agent's metrics, through the center", () => {
     assert.deepEqual(promtoolProblems(text), []);
   });
 
+  test("Prometheus finds every node's target through the center (http_sd_configs) and scrapes it there", async () => {
+    const api = new ApiClient(p.center.url, metricsToken, p.center.ca);
+    const res = await api.raw('GET', '/api/v1/metrics/targets');
+    assert.equal(res.status, 200);
+    const targets = (await res.json()) as { targets: string[]; labels: Record<string, string> }[];
+    const edge = targets.find((t) => t.labels.node === EDGE);
+    assert.deepEqual(edge, { targets: [new URL(p.center.url).host], labels: { __metrics_path__: `/api/v1/nodes/${EDGE}/metrics`, node: EDGE, site: 'edge-a', connected: 'true' } });
+    // As Prometheus would: the target's address, the path from the label, the token from its authorization config.
+    const scraped = await api.raw('GET', edge!.labels.__metrics_path__!);
+    assert.equal(scraped.status, 200);
+    assert.match(await scraped.text(), /^gedge_agent_center_connected 1$/m);
+  });
+
   test('admin and metrics tokens may scrape, nobody else; an unknown node is a 404', async () => {
     assert.equal((await scrape(EDGE, p.center.adminToken)).status, 200);
     const user = await p.center.api.createToken({ kind: 'user', projects: ['default'] });

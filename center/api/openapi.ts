@@ -197,6 +197,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
     '/metrics': {
       get: { operationId: 'readMetrics', summary: 'Prometheus metrics (text exposition format); an admin or metrics token', responses: { 200: text('Metrics'), ...errors } },
     },
+    '/api/v1/metrics/targets': {
+      get: {
+        operationId: 'listMetricsTargets',
+        summary: "Prometheus HTTP service discovery (http_sd_configs): one target per node, this center's address with `__metrics_path__` set to the node's metrics; labels node, site, connected; an admin or metrics token",
+        responses: { 200: { description: '[{targets, labels}]' }, ...errors },
+      },
+    },
     '/api/v1/nodes/{name}/metrics': {
       get: {
         operationId: 'readNodeMetrics',

@@ -33,6 +33,15 @@ export function registerOpsRoutes(app: FastifyInstance, store: Store, hub: Agent
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
+  // Prometheus' HTTP service discovery (http_sd_configs): one target per node, scraped through this center.
+  app.get('/api/v1/metrics/targets', { config: { auth: ['admin', 'metrics'] } }, async (req) => {
+    const nodes = (await store.list('Node')).items;
+    return nodes.map((n) => ({
+      targets: [req.host],
+      labels: { __metrics_path__: `/api/v1/nodes/${n.metadata.name}/metrics`, node: n.metadata.name, site: n.spec.site, connected: String(hub.isConnected(n.metadata.name)) },
+    }));
+  });
+
   // An agent's own metrics, through its connection (agents dial out and listen for no scraper): the same tokens as /metrics.
   app.get('/api/v1/nodes/:name/metrics', { config: { auth: ['admin', 'metrics'] } }, async (req, reply) => {
     const { name } = parseOrThrow(z.object({ name: nameSchema }), req.params, 'path');
