@@ -1,4 +1,5 @@
 import { parseDuration } from '../../../core/duration.ts';
+import type { EdgeUplinkStatus } from '../../../core/uplink-wire.ts';
 import type { Obj } from '../api.ts';
 import type { OverviewData } from '../pages/overview.tsx';
 
@@ -25,23 +26,8 @@ export interface Condition {
   message?: string;
   at: string;
 }
-export interface Uplink {
-  overflow: string;
-  maxMessages: number;
-  maxBytes: number;
-  enqueued: number;
-  delivered: number;
-  droppedOverflow: number;
-  droppedExpired: number;
-  droppedRouteGone: number;
-  depthMessages: number;
-  depthBytes: number;
-  oldestAgeMs: number;
-  peakDepthMessages: number;
-  peakDepthAt: number;
-  blocked: number;
-  at: string;
-}
+/** A node's uplink queue as its last heartbeat reported it (core's shape, types only). */
+export type Uplink = EdgeUplinkStatus & { at: string };
 export type NodeObj = Obj<
   { site: string; capacity?: Resources; unschedulable?: boolean; taints?: { key: string; value?: string; effect?: string }[] },
   {

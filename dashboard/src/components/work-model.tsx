@@ -3,11 +3,14 @@ import type { Metadata, Obj } from '../api.ts';
 import type { Live } from '../live.ts';
 import { useCollection } from '../live.ts';
 import type { SchedulingExplanation } from './work-scheduling.tsx';
+import type { Service as StoredService } from '../../../core/resources.ts';
+import type { Revision, RolloutStatus, WorkloadTemplate as Template } from '../../../core/workload-schema.ts';
 
 /**
- * The parts of Services and Instances the workload pages show, narrowed from
- * core/workload-schema.ts and core/placement-schema.ts (the dashboard is a
- * browser build and does not import core/).
+ * Services and Instances as the workload pages read them: their specs are
+ * core's types (core/workload-schema.ts, core/placement-schema.ts; imported
+ * as types only, so nothing of core is bundled), their statuses narrowed to
+ * what the pages show.
  */
 
 export const SERVICE_LABEL = 'gedge.io/service';
@@ -20,78 +23,10 @@ export interface Condition {
   at: string;
 }
 
-export interface Probe {
-  tcp?: { port: string | number };
-  http?: { port: string | number; path: string };
-  exec?: { command: string[] };
-  initialDelay: string;
-  period: string;
-  timeout: string;
-  failureThreshold: number;
-}
-
-export interface Template {
-  runtime: 'process' | 'container';
-  image?: string;
-  command: string[];
-  cwd?: string;
-  env: Record<string, string>;
-  ports: { name: string; port: number; containerPort?: number }[];
-  volumes: { name: string; mountPath?: string; readOnly: boolean }[];
-  resources: { cpu: number; memoryMiB: number; diskMiB: number; accelerators: Record<string, number> };
-  restartPolicy: string;
-  readiness?: Probe;
-  liveness?: Probe;
-}
-
-interface AffinityTerm {
-  selector: Record<string, string>;
-  scope: 'node' | 'site';
-}
-
-export interface Placement {
-  policy?: string;
-  tiers?: string[];
-  sites?: string[];
-  nodes?: string[];
-  nodeSelector?: Record<string, string>;
-  clients?: { sites?: string[]; location?: { lat: number; lon: number }; devices?: Record<string, string> };
-  maxLatency?: string;
-  weights?: Record<string, number>;
-  affinity?: AffinityTerm[];
-  antiAffinity?: AffinityTerm[];
-  tolerations?: { key: string; operator: string; value: string; effect?: string }[];
-  priorityClass?: string;
-}
-
-export interface RolloutStatus {
-  revision: number;
-  phase: string;
-  stableRevision?: number;
-  sites: { site: string; updated: number; total: number; done: boolean }[];
-  updated: number;
-  ready: number;
-  message: string;
-  startedAt: string;
-  finishedAt?: string;
-}
-
-export interface Revision {
-  revision: number;
-  hash: string;
-  template: Template;
-  placement: Placement;
-  createdAt: string;
-}
-
-export type ServiceSpec = {
-  replicas: number;
-  maxUnavailable: number;
-  maxSurge: number;
-  template: Template;
-  placement: Placement;
-  rollout: { paused: boolean; progressDeadline: string; maxRestarts: number; autoRollback: boolean };
-};
+export type { ProbeSpec as Probe, WorkloadTemplate as Template, RolloutStatus, Revision } from '../../../core/workload-schema.ts';
+export type { Placement } from '../../../core/placement-schema.ts';
+/** A Service's spec as the store keeps it (defaults filled in). */
+export type ServiceSpec = StoredService['spec'];
 
 export type ServiceStatus = {
   replicas?: number;

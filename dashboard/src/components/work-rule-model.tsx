@@ -1,48 +1,10 @@
 import type { Obj } from '../api.ts';
 import type { Translate } from '../i18n/index.ts';
 
-/** Rules as core/rule-schema.ts has them, narrowed to what the pages show. */
+import type { RuleAction, RuleNodeStatus, RuleSpec, RuleStatus, RuleTarget } from '../../../core/rule-schema.ts';
 
-export type RuleAction =
-  | { mqtt: { topic: string; qos: number; retain: boolean; payload?: string } }
-  | { uplink: { route: string; topic?: string } }
-  | { webhook: { url: string; method: string; timeout: string } }
-  | { log: { level: string } };
-
-export interface RuleTarget {
-  sites?: string[];
-  nodes?: string[];
-  tiers?: string[];
-  nodeSelector?: Record<string, string>;
-  siteSelector?: Record<string, string>;
-}
-
-export interface RuleNodeStatus {
-  phase: 'Running' | 'Paused' | 'Failed';
-  message?: string;
-  reportedAt: string;
-  in: number;
-  out: number;
-  filtered: number;
-  dropped: number;
-  late: number;
-  sinkErrors: number;
-  pending: number;
-  groups: number;
-  latencyMs: { count: number; p50: number | null; p99: number | null; max: number };
-  lastDropped?: { at: string; reason: string; topic: string; sample: string };
-  lastSinkError?: { at: string; action: string; message: string };
-}
-
-type RuleSpec = {
-  sql: string;
-  target: RuleTarget;
-  actions: RuleAction[];
-  tables: Record<string, { rows: unknown[] } | { topic: string; key: string }>;
-  retry: { initialBackoff: string; maxBackoff: string; maxQueue: number };
-  paused: boolean;
-};
-type RuleStatus = { nodes?: Record<string, RuleNodeStatus> };
+/** Rules as core/rule-schema.ts has them (types only: nothing of core is bundled). */
+export type { RuleAction, RuleNodeStatus, RuleTarget };
 export type Rule = Obj<RuleSpec, RuleStatus>;
 
 export interface RuleTotals {

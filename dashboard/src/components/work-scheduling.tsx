@@ -3,27 +3,11 @@ import { useState } from 'preact/hooks';
 import { useI18n } from '../i18n/index.ts';
 import { href } from '../router.ts';
 import { Ago, fmt } from './ui.tsx';
+import type { SchedulingExplanation } from '../../../core/placement-schema.ts';
 
-/** The scheduler's explained decision (core/placement-schema.ts `schedulingExplanationSchema`). */
-export interface Candidate {
-  node: string;
-  site: string;
-  /** 'fit', or why the node was filtered out. */
-  verdict: string;
-  latencyMs?: number | null;
-  scores?: Record<string, number>;
-  total?: number;
-}
-
-export interface SchedulingExplanation {
-  at: string;
-  policy: string;
-  node: string | null;
-  summary: string;
-  nominatedNode?: string;
-  candidates: Candidate[];
-  omitted: number;
-}
+/** The scheduler's explained decision, as core/placement-schema.ts has it (types only). */
+export type { SchedulingExplanation };
+export type Candidate = SchedulingExplanation['candidates'][number];
 
 /** The chosen node's strongest score plugins, best first ("spread 100, leastAllocated 100"). */
 function topScores(c: Candidate | undefined, n = 3): string {
