@@ -16,18 +16,18 @@ import { ProcessRuntime } from './runtime/process-runtime.ts';
 import { ContainerRuntime } from './runtime/container-runtime.ts';
 import { instancePart, objectKey, step, type SyncState, type SyncStep } from './sync.ts';
 import { EdgeObjects, type EdgeChange } from './devices/edge-objects.ts';
-import { DeviceService } from './devices/device-service.ts';
-import { EdgeBroker } from './broker/index.ts';
-import { UplinkQueue, UplinkSender } from './uplink/index.ts';
-import { UplinkRouter } from './devices/uplink-router.ts';
+import type { DeviceService } from './devices/device-service.ts';
+import type { EdgeBroker } from './broker/index.ts';
+import type { UplinkQueue, UplinkSender } from './uplink/index.ts';
+import type { UplinkRouter } from './devices/uplink-router.ts';
 import { RuleHost } from './rules/rule-host.ts';
 import { UsageSampler, detectCapacity } from './usage.ts';
 import { InstanceUsageSampler, type InstanceRoot } from './instance-usage.ts';
 import { LogRelay } from './log-relay.ts';
 import { ExecRelay } from './exec-relay.ts';
 import { MetricsResponder } from './metrics-responder.ts';
+import { startEdge } from './edge.ts';
 import { NetworkProbing } from './network/index.ts';
-import { parseHostPort } from './network/host-port.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -39,6 +39,8 @@ export type AgentStatusEvent =
   | { type: 'broker'; tcp?: number; ws?: number; tls?: number; wss?: number }
   | { type: 'resynced'; mode: 'delta' | 'snapshot'; changes: number; revision: number };
 
+/** What the center says of desired state: applied one at a time, in order. */
+type SyncMessage = Extract<CenterMessage, { t: 'welcome' | 'change' | 'snapshot' | 'forget' | 'synced' }>;
 /**
  * The edge agent: joins once, dials out to the center, applies desired
  * instances from revision sync, runs them through the runtime and keeps
@@ -134,7 +136,11 @@ export class Agent extends EventEmitter {
         .catch((err: unknown) => void this.log.error({ err }, 'probing disabled: the probe responder cannot listen'));
     }
     this.site = (await this.state.meta('site')) ?? this.cfg.site;
-    if (this.cfg.mqttListen !== 'off' || this.cfg.mqttWsListen || this.cfg.mqttTlsListen || this.cfg.mqttWssListen) await this.startBroker(identity, cert);
+    if (this.cfg.mqttListen !== 'off' || this.cfg.mqttWsListen || this.cfg.mqttTlsListen || this.cfg.mqttWssListen) {
+      const e = await startEdge({ cfg: this.cfg, identity, cert, edge: this.edge, site: this.site, state: this.state, log: this.log, rules: () => this.rules, send: (m) => this.live && this.conn.send(m) });
+      ({ broker: this.broker, devices: this.devices, uplink: this.uplink, host: this.brokerHost } = e);
+      this.status({ type: 'broker', ...e.broker.ports });
+    }
     // Rules run next to the broker, from local state too: the edge keeps acting offline.
     this.rules = new RuleHost({ node: identity.node, state: this.state, broker: this.broker, uplink: this.uplink?.queue, twin: (p, d) => this.devices?.twin(p, d), logger: this.log, egress: new EgressPolicy(this.cfg.egressAllow) });
     this.syncRules();
@@ -145,13 +151,8 @@ export class Agent extends EventEmitter {
       this.conn.send({ t: 'hello', lastRevision: this.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity, probe: this.network?.probe, mqtt: this.mqttAddress(), runtimes: this.workloads.runtimeKinds, holds: this.edge.heldRulesAndRoutes() });
     });
     this.conn.on('rtt', (ms: number) => this.network?.centerRtt(ms));
-    this.conn.on('message', (m: CenterMessage) => {
-      if (m.t === 'logs.open' || m.t === 'logs.close') return relay.handle(m);
-      if (m.t.startsWith('exec.')) return execs.handle(m as Parameters<ExecRelay['handle']>[0]);
-      if (m.t === 'peers') return this.network?.onPeers(m);
-      if (m.t === 'metrics.scrape') return void this.scrapes.answer(m.id);
-      this.queue = this.queue.then(() => this.onMessage(m)).catch((err: unknown) => this.log.error({ err }, 'applying a center message failed'));
-    });
+    const handlers = this.handlers(relay, execs);
+    this.conn.on('message', (m: CenterMessage) => (handlers[m.t] as (m: CenterMessage) => void)(m));
     this.conn.on('status', (e: ConnectionEvent) => {
       this.status(e);
       // Back after the certificate expired: renew it (within the center's grace), then the next dial uses it.
@@ -167,47 +168,6 @@ export class Agent extends EventEmitter {
     this.sampler = new UsageSampler(this.cfg.dataDir);
     this.conn.start();
     cert.start();
-  }
-
-  /**
-   * The edge broker and what serves its devices. It starts from local state,
-   * before any contact with the center: devices authenticate and work
-   * offline.
-   */
-  private async startBroker(identity: { node: string; credential: string }, cert: NodeCertificate): Promise<void> {
-    const queue = UplinkQueue.open(this.cfg.dataDir, this.cfg.uplink, { log: this.log });
-    const sender = new UplinkSender(queue, { center: this.cfg.center, node: identity.node, credential: identity.credential, tls: () => cert.current, log: this.log });
-    const router = new UplinkRouter(queue, this.log);
-    router.setRoutes(this.edge.routes(this.site));
-    this.uplink = { queue, sender, router };
-    sender.start();
-    this.broker = await EdgeBroker.start({
-      tcp: this.cfg.mqttListen === 'off' ? undefined : this.cfg.mqttListen,
-      ws: this.cfg.mqttWsListen,
-      tls: this.cfg.mqttTlsListen,
-      wss: this.cfg.mqttWssListen,
-      certificate: cert.current,
-      limits: this.cfg.mqttLimits,
-      dataDir: this.cfg.dataDir,
-      directory: this.edge,
-      logger: this.log,
-      hooks: {
-        onConnect: (id) => this.devices?.onConnect(id),
-        onDisconnect: (id) => this.devices?.onDisconnect(id),
-        onPublish: (msg) => {
-          this.devices?.onPublish(msg);
-          this.rules?.ingest(msg);
-          // The publisher's acknowledgement waits until the message is safe in the uplink queue (or has room there).
-          return router.route(msg);
-        },
-      },
-    });
-    this.devices = new DeviceService({ broker: this.broker, objects: this.edge, state: this.state, node: this.node, logger: this.log, send: (m) => this.live && this.conn.send(m) });
-    this.devices.publishAllDesired();
-    const listen = [this.cfg.mqttTlsListen, this.cfg.mqttWssListen, this.cfg.mqttListen, this.cfg.mqttWsListen].find((l) => l && l !== 'off')!;
-    this.brokerHost = parseHostPort(listen)!.host;
-    if (this.cfg.mqttListen !== 'off' || this.cfg.mqttWsListen) this.log.warn({ event: 'plain-mqtt' }, 'the edge broker accepts MQTT in clear: device passwords and data cross the network unencrypted (prefer --mqtt-tls-listen)');
-    this.status({ type: 'broker', ...this.broker.ports });
   }
 
   private brokerHost = '127.0.0.1';
@@ -299,7 +259,36 @@ export class Agent extends EventEmitter {
     this.broker?.setTls(tls);
   }
 
-  private async onMessage(m: CenterMessage): Promise<void> {
+  /**
+   * One handler per message type from the center (its AgentSession has the
+   * same for the other direction): a new message type does not compile
+   * without one. The sync messages apply one at a time, in order.
+   */
+  private handlers(relay: LogRelay, execs: ExecRelay): { [T in CenterMessage['t']]: (m: Extract<CenterMessage, { t: T }>) => void } {
+    const inOrder = (m: SyncMessage) => {
+      this.queue = this.queue.then(() => this.onSync(m)).catch((err: unknown) => this.log.error({ err }, 'applying a center message failed'));
+    };
+    const exec = (m: Parameters<ExecRelay['handle']>[0]) => execs.handle(m);
+    return {
+      welcome: inOrder,
+      change: inOrder,
+      snapshot: inOrder,
+      forget: inOrder,
+      synced: inOrder,
+      'logs.open': (m) => relay.handle(m),
+      'logs.close': (m) => relay.handle(m),
+      'exec.open': exec,
+      'exec.stdin': exec,
+      'exec.eof': exec,
+      'exec.resize': exec,
+      'exec.ack': exec,
+      'exec.close': exec,
+      peers: (m) => this.network?.onPeers(m),
+      'metrics.scrape': (m) => void this.scrapes.answer(m.id),
+    };
+  }
+
+  private async onSync(m: SyncMessage): Promise<void> {
     if (m.t === 'welcome') {
       this.live = false;
       if (m.site && m.site !== this.site) {
