@@ -66,10 +66,6 @@ export class ControllerRunner {
     private readonly concurrency = 1,
   ) {}
 
-  get name(): string {
-    return this.reconciler.name;
-  }
-
   /** A store change: the keys its watches map it to are queued. */
   changed(c: Change, reader: Reader): void {
     const e: WatchEvent = { object: c.object, deleted: c.type === 'DELETED', statusOnly: c.statusOnly };
@@ -79,7 +75,7 @@ export class ControllerRunner {
   }
 
   /** Queues the keys `list` gives (now or when it resolves); a failure is logged, the next resync catches up. */
-  async enqueueAll(list: () => Iterable<string> | Promise<Iterable<string>>): Promise<void> {
+  private async enqueueAll(list: () => Iterable<string> | Promise<Iterable<string>>): Promise<void> {
     try {
       for (const key of await list()) this.enqueue(key);
     } catch (err) {
