@@ -9,7 +9,6 @@ import { retirementsDue } from '../../scheduler/index.ts';
 import { planRollout, type PlanInstance, type Replacement, type RolloutPlan } from './rollout-plan.ts';
 import { describeRevision, withCurrentRevision } from './revisions.ts';
 
-
 /** The site a rollout created an instance for (its replacements are pinned there). */
 export const ROLLOUT_SITE_LABEL = 'gedge.io/rollout-site';
 export const REVISION_LABEL = 'gedge.io/revision';
