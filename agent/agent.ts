@@ -14,7 +14,7 @@ import { WorkloadUsers } from './workload-users.ts';
 import { Workloads } from './workloads.ts';
 import { ProcessRuntime } from './runtime/process-runtime.ts';
 import { ContainerRuntime } from './runtime/container-runtime.ts';
-import { instancePart, objectKey, step, type SyncState, type SyncStep } from './sync.ts';
+import { SyncPhases, instancePart, objectKey, step, type SyncState, type SyncStep } from './sync.ts';
 import { EdgeObjects, type EdgeChange } from './devices/edge-objects.ts';
 import type { DeviceService } from './devices/device-service.ts';
 import type { EdgeBroker } from './broker/index.ts';
@@ -56,8 +56,8 @@ export class Agent extends EventEmitter {
   private readonly log: Logger;
   private queue: Promise<void> = Promise.resolve();
   private hbTimer: NodeJS.Timeout | null = null;
-  /** Changes received since the welcome, until the catch-up's `synced`; undefined outside a catch-up. */
-  private catchUp: { mode: 'delta' | 'snapshot'; changes: number } | undefined;
+  /** Offline, catching up (counting what the catch-up brings) or live (sync.ts). */
+  private readonly phases = new SyncPhases();
   private sampler: UsageSampler | undefined;
   private readonly instanceSampler = new InstanceUsageSampler();
   private network: NetworkProbing | undefined;
@@ -137,7 +137,7 @@ export class Agent extends EventEmitter {
     }
     this.site = (await this.state.meta('site')) ?? this.cfg.site;
     if (this.cfg.mqttListen !== 'off' || this.cfg.mqttWsListen || this.cfg.mqttTlsListen || this.cfg.mqttWssListen) {
-      const e = await startEdge({ cfg: this.cfg, identity, cert, edge: this.edge, site: this.site, state: this.state, log: this.log, rules: () => this.rules, send: (m) => this.live && this.conn.send(m) });
+      const e = await startEdge({ cfg: this.cfg, identity, cert, edge: this.edge, site: this.site, state: this.state, log: this.log, rules: () => this.rules, send: (m) => this.phases.live && this.conn.send(m) });
       ({ broker: this.broker, devices: this.devices, uplink: this.uplink, host: this.brokerHost } = e);
       this.status({ type: 'broker', ...e.broker.ports });
     }
@@ -158,7 +158,7 @@ export class Agent extends EventEmitter {
       // Back after the certificate expired: renew it (within the center's grace), then the next dial uses it.
       if (e.type === 'rejected' && e.status === 495) void cert.renew();
       if (e.type === 'disconnected') {
-        this.live = false;
+        this.phases.disconnected();
         this.disconnects++;
         relay.closeAll();
         execs.closeAll();
@@ -174,7 +174,7 @@ export class Agent extends EventEmitter {
   private disconnects = 0;
   private readonly scrapes = new MetricsResponder(
     {
-      connected: () => this.live,
+      connected: () => this.phases.live,
       disconnects: () => this.disconnects,
       revision: () => this.revision,
       uplink: () => this.uplinkStatus(),
@@ -185,8 +185,6 @@ export class Agent extends EventEmitter {
     },
     (m) => this.conn.send(m),
   );
-  /** Caught up with the center on the current connection: reports may flow. */
-  private live = false;
 
   private mqttAddress(): { host: string; tcp?: number; ws?: number; tls?: number; wss?: number } | undefined {
     return this.broker ? { host: this.brokerHost, ...this.broker.ports } : undefined;
@@ -290,18 +288,17 @@ export class Agent extends EventEmitter {
 
   private async onSync(m: SyncMessage): Promise<void> {
     if (m.t === 'welcome') {
-      this.live = false;
+      this.phases.on(m);
       if (m.site && m.site !== this.site) {
         this.site = m.site;
         await this.state.setMeta('site', m.site);
         this.uplink?.router.setRoutes(this.edge.routes(this.site));
         this.syncRules();
       }
-      this.catchUp = { mode: m.mode, changes: 0 };
       this.startHeartbeat(m.heartbeatMs);
       return;
     }
-    if (m.t === 'change' && this.catchUp) this.catchUp.changes++;
+    if (m.t === 'change') this.phases.on(m);
     const s = step(this.syncState(), m);
     if (s) {
       const change = await this.applyStep(s);
@@ -312,10 +309,10 @@ export class Agent extends EventEmitter {
       this.revision = s.revision;
       this.scheduleAck();
     }
-    if (m.t === 'synced' && this.catchUp) {
-      this.status({ type: 'resynced', ...this.catchUp, revision: this.revision });
-      this.catchUp = undefined;
-      this.live = true;
+    // After the step: the catch-up's revision is applied before anything is reported.
+    const caughtUp = m.t === 'synced' ? this.phases.on(m) : undefined;
+    if (caughtUp) {
+      this.status({ type: 'resynced', ...caughtUp, revision: this.revision });
       this.conn.send({ t: 'ack', revision: this.revision });
       // Tell the center how every instance is doing now, including what happened offline.
       for (const { instance, status } of this.workloads.statuses()) this.reportStatus(instance, status);
@@ -355,7 +352,7 @@ export class Agent extends EventEmitter {
 
   /** The rules' state and counters, when they changed (all of them after a reconnect). */
   private reportRules(all: boolean): void {
-    if (!this.live) return;
+    if (!this.phases.live) return;
     const reports = this.rules?.reports(all);
     if (reports?.length) this.conn.send({ t: 'rules', reports });
   }
@@ -376,7 +373,7 @@ export class Agent extends EventEmitter {
   private async recordEvent(e: AgentEvent): Promise<void> {
     this.log.info({ event: 'workload', reason: e.reason, involved: e.involved.name }, e.message);
     await this.state.enqueueEvent(e);
-    if (this.conn?.connected && !this.catchUp) await this.flushEvents();
+    if (this.conn?.connected && !this.phases.catchingUp) await this.flushEvents();
   }
 
   private async flushEvents(): Promise<void> {

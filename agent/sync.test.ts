@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { CenterMessage, Device, EdgeObject, Instance } from '../core/index.ts';
-import { instanceId, instancePart, objectKey, step, type SyncStep } from './sync.ts';
+import { SyncPhases, instanceId, instancePart, objectKey, step, type SyncStep } from './sync.ts';
 
 interface State {
   revision: number;
@@ -211,4 +211,23 @@ test('forget removes a held rule or route by its key alone, once, and only moves
   assert.deepEqual(step(state(4, r), forget(5, 'other')), { revision: 5, put: [], remove: [], replaceAll: false });
   assert.equal(step(state(5, r), forget(5, 'up')), null, 'a duplicate is ignored');
   assert.deepEqual([...fold([put(1, r), forget(2, 'up')]).objects.keys()], []);
+});
+
+test('sync phases: offline until a welcome, catching up (counting its changes) until synced, live until the connection drops', () => {
+  const p = new SyncPhases();
+  assert.deepEqual(p.current, { name: 'offline' });
+  assert.equal(p.on({ t: 'synced', revision: 1 }), undefined, 'a synced outside a catch-up ends nothing');
+  assert.equal(p.live, false);
+  p.on({ t: 'welcome', mode: 'delta', heartbeatMs: 1000 } as CenterMessage);
+  assert.equal(p.catchingUp, true);
+  for (let r = 2; r <= 4; r++) p.on({ t: 'change', revision: r, op: 'delete', object: { apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name: 'd', labels: {} } } } as unknown as CenterMessage);
+  assert.equal(p.live, false, 'no reports while catching up');
+  assert.deepEqual(p.on({ t: 'synced', revision: 4 }), { mode: 'delta', changes: 3 });
+  assert.equal(p.live, true);
+  p.on({ t: 'change', revision: 5, op: 'delete', object: { apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name: 'd', labels: {} } } } as unknown as CenterMessage);
+  assert.equal(p.live, true, 'live changes do not end it');
+  p.disconnected();
+  assert.deepEqual(p.current, { name: 'offline' });
+  p.on({ t: 'welcome', mode: 'snapshot', heartbeatMs: 1000 } as CenterMessage);
+  assert.deepEqual(p.on({ t: 'synced', revision: 9 }), { mode: 'snapshot', changes: 0 });
 });

@@ -67,3 +67,46 @@ export function instancePart(s: SyncStep): { put: Instance[]; remove: string[] }
   }
   return { put, remove };
 }
+
+/** Where the agent is with the center: what it may send, and what its catch-up brought. */
+export type SyncPhase = { name: 'offline' } | { name: 'catching-up'; mode: 'delta' | 'snapshot'; changes: number } | { name: 'live' };
+
+/**
+ * The agent's sync phases, one state machine: offline until a welcome, then
+ * catching up (counting the changes the catch-up brings) until `synced`,
+ * then live until the connection drops. Reports (statuses, events, rules,
+ * devices) flow only while live, after the center has told everything it
+ * had: what the agent says then is about the same revision the center is at.
+ */
+export class SyncPhases {
+  private phase: SyncPhase = { name: 'offline' };
+
+  get current(): SyncPhase {
+    return this.phase;
+  }
+
+  get live(): boolean {
+    return this.phase.name === 'live';
+  }
+
+  get catchingUp(): boolean {
+    return this.phase.name === 'catching-up';
+  }
+
+  /** A message from the center moves the phase; `synced` ending a catch-up returns what it brought. */
+  on(m: CenterMessage): { mode: 'delta' | 'snapshot'; changes: number } | undefined {
+    const p = this.phase;
+    if (m.t === 'welcome') this.phase = { name: 'catching-up', mode: m.mode, changes: 0 };
+    else if (m.t === 'change' && p.name === 'catching-up') p.changes++;
+    else if (m.t === 'synced' && p.name === 'catching-up') {
+      this.phase = { name: 'live' };
+      return { mode: p.mode, changes: p.changes };
+    }
+    return undefined;
+  }
+
+  /** The connection dropped: nothing is reported until the next catch-up ends. */
+  disconnected(): void {
+    this.phase = { name: 'offline' };
+  }
+}
