@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { agentMessageSchema, CLOSE_PROTOCOL, nowIso, type AgentMessage, type CenterMessage, type DeviceStatus, type EdgeUplinkStatus, type Node, type NodeStatus, type RuleNodeStatus, ConflictError, probeAddressProblem, type ProbeAddress, type Condition, DEFAULT_PROJECT } from '../../core/index.ts';
+import { agentMessageSchema, CLOSE_PROTOCOL, nowIso, type AgentMessage, type CenterMessage, type EdgeUplinkStatus, type Node, type NodeStatus, ConflictError, probeAddressProblem, type ProbeAddress, type Condition, DEFAULT_PROJECT } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { holdChanges } from '../store/change-feed.ts';
 import type { Metrics } from '../metrics.ts';
@@ -9,6 +9,7 @@ import type { LogStreams } from './log-streams.ts';
 import type { ExecStreams } from './exec-streams.ts';
 import type { MetricsScrapes } from './metrics-scrapes.ts';
 import { recordEvent } from '../events.ts';
+import { NodeReports } from '../reports/node-reports.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { AgentNetwork } from '../network/index.ts';
 
@@ -55,12 +56,14 @@ export class AgentSession {
   private feed: NodeFeed | undefined;
   private readonly refusedTypes = new Set<string>();
   private helloSeen = false;
+  private readonly reports: NodeReports;
 
   constructor(
     readonly node: string,
     private readonly ws: WebSocket,
     private readonly deps: SessionDeps,
   ) {
+    this.reports = new NodeReports(deps.store);
     ws.on('message', (data, isBinary) => void this.onFrame(data.toString(), isBinary));
   }
 
@@ -158,14 +161,14 @@ export class AgentSession {
     },
     devices: async (m) => {
       for (const u of m.updates) {
-        if (this.feed?.hasDevice(u.project, u.device)) await this.deviceStatus(u.project, u.device, u.status);
+        if (this.feed?.hasDevice(u.project, u.device)) await this.reports.device(this.node, this.feed?.site, u.project, u.device, u.status);
         else this.refuse('devices', `device ${u.project}/${u.device}`);
       }
     },
     rules: async (m) => {
       // A node reports the rules it was sent; that it no longer runs one is news about itself (the rule may be gone from its feed already).
       for (const r of m.reports) {
-        if (r.status === null || this.feed?.runsRule(r.project, r.rule)) await this.ruleStatus(r.project, r.rule, r.status);
+        if (r.status === null || this.feed?.runsRule(r.project, r.rule)) await this.reports.rule(this.node, r.project, r.rule, r.status);
         else this.refuse('rules', `rule ${r.project}/${r.rule}`);
       }
     },
@@ -261,46 +264,6 @@ export class AgentSession {
     if (this.refusedTypes.has(type)) return;
     this.refusedTypes.add(type);
     this.deps.logger.warn({ node: this.node, type, what }, 'agent report refused: the node does not speak for it');
-  }
-
-  /**
-   * A device's state as its edge saw it. The reported twin is merged only
-   * when its version is newer than the stored one (an edge that reconnects
-   * with old news cannot roll it back); connection state and last seen are
-   * the reporting edge's.
-   */
-  private async deviceStatus(project: string, name: string, update: Partial<DeviceStatus>): Promise<void> {
-    const device = await this.deps.store.get('Device', project, name);
-    if (!device || device.spec.site !== this.feed?.site) return; // deleted meanwhile
-    const prev: DeviceStatus = device.status ?? { connected: false, reported: {}, reportedVersion: 0, desiredAckVersion: 0, denied: 0 };
-    const next: DeviceStatus = { ...prev, ...update, node: this.node, reported: prev.reported, reportedVersion: prev.reportedVersion };
-    if (update.reportedVersion !== undefined && update.reportedVersion > prev.reportedVersion) {
-      next.reported = update.reported ?? prev.reported;
-      next.reportedVersion = update.reportedVersion;
-    }
-    next.desiredAckVersion = Math.max(prev.desiredAckVersion, update.desiredAckVersion ?? 0);
-    try {
-      await this.deps.store.updateStatus('Device', project, name, next, { expectRevision: device.metadata.revision });
-    } catch (e) {
-      // Written meanwhile (another edge of the site, or a spec change): merge again on the fresh object.
-      if (e instanceof ConflictError) return this.deviceStatus(project, name, update);
-      throw e;
-    }
-  }
-
-  /** This node's part of a Rule's status (null: the node no longer runs it); other nodes' parts are left as they are. */
-  private async ruleStatus(project: string, name: string, status: RuleNodeStatus | null): Promise<void> {
-    const rule = await this.deps.store.get('Rule', project, name);
-    if (!rule || (status === null && !rule.status?.nodes[this.node])) return;
-    const { [this.node]: _, ...others } = rule.status?.nodes ?? {};
-    const nodes = status === null ? others : { ...others, [this.node]: status };
-    try {
-      await this.deps.store.updateStatus('Rule', project, name, { nodes }, { expectRevision: rule.metadata.revision });
-    } catch (e) {
-      // Another node's report, or a spec change, came first: merge again on the fresh object.
-      if (e instanceof ConflictError) return this.ruleStatus(project, name, status);
-      throw e;
-    }
   }
 
   /** Usage, heartbeat time, agent info and synced revision; the phase is the lifecycle controller's. */
