@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { EdgeUplinkStatus, InstancePhase } from '../core/index.ts';
 import { processRegistry } from '../core/prometheus.ts';
 import { registerRuleMetrics } from '../engine/prometheus.ts';
@@ -29,8 +29,11 @@ const PHASES: InstancePhase[] = ['Pending', 'Starting', 'Running', 'Succeeded', 
  * dials out and listens for no one, and the center already knows who may
  * read metrics.
  */
-export function agentMetrics(src: AgentMetricSources): Registry {
+export function agentMetrics(src: AgentMetricSources): { metrics(): Promise<string> } {
   const registry = processRegistry();
+  // Each part is read once per scrape, by the first metric that needs it, and shared by the others.
+  let scrape: { uplink?: EdgeUplinkStatus; broker?: BrokerStats; devices?: { known: number; connected: number }; instances: ReturnType<AgentMetricSources['instances']>; rules: ReturnType<AgentMetricSources['rules']> } | undefined;
+  const now = () => (scrape ??= { uplink: src.uplink(), broker: src.broker(), devices: src.devices(), instances: src.instances(), rules: src.rules() });
   const gauge = (name: string, help: string, read: (g: Gauge) => void, labelNames: string[] = []) =>
     new Gauge({ name, help, labelNames, registers: [registry], collect() { this.reset(); read(this); } });
   /** A counter whose total the agent keeps (read at each scrape, never incremented here). */
@@ -43,11 +46,11 @@ export function agentMetrics(src: AgentMetricSources): Registry {
 
   // A part that does not run on this node (no broker: no uplink queue) shows no samples, rather than zeros.
   const u = <T>(read: (x: EdgeUplinkStatus) => T) => (): T | undefined => {
-    const x = src.uplink();
+    const x = now().uplink;
     return x && read(x);
   };
   const b = <T>(read: (x: BrokerStats) => T) => (): T | undefined => {
-    const x = src.broker();
+    const x = now().broker;
     return x && read(x);
   };
   const value = (name: string, help: string, read: () => number | undefined) =>
@@ -87,7 +90,7 @@ export function agentMetrics(src: AgentMetricSources): Registry {
     'gedge_devices',
     "The site's devices known here, by whether they are connected to this edge",
     (g) => {
-      const d = src.devices();
+      const d = now().devices;
       if (!d) return;
       g.set({ state: 'connected' }, d.connected);
       g.set({ state: 'disconnected' }, Math.max(0, d.known - d.connected));
@@ -100,18 +103,27 @@ export function agentMetrics(src: AgentMetricSources): Registry {
     'Instances this node runs, by phase',
     (g) => {
       const counts = new Map(PHASES.map((p) => [p, 0]));
-      for (const i of src.instances()) counts.set(i.phase, (counts.get(i.phase) ?? 0) + 1);
+      for (const i of now().instances) counts.set(i.phase, (counts.get(i.phase) ?? 0) + 1);
       for (const [phase, n] of counts) g.set({ phase }, n);
     },
     ['phase'],
   );
   gauge('gedge_instance_ready', '1 while the instance passes its readiness probe (or runs, without one)', (g) => {
-    for (const i of src.instances()) g.set({ project: i.project, instance: i.instance }, i.ready ? 1 : 0);
+    for (const i of now().instances) g.set({ project: i.project, instance: i.instance }, i.ready ? 1 : 0);
   }, ['project', 'instance']);
   total('gedge_instance_restarts_total', 'Restarts of the instance on this node', (c) => {
-    for (const i of src.instances()) c.inc({ project: i.project, instance: i.instance }, i.restarts);
+    for (const i of now().instances) c.inc({ project: i.project, instance: i.instance }, i.restarts);
   }, ['project', 'instance']);
 
-  registerRuleMetrics(registry, ['project', 'rule'], async () => src.rules().map((r) => ({ labels: { project: r.project, rule: r.rule }, s: r.status })));
-  return registry;
+  registerRuleMetrics(registry, ['project', 'rule'], async () => now().rules.map((r) => ({ labels: { project: r.project, rule: r.rule }, s: r.status })));
+  return {
+    metrics: async () => {
+      scrape = undefined;
+      try {
+        return await registry.metrics();
+      } finally {
+        scrape = undefined;
+      }
+    },
+  };
 }

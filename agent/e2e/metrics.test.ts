@@ -85,6 +85,7 @@ describe("an agent's metrics, through the center", () => {
     const user = await p.center.api.createToken({ kind: 'user', projects: ['default'] });
     const denied = await scrape(EDGE, user.token);
     assert.equal(denied.status, 403);
+    assert.equal((await new ApiClient(p.center.url, user.token, p.center.ca).raw('GET', '/api/v1/metrics/targets')).status, 403, 'nor list the targets');
     assert.equal(((await denied.json()) as { code: string }).code, 'Forbidden');
     const anonymous = (await tlsFetch({ ca: p.center.ca })(`${p.center.url}/api/v1/nodes/${EDGE}/metrics`, {})) as Response;
     assert.equal(anonymous.status, 401);
