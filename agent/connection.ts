@@ -72,6 +72,11 @@ export class Connection extends EventEmitter {
     return true;
   }
 
+  /** Closes the connection to dial again at once (its hello tells what changed). */
+  redial(reason: string): void {
+    this.ws?.close(1000, reason);
+  }
+
   setPingInterval(ms: number): void {
     this.opts = { ...this.opts, pingMs: ms };
     if (this.pingTimer) this.startPing();

@@ -32,6 +32,8 @@ export interface EdgeDeps {
   rules: () => RuleHost | undefined;
   /** Device reports for the center (dropped while it is not caught up). */
   send: (m: AgentMessage) => boolean;
+  /** The broker broke after it started. */
+  onFailure: (err: Error) => void;
 }
 
 /**
@@ -50,6 +52,7 @@ export async function startEdge(d: EdgeDeps): Promise<EdgeParts> {
   // The device service needs the broker, and the broker's hooks need it: made once the broker is.
   const served: { devices?: DeviceService } = {};
   const broker = await EdgeBroker.start({
+    onFailure: d.onFailure,
     tcp: cfg.mqttListen === 'off' ? undefined : cfg.mqttListen,
     ws: cfg.mqttWsListen,
     tls: cfg.mqttTlsListen,
@@ -69,6 +72,11 @@ export async function startEdge(d: EdgeDeps): Promise<EdgeParts> {
         return router.route(msg);
       },
     },
+  }).catch(async (err: unknown) => {
+    // A broker that cannot listen leaves nothing behind: the module is started again later.
+    await sender.stop();
+    queue.close();
+    throw err;
   });
   const devices = new DeviceService({ broker, objects: d.edge, state: d.state, node: d.identity.node, logger: log, send: d.send });
   served.devices = devices;

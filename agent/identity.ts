@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { GedgeError, errorFromBody, tlsFetch, type Resources } from '../core/index.ts';
+import { GedgeError, errorFromBody, tlsFetch, unreachableReason, type Resources } from '../core/index.ts';
 import { newKeyAndCsr } from '../core/pki.ts';
 import { CaTrustError, fetchPinnedCa, parsePin } from '../core/ca-pin.ts';
 import { loadNodeTls, saveNodeTls, type NodeTls } from './node-certificate.ts';
@@ -51,7 +51,7 @@ export async function loadOrJoin(opts: {
     headers: { authorization: `Bearer ${opts.joinToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ name: opts.name, site: opts.site, labels: opts.labels, capacity: opts.capacity, csr: csrPem }),
   }).catch((cause: unknown) => {
-    throw new JoinError(`cannot reach the center at ${opts.center}`, { cause });
+    throw new JoinError(`cannot reach the center at ${opts.center}: ${unreachableReason(cause)}`, { cause });
   });
   const body = (await res.json().catch(() => ({}))) as { credential?: string; certificate?: string; node?: { metadata: { name: string } }; code?: string; message?: string };
   if (!res.ok || !body.credential || !body.node || !body.certificate) {

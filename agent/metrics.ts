@@ -1,6 +1,6 @@
 import { Counter, Gauge } from 'prom-client';
-import type { EdgeUplinkStatus, InstancePhase } from '../core/index.ts';
-import { processRegistry } from '../core/prometheus.ts';
+import type { EdgeUplinkStatus, InstancePhase, ModuleHealth } from '../core/index.ts';
+import { processRegistry, registerModuleMetrics } from '../core/prometheus.ts';
 import { registerRuleMetrics } from '../engine/prometheus.ts';
 import type { BrokerStats } from './broker/index.ts';
 import type { RuleHost } from './rules/rule-host.ts';
@@ -17,6 +17,8 @@ export interface AgentMetricSources {
   devices(): { known: number; connected: number } | undefined;
   rules(): ReturnType<RuleHost['current']>;
   instances(): { project: string; instance: string; phase: InstancePhase; ready: boolean; restarts: number }[];
+  /** The agent's supervised modules. */
+  modules(): ModuleHealth[];
 }
 
 const PHASES: InstancePhase[] = ['Pending', 'Starting', 'Running', 'Succeeded', 'Failed', 'Unknown'];
@@ -115,6 +117,7 @@ export function agentMetrics(src: AgentMetricSources): { metrics(): Promise<stri
     for (const i of now().instances) c.inc({ project: i.project, instance: i.instance }, i.restarts);
   }, ['project', 'instance']);
 
+  registerModuleMetrics(registry, src.modules);
   registerRuleMetrics(registry, ['project', 'rule'], async () => now().rules.map((r) => ({ labels: { project: r.project, rule: r.rule }, s: r.status })));
   return {
     metrics: async () => {

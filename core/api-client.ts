@@ -1,4 +1,4 @@
-import { errorFromBody, UnavailableError } from './errors.ts';
+import { errorFromBody, unreachableReason, UnavailableError } from './errors.ts';
 import { lookupKind, type Resource } from './resources.ts';
 import type { SinkMessagesPage } from './device-schema.ts';
 import { BadRequestError } from './errors.ts';
@@ -139,7 +139,7 @@ export class ApiClient {
         body,
       });
     } catch (cause) {
-      throw new UnavailableError(`cannot reach the center at ${this.server}`, { cause });
+      throw new UnavailableError(`cannot reach the center at ${this.server}: ${unreachableReason(cause)}`, { cause });
     }
   }
 
@@ -156,7 +156,7 @@ export class ApiClient {
       res = await this.fetch(new URL(path, this.server), { headers: { authorization: `Bearer ${this.token}` }, signal });
     } catch (cause) {
       if (signal?.aborted) return;
-      throw new UnavailableError(`cannot reach the center at ${this.server}`, { cause });
+      throw new UnavailableError(`cannot reach the center at ${this.server}: ${unreachableReason(cause)}`, { cause });
     }
     if (!res.ok) throw errorFromBody(res.status, (await res.json().catch(() => ({}))) as object);
     const decoder = new TextDecoder();

@@ -1,5 +1,5 @@
 import { X509Certificate, createHash } from 'node:crypto';
-import { GedgeError, ValidationError } from './errors.ts';
+import { GedgeError, ValidationError, unreachableReason } from './errors.ts';
 import { tlsFetch } from './tls-fetch.ts';
 
 /** The center's CA could not be fetched, or is not the one pinned. */
@@ -39,7 +39,7 @@ export function parsePin(value: string, field: string): string {
  */
 export async function fetchPinnedCa(center: string, pin: string): Promise<string> {
   const res = await tlsFetch({ insecure: true })(new URL('/api/v1/ca', center)).catch((cause: unknown) => {
-    throw new CaTrustError(`cannot reach the center at ${center}`, { cause });
+    throw new CaTrustError(`cannot reach the center at ${center}: ${unreachableReason(cause)}`, { cause });
   });
   const body = (await res.json().catch(() => ({}))) as { certificate?: unknown };
   if (!res.ok || typeof body.certificate !== 'string') throw new CaTrustError(`${center} did not serve its CA (HTTP ${res.status})`);

@@ -102,3 +102,17 @@ export function errorFromBody(status: number, body: { code?: string; message?: s
   const err = new Ctor(body.message ?? `HTTP ${status}`, { details: body.details ?? [] });
   return err;
 }
+
+/**
+ * Why a connection failed, in words an operator can act on: the innermost
+ * cause of a fetch or socket error ("fetch failed" says nothing; its cause
+ * "connect ECONNREFUSED 127.0.0.1:7380" does).
+ */
+export function unreachableReason(err: unknown): string {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e instanceof Error && e.cause instanceof Error; depth++) e = e.cause;
+  if (!(e instanceof Error)) return String(e);
+  // An AggregateError (every address of a name refused) carries its own errors.
+  const first = e instanceof AggregateError && e.errors[0] instanceof Error ? e.errors[0] : undefined;
+  return (first ?? e).message || (e as NodeJS.ErrnoException).code || e.name;
+}

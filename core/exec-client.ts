@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import { GedgeError, UnavailableError, errorFromBody } from './errors.ts';
+import { GedgeError, UnavailableError, errorFromBody, unreachableReason } from './errors.ts';
 import { EXEC_STDERR, EXEC_STDIN, EXEC_STDOUT, execPath, execServerControlSchema, type ExecClientControl } from './exec-wire.ts';
 
 export interface ExecRequest {
@@ -90,7 +90,7 @@ export class ExecClient extends EventEmitter {
           ws.terminate();
         });
       });
-      ws.once('error', (cause) => reject(new UnavailableError(`cannot reach the center at ${server}`, { cause })));
+      ws.once('error', (cause) => reject(new UnavailableError(`cannot reach the center at ${server}: ${unreachableReason(cause)}`, { cause })));
     });
   }
 

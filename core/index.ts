@@ -22,3 +22,4 @@ export * from './addresses.ts';
 export * from './probe-address.ts';
 export * from './egress.ts';
 export * from './tls-fetch.ts';
+export * from './module.ts';

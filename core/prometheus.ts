@@ -1,4 +1,5 @@
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ModuleHealth } from './module.ts';
 
 /**
  * prom-client's gauges that end in _total (counted handles, requests and
@@ -20,4 +21,28 @@ export function processRegistry(): Registry {
   collectDefaultMetrics({ register: registry });
   for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
   return registry;
+}
+
+/** A process's supervised modules (core/module.ts): whether each runs, and how often it was restarted after a failure. */
+export function registerModuleMetrics(registry: Registry, read: () => ModuleHealth[]): void {
+  new Gauge({
+    name: 'gedge_module_up',
+    help: '1 while the module runs; 0 while it starts, backs off after a failure, or is stopped',
+    labelNames: ['module'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const m of read()) this.set({ module: m.name }, m.state === 'running' ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'gedge_module_restarts_total',
+    help: 'Restarts of the module after it failed',
+    labelNames: ['module'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const m of read()) this.inc({ module: m.name }, m.restarts);
+    },
+  });
 }

@@ -55,7 +55,7 @@ export class EdgeBroker {
     skipRouted(aedes);
     let listeners: Listeners;
     try {
-      listeners = await Listeners.start((conn, req) => guardPacketSize(aedes.handle(conn, req), limits), { tcp: o.tcp, ws: o.ws, tls: o.tls, wss: o.wss }, new ConnectionLimiter(limits, () => counters.refusedConnections++), o.certificate);
+      listeners = await Listeners.start((conn, req) => guardPacketSize(aedes.handle(conn, req), limits), { tcp: o.tcp, ws: o.ws, tls: o.tls, wss: o.wss }, new ConnectionLimiter(limits, () => counters.refusedConnections++), o.certificate, o.onFailure);
     } catch (err) {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       persistence.close();

@@ -43,7 +43,7 @@ const WHAT: Record<ListenerKind, string> = { tcp: 'MQTT', ws: 'MQTT over WebSock
 export class Listeners {
   private readonly sockets = new Set<net.Socket>();
 
-  static async start(handle: ConnectionHandler, at: ListenAddresses, limiter: ConnectionLimiter, material?: ServerTls): Promise<Listeners> {
+  static async start(handle: ConnectionHandler, at: ListenAddresses, limiter: ConnectionLimiter, material?: ServerTls, onFailure?: (err: Error) => void): Promise<Listeners> {
     const servers = new Map<ListenerKind, net.Server>();
     const secure = material ? { ca: material.ca, cert: material.cert, key: material.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const, handshakeTimeout: 10_000 } : undefined;
     try {
@@ -59,6 +59,8 @@ export class Listeners {
       for (const s of servers.values()) s.close();
       throw err;
     }
+    // Past listen(), a server's error (its listening socket failed) is the broker's failure.
+    for (const [kind, server] of servers) server.on('error', (err) => onFailure?.(new BrokerListenError(`${WHAT[kind]} failed: ${err.message}`, { cause: err })));
     return new Listeners(handle, servers, limiter);
   }
 
@@ -84,6 +86,7 @@ export class Listeners {
         continue;
       }
       const wss = new WebSocketServer({ server: server as http.Server, path: '/mqtt' });
+      wss.on('error', () => undefined); // the server's own error, re-emitted: handled on the server
       wss.on('connection', (socket, req) => {
         req.socket.setNoDelay(true);
         const stream = createWebSocketStream(socket);

@@ -76,6 +76,8 @@ export interface EdgeBrokerOptions {
   logger?: Logger;
   /** Packet size, CONNECT timeout and connection limits (limits.ts); each defaults to DEFAULT_LIMITS'. */
   limits?: Partial<BrokerLimits>;
+  /** A listener failed after it started listening (the broker no longer serves all it should): its owner restarts it. */
+  onFailure?: (err: Error) => void;
 }
 
 export interface PublishOptions {

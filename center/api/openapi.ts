@@ -213,13 +213,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
       },
     },
     '/healthz': {
-      get: { operationId: 'readHealth', summary: "The center's health for admins and nodes: the store's revision and durability", responses: { 200: { description: '{ok, revision, store}' }, ...errors } },
+      get: { operationId: 'readHealth', summary: "The center's health for admins and nodes: the store's revision and durability, and each module's state, restarts and last failure", responses: { 200: { description: '{ok, revision, store, modules: [{name, essential, state, restarts, since, error?}]}' }, ...errors } },
     },
     '/livez': {
       get: { operationId: 'readLiveness', ...open, summary: 'Up: the process answers (for load balancers and supervisors; tells nothing else)', responses: { 200: { description: '{ok: true}' }, ...errors } },
     },
     '/readyz': {
-      get: { operationId: 'readReadiness', ...open, summary: 'Ready: the store answers', responses: { 200: { description: '{ok: true}' }, 503: { description: 'The store does not answer', ...json(ref('Error')) }, ...errors } },
+      get: { operationId: 'readReadiness', ...open, summary: 'Ready: the store answers and every essential module runs', responses: { 200: { description: '{ok: true}' }, 503: { description: 'The store does not answer, or a module is down (named in details)', ...json(ref('Error')) }, ...errors } },
     },
   };
   for (const k of Object.values(KINDS)) {

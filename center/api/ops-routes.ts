@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { NotFoundError, UnavailableError, nameSchema, parseOrThrow } from '../../core/index.ts';
+import { NotFoundError, UnavailableError, nameSchema, parseOrThrow, type ModuleHealth } from '../../core/index.ts';
 import { logsQuerySchema as logsQuery } from './instance-queries.ts';
 import { ADMIN_OR_USER, assertProject } from '../auth/access.ts';
 import type { Store } from '../store/store.ts';
@@ -9,8 +9,8 @@ import type { Metrics } from '../metrics.ts';
 import { openApiDocument } from './openapi.ts';
 
 /** Logs through the agent tunnel, OpenAPI, Prometheus metrics and health. */
-export function registerOpsRoutes(app: FastifyInstance, store: Store, hub: AgentHub, metrics: Metrics, version: string): void {
-  const doc = openApiDocument(version);
+export function registerOpsRoutes(app: FastifyInstance, store: Store, hub: AgentHub, metrics: Metrics, self: { version: string; modules: () => { ready: boolean; health: ModuleHealth[] } }): void {
+  const doc = openApiDocument(self.version);
   app.get('/api/v1/openapi.json', { config: { auth: ADMIN_OR_USER } }, async () => doc);
 
   app.get('/api/v1/instances/:name/logs', { config: { auth: ADMIN_OR_USER } }, async (req, reply) => {
@@ -50,11 +50,17 @@ export function registerOpsRoutes(app: FastifyInstance, store: Store, hub: Agent
     return reply.type(metrics.registry.contentType).send(text);
   });
 
-  app.get('/healthz', { config: { auth: ['admin', 'node'] } }, async () => ({ ok: true, revision: await store.currentRevision(), store: { durability: await store.durability() } }));
+  // The whole picture, for whoever may see it: the store and every module's state, restarts and last failure.
+  app.get('/healthz', { config: { auth: ['admin', 'node'] } }, async () => {
+    const { ready, health } = self.modules();
+    return { ok: ready, revision: await store.currentRevision(), store: { durability: await store.durability() }, modules: health };
+  });
 
-  // For load balancers and supervisors, without a token: they tell nothing but up (the process answers) and ready (the store answers).
+  // For load balancers and supervisors, without a token: they tell nothing but up (the process answers) and ready (the store answers, every essential module runs).
   app.get('/livez', { config: { public: true } }, async () => ({ ok: true }));
   app.get('/readyz', { config: { public: true } }, async (_req, reply) => {
+    const down = self.modules().health.filter((m) => m.essential && m.state !== 'running');
+    if (down.length) return reply.status(503).send({ code: 'Unavailable', message: `not ready: ${down.map((m) => m.name).join(', ')}`, details: down.map((m) => ({ path: `modules.${m.name}`, message: m.state })) });
     try {
       await store.currentRevision();
       return { ok: true };

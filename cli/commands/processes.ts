@@ -117,6 +117,8 @@ export function registerProcessCommands(program: Command): void {
         } else process.stderr.write(`\nAdmin token (shown once, stored hashed):\n  ${center.adminToken}\n\n`);
       }
       onShutdown(() => center.close());
+      // An essential module failed after the start (logged): everything has stopped; the service manager starts the process again.
+      center.onFatal(() => process.exit(1));
     });
 
   program
@@ -158,6 +160,8 @@ export function registerProcessCommands(program: Command): void {
       const uplink = { fsync: o.uplinkFsync, overflow: o.uplinkOverflow, maxBytes: Math.round(o.uplinkMaxMib * 1024 * 1024), maxMessages: o.uplinkMaxMessages, ttlMs: o.uplinkTtl };
       const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, caPin: o.caPin, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, mqttTlsListen: o.mqttTlsListen, mqttWssListen: o.mqttWssListen, egressAllow: o.egressAllow, mqttLimits: definedOnly({ maxPacketBytes: o.mqttMaxPacketBytes, connectTimeoutMs: o.mqttConnectTimeout, maxConnections: o.mqttMaxConnections, maxConnectionsPerAddress: o.mqttMaxConnectionsPerAddress }), uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel }, await processLogger('agent', o.logLevel, o.logFormat));
       onShutdown(() => agent.stop());
+      // An essential module failed after the start (logged): everything has stopped; the service manager starts the process again.
+      agent.on('fatal', () => process.exit(1));
       await agent.start();
     });
 

@@ -1,0 +1,69 @@
+import type { Logger } from 'pino';
+import type { AgentEvent, AgentMessage, Instance, InstanceStatus, Resources } from '../core/index.ts';
+import type { AgentConfig } from './config.ts';
+import type { LocalState } from './local-state.ts';
+import type { Workloads } from './workloads.ts';
+import type { ProcessRuntime } from './runtime/process-runtime.ts';
+import type { NodeCertificate } from './node-certificate.ts';
+import type { EdgeObjects } from './devices/edge-objects.ts';
+import type { EdgeParts } from './edge.ts';
+import type { RuleHost } from './rules/rule-host.ts';
+import type { NetworkProbing } from './network/index.ts';
+import type { ConnectionEvent } from './connection.ts';
+
+/** Everything observable about the agent, as typed events. */
+export type AgentStatusEvent =
+  | ConnectionEvent
+  | { type: 'joined'; node: string }
+  | { type: 'restored'; instances: number }
+  | { type: 'broker'; tcp?: number; ws?: number; tls?: number; wss?: number }
+  | { type: 'resynced'; mode: 'delta' | 'snapshot'; changes: number; revision: number };
+
+/**
+ * What the agent's modules (modules.ts, channel.ts) share: each sets its
+ * parts when it starts and clears them when it stops, and reaches the
+ * others' through here at the moment of use, never keeping them (a
+ * restarted module has new ones). A field is set once the module that owns
+ * it has started: `state` and `identity` by essential modules that come
+ * first; `edge`, `rules` and `network` may be absent (not configured, or
+ * backing off after a failure).
+ */
+export interface AgentParts {
+  readonly cfg: AgentConfig;
+  readonly log: Logger;
+  /** The site's devices, credentials, commands, routes and rules: synced like instances, kept across restarts. */
+  readonly objects: EdgeObjects;
+  /** Local state (module `state`). */
+  state: LocalState;
+  /** The revision applied to local state (module `state` reads it, the channel's sync advances it). */
+  revision: number;
+  /** The node's site, from the center's welcome (kept in local state for offline restarts). */
+  site: string | undefined;
+  /** Module `identity`. */
+  identity: { node: string; credential: string };
+  cert: NodeCertificate;
+  capacity: Resources;
+  /** Module `workloads`. */
+  workloads: Workloads;
+  processRuntime: ProcessRuntime;
+  /** Module `edge`: the broker, device service and uplink (when MQTT is configured) and the rules. */
+  edge: EdgeParts | undefined;
+  rules: RuleHost | undefined;
+  /** Module `probing`. */
+  network: NetworkProbing | undefined;
+
+  /** To the center, when connected (false: not sent). */
+  send(m: AgentMessage): boolean;
+  /** To the center only while caught up: device and rule reports are about the revision the center is at. */
+  sendLive(m: AgentMessage): boolean;
+  status(e: AgentStatusEvent): void;
+  /** Into the durable outbox, then to the center when it can hear it. */
+  recordEvent(e: AgentEvent): Promise<void>;
+  reportStatus(i: Instance, s: InstanceStatus): void;
+}
+
+/** Hands the node's own objects and the synced rules to the rule host. */
+export function syncRules(p: AgentParts): void {
+  const own = p.objects.own();
+  p.rules?.sync(p.objects.rules(), { node: p.identity.node, site: p.site, nodeObject: own.node, siteObject: own.site });
+}
