@@ -16,7 +16,7 @@ import { registerSessionRoutes } from './api/session-routes.ts';
 import { registerOpsRoutes } from './api/ops-routes.ts';
 import { execUpgradeRoute, registerExecRoute } from './api/exec-route.ts';
 import { registerRolloutRoutes } from './api/rollout-routes.ts';
-import { registerUplinkRoutes } from './uplink/index.ts';
+import { registerUplinkRoutes, uplinkModule, type UplinkService } from './uplink/index.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { registerRuleMetrics } from './rule-metrics.ts';
 import { AgentHub } from './hub/agent-hub.ts';
@@ -53,6 +53,7 @@ export interface CenterParts {
   ca: CertificateAuthority;
   network: NetworkAwareness;
   hub: AgentHub;
+  uplink: UplinkService;
   manager: ControllerManager;
   app: FastifyInstance;
   url: string;
@@ -68,7 +69,13 @@ export function newCenterParts(cfg: CenterConfig, log: Logger, version: string, 
 
 /** The center's modules in the order they start; they stop in reverse. */
 export function centerModules(p: CenterParts): Module[] {
-  return [storeModule(p), authorityModule(p), networkModule(p), telemetryModule(p), apiModule(p), controllersModule(p), housekeepingModule(p)];
+  // MQTTS sinks trust the system's roots and this CA: a gedge edge broker serves a certificate it issued.
+  const uplink = uplinkModule({
+    store: () => p.store,
+    options: () => ({ tableSweepMs: p.cfg.tableSweepMs, egress: new EgressPolicy(p.cfg.egressAllow), trust: [p.ca.certPem], reader: () => p.manager?.reader() ?? p.store }),
+    started: (service) => void (p.uplink = service),
+  });
+  return [storeModule(p), authorityModule(p), networkModule(p), telemetryModule(p), uplink, apiModule(p), controllersModule(p), housekeepingModule(p)];
 }
 
 /** The store (SQLite or PostgreSQL, migrated), the admin token on a first start, the default project. */
@@ -166,7 +173,8 @@ function apiModule(p: CenterParts): Module {
       }));
       started = { app, hub };
       const egress = new EgressPolicy(cfg.egressAllow);
-      const reader = () => p.manager.reader();
+      // The controllers' cache once they run (they start right after the API listens), the store until then.
+      const reader = () => p.manager?.reader() ?? store;
       registerResourceRoutes(app, store, egress);
       registerRolloutRoutes(app, store);
       registerAuthRoutes(app, store, holds, { ca, certs: { lifetimeMs: cfg.nodeCertTtlMs, graceMs: cfg.nodeCertGraceMs }, renewed: (node, cert) => hub.renewed(node, cert) });
@@ -174,8 +182,7 @@ function apiModule(p: CenterParts): Module {
       registerSessionRoutes(app, store, throttle);
       registerOpsRoutes(app, store, hub, metrics, { version: p.version, modules: p.modules });
       registerExecRoute(app, store, hub);
-      // MQTTS sinks trust the system's roots and this CA: a gedge edge broker serves a certificate it issued.
-      registerUplinkRoutes(app, store, log.child({ module: 'uplink' }), { tableSweepMs: cfg.tableSweepMs, egress, trust: [ca.certPem], reader });
+      registerUplinkRoutes(app, store, () => p.uplink);
       registerDashboardRoutes(app, store, { reader, telemetry: p.telemetry, dashboardDir: cfg.dashboardDir });
       const upgrades = [execUpgradeRoute(store, hub, { holds, throttle }, log.child({ module: 'exec' }))];
       hub.attach(app.server, upgrades);

@@ -78,9 +78,18 @@ describe('hardening', () => {
     assert.equal(bad.headers.get('set-cookie'), null);
   });
 
-  test("/healthz says how durable the center's commits are, as its store connection reports it", async () => {
+  test("/healthz says how durable the center's commits are, as its store connection reports it, and how each of its modules is", async () => {
     const res = await c.fetch(c.url + '/healthz', { headers: { authorization: `Bearer ${c.adminToken}` } });
-    assert.equal(((await res.json()) as { store: { durability: string } }).store.durability, 'sqlite synchronous=FULL');
+    const body = (await res.json()) as { ok: boolean; store: { durability: string }; modules: { name: string; essential: boolean; state: string; restarts: number }[] };
+    assert.equal(body.store.durability, 'sqlite synchronous=FULL');
+    assert.equal(body.ok, true);
+    assert.deepEqual(
+      body.modules.map((m) => [m.name, m.essential, m.state, m.restarts]),
+      [['store', true, 'running', 0], ['authority', true, 'running', 0], ['network', true, 'running', 0], ['telemetry', true, 'running', 0], ['uplink', true, 'running', 0], ['api', true, 'running', 0], ['controllers', true, 'running', 0], ['housekeeping', false, 'running', 0]],
+    );
+    const metrics = await (await c.fetch(c.url + '/metrics', { headers: { authorization: `Bearer ${c.adminToken}` } })).text();
+    assert.match(metrics, /^gedge_module_up\{module="controllers"\} 1$/m);
+    assert.match(metrics, /^gedge_module_restarts_total\{module="api"\} 0$/m);
   });
 
   test('repeated failed authentications from one address get 429, for HTTP and the agent endpoint, while a valid token elsewhere is unaffected', async () => {

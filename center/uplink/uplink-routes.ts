@@ -1,14 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
 import { z } from 'zod';
-import { BadRequestError, EgressPolicy, NotFoundError, UPLINK_PATH, nameSchema, parseOrThrow, uplinkBatchSchema, type SinkMessage, type SinkMessagesPage } from '../../core/index.ts';
+import { BadRequestError, NotFoundError, UPLINK_PATH, nameSchema, parseOrThrow, uplinkBatchSchema, type SinkMessage, type SinkMessagesPage } from '../../core/index.ts';
 import type { Store, StoredUplinkMessage } from '../store/store.ts';
 import { bodyText } from '../api/resource-routes.ts';
 import { gunzipBody } from './gunzip-body.ts';
-import { RouteStatusWriter } from './route-status.ts';
-import { SinkPool } from './sink-pool.ts';
-import { TableSweeper } from './table-sweeper.ts';
-import { UplinkService } from './uplink-service.ts';
+import type { UplinkService } from './uplink-service.ts';
 
 /** Inflated JSON: 10,000 messages, or a 4 MiB batch of payloads in base64, fit with room to spare. */
 const UPLINK_BODY_LIMIT = 16 * 1024 * 1024;
@@ -20,35 +16,12 @@ export const messagesQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-export interface UplinkRouteOptions {
-  /** Route status is written at most this often per route. */
-  statusWriteMs: number;
-  /** Broker sinks unused this long are closed. */
-  sinkIdleMs: number;
-  /** Connect and acknowledgement timeout of broker sinks. */
-  sinkTimeoutMs: number;
-  /** How often table-sink rows past their Route's retention are deleted. */
-  tableSweepMs: number;
-  /** Where broker sinks may connect. */
-  egress: EgressPolicy;
-  /** CA certificates (PEM) that TLS sinks trust besides the system's roots: the center's own, which signs the edge brokers'. */
-  trust: string[];
-  /** Where batches' Nodes and Devices are read: the controllers' cache (ControllerManager.reader). */
-  reader?: () => Pick<Store, 'get'>;
-}
-const DEFAULTS: UplinkRouteOptions = { statusWriteMs: 1000, sinkIdleMs: 300_000, sinkTimeoutMs: 10_000, tableSweepMs: 60_000, egress: new EgressPolicy(), trust: [] };
-
 /** `POST /api/v1/uplink` (node credentials) and the table sink's query API. */
-export function registerUplinkRoutes(app: FastifyInstance, store: Store, log: Logger, options: Partial<UplinkRouteOptions> = {}): void {
-  const o = { ...DEFAULTS, ...options };
-  const sinks = new SinkPool(store.uplink, log, { idleMs: o.sinkIdleMs, timeoutMs: o.sinkTimeoutMs, egress: o.egress, trust: o.trust });
-  const status = new RouteStatusWriter(store, log, o.statusWriteMs);
-  const service = new UplinkService(store, sinks, status, o.reader);
-  const sweeper = new TableSweeper(store, log, { everyMs: o.tableSweepMs });
+export function registerUplinkRoutes(app: FastifyInstance, store: Store, service: () => UplinkService): void {
 
   void app.register(async (scope) => {
     scope.addHook('preParsing', gunzipBody);
-    scope.post(UPLINK_PATH, { config: { auth: ['node'] }, bodyLimit: UPLINK_BODY_LIMIT }, async (req) => service.apply(req.token!, parseOrThrow(uplinkBatchSchema, json(bodyText(req)), 'uplink batch')));
+    scope.post(UPLINK_PATH, { config: { auth: ['node'] }, bodyLimit: UPLINK_BODY_LIMIT }, async (req) => service().apply(req.token!, parseOrThrow(uplinkBatchSchema, json(bodyText(req)), 'uplink batch')));
   });
 
   app.get('/api/v1/projects/:project/routes/:route/messages', async (req): Promise<SinkMessagesPage> => {
@@ -57,12 +30,6 @@ export function registerUplinkRoutes(app: FastifyInstance, store: Store, log: Lo
     if (!(await store.get('Route', project, route))) throw new NotFoundError(`route "${route}" not found in project "${project}"`, { details: [{ path: 'route', message: 'not found' }] });
     const rows = await store.uplink.messages(project, route, q);
     return { items: rows.map(view), next: rows.at(-1)?.id ?? q.after ?? 0 };
-  });
-
-  app.addHook('onClose', async () => {
-    await sweeper.close();
-    await status.close();
-    await sinks.close();
   });
 }
 
