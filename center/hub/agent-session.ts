@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { agentMessageSchema, CLOSE_PROTOCOL, nowIso, type AgentMessage, type CenterMessage, type EdgeUplinkStatus, type Node, type NodeStatus, ConflictError, probeAddressProblem, type ProbeAddress, type Condition, DEFAULT_PROJECT } from '../../core/index.ts';
+import { agentMessageSchema, CLOSE_PROTOCOL, type AgentMessage, type CenterMessage, type EdgeUplinkStatus, type Node, type NodeStatus, probeAddressProblem, type ProbeAddress, DEFAULT_PROJECT } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { holdChanges } from '../store/change-feed.ts';
 import type { Metrics } from '../metrics.ts';
@@ -146,13 +146,7 @@ export class AgentSession {
     ack: async (m) => {
       this.acked = Math.max(this.acked, m.revision);
     },
-    status: async (m) => {
-      const inst = await this.deps.store.get('Instance', m.project, m.instance);
-      if (!inst || inst.spec.node !== this.node) return; // deleted meanwhile, or not ours: drop the report
-      // The scheduler's explanation is the center's part of the status; the agent does not know it.
-      const scheduling = inst.status?.scheduling;
-      await this.deps.store.updateStatus('Instance', m.project, m.instance, scheduling ? { ...m.status, scheduling } : m.status);
-    },
+    status: (m) => this.reports.instance(this.node, m.project, m.instance, m.status),
     events: async (m) => {
       for (const e of m.events) {
         if (this.speaksFor(e.involved)) await recordEvent(this.deps.store, { ...e, source: `agent/${this.node}` });
@@ -174,14 +168,8 @@ export class AgentSession {
     },
     commands: async (m) => {
       for (const u of m.updates) {
-        const cmd = await this.deps.store.get('DeviceCommand', u.project, u.command);
-        if (!cmd) continue; // expired and collected meanwhile
-        if (!this.feed?.hasDevice(u.project, cmd.spec.device)) {
-          this.refuse('commands', `command ${u.project}/${u.command}`);
-          continue;
-        }
-        if ((cmd.status?.phase ?? 'Pending') !== 'Pending') continue;
-        await this.deps.store.updateStatus('DeviceCommand', u.project, u.command, { ...cmd.status, ...u.status, node: this.node });
+        const outcome = await this.reports.command(this.node, u.project, u.command, u.status, (device) => this.feed?.hasDevice(u.project, device) === true);
+        if (outcome === 'refused') this.refuse('commands', `command ${u.project}/${u.command}`);
       }
     },
     metrics: async (m) => {
@@ -266,40 +254,11 @@ export class AgentSession {
     this.deps.logger.warn({ node: this.node, type, what }, 'agent report refused: the node does not speak for it');
   }
 
-  /** Usage, heartbeat time, agent info and synced revision; the phase is the lifecycle controller's. */
+  /** Usage, heartbeat time, agent info and synced revision (reports/node-reports.ts). */
   private async writeNodeStatus(capacity: Node['spec']['capacity'] | undefined): Promise<void> {
-    const node = await this.deps.store.get('Node', undefined, this.node);
-    if (!node) return;
     this.lastStatusWrite = Date.now();
-    const now = nowIso();
-    if (capacity && JSON.stringify(capacity) !== JSON.stringify(node.spec.capacity)) {
-      await this.deps.store.update({ ...node, spec: { ...node.spec, capacity } });
-      return this.writeNodeStatus(undefined);
-    }
-    const prev = node.status ?? { phase: 'Pending' as const, conditions: [] };
-    try {
-      await this.deps.store.updateStatus(
-        'Node',
-        undefined,
-        this.node,
-        {
-          ...prev,
-          lastHeartbeatAt: now,
-          usage: this.usage ? { ...this.usage, at: now } : prev.usage,
-          agent: this.agentInfo ?? prev.agent,
-          mqtt: this.mqtt,
-          conditions: mqttCondition(prev.conditions, this.mqtt, now),
-          runtimes: this.runtimes ?? prev.runtimes,
-          uplink: this.uplink ? { ...this.uplink, at: now } : prev.uplink,
-          syncedRevision: this.acked || prev.syncedRevision,
-        },
-        { expectRevision: node.metadata.revision },
-      );
-    } catch (e) {
-      // The lifecycle controller changed the phase meanwhile; the next heartbeat writes again.
-      if (!(e instanceof ConflictError)) throw e;
-      this.lastStatusWrite = 0;
-    }
+    const written = await this.reports.nodeStatus(this.node, { capacity, usage: this.usage, agent: this.agentInfo, mqtt: this.mqtt, runtimes: this.runtimes, uplink: this.uplink, syncedRevision: this.acked });
+    if (written === 'conflict') this.lastStatusWrite = 0;
   }
 }
 
@@ -309,20 +268,4 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/**
- * The `MqttEncrypted` condition: False (with a warning) while the edge broker
- * accepts MQTT in clear, True when it serves only MQTTS/WSS. Unchanged
- * conditions keep their time.
- */
-function mqttCondition(conditions: Condition[], mqtt: { tcp?: number; ws?: number; tls?: number; wss?: number } | undefined, now: string): Condition[] {
-  const rest = conditions.filter((c) => c.type !== 'MqttEncrypted');
-  if (!mqtt) return rest;
-  const plain = mqtt.tcp !== undefined || mqtt.ws !== undefined;
-  const next: Condition = plain
-    ? { type: 'MqttEncrypted', status: 'False', reason: 'PlainListener', message: 'the edge broker accepts MQTT in clear (--mqtt-listen/--mqtt-ws-listen): device passwords and data cross the network unencrypted', at: now }
-    : { type: 'MqttEncrypted', status: 'True', reason: 'TlsOnly', message: 'devices connect over MQTTS/WSS only', at: now };
-  const prev = conditions.find((c) => c.type === 'MqttEncrypted');
-  return [...rest, prev && prev.status === next.status && prev.reason === next.reason ? prev : next];
 }

@@ -1,4 +1,4 @@
-import { ConflictError, type DeviceStatus, type RuleNodeStatus } from '../../core/index.ts';
+import { ConflictError, nowIso, type Condition, type DeviceCommandStatus, type DeviceStatus, type EdgeUplinkStatus, type InstanceStatus, type Node, type NodeStatus, type RuleNodeStatus } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 
 /** Tries of a status merge when other writers keep coming first (client-go's RetryOnConflict has 5). */
@@ -59,4 +59,98 @@ export class NodeReports {
       await this.store.updateStatus('Rule', project, name, { nodes }, { expectRevision: rule.metadata.revision });
     });
   }
+
+  /** An instance's status as the node running it reports it; dropped when the instance is gone or bound elsewhere meanwhile. */
+  async instance(node: string, project: string, name: string, status: InstanceStatus): Promise<void> {
+    const inst = await this.store.get('Instance', project, name);
+    if (!inst || inst.spec.node !== node) return;
+    // The scheduler's explanation is the center's part of the status; the agent does not know it.
+    const scheduling = inst.status?.scheduling;
+    await this.store.updateStatus('Instance', project, name, scheduling ? { ...status, scheduling } : status);
+  }
+
+  /**
+   * A device command's delivery as `node` saw it. Only a Pending command
+   * moves (a later report cannot undo Delivered or Expired); `mayCommand`
+   * says whether the node serves the command's device (false: refused).
+   */
+  async command(node: string, project: string, name: string, update: DeviceCommandStatus, mayCommand: (device: string) => boolean): Promise<'applied' | 'refused' | 'ignored'> {
+    const cmd = await this.store.get('DeviceCommand', project, name);
+    if (!cmd) return 'ignored'; // expired and collected meanwhile
+    if (!mayCommand(cmd.spec.device)) return 'refused';
+    if ((cmd.status?.phase ?? 'Pending') !== 'Pending') return 'ignored';
+    await this.store.updateStatus('DeviceCommand', project, name, { ...cmd.status, ...update, node });
+    return 'applied';
+  }
+
+  /**
+   * What a node's agent says of the node: usage, agent, broker, runtimes,
+   * uplink queue and the revision it applied, with its heartbeat time (the
+   * phase is the lifecycle controller's). A changed capacity updates the
+   * spec first. 'conflict': the lifecycle controller wrote meanwhile; the
+   * next heartbeat writes again.
+   */
+  async nodeStatus(node: string, facts: NodeFacts): Promise<'written' | 'conflict' | 'gone'> {
+    let current = await this.store.get('Node', undefined, node);
+    if (!current) return 'gone';
+    if (facts.capacity && JSON.stringify(facts.capacity) !== JSON.stringify(current.spec.capacity)) {
+      await this.store.update({ ...current, spec: { ...current.spec, capacity: facts.capacity } });
+      current = await this.store.get('Node', undefined, node);
+      if (!current) return 'gone';
+    }
+    const now = nowIso();
+    const prev = current.status ?? { phase: 'Pending' as const, conditions: [] };
+    try {
+      await this.store.updateStatus(
+        'Node',
+        undefined,
+        node,
+        {
+          ...prev,
+          lastHeartbeatAt: now,
+          usage: facts.usage ? { ...facts.usage, at: now } : prev.usage,
+          agent: facts.agent ?? prev.agent,
+          mqtt: facts.mqtt,
+          conditions: mqttCondition(prev.conditions, facts.mqtt, now),
+          runtimes: facts.runtimes ?? prev.runtimes,
+          uplink: facts.uplink ? { ...facts.uplink, at: now } : prev.uplink,
+          syncedRevision: facts.syncedRevision || prev.syncedRevision,
+        },
+        { expectRevision: current.metadata.revision },
+      );
+      return 'written';
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+      return 'conflict';
+    }
+  }
+}
+
+/** What an agent has said of its node (nodeStatus); absent: unchanged. */
+export interface NodeFacts {
+  capacity?: Node['spec']['capacity'];
+  usage?: { cpu: number; memoryMiB: number; diskMiB: number };
+  agent?: NodeStatus['agent'];
+  /** The broker's ports: absent means the node runs none now. */
+  mqtt: NodeStatus['mqtt'];
+  runtimes?: string[];
+  uplink?: EdgeUplinkStatus;
+  /** 0: none acknowledged on this connection yet. */
+  syncedRevision: number;
+}
+
+/**
+ * The `MqttEncrypted` condition: False (with a warning) while the edge broker
+ * accepts MQTT in clear, True when it serves only MQTTS/WSS. Unchanged
+ * conditions keep their time.
+ */
+function mqttCondition(conditions: Condition[], mqtt: { tcp?: number; ws?: number; tls?: number; wss?: number } | undefined, now: string): Condition[] {
+  const rest = conditions.filter((c) => c.type !== 'MqttEncrypted');
+  if (!mqtt) return rest;
+  const plain = mqtt.tcp !== undefined || mqtt.ws !== undefined;
+  const next: Condition = plain
+    ? { type: 'MqttEncrypted', status: 'False', reason: 'PlainListener', message: 'the edge broker accepts MQTT in clear (--mqtt-listen/--mqtt-ws-listen): device passwords and data cross the network unencrypted', at: now }
+    : { type: 'MqttEncrypted', status: 'True', reason: 'TlsOnly', message: 'devices connect over MQTTS/WSS only', at: now };
+  const prev = conditions.find((c) => c.type === 'MqttEncrypted');
+  return [...rest, prev && prev.status === next.status && prev.reason === next.reason ? prev : next];
 }
