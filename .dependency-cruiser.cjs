@@ -9,6 +9,7 @@ module.exports = {
     { name: 'agent-not-center', severity: 'error', from: { path: '^agent/' }, to: { path: '^(center|scheduler|cli)/' } },
     { name: 'cli-uses-the-api-client', severity: 'error', comment: 'the CLI may start a center or agent process, but reads and writes state only through core/api-client', from: { path: '^cli/', pathNot: '^cli/commands/processes\\.ts$' }, to: { path: '^(center|agent)/' } },
     { name: 'sim-uses-the-api-client', severity: 'error', comment: 'the simulators provision through core/api-client and talk MQTT to the edge brokers, like any outside program (the scenario\'s e2e test also drives the dashboard through its browser helper)', from: { path: '^sim/', pathNot: '\\.test\\.ts$' }, to: { path: '^(center|agent|engine|scheduler|dashboard|cli)/' } },
+    { name: 'services-free-of-http', severity: 'error', comment: 'the service layer (center/services, center/reports, uplink ingest) takes a caller identity and knows no transport: the routes and the agent hub adapt it', from: { path: '^center/(services|reports)/|^center/uplink/uplink-(service|module)\\.ts$' }, to: { path: '^center/(api|hub)/' } },
     { name: 'no-test-code-in-product', severity: 'error', from: { path: '^(core|engine|scheduler|center|agent|cli|sim)/', pathNot: '\\.test\\.ts$|contract\\.ts$|test-helpers\\.ts$' }, to: { path: '^testkit/|\\.test\\.ts$' } },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     { name: 'no-unresolvable', severity: 'error', from: {}, to: { couldNotResolve: true } },

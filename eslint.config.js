@@ -15,4 +15,9 @@ export default tseslint.config(
       'no-new-func': 'error',
     },
   },
+  {
+    // The service layer takes a caller identity and knows no transport (the dependency checker keeps it off center/api and center/hub).
+    files: ['center/services/**/*.ts', 'center/reports/**/*.ts', 'center/uplink/uplink-service.ts', 'center/uplink/uplink-module.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: ['fastify', 'ws'].map((name) => ({ name, message: 'the service layer is free of HTTP: a route or the agent hub adapts it' })) }] },
+  },
 );

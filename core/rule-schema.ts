@@ -6,7 +6,7 @@ import { isValidTopic } from './topics.ts';
 /**
  * Rules: streaming SQL that the agents run next to their edge brokers
  * (docs/rules.md). The schema checks the form; the center compiles the
- * SQL when the rule is applied (center/api/manifest-worker.ts), so a bad rule is
+ * SQL when the rule is applied (center/services/manifest-worker.ts), so a bad rule is
  * refused with the line and column of the problem and never reaches an
  * edge.
  */

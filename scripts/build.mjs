@@ -40,8 +40,8 @@ export async function ensureBuilt() {
   const tmp = join(root, `dist.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   await build({
-    // The center parses request bodies on a thread of its own (center/api/manifest-parser.ts).
-    entryPoints: { gedge: join(root, 'cli', 'main.ts'), 'manifest-worker': join(root, 'center', 'api', 'manifest-worker.ts') },
+    // The center parses request bodies on a thread of its own (center/services/manifest-parser.ts).
+    entryPoints: { gedge: join(root, 'cli', 'main.ts'), 'manifest-worker': join(root, 'center', 'services', 'manifest-worker.ts') },
     outdir: tmp,
     outExtension: { '.js': '.mjs' },
     bundle: true,

@@ -8,7 +8,7 @@ import type { CertificateAuthority } from '../pki/authority.ts';
 import { MAX_CSR_BYTES, parseCsr } from '../../core/pki.ts';
 import type { Store } from '../store/store.ts';
 import { bodyText } from './resource-routes.ts';
-import { manifests } from './manifest-parser.ts';
+import { manifests } from '../services/manifest-parser.ts';
 
 const JOIN_TTL_S = 3600;
 
