@@ -1,9 +1,9 @@
-import { errorFromBody, unreachableReason, UnavailableError } from './errors.ts';
 import { lookupKind, type Resource } from './resources.ts';
 import type { SinkMessagesPage } from './device-schema.ts';
 import { BadRequestError } from './errors.ts';
 import { ExecClient, type ExecHandlers, type ExecRequest } from './exec-client.ts';
-import { fetchFor, type Fetch } from './tls-fetch.ts';
+import { fetchFor } from './tls-fetch.ts';
+import { ApiCore } from './api-core.ts';
 
 export interface ApplyItem {
   action: 'created' | 'configured' | 'unchanged';
@@ -31,17 +31,15 @@ export interface TokenView {
   caPin?: string;
 }
 
-/** The typed client for the center's API; the CLI, the dashboard and tests use only this. */
-export class ApiClient {
-  private readonly fetch: Fetch;
-
+/** The typed client for the center's API in Node: the CLI, simulators and tests use only this (the dashboard shares its ApiCore). */
+export class ApiClient extends ApiCore {
   /** `ca`: the center's CA certificate (PEM), trusted instead of the system's for https:// (gedge login stores it). */
   constructor(
-    readonly server: string,
+    server: string,
     private readonly token: string,
     private readonly ca?: string,
   ) {
-    this.fetch = fetchFor(server, ca ? { ca } : undefined);
+    super({ server, fetch: fetchFor(server, ca ? { ca } : undefined), headers: { authorization: `Bearer ${token}` } });
   }
 
   /** Every object, or with `limit` one page of at most that many; `continue` (from the previous page) is where the next starts. */
@@ -106,18 +104,8 @@ export class ApiClient {
   }
 
   /** Changes as they happen, from `since` (exclusive) when given. */
-  async *watch(kind: string, opts: { project?: string; selector?: string; since?: number; signal?: AbortSignal } = {}): AsyncGenerator<WatchEvent> {
-    const path = `/api/v1/${plural(kind)}${query({ watch: 'true', project: opts.project, labelSelector: opts.selector, since: opts.since?.toString() })}`;
-    let buf = '';
-    for await (const chunk of this.stream(path, opts.signal)) {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.trim()) yield JSON.parse(line) as WatchEvent;
-      }
-    }
+  watch(kind: string, opts: { project?: string; selector?: string; since?: number; signal?: AbortSignal } = {}): AsyncGenerator<WatchEvent> {
+    return this.lines<WatchEvent>(`/api/v1/${plural(kind)}${query({ watch: 'true', project: opts.project, labelSelector: opts.selector, since: opts.since?.toString() })}`, opts.signal);
   }
 
   /** `since`: a duration back from now (10m) or an RFC 3339 time; output from then on, to one second. */
@@ -129,42 +117,6 @@ export class ApiClient {
   /** Runs a command in a running instance over a WebSocket (see ExecClient); rejects when the center refuses. */
   exec(instance: string, req: ExecRequest, on: ExecHandlers = {}): Promise<ExecClient> {
     return ExecClient.open(this.server, this.token, instance, req, on, this.ca);
-  }
-
-  async raw(method: string, path: string, body?: string, contentType = 'application/json'): Promise<Response> {
-    try {
-      return await this.fetch(new URL(path, this.server), {
-        method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
-        body,
-      });
-    } catch (cause) {
-      throw new UnavailableError(`cannot reach the center at ${this.server}: ${unreachableReason(cause)}`, { cause });
-    }
-  }
-
-  private async json<T>(method: string, path: string, body?: string, contentType?: string): Promise<T> {
-    const res = await this.raw(method, path, body, contentType);
-    const data = (await res.json().catch(() => ({}))) as T & { code?: string; message?: string };
-    if (!res.ok) throw errorFromBody(res.status, data);
-    return data;
-  }
-
-  private async *stream(path: string, signal?: AbortSignal): AsyncGenerator<string> {
-    let res: Response;
-    try {
-      res = await this.fetch(new URL(path, this.server), { headers: { authorization: `Bearer ${this.token}` }, signal });
-    } catch (cause) {
-      if (signal?.aborted) return;
-      throw new UnavailableError(`cannot reach the center at ${this.server}: ${unreachableReason(cause)}`, { cause });
-    }
-    if (!res.ok) throw errorFromBody(res.status, (await res.json().catch(() => ({}))) as object);
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) yield decoder.decode(chunk, { stream: true });
-    } catch (err) {
-      if (!signal?.aborted) throw err;
-    }
   }
 }
 

@@ -98,9 +98,20 @@ export function errorFromBody(status: number, body: { code?: string; message?: s
     Unavailable: UnavailableError,
     Timeout: TimeoutError,
   };
-  const Ctor = (body.code && byCode[body.code]) || GedgeError;
-  const err = new Ctor(body.message ?? `HTTP ${status}`, { details: body.details ?? [] });
-  return err;
+  const Ctor = body.code ? byCode[body.code] : undefined;
+  if (Ctor) return new Ctor(body.message ?? `HTTP ${status}`, { details: body.details ?? [] });
+  return new RemoteError(status, body.code ?? `HTTP${status}`, body.message ?? `HTTP ${status}`, { details: body.details ?? [] });
+}
+
+/** A refusal whose code this client has no class for (TooManyRequests, say), or no answer at all (status 0): its status and code as they came. */
+export class RemoteError extends GedgeError {
+  override readonly status: number;
+  override readonly code: string;
+  constructor(status: number, code: string, message: string, opts: { details?: ErrorDetail[]; cause?: unknown } = {}) {
+    super(message, opts);
+    this.status = status;
+    this.code = code;
+  }
 }
 
 /**
@@ -114,5 +125,5 @@ export function unreachableReason(err: unknown): string {
   if (!(e instanceof Error)) return String(e);
   // An AggregateError (every address of a name refused) carries its own errors.
   const first = e instanceof AggregateError && e.errors[0] instanceof Error ? e.errors[0] : undefined;
-  return (first ?? e).message || (e as NodeJS.ErrnoException).code || e.name;
+  return (first ?? e).message || (e as { code?: string }).code || e.name;
 }

@@ -23,3 +23,4 @@ export * from './probe-address.ts';
 export * from './egress.ts';
 export * from './tls-fetch.ts';
 export * from './module.ts';
+export * from './api-core.ts';

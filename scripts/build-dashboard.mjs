@@ -22,7 +22,7 @@ export function isDashboardFresh() {
   if (!existsSync(STAMP)) return false;
   const built = statSync(STAMP).mtimeMs;
   // core/duration.ts: the one module of core the dashboard bundles (durations as manifests write them).
-  return [join(dir, 'src'), join(dir, 'index.html'), join(root, 'core', 'duration.ts'), fileURLToPath(import.meta.url)].every((p) => newest(p) <= built);
+  return [join(dir, 'src'), join(dir, 'index.html'), join(root, 'core', 'duration.ts'), join(root, 'core', 'api-core.ts'), join(root, 'core', 'errors.ts'), fileURLToPath(import.meta.url)].every((p) => newest(p) <= built);
 }
 
 /** The Vite configuration, inline (the build script is its only user). */

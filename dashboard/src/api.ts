@@ -1,21 +1,13 @@
-/** The center's public API from the browser: bearer token, JSON errors `{code, message, details}`, NDJSON streams. */
+/** The center's public API from the browser: core's ApiCore (the request layer the CLI's client shares) with the dashboard's session. */
 
-export interface ErrorDetail {
-  path: string;
-  message: string;
-  line?: number;
-}
+import { ApiCore } from '../../core/api-core.ts';
+import { errorFromBody, GedgeError, RemoteError, type ErrorDetail } from '../../core/errors.ts';
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details: ErrorDetail[] = [],
-  ) {
-    super(message);
-  }
-}
+/** The center's refusals, typed as core/errors.ts has them (`status`, `code`, `details`); RemoteError for what has no class, or no answer (status 0). */
+export { GedgeError as ApiError, RemoteError, type ErrorDetail };
+
+/** Any failure as the pages show it: the center's refusal, or a network error (status 0). */
+export const asApiError = (e: unknown): GedgeError => (e instanceof GedgeError ? e : new RemoteError(0, 'Network', String(e)));
 
 export interface Metadata {
   name: string;
@@ -51,13 +43,10 @@ export interface WatchLine {
  */
 const SESSION_HEADERS = { 'x-gedge-session': '1' };
 
-/** Exchanges a token for the session cookie; throws ApiError when the center refuses it. */
+/** Exchanges a token for the session cookie; throws the center's refusal as a typed error. */
 export async function startSession(token: string): Promise<void> {
   const res = await fetch('/api/v1/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
-  if (!res.ok) {
-    const body = (await res.json().catch(() => null)) as { code?: string; message?: string; details?: ErrorDetail[] } | null;
-    throw new ApiError(res.status, body?.code ?? `HTTP${res.status}`, body?.message ?? res.statusText, body?.details ?? []);
-  }
+  if (!res.ok) throw errorFromBody(res.status, ((await res.json().catch(() => null)) ?? {}) as { code?: string; message?: string; details?: ErrorDetail[] });
 }
 
 /** Whether the browser holds a session the center accepts. */
@@ -69,58 +58,19 @@ export async function endSession(): Promise<void> {
   await fetch('/api/v1/session', { method: 'DELETE' }).catch(() => undefined);
 }
 
-export class Api {
-  /** Called when the center rejects the token (401), so the app can ask for another. */
-  onUnauthorized: () => void = () => {};
+/** The session's API: every request says it is the dashboard's; `onUnauthorized` runs when the center no longer takes the session (401). */
+export class Api extends ApiCore {
+  constructor(onUnauthorized: () => void = () => undefined) {
+    super({ server: location.origin, fetch: (input, init) => fetch(input, init), headers: SESSION_HEADERS, onUnauthorized });
+  }
 
-  async request<T>(method: string, path: string, body?: string, contentType = 'application/yaml'): Promise<T> {
-    const res = await fetch(path, {
-      method,
-      headers: { ...SESSION_HEADERS, ...(body !== undefined ? { 'content-type': contentType } : {}) },
-      body,
-    });
-    if (!res.ok) throw await this.errorOf(res);
-    return (await res.json()) as T;
+  /** A manifest (YAML by default) or JSON body; the answer's JSON. */
+  request<T>(method: string, path: string, body?: string, contentType = 'application/yaml'): Promise<T> {
+    return this.json<T>(method, path, body, contentType);
   }
 
   get<T>(path: string): Promise<T> {
-    return this.request<T>('GET', path);
-  }
-
-  /** A streaming GET: yields text chunks until the server ends it or `signal` aborts. */
-  async *stream(path: string, signal: AbortSignal): AsyncGenerator<string> {
-    const res = await fetch(path, { headers: SESSION_HEADERS, signal });
-    if (!res.ok || !res.body) throw await this.errorOf(res);
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        yield value;
-      }
-    } finally {
-      reader.releaseLock();
-    }
-  }
-
-  /** NDJSON lines of a stream, parsed. */
-  async *lines<T>(path: string, signal: AbortSignal): AsyncGenerator<T> {
-    let buf = '';
-    for await (const chunk of this.stream(path, signal)) {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.trim()) yield JSON.parse(line) as T;
-      }
-    }
-  }
-
-  private async errorOf(res: Response): Promise<ApiError> {
-    if (res.status === 401) this.onUnauthorized();
-    const body = (await res.json().catch(() => null)) as { code?: string; message?: string; details?: ErrorDetail[] } | null;
-    return new ApiError(res.status, body?.code ?? `HTTP${res.status}`, body?.message ?? res.statusText, body?.details ?? []);
+    return this.json<T>('GET', path);
   }
 }
 

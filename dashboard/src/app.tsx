@@ -28,9 +28,7 @@ export function App() {
 
 function Session({ onSignOut, onExpired }: { onSignOut: () => void; onExpired: () => void }) {
   const live = useMemo(() => {
-    const api = new Api();
-    api.onUnauthorized = onExpired;
-    return new Live(api);
+    return new Live(new Api(onExpired));
   }, []);
   useEffect(() => () => live.close(), [live]);
   const route = useRoute();

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiError, path, type Api, type Obj, type WatchLine } from './api.ts';
+import { ApiError, asApiError, path, type Api, type Obj, type WatchLine } from './api.ts';
 
 /**
  * Everything live comes through one watch stream (`/api/v1/watch?kinds=...`):
@@ -47,7 +47,7 @@ class Collection {
       this.loaded = true;
       this.error = null;
     } catch (e) {
-      this.error = e instanceof ApiError ? e : new ApiError(0, 'Network', String(e));
+      this.error = asApiError(e);
     }
     this.notify(true);
   }
@@ -207,7 +207,7 @@ export function useObject<T extends Obj>(live: Live, plural: Plural, name: strin
         if (cancelled || (o.metadata.revision ?? 0) < revision) return;
         setState({ object: o, loaded: true, error: null });
       })
-      .catch((e: unknown) => !cancelled && setState({ object: null, loaded: true, error: e instanceof ApiError ? e : new ApiError(0, 'Network', String(e)) }));
+      .catch((e: unknown) => !cancelled && setState({ object: null, loaded: true, error: asApiError(e) }));
     return () => {
       cancelled = true;
       off();
@@ -232,7 +232,7 @@ export function useLiveQuery<T>(live: Live, url: string, plurals: readonly Plura
         const data = await live.api.get<T>(url);
         if (!cancelled) setState({ data, error: null });
       } catch (e) {
-        if (!cancelled) setState((s) => ({ data: s.data, error: e instanceof ApiError ? e : new ApiError(0, 'Network', String(e)) }));
+        if (!cancelled) setState((s) => ({ data: s.data, error: asApiError(e) }));
       }
     };
     const schedule = () => {

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, type Api } from '../api.ts';
+import { asApiError, type ApiError, type Api } from '../api.ts';
 import type { ApplyItem } from './apply-results.tsx';
 
 export const APPLY_URL = '/api/v1/apply';
@@ -7,7 +7,6 @@ export const APPLY_URL = '/api/v1/apply';
 /** The last finished check of the text, as the center judged it with a dry run. */
 export type Check = { state: 'empty' } | { state: 'valid'; items: ApplyItem[] } | { state: 'invalid'; error: ApiError } | { state: 'unknown' };
 
-export const asApiError = (e: unknown) => (e instanceof ApiError ? e : new ApiError(0, 'Network', String(e)));
 
 /**
  * Checks `text` with POST /api/v1/apply?dryRun=true, 400 ms after the last

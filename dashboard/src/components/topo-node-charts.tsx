@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiError } from '../api.ts';
+import { asApiError, type ApiError } from '../api.ts';
 import { useLive } from '../context.ts';
 import { useI18n } from '../i18n/index.ts';
 import { TimeChart, type ChartSeries } from './chart.tsx';
@@ -60,7 +60,7 @@ export function NodeCharts({ name, usage }: { name: string; usage: Usage | undef
     live.api
       .get<Telemetry>(`/api/v1/nodes/${encodeURIComponent(name)}/telemetry?range=${range}`)
       .then((d) => !cancelled && setData(fromApi(d)))
-      .catch((e: unknown) => !cancelled && setError(e instanceof ApiError ? e : new ApiError(0, 'Network', String(e))));
+      .catch((e: unknown) => !cancelled && setError(asApiError(e)));
     return () => {
       cancelled = true;
     };

@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from '../api.ts';
+import { asApiError, type ApiError } from '../api.ts';
 import { useLive } from '../context.ts';
 import { useI18n } from '../i18n/index.ts';
 import { Card, ErrorBox } from './ui.tsx';
@@ -70,7 +70,7 @@ export function LogStream({ project, name }: { project: string; name: string }) 
         if (partial) push([partial]);
         setEnded(true);
       } catch (e) {
-        if (!abort.signal.aborted) setError(e instanceof ApiError ? e : new ApiError(0, 'Network', String(e)));
+        if (!abort.signal.aborted) setError(asApiError(e));
       }
     })();
     return () => {

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiError } from '../api.ts';
+import { asApiError, type ApiError } from '../api.ts';
 import { useLive } from '../context.ts';
 import { useI18n } from '../i18n/index.ts';
 import { TimeChart } from './chart.tsx';
@@ -31,7 +31,7 @@ export function InstanceUsage({ project, name, node }: { project: string; name: 
     const load = () =>
       live.api.get<Telemetry>(url).then(
         (data) => !cancelled && setState({ data, error: null }),
-        (e: unknown) => !cancelled && setState((s) => ({ data: s.data, error: e instanceof ApiError ? e : new ApiError(0, 'Network', String(e)) })),
+        (e: unknown) => !cancelled && setState((s) => ({ data: s.data, error: asApiError(e) })),
       );
     void load();
     const off = live.onChange(['nodes'], (l) => {

@@ -1,11 +1,11 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
-import type { ApiError } from '../api.ts';
+import { asApiError, type ApiError } from '../api.ts';
 import { useLive } from '../context.ts';
 import { useI18n } from '../i18n/index.ts';
 import { Card, Page } from '../components/ui.tsx';
 import { YamlEditor, type EditorControl } from '../components/yaml-editor.tsx';
 import { TEMPLATES } from '../components/apply-templates.ts';
-import { APPLY_URL, asApiError, useDryRun, type Check } from '../components/apply-validation.ts';
+import { APPLY_URL, useDryRun, type Check } from '../components/apply-validation.ts';
 import { ErrorList, PlanList, ResultList, diagnosticsOf, type ApplyItem } from '../components/apply-results.tsx';
 
 // Per tab: a reload keeps the draft, a new tab starts from a template.
