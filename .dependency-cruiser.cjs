@@ -1,16 +1,17 @@
 /** Dependencies point one way (STYLE.md): everything may use core; center and agent never import each other; cli talks to the center only through the API client. */
 module.exports = {
   forbidden: [
-    { name: 'core-is-the-base', severity: 'error', from: { path: '^core/' }, to: { path: '^(scheduler|center|agent|cli|testkit|bench|dashboard)/' } },
+    { name: 'core-is-the-base', severity: 'error', from: { path: '^core/' }, to: { path: '^(scheduler|broker|center|agent|cli|testkit|bench|dashboard)/' } },
     { name: 'core-below-the-engine', severity: 'error', comment: 'the engine builds on core (topics); the center\'s manifest worker, not the Rule schema, compiles a rule\'s SQL', from: { path: '^core/' }, to: { path: '^engine/' } },
     { name: 'engine-is-pure', severity: 'error', comment: 'the rule engine is pure logic; the agent feeds it and runs its actions', from: { path: '^engine/' }, to: { path: '^(scheduler|center|agent|cli|testkit|bench|dashboard)/|^core/(?!topics\\.ts$)' } },
     { name: 'scheduler-is-pure', severity: 'error', comment: 'the scheduler is pure logic over core types; the center feeds it', from: { path: '^scheduler/' }, to: { path: '^(center|agent|cli|testkit|bench|dashboard)/' } },
-    { name: 'center-not-agent', severity: 'error', from: { path: '^center/' }, to: { path: '^(agent|cli)/' } },
+    { name: 'broker-is-a-part', severity: 'error', comment: 'the edge MQTT broker builds on core alone; the agent gives it its device directory, hooks, listen addresses and data dir', from: { path: '^broker/' }, to: { path: '^(engine|scheduler|center|agent|cli|sim|bench|dashboard)/' } },
+    { name: 'center-not-agent', severity: 'error', from: { path: '^center/' }, to: { path: '^(agent|broker|cli)/' } },
     { name: 'agent-not-center', severity: 'error', from: { path: '^agent/' }, to: { path: '^(center|scheduler|cli)/' } },
-    { name: 'cli-uses-the-api-client', severity: 'error', comment: 'the CLI may start a center or agent process, but reads and writes state only through core/api-client', from: { path: '^cli/', pathNot: '^cli/commands/processes\\.ts$' }, to: { path: '^(center|agent)/' } },
-    { name: 'sim-uses-the-api-client', severity: 'error', comment: 'the simulators provision through core/api-client and talk MQTT to the edge brokers, like any outside program (the scenario\'s e2e test also drives the dashboard through its browser helper)', from: { path: '^sim/', pathNot: '\\.test\\.ts$' }, to: { path: '^(center|agent|engine|scheduler|dashboard|cli)/' } },
+    { name: 'cli-uses-the-api-client', severity: 'error', comment: 'the CLI may start a center or agent process, but reads and writes state only through core/api-client', from: { path: '^cli/', pathNot: '^cli/commands/processes\\.ts$' }, to: { path: '^(center|agent|broker)/' } },
+    { name: 'sim-uses-the-api-client', severity: 'error', comment: 'the simulators provision through core/api-client and talk MQTT to the edge brokers, like any outside program (the scenario\'s e2e test also drives the dashboard through its browser helper)', from: { path: '^sim/', pathNot: '\\.test\\.ts$' }, to: { path: '^(center|agent|broker|engine|scheduler|dashboard|cli)/' } },
     { name: 'services-free-of-http', severity: 'error', comment: 'the service layer (center/services, center/reports, uplink ingest) takes a caller identity and knows no transport: the routes and the agent hub adapt it', from: { path: '^center/(services|reports)/|^center/uplink/uplink-(service|module)\\.ts$' }, to: { path: '^center/(api|hub)/' } },
-    { name: 'no-test-code-in-product', severity: 'error', from: { path: '^(core|engine|scheduler|center|agent|cli|sim)/', pathNot: '\\.test\\.ts$|contract\\.ts$|test-helpers\\.ts$' }, to: { path: '^testkit/|\\.test\\.ts$' } },
+    { name: 'no-test-code-in-product', severity: 'error', from: { path: '^(core|engine|scheduler|broker|center|agent|cli|sim)/', pathNot: '\\.test\\.ts$|contract\\.ts$|test-helpers\\.ts$' }, to: { path: '^testkit/|\\.test\\.ts$' } },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     { name: 'no-unresolvable', severity: 'error', from: {}, to: { couldNotResolve: true } },
   ],

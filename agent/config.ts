@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_LIMITS } from './broker/limits.ts';
+import { DEFAULT_LIMITS } from '../broker/limits.ts';
 import { labelsSchema, nameSchema } from '../core/index.ts';
-import { hostPortString } from './network/host-port.ts';
+import { hostPortString } from '../core/host-port.ts';
 import { uplinkOptionsSchema } from './uplink/options.ts';
 
 export const agentConfigSchema = z
@@ -46,7 +46,7 @@ export const agentConfigSchema = z
     mqttListen: z.union([z.literal('off'), hostPortString(0)]).default('off'),
     /** host:port of a plain MQTT over WebSocket listener (path /mqtt); off when unset. */
     mqttWsListen: hostPortString(0).optional(),
-    /** What the edge broker accepts (agent/broker/limits.ts): packet size, CONNECT timeout, connections. */
+    /** What the edge broker accepts (broker/limits.ts): packet size, CONNECT timeout, connections. */
     mqttLimits: z
       .object({
         maxPacketBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(DEFAULT_LIMITS.maxPacketBytes),

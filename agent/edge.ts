@@ -5,11 +5,11 @@ import type { NodeCertificate } from './node-certificate.ts';
 import type { LocalState } from './local-state.ts';
 import type { EdgeObjects } from './devices/edge-objects.ts';
 import type { RuleHost } from './rules/rule-host.ts';
-import { EdgeBroker } from './broker/index.ts';
+import { EdgeBroker } from '../broker/index.ts';
 import { DeviceService } from './devices/device-service.ts';
 import { UplinkRouter } from './devices/uplink-router.ts';
 import { UplinkQueue, UplinkSender } from './uplink/index.ts';
-import { parseHostPort } from './network/host-port.ts';
+import { parseHostPort } from '../core/host-port.ts';
 
 /** What serves the site's devices: the edge broker, the device service, and the uplink queue, sender and router. */
 export interface EdgeParts {

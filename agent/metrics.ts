@@ -2,7 +2,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { EdgeUplinkStatus, InstancePhase, ModuleHealth } from '../core/index.ts';
 import { processRegistry, registerModuleMetrics } from '../core/prometheus.ts';
 import { registerRuleMetrics } from '../engine/prometheus.ts';
-import type { BrokerStats } from './broker/index.ts';
+import type { BrokerStats } from '../broker/index.ts';
 import type { RuleHost } from './rules/rule-host.ts';
 
 /** What the agent's metrics are read from, at scrape time (undefined: that part does not run on this node). */

@@ -6,7 +6,7 @@ import { LocalState } from './local-state.ts';
 import { prepareDataDir } from './data-dir.ts';
 import { loadOrJoin } from './identity.ts';
 import { NodeCertificate } from './node-certificate.ts';
-import { certificateAddresses } from './network/host-port.ts';
+import { certificateAddresses } from '../core/host-port.ts';
 import { detectCapacity } from './usage.ts';
 import { WorkloadUsers } from './workload-users.ts';
 import { Workloads } from './workloads.ts';

@@ -17,10 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Route } from '../core/index.ts';
-import { EdgeBroker } from '../agent/broker/index.ts';
+import { EdgeBroker } from '../broker/index.ts';
 import { UplinkRouter } from '../agent/devices/uplink-router.ts';
 import { UplinkQueue } from '../agent/uplink/index.ts';
-import { TestDirectory } from '../agent/broker/test-helpers.ts';
+import { TestDirectory } from '../broker/test-helpers.ts';
 
 /** Devices of project `bench`; the secret of D is `secret-D`. */
 export const BENCH_PROJECT = 'bench';

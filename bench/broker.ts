@@ -26,7 +26,7 @@
 // clients verify both against the CA (TLS 1.3, P-256).
 // Peers run back to back within each round; each figure is the median of
 // BENCH_ROUNDS rounds (5). Ours writes each connection's packets of one
-// event-loop turn in one writev (agent/broker/wire.ts), which bare aedes
+// event-loop turn in one writev (broker/wire.ts), which bare aedes
 // does not: that is where it gains on aedes in throughput. Ours runs with
 // gedge's node flags (cli/launch.ts): without them, once the throughput runs
 // have come and gone V8 keeps a 1 MiB young generation, and the scavenge every

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { nowIso, type AgentMessage, type Device, type DeviceCommand, type DeviceCommandStatus, type DeviceStatus, projectOf, durationMs, nameKey, splitNameKey } from '../../core/index.ts';
-import type { BrokerMessage, DeviceRef, EdgeBroker } from '../broker/index.ts';
+import type { BrokerMessage, DeviceRef, EdgeBroker } from '../../broker/index.ts';
 import type { LocalState } from '../local-state.ts';
 import { objectKey } from '../sync.ts';
 import type { EdgeChange, EdgeObjects } from './edge-objects.ts';

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { HELLO_HOLDS_MAX, routeRunsAt, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Node, type Route, type Rule, type Site, projectOf, nameKey } from '../../core/index.ts';
-import type { DeviceDirectory, DeviceIdentity } from '../broker/index.ts';
+import type { DeviceDirectory, DeviceIdentity } from '../../broker/index.ts';
 import { objectKey } from '../sync.ts';
 
 

@@ -28,7 +28,7 @@ import { isTwinRequest, type TwinRequest } from '../../core/topics.ts';
  *   `twin/<request>/accepted` or `twin/<request>/rejected` (`{"code": 400,
  *   "message"}`), as AWS IoT's shadows and Azure's twins answer theirs.
  * Only the edge writes `desired`, `delta` and the answers: a device may
- * publish under `twin/` only its three requests (agent/broker/session.ts).
+ * publish under `twin/` only its three requests (broker/session.ts).
  */
 export const twinTopics = (device: string) => ({
   desired: `devices/${device}/twin/desired`,

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import type { Route } from '../../core/index.ts';
-import type { BrokerMessage } from '../broker/index.ts';
-import { device, startBroker, TestDirectory } from '../broker/test-helpers.ts';
+import type { BrokerMessage } from '../../broker/index.ts';
+import { device, startBroker, TestDirectory } from '../../broker/test-helpers.ts';
 import { UplinkQueue } from '../uplink/index.ts';
 import { UplinkRouter } from './uplink-router.ts';
 

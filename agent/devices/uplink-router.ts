@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { projectOf, nameKey, splitNameKey } from '../../core/index.ts';
 import type { Route } from '../../core/index.ts';
-import { topicMatches, type BrokerMessage } from '../broker/index.ts';
+import { topicMatches, type BrokerMessage } from '../../broker/index.ts';
 import type { PublishOrigin, UplinkQueue } from '../uplink/index.ts';
 
 /**

@@ -4,7 +4,7 @@ import { decodeKey } from './probe-frame.ts';
 import { ProbeResponder } from './probe-responder.ts';
 import { Prober, type PeerRtt } from './prober.ts';
 import { RttWindow } from './rtt-window.ts';
-import { formatHostPort, isWildcard, parseHostPort, type HostPort } from './host-port.ts';
+import { formatHostPort, isWildcard, parseHostPort, type HostPort } from '../../core/host-port.ts';
 
 export interface ProbingOptions {
   /** host:port the responder listens on (port 0: any free port). */

@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { FrameReader, verifyFrame } from './probe-frame.ts';
 import { ProbeListenError } from './errors.ts';
-import type { HostPort } from './host-port.ts';
+import type { HostPort } from '../../core/host-port.ts';
 
 export interface ResponderOptions extends HostPort {
   logger?: Logger;

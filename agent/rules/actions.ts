@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { TEMPLATE_FIELD, tlsFetch, type EgressPolicy, type Fetch, type RuleAction, type RuleSpec, durationMs } from '../../core/index.ts';
-import type { EdgeBroker } from '../broker/index.ts';
+import type { EdgeBroker } from '../../broker/index.ts';
 import type { UplinkQueue } from '../uplink/index.ts';
 
 /** Where a rule's result rows go: the edge broker (actuation), the uplink queue, a webhook, the log. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { nowIso, ruleTargets, type EgressPolicy, type Rule, type RuleNodeStatus, type TargetSubject, projectOf, projectKey } from '../../core/index.ts';
 import { Engine, type CheckpointStore, type RuleState } from '../../engine/index.ts';
-import type { BrokerMessage, EdgeBroker } from '../broker/index.ts';
+import type { BrokerMessage, EdgeBroker } from '../../broker/index.ts';
 import type { LocalState } from '../local-state.ts';
 import type { UplinkQueue } from '../uplink/index.ts';
 import { ActionRunner } from './actions.ts';

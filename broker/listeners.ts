@@ -4,7 +4,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import { parseHostPort } from '../network/host-port.ts';
+import { parseHostPort } from '../core/host-port.ts';
 import { BrokerListenError } from './errors.ts';
 import type { ConnectionLimiter } from './limits.ts';
 

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { waitFor } from '../../core/wait-for.ts';
+import { waitFor } from '../core/wait-for.ts';
 import { EdgeBroker } from './edge-broker.ts';
-import type { BrokerMessage, DeviceDirectory, DeviceIdentity, DeviceRef, EdgeBrokerOptions } from './types.ts';
+import type { BrokerMessage, DeviceDirectory, DeviceIdentity, DeviceRef, EdgeBrokerSettings } from './types.ts';
 
 /** Test helpers: a real DeviceDirectory over sha256 hashes (as the agent keeps them), brokers on free ports, MQTT.js devices. */
 
@@ -66,7 +66,7 @@ export interface TestBroker {
   close(): Promise<void>;
 }
 
-export async function startBroker(directory: DeviceDirectory, o: Partial<EdgeBrokerOptions> & { dataDir?: string } = {}): Promise<TestBroker> {
+export async function startBroker(directory: DeviceDirectory, o: Partial<EdgeBrokerSettings> & { dataDir?: string } = {}): Promise<TestBroker> {
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'gedge-broker-'));
   const seen: Seen = { published: [], connects: [], disconnects: [] };
   const broker = await EdgeBroker.start({
@@ -104,7 +104,7 @@ export async function startBroker(directory: DeviceDirectory, o: Partial<EdgeBro
 }
 
 /** Runs `fn` with a broker on a fresh data dir, closed (and removed) afterwards whatever happens. */
-export async function withBroker(directory: DeviceDirectory, o: Partial<EdgeBrokerOptions>, fn: (b: TestBroker) => Promise<void>): Promise<void> {
+export async function withBroker(directory: DeviceDirectory, o: Partial<EdgeBrokerSettings>, fn: (b: TestBroker) => Promise<void>): Promise<void> {
   const b = await startBroker(directory, o);
   try {
     await fn(b);

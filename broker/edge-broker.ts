@@ -3,7 +3,7 @@ import type { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { nameSchema } from '../../core/schema-base.ts';
+import { nameSchema } from '../core/schema-base.ts';
 import { Counters } from './counters.ts';
 import { guardedEmitter } from './emitter.ts';
 import { InvalidTopicError } from './errors.ts';
@@ -34,9 +34,8 @@ export class EdgeBroker {
 
   static async start(o: EdgeBrokerOptions): Promise<EdgeBroker> {
     installWire();
-    mkdirSync(o.dataDir, { recursive: true });
     const log = o.logger ?? pino({ level: 'silent' });
-    const persistence = new SqlitePersistence(join(o.dataDir, 'broker.db'));
+    const persistence = o.persistence ?? openPersistence(o.dataDir);
     const counters = new Counters();
     const hooks = o.hooks ?? {};
     const gate = new Gatekeeper({ directory: o.directory, counters }, persistence, hooks, log);
@@ -233,3 +232,8 @@ function checkProject(project: string): void {
 
 const toBuffer = (p: Buffer | string): Buffer => (typeof p === 'string' ? Buffer.from(p) : p);
 const noop = (): void => undefined;
+
+function openPersistence(dataDir: string): SqlitePersistence {
+  mkdirSync(dataDir, { recursive: true });
+  return new SqlitePersistence(join(dataDir, 'broker.db'));
+}

@@ -1,7 +1,7 @@
-import { nameSchema } from '../../core/schema-base.ts';
+import { nameSchema } from '../core/schema-base.ts';
 import type { DeviceRef } from './types.ts';
 
-export { filterCovers, isTwinRequest, isValidFilter, isValidTopic, topicMatches } from '../../core/topics.ts';
+export { filterCovers, isTwinRequest, isValidFilter, isValidTopic, topicMatches } from '../core/topics.ts';
 
 /** The project of a client id without one. */
 export const DEFAULT_PROJECT = 'default';

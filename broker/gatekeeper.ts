@@ -1,7 +1,7 @@
 import type { AedesPublishPacket, AuthenticateError, Client, ConnectPacket, PublishPacket, SubscribePacket, Subscription, UnsubscribePacket } from 'aedes';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { certificateFacts } from '../../core/ca-pin.ts';
+import { certificateFacts } from '../core/ca-pin.ts';
 import { SESSION, Session, sessionOf, type Access, type AedesClient, type MqttParser } from './session.ts';
 import type { SqlitePersistence } from './sqlite-persistence.ts';
 import { DEFAULT_PROJECT, isValidTopic, parseClientId } from './topics.ts';

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { device, gone, inbox, TestDirectory, until, withBroker as withDirectoryBroker, type TestBroker } from './test-helpers.ts';
+import { EdgeBroker } from './edge-broker.ts';
+import { SqlitePersistence } from './sqlite-persistence.ts';
 
 const directory = new TestDirectory()
   .add('acme', 'sensor', 's3cret', { publish: ['plant/#'], subscribe: ['plant/#'] })
@@ -182,3 +184,22 @@ test('MQTT over WebSocket at /mqtt', () =>
     },
     { ws: '127.0.0.1:0' },
   ));
+
+test('a broker on a persistence its caller opened (here in memory) keeps its sessions and queued messages there', async () => {
+  const persistence = new SqlitePersistence(':memory:');
+  const broker = await EdgeBroker.start({ tcp: '127.0.0.1:0', persistence, directory });
+  const url = `mqtt://127.0.0.1:${broker.ports.tcp}`;
+  const panel = await device(url, 'acme/panel', 'p4nel', { clean: false });
+  await panel.subscribeAsync('plant/+/temp', { qos: 1 });
+  await panel.endAsync();
+  const sensor = await device(url, 'acme/sensor', 's3cret');
+  await sensor.publishAsync('plant/1/temp', 'queued for the panel', { qos: 1 });
+  await sensor.endAsync();
+  // The panel's persistent session and its queued message are in the injected store.
+  const back = await device(url, 'acme/panel', 'p4nel', { clean: false });
+  const got = inbox(back);
+  await until(() => got.length === 1, 'the queued message');
+  assert.equal(got[0]!.payload, 'queued for the panel');
+  await back.endAsync();
+  await broker.close();
+});

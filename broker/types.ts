@@ -1,3 +1,4 @@
+import type { SqlitePersistence } from './sqlite-persistence.ts';
 import type { BrokerLimits } from './limits.ts';
 import type { ServerTls } from './listeners.ts';
 import type { Logger } from 'pino';
@@ -58,7 +59,17 @@ export interface BrokerHooks {
   onPublish?(msg: BrokerMessage): void | Promise<void>;
 }
 
-export interface EdgeBrokerOptions {
+/**
+ * Where sessions, subscriptions, queued and retained messages live (as
+ * aedes takes its persistence): DATADIR/broker.db, kept across restarts, or
+ * a persistence the caller opened (`:memory:` for a throwaway broker); the
+ * broker closes it when it closes.
+ */
+export type BrokerStorage = { dataDir: string; persistence?: never } | { persistence: SqlitePersistence; dataDir?: never };
+
+export type EdgeBrokerOptions = BrokerStorage & EdgeBrokerSettings;
+
+export interface EdgeBrokerSettings {
   /** MQTT over TCP in clear, "host:port" (port 0: any free port); off when undefined. */
   tcp?: string;
   /** MQTT over WebSocket (path /mqtt) in clear; off when undefined. */
@@ -69,8 +80,6 @@ export interface EdgeBrokerOptions {
   wss?: string;
   /** What the TLS listeners serve (the node's certificate) and the CA device certificates chain to. */
   certificate?: ServerTls;
-  /** Sessions, queued messages and retained messages live in DATADIR/broker.db and survive a restart. */
-  dataDir: string;
   directory: DeviceDirectory;
   hooks?: BrokerHooks;
   logger?: Logger;
