@@ -13,13 +13,23 @@ import { ConnectionLimiter, DEFAULT_LIMITS, guardPacketSize } from './limits.ts'
 import { sessionOf, type AedesClient, type RoutedPacket } from './session.ts';
 import { SqlitePersistence } from './sqlite-persistence.ts';
 import { isValidFilter, isValidTopic, topicMatches } from './topics.ts';
-import type { BrokerHooks, BrokerStats, DeviceRef, EdgeBrokerOptions, MessageHandler, PublishOptions } from './types.ts';
+import type { BrokerHooks, BrokerStats, DeviceRef, EdgeBrokerSettings, MessageHandler, PublishOptions } from './types.ts';
 import { ADMINISTRATIVE_ACTION, disconnect, installWire, writeDirect } from './wire.ts';
 
 /** Messages routed at once before aedes' emitter queues the next (aedes' default). */
 const EMITTER_CONCURRENCY = 100;
 /** How often ended MQTT 5 sessions are looked for. */
 const EXPIRY_SWEEP_MS = 30_000;
+
+/**
+ * Where sessions, subscriptions, queued and retained messages live (as
+ * aedes takes its persistence): DATADIR/broker.db, kept across restarts, or
+ * a persistence the caller opened (`:memory:` for a throwaway broker); the
+ * broker closes it when it closes.
+ */
+export type BrokerStorage = { dataDir: string; persistence?: never } | { persistence: SqlitePersistence; dataDir?: never };
+
+export type EdgeBrokerOptions = BrokerStorage & EdgeBrokerSettings;
 
 /**
  * The MQTT broker every agent runs for its site's devices: aedes behind our

@@ -1,4 +1,3 @@
-import type { SqlitePersistence } from './sqlite-persistence.ts';
 import type { BrokerLimits } from './limits.ts';
 import type { ServerTls } from './listeners.ts';
 import type { Logger } from 'pino';
@@ -58,16 +57,6 @@ export interface BrokerHooks {
    */
   onPublish?(msg: BrokerMessage): void | Promise<void>;
 }
-
-/**
- * Where sessions, subscriptions, queued and retained messages live (as
- * aedes takes its persistence): DATADIR/broker.db, kept across restarts, or
- * a persistence the caller opened (`:memory:` for a throwaway broker); the
- * broker closes it when it closes.
- */
-export type BrokerStorage = { dataDir: string; persistence?: never } | { persistence: SqlitePersistence; dataDir?: never };
-
-export type EdgeBrokerOptions = BrokerStorage & EdgeBrokerSettings;
 
 export interface EdgeBrokerSettings {
   /** MQTT over TCP in clear, "host:port" (port 0: any free port); off when undefined. */
