@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { ApiClient, KINDS, type Fetch } from '../../core/index.ts';
+import { waitFor, ApiClient, KINDS, type Fetch } from '../../core/index.ts';
 import { startCenter } from '../center.ts';
 import { openApiDocument } from './openapi.ts';
 
@@ -70,7 +70,7 @@ test('the document describes every route the center serves and no other; ApiClie
     // The hand-written client: every request it makes (method, path, query parameters) is one the document describes.
     const api = new ApiClient(center.url, center.adminToken!, center.caCertificate);
     const sent: { method: string; url: URL }[] = [];
-    const client = api as unknown as { fetch: Fetch };
+    const client = (api as unknown as { transport: { fetch: Fetch } }).transport;
     const real = client.fetch;
     client.fetch = (input, init) => {
       sent.push({ method: (init?.method ?? 'GET').toLowerCase(), url: new URL(input instanceof Request ? input.url : String(input)) });
@@ -91,7 +91,10 @@ test('the document describes every route the center serves and no other; ApiClie
     for (const action of ['undo', 'pause', 'resume'] as const) await settle(api.rollout(action, 's', { project: 'default', toRevision: 1 }));
     await settle(api.centerCa());
     const stop = new AbortController();
-    const watching = settle((async () => { for await (const _ of api.watch('Service', { project: 'default', selector: 'a=b', since: 0, signal: stop.signal })) stop.abort(); })());
+    const watching = settle((async () => { for await (const _ of api.watch('Service', { project: 'default', selector: 'a=b', since: 0, signal: stop.signal })) break; })());
+    // Nothing matches a=b: the request is what is checked, not an event (the first bookmark would be a minute away).
+    await waitFor(() => sent.some((r) => r.url.searchParams.get('watch') === 'true'), 10_000, 'the watch request sent');
+    stop.abort();
     await watching;
     await settle((async () => { for await (const _ of api.logs('i', { project: 'default', tailBytes: 10, since: '1m', follow: true })) break; })());
     assert.ok(sent.length >= 16, `${sent.length} requests recorded`);
