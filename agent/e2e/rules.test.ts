@@ -79,7 +79,8 @@ describe('rules at the edge', () => {
 
     // Free flow: fast vehicles, no queue, no command.
     for (let i = 0; i < 10; i++) await loop1.publishAsync('traffic/n1/loop', JSON.stringify({ approach: 'north', speed: 50 }), { qos: 1 });
-    await new Promise((r) => setTimeout(r, 1200));
+    // Wait for the rule to have taken all ten and left them out (WHERE), not for a while.
+    await waitFor(async () => { const x = await status('queue-light'); return x && x.in >= 10 && x.filtered >= 10; }, 10_000, 'the free-flow readings counted and filtered');
     assert.equal(commands.length, 0, 'no command in free flow');
     // A queue forms in the north: slow vehicles seen by both loops within the same second.
     for (let i = 0; i < 4; i++) {

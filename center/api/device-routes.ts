@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { KINDS, durationMs, durationSchema, NotFoundError, nameSchema, parseOrThrow, type DeviceCredential, DEFAULT_PROJECT } from '../../core/index.ts';
+import { KINDS, durationSchema, nameSchema, parseOrThrow } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { jsonBody } from './auth-routes.ts';
 import { MAX_CSR_BYTES } from '../../core/pki.ts';
 import type { CertificateAuthority } from '../pki/authority.ts';
+import { DeviceCredentials } from '../services/device-credentials.ts';
 
 export const credentialRequestSchema = z
   .object({
@@ -37,60 +37,22 @@ export const credentialIssuedSchema = z
   })
   .strict();
 
-/**
- * Device credentials: the center generates a random secret, keeps only its
- * sha256 (in a DeviceCredential, synced to the device's edge so it can
- * authenticate the device offline) and returns the secret once. The device
- * signs in to its edge broker with client id `<project>/<device>` and the
- * secret as password.
- */
+/** Device credentials over HTTP: the request parsed, then center/services/device-credentials.ts. */
 export function registerDeviceRoutes(app: FastifyInstance, store: Store, ca: CertificateAuthority): void {
+  const credentials = new DeviceCredentials(store, ca);
+  const target = (params: unknown) => parseOrThrow(z.object({ project: nameSchema, device: nameSchema }), params, 'path');
+
   app.post('/api/v1/projects/:project/devices/:device/credentials', async (req, reply) => {
-    const params = parseOrThrow(z.object({ project: nameSchema, device: nameSchema }), req.params, 'path');
+    const { project, device } = target(req.params);
     const body = parseOrThrow(credentialRequestSchema, typeof req.body === 'string' && req.body.trim() ? await jsonBody(req.body) : {}, 'credential request');
-    if (!(await store.get('Device', params.project, params.device))) {
-      throw new NotFoundError(`device "${params.device}" not found in project "${params.project}"`, { details: [{ path: 'device', message: 'not found' }] });
-    }
-    const id = randomBytes(8).toString('hex');
-    const secret = randomBytes(32).toString('base64url');
-    const credential: DeviceCredential = {
-      apiVersion: 'gedge.io/v1',
-      kind: 'DeviceCredential',
-      metadata: { name: id, project: params.project, labels: { 'gedge.io/device': params.device } },
-      spec: {
-        device: params.device,
-        hash: createHash('sha256').update(secret).digest('hex'),
-        description: body.description,
-        ...(body.ttl ? { expiresAt: new Date(Date.now() + durationMs(body.ttl)).toISOString() } : {}),
-      },
-    };
-    const created = await store.create(credential);
-    const clientId = params.project === DEFAULT_PROJECT ? params.device : `${params.project}/${params.device}`;
-    const issued: z.output<typeof credentialIssuedSchema> = { credential: created as DeviceCredential, clientId, username: clientId, password: `gdg_${id}_${secret}` };
+    const issued: z.output<typeof credentialIssuedSchema> = await credentials.issueSecret(project, device, body);
     return reply.status(201).send(issued);
   });
 
   // An X.509 client certificate instead of a secret: the device keeps its key; the edge checks the certificate offline.
   app.post('/api/v1/projects/:project/devices/:device/certificates', async (req, reply) => {
-    const params = parseOrThrow(z.object({ project: nameSchema, device: nameSchema }), req.params, 'path');
-    const body = parseOrThrow(certificateRequestSchema, await jsonBody(bodyTextOf(req.body)), 'certificate request');
-    if (!(await store.get('Device', params.project, params.device))) {
-      throw new NotFoundError(`device "${params.device}" not found in project "${params.project}"`, { details: [{ path: 'device', message: 'not found' }] });
-    }
-    const issued = await ca.issue(body.csr, { commonName: `${params.project}/${params.device}`, unit: 'device', lifetimeMs: durationMs(body.ttl), usage: 'client' });
-    const credential: DeviceCredential = {
-      apiVersion: 'gedge.io/v1',
-      kind: 'DeviceCredential',
-      // Named by the certificate's serial: the edge finds the record from the certificate alone.
-      metadata: { name: issued.serial, project: params.project, labels: { 'gedge.io/device': params.device } },
-      spec: { device: params.device, certificate: { fingerprint: issued.fingerprint, notAfter: issued.notAfter.toISOString() }, expiresAt: issued.notAfter.toISOString(), description: body.description },
-    };
-    const created = await store.create(credential);
-    const clientId = params.project === DEFAULT_PROJECT ? params.device : `${params.project}/${params.device}`;
-    return reply.status(201).send({ credential: created, clientId, certificate: issued.pem, ca: ca.certPem });
+    const { project, device } = target(req.params);
+    const body = parseOrThrow(certificateRequestSchema, await jsonBody(typeof req.body === 'string' ? req.body : ''), 'certificate request');
+    return reply.status(201).send(await credentials.issueCertificate(project, device, body));
   });
-}
-
-function bodyTextOf(body: unknown): string {
-  return typeof body === 'string' ? body : '';
 }
