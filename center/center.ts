@@ -4,6 +4,7 @@ import { centerConfigSchema, type CenterConfig } from './config.ts';
 import type { Store } from './store/store.ts';
 import { servedRoutes } from './api/server.ts';
 import { centerModules, newCenterParts } from './modules.ts';
+import { bootstrapAdmin } from './auth/tokens.ts';
 
 export const VERSION = '0.1.0';
 
@@ -44,7 +45,9 @@ export async function startCenter(input: Partial<CenterConfig>, logger?: Logger)
     // The module's own error (a taken port, a store that does not open): what the operator must fix.
     throw err instanceof ModuleFailedError ? err.cause : err;
   }
-  const { url, port, local, ca, store, adminToken, app } = parts;
+  const { url, port, local, ca, store, app } = parts;
+  // Made once everything runs: a first start that fails (a taken port, say) must not make a token nobody is shown.
+  const adminToken = await bootstrapAdmin(store);
   log.info({ url, localUrl: local?.url, caPin: ca.pin, version: VERSION }, 'center listening');
   return {
     url,

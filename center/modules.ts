@@ -23,7 +23,6 @@ import { AgentHub } from './hub/agent-hub.ts';
 import { Telemetry } from './telemetry/telemetry.ts';
 import { registerDashboardRoutes } from './dashboard/routes.ts';
 import { ControllerManager } from './controllers/manager.ts';
-import { bootstrapAdmin } from './auth/tokens.ts';
 import { TokenHolds, revokeNodeCredentials, sweepOrphanCredentials } from './auth/token-holds.ts';
 import { AuthThrottle } from './auth/auth-throttle.ts';
 import { NetworkAwareness } from './network/index.ts';
@@ -49,7 +48,6 @@ export interface CenterParts {
   /** The supervisor's view of these modules (readyz, /metrics). */
   readonly modules: () => { ready: boolean; health: ModuleHealth[] };
   store: Store;
-  adminToken: string | undefined;
   ca: CertificateAuthority;
   network: NetworkAwareness;
   hub: AgentHub;
@@ -78,7 +76,7 @@ export function centerModules(p: CenterParts): Module[] {
   return [storeModule(p), authorityModule(p), networkModule(p), telemetryModule(p), uplink, apiModule(p), controllersModule(p), housekeepingModule(p)];
 }
 
-/** The store (SQLite or PostgreSQL, migrated), the admin token on a first start, the default project. */
+/** The store (SQLite or PostgreSQL, migrated) and the default project. */
 function storeModule(p: CenterParts): Module {
   let store: Store | undefined;
   return {
@@ -89,7 +87,6 @@ function storeModule(p: CenterParts): Module {
       // The store and the admin token file: the owner's alone.
       if (!cfg.database?.startsWith('postgres')) ensurePrivateDir(cfg.dataDir);
       store = p.store = cfg.database?.startsWith('postgres') ? await openPostgresStore(cfg.database) : await openSqliteStore(cfg.database ?? join(cfg.dataDir, 'center.db'), cfg.storeSync);
-      p.adminToken = await bootstrapAdmin(store);
       if (!(await store.get('Project', undefined, DEFAULT_PROJECT))) {
         await store.apply([{ apiVersion: 'gedge.io/v1', kind: 'Project', metadata: { name: DEFAULT_PROJECT, labels: {} }, spec: { description: 'The default project' } }]);
       }
