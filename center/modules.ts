@@ -179,7 +179,7 @@ function apiModule(p: CenterParts): Module {
       registerSessionRoutes(app, store, throttle);
       registerOpsRoutes(app, store, hub, metrics, { version: p.version, modules: p.modules });
       registerExecRoute(app, store, hub);
-      registerUplinkRoutes(app, store, () => p.uplink);
+      registerUplinkRoutes(app, () => p.uplink);
       registerDashboardRoutes(app, store, { reader, telemetry: p.telemetry, dashboardDir: cfg.dashboardDir });
       const upgrades = [execUpgradeRoute(store, hub, { holds, throttle }, log.child({ module: 'exec' }))];
       hub.attach(app.server, upgrades);

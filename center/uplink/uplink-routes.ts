@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { BadRequestError, NotFoundError, UPLINK_PATH, nameSchema, parseOrThrow, uplinkBatchSchema, type SinkMessage, type SinkMessagesPage } from '../../core/index.ts';
-import type { Store, StoredUplinkMessage } from '../store/store.ts';
+import { BadRequestError, UPLINK_PATH, nameSchema, parseOrThrow, uplinkBatchSchema, type SinkMessagesPage } from '../../core/index.ts';
 import { bodyText } from '../api/resource-routes.ts';
 import { gunzipBody } from './gunzip-body.ts';
 import type { UplinkService } from './uplink-service.ts';
@@ -17,8 +16,7 @@ export const messagesQuerySchema = z.object({
 });
 
 /** `POST /api/v1/uplink` (node credentials) and the table sink's query API. */
-export function registerUplinkRoutes(app: FastifyInstance, store: Store, service: () => UplinkService): void {
-
+export function registerUplinkRoutes(app: FastifyInstance, service: () => UplinkService): void {
   void app.register(async (scope) => {
     scope.addHook('preParsing', gunzipBody);
     scope.post(UPLINK_PATH, { config: { auth: ['node'] }, bodyLimit: UPLINK_BODY_LIMIT }, async (req) => service().apply(req.token!, parseOrThrow(uplinkBatchSchema, json(bodyText(req)), 'uplink batch')));
@@ -26,10 +24,7 @@ export function registerUplinkRoutes(app: FastifyInstance, store: Store, service
 
   app.get('/api/v1/projects/:project/routes/:route/messages', async (req): Promise<SinkMessagesPage> => {
     const { project, route } = req.params as { project: string; route: string };
-    const q = parseOrThrow(messagesQuerySchema, req.query, 'query', 'query');
-    if (!(await store.get('Route', project, route))) throw new NotFoundError(`route "${route}" not found in project "${project}"`, { details: [{ path: 'route', message: 'not found' }] });
-    const rows = await store.uplink.messages(project, route, q);
-    return { items: rows.map(view), next: rows.at(-1)?.id ?? q.after ?? 0 };
+    return service().messages(project, route, parseOrThrow(messagesQuerySchema, req.query, 'query', 'query'));
   });
 }
 
@@ -39,19 +34,4 @@ function json(text: string): unknown {
   } catch (e) {
     throw new BadRequestError('body is not JSON', { details: [{ path: 'body', message: (e as Error).message }] });
   }
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Payloads as text when they are UTF-8, base64 otherwise. */
-function view(m: StoredUplinkMessage): SinkMessage {
-  let payload: string;
-  let encoding: 'utf8' | 'base64' = 'utf8';
-  try {
-    payload = utf8.decode(m.payload);
-  } catch {
-    payload = m.payload.toString('base64');
-    encoding = 'base64';
-  }
-  return { id: m.id, node: m.node, seq: m.seq, topic: m.topic, ...(m.device !== undefined ? { device: m.device } : {}), qos: m.qos, at: m.at, receivedAt: m.receivedAt, payload, encoding };
 }

@@ -1,5 +1,5 @@
-import { ForbiddenError, ValidationError, routeRunsAt, type ErrorDetail, type Node, type Route, type UplinkAck, type UplinkBatch } from '../../core/index.ts';
-import type { Store, TokenRecord, UplinkRecord } from '../store/store.ts';
+import { ForbiddenError, NotFoundError, ValidationError, routeRunsAt, type ErrorDetail, type Node, type Route, type SinkMessage, type SinkMessagesPage, type UplinkAck, type UplinkBatch } from '../../core/index.ts';
+import type { Store, StoredUplinkMessage, TokenRecord, UplinkRecord } from '../store/store.ts';
 import { RouteGoneError } from './errors.ts';
 import type { RouteStatusWriter } from './route-status.ts';
 import type { SinkPool } from './sink-pool.ts';
@@ -30,6 +30,13 @@ export class UplinkService {
      */
     private readonly reader: () => Pick<Store, 'get'> = () => store,
   ) {}
+
+  /** A page of a route's table sink, oldest first (after `after`, or the newest `limit`); `next` is where the following page starts. */
+  async messages(project: string, route: string, q: { device?: string; after?: number; limit: number }): Promise<SinkMessagesPage> {
+    if (!(await this.store.get('Route', project, route))) throw new NotFoundError(`route "${route}" not found in project "${project}"`, { details: [{ path: 'route', message: 'not found' }] });
+    const rows = await this.store.uplink.messages(project, route, q);
+    return { items: rows.map(view), next: rows.at(-1)?.id ?? q.after ?? 0 };
+  }
 
   async apply(token: TokenRecord, batch: UplinkBatch): Promise<UplinkAck> {
     checkNode(token, batch);
@@ -109,4 +116,19 @@ function toRecords(batch: UplinkBatch): UplinkRecord[] {
   });
   if (problems.length) throw new ValidationError('uplink batch is invalid', { details: problems });
   return records;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Payloads as text when they are UTF-8, base64 otherwise. */
+function view(m: StoredUplinkMessage): SinkMessage {
+  let payload: string;
+  let encoding: 'utf8' | 'base64' = 'utf8';
+  try {
+    payload = utf8.decode(m.payload);
+  } catch {
+    payload = m.payload.toString('base64');
+    encoding = 'base64';
+  }
+  return { id: m.id, node: m.node, seq: m.seq, topic: m.topic, ...(m.device !== undefined ? { device: m.device } : {}), qos: m.qos, at: m.at, receivedAt: m.receivedAt, payload, encoding };
 }
