@@ -93,6 +93,7 @@ export class CenterChannel implements Module {
     this.sampler = new UsageSampler(p.cfg.dataDir);
     ctx.log.debug({ center: p.cfg.center }, 'dialling the center');
     conn.start();
+    p.cert.start();
   }
 
   async stop(): Promise<void> {

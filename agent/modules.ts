@@ -45,7 +45,7 @@ export function stateModule(p: AgentParts): Module {
   };
 }
 
-/** The node's identity (joining once) and its certificate, renewed before it expires. Essential. */
+/** The node's identity (joining once) and its certificate (renewed before it ends: the channel starts the timer with its first dial). Essential. */
 export function identityModule(p: AgentParts, hooks: { onRefused: (why: string) => void }): Module {
   let cert: NodeCertificate | undefined;
   return {
@@ -68,7 +68,7 @@ export function identityModule(p: AgentParts, hooks: { onRefused: (why: string) 
         // Past the grace, or revoked: dialling again cannot help.
         onRefused: hooks.onRefused,
       });
-      cert.start();
+      // Its renewal timer starts with the channel (channel.ts), as the first dial does: an expired certificate is found out by the center's 495.
     },
     async stop() {
       cert?.stop();
