@@ -30,8 +30,6 @@ export class Agent extends EventEmitter {
   private readonly parts: AgentParts;
   private readonly channel: CenterChannel;
   private readonly supervisor: Supervisor;
-  private containers: ReturnType<typeof containerRuntime> | undefined;
-  private readonly checkContainers: () => ReturnType<typeof containerRuntime>;
 
   constructor(cfg: AgentConfig, logger?: Logger) {
     super();
@@ -54,14 +52,13 @@ export class Agent extends EventEmitter {
       reportStatus: (i, s) => this.channel.reportStatus(i, s),
     } as Partial<AgentParts> as AgentParts);
     this.channel = new CenterChannel(parts, () => this.supervisor.health());
-    // podman info takes ~0.1 s: checked from the start on, awaited by the workloads module.
-    this.checkContainers = () => (this.containers ??= containerRuntime(parts));
     const readvertise = () => this.channel.readvertise();
     this.supervisor = new Supervisor(
       [
         stateModule(parts),
         identityModule(parts, { onRefused: (why) => void this.channel.hangUp().then(() => this.status({ type: 'revoked', why })) }),
-        workloadsModule(parts, this.checkContainers),
+        // podman is asked (~0.1 s) only once the data dir is the agent's alone: its check writes podman's config there.
+        workloadsModule(parts, () => containerRuntime(parts)),
         edgeModule(parts, readvertise),
         ...(cfg.probeListen !== 'off' ? [probingModule(parts, readvertise)] : []),
         this.channel,
@@ -83,7 +80,6 @@ export class Agent extends EventEmitter {
 
   /** Starts every module in order; an essential one that cannot start fails it with its own error. */
   async start(): Promise<void> {
-    this.checkContainers().catch(() => undefined); // a failure is thrown where the workloads module awaits it
     try {
       await this.supervisor.start();
     } catch (err) {
