@@ -38,7 +38,12 @@ test('latency-aware placement with real agents and emulated links: lands near it
     assert.equal(a!.spec.node, 'edge-a-1');
     const why = a!.status!.scheduling!;
     assert.equal(why.policy, 'latency');
-    assert.equal(why.summary, '3/4 nodes fit', JSON.stringify(why.candidates));
+    // edge-a (the clients' own site) always fits and the cloud (15 ms) never does; the other edges are a few ms away on loopback,
+    // which a busy machine can push past the 10 ms SLA for a moment (CI read 2/4 once): they fit or are refused for latency.
+    const fit = Number(/^(\d)\/4 nodes fit$/.exec(why.summary)?.[1]);
+    assert.ok(fit === 2 || fit === 3, `${why.summary}: ${JSON.stringify(why.candidates)}`);
+    assert.equal(why.candidates.find((c) => c.node === 'edge-a-1')!.verdict, 'fit');
+    for (const c of why.candidates.filter((x) => x.node === 'edge-b-1' || x.node === 'edge-c-1')) assert.match(c.verdict, /^(fit|latency \d+ms > SLA 10ms)$/, c.node);
     assert.match(why.candidates.find((c) => c.node === 'cloud-1')!.verdict, /^latency \d+ms > SLA 10ms$/);
 
     // 2. Clients at edge-b, not allowed on edge-b itself: edge-a or edge-c, both a few ms away (the closer one wins).
