@@ -64,7 +64,7 @@ export class EdgeBroker {
     skipRouted(aedes);
     let listeners: Listeners;
     try {
-      listeners = await Listeners.start((conn, req) => guardPacketSize(aedes.handle(conn, req), limits), { tcp: o.tcp, ws: o.ws, tls: o.tls, wss: o.wss }, new ConnectionLimiter(limits, () => counters.refusedConnections++), o.certificate, o.onFailure);
+      listeners = await Listeners.start((conn, req) => guardPacketSize(aedes.handle(conn, req), limits), { tcp: o.tcp, ws: o.ws, tls: o.tls, wss: o.wss }, new ConnectionLimiter(limits, () => counters.refusedConnections++), o.certificate, { error: (err) => log.warn({ err: err.message }, 'a connection could not be accepted'), failure: o.onFailure });
     } catch (err) {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       persistence.close();

@@ -42,8 +42,10 @@ const WHAT: Record<ListenerKind, string> = { tcp: 'MQTT', ws: 'MQTT over WebSock
  */
 export class Listeners {
   private readonly sockets = new Set<net.Socket>();
+  /** close() was asked for: the servers' 'close' events are expected. */
+  closing = false;
 
-  static async start(handle: ConnectionHandler, at: ListenAddresses, limiter: ConnectionLimiter, material?: ServerTls, onFailure?: (err: Error) => void): Promise<Listeners> {
+  static async start(handle: ConnectionHandler, at: ListenAddresses, limiter: ConnectionLimiter, material?: ServerTls, events: { error?: (err: Error) => void; failure?: (err: Error) => void } = {}): Promise<Listeners> {
     const servers = new Map<ListenerKind, net.Server>();
     const secure = material ? { ca: material.ca, cert: material.cert, key: material.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const, handshakeTimeout: 10_000 } : undefined;
     try {
@@ -59,9 +61,14 @@ export class Listeners {
       for (const s of servers.values()) s.close();
       throw err;
     }
-    // Past listen(), a server's error (its listening socket failed) is the broker's failure.
-    for (const [kind, server] of servers) server.on('error', (err) => onFailure?.(new BrokerListenError(`${WHAT[kind]} failed: ${err.message}`, { cause: err })));
-    return new Listeners(handle, servers, limiter);
+    const listeners = new Listeners(handle, servers, limiter);
+    for (const [kind, server] of servers) {
+      // Past listen(), an error is a connection that could not be accepted (out of file descriptors, say): the server listens on, and it is only reported.
+      server.on('error', (err) => events.error?.(new BrokerListenError(`${WHAT[kind]}: ${err.message}`, { cause: err })));
+      // A listener that stops without close() being asked for no longer serves: that is the broker's failure.
+      server.on('close', () => listeners.closing || events.failure?.(new BrokerListenError(`${WHAT[kind]} stopped listening`)));
+    }
+    return listeners;
   }
 
   private constructor(
@@ -109,6 +116,7 @@ export class Listeners {
 
   /** Stops accepting; resolves once every connection is gone (aedes closes its clients, this the rest). */
   close(): Promise<void> {
+    this.closing = true;
     const closing = [...this.servers.values()].map(closed);
     for (const s of this.sockets) s.destroy();
     for (const kind of ['ws', 'wss'] as const) (this.servers.get(kind) as http.Server | undefined)?.closeAllConnections();

@@ -74,7 +74,7 @@ export interface EdgeBrokerSettings {
   logger?: Logger;
   /** Packet size, CONNECT timeout and connection limits (limits.ts); each defaults to DEFAULT_LIMITS'. */
   limits?: Partial<BrokerLimits>;
-  /** A listener failed after it started listening (the broker no longer serves all it should): its owner restarts it. */
+  /** A listener stopped listening without being closed (the broker no longer serves all it should): its owner restarts it. */
   onFailure?: (err: Error) => void;
 }
 

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { DEFAULT_PROJECT, EgressPolicy, ensurePrivateDir, projectOf, type Module, type ModuleHealth } from '../core/index.ts';
+import { DEFAULT_PROJECT, EgressPolicy, ensurePrivateDir, projectOf, type Module, type ModuleContext, type ModuleHealth } from '../core/index.ts';
 import { registerModuleMetrics } from '../core/prometheus.ts';
 import { parseLoopbackListen, type CenterConfig } from './config.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
@@ -154,6 +154,7 @@ function telemetryModule(p: CenterParts): Module {
 /** The API, the agents' channel and the dashboard, on HTTPS (and the loopback plain-HTTP listener, if asked). */
 function apiModule(p: CenterParts): Module {
   let started: { app: FastifyInstance; hub: AgentHub; local?: http.Server } | undefined;
+  let stopping = false;
   return {
     name: 'api',
     essential: true,
@@ -185,18 +186,18 @@ function apiModule(p: CenterParts): Module {
       hub.attach(app.server, upgrades);
 
       await app.listen({ host: cfg.host, port: cfg.port });
-      // Past listen(), the server's failure is the center's: the supervisor stops it, and the process exits.
-      app.server.on('error', ctx.fail);
+      watchListener(app.server, ctx, () => stopping);
       p.port = (app.server.address() as { port: number }).port;
       p.url = `https://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${p.port}`;
       p.local = cfg.localListen ? await listenLocal(app, cfg.localListen) : undefined;
       if (p.local) {
         started.local = p.local.server;
-        p.local.server.on('error', ctx.fail);
+        watchListener(p.local.server, ctx, () => stopping);
         hub.attach(p.local.server, upgrades);
       }
     },
     async stop() {
+      stopping = true;
       if (!started) return;
       const { app, hub, local } = started;
       await hub.close();
@@ -205,6 +206,18 @@ function apiModule(p: CenterParts): Module {
       await Promise.all([app.close(), local && new Promise((r) => local.close(r))]);
     },
   };
+}
+
+/**
+ * Past listen(), a server's 'error' is a connection it could not accept (out
+ * of file descriptors, say): it listens on, and the error is logged. A
+ * server that closes without the module stopping no longer serves: that is
+ * the module's failure (the supervisor stops the center; its service
+ * manager starts it again).
+ */
+function watchListener(server: http.Server | FastifyInstance['server'], ctx: ModuleContext, stopping: () => boolean): void {
+  server.on('error', (err: Error) => ctx.log.warn({ err: err.message }, 'a connection could not be accepted'));
+  server.on('close', () => stopping() || ctx.fail(new Error('the API listener stopped listening')));
 }
 
 /** The controllers (services, placement, nodes, rollouts...): they start once the API listens. */
