@@ -223,10 +223,20 @@ export async function reapWorkloads(dataDir: string): Promise<void> {
   if (!existsSync(join(dataDir, 'state.db'))) return;
   const state = await LocalState.open(dataDir);
   try {
-    const left = [...(await state.instances()).values()].filter((li) => li.pid && li.instance.spec.template.runtime === 'process');
+    // Only a pid that is still that workload: pids wrap (pid_max is 32768 here), and a recorded one may now be another test's center.
+    const left = [...(await state.instances()).values()].filter((li) => li.pid && li.instance.spec.template.runtime === 'process' && isWorkload(li.pid, li.instance.metadata.name));
     await Promise.all(left.map((li) => killProcessGroup(li.pid!, durationMs(li.instance.spec.template.stopGracePeriod))));
   } finally {
     await state.close();
+  }
+}
+
+/** Whether `pid` is the workload of that instance still: the agent gives each its GEDGE_INSTANCE. */
+function isWorkload(pid: number, instance: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`GEDGE_INSTANCE=${instance}`);
+  } catch {
+    return false; // gone
   }
 }
 
