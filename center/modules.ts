@@ -25,6 +25,8 @@ import { registerDashboardRoutes } from './dashboard/routes.ts';
 import { ControllerManager } from './controllers/manager.ts';
 import { TokenHolds, revokeNodeCredentials, sweepOrphanCredentials } from './auth/token-holds.ts';
 import { AuthThrottle } from './auth/auth-throttle.ts';
+import { Authenticator } from './auth/authenticator.ts';
+import { centerServices } from './services/index.ts';
 import { NetworkAwareness } from './network/index.ts';
 import { CertificateAuthority } from './pki/authority.ts';
 import { serverNames } from './server-names.ts';
@@ -160,8 +162,9 @@ function apiModule(p: CenterParts): Module {
     essential: true,
     async start(ctx) {
       const { cfg, store, log, metrics, holds, throttle, ca } = p;
-      const app = (p.app = createServer(store, log, metrics, { holds, throttle, ca }, await ca.serverCertificate(serverNames(cfg.host, cfg.tlsSans))));
-      const hub = (p.hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, { holds, throttle, ca }, {
+      const auth = new Authenticator(store, ca, throttle);
+      const app = (p.app = createServer(log, metrics, { holds, auth, caPem: ca.certPem }, await ca.serverCertificate(serverNames(cfg.host, cfg.tlsSans))));
+      const hub = (p.hub = new AgentHub(store, log.child({ module: 'hub' }), metrics, { holds, auth }, {
         heartbeatMs: cfg.heartbeatMs,
         telemetry: p.telemetry,
         statusWriteMs: cfg.statusWriteMs,
@@ -170,19 +173,24 @@ function apiModule(p: CenterParts): Module {
         network: p.network,
       }));
       started = { app, hub };
-      const egress = new EgressPolicy(cfg.egressAllow);
-      // The controllers' cache once they run (they start right after the API listens), the store until then.
-      const reader = () => p.manager?.reader() ?? store;
-      registerResourceRoutes(app, store, egress);
-      registerRolloutRoutes(app, store);
-      registerAuthRoutes(app, store, holds, { ca, certs: { lifetimeMs: cfg.nodeCertTtlMs, graceMs: cfg.nodeCertGraceMs }, renewed: (node, cert) => hub.renewed(node, cert) });
-      registerDeviceRoutes(app, store, ca);
-      registerSessionRoutes(app, store, throttle);
-      registerOpsRoutes(app, store, hub, metrics, { version: p.version, modules: p.modules });
-      registerExecRoute(app, store, hub);
+      const s = centerServices(store, {
+        egress: new EgressPolicy(cfg.egressAllow),
+        holds,
+        pki: { ca, certs: { lifetimeMs: cfg.nodeCertTtlMs, graceMs: cfg.nodeCertGraceMs }, renewed: (node, cert) => hub.renewed(node, cert) },
+        telemetry: p.telemetry,
+        // The controllers' cache once they run (they start right after the API listens), the store until then.
+        reader: () => p.manager?.reader() ?? store,
+      });
+      registerResourceRoutes(app, s);
+      registerRolloutRoutes(app, s.rollouts);
+      registerAuthRoutes(app, s.tokens, ca);
+      registerDeviceRoutes(app, s.deviceCredentials);
+      registerSessionRoutes(app, auth);
+      registerOpsRoutes(app, s, hub, metrics, { version: p.version, modules: p.modules });
+      registerExecRoute(app, s.instances, hub);
       registerUplinkRoutes(app, () => p.uplink);
-      registerDashboardRoutes(app, store, { reader, telemetry: p.telemetry, dashboardDir: cfg.dashboardDir });
-      const upgrades = [execUpgradeRoute(store, hub, { holds, throttle }, log.child({ module: 'exec' }))];
+      registerDashboardRoutes(app, s.fleet, cfg.dashboardDir);
+      const upgrades = [execUpgradeRoute(s.instances, hub, { holds, auth }, log.child({ module: 'exec' }))];
       hub.attach(app.server, upgrades);
 
       await app.listen({ host: cfg.host, port: cfg.port });

@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { durationSchema, labelsSchema, nameSchema, parseOrThrow, resourcesSchema } from '../../core/index.ts';
-import type { TokenHolds } from '../auth/token-holds.ts';
 import { MAX_CSR_BYTES } from '../../core/pki.ts';
-import { Tokens, type NodePki } from '../services/tokens.ts';
-import type { Store } from '../store/store.ts';
+import type { Tokens } from '../services/tokens.ts';
+import type { CertificateAuthority } from '../pki/authority.ts';
 import { bodyText } from './resource-routes.ts';
 import { manifests } from '../services/manifest-parser.ts';
 
@@ -46,9 +45,8 @@ export type { NodePki } from '../services/tokens.ts';
  * renewal of node certificates, over HTTP: the request parsed, then
  * center/services/tokens.ts.
  */
-export function registerAuthRoutes(app: FastifyInstance, store: Store, holds: TokenHolds, pki: NodePki): void {
-  const tokens = new Tokens(store, holds, pki);
-  app.get('/api/v1/ca', { config: { public: true } }, async () => ({ certificate: pki.ca.certPem, pin: pki.ca.pin }));
+export function registerAuthRoutes(app: FastifyInstance, tokens: Tokens, ca: Pick<CertificateAuthority, 'certPem' | 'pin'>): void {
+  app.get('/api/v1/ca', { config: { public: true } }, async () => ({ certificate: ca.certPem, pin: ca.pin }));
 
   app.post('/api/v1/tokens', async (req, reply) => reply.status(201).send(await tokens.issue(parseOrThrow(tokenRequestSchema, await jsonBody(bodyText(req)), 'token request'))));
 

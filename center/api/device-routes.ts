@@ -1,11 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { KINDS, durationSchema, nameSchema, parseOrThrow } from '../../core/index.ts';
-import type { Store } from '../store/store.ts';
 import { jsonBody } from './auth-routes.ts';
 import { MAX_CSR_BYTES } from '../../core/pki.ts';
-import type { CertificateAuthority } from '../pki/authority.ts';
-import { DeviceCredentials } from '../services/device-credentials.ts';
+import type { DeviceCredentials } from '../services/device-credentials.ts';
 
 export const credentialRequestSchema = z
   .object({
@@ -38,8 +36,7 @@ export const credentialIssuedSchema = z
   .strict();
 
 /** Device credentials over HTTP: the request parsed, then center/services/device-credentials.ts. */
-export function registerDeviceRoutes(app: FastifyInstance, store: Store, ca: CertificateAuthority): void {
-  const credentials = new DeviceCredentials(store, ca);
+export function registerDeviceRoutes(app: FastifyInstance, credentials: DeviceCredentials): void {
   const target = (params: unknown) => parseOrThrow(z.object({ project: nameSchema, device: nameSchema }), params, 'path');
 
   app.post('/api/v1/projects/:project/devices/:device/credentials', async (req, reply) => {

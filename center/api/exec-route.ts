@@ -3,27 +3,13 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import {
-  BadRequestError,
-  ConflictError,
-  EXEC_STDIN,
-  GedgeError,
-  NotFoundError,
-  UnavailableError,
-  execClientControlSchema,
-  nowIso,
-  parseOrThrow,
-  type ExecServerControl,
-  
-} from '../../core/index.ts';
-import { authenticate } from '../auth/tokens.ts';
+import { BadRequestError, EXEC_STDIN, GedgeError, execClientControlSchema, parseOrThrow, type ExecServerControl } from '../../core/index.ts';
 import type { TokenHolds } from '../auth/token-holds.ts';
-import { throttledAuthenticate, type AuthThrottle } from '../auth/auth-throttle.ts';
-import { ADMIN_OR_USER, assertProject } from '../auth/access.ts';
-import { recordEvent } from '../events.ts';
+import type { Authenticator } from '../auth/authenticator.ts';
+import { ADMIN_OR_USER, type Caller } from '../auth/access.ts';
 import { AgentOfflineError } from '../errors.ts';
 import type { AgentHub, ExecHandle, UpgradeRoute } from '../hub/agent-hub.ts';
-import type { Store, TokenRecord } from '../store/store.ts';
+import type { Instances, PlacedInstance } from '../services/instances.ts';
 import { execQuerySchema } from './instance-queries.ts';
 
 const PATH = /^\/api\/v1\/instances\/([^/]+)\/exec$/;
@@ -31,10 +17,7 @@ const PATH = /^\/api\/v1\/instances\/([^/]+)\/exec$/;
 const STDIN_HIGH = 1024 * 1024;
 const STDIN_LOW = 256 * 1024;
 
-interface ExecTarget {
-  project: string;
-  instance: string;
-  node: string;
+interface ExecTarget extends PlacedInstance {
   command: string[];
   tty: boolean;
   cols?: number;
@@ -50,7 +33,7 @@ interface ExecTarget {
  * an `Exec` event naming the token and the command, and an `ExecEnded` event
  * with the outcome. Frames: see core/exec-wire.ts.
  */
-export function execUpgradeRoute(store: Store, hub: AgentHub, access: { holds: TokenHolds; throttle: AuthThrottle }, logger: Logger): UpgradeRoute {
+export function execUpgradeRoute(instances: Instances, hub: AgentHub, access: { holds: TokenHolds; auth: Authenticator }, logger: Logger): UpgradeRoute {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   return (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -58,13 +41,13 @@ export function execUpgradeRoute(store: Store, hub: AgentHub, access: { holds: T
     if (!m) return false;
     socket.on('error', () => {}); // a client that resets mid-check is nothing to report
     void (async () => {
-      const token = await throttledAuthenticate(access.throttle, req.socket.remoteAddress, req.headers.authorization, () => authenticate(store, req.headers.authorization, ADMIN_OR_USER));
-      const target = await checkExec(store, hub, token, m[1]!, url.searchParams);
-      await audit(store, target, 'Exec', `${target.who} runs ${commandLine(target.command)}${target.tty ? ' (tty)' : ''}`, 'Normal');
+      const token = await access.auth.token(req.socket.remoteAddress, req.headers.authorization, ADMIN_OR_USER);
+      const target = await checkExec(instances, hub, token, m[1]!, url.searchParams);
+      await audit(instances, target, 'Exec', `${target.who} runs ${commandLine(target.command)}${target.tty ? ' (tty)' : ''}`, 'Normal');
       wss.handleUpgrade(req, socket, head, (ws) => {
         // Revoking the token ends the session (and so the command) at once.
         ws.once('close', access.holds.hold(token, () => socket.destroy()));
-        bridge(ws, store, hub, target, logger);
+        bridge(ws, instances, hub, target, logger);
       });
     })().catch((err: unknown) => refuse(socket, err, logger));
     return true;
@@ -72,45 +55,39 @@ export function execUpgradeRoute(store: Store, hub: AgentHub, access: { holds: T
 }
 
 /** The same URL without an upgrade: the same checks, then a 400 saying what is missing (and the OpenAPI entry). */
-export function registerExecRoute(app: FastifyInstance, store: Store, hub: AgentHub): void {
+export function registerExecRoute(app: FastifyInstance, instances: Instances, hub: AgentHub): void {
   app.get('/api/v1/instances/:name/exec', { config: { auth: ADMIN_OR_USER } }, async (req) => {
     const url = new URL(req.url, 'http://x');
-    await checkExec(store, hub, req.token!, PATH.exec(url.pathname)?.[1] ?? '', url.searchParams);
+    await checkExec(instances, hub, req.token!, PATH.exec(url.pathname)?.[1] ?? '', url.searchParams);
     throw new BadRequestError('exec needs a WebSocket upgrade', { details: [{ path: 'upgrade', message: 'connect with a WebSocket client (gedge exec)' }] });
   });
 }
 
-async function checkExec(store: Store, hub: AgentHub, token: TokenRecord, rawName: string, params: URLSearchParams): Promise<ExecTarget> {
+async function checkExec(instances: Instances, hub: AgentHub, token: Caller, rawName: string, params: URLSearchParams): Promise<ExecTarget> {
   const raw: Record<string, unknown> = {};
   for (const key of new Set(params.keys())) raw[key] = key === 'command' ? params.getAll(key) : params.get(key);
   raw.command ??= [];
   const q = parseOrThrow(execQuerySchema, raw, 'query', 'query');
-  // The project first: a token of another project learns nothing, not even whether the instance exists.
-  assertProject(token, q.project);
   let name: string;
   try {
     name = decodeURIComponent(rawName);
   } catch {
     throw new BadRequestError('malformed instance name', { details: [{ path: 'name', message: 'bad percent-encoding' }] });
   }
-  const inst = await store.get('Instance', q.project, name);
-  if (!inst) throw new NotFoundError(`Instance "${name}" not found in project "${q.project}"`, { details: [{ path: 'name', message: 'not found' }] });
-  const node = inst.spec.node;
-  if (!node) throw new UnavailableError(`Instance "${name}" is not placed on a node yet`, { details: [{ path: 'spec.node', message: 'unset' }] });
-  const phase = inst.status?.phase ?? 'Pending';
-  if (phase !== 'Running') throw new ConflictError(`Instance "${name}" is not running (phase ${phase})`, { details: [{ path: 'status.phase', message: `is ${phase}; exec needs Running` }] });
+  const at = await instances.placed(token, q.project, name, { running: true });
+  const node = at.node;
   if (!hub.isConnected(node)) throw new AgentOfflineError(`the agent of node "${node}" is not connected`, { details: [{ path: 'spec.node', message: `${node} is offline` }] });
   const who = `token ${token.id} (${token.kind}${token.description ? `, "${token.description}"` : ''})`;
-  return { project: q.project, instance: name, node, command: q.command, tty: q.tty === 'true', cols: q.cols, rows: q.rows, who };
+  return { ...at, command: q.command, tty: q.tty === 'true', cols: q.cols, rows: q.rows, who };
 }
 
-function bridge(ws: WebSocket, store: Store, hub: AgentHub, t: ExecTarget, logger: Logger): void {
+function bridge(ws: WebSocket, instances: Instances, hub: AgentHub, t: ExecTarget, logger: Logger): void {
   (ws as unknown as { _socket?: { setNoDelay?: (v: boolean) => void } })._socket?.setNoDelay?.(true);
   let ended = false;
   const end = (outcome: string, type: 'Normal' | 'Warning') => {
     if (ended) return;
     ended = true;
-    void audit(store, t, 'ExecEnded', `${t.who}: ${commandLine(t.command)}: ${outcome}`, type).catch((err: unknown) => logger.error({ err }, 'cannot record the end of an exec'));
+    void audit(instances, t, 'ExecEnded', `${t.who}: ${commandLine(t.command)}: ${outcome}`, type).catch((err: unknown) => logger.error({ err }, 'cannot record the end of an exec'));
   };
   const control = (c: ExecServerControl) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(c));
@@ -122,7 +99,7 @@ function bridge(ws: WebSocket, store: Store, hub: AgentHub, t: ExecTarget, logge
     ws.close(1000, 'failed');
   };
   try {
-    handle = hub.openExec(t.node, { project: t.project, instance: t.instance, command: t.command, tty: t.tty, cols: t.cols, rows: t.rows }, {
+    handle = hub.openExec(t.node, { project: t.project, instance: t.name, command: t.command, tty: t.tty, cols: t.cols, rows: t.rows }, {
       started: () => control({ type: 'started' }),
       output: (fd, data) => {
         // Acknowledged once written to the client's socket: a slow client holds the command back.
@@ -169,8 +146,8 @@ function bridge(ws: WebSocket, store: Store, hub: AgentHub, t: ExecTarget, logge
   ws.on('error', () => {});
 }
 
-async function audit(store: Store, t: ExecTarget, reason: string, message: string, type: 'Normal' | 'Warning'): Promise<void> {
-  await recordEvent(store, { involved: { kind: 'Instance', name: t.instance, project: t.project }, reason, message, type, at: nowIso(), source: 'center/exec' });
+function audit(instances: Instances, t: ExecTarget, reason: string, message: string, type: 'Normal' | 'Warning'): Promise<void> {
+  return instances.audit(t, { reason, message, type, source: 'center/exec' });
 }
 
 /** The command as a shell would read it back. */

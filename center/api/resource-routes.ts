@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { BadRequestError, NotFoundError, ValidationError, lookupKind, parseOrThrow, parseSelector, type EgressPolicy, type KindInfo } from '../../core/index.ts';
-import type { Store } from '../store/store.ts';
+import { BadRequestError, NotFoundError, ValidationError, lookupKind, parseOrThrow, parseSelector, type KindInfo } from '../../core/index.ts';
 import { streamWatch } from './watch.ts';
-import { Objects } from '../services/objects.ts';
+import type { Objects } from '../services/objects.ts';
+import type { Watches } from '../services/watches.ts';
 import { ADMIN_OR_USER, assertProject, mayRead } from '../auth/access.ts';
 
 /** The most objects one page of a list may ask for. */
@@ -31,8 +31,8 @@ export const objectQuerySchema = z.object({ project: z.string().optional(), revi
  * User tokens reach only their projects (center/auth/access.ts), checked
  * before anything is looked up.
  */
-export function registerResourceRoutes(app: FastifyInstance, store: Store, egress: EgressPolicy): void {
-  const objects = new Objects(store, egress);
+export function registerResourceRoutes(app: FastifyInstance, services: { objects: Objects; watches: Watches }): void {
+  const { objects, watches } = services;
   const auth = { config: { auth: ADMIN_OR_USER } };
   const name = (req: FastifyRequest) => (req.params as { name: string }).name;
 
@@ -52,7 +52,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store, egres
     }
     if (q.project !== undefined) assertProject(req.token, q.project);
     const selector = parseSelector(q.labelSelector ?? '');
-    await streamWatch(store, req, reply, { kinds, project: q.project, selector, since: q.since, visible: (o) => mayRead(req.token, o) });
+    await streamWatch(watches, req, reply, { kinds, project: q.project, selector, since: q.since, visible: (o) => mayRead(req.token, o) });
     return reply;
   });
 
@@ -63,7 +63,7 @@ export function registerResourceRoutes(app: FastifyInstance, store: Store, egres
     if (q.watch === 'true') {
       const project = info.namespaced ? q.project : undefined;
       if (project !== undefined) assertProject(req.token, project);
-      await streamWatch(store, req, reply, { kinds: new Set([info.kind]), project, selector, since: q.since, visible: (o) => mayRead(req.token, o) });
+      await streamWatch(watches, req, reply, { kinds: new Set([info.kind]), project, selector, since: q.since, visible: (o) => mayRead(req.token, o) });
       return reply;
     }
     return objects.list(req.token, info, { project: q.project, selector, limit: q.limit, continue: q.continue });

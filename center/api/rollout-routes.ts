@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { DEFAULT_PROJECT, nameSchema, parseOrThrow } from '../../core/index.ts';
-import type { Store } from '../store/store.ts';
-import { Rollouts } from '../services/rollouts.ts';
+import type { Rollouts } from '../services/rollouts.ts';
 import { jsonBody } from './auth-routes.ts';
 import { ADMIN_OR_USER } from '../auth/access.ts';
 
@@ -11,8 +10,7 @@ export const undoRequestSchema = z.object({ toRevision: z.number().int().min(1).
 const paramsSchema = z.object({ name: nameSchema });
 
 /** `gedge rollout undo|pause|resume` over HTTP: the request parsed, the caller's token passed to the rollout actions (center/services/rollouts.ts). */
-export function registerRolloutRoutes(app: FastifyInstance, store: Store): void {
-  const rollouts = new Rollouts(store);
+export function registerRolloutRoutes(app: FastifyInstance, rollouts: Rollouts): void {
   const target = (req: { params: unknown; query: unknown }) => ({
     name: parseOrThrow(paramsSchema, req.params, 'path').name,
     project: parseOrThrow(rolloutQuerySchema, req.query, 'query', 'query').project,

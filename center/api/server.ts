@@ -2,13 +2,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import FindMyWay from 'find-my-way';
 import type { Logger } from 'pino';
 import { BadRequestError, GedgeError, PayloadTooLargeError, redactBody, type ErrorDetail } from '../../core/index.ts';
-import { authenticate } from '../auth/tokens.ts';
 import type { TokenHolds } from '../auth/token-holds.ts';
-import { throttledAuthenticate, type AuthThrottle } from '../auth/auth-throttle.ts';
-import type { Store, TokenKind, TokenRecord } from '../store/store.ts';
+import type { Authenticator } from '../auth/authenticator.ts';
+import type { Caller, CallerKind } from '../auth/access.ts';
 import type { Metrics } from '../metrics.ts';
-import { certificateHold, presentedCertificate, type Presented } from '../auth/node-certs.ts';
-import type { CertificateAuthority } from '../pki/authority.ts';
+import { certificateHold, type Presented } from '../auth/node-certs.ts';
 import { sessionAuthorization } from './session-routes.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -27,13 +25,13 @@ const SECURITY_HEADERS = {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    token?: TokenRecord;
+    token?: Caller;
     /** Node requests: the certificate the node presented, checked. */
     certificate?: Presented;
   }
   interface FastifyContextConfig {
     /** Token kinds allowed on the route; every route needs one (no anonymous access). */
-    auth?: TokenKind[];
+    auth?: CallerKind[];
     /** The dashboard's static files only: code, not data (the sign-in page loads before there is a token). */
     public?: boolean;
     /** Node routes: a certificate past its end is accepted within the renewal grace (renewal itself). */
@@ -47,15 +45,14 @@ declare module 'fastify' {
  * `{code, message, details}`. Routes live in their own files.
  */
 export function createServer(
-  store: Store,
   logger: Logger,
   metrics: Metrics,
-  access: { holds: TokenHolds; throttle: AuthThrottle; ca: CertificateAuthority },
+  access: { holds: TokenHolds; auth: Authenticator; caPem: string },
   tls: { keyPem: string; certPem: string },
 ): FastifyInstance {
-  const { holds, throttle, ca } = access;
+  const { holds, auth } = access;
   // HTTPS always. A client certificate is asked for (nodes present theirs) but not required: people and tools use bearer tokens.
-  const https = { key: tls.keyPem, cert: tls.certPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const };
+  const https = { key: tls.keyPem, cert: tls.certPem, ca: [access.caPem], requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const };
   // Per-request lines would drown the log; the HTTP layer logs only warnings and errors.
   const app = Fastify({ https, loggerInstance: logger.child({ module: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: BODY_LIMIT, forceCloseConnections: true }) as unknown as FastifyInstance;
 
@@ -71,13 +68,13 @@ export function createServer(
     const allowed = req.routeOptions.config.auth ?? ['admin'];
     // A tool's bearer header, or the dashboard's session cookie (session-routes.ts).
     const authorization = req.headers.authorization ?? sessionAuthorization(req);
-    req.token = await throttledAuthenticate(throttle, req.ip, authorization, () => authenticate(store, authorization, allowed));
+    req.token = await auth.token(req.ip, authorization, allowed);
     // A stream (watch, logs -f) lives as long as its token: revoking or expiring it cuts the connection.
     reply.raw.once('close', holds.hold(req.token, () => req.raw.socket?.destroy()));
     if (req.token.kind === 'node') {
       // A node is its certificate as well as its credential: both must name the same node.
       const renewing = req.routeOptions.config.expiredCertificate === true;
-      const cert = await presentedCertificate(store, ca, req.raw.socket, req.token.subject ?? '', renewing ? 'grace' : 'current');
+      const cert = await auth.certificate(req.raw.socket, req.token.subject ?? '', renewing ? 'grace' : 'current');
       req.certificate = cert;
       // Revoking the certificate ends what is open with it (renewal is one short request with a possibly expired one).
       if (!renewing) reply.raw.once('close', holds.hold(certificateHold(cert), () => req.raw.socket?.destroy()));

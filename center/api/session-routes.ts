@@ -1,9 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseOrThrow } from '../../core/index.ts';
-import { authenticate } from '../auth/tokens.ts';
-import { throttledAuthenticate, type AuthThrottle } from '../auth/auth-throttle.ts';
-import type { Store } from '../store/store.ts';
+import type { Authenticator } from '../auth/authenticator.ts';
 import { jsonBody } from './auth-routes.ts';
 import { bodyText } from './resource-routes.ts';
 
@@ -28,11 +26,11 @@ export function sessionAuthorization(req: FastifyRequest): string | undefined {
   return m ? `Bearer ${decodeURIComponent(m[1]!)}` : undefined;
 }
 
-export function registerSessionRoutes(app: FastifyInstance, store: Store, throttle: AuthThrottle): void {
+export function registerSessionRoutes(app: FastifyInstance, auth: Authenticator): void {
   app.post('/api/v1/session', { config: { public: true } }, async (req, reply) => {
     const { token } = parseOrThrow(sessionRequestSchema, await jsonBody(bodyText(req)), 'session request');
     const header = `Bearer ${token}`;
-    const record = await throttledAuthenticate(throttle, req.ip, header, () => authenticate(store, header, ['admin', 'user']));
+    const record = await auth.token(req.ip, header, ['admin', 'user']);
     const maxAge = record.expiresAt ? `; Max-Age=${Math.max(0, Math.floor((Date.parse(record.expiresAt) - Date.now()) / 1000))}` : '';
     const secure = req.protocol === 'https' ? '; Secure' : '';
     void reply.header('set-cookie', `${SESSION_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/${secure}${maxAge}`);

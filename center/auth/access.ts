@@ -1,6 +1,10 @@
 import { DEFAULT_PROJECT, ForbiddenError, lookupKind, type GedgeEvent, type Resource, projectOf } from '../../core/index.ts';
 import type { TokenKind, TokenRecord } from '../store/store.ts';
 
+/** Who calls: the token a request presented, checked (center/auth/authenticator.ts). Routes and the hub know callers by this type, never by the store's. */
+export type Caller = TokenRecord;
+export type CallerKind = TokenKind;
+
 /**
  * What a token may reach beyond its kind (which server.ts checks per route).
  * Admin tokens: everything. User tokens: read and write the namespaced

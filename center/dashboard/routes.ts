@@ -4,12 +4,10 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { z } from 'zod';
-import { NotFoundError, parseOrThrow, type Resource, DEFAULT_PROJECT } from '../../core/index.ts';
-import { ADMIN_OR_USER, assertProject, mayRead } from '../auth/access.ts';
-import type { Reader } from '../controllers/object-cache.ts';
-import type { Store } from '../store/store.ts';
-import { RANGE_SECONDS, type Telemetry, type TelemetryRange } from '../telemetry/telemetry.ts';
-import { computeOverview } from './overview.ts';
+import { NotFoundError, parseOrThrow, DEFAULT_PROJECT } from '../../core/index.ts';
+import { ADMIN_OR_USER } from '../auth/access.ts';
+import { RANGE_SECONDS, type TelemetryRange } from '../telemetry/telemetry.ts';
+import type { FleetView } from '../services/overview.ts';
 
 const rangeSchema = z.enum(Object.keys(RANGE_SECONDS) as [TelemetryRange, ...TelemetryRange[]]).default('1h');
 export const nodeTelemetryQuerySchema = z.object({ range: rangeSchema });
@@ -21,27 +19,22 @@ export const instanceTelemetryQuerySchema = z.object({ range: rangeSchema, proje
  * sign-in page must load without a token); everything they show comes from
  * the API, which needs one.
  */
-export function registerDashboardRoutes(app: FastifyInstance, store: Store, deps: { reader: () => Reader; telemetry: Telemetry; dashboardDir?: string }): void {
+export function registerDashboardRoutes(app: FastifyInstance, fleet: FleetView, dashboardDir?: string): void {
   const auth = { config: { auth: ADMIN_OR_USER } };
 
-  app.get('/api/v1/overview', auth, async (req) => computeOverview(deps.reader(), store, (o: Resource) => mayRead(req.token, o)));
+  app.get('/api/v1/overview', auth, async (req) => fleet.overview(req.token));
 
   app.get('/api/v1/nodes/:name/telemetry', auth, async (req) => {
     const q = parseOrThrow(nodeTelemetryQuerySchema, req.query, 'query', 'query');
-    const name = (req.params as { name: string }).name;
-    if (!(await deps.reader().get('Node', undefined, name))) throw new NotFoundError(`Node "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
-    return { kind: 'Node', name, range: q.range, ...(deps.telemetry.node(name, q.range) ?? empty(q.range)) };
+    return fleet.nodeTelemetry((req.params as { name: string }).name, q.range);
   });
 
   app.get('/api/v1/instances/:name/telemetry', auth, async (req) => {
     const q = parseOrThrow(instanceTelemetryQuerySchema, req.query, 'query', 'query');
-    assertProject(req.token, q.project);
-    const name = (req.params as { name: string }).name;
-    if (!(await deps.reader().get('Instance', q.project, name))) throw new NotFoundError(`Instance "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
-    return { kind: 'Instance', project: q.project, name, range: q.range, ...(deps.telemetry.instance(q.project, name, q.range) ?? empty(q.range)) };
+    return fleet.instanceTelemetry(req.token, q.project, (req.params as { name: string }).name, q.range);
   });
 
-  const root = deps.dashboardDir ?? defaultDashboardDir();
+  const root = dashboardDir ?? defaultDashboardDir();
   if (!root || !existsSync(join(root, 'index.html'))) {
     app.get('/', { config: { public: true } }, async (_req, reply) =>
       reply.status(503).type('text/plain').send('The dashboard is not built: run `node scripts/build.mjs` (npm start does it).\n'),
@@ -58,10 +51,6 @@ export function registerDashboardRoutes(app: FastifyInstance, store: Store, deps
     if (!/^[\w-]+(?:\.[\w-]+)+$/.test(path)) throw new NotFoundError(`no asset ${path}`, { details: [{ path: 'url', message: 'not found' }] });
     return reply.header('cache-control', 'public, max-age=31536000, immutable').sendFile(`assets/${path}`);
   });
-}
-
-function empty(range: TelemetryRange) {
-  return { resolutionS: RANGE_SECONDS[range] > 3600 ? 300 : 10, t: [], series: {} };
 }
 
 /** dashboard/dist of the checkout this code runs from (the source tree or the dist/ bundle). */

@@ -5,12 +5,10 @@ import type { Server as HttpsServer } from 'node:https';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { AGENT_CONNECT_PATH, CLOSE_REPLACED, CLOSE_UNAUTHORIZED, EXEC_CHUNK, GedgeError, type CenterMessage } from '../../core/index.ts';
-import { authenticate } from '../auth/tokens.ts';
 import type { Store, TokenRecord } from '../store/store.ts';
 import type { TokenHolds } from '../auth/token-holds.ts';
-import { throttledAuthenticate, type AuthThrottle } from '../auth/auth-throttle.ts';
-import { certificateHold, presentedCertificate, supersedeOlder, type Presented } from '../auth/node-certs.ts';
-import type { CertificateAuthority } from '../pki/authority.ts';
+import type { Authenticator } from '../auth/authenticator.ts';
+import { certificateHold, supersedeOlder, type Presented } from '../auth/node-certs.ts';
 import type { Metrics } from '../metrics.ts';
 import { AgentOfflineError } from '../errors.ts';
 import { AgentSession } from './agent-session.ts';
@@ -64,7 +62,7 @@ export class AgentHub {
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-    private readonly access: { holds: TokenHolds; throttle: AuthThrottle; ca: CertificateAuthority },
+    private readonly access: { holds: TokenHolds; auth: Authenticator },
     private readonly opts: HubOptions,
   ) {}
 
@@ -151,11 +149,11 @@ export class AgentHub {
     let node: string;
     let cert: Presented;
     try {
-      token = await throttledAuthenticate(this.access.throttle, req.socket.remoteAddress, req.headers.authorization, () => authenticate(this.store, req.headers.authorization, ['node']));
+      token = await this.access.auth.token(req.socket.remoteAddress, req.headers.authorization, ['node']);
       node = token.subject!;
       if (!(await this.store.get('Node', undefined, node))) return void refuse(socket, 410, 'Gone');
       // The node is its certificate too: issued by our CA to this node, on record, current.
-      cert = await presentedCertificate(this.store, this.access.ca, req.socket, node, 'current');
+      cert = await this.access.auth.certificate(req.socket, node, 'current');
       await supersedeOlder(this.store, cert.record);
     } catch (err) {
       const status = err instanceof GedgeError ? err.status : 500;

@@ -1,6 +1,8 @@
-import type { Device, GedgeEvent, Instance, InstancePhase, Node, Resource, Rule, Service, Site } from '../../core/index.ts';
+import { NotFoundError, type Device, type GedgeEvent, type Instance, type InstancePhase, type Node, type Resource, type Rule, type Service, type Site } from '../../core/index.ts';
+import { assertProject, mayRead, type Caller } from '../auth/access.ts';
 import type { Reader } from '../controllers/object-cache.ts';
 import type { Store } from '../store/store.ts';
+import { RANGE_SECONDS, type Telemetry, type TelemetryRange } from '../telemetry/telemetry.ts';
 
 /** Counts and health of the fleet for the dashboard's first page, computed from memory in one pass per kind. */
 export interface Overview {
@@ -27,6 +29,39 @@ export interface Overview {
 }
 
 const WARNINGS = 20;
+
+/**
+ * What the dashboard shows beyond objects: the fleet's overview and the
+ * telemetry history of a node or an instance, for a caller (who sees only
+ * what it may read). Reads go to the controllers' cache once it runs
+ * (`reader`), Rules and Events to the store (the cache holds neither).
+ */
+export class FleetView {
+  constructor(
+    private readonly reader: () => Reader,
+    private readonly store: Store,
+    private readonly telemetry: Telemetry,
+  ) {}
+
+  overview(caller: Caller | undefined): Promise<Overview> {
+    return computeOverview(this.reader(), this.store, (o) => mayRead(caller, o));
+  }
+
+  async nodeTelemetry(name: string, range: TelemetryRange) {
+    if (!(await this.reader().get('Node', undefined, name))) throw new NotFoundError(`Node "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
+    return { kind: 'Node', name, range, ...(this.telemetry.node(name, range) ?? empty(range)) };
+  }
+
+  async instanceTelemetry(caller: Caller | undefined, project: string, name: string, range: TelemetryRange) {
+    assertProject(caller, project);
+    if (!(await this.reader().get('Instance', project, name))) throw new NotFoundError(`Instance "${name}" not found`, { details: [{ path: 'name', message: 'not found' }] });
+    return { kind: 'Instance', project, name, range, ...(this.telemetry.instance(project, name, range) ?? empty(range)) };
+  }
+}
+
+function empty(range: TelemetryRange) {
+  return { resolutionS: RANGE_SECONDS[range] > 3600 ? 300 : 10, t: [], series: {} };
+}
 
 export async function computeOverview(reader: Reader, store: Store, visible: (o: Resource) => boolean): Promise<Overview> {
   const list = async <T extends Resource>(r: Reader | Store, kind: string) => {
