@@ -36,6 +36,8 @@ export const centerConfigSchema = z
     database: z.string().optional(),
     /** SQLite only: 'full' fsyncs every commit before it is acknowledged; 'normal' may lose the last commits on power loss (faster; for measuring what durability costs). */
     storeSync: z.enum(['full', 'normal']).default('full'),
+    /** The largest model artifact an upload may be (bytes; default 256 MiB). */
+    maxArtifactBytes: z.number().int().min(1024).max(16 * 1024 ** 3).default(256 * 1024 ** 2),
     /** Networks (CIDR) route sinks and rules' webhooks may reach besides the default, which refuses link-local, unspecified and multicast addresses (core/egress.ts). */
     egressAllow: z.array(z.string()).default([]),
     heartbeatMs: z.number().int().min(50).default(2000),

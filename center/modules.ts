@@ -16,6 +16,7 @@ import { registerSessionRoutes } from './api/session-routes.ts';
 import { registerOpsRoutes } from './api/ops-routes.ts';
 import { execUpgradeRoute, registerExecRoute } from './api/exec-route.ts';
 import { registerRolloutRoutes } from './api/rollout-routes.ts';
+import { registerArtifactRoutes } from './api/artifact-routes.ts';
 import { registerUplinkRoutes, uplinkModule, type UplinkService } from './uplink/index.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { registerRuleMetrics } from './rule-metrics.ts';
@@ -27,6 +28,7 @@ import { TokenHolds, revokeNodeCredentials, sweepOrphanCredentials } from './aut
 import { AuthThrottle } from './auth/auth-throttle.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { centerServices } from './services/index.ts';
+import { ArtifactStore } from './artifacts/artifact-store.ts';
 import { NetworkAwareness } from './network/index.ts';
 import { CertificateAuthority } from './pki/authority.ts';
 import { serverNames } from './server-names.ts';
@@ -175,6 +177,7 @@ function apiModule(p: CenterParts): Module {
       started = { app, hub };
       const s = centerServices(store, {
         egress: new EgressPolicy(cfg.egressAllow),
+        artifacts: new ArtifactStore(join(cfg.dataDir, 'artifacts'), { maxBytes: cfg.maxArtifactBytes }),
         holds,
         pki: { ca, certs: { lifetimeMs: cfg.nodeCertTtlMs, graceMs: cfg.nodeCertGraceMs }, renewed: (node, cert) => hub.renewed(node, cert) },
         telemetry: p.telemetry,
@@ -190,6 +193,7 @@ function apiModule(p: CenterParts): Module {
       registerExecRoute(app, s.instances, hub);
       registerUplinkRoutes(app, () => p.uplink);
       registerDashboardRoutes(app, s.fleet, cfg.dashboardDir);
+      registerArtifactRoutes(app, s.artifacts);
       const upgrades = [execUpgradeRoute(s.instances, hub, { holds, auth }, log.child({ module: 'exec' }))];
       hub.attach(app.server, upgrades);
 

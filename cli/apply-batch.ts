@@ -9,8 +9,8 @@ import { GedgeError, parseManifestText, validateResources, type ErrorDetail, typ
  * field and line.
  */
 
-/** What other objects name goes first: a Service needs its Project, a Device its Site, a DeviceCommand its Device. Other kinds keep their place after these. */
-const ORDER = ['Project', 'PriorityClass', 'Site', 'SiteLink', 'Node', 'Device', 'Service', 'Route', 'Rule', 'DeviceCommand'];
+/** What other objects name goes first: a Service needs its Project, a Device its Site, a DeviceCommand its Device, a Service its Model. Other kinds keep their place after these. */
+const ORDER = ['Project', 'PriorityClass', 'Site', 'SiteLink', 'Node', 'Device', 'Model', 'Service', 'Route', 'Rule', 'DeviceCommand'];
 
 export interface BatchDoc {
   resource: Resource;

@@ -1,7 +1,7 @@
 import { yaml } from '../core/lazy-yaml.ts';
 import { CliError } from './errors.ts';
 import { customColumns, jsonpathTemplate, type CustomColumn, type Template } from './templates.ts';
-import { durationMs, type Device, type DeviceCommand, type DeviceCredential, type GedgeEvent, type Instance, type SiteLink, type Node, type Resource, type Route, type Rule, type Service, type Site } from '../core/index.ts';
+import { durationMs, type Device, type DeviceCommand, type DeviceCredential, type GedgeEvent, type Instance, type SiteLink, type Node, type Resource, type Route, type Rule, type Service, type Site, type Model } from '../core/index.ts';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'name';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'name'];
@@ -30,6 +30,14 @@ export function age(iso: string | undefined, now = Date.now()): string {
   if (s < 7200) return `${Math.floor(s / 60)}m`;
   if (s < 172800) return `${Math.floor(s / 3600)}h`;
   return `${Math.floor(s / 86400)}d`;
+}
+
+/** 1.2Mi, as kubectl writes quantities. */
+function bytes(n: number): string {
+  if (n < 1024) return `${n}B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)}Ki`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)}Mi`;
+  return `${(n / 1024 ** 3).toFixed(1)}Gi`;
 }
 
 type Column = [header: string, value: (o: Resource) => string, wideOnly?: boolean];
@@ -113,6 +121,17 @@ const COLUMNS: Record<string, Column[]> = {
     ['DROPPED', (o) => String(ruleSum(o as Rule, 'dropped') + ruleSum(o as Rule, 'late'))],
     ['SINK ERRORS', (o) => String(ruleSum(o as Rule, 'sinkErrors'))],
     ['AGE', (o) => age(o.metadata.createdAt)],
+  ],
+  Model: [
+    ['NAME', (o) => o.metadata.name],
+    ['MODEL', (o) => (o as Model).spec.model],
+    ['VERSION', (o) => String((o as Model).spec.version)],
+    ['FORMAT', (o) => (o as Model).spec.format],
+    ['SIZE', (o) => bytes((o as Model).spec.artifact.size)],
+    ['INPUTS', (o) => ((o as Model).spec.inputs ?? []).map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`).join(' ')],
+    ['AGE', (o) => age(o.metadata.createdAt)],
+    ['DIGEST', (o) => (o as Model).spec.artifact.digest, true],
+    ['OUTPUTS', (o) => ((o as Model).spec.outputs ?? []).map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`).join(' '), true],
   ],
   DeviceCommand: [
     ['NAME', (o) => o.metadata.name],

@@ -1,5 +1,6 @@
 import { lookupKind, type Resource } from './resources.ts';
 import type { SinkMessagesPage } from './device-schema.ts';
+import type { ModelSignature } from './model-schema.ts';
 import { BadRequestError } from './errors.ts';
 import { ExecClient, type ExecHandlers, type ExecRequest } from './exec-client.ts';
 import { fetchFor } from './tls-fetch.ts';
@@ -29,6 +30,14 @@ export interface TokenView {
   usedAt: string | null;
   /** Join tokens, when issued: the pin of the center's CA, for the joining node. */
   caPin?: string;
+}
+
+/** What the center knows of an uploaded model file. */
+export interface ArtifactFacts {
+  digest: string;
+  size: number;
+  signature: ModelSignature;
+  uploadedAt: string;
 }
 
 /** The typed client for the center's API in Node: the CLI, simulators and tests use only this (the dashboard shares its ApiCore). */
@@ -114,11 +123,37 @@ export class ApiClient extends ApiCore {
     return this.stream(`/api/v1/instances/${encodeURIComponent(instance)}/logs${q}`, opts.signal);
   }
 
+  /** Whether `project` holds the artifact `digest` (a HEAD: nothing is downloaded). */
+  async hasArtifact(project: string, digest: string): Promise<boolean> {
+    const res = await this.raw('HEAD', artifactPath(project, digest));
+    if (res.status === 404) return false;
+    if (!res.ok) throw this.refused(res.status, {});
+    return true;
+  }
+
+  /** Uploads a model file under the sha256 the caller computed; the center keeps it only if the bytes hash to it. */
+  uploadArtifact(project: string, digest: string, body: Uint8Array | ReadableStream<Uint8Array>, size: number): Promise<ArtifactFacts> {
+    return this.json('PUT', artifactPath(project, digest), body, 'application/octet-stream', { 'content-length': String(size) });
+  }
+
+  /** The artifact's bytes from `start` on (a download that resumes); the response streams them. */
+  async downloadArtifact(project: string, digest: string, opts: { start?: number; signal?: AbortSignal } = {}): Promise<Response> {
+    const res = await this.raw('GET', artifactPath(project, digest), undefined, undefined, opts.start ? { range: `bytes=${opts.start}-` } : {});
+    if (!res.ok) throw this.refused(res.status, (await res.json().catch(() => ({}))) as object);
+    return res;
+  }
+
+  deleteArtifact(project: string, digest: string): Promise<{ deleted: boolean }> {
+    return this.json('DELETE', artifactPath(project, digest));
+  }
+
   /** Runs a command in a running instance over a WebSocket (see ExecClient); rejects when the center refuses. */
   exec(instance: string, req: ExecRequest, on: ExecHandlers = {}): Promise<ExecClient> {
     return ExecClient.open(this.server, this.token, instance, req, on, this.ca);
   }
 }
+
+const artifactPath = (project: string, digest: string) => `/api/v1/projects/${encodeURIComponent(project)}/artifacts/${encodeURIComponent(digest)}`;
 
 function plural(kind: string): string {
   const info = lookupKind(kind);

@@ -27,21 +27,23 @@ export class ApiCore {
     return this.transport.server;
   }
 
-  async raw(method: string, path: string, body?: string, contentType = 'application/json'): Promise<Response> {
+  /** One request as it is; `body` may be a byte stream (an upload: sent as it is read). */
+  async raw(method: string, path: string, body?: string | Uint8Array | ReadableStream<Uint8Array>, contentType = 'application/json', headers: Record<string, string> = {}): Promise<Response> {
     try {
       return await this.transport.fetch(new URL(path, this.transport.server), {
         method,
-        headers: { ...this.transport.headers, ...(body !== undefined ? { 'content-type': contentType } : {}) },
+        headers: { ...this.transport.headers, ...(body !== undefined ? { 'content-type': contentType } : {}), ...headers },
         body,
-      });
+        ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+      } as RequestInit);
     } catch (cause) {
       throw new UnavailableError(`cannot reach the center at ${this.transport.server}: ${unreachableReason(cause)}`, { cause });
     }
   }
 
   /** A request whose answer is JSON; a refusal throws its typed error. */
-  async json<T>(method: string, path: string, body?: string, contentType?: string): Promise<T> {
-    const res = await this.raw(method, path, body, contentType);
+  async json<T>(method: string, path: string, body?: string | Uint8Array | ReadableStream<Uint8Array>, contentType?: string, headers?: Record<string, string>): Promise<T> {
+    const res = await this.raw(method, path, body, contentType, headers);
     const data = (await res.json().catch(() => ({}))) as T & { code?: string; message?: string };
     if (!res.ok) throw this.refused(res.status, data);
     return data;
@@ -87,7 +89,7 @@ export class ApiCore {
     }
   }
 
-  private refused(status: number, body: { code?: string; message?: string }) {
+  protected refused(status: number, body: { code?: string; message?: string }) {
     if (status === 401) this.transport.onUnauthorized?.();
     return errorFromBody(status, body);
   }

@@ -67,6 +67,11 @@ export class PayloadTooLargeError extends GedgeError {
   override readonly status = 413;
   override readonly code = 'PayloadTooLarge';
 }
+/** A byte range past the end of what was asked for (an artifact download resumed beyond its size). */
+export class RangeNotSatisfiableError extends GedgeError {
+  override readonly status = 416;
+  override readonly code = 'RangeNotSatisfiable';
+}
 /** The requested revision was compacted away; the client must relist. */
 export class GoneError extends GedgeError {
   override readonly status = 410;
@@ -94,6 +99,7 @@ export function errorFromBody(status: number, body: { code?: string; message?: s
     Forbidden: ForbiddenError,
     CertificateExpired: CertificateExpiredError,
     PayloadTooLarge: PayloadTooLargeError,
+    RangeNotSatisfiable: RangeNotSatisfiableError,
     Gone: GoneError,
     Unavailable: UnavailableError,
     Timeout: TimeoutError,

@@ -5,12 +5,14 @@ import { instanceSpecSchema, instanceStatusSchema, runtimeKindSchema, serviceSpe
 import { geoPointSchema, taintSchema } from './placement-schema.ts';
 import { edgeUplinkStatusSchema } from './uplink-wire.ts';
 import { deviceCommandSpecSchema, deviceCommandStatusSchema, deviceCredentialSpecSchema, deviceSpecSchema, deviceStatusSchema, routeSpecSchema, routeStatusSchema } from './device-schema.ts';
+import { modelSpecSchema } from './model-schema.ts';
 
 export * from './schema-base.ts';
 export * from './placement-schema.ts';
 export * from './device-schema.ts';
 export * from './workload-schema.ts';
 export * from './rule-schema.ts';
+export * from './model-schema.ts';
 
 /**
  * The resource model: Kubernetes-style objects, defined once here. The same
@@ -186,6 +188,7 @@ export const deviceCredentialSchema = kindSchema('DeviceCredential', deviceCrede
 export const routeSchema = kindSchema('Route', routeSpecSchema, routeStatusSchema);
 export const deviceCommandSchema = kindSchema('DeviceCommand', deviceCommandSpecSchema, deviceCommandStatusSchema);
 export const ruleSchema = kindSchema('Rule', ruleSpecSchema, ruleStatusSchema);
+export const modelSchema = kindSchema('Model', modelSpecSchema, noStatus);
 
 export type Project = z.infer<typeof projectSchema>;
 export type Site = z.infer<typeof siteSchema>;
@@ -203,6 +206,7 @@ export type Route = z.infer<typeof routeSchema>;
 export type DeviceCommand = z.infer<typeof deviceCommandSchema>;
 export type DeviceCommandStatus = z.infer<typeof deviceCommandStatusSchema>;
 export type Rule = z.infer<typeof ruleSchema>;
+export type Model = z.infer<typeof modelSchema>;
 export type NodeStatus = z.infer<typeof nodeStatusSchema>;
 export type InstanceStatus = z.infer<typeof instanceStatusSchema>;
 export type ServiceStatus = z.infer<typeof serviceStatusSchema>;
@@ -230,13 +234,14 @@ export const KINDS = {
   Route: { kind: 'Route', plural: 'routes', namespaced: true, schema: routeSchema, shortNames: ['route'] },
   DeviceCommand: { kind: 'DeviceCommand', plural: 'devicecommands', namespaced: true, schema: deviceCommandSchema, shortNames: ['devicecommand', 'command', 'cmd'] },
   Rule: { kind: 'Rule', plural: 'rules', namespaced: true, schema: ruleSchema, shortNames: ['rule'] },
+  Model: { kind: 'Model', plural: 'models', namespaced: true, schema: modelSchema, shortNames: ['model', 'mdl'] },
 } as const satisfies Record<string, KindInfo>;
 
 export type KindName = keyof typeof KINDS;
 /** The object type of a kind: KindOf<'Instance'> is Instance. */
 export type KindOf<K extends KindName> = Extract<Resource, { kind: K }>;
 export type ResourceOf<K extends KindName> = z.infer<(typeof KINDS)[K]['schema']>;
-export type Resource = Project | Site | Node | Service | Instance | GedgeEvent | SiteLink | PriorityClass | Device | DeviceCredential | Route | DeviceCommand | Rule;
+export type Resource = Project | Site | Node | Service | Instance | GedgeEvent | SiteLink | PriorityClass | Device | DeviceCredential | Route | DeviceCommand | Rule | Model;
 /**
  * The kinds an agent receives: what runs on its node; its site's devices,
  * credentials and commands; the routes and rules (it keeps those that target

@@ -7,3 +7,4 @@ export * from './wakeup-probe.ts';
 export * from './raw-node.ts';
 export * from './join-node.ts';
 export * from './promtool.ts';
+export * from './onnx-models.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { KINDS, UPLINK_PATH, sinkMessagesPageSchema, uplinkAckSchema, uplinkBatchSchema } from '../../core/index.ts';
+import { DIGEST_PATTERN, KINDS, UPLINK_PATH, modelSignatureSchema, sinkMessagesPageSchema, uplinkAckSchema, uplinkBatchSchema } from '../../core/index.ts';
 import { messagesQuerySchema } from '../uplink/uplink-routes.ts';
 import { joinRequestSchema, renewRequestSchema, tokenRequestSchema } from './auth-routes.ts';
 import { certificateRequestSchema, credentialIssuedSchema, credentialRequestSchema } from './device-routes.ts';
@@ -30,6 +30,11 @@ export function openApiDocument(version: string): Record<string, unknown> {
   schemas.UplinkBatch = z.toJSONSchema(uplinkBatchSchema, { io: 'input' });
   schemas.UplinkAck = z.toJSONSchema(uplinkAckSchema, { io: 'output' });
   schemas.SinkMessagesPage = z.toJSONSchema(sinkMessagesPageSchema, { io: 'output' });
+  schemas.ArtifactFacts = {
+    type: 'object',
+    required: ['digest', 'size', 'signature', 'uploadedAt'],
+    properties: { digest: { type: 'string', pattern: DIGEST_PATTERN.source }, size: { type: 'integer' }, signature: z.toJSONSchema(modelSignatureSchema, { io: 'output' }), uploadedAt: { type: 'string', format: 'date-time' } },
+  };
   schemas.Error = {
     type: 'object',
     required: ['code', 'message', 'details'],
@@ -167,6 +172,32 @@ export function openApiDocument(version: string): Record<string, unknown> {
         parameters: inPath('project', 'device'),
         requestBody: { required: true, ...json(ref('DeviceCertificateRequest')) },
         responses: { 201: { description: '{credential, clientId, certificate, ca}' }, ...errors },
+      },
+    },
+    '/api/v1/projects/{project}/artifacts/{digest}': {
+      put: {
+        operationId: 'uploadArtifact',
+        summary: "Upload a model file (ONNX) under the sha256 the client computed (digest: sha256:<hex>). Streamed; kept only if the bytes hash to the digest, fit the center's --max-artifact-bytes (413) and read as an ONNX model. 200 when it was there already",
+        parameters: inPath('project', 'digest'),
+        requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+        responses: { 200: { description: 'Already stored', ...json(ref('ArtifactFacts')) }, 201: { description: 'Stored', ...json(ref('ArtifactFacts')) }, 413: { description: 'Larger than the limit', ...json(ref('Error')) }, ...errors },
+      },
+      get: {
+        operationId: 'downloadArtifact',
+        summary: 'Download a model file; `Range: bytes=START-` resumes a download (206)',
+        parameters: [...inPath('project', 'digest'), { name: 'range', in: 'header', required: false, schema: { type: 'string', pattern: '^bytes=\\d+-\\d*$' } }],
+        responses: {
+          200: { description: 'The file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          206: { description: 'The range asked for', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          416: { description: 'The range starts past the end', ...json(ref('Error')) },
+          ...errors,
+        },
+      },
+      delete: {
+        operationId: 'deleteArtifact',
+        summary: 'Delete a model file; refused (409) while a Model version of the project names it',
+        parameters: inPath('project', 'digest'),
+        responses: { 200: { description: '{deleted: boolean}' }, ...errors },
       },
     },
     [UPLINK_PATH]: {

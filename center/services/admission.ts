@@ -1,5 +1,12 @@
-import { EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, type ErrorDetail, type Project, type Resource, projectOf } from '../../core/index.ts';
+import { EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, modelVersionName, type ErrorDetail, type Model, type Project, type Resource, projectOf } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
+import type { ArtifactInfo } from '../artifacts/artifact-store.ts';
+
+/** What admission needs besides the store: where destinations may be, and the artifacts models name. */
+export interface AdmissionContext {
+  egress?: EgressPolicy;
+  artifacts?: { info(project: string, digest: string): Promise<ArtifactInfo | undefined> };
+}
 
 /**
  * Checks that go beyond one object's schema, before anything is written:
@@ -7,10 +14,13 @@ import type { Store } from '../store/store.ts';
  * apply); a command needs its device; a device keeps its site; credentials
  * are only issued by the center (the secret is generated and shown once);
  * a redacted sink password stands for the stored one (core/secrets.ts);
- * a Service keeps to its project's policy (runtimes, images: 403).
+ * a Service keeps to its project's policy (runtimes, images: 403); a
+ * Model version names an uploaded artifact, takes its signature from it and
+ * never changes its file.
  * Every problem is reported, with its path; nothing is written if any.
  */
-export async function admit(store: Store, input: Resource[], egress = new EgressPolicy()): Promise<Resource[]> {
+export async function admit(store: Store, input: Resource[], ctx: AdmissionContext = {}): Promise<Resource[]> {
+  const egress = ctx.egress ?? new EgressPolicy();
   const objs = [...input];
   const inBatch = (kind: string, project: string, name: string) => objs.some((o) => o.kind === kind && projectOf(o) === project && o.metadata.name === name);
   const problems: ErrorDetail[] = [];
@@ -64,6 +74,11 @@ export async function admit(store: Store, input: Resource[], egress = new Egress
         }
         break;
       }
+      case 'Model': {
+        const spec = await admitModel(store, o, ctx, at, problems);
+        if (spec) objs[i] = { ...o, spec };
+        break;
+      }
       default:
         break;
     }
@@ -79,4 +94,35 @@ function destination(egress: EgressPolicy, url: string, path: string, problems: 
   const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
   const problem = egress.problem(host);
   if (problem) problems.push({ path, message: problem });
+}
+
+/** A model version: named `<model>-v<version>`, its artifact uploaded to its project, its signature the artifact's, and, once made, its file and signature fixed. */
+async function admitModel(store: Store, o: Model, ctx: AdmissionContext, at: (path: string) => string, problems: ErrorDetail[]): Promise<Model['spec'] | undefined> {
+  const project = projectOf(o);
+  const spec = o.spec;
+  const name = modelVersionName(spec.model, spec.version);
+  if (o.metadata.name !== name) problems.push({ path: at('metadata.name'), message: `a model version is named <model>-v<version>: write name: ${name}` });
+  const prev = await store.get('Model', project, o.metadata.name);
+  if (prev && (prev.spec.artifact.digest !== spec.artifact.digest || prev.spec.model !== spec.model || prev.spec.version !== spec.version)) {
+    problems.push({ path: at('spec.artifact.digest'), message: `model version "${o.metadata.name}" is ${prev.spec.artifact.digest} and a version never changes its file: push it as a new version` });
+    return undefined;
+  }
+  const artifact = await ctx.artifacts?.info(project, spec.artifact.digest);
+  if (!artifact) {
+    problems.push({ path: at('spec.artifact.digest'), message: `no artifact ${spec.artifact.digest} in project "${project}": upload it first (gedge model push does both)` });
+    return undefined;
+  }
+  if (artifact.size !== spec.artifact.size) problems.push({ path: at('spec.artifact.size'), message: `the artifact is ${artifact.size} bytes` });
+  for (const side of ['inputs', 'outputs'] as const) {
+    const given = spec[side];
+    if (given && JSON.stringify(given) !== JSON.stringify(artifact.signature[side])) {
+      problems.push({ path: at(`spec.${side}`), message: `the model file's ${side} are ${artifact.signature[side].map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`).join(' ')} (omit ${side} to take them from the file)` });
+    }
+  }
+  const outputs = artifact.signature.outputs;
+  const classes = outputs.length === 1 ? outputs[0]!.shape.at(-1) : undefined;
+  if (spec.classLabels.length && classes !== undefined && classes > 0 && spec.classLabels.length !== classes) {
+    problems.push({ path: at('spec.classLabels'), message: `the model answers ${classes} classes; give ${classes} labels or none` });
+  }
+  return { ...spec, inputs: artifact.signature.inputs, outputs: artifact.signature.outputs };
 }

@@ -11,6 +11,8 @@ import { FleetView } from './overview.ts';
 import { Rollouts } from './rollouts.ts';
 import { Tokens, type NodePki } from './tokens.ts';
 import { Watches } from './watches.ts';
+import { ModelArtifacts } from './models.ts';
+import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 
 /**
  * The center's service layer: everything the routes may ask, each part
@@ -27,11 +29,12 @@ export interface CenterServices {
   instances: Instances;
   status: CenterStatus;
   fleet: FleetView;
+  artifacts: ModelArtifacts;
 }
 
-export function centerServices(store: Store, deps: { egress: EgressPolicy; holds: TokenHolds; pki: NodePki; telemetry: Telemetry; reader: () => Reader }): CenterServices {
+export function centerServices(store: Store, deps: { egress: EgressPolicy; artifacts: ArtifactStore; holds: TokenHolds; pki: NodePki; telemetry: Telemetry; reader: () => Reader }): CenterServices {
   return {
-    objects: new Objects(store, deps.egress),
+    objects: new Objects(store, { egress: deps.egress, artifacts: deps.artifacts }),
     watches: new Watches(store),
     rollouts: new Rollouts(store),
     tokens: new Tokens(store, deps.holds, deps.pki),
@@ -39,5 +42,6 @@ export function centerServices(store: Store, deps: { egress: EgressPolicy; holds
     instances: new Instances(store),
     status: new CenterStatus(store),
     fleet: new FleetView(deps.reader, store, deps.telemetry),
+    artifacts: new ModelArtifacts(store, deps.artifacts),
   };
 }

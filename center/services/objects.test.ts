@@ -13,7 +13,7 @@ const services = lookupKind('Service')!;
 async function withObjects(fn: (objects: Objects, names: (p: string) => Promise<string[]>) => Promise<void>): Promise<void> {
   const store = await openSqliteStore(':memory:');
   try {
-    const objects = new Objects(store, new EgressPolicy());
+    const objects = new Objects(store, { egress: new EgressPolicy() });
     await objects.apply(token('admin'), [project('p1'), project('p2')].join('---\n'));
     await fn(objects, async (p) => (await store.list('Service', { project: p })).items.map((s) => s.metadata.name));
   } finally {

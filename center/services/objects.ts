@@ -1,6 +1,6 @@
-import { DEFAULT_PROJECT, NotFoundError, ValidationError, lookupKind, projectOf, type EgressPolicy, type KindInfo, type Resource, type Selector } from '../../core/index.ts';
+import { DEFAULT_PROJECT, NotFoundError, ValidationError, lookupKind, projectOf, type KindInfo, type Resource, type Selector } from '../../core/index.ts';
 import type { Store, TokenRecord } from '../store/store.ts';
-import { admit } from './admission.ts';
+import { admit, type AdmissionContext } from './admission.ts';
 import { manifests } from './manifest-parser.ts';
 import { assertMayWrite, assertProject, mayRead } from '../auth/access.ts';
 
@@ -33,14 +33,14 @@ export interface ObjectList {
 export class Objects {
   constructor(
     private readonly store: Store,
-    private readonly egress: EgressPolicy,
+    private readonly admission: AdmissionContext,
   ) {}
 
   /** Every document of a manifest, all or nothing; `dryRun` says what would happen and writes nothing. */
   async apply(caller: TokenRecord | undefined, text: string, o: { dryRun?: boolean } = {}): Promise<{ dryRun?: true; items: ApplyItem[] }> {
     const parsed = await manifests.resources(text);
     assertMayWrite(caller, parsed);
-    const objs = await admit(this.store, parsed, this.egress);
+    const objs = await admit(this.store, parsed, this.admission);
     if (o.dryRun) return { dryRun: true, items: await Promise.all(objs.map((x) => this.dryRunItem(x))) };
     const results = await this.store.apply(objs);
     return { items: results.map((r) => ({ action: r.action, kind: r.object.kind, name: r.object.metadata.name, project: r.object.metadata.project, revision: r.object.metadata.revision })) };
@@ -106,7 +106,7 @@ export class Objects {
     const obj = (await manifests.single(text))!;
     if (obj.kind !== kind.kind) throw new ValidationError(`expected kind ${kind.kind}`, { details: [{ path: 'kind', message: `"${obj.kind}" does not match /${kind.plural}` }] });
     assertMayWrite(caller, [obj]);
-    const [checked] = await admit(this.store, [obj], this.egress);
+    const [checked] = await admit(this.store, [obj], this.admission);
     return checked!;
   }
 }

@@ -64,6 +64,7 @@ export function registerProcessCommands(program: Command): void {
     .option('--node-cert-grace <duration>', 'how long after expiry an offline node may still renew, e.g. 7d', durationFlag('--node-cert-grace'))
     .option('--database <url>', 'a postgres:// URL instead of the embedded SQLite')
     .option('--egress-allow <cidrs>', 'networks route sinks may reach besides the default (which refuses link-local, unspecified and multicast), comma-separated', commaList)
+    .option('--max-artifact-bytes <bytes>', 'the largest model file an upload may be (default 268435456, 256 MiB)', int)
     .addOption(new Option('--store-sync <mode>', "SQLite: 'full' fsyncs each commit before it is acknowledged; 'normal' may lose the last ones on power loss").choices(['full', 'normal']).default('full'))
     .option('--heartbeat-interval <duration>', 'how often agents send a heartbeat (default 2s)', durationFlag('--heartbeat-interval'))
     .option('--not-ready-after <duration>', 'silence after which a node is NotReady (default 8s)', durationFlag('--not-ready-after'))
@@ -99,6 +100,7 @@ export function registerProcessCommands(program: Command): void {
         database: o.database as string | undefined,
         storeSync: o.storeSync as 'full' | 'normal',
         egressAllow: o.egressAllow as unknown as string[] | undefined,
+        maxArtifactBytes: o.maxArtifactBytes as number | undefined,
         heartbeatMs: o.heartbeatInterval as number | undefined,
         notReadyAfterMs: o.notReadyAfter as number | undefined,
         evictAfterMs: o.evictAfter as number | undefined,

@@ -1,0 +1,128 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BadRequestError, NotFoundError, PayloadTooLargeError, ValidationError, type ModelSignature } from '../../core/index.ts';
+import { onnxSignature } from './onnx-signature.ts';
+
+/** What the center knows of a stored artifact. */
+export interface ArtifactInfo {
+  digest: string;
+  size: number;
+  /** The model's inputs and outputs, read from the file at upload. */
+  signature: ModelSignature;
+  uploadedAt: string;
+}
+
+export interface ArtifactStoreOptions {
+  /** The largest artifact accepted (413 past it, counted as the body streams in). */
+  maxBytes: number;
+}
+
+/**
+ * Model artifacts on disk beside the center's database, per project and by
+ * content (`<dir>/<project>/<sha256 hex>` and its `.json` facts): a project
+ * learns nothing of another's files, not even whether one with a digest
+ * exists. An upload streams to a temporary file while its bytes are counted
+ * and hashed, and becomes visible only once the digest it was announced
+ * with matches and the file reads as an ONNX model; anything else leaves
+ * nothing behind. Files are immutable: the same digest is the same bytes.
+ */
+export class ArtifactStore {
+  /** Uploads are read back one at a time to be checked as ONNX: a burst of large uploads holds one file in memory, not one each. */
+  private inspecting: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly dir: string,
+    private readonly opts: ArtifactStoreOptions,
+  ) {}
+
+  get maxBytes(): number {
+    return this.opts.maxBytes;
+  }
+
+  /** Stores `body` as `digest` of `project`; `created` is false when it was there already (the body is then not read). */
+  async put(project: string, digest: string, body: Readable, declaredLength?: number): Promise<{ info: ArtifactInfo; created: boolean }> {
+    const known = await this.info(project, digest);
+    if (known) {
+      body.resume();
+      return { info: known, created: false };
+    }
+    if (declaredLength !== undefined && declaredLength > this.opts.maxBytes) {
+      body.resume();
+      throw tooLarge(this.opts.maxBytes);
+    }
+    const dir = join(this.dir, project);
+    await mkdir(join(dir, '.incoming'), { recursive: true, mode: 0o700 });
+    const tmp = join(dir, '.incoming', randomBytes(8).toString('hex'));
+    const hash = createHash('sha256');
+    let size = 0;
+    const max = this.opts.maxBytes;
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        if (size > max) return done(tooLarge(max));
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      try {
+        await pipeline(body, count, createWriteStream(tmp, { mode: 0o600 }));
+      } catch (e) {
+        if (e instanceof PayloadTooLargeError) throw e;
+        throw new BadRequestError(`the upload ended early: ${(e as Error).message}`, { details: [{ path: 'body', message: 'incomplete' }] });
+      }
+      const got = `sha256:${hash.digest('hex')}`;
+      if (got !== digest) {
+        throw new ValidationError(`the body's digest is ${got}, not ${digest}: nothing was stored`, { details: [{ path: 'digest', message: `the body hashes to ${got}` }] });
+      }
+      if (size === 0) throw new ValidationError('the body is empty', { details: [{ path: 'body', message: 'empty' }] });
+      const check = this.inspecting.then(async () => onnxSignature(await readFile(tmp)));
+      this.inspecting = check.catch(() => undefined);
+      const signature = await check;
+      const info: ArtifactInfo = { digest, size, signature, uploadedAt: new Date().toISOString() };
+      const blob = this.blobPath(project, digest);
+      // The facts last: an artifact is there once its facts are (info() reads them), and by then its file is whole.
+      await rename(tmp, blob);
+      await writeFile(`${blob}.json.tmp`, JSON.stringify(info), { mode: 0o600 });
+      await rename(`${blob}.json.tmp`, `${blob}.json`);
+      return { info, created: true };
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async info(project: string, digest: string): Promise<ArtifactInfo | undefined> {
+    try {
+      return JSON.parse(await readFile(`${this.blobPath(project, digest)}.json`, 'utf8')) as ArtifactInfo;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** The artifact's bytes from `start` to `end` (inclusive; default: to the last), for downloads that resume. */
+  async open(project: string, digest: string, range: { start?: number; end?: number } = {}): Promise<{ info: ArtifactInfo; stream: Readable }> {
+    const info = await this.info(project, digest);
+    if (!info) throw new NotFoundError(`artifact ${digest} not found in project "${project}"`, { details: [{ path: 'digest', message: 'not found' }] });
+    return { info, stream: createReadStream(this.blobPath(project, digest), { start: range.start, end: range.end }) };
+  }
+
+  /** Removes the artifact; false when it was not there. */
+  async delete(project: string, digest: string): Promise<boolean> {
+    const blob = this.blobPath(project, digest);
+    const there = await stat(`${blob}.json`).then(() => true, () => false);
+    await rm(`${blob}.json`, { force: true });
+    await rm(blob, { force: true });
+    return there;
+  }
+
+  private blobPath(project: string, digest: string): string {
+    return join(this.dir, project, digest.slice('sha256:'.length));
+  }
+}
+
+const tooLarge = (max: number) => new PayloadTooLargeError(`an artifact may be at most ${max} bytes`, { details: [{ path: 'body', message: `limit is ${max} bytes (the center's --max-artifact-bytes)` }] });

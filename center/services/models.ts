@@ -1,0 +1,63 @@
+import type { Readable } from 'node:stream';
+import { ConflictError, DIGEST_PATTERN, NotFoundError, ValidationError, nameSchema, type Model } from '../../core/index.ts';
+import { assertMayWrite, assertProject, type Caller } from '../auth/access.ts';
+import type { ArtifactInfo, ArtifactStore } from '../artifacts/artifact-store.ts';
+import type { Store } from '../store/store.ts';
+
+/**
+ * Model artifacts for a caller, apart from HTTP: upload (a project's
+ * writer), facts and download (its readers), and delete, refused while a
+ * model version names the artifact. The project and digest are checked
+ * before anything touches the disk.
+ */
+export class ModelArtifacts {
+  constructor(
+    private readonly store: Store,
+    private readonly artifacts: ArtifactStore,
+  ) {}
+
+  get maxBytes(): number {
+    return this.artifacts.maxBytes;
+  }
+
+  async upload(caller: Caller | undefined, project: string, digest: string, body: Readable, declaredLength?: number): Promise<{ info: ArtifactInfo; created: boolean }> {
+    checkAddress(project, digest);
+    assertMayWrite(caller, [{ kind: 'Model', metadata: { project, name: 'artifact' } } as Model]);
+    if (!(await this.store.get('Project', undefined, project))) {
+      body.resume();
+      throw new ValidationError(`project "${project}" does not exist`, { details: [{ path: 'project', message: 'not found' }] });
+    }
+    return this.artifacts.put(project, digest, body, declaredLength);
+  }
+
+  /** The artifact's facts (size, signature), or NotFound. */
+  async facts(caller: Caller | undefined, project: string, digest: string): Promise<ArtifactInfo> {
+    checkAddress(project, digest);
+    assertProject(caller, project);
+    const info = await this.artifacts.info(project, digest);
+    if (!info) throw new NotFoundError(`artifact ${digest} not found in project "${project}"`, { details: [{ path: 'digest', message: 'not found' }] });
+    return info;
+  }
+
+  async download(caller: Caller | undefined, project: string, digest: string, range?: { start?: number; end?: number }) {
+    checkAddress(project, digest);
+    assertProject(caller, project);
+    return this.artifacts.open(project, digest, range);
+  }
+
+  /** Removes the artifact unless a model version of the project names it (409, naming them). */
+  async delete(caller: Caller | undefined, project: string, digest: string): Promise<{ deleted: boolean }> {
+    checkAddress(project, digest);
+    assertMayWrite(caller, [{ kind: 'Model', metadata: { project, name: 'artifact' } } as Model]);
+    const users = (await this.store.list('Model', { project })).items.filter((m) => m.spec.artifact.digest === digest).map((m) => m.metadata.name);
+    if (users.length) {
+      throw new ConflictError(`artifact ${digest} is the file of ${users.map((u) => `Model "${u}"`).join(', ')}: delete ${users.length > 1 ? 'those versions' : 'that version'} first`, { details: users.map((u) => ({ path: 'digest', message: `used by Model ${u}` })) });
+    }
+    return { deleted: await this.artifacts.delete(project, digest) };
+  }
+}
+
+function checkAddress(project: string, digest: string): void {
+  if (!nameSchema.safeParse(project).success) throw new ValidationError(`"${project}" is not a project name`, { details: [{ path: 'project', message: 'must be a lowercase DNS label' }] });
+  if (!DIGEST_PATTERN.test(digest)) throw new ValidationError(`"${digest.slice(0, 80)}" is not a digest`, { details: [{ path: 'digest', message: 'must be sha256:<64 lowercase hex digits>' }] });
+}
