@@ -18,7 +18,7 @@ test("a model's inputs and outputs, with open dimensions as -1", () => {
 test('initializers an older exporter also lists as graph inputs are weights, not inputs', () => {
   const m = onnx.ModelProto.decode(tinyClassifier());
   const w = onnx.ValueInfoProto.create({ name: 'W', type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 4 }, { dimValue: 3 }] } } } });
-  m.graph!.input.push(w);
+  m.graph!.input!.push(w);
   assert.deepEqual(onnxSignature(onnx.ModelProto.encode(m).finish()).inputs.map((t) => t.name), ['x']);
 });
 
@@ -30,7 +30,7 @@ test('what is not a model ONNX Runtime could serve is refused saying why', () =>
   old.irVersion = 2;
   assert.throws(() => onnxSignature(onnx.ModelProto.encode(old).finish()), /IR version 2 is older than ONNX Runtime loads/);
   const seq = onnx.ModelProto.decode(tinyClassifier());
-  seq.graph!.input[0]!.type = { sequenceType: { elemType: { tensorType: { elemType: 1 } } } };
+  seq.graph!.input![0]!.type = { sequenceType: { elemType: { tensorType: { elemType: 1 } } } };
   assert.throws(() => onnxSignature(onnx.ModelProto.encode(seq).finish()), /input "x" is not a tensor/);
   const file = tinyClassifier();
   assert.throws(() => onnxSignature(file.subarray(0, file.length - 20)), ValidationError);

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { DEFAULT_PROJECT, modelVersionName, nameSchema, type Model } from '../../core/index.ts';
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
+import { registerModelServe } from './model-serve.ts';
 
 interface Conn {
   server?: string;
@@ -21,9 +22,10 @@ interface PushOptions {
   description?: string;
 }
 
-/** gedge model push FILE: the file uploaded under its sha256 (once: a file the center holds is not sent again), then its version applied. */
+/** gedge model push FILE (and serve, model-serve.ts): the file uploaded under its sha256 (once: a file the center holds is not sent again), then its version applied. */
 export function registerModelCommands(program: Command): void {
-  const model = program.command('model').description('model versions: push an ONNX file as a new version (list them with gedge get models)');
+  const model = program.command('model').description('model versions: push an ONNX file as a new version (list them with gedge get models); serve one');
+  registerModelServe(model);
 
   model
     .command('push')
