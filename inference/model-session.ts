@@ -18,7 +18,13 @@ export class ModelSession {
   ) {}
 
   static async load(model: string | Uint8Array, opts: SessionOptions = {}): Promise<ModelSession> {
-    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionMode: 'sequential', ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}) };
+    const options: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+      // ONNX Runtime's threads would spin-wait after every run, burning the cores an edge node shares with its other workloads.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    };
     const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
     const spec = (m: ort.InferenceSession.ValueMetadata): TensorSpec => {
       const datatype = m.isTensor ? datatypeOf(m.type) : undefined;

@@ -19,7 +19,7 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
-function call(port: number, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> {
+function call(port: number, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
       let text = '';
@@ -130,7 +130,33 @@ describe('the Open Inference Protocol v2 over REST', () => {
     assert.equal(unknown.status, 404);
     // Still serving, and the refusals are counted.
     assert.equal((await infer(x({}))).status, 200);
-    assert.match((await call(port, 'GET', '/metrics')).body.text as string, new RegExp(`gedge_inference_requests_total\\{model="tiny",version="3",outcome="invalid"\\} 15\n`), 'fourteen refusals and the unknown model (the body that is not JSON is refused before it reaches the model)');
+    assert.match((await call(port, 'GET', '/metrics')).body.text as string, new RegExp(`gedge_inference_requests_total\\{model="tiny",version="3",outcome="invalid"\\} 16\n`), 'the fifteen refusals and the unknown model');
+  });
+
+  test('the binary data extension: raw FP32 in after the JSON header, raw outputs back, the same numbers as JSON', async () => {
+    const x = [[1, 2, 3, 4], [4, 3, 2, 1], [0, 0, 0, 0]];
+    const bytes = Buffer.from(Float32Array.from(x.flat()).buffer);
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [3, 4], datatype: 'FP32', parameters: { binary_data_size: bytes.length } }], parameters: { binary_data_output: true } }));
+    const res = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v2/models/tiny/infer', headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': header.length } }, (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => resolve({ status: r.statusCode!, headers: r.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.end(Buffer.concat([header, bytes]));
+    });
+    assert.equal(res.status, 200, res.body.toString());
+    const jsonLength = Number(res.headers['inference-header-content-length']);
+    const head = JSON.parse(res.body.subarray(0, jsonLength).toString()) as { outputs: { name: string; shape: number[]; parameters: { binary_data_size: number } }[] };
+    assert.deepEqual(head.outputs.map((o) => [o.name, o.shape, o.parameters.binary_data_size]), [['probs', [3, 3], 36]]);
+    const raw = res.body.subarray(jsonLength);
+    const got = Array.from(new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length)));
+    assert.deepEqual(got, await direct(x));
+
+    const short = await call(port, 'POST', '/v2/models/tiny/infer', Buffer.concat([header, bytes.subarray(4)]), { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) });
+    assert.equal(short.status, 400);
+    assert.match(String(short.body.error), /says 48 binary bytes, and the body has 44 left/);
   });
 
   test('/metrics passes promtool', async () => {

@@ -4,7 +4,7 @@ import { BadRequestError, GedgeError, NotFoundError, PayloadTooLargeError, Unava
 import { processRegistry } from '../core/prometheus.ts';
 import { Batcher, type BatchOptions } from './batcher.ts';
 import type { ModelSession } from './model-session.ts';
-import { inputTensor, outputJson, servedOverJson, type Tensor } from './tensors.ts';
+import { inputTensor, outputBytes, outputJson, servedOverJson, type Tensor } from './tensors.ts';
 
 export interface ServedModel {
   /** The name clients address it by (/v2/models/{name}). */
@@ -27,6 +27,34 @@ interface InferRequest {
   outputs?: unknown;
 }
 
+/** The binary data extension's header: how many bytes of the body are the JSON inference header. */
+const HEADER_LENGTH = 'inference-header-content-length';
+
+/** The request's JSON, and the binary data after it when the binary data extension is used. */
+function splitBody(body: Buffer | undefined, headerLength: string | string[] | undefined): { json: InferRequest; binary?: Buffer } {
+  if (!body?.length) throw new BadRequestError('the request has no body: send {inputs: [...]}', { details: [{ path: 'body', message: 'empty' }] });
+  let jsonEnd = body.length;
+  if (headerLength !== undefined) {
+    jsonEnd = Number(headerLength);
+    if (!Number.isSafeInteger(jsonEnd) || jsonEnd < 2 || jsonEnd > body.length) throw new BadRequestError(`${HEADER_LENGTH} must be the JSON header's length, at most the body's ${body.length} bytes`, { details: [{ path: HEADER_LENGTH, message: String(headerLength) }] });
+  }
+  let json: InferRequest;
+  try {
+    json = JSON.parse(body.subarray(0, jsonEnd).toString('utf8')) as InferRequest;
+  } catch (e) {
+    throw new BadRequestError(`the request is not JSON: ${(e as Error).message}`, { details: [{ path: 'body', message: 'not JSON' }] });
+  }
+  return { json, binary: headerLength === undefined ? undefined : body.subarray(jsonEnd) };
+}
+
+/** An input's `parameters.binary_data_size`, when it travels as binary data. */
+function binarySize(raw: unknown, path: string): number | undefined {
+  const size = (raw as { parameters?: { binary_data_size?: unknown } } | null)?.parameters?.binary_data_size;
+  if (size === undefined) return undefined;
+  if (!Number.isSafeInteger(size) || (size as number) < 0) throw new BadRequestError('binary_data_size must be a byte count', { details: [{ path: `${path}.parameters.binary_data_size`, message: String(size) }] });
+  return size as number;
+}
+
 const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /**
@@ -34,7 +62,8 @@ const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
  * `GET /v2`, `/v2/health/live`, `/v2/health/ready`, `/v2/models/{name}[/versions/{v}]`
  * (metadata), `.../ready`, and `POST .../infer`. Ready only once the model
  * has run once (warm-up). Requests are batched dynamically (batcher.ts).
- * Errors are the protocol's `{"error": message}`, with gedge's
+ * The binary data extension (a JSON header, then raw tensors) carries
+ * large inputs and outputs without JSON numbers. Errors are the protocol's `{"error": message}`, with gedge's
  * `{code, message, details}` beside it. `/metrics` has the request
  * latency histogram, batch sizes, and inferences (rows) counted.
  */
@@ -57,6 +86,9 @@ export async function startInferenceServer(model: ServedModel, opts: InferenceSe
 
   const app = Fastify({ bodyLimit: opts.bodyLimit ?? 64 * 1024 * 1024, forceCloseConnections: true }) as unknown as FastifyInstance;
   app.server.on('connection', (s) => s.setNoDelay(true));
+  // Bodies are read as bytes and parsed here: a request in the binary data extension is a JSON header followed by raw tensors.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setErrorHandler((err: unknown, _req, reply: FastifyReply) => {
     const code = (err as { code?: string; statusCode?: number }).code;
     const status = (err as { statusCode?: number }).statusCode ?? 500;
@@ -91,17 +123,31 @@ export async function startInferenceServer(model: ServedModel, opts: InferenceSe
       known(p.name, p.version);
       return isReady ? { name: model.name, ready: true } : reply.status(503).send({ error: 'warming up', name: model.name, ready: false });
     });
-    app.post(`${base}/infer`, async (req) => {
+    app.post(`${base}/infer`, async (req, reply) => {
       const started = performance.now();
       const p = req.params as P;
       try {
         known(p.name, p.version);
         if (!isReady) throw new UnavailableError('the model is warming up', { details: [{ path: 'model', message: 'not ready' }] });
-        const { feeds, rows, wanted, id } = parseRequest(req.body as InferRequest);
+        const { json, binary } = splitBody(req.body as Buffer | undefined, req.headers[HEADER_LENGTH]);
+        const { feeds, rows, wanted, id } = parseRequest(json, binary);
         const out = await batcher.infer(feeds, rows);
         inferences.inc(labels, rows);
         requests.inc({ ...labels, outcome: 'ok' });
-        return { model_name: model.name, model_version: model.version, ...(id !== undefined ? { id } : {}), outputs: wanted.map((n) => outputJson(n, out[n]!)) };
+        const head = { model_name: model.name, model_version: model.version, ...(id !== undefined ? { id } : {}) };
+        if (!wanted.some((w) => w.binary)) return { ...head, outputs: wanted.map((w) => outputJson(w.name, out[w.name]!)) };
+        // The binary data extension: the JSON header, then the raw outputs asked for as binary, in order.
+        const raw: Buffer[] = [];
+        const outputs = wanted.map((w) => {
+          const t = out[w.name]!;
+          if (!w.binary) return outputJson(w.name, t);
+          const bytes = outputBytes(t);
+          raw.push(bytes);
+          return { name: w.name, datatype: t.datatype, shape: t.dims, parameters: { binary_data_size: bytes.length } };
+        });
+        const header = Buffer.from(JSON.stringify({ ...head, outputs }));
+        void reply.header(HEADER_LENGTH, header.length).type('application/octet-stream');
+        return Buffer.concat([header, ...raw]);
       } catch (e) {
         const status = e instanceof GedgeError ? e.status : 500;
         requests.inc({ ...labels, outcome: status === 503 ? 'unavailable' : status < 500 ? 'invalid' : 'failed' });
@@ -113,29 +159,38 @@ export async function startInferenceServer(model: ServedModel, opts: InferenceSe
   }
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 
-  function parseRequest(body: InferRequest): { feeds: Record<string, Tensor>; rows: number; wanted: string[]; id?: string } {
+  function parseRequest(body: InferRequest, binary?: Buffer): { feeds: Record<string, Tensor>; rows: number; wanted: { name: string; binary: boolean }[]; id?: string } {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError('the request must be a JSON object {inputs: [...]}', { details: [{ path: 'body', message: 'not an object' }] });
     if (body.id !== undefined && typeof body.id !== 'string') throw new BadRequestError('id must be a string', { details: [{ path: 'id', message: 'not a string' }] });
     if (!Array.isArray(body.inputs)) throw new BadRequestError('inputs must be an array of tensors', { details: [{ path: 'inputs', message: 'missing' }] });
     const feeds: Record<string, Tensor> = {};
+    let at = 0;
     body.inputs.forEach((raw: unknown, i: number) => {
       const name = (raw as { name?: unknown } | null)?.name;
       const spec = sig.inputs.find((s) => s.name === name);
       if (!spec) throw new BadRequestError(`unknown input ${JSON.stringify(name)}: the model's inputs are ${sig.inputs.map((s) => s.name).join(', ')}`, { details: [{ path: `inputs[${i}].name`, message: 'unknown input' }] });
       if (feeds[spec.name]) throw new BadRequestError(`input "${spec.name}" is given twice`, { details: [{ path: `inputs[${i}].name`, message: 'repeated' }] });
-      feeds[spec.name] = inputTensor(raw, spec, `inputs[${i}]`);
+      const size = binarySize(raw, `inputs[${i}]`);
+      let bytes: Buffer | undefined;
+      if (size !== undefined) {
+        if (!binary || at + size > binary.length) throw new BadRequestError(`input "${spec.name}" says ${size} binary bytes, and the body has ${binary ? binary.length - at : 0} left`, { details: [{ path: `inputs[${i}].parameters.binary_data_size`, message: 'past the end of the body' }] });
+        bytes = binary.subarray(at, (at += size));
+      }
+      feeds[spec.name] = inputTensor(raw, spec, `inputs[${i}]`, bytes);
     });
+    if (binary && at !== binary.length) throw new BadRequestError(`${binary.length - at} bytes of binary data belong to no input`, { details: [{ path: 'parameters.binary_data_size', message: 'the sizes do not add up to the body' }] });
     const missing = sig.inputs.filter((s) => !feeds[s.name]).map((s) => s.name);
     if (missing.length) throw new BadRequestError(`missing input${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, { details: missing.map((m) => ({ path: 'inputs', message: `needs ${m}` })) });
     const rowCounts = new Set(Object.values(feeds).map((t) => t.dims[0] ?? 1));
     if (batchable && rowCounts.size > 1) throw new BadRequestError('every input must have the same batch size (first dimension)', { details: [{ path: 'inputs', message: `batch sizes ${[...rowCounts].join(', ')}` }] });
-    let wanted = sig.outputs.map((s) => s.name);
+    const allBinary = (body.parameters as { binary_data_output?: unknown } | undefined)?.binary_data_output === true;
+    let wanted = sig.outputs.map((s) => ({ name: s.name, binary: allBinary }));
     if (body.outputs !== undefined) {
       if (!Array.isArray(body.outputs)) throw new BadRequestError('outputs must be an array of {name}', { details: [{ path: 'outputs', message: 'not an array' }] });
       wanted = body.outputs.map((o: unknown, i: number) => {
         const n = (o as { name?: unknown } | null)?.name;
         if (!sig.outputs.some((s) => s.name === n)) throw new BadRequestError(`unknown output ${JSON.stringify(n)}`, { details: [{ path: `outputs[${i}].name`, message: `one of ${sig.outputs.map((s) => s.name).join(', ')}` }] });
-        return n as string;
+        return { name: n as string, binary: allBinary || (o as { parameters?: { binary_data?: unknown } }).parameters?.binary_data === true };
       });
     }
     return { feeds, rows: batchable ? [...rowCounts][0]! : 1, wanted, id: body.id as string | undefined };

@@ -48,7 +48,7 @@ const bad = (path: string, message: string) => new BadRequestError(message, { de
  * the datatype is the model's, the rank is the model's, fixed dimensions
  * match, and the data holds exactly shape's product of values of that type.
  */
-export function inputTensor(raw: unknown, spec: TensorSpec, path: string): Tensor {
+export function inputTensor(raw: unknown, spec: TensorSpec, path: string, binary?: Uint8Array): Tensor {
   const t = raw as { name?: unknown; shape?: unknown; datatype?: unknown; data?: unknown };
   if (t.datatype !== spec.datatype) throw bad(`${path}.datatype`, `input "${spec.name}" is ${spec.datatype}, not ${String(t.datatype)}`);
   if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) throw bad(`${path}.shape`, 'must be an array of non-negative integers');
@@ -61,8 +61,14 @@ export function inputTensor(raw: unknown, spec: TensorSpec, path: string): Tenso
   if (count > MAX_ELEMENTS) throw bad(`${path}.shape`, `at most ${MAX_ELEMENTS} values in one tensor`);
   const type = ORT_TYPES[spec.datatype];
   if (!type) throw bad(`${path}.datatype`, `${spec.datatype} is not served over JSON`);
-  if (!Array.isArray(t.data)) throw bad(`${path}.data`, 'must be an array of values in row-major order (flat or nested)');
   const data = type.make(count);
+  if (binary) {
+    // The binary data extension: the tensor's bytes as they lie in memory, little-endian, row-major.
+    if (binary.length !== data.byteLength) throw bad(`${path}.parameters.binary_data_size`, `is ${binary.length} bytes; shape [${dims.join(',')}] of ${spec.datatype} is ${data.byteLength}`);
+    new Uint8Array(data.buffer).set(binary);
+    return { datatype: spec.datatype, dims, data };
+  }
+  if (!Array.isArray(t.data)) throw bad(`${path}.data`, 'must be an array of values in row-major order (flat or nested)');
   let n = 0;
   const big = data instanceof BigInt64Array || data instanceof BigUint64Array;
   // Nested arrays may go as deep as the shape has dimensions, no deeper.
@@ -94,6 +100,11 @@ export function outputJson(name: string, t: Tensor): { name: string; datatype: T
   const data: (number | boolean)[] = new Array(t.data.length);
   for (let i = 0; i < t.data.length; i++) data[i] = t.datatype === 'BOOL' ? t.data[i] !== 0 : Number(t.data[i]);
   return { name, datatype: t.datatype, shape: t.dims, data };
+}
+
+/** A tensor's bytes for the binary data extension (little-endian, row-major). */
+export function outputBytes(t: Tensor): Buffer {
+  return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
 /** Tensors of the same type and inner dims, stacked along the first (the batch). */
