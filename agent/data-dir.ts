@@ -2,12 +2,12 @@ import { chmodSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePrivateDir } from '../core/index.ts';
 
-/** The parts of the data dir workloads reach (each project only its own subdirectory, which it owns). */
-const SHARED = new Set(['homes', 'volumes']);
+/** The parts of the data dir workloads reach (each project only its own subdirectory: its home and volumes, which it owns; its model files, its group's to read). */
+const SHARED = new Set(['homes', 'volumes', 'models']);
 
 /**
  * The agent's data dir: 0711, so that a workload running as its project's
- * user can pass through to its home and volumes but cannot list anything;
+ * user can pass through to its home, volumes and model files but cannot list anything;
  * everything else in it is the agent's alone (files 0600, directories 0700),
  * including what an earlier version left open.
  */

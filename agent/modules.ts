@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { EgressPolicy, type Module } from '../core/index.ts';
+import { EgressPolicy, tlsFetch, type Module } from '../core/index.ts';
 import type { AgentParts } from './parts.ts';
 import { syncRules } from './parts.ts';
 import { LocalState } from './local-state.ts';
@@ -11,6 +11,8 @@ import { detectCapacity } from './usage.ts';
 import { WorkloadUsers } from './workload-users.ts';
 import { Workloads } from './workloads.ts';
 import { ProcessRuntime } from './runtime/process-runtime.ts';
+import { ModelRuntime } from './runtime/model-runtime.ts';
+import { ModelCache } from './models/model-cache.ts';
 import { ContainerRuntime } from './runtime/container-runtime.ts';
 import { RuleHost } from './rules/rule-host.ts';
 import { startEdge } from './edge.ts';
@@ -93,7 +95,7 @@ export function workloadsModule(p: AgentParts, containers: () => Promise<{ conta
       const users = new WorkloadUsers(p.state, p.cfg.dataDir);
       if (!users.isolating) p.log.warn({ event: 'isolation' }, 'the agent is not root: process workloads run as its own user and can read its data (run it as root for a user per project)');
       p.workloads = new Workloads({
-        runtimes: { process: runtime, ...(await containers()) },
+        runtimes: { process: runtime, model: new ModelRuntime(runtime, modelCache(p)), ...(await containers()) },
         state: p.state,
         dataDir: p.cfg.dataDir,
         users,
@@ -108,6 +110,14 @@ export function workloadsModule(p: AgentParts, containers: () => Promise<{ conta
       if (started) await p.workloads.stopAll();
     },
   };
+}
+
+/** Model files from the center, over the node's credential and certificate (the certificate current at each fetch). */
+function modelCache(p: AgentParts): ModelCache {
+  return new ModelCache(join(p.cfg.dataDir, 'models'), (project, digest, start) =>
+    tlsFetch(p.cert.current)(new URL(`/api/v1/node/artifacts/${encodeURIComponent(project)}/${encodeURIComponent(digest)}`, p.cfg.center), {
+      headers: { authorization: `Bearer ${p.identity.credential}`, ...(start > 0 ? { range: `bytes=${start}-` } : {}) },
+    }), p.log.child({ module: 'models' }));
 }
 
 /** The container runtime, when configured and podman with runc works on this node (docs/containers.md). */

@@ -44,8 +44,8 @@ export class Workloads {
   constructor(private readonly deps: WorkloadsDeps) {}
 
   /** The runtimes this node offers, for the center's scheduler. */
-  get runtimeKinds(): Array<'process' | 'container'> {
-    return (['process', 'container'] as const).filter((k) => this.deps.runtimes[k]);
+  get runtimeKinds(): Array<'process' | 'container' | 'model'> {
+    return (['process', 'container', 'model'] as const).filter((k) => this.deps.runtimes[k]);
   }
 
   get instances(): ReadonlyMap<string, Instance> {
@@ -152,7 +152,7 @@ export class Workloads {
       volumes[v.name] = join(this.deps.dataDir, 'volumes', owner, v.name);
       if (t.runtime === 'process') env[`VOLUME_${envName(v.name)}`] = volumes[v.name]!;
     }
-    return { id, template: t, env, logDir: this.logDir(id), ports: { ...li.ports }, volumes };
+    return { id, project: projectOf(inst), template: t, env, logDir: this.logDir(id), ports: { ...li.ports }, volumes };
   }
 
   private async halt(id: string): Promise<void> {

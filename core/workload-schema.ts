@@ -1,11 +1,27 @@
 import { z } from 'zod';
 import { nameSchema, resourcesSchema, conditionSchema, durationSchema } from './schema-base.ts';
+import { digestSchema } from './model-schema.ts';
 import { placementSchema, schedulingExplanationSchema } from './placement-schema.ts';
 
 /** Workloads: a Service's template, probes, volumes and rollout; the Instances it makes, one per replica. */
 
 // ---- Service (a workload) -------------------------------------------------
-export const runtimeKindSchema = z.enum(['process', 'container']);
+export const runtimeKindSchema = z.enum(['process', 'container', 'model']);
+
+/** A `runtime: model` template's model file, as the center resolved the template's `model` (users do not write it; applied back unchanged it stays). */
+export const modelArtifactRefSchema = z
+  .object({ digest: digestSchema, size: z.number().int().positive(), model: nameSchema, version: z.number().int().min(1) })
+  .strict();
+/** How a model instance serves: dynamic batching and ONNX Runtime's threads. */
+export const inferenceSpecSchema = z
+  .object({
+    maxBatch: z.number().int().min(1).max(4096).default(16),
+    /** How long a request waits for others to batch with (0: none; requests still stack while a run is going). */
+    maxDelay: durationSchema({ min: '0s', max: '1s' }).default('0s'),
+    /** ONNX Runtime's threads per operator (0: one per core). */
+    threads: z.number().int().min(0).max(256).default(0),
+  })
+  .strict();
 export const portSchema = z
   .object({
     name: nameSchema,
@@ -51,6 +67,12 @@ export const workloadTemplateSchema = z
     runtime: runtimeKindSchema.default('process'),
     /** Container runtime: the image (a local name such as localhost/app:1, loaded or imported on the node, or from a configured registry). */
     image: z.string().min(1).max(512).optional(),
+    /** Model runtime: the Model version it serves (`<model>-v<version>`, in the service's project). */
+    model: nameSchema.optional(),
+    /** Model runtime: set by the center from `model` (the file and what it is). */
+    artifact: modelArtifactRefSchema.optional(),
+    /** Model runtime: batching and threads. */
+    inference: inferenceSpecSchema.optional(),
     /** Process runtime: the executable and its arguments. Container runtime: replaces the image's command (optional). */
     command: z.array(z.string().min(1)).default([]),
     cwd: z.string().optional(),
@@ -75,6 +97,13 @@ export const workloadTemplateSchema = z
   .superRefine((t, ctx) => {
     if (t.runtime === 'process' && t.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'image is for runtime: container' });
     if (t.runtime === 'container' && !t.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'the container runtime needs an image' });
+    if (t.runtime === 'model') {
+      if (!t.model) ctx.addIssue({ code: 'custom', path: ['model'], message: 'the model runtime needs a model: the name of a Model version (gedge get models), e.g. fashion-v2' });
+      if (t.image || t.command.length) ctx.addIssue({ code: 'custom', path: [t.image ? 'image' : 'command'], message: 'the model runtime runs the model server: give model, not image or command' });
+      if (!t.ports.length) ctx.addIssue({ code: 'custom', path: ['ports'], message: 'the model runtime needs a port for its inference API (the Open Inference Protocol over HTTP): ports: [{name: http}]' });
+    } else {
+      for (const f of ['model', 'artifact', 'inference'] as const) if (t[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f} is for runtime: model` });
+    }
     t.ports.forEach((p, i) => {
       if (p.containerPort !== undefined && t.runtime !== 'container') ctx.addIssue({ code: 'custom', path: ['ports', i, 'containerPort'], message: 'containerPort is for runtime: container' });
     });

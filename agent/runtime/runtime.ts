@@ -9,6 +9,8 @@ import type { WorkloadTemplate } from '../../core/index.ts';
 export interface RunSpec {
   /** Unique instance id on this node, e.g. 'default.hello-x7k2p'; safe as a directory name. */
   id: string;
+  /** The instance's project (a model instance's file is the project's). */
+  project?: string;
   template: WorkloadTemplate;
   /**
    * The complete environment of the workload apart from PATH and HOME, which

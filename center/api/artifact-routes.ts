@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GedgeError, RangeNotSatisfiableError, parseOrThrow } from '../../core/index.ts';
 import { ADMIN_OR_USER } from '../auth/access.ts';
@@ -42,13 +42,17 @@ export function registerArtifactRoutes(app: FastifyInstance, artifacts: ModelArt
       const size = (await artifacts.facts(req.token, project, digest)).size;
       const range = byteRange(req.headers.range, size);
       const { info, stream } = await artifacts.download(req.token, project, digest, range);
-      void reply.header('accept-ranges', 'bytes').header('etag', `"${info.digest}"`).type('application/octet-stream');
-      if (!range) return reply.header('content-length', info.size).send(stream);
-      return reply
-        .status(206)
-        .header('content-range', `bytes ${range.start}-${range.end}/${info.size}`)
-        .header('content-length', range.end - range.start + 1)
-        .send(stream);
+      return send(reply, info, stream, range);
+    });
+
+    // A node fetches the files its instances serve, with its credential and certificate; resumable like the above.
+    scope.get('/api/v1/node/artifacts/:project/:digest', { config: { auth: ['node'] } }, async (req, reply) => {
+      const { project, digest } = target(req);
+      const node = req.token!.subject ?? '';
+      const size = (await artifacts.factsForNode(node, project, digest)).size;
+      const range = byteRange(req.headers.range, size);
+      const { info, stream } = await artifacts.forNode(node, project, digest, range);
+      return send(reply, info, stream, range);
     });
 
     scope.delete(URL, auth, async (req) => {
@@ -56,6 +60,12 @@ export function registerArtifactRoutes(app: FastifyInstance, artifacts: ModelArt
       return artifacts.delete(req.token, project, digest);
     });
   });
+}
+
+function send(reply: FastifyReply, info: { digest: string; size: number }, stream: Readable, range?: { start: number; end: number }) {
+  void reply.header('accept-ranges', 'bytes').header('etag', `"${info.digest}"`).type('application/octet-stream');
+  if (!range) return reply.header('content-length', info.size).send(stream);
+  return reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${info.size}`).header('content-length', range.end - range.start + 1).send(stream);
 }
 
 /** One `bytes=START-` or `bytes=START-END` range (what a resumed download asks); undefined for none. Several ranges or a suffix range are not served. */

@@ -200,6 +200,18 @@ export function openApiDocument(version: string): Record<string, unknown> {
         responses: { 200: { description: '{deleted: boolean}' }, ...errors },
       },
     },
+    '/api/v1/node/artifacts/{project}/{digest}': {
+      get: {
+        operationId: 'downloadNodeArtifact',
+        summary: "A node's download of a model file one of its instances serves (node credential and certificate); `Range: bytes=START-` resumes (206)",
+        parameters: [...inPath('project', 'digest'), { name: 'range', in: 'header', required: false, schema: { type: 'string', pattern: '^bytes=\\d+-\\d*$' } }],
+        responses: {
+          200: { description: 'The file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          206: { description: 'The range asked for', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          ...errors,
+        },
+      },
+    },
     [UPLINK_PATH]: {
       post: {
         operationId: 'postUplinkBatch',

@@ -1,4 +1,4 @@
-import { EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, modelVersionName, type ErrorDetail, type Model, type Project, type Resource, projectOf } from '../../core/index.ts';
+import { EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, modelVersionName, probeSchema, type ErrorDetail, type Model, type Project, type Resource, projectOf } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { ArtifactInfo } from '../artifacts/artifact-store.ts';
 
@@ -52,6 +52,17 @@ export async function admit(store: Store, input: Resource[], ctx: AdmissionConte
         if (policy?.runtimes && !policy.runtimes.includes(t.runtime)) refused.push({ path: at('spec.template.runtime'), message: `project "${project}" may use ${policy.runtimes.join(', ')} (its policy, set by an admin), not ${t.runtime}` });
         if (policy?.images && t.image !== undefined && !policy.images.some((prefix) => t.image!.startsWith(prefix))) {
           refused.push({ path: at('spec.template.image'), message: `project "${project}" may run images from ${policy.images.join(', ')} (its policy), not ${t.image}` });
+        }
+        if (t.runtime === 'model' && t.model) {
+          const model = objs.find((m): m is Model => m.kind === 'Model' && projectOf(m) === project && m.metadata.name === t.model) ?? (await store.get('Model', project, t.model));
+          if (!model) {
+            problems.push({ path: at('spec.template.model'), message: `no Model "${t.model}" in project "${project}" (gedge get models -p ${project})` });
+            break;
+          }
+          const artifact = { digest: model.spec.artifact.digest, size: model.spec.artifact.size, model: model.spec.model, version: model.spec.version };
+          // Ready once the model server has loaded and warmed up the model, unless the template says otherwise.
+          const readiness = t.readiness ?? probeSchema.parse({ http: { port: t.ports[0]!.name, path: '/v2/health/ready' }, period: '500ms' });
+          objs[i] = { ...o, spec: { ...o.spec, template: { ...t, artifact, readiness } } };
         }
         break;
       }

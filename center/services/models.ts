@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { ConflictError, DIGEST_PATTERN, NotFoundError, ValidationError, nameSchema, type Model } from '../../core/index.ts';
+import { ConflictError, DIGEST_PATTERN, ForbiddenError, NotFoundError, ValidationError, nameSchema, type Model } from '../../core/index.ts';
 import { assertMayWrite, assertProject, type Caller } from '../auth/access.ts';
 import type { ArtifactInfo, ArtifactStore } from '../artifacts/artifact-store.ts';
 import type { Store } from '../store/store.ts';
@@ -43,6 +43,25 @@ export class ModelArtifacts {
     checkAddress(project, digest);
     assertProject(caller, project);
     return this.artifacts.open(project, digest, range);
+  }
+
+  /**
+   * A node's download of a model file: only one that an instance placed on
+   * that node serves (a node learns nothing of other files, not even
+   * whether they exist).
+   */
+  async forNode(node: string, project: string, digest: string, range?: { start?: number; end?: number }) {
+    checkAddress(project, digest);
+    const serves = (await this.store.list('Instance', { project })).items.some((i) => i.spec.node === node && i.spec.template.artifact?.digest === digest);
+    if (!serves) throw new ForbiddenError(`node "${node}" runs no instance of project "${project}" that serves ${digest}`, { details: [{ path: 'digest', message: 'not served on this node' }] });
+    return this.artifacts.open(project, digest, range);
+  }
+
+  /** The facts of a file a node may download (its size, for the range). */
+  async factsForNode(node: string, project: string, digest: string): Promise<ArtifactInfo> {
+    const { info, stream } = await this.forNode(node, project, digest, { start: 0, end: 0 });
+    stream.destroy();
+    return info;
   }
 
   /** Removes the artifact unless a model version of the project names it (409, naming them). */

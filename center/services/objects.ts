@@ -1,4 +1,4 @@
-import { DEFAULT_PROJECT, NotFoundError, ValidationError, lookupKind, projectOf, type KindInfo, type Resource, type Selector } from '../../core/index.ts';
+import { ConflictError, DEFAULT_PROJECT, NotFoundError, ValidationError, lookupKind, projectOf, type KindInfo, type Resource, type Selector } from '../../core/index.ts';
 import type { Store, TokenRecord } from '../store/store.ts';
 import { admit, type AdmissionContext } from './admission.ts';
 import { manifests } from './manifest-parser.ts';
@@ -90,7 +90,16 @@ export class Objects {
   async delete(caller: TokenRecord | undefined, kind: KindInfo, project: string | undefined, name: string, revision?: number): Promise<Resource> {
     const p = projectFor(kind, project);
     assertMayWrite(caller, [{ kind: kind.kind, metadata: { name, project: p } } as Resource]);
+    if (kind.kind === 'Model') await this.refuseIfServed(p!, name);
     return this.store.delete(kind.kind, p, name, { expectRevision: revision });
+  }
+
+  /** A model version a Service serves stays until no Service names it (its instances would have nothing to load). */
+  private async refuseIfServed(project: string, model: string): Promise<void> {
+    const users = (await this.store.list('Service', { project })).items.filter((s) => s.spec.template.runtime === 'model' && s.spec.template.model === model).map((s) => s.metadata.name);
+    if (users.length) {
+      throw new ConflictError(`Model "${model}" is served by ${users.map((u) => `Service "${u}"`).join(', ')}: point ${users.length > 1 ? 'them' : 'it'} at another version, or delete ${users.length > 1 ? 'them' : 'it'}, first`, { details: users.map((u) => ({ path: 'name', message: `served by Service ${u}` })) });
+    }
   }
 
   /** What apply would do with one object, without writing: create it, change it, or leave it as it is. */

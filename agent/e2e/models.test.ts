@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConflictError, ValidationError, type Service } from '../../core/index.ts';
+import { startPlatform, tinyClassifier, waitFor } from '../../testkit/index.ts';
+
+const digestOf = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+async function infer(port: number, rows: number[][]): Promise<number[] | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/v2/models/tiny/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'x', shape: [rows.length, 4], datatype: 'FP32', data: rows }] }) });
+    if (!res.ok) return undefined;
+    return ((await res.json()) as { outputs: { data: number[] }[] }).outputs[0]!.data;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The model server serving `file`, found by its command line. */
+function serverPid(file: string): number | undefined {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(file)) return Number(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+/**
+ * `runtime: model` on a real agent: the model file pushed to the center,
+ * fetched by the node over its authenticated connection into its model
+ * cache, served by gedge's model server as the project's workload; served
+ * again from the cache while the center is down; a damaged cache file is
+ * fetched anew; a Model a Service serves cannot be deleted.
+ */
+test('a model Service serves its model at the edge, from the node cache also while the center is down', async () => {
+  const p = await startPlatform({ heartbeatMs: 300, agents: [{ name: 'edge-a-1', site: 'edge-a' }] });
+  try {
+    const api = p.center.api;
+    const file = tinyClassifier({ seed: 21 });
+    await api.uploadArtifact('default', digestOf(file), file, file.length);
+    await api.apply(JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Model', metadata: { name: 'tiny-v1' }, spec: { model: 'tiny', version: 1, artifact: { digest: digestOf(file), size: file.length }, classLabels: ['a', 'b', 'c'] } }));
+
+    const service = (model: string) => JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Service', metadata: { name: 'classify', labels: { app: 'classify' } }, spec: { replicas: 1, template: { runtime: 'model', model, ports: [{ name: 'http' }], inference: { maxBatch: 8 } } } });
+    const missing = await api.apply(service('tiny-v9')).catch((e: unknown) => e);
+    assert.ok(missing instanceof ValidationError && /no Model "tiny-v9" in project "default"/.test(missing.message), String(missing));
+    await api.apply(service('tiny-v1'));
+    const svc = await api.get<Service>('Service', 'classify');
+    assert.deepEqual(svc.spec.template.artifact, { digest: digestOf(file), size: file.length, model: 'tiny', version: 1 }, 'the center resolved the model to its file');
+    assert.equal(svc.spec.template.readiness?.http?.path, '/v2/health/ready', 'ready once the model server is');
+
+    const inst = await waitFor(async () => (await p.instances('app=classify')).find((i) => i.status?.ready), 60_000, 'the model instance ready');
+    const port = inst.status!.ports.http!;
+    const answer = await infer(port, [[1, 2, 3, 4]]);
+    assert.equal(answer?.length, 3);
+    assert.ok(Math.abs(answer!.reduce((a, b) => a + b, 0) - 1) < 1e-5, 'softmax sums to 1');
+
+    // The node's cache holds the file, readable by the project's group only.
+    const dataDir = p.agents.get('edge-a-1')!.dataDir;
+    const cached = join(dataDir, 'models', 'default', digestOf(file).slice('sha256:'.length));
+    assert.equal(statSync(cached).mode & 0o777, 0o640);
+    assert.deepEqual(readdirSync(join(dataDir, 'models', 'default')), [digestOf(file).slice('sha256:'.length)]);
+
+    // A Model a Service serves stays.
+    const inUse = await api.delete('Model', 'tiny-v1').catch((e: unknown) => e);
+    assert.ok(inUse instanceof ConflictError && /is served by Service "classify"/.test(inUse.message), String(inUse));
+
+    // A damaged cache file is not served: the agent, started again, hashes its cache and fetches the file anew.
+    writeFileSync(cached, Buffer.from('damaged'));
+    await p.agents.get('edge-a-1')!.process.stop();
+    const agent = await p.startAgent('edge-a-1');
+    await agent.process.waitForLine((l) => l.msg === 'a cached model file no longer matches its digest: fetching it again', 30_000);
+    await waitFor(async () => (await infer(port, [[1, 2, 3, 4]]))?.join() === answer!.join(), 60_000, 'served again from a fresh copy');
+    assert.equal(digestOf(readFileSync(cached)), digestOf(file));
+
+    // The center goes away and the model server dies: the agent starts it again from its cache.
+    await p.center.process.stop();
+    const running = serverPid(cached)!;
+    process.kill(-running, 'SIGKILL');
+    await waitFor(async () => serverPid(cached) !== running && (await infer(port, [[1, 2, 3, 4]]))?.join() === answer!.join(), 60_000, 'served again from the cache, the center down');
+  } finally {
+    await p.close();
+  }
+});
