@@ -1,10 +1,11 @@
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { nowIso, type AgentEvent, type Instance, type InstanceStatus, projectOf } from '../core/index.ts';
+import { nowIso, type AgentEvent, type Instance, type InferenceStatus, type InstanceStatus, projectOf } from '../core/index.ts';
 import { ExecFailedError } from './runtime/errors.ts';
 import type { ExecOptions, ExecSession, RunSpec, Runtime } from './runtime/runtime.ts';
 import { InstanceSupervisor } from './runtime/supervisor.ts';
+import { InferenceSampler } from './models/inference-stats.ts';
 import { StartFailedError } from './runtime/errors.ts';
 import { readLog } from './runtime/log-files.ts';
 import type { LogReadOptions } from './runtime/runtime.ts';
@@ -30,6 +31,8 @@ export interface WorkloadsDeps {
   logger: Logger;
   onStatus: (instance: Instance, status: InstanceStatus) => void;
   onEvent: (e: AgentEvent) => void;
+  /** How often model instances' serving figures are sampled into their status (default 5 s). */
+  inferenceEveryMs?: number;
 }
 
 /**
@@ -38,10 +41,30 @@ export interface WorkloadsDeps {
  * at any point leaves a state that a restart converges from.
  */
 export class Workloads {
-  private readonly running = new Map<string, { sup: InstanceSupervisor; li: LocalInstance; spec: RunSpec; runtime: Runtime }>();
+  private readonly running = new Map<string, { sup: InstanceSupervisor; li: LocalInstance; spec: RunSpec; runtime: Runtime; inference?: InferenceStatus }>();
   private readonly desired = new Map<string, LocalInstance>();
+  private readonly inference = new InferenceSampler();
+  private readonly sampling: NodeJS.Timeout;
 
-  constructor(private readonly deps: WorkloadsDeps) {}
+  constructor(private readonly deps: WorkloadsDeps) {
+    this.sampling = setInterval(() => void this.sampleInference(), deps.inferenceEveryMs ?? 5000).unref();
+  }
+
+  /** Model instances' serving figures, from their model servers, into their status (reported when they changed). */
+  private async sampleInference(): Promise<void> {
+    const models = [...this.running].filter(([, r]) => r.spec.template.runtime === 'model' && r.sup.status.phase === 'Running');
+    this.inference.keep(new Set(models.map(([id]) => id)));
+    for (const [id, r] of models) {
+      const port = r.spec.ports[r.spec.template.ports[0]?.name ?? ''];
+      const figures = port === undefined ? undefined : await this.inference.sample(id, port);
+      if (!figures || this.running.get(id) !== r) continue;
+      // An idle instance is reported idle once, not every window.
+      const was = r.inference;
+      if (was && was.requests === figures.requests && was.errors === figures.errors && was.requestsPerSecond === 0) continue;
+      r.inference = figures;
+      this.deps.onStatus(r.li.instance, { ...r.sup.status, inference: figures });
+    }
+  }
 
   /** The runtimes this node offers, for the center's scheduler. */
   get runtimeKinds(): Array<'process' | 'container' | 'model'> {
@@ -95,7 +118,7 @@ export class Workloads {
   }
 
   statuses(): { instance: Instance; status: InstanceStatus }[] {
-    return [...this.running.values()].map(({ sup, li }) => ({ instance: li.instance, status: sup.status }));
+    return [...this.running.values()].map(({ sup, li, inference }) => ({ instance: li.instance, status: inference ? { ...sup.status, inference } : sup.status }));
   }
 
   logDir(id: string): string {
@@ -110,6 +133,7 @@ export class Workloads {
   }
 
   async stopAll(): Promise<void> {
+    clearInterval(this.sampling);
     await Promise.all([...this.running.keys()].map((id) => this.halt(id)));
   }
 
@@ -132,7 +156,7 @@ export class Workloads {
         cur.li.pid = s.pid;
         void this.deps.state.setPid(id, s.pid).catch((err: unknown) => this.deps.logger.error({ err, id }, 'cannot record pid'));
       }
-      this.deps.onStatus(cur.li.instance, s);
+      this.deps.onStatus(cur.li.instance, cur.inference ? { ...s, inference: cur.inference } : s);
     });
     sup.on('event', (e) => this.deps.onEvent(event(li.instance, e.reason, e.message, e.type)));
     sup.start();

@@ -207,6 +207,24 @@ export const instanceSpecSchema = z
     revision: z.number().int().min(1).optional(),
   })
   .strict();
+/** A model instance's serving figures over the agent's last sampling window (its model server's /metrics). */
+export const inferenceStatusSchema = z
+  .object({
+    /** When the window ended. */
+    at: z.string(),
+    /** Since the model server started: requests answered, and those refused or failed. */
+    requests: z.number().int().nonnegative(),
+    errors: z.number().int().nonnegative(),
+    requestsPerSecond: z.number().nonnegative(),
+    /** Rows inferred a second (a request of batch 8 is 8 rows). */
+    rowsPerSecond: z.number().nonnegative(),
+    /** Request latency over the window, from the histogram's buckets; null with no request in it. */
+    p50Ms: z.number().nonnegative().nullable(),
+    p99Ms: z.number().nonnegative().nullable(),
+  })
+  .strict();
+export type InferenceStatus = z.infer<typeof inferenceStatusSchema>;
+
 export const instanceStatusSchema = z
   .object({
     phase: instancePhaseSchema.default('Pending'),
@@ -221,5 +239,7 @@ export const instanceStatusSchema = z
     conditions: z.array(conditionSchema).default([]),
     /** The scheduler's last decision for this instance, explained; kept by the center across agent reports. */
     scheduling: schedulingExplanationSchema.optional(),
+    /** Model instances: how they serve (sampled by the agent every few seconds). */
+    inference: inferenceStatusSchema.optional(),
   })
   .strict();

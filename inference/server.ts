@@ -75,7 +75,11 @@ export async function startInferenceServer(model: ServedModel, opts: InferenceSe
   const inferences = new Counter({ name: 'gedge_inference_inferences_total', help: 'Rows inferred (a request of batch 8 is 8)', labelNames: ['model', 'version'], registers: [registry] });
   const batchRows = new Histogram({ name: 'gedge_inference_batch_rows', help: 'Rows per run of the model (dynamic batching stacks requests)', labelNames: ['model', 'version'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [registry] });
   const ready = new Gauge({ name: 'gedge_inference_ready', help: '1 once the model is loaded and warmed up', labelNames: ['model', 'version'], registers: [registry] });
+  // Every series from the start, at zero: a scraper's first sample opens its window.
   for (const outcome of ['ok', 'invalid', 'unavailable', 'failed']) requests.inc({ ...labels, outcome }, 0);
+  inferences.inc(labels, 0);
+  duration.zero(labels);
+  batchRows.zero(labels);
   ready.set(labels, 0);
 
   const session = model.session;

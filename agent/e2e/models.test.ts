@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConflictError, ValidationError, type Service } from '../../core/index.ts';
+import { ConflictError, ValidationError, type Instance, type Service } from '../../core/index.ts';
 import { startPlatform, tinyClassifier, waitFor } from '../../testkit/index.ts';
 
 const digestOf = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -58,6 +58,15 @@ test('a model Service serves its model at the edge, from the node cache also whi
     const answer = await infer(port, [[1, 2, 3, 4]]);
     assert.equal(answer?.length, 3);
     assert.ok(Math.abs(answer!.reduce((a, b) => a + b, 0) - 1) < 1e-5, 'softmax sums to 1');
+
+    // How it serves shows in its status: the agent samples the model server every few seconds.
+    for (let i = 0; i < 5; i++) assert.ok(await infer(port, [[i, 1, 2, 3], [3, 2, 1, i]]));
+    const serving = await waitFor(async () => {
+      const s = (await api.get<Instance>('Instance', inst.metadata.name)).status?.inference;
+      return s && s.requests >= 6 ? s : undefined;
+    }, 30_000, 'inference figures in the instance status');
+    assert.equal(serving.errors, 0);
+    assert.ok(serving.p99Ms === null || serving.p99Ms >= (serving.p50Ms ?? 0), JSON.stringify(serving));
 
     // The node's cache holds the file, readable by the project's group only.
     const dataDir = p.agents.get('edge-a-1')!.dataDir;
