@@ -10,6 +10,7 @@ import { DeviceService } from './devices/device-service.ts';
 import { UplinkRouter } from './devices/uplink-router.ts';
 import { UplinkQueue, UplinkSender } from './uplink/index.ts';
 import { parseHostPort } from '../core/host-port.ts';
+import { ModelBridge, type ModelEndpoints } from './models/model-bridge.ts';
 
 /** What serves the site's devices: the edge broker, the device service, and the uplink queue, sender and router. */
 export interface EdgeParts {
@@ -30,6 +31,8 @@ export interface EdgeDeps {
   log: Logger;
   /** The rule host, made after the broker (it publishes through it). */
   rules: () => RuleHost | undefined;
+  /** Where this node serves a model Service (its ready instances). */
+  models: ModelEndpoints;
   /** Device reports for the center (dropped while it is not caught up). */
   send: (m: AgentMessage) => boolean;
   /** The broker broke after it started. */
@@ -39,8 +42,9 @@ export interface EdgeDeps {
 /**
  * Starts the edge broker and what serves its devices, from local state,
  * before any contact with the center: devices authenticate and work offline.
- * A device's publish goes to the device service (twins), the rules, and the
- * uplink router, whose queue acknowledges it once it is safe.
+ * A device's publish goes to the device service (twins), the model bridge
+ * (inference requests), the rules, and the uplink router, whose queue
+ * acknowledges it once it is safe.
  */
 export async function startEdge(d: EdgeDeps): Promise<EdgeParts> {
   const { cfg, log } = d;
@@ -50,7 +54,7 @@ export async function startEdge(d: EdgeDeps): Promise<EdgeParts> {
   router.setRoutes(d.edge.routes(d.site));
   sender.start();
   // The device service needs the broker, and the broker's hooks need it: made once the broker is.
-  const served: { devices?: DeviceService } = {};
+  const served: { devices?: DeviceService; models?: ModelBridge } = {};
   const broker = await EdgeBroker.start({
     onFailure: d.onFailure,
     tcp: cfg.mqttListen === 'off' ? undefined : cfg.mqttListen,
@@ -67,6 +71,7 @@ export async function startEdge(d: EdgeDeps): Promise<EdgeParts> {
       onDisconnect: (id) => served.devices?.onDisconnect(id),
       onPublish: (msg) => {
         served.devices?.onPublish(msg);
+        served.models?.onPublish(msg);
         d.rules()?.ingest(msg);
         // The publisher's acknowledgement waits until the message is safe in the uplink queue (or has room there).
         return router.route(msg);
@@ -80,6 +85,7 @@ export async function startEdge(d: EdgeDeps): Promise<EdgeParts> {
   });
   const devices = new DeviceService({ broker, objects: d.edge, state: d.state, node: d.identity.node, logger: log, send: d.send });
   served.devices = devices;
+  served.models = new ModelBridge({ broker, endpoints: d.models, log: log.child({ module: 'models' }) });
   devices.publishAllDesired();
   const listen = [cfg.mqttTlsListen, cfg.mqttWssListen, cfg.mqttListen, cfg.mqttWsListen].find((l) => l && l !== 'off')!;
   if (cfg.mqttListen !== 'off' || cfg.mqttWsListen) log.warn({ event: 'plain-mqtt' }, 'the edge broker accepts MQTT in clear: device passwords and data cross the network unencrypted (prefer --mqtt-tls-listen)');

@@ -50,6 +50,16 @@ export class Workloads {
     this.sampling = setInterval(() => void this.sampleInference(), deps.inferenceEveryMs ?? 5000).unref();
   }
 
+  private nextEndpoint = 0;
+
+  /** A ready instance of a model Service on this node (turn by turn among several), for inference over MQTT and rules. */
+  modelEndpoint(project: string, service: string): { port: number; model: string } | undefined {
+    const ready = [...this.running.values()].filter((r) => r.spec.template.runtime === 'model' && r.sup.status.ready && r.li.instance.spec.service === service && projectOf(r.li.instance) === project);
+    const r = ready[this.nextEndpoint++ % Math.max(1, ready.length)];
+    const port = r && r.spec.ports[r.spec.template.ports[0]?.name ?? ''];
+    return r?.spec.template.artifact && port !== undefined ? { port, model: r.spec.template.artifact.model } : undefined;
+  }
+
   /** Model instances' serving figures, from their model servers, into their status (reported when they changed). */
   private async sampleInference(): Promise<void> {
     const models = [...this.running].filter(([, r]) => r.spec.template.runtime === 'model' && r.sup.status.phase === 'Running');

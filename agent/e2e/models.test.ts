@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import mqtt from 'mqtt';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConflictError, ValidationError, type Instance, type Service } from '../../core/index.ts';
@@ -38,7 +39,7 @@ function serverPid(file: string): number | undefined {
  * fetched anew; a Model a Service serves cannot be deleted.
  */
 test('a model Service serves its model at the edge, from the node cache also while the center is down', async () => {
-  const p = await startPlatform({ heartbeatMs: 300, agents: [{ name: 'edge-a-1', site: 'edge-a' }] });
+  const p = await startPlatform({ heartbeatMs: 300, agents: [{ name: 'edge-a-1', site: 'edge-a', mqtt: true }] });
   try {
     const api = p.center.api;
     const file = tinyClassifier({ seed: 21 });
@@ -67,6 +68,32 @@ test('a model Service serves its model at the edge, from the node cache also whi
     }, 30_000, 'inference figures in the instance status');
     assert.equal(serving.errors, 0);
     assert.ok(serving.p99Ms === null || serving.p99Ms >= (serving.p50Ms ?? 0), JSON.stringify(serving));
+
+    // A device asks over MQTT, in its own namespace, and hears the answer there; its data stays at the edge.
+    await api.apply(JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name: 'cam-1' }, spec: { site: 'edge-a' } }));
+    const cred = await api.issueDeviceCredential('default', 'cam-1');
+    const mqttPort = p.agents.get('edge-a-1')!.mqttPort!;
+    const cam = await waitFor(() => mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: cred.clientId, username: cred.clientId, password: cred.password, reconnectPeriod: 0, connectTimeout: 5000 }, false).catch(() => undefined), 15_000, 'the camera signed in');
+    try {
+      const heard = new Map<string, Record<string, unknown>[]>();
+      cam.on('message', (topic, payload) => heard.set(topic, [...(heard.get(topic) ?? []), JSON.parse(payload.toString()) as Record<string, unknown>]));
+      await cam.subscribeAsync('devices/cam-1/models/+/infer/+', { qos: 1 });
+      const ask = (service: string, body: unknown) => cam.publishAsync(`devices/cam-1/models/${service}/infer`, typeof body === 'string' ? body : JSON.stringify(body), { qos: 1 });
+      await ask('classify', { id: 'frame-1', inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] });
+      const accepted = await waitFor(() => heard.get('devices/cam-1/models/classify/infer/accepted')?.[0], 15_000, 'the answer over MQTT');
+      assert.equal(accepted.id, 'frame-1');
+      assert.deepEqual((accepted.outputs as { data: number[] }[])[0]!.data, answer);
+      await ask('classify', { id: 'frame-2', inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] });
+      await ask('nothing', { id: 'frame-3', inputs: [] });
+      await ask('classify', 'not json');
+      const rejected = await waitFor(() => (heard.get('devices/cam-1/models/classify/infer/rejected')?.length === 2 && heard.get('devices/cam-1/models/nothing/infer/rejected') ? heard : undefined), 15_000, 'the refusals over MQTT');
+      const refusals = rejected.get('devices/cam-1/models/classify/infer/rejected')!.map((r) => `${String(r.id)} ${String(r.code)}`).sort();
+      assert.deepEqual(refusals, ['frame-2 400', 'undefined 400'], 'the wrong shape, and the payload that is not JSON (no id to echo)');
+      assert.match(String(rejected.get('devices/cam-1/models/classify/infer/rejected')!.find((r) => r.id === 'frame-2')!.message), /input "x" has 4 there, not 3/);
+      assert.deepEqual(rejected.get('devices/cam-1/models/nothing/infer/rejected')![0], { id: 'frame-3', code: 404, message: 'no instance of model service "nothing" is ready on this edge' });
+    } finally {
+      await cam.endAsync();
+    }
 
     // The node's cache holds the file, readable by the project's group only.
     const dataDir = p.agents.get('edge-a-1')!.dataDir;
