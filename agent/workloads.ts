@@ -53,11 +53,12 @@ export class Workloads {
   private nextEndpoint = 0;
 
   /** A ready instance of a model Service on this node (turn by turn among several), for inference over MQTT and rules. */
-  modelEndpoint(project: string, service: string): { port: number; model: string } | undefined {
+  modelEndpoint(project: string, service: string): { port: number; model: string; classLabels?: string[] } | undefined {
     const ready = [...this.running.values()].filter((r) => r.spec.template.runtime === 'model' && r.sup.status.ready && r.li.instance.spec.service === service && projectOf(r.li.instance) === project);
     const r = ready[this.nextEndpoint++ % Math.max(1, ready.length)];
     const port = r && r.spec.ports[r.spec.template.ports[0]?.name ?? ''];
-    return r?.spec.template.artifact && port !== undefined ? { port, model: r.spec.template.artifact.model } : undefined;
+    const a = r?.spec.template.artifact;
+    return a && port !== undefined ? { port, model: a.model, ...(a.classLabels ? { classLabels: a.classLabels } : {}) } : undefined;
   }
 
   /** Model instances' serving figures, from their model servers, into their status (reported when they changed). */

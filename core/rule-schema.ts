@@ -36,6 +36,24 @@ export const ruleActionSchema = z.union([
     })
     .strict(),
   z.object({ log: z.object({ level: z.enum(['info', 'warn']).default('info') }).strict() }).strict(),
+  z
+    .object({
+      /** Each row to a model served on the node, the row with the model's answer published (docs/models.md, "Rules"). */
+      infer: z
+        .object({
+          /** A Service of the rule's project with runtime: model, ready on the node that runs the rule. */
+          service: nameSchema,
+          /** The row's field holding the input tensor's values (numbers, flat or nested; a.b for a nested field). */
+          from: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'a field of the row: name or a.b'),
+          /** The input's shape; default: the model's, its open dimensions from the number of values (the first as 1). */
+          shape: z.array(z.number().int().min(1)).min(1).max(16).optional(),
+          /** Where the row goes with its answer (`inference`: outputs, class, label, score). */
+          topic: topicTemplateSchema,
+          qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(0),
+        })
+        .strict(),
+    })
+    .strict(),
 ]);
 export type RuleAction = z.infer<typeof ruleActionSchema>;
 

@@ -10,7 +10,14 @@ export const runtimeKindSchema = z.enum(['process', 'container', 'model']);
 
 /** A `runtime: model` template's model file, as the center resolved the template's `model` (users do not write it; applied back unchanged it stays). */
 export const modelArtifactRefSchema = z
-  .object({ digest: digestSchema, size: z.number().int().positive(), model: nameSchema, version: z.number().int().min(1) })
+  .object({
+    digest: digestSchema,
+    size: z.number().int().positive(),
+    model: nameSchema,
+    version: z.number().int().min(1),
+    /** The Model's class names (when it has at most 1,000), so answers at the edge can name the class. */
+    classLabels: z.array(z.string()).max(1000).optional(),
+  })
   .strict();
 /** How a model instance serves: dynamic batching and ONNX Runtime's threads. */
 export const inferenceSpecSchema = z

@@ -51,7 +51,7 @@ test('a model Service serves its model at the edge, from the node cache also whi
     assert.ok(missing instanceof ValidationError && /no Model "tiny-v9" in project "default"/.test(missing.message), String(missing));
     await api.apply(service('tiny-v1'));
     const svc = await api.get<Service>('Service', 'classify');
-    assert.deepEqual(svc.spec.template.artifact, { digest: digestOf(file), size: file.length, model: 'tiny', version: 1 }, 'the center resolved the model to its file');
+    assert.deepEqual(svc.spec.template.artifact, { digest: digestOf(file), size: file.length, model: 'tiny', version: 1, classLabels: ['a', 'b', 'c'] }, 'the center resolved the model to its file');
     assert.equal(svc.spec.template.readiness?.http?.path, '/v2/health/ready', 'ready once the model server is');
 
     const inst = await waitFor(async () => (await p.instances('app=classify')).find((i) => i.status?.ready), 60_000, 'the model instance ready');
@@ -70,7 +70,11 @@ test('a model Service serves its model at the edge, from the node cache also whi
     assert.ok(serving.p99Ms === null || serving.p99Ms >= (serving.p50Ms ?? 0), JSON.stringify(serving));
 
     // A device asks over MQTT, in its own namespace, and hears the answer there; its data stays at the edge.
-    await api.apply(JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name: 'cam-1' }, spec: { site: 'edge-a' } }));
+    await api.apply(JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name: 'cam-1' }, spec: { site: 'edge-a', grants: { publish: ['cams/#'], subscribe: ['classified/#'] } } }));
+    // A rule sends each frame to the model and publishes the frame with its answer, at the edge.
+    await api.apply(JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Rule', metadata: { name: 'label-frames' }, spec: { sql: 'SELECT device, pixels FROM "cams/+/frame"', actions: [{ infer: { service: 'classify', from: 'pixels', topic: 'classified/{{device}}' } }] } }));
+    const noModel = await api.apply(JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Rule', metadata: { name: 'nothing' }, spec: { sql: 'SELECT * FROM "cams/+/frame"', actions: [{ infer: { service: 'nothing', from: 'pixels', topic: 'x' } }] } })).catch((e: unknown) => e);
+    assert.ok(noModel instanceof ValidationError && /no Service "nothing" in project "default"/.test(noModel.message), String(noModel));
     const cred = await api.issueDeviceCredential('default', 'cam-1');
     const mqttPort = p.agents.get('edge-a-1')!.mqttPort!;
     const cam = await waitFor(() => mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: cred.clientId, username: cred.clientId, password: cred.password, reconnectPeriod: 0, connectTimeout: 5000 }, false).catch(() => undefined), 15_000, 'the camera signed in');
@@ -91,6 +95,18 @@ test('a model Service serves its model at the edge, from the node cache also whi
       assert.deepEqual(refusals, ['frame-2 400', 'undefined 400'], 'the wrong shape, and the payload that is not JSON (no id to echo)');
       assert.match(String(rejected.get('devices/cam-1/models/classify/infer/rejected')!.find((r) => r.id === 'frame-2')!.message), /input "x" has 4 there, not 3/);
       assert.deepEqual(rejected.get('devices/cam-1/models/nothing/infer/rejected')![0], { id: 'frame-3', code: 404, message: 'no instance of model service "nothing" is ready on this edge' });
+
+      await cam.subscribeAsync('classified/#', { qos: 1 });
+      await waitFor(async () => {
+        await cam.publishAsync('cams/cam-1/frame', JSON.stringify({ device: 'cam-1', pixels: [[1, 2], [3, 4]] }), { qos: 1 });
+        return heard.get('classified/cam-1')?.length;
+      }, 20_000, 'the rule answered a frame');
+      const labelled = heard.get('classified/cam-1')![0]! as { device: string; inference: { model: string; class: number; label: string; score: number; outputs: Record<string, number[]> } };
+      assert.equal(labelled.device, 'cam-1');
+      assert.equal(labelled.inference.model, 'tiny');
+      assert.deepEqual(labelled.inference.outputs.probs, answer);
+      assert.equal(labelled.inference.class, answer!.indexOf(Math.max(...answer!)));
+      assert.equal(labelled.inference.label, ['a', 'b', 'c'][labelled.inference.class]);
     } finally {
       await cam.endAsync();
     }

@@ -2,14 +2,18 @@ import type { Logger } from 'pino';
 import { TEMPLATE_FIELD, tlsFetch, type EgressPolicy, type Fetch, type RuleAction, type RuleSpec, durationMs } from '../../core/index.ts';
 import type { EdgeBroker } from '../../broker/index.ts';
 import type { UplinkQueue } from '../uplink/index.ts';
+import type { ModelEndpoints } from '../models/model-bridge.ts';
+import { inferRow, UnfitRowError } from './infer-action.ts';
 
-/** Where a rule's result rows go: the edge broker (actuation), the uplink queue, a webhook, the log. */
+/** Where a rule's result rows go: the edge broker (actuation), the uplink queue, a webhook, the log, a model (and on to the broker). */
 export interface ActionDeps {
   broker?: EdgeBroker;
   uplink?: UplinkQueue;
   logger: Logger;
   /** Where webhooks may go (core/egress.ts). */
   egress: EgressPolicy;
+  /** Where this node serves model Services (infer actions). */
+  models?: ModelEndpoints;
   /** A failed attempt, for the rule's metrics. */
   onError(action: string, message: string): void;
   /** Rows given up on (the queue of a failing action overflowed), for the rule's metrics. */
@@ -31,6 +35,8 @@ const PACE = {
   uplink: { batch: 1000, inFlight: 1 },
   webhook: { batch: 100, inFlight: 1 },
   log: { batch: 1000, inFlight: 1 },
+  // One request a row, a few at once: the model server batches what arrives together.
+  infer: { batch: 1, inFlight: 8 },
 } as const;
 
 /**
@@ -158,8 +164,23 @@ export class ActionRunner {
       return waits.length ? Promise.all(waits) : undefined;
     }
     if ('webhook' in a) return postRows(a.webhook, this.rule.key, rows, this.deps.egress);
+    if ('infer' in a) return this.infer(a.infer, rows, origin);
     for (const row of rows) this.deps.logger[a.log.level]({ rule: this.rule.key, row }, 'rule result');
     return undefined;
+  }
+
+  /** Each row through the model, then published with its answer. */
+  private async infer(a: Extract<RuleAction, { infer: unknown }>['infer'], rows: Row[], origin: { rule: string; hops: number }): Promise<void> {
+    const broker = this.deps.broker;
+    if (!broker) throw new Error('this node runs no edge broker (--mqtt-listen)');
+    for (const row of rows) {
+      const topic = fill(a.topic, row);
+      if (!topic) throw new PermanentError(`the topic "${a.topic}" gives no valid topic for ${JSON.stringify(row).slice(0, 200)}`);
+      const answered = await inferRow(a, this.rule.project, row, this.deps.models).catch((err: unknown) => {
+        throw err instanceof UnfitRowError ? new PermanentError(err.message) : err;
+      });
+      await broker.publish(this.rule.project, topic, JSON.stringify(answered), { qos: a.qos, origin });
+    }
   }
 }
 

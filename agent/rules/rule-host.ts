@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { nowIso, ruleTargets, type EgressPolicy, type Rule, type RuleNodeStatus, type TargetSubject, projectOf, projectKey } from '../../core/index.ts';
 import { Engine, type CheckpointStore, type RuleState } from '../../engine/index.ts';
 import type { BrokerMessage, EdgeBroker } from '../../broker/index.ts';
+import type { ModelEndpoints } from '../models/model-bridge.ts';
 import type { LocalState } from '../local-state.ts';
 import type { UplinkQueue } from '../uplink/index.ts';
 import { ActionRunner } from './actions.ts';
@@ -16,6 +17,8 @@ export interface RuleHostDeps {
   logger: Logger;
   /** Where webhooks may go. */
   egress: EgressPolicy;
+  /** Where this node serves model Services (infer actions). */
+  models?: ModelEndpoints;
   /** How often open windows are saved besides when windows close; default 1 s. */
   checkpointMs?: number;
 }
@@ -133,6 +136,7 @@ export class RuleHost {
           new ActionRunner({ project, name, key }, a, spec.retry, {
             broker: this.deps.broker,
             uplink: this.deps.uplink,
+            models: this.deps.models,
             logger: this.deps.logger,
             egress: this.deps.egress,
             onError: (action, message) => this.engine.sinkError(key, action, message),

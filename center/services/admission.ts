@@ -1,4 +1,4 @@
-import { EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, modelVersionName, probeSchema, type ErrorDetail, type Model, type Project, type Resource, projectOf } from '../../core/index.ts';
+import { EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, modelVersionName, probeSchema, type ErrorDetail, type Model, type Project, type Resource, type Service, projectOf } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { ArtifactInfo } from '../artifacts/artifact-store.ts';
 
@@ -59,7 +59,8 @@ export async function admit(store: Store, input: Resource[], ctx: AdmissionConte
             problems.push({ path: at('spec.template.model'), message: `no Model "${t.model}" in project "${project}" (gedge get models -p ${project})` });
             break;
           }
-          const artifact = { digest: model.spec.artifact.digest, size: model.spec.artifact.size, model: model.spec.model, version: model.spec.version };
+          const labels = model.spec.classLabels;
+          const artifact = { digest: model.spec.artifact.digest, size: model.spec.artifact.size, model: model.spec.model, version: model.spec.version, ...(labels.length && labels.length <= 1000 ? { classLabels: labels } : {}) };
           // Ready once the model server has loaded and warmed up the model, unless the template says otherwise.
           const readiness = t.readiness ?? probeSchema.parse({ http: { port: t.ports[0]!.name, path: '/v2/health/ready' }, period: '500ms' });
           objs[i] = { ...o, spec: { ...o.spec, template: { ...t, artifact, readiness } } };
@@ -67,9 +68,13 @@ export async function admit(store: Store, input: Resource[], ctx: AdmissionConte
         break;
       }
       case 'Rule':
-        o.spec.actions.forEach((a, k) => {
+        for (const [k, a] of o.spec.actions.entries()) {
           if ('webhook' in a) destination(egress, a.webhook.url, at(`spec.actions[${k}].webhook.url`), problems);
-        });
+          if ('infer' in a) {
+            const svc = objs.find((x): x is Service => x.kind === 'Service' && projectOf(x) === project && x.metadata.name === a.infer.service) ?? (await store.get('Service', project, a.infer.service));
+            if (svc?.spec.template.runtime !== 'model') problems.push({ path: at(`spec.actions[${k}].infer.service`), message: svc ? `Service "${a.infer.service}" does not serve a model (runtime: ${svc.spec.template.runtime})` : `no Service "${a.infer.service}" in project "${project}"` });
+          }
+        }
         break;
       case 'Route': {
         const sink = o.spec.sink;
