@@ -63,9 +63,9 @@ export type Instance = Obj<InstanceSpec, InstanceStatus>;
 
 export const projectOf = (o: { metadata: Metadata }) => o.metadata.project ?? 'default';
 
-/** What runs, in one line: the image, or the command line. */
+/** What runs, in one line: the image, the command line, or the model version served. */
 export function runSummary(t: Template): string {
-  const what = t.runtime === 'container' ? [t.image ?? '', ...t.command].join(' ') : t.command.join(' ');
+  const what = t.runtime === 'container' ? [t.image ?? '', ...t.command].join(' ') : t.runtime === 'model' ? `model ${t.model ?? ''}` : t.command.join(' ');
   return what.length > 80 ? `${what.slice(0, 79)}…` : what;
 }
 

@@ -59,5 +59,6 @@ export function actionSummary(a: RuleAction): { kind: string; detail: string } {
   if ('mqtt' in a) return { kind: 'mqtt', detail: `${a.mqtt.topic} (QoS ${a.mqtt.qos}${a.mqtt.retain ? ', retain' : ''})${a.mqtt.payload ? ` ← ${a.mqtt.payload}` : ''}` };
   if ('uplink' in a) return { kind: 'uplink', detail: `${a.uplink.route}${a.uplink.topic ? ` → ${a.uplink.topic}` : ''}` };
   if ('webhook' in a) return { kind: 'webhook', detail: `${a.webhook.method} ${a.webhook.url}` };
+  if ('infer' in a) return { kind: 'infer', detail: `${a.infer.from} → ${a.infer.service} → ${a.infer.topic}` };
   return { kind: 'log', detail: a.log.level };
 }
