@@ -6,6 +6,7 @@ import { ExecFailedError } from './runtime/errors.ts';
 import type { ExecOptions, ExecSession, RunSpec, Runtime } from './runtime/runtime.ts';
 import { InstanceSupervisor } from './runtime/supervisor.ts';
 import { InferenceSampler } from './models/inference-stats.ts';
+import type { ModelEndpoint } from './models/model-bridge.ts';
 import { StartFailedError } from './runtime/errors.ts';
 import { readLog } from './runtime/log-files.ts';
 import type { LogReadOptions } from './runtime/runtime.ts';
@@ -53,12 +54,12 @@ export class Workloads {
   private nextEndpoint = 0;
 
   /** A ready instance of a model Service on this node (turn by turn among several), for inference over MQTT and rules. */
-  modelEndpoint(project: string, service: string): { port: number; model: string; classLabels?: string[] } | undefined {
+  modelEndpoint(project: string, service: string): ModelEndpoint | undefined {
     const ready = [...this.running.values()].filter((r) => r.spec.template.runtime === 'model' && r.sup.status.ready && r.li.instance.spec.service === service && projectOf(r.li.instance) === project);
     const r = ready[this.nextEndpoint++ % Math.max(1, ready.length)];
     const port = r && r.spec.ports[r.spec.template.ports[0]?.name ?? ''];
     const a = r?.spec.template.artifact;
-    return a && port !== undefined ? { port, model: a.model, ...(a.classLabels ? { classLabels: a.classLabels } : {}) } : undefined;
+    return a && port !== undefined ? { port, model: a.model, version: a.version, ...(a.classLabels ? { classLabels: a.classLabels } : {}) } : undefined;
   }
 
   /** Model instances' serving figures, from their model servers, into their status (reported when they changed). */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { BrokerMessage } from '../../broker/index.ts';
 
 /** Where a Service's model is served on this node: a ready instance's port and the model's name. */
-export type ModelEndpoint = { port: number; model: string; classLabels?: string[] };
+export type ModelEndpoint = { port: number; model: string; version: number; classLabels?: string[] };
 export type ModelEndpoints = (project: string, service: string) => ModelEndpoint | undefined;
 
 interface Publisher {

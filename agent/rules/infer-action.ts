@@ -33,7 +33,8 @@ export async function inferRow(a: Infer, project: string, row: Row, endpoints: M
   const at = endpoints?.(project, a.service);
   if (!at) throw new Error(`no instance of model service "${a.service}" is ready on this node`);
   const base = `http://127.0.0.1:${at.port}/v2/models/${encodeURIComponent(at.model)}`;
-  const key = `${at.port}/${at.model}`;
+  // A port can be another instance's after a restart: its model and version are part of the key.
+  const key = `${at.port}/${at.model}/${at.version}`;
   let meta = metadata.get(key);
   if (!meta) {
     meta = fetch(base, { signal: AbortSignal.timeout(5000) }).then(async (r) => (r.ok ? ((await r.json()) as Metadata) : Promise.reject(new Error(`model metadata: HTTP ${r.status}`))));

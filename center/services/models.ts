@@ -51,17 +51,22 @@ export class ModelArtifacts {
    * whether they exist).
    */
   async forNode(node: string, project: string, digest: string, range?: { start?: number; end?: number }) {
-    checkAddress(project, digest);
-    const serves = (await this.store.list('Instance', { project })).items.some((i) => i.spec.node === node && i.spec.template.artifact?.digest === digest);
-    if (!serves) throw new ForbiddenError(`node "${node}" runs no instance of project "${project}" that serves ${digest}`, { details: [{ path: 'digest', message: 'not served on this node' }] });
+    await this.assertServes(node, project, digest);
     return this.artifacts.open(project, digest, range);
   }
 
   /** The facts of a file a node may download (its size, for the range). */
   async factsForNode(node: string, project: string, digest: string): Promise<ArtifactInfo> {
-    const { info, stream } = await this.forNode(node, project, digest, { start: 0, end: 0 });
-    stream.destroy();
+    await this.assertServes(node, project, digest);
+    const info = await this.artifacts.info(project, digest);
+    if (!info) throw new NotFoundError(`artifact ${digest} not found in project "${project}"`, { details: [{ path: 'digest', message: 'not found' }] });
     return info;
+  }
+
+  private async assertServes(node: string, project: string, digest: string): Promise<void> {
+    checkAddress(project, digest);
+    const serves = (await this.store.list('Instance', { project })).items.some((i) => i.spec.node === node && i.spec.template.artifact?.digest === digest);
+    if (!serves) throw new ForbiddenError(`node "${node}" runs no instance of project "${project}" that serves ${digest}`, { details: [{ path: 'digest', message: 'not served on this node' }] });
   }
 
   /** Removes the artifact unless a model version of the project names it (409, naming them). */
