@@ -26,6 +26,8 @@ function parseRequest(payload: Buffer): Record<string, unknown> | string {
 
 /** `devices/<device>/models/<service>/infer`: a device's inference request; undefined for any other topic. */
 export function inferTopicOf(topic: string): { device: string; service: string } | undefined {
+  // Every device publish passes here: the common case is decided without splitting the topic.
+  if (!topic.endsWith('/infer') || !topic.startsWith('devices/')) return undefined;
   const parts = topic.split('/');
   if (parts.length !== 5 || parts[0] !== 'devices' || parts[2] !== 'models' || parts[4] !== 'infer') return undefined;
   return { device: parts[1]!, service: parts[3]! };
