@@ -175,9 +175,12 @@ function apiModule(p: CenterParts): Module {
         network: p.network,
       }));
       started = { app, hub };
+      const artifacts = new ArtifactStore(join(cfg.dataDir, 'artifacts'), { maxBytes: cfg.maxArtifactBytes });
+      const swept = await artifacts.sweepIncoming();
+      if (swept) log.info({ files: swept }, 'removed the temporary files of model uploads a previous run left unfinished');
       const s = centerServices(store, {
         egress: new EgressPolicy(cfg.egressAllow),
-        artifacts: new ArtifactStore(join(cfg.dataDir, 'artifacts'), { maxBytes: cfg.maxArtifactBytes }),
+        artifacts,
         holds,
         pki: { ca, certs: { lifetimeMs: cfg.nodeCertTtlMs, graceMs: cfg.nodeCertGraceMs }, renewed: (node, cert) => hub.renewed(node, cert) },
         telemetry: p.telemetry,

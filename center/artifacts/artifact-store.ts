@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -38,6 +38,19 @@ export class ArtifactStore {
     private readonly dir: string,
     private readonly opts: ArtifactStoreOptions,
   ) {}
+
+  /** Uploads cut off by a crash leave their temporary files: none is in progress when the center starts, so all go. */
+  async sweepIncoming(): Promise<number> {
+    let removed = 0;
+    for (const project of await readdir(this.dir).catch(() => [] as string[])) {
+      const incoming = join(this.dir, project, '.incoming');
+      for (const f of await readdir(incoming).catch(() => [] as string[])) {
+        await rm(join(incoming, f), { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
 
   get maxBytes(): number {
     return this.opts.maxBytes;
