@@ -38,7 +38,7 @@ describe('hardening', () => {
     assert.equal(mode(agent.dataDir), 0o711, 'workloads may pass through to their own dirs, not list');
     for (const name of readdirSync(agent.dataDir)) {
       const path = join(agent.dataDir, name);
-      const want = ['homes', 'volumes'].includes(name) ? 0o711 : statSync(path).isDirectory() ? 0o700 : 0o600;
+      const want = ['homes', 'volumes', 'models'].includes(name) ? 0o711 : statSync(path).isDirectory() ? 0o700 : 0o600;
       assert.equal(mode(path), want, `${name}: ${mode(path).toString(8)}`);
     }
     assert.equal(mode(join(agent.dataDir, 'identity.json')), 0o600);
