@@ -42,6 +42,8 @@ export class GedgeProcess {
     });
     // 'close', not 'exit': the last lines of output may still be unread at 'exit'.
     this.exited = new Promise((r) => proc.once('close', (code) => r(code)));
+    live.add(proc);
+    proc.once('exit', () => live.delete(proc));
   }
 
   get pid(): number {
@@ -72,6 +74,17 @@ export class GedgeProcess {
     await this.exited;
   }
 }
+
+/**
+ * Every gedge process a test started and that still runs. A test that fails
+ * before it can stop its platform (a center that started, then an apply that
+ * threw) must not leave a center running on the machine after the test
+ * process is gone: whatever is left is killed when it exits.
+ */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const proc of live) proc.kill('SIGKILL');
+});
 
 export function spawnGedge(name: string, args: string[], env: Record<string, string> = {}): GedgeProcess {
   const proc = spawn(process.execPath, gedgeArgv(args), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
