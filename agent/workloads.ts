@@ -46,6 +46,7 @@ export class Workloads {
   private readonly desired = new Map<string, LocalInstance>();
   private readonly inference = new InferenceSampler();
   private readonly sampling: NodeJS.Timeout;
+  private samplingNow = false;
 
   constructor(private readonly deps: WorkloadsDeps) {
     this.sampling = setInterval(() => void this.sampleInference(), deps.inferenceEveryMs ?? 5000).unref();
@@ -64,6 +65,17 @@ export class Workloads {
 
   /** Model instances' serving figures, from their model servers, into their status (reported when they changed). */
   private async sampleInference(): Promise<void> {
+    // One pass at a time: a slow scrape (2 s at most each) must not let the next tick start a second.
+    if (this.samplingNow) return;
+    this.samplingNow = true;
+    try {
+      await this.sampleEach();
+    } finally {
+      this.samplingNow = false;
+    }
+  }
+
+  private async sampleEach(): Promise<void> {
     const models = [...this.running].filter(([, r]) => r.spec.template.runtime === 'model' && r.sup.status.phase === 'Running');
     this.inference.keep(new Set(models.map(([id]) => id)));
     for (const [id, r] of models) {

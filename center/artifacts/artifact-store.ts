@@ -58,14 +58,15 @@ export class ArtifactStore {
 
   /** Stores `body` as `digest` of `project`; `created` is false when it was there already (the body is then not read). */
   async put(project: string, digest: string, body: Readable, declaredLength?: number): Promise<{ info: ArtifactInfo; created: boolean }> {
+    // A length past the limit is refused before anything else, also for a file that is there (its body is not read).
+    if (declaredLength !== undefined && declaredLength > this.opts.maxBytes) {
+      body.resume();
+      throw tooLarge(this.opts.maxBytes);
+    }
     const known = await this.info(project, digest);
     if (known) {
       body.resume();
       return { info: known, created: false };
-    }
-    if (declaredLength !== undefined && declaredLength > this.opts.maxBytes) {
-      body.resume();
-      throw tooLarge(this.opts.maxBytes);
     }
     const dir = join(this.dir, project);
     await mkdir(join(dir, '.incoming'), { recursive: true, mode: 0o700 });
