@@ -63,8 +63,9 @@ const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
  * (metadata), `.../ready`, and `POST .../infer`. Ready only once the model
  * has run once (warm-up). Requests are batched dynamically (batcher.ts).
  * The binary data extension (a JSON header, then raw tensors) carries
- * large inputs and outputs without JSON numbers. Errors are the protocol's `{"error": message}`, with gedge's
- * `{code, message, details}` beside it. `/metrics` has the request
+ * large inputs and outputs without JSON numbers. Errors are the
+ * protocol's `{"error": message}`, with gedge's `{code, message, details}`
+ * beside it. `/metrics` has the request
  * latency histogram, batch sizes, and inferences (rows) counted.
  */
 export async function startInferenceServer(model: ServedModel, opts: InferenceServerOptions, listen: { host: string; port: number }): Promise<{ app: FastifyInstance; port: number; registry: Registry; close: () => Promise<void> }> {
@@ -88,7 +89,8 @@ export async function startInferenceServer(model: ServedModel, opts: InferenceSe
   const batcher = new Batcher((feeds) => session.run(feeds), batchable ? opts.batching : { ...opts.batching, maxBatch: 1, maxDelayMs: 0 }, (rows) => batchRows.observe(labels, rows));
   let isReady = false;
 
-  const app = Fastify({ bodyLimit: opts.bodyLimit ?? 64 * 1024 * 1024, forceCloseConnections: true }) as unknown as FastifyInstance;
+  // Warnings and failures go to the instance's log (stdout); a line per request would drown it.
+  const app = Fastify({ bodyLimit: opts.bodyLimit ?? 64 * 1024 * 1024, forceCloseConnections: true, logger: { level: 'warn' } }) as unknown as FastifyInstance;
   app.server.on('connection', (s) => s.setNoDelay(true));
   // Bodies are read as bytes and parsed here: a request in the binary data extension is a JSON header followed by raw tensors.
   app.removeAllContentTypeParsers();
