@@ -24,3 +24,4 @@ export * from './egress.ts';
 export * from './tls-fetch.ts';
 export * from './module.ts';
 export * from './api-core.ts';
+export type * from './overview.ts';

@@ -49,6 +49,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
   const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
   /** Served without a token. */
   const open = { security: [] };
+  // Model files: raw bytes, and the Range header that resumes a download.
+  const file = { content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } };
+  const rangeHeader = { name: 'range', in: 'header', required: false, schema: { type: 'string', pattern: '^bytes=\\d+-\\d*$' } };
   const inPath = (...names: string[]) => names.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
   const messagesQuery = z.toJSONSchema(messagesQuerySchema, { io: 'input' }) as { properties: Record<string, unknown> };
   const inQuery = (schema: z.ZodType, repeated: string[] = []) =>
@@ -179,16 +182,16 @@ export function openApiDocument(version: string): Record<string, unknown> {
         operationId: 'uploadArtifact',
         summary: "Upload a model file (ONNX) under the sha256 the client computed (digest: sha256:<hex>). Streamed; kept only if the bytes hash to the digest, fit the center's --max-artifact-bytes (413) and read as an ONNX model. 200 when it was there already",
         parameters: inPath('project', 'digest'),
-        requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+        requestBody: { required: true, ...file },
         responses: { 200: { description: 'Already stored', ...json(ref('ArtifactFacts')) }, 201: { description: 'Stored', ...json(ref('ArtifactFacts')) }, 413: { description: 'Larger than the limit', ...json(ref('Error')) }, ...errors },
       },
       get: {
         operationId: 'downloadArtifact',
         summary: 'Download a model file; `Range: bytes=START-` resumes a download (206)',
-        parameters: [...inPath('project', 'digest'), { name: 'range', in: 'header', required: false, schema: { type: 'string', pattern: '^bytes=\\d+-\\d*$' } }],
+        parameters: [...inPath('project', 'digest'), rangeHeader],
         responses: {
-          200: { description: 'The file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-          206: { description: 'The range asked for', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          200: { description: 'The file', ...file },
+          206: { description: 'The range asked for', ...file },
           416: { description: 'The range starts past the end', ...json(ref('Error')) },
           ...errors,
         },
@@ -204,10 +207,10 @@ export function openApiDocument(version: string): Record<string, unknown> {
       get: {
         operationId: 'downloadNodeArtifact',
         summary: "A node's download of a model file one of its instances serves (node credential and certificate); `Range: bytes=START-` resumes (206)",
-        parameters: [...inPath('project', 'digest'), { name: 'range', in: 'header', required: false, schema: { type: 'string', pattern: '^bytes=\\d+-\\d*$' } }],
+        parameters: [...inPath('project', 'digest'), rangeHeader],
         responses: {
-          200: { description: 'The file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-          206: { description: 'The range asked for', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          200: { description: 'The file', ...file },
+          206: { description: 'The range asked for', ...file },
           ...errors,
         },
       },

@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient, ConflictError, ForbiddenError, PayloadTooLargeError, RangeNotSatisfiableError, ValidationError, type Model } from '../../core/index.ts';
-import { REPO_ROOT, removeDir, startCenterProcess, tinyClassifier, type CenterHandle } from '../../testkit/index.ts';
+import { ApiClient, ConflictError, ForbiddenError, PayloadTooLargeError, RangeNotSatisfiableError, ValidationError, tlsFetch, type Model } from '../../core/index.ts';
+import { REPO_ROOT, joinAsNode, removeDir, startCenterProcess, tinyClassifier, type CenterHandle } from '../../testkit/index.ts';
 
 const digestOf = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const MAX = 64 * 1024;
@@ -164,6 +164,17 @@ describe('models and their artifacts', () => {
     }
     // The same file is its own in each project: other's copy is not vision's.
     assert.equal(await outsider.hasArtifact('other', digest), false);
+  });
+
+  test("a node gets only the model files its own instances serve; a user's token cannot use the nodes' route", async () => {
+    const digest = digestOf(tinyClassifier({ seed: 2, features: 6 }));
+    await c.api.apply('apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: site-x }\nspec: { tier: edge }\n');
+    const node = await joinAsNode({ url: c.url, ca: c.ca, adminToken: c.adminToken }, 'node-x', 'site-x');
+    const asNode = await tlsFetch(node.tls)(new URL(`/api/v1/node/artifacts/vision/${digest}`, c.url), { headers: { authorization: `Bearer ${node.credential}` } });
+    assert.equal(asNode.status, 403);
+    assert.match(((await asNode.json()) as { message: string }).message, /node "node-x" runs no instance of project "vision" that serves sha256:/);
+    const asUser = await user.raw('GET', `/api/v1/node/artifacts/vision/${digest}`);
+    assert.equal(asUser.status, 403);
   });
 
   test('malformed digests and project names are refused before anything is touched', async () => {

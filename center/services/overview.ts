@@ -1,32 +1,8 @@
-import { NotFoundError, type Device, type GedgeEvent, type Instance, type InstancePhase, type Node, type Resource, type Rule, type Service, type Site } from '../../core/index.ts';
+import { NotFoundError, type Device, type GedgeEvent, type Instance, type Node, type Overview, type Resource, type Rule, type Service, type Site } from '../../core/index.ts';
 import { assertProject, mayRead, type Caller } from '../auth/access.ts';
 import type { Reader } from '../controllers/object-cache.ts';
 import type { Store } from '../store/store.ts';
 import { RANGE_SECONDS, type Telemetry, type TelemetryRange } from '../telemetry/telemetry.ts';
-
-/** Counts and health of the fleet for the dashboard's first page, computed from memory in one pass per kind. */
-export interface Overview {
-  revision: number;
-  counts: {
-    sites: { total: number; cloud: number; region: number; edge: number };
-    nodes: { total: number; Ready: number; NotReady: number; Pending: number; cordoned: number };
-    services: { total: number; available: number; rollingOut: number };
-    instances: { total: number; restarts: number } & Record<InstancePhase, number>;
-    devices: { total: number; connected: number };
-    rules: { total: number; paused: number; failing: number };
-  };
-  /** Per site: where it sits and how its nodes and instances fare. */
-  sites: {
-    name: string;
-    tier: Site['spec']['tier'];
-    parent: string | null;
-    location: Site['spec']['location'] | null;
-    nodes: { total: number; ready: number };
-    instances: { total: number; running: number };
-  }[];
-  /** The newest Warning events, newest first. */
-  warnings: { name: string; at: string; reason: string; message: string; involved: GedgeEvent['spec']['involved'] }[];
-}
 
 const WARNINGS = 20;
 

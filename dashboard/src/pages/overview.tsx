@@ -1,3 +1,4 @@
+import type { Overview } from '../../../core/overview.ts';
 import { useLive } from '../context.ts';
 import { useI18n } from '../i18n/index.ts';
 import { useLiveQuery } from '../live.ts';
@@ -5,20 +6,8 @@ import { href } from '../router.ts';
 import { Ago, Badge, Card, ErrorBox, Loading, Page } from '../components/ui.tsx';
 import { useMeaningfulPaint } from '../components/paint.ts';
 
-/** GET /api/v1/overview (center/dashboard/overview.ts). */
-export interface OverviewData {
-  revision: number;
-  counts: {
-    sites: { total: number; cloud: number; region: number; edge: number };
-    nodes: { total: number; Ready: number; NotReady: number; Pending: number; cordoned: number };
-    services: { total: number; available: number; rollingOut: number };
-    instances: { total: number; restarts: number; Pending: number; Starting: number; Running: number; Succeeded: number; Failed: number; Unknown: number };
-    devices: { total: number; connected: number };
-    rules: { total: number; paused: number; failing: number };
-  };
-  sites: { name: string; tier: 'cloud' | 'region' | 'edge'; parent: string | null; location: { lat: number; lon: number } | null; nodes: { total: number; ready: number }; instances: { total: number; running: number } }[];
-  warnings: { name: string; at: string; reason: string; message: string; involved: { kind: string; name: string; project?: string } }[];
-}
+/** GET /api/v1/overview: one shape with the center's (core/overview.ts). */
+export type OverviewData = Overview;
 
 export const OVERVIEW_KINDS = ['sites', 'nodes', 'services', 'instances', 'devices', 'rules', 'events'] as const;
 
