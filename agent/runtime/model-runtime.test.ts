@@ -56,7 +56,8 @@ describe('model runtime', () => {
     running.push(execution);
     assert.equal(typeof execution.pid, 'number');
     await waitFor(() => ready(spec.ports.http!), 30_000, 'the model server ready');
-    assert.match(await readAll(runtime, spec.logDir), /"msg":"serving","model":"tiny","version":"1"/);
+    // The server is ready a moment before its serving line reaches the log file: wait for the line.
+    await waitFor(async () => /"msg":"serving","model":"tiny","version":"1"/.test(await readAll(runtime, spec.logDir)), 10_000, 'the serving line in the log');
     assert.deepEqual(await execution.stop(10_000), { code: 0, signal: null }, 'a clean exit on SIGTERM, within the grace');
   });
 
