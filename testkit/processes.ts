@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LocalState } from '../agent/local-state.ts';
 import { gedgeArgv } from '../cli/launch.ts';
-import { killProcessGroup } from '../agent/runtime/process-group.ts';
+import { killProcessGroup, recordedGroupIsOurs } from '../agent/runtime/process-group.ts';
 import { Podman, runRoot } from '../agent/runtime/podman.ts';
 import { ApiClient, tlsFetch, type Fetch, durationMs } from '../core/index.ts';
 import { waitFor } from './wait-for.ts';
@@ -22,10 +22,14 @@ export class GedgeProcess {
   stderr = '';
   readonly exited: Promise<number | null>;
   private listeners: (() => void)[] = [];
+  /** Set when the test stops or kills it: any other exit is reported. */
+  private ending = false;
 
   constructor(
     readonly name: string,
     readonly proc: ChildProcess,
+    /** A center or agent, meant to run until the test ends it: an exit before that is reported. */
+    daemon = false,
   ) {
     const rl = createInterface({ input: proc.stdout! });
     rl.on('line', (l) => {
@@ -43,7 +47,11 @@ export class GedgeProcess {
     // 'close', not 'exit': the last lines of output may still be unread at 'exit'.
     this.exited = new Promise((r) => proc.once('close', (code) => r(code)));
     live.add(proc);
-    proc.once('exit', () => live.delete(proc));
+    proc.once('exit', (code, signal) => {
+      live.delete(proc);
+      // A process that dies unasked shows up in a test as a refused connection: say what happened, beside the test's output.
+      if (daemon && !this.ending) process.stderr.write(`[testkit] ${name} (pid ${proc.pid}) exited unasked: code ${code}, signal ${signal}; last lines ${JSON.stringify(this.lines.slice(-5))}; stderr ${JSON.stringify(this.stderr.slice(-2000))}\n`);
+    });
   }
 
   get pid(): number {
@@ -62,6 +70,7 @@ export class GedgeProcess {
   /** Graceful stop (SIGTERM), SIGKILL after 10 s. */
   async stop(): Promise<void> {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.ending = true;
     const t = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
     this.proc.kill('SIGTERM');
     await this.exited;
@@ -70,6 +79,7 @@ export class GedgeProcess {
 
   async kill9(): Promise<void> {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.ending = true;
     this.proc.kill('SIGKILL');
     await this.exited;
   }
@@ -86,9 +96,9 @@ process.once('exit', () => {
   for (const proc of live) proc.kill('SIGKILL');
 });
 
-export function spawnGedge(name: string, args: string[], env: Record<string, string> = {}): GedgeProcess {
+export function spawnGedge(name: string, args: string[], env: Record<string, string> = {}, daemon = false): GedgeProcess {
   const proc = spawn(process.execPath, gedgeArgv(args), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  return new GedgeProcess(name, proc);
+  return new GedgeProcess(name, proc, daemon);
 }
 
 export interface CenterOptions {
@@ -147,7 +157,7 @@ export async function startCenterProcess(o: CenterOptions = {}): Promise<CenterH
   if (o.linkExpireMs) args.push('--link-expire-after', `${o.linkExpireMs}ms`);
   if (o.storeSync) args.push('--store-sync', o.storeSync);
   if (o.args) args.push(...o.args);
-  const p = spawnGedge('center', args);
+  const p = spawnGedge('center', args, {}, true);
   const line = await Promise.race([
     p.waitForLine((l) => l.msg === 'center listening', 30_000),
     p.exited.then((c) => {
@@ -205,7 +215,7 @@ export async function startAgentProcess(o: AgentOptions): Promise<AgentHandle> {
   if (o.cpu !== undefined) args.push('--cpu', String(o.cpu));
   if (o.memoryMiB !== undefined) args.push('--memory-mib', String(o.memoryMiB));
   if (o.args) args.push(...o.args);
-  const p = spawnGedge(o.name, args, env);
+  const p = spawnGedge(o.name, args, env, true);
   await Promise.race([
     p.waitForLine((l) => l.event === 'restored', 30_000),
     p.exited.then((c) => {
@@ -237,19 +247,11 @@ export async function reapWorkloads(dataDir: string): Promise<void> {
   const state = await LocalState.open(dataDir);
   try {
     // Only a pid that is still that workload: pids wrap (pid_max is 32768 here), and a recorded one may now be another test's center.
-    const left = [...(await state.instances()).values()].filter((li) => li.pid && li.instance.spec.template.runtime === 'process' && isWorkload(li.pid, li.instance.metadata.name));
-    await Promise.all(left.map((li) => killProcessGroup(li.pid!, durationMs(li.instance.spec.template.stopGracePeriod))));
+    const left = [...(await state.instances()).values()].filter((li) => li.pid && li.instance.spec.template.runtime !== 'container');
+    const ours = await Promise.all(left.map((li) => recordedGroupIsOurs(li.pid!, { GEDGE_INSTANCE: li.instance.metadata.name })));
+    await Promise.all(left.filter((_, i) => ours[i]).map((li) => killProcessGroup(li.pid!, durationMs(li.instance.spec.template.stopGracePeriod))));
   } finally {
     await state.close();
-  }
-}
-
-/** Whether `pid` is the workload of that instance still: the agent gives each its GEDGE_INSTANCE. */
-function isWorkload(pid: number, instance: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`GEDGE_INSTANCE=${instance}`);
-  } catch {
-    return false; // gone
   }
 }
 

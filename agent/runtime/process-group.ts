@@ -69,6 +69,25 @@ export async function killProcessGroup(pid: number, graceMs: number): Promise<vo
   throw new RuntimeError(`process group ${pid} is still alive after SIGKILL`);
 }
 
+/**
+ * Whether a process group recorded by an earlier agent run may still be that
+ * workload's. Pids wrap (pid_max is 32768 on many hosts), so a recorded id
+ * may now lead someone else's group: while a process holds the id, it is
+ * ours only if its environment is the one the workload was given. Once that
+ * process is gone, the id cannot have been reused while any member of its
+ * group lives, so whatever is left of the group is ours.
+ */
+export async function recordedGroupIsOurs(pid: number, env: Record<string, string>): Promise<boolean> {
+  let environ: string;
+  try {
+    environ = await readFile(`/proc/${pid}/environ`, 'latin1');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  const vars = new Set(environ.split('\0'));
+  return Object.entries(env).every(([k, v]) => vars.has(`${k}=${v}`));
+}
+
 function assertGroupId(pgid: number): void {
   // -0 and -1 would signal our own group or every process we may signal.
   if (!Number.isInteger(pgid) || pgid <= 1 || pgid === process.pid) throw new RangeError(`refusing to signal process group ${pgid}`);

@@ -29,6 +29,22 @@ describe('ProcessRuntime', () => {
     assert.equal(await readAll(runtime, spec.logDir), `${root}\n`);
   });
 
+  it('reap ends what a crashed agent left, and leaves alone a process that now holds the recorded id', async () => {
+    const runtime = new ProcessRuntime();
+    const spec = { id: 'default.left', template: template({ command: nodeCommand('setInterval(() => {}, 1000);'), stopGracePeriod: '100ms' }), env: { GEDGE_INSTANCE: 'left', PORT: '4711' }, ports: {}, volumes: {}, logDir: join(root, 'left') };
+    const left = await runtime.start(spec);
+    // Another process (a pid that wrapped round): the same id, not the workload's environment.
+    const stranger = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000);'], { detached: true, stdio: 'ignore', env: { GEDGE_INSTANCE: 'left', PORT: '4712' } });
+    try {
+      await runtime.reap(spec, stranger.pid!);
+      assert.ok(isAlive(stranger.pid!), 'not the workload: left alone');
+      await runtime.reap(spec, left.pid!);
+      assert.equal((await left.exited).signal, 'SIGTERM');
+    } finally {
+      stranger.kill('SIGKILL');
+    }
+  });
+
   it('caps the log with the given rotation limits', async () => {
     const runtime = new ProcessRuntime({ log: { maxBytes: 1000, keep: 1 } });
     const spec = { id: 'default.chatty', template: template({ command: nodeCommand("for (let i = 0; i < 100; i++) console.log('x'.repeat(49));") }), env: {}, ports: {}, volumes: {}, logDir: join(root, 'chatty') };

@@ -5,7 +5,7 @@ import { durationMs } from '../../core/index.ts';
 import { ExecFailedError, StartFailedError } from './errors.ts';
 import { RotatingLog, readLog } from './log-files.ts';
 import type { RotatingLogOptions } from './log-files.ts';
-import { killProcessGroup, signalGroupQuietly } from './process-group.ts';
+import { killProcessGroup, recordedGroupIsOurs, signalGroupQuietly } from './process-group.ts';
 import { spawnPtySession } from './pty-session.ts';
 import type { ExecOptions, ExecSession, Execution, ExitInfo, LogReadOptions, RunSpec, Runtime } from './runtime.ts';
 
@@ -79,7 +79,7 @@ export class ProcessRuntime implements Runtime {
   }
 
   async reap(spec: RunSpec, pid: number | null): Promise<void> {
-    if (pid) await killProcessGroup(pid, durationMs(spec.template.stopGracePeriod));
+    if (pid && (await recordedGroupIsOurs(pid, spec.env))) await killProcessGroup(pid, durationMs(spec.template.stopGracePeriod));
   }
 }
 
