@@ -1,6 +1,6 @@
 import { arch, platform } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
-import { nowIso, projectOf, type AgentEvent, type AgentMessage, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus, type Module, type ModuleContext, type ModuleHealth } from '../core/index.ts';
+import { VERSION, nowIso, projectOf, type AgentEvent, type AgentMessage, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus, type Module, type ModuleContext, type ModuleHealth } from '../core/index.ts';
 import { Connection, type ConnectionEvent } from './connection.ts';
 import { SyncPhases, instancePart, objectKey, step, type SyncState, type SyncStep } from './sync.ts';
 import type { EdgeChange } from './devices/edge-objects.ts';
@@ -11,7 +11,7 @@ import { LogRelay } from './log-relay.ts';
 import { ExecRelay } from './exec-relay.ts';
 import { MetricsResponder } from './metrics-responder.ts';
 
-export const AGENT_VERSION = '0.1.0';
+export const AGENT_VERSION = VERSION;
 
 /** What the center says of desired state: applied one at a time, in order. */
 type SyncMessage = Extract<CenterMessage, { t: 'welcome' | 'change' | 'snapshot' | 'forget' | 'synced' }>;

@@ -1,12 +1,12 @@
 import pino, { type Logger } from 'pino';
-import { ModuleFailedError, Supervisor, parseOrThrow, type ModuleHealth } from '../core/index.ts';
+import { ModuleFailedError, Supervisor, VERSION, parseOrThrow, type ModuleHealth } from '../core/index.ts';
 import { centerConfigSchema, type CenterConfig } from './config.ts';
 import type { Store } from './store/store.ts';
 import { servedRoutes } from './api/server.ts';
 import { centerModules, newCenterParts } from './modules.ts';
 import { bootstrapAdmin } from './auth/tokens.ts';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 export interface RunningCenter {
   /** https://host:port: the API, the agents' channel and the dashboard. */

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { GedgeError } from '../core/index.ts';
+import { GedgeError, VERSION } from '../core/index.ts';
 import { CliError } from './errors.ts';
 import { registerResourceCommands } from './commands/resources.ts';
 import { registerAccessCommands } from './commands/access.ts';
@@ -15,7 +15,7 @@ import { registerCompletionCommands } from './commands/completion.ts';
 
 const program = new Command('gedge')
   .description('gedge: an open cloud-edge computing platform')
-  .version('0.1.0')
+  .version(VERSION)
   .option('--server <url>', 'center URL (default: from gedge login)')
   .option('--token <token>', 'API token (default: from gedge login)')
   .option('--ca-file <file>', "the center's CA certificate (PEM) to trust for https:// (default: the one pinned by gedge login)")

@@ -25,3 +25,4 @@ export * from './tls-fetch.ts';
 export * from './module.ts';
 export * from './api-core.ts';
 export type * from './overview.ts';
+export { VERSION } from './version.ts';

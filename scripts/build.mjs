@@ -9,7 +9,7 @@ import { build } from 'esbuild';
 import { ensureDashboardBuilt } from './build-dashboard.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const SOURCES = ['core', 'engine', 'scheduler', 'broker', 'inference', 'center', 'agent', 'cli', 'sim'];
+const SOURCES = ['core', 'engine', 'scheduler', 'broker', 'inference', 'training', 'center', 'agent', 'cli', 'sim'];
 export const ENTRY = join(root, 'dist', 'gedge.mjs');
 
 function newest(dir, acc = 0) {

@@ -29,8 +29,9 @@ function licenceOf(path, p) {
   return l?.type ?? 'UNKNOWN';
 }
 
-// An SPDX "A OR B" expression is fine when any alternative is allowed.
-const ok = (expr, dev) => expr.replace(/[()]/g, '').split(/\s+OR\s+/).some((l) => ALLOWED.has(l.trim()) || (dev && DEV_ONLY.has(l.trim())));
+// An SPDX "A OR B" expression is fine when any alternative is allowed; "A AND B" when both are.
+const allowed = (l, dev) => ALLOWED.has(l.trim()) || (dev && DEV_ONLY.has(l.trim()));
+const ok = (expr, dev) => expr.replace(/[()]/g, '').split(/\s+OR\s+/).some((alt) => alt.split(/\s+AND\s+/).every((l) => allowed(l, dev)));
 const bad = Object.entries(lock.packages)
   .filter(([path, p]) => path && !ok(licenceOf(path, p), p.dev === true))
   .map(([path, p]) => `${path.replace(/^.*node_modules\//, '')}: ${licenceOf(path, p)}`);

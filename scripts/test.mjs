@@ -35,7 +35,7 @@ if (!only.length) {
   run('type check (dashboard)', bin('tsc'), ['--noEmit', '-p', 'dashboard']);
   run('lint', bin('eslint'), ['--max-warnings=0', '.']);
   run('licences', process.execPath, [join(root, 'scripts', 'check-licenses.mjs')]);
-  run('dependency directions', bin('depcruise'), ['--config', '.dependency-cruiser.cjs', 'core', 'engine', 'scheduler', 'broker', 'inference', 'center', 'agent', 'cli', 'sim', 'testkit', 'bench']);
+  run('dependency directions', bin('depcruise'), ['--config', '.dependency-cruiser.cjs', 'core', 'engine', 'scheduler', 'broker', 'inference', 'training', 'center', 'agent', 'cli', 'sim', 'testkit', 'bench']);
 }
 // The container runtime's tests need podman and runc: installed here when missing (a no-op when present; fails under CI=true if it cannot).
 run('podman', 'sh', [join(root, 'scripts', 'ensure-podman.sh')]);
@@ -43,9 +43,11 @@ run('podman', 'sh', [join(root, 'scripts', 'ensure-podman.sh')]);
 run('chromium', 'sh', [join(root, 'scripts', 'ensure-chromium.sh')]);
 // The metrics tests lint /metrics with Prometheus' promtool: unpacked from Debian's package when missing (same rules).
 run('promtool', 'sh', [join(root, 'scripts', 'ensure-promtool.sh')]);
+// The training test reads Fashion-MNIST: Debian's dataset-fashion-mnist, installed here when missing (same rules).
+run('fashion-mnist', 'sh', [join(root, 'scripts', 'ensure-fashion-mnist.sh')]);
 // Build the bundle once, so the processes the tests start do not race to build it.
 run('build', process.execPath, [join(root, 'scripts', 'build.mjs')]);
-const files = only.length ? only : ['core', 'engine', 'scheduler', 'broker', 'inference', 'center', 'agent', 'cli', 'sim', 'dashboard', 'testkit'].flatMap((d) => findTests(join(root, d))).sort();
+const files = only.length ? only : ['core', 'engine', 'scheduler', 'broker', 'inference', 'training', 'center', 'agent', 'cli', 'sim', 'dashboard', 'testkit'].flatMap((d) => findTests(join(root, d))).sort();
 // The scenario's test asserts control-loop latencies on a 2-core machine: it runs by itself, after the rest.
 const alone = files.filter((f) => /(^|[\\/])sim[\\/]scenario[\\/].*\.test\.ts$/.test(f));
 const shared = files.filter((f) => !alone.includes(f));

@@ -8,6 +8,7 @@ import { DEFAULT_PROJECT, modelVersionName, nameSchema, type Model } from '../..
 import { client } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { registerModelServe } from './model-serve.ts';
+import { registerModelTrain } from './model-train.ts';
 
 interface Conn {
   server?: string;
@@ -26,6 +27,7 @@ interface PushOptions {
 export function registerModelCommands(program: Command): void {
   const model = program.command('model').description('model versions: push an ONNX file as a new version (list them with gedge get models); serve one');
   registerModelServe(model);
+  registerModelTrain(model);
 
   model
     .command('push')

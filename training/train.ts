@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildEarlyExitNet, DEFAULT_SHAPE, denseWeights, evaluateExits, EXIT_NAMES, trainEarlyExitNet, type ExitName, type NetShape } from './early-exit-net.ts';
+import { FASHION_MNIST_LABELS, loadFashionMnist } from './fashion-mnist.ts';
+import { exportGraphs } from './onnx-export.ts';
+
+export interface TrainRun {
+  out: string;
+  epochs: number;
+  /** Training images used (the first N of the 60,000). */
+  trainImages?: number;
+  /** Test images the accuracy is measured on (the first N of the 10,000). */
+  testImages?: number;
+  seed?: number;
+  /** Images per training step (default 256; a small slice learns faster with fewer). */
+  batchSize?: number;
+  shuffleLabels?: boolean;
+  shape?: NetShape;
+  datasetDir?: string;
+  producerVersion: string;
+  onEpoch?: (epoch: number, loss: number) => void;
+}
+
+interface FileRef {
+  file: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** What a training run wrote (manifest.json beside the graphs). */
+export interface TrainManifest {
+  dataset: 'fashion-mnist';
+  trainImages: number;
+  testImages: number;
+  epochs: number;
+  seed: number;
+  shuffleLabels: boolean;
+  shape: NetShape;
+  /** Top-1 accuracy of each exit on the test images, measured in the training framework. */
+  accuracy: Record<ExitName | 'final', number>;
+  classLabels: string[];
+  full: FileRef;
+  splits: Record<ExitName, { head: FileRef; tail: FileRef; cutWidth: number }>;
+}
+
+export const MANIFEST = 'manifest.json';
+
+/** Trains the early-exit network on Fashion-MNIST and writes its ONNX graphs and manifest to `out`. */
+export async function trainAndExport(run: TrainRun): Promise<TrainManifest> {
+  const seed = run.seed ?? 1;
+  const shape = run.shape ?? DEFAULT_SHAPE;
+  const [train, test] = await Promise.all([loadFashionMnist('train', { dir: run.datasetDir, limit: run.trainImages }), loadFashionMnist('test', { dir: run.datasetDir, limit: run.testImages })]);
+  const model = buildEarlyExitNet(shape, seed);
+  try {
+    await trainEarlyExitNet(model, train, { epochs: run.epochs, batchSize: run.batchSize, seed, shuffleLabels: run.shuffleLabels, onEpoch: run.onEpoch });
+    const accuracy = evaluateExits(model, test);
+    const graphs = exportGraphs(denseWeights(model), run.producerVersion);
+    await mkdir(run.out, { recursive: true });
+    const put = async (file: string, data: Buffer): Promise<FileRef> => {
+      await writeAtomically(join(run.out, file), data);
+      return { file, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
+    };
+    const splits = {} as TrainManifest['splits'];
+    for (const exit of EXIT_NAMES) {
+      const s = graphs.splits[exit];
+      splits[exit] = { head: await put(`${exit}-head.onnx`, s.head), tail: await put(`${exit}-tail.onnx`, s.tail), cutWidth: s.cutWidth };
+    }
+    const manifest: TrainManifest = {
+      dataset: 'fashion-mnist',
+      trainImages: train.count,
+      testImages: test.count,
+      epochs: run.epochs,
+      seed,
+      shuffleLabels: run.shuffleLabels ?? false,
+      shape,
+      accuracy,
+      classLabels: [...FASHION_MNIST_LABELS],
+      full: await put('full.onnx', graphs.full),
+      splits,
+    };
+    await writeAtomically(join(run.out, MANIFEST), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
+    return manifest;
+  } finally {
+    model.dispose();
+  }
+}
+
+async function writeAtomically(file: string, data: Buffer): Promise<void> {
+  await writeFile(`${file}.tmp`, data);
+  await rename(`${file}.tmp`, file);
+}
