@@ -4,6 +4,8 @@ import { ModuleFailedError, Supervisor, parseOrThrow, type AgentMessage, type Mo
 import { agentConfigSchema, type AgentConfig } from './config.ts';
 import { EdgeObjects } from './devices/edge-objects.ts';
 import { CenterChannel, recordEvent } from './channel.ts';
+import { OffloadClient } from './models/offload-client.ts';
+import { nodeModels, SplitInference } from './models/split-inference.ts';
 import { containerRuntime, edgeModule, identityModule, probingModule, stateModule, workloadsModule } from './modules.ts';
 import type { AgentParts, AgentStatusEvent } from './parts.ts';
 
@@ -51,6 +53,8 @@ export class Agent extends EventEmitter {
       recordEvent: (e) => recordEvent(parts, this.channel, e),
       reportStatus: (i, s) => this.channel.reportStatus(i, s),
     } as Partial<AgentParts> as AgentParts);
+    const offloads = new OffloadClient({ send: (m) => this.channel.sendLive(m), live: () => this.channel.live, tail: (project, instance) => parts.workloads?.modelInstance(project, instance) });
+    Object.assign(parts, { offloads, models: nodeModels((project, service) => parts.workloads?.modelEndpoint(project, service), new SplitInference(offloads)) });
     this.channel = new CenterChannel(parts, () => this.supervisor.health());
     const readvertise = () => this.channel.readvertise();
     this.supervisor = new Supervisor(

@@ -83,6 +83,7 @@ export class CenterChannel implements Module {
       if (e.type === 'rejected' && e.status === 495) void p.cert.renew();
       if (e.type === 'disconnected') {
         this.phases.disconnected();
+        p.offloads.disconnected();
         relay.closeAll();
         execs.closeAll();
         if (this.redialing) return void (this.redialing = false);
@@ -113,6 +114,11 @@ export class CenterChannel implements Module {
   /** To the center, when connected (false: not sent, the caller keeps what must not be lost). */
   send(m: AgentMessage): boolean {
     return this.conn?.send(m) ?? false;
+  }
+
+  /** Caught up with the center: live messages go. */
+  get live(): boolean {
+    return this.phases.live;
   }
 
   /** Only while caught up: reports are about the revision the center is at. */
@@ -197,6 +203,8 @@ export class CenterChannel implements Module {
       'exec.close': exec,
       peers: (m) => this.p.network?.onPeers(m),
       'metrics.scrape': (m) => void this.scrapes.answer(m.id),
+      'offload.run': (m) => void this.p.offloads.run(m),
+      'offload.result': (m) => this.p.offloads.result(m),
     };
   }
 
@@ -232,6 +240,7 @@ export class CenterChannel implements Module {
       // Tell the center how every instance is doing now, including what happened offline.
       for (const { instance, status } of p.workloads.statuses()) this.reportStatus(instance, status);
       p.edge?.devices.resynced();
+      p.offloads.connected();
       this.reportRules(true);
       await this.flushEvents();
     }

@@ -10,7 +10,8 @@ import { DeviceService } from './devices/device-service.ts';
 import { UplinkRouter } from './devices/uplink-router.ts';
 import { UplinkQueue, UplinkSender } from './uplink/index.ts';
 import { parseHostPort } from '../core/host-port.ts';
-import { ModelBridge, type ModelEndpoints } from './models/model-bridge.ts';
+import { ModelBridge } from './models/model-bridge.ts';
+import type { NodeModels } from './models/model-client.ts';
 
 /** What serves the site's devices: the edge broker, the device service, and the uplink queue, sender and router. */
 export interface EdgeParts {
@@ -32,7 +33,7 @@ export interface EdgeDeps {
   /** The rule host, made after the broker (it publishes through it). */
   rules: () => RuleHost | undefined;
   /** Where this node serves a model Service (its ready instances). */
-  models: ModelEndpoints;
+  models: NodeModels;
   /** Device reports for the center (dropped while it is not caught up). */
   send: (m: AgentMessage) => boolean;
   /** The broker broke after it started. */
@@ -85,7 +86,7 @@ export async function startEdge(d: EdgeDeps): Promise<EdgeParts> {
   });
   const devices = new DeviceService({ broker, objects: d.edge, state: d.state, node: d.identity.node, logger: log, send: d.send });
   served.devices = devices;
-  served.models = new ModelBridge({ broker, endpoints: d.models, log: log.child({ module: 'models' }) });
+  served.models = new ModelBridge({ broker, models: d.models, log: log.child({ module: 'models' }) });
   devices.publishAllDesired();
   const listen = [cfg.mqttTlsListen, cfg.mqttWssListen, cfg.mqttListen, cfg.mqttWsListen].find((l) => l && l !== 'off')!;
   if (cfg.mqttListen !== 'off' || cfg.mqttWsListen) log.warn({ event: 'plain-mqtt' }, 'the edge broker accepts MQTT in clear: device passwords and data cross the network unencrypted (prefer --mqtt-tls-listen)');

@@ -10,6 +10,8 @@ import type { EdgeParts } from './edge.ts';
 import type { RuleHost } from './rules/rule-host.ts';
 import type { NetworkProbing } from './network/index.ts';
 import type { ConnectionEvent } from './connection.ts';
+import type { NodeModels } from './models/model-client.ts';
+import type { OffloadClient } from './models/offload-client.ts';
 
 /** Everything observable about the agent, as typed events. */
 export type AgentStatusEvent =
@@ -51,6 +53,10 @@ export interface AgentParts {
   rules: RuleHost | undefined;
   /** Module `probing`. */
   network: NetworkProbing | undefined;
+  /** The models served on this node, for inference over MQTT and rules (split heads offload through `offloads`). */
+  readonly models: NodeModels;
+  /** Split inference's offloads over the channel: a head's hard inputs out, a tail's runs in. */
+  readonly offloads: OffloadClient;
 
   /** To the center, when connected (false: not sent). */
   send(m: AgentMessage): boolean;

@@ -57,10 +57,13 @@ export class Workloads {
   /** A ready instance of a model Service on this node (turn by turn among several), for inference over MQTT and rules. */
   modelEndpoint(project: string, service: string): ModelEndpoint | undefined {
     const ready = [...this.running.values()].filter((r) => r.spec.template.runtime === 'model' && r.sup.status.ready && r.li.instance.spec.service === service && projectOf(r.li.instance) === project);
-    const r = ready[this.nextEndpoint++ % Math.max(1, ready.length)];
-    const port = r && r.spec.ports[r.spec.template.ports[0]?.name ?? ''];
-    const a = r?.spec.template.artifact;
-    return a && port !== undefined ? { port, model: a.model, version: a.version, ...(a.classLabels ? { classLabels: a.classLabels } : {}) } : undefined;
+    return endpointOf(ready[this.nextEndpoint++ % Math.max(1, ready.length)]);
+  }
+
+  /** A ready model instance of this node by name (a split's tail, asked through the center). */
+  modelInstance(project: string, instance: string): ModelEndpoint | undefined {
+    const r = [...this.running.values()].find((x) => x.spec.template.runtime === 'model' && x.sup.status.ready && x.li.instance.metadata.name === instance && projectOf(x.li.instance) === project);
+    return endpointOf(r);
   }
 
   /** Model instances' serving figures, from their model servers, into their status (reported when they changed). */
@@ -254,4 +257,12 @@ function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+function endpointOf(r: { spec: RunSpec; li: LocalInstance } | undefined): ModelEndpoint | undefined {
+  const port = r && r.spec.ports[r.spec.template.ports[0]?.name ?? ''];
+  const a = r?.spec.template.artifact;
+  if (!r || !a || port === undefined) return undefined;
+  const split = r.spec.template.split;
+  return { port, instance: r.li.instance.metadata.name, model: a.model, version: a.version, ...(a.classLabels ? { classLabels: a.classLabels } : {}), ...(split ? { split } : {}) };
 }

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { cnnClassifier, REPO_ROOT } from '../testkit/index.ts';
+import { cnnClassifier } from '../testkit/index.ts';
+import { postInfer, serveModel } from './model-server.ts';
 import { metric, type Metric } from './results.ts';
 import { median, percentile } from './stats.ts';
 
@@ -32,11 +32,11 @@ export async function run(): Promise<Metric[]> {
   writeFileSync(file, cnnClassifier());
   const image = Array.from({ length: FEATURES }, (_, i) => ((i * 37) % 255) / 255);
   const bare = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all', executionMode: 'sequential' });
-  const server = await serve(file);
+  const server = await serveModel(file, { maxBatch: CLIENTS });
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   const body = (rows: number) => JSON.stringify({ inputs: [{ name: 'x', shape: [rows, 1, 28, 28], datatype: 'FP32', data: Array.from({ length: rows }, () => image).flat() }] });
   const one = body(1);
-  const infer = (payload: string | Buffer, headers: Record<string, string | number> = {}) => post(server.port, agent, payload, headers);
+  const infer = async (payload: string | Buffer, headers: Record<string, string | number> = {}) => void (await postInfer(server.port, agent, 'cnn', payload, headers));
   const bytes = Buffer.from(Float32Array.from(Array.from({ length: CLIENTS }, () => image).flat()).buffer);
   const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [CLIENTS, 1, 28, 28], datatype: 'FP32', parameters: { binary_data_size: bytes.length } }], parameters: { binary_data_output: true } }));
   const batch = Buffer.concat([header, bytes]);
@@ -97,36 +97,4 @@ async function forMs(ms: number, concurrency: number, step: () => Promise<number
     }
   }));
   return rows / ((performance.now() - started) / 1000);
-}
-
-function post(port: number, agent: http.Agent, body: string | Buffer, headers: Record<string, string | number>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/v2/models/cnn/infer', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function serve(file: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, ['bin/gedge.mjs', 'model', 'serve', '--file', file, '--port', '0', '--max-batch', String(CLIENTS)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"url":"http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`gedge model serve exited ${code}: ${out}`)));
-  });
-  return {
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
 }

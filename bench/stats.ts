@@ -9,3 +9,8 @@ export function percentile(samples: number[], p: number): number {
 export function median(samples: number[]): number {
   return percentile(samples, 50);
 }
+
+export function mean(samples: number[]): number {
+  if (samples.length === 0) throw new Error('mean of no samples');
+  return samples.reduce((a, b) => a + b, 0) / samples.length;
+}

@@ -41,6 +41,12 @@ const EXEC_CHUNK_B64 = Math.ceil(EXEC_CHUNK / 3) * 4;
 /** Output bytes an exec stream may have unacknowledged before the agent pauses the command's output. */
 export const EXEC_WINDOW = 512 * 1024;
 
+/** A cut tensor offloaded for split inference, base64 (inference/early-exit.ts's wire format), at most this long. */
+export const OFFLOAD_DATA_MAX = 1024 * 1024;
+/** A tail's answer: its outputs, each at most this many numbers. */
+export const offloadOutputSchema = z.object({ name: z.string().min(1).max(128), datatype: z.string().min(1).max(16), shape: z.array(z.number().int().nonnegative()).max(8), data: z.array(z.number()).max(65_536) }).strict();
+export type OffloadOutput = z.infer<typeof offloadOutputSchema>;
+
 // ---- agent -> center ---------------------------------------------------------
 /** At most this many rules and routes in hello.holds; an agent holding more sends none and gets a snapshot. */
 export const HELLO_HOLDS_MAX = 10_000;
@@ -90,6 +96,13 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('exec.exit'), stream: z.number().int(), code: z.number().int().nullable(), signal: z.string().nullable() }),
   /** The command could not be run, or its stream ended without an exit (the agent is stopping). */
   z.object({ t: z.literal('exec.error'), stream: z.number().int(), message: z.string().max(4096) }),
+  /**
+   * Split inference: the hard inputs of an instance of this node (a split head) as its cut tensor, for
+   * a ready instance of the split's tail Service. Answered by offload.result with the same id.
+   */
+  z.object({ t: z.literal('offload'), id: z.number().int().nonnegative(), project: nameSchema, instance: nameSchema, data: z.string().max(OFFLOAD_DATA_MAX) }),
+  /** The answer to offload.run: the tail's outputs, or why there are none. */
+  z.object({ t: z.literal('offload.answer'), id: z.number().int().nonnegative(), outputs: z.array(offloadOutputSchema).max(16).optional(), error: z.string().max(4096).optional() }),
   /**
    * Round trips measured since the last report, one smoothed figure per target:
    * to the center over this connection, and to each peer from `peers`.
@@ -157,6 +170,10 @@ export const centerMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('exec.ack'), stream: z.number().int(), bytes: z.number().int().positive() }),
   /** The client went away: kill the command. */
   z.object({ t: z.literal('exec.close'), stream: z.number().int() }),
+  /** Runs an offloaded cut tensor through a tail instance of this node; answered by offload.answer. */
+  z.object({ t: z.literal('offload.run'), id: z.number().int().nonnegative(), project: nameSchema, instance: nameSchema, data: z.string().max(OFFLOAD_DATA_MAX) }),
+  /** The answer to an offload: the tail's outputs, or an error with an HTTP-like code (404 no tail ready, 429 too many in flight, 504 timed out...). */
+  z.object({ t: z.literal('offload.result'), id: z.number().int().nonnegative(), outputs: z.array(offloadOutputSchema).max(16).optional(), code: z.number().int().optional(), error: z.string().max(4096).optional() }),
   /**
    * Whom to probe and how: the peers (a few nodes per other site), the period,
    * and the key that authenticates probes (HMAC), so that a responder answers

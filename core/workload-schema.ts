@@ -29,6 +29,39 @@ export const inferenceSpecSchema = z
     threads: z.number().int().min(0).max(256).default(0),
   })
   .strict();
+/**
+ * Split inference with an early exit: the instance serves a head (an exit
+ * classifier and a cut tensor); an input whose exit is sure enough is
+ * answered at the edge, the others go, as the quantized cut, to a ready
+ * instance of the tail Service through the center.
+ */
+export const splitSpecSchema = z
+  .object({
+    /** The Service (runtime: model, same project) serving the tail, where the cut goes. */
+    tail: nameSchema,
+    /** The head's output holding the exit's class probabilities [rows, classes]. */
+    exitOutput: z.string().min(1).max(128).default('exit'),
+    /** The head's output holding the cut tensor [rows, width]. */
+    cutOutput: z.string().min(1).max(128).default('cut'),
+    /** T: an input whose exit has a normalized entropy below it is answered at the edge. */
+    threshold: z.number().min(0).max(1),
+    /** Temperature applied to the exit's probabilities before their entropy (`gedge model train` fits it; 1: none). */
+    temperature: z.number().min(0.01).max(100).default(1),
+    /** What T is held to, above the threshold given: at most this share of inputs offloaded, this many uplink bytes a second, or this mean latency. */
+    goal: z
+      .union([
+        z.object({ offloadShare: z.number().min(0).max(1) }).strict(),
+        z.object({ uplinkBytesPerSecond: z.number().positive() }).strict(),
+        z.object({ meanLatency: durationSchema({ min: '1ms', max: '1m' }) }).strict(),
+      ])
+      .optional(),
+    /** The tail cannot be reached (the WAN is cut, no tail is ready): answer with the exit's guess (fallback), or hold the input until it can, up to timeout (wait). */
+    whenUnreachable: z.enum(['fallback', 'wait']).default('fallback'),
+    /** How long an offloaded input may take before it is answered for (fallback) or refused (wait). */
+    timeout: durationSchema({ min: '10ms', max: '1m' }).default('2s'),
+  })
+  .strict();
+export type SplitSpec = z.infer<typeof splitSpecSchema>;
 export const portSchema = z
   .object({
     name: nameSchema,
@@ -80,6 +113,8 @@ export const workloadTemplateSchema = z
     artifact: modelArtifactRefSchema.optional(),
     /** Model runtime: batching and threads. */
     inference: inferenceSpecSchema.optional(),
+    /** Model runtime: the model is the head of a split network (see splitSpecSchema). */
+    split: splitSpecSchema.optional(),
     /** Process runtime: the executable and its arguments. Container runtime: replaces the image's command (optional). */
     command: z.array(z.string().min(1)).default([]),
     cwd: z.string().optional(),
@@ -109,7 +144,7 @@ export const workloadTemplateSchema = z
       if (t.image || t.command.length) ctx.addIssue({ code: 'custom', path: [t.image ? 'image' : 'command'], message: 'the model runtime runs the model server: give model, not image or command' });
       if (!t.ports.length) ctx.addIssue({ code: 'custom', path: ['ports'], message: 'the model runtime needs a port for its inference API (the Open Inference Protocol over HTTP): ports: [{name: http}]' });
     } else {
-      for (const f of ['model', 'artifact', 'inference'] as const) if (t[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f} is for runtime: model` });
+      for (const f of ['model', 'artifact', 'inference', 'split'] as const) if (t[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f} is for runtime: model` });
     }
     t.ports.forEach((p, i) => {
       if (p.containerPort !== undefined && t.runtime !== 'container') ctx.addIssue({ code: 'custom', path: ['ports', i, 'containerPort'], message: 'containerPort is for runtime: container' });

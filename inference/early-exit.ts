@@ -237,3 +237,10 @@ export class ExitThreshold {
     return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! + 1e-9;
   }
 }
+
+/** The index of the largest of n values from offset: the class a row of probabilities answers. */
+export function argmaxRow(a: ArrayLike<number>, offset: number, n: number): number {
+  let best = 0;
+  for (let i = 1; i < n; i++) if (a[offset + i]! > a[offset + best]!) best = i;
+  return best;
+}

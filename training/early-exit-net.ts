@@ -13,9 +13,9 @@ tf.env().set('PROD', true);
  * layer, the tensor that crosses the WAN when the network is split there,
  * and an exit classifier on it. The final classifier ends the third stage.
  *
- *   x -> s1 (hidden, relu) -> cut1 (cut, relu) -> exit1 (softmax)
- *                              -> s2 (hidden, relu) -> cut2 (cut, relu) -> exit2 (softmax)
- *                                                     -> s3 (hidden, relu) -> final (softmax)
+ *   x -> s1 (relu) -> cut1 (relu) -> exit1 (softmax)
+ *                       -> s2 (relu) -> cut2 (relu) -> exit2 (softmax)
+ *                                          -> s3 (relu) -> final (softmax)
  *
  * Dense layers only: tfjs's CPU backend trains convolutions ~50x slower,
  * and a dense network exports to ONNX as Gemm nodes that match it exactly.
@@ -26,14 +26,17 @@ export const EXIT_NAMES = ['exit1', 'exit2'] as const;
 export type ExitName = (typeof EXIT_NAMES)[number];
 export const CLASSES = FASHION_MNIST_LABELS.length;
 
+/** Each layer's width: the stages' hidden layers (s1-s3) and the cuts (what crosses the WAN per input when split there, before quantization). */
 export interface NetShape {
-  /** Width of each stage's hidden layer. */
-  hidden: number;
-  /** Width of each cut (what crosses the WAN per input, before quantization). */
-  cut: number;
+  s1: number;
+  cut1: number;
+  s2: number;
+  cut2: number;
+  s3: number;
 }
 
-export const DEFAULT_SHAPE: NetShape = { hidden: 128, cut: 32 };
+/** Narrow early stages (cheap at the edge, a weaker exit), a wide last one (the cloud's). */
+export const DEFAULT_SHAPE: NetShape = { s1: 64, cut1: 32, s2: 128, cut2: 64, s3: 256 };
 
 /** The layers in order, by name, with their activation: what the ONNX export walks. */
 export const LAYERS = [
@@ -49,7 +52,7 @@ export const LAYERS = [
 export type LayerName = (typeof LAYERS)[number]['name'];
 
 export function buildEarlyExitNet(shape: NetShape = DEFAULT_SHAPE, seed = 1): tfl.LayersModel {
-  const widths: Record<LayerName, number> = { s1: shape.hidden, cut1: shape.cut, exit1: CLASSES, s2: shape.hidden, cut2: shape.cut, exit2: CLASSES, s3: shape.hidden, final: CLASSES };
+  const widths: Record<LayerName, number> = { ...shape, exit1: CLASSES, exit2: CLASSES, final: CLASSES };
   const tensors = new Map<string, tfl.SymbolicTensor>([['x', tfl.input({ shape: [IMAGE_PIXELS], name: 'x' })]]);
   LAYERS.forEach((l, i) => {
     const dense = tfl.layers.dense({ name: l.name, units: widths[l.name], activation: l.activation, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed * 100 + i }) });

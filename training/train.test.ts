@@ -13,7 +13,7 @@ import { DatasetError, IMAGE_PIXELS, loadFashionMnist, type Dataset } from './fa
 import { exportGraphs } from './onnx-export.ts';
 import { MANIFEST, trainAndExport, type TrainManifest } from './train.ts';
 
-const SHAPE = { hidden: 64, cut: 16 };
+const SHAPE = { s1: 32, cut1: 16, s2: 32, cut2: 16, s3: 64 };
 
 describe('Fashion-MNIST reader', () => {
   let dir: string;
@@ -104,7 +104,7 @@ describe('early-exit network', () => {
     for (const exit of EXIT_NAMES) {
       const cut = exit === 'exit1' ? 'cut1' : 'cut2';
       const { head, tail, cutWidth } = graphs.splits[exit];
-      assert.equal(cutWidth, SHAPE.cut);
+      assert.equal(cutWidth, SHAPE[cut]);
       const h = await (await ModelSession.load(head)).run(feed);
       close(h.exit!.data as Float32Array, expected[exit]!, `${exit} head: exit`);
       close(h.cut!.data as Float32Array, expected[cut]!, `${exit} head: cut`);
@@ -133,6 +133,8 @@ describe('trainAndExport', () => {
         assert.ok(!existsSync(join(out, `${ref.file}.tmp`)));
       }
       assert.ok(m.accuracy.final > 0.3, `final ${m.accuracy.final} after one epoch on 1000 images`);
+      assert.equal(m.heldOutImages, 5000, 'the training images after the first 1000 hold out 5000');
+      for (const exit of EXIT_NAMES) assert.ok(m.temperature[exit] > 0.05 && m.temperature[exit] < 20 && m.temperature[exit] !== 1, `${exit}: ${m.temperature[exit]}`);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

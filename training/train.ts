@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildEarlyExitNet, DEFAULT_SHAPE, denseWeights, evaluateExits, EXIT_NAMES, trainEarlyExitNet, type ExitName, type NetShape } from './early-exit-net.ts';
+import { fitTemperature } from '../inference/early-exit.ts';
+import { buildEarlyExitNet, CLASSES, DEFAULT_SHAPE, denseWeights, evaluateExits, EXIT_NAMES, predictExits, trainEarlyExitNet, type ExitName, type NetShape } from './early-exit-net.ts';
 import { FASHION_MNIST_LABELS, loadFashionMnist } from './fashion-mnist.ts';
 import { exportGraphs } from './onnx-export.ts';
 
@@ -39,22 +40,33 @@ export interface TrainManifest {
   shape: NetShape;
   /** Top-1 accuracy of each exit on the test images, measured in the training framework. */
   accuracy: Record<ExitName | 'final', number>;
+  /** Training images held out of training (those after trainImages, up to 5,000) that each exit's temperature was fitted on. */
+  heldOutImages: number;
+  /** Each exit's temperature (split.temperature): softmax(logits / T) is honest on the held-out images; 1 when none were held out. */
+  temperature: Record<ExitName, number>;
   classLabels: string[];
   full: FileRef;
   splits: Record<ExitName, { head: FileRef; tail: FileRef; cutWidth: number }>;
 }
 
 export const MANIFEST = 'manifest.json';
+const HELD_OUT = 5000;
 
 /** Trains the early-exit network on Fashion-MNIST and writes its ONNX graphs and manifest to `out`. */
 export async function trainAndExport(run: TrainRun): Promise<TrainManifest> {
   const seed = run.seed ?? 1;
   const shape = run.shape ?? DEFAULT_SHAPE;
   const [train, test] = await Promise.all([loadFashionMnist('train', { dir: run.datasetDir, limit: run.trainImages }), loadFashionMnist('test', { dir: run.datasetDir, limit: run.testImages })]);
+  const held = await loadFashionMnist('train', { dir: run.datasetDir, offset: train.count, limit: HELD_OUT });
   const model = buildEarlyExitNet(shape, seed);
   try {
     await trainEarlyExitNet(model, train, { epochs: run.epochs, batchSize: run.batchSize, seed, shuffleLabels: run.shuffleLabels, onEpoch: run.onEpoch });
     const accuracy = evaluateExits(model, test);
+    const temperature = { exit1: 1, exit2: 1 };
+    if (held.count) {
+      const probs = predictExits(model, held.pixels, held.count);
+      for (const exit of EXIT_NAMES) temperature[exit] = Number(fitTemperature(probs[exit], held.labels, CLASSES).toFixed(4));
+    }
     const graphs = exportGraphs(denseWeights(model), run.producerVersion);
     await mkdir(run.out, { recursive: true });
     const put = async (file: string, data: Buffer): Promise<FileRef> => {
@@ -75,6 +87,8 @@ export async function trainAndExport(run: TrainRun): Promise<TrainManifest> {
       shuffleLabels: run.shuffleLabels ?? false,
       shape,
       accuracy,
+      heldOutImages: held.count,
+      temperature,
       classLabels: [...FASHION_MNIST_LABELS],
       full: await put('full.onnx', graphs.full),
       splits,

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { BrokerMessage } from '../../broker/index.ts';
+import type { SplitSpec } from '../../core/index.ts';
+import type { NodeModels } from './model-client.ts';
 
-/** Where a Service's model is served on this node: a ready instance's port and the model's name. */
-export type ModelEndpoint = { port: number; model: string; version: number; classLabels?: string[] };
-export type ModelEndpoints = (project: string, service: string) => ModelEndpoint | undefined;
+/** Where a Service's model is served on this node: a ready instance's port and name, the model's name, and its split when it is a split's head. */
+export type ModelEndpoint = { port: number; instance: string; model: string; version: number; classLabels?: string[]; split?: SplitSpec };
 
 interface Publisher {
   publish(project: string, topic: string, payload: Buffer | string, o?: { qos?: 0 | 1 | 2 }): Promise<void>;
@@ -49,7 +50,7 @@ export class ModelBridge {
   private readonly inflight = new Map<string, number>();
 
   constructor(
-    private readonly d: { broker: Publisher; endpoints: ModelEndpoints; log: Logger },
+    private readonly d: { broker: Publisher; models: NodeModels; log: Logger },
   ) {}
 
   onPublish(msg: BrokerMessage): void {
@@ -65,22 +66,16 @@ export class ModelBridge {
     const id = typeof request === 'object' ? request.id : undefined;
     const reject = (code: number, message: string) => this.publish(project, `${base}/rejected`, { ...(typeof id === 'string' ? { id } : {}), code, message });
     if (typeof request === 'string') return reject(400, `an inference request is a JSON object {id?, inputs: [...]} (${request})`);
-    const at = this.d.endpoints(project, service);
+    const at = this.d.models.endpoint(project, service);
     if (!at) return reject(404, `no instance of model service "${service}" is ready on this edge`);
     const key = `${project}/${device}`;
     const n = this.inflight.get(key) ?? 0;
     if (n >= PER_DEVICE) return reject(429, `at most ${PER_DEVICE} requests of one device wait for answers at once`);
     this.inflight.set(key, n + 1);
     try {
-      const res = await fetch(`http://127.0.0.1:${at.port}/v2/models/${encodeURIComponent(at.model)}/infer`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: payload.toString('utf8'),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      });
-      const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-      if (res.ok) return this.publish(project, `${base}/accepted`, body);
-      return reject(res.status, typeof body.error === 'string' ? body.error : `HTTP ${res.status}`);
+      const res = await this.d.models.infer(project, at, payload.toString('utf8'), TIMEOUT_MS);
+      if (res.status === 200) return this.publish(project, `${base}/accepted`, res.body as Record<string, unknown>);
+      return reject(res.status, res.body.error ?? `HTTP ${res.status}`);
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError';
       return reject(timedOut ? 504 : 503, timedOut ? `the model did not answer within ${TIMEOUT_MS} ms` : `the model server cannot be reached (${(err as Error).message})`);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { TEMPLATE_FIELD, tlsFetch, type EgressPolicy, type Fetch, type RuleAction, type RuleSpec, durationMs } from '../../core/index.ts';
 import type { EdgeBroker } from '../../broker/index.ts';
 import type { UplinkQueue } from '../uplink/index.ts';
-import type { ModelEndpoints } from '../models/model-bridge.ts';
+import type { NodeModels } from '../models/model-client.ts';
 import { inferRow, UnfitRowError } from './infer-action.ts';
 
 /** Where a rule's result rows go: the edge broker (actuation), the uplink queue, a webhook, the log, a model (and on to the broker). */
@@ -13,7 +13,7 @@ export interface ActionDeps {
   /** Where webhooks may go (core/egress.ts). */
   egress: EgressPolicy;
   /** Where this node serves model Services (infer actions). */
-  models?: ModelEndpoints;
+  models?: NodeModels;
   /** A failed attempt, for the rule's metrics. */
   onError(action: string, message: string): void;
   /** Rows given up on (the queue of a failing action overflowed), for the rule's metrics. */

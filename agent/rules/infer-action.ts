@@ -1,5 +1,5 @@
 import type { RuleAction } from '../../core/index.ts';
-import type { ModelEndpoints } from '../models/model-bridge.ts';
+import { metadataOf, type NodeModels } from '../models/model-client.ts';
 
 type Row = Record<string, unknown>;
 type Infer = Extract<RuleAction, { infer: unknown }>['infer'];
@@ -14,12 +14,6 @@ export interface InferenceAnswer {
   score?: number;
 }
 
-interface Metadata {
-  inputs: { name: string; datatype: string; shape: number[] }[];
-}
-
-const metadata = new Map<string, Promise<Metadata>>();
-
 /** A row that can never be inferred (its field holds no numbers, its shape does not fit): retrying cannot help. */
 export class UnfitRowError extends Error {}
 
@@ -29,32 +23,18 @@ export class UnfitRowError extends Error {}
  * added to the row. No ready instance on the node is a failure the rule
  * retries with backoff (one may be starting).
  */
-export async function inferRow(a: Infer, project: string, row: Row, endpoints: ModelEndpoints | undefined): Promise<Row> {
-  const at = endpoints?.(project, a.service);
-  if (!at) throw new Error(`no instance of model service "${a.service}" is ready on this node`);
-  const base = `http://127.0.0.1:${at.port}/v2/models/${encodeURIComponent(at.model)}`;
-  // A port can be another instance's after a restart: its model and version are part of the key.
-  const key = `${at.port}/${at.model}/${at.version}`;
-  let meta = metadata.get(key);
-  if (!meta) {
-    meta = fetch(base, { signal: AbortSignal.timeout(5000) }).then(async (r) => (r.ok ? ((await r.json()) as Metadata) : Promise.reject(new Error(`model metadata: HTTP ${r.status}`))));
-    metadata.set(key, meta);
-    meta.catch(() => metadata.delete(key));
-  }
-  const input = (await meta).inputs[0]!;
+export async function inferRow(a: Infer, project: string, row: Row, models: NodeModels | undefined): Promise<Row> {
+  const at = models?.endpoint(project, a.service);
+  if (!models || !at) throw new Error(`no instance of model service "${a.service}" is ready on this node`);
+  const input = (await metadataOf(at)).inputs[0]!;
   const values = flatten(field(row, a.from));
   if (!values) throw new UnfitRowError(`field "${a.from}" of the row holds no numbers`);
   const shape = a.shape ?? fitShape(input.shape, values.length);
   if (!shape) throw new UnfitRowError(`${values.length} values do not fit input "${input.name}" of shape [${input.shape.join(',')}]`);
-  const res = await fetch(`${base}/infer`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ inputs: [{ name: input.name, shape, datatype: input.datatype, data: values }] }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const body = (await res.json().catch(() => ({}))) as { model_version?: string; outputs?: { name: string; data: number[] }[]; error?: string };
+  const res = await models.infer(project, at, JSON.stringify({ inputs: [{ name: input.name, shape, datatype: input.datatype, data: values }] }), 10_000);
+  const body = res.body;
   if (res.status === 400) throw new UnfitRowError(body.error ?? 'the model refused the row');
-  if (!res.ok || !body.outputs) throw new Error(`model "${at.model}": HTTP ${res.status}${body.error ? `: ${body.error}` : ''}`);
+  if (res.status !== 200 || !body.outputs) throw new Error(`model "${at.model}": HTTP ${res.status}${body.error ? `: ${body.error}` : ''}`);
   const answer: InferenceAnswer = { model: at.model, version: body.model_version ?? '', outputs: Object.fromEntries(body.outputs.map((o) => [o.name, o.data])) };
   if (body.outputs.length === 1 && body.outputs[0]!.data.length > 1) {
     const scores = body.outputs[0]!.data;

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { nowIso, ruleTargets, type EgressPolicy, type Rule, type RuleNodeStatus, type TargetSubject, projectOf, projectKey } from '../../core/index.ts';
 import { Engine, type CheckpointStore, type RuleState } from '../../engine/index.ts';
 import type { BrokerMessage, EdgeBroker } from '../../broker/index.ts';
-import type { ModelEndpoints } from '../models/model-bridge.ts';
+import type { NodeModels } from '../models/model-client.ts';
 import type { LocalState } from '../local-state.ts';
 import type { UplinkQueue } from '../uplink/index.ts';
 import { ActionRunner } from './actions.ts';
@@ -18,7 +18,7 @@ export interface RuleHostDeps {
   /** Where webhooks may go. */
   egress: EgressPolicy;
   /** Where this node serves model Services (infer actions). */
-  models?: ModelEndpoints;
+  models?: NodeModels;
   /** How often open windows are saved besides when windows close; default 1 s. */
   checkpointMs?: number;
 }

@@ -14,6 +14,7 @@ import { AgentOfflineError } from '../errors.ts';
 import { AgentSession } from './agent-session.ts';
 import { LogStreams } from './log-streams.ts';
 import { MetricsScrapes } from './metrics-scrapes.ts';
+import { Offloads } from './offloads.ts';
 import { ExecStreams, type ExecSink } from './exec-streams.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { AgentNetwork } from '../network/index.ts';
@@ -54,6 +55,8 @@ export class AgentHub {
   readonly logs = new LogStreams();
   readonly execs = new ExecStreams();
   readonly scrapes = new MetricsScrapes();
+  /** Split inference's offloads, relayed from an edge's head to a tail's node. */
+  readonly offloads: Offloads;
   private upgradeRoutes: UpgradeRoute[] = [];
   /** Per node: ends the hold of the certificate its live connection was made with (replaced when the node renews). */
   private readonly certHolds = new Map<string, { session: AgentSession; release: () => void }>();
@@ -64,7 +67,12 @@ export class AgentHub {
     private readonly metrics: Metrics,
     private readonly access: { holds: TokenHolds; auth: Authenticator },
     private readonly opts: HubOptions,
-  ) {}
+  ) {
+    this.offloads = new Offloads(store, (node) => {
+      const s = this.sessions.get(node);
+      return s && { via: s, send: (m) => s.send(m) };
+    });
+  }
 
   /** One upgrade listener for the server: the agent endpoint here, the others in `routes`. */
   attach(server: Server | HttpsServer, routes: UpgradeRoute[] = []): void {
@@ -173,6 +181,7 @@ export class AgentHub {
       logs: this.logs,
       execs: this.execs,
       scrapes: this.scrapes,
+      offloads: this.offloads,
       heartbeatMs: this.opts.heartbeatMs,
       statusWriteMs: this.opts.statusWriteMs,
       network: this.opts.network,
@@ -205,6 +214,7 @@ export class AgentHub {
       if (this.sessions.get(node) === session) this.sessions.delete(node);
       this.logs.endNode(node, 'agent disconnected');
       this.scrapes.ended(node, session, 'agent disconnected');
+      this.offloads.ended(node, session);
       this.execs.endConnection(session, `the agent of node "${node}" disconnected`);
       this.metrics.agentsConnected.set(this.sessions.size);
       this.logger.info({ node, code }, 'agent disconnected');

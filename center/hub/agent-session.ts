@@ -8,6 +8,7 @@ import { NodeFeed, type HeldObject } from './node-feed.ts';
 import type { LogStreams } from './log-streams.ts';
 import type { ExecStreams } from './exec-streams.ts';
 import type { MetricsScrapes } from './metrics-scrapes.ts';
+import type { Offloads } from './offloads.ts';
 import { recordEvent } from '../events.ts';
 import { NodeReports } from '../reports/node-reports.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
@@ -22,6 +23,7 @@ export interface SessionDeps {
   logs: LogStreams;
   execs: ExecStreams;
   scrapes: MetricsScrapes;
+  offloads: Offloads;
   heartbeatMs: number;
   /** Node status (usage, heartbeat time, synced revision) is written at most this often. */
   statusWriteMs: number;
@@ -186,6 +188,14 @@ export class AgentSession {
     'exec.exit': async (m) => this.deps.execs.exit(this, m.stream, m.code, m.signal),
     'exec.error': async (m) => this.deps.execs.error(this, m.stream, m.message),
     rtt: async (m) => this.deps.network?.rtt(this.node, m),
+    offload: async (m) => {
+      if (this.feed?.hasInstance(m.project, m.instance)) return this.deps.offloads.start({ node: this.node, via: this, send: (x) => this.send(x) }, m);
+      this.refuse('offload', `instance ${m.project}/${m.instance}`);
+      this.send({ t: 'offload.result', id: m.id, code: 403, error: `instance ${m.project}/${m.instance} does not run on node "${this.node}"` });
+    },
+    'offload.answer': async (m) => {
+      if (!this.deps.offloads.answer(this.node, m.id, m.outputs, m.error)) this.refuse('offload.answer', `offload ${m.id}`);
+    },
   };
 
   /**
