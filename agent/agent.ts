@@ -54,7 +54,8 @@ export class Agent extends EventEmitter {
       reportStatus: (i, s) => this.channel.reportStatus(i, s),
     } as Partial<AgentParts> as AgentParts);
     const offloads = new OffloadClient({ send: (m) => this.channel.sendLive(m), live: () => this.channel.live, tail: (project, instance) => parts.workloads?.modelInstance(project, instance) });
-    Object.assign(parts, { offloads, models: nodeModels((project, service) => parts.workloads?.modelEndpoint(project, service), new SplitInference(offloads)) });
+    const split = new SplitInference(offloads);
+    Object.assign(parts, { offloads, split, models: nodeModels((project, service) => parts.workloads?.modelEndpoint(project, service), split) });
     this.channel = new CenterChannel(parts, () => this.supervisor.health());
     const readvertise = () => this.channel.readvertise();
     this.supervisor = new Supervisor(

@@ -102,6 +102,7 @@ export function workloadsModule(p: AgentParts, containers: () => Promise<{ conta
         logger: p.log,
         onStatus: (i, s) => p.reportStatus(i, s),
         onEvent: (e) => void p.recordEvent(e),
+        splitCounters: (project, instance) => p.split.counters(project, instance),
       });
       started = true;
       p.status({ type: 'restored', instances: await p.workloads.restore() });

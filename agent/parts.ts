@@ -12,6 +12,7 @@ import type { NetworkProbing } from './network/index.ts';
 import type { ConnectionEvent } from './connection.ts';
 import type { NodeModels } from './models/model-client.ts';
 import type { OffloadClient } from './models/offload-client.ts';
+import type { SplitInference } from './models/split-inference.ts';
 
 /** Everything observable about the agent, as typed events. */
 export type AgentStatusEvent =
@@ -57,6 +58,8 @@ export interface AgentParts {
   readonly models: NodeModels;
   /** Split inference's offloads over the channel: a head's hard inputs out, a tail's runs in. */
   readonly offloads: OffloadClient;
+  /** Split inference at the edge: each split head's threshold and figures. */
+  readonly split: SplitInference;
 
   /** To the center, when connected (false: not sent). */
   send(m: AgentMessage): boolean;

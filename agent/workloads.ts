@@ -34,6 +34,8 @@ export interface WorkloadsDeps {
   onEvent: (e: AgentEvent) => void;
   /** How often model instances' serving figures are sampled into their status (default 5 s). */
   inferenceEveryMs?: number;
+  /** A split head's figures on this node (split-inference.ts), added to its serving figures. */
+  splitCounters?: (project: string, instance: string) => InferenceStatus['split'];
 }
 
 /**
@@ -83,11 +85,13 @@ export class Workloads {
     this.inference.keep(new Set(models.map(([id]) => id)));
     for (const [id, r] of models) {
       const port = r.spec.ports[r.spec.template.ports[0]?.name ?? ''];
-      const figures = port === undefined ? undefined : await this.inference.sample(id, port);
-      if (!figures || this.running.get(id) !== r) continue;
+      const sampled = port === undefined ? undefined : await this.inference.sample(id, port);
+      if (!sampled || this.running.get(id) !== r) continue;
+      const split = this.deps.splitCounters?.(projectOf(r.li.instance), r.li.instance.metadata.name);
+      const figures = split ? { ...sampled, split: { ...split } } : sampled;
       // An idle instance is reported idle once, not every window.
       const was = r.inference;
-      if (was && was.requests === figures.requests && was.errors === figures.errors && was.requestsPerSecond === 0) continue;
+      if (was && was.requests === figures.requests && was.errors === figures.errors && was.requestsPerSecond === 0 && was.split?.rows === figures.split?.rows) continue;
       r.inference = figures;
       this.deps.onStatus(r.li.instance, { ...r.sup.status, inference: figures });
     }

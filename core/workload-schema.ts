@@ -263,6 +263,18 @@ export const inferenceStatusSchema = z
     /** Request latency over the window, from the histogram's buckets; null with no request in it. */
     p50Ms: z.number().nonnegative().nullable(),
     p99Ms: z.number().nonnegative().nullable(),
+    /** A split head's figures on its node since the agent started: rows answered, at the edge, by the tail, by the exit because the tail was unreachable; cut bytes sent; the T now. */
+    split: z
+      .object({
+        rows: z.number().int().nonnegative(),
+        local: z.number().int().nonnegative(),
+        offloaded: z.number().int().nonnegative(),
+        fallbacks: z.number().int().nonnegative(),
+        bytesUp: z.number().int().nonnegative(),
+        threshold: z.number().min(0).max(1),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type InferenceStatus = z.infer<typeof inferenceStatusSchema>;

@@ -22,6 +22,8 @@ describe('exit confidence', () => {
     assert.ok(Math.abs(normalizedEntropy([0.25, 0.25, 0.25, 0.25], 0, 4) - 1) < 1e-12);
     assert.ok(normalizedEntropy([0.7, 0.1, 0.1, 0.1], 0, 4) < normalizedEntropy([0.4, 0.2, 0.2, 0.2], 0, 4));
     assert.equal(normalizedEntropy([9, 1, 0, 0, 0], 1, 4), 0, 'reads the row at its offset');
+    assert.equal(normalizedEntropy([1], 0, 1), 0, 'one class is certain');
+    assert.equal(normalizedEntropy([Number.NaN, 0.5], 0, 2), 1, 'a row that is not numbers is unsure');
   });
 
   it('temperature scaling keeps the answer and only changes how sure it is', () => {
@@ -92,6 +94,7 @@ describe('cut tensor on the wire', () => {
     bad((b) => (b.writeFloatLE(-1, 12), b), /min or scale/);
     bad((b) => b.subarray(0, b.length - 1), /needs 32 values, the message holds 31/);
     bad((b) => (b.writeUInt16LE(0xffff, 4), b.writeUInt16LE(0xffff, 6), b), /larger than/);
+    assert.throws(() => decodeCut(good, 31), (e: unknown) => e instanceof CutFormatError && /larger than 31 values/.test(e.message), 'the reader says how much it takes');
     // A deflate bomb: a few bytes that inflate to a megabyte, claiming 32 values.
     const bomb = Buffer.concat([good.subarray(0, 16), deflateRawSync(Buffer.alloc(1 << 20))]);
     bomb.writeUInt8(1, 3);
@@ -138,6 +141,14 @@ describe('ExitThreshold', () => {
     }
     assert.ok(Math.abs(t.allowedShare() - 0.2) < 0.01, `share ${t.allowedShare()}`);
     assert.ok(Math.abs(t.value - 0.8) < 0.08, `threshold ${t.value} for uniform entropies`);
+  });
+
+  it('keeps T within [0, 1] whatever the entropies, and works it out once a batch', () => {
+    const t = new ExitThreshold(0, { kind: 'offload-share', max: 0.1 });
+    t.observeMany(Array.from({ length: 600 }, () => 1));
+    assert.equal(t.value, 1);
+    t.observeMany([Number.NaN, Number.POSITIVE_INFINITY, -3, 7]);
+    assert.ok(t.value >= 0 && t.value <= 1, String(t.value));
   });
 
   it('turns a mean-latency bound into a share from the measured latencies', () => {

@@ -9,14 +9,21 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
  * latency bound, allows).
  */
 
-/** H(p) / ln(n) of one row of probabilities: 0 when certain, 1 when uniform. */
+/**
+ * H(p) / ln(n) of one row of probabilities: 0 when certain, 1 when uniform.
+ * One class is certain; a row that is not numbers (NaN from a broken model)
+ * counts as unsure, so it goes where the better model is.
+ */
 export function normalizedEntropy(p: ArrayLike<number>, offset: number, n: number): number {
+  if (n < 2) return 0;
   let h = 0;
   for (let i = 0; i < n; i++) {
     const v = p[offset + i]!;
+    if (!Number.isFinite(v)) return 1;
     if (v > 0) h -= v * Math.log(v);
   }
-  return Math.min(1, Math.max(0, h / Math.log(n)));
+  const e = h / Math.log(n);
+  return Number.isFinite(e) ? Math.min(1, Math.max(0, e)) : 1;
 }
 
 /**
@@ -120,8 +127,8 @@ export function encodeCut(values: Float32Array, rows: number, width: number): Bu
   return Buffer.concat([head, deflate ? packed : q]);
 }
 
-/** Reads what encodeCut wrote; anything else is a CutFormatError naming what is wrong. */
-export function decodeCut(buf: Uint8Array): { rows: number; width: number; values: Float32Array } {
+/** Reads what encodeCut wrote, of at most `maxValues` values; anything else is a CutFormatError naming what is wrong. */
+export function decodeCut(buf: Uint8Array, maxValues = MAX_CUT_VALUES): { rows: number; width: number; values: Float32Array } {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < HEADER || b.readUInt16LE(0) !== MAGIC) throw new CutFormatError('not a cut tensor (no "GC" header)');
   if (b.readUInt8(2) !== FORMAT) throw new CutFormatError(`cut format ${b.readUInt8(2)} is not known (this side reads ${FORMAT})`);
@@ -133,7 +140,7 @@ export function decodeCut(buf: Uint8Array): { rows: number; width: number; value
   const scale = b.readFloatLE(12);
   if (!Number.isFinite(min) || !Number.isFinite(scale) || scale <= 0) throw new CutFormatError('the quantization min or scale is not a finite positive number');
   const n = rows * width;
-  if (n > MAX_CUT_VALUES) throw new CutFormatError(`a cut of ${rows}x${width} is larger than ${MAX_CUT_VALUES} values`);
+  if (n > maxValues) throw new CutFormatError(`a cut of ${rows}x${width} is larger than ${maxValues} values`);
   let q: Uint8Array = b.subarray(HEADER);
   if (flags & FLAG_DEFLATE) {
     try {
@@ -171,7 +178,8 @@ export class ExitThreshold {
   private readonly window: Float64Array;
   private filled = 0;
   private next = 0;
-  private readonly arrivals: number[] = [];
+  /** Arrivals per 100 ms bucket over the last 10 s: [bucket, count], oldest first (100 entries at most). */
+  private readonly arrivals: [number, number][] = [];
   private localMs = 0;
   private offloadMs = 0;
   private current: number;
@@ -187,7 +195,7 @@ export class ExitThreshold {
     this.current = base;
   }
 
-  /** The threshold for the next input. */
+  /** The threshold for the next input, in [0, 1]. */
   get value(): number {
     return this.current;
   }
@@ -209,32 +217,46 @@ export class ExitThreshold {
 
   /** One input's exit entropy (and, once known, how long its answer took where it was answered). */
   observe(entropy: number, latency?: { offloaded: boolean; ms: number }): void {
-    this.window[this.next] = entropy;
-    this.next = (this.next + 1) % this.window.length;
-    this.filled = Math.min(this.filled + 1, this.window.length);
-    const t = this.now();
-    this.arrivals.push(t);
-    while (this.arrivals.length && this.arrivals[0]! < t - 10_000) this.arrivals.shift();
-    if (latency) {
-      const ewma = (prev: number) => (prev ? prev * 0.9 + latency.ms * 0.1 : latency.ms);
-      if (latency.offloaded) this.offloadMs = ewma(this.offloadMs);
+    this.observeMany([entropy], latency ? [latency] : undefined);
+  }
+
+  /** A batch's entropies and latencies; T is worked out once for the batch. */
+  observeMany(entropies: readonly number[], latencies?: readonly { offloaded: boolean; ms: number }[]): void {
+    for (const e of entropies) {
+      this.window[this.next] = Number.isFinite(e) ? Math.min(1, Math.max(0, e)) : 1;
+      this.next = (this.next + 1) % this.window.length;
+      this.filled = Math.min(this.filled + 1, this.window.length);
+    }
+    this.arrived(entropies.length);
+    for (const l of latencies ?? []) {
+      const ewma = (prev: number) => (prev ? prev * 0.9 + l.ms * 0.1 : l.ms);
+      if (l.offloaded) this.offloadMs = ewma(this.offloadMs);
       else this.localMs = ewma(this.localMs);
     }
     this.current = this.goal.kind === 'fixed' || this.filled < 16 ? this.base : Math.max(this.base, this.quantile(1 - this.allowedShare()));
   }
 
-  /** Requests per second over the last 10 s (or since the first). */
+  private arrived(n: number): void {
+    const bucket = Math.floor(this.now() / 100);
+    const last = this.arrivals[this.arrivals.length - 1];
+    if (last?.[0] === bucket) last[1] += n;
+    else this.arrivals.push([bucket, n]);
+    while (this.arrivals.length && this.arrivals[0]![0] <= bucket - 100) this.arrivals.shift();
+  }
+
+  /** Inputs per second over the last 10 s (or since the first). */
   private rate(): number {
-    if (this.arrivals.length < 2) return 0;
-    const span = (this.arrivals[this.arrivals.length - 1]! - this.arrivals[0]!) / 1000;
-    return span > 0 ? (this.arrivals.length - 1) / span : 0;
+    if (!this.arrivals.length) return 0;
+    const count = this.arrivals.reduce((a, [, n]) => a + n, 0);
+    const span = (this.arrivals[this.arrivals.length - 1]![0] - this.arrivals[0]![0] + 1) / 10;
+    return count / span;
   }
 
   private quantile(q: number): number {
     if (q >= 1) return 1;
     const sorted = Array.from(this.window.subarray(0, this.filled)).sort((a, b) => a - b);
     // Inputs at or above T go to the cloud: T just above the q-quantile offloads about 1 - q of them.
-    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! + 1e-9;
+    return Math.min(1, sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! + 1e-9);
   }
 }
 

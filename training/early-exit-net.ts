@@ -19,12 +19,14 @@ tf.env().set('PROD', true);
  *
  * Dense layers only: tfjs's CPU backend trains convolutions ~50x slower,
  * and a dense network exports to ONNX as Gemm nodes that match it exactly.
- * All exits train jointly on the sum of their cross-entropies (BranchyNet).
+ * All exits train jointly on a weighted sum of their cross-entropies (BranchyNet).
  */
 
 export const EXIT_NAMES = ['exit1', 'exit2'] as const;
 export type ExitName = (typeof EXIT_NAMES)[number];
 export const CLASSES = FASHION_MNIST_LABELS.length;
+/** Each exit's share in the training loss, beside the final classifier's 1. */
+export const EXIT_WEIGHT = 0.3;
 
 /** Each layer's width: the stages' hidden layers (s1-s3) and the cuts (what crosses the WAN per input when split there, before quantization). */
 export interface NetShape {
@@ -79,10 +81,15 @@ export interface TrainOptions {
 }
 
 export async function trainEarlyExitNet(model: tfl.LayersModel, data: Dataset, o: TrainOptions): Promise<void> {
-  model.compile({ optimizer: tf.train.adam(o.learningRate ?? 0.002), loss: 'sparseCategoricalCrossentropy' });
+  // The exits weigh less than the final classifier (BranchyNet weighs its branches too): the shared
+  // layers then serve the whole network first, and the later exits have something to add.
+  const weighted = (w: number) => (yTrue: tf.Tensor, yPred: tf.Tensor) =>
+    tf.tidy(() => tf.mul(-w, tf.mean(tf.sum(tf.mul(yTrue, tf.log(tf.clipByValue(yPred, 1e-7, 1))), -1))));
+  model.compile({ optimizer: tf.train.adam(o.learningRate ?? 0.002), loss: [weighted(EXIT_WEIGHT), weighted(EXIT_WEIGHT), weighted(1)] });
   const labels = o.shuffleLabels ? permuted(data.labels, o.seed ?? 1) : data.labels;
   const xs = inputTensor(data.pixels, data.count);
-  const ys = tf.tensor1d(Float32Array.from(labels));
+  // One-hot targets: tfjs checks a custom loss's targets against the output's shape.
+  const ys = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(labels), 'int32'), CLASSES), 'float32'));
   try {
     await model.fit(xs, [ys, ys, ys], {
       epochs: o.epochs,

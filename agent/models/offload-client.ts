@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TimeoutError, type AgentMessage, type CenterMessage, type OffloadOutput } from '../../core/index.ts';
 // The wire format alone: the agent never loads ONNX Runtime (its model servers do).
 import { decodeCut } from '../../inference/early-exit.ts';
@@ -27,6 +28,13 @@ interface Pending {
 
 /** A tail's run of one offload may take this long on the model server. */
 const TAIL_RUN_MS = 10_000;
+/** Offloads a tail node runs at once; more are answered busy (the center holds no queue either). */
+const TAIL_RUNS = 16;
+/** The largest cut a tail takes (rows x width): 4 MiB of floats. */
+const TAIL_MAX_VALUES = 1 << 20;
+/** What the protocol lets an answer hold (offloadOutputSchema): the agent checks before it sends. */
+const ANSWER_MAX_VALUES = 65_536;
+const ERROR_MAX = 4000;
 
 /**
  * Split inference over the agent's connection to the center, both ends:
@@ -39,6 +47,7 @@ export class OffloadClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly waiters = new Set<() => void>();
+  private runs = 0;
 
   constructor(
     private readonly d: {
@@ -68,6 +77,8 @@ export class OffloadClient {
         return await this.once(project, instance, payload, deadline);
       } catch (err) {
         if (!(err instanceof UnreachableError) || !o.wait || Date.now() >= deadline) throw err;
+        // Live but not sendable (the socket closing, its close not yet seen): give the close its turn.
+        if (this.d.live()) await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
       }
     }
   }
@@ -95,18 +106,24 @@ export class OffloadClient {
 
   /** Runs an offloaded cut through a tail instance of this node, and answers the center. */
   async run(m: Extract<CenterMessage, { t: 'offload.run' }>): Promise<void> {
-    const answer = (a: { outputs?: OffloadOutput[]; error?: string }) => this.d.send({ t: 'offload.answer', id: m.id, ...a });
+    const answer = (a: { outputs?: OffloadOutput[]; error?: string }) => this.d.send({ t: 'offload.answer', id: m.id, ...a, ...(a.error !== undefined ? { error: a.error.slice(0, ERROR_MAX) } : {}) });
+    if (this.runs >= TAIL_RUNS) return void answer({ error: `the tail's node runs ${TAIL_RUNS} offloads at once already` });
+    this.runs++;
     try {
       const at = this.d.tail(m.project, m.instance);
       if (!at) return void answer({ error: `instance ${m.project}/${m.instance} is not ready on this node` });
-      const cut = decodeCut(Buffer.from(m.data, 'base64'));
+      const cut = decodeCut(Buffer.from(m.data, 'base64'), TAIL_MAX_VALUES);
       const input = (await metadataOf(at)).inputs[0];
       if (!input) return void answer({ error: `model "${at.model}" takes no input` });
       const r = await postInfer(at, JSON.stringify({ inputs: [{ name: input.name, shape: [cut.rows, cut.width], datatype: 'FP32', data: Array.from(cut.values) }] }), TAIL_RUN_MS);
       if (r.status !== 200 || !r.body.outputs) return void answer({ error: `model "${at.model}": HTTP ${r.status}${r.body.error ? `: ${r.body.error}` : ''}` });
-      answer({ outputs: r.body.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape, data: o.data })) });
+      const outputs = r.body.outputs.slice(0, 16);
+      if (outputs.some((o) => o.data.length > ANSWER_MAX_VALUES)) return void answer({ error: `the answer holds more than ${ANSWER_MAX_VALUES} values an output: send fewer rows at once` });
+      answer({ outputs: outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape, data: o.data })) });
     } catch (err) {
       answer({ error: (err as Error).message });
+    } finally {
+      this.runs--;
     }
   }
 

@@ -1,4 +1,4 @@
-import { durationMs, TimeoutError, type SplitSpec } from '../../core/index.ts';
+import { durationMs, TimeoutError, type InferenceStatus, type SplitSpec } from '../../core/index.ts';
 import { argmaxRow, encodeCut, ExitThreshold, normalizedEntropy, temperatureScale, type ThresholdGoal } from '../../inference/early-exit.ts';
 import type { ModelEndpoint } from './model-bridge.ts';
 import { postInfer, type InferResponse, type NodeModels } from './model-client.ts';
@@ -7,17 +7,8 @@ import { OffloadFailedError, type OffloadClient } from './offload-client.ts';
 /** Where each row of a split answer came from. */
 export type ExitPlace = 'edge' | 'cloud' | 'fallback';
 
-/** A split Service's figures on this node since the agent started. */
-export interface SplitCounters {
-  rows: number;
-  local: number;
-  offloaded: number;
-  /** Hard rows answered by the exit because the tail could not be reached. */
-  fallbacks: number;
-  /** Cut bytes sent to the cloud. */
-  bytesUp: number;
-  threshold: number;
-}
+/** A split head's figures on this node since the agent started (status.inference.split). */
+export type SplitCounters = NonNullable<InferenceStatus['split']>;
 
 /**
  * Split inference at the edge (BranchyNet, DDNN): the head's model server
@@ -38,51 +29,49 @@ export class SplitInference {
     const began = performance.now();
     const head = await postInfer(at, request, timeoutMs);
     if (head.status !== 200) return head;
-    const exit = head.body.outputs?.find((o) => o.name === split.exitOutput);
-    const cut = head.body.outputs?.find((o) => o.name === split.cutOutput);
-    if (!exit || !cut || exit.shape.length !== 2 || cut.shape.length !== 2 || exit.shape[0] !== cut.shape[0]) {
-      return { status: 500, body: { error: `model "${at.model}" is not a split head: it needs outputs "${split.exitOutput}" [rows, classes] and "${split.cutOutput}" [rows, width]` } };
-    }
-    const [rows, classes] = exit.shape as [number, number];
-    const width = cut.shape[1]!;
+    const parts = headParts(head.body, split);
+    if (typeof parts === 'string') return { status: parts.startsWith('a split request') ? 413 : 500, body: { error: parts.replace('MODEL', at.model) } };
+    const { rows, classes, width, exit, cut } = parts;
     const s = this.service(project, at);
     const t = s.threshold.value;
     const scaled = new Float64Array(classes);
     const entropy: number[] = [];
     const hard: number[] = [];
     for (let r = 0; r < rows; r++) {
-      temperatureScale(exit.data, r * classes, classes, split.temperature, scaled);
+      temperatureScale(exit, r * classes, classes, split.temperature, scaled);
       const h = normalizedEntropy(scaled, 0, classes);
       entropy.push(h);
       if (h >= t) hard.push(r);
     }
-    const probs = exit.data.slice();
+    const probs = exit.slice();
     const exits: ExitPlace[] = entropy.map((h) => (h < t ? 'edge' : 'cloud'));
     const localMs = performance.now() - began;
-    s.counters.rows += rows;
-    s.counters.local += rows - hard.length;
+    let bytes = 0;
     if (hard.length) {
-      const values = new Float32Array(hard.length * width);
-      hard.forEach((r, i) => values.set(cut.data.slice(r * width, (r + 1) * width), i * width));
-      const wire = encodeCut(values, hard.length, width);
       try {
-        const outputs = await this.offloads.offload(project, at.instance, wire, { timeoutMs: durationMs(split.timeout), wait: split.whenUnreachable === 'wait' });
-        const answer = outputs[0];
-        if (!answer || answer.data.length !== hard.length * classes) throw new OffloadFailedError(502, `the tail answered ${answer?.data.length ?? 0} values for ${hard.length} rows of ${classes} classes`);
-        hard.forEach((r, i) => probs.splice(r * classes, classes, ...answer.data.slice(i * classes, (i + 1) * classes)));
-        s.counters.offloaded += hard.length;
-        s.counters.bytesUp += wire.length;
-        // An uplink budget is turned into a share with what an offloaded row has cost so far.
-        if (s.goal.kind === 'uplink-bytes') s.goal.bytesPerOffload = s.counters.bytesUp / s.counters.offloaded;
+        const values = new Float32Array(hard.length * width);
+        hard.forEach((r, i) => values.set(cut.slice(r * width, (r + 1) * width), i * width));
+        const wire = encodeCut(values, hard.length, width);
+        const answer = tailAnswer(await this.offloads.offload(project, at.instance, wire, { timeoutMs: durationMs(split.timeout), wait: split.whenUnreachable === 'wait' }), hard.length, classes);
+        hard.forEach((r, i) => probs.splice(r * classes, classes, ...answer.slice(i * classes, (i + 1) * classes)));
+        bytes = wire.length;
       } catch (err) {
         if (split.whenUnreachable === 'wait') return { status: err instanceof TimeoutError ? 504 : err instanceof OffloadFailedError ? err.code : 503, body: { error: `the split's tail did not answer: ${(err as Error).message}` } };
         for (const r of hard) exits[r] = 'fallback';
-        s.counters.fallbacks += hard.length;
       }
     }
     const total = performance.now() - began;
-    entropy.forEach((h, r) => s.threshold.observe(h, { offloaded: exits[r] === 'cloud', ms: exits[r] === 'cloud' ? total : localMs }));
-    s.counters.threshold = s.threshold.value;
+    const c = s.counters;
+    c.rows += rows;
+    c.local += rows - hard.length;
+    if (bytes) {
+      c.offloaded += hard.length;
+      c.bytesUp += bytes;
+      // An uplink budget is turned into a share with what an offloaded row has cost so far.
+      if (s.goal.kind === 'uplink-bytes') s.goal.bytesPerOffload = c.bytesUp / c.offloaded;
+    } else c.fallbacks += hard.length;
+    s.threshold.observeMany(entropy, exits.map((e) => ({ offloaded: e === 'cloud', ms: e === 'cloud' ? total : localMs })));
+    c.threshold = s.threshold.value;
     return {
       status: 200,
       body: {
@@ -90,7 +79,7 @@ export class SplitInference {
         model_name: at.model,
         model_version: head.body.model_version,
         outputs: [{ name: 'probs', datatype: 'FP32', shape: [rows, classes], data: probs }],
-        parameters: { split: { exits, entropy, threshold: t, classes: probs.length ? Array.from({ length: rows }, (_, r) => argmaxRow(probs, r * classes, classes)) : [] } },
+        parameters: { split: { exits, entropy, threshold: t, classes: Array.from({ length: rows }, (_, r) => argmaxRow(probs, r * classes, classes)) } },
       },
     };
   }
@@ -132,4 +121,31 @@ export function nodeModels(endpoint: NodeModels['endpoint'], split: SplitInferen
     endpoint,
     infer: (project, at, body, timeoutMs) => (at.split ? split.infer(project, { ...at, split: at.split }, body, timeoutMs) : postInfer(at, body, timeoutMs)),
   };
+}
+
+/** A split answer holds at most this many values (what an offload's answer may carry: core/protocol.ts). */
+export const SPLIT_MAX_VALUES = 65_536;
+
+/** The head's exit and cut, checked against each other; a string says what is wrong (MODEL stands for its name). */
+export function headParts(body: InferResponse, split: Pick<SplitSpec, 'exitOutput' | 'cutOutput'>): { rows: number; classes: number; width: number; exit: number[]; cut: number[] } | string {
+  const exit = body.outputs?.find((o) => o.name === split.exitOutput);
+  const cut = body.outputs?.find((o) => o.name === split.cutOutput);
+  if (!exit || !cut || exit.shape.length !== 2 || cut.shape.length !== 2 || exit.shape[0] !== cut.shape[0]) {
+    return `model "MODEL" is not a split head: it needs outputs "${split.exitOutput}" [rows, classes] and "${split.cutOutput}" [rows, width]`;
+  }
+  const [rows, classes] = exit.shape as [number, number];
+  const width = cut.shape[1]!;
+  if (exit.data.length !== rows * classes || cut.data.length !== rows * width) return 'model "MODEL" answered outputs whose data does not match their shapes';
+  if (rows * classes > SPLIT_MAX_VALUES || rows > 0xffff || width > 0xffff) return `a split request holds at most ${Math.floor(SPLIT_MAX_VALUES / Math.max(1, classes))} rows`;
+  return { rows, classes, width, exit: exit.data, cut: cut.data };
+}
+
+/** The tail's class probabilities for `rows` rows, or OffloadFailedError when its answer is not that. */
+export function tailAnswer(outputs: { shape: number[]; data: number[] }[], rows: number, classes: number): number[] {
+  const a = outputs[0];
+  if (!a || a.shape.length !== 2 || a.shape[0] !== rows || a.shape[1] !== classes || a.data.length !== rows * classes) {
+    throw new OffloadFailedError(502, `the tail answered [${a?.shape.join(', ') ?? ''}] for ${rows} rows of ${classes} classes`);
+  }
+  if (!a.data.every((v) => v >= 0 && v <= 1)) throw new OffloadFailedError(502, 'the tail answered values that are not probabilities');
+  return a.data;
 }

@@ -46,19 +46,28 @@ export class Offloads {
   /** An edge node's offload of its instance `project/instance` (the session checked the node runs it). */
   async start(from: { node: string; via: object; send: Send }, m: { id: number; project: string; instance: string; data: string }): Promise<void> {
     const fail = (code: number, error: string) => from.send({ t: 'offload.result', id: m.id, code, error });
+    // Counted before the first await: the frames of one read are handled at once, each must see the others.
     const inFlight = this.perNode.get(from.node) ?? 0;
     if (inFlight >= this.limits.perNode) return fail(429, `at most ${this.limits.perNode} offloads of one node are in flight at once`);
-    const tail = await this.tailOf(m.project, m.instance);
-    if (!tail) return fail(400, `instance ${m.project}/${m.instance} is not the head of a split (template.split)`);
-    const ready = (await this.readyTails(m.project, tail)).filter((t) => this.sessions(t.node));
-    if (!ready.length) return fail(404, `no instance of tail service "${tail}" is ready on a connected node`);
-    const target = ready[this.turn++ % ready.length]!;
-    const session = this.sessions(target.node)!;
-    const id = this.nextId++;
-    const timer = setTimeout(() => this.settle(id, { code: 504, error: `the tail on node "${target.node}" did not answer within ${this.limits.timeoutMs / 1000} s` }), this.limits.timeoutMs);
-    this.pending.set(id, { from: { node: from.node, via: from.via, id: m.id, send: from.send }, to: { node: target.node, via: session.via }, timer });
     this.perNode.set(from.node, inFlight + 1);
-    session.send({ t: 'offload.run', id, project: m.project, instance: target.name, data: m.data });
+    let sent = false;
+    try {
+      const tail = await this.tailOf(m.project, m.instance);
+      if (!tail) return fail(400, `instance ${m.project}/${m.instance} is not the head of a split (template.split)`);
+      const ready = (await this.readyTails(m.project, tail)).filter((t) => this.sessions(t.node));
+      // The edge went away meanwhile: nobody is left to answer.
+      if (this.sessions(from.node)?.via !== from.via) return;
+      if (!ready.length) return fail(404, `no instance of tail service "${tail}" is ready on a connected node`);
+      const target = ready[this.turn++ % ready.length]!;
+      const session = this.sessions(target.node)!;
+      const id = this.nextId++;
+      const timer = setTimeout(() => this.settle(id, { code: 504, error: `the tail on node "${target.node}" did not answer within ${this.limits.timeoutMs / 1000} s` }), this.limits.timeoutMs);
+      this.pending.set(id, { from: { node: from.node, via: from.via, id: m.id, send: from.send }, to: { node: target.node, via: session.via }, timer });
+      sent = true;
+      session.send({ t: 'offload.run', id, project: m.project, instance: target.name, data: m.data });
+    } finally {
+      if (!sent) this.release(from.node);
+    }
   }
 
   /** A tail node's answer; false when nothing of that id was asked of that node. */
@@ -87,10 +96,14 @@ export class Offloads {
     if (!p) return;
     clearTimeout(p.timer);
     this.pending.delete(id);
-    const left = (this.perNode.get(p.from.node) ?? 1) - 1;
-    if (left) this.perNode.set(p.from.node, left);
-    else this.perNode.delete(p.from.node);
+    this.release(p.from.node);
     if (r) p.from.send({ t: 'offload.result', id: p.from.id, ...r });
+  }
+
+  private release(node: string): void {
+    const left = (this.perNode.get(node) ?? 1) - 1;
+    if (left > 0) this.perNode.set(node, left);
+    else this.perNode.delete(node);
   }
 
   private async tailOf(project: string, instance: string): Promise<string | undefined> {
