@@ -25,8 +25,8 @@ tf.env().set('PROD', true);
 export const EXIT_NAMES = ['exit1', 'exit2'] as const;
 export type ExitName = (typeof EXIT_NAMES)[number];
 export const CLASSES = FASHION_MNIST_LABELS.length;
-/** Each exit's share in the training loss, beside the final classifier's 1. */
-export const EXIT_WEIGHT = 0.3;
+/** Each exit's share in the training loss, beside the final classifier's 1 (by default). */
+export const EXIT_WEIGHT = 0.1;
 
 /** Each layer's width: the stages' hidden layers (s1-s3) and the cuts (what crosses the WAN per input when split there, before quantization). */
 export interface NetShape {
@@ -38,7 +38,7 @@ export interface NetShape {
 }
 
 /** Narrow early stages (cheap at the edge, a weaker exit), a wide last one (the cloud's). */
-export const DEFAULT_SHAPE: NetShape = { s1: 64, cut1: 32, s2: 128, cut2: 64, s3: 256 };
+export const DEFAULT_SHAPE: NetShape = { s1: 64, cut1: 64, s2: 128, cut2: 64, s3: 256 };
 
 /** The layers in order, by name, with their activation: what the ONNX export walks. */
 export const LAYERS = [
@@ -74,6 +74,8 @@ export interface TrainOptions {
   epochs: number;
   batchSize?: number;
   learningRate?: number;
+  /** Each exit's share in the loss beside the final classifier's 1 (default EXIT_WEIGHT): lower favours the whole network over its exits. */
+  exitWeight?: number;
   /** Train on a seeded permutation of the labels: a model that learns nothing (a bad version to roll back). */
   shuffleLabels?: boolean;
   seed?: number;
@@ -82,10 +84,10 @@ export interface TrainOptions {
 
 export async function trainEarlyExitNet(model: tfl.LayersModel, data: Dataset, o: TrainOptions): Promise<void> {
   // The exits weigh less than the final classifier (BranchyNet weighs its branches too): the shared
-  // layers then serve the whole network first, and the later exits have something to add.
+  // layers then serve the whole network first.
   const weighted = (w: number) => (yTrue: tf.Tensor, yPred: tf.Tensor) =>
     tf.tidy(() => tf.mul(-w, tf.mean(tf.sum(tf.mul(yTrue, tf.log(tf.clipByValue(yPred, 1e-7, 1))), -1))));
-  model.compile({ optimizer: tf.train.adam(o.learningRate ?? 0.002), loss: [weighted(EXIT_WEIGHT), weighted(EXIT_WEIGHT), weighted(1)] });
+  model.compile({ optimizer: tf.train.adam(o.learningRate ?? 0.002), loss: [weighted(o.exitWeight ?? EXIT_WEIGHT), weighted(o.exitWeight ?? EXIT_WEIGHT), weighted(1)] });
   const labels = o.shuffleLabels ? permuted(data.labels, o.seed ?? 1) : data.labels;
   const xs = inputTensor(data.pixels, data.count);
   // One-hot targets: tfjs checks a custom loss's targets against the output's shape.

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fitTemperature } from '../inference/early-exit.ts';
-import { buildEarlyExitNet, CLASSES, DEFAULT_SHAPE, denseWeights, evaluateExits, EXIT_NAMES, predictExits, trainEarlyExitNet, type ExitName, type NetShape } from './early-exit-net.ts';
+import { buildEarlyExitNet, CLASSES, DEFAULT_SHAPE, EXIT_WEIGHT, denseWeights, evaluateExits, EXIT_NAMES, predictExits, trainEarlyExitNet, type ExitName, type NetShape } from './early-exit-net.ts';
 import { FASHION_MNIST_LABELS, loadFashionMnist } from './fashion-mnist.ts';
 import { exportGraphs } from './onnx-export.ts';
 
@@ -16,6 +16,8 @@ export interface TrainRun {
   seed?: number;
   /** Images per training step (default 256; a small slice learns faster with fewer). */
   batchSize?: number;
+  /** Each exit's share in the loss beside the final classifier's 1. */
+  exitWeight?: number;
   shuffleLabels?: boolean;
   shape?: NetShape;
   datasetDir?: string;
@@ -38,6 +40,7 @@ export interface TrainManifest {
   seed: number;
   shuffleLabels: boolean;
   shape: NetShape;
+  exitWeight: number;
   /** Top-1 accuracy of each exit on the test images, measured in the training framework. */
   accuracy: Record<ExitName | 'final', number>;
   /** Training images held out of training (those after trainImages, up to 5,000) that each exit's temperature was fitted on. */
@@ -60,7 +63,7 @@ export async function trainAndExport(run: TrainRun): Promise<TrainManifest> {
   const held = await loadFashionMnist('train', { dir: run.datasetDir, offset: train.count, limit: HELD_OUT });
   const model = buildEarlyExitNet(shape, seed);
   try {
-    await trainEarlyExitNet(model, train, { epochs: run.epochs, batchSize: run.batchSize, seed, shuffleLabels: run.shuffleLabels, onEpoch: run.onEpoch });
+    await trainEarlyExitNet(model, train, { epochs: run.epochs, batchSize: run.batchSize, exitWeight: run.exitWeight, seed, shuffleLabels: run.shuffleLabels, onEpoch: run.onEpoch });
     const accuracy = evaluateExits(model, test);
     const temperature = { exit1: 1, exit2: 1 };
     if (held.count) {
@@ -86,6 +89,7 @@ export async function trainAndExport(run: TrainRun): Promise<TrainManifest> {
       seed,
       shuffleLabels: run.shuffleLabels ?? false,
       shape,
+      exitWeight: run.exitWeight ?? EXIT_WEIGHT,
       accuracy,
       heldOutImages: held.count,
       temperature,

@@ -26,15 +26,20 @@ export function registerModelTrain(model: Command): void {
     .command('train')
     .description("train the early-exit network on Fashion-MNIST (Debian's dataset-fashion-mnist) and export it to ONNX: full.onnx, exitN-head.onnx and exitN-tail.onnx for each exit, and manifest.json")
     .requiredOption('--out <dir>', 'where the graphs and manifest.json go (created if missing)')
-    .option('--epochs <n>', 'passes over the training images', count('--epochs', 1), 4)
+    .option('--epochs <n>', 'passes over the training images', count('--epochs', 1), 10)
     .option('--train-images <n>', 'train on the first N of the 60,000 training images', count('--train-images', 1))
     .option('--test-images <n>', 'measure accuracy on the first N of the 10,000 test images', count('--test-images', 1))
     .option('--batch-size <n>', 'images per training step', count('--batch-size', 1), 256)
-    .option('--widths <s1,cut1,s2,cut2,s3>', 'the layers\' widths: each stage and each cut (the values that cross the WAN per input when split there)', widths, widths('64,32,128,64,256'))
+    .option('--widths <s1,cut1,s2,cut2,s3>', 'the layers\' widths: each stage and each cut (the values that cross the WAN per input when split there)', widths, widths('64,64,128,64,256'))
+    .option('--exit-weight <w>', "each exit's share in the loss beside the final classifier's 1 (lower favours the whole network)", (v: string) => {
+      const w = Number(v);
+      if (!(w > 0 && w <= 10)) throw new CliError(`--exit-weight: "${v}" is not a number above 0 and at most 10`);
+      return w;
+    }, 0.1)
     .option('--seed <n>', 'seed of the initial weights', count('--seed', 0), 1)
     .option('--shuffle-labels', 'train on shuffled labels: a model that learns nothing (to see a rollout gate refuse it)')
     .option('--dataset <dir>', 'where the idx files are', '/usr/share/datasets/fashion-mnist')
-    .action(async (o: { out: string; epochs: number; trainImages?: number; testImages?: number; batchSize: number; widths: NetShape; seed: number; shuffleLabels?: boolean; dataset: string }) => {
+    .action(async (o: { out: string; epochs: number; trainImages?: number; testImages?: number; batchSize: number; exitWeight: number; widths: NetShape; seed: number; shuffleLabels?: boolean; dataset: string }) => {
       // Loaded on demand: tfjs is big, and only this command needs it.
       const { trainAndExport, DatasetError } = await import('../../training/index.ts');
       try {
@@ -44,6 +49,7 @@ export function registerModelTrain(model: Command): void {
           trainImages: o.trainImages,
           testImages: o.testImages,
           batchSize: o.batchSize,
+          exitWeight: o.exitWeight,
           shape: o.widths,
           seed: o.seed,
           shuffleLabels: o.shuffleLabels,
