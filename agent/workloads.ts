@@ -6,7 +6,7 @@ import { ExecFailedError } from './runtime/errors.ts';
 import type { ExecOptions, ExecSession, RunSpec, Runtime } from './runtime/runtime.ts';
 import { InstanceSupervisor } from './runtime/supervisor.ts';
 import { InferenceSampler } from './models/inference-stats.ts';
-import type { ModelEndpoint } from './models/model-bridge.ts';
+import type { ModelEndpoint } from './models/model-client.ts';
 import { StartFailedError } from './runtime/errors.ts';
 import { readLog } from './runtime/log-files.ts';
 import type { LogReadOptions } from './runtime/runtime.ts';

@@ -1,10 +1,6 @@
 import type { Logger } from 'pino';
 import type { BrokerMessage } from '../../broker/index.ts';
-import type { SplitSpec } from '../../core/index.ts';
 import type { NodeModels } from './model-client.ts';
-
-/** Where a Service's model is served on this node: a ready instance's port and name, the model's name, and its split when it is a split's head. */
-export type ModelEndpoint = { port: number; instance: string; model: string; version: number; classLabels?: string[]; split?: SplitSpec };
 
 interface Publisher {
   publish(project: string, topic: string, payload: Buffer | string, o?: { qos?: 0 | 1 | 2 }): Promise<void>;

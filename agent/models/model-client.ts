@@ -1,4 +1,7 @@
-import type { ModelEndpoint } from './model-bridge.ts';
+import type { SplitSpec } from '../../core/index.ts';
+
+/** Where a Service's model is served on this node: a ready instance's port and name, the model's name, and its split when it is a split's head. */
+export type ModelEndpoint = { port: number; instance: string; model: string; version: number; classLabels?: string[]; split?: SplitSpec };
 
 /** What the Open Inference Protocol says a model takes and gives (GET /v2/models/{name}). */
 export interface ModelMetadata {

@@ -2,8 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TimeoutError, type AgentMessage, type CenterMessage, type OffloadOutput } from '../../core/index.ts';
 // The wire format alone: the agent never loads ONNX Runtime (its model servers do).
 import { decodeCut } from '../../inference/early-exit.ts';
-import type { ModelEndpoint } from './model-bridge.ts';
-import { metadataOf, postInfer } from './model-client.ts';
+import { metadataOf, postInfer, type ModelEndpoint } from './model-client.ts';
 
 /** The tail cannot be reached now: the center is not connected, or the connection went during the offload. */
 export class UnreachableError extends Error {

@@ -1,7 +1,6 @@
 import { durationMs, TimeoutError, type InferenceStatus, type SplitSpec } from '../../core/index.ts';
 import { argmaxRow, encodeCut, ExitThreshold, normalizedEntropy, temperatureScale, type ThresholdGoal } from '../../inference/early-exit.ts';
-import type { ModelEndpoint } from './model-bridge.ts';
-import { postInfer, type InferResponse, type NodeModels } from './model-client.ts';
+import { postInfer, type InferResponse, type ModelEndpoint, type NodeModels } from './model-client.ts';
 import { OffloadFailedError, type OffloadClient } from './offload-client.ts';
 
 /** Where each row of a split answer came from. */
