@@ -57,6 +57,11 @@ export class CenterChannel implements Module {
         devices: () => (p.edge ? { known: p.objects.deviceCount, connected: p.edge.devices.connected } : undefined),
         rules: () => p.rules?.current() ?? [],
         instances: () => p.workloads.statuses().map(({ instance, status }) => ({ project: projectOf(instance), instance: instance.metadata.name, phase: status.phase, ready: status.ready, restarts: status.restarts })),
+        // Only instances this node still runs: figures of one gone (a rollout replaced it) are not series any more.
+        splits: () => {
+          const here = new Set(p.workloads.statuses().map(({ instance }) => `${projectOf(instance)}/${instance.metadata.name}`));
+          return p.split.all().filter((x) => here.has(`${x.project}/${x.instance}`));
+        },
         modules,
       },
       (m) => this.send(m),

@@ -1,5 +1,5 @@
 import { Counter, Gauge } from 'prom-client';
-import type { EdgeUplinkStatus, InstancePhase, ModuleHealth } from '../core/index.ts';
+import type { EdgeUplinkStatus, InferenceStatus, InstancePhase, ModuleHealth } from '../core/index.ts';
 import { processRegistry, registerModuleMetrics } from '../core/prometheus.ts';
 import { registerRuleMetrics } from '../engine/prometheus.ts';
 import type { BrokerStats } from '../broker/index.ts';
@@ -17,6 +17,8 @@ export interface AgentMetricSources {
   devices(): { known: number; connected: number } | undefined;
   rules(): ReturnType<RuleHost['current']>;
   instances(): { project: string; instance: string; phase: InstancePhase; ready: boolean; restarts: number }[];
+  /** Split heads' figures on this node (split-inference.ts). */
+  splits(): { project: string; instance: string; counters: NonNullable<InferenceStatus['split']> }[];
   /** The agent's supervised modules. */
   modules(): ModuleHealth[];
 }
@@ -115,6 +117,21 @@ export function agentMetrics(src: AgentMetricSources): { metrics(): Promise<stri
   }, ['project', 'instance']);
   total('gedge_instance_restarts_total', 'Restarts of the instance on this node', (c) => {
     for (const i of now().instances) c.inc({ project: i.project, instance: i.instance }, i.restarts);
+  }, ['project', 'instance']);
+
+  // Split inference: where each row was answered, what went up, and T now.
+  total('gedge_split_rows_total', 'Rows a split head answered on this node, by where: at the edge, by the cloud tail, or by the exit because the tail was unreachable', (c) => {
+    for (const { project, instance, counters: k } of src.splits()) {
+      c.inc({ project, instance, answered: 'edge' }, k.local);
+      c.inc({ project, instance, answered: 'cloud' }, k.offloaded);
+      c.inc({ project, instance, answered: 'fallback' }, k.fallbacks);
+    }
+  }, ['project', 'instance', 'answered']);
+  total('gedge_split_uplink_bytes_total', "Bytes of cut tensors a split head sent to its tail (the wire format's, before the channel's framing)", (c) => {
+    for (const { project, instance, counters: k } of src.splits()) c.inc({ project, instance }, k.bytesUp);
+  }, ['project', 'instance']);
+  gauge('gedge_split_threshold', "A split head's exit threshold T now (its goal may have raised it)", (g) => {
+    for (const { project, instance, counters: k } of src.splits()) g.set({ project, instance }, k.threshold);
   }, ['project', 'instance']);
 
   registerModuleMetrics(registry, src.modules);

@@ -113,6 +113,16 @@ test('split inference: hard inputs answered by the cloud tail through the center
     assert.deepEqual({ rows: figures.rows, local: figures.local, offloaded: figures.offloaded, fallbacks: figures.fallbacks, threshold: figures.threshold }, { rows: 4, local: 0, offloaded: 2, fallbacks: 2, threshold: 0 });
     assert.ok(figures.bytesUp > 16 && figures.bytesUp < 2 * 784, `${figures.bytesUp} bytes for 2 rows, less than their pixels`);
 
+    // And the edge's /metrics (scraped through the center), in Prometheus' text format.
+    const text = await (await api.raw('GET', '/api/v1/nodes/edge-a-1/metrics')).text();
+    const sample = (name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    const headLabels = `project="default",instance="${head.metadata.name}"`;
+    assert.equal(sample('gedge_split_rows_total', `${headLabels},answered="cloud"`), 2, text.split('\n').filter((l) => l.startsWith('gedge_split')).join('\n'));
+    assert.equal(sample('gedge_split_rows_total', `${headLabels},answered="fallback"`), 2);
+    assert.equal(sample('gedge_split_rows_total', `${headLabels},answered="edge"`), 0);
+    assert.equal(sample('gedge_split_uplink_bytes_total', headLabels), figures.bytesUp);
+    assert.equal(sample('gedge_split_threshold', headLabels), 0);
+
     // A node may offload only for its own instances: another node of the same site is refused.
     const intruder = await RawNode.connect(p.center.url, await RawNode.join(p.center, 'intruder', 'edge-a'));
     try {

@@ -83,6 +83,14 @@ export class SplitInference {
     };
   }
 
+  /** Every split head's figures on this node (the agent's /metrics). */
+  all(): { project: string; instance: string; counters: SplitCounters }[] {
+    return [...this.services].map(([id, s]) => {
+      const slash = id.indexOf('/');
+      return { project: id.slice(0, slash), instance: id.slice(slash + 1), counters: s.counters };
+    });
+  }
+
   /** This node's figures for a split Service, when it has served one. */
   counters(project: string, instance: string): SplitCounters | undefined {
     return this.services.get(`${project}/${instance}`)?.counters;
