@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
-import { argmaxRow, decodeCut, encodeCut, fitTemperature, ModelSession, normalizedEntropy, temperatureScale } from '../inference/index.ts';
+import { argmaxRow, decodeCut, encodeCut, ModelSession, normalizedEntropy, temperatureScale } from '../inference/index.ts';
 import { LinkEmulator } from '../sim/net/link-emulator.ts';
 import { DEFAULT_WAN } from '../sim/scenario/wan.ts';
 import { REPO_ROOT } from '../testkit/index.ts';
@@ -19,8 +19,9 @@ import { mean, percentile } from './stats.ts';
  * serve` on loopback. Cloud: each tail (and, for all-cloud, the full
  * network) in `gedge model serve` behind a LinkEmulator with the smart-city
  * scenario's edge-to-cloud one-way delay (5 + 20 ms). Per input: the head
- * answers; the exit's normalized entropy, after temperature scaling fitted
- * on the 5,000 held-out training images, below T answers at the edge;
+ * answers; the exit's normalized entropy, after temperature scaling (the
+ * manifest's, fitted by `gedge model train` on the 5,000 held-out training
+ * images), below T answers at the edge;
  * otherwise the cut tensor is quantized to bytes (inference/early-exit.ts's
  * wire format, what is counted as sent) and the tail answers over the link.
  * 32 inputs in flight at once.
@@ -60,10 +61,10 @@ export async function run(): Promise<Metric[]> {
   const held = await loadFashionMnist('train', { offset: manifest.trainImages });
   console.log(`test images ${test.count}, held-out images ${held.count}, WAN one-way ${ONE_WAY_MS} ms`);
 
-  // Calibration and the operating point, on the held-out images, in process.
+  // The temperatures `gedge model train` fitted on the held-out images; the operating point is chosen on them too, in process.
+  const tau = manifest.temperature;
   const offline = await offlinePass(dir, manifest, held);
-  const tau = offline.tau;
-  const point = chooseOperatingPoint(offline);
+  const point = chooseOperatingPoint(offline, tau);
   console.log(`temperatures: exit1 ${tau.exit1.toFixed(3)}, exit2 ${tau.exit2.toFixed(3)}; operating point (held-out): ${point.exit} T=${point.t}`);
 
   const servers: { stop: () => Promise<void> }[] = [];
@@ -204,7 +205,6 @@ function fmt(r: Row): string {
 }
 
 interface Offline {
-  tau: Record<Exit, number>;
   labels: Uint8Array;
   full: Float32Array;
   exits: Record<Exit, { probs: Float32Array; tail: Float32Array }>;
@@ -216,7 +216,7 @@ async function offlinePass(dir: string, m: TrainManifest, data: Dataset): Promis
   const run = async (file: string, feeds: Parameters<ModelSession['run']>[0]) => (await (await ModelSession.load(join(dir, file))).run(feeds));
   const full = (await run(m.full.file, { pixels })).probs!.data as Float32Array;
   const exits = {} as Offline['exits'];
-  const tau = {} as Offline['tau'];
+
   for (const exit of EXITS) {
     const head = await run(m.splits[exit].head.file, { pixels });
     const probs = head.exit!.data as Float32Array;
@@ -227,13 +227,12 @@ async function offlinePass(dir: string, m: TrainManifest, data: Dataset): Promis
     for (let r = 0; r < data.count; r++) sent.set(decodeCut(encodeCut(cut.subarray(r * width, (r + 1) * width), 1, width)).values, r * width);
     const tail = (await run(m.splits[exit].tail.file, { cut: { datatype: 'FP32', dims: [data.count, width], data: sent } })).probs!.data as Float32Array;
     exits[exit] = { probs, tail };
-    tau[exit] = fitTemperature(probs, data.labels, CLASSES);
   }
-  return { tau, labels: data.labels, full, exits };
+  return { labels: data.labels, full, exits };
 }
 
 /** The exit and T with the most local exits whose held-out accuracy is within one point of the full network's. */
-function chooseOperatingPoint(o: Offline): { exit: Exit; t: number } {
+function chooseOperatingPoint(o: Offline, tau: Record<Exit, number>): { exit: Exit; t: number } {
   const n = o.labels.length;
   let fullRight = 0;
   for (let r = 0; r < n; r++) if (argmaxRow(o.full, r * CLASSES, CLASSES) === o.labels[r]) fullRight++;
@@ -244,7 +243,7 @@ function chooseOperatingPoint(o: Offline): { exit: Exit; t: number } {
       let local = 0;
       let right = 0;
       for (let r = 0; r < n; r++) {
-        temperatureScale(o.exits[exit].probs, r * CLASSES, CLASSES, o.tau[exit], scaled);
+        temperatureScale(o.exits[exit].probs, r * CLASSES, CLASSES, tau[exit], scaled);
         const here = normalizedEntropy(scaled, 0, CLASSES) < t;
         if (here) local++;
         const answer = here ? argmaxRow(o.exits[exit].probs, r * CLASSES, CLASSES) : argmaxRow(o.exits[exit].tail, r * CLASSES, CLASSES);

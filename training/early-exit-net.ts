@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { argmaxRow } from '../inference/early-exit.ts';
 import { FASHION_MNIST_LABELS, IMAGE_PIXELS, type Dataset } from './fashion-mnist.ts';
 
 // The pure-JS CPU backend (tfjs-node downloads a native library at install).
@@ -119,16 +120,10 @@ export function evaluateExits(model: tfl.LayersModel, data: Dataset): Record<Exi
   const probs = predictExits(model, data.pixels, data.count);
   const acc = (p: Float32Array) => {
     let right = 0;
-    for (let i = 0; i < data.count; i++) if (argmax(p, i * CLASSES, CLASSES) === data.labels[i]) right++;
+    for (let i = 0; i < data.count; i++) if (argmaxRow(p, i * CLASSES, CLASSES) === data.labels[i]) right++;
     return data.count ? right / data.count : 0;
   };
   return { exit1: acc(probs.exit1), exit2: acc(probs.exit2), final: acc(probs.final) };
-}
-
-export function argmax(a: ArrayLike<number>, offset: number, n: number): number {
-  let best = 0;
-  for (let i = 1; i < n; i++) if (a[offset + i]! > a[offset + best]!) best = i;
-  return best;
 }
 
 /** Each layer's kernel ([in, out], row-major) and bias, as trained. */

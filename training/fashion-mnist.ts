@@ -46,9 +46,13 @@ export async function loadFashionMnist(split: Split, o: { dir?: string; offset?:
   if (labels.dims[0] !== total) throw new DatasetError(`${split}: ${total} images but ${labels.dims[0]} labels`);
   const bad = labels.data.findIndex((l) => l >= FASHION_MNIST_LABELS.length);
   if (bad >= 0) throw new DatasetError(`${FILES[split].labels}: label ${labels.data[bad]} at item ${bad} is not a class (0-9)`);
-  const offset = o.offset ?? 0;
-  const count = Math.max(0, Math.min(o.limit ?? total, total - offset));
-  return { count, pixels: images.data.subarray(offset * IMAGE_PIXELS, (offset + count) * IMAGE_PIXELS), labels: labels.data.subarray(offset, offset + count) };
+  return sliceDataset({ count: total, pixels: images.data, labels: labels.data }, o.offset ?? 0, o.limit);
+}
+
+/** The images [offset, offset + limit) of a dataset (fewer at its end), sharing its memory. */
+export function sliceDataset(d: Dataset, offset: number, limit = d.count): Dataset {
+  const count = Math.max(0, Math.min(limit, d.count - offset));
+  return { count, pixels: d.pixels.subarray(offset * IMAGE_PIXELS, (offset + count) * IMAGE_PIXELS), labels: d.labels.subarray(offset, offset + count) };
 }
 
 async function readIdx(file: string, rank: number): Promise<{ dims: number[]; data: Uint8Array }> {

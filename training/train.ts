@@ -3,7 +3,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fitTemperature } from '../inference/early-exit.ts';
 import { buildEarlyExitNet, CLASSES, DEFAULT_SHAPE, EXIT_WEIGHT, denseWeights, evaluateExits, EXIT_NAMES, predictExits, trainEarlyExitNet, type ExitName, type NetShape } from './early-exit-net.ts';
-import { FASHION_MNIST_LABELS, loadFashionMnist } from './fashion-mnist.ts';
+import { FASHION_MNIST_LABELS, loadFashionMnist, sliceDataset } from './fashion-mnist.ts';
 import { exportGraphs } from './onnx-export.ts';
 
 export interface TrainRun {
@@ -59,8 +59,10 @@ const HELD_OUT = 5000;
 export async function trainAndExport(run: TrainRun): Promise<TrainManifest> {
   const seed = run.seed ?? 1;
   const shape = run.shape ?? DEFAULT_SHAPE;
-  const [train, test] = await Promise.all([loadFashionMnist('train', { dir: run.datasetDir, limit: run.trainImages }), loadFashionMnist('test', { dir: run.datasetDir, limit: run.testImages })]);
-  const held = await loadFashionMnist('train', { dir: run.datasetDir, offset: train.count, limit: HELD_OUT });
+  const [all, test] = await Promise.all([loadFashionMnist('train', { dir: run.datasetDir }), loadFashionMnist('test', { dir: run.datasetDir, limit: run.testImages })]);
+  // One read of the training split: the first trainImages train, the next HELD_OUT calibrate.
+  const train = sliceDataset(all, 0, run.trainImages);
+  const held = sliceDataset(all, train.count, HELD_OUT);
   const model = buildEarlyExitNet(shape, seed);
   try {
     await trainEarlyExitNet(model, train, { epochs: run.epochs, batchSize: run.batchSize, exitWeight: run.exitWeight, seed, shuffleLabels: run.shuffleLabels, onEpoch: run.onEpoch });
