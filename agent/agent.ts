@@ -55,7 +55,7 @@ export class Agent extends EventEmitter {
     } as Partial<AgentParts> as AgentParts);
     const offloads = new OffloadClient({ send: (m) => this.channel.sendLive(m), live: () => this.channel.live, tail: (project, instance) => parts.workloads?.modelInstance(project, instance) });
     const split = new SplitInference(offloads);
-    Object.assign(parts, { offloads, split, models: nodeModels((project, service) => parts.workloads?.modelEndpoint(project, service), split) });
+    Object.assign(parts, { offloads, split, models: nodeModels((project, service) => parts.workloads?.modelEndpoint(project, service), split, (project, at, body, answer) => parts.workloads?.shadow(project, at, body, answer)) });
     this.channel = new CenterChannel(parts, () => this.supervisor.health());
     const readvertise = () => this.channel.readvertise();
     this.supervisor = new Supervisor(

@@ -6,13 +6,26 @@ import { ExecFailedError } from './runtime/errors.ts';
 import type { ExecOptions, ExecSession, RunSpec, Runtime } from './runtime/runtime.ts';
 import { InstanceSupervisor } from './runtime/supervisor.ts';
 import { InferenceSampler } from './models/inference-stats.ts';
-import type { ModelEndpoint } from './models/model-client.ts';
+import { postInfer, type InferResponse, type ModelEndpoint } from './models/model-client.ts';
+import { InstanceGate, topClass, type MeasuredFigures } from './models/model-gate.ts';
 import { StartFailedError } from './runtime/errors.ts';
 import { readLog } from './runtime/log-files.ts';
 import type { LogReadOptions } from './runtime/runtime.ts';
 import type { LocalInstance, LocalState } from './local-state.ts';
 import { instanceId } from './sync.ts';
 import type { WorkloadUsers } from './workload-users.ts';
+
+/** One instance this node runs: its supervisor, and for a model its serving figures and, as a gated rollout's candidate, its gate. */
+interface Running {
+  sup: InstanceSupervisor;
+  li: LocalInstance;
+  spec: RunSpec;
+  runtime: Runtime;
+  inference?: InferenceStatus;
+  gate?: InstanceGate;
+  /** A shadowed request is on its way to it. */
+  mirroring?: boolean;
+}
 
 /** The instance part of a sync step. */
 export interface InstanceStep {
@@ -44,7 +57,7 @@ export interface WorkloadsDeps {
  * at any point leaves a state that a restart converges from.
  */
 export class Workloads {
-  private readonly running = new Map<string, { sup: InstanceSupervisor; li: LocalInstance; spec: RunSpec; runtime: Runtime; inference?: InferenceStatus }>();
+  private readonly running = new Map<string, Running>();
   private readonly desired = new Map<string, LocalInstance>();
   private readonly inference = new InferenceSampler();
   private readonly sampling: NodeJS.Timeout;
@@ -56,10 +69,39 @@ export class Workloads {
 
   private nextEndpoint = 0;
 
+  /** The ready instances of a model Service on this node that serve (a gated rollout's candidate serves once it passed). */
+  private serving(project: string, service: string): Running[] {
+    return [...this.running.values()].filter((r) => r.spec.template.runtime === 'model' && r.sup.status.ready && (!r.gate || r.gate.passed) && r.li.instance.spec.service === service && projectOf(r.li.instance) === project);
+  }
+
   /** A ready instance of a model Service on this node (turn by turn among several), for inference over MQTT and rules. */
   modelEndpoint(project: string, service: string): ModelEndpoint | undefined {
-    const ready = [...this.running.values()].filter((r) => r.spec.template.runtime === 'model' && r.sup.status.ready && r.li.instance.spec.service === service && projectOf(r.li.instance) === project);
+    const ready = this.serving(project, service);
     return endpointOf(ready[this.nextEndpoint++ % Math.max(1, ready.length)]);
+  }
+
+  /**
+   * A live request `at` answered: mirrored to the Service's candidates on
+   * this node that are shadowing (a gated rollout's new version, ready but
+   * not yet serving), their top class compared with the answer. One
+   * mirrored request per candidate at a time: shadowing never doubles the
+   * load, it samples it.
+   */
+  shadow(project: string, at: ModelEndpoint, body: string, answer: InferResponse): void {
+    const served = topClass(answer);
+    const service = this.running.get(`${project}.${at.instance}`)?.li.instance.spec.service;
+    if (served === undefined || !service) return;
+    for (const r of this.running.values()) {
+      const gate = r.gate;
+      if (!gate?.shadowing || r.mirroring || !r.sup.status.ready || r.li.instance.spec.service !== service || projectOf(r.li.instance) !== project) continue;
+      const to = endpointOf(r);
+      if (!to) continue;
+      r.mirroring = true;
+      void postInfer(to, body, 10_000)
+        .then((res) => res.status === 200 && gate.shadowed(topClass(res.body) === served))
+        .catch(() => undefined)
+        .finally(() => (r.mirroring = false));
+    }
   }
 
   /** A ready model instance of this node by name (a split's tail, asked through the center). */
@@ -81,6 +123,10 @@ export class Workloads {
   }
 
   private async sampleEach(): Promise<void> {
+    // A candidate shadowing a version that no longer serves here has seen what it will see.
+    for (const r of this.running.values()) {
+      if (r.gate?.shadowing && !this.serving(projectOf(r.li.instance), r.li.instance.spec.service ?? '').length) r.gate.noMoreTraffic();
+    }
     const models = [...this.running].filter(([, r]) => r.spec.template.runtime === 'model' && r.sup.status.phase === 'Running');
     this.inference.keep(new Set(models.map(([id]) => id)));
     for (const [id, r] of models) {
@@ -93,7 +139,7 @@ export class Workloads {
       const was = r.inference;
       if (was && was.requests === figures.requests && was.errors === figures.errors && was.requestsPerSecond === 0 && was.split?.rows === figures.split?.rows) continue;
       r.inference = figures;
-      this.deps.onStatus(r.li.instance, { ...r.sup.status, inference: figures });
+      this.deps.onStatus(r.li.instance, this.reported(r));
     }
   }
 
@@ -149,7 +195,14 @@ export class Workloads {
   }
 
   statuses(): { instance: Instance; status: InstanceStatus }[] {
-    return [...this.running.values()].map(({ sup, li, inference }) => ({ instance: li.instance, status: inference ? { ...sup.status, inference } : sup.status }));
+    return [...this.running.values()].map((r) => ({ instance: r.li.instance, status: this.reported(r) }));
+  }
+
+  /** An instance's status as the center sees it: a gated candidate is ready only once it passed its gate. */
+  private reported(r: Running): InstanceStatus {
+    const s = r.sup.status;
+    const withFigures = r.inference ? { ...s, inference: r.inference } : s;
+    return r.gate ? { ...withFigures, ready: s.ready && r.gate.passed, evaluation: r.gate.status } : withFigures;
   }
 
   logDir(id: string): string {
@@ -179,7 +232,15 @@ export class Workloads {
       await this.deps.users.ownDir(dir, spec.user);
     }
     const sup = new InstanceSupervisor(runtime, spec);
-    this.running.set(id, { sup, li, spec, runtime });
+    const r: Running = { sup, li, spec, runtime };
+    if (spec.evaluation && kind === 'model') {
+      r.gate = new InstanceGate(spec.evaluation, (e) => {
+        if (this.running.get(id) !== r) return;
+        this.deps.onStatus(r.li.instance, this.reported(r));
+        if (e) this.deps.onEvent(event(r.li.instance, e.reason, e.message, e.type));
+      });
+    }
+    this.running.set(id, r);
     sup.on('status', (s) => {
       const cur = this.running.get(id);
       if (cur?.sup !== sup) return;
@@ -187,7 +248,10 @@ export class Workloads {
         cur.li.pid = s.pid;
         void this.deps.state.setPid(id, s.pid).catch((err: unknown) => this.deps.logger.error({ err, id }, 'cannot record pid'));
       }
-      this.deps.onStatus(cur.li.instance, cur.inference ? { ...s, inference: cur.inference } : s);
+      this.deps.onStatus(cur.li.instance, this.reported(cur));
+      // Ready means the model server has measured the candidate: judge it.
+      const to = s.ready && cur.gate ? endpointOf(cur) : undefined;
+      if (to) void cur.gate!.measured(() => readEvaluation(to), () => this.serving(projectOf(li.instance), li.instance.spec.service ?? '').length > 0);
     });
     sup.on('event', (e) => this.deps.onEvent(event(li.instance, e.reason, e.message, e.type)));
     sup.start();
@@ -207,7 +271,7 @@ export class Workloads {
       volumes[v.name] = join(this.deps.dataDir, 'volumes', owner, v.name);
       if (t.runtime === 'process') env[`VOLUME_${envName(v.name)}`] = volumes[v.name]!;
     }
-    return { id, project: projectOf(inst), template: t, env, logDir: this.logDir(id), ports: { ...li.ports }, volumes };
+    return { id, project: projectOf(inst), template: t, ...(inst.spec.evaluation ? { evaluation: inst.spec.evaluation } : {}), env, logDir: this.logDir(id), ports: { ...li.ports }, volumes };
   }
 
   private async halt(id: string): Promise<void> {
@@ -269,4 +333,11 @@ function endpointOf(r: { spec: RunSpec; li: LocalInstance } | undefined): ModelE
   if (!r || !a || port === undefined) return undefined;
   const split = r.spec.template.split;
   return { port, instance: r.li.instance.metadata.name, model: a.model, version: a.version, ...(a.classLabels ? { classLabels: a.classLabels } : {}), ...(split ? { split } : {}) };
+}
+
+/** The figures a candidate's model server measured (inference/server.ts). */
+async function readEvaluation(at: ModelEndpoint): Promise<MeasuredFigures> {
+  const res = await fetch(`http://127.0.0.1:${at.port}/v2/models/${encodeURIComponent(at.model)}/evaluation`, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return (await res.json()) as MeasuredFigures;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nameSchema } from './schema-base.ts';
+import { durationSchema, nameSchema } from './schema-base.ts';
 
 /**
  * Models: trained networks that answer at the edge. Each `Model` object is
@@ -38,21 +38,72 @@ export type ModelSignature = z.infer<typeof modelSignatureSchema>;
 export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
 export const digestSchema = z.string().regex(DIGEST_PATTERN, 'must be sha256:<64 lowercase hex digits>');
 
+const artifactRefSchema = z.object({ digest: digestSchema, size: z.number().int().positive() }).strict();
+
 export const modelSpecSchema = z
   .object({
     /** The model's name; its versions share it. */
     model: nameSchema,
     version: z.number().int().min(1).max(1_000_000),
     format: z.literal('onnx').default('onnx'),
-    artifact: z.object({ digest: digestSchema, size: z.number().int().positive() }).strict(),
+    artifact: artifactRefSchema,
     /** Read from the artifact when omitted; when given, it must be the artifact's. */
     inputs: z.array(tensorSpecSchema).min(1).max(64).optional(),
     outputs: z.array(tensorSpecSchema).min(1).max(64).optional(),
     /** Class names, by output index (a classifier's answer is then a name as well as an index). */
     classLabels: z.array(z.string().min(1).max(256)).max(100_000).default([]),
     description: z.string().max(4096).default(''),
+    /**
+     * The labelled evaluation set shipped with this version (a GEVS file in
+     * the artifact store, inference/eval-set.ts): a gated rollout to this
+     * version measures it against the current one on these rows.
+     */
+    evaluation: z.object({ artifact: artifactRefSchema }).strict().optional(),
   })
   .strict();
+
+/**
+ * A rollout gate made for models (`spec.rollout.modelGate` of a model
+ * Service): each instance of a new model version is measured at its site
+ * against the version it replaces before it may serve, and a failure rolls
+ * the Service back.
+ */
+export const modelGateSchema = z
+  .object({
+    /** The new version's accuracy on its labelled evaluation set may be at most this many points (percent) below the current version's. */
+    accuracyTolerance: z.number().min(0).max(100).default(1),
+    /** Single-row p99 latency may not pass this. */
+    maxP99: durationSchema({ min: '0s', max: '1h' }).optional(),
+    /** Nor this multiple of the current version's p99, measured in turn with it on the same node. */
+    maxSlowdown: z.number().min(1).max(1000).default(2),
+    /** Live requests to the current version mirrored to the new one and compared before it serves (0: none). */
+    shadowRequests: z.number().int().min(0).max(100_000).default(0),
+    /** The share of mirrored requests on whose top class the two must agree. */
+    minAgreement: z.number().min(0).max(1).default(0.9),
+  })
+  .strict();
+export type ModelGate = z.infer<typeof modelGateSchema>;
+
+export const evaluationPhaseSchema = z.enum(['Evaluating', 'Shadowing', 'Passed', 'Failed']);
+/** How a new model version's instance fared against the version it replaces (instance status). */
+export const evaluationStatusSchema = z
+  .object({
+    phase: evaluationPhaseSchema,
+    /** The version it is measured against. */
+    baseline: z.object({ model: nameSchema, version: z.number().int().min(1) }).strict(),
+    /** On the labelled set (shares from 0 to 1; null without a set). */
+    rows: z.number().int().nonnegative().default(0),
+    accuracy: z.number().min(0).max(1).nullable().default(null),
+    baselineAccuracy: z.number().min(0).max(1).nullable().default(null),
+    /** Single-row latency, ms, the two measured in turn. */
+    p99Ms: z.number().nonnegative().nullable().default(null),
+    baselineP99Ms: z.number().nonnegative().nullable().default(null),
+    /** Live requests mirrored so far, and how many got the same top class. */
+    shadow: z.object({ requests: z.number().int().nonnegative(), agreed: z.number().int().nonnegative(), wanted: z.number().int().nonnegative() }).strict().optional(),
+    message: z.string().max(2048).default(''),
+  })
+  .strict();
+export type EvaluationStatus = z.infer<typeof evaluationStatusSchema>;
 
 /** `<model>-v<version>`: the name of a model version's object. */
 export const modelVersionName = (model: string, version: number): string => `${model}-v${version}`;

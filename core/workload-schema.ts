@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { nameSchema, resourcesSchema, conditionSchema, durationSchema } from './schema-base.ts';
-import { digestSchema } from './model-schema.ts';
+import { digestSchema, evaluationStatusSchema, modelGateSchema } from './model-schema.ts';
 import { placementSchema, schedulingExplanationSchema } from './placement-schema.ts';
 
 /** Workloads: a Service's template, probes, volumes and rollout; the Instances it makes, one per replica. */
@@ -171,6 +171,8 @@ export const rolloutSpecSchema = z
     maxRestarts: z.number().int().min(1).max(100).default(3),
     /** On failure, put the last good revision's template back (recorded as an event). Off: the rollout stops where it is. */
     autoRollback: z.boolean().default(true),
+    /** Model Services: a new model version's instances are measured against the current version before they serve (docs/models.md). */
+    modelGate: modelGateSchema.optional(),
   })
   .strict();
 export type RolloutSpec = z.infer<typeof rolloutSpecSchema>;
@@ -247,6 +249,16 @@ export const instanceSpecSchema = z
     templateHash: z.string().default(''),
     /** The service revision this instance was made from. */
     revision: z.number().int().min(1).optional(),
+    /** Set by the center on a gated rollout's new model instances: what to measure the model against, and the gate. */
+    evaluation: z
+      .object({
+        baseline: modelArtifactRefSchema,
+        /** The new version's labelled evaluation set, when it ships one. */
+        evalSet: z.object({ digest: digestSchema, size: z.number().int().positive() }).strict().optional(),
+        gate: modelGateSchema,
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 /** A model instance's serving figures over the agent's last sampling window (its model server's /metrics). */
@@ -295,5 +307,7 @@ export const instanceStatusSchema = z
     scheduling: schedulingExplanationSchema.optional(),
     /** Model instances: how they serve (sampled by the agent every few seconds). */
     inference: inferenceStatusSchema.optional(),
+    /** A gated rollout's new model instance: how it fared against the version it replaces. */
+    evaluation: evaluationStatusSchema.optional(),
   })
   .strict();

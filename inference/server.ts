@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { BadRequestError, GedgeError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../core/index.ts';
 import { processRegistry } from '../core/prometheus.ts';
 import { Batcher, type BatchOptions } from './batcher.ts';
+import type { EvalSet } from '../core/eval-set.ts';
+import { evaluate, evaluateLatency, type EvaluationFigures } from './evaluation.ts';
 import type { ModelSession } from './model-session.ts';
 import { inputTensor, outputBytes, outputJson, servedOverJson, type Tensor } from './tensors.ts';
 
@@ -15,6 +17,13 @@ export interface ServedModel {
 
 export interface InferenceServerOptions {
   batching: BatchOptions;
+  /**
+   * A gated rollout's candidate: before it is ready, the model is measured
+   * against the version it would replace (loaded beside it for that, then
+   * released) on the labelled set when there is one; the figures are at
+   * GET /v2/models/{name}/evaluation.
+   */
+  evaluation?: { baseline: ModelSession; set?: EvalSet };
   /** Largest request body (JSON), bytes. */
   bodyLimit?: number;
 }
@@ -163,6 +172,13 @@ export async function startInferenceServer(model: ServedModel, opts: InferenceSe
       }
     });
   }
+  // gedge's extension: how this candidate fared against the version it would replace (404 when it is no candidate).
+  let evaluated: Partial<EvaluationFigures> & { error?: string } | undefined;
+  app.get('/v2/models/:name/evaluation', async (req, reply) => {
+    known((req.params as P).name);
+    if (!opts.evaluation) throw new NotFoundError('this server measures no candidate', { details: [{ path: 'evaluation', message: 'none' }] });
+    return evaluated ?? reply.status(503).send({ error: 'evaluating', ready: false });
+  });
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 
   function parseRequest(body: InferRequest, binary?: Buffer): { feeds: Record<string, Tensor>; rows: number; wanted: { name: string; binary: boolean }[]; id?: string } {
@@ -206,6 +222,16 @@ export async function startInferenceServer(model: ServedModel, opts: InferenceSe
   await app.listen({ host: listen.host, port: listen.port });
   const port = (app.server.address() as { port: number }).port;
   await session.warmUp();
+  if (opts.evaluation) {
+    const { baseline, set } = opts.evaluation;
+    try {
+      evaluated = set ? await evaluate(session, baseline, set, { batch: opts.batching.maxBatch }) : await evaluateLatency(session, baseline);
+    } catch (e) {
+      evaluated = { error: (e as Error).message };
+    } finally {
+      await baseline.release();
+    }
+  }
   isReady = true;
   ready.set(labels, 1);
   return {

@@ -92,3 +92,55 @@ export function cnnClassifier(o: { seed?: number } = {}): Buffer {
   });
   return Buffer.from(onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, producerName: 'gedge-testkit', opsetImport: [{ domain: '', version: 13 }], graph })).finish());
 }
+
+/**
+ * Another version of a trained classifier (one FP32 input, first output
+ * [batch, classes]), made by editing its graph, for gated rollouts:
+ * - `relabelled`: answers each input with the next class (as a network
+ *   trained on shuffled labels would be wrong): far less accurate;
+ * - `slower`: the same answers after a wide dense branch whose result is
+ *   multiplied by zero (about 10 M more multiply-adds a row; its weights are
+ *   made at load, so the file stays small);
+ * - `same`: the same graph with another producer string: the same answers
+ *   and speed, another file.
+ */
+export function classifierVariant(file: Buffer, change: 'relabelled' | 'slower' | 'same'): Buffer {
+  const model = onnx.ModelProto.decode(file);
+  const graph = model.graph!;
+  const F = onnx.TensorProto.DataType.FLOAT;
+  const INT64 = onnx.TensorProto.DataType.INT64;
+  const out = graph.output[0]!.name!;
+  const input = graph.input[0]!.name!;
+  const classes = Number(graph.output[0]!.type!.tensorType!.shape!.dim!.at(-1)!.dimValue);
+  const features = Number(graph.input[0]!.type!.tensorType!.shape!.dim!.at(-1)!.dimValue);
+  const node = (opType: string, inputs: string[], output: string, attribute: ReturnType<typeof onnx.AttributeProto.create>[] = []) => onnx.NodeProto.create({ opType, input: inputs, output: [output], name: `variant-${output}`, attribute });
+  const rename = () => {
+    for (const n of graph.node) n.output = n.output!.map((o) => (o === out ? `${out}-inner` : o));
+  };
+  model.producerVersion = `${model.producerVersion ?? ''}+${change}`;
+  if (change === 'relabelled') {
+    rename();
+    graph.initializer!.push(onnx.TensorProto.create({ name: 'variant-order', dims: [classes], dataType: INT64, int64Data: Array.from({ length: classes }, (_, i) => (i + classes - 1) % classes) }));
+    graph.node!.push(node('Gather', [`${out}-inner`, 'variant-order'], out, [onnx.AttributeProto.create({ name: 'axis', i: 1, type: onnx.AttributeProto.AttributeType.INT })]));
+  } else if (change === 'slower') {
+    rename();
+    const WIDTH = 2048;
+    const filled = (name: string, dims: number[]) => {
+      graph.initializer!.push(onnx.TensorProto.create({ name: `${name}-shape`, dims: [dims.length], dataType: INT64, int64Data: dims }));
+      graph.node!.push(node('ConstantOfShape', [`${name}-shape`], name, [onnx.AttributeProto.create({ name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: F, floatData: [0.001] }), type: onnx.AttributeProto.AttributeType.TENSOR })]));
+    };
+    filled('variant-w1', [features, WIDTH]);
+    filled('variant-w2', [WIDTH, WIDTH]);
+    filled('variant-w3', [WIDTH, WIDTH]);
+    graph.initializer!.push(onnx.TensorProto.create({ name: 'variant-zero', dims: [], dataType: F, floatData: [0] }), onnx.TensorProto.create({ name: 'variant-axes', dims: [1], dataType: INT64, int64Data: [1] }));
+    graph.node!.push(
+      node('MatMul', [input, 'variant-w1'], 'variant-h1'),
+      node('MatMul', ['variant-h1', 'variant-w2'], 'variant-h2'),
+      node('MatMul', ['variant-h2', 'variant-w3'], 'variant-h3'),
+      node('ReduceSum', ['variant-h3', 'variant-axes'], 'variant-sum', [onnx.AttributeProto.create({ name: 'keepdims', i: 1, type: onnx.AttributeProto.AttributeType.INT })]),
+      node('Mul', ['variant-sum', 'variant-zero'], 'variant-nothing'),
+      node('Add', [`${out}-inner`, 'variant-nothing'], out),
+    );
+  }
+  return Buffer.from(onnx.ModelProto.encode(model).finish());
+}

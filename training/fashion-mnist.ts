@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { encodeEvalSet } from '../core/eval-set.ts';
 
 /**
  * Fashion-MNIST (Zalando, MIT licence) as Debian's dataset-fashion-mnist
@@ -85,4 +86,10 @@ export function parseIdx(buf: Buffer, rank: number, what: string): { dims: numbe
   const size = dims.reduce((a, b) => a * b, 1);
   if (buf.length - header !== size) throw new DatasetError(`${what}: its header says ${size} bytes of data, it holds ${buf.length - header}`);
   return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + header, size) };
+}
+
+/** Images and labels as a labelled evaluation set for the network's `pixels` input (core/eval-set.ts), gzip-compressed. */
+export function evalSetOf(d: Dataset): Buffer {
+  const labels = Int32Array.from(d.labels);
+  return gzipSync(encodeEvalSet({ input: 'pixels', dims: [IMAGE_PIXELS], rows: d.count, classes: FASHION_MNIST_LABELS.length, values: Float32Array.from(d.pixels), labels }), { level: 9 });
 }

@@ -3,7 +3,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fitTemperature } from '../inference/early-exit.ts';
 import { buildEarlyExitNet, CLASSES, DEFAULT_SHAPE, EXIT_WEIGHT, denseWeights, evaluateExits, EXIT_NAMES, predictExits, trainEarlyExitNet, type ExitName, type NetShape } from './early-exit-net.ts';
-import { FASHION_MNIST_LABELS, loadFashionMnist, sliceDataset } from './fashion-mnist.ts';
+import { evalSetOf, FASHION_MNIST_LABELS, loadFashionMnist, sliceDataset } from './fashion-mnist.ts';
 import { exportGraphs } from './onnx-export.ts';
 
 export interface TrainRun {
@@ -50,10 +50,14 @@ export interface TrainManifest {
   classLabels: string[];
   full: FileRef;
   splits: Record<ExitName, { head: FileRef; tail: FileRef; cutWidth: number }>;
+  /** Up to 1,000 held-out images and labels as a labelled evaluation set (core/eval-set.ts; gedge model push --eval-set). */
+  evalSet?: FileRef;
 }
 
 export const MANIFEST = 'manifest.json';
 const HELD_OUT = 5000;
+/** Held-out images shipped with the model as its labelled evaluation set (a gated rollout measures versions on them). */
+const EVAL_ROWS = 1000;
 
 /** Trains the early-exit network on Fashion-MNIST and writes its ONNX graphs and manifest to `out`. */
 export async function trainAndExport(run: TrainRun): Promise<TrainManifest> {
@@ -98,6 +102,7 @@ export async function trainAndExport(run: TrainRun): Promise<TrainManifest> {
       classLabels: [...FASHION_MNIST_LABELS],
       full: await put('full.onnx', graphs.full),
       splits,
+      ...(held.count ? { evalSet: await put('eval.gevs', evalSetOf(sliceDataset(held, 0, EVAL_ROWS))) } : {}),
     };
     await writeAtomically(join(run.out, MANIFEST), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
     return manifest;

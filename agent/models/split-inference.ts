@@ -123,10 +123,16 @@ function goalOf(split: SplitSpec): ThresholdGoal {
 }
 
 /** The node's models for inference over MQTT and rules: a split head's requests go through `split`, the others straight to their model server. */
-export function nodeModels(endpoint: NodeModels['endpoint'], split: SplitInference): NodeModels {
+export function nodeModels(endpoint: NodeModels['endpoint'], split: SplitInference, shadow?: (project: string, at: ModelEndpoint, body: string, answer: InferResponse) => void): NodeModels {
   return {
     endpoint,
-    infer: (project, at, body, timeoutMs) => (at.split ? split.infer(project, { ...at, split: at.split }, body, timeoutMs) : postInfer(at, body, timeoutMs)),
+    infer: async (project, at, body, timeoutMs) => {
+      if (at.split) return split.infer(project, { ...at, split: at.split }, body, timeoutMs);
+      const res = await postInfer(at, body, timeoutMs);
+      // A gated rollout's candidate on this node may compare its answer with this one.
+      if (res.status === 200) shadow?.(project, at, body, res.body);
+      return res;
+    },
   };
 }
 

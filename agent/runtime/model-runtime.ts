@@ -36,6 +36,17 @@ export class ModelRuntime implements Runtime {
     } catch (err) {
       throw new StartFailedError(`${spec.id}: cannot get model ${a.model} version ${a.version} (${a.digest}): ${(err as Error).message}`, { cause: err });
     }
+    // A gated rollout's candidate: the version it replaces (kept in the cache, so a rollback starts offline) and the labelled set.
+    const ev = spec.evaluation;
+    const measure: string[] = [];
+    if (ev) {
+      try {
+        measure.push('--baseline', await this.cache.ensure(spec.project, ev.baseline, spec.user));
+        if (ev.evalSet) measure.push('--eval-set', await this.cache.ensure(spec.project, ev.evalSet, spec.user));
+      } catch (err) {
+        throw new StartFailedError(`${spec.id}: cannot get what model ${a.model} version ${a.version} is measured against (${ev.baseline.model} version ${ev.baseline.version}, its evaluation set): ${(err as Error).message}`, { cause: err });
+      }
+    }
     const inf = t.inference;
     const command = [
       ...this.server,
@@ -45,6 +56,7 @@ export class ModelRuntime implements Runtime {
       '--model-version', String(a.version),
       '--host', '127.0.0.1',
       '--port', String(port),
+      ...measure,
       ...(inf ? ['--max-batch', String(inf.maxBatch), '--max-delay', `${durationMs(inf.maxDelay)}ms`, '--threads', String(inf.threads)] : []),
     ];
     return this.processes.start({ ...spec, template: { ...t, runtime: 'process', command, cwd: t.cwd ?? spec.user?.home } });

@@ -1,4 +1,4 @@
-import type { WorkloadTemplate } from '../../core/index.ts';
+import type { Instance, WorkloadTemplate } from '../../core/index.ts';
 
 /**
  * The pluggable runtime contract: the process and container runtimes
@@ -12,6 +12,8 @@ export interface RunSpec {
   /** The instance's project (a model instance's file is the project's). */
   project?: string;
   template: WorkloadTemplate;
+  /** Model runtime, a gated rollout's new version: what to measure it against before it serves (Instance spec.evaluation). */
+  evaluation?: NonNullable<Instance['spec']['evaluation']>;
   /**
    * The complete environment of the workload apart from PATH and HOME, which
    * come from the agent. Nothing else of the agent's environment is passed:

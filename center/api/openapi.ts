@@ -32,8 +32,16 @@ export function openApiDocument(version: string): Record<string, unknown> {
   schemas.SinkMessagesPage = z.toJSONSchema(sinkMessagesPageSchema, { io: 'output' });
   schemas.ArtifactFacts = {
     type: 'object',
-    required: ['digest', 'size', 'signature', 'uploadedAt'],
-    properties: { digest: { type: 'string', pattern: DIGEST_PATTERN.source }, size: { type: 'integer' }, signature: z.toJSONSchema(modelSignatureSchema, { io: 'output' }), uploadedAt: { type: 'string', format: 'date-time' } },
+    description: 'A model file (kind model, its signature read from it) or a labelled evaluation set (kind eval-set: the input its rows feed, one row\'s dims, rows and classes).',
+    required: ['digest', 'size', 'uploadedAt'],
+    properties: {
+      digest: { type: 'string', pattern: DIGEST_PATTERN.source },
+      size: { type: 'integer' },
+      kind: { type: 'string', enum: ['model', 'eval-set'] },
+      signature: z.toJSONSchema(modelSignatureSchema, { io: 'output' }),
+      evalSet: { type: 'object', required: ['input', 'dims', 'rows', 'classes'], properties: { input: { type: 'string' }, dims: { type: 'array', items: { type: 'integer' } }, rows: { type: 'integer' }, classes: { type: 'integer' } } },
+      uploadedAt: { type: 'string', format: 'date-time' },
+    },
   };
   schemas.Error = {
     type: 'object',

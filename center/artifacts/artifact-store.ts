@@ -5,15 +5,37 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadRequestError, NotFoundError, PayloadTooLargeError, ValidationError, type ModelSignature } from '../../core/index.ts';
+import { decodeEvalSet, EvalSetFormatError, looksLikeEvalSet } from '../../core/eval-set.ts';
 import { onnxSignature } from './onnx-signature.ts';
 
-/** What the center knows of a stored artifact. */
-export interface ArtifactInfo {
+/** What the center knows of a stored artifact: a model file (ONNX), or a labelled evaluation set (core/eval-set.ts). */
+export type ArtifactInfo = {
   digest: string;
   size: number;
-  /** The model's inputs and outputs, read from the file at upload. */
-  signature: ModelSignature;
   uploadedAt: string;
+} & (
+  | { kind?: 'model'; /** The model's inputs and outputs, read from the file at upload. */ signature: ModelSignature }
+  | { kind: 'eval-set'; evalSet: EvalSetFacts }
+);
+
+/** An evaluation set's shape: the input its rows feed, one row's dims, how many rows and classes. */
+export interface EvalSetFacts {
+  input: string;
+  dims: number[];
+  rows: number;
+  classes: number;
+}
+
+/** Reads an upload as what it is: an evaluation set by its magic, else an ONNX model (422 saying why it is neither). */
+function inspect(buf: Buffer): { kind: 'model'; signature: ModelSignature } | { kind: 'eval-set'; evalSet: EvalSetFacts } {
+  if (!looksLikeEvalSet(buf)) return { kind: 'model', signature: onnxSignature(buf) };
+  try {
+    const s = decodeEvalSet(buf);
+    return { kind: 'eval-set', evalSet: { input: s.input, dims: s.dims, rows: s.rows, classes: s.classes } };
+  } catch (e) {
+    if (e instanceof EvalSetFormatError) throw new ValidationError(`the file is not an evaluation set gedge reads: ${e.message}`, { details: [{ path: 'body', message: e.message }] });
+    throw e;
+  }
 }
 
 export interface ArtifactStoreOptions {
@@ -29,6 +51,8 @@ export interface ArtifactStoreOptions {
  * and hashed, and becomes visible only once the digest it was announced
  * with matches and the file reads as an ONNX model; anything else leaves
  * nothing behind. Files are immutable: the same digest is the same bytes.
+ * Besides model files, a project keeps its models' labelled evaluation sets
+ * here (checked as such at upload).
  */
 export class ArtifactStore {
   /** Uploads are read back one at a time to be checked as ONNX: a burst of large uploads holds one file in memory, not one each. */
@@ -94,10 +118,9 @@ export class ArtifactStore {
         throw new ValidationError(`the body's digest is ${got}, not ${digest}: nothing was stored`, { details: [{ path: 'digest', message: `the body hashes to ${got}` }] });
       }
       if (size === 0) throw new ValidationError('the body is empty', { details: [{ path: 'body', message: 'empty' }] });
-      const check = this.inspecting.then(async () => onnxSignature(await readFile(tmp)));
+      const check = this.inspecting.then(async () => inspect(await readFile(tmp)));
       this.inspecting = check.catch(() => undefined);
-      const signature = await check;
-      const info: ArtifactInfo = { digest, size, signature, uploadedAt: new Date().toISOString() };
+      const info: ArtifactInfo = { digest, size, ...(await check), uploadedAt: new Date().toISOString() };
       const blob = this.blobPath(project, digest);
       // The facts last: an artifact is there once its facts are (info() reads them), and by then its file is whole.
       await rename(tmp, blob);

@@ -11,7 +11,9 @@ import type { RolloutSpec } from '../../core/index.ts';
  * within `replicas + maxSurge`, and its old ones are removed only while the
  * service keeps `replicas - maxUnavailable` ready instances. Old instances
  * that are not ready cost no availability and go first. A new instance that
- * crash-loops or is not ready by the progress deadline fails the rollout.
+ * crash-loops, is not ready by the progress deadline, or fails its model
+ * gate (a new model version measured against the current one at its node)
+ * fails the rollout.
  */
 
 export interface PlanInstance {
@@ -27,6 +29,8 @@ export interface PlanInstance {
   ready: boolean;
   restarts: number;
   failed: boolean;
+  /** A new model version's instance that failed its model gate at its node: why. */
+  gateFailure?: string;
   createdAtMs: number;
 }
 
@@ -121,6 +125,7 @@ export function planRollout(input: PlanInput): RolloutPlan {
 
 function healthGate(current: PlanInstance[], rollout: PlanInput['rollout'], nowMs: number): string | undefined {
   for (const i of current) {
+    if (i.gateFailure !== undefined) return `instance ${i.name} failed its model gate: ${i.gateFailure}`;
     if (i.ready) continue;
     if (i.failed) return `instance ${i.name} failed`;
     if (i.restarts >= rollout.maxRestarts) return `instance ${i.name} restarted ${i.restarts} times without becoming ready (crash loop)`;

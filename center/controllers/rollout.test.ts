@@ -58,6 +58,14 @@ describe('planRollout', () => {
     assert.equal(planRollout({ ...base, instances: [old, fresh({ createdAtMs: 4000, ready: true })] }).failure, undefined);
   });
 
+  it('fails at once when a new model version fails its model gate at its node', () => {
+    const base = { replicas: 1, maxSurge: 1, maxUnavailable: 0, nowMs: 10_000, rollout: { paused: false, progressDeadline: '5m', maxRestarts: 3 } };
+    const old: PlanInstance = { name: 'old', current: false, site: 'a', forSite: undefined, ready: true, restarts: 0, failed: false, createdAtMs: 0 };
+    const candidate: PlanInstance = { name: 'new', current: true, site: 'a', forSite: 'a', ready: false, restarts: 0, failed: false, createdAtMs: 9000, gateFailure: 'accuracy 10.00 % against 87.50 %' };
+    assert.equal(planRollout({ ...base, instances: [old, candidate] }).failure, 'instance new failed its model gate: accuracy 10.00 % against 87.50 %');
+    assert.equal(planRollout({ ...base, instances: [old, { ...candidate, gateFailure: undefined }] }).failure, undefined, 'still being measured: no step, no failure');
+  });
+
   it('a paused rollout makes no step', () => {
     const old: PlanInstance = { name: 'old', current: false, site: 'a', forSite: undefined, ready: true, restarts: 0, failed: false, createdAtMs: 0 };
     const plan = planRollout({ replicas: 1, maxSurge: 1, maxUnavailable: 1, nowMs: 0, rollout: { paused: true, progressDeadline: '5s', maxRestarts: 3 }, instances: [old] });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT, durationMs, nameKey, NotFoundError, projectKey, projectOf, splitNameKey, templateHash } from '../../core/index.ts';
+import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT, durationMs, modelVersionName, nameKey, NotFoundError, projectKey, projectOf, splitNameKey, templateHash } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { watch, type Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
@@ -72,7 +72,8 @@ export class ServiceController implements Reconciler {
       });
       if (plan.failure) return this.fail(service, revisions, revision, rollout!, plan.failure, owned);
       for (const gone of plan.remove) await this.remove(owned.find((i) => i.metadata.name === gone)!);
-      for (const r of plan.create) fresh.push(await this.createInstance(service, hash, revision.revision, r));
+      const evaluation = plan.create.length ? await this.evaluationFor(service, revisions, rollout) : undefined;
+      for (const r of plan.create) fresh.push(await this.createInstance(service, hash, revision.revision, r, evaluation));
     } else {
       await this.scale(service, fresh, hash, revision.revision);
     }
@@ -216,13 +217,30 @@ export class ServiceController implements Reconciler {
         ready: i.status?.ready ?? false,
         restarts: i.status?.restarts ?? 0,
         failed: i.status?.phase === 'Failed',
+        ...(i.status?.evaluation?.phase === 'Failed' ? { gateFailure: i.status.evaluation.message } : {}),
         createdAtMs: Date.parse(i.metadata.createdAt ?? '') || Date.now(),
       });
     }
     return out;
   }
 
-  private async createInstance(s: Service, hash: string, revision: number, replacement: Replacement | undefined): Promise<Instance> {
+  /**
+   * A gated model rollout's new instances are measured against the stable
+   * revision's model at their node: what to measure against (the stable
+   * model file), on what (the new version's evaluation set), and the gate.
+   * Undefined without a gate, or when the model file does not change.
+   */
+  private async evaluationFor(s: Service, revisions: Revision[], rollout: RolloutStatus | undefined): Promise<Instance['spec']['evaluation']> {
+    const gate = s.spec.rollout.modelGate;
+    const next = s.spec.template.artifact;
+    const baseline = revisions.find((r) => r.revision === rollout?.stableRevision)?.template.artifact;
+    if (!gate || !next || !baseline || baseline.digest === next.digest || s.spec.template.runtime !== 'model') return undefined;
+    const model = await this.reader.get('Model', projectOf(s), modelVersionName(next.model, next.version));
+    const evalSet = model?.spec.evaluation?.artifact;
+    return { baseline, ...(evalSet ? { evalSet } : {}), gate };
+  }
+
+  private async createInstance(s: Service, hash: string, revision: number, replacement: Replacement | undefined, evaluation?: Instance['spec']['evaluation']): Promise<Instance> {
     const site = replacement?.site;
     // Pinned to the site being rolled, unless the service's own placement excludes it.
     const pin = site !== undefined && (!s.spec.placement.sites || s.spec.placement.sites.includes(site));
@@ -234,7 +252,7 @@ export class ServiceController implements Reconciler {
         project: s.metadata.project,
         labels: { ...s.metadata.labels, [SERVICE_LABEL]: s.metadata.name, [REVISION_LABEL]: String(revision), ...(site ? { [ROLLOUT_SITE_LABEL]: site } : {}), ...(replacement ? { [REPLACES_LABEL]: replacement.replaces } : {}) },
       },
-      spec: { service: s.metadata.name, template: s.spec.template, placement: pin ? { ...s.spec.placement, sites: [site] } : s.spec.placement, templateHash: hash, revision },
+      spec: { service: s.metadata.name, template: s.spec.template, placement: pin ? { ...s.spec.placement, sites: [site] } : s.spec.placement, templateHash: hash, revision, ...(evaluation ? { evaluation } : {}) },
       status: { phase: 'Pending', ready: false, restarts: 0, ports: {}, conditions: [] },
     };
     return (await this.store.create(inst)) as Instance;

@@ -1,4 +1,4 @@
-import { EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, modelVersionName, probeSchema, type ErrorDetail, type Model, type Project, type Resource, type Service, projectOf } from '../../core/index.ts';
+import { EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, modelVersionName, probeSchema, type ErrorDetail, type Model, type ModelSignature, type Project, type Resource, type Service, projectOf } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { ArtifactInfo } from '../artifacts/artifact-store.ts';
 
@@ -112,6 +112,23 @@ function destination(egress: EgressPolicy, url: string, path: string, problems: 
   if (problem) problems.push({ path, message: problem });
 }
 
+/** A model version's labelled evaluation set: uploaded as one, and its rows what the model takes. */
+async function admitEvalSet(ref: { digest: string; size: number }, signature: ModelSignature, project: string, ctx: AdmissionContext, at: (path: string) => string, problems: ErrorDetail[]): Promise<void> {
+  const path = at('spec.evaluation.artifact.digest');
+  const set = await ctx.artifacts?.info(project, ref.digest);
+  if (!set) return void problems.push({ path, message: `no artifact ${ref.digest} in project "${project}": upload the evaluation set first (gedge model push --eval-set does both)` });
+  if (set.kind !== 'eval-set') return void problems.push({ path, message: `artifact ${ref.digest} is a model file, not an evaluation set` });
+  if (set.size !== ref.size) problems.push({ path: at('spec.evaluation.artifact.size'), message: `the evaluation set is ${set.size} bytes` });
+  const input = signature.inputs.find((t) => t.name === set.evalSet.input);
+  const row = input?.shape.slice(1);
+  if (!input || signature.inputs.length !== 1 || input.datatype !== 'FP32' || row!.length !== set.evalSet.dims.length || row!.some((d, i) => d !== -1 && d !== set.evalSet.dims[i])) {
+    problems.push({ path, message: `the evaluation set's rows feed "${set.evalSet.input}" FP32[${set.evalSet.dims.join(',')}]; the model takes ${signature.inputs.map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`).join(' ')}` });
+  }
+  if (!signature.outputs.some((t) => t.shape.at(-1) === set.evalSet.classes || t.shape.at(-1) === -1)) {
+    problems.push({ path, message: `the evaluation set has ${set.evalSet.classes} classes; no output of the model gives that many scores` });
+  }
+}
+
 /** A model version: named `<model>-v<version>`, its artifact uploaded to its project, its signature the artifact's, and, once made, its file and signature fixed. */
 async function admitModel(store: Store, o: Model, ctx: AdmissionContext, at: (path: string) => string, problems: ErrorDetail[]): Promise<Model['spec'] | undefined> {
   const project = projectOf(o);
@@ -129,6 +146,11 @@ async function admitModel(store: Store, o: Model, ctx: AdmissionContext, at: (pa
     return undefined;
   }
   if (artifact.size !== spec.artifact.size) problems.push({ path: at('spec.artifact.size'), message: `the artifact is ${artifact.size} bytes` });
+  if (artifact.kind === 'eval-set') {
+    problems.push({ path: at('spec.artifact.digest'), message: `artifact ${spec.artifact.digest} is an evaluation set, not a model file: give it as spec.evaluation.artifact` });
+    return undefined;
+  }
+  if (spec.evaluation) await admitEvalSet(spec.evaluation.artifact, artifact.signature, project, ctx, at, problems);
   for (const side of ['inputs', 'outputs'] as const) {
     const given = spec[side];
     if (given && JSON.stringify(given) !== JSON.stringify(artifact.signature[side])) {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { ConflictError, DIGEST_PATTERN, ForbiddenError, NotFoundError, ValidationError, nameSchema, type Model } from '../../core/index.ts';
+import { ConflictError, DIGEST_PATTERN, ForbiddenError, NotFoundError, ValidationError, nameSchema, type Instance, type Model } from '../../core/index.ts';
 import { assertMayWrite, assertProject, type Caller } from '../auth/access.ts';
 import type { ArtifactInfo, ArtifactStore } from '../artifacts/artifact-store.ts';
 import type { Store } from '../store/store.ts';
@@ -65,7 +65,9 @@ export class ModelArtifacts {
 
   private async assertServes(node: string, project: string, digest: string): Promise<void> {
     checkAddress(project, digest);
-    const serves = (await this.store.list('Instance', { project })).items.some((i) => i.spec.node === node && i.spec.template.artifact?.digest === digest);
+    // Its instances' model files, and for a gated rollout's new instance the version it is measured against and its evaluation set.
+    const uses = (i: Instance) => i.spec.template.artifact?.digest === digest || i.spec.evaluation?.baseline.digest === digest || i.spec.evaluation?.evalSet?.digest === digest;
+    const serves = (await this.store.list('Instance', { project })).items.some((i) => i.spec.node === node && uses(i));
     if (!serves) throw new ForbiddenError(`node "${node}" runs no instance of project "${project}" that serves ${digest}`, { details: [{ path: 'digest', message: 'not served on this node' }] });
   }
 
@@ -73,7 +75,7 @@ export class ModelArtifacts {
   async delete(caller: Caller | undefined, project: string, digest: string): Promise<{ deleted: boolean }> {
     checkAddress(project, digest);
     assertMayWrite(caller, [{ kind: 'Model', metadata: { project, name: 'artifact' } } as Model]);
-    const users = (await this.store.list('Model', { project })).items.filter((m) => m.spec.artifact.digest === digest).map((m) => m.metadata.name);
+    const users = (await this.store.list('Model', { project })).items.filter((m) => m.spec.artifact.digest === digest || m.spec.evaluation?.artifact.digest === digest).map((m) => m.metadata.name);
     if (users.length) {
       throw new ConflictError(`artifact ${digest} is the file of ${users.map((u) => `Model "${u}"`).join(', ')}: delete ${users.length > 1 ? 'those versions' : 'that version'} first`, { details: users.map((u) => ({ path: 'digest', message: `used by Model ${u}` })) });
     }

@@ -20,6 +20,7 @@ interface PushOptions {
   version?: string;
   project: string;
   classLabels?: string;
+  evalSet?: string;
   description?: string;
 }
 
@@ -37,6 +38,7 @@ export function registerModelCommands(program: Command): void {
     .option('--version <n>', 'the version number (default: one past the newest)')
     .option('-p, --project <project>', '', DEFAULT_PROJECT)
     .option('--class-labels <file>', 'class names, one per line, by output index')
+    .option('--eval-set <file>', 'the labelled evaluation set (GEVS, as gedge model train writes it) a gated rollout to this version is measured on')
     .option('--description <text>')
     .action(async (file: string, o: PushOptions, cmd: Command) => {
       const api = client(cmd.optsWithGlobals<Conn>());
@@ -44,23 +46,26 @@ export function registerModelCommands(program: Command): void {
       if (!nameSchema.safeParse(name).success) throw new CliError(`--name: "${name}" is not a model name (a lowercase DNS label: a-z, 0-9, "-")`);
       const version = o.version === undefined ? undefined : Number(o.version);
       if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new CliError(`--version: "${o.version}" is not a whole number from 1`);
-      const size = await stat(file).then(
-        (s) => s.size,
-        (e: NodeJS.ErrnoException) => {
-          throw new CliError(`${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-        },
-      );
       const classLabels = o.classLabels === undefined ? [] : (await readFile(o.classLabels, 'utf8')).split('\n').map((l) => l.trim()).filter(Boolean);
-      const digest = await sha256(file);
-      if (!(await api.hasArtifact(o.project, digest))) {
-        await api.uploadArtifact(o.project, digest, Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>, size);
-      }
+      const upload = async (path: string) => {
+        const size = await stat(path).then(
+          (s) => s.size,
+          (e: NodeJS.ErrnoException) => {
+            throw new CliError(`${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+          },
+        );
+        const digest = await sha256(path);
+        if (!(await api.hasArtifact(o.project, digest))) await api.uploadArtifact(o.project, digest, Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>, size);
+        return { digest, size };
+      };
+      const { digest, size } = await upload(file);
+      const evaluation = o.evalSet === undefined ? undefined : { artifact: await upload(o.evalSet) };
       const n = version ?? (await nextVersion(api, o.project, name));
       const obj: Model = {
         apiVersion: 'gedge.io/v1',
         kind: 'Model',
         metadata: { name: modelVersionName(name, n), project: o.project, labels: { 'gedge.io/model': name } },
-        spec: { model: name, version: n, format: 'onnx', artifact: { digest, size }, classLabels, description: o.description ?? '' },
+        spec: { model: name, version: n, format: 'onnx', artifact: { digest, size }, classLabels, description: o.description ?? '', ...(evaluation ? { evaluation } : {}) },
       };
       const [item] = await api.apply(JSON.stringify(obj));
       console.log(`model/${obj.metadata.name} ${item?.action ?? 'applied'} (${name} version ${n}, ${digest}, ${size} bytes)`);

@@ -1,0 +1,138 @@
+import type { EvaluationStatus, Instance, ModelGate } from '../../core/index.ts';
+import { durationMs } from '../../core/index.ts';
+import type { InferResponse } from './model-client.ts';
+
+/** What the center asks of a gated rollout's new model instance (Instance spec.evaluation). */
+export type GateSpec = NonNullable<Instance['spec']['evaluation']>;
+
+/** What the candidate's model server measured (GET /v2/models/{name}/evaluation; inference/evaluation.ts). */
+export interface MeasuredFigures {
+  rows?: number;
+  accuracy?: number;
+  baselineAccuracy?: number;
+  p99Ms?: number;
+  baselineP99Ms?: number;
+  error?: string;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(2)} %`;
+
+/** Why the figures fail the gate, or undefined when they pass it. */
+export function judge(f: MeasuredFigures, gate: ModelGate, baseline: string): string | undefined {
+  if (f.error) return `it could not be measured against ${baseline}: ${f.error}`;
+  if (f.accuracy !== undefined && f.baselineAccuracy !== undefined) {
+    const drop = (f.baselineAccuracy - f.accuracy) * 100;
+    if (drop > gate.accuracyTolerance) return `accuracy ${pct(f.accuracy)} on ${f.rows} labelled rows against ${pct(f.baselineAccuracy)} for ${baseline}: ${drop.toFixed(2)} points lower, more than the ${gate.accuracyTolerance} allowed`;
+  }
+  if (f.p99Ms !== undefined && gate.maxP99 !== undefined && f.p99Ms > durationMs(gate.maxP99)) return `p99 latency ${f.p99Ms} ms is above the bound of ${gate.maxP99}`;
+  if (f.p99Ms !== undefined && f.baselineP99Ms !== undefined && f.p99Ms > f.baselineP99Ms * gate.maxSlowdown) {
+    return `p99 latency ${f.p99Ms} ms against ${f.baselineP99Ms} ms for ${baseline}: ${(f.p99Ms / Math.max(f.baselineP99Ms, 1e-6)).toFixed(1)}x slower, more than the ${gate.maxSlowdown}x allowed`;
+  }
+  return undefined;
+}
+
+/** The top class of an answer's first output, row 0; undefined when it has none. */
+export function topClass(body: InferResponse | undefined): number | undefined {
+  const o = body?.outputs?.[0];
+  if (!o?.data?.length) return undefined;
+  const width = o.shape.at(-1) ?? o.data.length;
+  let best = 0;
+  for (let i = 1; i < Math.min(width, o.data.length); i++) if (o.data[i]! > o.data[best]!) best = i;
+  return best;
+}
+
+/**
+ * One gated model instance on this node, from measured to judged: the
+ * model server measures the candidate against the current version before
+ * it is ready (Evaluating); the agent judges the figures; with
+ * `shadowRequests`, live requests served by the current version on this
+ * node are mirrored to it and their top classes compared (Shadowing);
+ * then Passed (it may serve: the instance is reported ready) or Failed
+ * (it never serves; the center rolls the Service back). The agent
+ * reports the instance not ready until Passed.
+ */
+export class InstanceGate {
+  private state: EvaluationStatus;
+  private measuring = false;
+
+  constructor(
+    private readonly spec: GateSpec,
+    private readonly changed: (event?: { reason: string; message: string; type: 'Normal' | 'Warning' }) => void,
+  ) {
+    const b = spec.baseline;
+    this.state = { phase: 'Evaluating', baseline: { model: b.model, version: b.version }, rows: 0, accuracy: null, baselineAccuracy: null, p99Ms: null, baselineP99Ms: null, message: `measuring against ${this.baselineName}` };
+  }
+
+  get status(): EvaluationStatus {
+    return this.state;
+  }
+
+  get passed(): boolean {
+    return this.state.phase === 'Passed';
+  }
+
+  get shadowing(): boolean {
+    return this.state.phase === 'Shadowing';
+  }
+
+  private get baselineName(): string {
+    return `${this.spec.baseline.model} version ${this.spec.baseline.version}`;
+  }
+
+  /** The model server is ready, so it has measured: read and judge its figures once. `serving` says whether the current version serves live requests on this node (shadow needs them). */
+  async measured(read: () => Promise<MeasuredFigures>, serving: () => boolean): Promise<void> {
+    if (this.state.phase !== 'Evaluating' || this.measuring) return;
+    this.measuring = true;
+    let f: MeasuredFigures;
+    try {
+      f = await read();
+    } catch (e) {
+      f = { error: `its figures cannot be read: ${(e as Error).message}` };
+    } finally {
+      this.measuring = false;
+    }
+    const round = (v: number | undefined) => (v === undefined ? null : Math.round(v * 1e4) / 1e4);
+    this.state = { ...this.state, rows: f.rows ?? 0, accuracy: round(f.accuracy), baselineAccuracy: round(f.baselineAccuracy), p99Ms: f.p99Ms ?? null, baselineP99Ms: f.baselineP99Ms ?? null };
+    const why = judge(f, this.spec.gate, this.baselineName);
+    if (why) return this.fail(why);
+    const labelled = f.accuracy !== undefined ? `accuracy ${pct(f.accuracy)} against ${pct(f.baselineAccuracy!)} on ${f.rows} labelled rows, ` : 'no labelled evaluation set, ';
+    const measuredText = `${labelled}p99 ${f.p99Ms} ms against ${f.baselineP99Ms} ms`;
+    const wanted = this.spec.gate.shadowRequests;
+    if (wanted > 0 && serving()) {
+      this.state = { ...this.state, phase: 'Shadowing', shadow: { requests: 0, agreed: 0, wanted }, message: `${measuredText}; comparing ${wanted} live requests with ${this.baselineName}` };
+      return this.changed();
+    }
+    this.pass(`${measuredText}${wanted > 0 ? `; no live requests to ${this.baselineName} on this node to shadow` : ''}`);
+  }
+
+  /** A live request answered by the current version was answered by this one too: `agreed` when both gave the same top class. */
+  shadowed(agreed: boolean): void {
+    const s = this.state.shadow;
+    if (this.state.phase !== 'Shadowing' || !s) return;
+    const shadow = { ...s, requests: s.requests + 1, agreed: s.agreed + Number(agreed) };
+    this.state = { ...this.state, shadow };
+    if (shadow.requests < shadow.wanted) return this.changed();
+    const share = shadow.agreed / shadow.requests;
+    const text = `the top class agreed with ${this.baselineName} on ${shadow.agreed} of ${shadow.requests} live requests (${pct(share)})`;
+    if (share < this.spec.gate.minAgreement) return this.fail(`${text}, below the ${pct(this.spec.gate.minAgreement)} required`);
+    this.pass(`${this.state.message.split(';')[0]}; ${text}`);
+  }
+
+  /** The current version stopped serving on this node while shadowing: what was compared stands. */
+  noMoreTraffic(): void {
+    if (this.state.phase !== 'Shadowing') return;
+    const s = this.state.shadow!;
+    if (s.requests > 0 && s.agreed / s.requests < this.spec.gate.minAgreement) return this.fail(`the top class agreed with ${this.baselineName} on ${s.agreed} of ${s.requests} live requests before it stopped serving here`);
+    this.pass(`${this.state.message.split(';')[0]}; ${this.baselineName} stopped serving here after ${s.requests} shadowed requests`);
+  }
+
+  private pass(message: string): void {
+    this.state = { ...this.state, phase: 'Passed', message };
+    this.changed({ reason: 'ModelGatePassed', message: `passed its model gate: ${message}`, type: 'Normal' });
+  }
+
+  private fail(message: string): void {
+    this.state = { ...this.state, phase: 'Failed', message };
+    this.changed({ reason: 'ModelGateFailed', message: `failed its model gate: ${message}`, type: 'Warning' });
+  }
+}
