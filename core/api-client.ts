@@ -32,11 +32,13 @@ export interface TokenView {
   caPin?: string;
 }
 
-/** What the center knows of an uploaded model file. */
+/** What the center knows of an uploaded file: a model (its signature) or a labelled evaluation set (its shape). */
 export interface ArtifactFacts {
   digest: string;
   size: number;
-  signature: ModelSignature;
+  kind?: 'model' | 'eval-set';
+  signature?: ModelSignature;
+  evalSet?: { input: string; dims: number[]; rows: number; classes: number };
   uploadedAt: string;
 }
 

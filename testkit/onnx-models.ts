@@ -109,13 +109,13 @@ export function classifierVariant(file: Buffer, change: 'relabelled' | 'slower' 
   const graph = model.graph!;
   const F = onnx.TensorProto.DataType.FLOAT;
   const INT64 = onnx.TensorProto.DataType.INT64;
-  const out = graph.output[0]!.name!;
-  const input = graph.input[0]!.name!;
-  const classes = Number(graph.output[0]!.type!.tensorType!.shape!.dim!.at(-1)!.dimValue);
-  const features = Number(graph.input[0]!.type!.tensorType!.shape!.dim!.at(-1)!.dimValue);
+  const out = graph.output![0]!.name!;
+  const input = graph.input![0]!.name!;
+  const classes = Number(graph.output![0]!.type!.tensorType!.shape!.dim!.at(-1)!.dimValue);
+  const features = Number(graph.input![0]!.type!.tensorType!.shape!.dim!.at(-1)!.dimValue);
   const node = (opType: string, inputs: string[], output: string, attribute: ReturnType<typeof onnx.AttributeProto.create>[] = []) => onnx.NodeProto.create({ opType, input: inputs, output: [output], name: `variant-${output}`, attribute });
   const rename = () => {
-    for (const n of graph.node) n.output = n.output!.map((o) => (o === out ? `${out}-inner` : o));
+    for (const n of graph.node!) n.output = n.output!.map((o) => (o === out ? `${out}-inner` : o));
   };
   model.producerVersion = `${model.producerVersion ?? ''}+${change}`;
   if (change === 'relabelled') {

@@ -235,7 +235,8 @@ export class ServiceController implements Reconciler {
     const next = s.spec.template.artifact;
     const baseline = revisions.find((r) => r.revision === rollout?.stableRevision)?.template.artifact;
     if (!gate || !next || !baseline || baseline.digest === next.digest || s.spec.template.runtime !== 'model') return undefined;
-    const model = await this.reader.get('Model', projectOf(s), modelVersionName(next.model, next.version));
+    // From the store: the controllers' cache holds no Models, and this is read once a gated rollout step.
+    const model = await this.store.get('Model', projectOf(s), modelVersionName(next.model, next.version));
     const evalSet = model?.spec.evaluation?.artifact;
     return { baseline, ...(evalSet ? { evalSet } : {}), gate };
   }

@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, ConflictError, ForbiddenError, PayloadTooLargeError, RangeNotSatisfiableError, ValidationError, tlsFetch, type Model } from '../../core/index.ts';
+import { encodeEvalSet } from '../../core/eval-set.ts';
 import { REPO_ROOT, joinAsNode, removeDir, startCenterProcess, tinyClassifier, type CenterHandle } from '../../testkit/index.ts';
 
 const digestOf = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -123,6 +124,31 @@ describe('models and their artifacts', () => {
     assert.ok(err instanceof ValidationError && /answers 3 classes; give 3 labels or none/.test(err.message), String(err));
     assert.equal((await user.list('Model', { project: 'vision', selector: '' })).items.filter((m) => m.metadata.name.startsWith('five')).length, 0, 'refusals wrote nothing');
     assert.equal((await user.apply(model({})))[0]?.action, 'created');
+  });
+
+  test('a labelled evaluation set is checked at upload, must feed the model it ships with, and stays while a version names it', async () => {
+    const file = tinyClassifier({ seed: 8 });
+    const set = (dims: number[], classes = 3, input = 'x') => encodeEvalSet({ input, dims, rows: 2, classes, values: new Float32Array(2 * dims.reduce((a, b) => a * b, 1)), labels: Int32Array.from([0, classes - 1]) });
+    const [good, wide, named] = [set([4]), set([5]), set([4], 3, 'image')];
+    const broken = Buffer.concat([good.subarray(0, good.length - 4), Buffer.from([9, 0, 0, 0])]);
+    const err = await user.uploadArtifact('vision', digestOf(broken), broken, broken.length).catch((e: unknown) => e);
+    assert.ok(err instanceof ValidationError && /not an evaluation set gedge reads: row 1's label 9 is not a class from 0 to 2/.test(err.message), String(err));
+    for (const b of [file, wide, named]) await user.uploadArtifact('vision', digestOf(b), b, b.length);
+    const facts = await user.uploadArtifact('vision', digestOf(good), good, good.length);
+    assert.deepEqual([facts.kind, facts.evalSet], ['eval-set', { input: 'x', dims: [4], rows: 2, classes: 3 }]);
+
+    const model = (artifact: Buffer, evalSet?: Buffer) => JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Model', metadata: { name: 'eight-v1', project: 'vision' }, spec: { model: 'eight', version: 1, artifact: { digest: digestOf(artifact), size: artifact.length }, ...(evalSet ? { evaluation: { artifact: { digest: digestOf(evalSet), size: evalSet.length } } } : {}) } });
+    const refused = async (body: string, why: RegExp) => {
+      const e = await user.apply(body).catch((x: unknown) => x);
+      assert.ok(e instanceof ValidationError && why.test(e.message), String(e));
+    };
+    await refused(model(good), /is an evaluation set, not a model file/);
+    await refused(model(file, file), /is a model file, not an evaluation set/);
+    await refused(model(file, wide), /rows feed "x" FP32\[5\]; the model takes x:FP32\[-1,4\]/);
+    await refused(model(file, named), /rows feed "image" FP32\[4\]/);
+    assert.equal((await user.apply(model(file, good)))[0]?.action, 'created');
+    const inUse = await user.deleteArtifact('vision', digestOf(good)).catch((e: unknown) => e);
+    assert.ok(inUse instanceof ConflictError && /is the file of Model "eight-v1"/.test(inUse.message), String(inUse));
   });
 
   test('a version never changes its file, and a file a version uses cannot be deleted until the version is', async () => {

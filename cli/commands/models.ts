@@ -17,7 +17,7 @@ interface Conn {
 
 interface PushOptions {
   name?: string;
-  version?: string;
+  modelVersion?: string;
   project: string;
   classLabels?: string;
   evalSet?: string;
@@ -35,7 +35,7 @@ export function registerModelCommands(program: Command): void {
     .description('upload an ONNX model file and make it a version of a model (the next one unless --version)')
     .argument('<file>', 'the .onnx file')
     .option('--name <model>', "the model's name (default: the file's name without .onnx)")
-    .option('--version <n>', 'the version number (default: one past the newest)')
+    .option('--model-version <n>', "the version number (default: one past the newest; gedge --version is the CLI's own)")
     .option('-p, --project <project>', '', DEFAULT_PROJECT)
     .option('--class-labels <file>', 'class names, one per line, by output index')
     .option('--eval-set <file>', 'the labelled evaluation set (GEVS, as gedge model train writes it) a gated rollout to this version is measured on')
@@ -44,8 +44,8 @@ export function registerModelCommands(program: Command): void {
       const api = client(cmd.optsWithGlobals<Conn>());
       const name = o.name ?? basename(file).replace(/\.onnx$/i, '').toLowerCase();
       if (!nameSchema.safeParse(name).success) throw new CliError(`--name: "${name}" is not a model name (a lowercase DNS label: a-z, 0-9, "-")`);
-      const version = o.version === undefined ? undefined : Number(o.version);
-      if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new CliError(`--version: "${o.version}" is not a whole number from 1`);
+      const version = o.modelVersion === undefined ? undefined : Number(o.modelVersion);
+      if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new CliError(`--model-version: "${o.modelVersion}" is not a whole number from 1`);
       const classLabels = o.classLabels === undefined ? [] : (await readFile(o.classLabels, 'utf8')).split('\n').map((l) => l.trim()).filter(Boolean);
       const upload = async (path: string) => {
         const size = await stat(path).then(
