@@ -1,51 +1,40 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient, waitFor, type Node } from '../core/index.ts';
-import { CITY_PROJECT, Wan, deploySmartCity, type Outage, type WanDelays } from '../sim/index.ts';
+import { Wan } from '../sim/index.ts';
 import { saveContext } from './config.ts';
 import { gedgeArgv } from './launch.ts';
+import { SCENARIOS, type UpOptions } from './scenarios.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CITY = join(ROOT, 'examples', 'smart-city');
-
-/** One agent per site; those with a broker listen on the center's port + `mqtt` when that is free. */
-const AGENTS: { name: string; site: string; tier: 'cloud' | 'region' | 'edge'; mqtt?: number }[] = [
-  { name: 'cloud-1', site: 'cloud', tier: 'cloud', mqtt: 1 },
-  { name: 'region-1', site: 'region-gangnam', tier: 'region' },
-  ...['a', 'b', 'c', 'd'].map((x, k) => ({ name: `edge-${x}-1`, site: `edge-${x}`, tier: 'edge' as const, mqtt: 2 + k })),
-];
-
-export interface UpOptions {
-  dataDir: string;
-  port: number;
-  wan: WanDelays;
-  outage?: Outage;
-  /** Traffic simulator scale; devices 0 runs no simulator. */
-  devices: number;
-  rate: number;
-}
 
 /**
- * `gedge up` (= `npm start`): the smart-city scenario on one machine. A
- * center and six agents (cloud, a region, four edges) as separate processes,
- * each with its own data dir under --data-dir, the WAN between them emulated
- * on loopback, examples/smart-city deployed, the traffic simulator driving
- * 200 devices, and the hello example. A second run resumes from the same
- * state; Ctrl-C stops it all.
+ * `gedge up` (= `npm start`): a scenario on one machine (cli/scenarios.ts).
+ * The smart city by default: a center and six agents (cloud, a region, four
+ * edges) as separate processes, each with its own data dir under
+ * --data-dir, the WAN between them emulated on loopback, examples/smart-city
+ * deployed, the traffic simulator driving 200 devices, and the hello
+ * example; or the smart airport (`--scenario airport`). A second run
+ * resumes from the same state; Ctrl-C stops it all.
  */
 export async function runUp(o: UpOptions): Promise<void> {
+  const scenario = SCENARIOS[o.scenario];
+  const AGENTS = scenario.agents;
   const dir = resolve(o.dataDir);
   mkdirSync(join(dir, 'logs'), { recursive: true });
+  // Workloads run as their projects' users and must pass through to what their agent gives them (model files, volumes).
+  mkdirSync(join(dir, 'agents'), { recursive: true });
+  chmodSync(join(dir, 'agents'), 0o711);
   // The browser's listener (plain HTTP, loopback only) keeps the well-known port; the HTTPS one, for agents and tools, takes any.
   const port = (await portFree(o.port)) ? o.port : 0;
   const tokenFile = join(dir, 'admin.token');
   const children: ChildProcess[] = [];
   let stopping = false;
   /** What stopAll stops, as it comes up. */
-  const parts: { wan?: Wan; sim?: ChildProcess; ticker?: NodeJS.Timeout } = {};
+  const parts: { wan?: Wan; sim?: ChildProcess; ticker?: NodeJS.Timeout; cancel?: () => void } = {};
 
   // The center runs in the cloud site, so agents' round trips to it measure their links to the cloud.
   const center = launch('center', ['center', '--data-dir', join(dir, 'center'), '--port', '0', '--local-listen', `127.0.0.1:${port}`, '--site', 'cloud', '--admin-token-file', tokenFile], dir);
@@ -54,6 +43,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearInterval(parts.ticker);
+    parts.cancel?.();
     console.log('\nstopping the simulator, agents and center…');
     // The simulator first: it revokes its devices' credentials through the center.
     if (parts.sim) await stopChild(parts.sim);
@@ -77,7 +67,7 @@ export async function runUp(o: UpOptions): Promise<void> {
   const caFile = join(dir, 'center', 'pki', 'ca.crt');
   const ca = readFileSync(caFile, 'utf8');
   const api = new ApiClient(url, token, ca);
-  await api.apply(readFileSync(join(CITY, 'sites.yaml'), 'utf8'));
+  await api.apply(readFileSync(scenario.sitesFile, 'utf8'));
   const wan = (parts.wan = new Wan(Number(new URL(url).port), o.wan));
 
   const brokers = new Map<string, number>();
@@ -101,66 +91,27 @@ export async function runUp(o: UpOptions): Promise<void> {
     const nodes = (await api.list<Node>('Node')).items;
     return AGENTS.every((a) => nodes.some((n) => n.metadata.name === a.name && n.status?.phase === 'Ready')) || undefined;
   }, 60_000, 'the agents to be Ready', 200);
-  const edges = AGENTS.filter((a) => a.tier === 'edge');
-  const edgeBrokers: Record<string, string> = {};
-  for (const e of edges) edgeBrokers[e.site] = await wan.brokerAddress(e.site, 'edge', brokers.get(e.site)!);
-  const city = await deploySmartCity(api, { manifestsDir: CITY, cloudBroker: `127.0.0.1:${brokers.get('cloud')}`, edgeBrokers, tls: true });
-  await api.apply(readFileSync(join(ROOT, 'examples', 'hello', 'service.yaml'), 'utf8'));
+  const deployed = await scenario.deploy({ api, wan, brokers, caFile, o });
   const configFile = saveContext('gedge-up', { server: url, token, ca });
-  // Its own process, like a real fleet of devices: its timing is not the agents' nor the WAN emulator's.
-  const simArgs = ['sim', 'traffic', '-p', CITY_PROJECT, '--sites', city.edges.join(','), '--devices', String(o.devices), '--rate', String(o.rate), '--stats-every', '10s'];
-  const sim = (parts.sim = o.devices > 0 ? launch('sim', simArgs, dir, { GEDGE_SERVER: url, GEDGE_TOKEN: token, GEDGE_CA_FILE: caFile }) : undefined);
+  parts.sim = deployed.sim ? launch('sim', deployed.sim, dir, { GEDGE_SERVER: url, GEDGE_TOKEN: token, GEDGE_CA_FILE: caFile }) : undefined;
 
   console.log(`
-gedge is up: the smart-city scenario (examples/smart-city, README "Five-minute tour").
-  Dashboard:    ${localUrl}/#/scenario   (sign in with the admin token; plain HTTP on loopback only, docs/security.md)
+gedge is up: ${scenario.description}.
+  Dashboard:    ${localUrl}/#/${deployed.page}   (sign in with the admin token; plain HTTP on loopback only, docs/security.md)
   API:          ${url}/api/v1   (HTTPS, CA pin ${caPin}; OpenAPI: ${url}/api/v1/openapi.json)
   Admin token:  ${token}
   CLI config:   ${configFile}
   State, logs:  ${dir}
 
-  Sites:        cloud <- ${o.wan.regionCloudMs} ms -> region-gangnam <- ${o.wan.edgeRegionMs} ms -> ${city.edges.join(', ')}   (one way)
-  Devices:      ${sim ? `${o.devices} simulated (${o.rate} msg/s each, logs/sim.log); ` : ''}${[...brokers].map(([s, p]) => `${s} mqtts://127.0.0.1:${p}`).join(', ')} (CA ${caFile})
-  Control:      the edges decide their lights; ${city.cloudControlled.join(', ')} of every edge is decided through the cloud, for comparison
-
-Try:
-  npx gedge get rules -p city
-  npx gedge describe rule signal-timing -p city
-  npx gedge messages city-view -p city
-  npx gedge get nodes
+${deployed.banner.join('\n')}
 `);
   if (o.outage) {
     const out = o.outage;
     wan.schedule(out, (what) => console.log(what === 'cut' ? `outage: ${out.site} cut off from the cloud for ${out.durationMs / 1000} s` : `outage: ${out.site} reconnected; its uplink catches up`));
     console.log(`outage planned: ${out.site} in ${out.afterMs / 1000} s, for ${out.durationMs / 1000} s`);
   }
-  const edgeSites = new Set(city.edges);
-  parts.ticker = setInterval(() => void printStatus(api, edgeSites, wan).catch(() => {}), 10_000);
-}
-
-/**
- * Every 10 s: the control-loop latency both ways, as the edges measured it
- * (route city-stats: their latest 5 s window), and what each edge holds back.
- */
-async function printStatus(api: ApiClient, edges: Set<string>, wan: Wan): Promise<void> {
-  const [nodes, stats] = await Promise.all([api.list<Node>('Node'), api.messages(CITY_PROJECT, 'city-stats', { limit: 200 })]);
-  const latest = new Map<string, { p50: number; p99: number; windowEnd: number }>();
-  for (const m of stats.items) {
-    if (!m.topic.endsWith('/latency') || m.encoding !== 'utf8') continue;
-    const r = JSON.parse(m.payload) as { site: string; via: string; p50: number; p99: number; windowEnd: number };
-    const key = `${r.via}/${r.site}`;
-    if ((latest.get(key)?.windowEnd ?? 0) <= r.windowEnd) latest.set(key, r);
-  }
-  const lat = (via: string) => {
-    const rows = [...latest].filter(([k]) => k.startsWith(`${via}/`)).map(([, r]) => r);
-    if (!rows.length) return 'no commands yet';
-    const p50 = rows.map((r) => r.p50).sort((a, b) => a - b)[Math.floor(rows.length / 2)]!;
-    return `p50 ${p50.toFixed(1)} / p99 ${Math.max(...rows.map((r) => r.p99)).toFixed(1)} ms`;
-  };
-  const held = nodes.items
-    .filter((n) => edges.has(n.spec.site))
-    .map((n) => `${n.spec.site}${wan.isCut(n.spec.site) ? ' (cut off)' : ''} ${n.status?.uplink?.depthMessages ?? 0}/${n.status?.uplink?.peakDepthMessages ?? 0}`);
-  console.log(`control loop: edge ${lat('edge')}, cloud ${lat('cloud')} | uplink buffered now/max: ${held.join(', ')}`);
+  parts.cancel = deployed.later?.((line) => console.log(line));
+  parts.ticker = setInterval(() => void deployed.status().then((line) => console.log(line), () => {}), 10_000);
 }
 
 function launch(name: string, args: string[], dir: string, env: Record<string, string> = {}): ChildProcess {

@@ -14,3 +14,5 @@ export * from './errors.ts';
 export { CITY_PROJECT, deploySmartCity, type SmartCityDeployment, type SmartCityOptions } from './scenario/smart-city.ts';
 export { DEFAULT_WAN, Wan, parseOutage, type Outage, type WanDelays } from './scenario/wan.ts';
 export { LinkEmulator, type LinkEvent, type LinkOptions } from './net/link-emulator.ts';
+export { AIRPORT_PROJECT, deployAirport, rollToExit2, type AirportOptions } from './scenario/airport.ts';
+export { CCTV_CREDENTIAL_DESCRIPTION, startCctvSim, type CctvSim, type CctvSimOptions, type CctvStats } from './cctv/cctv-sim.ts';

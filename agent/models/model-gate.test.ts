@@ -11,6 +11,7 @@ test('the gate judges accuracy against the tolerance, and p99 against the bound 
   assert.equal(judge(figures, gate(), 'v1'), undefined);
   assert.match(judge({ ...figures, accuracy: 0.1 }, gate(), 'v1')!, /accuracy 10.00 % on 1000 labelled rows against 87.50 % for v1: 77.50 points lower, more than the 1 allowed/);
   assert.equal(judge({ ...figures, accuracy: 0.86 }, gate({ accuracyTolerance: 2 }), 'v1'), undefined);
+  assert.equal(judge({ ...figures, accuracy: 0.871, baselineAccuracy: 0.881 }, gate(), 'v1'), undefined, 'a drop of exactly the tolerance passes (no float residue)');
   assert.match(judge({ ...figures, p99Ms: 0.4 }, gate(), 'v1')!, /0.4 ms against 0.15 ms for v1: 2.7x slower, more than the 2x allowed/);
   assert.equal(judge({ ...figures, p99Ms: 0.4 }, gate({ maxSlowdown: 3 }), 'v1'), undefined);
   assert.match(judge({ ...figures, p99Ms: 2, baselineP99Ms: 1.5 }, gate({ maxP99: '1ms' }), 'v1')!, /p99 latency 2 ms is above the bound of 1ms/);

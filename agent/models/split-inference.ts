@@ -127,8 +127,7 @@ export function nodeModels(endpoint: NodeModels['endpoint'], split: SplitInferen
   return {
     endpoint,
     infer: async (project, at, body, timeoutMs) => {
-      if (at.split) return split.infer(project, { ...at, split: at.split }, body, timeoutMs);
-      const res = await postInfer(at, body, timeoutMs);
+      const res = at.split ? await split.infer(project, { ...at, split: at.split }, body, timeoutMs) : await postInfer(at, body, timeoutMs);
       // A gated rollout's candidate on this node may compare its answer with this one.
       if (res.status === 200) shadow?.(project, at, body, res.body);
       return res;

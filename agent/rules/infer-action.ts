@@ -12,6 +12,10 @@ export interface InferenceAnswer {
   class?: number;
   label?: string;
   score?: number;
+  /** A split head's answer: where the row was answered (the edge's exit, the cloud's tail, or the exit because the tail was unreachable). */
+  exit?: 'edge' | 'cloud' | 'fallback';
+  /** How long the answer took, milliseconds (for a split head, the tail's round trip included). */
+  ms: number;
 }
 
 /** A row that can never be inferred (its field holds no numbers, its shape does not fit): retrying cannot help. */
@@ -31,11 +35,15 @@ export async function inferRow(a: Infer, project: string, row: Row, models: Node
   if (!values) throw new UnfitRowError(`field "${a.from}" of the row holds no numbers`);
   const shape = a.shape ?? fitShape(input.shape, values.length);
   if (!shape) throw new UnfitRowError(`${values.length} values do not fit input "${input.name}" of shape [${input.shape.join(',')}]`);
+  const started = performance.now();
   const res = await models.infer(project, at, JSON.stringify({ inputs: [{ name: input.name, shape, datatype: input.datatype, data: values }] }), 10_000);
+  const ms = Math.round((performance.now() - started) * 1000) / 1000;
   const body = res.body;
   if (res.status === 400) throw new UnfitRowError(body.error ?? 'the model refused the row');
   if (res.status !== 200 || !body.outputs) throw new Error(`model "${at.model}": HTTP ${res.status}${body.error ? `: ${body.error}` : ''}`);
-  const answer: InferenceAnswer = { model: at.model, version: body.model_version ?? '', outputs: Object.fromEntries(body.outputs.map((o) => [o.name, o.data])) };
+  const answer: InferenceAnswer = { model: at.model, version: body.model_version ?? '', outputs: Object.fromEntries(body.outputs.map((o) => [o.name, o.data])), ms };
+  const exit = (body.parameters?.split as { exits?: unknown[] } | undefined)?.exits?.[0];
+  if (exit === 'edge' || exit === 'cloud' || exit === 'fallback') answer.exit = exit;
   if (body.outputs.length === 1 && body.outputs[0]!.data.length > 1) {
     const scores = body.outputs[0]!.data;
     const top = scores.reduce((best, v, i) => (v > scores[best]! ? i : best), 0);

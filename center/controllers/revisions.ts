@@ -22,6 +22,6 @@ export function withCurrentRevision(service: Service, hash: string, now: string)
 /** A one-line summary of what a revision runs, for events and history. */
 export function describeRevision(r: Pick<Revision, 'template'>): string {
   const t = r.template;
-  const what = t.runtime === 'container' ? `image ${t.image}` : `command ${t.command.join(' ')}`;
+  const what = t.runtime === 'container' ? `image ${t.image}` : t.runtime === 'model' ? `model ${t.model ?? t.artifact?.model ?? '?'}${t.split ? `, split to ${t.split.tail}` : ''}` : `command ${t.command.join(' ')}`;
   return what.length > 120 ? `${what.slice(0, 117)}...` : what;
 }

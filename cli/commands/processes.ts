@@ -169,18 +169,34 @@ export function registerProcessCommands(program: Command): void {
 
   program
     .command('up')
-    .description('all in one, the smart-city scenario: a center, agents for a cloud, a region and four edge sites with WAN delay between them, examples/smart-city, the traffic simulator and the hello example')
-    .option('--data-dir <dir>', 'state of every part', './.gedge')
+    .description('all in one, a scenario: the smart city (default: a center, agents for a cloud, a region and four edge sites with WAN delay between them, examples/smart-city, the traffic simulator and the hello example) or the smart airport (--scenario airport: CCTV cameras, a split network at two terminals and the cloud, a gated model rollout)')
+    .addOption(new Option('--scenario <name>', 'which scenario').choices(['city', 'airport']).default('city'))
+    .option('--data-dir <dir>', 'state of every part (default ./.gedge, ./.gedge-airport for the airport)')
     .option('--port <port>', 'center port (falls back to a free one if taken)', int, 7380)
     .option('--edge-region-delay <duration>', 'one-way WAN delay between an edge site and its region', '5ms')
     .option('--region-cloud-delay <duration>', 'one-way WAN delay between the region and the cloud', '20ms')
     .option('--outage <site:duration[@after]>', 'cut an edge site off from the cloud for a while, e.g. edge-b:30s (30 s after the start) or edge-b:30s@2m')
-    .option('--devices <n>', 'simulated traffic devices (0: no simulator)', int, 200)
-    .option('--rate <n>', 'messages per second of each simulated sensor', Number, 10)
-    .action(async (o: { dataDir: string; port: number; edgeRegionDelay: string; regionCloudDelay: string; outage?: string; devices: number; rate: number }) => {
+    .option('--devices <n>', 'city: simulated traffic devices (0: no simulator)', int, 200)
+    .option('--rate <n>', 'city: messages per second of each simulated sensor', Number, 10)
+    .option('--cameras <n>', 'airport: cameras a terminal (0: no simulator)', int, 4)
+    .option('--fps <n>', 'airport: frames per second of each camera', Number, 2)
+    .option('--rollout-after <duration>', 'airport: start the gated model rollout this long after the start (0: never)', '60s')
+    .action(async (o: { scenario: 'city' | 'airport'; dataDir?: string; port: number; edgeRegionDelay: string; regionCloudDelay: string; outage?: string; devices: number; rate: number; cameras: number; fps: number; rolloutAfter: string }) => {
       const [{ runUp }, { parseDuration, parseOutage }] = await Promise.all([import('../up.ts'), import('../../sim/index.ts')]);
       const wan = { edgeRegionMs: parseDuration(o.edgeRegionDelay, '--edge-region-delay'), regionCloudMs: parseDuration(o.regionCloudDelay, '--region-cloud-delay') };
-      await runUp({ dataDir: o.dataDir, port: o.port, wan, outage: o.outage ? parseOutage(o.outage) : undefined, devices: o.devices, rate: o.rate });
+      if (!(o.fps > 0 && o.fps <= 100)) throw new CliError(`--fps: ${o.fps} is not a number above 0 and at most 100`);
+      await runUp({
+        scenario: o.scenario,
+        dataDir: o.dataDir ?? (o.scenario === 'city' ? './.gedge' : `./.gedge-${o.scenario}`),
+        port: o.port,
+        wan,
+        outage: o.outage ? parseOutage(o.outage) : undefined,
+        devices: o.devices,
+        rate: o.rate,
+        cameras: o.cameras,
+        fps: o.fps,
+        rolloutAfterMs: parseDuration(o.rolloutAfter, '--rollout-after'),
+      });
     });
 }
 

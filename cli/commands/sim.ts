@@ -24,6 +24,7 @@ interface TrafficFlags {
 /** sim traffic: the smart-city traffic simulator (sim/), against the center and edges the CLI is logged in to. */
 export function registerSimCommands(program: Command): void {
   const sim = program.command('sim').description('simulators that drive the platform with real devices');
+  registerCctv(sim);
   sim
     .command('traffic')
     .description('smart-city traffic: loop detectors, cameras and traffic lights as MQTT devices on the edge brokers (needs an admin token: it provisions)')
@@ -71,6 +72,42 @@ export function registerSimCommands(program: Command): void {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       console.log(json ? JSON.stringify({ final: true, ...final }) : formatSummary(final));
+    });
+}
+
+/** sim cctv: the airport's cameras (sim/cctv), publishing Fashion-MNIST test frames to their terminal's edge broker. */
+function registerCctv(sim: Command): void {
+  sim
+    .command('cctv')
+    .description("smart-airport CCTV: cameras as MQTT devices on the terminals' edge brokers, publishing Fashion-MNIST test frames with their true class (needs an admin token: it provisions; needs Debian's dataset-fashion-mnist)")
+    .option('-p, --project <project>', 'project (the airport scenario deploys it)', 'airport')
+    .requiredOption('--sites <sites>', 'edge sites, comma separated')
+    .option('--cameras <n>', 'cameras per site', '4')
+    .option('--fps <n>', 'frames a second, each camera', '2')
+    .option('--stats-every <duration>', 'print frames sent this often (0: never)', '10s')
+    .action(async (f: { project: string; sites: string; cameras: string; fps: string; statsEvery: string }, cmd: Command) => {
+      const { startCctvSim, parseDuration } = await import('../../sim/index.ts');
+      const every = parseDuration(f.statsEvery, '--stats-every');
+      const run = await startCctvSim({
+        api: client(cmd.optsWithGlobals<Conn>()),
+        project: f.project,
+        sites: f.sites.split(',').map((s) => s.trim()).filter(Boolean),
+        cameras: number(f.cameras, '--cameras'),
+        fps: number(f.fps, '--fps'),
+        log: (line) => console.error(line),
+      });
+      const ticker = every > 0 ? setInterval(() => console.log(JSON.stringify(run.stats())), every) : undefined;
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          clearInterval(ticker);
+          void run.stop().then((final) => {
+            console.log(JSON.stringify({ final: true, ...final }));
+            resolve();
+          });
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
     });
 }
 

@@ -4,10 +4,12 @@ import type { ApiError } from '../api.ts';
 import { useI18n, type MessageKey } from '../i18n/index.ts';
 
 /** Phases and states mapped to a tone: the colour is a hint, the text says it. */
-const TONES: Record<string, 'ok' | 'warn' | 'bad' | 'idle'> = {
+const TONES: Record<string, 'ok' | 'warn' | 'bad' | 'idle' | 'info'> = {
   Ready: 'ok', Running: 'ok', Up: 'ok', Succeeded: 'ok', Complete: 'ok', Available: 'ok', connected: 'ok',
   Pending: 'idle', Starting: 'idle', Paused: 'idle', Progressing: 'idle', Stale: 'warn', Unknown: 'warn', Normal: 'idle',
   NotReady: 'bad', Failed: 'bad', Down: 'bad', RolledBack: 'warn', Warning: 'warn', disconnected: 'idle',
+  // A new model version's evaluation (instance status.evaluation).
+  Evaluating: 'info', Shadowing: 'info', Passed: 'ok',
 };
 
 export function Badge({ value, label }: { value: string; label?: string }) {

@@ -88,7 +88,8 @@ export function RolloutCard({ svc }: { svc: Service }) {
   );
 }
 
-function SiteProgress({ sites }: { sites: { site: string; updated: number; total: number; done: boolean }[] }) {
+/** Each site's rollout progress, in rollout order. */
+export function SiteProgress({ sites }: { sites: { site: string; updated: number; total: number; done: boolean }[] }) {
   const { t } = useI18n();
   return (
     <table>
@@ -102,7 +103,7 @@ function SiteProgress({ sites }: { sites: { site: string; updated: number; total
       </thead>
       <tbody>
         {sites.map((s) => (
-          <tr key={s.site}>
+          <tr key={s.site} data-rollout-site={s.site} data-updated={s.updated} data-total={s.total} data-done={String(s.done)}>
             <td>{s.site}</td>
             <td>
               <progress max={Math.max(1, s.total)} value={s.updated} aria-label={t('workloads.rollout.siteProgress', { site: s.site })} /> {s.updated}/{s.total}

@@ -1,6 +1,7 @@
 import type { JSX } from 'preact';
 import { Overview } from './overview.tsx';
 import { Scenario } from './scenario.tsx';
+import { Airport } from './airport.tsx';
 import { Topology } from './topology.tsx';
 import { NodeDetail, Nodes } from './nodes.tsx';
 import { ServiceDetail, Services } from './services.tsx';
@@ -22,6 +23,7 @@ export interface PageDef {
 export const PAGES: PageDef[] = [
   { path: 'overview', nav: 'overview', render: () => <Overview /> },
   { path: 'scenario', nav: 'scenario', render: () => <Scenario /> },
+  { path: 'airport', nav: 'airport', render: () => <Airport /> },
   { path: 'topology', nav: 'topology', render: (r) => <Topology site={r[1]} /> },
   { path: 'nodes', nav: 'nodes', render: (r) => (r[1] ? <NodeDetail name={r[1]} /> : <Nodes />) },
   { path: 'services', nav: 'services', render: (r) => (r[1] && r[2] ? <ServiceDetail project={r[1]} name={r[2]} /> : <Services />) },
