@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { workloadTemplateSchema, type WorkloadTemplate } from '../../core/index.ts';
@@ -10,79 +11,66 @@ import { ModelCache } from '../models/model-cache.ts';
 import { StartFailedError } from './errors.ts';
 import { ModelRuntime } from './model-runtime.ts';
 import { ProcessRuntime } from './process-runtime.ts';
+import { lifecycleContract } from './runtime-contract.ts';
 import type { Execution, RunSpec } from './runtime.ts';
-import { isAlive, makeTempDir, readAll, waitFor } from './test-helpers.ts';
+import { makeTempDir, waitFor } from './test-helpers.ts';
 
 const file = tinyClassifier({ seed: 31 });
 const digest = `sha256:${createHash('sha256').update(file).digest('hex')}`;
+const other = tinyClassifier({ seed: 32 });
+const missing = { digest: `sha256:${createHash('sha256').update(other).digest('hex')}`, size: other.length };
+
+/** A node's model cache holding the tiny classifier, the center unreachable (its fetch fails), as on an edge offline. */
+const cacheDir = mkdtempSync(join(tmpdir(), 'gedge-model-cache-'));
+mkdirSync(join(cacheDir, 'default'), { recursive: true });
+writeFileSync(join(cacheDir, 'default', digest.slice('sha256:'.length)), file);
+const offline = () => Promise.reject(new Error('connect ECONNREFUSED (the center is unreachable)'));
+const modelRuntime = () => new ModelRuntime(new ProcessRuntime(), new ModelCache(cacheDir, offline, pino({ level: 'silent' })));
+after(() => rmSync(cacheDir, { recursive: true, force: true }));
+
+async function modelSpec(root: string, id: string, env: Record<string, string>, ref: { digest: string; size: number } = { digest, size: file.length }): Promise<RunSpec> {
+  const template: WorkloadTemplate = workloadTemplateSchema.parse({ runtime: 'model', model: 'tiny-v1', ports: [{ name: 'http' }], artifact: { ...ref, model: 'tiny', version: 1 } });
+  return { id, project: 'default', template, env, logDir: join(root, id), ports: { http: await freePort() }, volumes: {} };
+}
 
 /**
- * What the Runtime contract asks, for `runtime: model`, whose workload is
- * always gedge's model server: it starts and serves, its output is in the
- * instance's log, stop ends it (SIGTERM first), a start that cannot get its
- * model fails with StartFailedError, exec runs in its environment, and reap
- * ends one a crashed agent left. The file is in the node's cache and the
- * center is unreachable (the cache's fetch fails), as on an edge offline.
+ * The shared contract's lifecycle for `runtime: model`, whose workload is
+ * always gedge's model server: it starts and logs that it serves, stop ends
+ * it (a clean exit on SIGTERM), a model it cannot get is a StartFailedError,
+ * exec runs in its environment, reap ends one a crashed agent left.
  */
+lifecycleContract('model', modelRuntime, {
+  running: (root, id, env) => modelSpec(root, id, env),
+  marker: /"msg":"serving","model":"tiny","version":"1"/,
+  broken: (root, id) => modelSpec(root, id, {}, missing),
+  stopped: { code: 0, signal: null },
+});
+
+/** What only the model runtime does: serve the model over the Open Inference Protocol, and say which model it could not get. */
 describe('model runtime', () => {
   let root: string;
   let cleanup: () => Promise<void>;
-  let runtime: ModelRuntime;
   const running: Execution[] = [];
-  let seq = 0;
-
-  before(async () => {
-    ({ dir: root, cleanup } = await makeTempDir('gedge-model-runtime-'));
-    mkdirSync(join(root, 'models', 'default'), { recursive: true });
-    writeFileSync(join(root, 'models', 'default', digest.slice('sha256:'.length)), file);
-    const offline = () => Promise.reject(new Error('connect ECONNREFUSED (the center is unreachable)'));
-    runtime = new ModelRuntime(new ProcessRuntime(), new ModelCache(join(root, 'models'), offline, pino({ level: 'silent' })));
-  });
+  before(async () => ({ dir: root, cleanup } = await makeTempDir('gedge-model-runtime-')));
   after(async () => {
     await Promise.all(running.splice(0).map((e) => e.stop(0)));
     await cleanup();
   });
 
-  async function specFor(ref: { digest: string; size: number } = { digest, size: file.length }, env: Record<string, string> = {}): Promise<RunSpec> {
-    seq++;
-    const template: WorkloadTemplate = workloadTemplateSchema.parse({ runtime: 'model', model: 'tiny-v1', ports: [{ name: 'http' }], artifact: { ...ref, model: 'tiny', version: 1 } });
-    return { id: `default.model-${seq}`, project: 'default', template, env, logDir: join(root, `instance-${seq}`), ports: { http: await freePort() }, volumes: {} };
-  }
-  const ready = async (port: number) => (await fetch(`http://127.0.0.1:${port}/v2/health/ready`).catch(() => undefined))?.status === 200;
-
-  it('serves the model from the cache, logs that it does, and stops on SIGTERM', async () => {
-    const spec = await specFor();
-    const execution = await runtime.start(spec);
-    running.push(execution);
-    assert.equal(typeof execution.pid, 'number');
-    await waitFor(() => ready(spec.ports.http!), 30_000, 'the model server ready');
-    // The server is ready a moment before its serving line reaches the log file: wait for the line.
-    await waitFor(async () => /"msg":"serving","model":"tiny","version":"1"/.test(await readAll(runtime, spec.logDir)), 10_000, 'the serving line in the log');
-    assert.deepEqual(await execution.stop(10_000), { code: 0, signal: null }, 'a clean exit on SIGTERM, within the grace');
+  it('serves the model from the cache over the Open Inference Protocol', async () => {
+    const spec = await modelSpec(root, 'default.model-1', {});
+    running.push(await modelRuntime().start(spec));
+    const port = spec.ports.http!;
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/v2/health/ready`).catch(() => undefined))?.status === 200, 30_000, 'the model server ready');
+    const res = await fetch(`http://127.0.0.1:${port}/v2/models/tiny/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }) });
+    assert.equal(res.status, 200);
+    const out = ((await res.json()) as { outputs: { data: number[] }[] }).outputs[0]!.data;
+    assert.ok(Math.abs(out.reduce((a, b) => a + b, 0) - 1) < 1e-5, 'softmax sums to 1');
   });
 
   it('a model it cannot get is a StartFailedError naming the model', async () => {
-    const other = tinyClassifier({ seed: 32 });
-    const err = await runtime.start(await specFor({ digest: `sha256:${createHash('sha256').update(other).digest('hex')}`, size: other.length })).catch((e: unknown) => e);
+    const err = await modelRuntime().start(await modelSpec(root, 'default.model-2', {}, missing)).catch((e: unknown) => e);
     assert.ok(err instanceof StartFailedError, String(err));
     assert.match(err.message, /cannot get model tiny version 1 \(sha256:[0-9a-f]+\): connect ECONNREFUSED/);
-  });
-
-  it("runs exec in the workload's environment", async () => {
-    const spec = await specFor(undefined, { GREETING: 'hi' });
-    running.push(await runtime.start(spec));
-    const session = await runtime.exec(spec, { command: ['/bin/sh', '-c', 'echo "$GREETING"'], tty: false });
-    let out = '';
-    session.onOutput((_fd, d) => (out += d.toString()));
-    assert.deepEqual(await session.exited, { code: 0, signal: null });
-    assert.equal(out, 'hi\n');
-  });
-
-  it('reap ends a model server a crashed agent left running', async () => {
-    const spec = await specFor();
-    const left = await runtime.start(spec);
-    await waitFor(() => ready(spec.ports.http!), 30_000, 'the model server ready');
-    await runtime.reap(spec, left.pid!);
-    await waitFor(() => !isAlive(left.pid!), 10_000, 'the left-behind server ended');
   });
 });

@@ -3,7 +3,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import type { WorkloadTemplate } from '../../core/index.ts';
 import { StartFailedError } from './errors.ts';
-import type { Execution, RunSpec, Runtime } from './runtime.ts';
+import type { Execution, ExitInfo, RunSpec, Runtime } from './runtime.ts';
 import { isAlive, makeTempDir, nodeCommand, readAll, template, waitFor } from './test-helpers.ts';
 
 /** Where runtimes legitimately differ; the defaults describe the process runtime. */
@@ -20,12 +20,104 @@ export interface ContractOptions {
   skip?: string;
 }
 
+/** A long-running workload of one runtime, for the part of the contract every runtime shares whatever its workloads are. */
+export interface LifecycleWorkload {
+  /** A spec whose workload runs until stopped, writes `marker` to its log once up, and has `env` in its environment. */
+  running: (root: string, id: string, env: Record<string, string>) => Promise<RunSpec>;
+  marker: RegExp;
+  /** A spec whose start cannot succeed (a missing executable, image or model). */
+  broken: (root: string, id: string) => Promise<RunSpec>;
+  /** How it ends when stopped (SIGTERM first): a workload that honours it. */
+  stopped: ExitInfo;
+  /** True once the process it reported as `pid` is gone. Default: no such live process on the host. */
+  pidGone?: (spec: RunSpec, pid: number) => Promise<boolean>;
+  skip?: string;
+}
+
 /**
- * The behaviour every Runtime must show, whatever it runs on. Each
- * implementation's test file calls runtimeContract once.
+ * What every Runtime does with its workloads, process, container or model
+ * alike: start one and report its pid, put its output in its log, stop it
+ * (SIGTERM first) and report the same exit to every caller, refuse a start
+ * that cannot happen with StartFailedError, run exec in its environment,
+ * and end one a crashed agent left running (reap). runtimeContract runs it
+ * for command workloads; the model runtime with its model server.
+ */
+export function lifecycleContract(name: string, make: () => Runtime, w: LifecycleWorkload): void {
+  const pidGone = w.pidGone ?? (async (_spec: RunSpec, pid: number) => !isAlive(pid));
+  describe(`${name} runtime contract: lifecycle`, { skip: w.skip }, () => {
+    let root: string;
+    let cleanup: () => Promise<void>;
+    const running: Execution[] = [];
+    let seq = 0;
+    const id = () => `default.lifecycle-${++seq}`;
+    before(async () => ({ dir: root, cleanup } = await makeTempDir()));
+    afterEach(async () => {
+      await Promise.all(running.splice(0).map((execution) => execution.stop(0)));
+    });
+    after(async () => cleanup());
+    async function started(runtime: Runtime, env: Record<string, string> = {}): Promise<{ spec: RunSpec; execution: Execution }> {
+      const spec = await w.running(root, id(), env);
+      const execution = await runtime.start(spec);
+      running.push(execution);
+      await waitFor(async () => w.marker.test(await readAll(runtime, spec.logDir)), 30_000, 'the workload up, its output in the log');
+      return { spec, execution };
+    }
+
+    it('starts the workload, reports its pid, and its output reaches the log', async () => {
+      const { execution } = await started(make());
+      assert.equal(typeof execution.pid, 'number');
+    });
+
+    it('stop ends it without waiting for the grace period, and every stop reports the same exit', async () => {
+      const { execution } = await started(make());
+      const began = Date.now();
+      const [first, second] = await Promise.all([execution.stop(10_000), execution.stop(10_000)]);
+      assert.ok(Date.now() - began < 5000, `stopped after ${Date.now() - began} ms`);
+      assert.deepEqual(first, w.stopped);
+      assert.deepEqual(second, first);
+      assert.deepEqual(await execution.stop(10_000), first, 'stop after exit reports the same exit');
+    });
+
+    it('a start that cannot happen is a StartFailedError', async () => {
+      await assert.rejects(make().start(await w.broken(root, id())), StartFailedError);
+    });
+
+    it("runs exec in the workload's environment", async () => {
+      const runtime = make();
+      const { spec } = await started(runtime, { GREETING: 'hi' });
+      const session = await runtime.exec(spec, { command: ['/bin/sh', '-c', 'echo "$GREETING"'], tty: false });
+      let out = '';
+      session.onOutput((_fd, d) => (out += d.toString()));
+      assert.deepEqual(await session.exited, { code: 0, signal: null });
+      assert.equal(out, 'hi\n');
+    });
+
+    it('reap ends a workload a crashed agent left running', async () => {
+      // Started by one runtime (the agent before its crash), reaped by another (the agent started again).
+      const { spec, execution } = await started(make());
+      await make().reap(spec, execution.pid ?? null);
+      await waitFor(() => pidGone(spec, execution.pid!), 15_000, 'the left-behind workload ended');
+    });
+  });
+}
+
+/**
+ * The behaviour every Runtime of commands (process, container) must show,
+ * whatever it runs on: the lifecycle above, and exit codes, environment,
+ * logs, signals and process groups. Each implementation's test file calls
+ * runtimeContract once.
  */
 export function runtimeContract(name: string, make: () => Runtime, opts: ContractOptions = {}): void {
   const { agentPathAndHome = true, runtimeEnv = [], pidGone = async (_spec: RunSpec, pid: number) => !isAlive(pid) } = opts;
+  const commandSpec = (root: string, id: string, command: string[], env: Record<string, string>): RunSpec => ({ id, template: template({ ...opts.template, command }), env, logDir: join(root, id), ports: {}, volumes: {} });
+  lifecycleContract(name, make, {
+    running: async (root, id, env) => commandSpec(root, id, nodeCommand("console.log('lifecycle-up'); setInterval(() => {}, 1000);"), env),
+    marker: /lifecycle-up/,
+    broken: async (root, id) => commandSpec(root, id, ['/nonexistent/gedge-no-such-binary'], {}),
+    stopped: { code: null, signal: 'SIGTERM' },
+    pidGone,
+    ...(opts.skip ? { skip: opts.skip } : {}),
+  });
   describe(`${name} runtime contract`, { skip: opts.skip }, () => {
     let root: string;
     let cleanup: () => Promise<void>;
@@ -125,22 +217,8 @@ export function runtimeContract(name: string, make: () => Runtime, opts: Contrac
       assert.match(await readAll(runtime, spec.logDir), /got SIGTERM/);
     });
 
-    it('stop ends a workload that honours SIGTERM without waiting for the grace period', async () => {
+    it('rejects the start of an executable missing from PATH with StartFailedError', async () => {
       const runtime = make();
-      const spec = specFor({ command: nodeCommand("console.log('up'); setInterval(() => {}, 1000);") });
-      const execution = await start(runtime, spec);
-      await waitFor(async () => (await readAll(runtime, spec.logDir)).includes('up'), 5000, 'the workload');
-      const began = Date.now();
-      const [first, second] = await Promise.all([execution.stop(10_000), execution.stop(10_000)]);
-      assert.ok(Date.now() - began < 5000);
-      assert.deepEqual(first, { code: null, signal: 'SIGTERM' });
-      assert.deepEqual(second, first);
-      assert.deepEqual(await execution.stop(10_000), first, 'stop after exit reports the same exit');
-    });
-
-    it('rejects the start of a missing executable with StartFailedError', async () => {
-      const runtime = make();
-      await assert.rejects(runtime.start(specFor({ command: ['/nonexistent/gedge-no-such-binary'] })), StartFailedError);
       await assert.rejects(runtime.start(specFor({ command: ['gedge-no-such-binary-on-path'] })), StartFailedError);
     });
 

@@ -1,9 +1,10 @@
 import type { Instance, WorkloadTemplate } from '../../core/index.ts';
 
 /**
- * The pluggable runtime contract: the process and container runtimes
- * implement it, and every runtime must pass the shared suite in
- * runtime-contract.ts.
+ * The pluggable runtime contract: the process, container and model
+ * runtimes implement it. Every runtime passes the shared lifecycle suite
+ * in runtime-contract.ts (start, log, stop, refused start, exec, reap);
+ * the runtimes of commands pass its command suite too.
  */
 
 export interface RunSpec {
