@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient, type Instance, type Node } from '../core/index.ts';
+import { ApiClient, type Instance, type Node, type SiteLink } from '../core/index.ts';
 import { REPO_ROOT, removeDir, waitFor, pidAlive } from '../testkit/index.ts';
 
 /** Runs `gedge up` as `npm start` does and stops it as Ctrl-C does (SIGINT to the process group). */
@@ -38,7 +38,7 @@ const helloReady = async (api: ApiClient) => {
   return all.length === 3 && all.every((i) => i.status?.phase === 'Running' && i.status.ready) ? all : undefined;
 };
 
-test('gedge up (npm start) runs the smart city and hello on the edges, stops cleanly on Ctrl-C and resumes from the same state', async () => {
+test('gedge up (npm start) runs the smart city and hello on the edges, stops cleanly on Ctrl-C and resumes from the same state', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gedge-up-'));
   const env = { GEDGE_CONFIG: join(dir, 'cli-config') };
   const runs: ReturnType<typeof up>[] = [];
@@ -67,6 +67,15 @@ test('gedge up (npm start) runs the smart city and hello on the edges, stops cle
       assert.equal(n.status?.mqtt?.tcp, undefined, `${String(node)} has no plain listener`);
       assert.equal(n.status?.conditions.find((c) => c.type === 'MqttEncrypted')?.status, 'True', `${String(node)} reports MQTT encrypted`);
     }
+    // The latency map measures the city's WAN (each agent's probes cross its site's link), not the machine's loopback:
+    // edge to cloud 2 (5 + 20) ms, edge to edge 2 (5 + 5), edge to region 2 (5 + 0). Delays are floors: busier adds, never less.
+    const rtt = async (a: string, b: string) => (await api.list<SiteLink>('SiteLink')).items.find((l) => l.spec.sites.join() === [a, b].sort().join())?.status?.rttMs ?? undefined;
+    const map = await waitFor(async () => {
+      const [ce, ee, re] = await Promise.all([rtt('cloud', 'edge-a'), rtt('edge-a', 'edge-b'), rtt('edge-a', 'region-gangnam')]);
+      return ce !== undefined && ee !== undefined && re !== undefined ? { ce, ee, re } : undefined;
+    }, 90_000, 'the sites measured');
+    t.diagnostic(`the latency map: cloud-edge ${map.ce} ms, edge-edge ${map.ee} ms, region-edge ${map.re} ms`);
+    assert.ok(map.ce >= 45 && map.ee >= 18 && map.re >= 9, `the map shows the city: ${JSON.stringify(map)}`);
     const before = await waitFor(() => helloReady(api), 90_000, 'hello ready');
     assert.ok(before.every((i) => /^edge-[a-d]-1$/.test(i.spec.node ?? '')));
 

@@ -74,7 +74,9 @@ export async function runUp(o: UpOptions): Promise<void> {
   for (const a of AGENTS) {
     const data = join(dir, 'agents', a.name);
     const via = a.tier === 'cloud' ? url : await wan.centerUrl(a.site, a.tier);
-    const args = ['agent', '--center', via, '--data-dir', data, '--name', a.name, '--site', a.site];
+    // Probes cross the WAN as the site's traffic does: the latency map shows the city.
+    const probePort = await freePort();
+    const args = ['agent', '--center', via, '--data-dir', data, '--name', a.name, '--site', a.site, '--probe-listen', `127.0.0.1:${probePort}`, '--probe-advertise', await wan.probeAddress(a.site, a.tier, probePort)];
     if (a.mqtt !== undefined) {
       const wanted = Number(new URL(localUrl).port) + a.mqtt;
       const mqttPort = (await portFree(wanted)) ? wanted : await freePort();

@@ -6,8 +6,11 @@ import { parseDuration } from '../traffic/options.ts';
  * The WAN between the city's sites, emulated on loopback: each site below the
  * cloud reaches the center through a link with its one-way delay (its agent
  * connects there), and the cloud reaches an edge's broker through another
- * (the center's MQTT sinks deliver the cloud's decisions there). An outage
- * cuts both: the site is alone, its devices and its edge keep working.
+ * (the center's MQTT sinks deliver the cloud's decisions there). Every
+ * agent's probe responder sits behind a link of its own, so the latency
+ * map measures the city's paths, not the machine's loopback. An outage cuts
+ * all of a site's links: the site is alone, its devices and its edge keep
+ * working.
  */
 
 export interface WanDelays {
@@ -33,9 +36,10 @@ export function parseOutage(text: string): Outage {
 }
 
 interface SiteLinks {
-  tier: 'region' | 'edge';
+  tier: 'cloud' | 'region' | 'edge';
   center?: LinkEmulator;
   broker?: LinkEmulator;
+  probe?: LinkEmulator;
 }
 
 export class Wan {
@@ -51,6 +55,26 @@ export class Wan {
   /** One-way delay between a site of this tier and the cloud. */
   delayOf(tier: 'region' | 'edge'): number {
     return tier === 'edge' ? this.delays.edgeRegionMs + this.delays.regionCloudMs : this.delays.regionCloudMs;
+  }
+
+  /** One way, between a site of this tier and the region, the hub every path between sites crosses. */
+  hubDelayOf(tier: 'cloud' | 'region' | 'edge'): number {
+    return tier === 'edge' ? this.delays.edgeRegionMs : tier === 'cloud' ? this.delays.regionCloudMs : 0;
+  }
+
+  /**
+   * The host:port other agents probe a site's agent at: its probe responder
+   * (listening on `probePort`) behind a link of twice the site's one-way
+   * delay to the hub, each way. A probe from a to b crosses only b's link,
+   * both ways: it measures 4 d_b, the other direction 4 d_a, and their mean,
+   * which the center keeps as the sites' round trip, is 2 (d_a + d_b): the
+   * round trip of the path a -> hub -> b (edge to cloud 50 ms, edge to edge
+   * 20 ms, with the defaults).
+   */
+  async probeAddress(site: string, tier: 'cloud' | 'region' | 'edge', probePort: number): Promise<string> {
+    const l = this.links(site, tier);
+    l.probe ??= await LinkEmulator.start({ upstreamPort: probePort, delayMs: 2 * this.hubDelayOf(tier) });
+    return `127.0.0.1:${l.probe.port}`;
   }
 
   /** The URL a site's agent reaches the center at. */
@@ -70,19 +94,21 @@ export class Wan {
 
   isCut(site: string): boolean {
     const l = this.sites.get(site);
-    return (l?.center ?? l?.broker)?.isCut ?? false;
+    return (l?.center ?? l?.broker ?? l?.probe)?.isCut ?? false;
   }
 
   cut(site: string): void {
     const l = this.linksOf(site);
     l.center?.cut();
     l.broker?.cut();
+    l.probe?.cut();
   }
 
   restore(site: string): void {
     const l = this.linksOf(site);
     l.center?.restore();
     l.broker?.restore();
+    l.probe?.restore();
   }
 
   /** Cuts the site after `afterMs` for `durationMs`; `on` hears both moments. */
@@ -104,10 +130,10 @@ export class Wan {
 
   async close(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
-    await Promise.all([...this.sites.values()].flatMap((l) => [l.center?.close(), l.broker?.close()]));
+    await Promise.all([...this.sites.values()].flatMap((l) => [l.center?.close(), l.broker?.close(), l.probe?.close()]));
   }
 
-  private links(site: string, tier: 'region' | 'edge'): SiteLinks {
+  private links(site: string, tier: 'cloud' | 'region' | 'edge'): SiteLinks {
     let l = this.sites.get(site);
     if (!l) {
       l = { tier };
