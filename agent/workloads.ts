@@ -7,7 +7,7 @@ import type { ExecOptions, ExecSession, RunSpec, Runtime } from './runtime/runti
 import { InstanceSupervisor } from './runtime/supervisor.ts';
 import { InferenceSampler } from './models/inference-stats.ts';
 import { postInfer, type InferResponse, type ModelEndpoint } from './models/model-client.ts';
-import { InstanceGate, topClass, type MeasuredFigures } from './models/model-gate.ts';
+import { InstanceGate, readEvaluation, topClass } from './models/model-gate.ts';
 import { StartFailedError } from './runtime/errors.ts';
 import { readLog } from './runtime/log-files.ts';
 import type { LogReadOptions } from './runtime/runtime.ts';
@@ -333,11 +333,4 @@ function endpointOf(r: { spec: RunSpec; li: LocalInstance } | undefined): ModelE
   if (!r || !a || port === undefined) return undefined;
   const split = r.spec.template.split;
   return { port, instance: r.li.instance.metadata.name, model: a.model, version: a.version, ...(a.classLabels ? { classLabels: a.classLabels } : {}), ...(split ? { split } : {}) };
-}
-
-/** The figures a candidate's model server measured (inference/server.ts). */
-async function readEvaluation(at: ModelEndpoint): Promise<MeasuredFigures> {
-  const res = await fetch(`http://127.0.0.1:${at.port}/v2/models/${encodeURIComponent(at.model)}/evaluation`, { signal: AbortSignal.timeout(5000) });
-  if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  return (await res.json()) as MeasuredFigures;
 }

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { modelGateSchema } from '../../core/index.ts';
-import { InstanceGate, judge, topClass, type GateSpec } from './model-gate.ts';
+import { InstanceGate, judge, readEvaluation, topClass, type GateSpec } from './model-gate.ts';
 
 const gate = (o: Record<string, unknown> = {}) => modelGateSchema.parse(o);
 const spec = (o: Record<string, unknown> = {}): GateSpec => ({ baseline: { digest: `sha256:${'a'.repeat(64)}`, size: 1, model: 'fashion', version: 1 }, gate: gate(o) });
@@ -61,4 +63,23 @@ test('the top class of an answer is its first output row 0 argmax', () => {
   assert.equal(topClass({ outputs: [{ name: 'probs', datatype: 'FP32', shape: [1, 3], data: [0.1, 0.7, 0.2] }] }), 1);
   assert.equal(topClass({ outputs: [] }), undefined);
   assert.equal(topClass(undefined), undefined);
+});
+
+test("the candidate's figures are read as figures: anything else is an error, whatever its size", async () => {
+  let body = '';
+  const server = createServer((_req, res) => res.end(body));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const at = { port: (server.address() as AddressInfo).port, model: 'fashion' };
+  try {
+    body = JSON.stringify({ rows: 1000, accuracy: 0.87, baselineAccuracy: 0.88, p99Ms: 0.2, baselineP99Ms: 0.1, agreement: 0.9 });
+    assert.deepEqual(await readEvaluation(at), { rows: 1000, accuracy: 0.87, baselineAccuracy: 0.88, p99Ms: 0.2, baselineP99Ms: 0.1 });
+    body = JSON.stringify({ error: 'no output gives 10 class scores' });
+    assert.deepEqual(await readEvaluation(at), { error: 'no output gives 10 class scores' });
+    for (const [bad, why] of [[{ accuracy: '0.9' }, /accuracy is not a figure/], [{ accuracy: 3 }, /accuracy is not a figure/], [{ p99Ms: -1 }, /p99Ms is not a figure/], [{ rows: 'x'.repeat(20_000) }, /bytes is not figures/]] as const) {
+      body = JSON.stringify(bad);
+      await assert.rejects(readEvaluation(at), why);
+    }
+  } finally {
+    server.close();
+  }
 });

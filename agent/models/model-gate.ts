@@ -1,6 +1,6 @@
 import type { EvaluationStatus, Instance, ModelGate } from '../../core/index.ts';
 import { durationMs } from '../../core/index.ts';
-import type { InferResponse } from './model-client.ts';
+import type { InferResponse, ModelEndpoint } from './model-client.ts';
 
 /** What the center asks of a gated rollout's new model instance (Instance spec.evaluation). */
 export type GateSpec = NonNullable<Instance['spec']['evaluation']>;
@@ -136,4 +136,22 @@ export class InstanceGate {
     this.state = { ...this.state, phase: 'Failed', message };
     this.changed({ reason: 'ModelGateFailed', message: `failed its model gate: ${message}`, type: 'Warning' });
   }
+}
+
+/** The figures a candidate's model server measured (inference/server.ts): a small JSON object of numbers (and an error), or a thrown error saying what came instead. */
+export async function readEvaluation(at: Pick<ModelEndpoint, 'port' | 'model'>): Promise<MeasuredFigures> {
+  const res = await fetch(`http://127.0.0.1:${at.port}/v2/models/${encodeURIComponent(at.model)}/evaluation`, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  const text = await res.text();
+  if (text.length > 16_384) throw new Error(`an answer of ${text.length} bytes is not figures`);
+  const raw = JSON.parse(text) as Record<string, unknown>;
+  const out: MeasuredFigures = {};
+  for (const k of ['rows', 'accuracy', 'baselineAccuracy', 'p99Ms', 'baselineP99Ms'] as const) {
+    const v = raw[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (k.endsWith('ccuracy') && v > 1)) throw new Error(`${k} is not a figure: ${JSON.stringify(v)?.slice(0, 40)}`);
+    out[k] = v;
+  }
+  if (raw.error !== undefined) out.error = String(raw.error).slice(0, 500);
+  return out;
 }
