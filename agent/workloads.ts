@@ -74,6 +74,16 @@ export class Workloads {
     return [...this.running.values()].filter((r) => r.spec.template.runtime === 'model' && r.sup.status.ready && (!r.gate || r.gate.passed) && r.li.instance.spec.service === service && projectOf(r.li.instance) === project);
   }
 
+  /** Whether this node is to run another instance of `r`'s Service that is not a candidate still being judged. */
+  private othersHere(r: Running): boolean {
+    const project = projectOf(r.li.instance);
+    const service = r.li.instance.spec.service;
+    return [...this.desired].some(([id, li]) => {
+      const other = this.running.get(id);
+      return other !== r && li.instance.spec.service === service && projectOf(li.instance) === project && (!other?.gate || other.gate.passed);
+    });
+  }
+
   /** A ready instance of a model Service on this node (turn by turn among several), for inference over MQTT and rules. */
   modelEndpoint(project: string, service: string): ModelEndpoint | undefined {
     const ready = this.serving(project, service);
@@ -97,16 +107,17 @@ export class Workloads {
       const to = endpointOf(r);
       if (!to) continue;
       r.mirroring = true;
+      // A split head is compared on its own exit (what it answers at the edge); a request it fails to answer disagrees.
       void postInfer(to, body, 10_000)
-        .then((res) => res.status === 200 && gate.shadowed(topClass(res.body) === served))
-        .catch(() => undefined)
+        .then((res) => gate.shadowed(res.status === 200 && topClass(res.body, to.split?.exitOutput) === served))
+        .catch(() => gate.shadowed(false))
         .finally(() => (r.mirroring = false));
     }
   }
 
   /** A ready model instance of this node by name (a split's tail, asked through the center). */
   modelInstance(project: string, instance: string): ModelEndpoint | undefined {
-    const r = [...this.running.values()].find((x) => x.spec.template.runtime === 'model' && x.sup.status.ready && x.li.instance.metadata.name === instance && projectOf(x.li.instance) === project);
+    const r = [...this.running.values()].find((x) => x.spec.template.runtime === 'model' && x.sup.status.ready && (!x.gate || x.gate.passed) && x.li.instance.metadata.name === instance && projectOf(x.li.instance) === project);
     return endpointOf(r);
   }
 
@@ -123,9 +134,9 @@ export class Workloads {
   }
 
   private async sampleEach(): Promise<void> {
-    // A candidate shadowing a version that no longer serves here has seen what it will see.
+    // A candidate shadowing a version that is no longer on this node has seen what it will see (one not ready for a moment is still there).
     for (const r of this.running.values()) {
-      if (r.gate?.shadowing && !this.serving(projectOf(r.li.instance), r.li.instance.spec.service ?? '').length) r.gate.noMoreTraffic();
+      if (r.gate?.shadowing && !this.othersHere(r)) r.gate.noMoreTraffic();
     }
     const models = [...this.running].filter(([, r]) => r.spec.template.runtime === 'model' && r.sup.status.phase === 'Running');
     this.inference.keep(new Set(models.map(([id]) => id)));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { decodeEvalSet, encodeEvalSet, EvalSetFormatError, looksLikeEvalSet, MAX_EVAL_VALUES } from './eval-set.ts';
+import { decodeEvalSet, encodeEvalSet, EVAL_SET_MAX_BYTES, EvalSetFormatError, looksLikeEvalSet, MAX_EVAL_VALUES } from './eval-set.ts';
 
 const sample = () => ({ input: 'pixels', dims: [2, 3], rows: 2, classes: 4, values: Float32Array.from({ length: 12 }, (_, i) => i / 2), labels: Int32Array.from([3, 0]) });
 
@@ -36,5 +36,5 @@ test('a file that does not add up is refused saying what is wrong', () => {
   const huge = encodeEvalSet({ input: 'x', dims: [1], rows: 1, classes: 2, values: Float32Array.from([0]), labels: Int32Array.from([0]) });
   huge.writeUInt32LE(MAX_EVAL_VALUES + 1, 4 + 1 + 1 + 2 + 1 + 1 + 4);
   refused(huge, /rows/);
-  refused(gzipSync(Buffer.alloc(MAX_EVAL_VALUES * 4 + (2 << 20))), /does not unpack within/);
+  refused(gzipSync(Buffer.alloc(EVAL_SET_MAX_BYTES + 1)), /does not unpack within/);
 });

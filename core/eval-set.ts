@@ -30,6 +30,8 @@ const MAGIC = 'GEVS';
 /** At most this many values in a set (64 MiB of floats: 21,000 images of 28x28); a gzip bomb stops at the same bound. */
 export const MAX_EVAL_VALUES = 1 << 24;
 const MAX_ROWS = 1_000_000;
+/** The largest set, unpacked: its values and a bound on its header and labels. */
+export const EVAL_SET_MAX_BYTES = MAX_EVAL_VALUES * 4 + (1 << 23);
 
 export function encodeEvalSet(s: EvalSet): Buffer {
   const name = Buffer.from(s.input, 'utf8');
@@ -58,9 +60,9 @@ export function decodeEvalSet(raw: Uint8Array): EvalSet {
   let buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   if (buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
-      buf = gunzipSync(buf, { maxOutputLength: MAX_EVAL_VALUES * 4 + (1 << 20) });
+      buf = gunzipSync(buf, { maxOutputLength: EVAL_SET_MAX_BYTES });
     } catch (e) {
-      throw new EvalSetFormatError(`the gzip stream does not unpack within ${MAX_EVAL_VALUES * 4} bytes: ${(e as Error).message}`);
+      throw new EvalSetFormatError(`the gzip stream does not unpack within ${EVAL_SET_MAX_BYTES} bytes: ${(e as Error).message}`);
     }
   }
   const need = (n: number, at: number, what: string) => {

@@ -72,9 +72,9 @@ export const modelGateSchema = z
   .object({
     /** The new version's accuracy on its labelled evaluation set may be at most this many points (percent) below the current version's. */
     accuracyTolerance: z.number().min(0).max(100).default(1),
-    /** Single-row p99 latency may not pass this. */
+    /** Its single-row p99 latency may not pass this. */
     maxP99: durationSchema({ min: '0s', max: '1h' }).optional(),
-    /** Nor this multiple of the current version's p99, measured in turn with it on the same node. */
+    /** Its single-row median latency may not pass this multiple of the current version's, measured in turn with it on the same node. */
     maxSlowdown: z.number().min(1).max(1000).default(2),
     /** Live requests to the current version mirrored to the new one and compared before it serves (0: none). */
     shadowRequests: z.number().int().min(0).max(100_000).default(0),
@@ -96,6 +96,8 @@ export const evaluationStatusSchema = z
     accuracy: z.number().min(0).max(1).nullable().default(null),
     baselineAccuracy: z.number().min(0).max(1).nullable().default(null),
     /** Single-row latency, ms, the two measured in turn. */
+    p50Ms: z.number().nonnegative().nullable().default(null),
+    baselineP50Ms: z.number().nonnegative().nullable().default(null),
     p99Ms: z.number().nonnegative().nullable().default(null),
     baselineP99Ms: z.number().nonnegative().nullable().default(null),
     /** Live requests mirrored so far, and how many got the same top class. */

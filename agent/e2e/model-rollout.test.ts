@@ -67,7 +67,7 @@ test('a gated model rollout promotes an equal version after shadowing it, and ro
       assert.ok(failed, `the candidate's ModelGateFailed event: ${JSON.stringify(await gateEvents())}`);
     };
     await rolledBack(2, /accuracy \d+\.\d+ % on 1000 labelled rows against 8\d\.\d+ % for fashion version 1/);
-    await rolledBack(3, /p99 latency [\d.]+ ms against [\d.]+ ms for fashion version 1: [\d.]+x slower, more than the 3x allowed/);
+    await rolledBack(3, /median latency [\d.]+ ms against [\d.]+ ms for fashion version 1: [\d.]+x slower, more than the 3x allowed/);
     const reasons = (await api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Service,gedge.io/involved-name=classify' })).items.map((e) => e.spec.reason);
     assert.equal(reasons.filter((r) => r === 'RolledBack').length, 2, reasons.join());
 

@@ -10,6 +10,8 @@ export interface MeasuredFigures {
   rows?: number;
   accuracy?: number;
   baselineAccuracy?: number;
+  p50Ms?: number;
+  baselineP50Ms?: number;
   p99Ms?: number;
   baselineP99Ms?: number;
   error?: string;
@@ -26,15 +28,16 @@ export function judge(f: MeasuredFigures, gate: ModelGate, baseline: string): st
     if (drop > gate.accuracyTolerance) return `accuracy ${pct(f.accuracy)} on ${f.rows} labelled rows against ${pct(f.baselineAccuracy)} for ${baseline}: ${drop.toFixed(2)} points lower, more than the ${gate.accuracyTolerance} allowed`;
   }
   if (f.p99Ms !== undefined && gate.maxP99 !== undefined && f.p99Ms > durationMs(gate.maxP99)) return `p99 latency ${f.p99Ms} ms is above the bound of ${gate.maxP99}`;
-  if (f.p99Ms !== undefined && f.baselineP99Ms !== undefined && f.p99Ms > f.baselineP99Ms * gate.maxSlowdown) {
-    return `p99 latency ${f.p99Ms} ms against ${f.baselineP99Ms} ms for ${baseline}: ${(f.p99Ms / Math.max(f.baselineP99Ms, 1e-6)).toFixed(1)}x slower, more than the ${gate.maxSlowdown}x allowed`;
+  // The slowdown on the median: a p99 of 200 sub-millisecond runs is one or two pauses of the machine, not the model.
+  if (f.p50Ms !== undefined && f.baselineP50Ms !== undefined && f.p50Ms > f.baselineP50Ms * gate.maxSlowdown) {
+    return `median latency ${f.p50Ms} ms against ${f.baselineP50Ms} ms for ${baseline}: ${(f.p50Ms / Math.max(f.baselineP50Ms, 1e-6)).toFixed(1)}x slower, more than the ${gate.maxSlowdown}x allowed`;
   }
   return undefined;
 }
 
-/** The top class of an answer's first output, row 0; undefined when it has none. */
-export function topClass(body: InferResponse | undefined): number | undefined {
-  const o = body?.outputs?.[0];
+/** The top class of an answer's output `name` (default: its first), row 0; undefined when it has none. */
+export function topClass(body: InferResponse | undefined, name?: string): number | undefined {
+  const o = name === undefined ? body?.outputs?.[0] : body?.outputs?.find((x) => x.name === name);
   if (!o?.data?.length) return undefined;
   const width = o.shape.at(-1) ?? o.data.length;
   let best = 0;
@@ -61,7 +64,7 @@ export class InstanceGate {
     private readonly changed: (event?: { reason: string; message: string; type: 'Normal' | 'Warning' }) => void,
   ) {
     const b = spec.baseline;
-    this.state = { phase: 'Evaluating', baseline: { model: b.model, version: b.version }, rows: 0, accuracy: null, baselineAccuracy: null, p99Ms: null, baselineP99Ms: null, message: `measuring against ${this.baselineName}` };
+    this.state = { phase: 'Evaluating', baseline: { model: b.model, version: b.version }, rows: 0, accuracy: null, baselineAccuracy: null, p50Ms: null, baselineP50Ms: null, p99Ms: null, baselineP99Ms: null, message: `measuring against ${this.baselineName}` };
   }
 
   get status(): EvaluationStatus {
@@ -93,11 +96,11 @@ export class InstanceGate {
       this.measuring = false;
     }
     const round = (v: number | undefined) => (v === undefined ? null : Math.round(v * 1e4) / 1e4);
-    this.state = { ...this.state, rows: f.rows ?? 0, accuracy: round(f.accuracy), baselineAccuracy: round(f.baselineAccuracy), p99Ms: f.p99Ms ?? null, baselineP99Ms: f.baselineP99Ms ?? null };
+    this.state = { ...this.state, rows: f.rows ?? 0, accuracy: round(f.accuracy), baselineAccuracy: round(f.baselineAccuracy), p50Ms: f.p50Ms ?? null, baselineP50Ms: f.baselineP50Ms ?? null, p99Ms: f.p99Ms ?? null, baselineP99Ms: f.baselineP99Ms ?? null };
     const why = judge(f, this.spec.gate, this.baselineName);
     if (why) return this.fail(why);
     const labelled = f.accuracy !== undefined ? `accuracy ${pct(f.accuracy)} against ${pct(f.baselineAccuracy!)} on ${f.rows} labelled rows, ` : 'no labelled evaluation set, ';
-    const measuredText = `${labelled}p99 ${f.p99Ms} ms against ${f.baselineP99Ms} ms`;
+    const measuredText = `${labelled}p50 ${f.p50Ms} ms against ${f.baselineP50Ms} ms, p99 ${f.p99Ms} ms against ${f.baselineP99Ms} ms`;
     const wanted = this.spec.gate.shadowRequests;
     if (wanted > 0 && serving()) {
       this.state = { ...this.state, phase: 'Shadowing', shadow: { requests: 0, agreed: 0, wanted }, message: `${measuredText}; comparing ${wanted} live requests with ${this.baselineName}` };
@@ -146,7 +149,7 @@ export async function readEvaluation(at: Pick<ModelEndpoint, 'port' | 'model'>):
   if (text.length > 16_384) throw new Error(`an answer of ${text.length} bytes is not figures`);
   const raw = JSON.parse(text) as Record<string, unknown>;
   const out: MeasuredFigures = {};
-  for (const k of ['rows', 'accuracy', 'baselineAccuracy', 'p99Ms', 'baselineP99Ms'] as const) {
+  for (const k of ['rows', 'accuracy', 'baselineAccuracy', 'p50Ms', 'baselineP50Ms', 'p99Ms', 'baselineP99Ms'] as const) {
     const v = raw[k];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (k.endsWith('ccuracy') && v > 1)) throw new Error(`${k} is not a figure: ${JSON.stringify(v)?.slice(0, 40)}`);

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadRequestError, NotFoundError, PayloadTooLargeError, ValidationError, type ModelSignature } from '../../core/index.ts';
-import { decodeEvalSet, EvalSetFormatError, looksLikeEvalSet } from '../../core/eval-set.ts';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { decodeEvalSet, EVAL_SET_MAX_BYTES, EvalSetFormatError, looksLikeEvalSet } from '../../core/eval-set.ts';
 import { onnxSignature } from './onnx-signature.ts';
 
 /** What the center knows of a stored artifact: a model file (ONNX), or a labelled evaluation set (core/eval-set.ts). */
@@ -26,11 +28,15 @@ export interface EvalSetFacts {
   classes: number;
 }
 
+const gunzipAsync = promisify(gunzip);
+
 /** Reads an upload as what it is: an evaluation set by its magic, else an ONNX model (422 saying why it is neither). */
-function inspect(buf: Buffer): { kind: 'model'; signature: ModelSignature } | { kind: 'eval-set'; evalSet: EvalSetFacts } {
+async function inspect(buf: Buffer): Promise<{ kind: 'model'; signature: ModelSignature } | { kind: 'eval-set'; evalSet: EvalSetFacts }> {
   if (!looksLikeEvalSet(buf)) return { kind: 'model', signature: onnxSignature(buf) };
   try {
-    const s = decodeEvalSet(buf);
+    // A gzip-compressed set is unpacked in libuv's pool, not on the event loop, within the decoder's bound.
+    const raw = buf[0] === 0x1f && buf[1] === 0x8b ? await gunzipAsync(buf, { maxOutputLength: EVAL_SET_MAX_BYTES }).catch((e: unknown) => Promise.reject(new EvalSetFormatError(`the gzip stream does not unpack within ${EVAL_SET_MAX_BYTES} bytes: ${(e as Error).message}`))) : buf;
+    const s = decodeEvalSet(raw);
     return { kind: 'eval-set', evalSet: { input: s.input, dims: s.dims, rows: s.rows, classes: s.classes } };
   } catch (e) {
     if (e instanceof EvalSetFormatError) throw new ValidationError(`the file is not an evaluation set gedge reads: ${e.message}`, { details: [{ path: 'body', message: e.message }] });

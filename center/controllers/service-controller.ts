@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT, durationMs, modelVersionName, nameKey, NotFoundError, projectKey, projectOf, splitNameKey, templateHash } from '../../core/index.ts';
+import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT, ConflictError, durationMs, modelVersionName, nameKey, NotFoundError, projectKey, projectOf, splitNameKey, templateHash } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { watch, type Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
@@ -72,13 +72,16 @@ export class ServiceController implements Reconciler {
       });
       if (plan.failure) return this.fail(service, revisions, revision, rollout!, plan.failure, owned);
       for (const gone of plan.remove) await this.remove(owned.find((i) => i.metadata.name === gone)!);
-      const evaluation = plan.create.length ? await this.evaluationFor(service, revisions, rollout) : undefined;
-      for (const r of plan.create) fresh.push(await this.createInstance(service, hash, revision.revision, r, evaluation));
+      for (const r of plan.create) {
+        const replaced = owned.find((i) => i.metadata.name === r.replaces);
+        fresh.push(await this.createInstance(service, hash, revision.revision, r, await this.evaluationFor(service, revisions, rollout, replaced)));
+      }
     } else {
       await this.scale(service, fresh, hash, revision.revision);
     }
     const current = fresh.filter((i) => !(RETIRING_LABEL in i.metadata.labels) && !plan?.remove.includes(i.metadata.name));
     rollout = rollout && (await this.progress(service, rollout, plan, current));
+    if (rollout?.phase === 'Complete') await this.promoted(current);
     await this.writeStatus(service, current, revisions, revision, rollout);
     // The health gate is time-based: look again when the oldest unready new instance reaches its deadline.
     if (rollout?.phase === 'Progressing') return { requeueAfterMs: Math.min(durationMs(service.spec.rollout.progressDeadline), 5000) };
@@ -225,20 +228,40 @@ export class ServiceController implements Reconciler {
   }
 
   /**
-   * A gated model rollout's new instances are measured against the stable
-   * revision's model at their node: what to measure against (the stable
-   * model file), on what (the new version's evaluation set), and the gate.
-   * Undefined without a gate, or when the model file does not change.
+   * A gated model rollout's new instances are measured at their node
+   * against the model of the instance they replace (the stable revision's
+   * when that one is unknown): what to measure against, on what (the new
+   * version's evaluation set), and the gate. Undefined without a gate, or
+   * when the model file does not change.
    */
-  private async evaluationFor(s: Service, revisions: Revision[], rollout: RolloutStatus | undefined): Promise<Instance['spec']['evaluation']> {
+  private async evaluationFor(s: Service, revisions: Revision[], rollout: RolloutStatus | undefined, replaced: Instance | undefined): Promise<Instance['spec']['evaluation']> {
     const gate = s.spec.rollout.modelGate;
     const next = s.spec.template.artifact;
-    const baseline = revisions.find((r) => r.revision === rollout?.stableRevision)?.template.artifact;
+    const baseline = replaced?.spec.template.artifact ?? revisions.find((r) => r.revision === rollout?.stableRevision)?.template.artifact;
     if (!gate || !next || !baseline || baseline.digest === next.digest || s.spec.template.runtime !== 'model') return undefined;
     // From the store: the controllers' cache holds no Models, and this is read once a gated rollout step.
     const model = await this.store.get('Model', projectOf(s), modelVersionName(next.model, next.version));
     const evalSet = model?.spec.evaluation?.artifact;
     return { baseline, ...(evalSet ? { evalSet } : {}), gate };
+  }
+
+  /**
+   * A completed rollout's instances serve for good: what they were measured
+   * against is dropped from their spec, so a node that starts one again (an
+   * agent restart) neither measures nor holds it back again, nor needs the
+   * old version's file.
+   */
+  private async promoted(current: Instance[]): Promise<void> {
+    for (const i of current) {
+      if (!i.spec.evaluation) continue;
+      const { evaluation: _gone, ...spec } = i.spec;
+      try {
+        await this.store.update({ ...i, spec } as Instance, { expectRevision: i.metadata.revision });
+      } catch (err) {
+        // Changed or gone meanwhile: the change wakes this controller again.
+        if (!(err instanceof NotFoundError) && !(err instanceof ConflictError)) throw err;
+      }
+    }
   }
 
   private async createInstance(s: Service, hash: string, revision: number, replacement: Replacement | undefined, evaluation?: Instance['spec']['evaluation']): Promise<Instance> {

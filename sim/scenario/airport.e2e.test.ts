@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Instance, Service } from '../../core/index.ts';
+import type { Instance, Model, Service } from '../../core/index.ts';
 import { launchBrowser, resultsDir, startPlatform, unlabelledControls, waitFor } from '../../testkit/index.ts';
 import { startCctvSim } from '../cctv/cctv-sim.ts';
 import { AIRPORT_PROJECT, deployAirport, rollToExit2 } from './airport.ts';
@@ -44,8 +44,11 @@ test('the airport scenario: frames answered at the edge or in the cloud, measure
     for (const site of TERMINALS) p.setSiteDelay(site, wan.delayOf('edge'));
     const { edges } = await deployAirport(api, { manifestsDir: MANIFESTS, modelsDir: MODELS });
     assert.deepEqual(edges, TERMINALS);
-    // A second deployment changes nothing (the files are not sent again).
+    // A second deployment changes nothing: no file sent again, no version or service rewritten.
+    const revisionOf = async () => [(await api.get<Service>('Service', 'cctv', AIRPORT_PROJECT)).metadata.revision, ...(await api.list<Model>('Model', { project: AIRPORT_PROJECT })).items.map((m) => m.metadata.revision)];
+    const before = await revisionOf();
     await deployAirport(api, { manifestsDir: MANIFESTS, modelsDir: MODELS });
+    assert.deepEqual(await revisionOf(), before);
     const ready = (name: string, n: number) => waitFor(async () => ((await api.get<Service>('Service', name, AIRPORT_PROJECT)).status?.ready ?? 0) >= n || undefined, 120_000, `${name} ready`);
     await Promise.all([ready('cctv', 2), ready('cctv-tail-exit1', 1), ready('cctv-tail-exit2', 1)]);
     const heads = (await api.list<Instance>('Instance', { project: AIRPORT_PROJECT, selector: 'gedge.io/service=cctv' })).items;
@@ -65,17 +68,17 @@ test('the airport scenario: frames answered at the edge or in the cloud, measure
     assert.equal(local + cloud + fallback, frames, 'every frame answered somewhere');
     assert.ok(local / frames > 0.5, 'most frames exit at the edge');
     assert.ok(correct / frames > 0.7, `accuracy ${correct / frames} on the test split's frames`);
-    // The WAN is 50 ms round trip: frames finished in the cloud are slower than the edge's own.
-    assert.ok(Math.max(...enough.map((w) => w.p99)) > Math.min(...enough.map((w) => w.p50)));
+    // The WAN is 50 ms round trip, a floor: a window with two or more frames finished in the cloud has its p99 beyond it.
+    assert.ok(enough.some((w) => w.cloud >= 2 && w.frames <= 100) && enough.filter((w) => w.cloud >= 2 && w.frames <= 100).every((w) => w.p99 >= 50), JSON.stringify(enough));
 
     // The gated rollout, frames still coming: each terminal's new head is measured, shadowed on live frames, then serves.
-    const before = (await api.get<Service>('Service', 'cctv', AIRPORT_PROJECT)).status!.revision!;
+    const current = (await api.get<Service>('Service', 'cctv', AIRPORT_PROJECT)).status!.revision!;
     await rollToExit2(api, { modelsDir: MODELS });
     const done = await waitFor(async () => {
       const s = await api.get<Service>('Service', 'cctv', AIRPORT_PROJECT);
       const r = s.status?.rollout;
       if (r?.phase === 'RolledBack') throw new Error(`the rollout was rolled back: ${r.message}`);
-      return r && r.revision > before && r.phase === 'Complete' && s.status!.ready === 2 ? s : undefined;
+      return r && r.revision > current && r.phase === 'Complete' && s.status!.ready === 2 ? s : undefined;
     }, 180_000, 'the rollout to exit 2 complete');
     assert.equal(done.spec.template.split?.tail, 'cctv-tail-exit2');
     const promoted = await waitFor(async () => {

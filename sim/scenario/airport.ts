@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ApiClient, Model, Service } from '../../core/index.ts';
+import { NotFoundError, type ApiClient, type Model, type Service } from '../../core/index.ts';
 import { SimConfigError } from '../errors.ts';
 
 /**
@@ -10,11 +10,12 @@ import { SimConfigError } from '../errors.ts';
  * at exit 1 as `cctv-head` version 1, at exit 2 as version 2, a tail for
  * each, the labelled evaluation set with the heads), then the services
  * and rules as written. Idempotent: files the center holds are not sent
- * again, versions that exist are left as they are.
+ * again, versions that exist are left as they are, and so are the
+ * services once they run (a resumed `gedge up` keeps what its rollout
+ * made); rules and routes are applied again.
  */
 
 export const AIRPORT_PROJECT = 'airport';
-const MANIFESTS = ['sites.yaml', 'cctv.yaml', 'rules.yaml'];
 
 export interface AirportOptions {
   /** examples/airport. */
@@ -40,7 +41,7 @@ export async function deployAirport(api: ApiClient, o: AirportOptions): Promise<
   };
   const manifest = JSON.parse(read('manifest.json').toString('utf8')) as TrainManifest;
   const text = (f: string) => readFileSync(join(o.manifestsDir, f), 'utf8');
-  await api.apply(text(MANIFESTS[0]!));
+  await api.apply(text('sites.yaml'));
 
   const upload = async (file: string) => {
     const bytes = read(file);
@@ -55,8 +56,11 @@ export async function deployAirport(api: ApiClient, o: AirportOptions): Promise<
     { model: 'cctv-tail-exit1', version: 1, file: 'exit1-tail.onnx', description: "the rest of the network after exit 1's cut" },
     { model: 'cctv-tail-exit2', version: 1, file: 'exit2-tail.onnx', description: "the rest of the network after exit 2's cut" },
   ];
+  // A version that exists is left as it is (a retrained file is a new version, not this one); so is a Service that runs (its rollout may have moved it on).
+  const existing = new Set((await api.list<Model>('Model', { project: AIRPORT_PROJECT })).items.map((m) => m.metadata.name));
   const models: Model[] = [];
   for (const v of versions) {
+    if (existing.has(`${v.model}-v${v.version}`)) continue;
     models.push({
       apiVersion: 'gedge.io/v1',
       kind: 'Model',
@@ -64,8 +68,13 @@ export async function deployAirport(api: ApiClient, o: AirportOptions): Promise<
       spec: { model: v.model, version: v.version, format: 'onnx', artifact: await upload(v.file), classLabels: manifest.classLabels, description: v.description, ...(v.head ? { evaluation: { artifact: evalSet } } : {}) },
     } as Model);
   }
-  await api.apply(models.map((m) => JSON.stringify(m)).join('\n---\n'));
-  for (const f of MANIFESTS.slice(1)) await api.apply(text(f));
+  if (models.length) await api.apply(models.map((m) => JSON.stringify(m)).join('\n---\n'));
+  const running = await api.get<Service>('Service', 'cctv', AIRPORT_PROJECT).then(
+    () => true,
+    (e: unknown) => (e instanceof NotFoundError ? false : Promise.reject(e)),
+  );
+  if (!running) await api.apply(text('cctv.yaml'));
+  await api.apply(text('rules.yaml'));
   const edges = ['terminal-1', 'terminal-2'];
   log(`airport deployed: the split network at ${edges.join(', ')}, its tails in the cloud`);
   return { edges };
