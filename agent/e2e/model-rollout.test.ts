@@ -106,8 +106,13 @@ test('a gated model rollout promotes an equal version after shadowing it, and ro
     } finally {
       await cam.endAsync();
     }
-    const inst = await api.get<Instance>('Instance', (await p.instances('app=classify'))[0]!.metadata.name);
+    // Promoted for good: what it was measured against leaves its spec, so a restarted agent serves it at once.
+    const inst = await waitFor(async () => {
+      const i = await api.get<Instance>('Instance', (await p.instances('app=classify'))[0]!.metadata.name);
+      return i.spec.evaluation === undefined ? i : undefined;
+    }, 30_000, 'the promoted instance without its evaluation');
     assert.equal(inst.status?.ready, true);
+    assert.equal(inst.status?.evaluation?.phase, 'Passed', 'its record stays in its status');
   } finally {
     await p.close();
   }
