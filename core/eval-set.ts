@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import type { TensorSpec } from './model-schema.ts';
 
 /**
  * A labelled evaluation set, as a model version ships it for its gated
@@ -101,4 +102,21 @@ export function decodeEvalSet(raw: Uint8Array): EvalSet {
     if (!Number.isFinite(values[i])) throw new EvalSetFormatError(`value ${i} (row ${Math.floor(i / per)}) is not a finite number`);
   }
   return { input, dims, rows, classes, values, labels };
+}
+
+/** Why the set cannot feed a model with these inputs (its only input, FP32, rows of that input's shape), or undefined when it can. `who` names the model in the message. */
+export function feedProblem(set: Pick<EvalSet, 'input' | 'dims'>, inputs: TensorSpec[], who: string): string | undefined {
+  const spec = inputs.find((t) => t.name === set.input);
+  if (!spec || inputs.length !== 1) return `the evaluation set's rows feed "${set.input}" FP32[${set.dims.join(',')}]; ${who} takes ${inputs.map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`).join(' ')}`;
+  if (spec.datatype !== 'FP32') return `${who}'s input "${spec.name}" is ${spec.datatype}; evaluation sets carry FP32`;
+  const row = spec.shape.slice(1);
+  if (row.length !== set.dims.length || row.some((d, i) => d !== -1 && d !== set.dims[i])) {
+    return `the evaluation set's rows feed "${set.input}" FP32[${set.dims.join(',')}]; ${who} takes ${spec.name}:${spec.datatype}[${spec.shape.join(',')}] (its first dimension the batch)`;
+  }
+  return undefined;
+}
+
+/** The output a set's labels score: the first whose last dimension is the set's class count (or open); undefined when none is. */
+export function scoredOutputOf(outputs: TensorSpec[], classes: number): string | undefined {
+  return (outputs.find((t) => t.shape.at(-1) === classes) ?? outputs.find((t) => t.shape.at(-1) === -1))?.name;
 }

@@ -33,7 +33,7 @@ test('a worse version shows its accuracy drop, a slower one its latency, each ag
 
 test('a set that does not feed the model is refused saying why', async () => {
   const [tiny, current] = await Promise.all([ModelSession.load(tinyClassifier()), ModelSession.load(full)]);
-  await assert.rejects(evaluate(tiny, current, set), (e: unknown) => e instanceof EvaluationError && /feeds input "pixels"; the candidate takes "x"/.test(e.message));
-  await assert.rejects(evaluate(current, current, { ...set, dims: [28, 28] }), (e: unknown) => e instanceof EvaluationError && /rows are \[28,28\]/.test(e.message));
+  await assert.rejects(evaluate(tiny, current, set), (e: unknown) => e instanceof EvaluationError && /rows feed "pixels" FP32\[784\]; the candidate takes x:FP32\[-1,4\]/.test(e.message));
+  await assert.rejects(evaluate(current, current, { ...set, dims: [28, 28] }), (e: unknown) => e instanceof EvaluationError && /rows feed "pixels" FP32\[28,28\]; the candidate takes pixels:FP32\[-1,784\]/.test(e.message));
   await assert.rejects(evaluate(current, current, { ...set, classes: 7 }), (e: unknown) => e instanceof EvaluationError && /no output of the model gives 7 class scores/.test(e.message));
 });

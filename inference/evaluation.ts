@@ -1,6 +1,6 @@
 import type { TensorSpec } from '../core/index.ts';
 import { argmaxRow } from './early-exit.ts';
-import type { EvalSet } from '../core/eval-set.ts';
+import { feedProblem, scoredOutputOf, type EvalSet } from '../core/eval-set.ts';
 import type { ModelSession } from './model-session.ts';
 import type { Tensor } from './tensors.ts';
 
@@ -30,22 +30,17 @@ export class EvaluationError extends Error {
   override name = 'EvaluationError';
 }
 
-/** The output a set's labels score: the first whose last dimension is the set's class count. */
+/** The output a set's labels score (EvaluationError when the model has none). */
 export function scoredOutput(outputs: TensorSpec[], classes: number): string {
-  const o = outputs.find((t) => t.shape.at(-1) === classes) ?? outputs.find((t) => t.shape.at(-1) === -1);
+  const o = scoredOutputOf(outputs, classes);
   if (!o) throw new EvaluationError(`no output of the model gives ${classes} class scores (outputs: ${outputs.map((t) => `${t.name}[${t.shape.join(',')}]`).join(' ')})`);
-  return o.name;
+  return o;
 }
 
-/** Checks that the set feeds the model: its only input, FP32, rows of the input's shape. */
+/** Checks that the set feeds the model (EvaluationError saying why not). */
 export function checkFeeds(set: Pick<EvalSet, 'input' | 'dims'>, inputs: TensorSpec[], who: string): void {
-  const spec = inputs.find((t) => t.name === set.input);
-  if (!spec || inputs.length !== 1) throw new EvaluationError(`the evaluation set feeds input "${set.input}"; ${who} takes ${inputs.map((t) => `"${t.name}"`).join(', ')}`);
-  if (spec.datatype !== 'FP32') throw new EvaluationError(`${who}'s input "${spec.name}" is ${spec.datatype}; evaluation sets carry FP32`);
-  const row = spec.shape.slice(1);
-  if (row.length !== set.dims.length || row.some((d, i) => d !== -1 && d !== set.dims[i])) {
-    throw new EvaluationError(`the evaluation set's rows are [${set.dims.join(',')}]; ${who}'s input "${spec.name}" is [${spec.shape.join(',')}] (its first dimension the batch)`);
-  }
+  const problem = feedProblem(set, inputs, who);
+  if (problem) throw new EvaluationError(problem);
 }
 
 /** With no labelled set, latency alone, on zeros shaped as the candidate's inputs (both versions must take them). */

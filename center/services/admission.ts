@@ -1,6 +1,7 @@
 import { EgressPolicy, ForbiddenError, REDACTED, ValidationError, lookupKind, modelVersionName, probeSchema, type ErrorDetail, type Model, type ModelSignature, type Project, type Resource, type Service, projectOf } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { ArtifactInfo } from '../artifacts/artifact-store.ts';
+import { feedProblem, scoredOutputOf } from '../../core/eval-set.ts';
 
 /** What admission needs besides the store: where destinations may be, and the artifacts models name. */
 export interface AdmissionContext {
@@ -119,14 +120,9 @@ async function admitEvalSet(ref: { digest: string; size: number }, signature: Mo
   if (!set) return void problems.push({ path, message: `no artifact ${ref.digest} in project "${project}": upload the evaluation set first (gedge model push --eval-set does both)` });
   if (set.kind !== 'eval-set') return void problems.push({ path, message: `artifact ${ref.digest} is a model file, not an evaluation set` });
   if (set.size !== ref.size) problems.push({ path: at('spec.evaluation.artifact.size'), message: `the evaluation set is ${set.size} bytes` });
-  const input = signature.inputs.find((t) => t.name === set.evalSet.input);
-  const row = input?.shape.slice(1);
-  if (!input || signature.inputs.length !== 1 || input.datatype !== 'FP32' || row!.length !== set.evalSet.dims.length || row!.some((d, i) => d !== -1 && d !== set.evalSet.dims[i])) {
-    problems.push({ path, message: `the evaluation set's rows feed "${set.evalSet.input}" FP32[${set.evalSet.dims.join(',')}]; the model takes ${signature.inputs.map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`).join(' ')}` });
-  }
-  if (!signature.outputs.some((t) => t.shape.at(-1) === set.evalSet.classes || t.shape.at(-1) === -1)) {
-    problems.push({ path, message: `the evaluation set has ${set.evalSet.classes} classes; no output of the model gives that many scores` });
-  }
+  const problem = feedProblem(set.evalSet, signature.inputs, 'the model');
+  if (problem) problems.push({ path, message: problem });
+  if (!scoredOutputOf(signature.outputs, set.evalSet.classes)) problems.push({ path, message: `the evaluation set has ${set.evalSet.classes} classes; no output of the model gives that many scores` });
 }
 
 /** A model version: named `<model>-v<version>`, its artifact uploaded to its project, its signature the artifact's, and, once made, its file and signature fixed. */
