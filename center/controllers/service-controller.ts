@@ -154,7 +154,7 @@ export class ServiceController implements Reconciler {
     if (service.status?.revision !== undefined && rollout.phase === 'Progressing') {
       await this.event(service, 'Normal', 'RolloutComplete', `revision ${rollout.revision} rolled out: ${ready}/${service.spec.replicas} ready`);
     }
-    return { ...next, phase: 'Complete', stableRevision: rollout.revision, message: '', finishedAt: nowIso(), sites: next.sites.map((s) => ({ ...s, done: true })) };
+    return { ...next, phase: 'Complete', stableRevision: rollout.revision, message: '', finishedAt: nowIso(), sites: next.sites.map((s) => ({ ...s, total: s.updated, done: true })) };
   }
 
   /** The new revision failed its health gate: stop, and put the last good template back when allowed. */
