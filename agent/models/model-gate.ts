@@ -1,5 +1,6 @@
 import type { EvaluationStatus, Instance, ModelGate } from '../../core/index.ts';
 import { durationMs } from '../../core/index.ts';
+import { argmaxRow } from '../../inference/early-exit.ts';
 import type { InferResponse, ModelEndpoint } from './model-client.ts';
 
 /** What the center asks of a gated rollout's new model instance (Instance spec.evaluation). */
@@ -39,10 +40,7 @@ export function judge(f: MeasuredFigures, gate: ModelGate, baseline: string): st
 export function topClass(body: InferResponse | undefined, name?: string): number | undefined {
   const o = name === undefined ? body?.outputs?.[0] : body?.outputs?.find((x) => x.name === name);
   if (!o?.data?.length) return undefined;
-  const width = o.shape.at(-1) ?? o.data.length;
-  let best = 0;
-  for (let i = 1; i < Math.min(width, o.data.length); i++) if (o.data[i]! > o.data[best]!) best = i;
-  return best;
+  return argmaxRow(o.data, 0, Math.min(o.shape.at(-1) ?? o.data.length, o.data.length));
 }
 
 /**

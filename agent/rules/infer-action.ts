@@ -1,4 +1,5 @@
 import type { RuleAction } from '../../core/index.ts';
+import { argmaxRow } from '../../inference/early-exit.ts';
 import { metadataOf, type NodeModels } from '../models/model-client.ts';
 
 type Row = Record<string, unknown>;
@@ -46,7 +47,7 @@ export async function inferRow(a: Infer, project: string, row: Row, models: Node
   if (exit === 'edge' || exit === 'cloud' || exit === 'fallback') answer.exit = exit;
   if (body.outputs.length === 1 && body.outputs[0]!.data.length > 1) {
     const scores = body.outputs[0]!.data;
-    const top = scores.reduce((best, v, i) => (v > scores[best]! ? i : best), 0);
+    const top = argmaxRow(scores, 0, scores.length);
     answer.class = top;
     answer.score = scores[top];
     if (at.classLabels?.[top] !== undefined) answer.label = at.classLabels[top];
