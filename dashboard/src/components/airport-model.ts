@@ -186,7 +186,7 @@ export interface EvaluationView {
   baseline: string;
   /** Percentage points the candidate is above (+) or below (−) its baseline; null unless both were measured. */
   accuracyDelta: number | null;
-  /** p99 / baseline p99; null unless both were measured and the baseline's is above 0. */
+  /** Median / baseline median, what the gate judges (maxSlowdown); null unless both were measured and the baseline's is above 0. */
   slowdown: number | null;
   /** Mirrored requests so far against those wanted (0 to 1), and the share agreed; null without shadowing. */
   shadowProgress: number | null;
@@ -194,12 +194,12 @@ export interface EvaluationView {
 }
 
 export function evaluationView(e: EvaluationStatus): EvaluationView {
-  const { accuracy, baselineAccuracy, p99Ms, baselineP99Ms, shadow } = e;
+  const { accuracy, baselineAccuracy, p50Ms, baselineP50Ms, shadow } = e;
   return {
     phase: e.phase,
     baseline: `${e.baseline.model} v${e.baseline.version}`,
     accuracyDelta: accuracy !== null && baselineAccuracy !== null ? (accuracy - baselineAccuracy) * 100 : null,
-    slowdown: p99Ms !== null && baselineP99Ms !== null && baselineP99Ms > 0 ? p99Ms / baselineP99Ms : null,
+    slowdown: p50Ms !== null && baselineP50Ms !== null && baselineP50Ms > 0 ? p50Ms / baselineP50Ms : null,
     shadowProgress: shadow && shadow.wanted > 0 ? Math.min(1, shadow.requests / shadow.wanted) : null,
     agreement: shadow && shadow.requests > 0 ? shadow.agreed / shadow.requests : null,
   };

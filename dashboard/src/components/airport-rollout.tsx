@@ -101,6 +101,7 @@ function Evaluations({ instances, siteOf }: { instances: CctvInstance[]; siteOf:
                 data-phase={e.phase}
                 data-accuracy={e.accuracy ?? undefined}
                 data-baseline-accuracy={e.baselineAccuracy ?? undefined}
+                data-p50={e.p50Ms ?? undefined}
                 data-p99={e.p99Ms ?? undefined}
                 data-baseline-p99={e.baselineP99Ms ?? undefined}
                 data-shadow-requests={e.shadow?.requests}
@@ -125,8 +126,9 @@ function Evaluations({ instances, siteOf }: { instances: CctvInstance[]; siteOf:
                   )}
                 </td>
                 <td class="num">
-                  {fmtMs(e.p99Ms)} / {fmtMs(e.baselineP99Ms)}
+                  {fmtMs(e.p50Ms)} / {fmtMs(e.baselineP50Ms)}
                   {v.slowdown !== null && <div class="muted">{`${fmt(v.slowdown, 2)}×`}</div>}
+                  <div class="muted">{`p99 ${fmtMs(e.p99Ms)} / ${fmtMs(e.baselineP99Ms)}`}</div>
                 </td>
                 <td>
                   {e.shadow ? (
