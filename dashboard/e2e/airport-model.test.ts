@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Obj } from '../src/api.ts';
 import type { EvaluationStatus } from '../../core/model-schema.ts';
 import type { SinkRow } from '../src/components/scenario-model.ts';
-import { cctvInstances, cctvRows, evaluationView, percent2, summarizeTerminals, totalUplink, uplinkOf, type CctvInstance } from '../src/components/airport-model.ts';
+import { cctvInstances, cctvRows, evaluationView, fmtRunMs, percent2, summarizeTerminals, totalUplink, uplinkOf, type CctvInstance } from '../src/components/airport-model.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 let id = 0;
@@ -125,6 +125,7 @@ describe('evaluationView', () => {
     assert.equal(v.agreement, 1);
     assert.equal(percent2(e.accuracy), '97.12%');
     assert.equal(percent2(null), '–');
+    assert.deepEqual([fmtRunMs(0.029), fmtRunMs(2.345), fmtRunMs(62.9), fmtRunMs(null)], ['0.029 ms', '2.3 ms', '63 ms', '–']);
   });
   it('leaves out what was not measured', () => {
     const v = evaluationView({ ...e, phase: 'Evaluating', accuracy: null, baselineP50Ms: 0, shadow: undefined });

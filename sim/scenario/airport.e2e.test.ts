@@ -104,7 +104,7 @@ test('the airport scenario: frames answered at the edge or in the cloud, measure
         await page.locator('[data-ready="airport"]').waitFor({ timeout: 60_000 });
         await page.locator('#airport-terminals [data-terminal="terminal-1"]').waitFor({ timeout: 60_000 });
         await page.locator('#airport-terminals [data-terminal="terminal-2"]').waitFor({ timeout: 60_000 });
-        await page.locator('#airport-bytes [data-uplink-instance][data-bytes-up]').first().waitFor({ timeout: 60_000 });
+        await waitFor(async () => (await page.locator('#airport-bytes [data-uplink-instance][data-bytes-up]').count()) === 2, 60_000, "both heads' uplink figures on the page");
         await page.locator('#airport-rollout [data-rollout-phase="Complete"]').waitFor({ timeout: 60_000 });
         await page.locator('#airport-rollout [data-evaluation][data-phase="Passed"]').first().waitFor({ timeout: 60_000 });
         const shown = await page.evaluate(() => ({

@@ -204,3 +204,9 @@ export function evaluationView(e: EvaluationStatus): EvaluationView {
     agreement: shadow && shadow.requests > 0 ? shadow.agreed / shadow.requests : null,
   };
 }
+
+/** A model run's latency: sub-millisecond runs to the microsecond (0.029 ms), longer ones as the rest of the page. */
+export function fmtRunMs(ms: number | null): string {
+  if (ms === null) return '–';
+  return ms < 1 ? `${ms.toFixed(3)} ms` : ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms).toLocaleString()} ms`;
+}

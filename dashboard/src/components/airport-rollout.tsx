@@ -1,10 +1,9 @@
 import { useI18n } from '../i18n/index.ts';
 import { href } from '../router.ts';
 import { Ago, Badge, Card, fmt } from './ui.tsx';
-import { fmtMs } from './topo-model.ts';
 import { RolloutBadge } from './work-badges.tsx';
 import { SiteProgress } from './work-rollout.tsx';
-import { AIRPORT_PROJECT, CCTV_SERVICE, evaluationView, percent2, type CctvInstance, type CctvService } from './airport-model.ts';
+import { AIRPORT_PROJECT, CCTV_SERVICE, evaluationView, fmtRunMs, percent2, type CctvInstance, type CctvService } from './airport-model.ts';
 
 const signed = (n: number, digits: number) => `${n > 0 ? '+' : n < 0 ? '−' : '±'}${fmt(Math.abs(n), digits)}`;
 
@@ -126,9 +125,9 @@ function Evaluations({ instances, siteOf }: { instances: CctvInstance[]; siteOf:
                   )}
                 </td>
                 <td class="num">
-                  {fmtMs(e.p50Ms)} / {fmtMs(e.baselineP50Ms)}
+                  {fmtRunMs(e.p50Ms)} / {fmtRunMs(e.baselineP50Ms)}
                   {v.slowdown !== null && <div class="muted">{`${fmt(v.slowdown, 2)}×`}</div>}
-                  <div class="muted">{`p99 ${fmtMs(e.p99Ms)} / ${fmtMs(e.baselineP99Ms)}`}</div>
+                  <div class="muted">{`p99 ${fmtRunMs(e.p99Ms)} / ${fmtRunMs(e.baselineP99Ms)}`}</div>
                 </td>
                 <td>
                   {e.shadow ? (
