@@ -49,10 +49,11 @@ export async function run(): Promise<Metric[]> {
       await infer(one);
       await bareRun(1);
     }
-    const rounds: { oursP50: number; oursP99: number; bareP50: number; bareP99: number; oursRps: number; oursBatchedRps: number; bareRps: number }[] = [];
+    const rounds: { oursP50: number; oursP99: number; bareP50: number; bareP99: number; floorP50: number; oursRps: number; oursBatchedRps: number; bareRps: number }[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       const ours: number[] = [];
       const base: number[] = [];
+      const floor: number[] = [];
       for (let i = 0; i < SEQUENTIAL; i++) {
         let t = performance.now();
         await infer(one);
@@ -60,11 +61,15 @@ export async function run(): Promise<Metric[]> {
         t = performance.now();
         await bareRun(1);
         base.push(performance.now() - t);
+        // The floor: a request the server answers without reading a body or running anything.
+        t = performance.now();
+        await live(server.port, agent);
+        floor.push(performance.now() - t);
       }
       const oursRows = await forMs(THROUGHPUT_MS, CLIENTS, async () => (await infer(one), 1));
       const oursBatchedRows = await forMs(THROUGHPUT_MS, 2, async () => (await infer(batch, batchHeaders), CLIENTS));
       const bareRows = await forMs(THROUGHPUT_MS, 1, async () => (await bareRun(CLIENTS), CLIENTS));
-      rounds.push({ oursP50: percentile(ours, 50), oursP99: percentile(ours, 99), bareP50: percentile(base, 50), bareP99: percentile(base, 99), oursRps: oursRows, oursBatchedRps: oursBatchedRows, bareRps: bareRows });
+      rounds.push({ oursP50: percentile(ours, 50), oursP99: percentile(ours, 99), bareP50: percentile(base, 50), bareP99: percentile(base, 99), floorP50: percentile(floor, 50), oursRps: oursRows, oursBatchedRps: oursBatchedRows, bareRps: bareRows });
       console.log(`round ${r + 1}: ours p50 ${rounds[r]!.oursP50.toFixed(3)} ms p99 ${rounds[r]!.oursP99.toFixed(3)} ms, ${oursRows.toFixed(0)} images/s one a request, ${oursBatchedRows.toFixed(0)} in batches; bare p50 ${rounds[r]!.bareP50.toFixed(3)} ms p99 ${rounds[r]!.bareP99.toFixed(3)} ms, ${bareRows.toFixed(0)} images/s`);
     }
     const m = (k: keyof (typeof rounds)[0]) => median(rounds.map((x) => x[k]));
@@ -73,6 +78,8 @@ export async function run(): Promise<Metric[]> {
       metric('request latency p50, one image, loopback HTTP (median of 3 rounds)', 'ms', m('oursP50'), 'report', peer(m('bareP50'))),
       metric('request latency p99, one image (median of 3 rounds)', 'ms', m('oursP99'), 'report', peer(m('bareP99'))),
       metric('per-request overhead over bare at p50', 'ms', m('oursP50') - m('bareP50'), '<= 0.3 ms'),
+      metric('loopback HTTP floor p50: GET /v2/health/live on the same connection, no body, no run', 'ms', m('floorP50'), 'report'),
+      metric('overhead beyond the HTTP floor at p50 (ours - bare - floor)', 'ms', m('oursP50') - m('bareP50') - m('floorP50'), 'report'),
       metric(`throughput, ${CLIENTS} clients of one image each, dynamic batching (bare: runs of ${CLIENTS})`, 'images/s', m('oursRps'), 'report', peer(m('bareRps'))),
       metric(`throughput, 2 clients of ${CLIENTS} images a request, binary data (bare: runs of ${CLIENTS})`, 'images/s', m('oursBatchedRps'), 'report', peer(m('bareRps'))),
       metric('batched throughput against bare', 'x', m('oursBatchedRps') / m('bareRps'), '>= 0.8'),
@@ -83,6 +90,18 @@ export async function run(): Promise<Metric[]> {
     await bare.release();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** One GET /v2/health/live over the keep-alive agent: the round trip of HTTP on loopback between the two processes. */
+function live(port: number, agent: http.Agent): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/v2/health/live', agent }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+      })
+      .on('error', reject);
+  });
 }
 
 /** Rows per second over `ms`, with `concurrency` loops each doing `step` (which returns its rows). */
