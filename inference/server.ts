@@ -88,6 +88,11 @@ export async function startInferenceServer(model: ServedModel, opts: InferenceSe
   // Every series from the start, at zero: a scraper's first sample opens its window.
   for (const outcome of ['ok', 'invalid', 'unavailable', 'failed']) requests.inc({ ...labels, outcome }, 0);
   inferences.inc(labels, 0);
+  // The series a request touches, looked up once: labels are hashed on every call otherwise.
+  const served = { ok: requests.labels({ ...labels, outcome: 'ok' }), invalid: requests.labels({ ...labels, outcome: 'invalid' }), unavailable: requests.labels({ ...labels, outcome: 'unavailable' }), failed: requests.labels({ ...labels, outcome: 'failed' }) };
+  const rowsInferred = inferences.labels(labels);
+  const took = duration.labels(labels);
+  const batched = batchRows.labels(labels);
   duration.zero(labels);
   batchRows.zero(labels);
   ready.set(labels, 0);
@@ -95,7 +100,7 @@ export async function startInferenceServer(model: ServedModel, opts: InferenceSe
   const session = model.session;
   const sig = session.signature;
   const batchable = session.batchable;
-  const batcher = new Batcher((feeds) => session.run(feeds), batchable ? opts.batching : { ...opts.batching, maxBatch: 1, maxDelayMs: 0 }, (rows) => batchRows.observe(labels, rows));
+  const batcher = new Batcher((feeds) => session.run(feeds), batchable ? opts.batching : { ...opts.batching, maxBatch: 1, maxDelayMs: 0 }, (rows) => batched.observe(rows));
   let isReady = false;
 
   // Warnings and failures go to the instance's log (stdout); a line per request would drown it.
@@ -147,8 +152,8 @@ export async function startInferenceServer(model: ServedModel, opts: InferenceSe
         const { json, binary } = splitBody(req.body as Buffer | undefined, req.headers[HEADER_LENGTH]);
         const { feeds, rows, wanted, id } = parseRequest(json, binary);
         const out = await batcher.infer(feeds, rows);
-        inferences.inc(labels, rows);
-        requests.inc({ ...labels, outcome: 'ok' });
+        rowsInferred.inc(rows);
+        served.ok.inc();
         const head = { model_name: model.name, model_version: model.version, ...(id !== undefined ? { id } : {}) };
         if (!wanted.some((w) => w.binary)) return { ...head, outputs: wanted.map((w) => outputJson(w.name, out[w.name]!)) };
         // The binary data extension: the JSON header, then the raw outputs asked for as binary, in order.
@@ -165,10 +170,10 @@ export async function startInferenceServer(model: ServedModel, opts: InferenceSe
         return Buffer.concat([header, ...raw]);
       } catch (e) {
         const status = e instanceof GedgeError ? e.status : 500;
-        requests.inc({ ...labels, outcome: status === 503 ? 'unavailable' : status < 500 ? 'invalid' : 'failed' });
+        served[status === 503 ? 'unavailable' : status < 500 ? 'invalid' : 'failed'].inc();
         throw e;
       } finally {
-        duration.observe(labels, (performance.now() - started) / 1000);
+        took.observe((performance.now() - started) / 1000);
       }
     });
   }
