@@ -52,43 +52,57 @@ test('a gated model rollout promotes an equal version after shadowing it, and ro
     const [serving] = await p.instances('app=classify');
     assert.equal(serving!.spec.evaluation, undefined, 'the first version has nothing to be measured against');
 
-    const gateEvents = async () => (await api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Instance' })).items.filter((e) => e.spec.reason.startsWith('ModelGate'));
-    const rolledBack = async (version: number, why: RegExp) => {
-      await api.apply(service(version));
-      const s = await waitFor(async () => {
-        const svc = await api.get<Service>('Service', 'classify');
-        return svc.status?.rollout?.phase === 'RolledBack' && svc.spec.template.model === 'fashion-v1' && (await p.instances('app=classify')).length === 1 ? svc : undefined;
-      }, 120_000, `version ${version} rolled back`);
-      assert.match(s.status!.rollout!.message, why);
-      const [left] = await p.instances('app=classify');
-      assert.equal(left!.metadata.name, serving!.metadata.name, 'the current version served throughout');
-      assert.ok(left!.status?.ready);
-      const failed = (await gateEvents()).find((e) => e.spec.reason === 'ModelGateFailed' && why.test(e.spec.message));
-      assert.ok(failed, `the candidate's ModelGateFailed event: ${JSON.stringify(await gateEvents())}`);
-    };
-    await rolledBack(2, /accuracy \d+\.\d+ % on 1000 labelled rows against 8\d\.\d+ % for fashion version 1/);
-    await rolledBack(3, /median latency [\d.]+ ms against [\d.]+ ms for fashion version 1: [\d.]+x slower, more than the 3x allowed/);
-    const reasons = (await api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Service,gedge.io/involved-name=classify' })).items.map((e) => e.spec.reason);
-    assert.equal(reasons.filter((r) => r === 'RolledBack').length, 2, reasons.join());
-
-    // The version it rolled back to stays in the node's cache beside the candidates: a rollback needs no download.
-    const cache = readdirSync(join(p.agents.get('edge-a-1')!.dataDir, 'models', 'default'));
-    assert.ok(cache.includes(v1.spec.artifact.digest.slice('sha256:'.length)), cache.join());
-
-    // An equal version: measured, then shadowed on a camera's live requests (answered by version 1 meanwhile), then promoted.
+    // A camera asks over MQTT all along: the current version must answer every frame while a worse candidate is measured.
     await api.apply(JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name: 'cam-1' }, spec: { site: 'edge-a' } }));
     const cred = await api.issueDeviceCredential('default', 'cam-1');
     const cam = await waitFor(() => mqtt.connectAsync(`mqtt://127.0.0.1:${p.agents.get('edge-a-1')!.mqttPort!}`, { clientId: cred.clientId, username: cred.clientId, password: cred.password, reconnectPeriod: 0, connectTimeout: 5000 }, false).catch(() => undefined), 15_000, 'the camera signed in');
     try {
       const answered: string[] = [];
-      cam.on('message', (topic, payload) => answered.push(`${topic} ${payload.toString().slice(0, 60)}`));
+      const answers = new Map<string, { accepted: boolean; version?: string }>();
+      cam.on('message', (topic, payload) => {
+        answered.push(`${topic} ${payload.toString().slice(0, 60)}`);
+        const body = JSON.parse(payload.toString()) as { id?: string; model_version?: string };
+        if (body.id) answers.set(body.id, { accepted: topic.endsWith('/accepted'), ...(body.model_version ? { version: body.model_version } : {}) });
+      });
       await cam.subscribeAsync('devices/cam-1/models/classify/infer/+', { qos: 1 });
       const set = decodeEvalSet(readFileSync(join(MODELS, 'eval.gevs')));
+      const ask = (id: string, row: number) => cam.publishAsync('devices/cam-1/models/classify/infer', JSON.stringify({ id, inputs: [{ name: 'pixels', shape: [1, 784], datatype: 'FP32', data: Array.from(set.values.subarray(row * 784, (row + 1) * 784)) }] }), { qos: 1 });
+
+      const gateEvents = async () => (await api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Instance' })).items.filter((e) => e.spec.reason.startsWith('ModelGate'));
+      const rolledBack = async (version: number, why: RegExp) => {
+        await api.apply(service(version));
+        const asked: string[] = [];
+        const s = await waitFor(async () => {
+          const id = `during-v${version}-${asked.length}`;
+          asked.push(id);
+          await ask(id, asked.length % set.rows);
+          const svc = await api.get<Service>('Service', 'classify');
+          return svc.status?.rollout?.phase === 'RolledBack' && svc.spec.template.model === 'fashion-v1' && (await p.instances('app=classify')).length === 1 ? svc : undefined;
+        }, 120_000, `version ${version} rolled back`);
+        assert.match(s.status!.rollout!.message, why);
+        const [left] = await p.instances('app=classify');
+        assert.equal(left!.metadata.name, serving!.metadata.name, 'the current version stayed');
+        assert.ok(left!.status?.ready);
+        // Every frame asked while the candidate was measured was answered, and by version 1: the candidate never served.
+        await waitFor(() => asked.every((id) => answers.has(id)) || undefined, 20_000, `answers to the ${asked.length} frames asked during the rollout of version ${version}`);
+        assert.deepEqual(asked.filter((id) => !answers.get(id)!.accepted || answers.get(id)!.version !== '1'), [], 'every frame answered by version 1');
+        const failed = (await gateEvents()).find((e) => e.spec.reason === 'ModelGateFailed' && why.test(e.spec.message));
+        assert.ok(failed, `the candidate's ModelGateFailed event: ${JSON.stringify(await gateEvents())}`);
+      };
+      await rolledBack(2, /accuracy \d+\.\d+ % on 1000 labelled rows against 8\d\.\d+ % for fashion version 1/);
+      await rolledBack(3, /median latency [\d.]+ ms against [\d.]+ ms for fashion version 1: [\d.]+x slower, more than the 3x allowed/);
+      const reasons = (await api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Service,gedge.io/involved-name=classify' })).items.map((e) => e.spec.reason);
+      assert.equal(reasons.filter((r) => r === 'RolledBack').length, 2, reasons.join());
+
+      // The version it rolled back to stays in the node's cache beside the candidates: a rollback needs no download.
+      const cache = readdirSync(join(p.agents.get('edge-a-1')!.dataDir, 'models', 'default'));
+      assert.ok(cache.includes(v1.spec.artifact.digest.slice('sha256:'.length)), cache.join());
+
+      // An equal version: measured, then shadowed on the camera's live requests (answered by version 1 meanwhile), then promoted.
       await api.apply(service(4, 5));
       let n = 0;
       const promoted = await waitFor(async () => {
-        const row = n++ % set.rows;
-        await cam.publishAsync('devices/cam-1/models/classify/infer', JSON.stringify({ id: `frame-${row}`, inputs: [{ name: 'pixels', shape: [1, 784], datatype: 'FP32', data: Array.from(set.values.subarray(row * 784, (row + 1) * 784)) }] }), { qos: 1 });
+        await ask(`frame-${n}`, n++ % set.rows);
         const svc = await api.get<Service>('Service', 'classify');
         return svc.status?.rollout?.phase === 'Complete' && svc.status.rollout.revision === svc.status.revision && svc.spec.template.model === 'fashion-v4' ? svc : undefined;
       }, 120_000, 'version 4 promoted');
