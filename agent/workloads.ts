@@ -98,12 +98,13 @@ export class Workloads {
    * load, it samples it.
    */
   shadow(project: string, at: ModelEndpoint, body: string, answer: InferResponse): void {
-    const served = topClass(answer);
+    // Every answered request passes here: the common case (no candidate shadowing on this node) stops at once.
     const service = this.running.get(`${project}.${at.instance}`)?.li.instance.spec.service;
-    if (served === undefined || !service) return;
-    for (const r of this.running.values()) {
-      const gate = r.gate;
-      if (!gate?.shadowing || r.mirroring || !r.sup.status.ready || r.li.instance.spec.service !== service || projectOf(r.li.instance) !== project) continue;
+    const candidates = [...this.running.values()].filter((r) => r.gate?.shadowing && !r.mirroring && r.sup.status.ready && r.li.instance.spec.service === service && projectOf(r.li.instance) === project);
+    const served = candidates.length ? topClass(answer) : undefined;
+    if (served === undefined) return;
+    for (const r of candidates) {
+      const gate = r.gate!;
       const to = endpointOf(r);
       if (!to) continue;
       r.mirroring = true;

@@ -1,6 +1,7 @@
 import { lookupKind, type Resource } from './resources.ts';
 import type { SinkMessagesPage } from './device-schema.ts';
 import type { ModelSignature } from './model-schema.ts';
+import type { EvalSetFacts } from './eval-set.ts';
 import { BadRequestError } from './errors.ts';
 import { ExecClient, type ExecHandlers, type ExecRequest } from './exec-client.ts';
 import { fetchFor } from './tls-fetch.ts';
@@ -38,7 +39,7 @@ export interface ArtifactFacts {
   size: number;
   kind?: 'model' | 'eval-set';
   signature?: ModelSignature;
-  evalSet?: { input: string; dims: number[]; rows: number; classes: number };
+  evalSet?: EvalSetFacts;
   uploadedAt: string;
 }
 

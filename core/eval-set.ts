@@ -23,6 +23,9 @@ export interface EvalSet {
   labels: Int32Array;
 }
 
+/** What the center tells of a stored set: the input it feeds, one row's dims, rows and classes. */
+export type EvalSetFacts = Pick<EvalSet, 'input' | 'dims' | 'rows' | 'classes'>;
+
 export class EvalSetFormatError extends Error {
   override name = 'EvalSetFormatError';
 }

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { BadRequestError, NotFoundError, PayloadTooLargeError, ValidationError, type ModelSignature } from '../../core/index.ts';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { decodeEvalSet, EVAL_SET_MAX_BYTES, EvalSetFormatError, looksLikeEvalSet } from '../../core/eval-set.ts';
+import { decodeEvalSet, EVAL_SET_MAX_BYTES, EvalSetFormatError, looksLikeEvalSet, type EvalSetFacts } from '../../core/eval-set.ts';
 import { onnxSignature } from './onnx-signature.ts';
 
 /** What the center knows of a stored artifact: a model file (ONNX), or a labelled evaluation set (core/eval-set.ts). */
@@ -20,13 +20,6 @@ export type ArtifactInfo = {
   | { kind: 'eval-set'; evalSet: EvalSetFacts }
 );
 
-/** An evaluation set's shape: the input its rows feed, one row's dims, how many rows and classes. */
-export interface EvalSetFacts {
-  input: string;
-  dims: number[];
-  rows: number;
-  classes: number;
-}
 
 const gunzipAsync = promisify(gunzip);
 

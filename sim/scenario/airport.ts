@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFoundError, type ApiClient, type Model, type Service } from '../../core/index.ts';
+import type { TrainManifest } from '../../training/train.ts';
 import { SimConfigError } from '../errors.ts';
 
 /**
@@ -23,11 +24,6 @@ export interface AirportOptions {
   /** models/fashion-mnist: the graphs, manifest.json and eval.gevs `gedge model train` wrote. */
   modelsDir: string;
   log?: (line: string) => void;
-}
-
-interface TrainManifest {
-  classLabels: string[];
-  temperature: Record<string, number>;
 }
 
 export async function deployAirport(api: ApiClient, o: AirportOptions): Promise<{ edges: string[] }> {
@@ -91,6 +87,6 @@ export async function rollToExit2(api: ApiClient, o: Pick<AirportOptions, 'model
   const s = await api.get<Service>('Service', 'cctv', AIRPORT_PROJECT);
   const t = s.spec.template;
   if (!t.split) throw new SimConfigError('Service cctv has no split: deploy the airport first', { details: [{ path: 'spec.template.split', message: 'missing' }] });
-  const template = { ...t, model: 'cctv-head-v2', artifact: undefined, split: { ...t.split, tail: 'cctv-tail-exit2', temperature: manifest.temperature.exit2 ?? 1 } };
+  const template = { ...t, model: 'cctv-head-v2', artifact: undefined, split: { ...t.split, tail: 'cctv-tail-exit2', temperature: manifest.temperature.exit2 } };
   await api.apply(JSON.stringify({ apiVersion: s.apiVersion, kind: s.kind, metadata: { name: s.metadata.name, project: AIRPORT_PROJECT, labels: s.metadata.labels }, spec: { ...s.spec, template } }));
 }
