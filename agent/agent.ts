@@ -6,7 +6,8 @@ import { EdgeObjects } from './devices/edge-objects.ts';
 import { CenterChannel, recordEvent } from './channel.ts';
 import { OffloadClient } from './models/offload-client.ts';
 import { nodeModels, SplitInference } from './models/split-inference.ts';
-import { containerRuntime, edgeModule, identityModule, probingModule, stateModule, workloadsModule } from './modules.ts';
+import { containerRuntime, edgeModule, endpointsModule, identityModule, probingModule, stateModule, workloadsModule } from './modules.ts';
+import { EndpointTable } from './endpoints/index.ts';
 import type { AgentParts, AgentStatusEvent } from './parts.ts';
 
 export { AGENT_VERSION } from './channel.ts';
@@ -47,6 +48,8 @@ export class Agent extends EventEmitter {
       edge: undefined,
       rules: undefined,
       network: undefined,
+      endpointTable: new EndpointTable(),
+      endpoints: undefined,
       send: (m: AgentMessage) => this.channel.send(m),
       sendLive: (m: AgentMessage) => this.channel.sendLive(m),
       status,
@@ -66,6 +69,7 @@ export class Agent extends EventEmitter {
         workloadsModule(parts, () => containerRuntime(parts)),
         edgeModule(parts, readvertise),
         ...(cfg.probeListen !== 'off' ? [probingModule(parts, readvertise)] : []),
+        ...(cfg.endpointListen !== 'off' ? [endpointsModule(parts, readvertise)] : []),
         this.channel,
       ],
       { log },

@@ -10,6 +10,7 @@ import { InstanceUsageSampler, type InstanceRoot } from './instance-usage.ts';
 import { LogRelay } from './log-relay.ts';
 import { ExecRelay } from './exec-relay.ts';
 import { MetricsResponder } from './metrics-responder.ts';
+import { applyDirectory } from './endpoints/index.ts';
 
 export const AGENT_VERSION = VERSION;
 
@@ -30,6 +31,8 @@ export class CenterChannel implements Module {
   private conn: Connection | undefined;
   private readonly phases = new SyncPhases();
   private queue: Promise<void> = Promise.resolve();
+  /** Endpoint directory messages, applied one at a time. */
+  private directory: Promise<void> = Promise.resolve();
   private hbTimer: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
   private flushing = false;
@@ -142,8 +145,8 @@ export class CenterChannel implements Module {
    */
   readvertise(): void {
     if (!this.conn?.connected || !this.introduced) return;
-    const { probe, mqtt } = this.hello();
-    if (isDeepStrictEqual({ probe, mqtt }, { probe: this.introduced.probe, mqtt: this.introduced.mqtt })) return;
+    const { probe, mqtt, gateway } = this.hello();
+    if (isDeepStrictEqual({ probe, mqtt, gateway }, { probe: this.introduced.probe, mqtt: this.introduced.mqtt, gateway: this.introduced.gateway })) return;
     this.redialing = true;
     this.conn.redial('the node advertises new addresses');
   }
@@ -155,7 +158,7 @@ export class CenterChannel implements Module {
   private hello(): Hello {
     const p = this.p;
     const mqtt = p.edge ? { host: p.edge.host, ...p.edge.broker.ports } : undefined;
-    return { t: 'hello', lastRevision: p.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity: p.capacity, probe: p.network?.probe, mqtt, runtimes: p.workloads.runtimeKinds, holds: p.objects.heldRulesAndRoutes() };
+    return { t: 'hello', lastRevision: p.revision, agent: { version: AGENT_VERSION, os: platform(), arch: arch(), pid: process.pid }, capacity: p.capacity, probe: p.network?.probe, mqtt, gateway: p.endpoints?.gateway, runtimes: p.workloads.runtimeKinds, holds: p.objects.heldRulesAndRoutes() };
   }
 
   private uplinkStatus(): EdgeUplinkStatus | undefined {
@@ -207,6 +210,9 @@ export class CenterChannel implements Module {
       'exec.ack': exec,
       'exec.close': exec,
       peers: (m) => this.p.network?.onPeers(m),
+      endpoints: (m) => {
+        this.directory = this.directory.then(() => applyDirectory(this.p, m)).catch((err: unknown) => this.p.log.error({ err }, 'applying the endpoint directory failed'));
+      },
       'metrics.scrape': (m) => void this.scrapes.answer(m.id),
       'offload.run': (m) => void this.p.offloads.run(m),
       'offload.result': (m) => this.p.offloads.result(m),

@@ -35,6 +35,15 @@ export const agentConfigSchema = z
     /** host:port peers should dial (e.g. a public or NATed address); default the listen address. */
     probeAdvertise: hostPortString(1).optional(),
     /**
+     * host:port of the endpoint resolver (GS-Link endpoints: GET /v1/endpoints); the endpoints themselves
+     * listen on the same host. 'off': this agent serves no endpoints (and runs no gateway).
+     */
+    endpointListen: z.union([z.literal('off'), hostPortString(0)]).default('127.0.0.1:0'),
+    /** host:port of the endpoint gateway other nodes' endpoints reach this node's instances through (mutual TLS). */
+    gatewayListen: hostPortString(0).default('127.0.0.1:0'),
+    /** host:port other nodes should dial for the gateway; default the listen address. */
+    gatewayAdvertise: hostPortString(1).optional(),
+    /**
      * host:port of the edge broker's MQTTS listener (TLS with the node's
      * certificate, issued by the center's CA; devices verify it and may
      * present certificates of their own). The broker runs when any listener is set.

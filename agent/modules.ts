@@ -17,6 +17,7 @@ import { ContainerRuntime } from './runtime/container-runtime.ts';
 import { RuleHost } from './rules/rule-host.ts';
 import { startEdge } from './edge.ts';
 import { NetworkProbing } from './network/index.ts';
+import { Endpoints, loadDirectory, PORTS_KEY } from './endpoints/index.ts';
 
 /**
  * The agent's modules but the channel (channel.ts), in the order they start
@@ -40,6 +41,7 @@ export function stateModule(p: AgentParts): Module {
       p.revision = await state.appliedRevision();
       p.objects.apply(await state.objects(), [], true);
       p.site = (await state.meta('site')) ?? p.cfg.site;
+      await loadDirectory(p);
     },
     async stop() {
       await state?.close();
@@ -66,7 +68,10 @@ export function identityModule(p: AgentParts, hooks: { onRefused: (why: string) 
         log: ctx.log,
         ips: () => certificateIps(p),
         // The next handshakes (center, uplink) use it already; the broker's listeners take it now.
-        onRenewed: (next) => p.edge?.broker.setTls(next),
+        onRenewed: (next) => {
+          p.edge?.broker.setTls(next);
+          p.endpoints?.setTls(next);
+        },
         // Past the grace, or revoked: dialling again cannot help.
         onRefused: hooks.onRefused,
       });
@@ -179,6 +184,40 @@ export function probingModule(p: AgentParts, started: () => void): Module {
       const network = p.network;
       p.network = undefined;
       await network?.stop();
+    },
+  };
+}
+
+/**
+ * GS-Link endpoints (docs/link.md): this site's endpoints, the node's
+ * gateway and the resolver, from the directory in local state, so they
+ * resolve with the center out of reach. Restarted after a failure (a taken
+ * port) while the rest runs on. `started`: the gateway may listen elsewhere
+ * than the center was told.
+ */
+export function endpointsModule(p: AgentParts, started: () => void): Module {
+  return {
+    name: 'endpoints',
+    async start(ctx) {
+      p.endpoints = await Endpoints.start({
+        listen: p.cfg.endpointListen,
+        gatewayListen: p.cfg.gatewayListen,
+        gatewayAdvertise: p.cfg.gatewayAdvertise,
+        table: p.endpointTable,
+        vantage: () => ({ node: p.identity.node, site: p.site, local: (project, instance) => p.workloads.served(project, instance), rttMs: (site) => p.network?.siteRtt(site) }),
+        tls: () => p.cert.current,
+        ports: {
+          load: async () => JSON.parse((await p.state.meta(PORTS_KEY)) ?? '{}') as Record<string, number>,
+          save: (ports) => p.state.setMeta(PORTS_KEY, JSON.stringify(ports)),
+        },
+        log: ctx.log,
+      });
+      started();
+    },
+    async stop() {
+      const endpoints = p.endpoints;
+      p.endpoints = undefined;
+      await endpoints?.stop();
     },
   };
 }

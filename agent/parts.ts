@@ -13,6 +13,8 @@ import type { ConnectionEvent } from './connection.ts';
 import type { NodeModels } from './models/model-client.ts';
 import type { OffloadClient } from './models/offload-client.ts';
 import type { SplitInference } from './models/split-inference.ts';
+import type { EndpointTable } from './endpoints/endpoint-table.ts';
+import type { Endpoints } from './endpoints/endpoints.ts';
 
 /** Everything observable about the agent, as typed events. */
 export type AgentStatusEvent =
@@ -54,6 +56,10 @@ export interface AgentParts {
   rules: RuleHost | undefined;
   /** Module `probing`. */
   network: NetworkProbing | undefined;
+  /** The endpoint directory from the center (GS-Link endpoints), kept in local state. */
+  readonly endpointTable: EndpointTable;
+  /** Module `endpoints`: this site's endpoints, the node's gateway, the resolver. */
+  endpoints: Endpoints | undefined;
   /** The models served on this node, for inference over MQTT and rules (split heads offload through `offloads`). */
   readonly models: NodeModels;
   /** Split inference's offloads over the channel: a head's hard inputs out, a tail's runs in. */

@@ -122,6 +122,14 @@ export class Workloads {
     return endpointOf(r);
   }
 
+  /** An instance running on this node, as an endpoint sees it: ready (a gated candidate once it passed) and its ports. */
+  served(project: string, instance: string): { ready: boolean; ports: Record<string, number> } | undefined {
+    const r = this.running.get(`${project}.${instance}`);
+    if (!r) return undefined;
+    const s = this.reported(r);
+    return { ready: s.ready, ports: s.ports };
+  }
+
   /** Model instances' serving figures, from their model servers, into their status (reported when they changed). */
   private async sampleInference(): Promise<void> {
     // One pass at a time: a slow scrape (2 s at most each) must not let the next tick start a second.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { edgeUplinkStatusSchema } from './uplink-wire.ts';
+import { tierSchema } from './schema-base.ts';
 import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema, deviceSchema, deviceStatusSchema, instanceSchema, instanceStatusSchema, nameSchema, runtimeKindSchema, resourcesSchema, routeSchema, ruleSchema, ruleNodeStatusSchema, nodeSchema, siteSchema } from './resources.ts';
 
 /**
@@ -15,6 +16,28 @@ import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema,
 
 export const probeAddressSchema = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 export type ProbeAddress = z.infer<typeof probeAddressSchema>;
+/**
+ * One instance behind a Service's endpoint, as the center's endpoint
+ * directory tells every agent: where it runs, whether it is ready, its ports
+ * on its node, and the node's endpoint gateway (how another node reaches it).
+ */
+export const endpointBackendSchema = z
+  .object({
+    instance: nameSchema,
+    node: nameSchema,
+    site: nameSchema.optional(),
+    tier: tierSchema.optional(),
+    ready: z.boolean(),
+    ports: z.record(nameSchema, z.number().int().min(1).max(65535)),
+    gateway: probeAddressSchema.optional(),
+  })
+  .strict();
+export type EndpointBackend = z.infer<typeof endpointBackendSchema>;
+export const endpointSetSchema = z
+  .object({ project: nameSchema, service: nameSchema, ports: z.array(nameSchema).max(16), backends: z.array(endpointBackendSchema).max(10_000) })
+  .strict();
+export type EndpointSet = z.infer<typeof endpointSetSchema>;
+
 export const peerSchema = z.object({ node: nameSchema, site: nameSchema, host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 export type Peer = z.infer<typeof peerSchema>;
 
@@ -65,6 +88,8 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
     mqtt: z
       .object({ host: z.string().min(1), tcp: z.number().int().min(1).max(65535).optional(), ws: z.number().int().min(1).max(65535).optional(), tls: z.number().int().min(1).max(65535).optional(), wss: z.number().int().min(1).max(65535).optional() })
       .optional(),
+    /** Where other nodes reach this agent's endpoint gateway (mutual TLS with node certificates); absent: it serves no endpoints. */
+    gateway: probeAddressSchema.optional(),
     /** The workload runtimes this node offers (template.runtime values); absent: process only. */
     runtimes: z.array(runtimeKindSchema).max(16).optional(),
     /**
@@ -180,6 +205,17 @@ export const centerMessageSchema = z.discriminatedUnion('t', [
    * only members of this platform. Replaces any earlier list.
    */
   z.object({ t: z.literal('peers'), key: z.string().min(16), intervalMs: z.number().int().positive(), peers: z.array(peerSchema) }),
+  /**
+   * The endpoint directory: every exposed Service's instances. `full`: these
+   * sets are all there is (after the welcome); else they replace the sets of
+   * the same Services, and `gone` names Services no longer exposed.
+   */
+  z.object({
+    t: z.literal('endpoints'),
+    full: z.boolean(),
+    sets: z.array(endpointSetSchema).max(10_000),
+    gone: z.array(z.object({ project: nameSchema, service: nameSchema }).strict()).max(10_000).default([]),
+  }),
 ]);
 export type CenterMessage = z.infer<typeof centerMessageSchema>;
 

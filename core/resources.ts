@@ -97,6 +97,8 @@ export const nodeStatusSchema = z
     mqtt: z.object({ host: z.string(), tcp: z.number().int().optional(), ws: z.number().int().optional(), tls: z.number().int().optional(), wss: z.number().int().optional() }).strict().optional(),
     /** The workload runtimes the node's agent offers; absent: process only. */
     runtimes: z.array(z.string()).optional(),
+    /** Where other nodes reach the node's endpoint gateway (GS-Link endpoints, mutual TLS), when its agent serves endpoints. */
+    gateway: z.object({ host: z.string(), port: z.number().int() }).strict().optional(),
     /** The node's store-and-forward uplink queue, from its last heartbeat. */
     uplink: edgeUplinkStatusSchema.extend({ at: z.string() }).optional(),
     conditions: z.array(conditionSchema).default([]),

@@ -177,6 +177,19 @@ export const rolloutSpecSchema = z
   .strict();
 export type RolloutSpec = z.infer<typeof rolloutSpecSchema>;
 
+/**
+ * A Service's endpoint (GS-Link): its ports under the Service's name, served
+ * by every agent to the clients and workloads at its site and resolved there
+ * to the nearest healthy instance (docs/link.md).
+ */
+export const endpointSpecSchema = z
+  .object({
+    /** The template's ports the endpoint carries, by name (default: all of them). */
+    ports: z.array(nameSchema).max(16).optional(),
+  })
+  .strict();
+export type EndpointSpec = z.infer<typeof endpointSpecSchema>;
+
 export const serviceSpecSchema = z
   .object({
     replicas: z.number().int().min(0).max(10_000).default(1),
@@ -187,9 +200,22 @@ export const serviceSpecSchema = z
     template: workloadTemplateSchema,
     placement: placementSchema.default({}),
     rollout: rolloutSpecSchema.default({ paused: false, progressDeadline: '2m', maxRestarts: 3, autoRollback: true }),
+    /** Expose the template's ports under the Service's name at every site (absent: not exposed). */
+    endpoint: endpointSpecSchema.optional(),
   })
   .strict()
-  .refine((s) => s.maxSurge > 0 || s.maxUnavailable > 0, { path: ['maxSurge'], message: 'maxSurge and maxUnavailable cannot both be 0 (a rollout could never progress)' });
+  .refine((s) => s.maxSurge > 0 || s.maxUnavailable > 0, { path: ['maxSurge'], message: 'maxSurge and maxUnavailable cannot both be 0 (a rollout could never progress)' })
+  .superRefine((s, ctx) => {
+    if (!s.endpoint) return;
+    const names = new Set(s.template.ports.map((p) => p.name));
+    if (!names.size) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'an endpoint carries the template\'s ports, and the template has none: add ports: [{name: http}]' });
+    s.endpoint.ports?.forEach((n, i) => {
+      if (!names.has(n)) ctx.addIssue({ code: 'custom', path: ['endpoint', 'ports', i], message: `"${n}" is not one of the template's ports (${[...names].join(', ') || 'none'})` });
+    });
+  });
+
+/** The ports a Service's endpoint carries: those named, or every port of its template. */
+export const endpointPorts = (s: { endpoint?: EndpointSpec; template: { ports: { name: string }[] } }): string[] => (s.endpoint ? (s.endpoint.ports ?? s.template.ports.map((p) => p.name)) : []);
 
 export const revisionSchema = z
   .object({

@@ -26,6 +26,10 @@ type PeersMessage = Extract<CenterMessage, { t: 'peers' }>;
 export class NetworkProbing {
   private readonly center = new RttWindow();
   private readonly prober: Prober;
+  /** Each peer's site, from the center's list. */
+  private readonly siteOf = new Map<string, string>();
+  /** The best round trip to each site in the last report (a site whose probes all failed is dropped). */
+  private readonly bySite = new Map<string, number>();
 
   static async start(o: ProbingOptions): Promise<NetworkProbing> {
     const responder = await ProbeResponder.start({ ...parseHostPort(o.listen)!, logger: o.logger });
@@ -52,6 +56,8 @@ export class NetworkProbing {
     const key = decodeKey(m.key);
     this.responder.setKey(key);
     this.prober.update(key, m.intervalMs, m.peers);
+    this.siteOf.clear();
+    for (const peer of m.peers) this.siteOf.set(peer.node, peer.site);
     this.opts.logger.debug({ peers: m.peers.map((p) => p.node), intervalMs: m.intervalMs }, 'probe peers updated');
   }
 
@@ -65,7 +71,23 @@ export class NetworkProbing {
     await this.responder.close();
   }
 
+  /** The round trip to a site as this agent last measured it (the best of its peers there), ms. */
+  siteRtt(site: string): number | undefined {
+    return this.bySite.get(site);
+  }
+
   private report(peers: PeerRtt[]): void {
+    const best = new Map<string, number | null>();
+    for (const { node, rttMs } of peers) {
+      const site = this.siteOf.get(node);
+      if (site === undefined) continue;
+      const prev = best.get(site);
+      best.set(site, rttMs === null ? (prev ?? null) : Math.min(prev ?? Infinity, rttMs));
+    }
+    for (const [site, ms] of best) {
+      if (ms === null) this.bySite.delete(site);
+      else this.bySite.set(site, ms);
+    }
     const centerMs = this.center.take();
     if (!peers.length && centerMs === undefined) return;
     this.opts.send({ t: 'rtt', ...(centerMs !== undefined ? { centerMs } : {}), peers });

@@ -185,6 +185,7 @@ export class AgentHub {
       heartbeatMs: this.opts.heartbeatMs,
       statusWriteMs: this.opts.statusWriteMs,
       network: this.opts.network,
+      endpoints: this.opts.network?.endpoints,
       telemetry: this.opts.telemetry,
       remoteAddress,
       onSeen: (n) => {

@@ -30,6 +30,8 @@ export interface SessionDeps {
   onSeen: (node: string) => void;
   /** Peer lists out, round trips in; absent: the center does not measure the network. */
   network?: AgentNetwork;
+  /** The endpoint directory out (GS-Link endpoints); absent: none is kept. */
+  endpoints?: { join(node: string, send: (m: CenterMessage) => void): () => void };
   /** Usage history for the dashboard's charts, fed by heartbeats. */
   telemetry?: Telemetry;
   /** Where the agent's connection comes from (its advertised probe address is checked against it). */
@@ -52,9 +54,11 @@ export class AgentSession {
   private uplink: EdgeUplinkStatus | undefined;
   private agentInfo: NodeStatus['agent'];
   private mqtt: NodeStatus['mqtt'];
+  private gateway: NodeStatus['gateway'];
   private runtimes: string[] | undefined;
   private closed = false;
   private leaveNetwork: (() => void) | undefined;
+  private leaveEndpoints: (() => void) | undefined;
   private feed: NodeFeed | undefined;
   private readonly refusedTypes = new Set<string>();
   private helloSeen = false;
@@ -90,6 +94,7 @@ export class AgentSession {
   dispose(): void {
     this.closed = true;
     this.leaveNetwork?.();
+    this.leaveEndpoints?.();
     this.unsubscribe?.();
     this.unsubscribe = null;
   }
@@ -118,10 +123,13 @@ export class AgentSession {
       this.helloSeen = true;
       this.agentInfo = m.agent;
       this.mqtt = m.mqtt;
+      // Handed to other nodes like a probe address: only one they can dial.
+      this.gateway = m.gateway && this.advertisable(m.gateway, 'endpoint gateway');
       this.runtimes = m.runtimes ?? ['process'];
       await this.sync(m.lastRevision, false, m.holds);
       // After the catch-up, so probing never delays sync; the session may have ended meanwhile.
-      if (!this.closed) this.leaveNetwork = this.deps.network?.join(this.node, this.probeOf(m.probe), (msg) => this.send(msg));
+      if (!this.closed) this.leaveNetwork = this.deps.network?.join(this.node, m.probe && this.advertisable(m.probe, 'probe'), (msg) => this.send(msg));
+      if (!this.closed) this.leaveEndpoints = this.deps.endpoints?.join(this.node, (msg) => this.send(msg));
       await this.writeNodeStatus(m.capacity);
     },
     hb: async (m) => {
@@ -228,11 +236,11 @@ export class AgentSession {
     this.send(s.message);
   }
 
-  /** The advertised probe address if peers may be handed it; else none (the node is not probed) and a warning. */
-  private probeOf(probe: ProbeAddress | undefined): ProbeAddress | undefined {
-    const problem = probe && probeAddressProblem(probe, this.deps.remoteAddress);
-    if (!problem) return probe;
-    this.deps.logger.warn({ node: this.node, probe, problem }, 'probe address refused: peers will not probe this node');
+  /** An advertised address (probe responder, endpoint gateway) if other nodes may be handed it; else none (not probed, not reached) and a warning. */
+  private advertisable(address: ProbeAddress, what: string): ProbeAddress | undefined {
+    const problem = probeAddressProblem(address, this.deps.remoteAddress);
+    if (!problem) return address;
+    this.deps.logger.warn({ node: this.node, address, problem }, `${what} address refused: other nodes will not be sent it`);
     return undefined;
   }
 
@@ -267,7 +275,7 @@ export class AgentSession {
   /** Usage, heartbeat time, agent info and synced revision (reports/node-reports.ts). */
   private async writeNodeStatus(capacity: Node['spec']['capacity'] | undefined): Promise<void> {
     this.lastStatusWrite = Date.now();
-    const written = await this.reports.nodeStatus(this.node, { capacity, usage: this.usage, agent: this.agentInfo, mqtt: this.mqtt, runtimes: this.runtimes, uplink: this.uplink, syncedRevision: this.acked });
+    const written = await this.reports.nodeStatus(this.node, { capacity, usage: this.usage, agent: this.agentInfo, mqtt: this.mqtt, gateway: this.gateway, runtimes: this.runtimes, uplink: this.uplink, syncedRevision: this.acked });
     if (written === 'conflict') this.lastStatusWrite = 0;
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { CenterMessage } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { ObjectCache } from '../controllers/object-cache.ts';
+import { EndpointDirectory } from './endpoint-directory.ts';
 import { LinkRecorder, type RttReport } from './link-recorder.ts';
 import { PeerDirectory, type ProbeAddress } from './peer-directory.ts';
 
@@ -19,11 +20,14 @@ export interface AgentNetwork {
   /** The agent said hello (with its probe address, if it probes); returns what to call when the session ends. */
   join(node: string, probe: ProbeAddress | undefined, send: (m: CenterMessage) => void): () => void;
   rtt(node: string, report: RttReport): Promise<void>;
+  /** The endpoint directory (GS-Link endpoints): every agent gets it after its hello, then its changes. */
+  readonly endpoints: Pick<EndpointDirectory, 'join'>;
 }
 
 /**
  * The center's side of network awareness: tells agents whom to probe
- * (PeerDirectory), turns their reports into SiteLink objects (LinkRecorder), and
+ * (PeerDirectory), turns their reports into SiteLink objects (LinkRecorder),
+ * tells them where every exposed Service's instances are (EndpointDirectory), and
  * holds the platform's probe key, new at every start (agents get it with
  * their peer list, so a restarted center re-keys every responder).
  */
@@ -31,6 +35,7 @@ export class NetworkAwareness implements AgentNetwork {
   private readonly cache: ObjectCache;
   private readonly directory: PeerDirectory;
   readonly recorder: LinkRecorder;
+  readonly endpoints: EndpointDirectory;
   private unsubscribe: (() => void) | null = null;
 
   constructor(
@@ -40,6 +45,7 @@ export class NetworkAwareness implements AgentNetwork {
   ) {
     this.cache = new ObjectCache(store, ['Node', 'SiteLink']);
     this.directory = new PeerDirectory(this.cache, { key: randomBytes(32).toString('base64'), intervalMs: opts.probeIntervalMs });
+    this.endpoints = new EndpointDirectory(store);
     this.recorder = new LinkRecorder(store, this.cache, logger, { centerSite: opts.site, staleAfterMs: opts.linkStaleMs, expireAfterMs: opts.linkExpireMs });
   }
 
@@ -47,12 +53,14 @@ export class NetworkAwareness implements AgentNetwork {
     await this.cache.start();
     this.unsubscribe = this.store.subscribe((c) => this.directory.onChange(c));
     this.recorder.start();
+    await this.endpoints.start();
   }
 
   stop(): void {
     this.unsubscribe?.();
     this.directory.stop();
     this.recorder.stop();
+    this.endpoints.stop();
     this.cache.stop();
   }
 

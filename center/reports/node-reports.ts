@@ -111,6 +111,7 @@ export class NodeReports {
           usage: facts.usage ? { ...facts.usage, at: now } : prev.usage,
           agent: facts.agent ?? prev.agent,
           mqtt: facts.mqtt,
+          gateway: facts.gateway,
           conditions: mqttCondition(prev.conditions, facts.mqtt, now),
           runtimes: facts.runtimes ?? prev.runtimes,
           uplink: facts.uplink ? { ...facts.uplink, at: now } : prev.uplink,
@@ -133,6 +134,8 @@ export interface NodeFacts {
   agent?: NodeStatus['agent'];
   /** The broker's ports: absent means the node runs none now. */
   mqtt: NodeStatus['mqtt'];
+  /** The endpoint gateway's address: absent means the node serves no endpoints now. */
+  gateway?: NodeStatus['gateway'];
   runtimes?: string[];
   uplink?: EdgeUplinkStatus;
   /** 0: none acknowledged on this connection yet. */

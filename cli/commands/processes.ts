@@ -27,6 +27,9 @@ interface AgentFlags {
   label: Record<string, string>;
   probeListen: string;
   probeAdvertise?: string;
+  endpointListen?: string;
+  gatewayListen?: string;
+  gatewayAdvertise?: string;
   mqttListen: string;
   mqttWsListen?: string;
   mqttTlsListen?: string;
@@ -135,6 +138,9 @@ export function registerProcessCommands(program: Command): void {
     .option('--label <k=v...>', 'node labels', collectLabels, {})
     .option('--probe-listen <host:port>', "where peers' round-trip probes are answered ('off': no probing)", '127.0.0.1:0')
     .option('--probe-advertise <host:port>', 'the address peers dial for probes (default: the listen address)')
+    .option('--endpoint-listen <host:port|off>', "the endpoint resolver (GET /v1/endpoints) for this site's clients; Services' endpoints listen on the same host (off: none)", '127.0.0.1:0')
+    .option('--gateway-listen <host:port>', "the endpoint gateway, through which other nodes' endpoints reach this node's instances (mutual TLS)", '127.0.0.1:0')
+    .option('--gateway-advertise <host:port>', 'the address other nodes dial for the gateway (default: the listen address)')
     .option('--mqtt-tls-listen <host:port>', "the edge broker's MQTTS listener for devices (the node's certificate, from the center's CA)")
     .option('--mqtt-wss-listen <host:port>', 'MQTT over secure WebSocket (path /mqtt) for devices')
     .option('--mqtt-listen <host:port>', "plain MQTT in clear for devices ('off': none; on, the node's status warns)", 'off')
@@ -160,7 +166,7 @@ export function registerProcessCommands(program: Command): void {
       const { Agent } = await import('../../agent/index.ts');
       const capacity = { ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.memoryMib !== undefined ? { memoryMiB: o.memoryMib } : {}) };
       const uplink = { fsync: o.uplinkFsync, overflow: o.uplinkOverflow, maxBytes: Math.round(o.uplinkMaxMib * 1024 * 1024), maxMessages: o.uplinkMaxMessages, ttlMs: o.uplinkTtl };
-      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, caPin: o.caPin, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, mqttTlsListen: o.mqttTlsListen, mqttWssListen: o.mqttWssListen, egressAllow: o.egressAllow, mqttLimits: definedOnly({ maxPacketBytes: o.mqttMaxPacketBytes, connectTimeoutMs: o.mqttConnectTimeout, maxConnections: o.mqttMaxConnections, maxConnectionsPerAddress: o.mqttMaxConnectionsPerAddress }), uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel }, await processLogger('agent', o.logLevel, o.logFormat));
+      const agent = Agent.fromInput({ center: o.center, joinToken: o.joinToken, caPin: o.caPin, dataDir: o.dataDir, name: o.name, site: o.site, labels: o.label, probeListen: o.probeListen, probeAdvertise: o.probeAdvertise, endpointListen: o.endpointListen, gatewayListen: o.gatewayListen, gatewayAdvertise: o.gatewayAdvertise, mqttListen: o.mqttListen, mqttWsListen: o.mqttWsListen, mqttTlsListen: o.mqttTlsListen, mqttWssListen: o.mqttWssListen, egressAllow: o.egressAllow, mqttLimits: definedOnly({ maxPacketBytes: o.mqttMaxPacketBytes, connectTimeoutMs: o.mqttConnectTimeout, maxConnections: o.mqttMaxConnections, maxConnectionsPerAddress: o.mqttMaxConnectionsPerAddress }), uplink, capacity, containerRuntime: o.containerRuntime, logLevel: o.logLevel }, await processLogger('agent', o.logLevel, o.logFormat));
       onShutdown(() => agent.stop());
       // An essential module failed after the start (logged): everything has stopped; the service manager starts the process again.
       agent.on('fatal', () => process.exit(1));

@@ -1,0 +1,176 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import { formatHostPort, isWildcard, parseHostPort, type HostPort } from '../../core/host-port.ts';
+import type { NodeTls } from '../node-certificate.ts';
+
+/** The request line a proxy sends first, and its longest allowed length. */
+export interface GatewayRequest {
+  project: string;
+  instance: string;
+  port: string;
+}
+export const GATEWAY_REQUEST_MAX = 1024;
+/** How long a caller has to send its request line once the handshake is done. */
+const REQUEST_TIMEOUT_MS = 5000;
+/** How long the gateway waits for its own node's instance to accept. */
+const LOCAL_CONNECT_MS = 1000;
+
+export interface GatewayOptions {
+  listen: string;
+  advertise?: string;
+  tls: NodeTls;
+  /** The host port of an exposed, ready instance of this node for that port of its endpoint; undefined: not one. */
+  resolve: (r: GatewayRequest) => number | undefined;
+  log: Logger;
+}
+
+/** The server side of a node connection: TLS 1.3 with this node's certificate, and a peer certificate the platform's CA gave a node. */
+export function nodeTlsOptions(t: NodeTls): tls.SecureContextOptions & { minVersion: 'TLSv1.3' } {
+  return { key: t.key, cert: t.cert, ca: t.ca, minVersion: 'TLSv1.3' };
+}
+
+/** Whether a verified peer certificate is a node's (not a device's or the center's: the CA issues those too). */
+export const isNodeCertificate = (c: tls.PeerCertificate | undefined): boolean => !!c && c.subject?.OU === 'node' && typeof c.subject.CN === 'string' && c.subject.CN.length > 0;
+
+/**
+ * The node's endpoint gateway: how other nodes' endpoints reach the
+ * instances of this one. Mutual TLS with node certificates from the
+ * platform's CA (a device's certificate, from the same CA, is refused), then
+ * one request line naming an instance of this node and a port its Service
+ * exposes; the gateway connects to that instance on loopback, answers
+ * `OK\n` (or `ERR reason\n` and closes) and then relays bytes both ways.
+ * It reaches nothing else: not another port of the instance, not the
+ * agent, not an instance whose Service exposes no endpoint.
+ */
+export class EndpointGateway {
+  private constructor(
+    private readonly server: tls.Server,
+    private readonly open: Set<net.Socket>,
+    /** Where other nodes dial it (announced in hello). */
+    readonly address: HostPort,
+  ) {}
+
+  static async start(o: GatewayOptions): Promise<EndpointGateway> {
+    const server = tls.createServer({ ...nodeTlsOptions(o.tls), requestCert: true, rejectUnauthorized: true }, (socket) => serve(socket, o));
+    const open = tracked(server);
+    server.on('tlsClientError', (err) => o.log.debug({ err: err.message }, 'endpoint gateway: handshake refused'));
+    const listen = parseHostPort(o.listen)!;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = server.address() as net.AddressInfo;
+    const advertise = o.advertise ? parseHostPort(o.advertise)! : { host: listen.host, port: bound.port };
+    if (!o.advertise && isWildcard(listen.host)) o.log.warn({ listen: o.listen }, 'the endpoint gateway listens on every interface but no --gateway-advertise is set; other nodes cannot dial a wildcard address');
+    o.log.info({ event: 'gateway', listen: formatHostPort({ host: listen.host, port: bound.port }), advertise: formatHostPort(advertise) }, 'endpoint gateway listening');
+    return new EndpointGateway(server, open, advertise);
+  }
+
+  /** A renewed certificate: the next handshakes use it. */
+  setTls(t: NodeTls): void {
+    this.server.setSecureContext(nodeTlsOptions(t));
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      // Relayed connections end with the gateway: their callers fail over.
+      for (const s of this.open) s.destroy();
+    });
+  }
+}
+
+function serve(socket: tls.TLSSocket, o: GatewayOptions): void {
+  socket.setNoDelay(true);
+  const peer = socket.getPeerCertificate();
+  const refuse = (why: string) => {
+    socket.end(`ERR ${why}\n`);
+    socket.destroySoon();
+  };
+  if (!isNodeCertificate(peer)) return refuse('only nodes may use the endpoint gateway');
+  let head = Buffer.alloc(0);
+  const timer = setTimeout(() => refuse('no request line'), REQUEST_TIMEOUT_MS);
+  const onData = (chunk: Buffer) => {
+    head = Buffer.concat([head, chunk]);
+    const nl = head.indexOf(10);
+    if (nl < 0) {
+      if (head.length > GATEWAY_REQUEST_MAX) {
+        clearTimeout(timer);
+        socket.off('data', onData);
+        refuse(`the request line is longer than ${GATEWAY_REQUEST_MAX} bytes`);
+      }
+      return;
+    }
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.pause();
+    const rest = head.subarray(nl + 1);
+    let req: GatewayRequest;
+    try {
+      req = parseRequest(head.subarray(0, nl).toString('utf8'));
+    } catch (e) {
+      return refuse((e as Error).message);
+    }
+    const port = o.resolve(req);
+    if (!port) return refuse(`${req.project}/${req.instance} does not serve port "${req.port}" of an endpoint here`);
+    const upstream = net.connect({ host: '127.0.0.1', port, noDelay: true });
+    const connectTimer = setTimeout(() => upstream.destroy(new Error('timed out')), LOCAL_CONNECT_MS);
+    let connected = false;
+    upstream.once('connect', () => {
+      connected = true;
+      clearTimeout(connectTimer);
+      socket.write('OK\n');
+      if (rest.length) upstream.write(rest);
+      relay(socket, upstream);
+    });
+    upstream.once('error', (err) => {
+      clearTimeout(connectTimer);
+      if (!connected) refuse(`${req.project}/${req.instance}: ${err.message}`);
+    });
+  };
+  socket.on('data', onData);
+  socket.on('error', () => clearTimeout(timer));
+  socket.on('close', () => clearTimeout(timer));
+}
+
+function parseRequest(line: string): GatewayRequest {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    throw new Error('the request line is not JSON');
+  }
+  const r = v as Partial<GatewayRequest> | null;
+  const ok = (x: unknown) => typeof x === 'string' && x.length > 0 && x.length <= 253;
+  if (!r || !ok(r.project) || !ok(r.instance) || !ok(r.port)) throw new Error('the request line needs project, instance and port');
+  return { project: r.project!, instance: r.instance!, port: r.port! };
+}
+
+/** The server's open connections (plain or TLS), so that closing it can end them. */
+export function tracked(server: net.Server): Set<net.Socket> {
+  const open = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    open.add(s);
+    s.once('close', () => open.delete(s));
+  });
+  return open;
+}
+
+/** Bytes both ways until either side ends; an error on one side ends the other. */
+export function relay(a: net.Socket, b: net.Socket): void {
+  a.pipe(b);
+  b.pipe(a);
+  const end = () => {
+    a.destroy();
+    b.destroy();
+  };
+  a.once('error', end);
+  b.once('error', end);
+  a.once('close', () => b.destroySoon());
+  b.once('close', () => a.destroySoon());
+  a.resume();
+}

@@ -1,0 +1,223 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import type { HostPort } from '../../core/host-port.ts';
+import type { NodeTls } from '../node-certificate.ts';
+import { isNodeCertificate, nodeTlsOptions, relay, tracked, type GatewayRequest } from './endpoint-gateway.ts';
+import type { Candidate, EndpointTable, Vantage } from './endpoint-table.ts';
+
+/** How long a connection attempt to one instance may take before the next is tried: on this node, through a gateway. */
+const LOCAL_CONNECT_MS = 500;
+const REMOTE_CONNECT_MS = 1000;
+/** An instance that failed a connection is tried last for this long. */
+const FAILED_HOLD_MS = 5000;
+
+export interface ProxyOptions {
+  /** Where the endpoints listen (the resolver's host). */
+  host: string;
+  table: EndpointTable;
+  vantage: () => Omit<Vantage, 'failedUntil'>;
+  tls: () => NodeTls;
+  /** The ports the endpoints listened on before (kept across restarts, so clients keep their address), and saving them. */
+  ports: { load: () => Promise<Record<string, number>>; save: (ports: Record<string, number>) => Promise<void> };
+  log: Logger;
+}
+
+export interface EndpointListener {
+  project: string;
+  service: string;
+  port: string;
+  address: HostPort;
+  /** Connections relayed, failed over to a later instance, and refused (no instance answered). */
+  connections: number;
+  failovers: number;
+  refused: number;
+}
+
+interface Listener extends EndpointListener {
+  server: net.Server;
+  open: Set<net.Socket>;
+}
+
+/**
+ * The endpoints this agent serves: for each exposed port of each Service in
+ * the directory, a TCP listener; each connection goes to the first instance
+ * of the table's order that accepts it (on this node straight to its port,
+ * on another node through that node's gateway), trying the next at once on
+ * a refusal or after a short timeout, so a dead instance costs a new
+ * connection nothing but the attempt. The client's first bytes wait
+ * (paused) until an instance has accepted.
+ */
+export class EndpointProxies {
+  private readonly listeners = new Map<string, Listener>();
+  private readonly failed = new Map<string, number>();
+  /** TLS sessions per gateway, so a connection through one resumes instead of a full handshake. */
+  private readonly sessions = new Map<string, Buffer>();
+  private syncing: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly o: ProxyOptions) {}
+
+  /** Opens listeners for new endpoint ports and closes those of ports gone (serialized: calls queue). */
+  sync(): Promise<void> {
+    this.syncing = this.syncing.then(() => this.reconcile()).catch((err: unknown) => this.o.log.error({ err }, 'endpoints: sync failed'));
+    return this.syncing;
+  }
+
+  list(): EndpointListener[] {
+    return [...this.listeners.values()].map(({ server: _, open: __, ...l }) => l);
+  }
+
+  failedUntil(project: string, instance: string): number {
+    return this.failed.get(`${project}/${instance}`) ?? 0;
+  }
+
+  /** The order connections to that port try its instances now. */
+  candidates(project: string, service: string, port: string): Candidate[] {
+    return this.o.table.candidates(project, service, port, { ...this.o.vantage(), failedUntil: (p, i) => this.failedUntil(p, i) });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.syncing;
+    await Promise.all([...this.listeners.values()].map((l) => closeServer(l)));
+    this.listeners.clear();
+  }
+
+  private async reconcile(): Promise<void> {
+    if (this.closed) return;
+    const wanted = new Map<string, { project: string; service: string; port: string }>();
+    for (const s of this.o.table.all()) for (const port of s.ports) wanted.set(`${s.project}/${s.service}/${port}`, { project: s.project, service: s.service, port });
+    for (const [key, l] of this.listeners) {
+      if (wanted.has(key)) continue;
+      this.listeners.delete(key);
+      await closeServer(l);
+    }
+    const saved = await this.o.ports.load();
+    let changed = false;
+    for (const [key, w] of wanted) {
+      if (this.listeners.has(key)) continue;
+      const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (c) => this.accept(key, c));
+      const open = tracked(server);
+      const port = await listen(server, this.o.host, saved[key] ?? 0).catch(() => listen(server, this.o.host, 0));
+      if (saved[key] !== port) {
+        saved[key] = port;
+        changed = true;
+      }
+      this.listeners.set(key, { ...w, server, open, address: { host: this.o.host, port }, connections: 0, failovers: 0, refused: 0 });
+      this.o.log.info({ event: 'endpoint', endpoint: key, address: `${this.o.host}:${port}` }, 'endpoint listening');
+    }
+    for (const key of Object.keys(saved)) {
+      if (wanted.has(key)) continue;
+      delete saved[key];
+      changed = true;
+    }
+    if (changed) await this.o.ports.save(saved);
+  }
+
+  private accept(key: string, client: net.Socket): void {
+    const l = this.listeners.get(key);
+    if (!l) return void client.destroy();
+    client.on('error', () => client.destroy());
+    const tries = this.candidates(l.project, l.service, l.port);
+    const attempt = (i: number): void => {
+      if (client.destroyed) return;
+      if (i >= tries.length) {
+        l.refused++;
+        return void client.destroy();
+      }
+      if (i > 0) l.failovers++;
+      const c = tries[i]!;
+      const fail = (why: string) => {
+        this.failed.set(`${l.project}/${c.backend.instance}`, Date.now() + FAILED_HOLD_MS);
+        this.o.log.debug({ endpoint: key, instance: c.backend.instance, why }, 'endpoint: instance failed, trying the next');
+        attempt(i + 1);
+      };
+      const connected = (up: net.Socket) => {
+        this.failed.delete(`${l.project}/${c.backend.instance}`);
+        l.connections++;
+        relay(client, up);
+      };
+      if (c.local) this.connectLocal(c, connected, fail);
+      else this.connectRemote({ project: l.project, instance: c.backend.instance, port: l.port }, c, connected, fail);
+    };
+    attempt(0);
+  }
+
+  private connectLocal(c: Candidate, ok: (s: net.Socket) => void, fail: (why: string) => void): void {
+    const up = net.connect({ host: '127.0.0.1', port: c.port, noDelay: true });
+    const timer = setTimeout(() => up.destroy(new Error('timed out')), LOCAL_CONNECT_MS);
+    up.once('connect', () => {
+      clearTimeout(timer);
+      up.removeAllListeners('error');
+      ok(up);
+    });
+    up.once('error', (err) => {
+      clearTimeout(timer);
+      fail(err.message);
+    });
+  }
+
+  /** Through the instance's node's gateway: mutual TLS, the peer's certificate that node's, the request line, then `OK`. */
+  private connectRemote(req: GatewayRequest, c: Candidate, ok: (s: net.Socket) => void, fail: (why: string) => void): void {
+    const gw = c.backend.gateway!;
+    const gwKey = `${gw.host}:${gw.port}`;
+    const node = c.backend.node;
+    const up = tls.connect({
+      ...nodeTlsOptions(this.o.tls()),
+      host: gw.host,
+      port: gw.port,
+      session: this.sessions.get(gwKey),
+      checkServerIdentity: (_host, cert) => (isNodeCertificate(cert) && cert.subject.CN === node ? undefined : new Error(`the gateway's certificate is not node ${node}'s`)),
+    });
+    up.setNoDelay(true);
+    up.on('session', (s: Buffer) => this.sessions.set(gwKey, s));
+    let done = false;
+    const finish = (why?: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      up.off('data', onData);
+      if (why === undefined) return;
+      up.destroy();
+      fail(why);
+    };
+    const timer = setTimeout(() => finish('timed out'), REMOTE_CONNECT_MS);
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const nl = head.indexOf(10);
+      if (nl < 0) return head.length > 1024 ? finish('the gateway answered no line') : undefined;
+      const line = head.subarray(0, nl).toString('utf8');
+      if (line !== 'OK') return finish(line.replace(/^ERR /, ''));
+      finish();
+      up.pause();
+      const rest = head.subarray(nl + 1);
+      if (rest.length) up.unshift(rest);
+      up.removeAllListeners('error');
+      ok(up);
+    };
+    up.once('secureConnect', () => up.write(`${JSON.stringify(req)}\n`));
+    up.on('data', onData);
+    up.on('error', (err) => finish(err.message));
+    up.on('close', () => finish('the gateway closed the connection'));
+  }
+}
+
+function listen(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+/** Stops listening and ends the connections it relays (their clients reconnect, to whatever serves then). */
+function closeServer(l: Listener): Promise<void> {
+  return new Promise((resolve) => {
+    l.server.close(() => resolve());
+    for (const s of l.open) s.destroy();
+  });
+}
