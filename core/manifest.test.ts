@@ -274,3 +274,17 @@ test('durations: every duration field takes one grammar; a field renamed from it
   assert.equal(ok!.spec.template.stopGracePeriod, '1m30s', 'kept as written, so `get -o yaml` applies again');
   assert.deepEqual([ok!.spec.template.readiness!.period, ok!.spec.template.readiness!.timeout, ok!.spec.rollout.progressDeadline], ['500ms', '1s', '2m'], 'defaults are durations too');
 });
+
+test('endpoint: it carries ports of the template, named; a name it does not have, or a template with no port, is refused at its line', () => {
+  const svc = (endpoint: string, ports: string) => ['kind: Service', 'metadata: {name: web}', 'spec:', '  template:', "    command: [node, -e, '0']", `    ports: ${ports}`, `  endpoint: ${endpoint}`, ''].join('\n');
+  const ok = parseManifest(svc('{ports: [http]}', '[{name: http}, {name: admin}]'))[0] as Service;
+  assert.deepEqual(ok.spec.endpoint, { ports: ['http'] });
+  assert.deepEqual((parseManifest(svc('{}', '[{name: http}]'))[0] as Service).spec.endpoint, {}, 'every port of the template');
+  const unknown = thrown(ValidationError, () => parseManifest(svc('{ports: [http, grpc]}', '[{name: http}]')));
+  assert.deepEqual(unknown.details.map((d) => [d.path, d.line]), [['spec.endpoint.ports[1]', 7]]);
+  assert.match(unknown.details[0]!.message, /"grpc" is not one of the template's ports \(http\)/);
+  const none = thrown(ValidationError, () => parseManifest(svc('{}', '[]')));
+  assert.deepEqual(none.details.map((d) => d.path), ['spec.endpoint']);
+  assert.match(none.details[0]!.message, /the template has none/);
+  thrown(ValidationError, () => parseManifest(svc('{ports: [http], extra: 1}', '[{name: http}]')));
+});
