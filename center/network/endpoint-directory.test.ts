@@ -18,7 +18,7 @@ async function setup(t: TestContext) {
   });
   await store.create(one('kind: Site\nmetadata: {name: edge-a}\nspec: {tier: edge}'));
   await store.create(one('kind: Site\nmetadata: {name: cloud}\nspec: {tier: cloud}'));
-  for (const [name, site] of [['a-1', 'edge-a'], ['c-1', 'cloud']]) {
+  for (const [name, site] of [['a-1', 'edge-a'], ['c-1', 'cloud']] as const) {
     await store.create(one(`kind: Node\nmetadata: {name: ${name}}\nspec: {site: ${site}}`));
     await store.updateStatus('Node', undefined, name, { phase: 'Ready', conditions: [], gateway: { host: '127.0.0.1', port: name === 'a-1' ? 7001 : 7002 } });
   }
