@@ -160,10 +160,14 @@ export function tracked(server: net.Server): Set<net.Socket> {
   return open;
 }
 
-/** Bytes both ways until either side ends; an error on one side ends the other. */
+/**
+ * Bytes both ways until either side ends; an error on one side ends the
+ * other. Each chunk is written on as it arrives, the reader paused while the
+ * writer's buffer is full (what pipe() does, with fewer events per chunk).
+ */
 export function relay(a: net.Socket, b: net.Socket): void {
-  a.pipe(b);
-  b.pipe(a);
+  forward(a, b);
+  forward(b, a);
   const end = () => {
     a.destroy();
     b.destroy();
@@ -172,5 +176,15 @@ export function relay(a: net.Socket, b: net.Socket): void {
   b.once('error', end);
   a.once('close', () => b.destroySoon());
   b.once('close', () => a.destroySoon());
+  // Either may have been paused until now (the client until an instance accepted, the gateway's socket while its answer was read).
   a.resume();
+  b.resume();
+}
+
+function forward(from: net.Socket, to: net.Socket): void {
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.once('end', () => to.end());
 }
