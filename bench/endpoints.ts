@@ -15,9 +15,11 @@ import { median, percentile } from './stats.ts';
  * Latency: sequential requests on one keep-alive connection. Throughput:
  * 8 keep-alive connections at once. The 4 MiB transfer is KubeEdge
  * EdgeMesh's reported case (edgemesh#551: 321 ms through its proxy against
- * 40 ms direct, 8x). Medians of three rounds.
+ * 40 ms direct, 8x). Medians of five rounds; the throughput against direct
+ * is the median of each round's ratio (the two measured back to back, so a
+ * machine that slows down between rounds moves both).
  */
-const ROUNDS = 3;
+const ROUNDS = 5;
 const SEQUENTIAL = 2000;
 const CONNECTIONS = 8;
 const THROUGHPUT_MS = 3000;
@@ -76,7 +78,7 @@ export async function run(): Promise<Metric[]> {
       metric('request latency p99 through the endpoint, same node', 'ms', m('local', 'p99'), 'report', peer(m('direct', 'p99'))),
       metric('added latency at p50, same node (endpoint - direct)', 'ms', m('local', 'p50') - m('direct', 'p50'), '<= 0.2 ms'),
       metric(`throughput through the endpoint, ${CONNECTIONS} keep-alive connections, same node`, 'req/s', m('local', 'rps'), 'report', peer(m('direct', 'rps'))),
-      metric('throughput through the endpoint against direct, same node', 'x', m('local', 'rps') / m('direct', 'rps'), '>= 0.8'),
+      metric('throughput through the endpoint against direct, same node (median of the rounds\' ratios)', 'x', median(rounds.map((x) => x.local.rps / x.direct.rps)), '>= 0.8'),
       metric('4 MiB transfer through the endpoint, same node (EdgeMesh: 321 ms against 40 ms direct, 8x)', 'ms', m('local', 'bigMs'), 'report', peer(m('direct', 'bigMs'))),
       metric('request latency p50 across nodes (endpoint at edge-b, gateway at edge-a, mutual TLS)', 'ms', m('remote', 'p50'), 'report', peer(m('direct', 'p50'))),
       metric('request latency p99 across nodes', 'ms', m('remote', 'p99'), 'report', peer(m('direct', 'p99'))),

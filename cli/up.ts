@@ -77,6 +77,9 @@ export async function runUp(o: UpOptions): Promise<void> {
     // Probes cross the WAN as the site's traffic does: the latency map shows the city.
     const probePort = await freePort();
     const args = ['agent', '--center', via, '--data-dir', data, '--name', a.name, '--site', a.site, '--probe-listen', `127.0.0.1:${probePort}`, '--probe-advertise', await wan.probeAddress(a.site, a.tier, probePort)];
+    // So does endpoint traffic between sites, through each agent's gateway.
+    const gatewayPort = await freePort();
+    args.push('--gateway-listen', `127.0.0.1:${gatewayPort}`, '--gateway-advertise', await wan.gatewayAddress(a.site, a.tier, gatewayPort));
     if (a.mqtt !== undefined) {
       const wanted = Number(new URL(localUrl).port) + a.mqtt;
       const mqttPort = (await portFree(wanted)) ? wanted : await freePort();

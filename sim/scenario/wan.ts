@@ -8,7 +8,8 @@ import { parseDuration } from '../traffic/options.ts';
  * connects there), and the cloud reaches an edge's broker through another
  * (the center's MQTT sinks deliver the cloud's decisions there). Every
  * agent's probe responder sits behind a link of its own, so the latency
- * map measures the city's paths, not the machine's loopback. An outage cuts
+ * map measures the city's paths, not the machine's loopback, and so does its
+ * endpoint gateway: endpoint traffic between sites crosses the WAN. An outage cuts
  * all of a site's links: the site is alone, its devices and its edge keep
  * working.
  */
@@ -40,6 +41,7 @@ interface SiteLinks {
   center?: LinkEmulator;
   broker?: LinkEmulator;
   probe?: LinkEmulator;
+  gateway?: LinkEmulator;
 }
 
 export class Wan {
@@ -77,6 +79,18 @@ export class Wan {
     return `127.0.0.1:${l.probe.port}`;
   }
 
+  /**
+   * The host:port other sites' endpoints reach a site's instances at: its
+   * agent's endpoint gateway (listening on `gatewayPort`) behind a link like
+   * its probe responder's, so endpoint traffic between sites pays what the
+   * latency map says it costs.
+   */
+  async gatewayAddress(site: string, tier: 'cloud' | 'region' | 'edge', gatewayPort: number): Promise<string> {
+    const l = this.links(site, tier);
+    l.gateway ??= await LinkEmulator.start({ upstreamPort: gatewayPort, delayMs: 2 * this.hubDelayOf(tier) });
+    return `127.0.0.1:${l.gateway.port}`;
+  }
+
   /** The URL a site's agent reaches the center at. */
   async centerUrl(site: string, tier: 'region' | 'edge'): Promise<string> {
     const l = this.links(site, tier);
@@ -102,6 +116,7 @@ export class Wan {
     l.center?.cut();
     l.broker?.cut();
     l.probe?.cut();
+    l.gateway?.cut();
   }
 
   restore(site: string): void {
@@ -109,6 +124,7 @@ export class Wan {
     l.center?.restore();
     l.broker?.restore();
     l.probe?.restore();
+    l.gateway?.restore();
   }
 
   /** Cuts the site after `afterMs` for `durationMs`; `on` hears both moments. */
@@ -130,7 +146,7 @@ export class Wan {
 
   async close(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
-    await Promise.all([...this.sites.values()].flatMap((l) => [l.center?.close(), l.broker?.close(), l.probe?.close()]));
+    await Promise.all([...this.sites.values()].flatMap((l) => [l.center?.close(), l.broker?.close(), l.probe?.close(), l.gateway?.close()]));
   }
 
   private links(site: string, tier: 'cloud' | 'region' | 'edge'): SiteLinks {
