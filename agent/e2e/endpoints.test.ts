@@ -78,6 +78,16 @@ test('an endpoint answers from the nearest ready instance, fails over at once wh
     }, 15_000, 'edge-a resolves both web instances');
     assert.deepEqual(atA.instances.map((i) => [i.instance, i.local]), [[onA.metadata.name, true], [onB.metadata.name, false]], 'its own instance first');
     const atB = await waitFor(() => resolve(p, 'edge-b-1', 'web'), 15_000, 'edge-b resolves web');
+    // The resolver: JSON errors for what it does not answer, and nothing it holds changes.
+    const resolver = resolverOf(p, 'edge-a-1');
+    for (const [path, method, status] of [['/v1/endpoints/default/nope', 'GET', 404], ['/v1/endpoints/%E0%A4%A', 'GET', 400], ['/v1/endpoints', 'POST', 405], ['/v1/endpoints/default', 'GET', 404], ['/other', 'GET', 404]] as const) {
+      const res = await fetch(`http://${resolver}${path}`, { method });
+      assert.equal(res.status, status, `${method} ${path}`);
+      const body = (await res.json()) as { code: string; message: string; details: unknown[] };
+      assert.ok(body.code && body.message && Array.isArray(body.details), `${method} ${path}: {code, message, details}`);
+    }
+    const all = (await (await fetch(`http://${resolver}/v1/endpoints`)).json()) as { endpoints: Resolved[] };
+    assert.deepEqual(all.endpoints.map((e) => `${e.service}/${e.port}`).sort(), ['far/http', 'web/http']);
     for (let i = 0; i < 5; i++) {
       assert.equal(await ask(atA.address), onA.metadata.name);
       assert.equal(await ask(atB.address), onB.metadata.name);
