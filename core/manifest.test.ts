@@ -287,4 +287,9 @@ test('endpoint: it carries ports of the template, named; a name it does not have
   assert.deepEqual(none.details.map((d) => d.path), ['spec.endpoint']);
   assert.match(none.details[0]!.message, /the template has none/);
   thrown(ValidationError, () => parseManifest(svc('{ports: [http], extra: 1}', '[{name: http}]')));
+  assert.match(thrown(ValidationError, () => parseManifest(svc('{ports: [http, http]}', '[{name: http}]'))).details[0]!.message, /"http" is named twice/);
+  thrown(ValidationError, () => parseManifest(svc('{ports: []}', '[{name: http}]')));
+  const many = JSON.stringify(Array.from({ length: 17 }, (_, i) => ({ name: `p${i}` })));
+  assert.match(thrown(ValidationError, () => parseManifest(svc('{}', many))).details[0]!.message, /at most 16 ports and the template has 17/);
+  assert.ok(parseManifest(svc('{ports: [p0]}', many)), 'naming the ones it carries');
 });

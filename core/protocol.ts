@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { edgeUplinkStatusSchema } from './uplink-wire.ts';
 import { tierSchema } from './schema-base.ts';
+import { ENDPOINT_PORTS_MAX } from './workload-schema.ts';
 import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema, deviceSchema, deviceStatusSchema, instanceSchema, instanceStatusSchema, nameSchema, runtimeKindSchema, resourcesSchema, routeSchema, ruleSchema, ruleNodeStatusSchema, nodeSchema, siteSchema } from './resources.ts';
 
 /**
@@ -33,10 +34,20 @@ export const endpointBackendSchema = z
   })
   .strict();
 export type EndpointBackend = z.infer<typeof endpointBackendSchema>;
+/** Instances in one set at most: replicas and the surge of a rollout, each at most 10,000. */
+export const ENDPOINT_BACKENDS_MAX = 20_000;
+/** Sets in one `endpoints` message at most: the center sends a bigger directory in several. */
+export const ENDPOINT_SETS_PER_MESSAGE = 500;
 export const endpointSetSchema = z
-  .object({ project: nameSchema, service: nameSchema, ports: z.array(nameSchema).max(16), backends: z.array(endpointBackendSchema).max(10_000) })
+  .object({ project: nameSchema, service: nameSchema, ports: z.array(nameSchema).max(ENDPOINT_PORTS_MAX), backends: z.array(endpointBackendSchema).max(ENDPOINT_BACKENDS_MAX) })
   .strict();
 export type EndpointSet = z.infer<typeof endpointSetSchema>;
+
+/** A port by name in a ports record (an instance's status, a backend), never a property every object inherits ("constructor"). */
+export function portNamed(ports: Record<string, number> | undefined, name: string): number | undefined {
+  const port = ports && Object.hasOwn(ports, name) ? ports[name] : undefined;
+  return typeof port === 'number' && Number.isInteger(port) && port > 0 && port <= 65535 ? port : undefined;
+}
 
 export const peerSchema = z.object({ node: nameSchema, site: nameSchema, host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 export type Peer = z.infer<typeof peerSchema>;
@@ -207,14 +218,16 @@ export const centerMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('peers'), key: z.string().min(16), intervalMs: z.number().int().positive(), peers: z.array(peerSchema) }),
   /**
    * The endpoint directory: every exposed Service's instances. `full`: these
-   * sets are all there is (after the welcome); else they replace the sets of
-   * the same Services, and `gone` names Services no longer exposed.
+   * sets replace all the agent holds (the first message after the welcome; a
+   * directory bigger than one message goes on in messages that are not full);
+   * else they replace the sets of the same Services, and `gone` names
+   * Services no longer exposed.
    */
   z.object({
     t: z.literal('endpoints'),
     full: z.boolean(),
-    sets: z.array(endpointSetSchema).max(10_000),
-    gone: z.array(z.object({ project: nameSchema, service: nameSchema }).strict()).max(10_000).default([]),
+    sets: z.array(endpointSetSchema).max(ENDPOINT_SETS_PER_MESSAGE),
+    gone: z.array(z.object({ project: nameSchema, service: nameSchema }).strict()).max(ENDPOINT_SETS_PER_MESSAGE).default([]),
   }),
 ]);
 export type CenterMessage = z.infer<typeof centerMessageSchema>;

@@ -182,10 +182,12 @@ export type RolloutSpec = z.infer<typeof rolloutSpecSchema>;
  * by every agent to the clients and workloads at its site and resolved there
  * to the nearest healthy instance (docs/link.md).
  */
+/** Ports one endpoint carries at most (what every agent takes in the directory). */
+export const ENDPOINT_PORTS_MAX = 16;
 export const endpointSpecSchema = z
   .object({
-    /** The template's ports the endpoint carries, by name (default: all of them). */
-    ports: z.array(nameSchema).max(16).optional(),
+    /** The template's ports the endpoint carries, by name (default: all of them, at most ENDPOINT_PORTS_MAX). */
+    ports: z.array(nameSchema).min(1).max(ENDPOINT_PORTS_MAX).optional(),
   })
   .strict();
 export type EndpointSpec = z.infer<typeof endpointSpecSchema>;
@@ -211,7 +213,9 @@ export const serviceSpecSchema = z
     if (!names.size) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'an endpoint carries the template\'s ports, and the template has none: add ports: [{name: http}]' });
     s.endpoint.ports?.forEach((n, i) => {
       if (!names.has(n)) ctx.addIssue({ code: 'custom', path: ['endpoint', 'ports', i], message: `"${n}" is not one of the template's ports (${[...names].join(', ') || 'none'})` });
+      if (s.endpoint!.ports!.indexOf(n) !== i) ctx.addIssue({ code: 'custom', path: ['endpoint', 'ports', i], message: `"${n}" is named twice` });
     });
+    if (!s.endpoint.ports && names.size > ENDPOINT_PORTS_MAX) ctx.addIssue({ code: 'custom', path: ['endpoint', 'ports'], message: `an endpoint carries at most ${ENDPOINT_PORTS_MAX} ports and the template has ${names.size}: name the ones it carries` });
   });
 
 /** The ports a Service's endpoint carries: those named, or every port of its template. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
+import net from 'node:net';
 import tls from 'node:tls';
 import type { Instance, Node, Resource } from '../../core/index.ts';
 import { newKeyAndCsr } from '../../core/pki.ts';
@@ -93,6 +94,18 @@ test('an endpoint answers from the nearest ready instance, fails over at once wh
       assert.equal(await ask(atB.address), onB.metadata.name);
     }
 
+    // A client that sends its request and half-closes still gets the whole answer, on both paths.
+    const halfClosed = (address: string) =>
+      new Promise<string>((done, fail) => {
+        const [host, port] = address.split(':');
+        const s = net.connect({ host, port: Number(port) }, () => s.end('GET / HTTP/1.0\r\n\r\n'));
+        let got = '';
+        s.on('data', (d: Buffer) => (got += d.toString()));
+        s.on('close', () => done(got.split('\r\n\r\n')[1] ?? ''));
+        s.on('error', fail);
+      });
+    assert.equal(await halfClosed(atA.address), onA.metadata.name);
+
     // A Service with no instance at edge-a: its endpoint there reaches edge-b's, through edge-b's gateway.
     const far = await waitFor(async () => (await p.instances('app=far')).find((i) => i.status?.ready), 30_000, 'far ready on edge-b');
     const farAtA = await waitFor(async () => {
@@ -100,6 +113,7 @@ test('an endpoint answers from the nearest ready instance, fails over at once wh
       return r?.instances.length ? r : undefined;
     }, 15_000, 'edge-a resolves far');
     assert.equal(await ask(farAtA.address), far.metadata.name, 'answered by edge-b across the gateway');
+    assert.equal(await halfClosed(farAtA.address), far.metadata.name, 'half-closed, across the gateway');
 
     // Kill edge-a's web instance: while it is down (the agent restarts it), requests through edge-a's endpoint go to edge-b's.
     const answers: (string | undefined)[] = [];
@@ -177,6 +191,8 @@ test('the gateway takes only nodes\' certificates, and reaches only the exposed 
     assert.match(await through(nodeTls, req('no-such-instance', 'http')), /^ERR /);
     assert.match(await through(nodeTls, 'not json\n'), /^ERR the request line is not JSON/);
     assert.match(await through(nodeTls, `${'x'.repeat(2000)}`), /^ERR the request line is longer than 1024 bytes/);
+    assert.match(await through(nodeTls, `${JSON.stringify({ project: 'default', instance: 'a'.repeat(1500), port: 'http' })}\n`), /^ERR the request line is longer than 1024 bytes/, 'in one chunk with its newline too');
+    assert.match(await through(nodeTls, req(web.metadata.name, 'constructor')), /^ERR .*does not serve port "constructor"/, 'a name every object has is no port');
     // Still serving after all that.
     assert.equal(await through(nodeTls, req(web.metadata.name, 'http')), 'OK');
   } finally {

@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { formatHostPort, isWildcard, parseHostPort, type HostPort } from '../../core/host-port.ts';
+import { nameSchema } from '../../core/index.ts';
 import type { NodeTls } from '../node-certificate.ts';
 
 /** The request line a proxy sends first, and its longest allowed length. */
@@ -13,8 +14,14 @@ export interface GatewayRequest {
 export const GATEWAY_REQUEST_MAX = 1024;
 /** How long a caller has to send its request line once the handshake is done. */
 const REQUEST_TIMEOUT_MS = 5000;
-/** How long the gateway waits for its own node's instance to accept. */
-const LOCAL_CONNECT_MS = 1000;
+/** How long the gateway waits for its own node's instance to accept: less than a caller waits for the gateway's answer. */
+const LOCAL_CONNECT_MS = 500;
+/** A relayed connection one side closed: the other has this long to take what is still on its way. */
+const CLOSE_GRACE_MS = 5000;
+/** TLS handshakes must finish within this (not Node's 120 s: an unauthenticated peer could hold sockets open). */
+const HANDSHAKE_MS = 5000;
+/** Connections the gateway holds at once at most. */
+export const MAX_CONNECTIONS = 4096;
 
 export interface GatewayOptions {
   listen: string;
@@ -52,7 +59,8 @@ export class EndpointGateway {
   ) {}
 
   static async start(o: GatewayOptions): Promise<EndpointGateway> {
-    const server = tls.createServer({ ...nodeTlsOptions(o.tls), requestCert: true, rejectUnauthorized: true }, (socket) => serve(socket, o));
+    const server = tls.createServer({ ...nodeTlsOptions(o.tls), requestCert: true, rejectUnauthorized: true, allowHalfOpen: true, handshakeTimeout: HANDSHAKE_MS }, (socket) => serve(socket, o));
+    server.maxConnections = MAX_CONNECTIONS;
     const open = tracked(server);
     server.on('tlsClientError', (err) => o.log.debug({ err: err.message }, 'endpoint gateway: handshake refused'));
     const listen = parseHostPort(o.listen)!;
@@ -63,6 +71,8 @@ export class EndpointGateway {
         resolve();
       });
     });
+    // Once listening, a server error (an accept that fails: out of descriptors) is logged; the gateway goes on.
+    server.on('error', (err) => o.log.warn({ err }, 'endpoint gateway: server error'));
     const bound = server.address() as net.AddressInfo;
     const advertise = o.advertise ? parseHostPort(o.advertise)! : { host: listen.host, port: bound.port };
     if (!o.advertise && isWildcard(listen.host)) o.log.warn({ listen: o.listen }, 'the endpoint gateway listens on every interface but no --gateway-advertise is set; other nodes cannot dial a wildcard address');
@@ -91,20 +101,28 @@ function serve(socket: tls.TLSSocket, o: GatewayOptions): void {
     socket.end(`ERR ${why}\n`);
     socket.destroySoon();
   };
-  if (!isNodeCertificate(peer)) return refuse('only nodes may use the endpoint gateway');
+  let upstream: net.Socket | undefined;
   let head = Buffer.alloc(0);
   const timer = setTimeout(() => refuse('no request line'), REQUEST_TIMEOUT_MS);
+  socket.on('error', () => socket.destroy());
+  // The caller gone before its instance accepted: the attempt ends with it.
+  socket.on('close', () => {
+    clearTimeout(timer);
+    if (upstream?.connecting) upstream.destroy();
+  });
+  if (!isNodeCertificate(peer)) {
+    clearTimeout(timer);
+    return refuse('only nodes may use the endpoint gateway');
+  }
   const onData = (chunk: Buffer) => {
     head = Buffer.concat([head, chunk]);
     const nl = head.indexOf(10);
-    if (nl < 0) {
-      if (head.length > GATEWAY_REQUEST_MAX) {
-        clearTimeout(timer);
-        socket.off('data', onData);
-        refuse(`the request line is longer than ${GATEWAY_REQUEST_MAX} bytes`);
-      }
-      return;
+    if (nl < 0 ? head.length > GATEWAY_REQUEST_MAX : nl > GATEWAY_REQUEST_MAX) {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      return refuse(`the request line is longer than ${GATEWAY_REQUEST_MAX} bytes`);
     }
+    if (nl < 0) return;
     clearTimeout(timer);
     socket.off('data', onData);
     socket.pause();
@@ -117,24 +135,22 @@ function serve(socket: tls.TLSSocket, o: GatewayOptions): void {
     }
     const port = o.resolve(req);
     if (!port) return refuse(`${req.project}/${req.instance} does not serve port "${req.port}" of an endpoint here`);
-    const upstream = net.connect({ host: '127.0.0.1', port, noDelay: true });
-    const connectTimer = setTimeout(() => upstream.destroy(new Error('timed out')), LOCAL_CONNECT_MS);
-    let connected = false;
-    upstream.once('connect', () => {
-      connected = true;
+    const up = (upstream = net.connect({ host: '127.0.0.1', port, noDelay: true, allowHalfOpen: true }));
+    const connectTimer = setTimeout(() => up.destroy(new Error('timed out')), LOCAL_CONNECT_MS);
+    const failed = (err: Error) => {
       clearTimeout(connectTimer);
+      refuse(`${req.project}/${req.instance}: ${err.message}`);
+    };
+    up.once('error', failed);
+    up.once('connect', () => {
+      clearTimeout(connectTimer);
+      up.off('error', failed);
       socket.write('OK\n');
-      if (rest.length) upstream.write(rest);
-      relay(socket, upstream);
-    });
-    upstream.once('error', (err) => {
-      clearTimeout(connectTimer);
-      if (!connected) refuse(`${req.project}/${req.instance}: ${err.message}`);
+      if (rest.length) up.write(rest);
+      relay(socket, up);
     });
   };
   socket.on('data', onData);
-  socket.on('error', () => clearTimeout(timer));
-  socket.on('close', () => clearTimeout(timer));
 }
 
 function parseRequest(line: string): GatewayRequest {
@@ -145,8 +161,8 @@ function parseRequest(line: string): GatewayRequest {
     throw new Error('the request line is not JSON');
   }
   const r = v as Partial<GatewayRequest> | null;
-  const ok = (x: unknown) => typeof x === 'string' && x.length > 0 && x.length <= 253;
-  if (!r || !ok(r.project) || !ok(r.instance) || !ok(r.port)) throw new Error('the request line needs project, instance and port');
+  const ok = (x: unknown) => nameSchema.safeParse(x).success;
+  if (!r || !ok(r.project) || !ok(r.instance) || !ok(r.port)) throw new Error('the request line needs project, instance and port, each a name');
   return { project: r.project!, instance: r.instance!, port: r.port! };
 }
 
@@ -164,21 +180,35 @@ export function tracked(server: net.Server): Set<net.Socket> {
  * Bytes both ways until either side ends; an error on one side ends the
  * other. Each chunk is written on as it arrives, the reader paused while the
  * writer's buffer is full (what pipe() does, with fewer events per chunk).
+ * A side that ends its writing (half-close) ends the other's, which may
+ * still answer: every socket of a relay is opened with allowHalfOpen.
  */
 export function relay(a: net.Socket, b: net.Socket): void {
+  if (a.destroyed || b.destroyed) {
+    a.destroy();
+    b.destroy();
+    return;
+  }
   forward(a, b);
   forward(b, a);
   const end = () => {
     a.destroy();
     b.destroy();
   };
-  a.once('error', end);
-  b.once('error', end);
-  a.once('close', () => b.destroySoon());
-  b.once('close', () => a.destroySoon());
+  a.on('error', end);
+  b.on('error', end);
+  a.once('close', () => closeSoon(b));
+  b.once('close', () => closeSoon(a));
   // Either may have been paused until now (the client until an instance accepted, the gateway's socket while its answer was read).
   a.resume();
   b.resume();
+}
+
+/** Ends a socket once what was written to it is sent, and at the latest after CLOSE_GRACE_MS (a peer that stops reading must not hold it). */
+function closeSoon(s: net.Socket): void {
+  if (s.destroyed) return;
+  s.destroySoon();
+  setTimeout(() => s.destroy(), CLOSE_GRACE_MS).unref();
 }
 
 function forward(from: net.Socket, to: net.Socket): void {

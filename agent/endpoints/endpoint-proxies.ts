@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { HostPort } from '../../core/host-port.ts';
 import type { NodeTls } from '../node-certificate.ts';
-import { isNodeCertificate, nodeTlsOptions, relay, tracked, type GatewayRequest } from './endpoint-gateway.ts';
+import { GATEWAY_REQUEST_MAX, isNodeCertificate, MAX_CONNECTIONS, nodeTlsOptions, relay, tracked, type GatewayRequest } from './endpoint-gateway.ts';
 import type { Candidate, EndpointTable, Vantage } from './endpoint-table.ts';
 
 /** How long a connection attempt to one instance may take before the next is tried: on this node, through a gateway. */
@@ -53,6 +53,8 @@ export class EndpointProxies {
   private readonly failed = new Map<string, number>();
   /** TLS sessions per gateway, so a connection through one resumes instead of a full handshake. */
   private readonly sessions = new Map<string, Buffer>();
+  /** The node's certificate made a TLS context once (not parsed again for every connection), until it is renewed. */
+  private context: { from: NodeTls; ctx: tls.SecureContext } | undefined;
   private syncing: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -84,8 +86,17 @@ export class EndpointProxies {
     this.listeners.clear();
   }
 
+  private secureContext(): tls.SecureContext {
+    const now = this.o.tls();
+    if (this.context?.from !== now) this.context = { from: now, ctx: tls.createSecureContext(nodeTlsOptions(now)) };
+    return this.context.ctx;
+  }
+
   private async reconcile(): Promise<void> {
     if (this.closed) return;
+    // Sessions of gateways no longer in the directory (a node gone, or its gateway moved) are dropped.
+    const gateways = new Set(this.o.table.all().flatMap((s) => s.backends.flatMap((b) => (b.gateway ? [`${b.gateway.host}:${b.gateway.port}`] : []))));
+    for (const k of this.sessions.keys()) if (!gateways.has(k)) this.sessions.delete(k);
     const wanted = new Map<string, { project: string; service: string; port: string }>();
     for (const s of this.o.table.all()) for (const port of s.ports) wanted.set(`${s.project}/${s.service}/${port}`, { project: s.project, service: s.service, port });
     for (const [key, l] of this.listeners) {
@@ -97,9 +108,18 @@ export class EndpointProxies {
     let changed = false;
     for (const [key, w] of wanted) {
       if (this.listeners.has(key)) continue;
-      const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (c) => this.accept(key, c));
+      const server = net.createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (c) => this.accept(key, c));
+      server.maxConnections = MAX_CONNECTIONS;
       const open = tracked(server);
-      const port = await listen(server, this.o.host, saved[key] ?? 0).catch(() => listen(server, this.o.host, 0));
+      // The port it had, when it is still free; another one (the resolver says which) when not.
+      let port: number;
+      try {
+        port = await listen(server, this.o.host, saved[key] ?? 0).catch(() => listen(server, this.o.host, 0));
+      } catch (err) {
+        this.o.log.error({ err, endpoint: key }, 'endpoint: cannot listen; the next directory change tries again');
+        continue;
+      }
+      server.on('error', (err) => this.o.log.warn({ err, endpoint: key }, 'endpoint: server error'));
       if (saved[key] !== port) {
         saved[key] = port;
         changed = true;
@@ -129,7 +149,10 @@ export class EndpointProxies {
       if (i > 0) l.failovers++;
       const c = tries[i]!;
       const fail = (why: string) => {
-        this.failed.set(`${l.project}/${c.backend.instance}`, Date.now() + FAILED_HOLD_MS);
+        const now = Date.now();
+        // Only the last few seconds' failures are kept: instances deleted since leave nothing behind.
+        for (const [k, until] of this.failed) if (until <= now) this.failed.delete(k);
+        this.failed.set(`${l.project}/${c.backend.instance}`, now + FAILED_HOLD_MS);
         this.o.log.debug({ endpoint: key, instance: c.backend.instance, why }, 'endpoint: instance failed, trying the next');
         attempt(i + 1);
       };
@@ -145,16 +168,17 @@ export class EndpointProxies {
   }
 
   private connectLocal(c: Candidate, ok: (s: net.Socket) => void, fail: (why: string) => void): void {
-    const up = net.connect({ host: '127.0.0.1', port: c.port, noDelay: true });
+    const up = net.connect({ host: '127.0.0.1', port: c.port, noDelay: true, allowHalfOpen: true });
     const timer = setTimeout(() => up.destroy(new Error('timed out')), LOCAL_CONNECT_MS);
-    up.once('connect', () => {
-      clearTimeout(timer);
-      up.removeAllListeners('error');
-      ok(up);
-    });
-    up.once('error', (err) => {
+    const failed = (err: Error) => {
       clearTimeout(timer);
       fail(err.message);
+    };
+    up.once('error', failed);
+    up.once('connect', () => {
+      clearTimeout(timer);
+      up.off('error', failed);
+      ok(up);
     });
   }
 
@@ -163,8 +187,10 @@ export class EndpointProxies {
     const gw = c.backend.gateway!;
     const gwKey = `${gw.host}:${gw.port}`;
     const node = c.backend.node;
+    // allowHalfOpen: tls.connect passes it to its socket (Node's typings leave it out).
     const up = tls.connect({
-      ...nodeTlsOptions(this.o.tls()),
+      secureContext: this.secureContext(),
+      ...({ allowHalfOpen: true } as tls.ConnectionOptions),
       host: gw.host,
       port: gw.port,
       session: this.sessions.get(gwKey),
@@ -179,6 +205,9 @@ export class EndpointProxies {
       clearTimeout(timer);
       up.off('data', onData);
       if (why === undefined) return;
+      up.off('error', onError);
+      // Errors after this one (the socket is being torn down) have nothing more to say.
+      up.on('error', () => {});
       up.destroy();
       fail(why);
     };
@@ -187,19 +216,20 @@ export class EndpointProxies {
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       const nl = head.indexOf(10);
-      if (nl < 0) return head.length > 1024 ? finish('the gateway answered no line') : undefined;
+      if (nl < 0) return head.length > GATEWAY_REQUEST_MAX ? finish('the gateway answered no line') : undefined;
       const line = head.subarray(0, nl).toString('utf8');
       if (line !== 'OK') return finish(line.replace(/^ERR /, ''));
       finish();
       up.pause();
       const rest = head.subarray(nl + 1);
       if (rest.length) up.unshift(rest);
-      up.removeAllListeners('error');
+      up.off('error', onError);
       ok(up);
     };
+    const onError = (err: Error) => finish(err.message);
     up.once('secureConnect', () => up.write(`${JSON.stringify(req)}\n`));
     up.on('data', onData);
-    up.on('error', (err) => finish(err.message));
+    up.on('error', onError);
     up.on('close', () => finish('the gateway closed the connection'));
   }
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { EndpointBackend } from '../../core/index.ts';
+import { portNamed, type EndpointBackend } from '../../core/index.ts';
 import { EndpointTable, type Vantage } from './endpoint-table.ts';
 
 const gw = { host: '127.0.0.1', port: 9000 };
@@ -85,4 +85,13 @@ test('candidates (property): every ready reachable instance appears once, this n
       }
     }),
   );
+});
+
+test('a port named like a property every object has ("constructor") is looked up in the record itself, never inherited', () => {
+  const t = new EndpointTable();
+  t.apply({ full: true, sets: [{ project: 'p', service: 'web', ports: ['http', 'constructor'], backends: [backend('mine', 'a1', 'edge-a', 'edge'), backend('other', 'b1', 'edge-b', 'edge')] }], gone: [] });
+  assert.deepEqual(t.candidates('p', 'web', 'constructor', here({ local: () => ({ ready: true, ports: { http: 1 } }) })), [], 'no instance has that port');
+  assert.equal(portNamed({ http: 1 }, 'constructor'), undefined);
+  assert.equal(portNamed({ constructor: 8080 } as Record<string, number>, 'constructor'), 8080);
+  assert.equal(portNamed({ http: 0 }, 'http'), undefined);
 });

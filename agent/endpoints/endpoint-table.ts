@@ -1,4 +1,4 @@
-import type { CenterMessage, EndpointBackend, EndpointSet } from '../../core/index.ts';
+import { portNamed, type CenterMessage, type EndpointBackend, type EndpointSet } from '../../core/index.ts';
 
 export type EndpointsMessage = Extract<CenterMessage, { t: 'endpoints' }>;
 
@@ -64,7 +64,7 @@ export class EndpointTable {
       // This node's own instances: what it sees now beats what the center last said.
       const local = onNode ? v.local(project, b.instance) : undefined;
       const ready = onNode ? (local?.ready ?? false) : b.ready;
-      const hostPort = onNode ? (local?.ports[port] ?? b.ports[port]) : b.ports[port];
+      const hostPort = onNode ? (portNamed(local?.ports, port) ?? portNamed(b.ports, port)) : portNamed(b.ports, port);
       if (!ready || !hostPort || (!onNode && !b.gateway)) continue;
       const rttMs = b.site && b.site !== v.site ? v.rttMs(b.site) : undefined;
       out.push({ backend: b, local: onNode, port: hostPort, rank: { node: onNode, site: !!b.site && b.site === v.site, rttMs, tier: b.tier, failed: v.failedUntil(project, b.instance) > now } });

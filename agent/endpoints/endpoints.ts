@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { formatHostPort, parseHostPort, type HostPort } from '../../core/host-port.ts';
+import { portNamed } from '../../core/index.ts';
 import type { NodeTls } from '../node-certificate.ts';
 import { EndpointGateway, type GatewayRequest } from './endpoint-gateway.ts';
 import { EndpointProxies } from './endpoint-proxies.ts';
@@ -20,7 +21,7 @@ export interface EndpointsOptions {
 }
 
 /** One endpoint port as the resolver answers it. */
-export interface ResolvedEndpoint {
+interface ResolvedEndpoint {
   project: string;
   service: string;
   port: string;
@@ -45,15 +46,13 @@ export class Endpoints {
     private readonly proxies: EndpointProxies,
     private readonly gatewayServer: EndpointGateway,
     private readonly resolverServer: http.Server,
-    /** Where the resolver listens. */
-    readonly resolver: HostPort,
   ) {}
 
   static async start(o: EndpointsOptions): Promise<Endpoints> {
     const listen = parseHostPort(o.listen)!;
     const proxies = new EndpointProxies({ host: listen.host, table: o.table, vantage: o.vantage, tls: o.tls, ports: o.ports, log: o.log });
     const gateway = await EndpointGateway.start({ listen: o.gatewayListen, advertise: o.gatewayAdvertise, tls: o.tls(), resolve: (r) => exposedPort(o, r), log: o.log });
-    const server = http.createServer((req, res) => answer(proxies, req, res));
+    const server = http.createServer({ headersTimeout: 5000, requestTimeout: 10_000 }, (req, res) => answer(proxies, req, res));
     server.on('connection', (s) => s.setNoDelay(true));
     try {
       await new Promise<void>((resolve, reject) => {
@@ -64,9 +63,10 @@ export class Endpoints {
       await gateway.close();
       throw e;
     }
+    server.on('error', (err) => o.log.warn({ err }, 'endpoint resolver: server error'));
     const resolver = { host: listen.host, port: (server.address() as AddressInfo).port };
     o.log.info({ event: 'endpoints', resolver: formatHostPort(resolver) }, 'endpoint resolver listening');
-    const endpoints = new Endpoints(proxies, gateway, server, resolver);
+    const endpoints = new Endpoints(proxies, gateway, server);
     await proxies.sync();
     return endpoints;
   }
@@ -79,10 +79,6 @@ export class Endpoints {
   /** The directory changed: open and close listeners to match. */
   sync(): Promise<void> {
     return this.proxies.sync();
-  }
-
-  list(): ResolvedEndpoint[] {
-    return resolved(this.proxies);
   }
 
   setTls(t: NodeTls): void {
@@ -101,7 +97,7 @@ function exposedPort(o: EndpointsOptions, r: GatewayRequest): number | undefined
   const exposed = o.table.all().some((s) => s.project === r.project && s.ports.includes(r.port) && s.backends.some((b) => b.instance === r.instance && b.node === v.node));
   if (!exposed) return undefined;
   const local = v.local(r.project, r.instance);
-  return local?.ready ? local.ports[r.port] : undefined;
+  return local?.ready ? portNamed(local.ports, r.port) : undefined;
 }
 
 function resolved(proxies: EndpointProxies, project?: string, service?: string): ResolvedEndpoint[] {

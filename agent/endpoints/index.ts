@@ -1,22 +1,42 @@
+import { z } from 'zod';
+import { endpointSetSchema } from '../../core/index.ts';
 import type { AgentParts } from '../parts.ts';
 import type { EndpointsMessage } from './endpoint-table.ts';
 
 export { EndpointTable, type EndpointsMessage, type Vantage } from './endpoint-table.ts';
-export { Endpoints, type ResolvedEndpoint } from './endpoints.ts';
+export { Endpoints } from './endpoints.ts';
 
 /** Local state's keys: the directory (resolving offline and across restarts) and the ports the endpoints listened on. */
 export const DIRECTORY_KEY = 'endpoints';
 export const PORTS_KEY = 'endpoint-ports';
 
-/** The directory from local state, as the center last sent it (state module). */
-export async function loadDirectory(p: Pick<AgentParts, 'state' | 'endpointTable'>): Promise<void> {
+/**
+ * The directory from local state, as the center last sent it (state module).
+ * One that does not read as a directory (damaged, or of another version) is
+ * dropped with a warning: the center sends the whole directory again after
+ * the next hello, and the agent starts meanwhile.
+ */
+export async function loadDirectory(p: Pick<AgentParts, 'state' | 'endpointTable' | 'log'>): Promise<void> {
   const saved = await p.state.meta(DIRECTORY_KEY);
-  if (saved) p.endpointTable.apply({ full: true, sets: JSON.parse(saved) as EndpointsMessage['sets'], gone: [] });
+  if (!saved) return;
+  let sets: unknown;
+  try {
+    sets = JSON.parse(saved);
+  } catch {
+    sets = undefined;
+  }
+  const parsed = z.array(endpointSetSchema).safeParse(sets);
+  if (parsed.success) p.endpointTable.apply({ full: true, sets: parsed.data, gone: [] });
+  else p.log.warn({ event: 'endpoints' }, 'the endpoint directory in local state is not readable: dropped until the center sends it again');
 }
 
 /** The center's directory message: applied, kept in local state, and the endpoints' listeners matched to it. */
 export async function applyDirectory(p: Pick<AgentParts, 'state' | 'endpointTable' | 'endpoints'>, m: EndpointsMessage): Promise<void> {
   if (!p.endpointTable.apply(m)) return;
-  await p.state.setMeta(DIRECTORY_KEY, JSON.stringify(p.endpointTable.all()));
-  await p.endpoints?.sync();
+  try {
+    await p.state.setMeta(DIRECTORY_KEY, JSON.stringify(p.endpointTable.all()));
+  } finally {
+    // Served as it stands even when it could not be kept.
+    await p.endpoints?.sync();
+  }
 }

@@ -58,6 +58,9 @@ export class NetworkProbing {
     this.prober.update(key, m.intervalMs, m.peers);
     this.siteOf.clear();
     for (const peer of m.peers) this.siteOf.set(peer.node, peer.site);
+    // A site no longer probed has no round trip any more: its last one would order endpoints for ever.
+    const sites = new Set(this.siteOf.values());
+    for (const site of this.bySite.keys()) if (!sites.has(site)) this.bySite.delete(site);
     this.opts.logger.debug({ peers: m.peers.map((p) => p.node), intervalMs: m.intervalMs }, 'probe peers updated');
   }
 

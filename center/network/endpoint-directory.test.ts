@@ -1,6 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseManifest, waitFor, type CenterMessage, type EndpointSet, type Resource } from '../../core/index.ts';
+import { ENDPOINT_SETS_PER_MESSAGE, parseManifest, waitFor, type CenterMessage, type EndpointSet, type Resource } from '../../core/index.ts';
+import pino from 'pino';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import { EndpointDirectory } from './endpoint-directory.ts';
 
@@ -11,7 +12,7 @@ const TEMPLATE = "  template:\n    command: [node, -e, '0']\n    ports: [{name: 
 
 async function setup(t: TestContext) {
   const store = await openSqliteStore(':memory:');
-  const dir = new EndpointDirectory(store);
+  const dir = new EndpointDirectory(store, pino({ level: 'silent' }));
   t.after(async () => {
     dir.stop();
     await store.close();
@@ -37,7 +38,7 @@ const last = (got: Endpoints[]): EndpointSet | undefined => got.at(-1)?.sets.fin
 
 test('an exposed Service is sent with its bound instances: node, site, tier, readiness, the exposed ports only, and the node\'s gateway', async (t) => {
   const { store, dir, got } = await setup(t);
-  assert.deepEqual(got, [{ t: 'endpoints', full: true, sets: [], gone: [] }], 'the whole (empty) directory at once');
+  assert.deepEqual(got[0], { t: 'endpoints', full: true, sets: [], gone: [] }, 'the whole (empty) directory at once');
   await store.create(one(`kind: Service\nmetadata: {name: web}\nspec:\n  replicas: 2\n  endpoint: {ports: [http]}\n${TEMPLATE}`));
   await instance(store, 'web-1', 'a-1', { ready: true, ports: { http: 8001, admin: 9001 } });
   await instance(store, 'web-2', 'c-1', { ready: false, ports: { http: 8002 } });
@@ -56,9 +57,12 @@ test('an exposed Service is sent with its bound instances: node, site, tier, rea
   // A node going NotReady makes its instances not ready; a status write that changes nothing sends nothing.
   const sent = got.length;
   await store.updateStatus('Instance', 'default', 'web-1', { phase: 'Running', restarts: 0, conditions: [], ready: true, ports: { http: 8001, admin: 9001 }, message: 'same endpoint' });
+  // Nothing to wait for but the settle window's passing: a message would have gone by then.
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(got.length, sent, 'the instance write that changed nothing in the set sent nothing');
   await store.updateStatus('Node', undefined, 'a-1', { phase: 'NotReady', conditions: [], gateway: { host: '127.0.0.1', port: 7001 } });
   await waitFor(() => last(got)?.backends.find((b) => b.instance === 'web-1')?.ready === false, 5000, 'web-1 not ready with its node');
-  assert.equal(got.length, sent + 1, 'one message: the instance write that changed nothing sent none');
+  assert.equal(got.length, sent + 1);
 
   // A later member gets the whole directory; the endpoint removed, every member hears it is gone.
   const later: Endpoints[] = [];
@@ -83,4 +87,16 @@ test('a Service without an endpoint, or an instance with no port or no node yet,
   assert.deepEqual(set.ports, ['http', 'admin'], 'every template port');
   assert.deepEqual(set.backends.map((b) => [b.instance, b.ports]), [['web-3', { admin: 9003 }]]);
   assert.ok(!got.some((m) => m.sets.some((s) => s.service === 'plain')));
+});
+
+test('a directory bigger than one message goes in several, the first full', async (t) => {
+  const { store, dir } = await setup(t);
+  for (let i = 0; i < ENDPOINT_SETS_PER_MESSAGE + 3; i++) await store.create(one(`kind: Service\nmetadata: {name: s${i}}\nspec:\n  endpoint: {}\n${TEMPLATE}`));
+  const later: Endpoints[] = [];
+  await waitFor(() => {
+    later.length = 0;
+    dir.join('c-1', (m) => later.push(m as Endpoints));
+    return later.reduce((n, m) => n + m.sets.length, 0) === ENDPOINT_SETS_PER_MESSAGE + 3 || undefined;
+  }, 5000, 'every set sent');
+  assert.deepEqual(later.map((m) => [m.full, m.sets.length]), [[true, ENDPOINT_SETS_PER_MESSAGE], [false, 3]]);
 });

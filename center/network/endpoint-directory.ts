@@ -1,4 +1,5 @@
-import { endpointPorts, projectOf, type CenterMessage, type EndpointBackend, type EndpointSet, type Instance, type Node, type Resource, type Service, type Site } from '../../core/index.ts';
+import { ENDPOINT_SETS_PER_MESSAGE, endpointPorts, portNamed, projectOf, type CenterMessage, type EndpointBackend, type EndpointSet, type Instance, type Node, type Resource, type Service, type Site } from '../../core/index.ts';
+import type { Logger } from 'pino';
 import type { Store } from '../store/store.ts';
 import { ObjectCache } from '../controllers/object-cache.ts';
 
@@ -27,38 +28,36 @@ export class EndpointDirectory {
   private readonly members = new Map<string, Send>();
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
-  private unsubscribe: (() => void) | null = null;
 
-  constructor(store: Store) {
+  constructor(
+    store: Store,
+    private readonly log: Logger,
+  ) {
     this.cache = new ObjectCache(store, ['Service', 'Instance', 'Node', 'Site']);
   }
 
   async start(): Promise<void> {
     await this.cache.start();
+    // Every object is replayed as a change: the first flush (SETTLE_MS later) computes the whole directory.
     this.cache.attach((o, deleted) => this.touch(o, deleted));
-    this.unsubscribe = () => this.cache.stop();
-    await this.flush();
   }
 
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.unsubscribe?.();
+    this.cache.stop();
     this.members.clear();
   }
 
   /** An agent said hello: it gets the whole directory now, and each change after. Returns what ends that. */
   join(node: string, send: Send): () => void {
     this.members.set(node, send);
-    send({ t: 'endpoints', full: true, sets: [...this.sets.values()].map((s) => s.set), gone: [] });
+    const all = [...this.sets.values()].map((s) => s.set);
+    send({ t: 'endpoints', full: true, sets: all.slice(0, ENDPOINT_SETS_PER_MESSAGE), gone: [] });
+    for (let i = ENDPOINT_SETS_PER_MESSAGE; i < all.length; i += ENDPOINT_SETS_PER_MESSAGE) send({ t: 'endpoints', full: false, sets: all.slice(i, i + ENDPOINT_SETS_PER_MESSAGE), gone: [] });
     return () => {
       if (this.members.get(node) === send) this.members.delete(node);
     };
-  }
-
-  /** The sets as they stand (tests, the dashboard). */
-  current(): EndpointSet[] {
-    return [...this.sets.values()].map((s) => s.set);
   }
 
   private touch(o: Resource, deleted: boolean): void {
@@ -84,18 +83,27 @@ export class EndpointDirectory {
 
   private mark(key: string): void {
     this.dirty.add(key);
-    this.timer ??= setTimeout(() => void this.flush(), SETTLE_MS);
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      // A failed read leaves its sets to be looked at again on the next change (or by a later flush).
+      this.flush().catch((err: unknown) => this.log.error({ err }, 'endpoint directory: recomputing sets failed'));
+    }, SETTLE_MS);
   }
 
   private async flush(): Promise<void> {
-    this.timer = null;
     const keys = [...this.dirty];
     this.dirty.clear();
     const sets: EndpointSet[] = [];
     const gone: { project: string; service: string }[] = [];
-    for (const key of keys) {
+    for (const [n, key] of keys.entries()) {
       const [project, service] = key.split('/') as [string, string];
-      const next = await this.compute(project, service);
+      let next: EndpointSet | undefined;
+      try {
+        next = await this.compute(project, service);
+      } catch (e) {
+        for (const k of keys.slice(n)) this.mark(k);
+        throw e;
+      }
       const prev = this.sets.get(key);
       if (!next) {
         if (prev) {
@@ -111,12 +119,18 @@ export class EndpointDirectory {
       this.index(key, prev?.set, next);
       sets.push(next);
     }
-    if (!sets.length && !gone.length) return;
-    for (const send of this.members.values()) send({ t: 'endpoints', full: false, sets, gone });
+    for (let i = 0; i < Math.max(sets.length, gone.length); i += ENDPOINT_SETS_PER_MESSAGE) {
+      const m: CenterMessage = { t: 'endpoints', full: false, sets: sets.slice(i, i + ENDPOINT_SETS_PER_MESSAGE), gone: gone.slice(i, i + ENDPOINT_SETS_PER_MESSAGE) };
+      for (const send of this.members.values()) send(m);
+    }
   }
 
   private index(key: string, prev: EndpointSet | undefined, next: EndpointSet | undefined): void {
-    for (const b of prev?.backends ?? []) this.byNode.get(b.node)?.delete(key);
+    for (const b of prev?.backends ?? []) {
+      const keys = this.byNode.get(b.node);
+      keys?.delete(key);
+      if (keys?.size === 0) this.byNode.delete(b.node);
+    }
     for (const b of next?.backends ?? []) {
       let keys = this.byNode.get(b.node);
       if (!keys) this.byNode.set(b.node, (keys = new Set()));
@@ -136,7 +150,7 @@ export class EndpointDirectory {
       if (!node) continue;
       const hostPorts: Record<string, number> = {};
       for (const p of ports) {
-        const port = i.status?.ports?.[p];
+        const port = portNamed(i.status?.ports, p);
         if (port) hostPorts[p] = port;
       }
       if (!Object.keys(hostPorts).length) continue;

@@ -45,7 +45,7 @@ export class NetworkAwareness implements AgentNetwork {
   ) {
     this.cache = new ObjectCache(store, ['Node', 'SiteLink']);
     this.directory = new PeerDirectory(this.cache, { key: randomBytes(32).toString('base64'), intervalMs: opts.probeIntervalMs });
-    this.endpoints = new EndpointDirectory(store);
+    this.endpoints = new EndpointDirectory(store, logger);
     this.recorder = new LinkRecorder(store, this.cache, logger, { centerSite: opts.site, staleAfterMs: opts.linkStaleMs, expireAfterMs: opts.linkExpireMs });
   }
 
