@@ -36,7 +36,9 @@ export const endpointBackendSchema = z
 export type EndpointBackend = z.infer<typeof endpointBackendSchema>;
 /** Instances in one set at most: replicas and the surge of a rollout, each at most 10,000. */
 export const ENDPOINT_BACKENDS_MAX = 20_000;
-/** Sets in one `endpoints` message at most: the center sends a bigger directory in several. */
+/** Nodes in the full list of an `endpoints` message at most. */
+export const ENDPOINT_NODES_MAX = 200_000;
+/** Sets (and node changes) in one `endpoints` message at most: the center sends a bigger directory in several. */
 export const ENDPOINT_SETS_PER_MESSAGE = 500;
 export const endpointSetSchema = z
   .object({ project: nameSchema, service: nameSchema, ports: z.array(nameSchema).max(ENDPOINT_PORTS_MAX), backends: z.array(endpointBackendSchema).max(ENDPOINT_BACKENDS_MAX) })
@@ -228,6 +230,13 @@ export const centerMessageSchema = z.discriminatedUnion('t', [
     full: z.boolean(),
     sets: z.array(endpointSetSchema).max(ENDPOINT_SETS_PER_MESSAGE),
     gone: z.array(z.object({ project: nameSchema, service: nameSchema }).strict()).max(ENDPOINT_SETS_PER_MESSAGE).default([]),
+    /**
+     * The platform's nodes, whose certificates a gateway takes (a deleted node's no longer): all of them
+     * with `full`, else those added and deleted since.
+     */
+    nodes: z.array(nameSchema).max(ENDPOINT_NODES_MAX).optional(),
+    nodesAdded: z.array(nameSchema).max(ENDPOINT_SETS_PER_MESSAGE).optional(),
+    nodesGone: z.array(nameSchema).max(ENDPOINT_SETS_PER_MESSAGE).optional(),
   }),
 ]);
 export type CenterMessage = z.infer<typeof centerMessageSchema>;

@@ -195,6 +195,9 @@ test('the gateway takes only nodes\' certificates, and reaches only the exposed 
     assert.match(await through(nodeTls, req(web.metadata.name, 'constructor')), /^ERR .*does not serve port "constructor"/, 'a name every object has is no port');
     // Still serving after all that.
     assert.equal(await through(nodeTls, req(web.metadata.name, 'http')), 'OK');
+    // edge-a deleted: its certificate, still within its lifetime, no longer opens edge-b's gateway.
+    await api.delete('Node', 'edge-a-1');
+    await waitFor(async () => /^ERR edge-a-1 is not a node of the platform/.test(await through(nodeTls, req(web.metadata.name, 'http'))) || undefined, 15_000, "the deleted node's certificate refused");
   } finally {
     await p.close();
   }

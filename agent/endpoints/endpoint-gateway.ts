@@ -27,6 +27,8 @@ export interface GatewayOptions {
   listen: string;
   advertise?: string;
   tls: NodeTls;
+  /** Whether a name is a node of the platform now (from the center's directory): a deleted node's certificate is refused. */
+  isNode: (name: string) => boolean;
   /** The host port of an exposed, ready instance of this node for that port of its endpoint; undefined: not one. */
   resolve: (r: GatewayRequest) => number | undefined;
   log: Logger;
@@ -43,7 +45,8 @@ export const isNodeCertificate = (c: tls.PeerCertificate | undefined): boolean =
 /**
  * The node's endpoint gateway: how other nodes' endpoints reach the
  * instances of this one. Mutual TLS with node certificates from the
- * platform's CA (a device's certificate, from the same CA, is refused), then
+ * platform's CA (a device's certificate, from the same CA, is refused) of a
+ * node the center's directory still lists (a deleted node's is refused), then
  * one request line naming an instance of this node and a port its Service
  * exposes; the gateway connects to that instance on loopback, answers
  * `OK\n` (or `ERR reason\n` and closes) and then relays bytes both ways.
@@ -113,6 +116,11 @@ function serve(socket: tls.TLSSocket, o: GatewayOptions): void {
   if (!isNodeCertificate(peer)) {
     clearTimeout(timer);
     return refuse('only nodes may use the endpoint gateway');
+  }
+  const caller = String(peer.subject.CN);
+  if (!o.isNode(caller)) {
+    clearTimeout(timer);
+    return refuse(`${caller} is not a node of the platform (deleted, or not yet known here)`);
   }
   const onData = (chunk: Buffer) => {
     head = Buffer.concat([head, chunk]);

@@ -95,3 +95,13 @@ test('a port named like a property every object has ("constructor") is looked up
   assert.equal(portNamed({ constructor: 8080 } as Record<string, number>, 'constructor'), 8080);
   assert.equal(portNamed({ http: 0 }, 'http'), undefined);
 });
+
+test('the platform\'s nodes: all of them with a full message, then added and deleted; none known before the first', () => {
+  const t = new EndpointTable();
+  assert.equal(t.isNode('a1'), false, 'nothing heard yet: no node is taken');
+  assert.equal(t.apply({ full: true, sets: [], gone: [], nodes: ['a1', 'b1'] }), true);
+  assert.ok(t.isNode('a1') && t.isNode('b1'));
+  assert.equal(t.apply({ full: false, sets: [], gone: [], nodesAdded: ['c1'], nodesGone: ['a1'] }), true);
+  assert.deepEqual(t.nodes(), ['b1', 'c1']);
+  assert.equal(t.apply({ full: false, sets: [], gone: [], nodesGone: ['a1'] }), false, 'gone again: no change');
+});

@@ -36,14 +36,34 @@ const TIER_ORDER: Record<string, number> = { edge: 0, region: 1, cloud: 2 };
  */
 export class EndpointTable {
   private readonly sets = new Map<string, EndpointSet>();
+  /** The platform's nodes as the center last said (none known before its first message: no caller is taken). */
+  private readonly platformNodes = new Set<string>();
 
   /** Applies the center's message; returns whether anything changed. */
-  apply(m: Pick<EndpointsMessage, 'full' | 'sets' | 'gone'>): boolean {
-    const before = JSON.stringify(this.all());
-    if (m.full) this.sets.clear();
+  apply(m: Pick<EndpointsMessage, 'full' | 'sets' | 'gone' | 'nodes' | 'nodesAdded' | 'nodesGone'>): boolean {
+    const before = this.signature();
+    if (m.full) {
+      this.sets.clear();
+      this.platformNodes.clear();
+    }
     for (const s of m.sets) this.sets.set(key(s.project, s.service), s);
     for (const g of m.gone) this.sets.delete(key(g.project, g.service));
-    return JSON.stringify(this.all()) !== before;
+    for (const n of [...(m.nodes ?? []), ...(m.nodesAdded ?? [])]) this.platformNodes.add(n);
+    for (const n of m.nodesGone ?? []) this.platformNodes.delete(n);
+    return this.signature() !== before;
+  }
+
+  /** Whether a node is one of the platform's now (a gateway takes its certificate). */
+  isNode(name: string): boolean {
+    return this.platformNodes.has(name);
+  }
+
+  nodes(): string[] {
+    return [...this.platformNodes].sort();
+  }
+
+  private signature(): string {
+    return JSON.stringify([this.all(), this.nodes()]);
   }
 
   all(): EndpointSet[] {

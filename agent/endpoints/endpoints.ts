@@ -51,7 +51,7 @@ export class Endpoints {
   static async start(o: EndpointsOptions): Promise<Endpoints> {
     const listen = parseHostPort(o.listen)!;
     const proxies = new EndpointProxies({ host: listen.host, table: o.table, vantage: o.vantage, tls: o.tls, ports: o.ports, log: o.log });
-    const gateway = await EndpointGateway.start({ listen: o.gatewayListen, advertise: o.gatewayAdvertise, tls: o.tls(), resolve: (r) => exposedPort(o, r), log: o.log });
+    const gateway = await EndpointGateway.start({ listen: o.gatewayListen, advertise: o.gatewayAdvertise, tls: o.tls(), isNode: (name) => o.table.isNode(name), resolve: (r) => exposedPort(o, r), log: o.log });
     const server = http.createServer({ headersTimeout: 5000, requestTimeout: 10_000 }, (req, res) => answer(proxies, req, res));
     server.on('connection', (s) => s.setNoDelay(true));
     try {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { endpointSetSchema } from '../../core/index.ts';
+import { endpointSetSchema, nameSchema } from '../../core/index.ts';
 import type { AgentParts } from '../parts.ts';
 import type { EndpointsMessage } from './endpoint-table.ts';
 
@@ -25,8 +25,8 @@ export async function loadDirectory(p: Pick<AgentParts, 'state' | 'endpointTable
   } catch {
     sets = undefined;
   }
-  const parsed = z.array(endpointSetSchema).safeParse(sets);
-  if (parsed.success) p.endpointTable.apply({ full: true, sets: parsed.data, gone: [] });
+  const parsed = z.object({ sets: z.array(endpointSetSchema), nodes: z.array(nameSchema) }).safeParse(sets);
+  if (parsed.success) p.endpointTable.apply({ full: true, sets: parsed.data.sets, gone: [], nodes: parsed.data.nodes });
   else p.log.warn({ event: 'endpoints' }, 'the endpoint directory in local state is not readable: dropped until the center sends it again');
 }
 
@@ -34,7 +34,7 @@ export async function loadDirectory(p: Pick<AgentParts, 'state' | 'endpointTable
 export async function applyDirectory(p: Pick<AgentParts, 'state' | 'endpointTable' | 'endpoints'>, m: EndpointsMessage): Promise<void> {
   if (!p.endpointTable.apply(m)) return;
   try {
-    await p.state.setMeta(DIRECTORY_KEY, JSON.stringify(p.endpointTable.all()));
+    await p.state.setMeta(DIRECTORY_KEY, JSON.stringify({ sets: p.endpointTable.all(), nodes: p.endpointTable.nodes() }));
   } finally {
     // Served as it stands even when it could not be kept.
     await p.endpoints?.sync();

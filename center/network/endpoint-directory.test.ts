@@ -38,7 +38,7 @@ const last = (got: Endpoints[]): EndpointSet | undefined => got.at(-1)?.sets.fin
 
 test('an exposed Service is sent with its bound instances: node, site, tier, readiness, the exposed ports only, and the node\'s gateway', async (t) => {
   const { store, dir, got } = await setup(t);
-  assert.deepEqual(got[0], { t: 'endpoints', full: true, sets: [], gone: [] }, 'the whole (empty) directory at once');
+  assert.deepEqual(got[0], { t: 'endpoints', full: true, sets: [], gone: [], nodes: ['a-1', 'c-1'] }, 'the whole (empty) directory at once, with the nodes');
   await store.create(one(`kind: Service\nmetadata: {name: web}\nspec:\n  replicas: 2\n  endpoint: {ports: [http]}\n${TEMPLATE}`));
   await instance(store, 'web-1', 'a-1', { ready: true, ports: { http: 8001, admin: 9001 } });
   await instance(store, 'web-2', 'c-1', { ready: false, ports: { http: 8002 } });
@@ -99,4 +99,13 @@ test('a directory bigger than one message goes in several, the first full', asyn
     return later.reduce((n, m) => n + m.sets.length, 0) === ENDPOINT_SETS_PER_MESSAGE + 3 || undefined;
   }, 5000, 'every set sent');
   assert.deepEqual(later.map((m) => [m.full, m.sets.length]), [[true, ENDPOINT_SETS_PER_MESSAGE], [false, 3]]);
+});
+
+test('the nodes go with the directory: all of them after the hello, then those added and deleted', async (t) => {
+  const { store, got } = await setup(t);
+  await store.create(one('kind: Node\nmetadata: {name: b-1}\nspec: {site: edge-a}'));
+  await waitFor(() => got.some((m) => m.nodesAdded?.includes('b-1')), 5000, 'b-1 added');
+  await store.delete('Node', undefined, 'a-1');
+  await waitFor(() => got.some((m) => m.nodesGone?.includes('a-1')), 5000, 'a-1 gone');
+  assert.ok(!got.some((m) => m.nodesAdded?.includes('a-1') || m.nodesAdded?.includes('c-1')), 'a status write adds no node');
 });

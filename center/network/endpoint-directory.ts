@@ -18,6 +18,8 @@ const SETTLE_MS = 10;
  *
  * Every node receives every exposed Service's set: exposing a port publishes
  * it at every site. What a set holds is where to connect, never a secret.
+ * With it goes the list of the platform's nodes: a gateway takes the
+ * certificate of a node that is still one, and a deleted node's no longer.
  */
 export class EndpointDirectory {
   private readonly cache: ObjectCache;
@@ -26,6 +28,10 @@ export class EndpointDirectory {
   /** node -> the sets with an instance on it: a node's change (gateway, site, phase) touches those. */
   private readonly byNode = new Map<string, Set<string>>();
   private readonly members = new Map<string, Send>();
+  /** The nodes that exist: a gateway takes the certificates of these only (a deleted node's no longer). */
+  private readonly nodes = new Set<string>();
+  private readonly nodesAdded = new Set<string>();
+  private readonly nodesGone = new Set<string>();
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
 
@@ -40,6 +46,8 @@ export class EndpointDirectory {
     await this.cache.start();
     // Every object is replayed as a change: the first flush (SETTLE_MS later) computes the whole directory.
     this.cache.attach((o, deleted) => this.touch(o, deleted));
+    // The replayed nodes are where the directory starts (a joining agent gets them all), not news.
+    this.nodesAdded.clear();
   }
 
   stop(): void {
@@ -53,7 +61,7 @@ export class EndpointDirectory {
   join(node: string, send: Send): () => void {
     this.members.set(node, send);
     const all = [...this.sets.values()].map((s) => s.set);
-    send({ t: 'endpoints', full: true, sets: all.slice(0, ENDPOINT_SETS_PER_MESSAGE), gone: [] });
+    send({ t: 'endpoints', full: true, sets: all.slice(0, ENDPOINT_SETS_PER_MESSAGE), gone: [], nodes: [...this.nodes].sort() });
     for (let i = ENDPOINT_SETS_PER_MESSAGE; i < all.length; i += ENDPOINT_SETS_PER_MESSAGE) send({ t: 'endpoints', full: false, sets: all.slice(i, i + ENDPOINT_SETS_PER_MESSAGE), gone: [] });
     return () => {
       if (this.members.get(node) === send) this.members.delete(node);
@@ -70,10 +78,22 @@ export class EndpointDirectory {
         if (service) this.mark(`${projectOf(o)}/${service}`);
         break;
       }
-      case 'Node':
-        for (const key of this.byNode.get(o.metadata.name) ?? []) this.mark(key);
-        if (deleted) this.byNode.delete(o.metadata.name);
+      case 'Node': {
+        const name = o.metadata.name;
+        for (const key of this.byNode.get(name) ?? []) this.mark(key);
+        if (deleted) this.byNode.delete(name);
+        if (deleted === this.nodes.has(name)) {
+          if (deleted) {
+            this.nodes.delete(name);
+            if (!this.nodesAdded.delete(name)) this.nodesGone.add(name);
+          } else {
+            this.nodes.add(name);
+            if (!this.nodesGone.delete(name)) this.nodesAdded.add(name);
+          }
+          this.schedule();
+        }
         break;
+      }
       case 'Site':
         // A site's tier orders its instances: rare, so every set is looked at again.
         for (const key of this.sets.keys()) this.mark(key);
@@ -83,6 +103,10 @@ export class EndpointDirectory {
 
   private mark(key: string): void {
     this.dirty.add(key);
+    this.schedule();
+  }
+
+  private schedule(): void {
     this.timer ??= setTimeout(() => {
       this.timer = null;
       // A failed read leaves its sets to be looked at again on the next change (or by a later flush).
@@ -119,8 +143,20 @@ export class EndpointDirectory {
       this.index(key, prev?.set, next);
       sets.push(next);
     }
-    for (let i = 0; i < Math.max(sets.length, gone.length); i += ENDPOINT_SETS_PER_MESSAGE) {
-      const m: CenterMessage = { t: 'endpoints', full: false, sets: sets.slice(i, i + ENDPOINT_SETS_PER_MESSAGE), gone: gone.slice(i, i + ENDPOINT_SETS_PER_MESSAGE) };
+    const added = [...this.nodesAdded].sort();
+    const removed = [...this.nodesGone].sort();
+    this.nodesAdded.clear();
+    this.nodesGone.clear();
+    const chunk = <T>(a: T[], i: number) => a.slice(i, i + ENDPOINT_SETS_PER_MESSAGE);
+    for (let i = 0; i < Math.max(sets.length, gone.length, added.length, removed.length); i += ENDPOINT_SETS_PER_MESSAGE) {
+      const m: CenterMessage = {
+        t: 'endpoints',
+        full: false,
+        sets: chunk(sets, i),
+        gone: chunk(gone, i),
+        ...(added.length > i ? { nodesAdded: chunk(added, i) } : {}),
+        ...(removed.length > i ? { nodesGone: chunk(removed, i) } : {}),
+      };
       for (const send of this.members.values()) send(m);
     }
   }
