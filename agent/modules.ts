@@ -17,7 +17,7 @@ import { ContainerRuntime } from './runtime/container-runtime.ts';
 import { RuleHost } from './rules/rule-host.ts';
 import { startEdge } from './edge.ts';
 import { NetworkProbing } from './network/index.ts';
-import { Endpoints, loadDirectory, PORTS_KEY } from './endpoints/index.ts';
+import { Endpoints, loadDirectory, PORTS_KEY, savedPorts } from './endpoints/index.ts';
 
 /**
  * The agent's modules but the channel (channel.ts), in the order they start
@@ -207,7 +207,7 @@ export function endpointsModule(p: AgentParts, started: () => void): Module {
         vantage: () => ({ node: p.identity.node, site: p.site, local: (project, instance) => p.workloads.served(project, instance), rttMs: (site) => p.network?.siteRtt(site) }),
         tls: () => p.cert.current,
         ports: {
-          load: async () => JSON.parse((await p.state.meta(PORTS_KEY)) ?? '{}') as Record<string, number>,
+          load: async () => savedPorts(await p.state.meta(PORTS_KEY)),
           save: (ports) => p.state.setMeta(PORTS_KEY, JSON.stringify(ports)),
         },
         log: ctx.log,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { portNamed, type EndpointBackend } from '../../core/index.ts';
 import { EndpointTable, type Vantage } from './endpoint-table.ts';
+import { savedPorts } from './index.ts';
 
 const gw = { host: '127.0.0.1', port: 9000 };
 const backend = (instance: string, node: string, site: string, tier: 'edge' | 'region' | 'cloud', o: Partial<EndpointBackend> = {}): EndpointBackend => ({ instance, node, site, tier, ready: true, ports: { http: 8000 }, gateway: gw, ...o });
@@ -104,4 +105,12 @@ test('the platform\'s nodes: all of them with a full message, then added and del
   assert.equal(t.apply({ full: false, sets: [], gone: [], nodesAdded: ['c1'], nodesGone: ['a1'] }), true);
   assert.deepEqual(t.nodes(), ['b1', 'c1']);
   assert.equal(t.apply({ full: false, sets: [], gone: [], nodesGone: ['a1'] }), false, 'gone again: no change');
+});
+
+test('savedPorts: the endpoints\' ports from local state; a damaged record is as none', () => {
+  assert.deepEqual(savedPorts(JSON.stringify({ 'p/web/http': 40113 })), { 'p/web/http': 40113 });
+  assert.deepEqual(savedPorts(undefined), {});
+  assert.deepEqual(savedPorts('{not json'), {});
+  assert.deepEqual(savedPorts(JSON.stringify({ 'p/web/http': 'x' })), {});
+  assert.deepEqual(savedPorts('[1, 2]'), {});
 });

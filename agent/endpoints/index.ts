@@ -40,3 +40,13 @@ export async function applyDirectory(p: Pick<AgentParts, 'state' | 'endpointTabl
     await p.endpoints?.sync();
   }
 }
+
+/** The endpoints' ports as local state keeps them; a damaged record is as none (they listen on new ports, which the resolver says). */
+export function savedPorts(text: string | undefined): Record<string, number> {
+  try {
+    const parsed = z.record(z.string(), z.number().int().min(1).max(65535)).safeParse(JSON.parse(text ?? '{}'));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
+  }
+}
