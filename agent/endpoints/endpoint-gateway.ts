@@ -66,20 +66,13 @@ export class EndpointGateway {
     server.maxConnections = MAX_CONNECTIONS;
     const open = tracked(server);
     server.on('tlsClientError', (err) => o.log.debug({ err: err.message }, 'endpoint gateway: handshake refused'));
-    const listen = parseHostPort(o.listen)!;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(listen.port, listen.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const at = parseHostPort(o.listen)!;
+    const port = await listen(server, at.host, at.port);
     // Once listening, a server error (an accept that fails: out of descriptors) is logged; the gateway goes on.
     server.on('error', (err) => o.log.warn({ err }, 'endpoint gateway: server error'));
-    const bound = server.address() as net.AddressInfo;
-    const advertise = o.advertise ? parseHostPort(o.advertise)! : { host: listen.host, port: bound.port };
-    if (!o.advertise && isWildcard(listen.host)) o.log.warn({ listen: o.listen }, 'the endpoint gateway listens on every interface but no --gateway-advertise is set; other nodes cannot dial a wildcard address');
-    o.log.info({ event: 'gateway', listen: formatHostPort({ host: listen.host, port: bound.port }), advertise: formatHostPort(advertise) }, 'endpoint gateway listening');
+    const advertise = o.advertise ? parseHostPort(o.advertise)! : { host: at.host, port };
+    if (!o.advertise && isWildcard(at.host)) o.log.warn({ listen: o.listen }, 'the endpoint gateway listens on every interface but no --gateway-advertise is set; other nodes cannot dial a wildcard address');
+    o.log.info({ event: 'gateway', listen: formatHostPort({ host: at.host, port }), advertise: formatHostPort(advertise) }, 'endpoint gateway listening');
     return new EndpointGateway(server, open, advertise);
   }
 
@@ -172,6 +165,17 @@ function parseRequest(line: string): GatewayRequest {
   const ok = (x: unknown) => nameSchema.safeParse(x).success;
   if (!r || !ok(r.project) || !ok(r.instance) || !ok(r.port)) throw new Error('the request line needs project, instance and port, each a name');
   return { project: r.project!, instance: r.instance!, port: r.port! };
+}
+
+/** Listens and resolves to the port bound (the one asked, or the one given for 0); rejects with the listen error. */
+export function listen(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
 }
 
 /** The server's open connections (plain or TLS), so that closing it can end them. */

@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { HostPort } from '../../core/host-port.ts';
 import type { NodeTls } from '../node-certificate.ts';
-import { GATEWAY_REQUEST_MAX, isNodeCertificate, MAX_CONNECTIONS, nodeTlsOptions, relay, tracked, type GatewayRequest } from './endpoint-gateway.ts';
+import { GATEWAY_REQUEST_MAX, isNodeCertificate, listen, MAX_CONNECTIONS, nodeTlsOptions, relay, tracked, type GatewayRequest } from './endpoint-gateway.ts';
 import type { Candidate, EndpointTable, Vantage } from './endpoint-table.ts';
 
 /** How long a connection attempt to one instance may take before the next is tried: on this node, through a gateway. */
@@ -232,16 +232,6 @@ export class EndpointProxies {
     up.on('error', onError);
     up.on('close', () => finish('the gateway closed the connection'));
   }
-}
-
-function listen(server: net.Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
 }
 
 /** Stops listening and ends the connections it relays (their clients reconnect, to whatever serves then). */

@@ -1,10 +1,9 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { formatHostPort, parseHostPort, type HostPort } from '../../core/host-port.ts';
 import { portNamed } from '../../core/index.ts';
 import type { NodeTls } from '../node-certificate.ts';
-import { EndpointGateway, type GatewayRequest } from './endpoint-gateway.ts';
+import { EndpointGateway, listen, type GatewayRequest } from './endpoint-gateway.ts';
 import { EndpointProxies } from './endpoint-proxies.ts';
 import type { EndpointTable, Vantage } from './endpoint-table.ts';
 
@@ -49,22 +48,20 @@ export class Endpoints {
   ) {}
 
   static async start(o: EndpointsOptions): Promise<Endpoints> {
-    const listen = parseHostPort(o.listen)!;
-    const proxies = new EndpointProxies({ host: listen.host, table: o.table, vantage: o.vantage, tls: o.tls, ports: o.ports, log: o.log });
+    const at = parseHostPort(o.listen)!;
+    const proxies = new EndpointProxies({ host: at.host, table: o.table, vantage: o.vantage, tls: o.tls, ports: o.ports, log: o.log });
     const gateway = await EndpointGateway.start({ listen: o.gatewayListen, advertise: o.gatewayAdvertise, tls: o.tls(), isNode: (name) => o.table.isNode(name), resolve: (r) => exposedPort(o, r), log: o.log });
     const server = http.createServer({ headersTimeout: 5000, requestTimeout: 10_000 }, (req, res) => answer(proxies, req, res));
     server.on('connection', (s) => s.setNoDelay(true));
+    let port: number;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(listen.port, listen.host, () => resolve());
-      });
+      port = await listen(server, at.host, at.port);
     } catch (e) {
       await gateway.close();
       throw e;
     }
     server.on('error', (err) => o.log.warn({ err }, 'endpoint resolver: server error'));
-    const resolver = { host: listen.host, port: (server.address() as AddressInfo).port };
+    const resolver = { host: at.host, port };
     o.log.info({ event: 'endpoints', resolver: formatHostPort(resolver) }, 'endpoint resolver listening');
     const endpoints = new Endpoints(proxies, gateway, server);
     await proxies.sync();
