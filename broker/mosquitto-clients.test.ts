@@ -17,9 +17,14 @@ function identity(port: number, clientId: string, secret: string, version: strin
   return ['-h', '127.0.0.1', '-p', String(port), '-V', version, '-i', clientId, '-u', clientId, '-P', secret];
 }
 
-/** Runs mosquitto_pub; resolves with its exit code. */
+/** Runs mosquitto_pub; resolves with its exit code (a failure's stderr goes to the test's output, to say why). */
 function pub(args: string[]): Promise<number> {
-  return new Promise((resolve) => execFile('/usr/bin/mosquitto_pub', args, { timeout: 10_000 }, (err) => resolve(err ? Number((err as { code?: number }).code ?? -1) : 0)));
+  return new Promise((resolve) =>
+    execFile('/usr/bin/mosquitto_pub', args, { timeout: 10_000 }, (err, _out, stderr) => {
+      if (err) console.error(`mosquitto_pub ${args.slice(-6).join(' ')} exited ${String((err as { code?: number }).code)}: ${stderr.trim()}`);
+      resolve(err ? Number((err as { code?: number }).code ?? -1) : 0);
+    }),
+  );
 }
 
 for (const [name, version] of VERSIONS) {
