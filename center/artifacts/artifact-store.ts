@@ -123,11 +123,13 @@ export class ArtifactStore {
       const blob = this.blobPath(project, digest);
       // The facts last: an artifact is there once its facts are (info() reads them), and by then its file is whole.
       await rename(tmp, blob);
-      await writeFile(`${blob}.json.tmp`, JSON.stringify(info), { mode: 0o600 });
-      await rename(`${blob}.json.tmp`, `${blob}.json`);
+      // Each upload writes its facts under its own temporary name: two uploads of one file at once race to the same end, never to one temporary file.
+      await writeFile(`${tmp}.json`, JSON.stringify(info), { mode: 0o600 });
+      await rename(`${tmp}.json`, `${blob}.json`);
       return { info, created: true };
     } finally {
       await rm(tmp, { force: true });
+      await rm(`${tmp}.json`, { force: true });
     }
   }
 
