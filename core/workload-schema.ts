@@ -192,6 +192,23 @@ export const endpointSpecSchema = z
   .strict();
 export type EndpointSpec = z.infer<typeof endpointSpecSchema>;
 
+/**
+ * Continuity for moving clients (GS-Link, docs/link.md "Continuity"): the
+ * agent offers the Service's instances a session-state API, a small
+ * key-value document per client, and moves a client's document to the node
+ * that serves the client next, make-before-break. Needs an endpoint: the
+ * clients reach the Service through it.
+ */
+/** The largest session document any Service may allow (what a migration carries in one message). */
+export const SESSION_BYTES_MAX = 1 << 20;
+export const continuitySpecSchema = z
+  .object({
+    /** One client's document, as JSON, at most this many bytes (a write past it is refused with 413). */
+    maxSessionBytes: z.number().int().min(1024).max(SESSION_BYTES_MAX).default(64 * 1024),
+  })
+  .strict();
+export type ContinuitySpec = z.infer<typeof continuitySpecSchema>;
+
 export const serviceSpecSchema = z
   .object({
     replicas: z.number().int().min(0).max(10_000).default(1),
@@ -204,10 +221,13 @@ export const serviceSpecSchema = z
     rollout: rolloutSpecSchema.default({ paused: false, progressDeadline: '2m', maxRestarts: 3, autoRollback: true }),
     /** Expose the template's ports under the Service's name at every site (absent: not exposed). */
     endpoint: endpointSpecSchema.optional(),
+    /** Per-client session state that follows moving clients from node to node (absent: none). */
+    continuity: continuitySpecSchema.optional(),
   })
   .strict()
   .refine((s) => s.maxSurge > 0 || s.maxUnavailable > 0, { path: ['maxSurge'], message: 'maxSurge and maxUnavailable cannot both be 0 (a rollout could never progress)' })
   .superRefine((s, ctx) => {
+    if (s.continuity && !s.endpoint) ctx.addIssue({ code: 'custom', path: ['continuity'], message: 'continuity needs an endpoint (its clients reach the Service through it): add endpoint: {}' });
     if (!s.endpoint) return;
     const names = new Set(s.template.ports.map((p) => p.name));
     if (!names.size) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'an endpoint carries the template\'s ports, and the template has none: add ports: [{name: http}]' });
@@ -279,6 +299,8 @@ export const instanceSpecSchema = z
     templateHash: z.string().default(''),
     /** The service revision this instance was made from. */
     revision: z.number().int().min(1).optional(),
+    /** The Service's continuity, when it declares one: the agent offers the instance the session-state API. */
+    continuity: continuitySpecSchema.optional(),
     /** Set by the center on a gated rollout's new model instances: what to measure the model against, and the gate. */
     evaluation: z
       .object({

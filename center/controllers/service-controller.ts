@@ -276,7 +276,7 @@ export class ServiceController implements Reconciler {
         project: s.metadata.project,
         labels: { ...s.metadata.labels, [SERVICE_LABEL]: s.metadata.name, [REVISION_LABEL]: String(revision), ...(site ? { [ROLLOUT_SITE_LABEL]: site } : {}), ...(replacement ? { [REPLACES_LABEL]: replacement.replaces } : {}) },
       },
-      spec: { service: s.metadata.name, template: s.spec.template, placement: pin ? { ...s.spec.placement, sites: [site] } : s.spec.placement, templateHash: hash, revision, ...(evaluation ? { evaluation } : {}) },
+      spec: { service: s.metadata.name, template: s.spec.template, placement: pin ? { ...s.spec.placement, sites: [site] } : s.spec.placement, templateHash: hash, revision, ...(evaluation ? { evaluation } : {}), ...(s.spec.continuity ? { continuity: s.spec.continuity } : {}) },
       status: { phase: 'Pending', ready: false, restarts: 0, ports: {}, conditions: [] },
     };
     return (await this.store.create(inst)) as Instance;
