@@ -6,7 +6,7 @@ import { EdgeObjects } from './devices/edge-objects.ts';
 import { CenterChannel, recordEvent } from './channel.ts';
 import { OffloadClient } from './models/offload-client.ts';
 import { nodeModels, SplitInference } from './models/split-inference.ts';
-import { containerRuntime, edgeModule, endpointsModule, identityModule, probingModule, stateModule, workloadsModule } from './modules.ts';
+import { containerRuntime, edgeModule, endpointsModule, identityModule, probingModule, sessionsModule, stateModule, workloadsModule } from './modules.ts';
 import { EndpointTable } from './endpoints/index.ts';
 import type { AgentParts, AgentStatusEvent } from './parts.ts';
 
@@ -20,9 +20,11 @@ export type { AgentStatusEvent } from './parts.ts';
  * and logs over the same connection.
  *
  * It is an ordered list of supervised modules (core/module.ts): state,
- * identity and workloads (essential), the site's edge (broker, devices,
- * uplink, rules) and probing (restarted with backoff when they fail, the
- * rest running on), and the channel to the center. Events: `status`
+ * identity, sessions (continuity's session state, before the workloads
+ * that use it) and workloads (all essential but sessions), the site's edge
+ * (broker, devices, uplink, rules), probing and endpoints (restarted with
+ * backoff when they fail, the rest running on), and the channel to the
+ * center. Events: `status`
  * (AgentStatusEvent), `module` (a module's health), `fatal` (an essential
  * module failed after the start: everything has stopped).
  */
@@ -50,6 +52,7 @@ export class Agent extends EventEmitter {
       network: undefined,
       endpointTable: new EndpointTable(),
       endpoints: undefined,
+      sessions: undefined,
       send: (m: AgentMessage) => this.channel.send(m),
       sendLive: (m: AgentMessage) => this.channel.sendLive(m),
       status,
@@ -65,6 +68,7 @@ export class Agent extends EventEmitter {
       [
         stateModule(parts),
         identityModule(parts, { onRefused: (why) => void this.channel.hangUp().then(() => this.status({ type: 'revoked', why })) }),
+        ...(cfg.endpointListen !== 'off' ? [sessionsModule(parts)] : []),
         // podman is asked (~0.1 s) only once the data dir is the agent's alone: its check writes podman's config there.
         workloadsModule(parts, () => containerRuntime(parts)),
         edgeModule(parts, readvertise),

@@ -17,10 +17,11 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS twins (key TEXT PRIMARY KEY, body TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, body TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS rule_state (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, body TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
 `;
 
-const RECORD_TABLES = ['twins', 'delivered', 'rule_state'] as const;
+const RECORD_TABLES = ['twins', 'delivered', 'rule_state', 'sessions'] as const;
 export type RecordTable = (typeof RECORD_TABLES)[number];
 
 /** One sync step's writes: the node's instances (by instance id) and the other synced objects (by object key). */
@@ -124,7 +125,7 @@ export class LocalState {
     this.q.setPid.run(pid, id);
   }
 
-  /** Small per-key JSON records: twins (reported documents), command outcomes, rules' window state. */
+  /** Small per-key JSON records: twins (reported documents), command outcomes, rules' window state, clients' sessions (agent/sessions). */
   records(table: RecordTable): Map<string, unknown> {
     return new Map(this.q.records[table].all.all().map((r) => [r.key, JSON.parse(r.body) as unknown]));
   }

@@ -18,6 +18,7 @@ import { RuleHost } from './rules/rule-host.ts';
 import { startEdge } from './edge.ts';
 import { NetworkProbing } from './network/index.ts';
 import { Endpoints, loadDirectory, PORTS_KEY, savedPorts } from './endpoints/index.ts';
+import { Sessions } from './sessions/index.ts';
 
 /**
  * The agent's modules but the channel (channel.ts), in the order they start
@@ -108,6 +109,7 @@ export function workloadsModule(p: AgentParts, containers: () => Promise<{ conta
         onStatus: (i, s) => p.reportStatus(i, s),
         onEvent: (e) => void p.recordEvent(e),
         splitCounters: (project, instance) => p.split.counters(project, instance),
+        sessionEnv: (project, instance) => p.sessions?.env(project, instance) ?? {},
       });
       started = true;
       p.status({ type: 'restored', instances: await p.workloads.restore() });
@@ -210,6 +212,7 @@ export function endpointsModule(p: AgentParts, started: () => void): Module {
           load: async () => savedPorts(await p.state.meta(PORTS_KEY)),
           save: (ports) => p.state.setMeta(PORTS_KEY, JSON.stringify(ports)),
         },
+        session: (r, socket, caller, rest) => (p.sessions ? p.sessions.serve(r, socket, caller, rest) : socket.end('ERR this node keeps no sessions\n')),
         log: ctx.log,
       });
       started();
@@ -218,6 +221,33 @@ export function endpointsModule(p: AgentParts, started: () => void): Module {
       const endpoints = p.endpoints;
       p.endpoints = undefined;
       await endpoints?.stop();
+    },
+  };
+}
+
+/**
+ * Continuity for moving clients (docs/link.md "Continuity"): the session
+ * store and the session-state API, before the workloads (their
+ * instances find the API in their environment); hand-overs go through the
+ * endpoints' gateway. Restarted after a failure while the rest runs on.
+ */
+export function sessionsModule(p: AgentParts): Module {
+  return {
+    name: 'sessions',
+    async start(ctx) {
+      p.sessions = await Sessions.start({
+        state: p.state,
+        node: p.identity.node,
+        table: p.endpointTable,
+        tls: () => p.cert.current,
+        continuity: (project, instance) => p.workloads?.continuity(project, instance),
+        log: ctx.log,
+      });
+    },
+    async stop() {
+      const sessions = p.sessions;
+      p.sessions = undefined;
+      await sessions?.stop();
     },
   };
 }

@@ -15,6 +15,7 @@ import type { OffloadClient } from './models/offload-client.ts';
 import type { SplitInference } from './models/split-inference.ts';
 import type { EndpointTable } from './endpoints/endpoint-table.ts';
 import type { Endpoints } from './endpoints/endpoints.ts';
+import type { Sessions } from './sessions/index.ts';
 
 /** Everything observable about the agent, as typed events. */
 export type AgentStatusEvent =
@@ -60,6 +61,8 @@ export interface AgentParts {
   readonly endpointTable: EndpointTable;
   /** Module `endpoints`: this site's endpoints, the node's gateway, the resolver. */
   endpoints: Endpoints | undefined;
+  /** Module `sessions`: clients' session state for Services with continuity, and its hand-overs (GS-Link). */
+  sessions: Sessions | undefined;
   /** The models served on this node, for inference over MQTT and rules (split heads offload through `offloads`). */
   readonly models: NodeModels;
   /** Split inference's offloads over the channel: a head's hard inputs out, a tail's runs in. */

@@ -49,6 +49,8 @@ export interface WorkloadsDeps {
   inferenceEveryMs?: number;
   /** A split head's figures on this node (split-inference.ts), added to its serving figures. */
   splitCounters?: (project: string, instance: string) => InferenceStatus['split'];
+  /** Where an instance of a Service with continuity reaches the session-state API, and its token (agent/sessions). */
+  sessionEnv?: (project: string, instance: string) => Record<string, string>;
 }
 
 /**
@@ -128,6 +130,12 @@ export class Workloads {
     if (!r) return undefined;
     const s = this.reported(r);
     return { ready: s.ready, ports: s.ports };
+  }
+
+  /** A running instance's Service and its continuity, when it declares one (the session-state API serves only those). */
+  continuity(project: string, instance: string): { service: string; maxSessionBytes: number } | undefined {
+    const spec = this.running.get(`${project}.${instance}`)?.li.instance.spec;
+    return spec?.continuity && spec.service ? { service: spec.service, maxSessionBytes: spec.continuity.maxSessionBytes } : undefined;
   }
 
   /** Model instances' serving figures, from their model servers, into their status (reported when they changed). */
@@ -284,6 +292,7 @@ export class Workloads {
     for (const [name, port] of Object.entries(li.ports)) env[`PORT_${envName(name)}`] = String(port);
     const first = t.ports[0];
     if (first) env.PORT = String(li.ports[first.name]);
+    if (inst.spec.continuity) Object.assign(env, this.deps.sessionEnv?.(projectOf(inst), inst.metadata.name));
     // Volumes belong to the service (or the bare instance), so a replacement on this node finds its data.
     const owner = `${projectOf(inst)}.${inst.spec.service ?? inst.metadata.name}`;
     const volumes: Record<string, string> = {};

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { formatHostPort, isWildcard, parseHostPort, type HostPort } from '../../core/host-port.ts';
 import { nameSchema } from '../../core/index.ts';
 import type { NodeTls } from '../node-certificate.ts';
+import { sessionRequestSchema, type SessionRequest } from '../sessions/session-request.ts';
 
 /** The request line a proxy sends first, and its longest allowed length. */
 export interface GatewayRequest {
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   isNode: (name: string) => boolean;
   /** The host port of an exposed, ready instance of this node for that port of its endpoint; undefined: not one. */
   resolve: (r: GatewayRequest) => number | undefined;
+  /** A session request (agent/sessions/migration.ts): the socket is the handler's from here, `rest` what came after the line. */
+  session?: (r: SessionRequest, socket: tls.TLSSocket, caller: string, rest: Buffer) => void;
   log: Logger;
 }
 
@@ -50,6 +53,8 @@ export const isNodeCertificate = (c: tls.PeerCertificate | undefined): boolean =
  * one request line naming an instance of this node and a port its Service
  * exposes; the gateway connects to that instance on loopback, answers
  * `OK\n` (or `ERR reason\n` and closes) and then relays bytes both ways.
+ * Or a session request line (agent/sessions): the conversation is then the
+ * session handler's.
  * It reaches nothing else: not another port of the instance, not the
  * agent, not an instance whose Service exposes no endpoint.
  */
@@ -128,12 +133,14 @@ function serve(socket: tls.TLSSocket, o: GatewayOptions): void {
     socket.off('data', onData);
     socket.pause();
     const rest = head.subarray(nl + 1);
-    let req: GatewayRequest;
+    let parsed: GatewayRequest | SessionRequest;
     try {
-      req = parseRequest(head.subarray(0, nl).toString('utf8'));
+      parsed = parseRequest(head.subarray(0, nl).toString('utf8'));
     } catch (e) {
       return refuse((e as Error).message);
     }
+    if ('session' in parsed) return o.session ? o.session(parsed, socket, caller, rest) : refuse('this node keeps no sessions');
+    const req = parsed;
     const port = o.resolve(req);
     if (!port) return refuse(`${req.project}/${req.instance} does not serve port "${req.port}" of an endpoint here`);
     const up = (upstream = net.connect({ host: '127.0.0.1', port, noDelay: true, allowHalfOpen: true }));
@@ -154,12 +161,17 @@ function serve(socket: tls.TLSSocket, o: GatewayOptions): void {
   socket.on('data', onData);
 }
 
-function parseRequest(line: string): GatewayRequest {
+function parseRequest(line: string): GatewayRequest | SessionRequest {
   let v: unknown;
   try {
     v = JSON.parse(line);
   } catch {
     throw new Error('the request line is not JSON');
+  }
+  if (v && typeof v === 'object' && 'session' in v) {
+    const s = sessionRequestSchema.safeParse(v);
+    if (!s.success) throw new Error(`the session request needs session (status or pull), project, service and client: ${s.error.issues[0]!.message}`);
+    return s.data;
   }
   const r = v as Partial<GatewayRequest> | null;
   const ok = (x: unknown) => nameSchema.safeParse(x).success;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { formatHostPort, parseHostPort, type HostPort } from '../../core/host-port.ts';
 import { portNamed } from '../../core/index.ts';
 import type { NodeTls } from '../node-certificate.ts';
-import { EndpointGateway, listen, type GatewayRequest } from './endpoint-gateway.ts';
+import { EndpointGateway, listen, type GatewayOptions, type GatewayRequest } from './endpoint-gateway.ts';
 import { EndpointProxies } from './endpoint-proxies.ts';
 import type { EndpointTable, Vantage } from './endpoint-table.ts';
 
@@ -16,6 +16,8 @@ export interface EndpointsOptions {
   vantage: () => Omit<Vantage, 'failedUntil'>;
   tls: () => NodeTls;
   ports: { load: () => Promise<Record<string, number>>; save: (ports: Record<string, number>) => Promise<void> };
+  /** Session requests other nodes send through the gateway (agent/sessions). */
+  session: GatewayOptions['session'];
   log: Logger;
 }
 
@@ -50,7 +52,7 @@ export class Endpoints {
   static async start(o: EndpointsOptions): Promise<Endpoints> {
     const at = parseHostPort(o.listen)!;
     const proxies = new EndpointProxies({ host: at.host, table: o.table, vantage: o.vantage, tls: o.tls, ports: o.ports, log: o.log });
-    const gateway = await EndpointGateway.start({ listen: o.gatewayListen, advertise: o.gatewayAdvertise, tls: o.tls(), isNode: (name) => o.table.isNode(name), resolve: (r) => exposedPort(o, r), log: o.log });
+    const gateway = await EndpointGateway.start({ listen: o.gatewayListen, advertise: o.gatewayAdvertise, tls: o.tls(), isNode: (name) => o.table.isNode(name), resolve: (r) => exposedPort(o, r), session: o.session, log: o.log });
     const server = http.createServer({ headersTimeout: 5000, requestTimeout: 10_000 }, (req, res) => answer(proxies, req, res));
     server.on('connection', (s) => s.setNoDelay(true));
     let port: number;

@@ -1,0 +1,190 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import http from 'node:http';
+import tls from 'node:tls';
+import type { Node, Resource } from '../../core/index.ts';
+import { startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
+
+/**
+ * An assistant that counts its client's requests in the client's session:
+ * GET /hit?client=C reads the session, writes count+1 at the version it
+ * read, and answers "count node". GET /env gives the test its session
+ * API address and token (to try the API itself).
+ */
+const ASSISTANT = `
+const http = require('http');
+const url = process.env.GEDGE_SESSION_URL, token = process.env.GEDGE_SESSION_TOKEN;
+async function call(method, path, body) {
+  const r = await fetch(url + path, { method, headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: r.status, body: r.status === 204 ? null : await r.json() };
+}
+http.createServer(async (q, s) => {
+  const u = new URL(q.url, 'http://x');
+  if (u.pathname === '/env') return s.end(JSON.stringify({ url, token }));
+  if (u.pathname !== '/hit') return s.end(process.env.GEDGE_INSTANCE);
+  const client = u.searchParams.get('client');
+  const got = await call('GET', '/' + client);
+  if (got.status !== 200) { s.statusCode = 502; return s.end(JSON.stringify(got)); }
+  const count = (got.body.data.count || 0) + 1;
+  const put = await call('PATCH', '/' + client, { set: { count }, ifVersion: got.body.version });
+  if (put.status !== 200) { s.statusCode = 502; return s.end(JSON.stringify(put)); }
+  s.end(count + ' ' + process.env.GEDGE_NODE);
+}).listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+function assistant(): Resource {
+  const s = testService('assist', { replicas: 2, http: true, script: ASSISTANT }) as Resource & { spec: Record<string, unknown> };
+  s.spec.endpoint = {};
+  s.spec.continuity = { maxSessionBytes: 4096 };
+  s.spec.placement = { policy: 'spread', nodes: ['edge-a-1', 'edge-b-1'] };
+  return s;
+}
+
+/** The address of a site's endpoint of assist, once it resolves both instances. */
+async function endpointAt(p: Platform, agent: string): Promise<string> {
+  const line = p.agents.get(agent)!.process.events('endpoints').at(-1);
+  assert.ok(line, `${agent} logged its resolver`);
+  return waitFor(async () => {
+    const res = await fetch(`http://${String(line.resolver)}/v1/endpoints/default/assist`);
+    if (res.status !== 200) return undefined;
+    const e = ((await res.json()) as { endpoints: { address: string; instances: unknown[] }[] }).endpoints[0];
+    return e?.instances.length === 2 ? e.address : undefined;
+  }, 20_000, `${agent} resolves both assist instances`);
+}
+
+/** GET a path through an address on a connection of its own: status and body. */
+function get(address: string, path: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<{ status: number; body: string }> {
+  const [host, port] = address.replace(/^http:\/\//, '').split('/')[0]!.split(':');
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host, port: Number(port), path, method, headers, agent: false, timeout: 15_000 }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('a client moving back and forth between two edges 50 times keeps its session: the count never skips or repeats, and the session API refuses what it must', async () => {
+  const p = await startPlatform({ agents: [{ name: 'edge-a-1', site: 'edge-a' }, { name: 'edge-b-1', site: 'edge-b' }, { name: 'edge-c-1', site: 'edge-c' }] });
+  try {
+    await p.center.api.apply(JSON.stringify(assistant()));
+    await waitFor(async () => {
+      const all = await p.instances('app=assist');
+      return all.length === 2 && all.every((i) => i.status?.ready) && new Set(all.map((i) => i.spec.node)).size === 2 ? all : undefined;
+    }, 30_000, 'one ready assist instance on edge-a and on edge-b');
+    const at = { a: await endpointAt(p, 'edge-a-1'), b: await endpointAt(p, 'edge-b-1') };
+
+    // Each site's endpoint answers from its own node; the client alternates.
+    const seen: string[] = [];
+    for (let i = 1; i <= 50; i++) {
+      const site = i % 2 ? 'a' : 'b';
+      const r = await get(at[site], '/hit?client=car-1');
+      assert.equal(r.status, 200, `hit ${i}: ${r.body}`);
+      seen.push(r.body);
+    }
+    assert.deepEqual(seen.map((s) => Number(s.split(' ')[0])), Array.from({ length: 50 }, (_, i) => i + 1), 'every count once, in order');
+    assert.deepEqual(new Set(seen.map((s) => s.split(' ')[1])), new Set(['edge-a-1', 'edge-b-1']), 'served at both edges');
+    // Another client's session is its own.
+    assert.equal((await get(at.b, '/hit?client=car-2')).body, '1 edge-b-1');
+    const handedOver = () => ['edge-a-1', 'edge-b-1'].map((n) => p.agents.get(n)!.process.events('session').filter((e) => e.msg === 'session handed over').length);
+    await waitFor(() => handedOver().every((n) => n >= 49) || undefined, 10_000, 'each agent logged its hand-overs (49 moves, each seen by both)');
+
+    // The session API itself: the instance's token, and nothing else.
+    const env = JSON.parse((await get(at.a, '/env')).body) as { url: string; token: string };
+    const api = (path: string, o: { token?: string; method?: string; body?: string } = {}) => get(env.url, new URL(env.url).pathname + path, o.token === undefined ? {} : { authorization: `Bearer ${o.token}` }, o.method, o.body);
+    const refused = async (r: Promise<{ status: number; body: string }>, status: number, what: string) => {
+      const got = await r;
+      assert.equal(got.status, status, `${what}: ${got.body}`);
+      const b = JSON.parse(got.body) as { code: string; message: string; details: unknown[] };
+      assert.ok(b.code && b.message && Array.isArray(b.details), `${what}: {code, message, details}`);
+      return b;
+    };
+    await refused(api('/car-9'), 401, 'no token');
+    await refused(api('/car-9', { token: `${env.token.slice(0, -2)}xx` }), 401, 'a forged token');
+    await refused(api('/car-9', { token: env.token.replace(/^default\./, 'other.') }), 401, "another project's name on this token");
+    await refused(api('/bad%20id', { token: env.token }), 400, 'a client id with a space');
+    await refused(api('/%E0%A4%A', { token: env.token }), 400, 'bad percent-encoding');
+    await refused(api('/car-9/extra', { token: env.token }), 404, 'no such route');
+    await refused(api('/car-9', { token: env.token, method: 'POST', body: '{}' }), 405, 'POST');
+    await refused(api('/car-9', { token: env.token, method: 'PATCH', body: 'not json' }), 400, 'a body that is not JSON');
+    await refused(api('/car-9', { token: env.token, method: 'PATCH', body: JSON.stringify({ set: { a: 1 }, nope: true }) }), 400, 'an unknown field');
+    await refused(api('/car-9', { token: env.token, method: 'PATCH', body: JSON.stringify({ set: { big: 'x'.repeat(5000) } }) }), 413, 'a document past maxSessionBytes');
+    await refused(api('/car-9', { token: env.token, method: 'PATCH', body: 'x'.repeat(20_000) }), 413, 'a body past the limit');
+    const v = JSON.parse((await api('/car-9', { token: env.token, method: 'PATCH', body: JSON.stringify({ set: { a: 1, b: [1, 2] } }) })).body) as { version: number };
+    await refused(api('/car-9', { token: env.token, method: 'PATCH', body: JSON.stringify({ set: { a: 2 }, ifVersion: v.version - 1 }) }), 409, 'a write at an older version');
+    const doc = JSON.parse((await api('/car-9', { token: env.token })).body) as { version: number; data: Record<string, unknown> };
+    assert.deepEqual(doc, { client: 'car-9', version: v.version, data: { a: 1, b: [1, 2] } }, 'the refused writes changed nothing');
+    assert.equal((await api('/car-9', { token: env.token, method: 'DELETE' })).status, 204);
+    assert.deepEqual(JSON.parse((await api('/car-9', { token: env.token })).body), { client: 'car-9', version: 0, data: {} }, 'ended: a new session');
+    // car-1 is still counting after all that.
+    assert.equal((await get(at.b, '/hit?client=car-1')).body, '51 edge-b-1');
+  } finally {
+    await p.close();
+  }
+});
+
+test("a hand-over the target abandons mid-copy leaves the session with its source, and only nodes serving the Service may ask about its sessions", async () => {
+  const p = await startPlatform({ agents: [{ name: 'edge-a-1', site: 'edge-a' }, { name: 'edge-b-1', site: 'edge-b' }, { name: 'edge-c-1', site: 'edge-c' }] });
+  try {
+    const api = p.center.api;
+    await api.apply(JSON.stringify(assistant()));
+    await waitFor(async () => {
+      const all = await p.instances('app=assist');
+      return all.length === 2 && all.every((i) => i.status?.ready) ? all : undefined;
+    }, 30_000, 'assist ready on edge-a and edge-b');
+    const atA = await endpointAt(p, 'edge-a-1');
+    assert.equal((await get(atA, '/hit?client=bus-7')).body, '1 edge-a-1');
+    const gateway = await waitFor(async () => (await api.get<Node>('Node', 'edge-a-1')).status?.gateway, 15_000, "edge-a's gateway in its status");
+    const certOf = (agent: string) => JSON.parse(readFileSync(join(p.agents.get(agent)!.dataDir, 'pki', 'node.json'), 'utf8')) as { key: string; cert: string; ca: string };
+
+    /** A conversation with edge-a's gateway as `agent`: the request line, then each line back to `onLine` (which may answer or hang up). */
+    const converse = (agent: string, request: object, onLine: (line: string, s: tls.TLSSocket) => void) =>
+      new Promise<string[]>((done) => {
+        const c = certOf(agent);
+        const lines: string[] = [];
+        const s = tls.connect({ host: gateway.host, port: gateway.port, key: c.key, cert: c.cert, ca: c.ca, checkServerIdentity: () => undefined });
+        let buf = '';
+        s.on('secureConnect', () => s.write(`${JSON.stringify(request)}\n`));
+        s.on('data', (d: Buffer) => {
+          buf += d.toString();
+          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+            lines.push(buf.slice(0, nl));
+            onLine(buf.slice(0, nl), s);
+            buf = buf.slice(nl + 1);
+          }
+        });
+        s.on('error', () => undefined);
+        s.on('close', () => done(lines));
+      });
+    const ask = { session: 'pull', project: 'default', service: 'assist', client: 'bus-7' };
+
+    // edge-c runs no assist instance: it may not ask about assist's sessions at all.
+    const fromC = await converse('edge-c-1', ask, () => undefined);
+    assert.match(fromC[0] ?? '', /"t":"error".*edge-c-1 does not serve default\/assist/);
+    assert.match((await converse('edge-c-1', { ...ask, session: 'status' }, () => undefined))[0] ?? '', /"t":"error"/);
+    // A malformed session request is refused by the gateway.
+    assert.match((await converse('edge-b-1', { ...ask, client: 'no spaces' }, () => undefined))[0] ?? '', /^ERR the session request/);
+
+    // As edge-b: take the offer, then hang up without keeping it (the target died mid-copy). The session stays edge-a's.
+    const offered = await converse('edge-b-1', ask, (_line, s) => s.destroy());
+    assert.match(offered[0] ?? '', /"t":"offer".*"data":\{"count":1\}/, 'the whole document was offered');
+    assert.equal((await get(atA, '/hit?client=bus-7')).body, '2 edge-a-1', 'still served at edge-a, nothing lost');
+    // Kept but never confirmed: the source gives up after its freeze and keeps serving.
+    const stalled = await converse('edge-b-1', ask, () => undefined);
+    assert.match(stalled[0] ?? '', /"t":"offer"/);
+    assert.equal(stalled.length, 1, 'no commit without the target saying it kept the offer');
+    assert.equal((await get(atA, '/hit?client=bus-7')).body, '3 edge-a-1');
+    assert.deepEqual(JSON.parse((await converse('edge-b-1', { ...ask, session: 'status' }, () => undefined))[0]!), { t: 'status', state: 'owned', epoch: 1 });
+    // edge-b's real agent then takes it over properly.
+    const atB = await endpointAt(p, 'edge-b-1');
+    assert.equal((await get(atB, '/hit?client=bus-7')).body, '4 edge-b-1');
+  } finally {
+    await p.close();
+  }
+});

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import { ConflictError, PayloadTooLargeError } from '../../core/index.ts';
+import type { LocalState } from '../local-state.ts';
+import { created, handedOver, prepare, resolve, startAttempt, status, written, type Offer, type SessionData, type SessionRecord, type StatusAnswer } from './session-machine.ts';
+
+/** A client's session of a Service. */
+export interface SessionKey {
+  project: string;
+  service: string;
+  client: string;
+}
+
+/** What a write does to a document: keys set (to JSON values) and keys deleted, at the version the writer read (optional). */
+export interface SessionPatch {
+  set?: Record<string, unknown>;
+  delete?: string[];
+  ifVersion?: number;
+}
+
+const dataSchema = z.record(z.string(), z.unknown());
+const recordSchema = z.discriminatedUnion('state', [
+  z.object({ state: z.literal('owned'), epoch: z.number().int().min(1), version: z.number().int().min(0), data: dataSchema, attempts: z.number().int().min(0) }),
+  z.object({ state: z.literal('prepared'), epoch: z.number().int().min(1), version: z.number().int().min(0), data: dataSchema, from: z.string(), attempt: z.number().int().min(1) }),
+  z.object({ state: z.literal('moved'), epoch: z.number().int().min(1), to: z.string(), attempt: z.number().int().min(1) }),
+]);
+
+export const sessionId = (k: SessionKey): string => `${k.project}/${k.service}/${k.client}`;
+
+/**
+ * The node's side of every client session (session-machine.ts), durable in
+ * local state: a record is written before anything that depends on it is
+ * said to another node. One operation at a time per session (`exclusive`):
+ * a write waits while its session is frozen for a hand-over, and then finds
+ * it moved.
+ */
+export class SessionStore {
+  private readonly locks = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly state: LocalState,
+    /** This node's name (what hand-overs to it are addressed to). */
+    readonly node: string,
+  ) {}
+
+  /** The durable record, or undefined (none, or one that does not read as a record: as none). */
+  record(k: SessionKey): SessionRecord | undefined {
+    const parsed = recordSchema.safeParse(this.state.record('sessions', sessionId(k)));
+    return parsed.success ? (parsed.data as SessionRecord) : undefined;
+  }
+
+  private put(k: SessionKey, r: SessionRecord | undefined): void {
+    if (r) this.state.putRecord('sessions', sessionId(k), r);
+    else this.state.deleteRecord('sessions', sessionId(k));
+  }
+
+  /** Runs `fn` with the session to itself: writes and hand-overs of one session never overlap. */
+  async exclusive<T>(k: SessionKey, fn: () => Promise<T> | T): Promise<T> {
+    const id = sessionId(k);
+    const before = this.locks.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = before.then(() => new Promise<void>((r) => (release = r)));
+    this.locks.set(id, mine);
+    await before;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(id) === mine) this.locks.delete(id);
+    }
+  }
+
+  /** What this node says of the session when another node asks. */
+  status(k: SessionKey): StatusAnswer {
+    return status(this.record(k));
+  }
+
+  /** A new, empty session owned here (no node had it). */
+  create(k: SessionKey): SessionRecord & { state: 'owned' } {
+    const r = created();
+    this.put(k, r);
+    return r;
+  }
+
+  /**
+   * A write by the owner (called inside `exclusive`): the patch applied, the
+   * document kept within `maxBytes` as JSON. 409 when the writer read an
+   * older version, or the session is not (or no longer) owned here.
+   */
+  write(k: SessionKey, p: SessionPatch, maxBytes: number): { version: number } {
+    const r = this.owned(k);
+    if (p.ifVersion !== undefined && p.ifVersion !== r.version) {
+      throw new ConflictError(`the session of ${k.client} is at version ${r.version}, not ${p.ifVersion}`, { details: [{ path: 'ifVersion', message: `now ${r.version}` }] });
+    }
+    const data: SessionData = { ...r.data };
+    for (const key of p.delete ?? []) delete data[key];
+    for (const [key, value] of Object.entries(p.set ?? {})) Object.defineProperty(data, key, { value, enumerable: true, writable: true, configurable: true });
+    const size = Buffer.byteLength(JSON.stringify(data));
+    if (size > maxBytes) throw new PayloadTooLargeError(`the session of ${k.client} would be ${size} bytes; the Service allows ${maxBytes} (continuity.maxSessionBytes)`, { details: [{ path: 'set', message: `${size} > ${maxBytes} bytes` }] });
+    const next = written(r, data);
+    this.put(k, next);
+    return { version: next.version };
+  }
+
+  /** Ends the session (called inside `exclusive`): false when there was none here to end. */
+  end(k: SessionKey): boolean {
+    const r = this.record(k);
+    if (r?.state !== 'owned') return false;
+    this.put(k, undefined);
+    return true;
+  }
+
+  /** The session as owned here (inside `exclusive`); 409 when it is not. */
+  owned(k: SessionKey): SessionRecord & { state: 'owned' } {
+    const r = this.record(k);
+    if (r?.state === 'owned') return r;
+    const where = r?.state === 'moved' ? `it moved to ${r.to}` : 'it is not held here';
+    throw new ConflictError(`the session of ${k.client} is not this node's: ${where}`, { details: [{ path: 'client', message: where }] });
+  }
+
+  // ---- Hand-overs, as the source (each inside `exclusive`, which is the freeze) ----
+
+  /** Starts an attempt: the attempt counted durably, and the offer to send. Undefined when not owned here. */
+  offer(k: SessionKey): Offer | undefined {
+    const r = this.record(k);
+    if (r?.state !== 'owned') return undefined;
+    const { record, offer } = startAttempt(r);
+    this.put(k, record);
+    return offer;
+  }
+
+  /** The target kept the offer: the session is `to`'s from now on. */
+  handOver(k: SessionKey, o: Offer, to: string): void {
+    this.put(k, handedOver(o, to));
+  }
+
+  // ---- Hand-overs, as the target ----
+
+  /** Keeps an offer as a prepared copy; false when it must not (owned here, or a newer attempt is kept). */
+  keep(k: SessionKey, from: string, o: Offer): boolean {
+    const r = prepare(this.record(k), from, o);
+    if (r) this.put(k, r);
+    return !!r;
+  }
+
+  /** A prepared copy learns how its hand-over ended from its source's answer; returns the record now. */
+  learn(k: SessionKey, from: string, a: StatusAnswer): SessionRecord | undefined {
+    const r = this.record(k);
+    if (r?.state !== 'prepared' || r.from !== from) return r;
+    const next = resolve(r, this.node, a);
+    if (next === 'wait') return r;
+    this.put(k, next);
+    return next;
+  }
+}
