@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { nowIso, type AgentEvent, type Instance, type InferenceStatus, type InstanceStatus, projectOf } from '../core/index.ts';
+import { durationMs, nowIso, type AgentEvent, type Instance, type InferenceStatus, type InstanceStatus, projectOf } from '../core/index.ts';
 import { ExecFailedError } from './runtime/errors.ts';
 import type { ExecOptions, ExecSession, RunSpec, Runtime } from './runtime/runtime.ts';
 import { InstanceSupervisor } from './runtime/supervisor.ts';
@@ -133,9 +133,9 @@ export class Workloads {
   }
 
   /** A running instance's Service and its continuity, when it declares one (the session-state API serves only those). */
-  continuity(project: string, instance: string): { service: string; maxSessionBytes: number } | undefined {
+  continuity(project: string, instance: string): { service: string; maxSessionBytes: number; lookaheadMs: number } | undefined {
     const spec = this.running.get(`${project}.${instance}`)?.li.instance.spec;
-    return spec?.continuity && spec.service ? { service: spec.service, maxSessionBytes: spec.continuity.maxSessionBytes } : undefined;
+    return spec?.continuity && spec.service ? { service: spec.service, maxSessionBytes: spec.continuity.maxSessionBytes, lookaheadMs: durationMs(spec.continuity.lookahead) } : undefined;
   }
 
   /** Model instances' serving figures, from their model servers, into their status (reported when they changed). */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { edgeUplinkStatusSchema } from './uplink-wire.ts';
 import { tierSchema } from './schema-base.ts';
 import { ENDPOINT_PORTS_MAX } from './workload-schema.ts';
+import { geoPointSchema } from './placement-schema.ts';
 import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema, deviceSchema, deviceStatusSchema, instanceSchema, instanceStatusSchema, nameSchema, runtimeKindSchema, resourcesSchema, routeSchema, ruleSchema, ruleNodeStatusSchema, nodeSchema, siteSchema } from './resources.ts';
 
 /**
@@ -28,6 +29,8 @@ export const endpointBackendSchema = z
     node: nameSchema,
     site: nameSchema.optional(),
     tier: tierSchema.optional(),
+    /** The site's place on the map (continuity predicts a moving client's next site from it). */
+    location: geoPointSchema.optional(),
     ready: z.boolean(),
     ports: z.record(nameSchema, z.number().int().min(1).max(65535)),
     gateway: probeAddressSchema.optional(),

@@ -205,6 +205,12 @@ export const continuitySpecSchema = z
   .object({
     /** One client's document, as JSON, at most this many bytes (a write past it is refused with 413). */
     maxSessionBytes: z.number().int().min(1024).max(SESSION_BYTES_MAX).default(64 * 1024),
+    /**
+     * How far ahead a client's next site is predicted from the locations its
+     * instance reports (the session API's PATCH `location`): the session is
+     * copied there ahead of the client while the source keeps serving.
+     */
+    lookahead: durationSchema({ min: '1s', max: '10m' }).default('10s'),
   })
   .strict();
 export type ContinuitySpec = z.infer<typeof continuitySpecSchema>;

@@ -2,17 +2,18 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
+import type { GeoPoint } from '../../core/index.ts';
 import type { LocalState } from '../local-state.ts';
 import type { NodeTls } from '../node-certificate.ts';
 import type { EndpointTable } from '../endpoints/endpoint-table.ts';
 import { listen } from '../endpoints/endpoint-gateway.ts';
 import { LineLink } from './line-link.ts';
-import { serveSession, SessionMover, FREEZE_MS, type MigrationDeps } from './migration.ts';
-import { sessionApi } from './session-api.ts';
+import { NodeDialer, serveSession, type MigrationDeps } from './migration.ts';
+import { nextSite, Trajectories } from './predictor.ts';
+import { sessionApi, type SessionCaller } from './session-api.ts';
+import { SessionMover } from './session-mover.ts';
 import type { SessionRequest } from './session-request.ts';
-import { SessionStore, type SessionKey } from './session-store.ts';
-
-export { FREEZE_MS };
+import { sessionId, SessionStore, type SessionKey } from './session-store.ts';
 
 /** Local state's key of the secret instances' session tokens are made with (kept: a restart does not change them). */
 const SECRET_KEY = 'session-secret';
@@ -22,33 +23,47 @@ export interface SessionsOptions {
   node: string;
   table: EndpointTable;
   tls: () => NodeTls;
-  /** A running instance's Service and document limit, when its Service has continuity. */
-  continuity: (project: string, instance: string) => { service: string; maxSessionBytes: number } | undefined;
+  /** A running instance's Service, document limit and lookahead, when its Service has continuity. */
+  continuity: (project: string, instance: string) => Omit<SessionCaller, 'project'> | undefined;
   log: Logger;
 }
 
-/** Hand-overs this node took part in since it started. */
+/** Hand-overs this node took part in since it started, and the predictions it acted on. */
 export interface SessionFigures {
   handedIn: number;
   handedOut: number;
   bytesIn: number;
   bytesOut: number;
+  predicted: number;
 }
 
 /**
  * Continuity for moving clients on this node (docs/link.md "Continuity"):
  * the session store, the session-state API its continuity instances reach
- * on loopback, and the hand-overs with other nodes through the gateways.
+ * on loopback, the hand-overs with other nodes through the gateways, and
+ * the predictions that start them ahead of the client.
  */
 export class Sessions {
+  readonly figures: SessionFigures = { handedIn: 0, handedOut: 0, bytesIn: 0, bytesOut: 0, predicted: 0 };
+  private readonly store: SessionStore;
+  private readonly deps: MigrationDeps;
+  private readonly dialer: NodeDialer;
+  private readonly mover: SessionMover;
+  private readonly trajectories = new Trajectories();
+  /** Per session, the node last told to expect its client (told again only when the prediction changes). */
+  private readonly expected = new Map<string, string>();
+  private server: http.Server | undefined;
+  private port = 0;
+
   private constructor(
     private readonly o: SessionsOptions,
-    private readonly deps: MigrationDeps,
     private readonly secret: Buffer,
-    private readonly server: http.Server,
-    private readonly port: number,
-    readonly figures: SessionFigures,
-  ) {}
+  ) {
+    this.store = new SessionStore(o.state, o.node);
+    this.deps = { store: this.store, table: o.table, tls: o.tls, log: o.log, onMoved: (k, from, to, bytes) => this.moved(k, from, to, bytes) };
+    this.dialer = new NodeDialer(o.tls);
+    this.mover = new SessionMover(this.deps, this.dialer);
+  }
 
   static async start(o: SessionsOptions): Promise<Sessions> {
     let secretHex = await o.state.meta(SECRET_KEY);
@@ -56,47 +71,42 @@ export class Sessions {
       secretHex = randomBytes(32).toString('hex');
       await o.state.setMeta(SECRET_KEY, secretHex);
     }
-    const secret = Buffer.from(secretHex, 'hex');
-    const store = new SessionStore(o.state, o.node);
-    const figures: SessionFigures = { handedIn: 0, handedOut: 0, bytesIn: 0, bytesOut: 0 };
-    const onMoved = (k: SessionKey, from: string, to: string, bytes: number) => {
-      if (to === o.node) {
-        figures.handedIn++;
-        figures.bytesIn += bytes;
-      } else {
-        figures.handedOut++;
-        figures.bytesOut += bytes;
-      }
-      o.log.info({ event: 'session', session: k, from, to, bytes }, 'session handed over');
-    };
-    const deps: MigrationDeps = { store, table: o.table, tls: o.tls, log: o.log, onMoved };
-    const mover = new SessionMover(deps);
+    const s = new Sessions(o, Buffer.from(secretHex, 'hex'));
+    await s.listen();
+    return s;
+  }
+
+  private async listen(): Promise<void> {
+    const { store, mover } = this;
     const here = async (k: SessionKey) => {
       if (store.record(k)?.state !== 'owned') await mover.acquire(k);
     };
-    const server = sessionApi({
-      caller: (token) => callerOf(secret, token, o.continuity),
+    const server = (this.server = sessionApi({
+      caller: (token) => callerOf(this.secret, token, this.o.continuity),
       read: (k) =>
         store.exclusive(k, async () => {
           await here(k);
           const r = store.owned(k);
           return { version: r.version, data: r.data };
         }),
-      write: (k, p, max) =>
+      write: (k, p, who) =>
         store.exclusive(k, async () => {
           await here(k);
-          return store.write(k, p, max);
+          const out = p.set || p.delete ? store.write(k, p, who.maxSessionBytes) : { version: store.owned(k).version };
+          if (p.location) this.located(k, p.location, who.lookaheadMs);
+          return out;
         }),
       end: (k) =>
         store.exclusive(k, async () => {
           await here(k);
           store.end(k);
+          this.trajectories.forget(sessionId(k));
+          this.expected.delete(sessionId(k));
         }),
-    });
-    const port = await listen(server, '127.0.0.1', 0);
-    server.on('error', (err) => o.log.warn({ err }, 'session API: server error'));
-    o.log.info({ event: 'sessions', api: `127.0.0.1:${port}` }, 'session-state API listening');
-    return new Sessions(o, deps, secret, server, port, figures);
+    }));
+    this.port = await listen(server, '127.0.0.1', 0);
+    server.on('error', (err) => this.o.log.warn({ err }, 'session API: server error'));
+    this.o.log.info({ event: 'sessions', api: `127.0.0.1:${this.port}` }, 'session-state API listening');
   }
 
   /** What an instance of a Service with continuity finds in its environment. */
@@ -104,18 +114,59 @@ export class Sessions {
     return { GEDGE_SESSION_URL: `http://127.0.0.1:${this.port}/v1/sessions`, GEDGE_SESSION_TOKEN: tokenOf(this.secret, project, instance) };
   }
 
+  /** Copies held ahead of their clients now. */
+  get copying(): number {
+    return this.mover.copying;
+  }
+
   /** Another node's session request, through this node's gateway (the caller's certificate checked there). */
   serve(req: SessionRequest, socket: tls.TLSSocket, caller: string, rest: Buffer): void {
     const link = new LineLink(socket, 4096, rest);
-    serveSession(this.deps, req, link, caller).catch((err: unknown) => {
+    serveSession(this.deps, req, link, caller, (k, owner) => this.mover.prefetch(k, owner)).catch((err: unknown) => {
       this.o.log.warn({ err, session: req }, 'session request failed');
       link.close();
     });
   }
 
+  /**
+   * Where the client of a session owned here is: when its path leads to
+   * another site serving the Service within the lookahead, a node there is
+   * told to expect it (it starts copying the session now).
+   */
+  private located(k: SessionKey, at: GeoPoint, lookaheadMs: number): void {
+    const id = sessionId(k);
+    const fixes = this.trajectories.add(id, { ...at, at: Date.now() });
+    const backends = (this.o.table.get(k.project, k.service)?.backends ?? []).filter((b) => b.ready && b.site && b.location);
+    const sites = [...new Map(backends.map((b) => [b.site!, { site: b.site!, location: b.location! }])).values()];
+    const site = nextSite(fixes, sites, lookaheadMs);
+    const target = site ? backends.filter((b) => b.site === site && b.node !== this.o.node && b.gateway).sort((a, b) => a.node.localeCompare(b.node))[0] : undefined;
+    if (!target || this.expected.get(id) === target.node) return;
+    this.expected.set(id, target.node);
+    this.figures.predicted++;
+    this.o.log.debug({ event: 'session', session: k, site, node: target.node }, 'client predicted at another site: its session is copied there ahead');
+    this.dialer.expect(target.gateway!, target.node, k).catch((err: Error) => {
+      this.expected.delete(id);
+      this.o.log.debug({ event: 'session', session: k, node: target.node, err: err.message }, 'could not tell the next site to expect a client');
+    });
+  }
+
+  private moved(k: SessionKey, from: string, to: string, bytes: number): void {
+    const f = this.figures;
+    if (to === this.o.node) {
+      f.handedIn++;
+      f.bytesIn += bytes;
+    } else {
+      f.handedOut++;
+      f.bytesOut += bytes;
+      this.expected.delete(sessionId(k));
+    }
+    this.o.log.info({ event: 'session', session: k, from, to, bytes }, 'session handed over');
+  }
+
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
+    this.mover.close();
+    this.server?.closeAllConnections();
+    await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));
   }
 }
 
@@ -123,7 +174,7 @@ const macOf = (secret: Buffer, project: string, instance: string) => createHmac(
 const tokenOf = (secret: Buffer, project: string, instance: string) => `${project}.${instance}.${macOf(secret, project, instance)}`;
 
 /** The Service behind a token: that of a continuity instance running here whose token it is. */
-function callerOf(secret: Buffer, token: string, continuity: SessionsOptions['continuity']): { project: string; service: string; maxSessionBytes: number } | undefined {
+function callerOf(secret: Buffer, token: string, continuity: SessionsOptions['continuity']): SessionCaller | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
   const [project, instance, mac] = parts as [string, string, string];

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { z } from 'zod';
-import { BadRequestError, GedgeError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../../core/index.ts';
+import { BadRequestError, GedgeError, geoPointSchema, NotFoundError, PayloadTooLargeError, UnauthorizedError, type GeoPoint } from '../../core/index.ts';
 import { clientIdSchema } from './session-request.ts';
 import type { SessionKey, SessionPatch } from './session-store.ts';
 
@@ -13,15 +13,26 @@ const patchSchema = z
     set: z.record(keySchema, z.unknown()).refine((o) => Object.keys(o).length <= KEYS_PER_WRITE, `at most ${KEYS_PER_WRITE} keys`).optional(),
     delete: z.array(keySchema).max(KEYS_PER_WRITE).optional(),
     ifVersion: z.number().int().min(0).optional(),
+    /** Where the client is now: the platform predicts its next site from these and copies its session there ahead. */
+    location: geoPointSchema.optional(),
   })
   .strict();
+
+/** The instance a token names: its Service and what the Service's continuity allows. */
+export interface SessionCaller {
+  project: string;
+  service: string;
+  maxSessionBytes: number;
+  lookaheadMs: number;
+}
+export type SessionWrite = SessionPatch & { location?: GeoPoint };
 
 /** What the API needs of the node: who a token is, and the sessions. */
 export interface SessionApiDeps {
   /** The Service and its document limit for a bearer token of a continuity instance running here; undefined: no such instance. */
-  caller: (token: string) => { project: string; service: string; maxSessionBytes: number } | undefined;
+  caller: (token: string) => SessionCaller | undefined;
   read: (k: SessionKey) => Promise<{ version: number; data: Record<string, unknown> }>;
-  write: (k: SessionKey, p: SessionPatch, maxBytes: number) => Promise<{ version: number }>;
+  write: (k: SessionKey, p: SessionWrite, who: SessionCaller) => Promise<{ version: number }>;
   end: (k: SessionKey) => Promise<void>;
 }
 
@@ -33,8 +44,10 @@ export interface SessionApiDeps {
  *
  * - `GET /v1/sessions/{client}`: `{client, version, data}` (version 0 and
  *   `{}` for a client never seen);
- * - `PATCH /v1/sessions/{client}` `{set?, delete?, ifVersion?}`:
+ * - `PATCH /v1/sessions/{client}` `{set?, delete?, ifVersion?, location?}`:
  *   `{client, version}`; 409 when `ifVersion` is not the version now;
+ *   `location` (`{lat, lon}`, where the client is now) guides where its
+ *   session is copied ahead of it;
  * - `DELETE /v1/sessions/{client}`: 204, the session ends.
  *
  * A request for a client whose session is at another node waits while it is
@@ -103,7 +116,7 @@ async function handle(d: SessionApiDeps, req: http.IncomingMessage): Promise<{ s
   }
   const p = patchSchema.safeParse(parsed);
   if (!p.success) throw new BadRequestError(`the body: ${p.error.issues[0]!.message}`, { details: p.error.issues.map((i) => ({ path: i.path.join('.') || 'body', message: i.message })) });
-  const { version } = await d.write(k, p.data, who.maxSessionBytes);
+  const { version } = await d.write(k, p.data, who);
   return { status: 200, body: { client, version } };
 }
 

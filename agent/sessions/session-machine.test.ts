@@ -1,18 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { created, handedOver, prepare, resolve, startAttempt, status, written, type Offer, type SessionRecord, type StatusAnswer } from './session-machine.ts';
+import { advance, created, handedOver, onPrepared, prepare, resolve, startAttempt, status, written, type Change, type Offer, type SessionRecord, type StatusAnswer } from './session-machine.ts';
 
 /**
  * The hand-over protocol as the store and the gateway run it, between three
  * nodes over a network that delays, reorders, duplicates and loses
- * messages, with nodes that crash (losing what is not durable: a freeze)
- * and sources that give up on an attempt at any moment.
+ * messages, with writes at any time, nodes that crash (losing what is not
+ * durable: a freeze, a copy being kept up to date, a conversation) and
+ * sources that give up on a freeze at any moment.
  */
 type Message =
   | { t: 'pull'; from: number; to: number }
   | { t: 'offer'; from: number; to: number; offer: Offer }
-  | { t: 'prepared'; from: number; to: number; attempt: number }
+  | { t: 'change'; from: number; to: number; change: Change }
+  | { t: 'prepared'; from: number; to: number; attempt: number; version: number }
   | { t: 'committed'; from: number; to: number; attempt: number; epoch: number }
   | { t: 'ask'; from: number; to: number }
   | { t: 'answer'; from: number; to: number; answer: StatusAnswer };
@@ -20,16 +22,21 @@ type Message =
 type Action =
   | { t: 'write'; n: number }
   | { t: 'pull'; n: number; src: number }
+  | { t: 'commit'; n: number; src: number }
   | { t: 'deliver' | 'drop' | 'dup'; i: number }
   | { t: 'abort' | 'crash' | 'ask'; n: number };
 
 const NODES = 3;
 const name = (n: number) => `node-${n}`;
+const numberOf = (node: string) => Number(node.slice(5));
 
 class World {
   readonly records: (SessionRecord | undefined)[] = [created(), undefined, undefined];
-  /** Volatile: the attempt a source is frozen for. */
-  readonly frozen: ({ to: number; offer: Offer } | undefined)[] = [undefined, undefined, undefined];
+  // Volatile, per node: a source's freeze, the target it sends its writes to, a target's copies (by source) and the sources it is committing with.
+  readonly frozen: boolean[] = [false, false, false];
+  readonly follower: ({ to: number; attempt: number } | undefined)[] = [undefined, undefined, undefined];
+  readonly copies: Map<number, Offer>[] = [new Map(), new Map(), new Map()];
+  readonly committing: Set<number>[] = [new Set(), new Set(), new Set()];
   net: Message[] = [];
   acked = 0;
 
@@ -41,15 +48,21 @@ class World {
     switch (a.t) {
       case 'write': {
         const r = this.records[a.n];
-        if (r?.state === 'owned' && !this.frozen[a.n]) {
-          this.records[a.n] = written(r, { count: r.version + 1 });
-          this.acked++;
-        }
+        if (r?.state !== 'owned' || this.frozen[a.n]) return;
+        const next = written(r, { count: r.version + 1 });
+        this.records[a.n] = next;
+        this.acked++;
+        const f = this.follower[a.n];
+        if (f && f.attempt === next.attempts) this.net.push({ t: 'change', from: a.n, to: f.to, change: { attempt: f.attempt, version: next.version, data: next.data } });
         return;
       }
       case 'pull':
         if (a.n !== a.src) this.net.push({ t: 'pull', from: a.n, to: a.src });
         return;
+      case 'commit':
+        // The client is at n: commit with what it holds of src's session.
+        this.committing[a.n]!.add(a.src);
+        return this.sendPrepared(a.n, a.src);
       case 'deliver':
       case 'drop':
       case 'dup': {
@@ -61,42 +74,73 @@ class World {
         return;
       }
       case 'abort':
+        this.frozen[a.n] = false;
+        return;
       case 'crash':
-        this.frozen[a.n] = undefined;
+        this.frozen[a.n] = false;
+        this.follower[a.n] = undefined;
+        this.copies[a.n]!.clear();
+        this.committing[a.n]!.clear();
         return;
       case 'ask': {
         const r = this.records[a.n];
-        if (r?.state === 'prepared') this.net.push({ t: 'ask', from: a.n, to: Number(r.from.slice(5)) });
+        if (r?.state === 'prepared') this.net.push({ t: 'ask', from: a.n, to: numberOf(r.from) });
         return;
       }
     }
+  }
+
+  /** The target writes its copy down, then says which version it holds. */
+  private sendPrepared(here: number, src: number): void {
+    const copy = this.copies[here]!.get(src);
+    if (!copy) return;
+    const kept = prepare(this.records[here], name(src), copy);
+    if (!kept) return;
+    this.records[here] = kept;
+    this.net.push({ t: 'prepared', from: here, to: src, attempt: copy.attempt, version: copy.version });
+  }
+
+  private offer(here: number, to: number): void {
+    const r = this.records[here] as SessionRecord & { state: 'owned' };
+    const { record, offer } = startAttempt(r);
+    this.records[here] = record;
+    this.follower[here] = { to, attempt: offer.attempt };
+    this.net.push({ t: 'offer', from: here, to, offer });
   }
 
   private receive(m: Message): void {
     const here = m.to;
     const r = this.records[here];
     switch (m.t) {
-      case 'pull': {
-        if (r?.state !== 'owned' || this.frozen[here]) return;
-        const { record, offer } = startAttempt(r);
-        this.records[here] = record;
-        this.frozen[here] = { to: m.from, offer };
-        this.net.push({ t: 'offer', from: here, to: m.from, offer });
+      case 'pull':
+        if (r?.state === 'owned' && !this.frozen[here]) this.offer(here, m.from);
+        return;
+      case 'offer': {
+        const had = this.copies[here]!.get(m.from);
+        if (had && had.attempt >= m.offer.attempt) return;
+        this.copies[here]!.set(m.from, m.offer);
+        if (this.committing[here]!.has(m.from)) this.sendPrepared(here, m.from);
         return;
       }
-      case 'offer': {
-        const kept = prepare(r, name(m.from), m.offer);
-        if (!kept) return;
-        this.records[here] = kept;
-        this.net.push({ t: 'prepared', from: here, to: m.from, attempt: m.offer.attempt });
+      case 'change': {
+        const copy = this.copies[here]!.get(m.from);
+        const next = copy && advance(copy, m.change);
+        if (next) this.copies[here]!.set(m.from, next);
         return;
       }
       case 'prepared': {
-        const f = this.frozen[here];
-        if (!f || f.to !== m.from || f.offer.attempt !== m.attempt) return;
-        this.records[here] = handedOver(f.offer, name(m.from));
-        this.frozen[here] = undefined;
-        this.net.push({ t: 'committed', from: here, to: m.from, attempt: m.attempt, epoch: f.offer.epoch });
+        const verdict = onPrepared(r, m.attempt, m.version);
+        if (verdict === 'hand-over') {
+          const owned = r as SessionRecord & { state: 'owned' };
+          this.records[here] = handedOver(owned, name(m.from));
+          this.frozen[here] = false;
+          this.follower[here] = undefined;
+          this.net.push({ t: 'committed', from: here, to: m.from, attempt: m.attempt, epoch: owned.epoch + 1 });
+        } else if (verdict === 'behind' && this.follower[here]?.to === m.from) {
+          // Writes came since: frozen, offered again as a new attempt, whose prepared will match.
+          this.frozen[here] = true;
+          this.offer(here, m.from);
+        }
         return;
       }
       case 'committed':
@@ -120,7 +164,7 @@ class World {
   heal(): void {
     for (let round = 0; round < 20; round++) {
       while (this.net.length) this.receive(this.net.shift()!);
-      this.frozen.fill(undefined);
+      this.frozen.fill(false);
       for (let n = 0; n < NODES; n++) this.act({ t: 'ask', n });
       if (!this.net.length) return;
     }
@@ -129,7 +173,7 @@ class World {
 
 const action: fc.Arbitrary<Action> = fc.oneof(
   fc.record({ t: fc.constant('write' as const), n: fc.nat(NODES - 1) }),
-  fc.record({ t: fc.constant('pull' as const), n: fc.nat(NODES - 1), src: fc.nat(NODES - 1) }),
+  fc.record({ t: fc.constantFrom('pull' as const, 'commit' as const), n: fc.nat(NODES - 1), src: fc.nat(NODES - 1) }),
   fc.record({ t: fc.constantFrom('deliver' as const, 'deliver' as const, 'deliver' as const, 'drop' as const, 'dup' as const), i: fc.nat(20) }),
   fc.record({ t: fc.constantFrom('abort' as const, 'crash' as const, 'ask' as const), n: fc.nat(NODES - 1) }),
 );
@@ -154,16 +198,25 @@ test('any interleaving of moves, losses, duplicates, crashes and cuts keeps at m
   );
 });
 
-test('a target owns the session only for the attempt the source handed over', () => {
+test('a target owns the session only for the attempt the source handed over, at the version the source had', () => {
   const source = created();
   const first = startAttempt(source);
   const second = startAttempt(first.record);
   const kept = prepare(undefined, 'a', second.offer)!;
   assert.equal(prepare(kept, 'a', first.offer), undefined, 'an older attempt does not replace a newer one');
+  assert.equal(prepare(kept, 'a', second.offer), undefined, 'nor the same one again (a copy further along would go back)');
   assert.deepEqual(resolve(kept, 'b', { state: 'moved', epoch: kept.epoch, to: 'b', attempt: second.offer.attempt }), { state: 'owned', epoch: 2, version: 0, data: {}, attempts: 0 });
   assert.equal(resolve(kept, 'b', { state: 'moved', epoch: kept.epoch, to: 'b', attempt: first.offer.attempt }), undefined, 'another attempt was handed over: not this copy');
   assert.equal(resolve(kept, 'b', { state: 'owned', epoch: 1 }), undefined, 'the source kept it: the copy goes');
   assert.equal(resolve(kept, 'b', { state: 'prepared', epoch: 1, from: 'c' }), 'wait');
   assert.equal(prepare({ state: 'owned', epoch: 1, version: 0, data: {}, attempts: 0 }, 'a', first.offer), undefined, 'an owner takes no offer');
-  assert.equal(prepare(handedOver(first.offer, 'c'), 'a', first.offer), undefined, 'a node that handed that epoch on takes no stale offer');
+  assert.equal(prepare(handedOver(second.record, 'c'), 'a', first.offer), undefined, 'a node that handed that epoch on takes no stale offer');
+  // Changes apply in order, to their own attempt only.
+  const w = written(second.record, { n: 1 });
+  assert.deepEqual(advance(second.offer, { attempt: second.offer.attempt, version: 1, data: { n: 1 } }), { ...second.offer, version: 1, data: { n: 1 } });
+  assert.equal(advance(second.offer, { attempt: second.offer.attempt, version: 2, data: {} }), undefined, 'a gap');
+  assert.equal(advance(second.offer, { attempt: first.offer.attempt, version: 1, data: {} }), undefined, 'another attempt');
+  assert.equal(onPrepared(w, second.offer.attempt, 1), 'hand-over');
+  assert.equal(onPrepared(w, second.offer.attempt, 0), 'behind');
+  assert.equal(onPrepared(w, first.offer.attempt, 1), 'stale');
 });

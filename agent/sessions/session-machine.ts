@@ -9,16 +9,20 @@
  *   has not heard the end of; it does not serve it;
  * - `moved`: this node handed the session to `to` at `epoch`.
  *
- * A hand-over (the source coordinates it): the source freezes the session
- * (no writes; a volatile state, lost with a crash) for one attempt, sends
- * the document as it stands with the next epoch; the target keeps it as
- * `prepared` and says so; only then does the source record `moved` (from
- * here the target is the owner, whether or not it has heard yet) and tell
- * the target, which becomes `owned`. A target that never hears asks the
- * source; a source that never hears back aborts (unfreezes, still owner).
- * Attempts are numbered by the source, so an answer to an older attempt
- * cannot commit a newer one. At most one node holds `owned` at any time;
- * once messages flow again, exactly one does, with every acknowledged write.
+ * A hand-over (the source coordinates it, make-before-break): the source
+ * offers the document as it stands, numbered as an attempt, and goes on
+ * serving, sending each later write to the target as a change of that
+ * attempt; the target keeps the copy up to date in memory. When the client
+ * is at the target, the target writes its copy down as `prepared` and says
+ * which version it holds. If that is the source's version now, the source
+ * records `moved` (from here the target is the owner, whether or not it has
+ * heard yet) and tells the target, which becomes `owned`. If the target is
+ * behind, the source freezes the session (no writes; volatile, lost with a
+ * crash) and offers it again as a new attempt, whose `prepared` then
+ * matches. A target that never hears the end asks the source; a source
+ * that never hears back keeps the session. Attempts are numbered by the
+ * source and only its latest counts, so an answer to an older attempt
+ * cannot commit a newer one.
  */
 
 export type SessionData = Record<string, unknown>;
@@ -53,19 +57,42 @@ export function startAttempt(r: SessionRecord & { state: 'owned' }): { record: S
   return { record, offer: { epoch: r.epoch + 1, version: r.version, data: r.data, attempt: record.attempts } };
 }
 
+/** A write the source made during an attempt, as the target receives it: the document at the next version. */
+export interface Change {
+  attempt: number;
+  version: number;
+  data: SessionData;
+}
+
+/** The target's copy with a change applied; undefined when the change is not the next one of the copy's attempt. */
+export function advance(copy: Offer, c: Change): Offer | undefined {
+  return c.attempt === copy.attempt && c.version === copy.version + 1 ? { ...copy, version: c.version, data: c.data } : undefined;
+}
+
 /**
- * The target takes an offer: the record it keeps, or undefined when it must
- * not (it owns the session already, or holds a newer attempt's copy).
+ * The target writes its copy down before it says it holds it: the record it
+ * keeps, or undefined when it must not (it owns the session already, or
+ * holds this or a newer attempt's copy).
  */
 export function prepare(r: SessionRecord | undefined, from: string, o: Offer): (SessionRecord & { state: 'prepared' }) | undefined {
   if (r?.state === 'owned') return undefined;
-  if (r?.state === 'prepared' && r.from === from && r.epoch === o.epoch && r.attempt > o.attempt) return undefined;
+  if (r?.state === 'prepared' && r.from === from && r.epoch === o.epoch && r.attempt >= o.attempt) return undefined;
   if (r?.state === 'moved' && r.epoch >= o.epoch) return undefined;
   return { state: 'prepared', epoch: o.epoch, version: o.version, data: o.data, from, attempt: o.attempt };
 }
 
-/** The source hears the target kept its offer: the session is the target's from now on. */
-export const handedOver = (o: Offer, to: string): SessionRecord & { state: 'moved' } => ({ state: 'moved', epoch: o.epoch, to, attempt: o.attempt });
+/**
+ * The source hears the target holds `attempt`'s copy at `version`:
+ * `hand-over` when that is the latest attempt and the version now, `behind`
+ * when the attempt is the latest but writes came since, `stale` otherwise.
+ */
+export function onPrepared(r: SessionRecord | undefined, attempt: number, version: number): 'hand-over' | 'behind' | 'stale' {
+  if (r?.state !== 'owned' || r.attempts !== attempt) return 'stale';
+  return r.version === version ? 'hand-over' : 'behind';
+}
+
+/** The session is the target's from now on (after `hand-over`). */
+export const handedOver = (r: SessionRecord & { state: 'owned' }, to: string): SessionRecord & { state: 'moved' } => ({ state: 'moved', epoch: r.epoch + 1, to, attempt: r.attempts });
 
 /** How a record answers a status question. */
 export function status(r: SessionRecord | undefined): StatusAnswer {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConflictError, PayloadTooLargeError } from '../../core/index.ts';
 import type { LocalState } from '../local-state.ts';
-import { created, handedOver, prepare, resolve, startAttempt, status, written, type Offer, type SessionData, type SessionRecord, type StatusAnswer } from './session-machine.ts';
+import { created, handedOver, onPrepared, prepare, resolve, startAttempt, status, written, type Offer, type SessionData, type SessionRecord, type StatusAnswer } from './session-machine.ts';
 
 /** A client's session of a Service. */
 export interface SessionKey {
@@ -24,6 +24,22 @@ const recordSchema = z.discriminatedUnion('state', [
   z.object({ state: z.literal('moved'), epoch: z.number().int().min(1), to: z.string(), attempt: z.number().int().min(1) }),
 ]);
 
+/** A write as a hand-over's target receives it while it copies the session. */
+export interface SessionChange {
+  attempt: number;
+  version: number;
+  set?: Record<string, unknown>;
+  delete?: string[];
+}
+
+/** A document with a write's keys set and deleted (own properties only, whatever the key). */
+export function patched(data: SessionData, p: Pick<SessionPatch, 'set' | 'delete'>): SessionData {
+  const out: SessionData = { ...data };
+  for (const key of p.delete ?? []) delete out[key];
+  for (const [key, value] of Object.entries(p.set ?? {})) Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  return out;
+}
+
 export const sessionId = (k: SessionKey): string => `${k.project}/${k.service}/${k.client}`;
 
 /**
@@ -35,6 +51,8 @@ export const sessionId = (k: SessionKey): string => `${k.project}/${k.service}/$
  */
 export class SessionStore {
   private readonly locks = new Map<string, Promise<void>>();
+  /** Per session, the target a hand-over attempt is copying it to: each write goes there too. */
+  private readonly followers = new Map<string, { attempt: number; send: (c: SessionChange) => void }>();
 
   constructor(
     private readonly state: LocalState,
@@ -91,14 +109,24 @@ export class SessionStore {
     if (p.ifVersion !== undefined && p.ifVersion !== r.version) {
       throw new ConflictError(`the session of ${k.client} is at version ${r.version}, not ${p.ifVersion}`, { details: [{ path: 'ifVersion', message: `now ${r.version}` }] });
     }
-    const data: SessionData = { ...r.data };
-    for (const key of p.delete ?? []) delete data[key];
-    for (const [key, value] of Object.entries(p.set ?? {})) Object.defineProperty(data, key, { value, enumerable: true, writable: true, configurable: true });
+    const data = patched(r.data, p);
     const size = Buffer.byteLength(JSON.stringify(data));
     if (size > maxBytes) throw new PayloadTooLargeError(`the session of ${k.client} would be ${size} bytes; the Service allows ${maxBytes} (continuity.maxSessionBytes)`, { details: [{ path: 'set', message: `${size} > ${maxBytes} bytes` }] });
     const next = written(r, data);
     this.put(k, next);
+    const f = this.followers.get(sessionId(k));
+    if (f?.attempt === next.attempts) f.send({ attempt: f.attempt, version: next.version, ...(p.set ? { set: p.set } : {}), ...(p.delete ? { delete: p.delete } : {}) });
     return { version: next.version };
+  }
+
+  /** Sends each later write of the session to the target of `attempt` (while it is the latest); returns how to stop. */
+  follow(k: SessionKey, attempt: number, send: (c: SessionChange) => void): () => void {
+    const id = sessionId(k);
+    const f = { attempt, send };
+    this.followers.set(id, f);
+    return () => {
+      if (this.followers.get(id) === f) this.followers.delete(id);
+    };
   }
 
   /** Ends the session (called inside `exclusive`): false when there was none here to end. */
@@ -128,14 +156,21 @@ export class SessionStore {
     return offer;
   }
 
-  /** The target kept the offer: the session is `to`'s from now on. */
-  handOver(k: SessionKey, o: Offer, to: string): void {
-    this.put(k, handedOver(o, to));
+  /** The target says it holds `attempt`'s copy at `version` (inside `exclusive`): whether that hands the session over (session-machine.ts). */
+  onPrepared(k: SessionKey, attempt: number, version: number): ReturnType<typeof onPrepared> {
+    return onPrepared(this.record(k), attempt, version);
+  }
+
+  /** After `hand-over`: the session is `to`'s from now on; the record kept. */
+  handOver(k: SessionKey, to: string): SessionRecord & { state: 'moved' } {
+    const moved = handedOver(this.owned(k), to);
+    this.put(k, moved);
+    return moved;
   }
 
   // ---- Hand-overs, as the target ----
 
-  /** Keeps an offer as a prepared copy; false when it must not (owned here, or a newer attempt is kept). */
+  /** Writes a copy down as prepared, before saying so; false when it must not (owned here, or this or a newer attempt is kept). */
   keep(k: SessionKey, from: string, o: Offer): boolean {
     const r = prepare(this.record(k), from, o);
     if (r) this.put(k, r);

@@ -95,7 +95,7 @@ export class EndpointDirectory {
         break;
       }
       case 'Site':
-        // A site's tier orders its instances: rare, so every set is looked at again.
+        // A site's tier orders its instances and its location guides moving clients: rare, so every set is looked at again.
         for (const key of this.sets.keys()) this.mark(key);
         break;
     }
@@ -196,6 +196,7 @@ export class EndpointDirectory {
         node: node.metadata.name,
         ...(node.spec.site ? { site: node.spec.site } : {}),
         ...(site ? { tier: site.spec.tier } : {}),
+        ...(site?.spec.location ? { location: site.spec.location } : {}),
         ready: i.status?.ready === true && node.status?.phase !== 'NotReady',
         ports: hostPorts,
         ...(node.status?.gateway ? { gateway: node.status.gateway } : {}),

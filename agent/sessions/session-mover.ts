@@ -1,0 +1,207 @@
+import { UnavailableError } from '../../core/index.ts';
+import type { HostPort } from '../../core/host-port.ts';
+import type { LineLink } from './line-link.ts';
+import { advance, type Offer } from './session-machine.ts';
+import { patched, sessionId, type SessionKey } from './session-store.ts';
+import { ACQUIRE_MS, ASK_MS, changeSchema, committedSchema, COPIES_MAX, FREEZE_MS, offerSchema, PRECOPY_MS, type MigrationDeps, type NodeDialer } from './migration.ts';
+
+/**
+ * A session being copied to this node from its owner, over one link: the
+ * offer, then each write the owner makes, applied in memory in order. It
+ * is written down (prepared) only when this node commits: the client is
+ * here now. A copy that falls out of step, or whose link goes quiet for
+ * PRECOPY_MS, ends; nothing of it stays.
+ */
+class Copy {
+  ended = false;
+  private waiter: ((owned: boolean) => void) | undefined;
+  private said: { attempt: number; version: number } | undefined;
+
+  constructor(
+    private readonly d: MigrationDeps,
+    readonly k: SessionKey,
+    readonly from: string,
+    private readonly link: LineLink,
+    private copy: Offer,
+  ) {}
+
+  /** Reads the owner's lines until the link ends. */
+  async run(): Promise<void> {
+    try {
+      for (;;) {
+        const m = await this.link.nextJson(PRECOPY_MS);
+        if (!m) return;
+        const change = changeSchema.safeParse(m);
+        if (change.success) {
+          const next = advance(this.copy, { attempt: change.data.attempt, version: change.data.version, data: patched(this.copy.data, change.data) });
+          if (!next) return;
+          this.copy = next;
+          continue;
+        }
+        const offer = offerSchema.safeParse(m);
+        if (offer.success) {
+          // Offered again (writes raced the commit; the owner is frozen now): this newer copy is the one to hold.
+          if (offer.data.attempt <= this.copy.attempt) return;
+          this.copy = { epoch: offer.data.epoch, version: offer.data.version, data: offer.data.data, attempt: offer.data.attempt };
+          if (this.waiter && !this.prepare()) return;
+          continue;
+        }
+        const done = committedSchema.safeParse(m);
+        if (done.success && this.said?.attempt === done.data.attempt) {
+          const r = this.d.store.learn(this.k, this.from, { state: 'moved', to: this.d.store.node, epoch: done.data.epoch, attempt: done.data.attempt });
+          if (r?.state === 'owned') this.d.onMoved?.(this.k, this.from, this.d.store.node, Buffer.byteLength(JSON.stringify(r.data)));
+        }
+        return;
+      }
+    } finally {
+      this.ended = true;
+      this.link.close();
+      this.waiter?.(this.d.store.record(this.k)?.state === 'owned');
+      this.waiter = undefined;
+    }
+  }
+
+  /**
+   * The client is here: the copy written down as prepared, the owner told
+   * which version it is; true once the session is this node's. False when
+   * the link ended first (the copy may then be in doubt: the caller asks).
+   */
+  commit(): Promise<boolean> {
+    if (this.ended) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.link.close(), 2 * FREEZE_MS);
+      this.waiter = (owned) => {
+        clearTimeout(timer);
+        resolve(owned);
+      };
+      if (!this.prepare()) this.link.close();
+    });
+  }
+
+  /** Ends the copy (its owner keeps the session). */
+  close(): void {
+    this.link.close();
+  }
+
+  private prepare(): boolean {
+    if (!this.d.store.keep(this.k, this.from, this.copy)) return false;
+    this.said = { attempt: this.copy.attempt, version: this.copy.version };
+    this.link.send({ t: 'prepared', ...this.said });
+    return true;
+  }
+}
+
+/**
+ * Brings clients' sessions to this node: ahead of the client when its
+ * owner predicts it is coming (`prefetch`), or when the instance serving
+ * the client asks for it here (`acquire`). Owners are found among the
+ * other nodes serving the Service.
+ */
+export class SessionMover {
+  private readonly copies = new Map<string, Copy>();
+
+  constructor(
+    private readonly d: MigrationDeps,
+    private readonly dialer: NodeDialer,
+  ) {}
+
+  /** Copies held ahead of their clients now. */
+  get copying(): number {
+    return this.copies.size;
+  }
+
+  /** Starts copying a session from its owner `from` ahead of its client (nothing when one is under way or too many are). */
+  prefetch(k: SessionKey, from: string): void {
+    const id = sessionId(k);
+    if (this.copies.has(id) || this.copies.size >= COPIES_MAX || this.d.store.record(k)?.state === 'owned') return;
+    const gw = this.gatewayOf(k, from);
+    if (!gw) return;
+    void this.open(k, from, gw).catch((err: Error) => this.d.log.debug({ event: 'session', session: k, from, err: err.message }, 'session copy ahead of its client failed'));
+  }
+
+  private async open(k: SessionKey, from: string, gateway: HostPort): Promise<Copy> {
+    const id = sessionId(k);
+    const link = await this.dialer.dial(gateway, from, { session: 'pull', ...k });
+    const first = await link.nextJson(ASK_MS);
+    const offer = offerSchema.safeParse(first);
+    if (!offer.success) {
+      link.close();
+      throw new Error(first?.t === 'status' ? `${from} does not own it` : `${from} did not offer it (${String(first?.message ?? 'no answer')})`);
+    }
+    const copy = new Copy(this.d, k, from, link, { epoch: offer.data.epoch, version: offer.data.version, data: offer.data.data, attempt: offer.data.attempt });
+    // A copy opened meanwhile is of an older attempt: its owner sends its writes to this one now.
+    this.copies.get(id)?.close();
+    this.copies.set(id, copy);
+    void copy.run().finally(() => {
+      if (this.copies.get(id) === copy) this.copies.delete(id);
+    });
+    return copy;
+  }
+
+  /**
+   * The session here, owned (called inside the session's `exclusive`): a
+   * copy under way is committed; else the owner is found and the session
+   * pulled; else, when every node serving the Service answered that it has
+   * none, it starts here. A node that cannot be reached, or a copy in
+   * doubt, holds it back until the deadline (503): starting it anew then
+   * could make two owners.
+   */
+  async acquire(k: SessionKey, deadline = Date.now() + ACQUIRE_MS): Promise<void> {
+    const { store } = this.d;
+    let why = 'no node answered';
+    for (let round = 0; Date.now() < deadline; round++) {
+      if (round) await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** Math.min(round, 4), Math.max(0, deadline - Date.now()))));
+      const r = store.record(k);
+      if (r?.state === 'owned') return;
+      if (r?.state === 'prepared') {
+        // A hand-over to this node whose end it did not hear: its source says how it ended.
+        const gw = this.gatewayOf(k, r.from);
+        const a = gw ? await this.dialer.status(gw, r.from, k).catch(() => undefined) : undefined;
+        if (a) store.learn(k, r.from, a);
+        why = `a copy from ${r.from} is in doubt until ${r.from} answers`;
+        continue;
+      }
+      const under = this.copies.get(sessionId(k));
+      if (under && !under.ended) {
+        if (await under.commit()) return;
+        continue;
+      }
+      const peers = this.peers(k);
+      const answers = await Promise.all(peers.map(async (p) => ({ ...p, answer: await this.dialer.status(p.gateway, p.node, k).catch((e: Error) => e) })));
+      const owner = answers.find((a) => !(a.answer instanceof Error) && a.answer.state === 'owned');
+      if (owner) {
+        try {
+          if (await (await this.open(k, owner.node, owner.gateway)).commit()) return;
+        } catch (e) {
+          why = `${owner.node}: ${(e as Error).message}`;
+        }
+        continue;
+      }
+      const unsure = answers.find((a) => a.answer instanceof Error || a.answer.state === 'prepared');
+      if (unsure) {
+        why = unsure.answer instanceof Error ? `${unsure.node} cannot be reached: ${unsure.answer.message}` : `${unsure.node} holds a copy in doubt`;
+        continue;
+      }
+      store.create(k);
+      return;
+    }
+    throw new UnavailableError(`the session of ${k.client} cannot be brought here now: ${why}`, { details: [{ path: 'client', message: why }] });
+  }
+
+  /** The other nodes serving the Service, with their gateways and sites. */
+  peers(k: SessionKey): { node: string; gateway: HostPort }[] {
+    const seen = new Map<string, HostPort>();
+    for (const b of this.d.table.get(k.project, k.service)?.backends ?? []) if (b.node !== this.d.store.node && b.gateway && !seen.has(b.node)) seen.set(b.node, b.gateway);
+    return [...seen].map(([node, gateway]) => ({ node, gateway }));
+  }
+
+  private gatewayOf(k: SessionKey, node: string): HostPort | undefined {
+    return this.peers(k).find((p) => p.node === node)?.gateway;
+  }
+
+  /** Ends every copy under way (the node stops). */
+  close(): void {
+    for (const c of this.copies.values()) c.close();
+    this.copies.clear();
+  }
+}
