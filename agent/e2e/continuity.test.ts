@@ -10,7 +10,8 @@ import { startPlatform, testService, waitFor, type Platform } from '../../testki
 /**
  * An assistant that counts its client's requests in the client's session:
  * GET /hit?client=C reads the session, writes count+1 at the version it
- * read, and answers "count node". GET /env gives the test its session
+ * read (with the client's location when the request gives lat and lon),
+ * and answers "count node". GET /env gives the test its session
  * API address and token (to try the API itself).
  */
 const ASSISTANT = `
@@ -28,7 +29,8 @@ http.createServer(async (q, s) => {
   const got = await call('GET', '/' + client);
   if (got.status !== 200) { s.statusCode = 502; return s.end(JSON.stringify(got)); }
   const count = (got.body.data.count || 0) + 1;
-  const put = await call('PATCH', '/' + client, { set: { count }, ifVersion: got.body.version });
+  const location = u.searchParams.has('lon') ? { lat: Number(u.searchParams.get('lat')), lon: Number(u.searchParams.get('lon')) } : undefined;
+  const put = await call('PATCH', '/' + client, { set: { count }, ifVersion: got.body.version, location });
   if (put.status !== 200) { s.statusCode = 502; return s.end(JSON.stringify(put)); }
   s.end(count + ' ' + process.env.GEDGE_NODE);
 }).listen(Number(process.env.PORT), '127.0.0.1');
@@ -124,6 +126,25 @@ test('a client moving back and forth between two edges 50 times keeps its sessio
     assert.deepEqual(JSON.parse((await api('/car-9', { token: env.token })).body), { client: 'car-9', version: 0, data: {} }, 'ended: a new session');
     // car-1 is still counting after all that.
     assert.equal((await get(at.b, '/hit?client=car-1')).body, '51 edge-b-1');
+
+    // Predicted: the sites on the map, car-3 driving east from edge-a towards edge-b. edge-b copies its session ahead,
+    // edge-a goes on serving it (each write follows to the copy), and the move itself finds the copy current.
+    await p.center.api.apply(
+      [['edge-a', 127.0], ['edge-b', 127.00625], ['edge-c', 127.0125]].map(([name, lon]) => JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Site', metadata: { name }, spec: { tier: 'edge', location: { lat: 37.5, lon } } })).join('\n---\n'),
+    );
+    const logsOf = (agent: string, msg: string) => p.agents.get(agent)!.process.events('session').filter((e) => e.msg === msg);
+    let lon = 127.0;
+    let count = 0;
+    await waitFor(async () => {
+      lon += 0.0003;
+      assert.equal((await get(at.a, `/hit?client=car-3&lat=37.5&lon=${lon.toFixed(6)}`)).body, `${++count} edge-a-1`);
+      return logsOf('edge-b-1', 'session copied ahead of its client').length > 0 || undefined;
+    }, 20_000, 'edge-b copies car-3 ahead of it, from what edge-a predicted');
+    assert.equal(logsOf('edge-a-1', 'client predicted at another site: its session is copied there ahead').at(-1)?.node, 'edge-b-1');
+    for (let i = 0; i < 3; i++) assert.equal((await get(at.a, '/hit?client=car-3')).body, `${++count} edge-a-1`, 'still served at edge-a meanwhile');
+    assert.equal((await get(at.b, '/hit?client=car-3')).body, `${++count} edge-b-1`, 'at edge-b, nothing lost');
+    const inB = logsOf('edge-b-1', 'session handed over').filter((e) => (e.session as { client: string }).client === 'car-3');
+    assert.deepEqual(inB.map((e) => e.ahead), [true], 'handed over from the copy made ahead');
   } finally {
     await p.close();
   }
@@ -171,19 +192,31 @@ test("a hand-over the target abandons mid-copy leaves the session with its sourc
     // A malformed session request is refused by the gateway.
     assert.match((await converse('edge-b-1', { ...ask, client: 'no spaces' }, () => undefined))[0] ?? '', /^ERR the session request/);
 
-    // As edge-b: take the offer, then hang up without keeping it (the target died mid-copy). The session stays edge-a's.
+    // As edge-b: take the offer, then hang up without a word (the target died mid-copy). The session stays edge-a's.
     const offered = await converse('edge-b-1', ask, (_line, s) => s.destroy());
     assert.match(offered[0] ?? '', /"t":"offer".*"data":\{"count":1\}/, 'the whole document was offered');
     assert.equal((await get(atA, '/hit?client=bus-7')).body, '2 edge-a-1', 'still served at edge-a, nothing lost');
-    // Kept but never confirmed: the source gives up after its freeze and keeps serving.
-    const stalled = await converse('edge-b-1', ask, () => undefined);
-    assert.match(stalled[0] ?? '', /"t":"offer"/);
-    assert.equal(stalled.length, 1, 'no commit without the target saying it kept the offer');
-    assert.equal((await get(atA, '/hit?client=bus-7')).body, '3 edge-a-1');
+    // Make-before-break: while a copy is held, edge-a serves on and sends each write after it. The target then says
+    // it holds the older version: edge-a, frozen, offers it again; the target hangs up then. Still edge-a's, and not frozen.
+    let offer: { attempt: number; version: number } | undefined;
+    const copying = converse('edge-b-1', ask, (line, s) => {
+      const m = JSON.parse(line) as { t: string; attempt: number; version: number };
+      if (m.t === 'offer' && !offer) offer = m;
+      else if (m.t === 'change') s.write(`${JSON.stringify({ t: 'prepared', attempt: offer!.attempt, version: offer!.version })}\n`);
+      else s.destroy();
+    });
+    await waitFor(() => offer, 5000, 'the offer');
+    assert.equal((await get(atA, '/hit?client=bus-7')).body, '3 edge-a-1', 'served while the copy is held');
+    const lines = (await copying).map((l) => JSON.parse(l) as { t: string; version: number; set?: unknown; attempt: number });
+    assert.deepEqual(lines.map((l) => l.t), ['offer', 'change', 'offer']);
+    assert.deepEqual([lines[1]!.version, lines[1]!.set], [3, { count: 3 }], 'the write followed the copy');
+    assert.equal(lines[2]!.version, 3, 'offered again at the version now');
+    assert.ok(lines[2]!.attempt > lines[0]!.attempt, 'as a new attempt');
+    assert.equal((await get(atA, '/hit?client=bus-7')).body, '4 edge-a-1');
     assert.deepEqual(JSON.parse((await converse('edge-b-1', { ...ask, session: 'status' }, () => undefined))[0]!), { t: 'status', state: 'owned', epoch: 1 });
     // edge-b's real agent then takes it over properly.
     const atB = await endpointAt(p, 'edge-b-1');
-    assert.equal((await get(atB, '/hit?client=bus-7')).body, '4 edge-b-1');
+    assert.equal((await get(atB, '/hit?client=bus-7')).body, '5 edge-b-1');
   } finally {
     await p.close();
   }

@@ -31,6 +31,8 @@ export interface SessionsOptions {
 /** Hand-overs this node took part in since it started, and the predictions it acted on. */
 export interface SessionFigures {
   handedIn: number;
+  /** Of those handed in, copied ahead of the client. */
+  handedInAhead: number;
   handedOut: number;
   bytesIn: number;
   bytesOut: number;
@@ -44,7 +46,7 @@ export interface SessionFigures {
  * the predictions that start them ahead of the client.
  */
 export class Sessions {
-  readonly figures: SessionFigures = { handedIn: 0, handedOut: 0, bytesIn: 0, bytesOut: 0, predicted: 0 };
+  readonly figures: SessionFigures = { handedIn: 0, handedInAhead: 0, handedOut: 0, bytesIn: 0, bytesOut: 0, predicted: 0 };
   private readonly store: SessionStore;
   private readonly deps: MigrationDeps;
   private readonly dialer: NodeDialer;
@@ -60,7 +62,7 @@ export class Sessions {
     private readonly secret: Buffer,
   ) {
     this.store = new SessionStore(o.state, o.node);
-    this.deps = { store: this.store, table: o.table, tls: o.tls, log: o.log, onMoved: (k, from, to, bytes) => this.moved(k, from, to, bytes) };
+    this.deps = { store: this.store, table: o.table, tls: o.tls, log: o.log, onMoved: (k, from, to, bytes, ahead) => this.moved(k, from, to, bytes, ahead) };
     this.dialer = new NodeDialer(o.tls);
     this.mover = new SessionMover(this.deps, this.dialer);
   }
@@ -143,24 +145,25 @@ export class Sessions {
     if (!target || this.expected.get(id) === target.node) return;
     this.expected.set(id, target.node);
     this.figures.predicted++;
-    this.o.log.debug({ event: 'session', session: k, site, node: target.node }, 'client predicted at another site: its session is copied there ahead');
+    this.o.log.info({ event: 'session', session: k, site, node: target.node }, 'client predicted at another site: its session is copied there ahead');
     this.dialer.expect(target.gateway!, target.node, k).catch((err: Error) => {
       this.expected.delete(id);
       this.o.log.debug({ event: 'session', session: k, node: target.node, err: err.message }, 'could not tell the next site to expect a client');
     });
   }
 
-  private moved(k: SessionKey, from: string, to: string, bytes: number): void {
+  private moved(k: SessionKey, from: string, to: string, bytes: number, ahead = false): void {
     const f = this.figures;
     if (to === this.o.node) {
       f.handedIn++;
+      if (ahead) f.handedInAhead++;
       f.bytesIn += bytes;
     } else {
       f.handedOut++;
       f.bytesOut += bytes;
       this.expected.delete(sessionId(k));
     }
-    this.o.log.info({ event: 'session', session: k, from, to, bytes }, 'session handed over');
+    this.o.log.info({ event: 'session', session: k, from, to, bytes, ...(to === this.o.node ? { ahead } : {}) }, 'session handed over');
   }
 
   async stop(): Promise<void> {

@@ -41,8 +41,8 @@ export interface MigrationDeps {
   table: EndpointTable;
   tls: () => NodeTls;
   log: Logger;
-  /** A hand-over finished here, as source or target (for the figures and the log). */
-  onMoved?: (k: SessionKey, from: string, to: string, bytes: number) => void;
+  /** A hand-over finished here, as source or target (for the figures and the log); `ahead`: the target copied it before its client came. */
+  onMoved?: (k: SessionKey, from: string, to: string, bytes: number, ahead?: boolean) => void;
 }
 
 /** Whether `node` serves the Service (the directory lists an instance of it there): only those may ask about its sessions. */

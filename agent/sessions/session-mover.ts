@@ -23,6 +23,8 @@ class Copy {
     readonly from: string,
     private readonly link: LineLink,
     private copy: Offer,
+    /** Made ahead of the client, on its owner's prediction. */
+    readonly ahead: boolean,
   ) {}
 
   /** Reads the owner's lines until the link ends. */
@@ -49,7 +51,7 @@ class Copy {
         const done = committedSchema.safeParse(m);
         if (done.success && this.said?.attempt === done.data.attempt) {
           const r = this.d.store.learn(this.k, this.from, { state: 'moved', to: this.d.store.node, epoch: done.data.epoch, attempt: done.data.attempt });
-          if (r?.state === 'owned') this.d.onMoved?.(this.k, this.from, this.d.store.node, Buffer.byteLength(JSON.stringify(r.data)));
+          if (r?.state === 'owned') this.d.onMoved?.(this.k, this.from, this.d.store.node, Buffer.byteLength(JSON.stringify(r.data)), this.ahead);
         }
         return;
       }
@@ -116,10 +118,13 @@ export class SessionMover {
     if (this.copies.has(id) || this.copies.size >= COPIES_MAX || this.d.store.record(k)?.state === 'owned') return;
     const gw = this.gatewayOf(k, from);
     if (!gw) return;
-    void this.open(k, from, gw).catch((err: Error) => this.d.log.debug({ event: 'session', session: k, from, err: err.message }, 'session copy ahead of its client failed'));
+    void this.open(k, from, gw, true).then(
+      () => this.d.log.info({ event: 'session', session: k, from }, 'session copied ahead of its client'),
+      (err: Error) => this.d.log.info({ event: 'session', session: k, from, err: err.message }, 'session copy ahead of its client failed'),
+    );
   }
 
-  private async open(k: SessionKey, from: string, gateway: HostPort): Promise<Copy> {
+  private async open(k: SessionKey, from: string, gateway: HostPort, ahead: boolean): Promise<Copy> {
     const id = sessionId(k);
     const link = await this.dialer.dial(gateway, from, { session: 'pull', ...k });
     const first = await link.nextJson(ASK_MS);
@@ -128,7 +133,7 @@ export class SessionMover {
       link.close();
       throw new Error(first?.t === 'status' ? `${from} does not own it` : `${from} did not offer it (${String(first?.message ?? 'no answer')})`);
     }
-    const copy = new Copy(this.d, k, from, link, { epoch: offer.data.epoch, version: offer.data.version, data: offer.data.data, attempt: offer.data.attempt });
+    const copy = new Copy(this.d, k, from, link, { epoch: offer.data.epoch, version: offer.data.version, data: offer.data.data, attempt: offer.data.attempt }, ahead);
     // A copy opened meanwhile is of an older attempt: its owner sends its writes to this one now.
     this.copies.get(id)?.close();
     this.copies.set(id, copy);
@@ -171,7 +176,7 @@ export class SessionMover {
       const owner = answers.find((a) => !(a.answer instanceof Error) && a.answer.state === 'owned');
       if (owner) {
         try {
-          if (await (await this.open(k, owner.node, owner.gateway)).commit()) return;
+          if (await (await this.open(k, owner.node, owner.gateway, false)).commit()) return;
         } catch (e) {
           why = `${owner.node}: ${(e as Error).message}`;
         }
