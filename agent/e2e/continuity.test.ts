@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import http from 'node:http';
 import tls from 'node:tls';
 import type { Node, Resource } from '../../core/index.ts';
-import { startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
+import { freePort, LinkEmulator, startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
 
 /**
  * An assistant that counts its client's requests in the client's session:
@@ -219,5 +219,56 @@ test("a hand-over the target abandons mid-copy leaves the session with its sourc
     assert.equal((await get(atB, '/hit?client=bus-7')).body, '5 edge-b-1');
   } finally {
     await p.close();
+  }
+});
+
+test('a link cut at any moment of a hand-over leaves exactly one owner once it heals, and the count goes on with no gap and no repeat', async (t) => {
+  // edge-a's gateway behind a WAN link (100 ms each way): edge-b's side of every hand-over from edge-a crosses it.
+  // A hand-over takes about a second through it; the cuts fall at every step of it, or after it.
+  const gatewayPort = await freePort();
+  const link = await LinkEmulator.start({ upstreamPort: gatewayPort, delayMs: 100 });
+  const p = await startPlatform({
+    agents: [
+      { name: 'edge-a-1', site: 'edge-a', args: ['--gateway-listen', `127.0.0.1:${gatewayPort}`, '--gateway-advertise', `127.0.0.1:${link.port}`] },
+      { name: 'edge-b-1', site: 'edge-b' },
+    ],
+  });
+  try {
+    await p.center.api.apply(JSON.stringify(assistant()));
+    await waitFor(async () => {
+      const all = await p.instances('app=assist');
+      return all.length === 2 && all.every((i) => i.status?.ready) ? all : undefined;
+    }, 30_000, 'assist ready on edge-a and edge-b');
+    const at = { a: await endpointAt(p, 'edge-a-1'), b: await endpointAt(p, 'edge-b-1') };
+    const counts: number[] = [];
+    /** A hit until one is answered (a session in doubt or out of reach answers 502/503 meanwhile). */
+    const hitUntilServed = (site: 'a' | 'b') =>
+      waitFor(async () => {
+        const r = await get(at[site], '/hit?client=van-1');
+        if (r.status !== 200) return undefined;
+        counts.push(Number(r.body.split(' ')[0]));
+        return r.body.split(' ')[1];
+      }, 30_000, `van-1 served at edge-${site}`);
+    const rounds: string[] = [];
+    for (const [i, cutAfterMs] of [0, 250, 500, 750, 900, 1000, 1100, 1200, 2500].entries()) {
+      assert.equal(await hitUntilServed('a'), 'edge-a-1', 'edge-a owns it before each round');
+      const mode = i % 2 ? 'blackhole' : 'reset';
+      const moving = get(at.b, '/hit?client=van-1');
+      const cutting = setTimeout(() => link.cut(mode), cutAfterMs);
+      const r = await moving;
+      clearTimeout(cutting);
+      if (r.status === 200) counts.push(Number(r.body.split(' ')[0]));
+      link.restore();
+      rounds.push(`${mode}@${cutAfterMs}ms: ${r.status}`);
+      // Healed: whichever node ended up with it, both agree, and it goes on from there.
+      const owner = await hitUntilServed(r.status === 200 ? 'b' : 'a');
+      assert.ok(owner === 'edge-a-1' || owner === 'edge-b-1');
+    }
+    t.diagnostic(rounds.join(', '));
+    assert.deepEqual(counts, Array.from({ length: counts.length }, (_, i) => i + 1), `every count once, in order (${rounds.join(', ')})`);
+    assert.ok(rounds.some((r) => r.endsWith(': 200')), `some moves got through the cut (${rounds.join(', ')})`);
+  } finally {
+    await p.close();
+    await link.close();
   }
 });

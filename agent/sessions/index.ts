@@ -15,6 +15,9 @@ import { SessionMover } from './session-mover.ts';
 import type { SessionRequest } from './session-request.ts';
 import { sessionId, SessionStore, type SessionKey } from './session-store.ts';
 
+/** How often copies in doubt (a hand-over to this node whose end it did not hear) ask their sources. */
+const SETTLE_EVERY_MS = 1000;
+
 /** Local state's key of the secret instances' session tokens are made with (kept: a restart does not change them). */
 const SECRET_KEY = 'session-secret';
 
@@ -56,6 +59,8 @@ export class Sessions {
   private readonly expected = new Map<string, string>();
   private server: http.Server | undefined;
   private port = 0;
+  private readonly settling: NodeJS.Timeout;
+  private settlingNow = false;
 
   private constructor(
     private readonly o: SessionsOptions,
@@ -65,6 +70,18 @@ export class Sessions {
     this.deps = { store: this.store, table: o.table, tls: o.tls, log: o.log, onMoved: (k, from, to, bytes, ahead) => this.moved(k, from, to, bytes, ahead) };
     this.dialer = new NodeDialer(o.tls);
     this.mover = new SessionMover(this.deps, this.dialer);
+    // A copy in doubt serves nobody and holds back every other node's lookup: settled without waiting for a request here.
+    this.settling = setInterval(() => void this.settle(), SETTLE_EVERY_MS).unref();
+  }
+
+  private async settle(): Promise<void> {
+    if (this.settlingNow) return;
+    this.settlingNow = true;
+    try {
+      for (const k of this.store.inDoubt()) await this.store.exclusive(k, () => this.mover.settle(k));
+    } finally {
+      this.settlingNow = false;
+    }
   }
 
   static async start(o: SessionsOptions): Promise<Sessions> {
@@ -167,6 +184,7 @@ export class Sessions {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.settling);
     this.mover.close();
     this.server?.closeAllConnections();
     await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));

@@ -160,9 +160,7 @@ export class SessionMover {
       if (r?.state === 'owned') return;
       if (r?.state === 'prepared') {
         // A hand-over to this node whose end it did not hear: its source says how it ended.
-        const gw = this.gatewayOf(k, r.from);
-        const a = gw ? await this.dialer.status(gw, r.from, k).catch(() => undefined) : undefined;
-        if (a) store.learn(k, r.from, a);
+        await this.settle(k);
         why = `a copy from ${r.from} is in doubt until ${r.from} answers`;
         continue;
       }
@@ -191,6 +189,19 @@ export class SessionMover {
       return;
     }
     throw new UnavailableError(`the session of ${k.client} cannot be brought here now: ${why}`, { details: [{ path: 'client', message: why }] });
+  }
+
+  /**
+   * A prepared copy asks its source how the hand-over ended (called inside
+   * the session's `exclusive`); nothing when it is not in doubt or the
+   * source cannot be reached now.
+   */
+  async settle(k: SessionKey): Promise<void> {
+    const r = this.d.store.record(k);
+    if (r?.state !== 'prepared') return;
+    const gw = this.gatewayOf(k, r.from);
+    const a = gw ? await this.dialer.status(gw, r.from, k).catch(() => undefined) : undefined;
+    if (a) this.d.store.learn(k, r.from, a);
   }
 
   /** The other nodes serving the Service, with their gateways and sites. */

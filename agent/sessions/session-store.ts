@@ -53,12 +53,25 @@ export class SessionStore {
   private readonly locks = new Map<string, Promise<void>>();
   /** Per session, the target a hand-over attempt is copying it to: each write goes there too. */
   private readonly followers = new Map<string, { attempt: number; send: (c: SessionChange) => void }>();
+  /** Sessions held here as prepared copies whose hand-over's end is not known yet. */
+  private readonly doubts = new Map<string, SessionKey>();
 
   constructor(
     private readonly state: LocalState,
     /** This node's name (what hand-overs to it are addressed to). */
     readonly node: string,
-  ) {}
+  ) {
+    for (const [id, body] of state.records('sessions')) {
+      const r = recordSchema.safeParse(body);
+      const [project, service, ...client] = id.split('/');
+      if (r.success && r.data.state === 'prepared' && project && service && client.length) this.doubts.set(id, { project, service, client: client.join('/') });
+    }
+  }
+
+  /** The prepared copies whose end is not known yet (a background task asks their sources). */
+  inDoubt(): SessionKey[] {
+    return [...this.doubts.values()];
+  }
 
   /** The durable record, or undefined (none, or one that does not read as a record: as none). */
   record(k: SessionKey): SessionRecord | undefined {
@@ -67,8 +80,11 @@ export class SessionStore {
   }
 
   private put(k: SessionKey, r: SessionRecord | undefined): void {
-    if (r) this.state.putRecord('sessions', sessionId(k), r);
-    else this.state.deleteRecord('sessions', sessionId(k));
+    const id = sessionId(k);
+    if (r) this.state.putRecord('sessions', id, r);
+    else this.state.deleteRecord('sessions', id);
+    if (r?.state === 'prepared') this.doubts.set(id, k);
+    else this.doubts.delete(id);
   }
 
   /** Runs `fn` with the session to itself: writes and hand-overs of one session never overlap. */
