@@ -73,9 +73,9 @@ export async function serveSession(d: MigrationDeps, req: SessionRequest, link: 
  * A hand-over, as the source: the document offered as it stands and each
  * later write sent after it, while this node goes on serving; then, when
  * the target says it holds the version now, the session is the target's.
- * A target behind by writes that raced its word gets the session offered
- * again, frozen (held under the session's lock) until it answers or
- * FREEZE_MS passes. Anything else leaves the session here.
+ * A target behind by writes that raced its word says so again once it has
+ * them: the session is frozen (held under its lock) meanwhile, for
+ * FREEZE_MS at most. Anything else leaves the session here.
  */
 async function handOut(d: MigrationDeps, k: SessionKey, link: LineLink, caller: string): Promise<void> {
   const first = await d.store.exclusive(k, () => d.store.offer(k));
@@ -91,9 +91,8 @@ async function handOut(d: MigrationDeps, k: SessionKey, link: LineLink, caller: 
     await d.store.exclusive(k, async () => {
       let p = said.data;
       let verdict = d.store.onPrepared(k, p.attempt, p.version);
-      if (verdict === 'behind') {
-        const again = d.store.offer(k)!;
-        link.send({ t: 'offer', ...again });
+      // Writes on their way to the target: frozen (this lock) until it says it applied them.
+      while (verdict === 'behind') {
         const next = preparedSchema.safeParse(await link.nextJson(FREEZE_MS));
         if (!next.success) return d.log.info({ event: 'session', session: k, to: caller }, 'session hand-over abandoned: it stays here');
         p = next.data;

@@ -125,7 +125,10 @@ class World {
       case 'change': {
         const copy = this.copies[here]!.get(m.from);
         const next = copy && advance(copy, m.change);
-        if (next) this.copies[here]!.set(m.from, next);
+        if (!next) return;
+        this.copies[here]!.set(m.from, next);
+        // Committing: says again which version it holds now.
+        if (this.committing[here]!.has(m.from)) this.sendPrepared(here, m.from);
         return;
       }
       case 'prepared': {
@@ -137,9 +140,8 @@ class World {
           this.follower[here] = undefined;
           this.net.push({ t: 'committed', from: here, to: m.from, attempt: m.attempt, epoch: owned.epoch + 1 });
         } else if (verdict === 'behind' && this.follower[here]?.to === m.from) {
-          // Writes came since: frozen, offered again as a new attempt, whose prepared will match.
+          // Writes are on their way to the target: frozen until it says it applied them.
           this.frozen[here] = true;
-          this.offer(here, m.from);
         }
         return;
       }
@@ -204,7 +206,9 @@ test('a target owns the session only for the attempt the source handed over, at 
   const second = startAttempt(first.record);
   const kept = prepare(undefined, 'a', second.offer)!;
   assert.equal(prepare(kept, 'a', first.offer), undefined, 'an older attempt does not replace a newer one');
-  assert.equal(prepare(kept, 'a', second.offer), undefined, 'nor the same one again (a copy further along would go back)');
+  assert.equal(prepare(kept, 'a', second.offer), undefined, 'nor the same one at the same version');
+  assert.equal(prepare(prepare(kept, 'a', { ...second.offer, version: 1 })!, 'a', second.offer), undefined, 'nor at an older version (a duplicate would take it back)');
+  assert.equal(prepare(kept, 'a', { ...second.offer, version: 1 })?.version, 1, 'the same attempt further along replaces it');
   assert.deepEqual(resolve(kept, 'b', { state: 'moved', epoch: kept.epoch, to: 'b', attempt: second.offer.attempt }), { state: 'owned', epoch: 2, version: 0, data: {}, attempts: 0 });
   assert.equal(resolve(kept, 'b', { state: 'moved', epoch: kept.epoch, to: 'b', attempt: first.offer.attempt }), undefined, 'another attempt was handed over: not this copy');
   assert.equal(resolve(kept, 'b', { state: 'owned', epoch: 1 }), undefined, 'the source kept it: the copy goes');

@@ -17,10 +17,10 @@
  * which version it holds. If that is the source's version now, the source
  * records `moved` (from here the target is the owner, whether or not it has
  * heard yet) and tells the target, which becomes `owned`. If the target is
- * behind, the source freezes the session (no writes; volatile, lost with a
- * crash) and offers it again as a new attempt, whose `prepared` then
- * matches. A target that never hears the end asks the source; a source
- * that never hears back keeps the session. Attempts are numbered by the
+ * behind (writes were on their way to it), the source freezes the session
+ * (no writes; volatile, lost with a crash) until the target, having applied
+ * them, says so again. A target that never hears the end asks the source; a
+ * source that never hears back keeps the session. Attempts are numbered by the
  * source and only its latest counts, so an answer to an older attempt
  * cannot commit a newer one.
  */
@@ -72,11 +72,11 @@ export function advance(copy: Offer, c: Change): Offer | undefined {
 /**
  * The target writes its copy down before it says it holds it: the record it
  * keeps, or undefined when it must not (it owns the session already, or
- * holds this or a newer attempt's copy).
+ * holds a newer attempt's copy, or this attempt's at this version or later).
  */
 export function prepare(r: SessionRecord | undefined, from: string, o: Offer): (SessionRecord & { state: 'prepared' }) | undefined {
   if (r?.state === 'owned') return undefined;
-  if (r?.state === 'prepared' && r.from === from && r.epoch === o.epoch && r.attempt >= o.attempt) return undefined;
+  if (r?.state === 'prepared' && r.from === from && r.epoch === o.epoch && (r.attempt > o.attempt || (r.attempt === o.attempt && r.version >= o.version))) return undefined;
   if (r?.state === 'moved' && r.epoch >= o.epoch) return undefined;
   return { state: 'prepared', epoch: o.epoch, version: o.version, data: o.data, from, attempt: o.attempt };
 }

@@ -3,7 +3,8 @@ import type { HostPort } from '../../core/host-port.ts';
 import type { LineLink } from './line-link.ts';
 import { advance, type Offer } from './session-machine.ts';
 import { patched, sessionId, type SessionKey } from './session-store.ts';
-import { ACQUIRE_MS, ASK_MS, changeSchema, committedSchema, COPIES_MAX, FREEZE_MS, offerSchema, PRECOPY_MS, type MigrationDeps, type NodeDialer } from './migration.ts';
+import { ACQUIRE_MS, answerSchema, ASK_MS, changeSchema, committedSchema, COPIES_MAX, FREEZE_MS, offerSchema, PRECOPY_MS, type MigrationDeps, type NodeDialer } from './migration.ts';
+import type { StatusAnswer } from './session-machine.ts';
 
 /**
  * A session being copied to this node from its owner, over one link: the
@@ -38,13 +39,7 @@ class Copy {
           const next = advance(this.copy, { attempt: change.data.attempt, version: change.data.version, data: patched(this.copy.data, change.data) });
           if (!next) return;
           this.copy = next;
-          continue;
-        }
-        const offer = offerSchema.safeParse(m);
-        if (offer.success) {
-          // Offered again (writes raced the commit; the owner is frozen now): this newer copy is the one to hold.
-          if (offer.data.attempt <= this.copy.attempt) return;
-          this.copy = { epoch: offer.data.epoch, version: offer.data.version, data: offer.data.data, attempt: offer.data.attempt };
+          // Committing: the owner is frozen until this node says it holds the version now.
           if (this.waiter && !this.prepare()) return;
           continue;
         }
@@ -119,19 +114,22 @@ export class SessionMover {
     const gw = this.gatewayOf(k, from);
     if (!gw) return;
     void this.open(k, from, gw, true).then(
-      () => this.d.log.info({ event: 'session', session: k, from }, 'session copied ahead of its client'),
+      (c) => (c instanceof Copy ? this.d.log.info({ event: 'session', session: k, from }, 'session copied ahead of its client') : this.d.log.info({ event: 'session', session: k, from, state: c.state }, 'session not copied ahead: its owner no longer has it')),
       (err: Error) => this.d.log.info({ event: 'session', session: k, from, err: err.message }, 'session copy ahead of its client failed'),
     );
   }
 
-  private async open(k: SessionKey, from: string, gateway: HostPort, ahead: boolean): Promise<Copy> {
+  /** Asks `from` to hand the session over: a copy under way when it owns it, else how the session stands there. */
+  private async open(k: SessionKey, from: string, gateway: HostPort, ahead: boolean): Promise<Copy | StatusAnswer> {
     const id = sessionId(k);
     const link = await this.dialer.dial(gateway, from, { session: 'pull', ...k });
     const first = await link.nextJson(ASK_MS);
     const offer = offerSchema.safeParse(first);
     if (!offer.success) {
       link.close();
-      throw new Error(first?.t === 'status' ? `${from} does not own it` : `${from} did not offer it (${String(first?.message ?? 'no answer')})`);
+      const a = first?.t === 'status' ? answerSchema.safeParse(first) : undefined;
+      if (a?.success) return a.data as StatusAnswer;
+      throw new Error(`${from} did not answer (${String(first?.message ?? 'nothing')})`);
     }
     const copy = new Copy(this.d, k, from, link, { epoch: offer.data.epoch, version: offer.data.version, data: offer.data.data, attempt: offer.data.attempt }, ahead);
     // A copy opened meanwhile is of an older attempt: its owner sends its writes to this one now.
@@ -145,9 +143,9 @@ export class SessionMover {
 
   /**
    * The session here, owned (called inside the session's `exclusive`): a
-   * copy under way is committed; else the owner is found and the session
-   * pulled; else, when every node serving the Service answered that it has
-   * none, it starts here. A node that cannot be reached, or a copy in
+   * copy under way is committed; else every other node serving the Service
+   * is asked for it at once, and the owner's offer committed; else, when
+   * every one answered that it has none, it starts here. A node that cannot be reached, or a copy in
    * doubt, holds it back until the deadline (503): starting it anew then
    * could make two owners.
    */
@@ -169,20 +167,17 @@ export class SessionMover {
         if (await under.commit()) return;
         continue;
       }
-      const peers = this.peers(k);
-      const answers = await Promise.all(peers.map(async (p) => ({ ...p, answer: await this.dialer.status(p.gateway, p.node, k).catch((e: Error) => e) })));
-      const owner = answers.find((a) => !(a.answer instanceof Error) && a.answer.state === 'owned');
-      if (owner) {
-        try {
-          if (await (await this.open(k, owner.node, owner.gateway, false)).commit()) return;
-        } catch (e) {
-          why = `${owner.node}: ${(e as Error).message}`;
-        }
+      // Every other node serving the Service is asked for it at once: the owner offers it, the others say how it stands there.
+      const answers = await Promise.all(this.peers(k).map(async (p) => ({ ...p, answer: await this.open(k, p.node, p.gateway, false).catch((e: Error) => e) })));
+      const offered = answers.find((a): a is typeof a & { answer: Copy } => a.answer instanceof Copy);
+      if (offered) {
+        if (await offered.answer.commit()) return;
+        why = `${offered.node} offered it but the hand-over did not finish`;
         continue;
       }
-      const unsure = answers.find((a) => a.answer instanceof Error || a.answer.state === 'prepared');
+      const unsure = answers.map((a) => ({ node: a.node, why: doubt(a.answer as StatusAnswer | Error) })).find((a) => a.why);
       if (unsure) {
-        why = unsure.answer instanceof Error ? `${unsure.node} cannot be reached: ${unsure.answer.message}` : `${unsure.node} holds a copy in doubt`;
+        why = `${unsure.node} ${unsure.why}`;
         continue;
       }
       store.create(k);
@@ -220,4 +215,10 @@ export class SessionMover {
     for (const c of this.copies.values()) c.close();
     this.copies.clear();
   }
+}
+
+/** Why an answer to a pull holds a new session back (a node out of reach, or one holding the session without offering it); undefined when it says the node has none. */
+function doubt(a: StatusAnswer | Error): string | undefined {
+  if (a instanceof Error) return `cannot be reached: ${a.message}`;
+  return a.state === 'prepared' || a.state === 'owned' ? `holds it (${a.state}) but did not offer it` : undefined;
 }
