@@ -92,9 +92,10 @@ export async function run(): Promise<Metric[]> {
       return { gaps, lost: counts.filter((c, i) => c !== i + 1).length };
     };
     const predicted = await drive('bus-1', true);
-    console.log(`predicted: p50 ${percentile(predicted.gaps, 50).toFixed(1)} ms p99 ${percentile(predicted.gaps, 99).toFixed(1)} ms, lost ${predicted.lost}`);
+    const spread = (g: number[]) => [10, 25, 50, 75, 90, 95, 99].map((q) => `p${q} ${percentile(g, q).toFixed(1)}`).join(' ');
+    console.log(`predicted: ${spread(predicted.gaps)} ms, lost ${predicted.lost}`);
     const unpredicted = await drive('bus-2', false);
-    console.log(`unpredicted: p50 ${percentile(unpredicted.gaps, 50).toFixed(1)} ms p99 ${percentile(unpredicted.gaps, 99).toFixed(1)} ms, lost ${unpredicted.lost}`);
+    console.log(`unpredicted: ${spread(unpredicted.gaps)} ms, lost ${unpredicted.lost}`);
     const handedIn = ['edge-a', 'edge-b'].flatMap((e) => p.agents.get(`${e}-1`)!.process.events('session').filter((l) => l.msg === 'session handed over' && l.ahead !== undefined));
     const bytes = median(handedIn.map((l) => Number(l.bytes)));
     const fromCopies = handedIn.filter((l) => l.ahead === true && (l.session as { client: string }).client === 'bus-1').length;

@@ -13,8 +13,8 @@ import type { SessionRequest } from './session-request.ts';
 
 /** A line of a hand-over carries at most the largest document, escaped, and its framing. */
 const LINE_MAX = 2 * SESSION_BYTES_MAX + 4096;
-/** How long a source stays frozen for an attempt before it gives up (still the owner). */
-export const FREEZE_MS = 2000;
+/** How long a target waits for the end of its hand-over once it said it holds the copy. */
+export const COMMIT_MS = 2000;
 /** How long one question to another node may take (connect, handshake, answer). */
 export const ASK_MS = 1500;
 /** How long an instance's request waits for its session to arrive before 503. */
@@ -25,14 +25,14 @@ export const PRECOPY_MS = 30_000;
 export const COPIES_MAX = 1000;
 
 const answerSchema = z.discriminatedUnion('state', [
-  z.object({ state: z.literal('owned'), epoch: z.number().int() }),
+  z.object({ state: z.literal('owned'), epoch: z.number().int(), attempts: z.number().int() }),
   z.object({ state: z.literal('prepared'), epoch: z.number().int(), from: z.string() }),
-  z.object({ state: z.literal('moved'), epoch: z.number().int(), to: z.string(), attempt: z.number().int() }),
+  z.object({ state: z.literal('moved'), epoch: z.number().int(), to: z.string(), attempt: z.number().int(), version: z.number().int(), data: z.record(z.string(), z.unknown()).optional() }),
   z.object({ state: z.literal('absent') }),
 ]);
 export const offerSchema = z.object({ t: z.literal('offer'), epoch: z.number().int().min(2), version: z.number().int().min(0), data: z.record(z.string(), z.unknown()), attempt: z.number().int().min(1) });
 export const changeSchema = z.object({ t: z.literal('change'), attempt: z.number().int().min(1), version: z.number().int().min(1), set: z.record(z.string(), z.unknown()).optional(), delete: z.array(z.string()).optional() });
-export const committedSchema = z.object({ t: z.literal('committed'), epoch: z.number().int().min(2), attempt: z.number().int().min(1) });
+export const committedSchema = z.object({ t: z.literal('committed'), epoch: z.number().int().min(2), attempt: z.number().int().min(1), version: z.number().int().min(0) });
 const preparedSchema = z.object({ t: z.literal('prepared'), attempt: z.number().int().min(1), version: z.number().int().min(0) });
 export { answerSchema };
 
@@ -61,7 +61,8 @@ export async function serveSession(d: MigrationDeps, req: SessionRequest, link: 
     link.send({ t: 'error', message: `${caller} does not serve ${req.project}/${req.service}` });
     return link.close();
   }
-  if (req.session === 'status') link.send({ t: 'status', ...d.store.status(k) });
+  // Asked by a copy in doubt (or anyone): an owner ends its attempts under way before it answers, so the answer holds.
+  if (req.session === 'status') link.send({ t: 'status', ...(await d.store.exclusive(k, () => d.store.fencedStatus(k, caller))) });
   else if (req.session === 'expect') {
     onExpect(k, caller);
     link.send({ t: 'ok' });
@@ -72,10 +73,10 @@ export async function serveSession(d: MigrationDeps, req: SessionRequest, link: 
 /**
  * A hand-over, as the source: the document offered as it stands and each
  * later write sent after it, while this node goes on serving; then, when
- * the target says it holds the version now, the session is the target's.
- * A target behind by writes that raced its word says so again once it has
- * them: the session is frozen (held under its lock) meanwhile, for
- * FREEZE_MS at most. Anything else leaves the session here.
+ * the target says it holds a version of this attempt, the session is the
+ * target's (session-machine.ts): `committed` goes after the writes it may
+ * still miss, and the document stays in the record until the target says
+ * it owns the session. Anything else leaves the session here.
  */
 async function handOut(d: MigrationDeps, k: SessionKey, link: LineLink, caller: string): Promise<void> {
   const first = await d.store.exclusive(k, () => d.store.offer(k));
@@ -88,22 +89,17 @@ async function handOut(d: MigrationDeps, k: SessionKey, link: LineLink, caller: 
   try {
     const said = preparedSchema.safeParse(await link.nextJson(PRECOPY_MS));
     if (!said.success) return;
-    await d.store.exclusive(k, async () => {
-      let p = said.data;
-      let verdict = d.store.onPrepared(k, p.attempt, p.version);
-      // Writes on their way to the target: frozen (this lock) until it says it applied them.
-      while (verdict === 'behind') {
-        const next = preparedSchema.safeParse(await link.nextJson(FREEZE_MS));
-        if (!next.success) return d.log.info({ event: 'session', session: k, to: caller }, 'session hand-over abandoned: it stays here');
-        p = next.data;
-        verdict = d.store.onPrepared(k, p.attempt, p.version);
-      }
-      if (verdict !== 'hand-over') return link.send({ t: 'status', ...d.store.status(k) });
+    const moved = await d.store.exclusive(k, () => {
+      if (d.store.onPrepared(k, said.data.attempt, said.data.version) !== 'hand-over') return void link.send({ t: 'status', ...d.store.status(k) });
       const data = d.store.owned(k).data;
-      const moved = d.store.handOver(k, caller);
-      link.send({ t: 'committed', epoch: moved.epoch, attempt: moved.attempt });
+      const out = d.store.handOver(k, caller);
+      // After every write already sent on this link: the target has them all when this arrives.
+      link.send({ t: 'committed', epoch: out.epoch, attempt: out.attempt, version: out.version });
       d.onMoved?.(k, d.store.node, caller, Buffer.byteLength(JSON.stringify(data)));
+      return out;
     });
+    // The target owns it: the document kept for it can go.
+    if (moved && (await link.nextJson(ASK_MS))?.t === 'owned') await d.store.exclusive(k, () => d.store.confirm(k, caller, moved.attempt));
   } finally {
     stop();
     link.close();

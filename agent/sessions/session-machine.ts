@@ -14,15 +14,18 @@
  * serving, sending each later write to the target as a change of that
  * attempt; the target keeps the copy up to date in memory. When the client
  * is at the target, the target writes its copy down as `prepared` and says
- * which version it holds. If that is the source's version now, the source
- * records `moved` (from here the target is the owner, whether or not it has
- * heard yet) and tells the target, which becomes `owned`. If the target is
- * behind (writes were on their way to it), the source freezes the session
- * (no writes; volatile, lost with a crash) until the target, having applied
- * them, says so again. A target that never hears the end asks the source; a
- * source that never hears back keeps the session. Attempts are numbered by the
- * source and only its latest counts, so an answer to an older attempt
- * cannot commit a newer one.
+ * which version it holds. The source then records `moved`, with the version
+ * it is at and, until the target confirms, the document itself (writes may
+ * still be on their way to the target): from here the target is the owner,
+ * whether or not it has heard yet. The source says `committed` on the same
+ * link, after those writes; the target becomes `owned`. A target that
+ * never hears the end (or is missing writes) asks the source, whose answer
+ * carries the document, or, when the source still owns it, comes after the
+ * source ended the attempt for good (`fenced`). A source that never hears the target's word keeps
+ * the session. Attempts are numbered by the source and only its latest
+ * counts, so an answer to an older attempt cannot commit a newer one. One
+ * round trip from the client's arrival to the target's first answer, and
+ * the source never stops serving before it.
  */
 
 export type SessionData = Record<string, unknown>;
@@ -30,9 +33,9 @@ export type SessionData = Record<string, unknown>;
 export type SessionRecord =
   | { state: 'owned'; epoch: number; version: number; data: SessionData; /** Hand-over attempts started (durable: numbers never repeat). */ attempts: number }
   | { state: 'prepared'; epoch: number; version: number; data: SessionData; from: string; attempt: number }
-  | { state: 'moved'; epoch: number; to: string; attempt: number };
+  | { state: 'moved'; epoch: number; to: string; attempt: number; version: number; /** The document handed over, until the target confirms it has it. */ data?: SessionData };
 
-/** What a source sends a target once frozen: the whole document and the epoch the target will own it at. */
+/** What a source offers a target: the whole document, the epoch the target will own it at, and the attempt. */
 export interface Offer {
   epoch: number;
   version: number;
@@ -41,7 +44,11 @@ export interface Offer {
 }
 
 /** What a node says of a session when asked (lookups, and a prepared target asking its source). */
-export type StatusAnswer = { state: 'owned'; epoch: number } | { state: 'prepared'; epoch: number; from: string } | { state: 'moved'; epoch: number; to: string; attempt: number } | { state: 'absent' };
+export type StatusAnswer =
+  | { state: 'owned'; epoch: number; /** Attempts started: a copy of an earlier one can no longer be handed over. */ attempts: number }
+  | { state: 'prepared'; epoch: number; from: string }
+  | { state: 'moved'; epoch: number; to: string; attempt: number; version: number; data?: SessionData }
+  | { state: 'absent' };
 
 /** A new session where none existed: epoch 1, version 0, empty. */
 export const created = (): SessionRecord & { state: 'owned' } => ({ state: 'owned', epoch: 1, version: 0, data: {}, attempts: 0 });
@@ -83,34 +90,53 @@ export function prepare(r: SessionRecord | undefined, from: string, o: Offer): (
 
 /**
  * The source hears the target holds `attempt`'s copy at `version`:
- * `hand-over` when that is the latest attempt and the version now, `behind`
- * when the attempt is the latest but writes came since, `stale` otherwise.
+ * `hand-over` when that is the latest attempt (the target has the version
+ * now, or writes are on their way to it), `stale` otherwise.
  */
-export function onPrepared(r: SessionRecord | undefined, attempt: number, version: number): 'hand-over' | 'behind' | 'stale' {
-  if (r?.state !== 'owned' || r.attempts !== attempt) return 'stale';
-  return r.version === version ? 'hand-over' : 'behind';
+export function onPrepared(r: SessionRecord | undefined, attempt: number, version: number): 'hand-over' | 'stale' {
+  return r?.state === 'owned' && r.attempts === attempt && version <= r.version ? 'hand-over' : 'stale';
 }
 
-/** The session is the target's from now on (after `hand-over`). */
-export const handedOver = (r: SessionRecord & { state: 'owned' }, to: string): SessionRecord & { state: 'moved' } => ({ state: 'moved', epoch: r.epoch + 1, to, attempt: r.attempts });
+/** The session is the target's from now on (after `hand-over`); the record keeps the document until the target confirms. */
+export const handedOver = (r: SessionRecord & { state: 'owned' }, to: string): SessionRecord & { state: 'moved' } => ({ state: 'moved', epoch: r.epoch + 1, to, attempt: r.attempts, version: r.version, data: r.data });
 
-/** How a record answers a status question. */
-export function status(r: SessionRecord | undefined): StatusAnswer {
+/**
+ * A target in doubt asks its source how its attempt ended: before the
+ * source answers that it still owns the session, it ends every attempt
+ * under way (counts one more), so none of them can be handed over after
+ * the answer. Without this, a target's word still on its way could commit
+ * an attempt the target has just dropped on hearing `owned`.
+ */
+export const fenced = (r: SessionRecord & { state: 'owned' }): SessionRecord & { state: 'owned' } => ({ ...r, attempts: r.attempts + 1 });
+
+/** The target confirmed it owns the session: the source's record without the document. */
+export const confirmed = (r: SessionRecord & { state: 'moved' }): SessionRecord & { state: 'moved' } => ({ state: 'moved', epoch: r.epoch, to: r.to, attempt: r.attempt, version: r.version });
+
+/** How a record answers a status question from `asker` (the document goes only to the node it was handed to). */
+export function status(r: SessionRecord | undefined, asker?: string): StatusAnswer {
   if (!r) return { state: 'absent' };
-  if (r.state === 'owned') return { state: 'owned', epoch: r.epoch };
+  if (r.state === 'owned') return { state: 'owned', epoch: r.epoch, attempts: r.attempts };
   if (r.state === 'prepared') return { state: 'prepared', epoch: r.epoch, from: r.from };
-  return { state: 'moved', epoch: r.epoch, to: r.to, attempt: r.attempt };
+  return { state: 'moved', epoch: r.epoch, to: r.to, attempt: r.attempt, version: r.version, ...(r.data && asker === r.to ? { data: r.data } : {}) };
 }
 
 /**
  * A prepared target learns how its hand-over ended, from the source's answer
  * (`me`: this node's name): owned when the source handed this very attempt
- * over to it; dropped (undefined) when the source still owns the session or
- * gave it elsewhere; unchanged (`wait`) when the answer says nothing yet.
+ * over to it, at the version the source had (from its own copy when that is
+ * the version, else from the document the answer carries); dropped
+ * (undefined) when the source still owns the session or gave it elsewhere;
+ * unchanged (`wait`) when the answer says nothing yet, or it is the one
+ * but lacks the writes this copy misses.
  */
 export function resolve(r: SessionRecord & { state: 'prepared' }, me: string, a: StatusAnswer): SessionRecord | undefined | 'wait' {
-  if (a.state === 'moved' && a.to === me && a.epoch === r.epoch && a.attempt === r.attempt) return { state: 'owned', epoch: r.epoch, version: r.version, data: r.data, attempts: 0 };
+  if (a.state === 'moved' && a.to === me && a.epoch === r.epoch && a.attempt === r.attempt) {
+    if (a.version === r.version) return { state: 'owned', epoch: r.epoch, version: r.version, data: r.data, attempts: 0 };
+    return a.data && a.version > r.version ? { state: 'owned', epoch: r.epoch, version: a.version, data: a.data, attempts: 0 } : 'wait';
+  }
   if (a.state === 'moved' && a.epoch < r.epoch) return 'wait';
-  if (a.state === 'owned' || a.state === 'moved' || a.state === 'absent') return undefined;
+  // An owner that may still hand this attempt over (it was not fenced) is no answer yet.
+  if (a.state === 'owned') return a.epoch >= r.epoch || a.attempts > r.attempt ? undefined : 'wait';
+  if (a.state === 'moved' || a.state === 'absent') return undefined;
   return 'wait';
 }

@@ -3,7 +3,7 @@ import type { HostPort } from '../../core/host-port.ts';
 import type { LineLink } from './line-link.ts';
 import { advance, type Offer } from './session-machine.ts';
 import { patched, sessionId, type SessionKey } from './session-store.ts';
-import { ACQUIRE_MS, answerSchema, ASK_MS, changeSchema, committedSchema, COPIES_MAX, FREEZE_MS, offerSchema, PRECOPY_MS, type MigrationDeps, type NodeDialer } from './migration.ts';
+import { ACQUIRE_MS, answerSchema, ASK_MS, changeSchema, COMMIT_MS, committedSchema, COPIES_MAX, offerSchema, PRECOPY_MS, type MigrationDeps, type NodeDialer } from './migration.ts';
 import type { StatusAnswer } from './session-machine.ts';
 
 /**
@@ -39,14 +39,17 @@ class Copy {
           const next = advance(this.copy, { attempt: change.data.attempt, version: change.data.version, data: patched(this.copy.data, change.data) });
           if (!next) return;
           this.copy = next;
-          // Committing: the owner is frozen until this node says it holds the version now.
-          if (this.waiter && !this.prepare()) return;
           continue;
         }
         const done = committedSchema.safeParse(m);
         if (done.success && this.said?.attempt === done.data.attempt) {
-          const r = this.d.store.learn(this.k, this.from, { state: 'moved', to: this.d.store.node, epoch: done.data.epoch, attempt: done.data.attempt });
-          if (r?.state === 'owned') this.d.onMoved?.(this.k, this.from, this.d.store.node, Buffer.byteLength(JSON.stringify(r.data)), this.ahead);
+          // The writes it missed came before this, on the same link: the copy is at the version handed over.
+          const data = this.copy.version === done.data.version ? { data: this.copy.data } : {};
+          const r = this.d.store.learn(this.k, this.from, { state: 'moved', to: this.d.store.node, epoch: done.data.epoch, attempt: done.data.attempt, version: done.data.version, ...data });
+          if (r?.state === 'owned') {
+            this.link.send({ t: 'owned' });
+            this.d.onMoved?.(this.k, this.from, this.d.store.node, Buffer.byteLength(JSON.stringify(r.data)), this.ahead);
+          }
         }
         return;
       }
@@ -66,7 +69,7 @@ class Copy {
   commit(): Promise<boolean> {
     if (this.ended) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.link.close(), 2 * FREEZE_MS);
+      const timer = setTimeout(() => this.link.close(), COMMIT_MS);
       this.waiter = (owned) => {
         clearTimeout(timer);
         resolve(owned);
@@ -175,6 +178,8 @@ export class SessionMover {
         why = `${offered.node} offered it but the hand-over did not finish`;
         continue;
       }
+      // A source that handed it to this node, which lost its copy since: the document comes with the answer.
+      if (answers.some((a) => !(a.answer instanceof Copy) && !(a.answer instanceof Error) && store.adopt(k, a.answer))) return;
       const unsure = answers.map((a) => ({ node: a.node, why: doubt(a.answer as StatusAnswer | Error) })).find((a) => a.why);
       if (unsure) {
         why = `${unsure.node} ${unsure.why}`;

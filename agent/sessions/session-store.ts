@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConflictError, PayloadTooLargeError } from '../../core/index.ts';
 import type { LocalState } from '../local-state.ts';
-import { created, handedOver, onPrepared, prepare, resolve, startAttempt, status, written, type Offer, type SessionData, type SessionRecord, type StatusAnswer } from './session-machine.ts';
+import { confirmed, created, fenced, handedOver, onPrepared, prepare, resolve, startAttempt, status, written, type Offer, type SessionData, type SessionRecord, type StatusAnswer } from './session-machine.ts';
 
 /** A client's session of a Service. */
 export interface SessionKey {
@@ -21,7 +21,7 @@ const dataSchema = z.record(z.string(), z.unknown());
 const recordSchema = z.discriminatedUnion('state', [
   z.object({ state: z.literal('owned'), epoch: z.number().int().min(1), version: z.number().int().min(0), data: dataSchema, attempts: z.number().int().min(0) }),
   z.object({ state: z.literal('prepared'), epoch: z.number().int().min(1), version: z.number().int().min(0), data: dataSchema, from: z.string(), attempt: z.number().int().min(1) }),
-  z.object({ state: z.literal('moved'), epoch: z.number().int().min(1), to: z.string(), attempt: z.number().int().min(1) }),
+  z.object({ state: z.literal('moved'), epoch: z.number().int().min(1), to: z.string(), attempt: z.number().int().min(1), version: z.number().int().min(0), data: dataSchema.optional() }),
 ]);
 
 /** A write as a hand-over's target receives it while it copies the session. */
@@ -103,9 +103,19 @@ export class SessionStore {
     }
   }
 
-  /** What this node says of the session when another node asks. */
-  status(k: SessionKey): StatusAnswer {
-    return status(this.record(k));
+  /** What this node says of the session when another node asks (the document goes only to the node it was handed to). */
+  status(k: SessionKey, asker?: string): StatusAnswer {
+    return status(this.record(k), asker);
+  }
+
+  /**
+   * The answer to a copy in doubt (inside `exclusive`): an owner first ends
+   * every attempt under way for good (session-machine.ts `fenced`).
+   */
+  fencedStatus(k: SessionKey, asker: string): StatusAnswer {
+    const r = this.record(k);
+    if (r?.state === 'owned') this.put(k, fenced(r));
+    return this.status(k, asker);
   }
 
   /** A new, empty session owned here (no node had it). */
@@ -177,11 +187,27 @@ export class SessionStore {
     return onPrepared(this.record(k), attempt, version);
   }
 
-  /** After `hand-over`: the session is `to`'s from now on; the record kept. */
+  /** After `hand-over`: the session is `to`'s from now on; the record kept, with the document until `to` confirms. */
   handOver(k: SessionKey, to: string): SessionRecord & { state: 'moved' } {
     const moved = handedOver(this.owned(k), to);
     this.put(k, moved);
     return moved;
+  }
+
+  /**
+   * The source says this node owns the session, with the document, but this
+   * node holds no copy (its local state was lost): it takes the document.
+   */
+  adopt(k: SessionKey, a: StatusAnswer): boolean {
+    if (a.state !== 'moved' || a.to !== this.node || !a.data || this.record(k)) return false;
+    this.put(k, { state: 'owned', epoch: a.epoch, version: a.version, data: a.data, attempts: 0 });
+    return true;
+  }
+
+  /** `to` owns the session now: the document kept for it goes. */
+  confirm(k: SessionKey, to: string, attempt: number): void {
+    const r = this.record(k);
+    if (r?.state === 'moved' && r.to === to && r.attempt === attempt && r.data) this.put(k, confirmed(r));
   }
 
   // ---- Hand-overs, as the target ----
