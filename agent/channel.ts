@@ -65,6 +65,7 @@ export class CenterChannel implements Module {
           const here = new Set(p.workloads.statuses().map(({ instance }) => `${projectOf(instance)}/${instance.metadata.name}`));
           return p.split.all().filter((x) => here.has(`${x.project}/${x.instance}`));
         },
+        sessions: () => p.sessions?.figures,
         modules,
       },
       (m) => this.send(m),

@@ -4,6 +4,7 @@ import { processRegistry, registerModuleMetrics } from '../core/prometheus.ts';
 import { registerRuleMetrics } from '../engine/prometheus.ts';
 import type { BrokerStats } from '../broker/index.ts';
 import type { RuleHost } from './rules/rule-host.ts';
+import type { SessionFigures } from './sessions/index.ts';
 
 /** What the agent's metrics are read from, at scrape time (undefined: that part does not run on this node). */
 export interface AgentMetricSources {
@@ -19,6 +20,8 @@ export interface AgentMetricSources {
   instances(): { project: string; instance: string; phase: InstancePhase; ready: boolean; restarts: number }[];
   /** Split heads' figures on this node (split-inference.ts). */
   splits(): { project: string; instance: string; counters: NonNullable<InferenceStatus['split']> }[];
+  /** Continuity's hand-overs on this node (agent/sessions). */
+  sessions(): SessionFigures | undefined;
   /** The agent's supervised modules. */
   modules(): ModuleHealth[];
 }
@@ -133,6 +136,25 @@ export function agentMetrics(src: AgentMetricSources): { metrics(): Promise<stri
   gauge('gedge_split_threshold', "A split head's exit threshold T now (its goal may have raised it)", (g) => {
     for (const { project, instance, counters: k } of src.splits()) g.set({ project, instance }, k.threshold);
   }, ['project', 'instance']);
+
+  // Continuity (GS-Link): clients' sessions handed over to and from this node.
+  const sf = <T>(read: (x: SessionFigures) => T) => (): T | undefined => {
+    const x = src.sessions();
+    return x && read(x);
+  };
+  total('gedge_session_handovers_total', 'Client sessions handed over: in (to this node; ahead="true" when copied before the client came) or out', (c) => {
+    const f = src.sessions();
+    if (!f) return;
+    c.inc({ direction: 'in', ahead: 'true' }, f.handedInAhead);
+    c.inc({ direction: 'in', ahead: 'false' }, f.handedIn - f.handedInAhead);
+    c.inc({ direction: 'out', ahead: 'false' }, f.handedOut);
+  }, ['direction', 'ahead']);
+  byLabel('gedge_session_bytes_total', 'Session documents handed over, in bytes of JSON, by direction', 'direction', sf((x) => ({ in: x.bytesIn, out: x.bytesOut })));
+  count('gedge_session_predictions_total', "Clients predicted at another site, whose node was told to copy the session ahead", sf((x) => x.predicted));
+  count('gedge_session_acquire_seconds_sum', "Time instances' requests waited for their client's session to be brought here", sf((x) => x.acquireMs / 1000));
+  count('gedge_session_acquire_seconds_count', 'Requests that waited for a session to be brought here (the sum over these is the mean)', sf((x) => x.acquires));
+  count('gedge_session_unavailable_total', 'Requests answered 503: the session could not be brought here in time', sf((x) => x.unavailable));
+  value('gedge_session_copies_ahead', 'Sessions this node holds copies of, ahead of their clients', sf((x) => x.copying));
 
   registerModuleMetrics(registry, src.modules);
   registerRuleMetrics(registry, ['project', 'rule'], async () => now().rules.map((r) => ({ labels: { project: r.project, rule: r.rule }, s: r.status })));

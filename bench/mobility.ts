@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { Resource } from '../core/index.ts';
+import { ApiClient, type Resource } from '../core/index.ts';
 import { freePort, LinkEmulator, startPlatform, testService, waitFor, type Platform } from '../testkit/index.ts';
 import { metric, type Metric } from './results.ts';
 import { median, percentile } from './stats.ts';
@@ -73,6 +73,7 @@ export async function run(): Promise<Metric[]> {
 
     const drive = async (client: string, predicted: boolean) => {
       const gaps: number[] = [];
+      const still: number[] = [];
       const counts: number[] = [];
       let edge: Edge = 'edge-a';
       counts.push(await step(edge, client));
@@ -82,19 +83,39 @@ export async function run(): Promise<Metric[]> {
         const from = SITES[edge];
         const toward = Math.sign(SITES[next] - from);
         const copies = ahead(next);
-        for (let i = 0; i < LEG; i++) counts.push(await step(edge, client, predicted ? from + toward * 0.0004 * (i + 1) : undefined));
+        for (let i = 0; i < LEG; i++) {
+          const t = performance.now();
+          counts.push(await step(edge, client, predicted ? from + toward * 0.0004 * (i + 1) : undefined));
+          still.push(performance.now() - t);
+        }
         if (predicted) await waitFor(async () => ahead(next) > copies || undefined, 10_000, `${next} copies ${client} ahead`);
         const last = performance.now();
         counts.push(await step(next, client));
         gaps.push(performance.now() - last);
         edge = next;
       }
-      return { gaps, lost: counts.filter((c, i) => c !== i + 1).length };
+      return { gaps, still, lost: counts.filter((c, i) => c !== i + 1).length };
     };
+    // The wait for the session at the new edge, as its agent counts it (gedge_session_acquire_seconds), per drive.
+    const scrape = new ApiClient(p.center.url, p.center.adminToken, p.center.ca);
+    const acquired = async () => {
+      let sum = 0;
+      let n = 0;
+      for (const node of ['edge-a-1', 'edge-b-1']) {
+        const text = await (await scrape.raw('GET', `/api/v1/nodes/${node}/metrics`)).text();
+        sum += Number(/^gedge_session_acquire_seconds_sum (\S+)$/m.exec(text)?.[1] ?? 0);
+        n += Number(/^gedge_session_acquire_seconds_count (\S+)$/m.exec(text)?.[1] ?? 0);
+      }
+      return { sum, n };
+    };
+    const before = await acquired();
     const predicted = await drive('bus-1', true);
+    const between = await acquired();
     const spread = (g: number[]) => [10, 25, 50, 75, 90, 95, 99].map((q) => `p${q} ${percentile(g, q).toFixed(1)}`).join(' ');
     console.log(`predicted: ${spread(predicted.gaps)} ms, lost ${predicted.lost}`);
     const unpredicted = await drive('bus-2', false);
+    const after = await acquired();
+    const waitMs = (a: { sum: number; n: number }, b: { sum: number; n: number }) => (1000 * (b.sum - a.sum)) / Math.max(1, b.n - a.n);
     console.log(`unpredicted: ${spread(unpredicted.gaps)} ms, lost ${unpredicted.lost}`);
     const handedIn = ['edge-a', 'edge-b'].flatMap((e) => p.agents.get(`${e}-1`)!.process.events('session').filter((l) => l.msg === 'session handed over' && l.ahead !== undefined));
     const bytes = median(handedIn.map((l) => Number(l.bytes)));
@@ -108,6 +129,9 @@ export async function run(): Promise<Metric[]> {
       metric('interruption at a predicted move, p99', 'ms', percentile(predicted.gaps, 99), '<= 50 ms', peer),
       metric('interruption at an unpredicted move, p50', 'ms', percentile(unpredicted.gaps, 50), 'report', peer),
       metric('interruption at an unpredicted move, p99', 'ms', percentile(unpredicted.gaps, 99), 'report', peer),
+      metric('a request with no move, p50 (the same requests between moves)', 'ms', percentile([...predicted.still, ...unpredicted.still], 50), 'report'),
+      metric('the wait for the session at the new edge, predicted, mean (its agent\'s gedge_session_acquire_seconds)', 'ms', waitMs(before, between), 'report'),
+      metric('the wait for the session at the new edge, unpredicted, mean', 'ms', waitMs(between, after), 'report'),
       metric('predicted moves handed over from a copy made ahead', '%', (100 * fromCopies) / MOVES, 'report'),
       metric('session state moved per hand-over, median', 'bytes', bytes, 'report'),
       metric(`session writes lost or repeated over ${2 * MOVES} moves`, 'count', predicted.lost + unpredicted.lost, '<= 0'),

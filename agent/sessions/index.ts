@@ -40,6 +40,12 @@ export interface SessionFigures {
   bytesIn: number;
   bytesOut: number;
   predicted: number;
+  /** Requests that waited for a session to be brought here, for how long in all, and those that gave up (503). */
+  acquires: number;
+  acquireMs: number;
+  unavailable: number;
+  /** Copies held ahead of their clients now. */
+  readonly copying: number;
 }
 
 /**
@@ -49,7 +55,7 @@ export interface SessionFigures {
  * the predictions that start them ahead of the client.
  */
 export class Sessions {
-  readonly figures: SessionFigures = { handedIn: 0, handedInAhead: 0, handedOut: 0, bytesIn: 0, bytesOut: 0, predicted: 0 };
+  readonly figures: SessionFigures;
   private readonly store: SessionStore;
   private readonly deps: MigrationDeps;
   private readonly dialer: NodeDialer;
@@ -70,6 +76,13 @@ export class Sessions {
     this.deps = { store: this.store, table: o.table, tls: o.tls, log: o.log, onMoved: (k, from, to, bytes, ahead) => this.moved(k, from, to, bytes, ahead) };
     this.dialer = new NodeDialer(o.tls);
     this.mover = new SessionMover(this.deps, this.dialer);
+    const mover = this.mover;
+    this.figures = {
+      handedIn: 0, handedInAhead: 0, handedOut: 0, bytesIn: 0, bytesOut: 0, predicted: 0, acquires: 0, acquireMs: 0, unavailable: 0,
+      get copying() {
+        return mover.copying;
+      },
+    };
     // A copy in doubt serves nobody and holds back every other node's lookup: settled without waiting for a request here.
     this.settling = setInterval(() => void this.settle(), SETTLE_EVERY_MS).unref();
   }
@@ -98,7 +111,18 @@ export class Sessions {
   private async listen(): Promise<void> {
     const { store, mover } = this;
     const here = async (k: SessionKey) => {
-      if (store.record(k)?.state !== 'owned') await mover.acquire(k);
+      if (store.record(k)?.state === 'owned') return;
+      const f = this.figures;
+      const t = performance.now();
+      try {
+        await mover.acquire(k);
+      } catch (e) {
+        f.unavailable++;
+        throw e;
+      } finally {
+        f.acquires++;
+        f.acquireMs += performance.now() - t;
+      }
     };
     const server = (this.server = sessionApi({
       caller: (token) => callerOf(this.secret, token, this.o.continuity),
@@ -131,11 +155,6 @@ export class Sessions {
   /** What an instance of a Service with continuity finds in its environment. */
   env(project: string, instance: string): Record<string, string> {
     return { GEDGE_SESSION_URL: `http://127.0.0.1:${this.port}/v1/sessions`, GEDGE_SESSION_TOKEN: tokenOf(this.secret, project, instance) };
-  }
-
-  /** Copies held ahead of their clients now. */
-  get copying(): number {
-    return this.mover.copying;
   }
 
   /** Another node's session request, through this node's gateway (the caller's certificate checked there). */
