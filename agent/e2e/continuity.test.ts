@@ -185,10 +185,12 @@ test("a hand-over the target abandons mid-copy leaves the session with its sourc
       });
     const ask = { session: 'pull', project: 'default', service: 'assist', client: 'bus-7' };
 
-    // edge-c runs no assist instance: it may not ask about assist's sessions at all.
+    // edge-c runs no assist instance: it may not pull assist's sessions, nor announce their clients (it may ask how one stands:
+    // a copy in doubt must learn its end from a node it no longer shares a Service with).
     const fromC = await converse('edge-c-1', ask, () => undefined);
     assert.match(fromC[0] ?? '', /"t":"error".*edge-c-1 does not serve default\/assist/);
-    assert.match((await converse('edge-c-1', { ...ask, session: 'status' }, () => undefined))[0] ?? '', /"t":"error"/);
+    assert.match((await converse('edge-c-1', { ...ask, session: 'expect' }, () => undefined))[0] ?? '', /"t":"error".*does not serve/);
+    assert.match((await converse('edge-c-1', { ...ask, client: 'nobody', session: 'status' }, () => undefined))[0] ?? '', /"t":"status","state":"absent"/);
     // A malformed session request is refused by the gateway.
     assert.match((await converse('edge-b-1', { ...ask, client: 'no spaces' }, () => undefined))[0] ?? '', /^ERR the session request/);
 
@@ -212,7 +214,8 @@ test("a hand-over the target abandons mid-copy leaves the session with its sourc
     assert.equal((await get(atA, '/hit?client=bus-7')).body, '4 edge-a-1');
     // A copy in doubt asking: edge-a still owns it, and ends its attempts so far (none of them can be handed over after this answer).
     const st = JSON.parse((await converse('edge-b-1', { ...ask, session: 'status' }, () => undefined))[0]!) as { t: string; state: string; epoch: number; attempts: number };
-    assert.deepEqual([st.t, st.state, st.epoch], ['status', 'owned', 1]);
+    assert.deepEqual([st.t, st.state, lines[0]!.t], ['status', 'owned', 'offer']);
+    assert.equal(st.epoch + 1, (lines[0] as unknown as { epoch: number }).epoch, 'the epoch it was offered at, not yet handed over');
     assert.ok(st.attempts > lines[0]!.attempt, 'fenced past the attempts made');
     // edge-b's real agent then takes it over properly.
     const atB = await endpointAt(p, 'edge-b-1');

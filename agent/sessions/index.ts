@@ -8,12 +8,15 @@ import type { NodeTls } from '../node-certificate.ts';
 import type { EndpointTable } from '../endpoints/endpoint-table.ts';
 import { listen } from '../endpoints/endpoint-gateway.ts';
 import { LineLink } from './line-link.ts';
-import { NodeDialer, serveSession, type MigrationDeps } from './migration.ts';
-import { nextSite, Trajectories } from './predictor.ts';
+import { ACQUIRE_MS, ASK_MS, NodeDialer, serveSession, type MigrationDeps } from './migration.ts';
+import { nextSite, TRACKED_MAX, Trajectories } from './predictor.ts';
 import { sessionApi, type SessionCaller } from './session-api.ts';
 import { SessionMover } from './session-mover.ts';
 import type { SessionRequest } from './session-request.ts';
 import { sessionId, SessionStore, type SessionKey } from './session-store.ts';
+
+/** A node told to expect a client is told again after this, while the prediction holds (its copy may have ended). */
+const EXPECT_AGAIN_MS = 60_000;
 
 /** How often copies in doubt (a hand-over to this node whose end it did not hear) ask their sources. */
 const SETTLE_EVERY_MS = 1000;
@@ -61,8 +64,8 @@ export class Sessions {
   private readonly dialer: NodeDialer;
   private readonly mover: SessionMover;
   private readonly trajectories = new Trajectories();
-  /** Per session, the node last told to expect its client (told again only when the prediction changes). */
-  private readonly expected = new Map<string, string>();
+  /** Per session, the node last told to expect its client, and until when (told again only when the prediction changes or that passes). */
+  private readonly expected = new Map<string, { node: string; until: number }>();
   private server: http.Server | undefined;
   private port = 0;
   private readonly settling: NodeJS.Timeout;
@@ -91,7 +94,9 @@ export class Sessions {
     if (this.settlingNow) return;
     this.settlingNow = true;
     try {
-      for (const k of this.store.inDoubt()) await this.store.exclusive(k, () => this.mover.settle(k));
+      for (const k of this.store.inDoubt()) await this.store.exclusive(k, () => this.mover.settle(k), ASK_MS).catch((err: unknown) => this.o.log.debug({ err, event: 'session', session: k }, 'a copy in doubt could not be settled now'));
+    } catch (err) {
+      this.o.log.warn({ err, event: 'session' }, 'settling copies in doubt failed');
     } finally {
       this.settlingNow = false;
     }
@@ -127,25 +132,37 @@ export class Sessions {
     const server = (this.server = sessionApi({
       caller: (token) => callerOf(this.secret, token, this.o.continuity),
       read: (k) =>
-        store.exclusive(k, async () => {
-          await here(k);
-          const r = store.owned(k);
-          return { version: r.version, data: r.data };
-        }),
+        store.exclusive(
+          k,
+          async () => {
+            await here(k);
+            const r = store.owned(k);
+            return { version: r.version, data: r.data };
+          },
+          ACQUIRE_MS,
+        ),
       write: (k, p, who) =>
-        store.exclusive(k, async () => {
-          await here(k);
-          const out = p.set || p.delete ? store.write(k, p, who.maxSessionBytes) : { version: store.owned(k).version };
-          if (p.location) this.located(k, p.location, who.lookaheadMs);
-          return out;
-        }),
+        store.exclusive(
+          k,
+          async () => {
+            await here(k);
+            const out = p.set || p.delete ? store.write(k, p, who.maxSessionBytes) : { version: store.owned(k).version };
+            if (p.location) this.located(k, p.location, who.lookaheadMs);
+            return out;
+          },
+          ACQUIRE_MS,
+        ),
       end: (k) =>
-        store.exclusive(k, async () => {
-          await here(k);
-          store.end(k);
-          this.trajectories.forget(sessionId(k));
-          this.expected.delete(sessionId(k));
-        }),
+        store.exclusive(
+          k,
+          async () => {
+            await here(k);
+            store.end(k);
+            this.trajectories.forget(sessionId(k));
+            this.expected.delete(sessionId(k));
+          },
+          ACQUIRE_MS,
+        ),
     }));
     this.port = await listen(server, '127.0.0.1', 0);
     server.on('error', (err) => this.o.log.warn({ err }, 'session API: server error'));
@@ -178,8 +195,11 @@ export class Sessions {
     const sites = [...new Map(backends.map((b) => [b.site!, { site: b.site!, location: b.location! }])).values()];
     const site = nextSite(fixes, sites, lookaheadMs);
     const target = site ? backends.filter((b) => b.site === site && b.node !== this.o.node && b.gateway).sort((a, b) => a.node.localeCompare(b.node))[0] : undefined;
-    if (!target || this.expected.get(id) === target.node) return;
-    this.expected.set(id, target.node);
+    const told = this.expected.get(id);
+    if (!target || (told?.node === target.node && told.until > Date.now())) return;
+    this.expected.delete(id);
+    this.expected.set(id, { node: target.node, until: Date.now() + EXPECT_AGAIN_MS });
+    if (this.expected.size > TRACKED_MAX) this.expected.delete(this.expected.keys().next().value!);
     this.figures.predicted++;
     this.o.log.info({ event: 'session', session: k, site, node: target.node }, 'client predicted at another site: its session is copied there ahead');
     this.dialer.expect(target.gateway!, target.node, k).catch((err: Error) => {

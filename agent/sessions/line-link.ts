@@ -1,5 +1,8 @@
 import type net from 'node:net';
 
+/** Lines received and not yet read that a link holds at most (a conversation has a few in flight). */
+const LINES_UNREAD_MAX = 64;
+
 /**
  * JSON lines over one socket, for the short conversations nodes hold about
  * sessions (migration.ts): each line at most `maxLine` bytes (a longer one
@@ -29,7 +32,8 @@ export class LineLink {
       this.lines.push(this.buf.subarray(0, nl).toString('utf8'));
       this.buf = this.buf.subarray(nl + 1);
     }
-    if (this.buf.length > this.maxLine) return this.close();
+    // A peer that floods lines nobody reads yet, or one line past the limit, ends the link.
+    if (this.buf.length > this.maxLine || this.lines.length > LINES_UNREAD_MAX) return this.close();
     this.wake();
   }
 
@@ -42,6 +46,7 @@ export class LineLink {
 
   private finish(): void {
     this.ended = true;
+    this.lines.length = 0;
     this.wake();
   }
 
@@ -70,6 +75,11 @@ export class LineLink {
     } catch {
       return undefined;
     }
+  }
+
+  /** Whether the other side may still hear what is sent. */
+  get open(): boolean {
+    return !this.ended && !this.socket.destroyed;
   }
 
   send(v: unknown): void {

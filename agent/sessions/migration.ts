@@ -33,7 +33,7 @@ const answerSchema = z.discriminatedUnion('state', [
 export const offerSchema = z.object({ t: z.literal('offer'), epoch: z.number().int().min(2), version: z.number().int().min(0), data: z.record(z.string(), z.unknown()), attempt: z.number().int().min(1) });
 export const changeSchema = z.object({ t: z.literal('change'), attempt: z.number().int().min(1), version: z.number().int().min(1), set: z.record(z.string(), z.unknown()).optional(), delete: z.array(z.string()).optional() });
 export const committedSchema = z.object({ t: z.literal('committed'), epoch: z.number().int().min(2), attempt: z.number().int().min(1), version: z.number().int().min(0) });
-const preparedSchema = z.object({ t: z.literal('prepared'), attempt: z.number().int().min(1), version: z.number().int().min(0) });
+const preparedSchema = z.object({ t: z.literal('prepared'), attempt: z.number().int().min(1), epoch: z.number().int().min(2), version: z.number().int().min(0) });
 export { answerSchema };
 
 export interface MigrationDeps {
@@ -45,30 +45,41 @@ export interface MigrationDeps {
   onMoved?: (k: SessionKey, from: string, to: string, bytes: number, ahead?: boolean) => void;
 }
 
-/** Whether `node` serves the Service (the directory lists an instance of it there): only those may ask about its sessions. */
+/** Whether `node` serves the Service (the directory lists an instance of it there): only those may pull its sessions or announce its clients. */
 export const serves = (table: EndpointTable, node: string, project: string, service: string): boolean => !!table.get(project, service)?.backends.some((b) => b.node === node);
 
 /**
- * The gateway's side of a session conversation with another node, which
- * must serve the Service itself (docs/link.md "Continuity"): the session's
- * status here; `expect`, the caller owns it and predicts its client comes
- * here (a copy is started, `onExpect`); or `pull`, a hand-over to the
- * caller (`handOut`).
+ * The gateway's side of a session conversation with another node
+ * (docs/link.md "Continuity"): the session's status here (any node of the
+ * platform may ask: a copy in doubt must learn its end even from a node
+ * that no longer shares a Service with it); `expect`, the caller owns it
+ * and predicts its client comes here (a copy is started, `onExpect`); or
+ * `pull`, a hand-over to the caller (`handOut`). Only a node serving the
+ * Service may expect or pull. The session's lock is waited for ASK_MS at
+ * most (the caller gives up then too), and a caller gone meanwhile changes
+ * nothing.
  */
 export async function serveSession(d: MigrationDeps, req: SessionRequest, link: LineLink, caller: string, onExpect: (k: SessionKey, owner: string) => void): Promise<void> {
   const k: SessionKey = { project: req.project, service: req.service, client: req.client };
-  if (!serves(d.table, caller, req.project, req.service)) {
-    link.send({ t: 'error', message: `${caller} does not serve ${req.project}/${req.service}` });
-    return link.close();
+  try {
+    if (req.session !== 'status' && !serves(d.table, caller, req.project, req.service)) return link.send({ t: 'error', message: `${caller} does not serve ${req.project}/${req.service}` });
+    if (req.session === 'pull') return await handOut(d, k, link, caller);
+    if (req.session === 'expect') {
+      onExpect(k, caller);
+      return link.send({ t: 'ok' });
+    }
+    // An owner ends its attempts under way before it answers, so the answer holds (session-machine.ts `fenced`).
+    const answer = await d.store.exclusive(k, () => (link.open ? d.store.fencedStatus(k, caller) : undefined), ASK_MS);
+    if (answer) link.send({ t: 'status', ...answer });
+  } catch (e) {
+    link.send({ t: 'error', message: (e as Error).message });
+  } finally {
+    link.close();
   }
-  // Asked by a copy in doubt (or anyone): an owner ends its attempts under way before it answers, so the answer holds.
-  if (req.session === 'status') link.send({ t: 'status', ...(await d.store.exclusive(k, () => d.store.fencedStatus(k, caller))) });
-  else if (req.session === 'expect') {
-    onExpect(k, caller);
-    link.send({ t: 'ok' });
-  } else return handOut(d, k, link, caller);
-  link.close();
 }
+
+/** Hand-overs this node serves at once (each holds a connection while its copy follows). */
+let handingOut = 0;
 
 /**
  * A hand-over, as the source: the document offered as it stands and each
@@ -76,33 +87,47 @@ export async function serveSession(d: MigrationDeps, req: SessionRequest, link: 
  * the target says it holds a version of this attempt, the session is the
  * target's (session-machine.ts): `committed` goes after the writes it may
  * still miss, and the document stays in the record until the target says
- * it owns the session. Anything else leaves the session here.
+ * it owns the session. The target says `hold` now and then while it waits
+ * for its client; silence for PRECOPY_MS, or anything else, leaves the
+ * session here.
  */
 async function handOut(d: MigrationDeps, k: SessionKey, link: LineLink, caller: string): Promise<void> {
-  const first = await d.store.exclusive(k, () => d.store.offer(k));
-  if (!first) {
-    link.send({ t: 'status', ...d.store.status(k) });
-    return link.close();
-  }
-  link.send({ t: 'offer', ...first });
-  const stop = d.store.follow(k, first.attempt, (c) => link.send({ t: 'change', ...c }));
+  if (handingOut >= COPIES_MAX) return link.send({ t: 'error', message: `this node hands over ${COPIES_MAX} sessions at once already` });
+  handingOut++;
+  let stop = () => {};
   try {
-    const said = preparedSchema.safeParse(await link.nextJson(PRECOPY_MS));
-    if (!said.success) return;
-    const moved = await d.store.exclusive(k, () => {
-      if (d.store.onPrepared(k, said.data.attempt, said.data.version) !== 'hand-over') return void link.send({ t: 'status', ...d.store.status(k) });
-      const data = d.store.owned(k).data;
-      const out = d.store.handOver(k, caller);
-      // After every write already sent on this link: the target has them all when this arrives.
-      link.send({ t: 'committed', epoch: out.epoch, attempt: out.attempt, version: out.version });
-      d.onMoved?.(k, d.store.node, caller, Buffer.byteLength(JSON.stringify(data)));
-      return out;
-    });
+    const first = await d.store.exclusive(k, () => (link.open ? d.store.offer(k) : undefined), ASK_MS);
+    if (!first) return link.send({ t: 'status', ...d.store.status(k, caller) });
+    link.send({ t: 'offer', ...first });
+    stop = d.store.follow(k, first.attempt, (c) => link.send({ t: 'change', ...c }));
+    let said: z.infer<typeof preparedSchema> | undefined;
+    for (;;) {
+      const m = await link.nextJson(PRECOPY_MS);
+      if (m?.t === 'hold') continue;
+      const p = preparedSchema.safeParse(m);
+      if (!p.success) return;
+      said = p.data;
+      break;
+    }
+    const p = said;
+    const moved = await d.store.exclusive(
+      k,
+      () => {
+        if (!link.open || d.store.onPrepared(k, p) !== 'hand-over') return void link.send({ t: 'status', ...d.store.status(k, caller) });
+        const data = d.store.owned(k).data;
+        const out = d.store.handOver(k, caller);
+        // After every write already sent on this link: the target has them all when this arrives.
+        link.send({ t: 'committed', epoch: out.epoch, attempt: out.attempt, version: out.version });
+        d.onMoved?.(k, d.store.node, caller, Buffer.byteLength(JSON.stringify(data)));
+        return out;
+      },
+      ASK_MS,
+    );
     // The target owns it: the document kept for it can go.
-    if (moved && (await link.nextJson(ASK_MS))?.t === 'owned') await d.store.exclusive(k, () => d.store.confirm(k, caller, moved.attempt));
+    if (moved && (await link.nextJson(ASK_MS))?.t === 'owned') await d.store.exclusive(k, () => d.store.confirm(k, caller, moved.attempt), ASK_MS);
   } finally {
+    handingOut--;
     stop();
-    link.close();
   }
 }
 

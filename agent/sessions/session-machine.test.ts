@@ -13,7 +13,7 @@ type Message =
   | { t: 'pull'; from: number; to: number }
   | { t: 'offer'; from: number; to: number; offer: Offer }
   | { t: 'change'; from: number; to: number; change: Change }
-  | { t: 'prepared'; from: number; to: number; attempt: number; version: number }
+  | { t: 'prepared'; from: number; to: number; attempt: number; epoch: number; version: number }
   | { t: 'committed'; from: number; to: number; attempt: number; epoch: number; version: number }
   | { t: 'ack'; from: number; to: number; attempt: number }
   | { t: 'ask'; from: number; to: number }
@@ -92,7 +92,7 @@ class World {
     const kept = prepare(this.records[here], name(src), copy);
     if (!kept) return;
     this.records[here] = kept;
-    this.net.push({ t: 'prepared', from: here, to: src, attempt: copy.attempt, version: copy.version });
+    this.net.push({ t: 'prepared', from: here, to: src, attempt: copy.attempt, epoch: copy.epoch, version: copy.version });
   }
 
   private offer(here: number, to: number): void {
@@ -127,7 +127,7 @@ class World {
         return;
       }
       case 'prepared': {
-        if (onPrepared(r, m.attempt, m.version) !== 'hand-over') return;
+        if (onPrepared(r, m) !== 'hand-over') return;
         const owned = r as SessionRecord & { state: 'owned' };
         this.records[here] = handedOver(owned, name(m.from));
         this.follower[here] = undefined;
@@ -226,9 +226,13 @@ test('a target owns the session only for the attempt the source handed over, at 
   assert.deepEqual(advance(second.offer, { attempt: second.offer.attempt, version: 1, data: { n: 1 } }), { ...second.offer, version: 1, data: { n: 1 } });
   assert.equal(advance(second.offer, { attempt: second.offer.attempt, version: 2, data: {} }), undefined, 'a gap');
   assert.equal(advance(second.offer, { attempt: first.offer.attempt, version: 1, data: {} }), undefined, 'another attempt');
-  assert.equal(onPrepared(w, second.offer.attempt, 1), 'hand-over');
-  assert.equal(onPrepared(w, second.offer.attempt, 0), 'hand-over', 'a write on its way to the target goes with the commit');
-  assert.equal(onPrepared(w, first.offer.attempt, 1), 'stale');
+  assert.equal(onPrepared(w, { attempt: second.offer.attempt, epoch: 2, version: 1 }), 'hand-over');
+  assert.equal(onPrepared(w, { attempt: second.offer.attempt, epoch: 2, version: 0 }), 'hand-over', 'a write on its way to the target goes with the commit');
+  assert.equal(onPrepared(w, { attempt: first.offer.attempt, epoch: 2, version: 1 }), 'stale');
+  // A session ended and started again: a copy of its former self, same attempt number, is not this session's.
+  const reborn = startAttempt(created(Date.now())).record;
+  assert.equal(onPrepared(reborn, { attempt: 1, epoch: 2, version: 0 }), 'stale');
+  assert.equal(onPrepared(reborn, { attempt: 1, epoch: reborn.epoch + 1, version: 0 }), 'hand-over');
   // The document kept with the hand-over goes only to its target, and only until it confirms.
   const out = handedOver(w, 'b');
   assert.deepEqual(status(out, 'b'), { state: 'moved', epoch: 2, to: 'b', attempt: second.offer.attempt, version: 1, data: { n: 1 } });

@@ -50,8 +50,12 @@ export type StatusAnswer =
   | { state: 'moved'; epoch: number; to: string; attempt: number; version: number; data?: SessionData }
   | { state: 'absent' };
 
-/** A new session where none existed: epoch 1, version 0, empty. */
-export const created = (): SessionRecord & { state: 'owned' } => ({ state: 'owned', epoch: 1, version: 0, data: {}, attempts: 0 });
+/**
+ * A new session where none existed: version 0, empty, at `epoch` (the
+ * store gives the time in ms: a session ended and started again then never
+ * meets the numbers of its former self, whose copies may still be about).
+ */
+export const created = (epoch = 1): SessionRecord & { state: 'owned' } => ({ state: 'owned', epoch, version: 0, data: {}, attempts: 0 });
 
 /** An owner's write: the next version of the document. */
 export function written(r: SessionRecord & { state: 'owned' }, data: SessionData): SessionRecord & { state: 'owned' } {
@@ -89,12 +93,13 @@ export function prepare(r: SessionRecord | undefined, from: string, o: Offer): (
 }
 
 /**
- * The source hears the target holds `attempt`'s copy at `version`:
- * `hand-over` when that is the latest attempt (the target has the version
- * now, or writes are on their way to it), `stale` otherwise.
+ * The source hears the target holds `attempt`'s copy, for `epoch`, at
+ * `version`: `hand-over` when that is the latest attempt of this session
+ * (the target has the version now, or writes are on their way to it),
+ * `stale` otherwise.
  */
-export function onPrepared(r: SessionRecord | undefined, attempt: number, version: number): 'hand-over' | 'stale' {
-  return r?.state === 'owned' && r.attempts === attempt && version <= r.version ? 'hand-over' : 'stale';
+export function onPrepared(r: SessionRecord | undefined, p: { attempt: number; epoch: number; version: number }): 'hand-over' | 'stale' {
+  return r?.state === 'owned' && r.attempts === p.attempt && r.epoch + 1 === p.epoch && p.version <= r.version ? 'hand-over' : 'stale';
 }
 
 /** The session is the target's from now on (after `hand-over`); the record keeps the document until the target confirms. */

@@ -1,22 +1,33 @@
-import { UnavailableError } from '../../core/index.ts';
+import { SESSION_BYTES_MAX, UnavailableError } from '../../core/index.ts';
 import type { HostPort } from '../../core/host-port.ts';
 import type { LineLink } from './line-link.ts';
 import { advance, type Offer } from './session-machine.ts';
 import { patched, sessionId, type SessionKey } from './session-store.ts';
-import { ACQUIRE_MS, answerSchema, ASK_MS, changeSchema, COMMIT_MS, committedSchema, COPIES_MAX, offerSchema, PRECOPY_MS, type MigrationDeps, type NodeDialer } from './migration.ts';
+import { ACQUIRE_MS, answerSchema, ASK_MS, changeSchema, COMMIT_MS, committedSchema, COPIES_MAX, offerSchema, type MigrationDeps, type NodeDialer } from './migration.ts';
 import type { StatusAnswer } from './session-machine.ts';
+
+/** A copy waiting for its client says `hold` this often; it gives up after COPY_LIFETIME_MS. */
+const HOLD_EVERY_MS = 10_000;
+const COPY_LIFETIME_MS = 10 * 60_000;
+/** How long a node that served a Service is still asked about its sessions once the directory no longer lists it. */
+const RECENT_MS = 10 * 60_000;
 
 /**
  * A session being copied to this node from its owner, over one link: the
  * offer, then each write the owner makes, applied in memory in order. It
  * is written down (prepared) only when this node commits: the client is
- * here now. A copy that falls out of step, or whose link goes quiet for
- * PRECOPY_MS, ends; nothing of it stays.
+ * here now. A copy that falls out of step, whose link ends, or that waits
+ * past COPY_LIFETIME_MS, ends; nothing of it stays. It says `hold` now and
+ * then, so that its source (which ends a link silent for PRECOPY_MS) keeps
+ * it.
  */
 class Copy {
   ended = false;
   private waiter: ((owned: boolean) => void) | undefined;
-  private said: { attempt: number; version: number } | undefined;
+  private said: { attempt: number; epoch: number; version: number } | undefined;
+  /** While the copy waits for its client: tells the source now and then that it still does. */
+  private readonly holding: NodeJS.Timeout;
+  private readonly until = Date.now() + COPY_LIFETIME_MS;
 
   constructor(
     private readonly d: MigrationDeps,
@@ -26,18 +37,23 @@ class Copy {
     private copy: Offer,
     /** Made ahead of the client, on its owner's prediction. */
     readonly ahead: boolean,
-  ) {}
+  ) {
+    this.holding = setInterval(() => (Date.now() > this.until ? this.close() : this.link.send({ t: 'hold' })), HOLD_EVERY_MS).unref();
+  }
 
   /** Reads the owner's lines until the link ends. */
   async run(): Promise<void> {
     try {
       for (;;) {
-        const m = await this.link.nextJson(PRECOPY_MS);
+        // The source's silence is no reason to end: a quiet session has nothing to send.
+        const m = await this.link.nextJson(Math.max(1, this.until - Date.now()));
         if (!m) return;
         const change = changeSchema.safeParse(m);
         if (change.success) {
-          const next = advance(this.copy, { attempt: change.data.attempt, version: change.data.version, data: patched(this.copy.data, change.data) });
-          if (!next) return;
+          const data = patched(this.copy.data, change.data);
+          const next = advance(this.copy, { attempt: change.data.attempt, version: change.data.version, data });
+          // Out of step, or grown past any Service's limit: the copy ends (its source keeps the session).
+          if (!next || Buffer.byteLength(JSON.stringify(data)) > SESSION_BYTES_MAX) return;
           this.copy = next;
           continue;
         }
@@ -55,6 +71,7 @@ class Copy {
       }
     } finally {
       this.ended = true;
+      clearInterval(this.holding);
       this.link.close();
       this.waiter?.(this.d.store.record(this.k)?.state === 'owned');
       this.waiter = undefined;
@@ -85,7 +102,7 @@ class Copy {
 
   private prepare(): boolean {
     if (!this.d.store.keep(this.k, this.from, this.copy)) return false;
-    this.said = { attempt: this.copy.attempt, version: this.copy.version };
+    this.said = { attempt: this.copy.attempt, epoch: this.copy.epoch, version: this.copy.version };
     this.link.send({ t: 'prepared', ...this.said });
     return true;
   }
@@ -99,6 +116,8 @@ class Copy {
  */
 export class SessionMover {
   private readonly copies = new Map<string, Copy>();
+  /** Per Service, the nodes seen serving it lately and their gateways. */
+  private readonly recent = new Map<string, Map<string, { gateway: HostPort; until: number }>>();
 
   constructor(
     private readonly d: MigrationDeps,
@@ -138,9 +157,12 @@ export class SessionMover {
     // A copy opened meanwhile is of an older attempt: its owner sends its writes to this one now.
     this.copies.get(id)?.close();
     this.copies.set(id, copy);
-    void copy.run().finally(() => {
-      if (this.copies.get(id) === copy) this.copies.delete(id);
-    });
+    void copy
+      .run()
+      .catch((err: unknown) => this.d.log.warn({ err, event: 'session', session: k }, 'session copy failed'))
+      .finally(() => {
+        if (this.copies.get(id) === copy) this.copies.delete(id);
+      });
     return copy;
   }
 
@@ -170,21 +192,24 @@ export class SessionMover {
         if (await under.commit()) return;
         continue;
       }
-      // Every other node serving the Service is asked for it at once: the owner offers it, the others say how it stands there.
-      const answers = await Promise.all(this.peers(k).map(async (p) => ({ ...p, answer: await this.open(k, p.node, p.gateway, false).catch((e: Error) => e) })));
-      const offered = answers.find((a): a is typeof a & { answer: Copy } => a.answer instanceof Copy);
+      // Every other node serving the Service is asked for it at once: the owner offers it (committed as soon as it
+      // does), the others say how it stands there.
+      const asked = this.peers(k).map((p) => this.open(k, p.node, p.gateway, false).then((answer) => ({ ...p, answer }), (e: Error) => ({ ...p, answer: e as Error | StatusAnswer })));
+      const offered = await firstOffer(asked);
       if (offered) {
         if (await offered.answer.commit()) return;
         why = `${offered.node} offered it but the hand-over did not finish`;
         continue;
       }
-      // A source that handed it to this node, which lost its copy since: the document comes with the answer.
-      if (answers.some((a) => !(a.answer instanceof Copy) && !(a.answer instanceof Error) && store.adopt(k, a.answer))) return;
-      const unsure = answers.map((a) => ({ node: a.node, why: doubt(a.answer as StatusAnswer | Error) })).find((a) => a.why);
+      const answers = (await Promise.all(asked)) as { node: string; answer: Error | StatusAnswer }[];
+      const unsure = answers.map((a) => ({ node: a.node, why: doubt(a.answer) })).find((a) => a.why);
       if (unsure) {
         why = `${unsure.node} ${unsure.why}`;
         continue;
       }
+      // Every node answered, none holds it, and the one it was handed to last is this one, which lost its copy: the
+      // source's answer carries the document.
+      if (answers.some((a) => !(a.answer instanceof Error) && store.adopt(k, a.answer))) return;
       store.create(k);
       return;
     }
@@ -204,11 +229,21 @@ export class SessionMover {
     if (a) this.d.store.learn(k, r.from, a);
   }
 
-  /** The other nodes serving the Service, with their gateways and sites. */
+  /**
+   * The other nodes serving the Service, with their gateways, and those that
+   * served it within RECENT_MS and are still nodes of the platform: an
+   * instance restarting or replaced leaves its node out of the directory
+   * for a moment, and that node may own sessions.
+   */
   peers(k: SessionKey): { node: string; gateway: HostPort }[] {
-    const seen = new Map<string, HostPort>();
-    for (const b of this.d.table.get(k.project, k.service)?.backends ?? []) if (b.node !== this.d.store.node && b.gateway && !seen.has(b.node)) seen.set(b.node, b.gateway);
-    return [...seen].map(([node, gateway]) => ({ node, gateway }));
+    const now = Date.now();
+    const id = `${k.project}/${k.service}`;
+    const recent = this.recent.get(id) ?? new Map<string, { gateway: HostPort; until: number }>();
+    for (const b of this.d.table.get(k.project, k.service)?.backends ?? []) if (b.node !== this.d.store.node && b.gateway) recent.set(b.node, { gateway: b.gateway, until: now + RECENT_MS });
+    for (const [node, r] of recent) if (r.until < now || !this.d.table.isNode(node)) recent.delete(node);
+    if (recent.size) this.recent.set(id, recent);
+    else this.recent.delete(id);
+    return [...recent].map(([node, r]) => ({ node, gateway: r.gateway }));
   }
 
   private gatewayOf(k: SessionKey, node: string): HostPort | undefined {
@@ -220,6 +255,19 @@ export class SessionMover {
     for (const c of this.copies.values()) c.close();
     this.copies.clear();
   }
+}
+
+/** The first answer that is an offer (undefined once all came and none is). */
+function firstOffer<T extends { answer: unknown }>(asked: Promise<T>[]): Promise<(T & { answer: Copy }) | undefined> {
+  return new Promise((resolve) => {
+    let left = asked.length;
+    if (!left) resolve(undefined);
+    for (const a of asked)
+      void a.then((x) => {
+        if (x.answer instanceof Copy) resolve(x as T & { answer: Copy });
+        else if (--left === 0) resolve(undefined);
+      });
+  });
 }
 
 /** Why an answer to a pull holds a new session back (a node out of reach, or one holding the session without offering it); undefined when it says the node has none. */

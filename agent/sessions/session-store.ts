@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConflictError, PayloadTooLargeError } from '../../core/index.ts';
+import { ConflictError, PayloadTooLargeError, UnavailableError } from '../../core/index.ts';
 import type { LocalState } from '../local-state.ts';
 import { confirmed, created, fenced, handedOver, onPrepared, prepare, resolve, startAttempt, status, written, type Offer, type SessionData, type SessionRecord, type StatusAnswer } from './session-machine.ts';
 
@@ -39,6 +39,9 @@ export function patched(data: SessionData, p: Pick<SessionPatch, 'set' | 'delete
   for (const [key, value] of Object.entries(p.set ?? {})) Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   return out;
 }
+
+/** How long an operation waits for its turn at a session by default. */
+export const LOCK_WAIT_MS = 10_000;
 
 export const sessionId = (k: SessionKey): string => `${k.project}/${k.service}/${k.client}`;
 
@@ -87,14 +90,28 @@ export class SessionStore {
     else this.doubts.delete(id);
   }
 
-  /** Runs `fn` with the session to itself: writes and hand-overs of one session never overlap. */
-  async exclusive<T>(k: SessionKey, fn: () => Promise<T> | T): Promise<T> {
+  /**
+   * Runs `fn` with the session to itself: writes and hand-overs of one
+   * session never overlap. Waits `waitMs` at most for its turn (503 then:
+   * the caller gave up, and `fn` never runs).
+   */
+  async exclusive<T>(k: SessionKey, fn: () => Promise<T> | T, waitMs = LOCK_WAIT_MS): Promise<T> {
     const id = sessionId(k);
     const before = this.locks.get(id) ?? Promise.resolve();
     let release!: () => void;
     const mine = before.then(() => new Promise<void>((r) => (release = r)));
     this.locks.set(id, mine);
-    await before;
+    let timer: NodeJS.Timeout | undefined;
+    const turn = await Promise.race([before.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), waitMs)))]);
+    clearTimeout(timer);
+    if (!turn) {
+      // Its place in the queue is passed on as soon as it comes.
+      void before.then(() => {
+        release();
+        if (this.locks.get(id) === mine) this.locks.delete(id);
+      });
+      throw new UnavailableError(`the session of ${k.client} is busy (a hand-over or another request holds it)`, { details: [{ path: 'client', message: 'busy' }] });
+    }
     try {
       return await fn();
     } finally {
@@ -118,9 +135,9 @@ export class SessionStore {
     return this.status(k, asker);
   }
 
-  /** A new, empty session owned here (no node had it). */
+  /** A new, empty session owned here (no node had it), numbered from the time. */
   create(k: SessionKey): SessionRecord & { state: 'owned' } {
-    const r = created();
+    const r = created(Math.max(1, Date.now(), (this.record(k)?.epoch ?? 0) + 1));
     this.put(k, r);
     return r;
   }
@@ -182,9 +199,9 @@ export class SessionStore {
     return offer;
   }
 
-  /** The target says it holds `attempt`'s copy at `version` (inside `exclusive`): whether that hands the session over (session-machine.ts). */
-  onPrepared(k: SessionKey, attempt: number, version: number): ReturnType<typeof onPrepared> {
-    return onPrepared(this.record(k), attempt, version);
+  /** The target says it holds `attempt`'s copy for `epoch` at `version` (inside `exclusive`): whether that hands the session over (session-machine.ts). */
+  onPrepared(k: SessionKey, p: { attempt: number; epoch: number; version: number }): ReturnType<typeof onPrepared> {
+    return onPrepared(this.record(k), p);
   }
 
   /** After `hand-over`: the session is `to`'s from now on; the record kept, with the document until `to` confirms. */
