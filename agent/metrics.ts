@@ -151,8 +151,8 @@ export function agentMetrics(src: AgentMetricSources): { metrics(): Promise<stri
   }, ['direction', 'ahead']);
   byLabel('gedge_session_bytes_total', 'Session documents handed over, in bytes of JSON, by direction', 'direction', sf((x) => ({ in: x.bytesIn, out: x.bytesOut })));
   count('gedge_session_predictions_total', "Clients predicted at another site, whose node was told to copy the session ahead", sf((x) => x.predicted));
-  count('gedge_session_acquire_seconds_sum', "Time instances' requests waited for their client's session to be brought here", sf((x) => x.acquireMs / 1000));
-  count('gedge_session_acquire_seconds_count', 'Requests that waited for a session to be brought here (the sum over these is the mean)', sf((x) => x.acquires));
+  count('gedge_session_acquire_seconds_total', "Time instances' requests waited, in all, for their client's session to be brought here", sf((x) => x.acquireMs / 1000));
+  count('gedge_session_acquires_total', 'Requests that waited for a session to be brought here (gedge_session_acquire_seconds_total over these is the mean wait)', sf((x) => x.acquires));
   count('gedge_session_unavailable_total', 'Requests answered 503: the session could not be brought here in time', sf((x) => x.unavailable));
   value('gedge_session_copies_ahead', 'Sessions this node holds copies of, ahead of their clients', sf((x) => x.copying));
 

@@ -96,15 +96,15 @@ export async function run(): Promise<Metric[]> {
       }
       return { gaps, still, lost: counts.filter((c, i) => c !== i + 1).length };
     };
-    // The wait for the session at the new edge, as its agent counts it (gedge_session_acquire_seconds), per drive.
+    // The wait for the session at the new edge, as its agent counts it (gedge_session_acquire_seconds_total over gedge_session_acquires_total), per drive.
     const scrape = new ApiClient(p.center.url, p.center.adminToken, p.center.ca);
     const acquired = async () => {
       let sum = 0;
       let n = 0;
       for (const node of ['edge-a-1', 'edge-b-1']) {
         const text = await (await scrape.raw('GET', `/api/v1/nodes/${node}/metrics`)).text();
-        sum += Number(/^gedge_session_acquire_seconds_sum (\S+)$/m.exec(text)?.[1] ?? 0);
-        n += Number(/^gedge_session_acquire_seconds_count (\S+)$/m.exec(text)?.[1] ?? 0);
+        sum += Number(/^gedge_session_acquire_seconds_total (\S+)$/m.exec(text)?.[1] ?? 0);
+        n += Number(/^gedge_session_acquires_total (\S+)$/m.exec(text)?.[1] ?? 0);
       }
       return { sum, n };
     };
@@ -130,7 +130,7 @@ export async function run(): Promise<Metric[]> {
       metric('interruption at an unpredicted move, p50', 'ms', percentile(unpredicted.gaps, 50), 'report', peer),
       metric('interruption at an unpredicted move, p99', 'ms', percentile(unpredicted.gaps, 99), 'report', peer),
       metric('a request with no move, p50 (the same requests between moves)', 'ms', percentile([...predicted.still, ...unpredicted.still], 50), 'report'),
-      metric('the wait for the session at the new edge, predicted, mean (its agent\'s gedge_session_acquire_seconds)', 'ms', waitMs(before, between), 'report'),
+      metric('the wait for the session at the new edge, predicted, mean (its agent\'s gedge_session_acquire_seconds_total)', 'ms', waitMs(before, between), 'report'),
       metric('the wait for the session at the new edge, unpredicted, mean', 'ms', waitMs(between, after), 'report'),
       metric('predicted moves handed over from a copy made ahead', '%', (100 * fromCopies) / MOVES, 'report'),
       metric('session state moved per hand-over, median', 'bytes', bytes, 'report'),

@@ -253,23 +253,24 @@ test('a link cut at any moment of a hand-over leaves exactly one owner once it h
         return r.body.split(' ')[1];
       }, 30_000, `van-1 served at edge-${site}`);
     const rounds: string[] = [];
-    for (const [i, cutAfterMs] of [0, 250, 500, 750, 900, 1000, 1100, 1200, 2500].entries()) {
+    // The last round cuts nothing: a move that is not cut gets through, however slow the machine.
+    for (const [i, cutAfterMs] of [0, 250, 500, 750, 900, 1000, 1100, 1200, 2500, undefined].entries()) {
       assert.equal(await hitUntilServed('a'), 'edge-a-1', 'edge-a owns it before each round');
       const mode = i % 2 ? 'blackhole' : 'reset';
       const moving = get(at.b, '/hit?client=van-1');
-      const cutting = setTimeout(() => link.cut(mode), cutAfterMs);
+      const cutting = cutAfterMs === undefined ? undefined : setTimeout(() => link.cut(mode), cutAfterMs);
       const r = await moving;
       clearTimeout(cutting);
       if (r.status === 200) counts.push(Number(r.body.split(' ')[0]));
       link.restore();
-      rounds.push(`${mode}@${cutAfterMs}ms: ${r.status}`);
+      rounds.push(`${cutAfterMs === undefined ? 'no cut' : `${mode}@${cutAfterMs}ms`}: ${r.status}`);
       // Healed: whichever node ended up with it, both agree, and it goes on from there.
       const owner = await hitUntilServed(r.status === 200 ? 'b' : 'a');
       assert.ok(owner === 'edge-a-1' || owner === 'edge-b-1');
     }
     t.diagnostic(rounds.join(', '));
     assert.deepEqual(counts, Array.from({ length: counts.length }, (_, i) => i + 1), `every count once, in order (${rounds.join(', ')})`);
-    assert.ok(rounds.some((r) => r.endsWith(': 200')), `some moves got through the cut (${rounds.join(', ')})`);
+    assert.equal(rounds.at(-1), 'no cut: 200', `the move with no cut got through (${rounds.join(', ')})`);
   } finally {
     await p.close();
     await link.close();
