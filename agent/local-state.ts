@@ -17,11 +17,12 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS twins (key TEXT PRIMARY KEY, body TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, body TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS rule_state (key TEXT PRIMARY KEY, body TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS client_sessions (key TEXT PRIMARY KEY, state TEXT NOT NULL, body TEXT NOT NULL, at INTEGER NOT NULL);
+  CREATE INDEX IF NOT EXISTS client_sessions_at ON client_sessions (at);
   CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
 `;
 
-const RECORD_TABLES = ['twins', 'delivered', 'rule_state', 'sessions'] as const;
+const RECORD_TABLES = ['twins', 'delivered', 'rule_state'] as const;
 export type RecordTable = (typeof RECORD_TABLES)[number];
 
 /** One sync step's writes: the node's instances (by instance id) and the other synced objects (by object key). */
@@ -71,6 +72,11 @@ export class LocalState {
           },
         ]),
       ) as Record<RecordTable, { all: SqliteDatabase.Statement<[], { key: string; body: string }>; get: SqliteDatabase.Statement<[string], { body: string }>; put: SqliteDatabase.Statement; delete: SqliteDatabase.Statement }>,
+      session: db.prepare<[string], { body: string }>('SELECT body FROM client_sessions WHERE key = ?'),
+      putSession: db.prepare('INSERT INTO client_sessions (key, state, body, at) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET state = excluded.state, body = excluded.body, at = excluded.at'),
+      deleteSession: db.prepare('DELETE FROM client_sessions WHERE key = ?'),
+      sessionsIn: db.prepare<[string], { key: string; body: string }>('SELECT key, body FROM client_sessions WHERE state = ?'),
+      idleSessions: db.prepare<[string, string, number, number], { key: string }>('SELECT key FROM client_sessions WHERE key > ? AND key < ? AND at < ? ORDER BY at LIMIT ?'),
       enqueue: db.prepare('INSERT INTO outbox (body) VALUES (?)'),
       pending: db.prepare<[number], { seq: number; body: string }>('SELECT seq, body FROM outbox ORDER BY seq LIMIT ?'),
       drop: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
@@ -125,7 +131,34 @@ export class LocalState {
     this.q.setPid.run(pid, id);
   }
 
-  /** Small per-key JSON records: twins (reported documents), command outcomes, rules' window state, clients' sessions (agent/sessions). */
+  /** A client's session record (agent/sessions), as JSON; undefined when there is none. */
+  session(key: string): unknown {
+    const r = this.q.session.get(key);
+    return r ? (JSON.parse(r.body) as unknown) : undefined;
+  }
+
+  /** Writes a session record, its state (for the look-ups below) and when it was last used (ms). */
+  putSession(key: string, state: string, value: unknown, at: number): void {
+    this.q.putSession.run(key, state, JSON.stringify(value), at);
+  }
+
+  deleteSession(key: string): void {
+    this.q.deleteSession.run(key);
+  }
+
+  /** The session records in a state (the agent reads its copies in doubt at start, not every session). */
+  sessionsIn(state: string): [string, unknown][] {
+    return this.q.sessionsIn.all(state).map((r) => [r.key, JSON.parse(r.body) as unknown]);
+  }
+
+  /** Keys of sessions under `prefix` last used before `before`, the stalest first, at most `limit`. */
+  idleSessions(prefix: string, before: number, limit: number): string[] {
+    // Every key under the prefix sorts between it and the prefix with its last character raised by one.
+    const above = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    return this.q.idleSessions.all(prefix, above, before, limit).map((r) => r.key);
+  }
+
+  /** Small per-key JSON records: twins (reported documents), command outcomes, rules' window state. */
   records(table: RecordTable): Map<string, unknown> {
     return new Map(this.q.records[table].all.all().map((r) => [r.key, JSON.parse(r.body) as unknown]));
   }

@@ -241,6 +241,7 @@ export function sessionsModule(p: AgentParts): Module {
         table: p.endpointTable,
         tls: () => p.cert.current,
         continuity: (project, instance) => p.workloads?.continuity(project, instance),
+        services: () => p.workloads?.continuityServices() ?? [],
         log: ctx.log,
       });
     },

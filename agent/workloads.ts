@@ -138,6 +138,16 @@ export class Workloads {
     return spec?.continuity && spec.service ? { service: spec.service, maxSessionBytes: spec.continuity.maxSessionBytes, lookaheadMs: durationMs(spec.continuity.lookahead) } : undefined;
   }
 
+  /** The Services with continuity this node runs instances of, and how long their sessions may stay unused. */
+  continuityServices(): { project: string; service: string; idleTimeoutMs: number }[] {
+    const out = new Map<string, { project: string; service: string; idleTimeoutMs: number }>();
+    for (const r of this.running.values()) {
+      const spec = r.li.instance.spec;
+      if (spec.continuity && spec.service) out.set(`${projectOf(r.li.instance)}/${spec.service}`, { project: projectOf(r.li.instance), service: spec.service, idleTimeoutMs: durationMs(spec.continuity.idleTimeout) });
+    }
+    return [...out.values()];
+  }
+
   /** Model instances' serving figures, from their model servers, into their status (reported when they changed). */
   private async sampleInference(): Promise<void> {
     // One pass at a time: a slow scrape (2 s at most each) must not let the next tick start a second.

@@ -211,6 +211,8 @@ export const continuitySpecSchema = z
      * copied there ahead of the client while the source keeps serving.
      */
     lookahead: durationSchema({ min: '1s', max: '10m' }).default('10s'),
+    /** A client's session not written for this long ends (at the node that holds it). */
+    idleTimeout: durationSchema({ min: '1m', max: '365d' }).default('24h'),
   })
   .strict();
 export type ContinuitySpec = z.infer<typeof continuitySpecSchema>;

@@ -18,6 +18,9 @@ import { sessionId, SessionStore, type SessionKey } from './session-store.ts';
 /** A node told to expect a client is told again after this, while the prediction holds (its copy may have ended). */
 const EXPECT_AGAIN_MS = 60_000;
 
+/** How often sessions unused past their Service's idleTimeout are looked for. */
+const EXPIRE_EVERY_MS = 60_000;
+
 /** How often copies in doubt (a hand-over to this node whose end it did not hear) ask their sources. */
 const SETTLE_EVERY_MS = 1000;
 
@@ -31,6 +34,8 @@ export interface SessionsOptions {
   tls: () => NodeTls;
   /** A running instance's Service, document limit and lookahead, when its Service has continuity. */
   continuity: (project: string, instance: string) => Omit<SessionCaller, 'project'> | undefined;
+  /** The Services with continuity running here, and how long their sessions may stay unused. */
+  services: () => { project: string; service: string; idleTimeoutMs: number }[];
   log: Logger;
 }
 
@@ -69,6 +74,7 @@ export class Sessions {
   private server: http.Server | undefined;
   private port = 0;
   private readonly settling: NodeJS.Timeout;
+  private readonly expiring: NodeJS.Timeout;
   private settlingNow = false;
 
   private constructor(
@@ -88,6 +94,20 @@ export class Sessions {
     };
     // A copy in doubt serves nobody and holds back every other node's lookup: settled without waiting for a request here.
     this.settling = setInterval(() => void this.settle(), SETTLE_EVERY_MS).unref();
+    this.expiring = setInterval(() => this.expire(), EXPIRE_EVERY_MS).unref();
+  }
+
+  /** Sessions unused past their Service's idleTimeout end (for the Services with continuity running here). */
+  private expire(): void {
+    try {
+      const now = Date.now();
+      for (const s of this.o.services()) {
+        const gone = this.store.expire(s.project, s.service, now - s.idleTimeoutMs);
+        if (gone) this.o.log.info({ event: 'session', project: s.project, service: s.service, sessions: gone }, 'idle sessions ended');
+      }
+    } catch (err) {
+      this.o.log.warn({ err, event: 'session' }, 'ending idle sessions failed');
+    }
   }
 
   private async settle(): Promise<void> {
@@ -224,6 +244,7 @@ export class Sessions {
 
   async stop(): Promise<void> {
     clearInterval(this.settling);
+    clearInterval(this.expiring);
     this.mover.close();
     this.server?.closeAllConnections();
     await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));

@@ -63,11 +63,13 @@ export class SessionStore {
     private readonly state: LocalState,
     /** This node's name (what hand-overs to it are addressed to). */
     readonly node: string,
+    /** The clock sessions' last use is stamped with (ms). */
+    private readonly now: () => number = Date.now,
   ) {
-    for (const [id, body] of state.records('sessions')) {
+    for (const [id, body] of state.sessionsIn('prepared')) {
       const r = recordSchema.safeParse(body);
       const [project, service, ...client] = id.split('/');
-      if (r.success && r.data.state === 'prepared' && project && service && client.length) this.doubts.set(id, { project, service, client: client.join('/') });
+      if (r.success && project && service && client.length) this.doubts.set(id, { project, service, client: client.join('/') });
     }
   }
 
@@ -78,14 +80,14 @@ export class SessionStore {
 
   /** The durable record, or undefined (none, or one that does not read as a record: as none). */
   record(k: SessionKey): SessionRecord | undefined {
-    const parsed = recordSchema.safeParse(this.state.record('sessions', sessionId(k)));
+    const parsed = recordSchema.safeParse(this.state.session(sessionId(k)));
     return parsed.success ? (parsed.data as SessionRecord) : undefined;
   }
 
   private put(k: SessionKey, r: SessionRecord | undefined): void {
     const id = sessionId(k);
-    if (r) this.state.putRecord('sessions', id, r);
-    else this.state.deleteRecord('sessions', id);
+    if (r) this.state.putSession(id, r.state, r, this.now());
+    else this.state.deleteSession(id);
     if (r?.state === 'prepared') this.doubts.set(id, k);
     else this.doubts.delete(id);
   }
@@ -135,9 +137,26 @@ export class SessionStore {
     return this.status(k, asker);
   }
 
+  /**
+   * Forgets the Service's sessions last used before `before` (at most
+   * `limit` a call): an owned one ends as a `DELETE` would end it, a record
+   * of one handed on goes. Copies in doubt stay (they are settled), and so
+   * does a session in use now (its lock held, or a copy following it).
+   * Returns how many went.
+   */
+  expire(project: string, service: string, before: number, limit = 1000): number {
+    let gone = 0;
+    for (const id of this.state.idleSessions(`${project}/${service}/`, before, limit)) {
+      if (this.locks.has(id) || this.followers.has(id) || this.doubts.has(id)) continue;
+      this.state.deleteSession(id);
+      gone++;
+    }
+    return gone;
+  }
+
   /** A new, empty session owned here (no node had it), numbered from the time. */
   create(k: SessionKey): SessionRecord & { state: 'owned' } {
-    const r = created(Math.max(1, Date.now(), (this.record(k)?.epoch ?? 0) + 1));
+    const r = created(Math.max(1, this.now(), (this.record(k)?.epoch ?? 0) + 1));
     this.put(k, r);
     return r;
   }
