@@ -151,6 +151,7 @@ export class Sessions {
     };
     const server = (this.server = sessionApi({
       caller: (token) => callerOf(this.secret, token, this.o.continuity),
+      onError: (err) => this.o.log.error({ err, event: 'session' }, 'session API: request failed'),
       read: (k) =>
         store.exclusive(
           k,

@@ -34,6 +34,8 @@ export interface SessionApiDeps {
   read: (k: SessionKey) => Promise<{ version: number; data: Record<string, unknown> }>;
   write: (k: SessionKey, p: SessionWrite, who: SessionCaller) => Promise<{ version: number }>;
   end: (k: SessionKey) => Promise<void>;
+  /** What no refusal explains (answered 500): logged, never shown to the instance. */
+  onError: (err: unknown) => void;
 }
 
 /**
@@ -62,6 +64,7 @@ export function sessionApi(d: SessionApiDeps): http.Server {
         res.end(body === undefined ? undefined : JSON.stringify(body));
       })
       .catch((e: unknown) => {
+        if (!(e instanceof GedgeError)) d.onError(e);
         const err = e instanceof GedgeError ? e : new GedgeError('internal error');
         res.writeHead(err.status, { 'content-type': 'application/json', connection: err.status === 413 ? 'close' : 'keep-alive' });
         res.end(JSON.stringify(err.toJSON()));

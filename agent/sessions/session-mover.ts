@@ -38,7 +38,8 @@ class Copy {
     /** Made ahead of the client, on its owner's prediction. */
     readonly ahead: boolean,
   ) {
-    this.holding = setInterval(() => (Date.now() > this.until ? this.close() : this.link.send({ t: 'hold' })), HOLD_EVERY_MS).unref();
+    // Not once committing: the source then reads this link for the target's word only.
+    this.holding = setInterval(() => (Date.now() > this.until ? this.close() : this.said ? undefined : this.link.send({ t: 'hold' })), HOLD_EVERY_MS).unref();
   }
 
   /** Reads the owner's lines until the link ends. */
