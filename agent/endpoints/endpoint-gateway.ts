@@ -170,7 +170,7 @@ function parseRequest(line: string): GatewayRequest | SessionRequest {
   }
   if (v && typeof v === 'object' && 'session' in v) {
     const s = sessionRequestSchema.safeParse(v);
-    if (!s.success) throw new Error(`the session request needs session (status or pull), project, service and client: ${s.error.issues[0]!.message}`);
+    if (!s.success) throw new Error(`the session request needs session (status, pull or expect), project, service and client: ${s.error.issues[0]!.message}`);
     return s.data;
   }
   const r = v as Partial<GatewayRequest> | null;
