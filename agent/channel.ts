@@ -66,6 +66,7 @@ export class CenterChannel implements Module {
           return p.split.all().filter((x) => here.has(`${x.project}/${x.instance}`));
         },
         sessions: () => p.sessions?.figures,
+        endpoints: () => p.endpoints?.list() ?? [],
         modules,
       },
       (m) => this.send(m),

@@ -5,6 +5,7 @@ import { registerRuleMetrics } from '../engine/prometheus.ts';
 import type { BrokerStats } from '../broker/index.ts';
 import type { RuleHost } from './rules/rule-host.ts';
 import type { SessionFigures } from './sessions/index.ts';
+import type { EndpointListener } from './endpoints/endpoint-proxies.ts';
 
 /** What the agent's metrics are read from, at scrape time (undefined: that part does not run on this node). */
 export interface AgentMetricSources {
@@ -22,6 +23,8 @@ export interface AgentMetricSources {
   splits(): { project: string; instance: string; counters: NonNullable<InferenceStatus['split']> }[];
   /** Continuity's hand-overs on this node (agent/sessions). */
   sessions(): SessionFigures | undefined;
+  /** This site's endpoints (agent/endpoints): their counters and overflow state. */
+  endpoints(): EndpointListener[];
   /** The agent's supervised modules. */
   modules(): ModuleHealth[];
 }
@@ -155,6 +158,29 @@ export function agentMetrics(src: AgentMetricSources): { metrics(): Promise<stri
   count('gedge_session_acquires_total', 'Requests that waited for a session to be brought here (gedge_session_acquire_seconds_total over these is the mean wait)', sf((x) => x.acquires));
   count('gedge_session_unavailable_total', 'Requests answered 503: the session could not be brought here in time', sf((x) => x.unavailable));
   value('gedge_session_copies_ahead', 'Sessions this node holds copies of, ahead of their clients', sf((x) => x.copying));
+
+  // Endpoints (GS-Link): connections per Service port at this site, and its overflow to upper tiers.
+  const eps = () => src.endpoints();
+  total('gedge_endpoint_connections_total', 'Connections an endpoint relayed to an instance, by how they went: first (the first instance tried took it), failover (a later one did), refused (none did)', (c) => {
+    for (const e of eps()) {
+      const at = { project: e.project, service: e.service, port: e.port };
+      c.inc({ ...at, outcome: 'first' }, e.connections - e.failovers);
+      c.inc({ ...at, outcome: 'failover' }, e.failovers);
+      c.inc({ ...at, outcome: 'refused' }, e.refused);
+    }
+  }, ['project', 'service', 'port', 'outcome']);
+  total('gedge_endpoint_overflow_connections_total', 'Connections of a Service with overflow, by where its gate sent them: edge (this site) or upper (the tiers that take the overflow)', (c) => {
+    for (const e of eps()) if (e.overflow) for (const [to, n] of [['edge', e.overflow.edge], ['upper', e.overflow.overflowed]] as const) c.inc({ project: e.project, service: e.service, port: e.port, to }, n);
+  }, ['project', 'service', 'port', 'to']);
+  gauge('gedge_endpoint_overflowing', '1 while requests of the Service at this site overflow to upper tiers (the state, with hold), 0 while the edge takes them all', (g) => {
+    for (const e of eps()) if (e.overflow) g.set({ project: e.project, service: e.service, port: e.port }, e.overflow.state === 'overflowing' ? 1 : 0);
+  }, ['project', 'service', 'port']);
+  gauge('gedge_endpoint_overflow_limit', 'Requests in flight at the edge beyond which the next overflows (absent: no limit yet)', (g) => {
+    for (const e of eps()) if (e.overflow?.limit !== null && e.overflow?.limit !== undefined) g.set({ project: e.project, service: e.service, port: e.port }, e.overflow.limit);
+  }, ['project', 'service', 'port']);
+  total('gedge_endpoint_overflow_switches_total', 'Changes of the overflow state (to overflowing and back)', (c) => {
+    for (const e of eps()) if (e.overflow) c.inc({ project: e.project, service: e.service, port: e.port }, e.overflow.switches);
+  }, ['project', 'service', 'port']);
 
   registerModuleMetrics(registry, src.modules);
   registerRuleMetrics(registry, ['project', 'rule'], async () => now().rules.map((r) => ({ labels: { project: r.project, rule: r.rule }, s: r.status })));

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { EgressPolicy, tlsFetch, type Module } from '../core/index.ts';
+import { EgressPolicy, nowIso, tlsFetch, type Module } from '../core/index.ts';
 import type { AgentParts } from './parts.ts';
 import { syncRules } from './parts.ts';
 import { LocalState } from './local-state.ts';
@@ -213,6 +213,15 @@ export function endpointsModule(p: AgentParts, started: () => void): Module {
           save: (ports) => p.state.setMeta(PORTS_KEY, JSON.stringify(ports)),
         },
         session: (r, socket, caller, rest) => (p.sessions ? p.sessions.serve(r, socket, caller, rest) : socket.end('ERR this node keeps no sessions\n')),
+        // The node's own event: what it decided for its site's clients of that Service.
+        onOverflow: (e) =>
+          void p.recordEvent({
+            reason: e.to === 'overflowing' ? 'Overflowing' : 'OverflowEnded',
+            message: `Service ${e.project}/${e.service} (${e.port}) at ${p.site ?? p.identity.node}: ${e.to === 'overflowing' ? `${e.why}; requests beyond it go to ${e.upper.join(', ') || 'no upper instance'}` : e.why}`.slice(0, 4096),
+            type: e.to === 'overflowing' ? 'Warning' : 'Normal',
+            at: nowIso(),
+            involved: { kind: 'Node', name: p.identity.node },
+          }),
         log: ctx.log,
       });
       started();

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { edgeUplinkStatusSchema } from './uplink-wire.ts';
 import { tierSchema } from './schema-base.ts';
-import { ENDPOINT_PORTS_MAX } from './workload-schema.ts';
+import { ENDPOINT_PORTS_MAX, overflowSpecSchema } from './link-schema.ts';
 import { geoPointSchema } from './placement-schema.ts';
 import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema, deviceSchema, deviceStatusSchema, instanceSchema, instanceStatusSchema, nameSchema, runtimeKindSchema, resourcesSchema, routeSchema, ruleSchema, ruleNodeStatusSchema, nodeSchema, siteSchema } from './resources.ts';
 
@@ -44,7 +44,14 @@ export const ENDPOINT_NODES_MAX = 200_000;
 /** Sets (and node changes) in one `endpoints` message at most: the center sends a bigger directory in several. */
 export const ENDPOINT_SETS_PER_MESSAGE = 500;
 export const endpointSetSchema = z
-  .object({ project: nameSchema, service: nameSchema, ports: z.array(nameSchema).max(ENDPOINT_PORTS_MAX), backends: z.array(endpointBackendSchema).max(ENDPOINT_BACKENDS_MAX) })
+  .object({
+    project: nameSchema,
+    service: nameSchema,
+    ports: z.array(nameSchema).max(ENDPOINT_PORTS_MAX),
+    backends: z.array(endpointBackendSchema).max(ENDPOINT_BACKENDS_MAX),
+    /** The Service's overflow to upper tiers, when it declares one. */
+    overflow: overflowSpecSchema.optional(),
+  })
   .strict();
 export type EndpointSet = z.infer<typeof endpointSetSchema>;
 

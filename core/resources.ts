@@ -11,6 +11,7 @@ export * from './schema-base.ts';
 export * from './placement-schema.ts';
 export * from './device-schema.ts';
 export * from './workload-schema.ts';
+export * from './link-schema.ts';
 export * from './rule-schema.ts';
 export * from './model-schema.ts';
 

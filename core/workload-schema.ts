@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { nameSchema, resourcesSchema, conditionSchema, durationSchema } from './schema-base.ts';
 import { digestSchema, evaluationStatusSchema, modelGateSchema } from './model-schema.ts';
 import { placementSchema, schedulingExplanationSchema } from './placement-schema.ts';
+import { continuitySpecSchema, endpointSpecSchema, ENDPOINT_PORTS_MAX, overflowSpecSchema } from './link-schema.ts';
 
 /** Workloads: a Service's template, probes, volumes and rollout; the Instances it makes, one per replica. */
 
@@ -177,46 +178,6 @@ export const rolloutSpecSchema = z
   .strict();
 export type RolloutSpec = z.infer<typeof rolloutSpecSchema>;
 
-/**
- * A Service's endpoint (GS-Link): its ports under the Service's name, served
- * by every agent to the clients and workloads at its site and resolved there
- * to the nearest healthy instance (docs/link.md).
- */
-/** Ports one endpoint carries at most (what every agent takes in the directory). */
-export const ENDPOINT_PORTS_MAX = 16;
-export const endpointSpecSchema = z
-  .object({
-    /** The template's ports the endpoint carries, by name (default: all of them, at most ENDPOINT_PORTS_MAX). */
-    ports: z.array(nameSchema).min(1).max(ENDPOINT_PORTS_MAX).optional(),
-  })
-  .strict();
-export type EndpointSpec = z.infer<typeof endpointSpecSchema>;
-
-/**
- * Continuity for moving clients (GS-Link, docs/link.md "Continuity"): the
- * agent offers the Service's instances a session-state API, a small
- * key-value document per client, and moves a client's document to the node
- * that serves the client next, make-before-break. Needs an endpoint: the
- * clients reach the Service through it.
- */
-/** The largest session document any Service may allow (what a migration carries in one message). */
-export const SESSION_BYTES_MAX = 1 << 20;
-export const continuitySpecSchema = z
-  .object({
-    /** One client's document, as JSON, at most this many bytes (a write past it is refused with 413). */
-    maxSessionBytes: z.number().int().min(1024).max(SESSION_BYTES_MAX).default(64 * 1024),
-    /**
-     * How far ahead a client's next site is predicted from the locations its
-     * instance reports (the session API's PATCH `location`): the session is
-     * copied there ahead of the client while the source keeps serving.
-     */
-    lookahead: durationSchema({ min: '1s', max: '10m' }).default('10s'),
-    /** A client's session not written for this long ends (at the node that holds it). */
-    idleTimeout: durationSchema({ min: '1m', max: '365d' }).default('24h'),
-  })
-  .strict();
-export type ContinuitySpec = z.infer<typeof continuitySpecSchema>;
-
 export const serviceSpecSchema = z
   .object({
     replicas: z.number().int().min(0).max(10_000).default(1),
@@ -231,11 +192,14 @@ export const serviceSpecSchema = z
     endpoint: endpointSpecSchema.optional(),
     /** Per-client session state that follows moving clients from node to node (absent: none). */
     continuity: continuitySpecSchema.optional(),
+    /** Requests the edge cannot answer within an SLA overflow to the region or cloud (absent: never, an instance elsewhere is only a failover). */
+    overflow: overflowSpecSchema.optional(),
   })
   .strict()
   .refine((s) => s.maxSurge > 0 || s.maxUnavailable > 0, { path: ['maxSurge'], message: 'maxSurge and maxUnavailable cannot both be 0 (a rollout could never progress)' })
   .superRefine((s, ctx) => {
     if (s.continuity && !s.endpoint) ctx.addIssue({ code: 'custom', path: ['continuity'], message: 'continuity needs an endpoint (its clients reach the Service through it): add endpoint: {}' });
+    if (s.overflow && !s.endpoint) ctx.addIssue({ code: 'custom', path: ['overflow'], message: 'overflow needs an endpoint (requests overflow through it): add endpoint: {}' });
     if (!s.endpoint) return;
     const names = new Set(s.template.ports.map((p) => p.name));
     if (!names.size) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'an endpoint carries the template\'s ports, and the template has none: add ports: [{name: http}]' });
@@ -246,8 +210,6 @@ export const serviceSpecSchema = z
     if (!s.endpoint.ports && names.size > ENDPOINT_PORTS_MAX) ctx.addIssue({ code: 'custom', path: ['endpoint', 'ports'], message: `an endpoint carries at most ${ENDPOINT_PORTS_MAX} ports and the template has ${names.size}: name the ones it carries` });
   });
 
-/** The ports a Service's endpoint carries: those named, or every port of its template. */
-export const endpointPorts = (s: { endpoint?: EndpointSpec; template: { ports: { name: string }[] } }): string[] => (s.endpoint ? (s.endpoint.ports ?? s.template.ports.map((p) => p.name)) : []);
 
 export const revisionSchema = z
   .object({

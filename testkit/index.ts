@@ -8,3 +8,4 @@ export * from './raw-node.ts';
 export * from './join-node.ts';
 export * from './promtool.ts';
 export * from './onnx-models.ts';
+export * from './endpoints.ts';

@@ -5,7 +5,7 @@ import { reapWorkloads, removeDir, startAgentProcess, startCenterProcess, type A
 import { waitFor } from './wait-for.ts';
 
 export interface PlatformOptions extends CenterOptions {
-  /** Agents to start: each gets its own site (tier edge unless the name starts with "cloud"). */
+  /** Agents to start: each gets its own site (tier cloud or region when the site's name starts so, else edge). */
   agents: { name: string; site: string; viaLink?: boolean; cpu?: number; memoryMiB?: number; mqtt?: boolean; args?: string[] }[];
   /**
    * Put each agent's probe responder behind its own LinkEmulator (its "access
@@ -50,7 +50,7 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
   const sites = [...new Set(o.agents.map((a) => a.site))];
   await api.apply(
     sites
-      .map((s) => ({ apiVersion: 'gedge.io/v1', kind: 'Site', metadata: { name: s }, spec: { tier: s.startsWith('cloud') ? 'cloud' : 'edge' } }))
+      .map((s) => ({ apiVersion: 'gedge.io/v1', kind: 'Site', metadata: { name: s }, spec: { tier: s.startsWith('cloud') ? 'cloud' : s.startsWith('region') ? 'region' : 'edge' } }))
       .map((d) => JSON.stringify(d))
       .join('\n---\n'),
   );

@@ -5,6 +5,7 @@ import type { HostPort } from '../../core/host-port.ts';
 import type { NodeTls } from '../node-certificate.ts';
 import { GATEWAY_REQUEST_MAX, isNodeCertificate, listen, MAX_CONNECTIONS, nodeTlsOptions, relay, tracked, type GatewayRequest } from './endpoint-gateway.ts';
 import type { Candidate, EndpointTable, Vantage } from './endpoint-table.ts';
+import { OVERFLOW_TICK_MS, OverflowGate, type OverflowFigures, type OverflowSwitch, type Turn } from './overflow.ts';
 
 /** How long a connection attempt to one instance may take before the next is tried: on this node, through a gateway. */
 const LOCAL_CONNECT_MS = 500;
@@ -20,6 +21,8 @@ export interface ProxyOptions {
   tls: () => NodeTls;
   /** The ports the endpoints listened on before (kept across restarts, so clients keep their address), and saving them. */
   ports: { load: () => Promise<Record<string, number>>; save: (ports: Record<string, number>) => Promise<void> };
+  /** A Service's overflow changed state at this site (an event for the center). */
+  onOverflow?: (e: OverflowSwitch & { project: string; service: string; port: string; upper: string[] }) => void;
   log: Logger;
 }
 
@@ -32,11 +35,15 @@ export interface EndpointListener {
   connections: number;
   failovers: number;
   refused: number;
+  /** Its Service's overflow to upper tiers at this site, when it declares one. */
+  overflow?: OverflowFigures;
 }
 
-interface Listener extends EndpointListener {
+interface Listener extends Omit<EndpointListener, 'overflow'> {
   server: net.Server;
   open: Set<net.Socket>;
+  /** The Service's overflow gate, and the spec it was made from (a new spec makes a new gate). */
+  gate?: { spec: string; gate: OverflowGate };
 }
 
 /**
@@ -57,6 +64,8 @@ export class EndpointProxies {
   private context: { from: NodeTls; ctx: tls.SecureContext } | undefined;
   private syncing: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Ticks the overflow gates while any listener has one. */
+  private ticker: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: ProxyOptions) {}
 
@@ -67,7 +76,7 @@ export class EndpointProxies {
   }
 
   list(): EndpointListener[] {
-    return [...this.listeners.values()].map(({ server: _, open: __, ...l }) => l);
+    return [...this.listeners.values()].map(({ server: _, open: __, gate, ...l }) => ({ ...l, ...(gate ? { overflow: gate.gate.figures(this.split(l).edge.length) } : {}) }));
   }
 
   failedUntil(project: string, instance: string): number {
@@ -81,6 +90,7 @@ export class EndpointProxies {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.ticker);
     await this.syncing;
     await Promise.all([...this.listeners.values()].map((l) => closeServer(l)));
     this.listeners.clear();
@@ -127,6 +137,7 @@ export class EndpointProxies {
       this.listeners.set(key, { ...w, server, open, address: { host: this.o.host, port }, connections: 0, failovers: 0, refused: 0 });
       this.o.log.info({ event: 'endpoint', endpoint: key, address: `${this.o.host}:${port}` }, 'endpoint listening');
     }
+    this.matchGates();
     for (const key of Object.keys(saved)) {
       if (wanted.has(key)) continue;
       delete saved[key];
@@ -135,15 +146,59 @@ export class EndpointProxies {
     if (changed) await this.o.ports.save(saved);
   }
 
+  /** Each listener's overflow gate as its Service declares now: made, kept, or dropped; the ticker runs while any has one. */
+  private matchGates(): void {
+    for (const l of this.listeners.values()) {
+      const spec = this.o.table.get(l.project, l.service)?.overflow;
+      const text = spec && JSON.stringify(spec);
+      if (text === l.gate?.spec) continue;
+      l.gate = spec && text ? { spec: text, gate: new OverflowGate(spec, Date.now) } : undefined;
+    }
+    const any = [...this.listeners.values()].some((l) => l.gate);
+    if (any && !this.ticker) this.ticker = setInterval(() => this.tick(), OVERFLOW_TICK_MS).unref();
+    if (!any && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
+  }
+
+  private tick(): void {
+    for (const l of this.listeners.values()) {
+      const s = l.gate?.gate.tick();
+      if (!s) continue;
+      const upper = this.split(l).upper.map((c) => `${c.backend.node}${c.backend.tier ? ` (${c.backend.tier})` : ''}`);
+      this.o.log.info({ event: 'overflow', endpoint: `${l.project}/${l.service}/${l.port}`, to: s.to, why: s.why, upper }, s.to === 'overflowing' ? 'endpoint: overflowing to upper tiers' : 'endpoint: back to the edge');
+      this.o.onOverflow?.({ ...s, project: l.project, service: l.service, port: l.port, upper });
+    }
+  }
+
+  /** A port's instances as overflow sees them: at the edge (this node or site), in the tiers that take the overflow, the rest. */
+  private split(l: Pick<Listener, 'project' | 'service' | 'port'>, tries = this.candidates(l.project, l.service, l.port)): { edge: Candidate[]; upper: Candidate[] } {
+    const tiers: string[] = this.o.table.get(l.project, l.service)?.overflow?.tiers ?? [];
+    const edge = tries.filter((c) => c.rank.node || c.rank.site);
+    const upper = tries.filter((c) => !c.rank.node && !c.rank.site && !c.rank.failed && c.backend.tier !== undefined && tiers.includes(c.backend.tier));
+    return { edge, upper };
+  }
+
   private accept(key: string, client: net.Socket): void {
     const l = this.listeners.get(key);
     if (!l) return void client.destroy();
     client.on('error', () => client.destroy());
-    const tries = this.candidates(l.project, l.service, l.port);
+    let tries = this.candidates(l.project, l.service, l.port);
+    // With overflow declared: a request at the edge is one in flight there; one over the limit goes to the upper tiers first.
+    let turn: { gate: OverflowGate; first: Turn } | undefined;
+    const gate = l.gate?.gate;
+    if (gate) {
+      const { edge, upper } = this.split(l, tries);
+      const ready = edge.filter((c) => !c.rank.failed).length;
+      if (ready && gate.admit(ready, upper.length > 0) === 'overflow') tries = [...upper, ...tries.filter((c) => !upper.includes(c))];
+      else if (ready) turn = { gate, first: gate.begin() };
+    }
     const attempt = (i: number): void => {
-      if (client.destroyed) return;
+      if (client.destroyed) return void turn?.gate.abandoned(turn.first);
       if (i >= tries.length) {
         l.refused++;
+        turn?.gate.abandoned(turn.first);
         return void client.destroy();
       }
       if (i > 0) l.failovers++;
@@ -160,6 +215,9 @@ export class EndpointProxies {
         this.failed.delete(`${l.project}/${c.backend.instance}`);
         l.connections++;
         relay(client, up);
+        if (!turn) return;
+        if (c.rank.node || c.rank.site) measureTurns(client, up, turn.gate, turn.first);
+        else turn.gate.abandoned(turn.first);
       };
       if (c.local) this.connectLocal(c, connected, fail);
       else this.connectRemote({ project: l.project, instance: c.backend.instance, port: l.port }, c, connected, fail);
@@ -232,6 +290,30 @@ export class EndpointProxies {
     up.on('error', onError);
     up.on('close', () => finish('the gateway closed the connection'));
   }
+}
+
+/**
+ * The requests of a connection at the edge, for its overflow gate: each turn
+ * from the client's bytes (the first from the connection's admission) to the
+ * first bytes of the answer; one still waiting when either side closes is
+ * abandoned.
+ */
+function measureTurns(client: net.Socket, up: net.Socket, gate: OverflowGate, first: Turn): void {
+  let turn: Turn | undefined = first;
+  client.on('data', () => {
+    turn ??= gate.begin();
+  });
+  up.on('data', () => {
+    if (!turn) return;
+    gate.answered(turn);
+    turn = undefined;
+  });
+  const end = () => {
+    if (turn) gate.abandoned(turn);
+    turn = undefined;
+  };
+  client.once('close', end);
+  up.once('close', end);
 }
 
 /** Stops listening and ends the connections it relays (their clients reconnect, to whatever serves then). */

@@ -4,7 +4,8 @@ import { formatHostPort, parseHostPort, type HostPort } from '../../core/host-po
 import { portNamed } from '../../core/index.ts';
 import type { NodeTls } from '../node-certificate.ts';
 import { EndpointGateway, listen, type GatewayOptions, type GatewayRequest } from './endpoint-gateway.ts';
-import { EndpointProxies } from './endpoint-proxies.ts';
+import { EndpointProxies, type ProxyOptions } from './endpoint-proxies.ts';
+import type { OverflowFigures } from './overflow.ts';
 import type { EndpointTable, Vantage } from './endpoint-table.ts';
 
 export interface EndpointsOptions {
@@ -18,6 +19,7 @@ export interface EndpointsOptions {
   ports: { load: () => Promise<Record<string, number>>; save: (ports: Record<string, number>) => Promise<void> };
   /** Session requests other nodes send through the gateway (agent/sessions). */
   session: GatewayOptions['session'];
+  onOverflow?: ProxyOptions['onOverflow'];
   log: Logger;
 }
 
@@ -31,6 +33,8 @@ interface ResolvedEndpoint {
   connections: number;
   failovers: number;
   refused: number;
+  /** The Service's overflow to upper tiers at this site, when it declares one. */
+  overflow?: OverflowFigures;
   /** The instances a connection would try now, in order. */
   instances: { instance: string; node: string; site?: string; local: boolean; rttMs?: number; tier?: string; failedLately: boolean }[];
 }
@@ -51,7 +55,7 @@ export class Endpoints {
 
   static async start(o: EndpointsOptions): Promise<Endpoints> {
     const at = parseHostPort(o.listen)!;
-    const proxies = new EndpointProxies({ host: at.host, table: o.table, vantage: o.vantage, tls: o.tls, ports: o.ports, log: o.log });
+    const proxies = new EndpointProxies({ host: at.host, table: o.table, vantage: o.vantage, tls: o.tls, ports: o.ports, onOverflow: o.onOverflow, log: o.log });
     const gateway = await EndpointGateway.start({ listen: o.gatewayListen, advertise: o.gatewayAdvertise, tls: o.tls(), isNode: (name) => o.table.isNode(name), resolve: (r) => exposedPort(o, r), session: o.session, log: o.log });
     const server = http.createServer({ headersTimeout: 5000, requestTimeout: 10_000 }, (req, res) => answer(proxies, req, res));
     server.on('connection', (s) => s.setNoDelay(true));
@@ -68,6 +72,11 @@ export class Endpoints {
     const endpoints = new Endpoints(proxies, gateway, server);
     await proxies.sync();
     return endpoints;
+  }
+
+  /** This site's endpoints with their counters and overflow state (metrics). */
+  list(): ReturnType<EndpointProxies['list']> {
+    return this.proxies.list();
   }
 
   /** Where other nodes reach this node's gateway (announced in hello). */
@@ -111,6 +120,7 @@ function resolved(proxies: EndpointProxies, project?: string, service?: string):
       connections: l.connections,
       failovers: l.failovers,
       refused: l.refused,
+      ...(l.overflow ? { overflow: l.overflow } : {}),
       instances: proxies.candidates(l.project, l.service, l.port).map((c) => ({
         instance: c.backend.instance,
         node: c.backend.node,

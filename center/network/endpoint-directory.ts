@@ -202,6 +202,6 @@ export class EndpointDirectory {
         ...(node.status?.gateway ? { gateway: node.status.gateway } : {}),
       });
     }
-    return { project, service: name, ports, backends };
+    return { project, service: name, ports, backends, ...(service!.spec.overflow ? { overflow: service!.spec.overflow } : {}) };
   }
 }
