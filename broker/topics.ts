@@ -1,10 +1,8 @@
+import { DEFAULT_PROJECT } from '../core/resources.ts';
 import { nameSchema } from '../core/schema-base.ts';
 import type { DeviceRef } from './types.ts';
 
 export { filterCovers, isTwinRequest, isValidFilter, isValidTopic, topicMatches } from '../core/topics.ts';
-
-/** The project of a client id without one. */
-export const DEFAULT_PROJECT = 'default';
 
 /** `<project>/<device>` or `<device>` (project `default`); null unless both are names. */
 export function parseClientId(id: string): DeviceRef | null {

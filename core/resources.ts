@@ -246,6 +246,18 @@ export type KindOf<K extends KindName> = Extract<Resource, { kind: K }>;
 export type ResourceOf<K extends KindName> = z.infer<(typeof KINDS)[K]['schema']>;
 export type Resource = Project | Site | Node | Service | Instance | GedgeEvent | SiteLink | PriorityClass | Device | DeviceCredential | Route | DeviceCommand | Rule | Model;
 /**
+ * Any kind's object as a reader that uses only some of its fields sees it:
+ * the dashboard's pages narrow spec and status to what they show. KindOf<K>
+ * is a kind's exact type; every Resource is an ApiObject.
+ */
+export interface ApiObject<Spec = Record<string, unknown>, Status = Record<string, unknown>> {
+  apiVersion: string;
+  kind: string;
+  metadata: Metadata;
+  spec: Spec;
+  status?: Status;
+}
+/**
  * The kinds an agent receives: what runs on its node; its site's devices,
  * credentials and commands; the routes and rules (it keeps those that target
  * it); and its own Node and Site (labels and tier, for rule targets).

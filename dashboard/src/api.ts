@@ -9,32 +9,9 @@ export { GedgeError as ApiError, RemoteError, type ErrorDetail };
 /** Any failure as the pages show it: the center's refusal, or a network error (status 0). */
 export const asApiError = (e: unknown): GedgeError => (e instanceof GedgeError ? e : new RemoteError(0, 'Network', String(e)));
 
-export interface Metadata {
-  name: string;
-  project?: string;
-  labels?: Record<string, string>;
-  revision?: number;
-  /** Bumped on every spec change (a Device's desired twin version). */
-  generation?: number;
-  uid?: string;
-  createdAt?: string;
-  updatedAt?: string;
-}
-
-/** Any stored object; pages narrow `spec` and `status` to what they show. */
-export interface Obj<Spec = Record<string, unknown>, Status = Record<string, unknown>> {
-  apiVersion: string;
-  kind: string;
-  metadata: Metadata;
-  spec: Spec;
-  status?: Status;
-}
-
-export interface WatchLine {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
-  revision: number;
-  object?: Obj;
-}
+/** Stored objects and watch lines are core's shapes (types only: nothing of core/resources.ts is bundled); pages narrow `spec` and `status` with Obj<Spec, Status>. */
+export type { Metadata, ApiObject as Obj } from '../../core/resources.ts';
+export type { WatchEvent as WatchLine } from '../../core/api-client.ts';
 
 /**
  * The session lives in an HttpOnly cookie the center sets (center/api/session-routes.ts):

@@ -1,5 +1,6 @@
 import type { Obj } from '../api.ts';
 import type { EvaluationStatus } from '../../../core/model-schema.ts';
+import type { SERVICE_LABEL as CORE_SERVICE_LABEL } from '../../../core/resources.ts';
 import type { InferenceStatus, RolloutStatus, WorkloadTemplate } from '../../../core/workload-schema.ts';
 import { payloadOf, WINDOW_MS, type SinkRow } from './scenario-model.ts';
 
@@ -127,7 +128,8 @@ export function summarizeTerminals(rows: CctvRow[], windows = RECENT_WINDOWS): T
 
 // ---- the cctv Service and its Instances ----
 
-export const SERVICE_LABEL = 'gedge.io/service';
+/** core's SERVICE_LABEL, held to its value by the type (a run-time import of core/resources.ts would bundle zod). */
+export const SERVICE_LABEL: typeof CORE_SERVICE_LABEL = 'gedge.io/service';
 
 export type CctvService = Obj<{ template: WorkloadTemplate }, { revision?: number; rollout?: RolloutStatus }>;
 export type CctvInstance = Obj<{ node?: string; revision?: number; template: WorkloadTemplate }, { phase?: string; ready?: boolean; inference?: InferenceStatus; evaluation?: EvaluationStatus }>;

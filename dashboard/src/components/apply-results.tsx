@@ -2,6 +2,7 @@ import type { ApiError, ErrorDetail } from '../api.ts';
 import { useI18n } from '../i18n/index.ts';
 import { href } from '../router.ts';
 import { Badge } from './ui.tsx';
+import { DEFAULT_PROJECT } from './work-model.tsx';
 
 /** One object of POST /api/v1/apply's answer (center/api/resource-routes.ts); dry runs leave out revision. */
 export interface ApplyItem {
@@ -16,7 +17,7 @@ export const label = (i: ApplyItem) => `${i.kind} ${i.project ? `${i.project}/` 
 
 /** The dashboard page of an applied object, for the kinds that have one. */
 export function objectHref(i: ApplyItem): string | null {
-  const project = i.project ?? 'default';
+  const project = i.project ?? DEFAULT_PROJECT;
   switch (i.kind) {
     case 'Service':
       return href('services', project, i.name);

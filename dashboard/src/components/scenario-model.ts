@@ -1,4 +1,5 @@
 import type { Obj } from '../api.ts';
+import type { SinkMessage as SinkRow, SinkMessagesPage as SinkPage } from '../../../core/device-schema.ts';
 
 /**
  * The smart-city scenario as the Scenario page reads it: rows of the
@@ -12,24 +13,8 @@ export const ROUTES = { stats: 'city-stats', view: 'city-view', incidents: 'inci
 export const VIAS = ['edge', 'cloud'] as const;
 export type Via = (typeof VIAS)[number];
 
-/** A row of a table sink, as the messages API returns it (oldest first). */
-export interface SinkRow {
-  id: number;
-  node: string;
-  seq: number;
-  topic: string;
-  device?: string;
-  qos: number;
-  at: string;
-  receivedAt: string;
-  /** Text when it was valid UTF-8, else base64 (`encoding`). */
-  payload: string;
-  encoding: 'utf8' | 'base64';
-}
-export interface SinkPage {
-  items: SinkRow[];
-  next: number;
-}
+/** A row of a table sink and a page of them, as the messages API returns them (oldest first): core's shapes, types only. */
+export type { SinkRow, SinkPage };
 
 export interface LatencyRow {
   site: string;

@@ -1,31 +1,17 @@
 import { parseDuration } from '../../../core/duration.ts';
 import type { EdgeUplinkStatus } from '../../../core/uplink-wire.ts';
+import type { Condition, LinkState, NodePhase, Resources } from '../../../core/resources.ts';
 import type { Obj } from '../api.ts';
 import type { OverviewData } from '../pages/overview.tsx';
 
-/** The shapes the topology and node pages read (core/resources.ts, narrowed). */
+/** The shapes the topology and node pages read (core/resources.ts, narrowed; conditions and capacities are core's, types only). */
 
 export type SiteSummary = OverviewData['sites'][number];
 export type Tier = SiteSummary['tier'];
 export const TIERS: Tier[] = ['cloud', 'region', 'edge'];
 
-export type LinkState = 'Up' | 'Stale' | 'Down';
 export type LinkObj = Obj<{ sites: [string, string]; declaredRtt?: string }, { state: LinkState; rttMs: number | null; jitterMs?: number; measuredAt: string }>;
 
-export type NodePhase = 'Pending' | 'Ready' | 'NotReady';
-export interface Resources {
-  cpu: number;
-  memoryMiB: number;
-  diskMiB: number;
-  accelerators?: Record<string, number>;
-}
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  at: string;
-}
 /** A node's uplink queue as its last heartbeat reported it (core's shape, types only). */
 export type Uplink = EdgeUplinkStatus & { at: string };
 export type NodeObj = Obj<

@@ -6,6 +6,7 @@ import { useCollection } from '../live.ts';
 import { href } from '../router.ts';
 import { Ago, Badge, ErrorBox, Loading, ShowMore, useFiltered } from './ui.tsx';
 import type { NodeObj } from './topo-model.ts';
+import { projectOf } from './work-model.tsx';
 
 type EventObj = Obj<{ involved: { kind: string; name: string; project?: string }; type: 'Normal' | 'Warning'; reason: string; message: string; at: string }>;
 type InstanceObj = Obj<{ node?: string }, { phase?: string; restarts?: number }>;
@@ -106,7 +107,7 @@ export function NodeInstances({ node }: { node: string }) {
         </thead>
         <tbody>
           {list.shown.map((i) => {
-            const project = i.metadata.project ?? 'default';
+            const project = projectOf(i);
             return (
               <tr key={`${project}/${i.metadata.name}`} data-instance={i.metadata.name}>
                 <td>

@@ -1,67 +1,33 @@
 import { useMemo } from 'preact/hooks';
-import type { Metadata, Obj } from '../api.ts';
+import type { Obj } from '../api.ts';
 import type { Live } from '../live.ts';
 import { useCollection } from '../live.ts';
-import type { SchedulingExplanation } from './work-scheduling.tsx';
-import type { Service as StoredService } from '../../../core/resources.ts';
-import type { Revision, RolloutStatus, WorkloadTemplate as Template } from '../../../core/workload-schema.ts';
+import type { DEFAULT_PROJECT as CORE_DEFAULT_PROJECT, Instance as StoredInstance, SERVICE_LABEL as CORE_SERVICE_LABEL, Service as StoredService } from '../../../core/resources.ts';
+import type { WorkloadTemplate as Template } from '../../../core/workload-schema.ts';
 
 /**
- * Services and Instances as the workload pages read them: their specs are
- * core's types (core/workload-schema.ts, core/placement-schema.ts; imported
- * as types only, so nothing of core is bundled), their statuses narrowed to
- * what the pages show.
+ * Services and Instances as the workload pages read them: core's types
+ * (core/resources.ts, core/workload-schema.ts, core/placement-schema.ts;
+ * imported as types only, so nothing of core is bundled).
  */
 
-export const SERVICE_LABEL = 'gedge.io/service';
+/** core's SERVICE_LABEL; its type holds it to core's value (see DEFAULT_PROJECT below). */
+export const SERVICE_LABEL: typeof CORE_SERVICE_LABEL = 'gedge.io/service';
 
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  at: string;
-}
-
+export type { Condition, ServiceStatus, InstanceStatus } from '../../../core/resources.ts';
 export type { ProbeSpec as Probe, WorkloadTemplate as Template, RolloutStatus, Revision } from '../../../core/workload-schema.ts';
 export type { Placement } from '../../../core/placement-schema.ts';
 /** A Service's spec as the store keeps it (defaults filled in). */
 export type ServiceSpec = StoredService['spec'];
+export type InstanceSpec = StoredInstance['spec'];
 
-export type ServiceStatus = {
-  replicas?: number;
-  ready?: number;
-  conditions?: Condition[];
-  revision?: number;
-  revisions?: Revision[];
-  rollout?: RolloutStatus;
-};
+export type Service = StoredService;
+export type Instance = StoredInstance;
 
-export type InstanceSpec = {
-  service?: string;
-  node?: string;
-  template: Template;
-  revision?: number;
-};
-
-export type InstanceStatus = {
-  phase?: string;
-  ready?: boolean;
-  restarts?: number;
-  pid?: number;
-  exitCode?: number | null;
-  signal?: string | null;
-  startedAt?: string;
-  ports?: Record<string, number>;
-  message?: string;
-  conditions?: Condition[];
-  scheduling?: SchedulingExplanation;
-};
-
-export type Service = Obj<ServiceSpec, ServiceStatus>;
-export type Instance = Obj<InstanceSpec, InstanceStatus>;
-
-export const projectOf = (o: { metadata: Metadata }) => o.metadata.project ?? 'default';
+/** core's DEFAULT_PROJECT, kept here because importing core/resources.ts at run time would bundle zod and every schema; its type holds it to core's value. */
+export const DEFAULT_PROJECT: typeof CORE_DEFAULT_PROJECT = 'default';
+/** core's projectOf (core/resources.ts), for the same reason. */
+export const projectOf = (o: { metadata: { project?: string } }): string => o.metadata.project ?? DEFAULT_PROJECT;
 
 /** What runs, in one line: the image, the command line, or the model version served. */
 export function runSummary(t: Template): string {

@@ -9,6 +9,7 @@ import { InstanceDetail } from './instance.tsx';
 import { Devices } from './devices.tsx';
 import { Rules } from './rules.tsx';
 import { Apply } from './apply.tsx';
+import { DEFAULT_PROJECT } from '../components/work-model.tsx';
 
 /**
  * Routes: `#/<nav>[/...]`. `nav` is also the menu entry that is marked
@@ -27,7 +28,7 @@ export const PAGES: PageDef[] = [
   { path: 'topology', nav: 'topology', render: (r) => <Topology site={r[1]} /> },
   { path: 'nodes', nav: 'nodes', render: (r) => (r[1] ? <NodeDetail name={r[1]} /> : <Nodes />) },
   { path: 'services', nav: 'services', render: (r) => (r[1] && r[2] ? <ServiceDetail project={r[1]} name={r[2]} /> : <Services />) },
-  { path: 'instances', nav: '', render: (r) => <InstanceDetail project={r[1] ?? 'default'} name={r[2] ?? ''} /> },
+  { path: 'instances', nav: '', render: (r) => <InstanceDetail project={r[1] ?? DEFAULT_PROJECT} name={r[2] ?? ''} /> },
   { path: 'devices', nav: 'devices', render: (r) => <Devices project={r[1]} name={r[2]} /> },
   { path: 'rules', nav: 'rules', render: (r) => <Rules project={r[1]} name={r[2]} /> },
   { path: 'apply', nav: 'apply', render: () => <Apply /> },

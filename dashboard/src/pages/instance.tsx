@@ -8,7 +8,7 @@ import { useMeaningfulPaint } from '../components/paint.ts';
 import { PhaseBadge, YesNo } from '../components/work-badges.tsx';
 import { involvedKey, ObjectEvents } from '../components/work-events.tsx';
 import { LogStream } from '../components/work-logs.tsx';
-import { SERVICE_LABEL, useNodeSites, type Condition, type Instance } from '../components/work-model.tsx';
+import { SERVICE_LABEL, useNodeSites, type Condition, type Instance, type InstanceStatus } from '../components/work-model.tsx';
 import { SchedulingDetail } from '../components/work-scheduling.tsx';
 import { TemplateProps } from '../components/work-spec.tsx';
 import { InstanceUsage } from '../components/work-usage.tsx';
@@ -75,7 +75,7 @@ function InstanceView({ project, name }: { project: string; name: string }) {
 function StatusProps({ inst }: { inst: Instance }) {
   const { t } = useI18n();
   const sites = useNodeSites(useLive());
-  const s = inst.status ?? {};
+  const s: Partial<InstanceStatus> = inst.status ?? {};
   const node = inst.spec.node;
   const ports = Object.entries(s.ports ?? {});
   return (
