@@ -123,7 +123,7 @@ export function workloadsModule(p: AgentParts, containers: () => Promise<{ conta
 /** Model files from the center, over the node's credential and certificate (the certificate current at each fetch). */
 function modelCache(p: AgentParts): ModelCache {
   return new ModelCache(join(p.cfg.dataDir, 'models'), (project, digest, start) =>
-    tlsFetch(p.cert.current)(new URL(`/api/v1/node/artifacts/${encodeURIComponent(project)}/${encodeURIComponent(digest)}`, p.cfg.center), {
+    tlsFetch(p.cert.current)(new URL(`/api/v1/node/artifacts/${encodeURIComponent(digest)}?project=${encodeURIComponent(project)}`, p.cfg.center), {
       headers: { authorization: `Bearer ${p.identity.credential}`, ...(start > 0 ? { range: `bytes=${start}-` } : {}) },
     }), p.log.child({ module: 'models' }));
 }

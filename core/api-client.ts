@@ -82,12 +82,12 @@ export class ApiClient extends ApiCore {
 
   /** Issues a device credential; the password is shown only in this answer. */
   issueDeviceCredential(project: string, device: string, req: { description?: string; ttl?: string } = {}): Promise<{ credential: Resource; clientId: string; username: string; password: string }> {
-    return this.json('POST', `/api/v1/projects/${encodeURIComponent(project)}/devices/${encodeURIComponent(device)}/credentials`, JSON.stringify(req));
+    return this.json('POST', `/api/v1/devices/${encodeURIComponent(device)}/credentials${query({ project })}`, JSON.stringify(req));
   }
 
   /** Issues an X.509 client certificate for a device from its CSR (the key stays with the device); deleting the returned credential revokes it. */
   issueDeviceCertificate(project: string, device: string, req: { csr: string; description?: string; ttl?: string }): Promise<{ credential: Resource; clientId: string; certificate: string; ca: string }> {
-    return this.json('POST', `/api/v1/projects/${encodeURIComponent(project)}/devices/${encodeURIComponent(device)}/certificates`, JSON.stringify(req));
+    return this.json('POST', `/api/v1/devices/${encodeURIComponent(device)}/certificates${query({ project })}`, JSON.stringify(req));
   }
 
   /**
@@ -96,8 +96,8 @@ export class ApiClient extends ApiCore {
    * most 1000) when `after` is unset. Pass `next` as `after` for the next page.
    */
   messages(project: string, route: string, opts: { after?: number; limit?: number; device?: string } = {}): Promise<SinkMessagesPage> {
-    const q = query({ after: opts.after?.toString(), limit: opts.limit?.toString(), device: opts.device });
-    return this.json('GET', `/api/v1/projects/${encodeURIComponent(project)}/routes/${encodeURIComponent(route)}/messages${q}`);
+    const q = query({ project, after: opts.after?.toString(), limit: opts.limit?.toString(), device: opts.device });
+    return this.json('GET', `/api/v1/routes/${encodeURIComponent(route)}/messages${q}`);
   }
 
   /** Rollout actions on a service: undo (to the previous revision, or `toRevision`), pause, resume. */
@@ -156,7 +156,7 @@ export class ApiClient extends ApiCore {
   }
 }
 
-const artifactPath = (project: string, digest: string) => `/api/v1/projects/${encodeURIComponent(project)}/artifacts/${encodeURIComponent(digest)}`;
+const artifactPath = (project: string, digest: string) => `/api/v1/artifacts/${encodeURIComponent(digest)}${query({ project })}`;
 
 function plural(kind: string): string {
   const info = lookupKind(kind);

@@ -107,7 +107,7 @@ export const tableRetentionSchema = z
 export type TableRetention = z.infer<typeof tableRetentionSchema>;
 
 export const sinkSchema = z.discriminatedUnion('type', [
-  /** The center's own durable table: `gedge messages ROUTE`, GET /api/v1/projects/P/routes/R/messages. Kept per `retention` (default: 7 days). */
+  /** The center's own durable table: `gedge messages ROUTE`, GET /api/v1/routes/R/messages?project=P. Kept per `retention` (default: 7 days). */
   z.object({ type: z.literal('table'), retention: tableRetentionSchema.optional() }).strict(),
   /** An external MQTT broker; `{topic}` in `topic` is replaced by the message's topic. */
   z
@@ -142,7 +142,7 @@ export const routeSpecSchema = z
     sink: sinkSchema,
   })
   .strict();
-/** A row of a route's table sink, as GET /api/v1/projects/P/routes/R/messages returns it. */
+/** A row of a route's table sink, as GET /api/v1/routes/R/messages?project=P returns it. */
 export const sinkMessageSchema = z
   .object({
     /** The paging cursor: increases with every row the center stores (across routes). */

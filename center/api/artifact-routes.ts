@@ -1,27 +1,43 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { GedgeError, RangeNotSatisfiableError, parseOrThrow } from '../../core/index.ts';
+import { DEFAULT_PROJECT, GedgeError, RangeNotSatisfiableError, parseOrThrow } from '../../core/index.ts';
 import { ADMIN_OR_USER } from '../auth/access.ts';
 import type { ModelArtifacts } from '../services/models.ts';
 
-const paramsSchema = z.object({ project: z.string(), digest: z.string() });
-const URL = '/api/v1/projects/:project/artifacts/:digest';
+/** The query of every artifact route (also for OpenAPI): the project that holds the file. */
+export const artifactQuerySchema = z.object({ project: z.string().default(DEFAULT_PROJECT) });
+const paramsSchema = z.object({ digest: z.string() });
+const URL = '/api/v1/artifacts/:digest';
+const NODE_URL = '/api/v1/node/artifacts/:digest';
+/**
+ * Deprecated: where agents of the previous release fetch model files (the
+ * project in the path). Served so that a center upgraded before its agents
+ * still feeds them; agents now fetch NODE_URL. Answers carry a Warning
+ * saying so (as Kubernetes warns of a deprecated API).
+ */
+export const LEGACY_NODE_URL = '/api/v1/node/artifacts/:project/:digest';
+const LEGACY_WARNING = '299 - "GET /api/v1/node/artifacts/{project}/{digest} is deprecated: use /api/v1/node/artifacts/{digest}?project="';
 
 /**
- * Model artifacts over HTTP (center/services/models.ts does the rest):
+ * Model artifacts over HTTP (center/services/models.ts does the rest),
+ * addressed as `/api/v1/artifacts/{digest}?project=`:
  * `PUT` streams the raw file (application/octet-stream) under the digest the
  * client computed, and the center stores it only if the body hashes to it;
  * `GET` serves it with byte ranges, so a download cut off resumes where it
- * stopped; `HEAD` says whether it is there; `DELETE` removes one no model
- * version uses. Only this route takes a binary body: it is registered in a
- * scope of its own, the rest of the API keeps its 1 MiB text bodies.
+ * stopped; `HEAD` says whether it is there (and its size) without opening it;
+ * `DELETE` removes one no model version uses. Only this route takes a binary
+ * body: it is registered in a scope of its own, the rest of the API keeps its
+ * 1 MiB text bodies.
  */
 export function registerArtifactRoutes(app: FastifyInstance, artifacts: ModelArtifacts): void {
   void app.register(async (scope) => {
     scope.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
     const auth = { config: { auth: ADMIN_OR_USER } };
-    const target = (req: FastifyRequest) => parseOrThrow(paramsSchema, req.params, 'path');
+    const target = (req: FastifyRequest) => ({
+      digest: parseOrThrow(paramsSchema, req.params, 'path').digest,
+      project: parseOrThrow(artifactQuerySchema, req.query, 'query', 'query').project,
+    });
 
     scope.put(URL, auth, async (req, reply) => {
       const { project, digest } = target(req);
@@ -37,6 +53,13 @@ export function registerArtifactRoutes(app: FastifyInstance, artifacts: ModelArt
       }
     });
 
+    // Before the GET: Fastify's own HEAD for a GET would open the file only to drop its bytes.
+    scope.head(URL, auth, async (req, reply) => {
+      const { project, digest } = target(req);
+      const info = await artifacts.facts(req.token, project, digest);
+      return reply.header('accept-ranges', 'bytes').header('etag', `"${info.digest}"`).header('content-length', info.size).type('application/octet-stream').send();
+    });
+
     scope.get(URL, auth, async (req, reply) => {
       const { project, digest } = target(req);
       const size = (await artifacts.facts(req.token, project, digest)).size;
@@ -46,13 +69,21 @@ export function registerArtifactRoutes(app: FastifyInstance, artifacts: ModelArt
     });
 
     // A node fetches the files its instances serve, with its credential and certificate; resumable like the above.
-    scope.get('/api/v1/node/artifacts/:project/:digest', { config: { auth: ['node'] } }, async (req, reply) => {
-      const { project, digest } = target(req);
+    const forNode = async (req: FastifyRequest, reply: FastifyReply, project: string, digest: string) => {
       const node = req.token!.subject ?? '';
       const size = (await artifacts.factsForNode(node, project, digest)).size;
       const range = byteRange(req.headers.range, size);
       const { info, stream } = await artifacts.forNode(node, project, digest, range);
       return send(reply, info, stream, range);
+    };
+    scope.get(NODE_URL, { config: { auth: ['node'] } }, async (req, reply) => {
+      const { project, digest } = target(req);
+      return forNode(req, reply, project, digest);
+    });
+    scope.get(LEGACY_NODE_URL, { config: { auth: ['node'] } }, async (req, reply) => {
+      const { project, digest } = parseOrThrow(z.object({ project: z.string(), digest: z.string() }), req.params, 'path');
+      void reply.header('warning', LEGACY_WARNING);
+      return forNode(req, reply, project, digest);
     });
 
     scope.delete(URL, auth, async (req) => {

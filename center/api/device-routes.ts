@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { KINDS, durationSchema, nameSchema, parseOrThrow } from '../../core/index.ts';
+import { DEFAULT_PROJECT, KINDS, durationSchema, nameSchema, parseOrThrow } from '../../core/index.ts';
 import { jsonBody } from './auth-routes.ts';
 import { MAX_CSR_BYTES } from '../../core/pki.ts';
 import type { DeviceCredentials } from '../services/device-credentials.ts';
@@ -35,20 +35,26 @@ export const credentialIssuedSchema = z
   })
   .strict();
 
-/** Device credentials over HTTP: the request parsed, then center/services/device-credentials.ts. */
-export function registerDeviceRoutes(app: FastifyInstance, credentials: DeviceCredentials): void {
-  const target = (params: unknown) => parseOrThrow(z.object({ project: nameSchema, device: nameSchema }), params, 'path');
+/** The query of both device routes (also for OpenAPI): the device's project. */
+export const deviceQuerySchema = z.object({ project: nameSchema.default(DEFAULT_PROJECT) });
 
-  app.post('/api/v1/projects/:project/devices/:device/credentials', async (req, reply) => {
-    const { project, device } = target(req.params);
+/** Device credentials over HTTP, under the Device they are for: the request parsed, then center/services/device-credentials.ts. */
+export function registerDeviceRoutes(app: FastifyInstance, credentials: DeviceCredentials): void {
+  const target = (req: { params: unknown; query: unknown }) => ({
+    device: parseOrThrow(z.object({ name: nameSchema }), req.params, 'path').name,
+    project: parseOrThrow(deviceQuerySchema, req.query, 'query', 'query').project,
+  });
+
+  app.post('/api/v1/devices/:name/credentials', async (req, reply) => {
+    const { project, device } = target(req);
     const body = parseOrThrow(credentialRequestSchema, typeof req.body === 'string' && req.body.trim() ? await jsonBody(req.body) : {}, 'credential request');
     const issued: z.output<typeof credentialIssuedSchema> = await credentials.issueSecret(project, device, body);
     return reply.status(201).send(issued);
   });
 
   // An X.509 client certificate instead of a secret: the device keeps its key; the edge checks the certificate offline.
-  app.post('/api/v1/projects/:project/devices/:device/certificates', async (req, reply) => {
-    const { project, device } = target(req.params);
+  app.post('/api/v1/devices/:name/certificates', async (req, reply) => {
+    const { project, device } = target(req);
     const body = parseOrThrow(certificateRequestSchema, await jsonBody(typeof req.body === 'string' ? req.body : ''), 'certificate request');
     return reply.status(201).send(await credentials.issueCertificate(project, device, body));
   });

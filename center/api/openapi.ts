@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { DIGEST_PATTERN, KINDS, UPLINK_PATH, modelSignatureSchema, sinkMessagesPageSchema, uplinkAckSchema, uplinkBatchSchema } from '../../core/index.ts';
 import { messagesQuerySchema } from '../uplink/uplink-routes.ts';
 import { joinRequestSchema, renewRequestSchema, tokenRequestSchema } from './auth-routes.ts';
-import { certificateRequestSchema, credentialIssuedSchema, credentialRequestSchema } from './device-routes.ts';
+import { certificateRequestSchema, credentialIssuedSchema, credentialRequestSchema, deviceQuerySchema } from './device-routes.ts';
+import { artifactQuerySchema } from './artifact-routes.ts';
 import { sessionRequestSchema } from './session-routes.ts';
 import { execQuerySchema, logsQuerySchema } from './instance-queries.ts';
 import { applyQuerySchema, listQuerySchema, objectQuerySchema, watchQuerySchema } from './resource-routes.ts';
@@ -61,7 +62,6 @@ export function openApiDocument(version: string): Record<string, unknown> {
   const file = { content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } };
   const rangeHeader = { name: 'range', in: 'header', required: false, schema: { type: 'string', pattern: '^bytes=\\d+-\\d*$' } };
   const inPath = (...names: string[]) => names.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
-  const messagesQuery = z.toJSONSchema(messagesQuerySchema, { io: 'input' }) as { properties: Record<string, unknown> };
   const inQuery = (schema: z.ZodType, repeated: string[] = []) =>
     Object.entries((z.toJSONSchema(schema, { io: 'input' }) as { properties: Record<string, unknown> }).properties).map(([name, s]) => ({
       name,
@@ -70,6 +70,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
       schema: s,
       ...(repeated.includes(name) ? { style: 'form', explode: true } : {}),
     }));
+  const artifactQuery = inQuery(artifactQuerySchema);
+  const fileHeaders = { 'content-length': { schema: { type: 'integer' } }, etag: { description: 'The digest, quoted', schema: { type: 'string' } } };
   const text = (description: string, type = 'text/plain') => ({ description, content: { [type]: { schema: { type: 'string' } } } });
   const paths: Record<string, unknown> = {
     '/api/v1/apply': {
@@ -167,36 +169,42 @@ export function openApiDocument(version: string): Record<string, unknown> {
     '/api/v1/services/{name}/rollout/resume': {
       post: { operationId: 'resumeRollout', summary: "Resume a service's paused rollout", parameters: [...inPath('name'), ...inQuery(rolloutQuerySchema)], responses: { 200: { description: 'The service as updated' }, ...errors } },
     },
-    '/api/v1/projects/{project}/devices/{device}/credentials': {
+    '/api/v1/devices/{name}/credentials': {
       post: {
         operationId: 'issueDeviceCredential',
         summary: 'Issue a credential for a device; the password is in this answer only (only its sha256 is stored)',
-        parameters: inPath('project', 'device'),
+        parameters: [...inPath('name'), ...inQuery(deviceQuerySchema)],
         requestBody: { required: false, ...json(ref('DeviceCredentialRequest')) },
         responses: { 201: { description: 'The credential and how the device signs in', ...json(ref('DeviceCredentialIssued')) }, ...errors },
       },
     },
-    '/api/v1/projects/{project}/devices/{device}/certificates': {
+    '/api/v1/devices/{name}/certificates': {
       post: {
         operationId: 'signDeviceCertificate',
         summary: "Sign a device's CSR as an X.509 client certificate (CN=<project>/<device>) from the center's CA; recorded as a DeviceCredential named by its serial (delete it to revoke)",
-        parameters: inPath('project', 'device'),
+        parameters: [...inPath('name'), ...inQuery(deviceQuerySchema)],
         requestBody: { required: true, ...json(ref('DeviceCertificateRequest')) },
         responses: { 201: { description: '{credential, clientId, certificate, ca}' }, ...errors },
       },
     },
-    '/api/v1/projects/{project}/artifacts/{digest}': {
+    '/api/v1/artifacts/{digest}': {
       put: {
         operationId: 'uploadArtifact',
         summary: "Upload a model file (ONNX) under the sha256 the client computed (digest: sha256:<hex>). Streamed; kept only if the bytes hash to the digest, fit the center's --max-artifact-bytes (413) and read as an ONNX model. 200 when it was there already",
-        parameters: inPath('project', 'digest'),
+        parameters: [...inPath('digest'), ...artifactQuery],
         requestBody: { required: true, ...file },
         responses: { 200: { description: 'Already stored', ...json(ref('ArtifactFacts')) }, 201: { description: 'Stored', ...json(ref('ArtifactFacts')) }, 413: { description: 'Larger than the limit', ...json(ref('Error')) }, ...errors },
+      },
+      head: {
+        operationId: 'checkArtifact',
+        summary: 'Whether the project holds the file (200) or not (404), read without opening it: its size in Content-Length, its digest in ETag',
+        parameters: [...inPath('digest'), ...artifactQuery],
+        responses: { 200: { description: 'Stored', headers: fileHeaders }, 404: { description: 'Not stored' }, ...errors },
       },
       get: {
         operationId: 'downloadArtifact',
         summary: 'Download a model file; `Range: bytes=START-` resumes a download (206)',
-        parameters: [...inPath('project', 'digest'), rangeHeader],
+        parameters: [...inPath('digest'), ...artifactQuery, rangeHeader],
         responses: {
           200: { description: 'The file', ...file },
           206: { description: 'The range asked for', ...file },
@@ -207,14 +215,27 @@ export function openApiDocument(version: string): Record<string, unknown> {
       delete: {
         operationId: 'deleteArtifact',
         summary: 'Delete a model file; refused (409) while a Model version of the project names it',
-        parameters: inPath('project', 'digest'),
+        parameters: [...inPath('digest'), ...artifactQuery],
         responses: { 200: { description: '{deleted: boolean}' }, ...errors },
+      },
+    },
+    '/api/v1/node/artifacts/{digest}': {
+      get: {
+        operationId: 'downloadNodeArtifact',
+        summary: "A node's download of a model file one of its instances serves (node credential and certificate); `Range: bytes=START-` resumes (206)",
+        parameters: [...inPath('digest'), ...artifactQuery, rangeHeader],
+        responses: {
+          200: { description: 'The file', ...file },
+          206: { description: 'The range asked for', ...file },
+          ...errors,
+        },
       },
     },
     '/api/v1/node/artifacts/{project}/{digest}': {
       get: {
-        operationId: 'downloadNodeArtifact',
-        summary: "A node's download of a model file one of its instances serves (node credential and certificate); `Range: bytes=START-` resumes (206)",
+        operationId: 'downloadNodeArtifactLegacy',
+        deprecated: true,
+        summary: 'Deprecated: downloadNodeArtifact with the project in the path, as agents of the previous release ask for it; answers carry a `Warning: 299` header. Use /api/v1/node/artifacts/{digest}?project=',
         parameters: [...inPath('project', 'digest'), rangeHeader],
         responses: {
           200: { description: 'The file', ...file },
@@ -237,11 +258,11 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
     },
-    '/api/v1/projects/{project}/routes/{route}/messages': {
+    '/api/v1/routes/{name}/messages': {
       get: {
         operationId: 'listRouteMessages',
         summary: "A page of a route's table sink, oldest first: after the `after` id, or the newest `limit` when `after` is unset; `next` is the following page's `after`",
-        parameters: [...inPath('project', 'route'), ...Object.entries(messagesQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema }))],
+        parameters: [...inPath('name'), ...inQuery(messagesQuerySchema)],
         responses: { 200: { description: 'Messages', ...json(ref('SinkMessagesPage')) }, ...errors },
       },
     },
@@ -292,7 +313,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'gedge API', version, license: { name: 'Apache-2.0', identifier: 'Apache-2.0' } },
+    info: {
+      title: 'gedge API',
+      version,
+      description: 'Everything of a project takes it as the query parameter `project` (unset: `default`; a list or watch without it spans every project the token may read).',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
     servers: [{ url: '/', description: 'The center that served this document' }],
     components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],

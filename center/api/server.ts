@@ -11,7 +11,7 @@ import { sessionAuthorization } from './session-routes.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
 
-/** Every route an app serves, as method and URL pattern (the OpenAPI document must describe each). */
+/** Every route an app serves, as method and URL pattern (the OpenAPI document must describe each), but for Fastify's HEAD of each GET. */
 const served = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
 export const servedRoutes = (app: FastifyInstance): readonly { method: string; url: string }[] => served.get(app) ?? [];
 
@@ -107,8 +107,11 @@ export function createServer(
   const routes: { method: string; url: string }[] = [];
   served.set(app, routes);
   app.addHook('onRoute', (r) => {
-    for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
     let known = methods.get(r.url);
+    // Fastify answers HEAD on every GET route as that GET without its body (RFC 9110 9.3.2), adding that
+    // HEAD right after the GET: not a route of its own to describe. A HEAD a route file registers (before
+    // its GET, or Fastify refuses it) is one, and is listed.
+    for (const m of [r.method].flat()) if (m !== 'HEAD' || !known?.has('GET')) routes.push({ method: m, url: r.url });
     if (!known) {
       methods.set(r.url, (known = new Set()));
       paths.on('GET', r.url, () => undefined, { url: r.url });

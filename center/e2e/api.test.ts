@@ -59,13 +59,13 @@ test('watch, logs from the edge, OpenAPI and metrics over the real API', async (
     type Op = { parameters?: { name: string; in: string }[]; requestBody?: { content: Record<string, { schema: { $ref: string } }> }; responses: Record<string, { content?: Record<string, { schema: { $ref: string } }> }> };
     const op = (path: string, method: string) => (doc.paths[path] as Record<string, Op> | undefined)?.[method];
     const schemaOf = (o: { content?: Record<string, { schema: { $ref: string } }> } | undefined) => o?.content?.['application/json']?.schema.$ref.split('/').at(-1);
-    const issue = op('/api/v1/projects/{project}/devices/{device}/credentials', 'post');
+    const issue = op('/api/v1/devices/{name}/credentials', 'post');
     assert.deepEqual([schemaOf(issue?.requestBody), schemaOf(issue?.responses[201])], ['DeviceCredentialRequest', 'DeviceCredentialIssued']);
     const uplink = op('/api/v1/uplink', 'post');
     assert.deepEqual([schemaOf(uplink?.requestBody), schemaOf(uplink?.responses[200]), schemaOf(uplink?.responses[503])], ['UplinkBatch', 'UplinkAck', 'Error']);
-    const messages = op('/api/v1/projects/{project}/routes/{route}/messages', 'get');
+    const messages = op('/api/v1/routes/{name}/messages', 'get');
     assert.equal(schemaOf(messages?.responses[200]), 'SinkMessagesPage');
-    assert.deepEqual(messages?.parameters?.map((p) => `${p.in}:${p.name}`), ['path:project', 'path:route', 'query:device', 'query:after', 'query:limit']);
+    assert.deepEqual(messages?.parameters?.map((p) => `${p.in}:${p.name}`), ['path:name', 'query:project', 'query:device', 'query:after', 'query:limit']);
     assert.ok(doc.components.schemas.UplinkBatch?.properties?.messages, 'UplinkBatch from the wire schema');
     assert.ok(doc.components.schemas.DeviceCredentialRequest?.properties?.ttl);
     assert.ok(doc.components.schemas.DeviceCredentialIssued?.properties?.password);

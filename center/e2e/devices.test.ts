@@ -39,7 +39,7 @@ test('devices through the API: credentials issued once and stored hashed, admiss
     // Admission: credentials only through the issuing endpoint; commands need their device; a device keeps its site.
     const byApply = await refusal(api.apply(JSON.stringify({ ...cred, metadata: { ...cred.metadata, name: 'ffffffffffffffff', revision: undefined } })));
     assert.equal(byApply.status, 422);
-    assert.match(byApply.details[0]!.message, /issued by POST \/api\/v1\/projects\/default\/devices\/loop-1\/credentials/);
+    assert.match(byApply.details[0]!.message, /issued by POST \/api\/v1\/devices\/loop-1\/credentials\?project=default /);
     const orphan = await refusal(api.create(command('c-0', 'ghost')));
     assert.deepEqual([orphan.status, orphan.details[0]!.path], [422, 'spec.device']);
     const moved = await refusal(api.apply(device('loop-1', 'edge-b')));

@@ -20,7 +20,7 @@ after(async () => {
   if (c) removeDir(c.dataDir);
 });
 
-const ROUTES = ['/api/v1/apply', '/api/v1/tokens', '/api/v1/session', '/api/v1/services', '/api/v1/projects/default/devices/d1/credentials', '/api/v1/projects/default/devices/d1/certificates', '/api/v1/services/none/rollout/undo'];
+const ROUTES = ['/api/v1/apply', '/api/v1/tokens', '/api/v1/session', '/api/v1/services', '/api/v1/devices/d1/credentials?project=default', '/api/v1/devices/d1/certificates?project=default', '/api/v1/services/none/rollout/undo'];
 
 const near = fc.record(
   {

@@ -90,7 +90,7 @@ describe('models and their artifacts', () => {
     // No length up front: the center counts as the bytes arrive and stops at the limit.
     const chunks = [big.subarray(0, 40_000), big.subarray(40_000)];
     const stream = new ReadableStream<Uint8Array>({ pull: (ctl) => void (chunks.length ? ctl.enqueue(chunks.shift()!) : ctl.close()) });
-    const res = await user.raw('PUT', `/api/v1/projects/vision/artifacts/${digestOf(big)}`, stream, 'application/octet-stream');
+    const res = await user.raw('PUT', `/api/v1/artifacts/${digestOf(big)}?project=vision`, stream, 'application/octet-stream');
     assert.equal(res.status, 413, await res.text());
     assert.equal(await user.hasArtifact('vision', digestOf(big)), false);
     assert.deepEqual(incoming(), []);
@@ -196,20 +196,20 @@ describe('models and their artifacts', () => {
     const digest = digestOf(tinyClassifier({ seed: 2, features: 6 }));
     await c.api.apply('apiVersion: gedge.io/v1\nkind: Site\nmetadata: { name: site-x }\nspec: { tier: edge }\n');
     const node = await joinAsNode({ url: c.url, ca: c.ca, adminToken: c.adminToken }, 'node-x', 'site-x');
-    const asNode = await tlsFetch(node.tls)(new URL(`/api/v1/node/artifacts/vision/${digest}`, c.url), { headers: { authorization: `Bearer ${node.credential}` } });
+    const asNode = await tlsFetch(node.tls)(new URL(`/api/v1/node/artifacts/${digest}?project=vision`, c.url), { headers: { authorization: `Bearer ${node.credential}` } });
     assert.equal(asNode.status, 403);
     assert.match(((await asNode.json()) as { message: string }).message, /node "node-x" runs no instance of project "vision" that serves sha256:/);
-    const asUser = await user.raw('GET', `/api/v1/node/artifacts/vision/${digest}`);
+    const asUser = await user.raw('GET', `/api/v1/node/artifacts/${digest}?project=vision`);
     assert.equal(asUser.status, 403);
   });
 
   test('malformed digests and project names are refused before anything is touched', async () => {
     for (const digest of ['sha256:abc', 'md5:0123', 'sha256:' + 'A'.repeat(64), '..%2F..%2Fcenter.db']) {
-      const res = await c.api.raw('PUT', `/api/v1/projects/vision/artifacts/${digest}`, Buffer.from('x'), 'application/octet-stream');
+      const res = await c.api.raw('PUT', `/api/v1/artifacts/${digest}?project=vision`, Buffer.from('x'), 'application/octet-stream');
       assert.equal(res.status, 422, `${digest}: ${res.status}`);
       assert.match(((await res.json()) as { message: string }).message, /is not a digest/);
     }
-    const res = await c.api.raw('GET', `/api/v1/projects/${encodeURIComponent('../x')}/artifacts/${digestOf(Buffer.from('x'))}`);
+    const res = await c.api.raw('GET', `/api/v1/artifacts/${digestOf(Buffer.from('x'))}?project=${encodeURIComponent('../x')}`);
     assert.ok([404, 422].includes(res.status), String(res.status));
   });
 });

@@ -35,7 +35,7 @@ export async function admit(store: Store, input: Resource[], ctx: AdmissionConte
     }
     switch (o.kind) {
       case 'DeviceCredential':
-        problems.push({ path: at('kind'), message: `device credentials are issued by POST /api/v1/projects/${project}/devices/${o.spec.device}/credentials (gedge device credentials ${o.spec.device}): the secret is generated there and shown once` });
+        problems.push({ path: at('kind'), message: `device credentials are issued by POST /api/v1/devices/${o.spec.device}/credentials?project=${project} (gedge device credentials ${o.spec.device}): the secret is generated there and shown once` });
         break;
       case 'DeviceCommand':
         if (!inBatch('Device', project, o.spec.device) && !(await store.get('Device', project, o.spec.device))) {

@@ -59,7 +59,7 @@ async function post(c: Ctx, body: unknown, o: { token?: string | null; gzip?: bo
 }
 
 async function messages(c: Ctx, query: string, name = 'r'): Promise<{ items: { id: number; seq: number; device?: string; payload: string; encoding: string }[]; next: number }> {
-  const res = await c.api.raw('GET', `/api/v1/projects/default/routes/${name}/messages${query}`);
+  const res = await c.api.raw('GET', `/api/v1/routes/${name}/messages${query}&project=default`);
   assert.equal(res.status, 200);
   return (await res.json()) as never;
 }
@@ -112,7 +112,7 @@ await withCenter('refusals: credentials, node, route gone, site, bad bodies', as
   const notBase64 = await post(c, { ...batch([1]), messages: [{ ...batch([1]).messages[0]!, payload: '!!' }] });
   assert.deepEqual([notBase64.status, notBase64.body.details![0]!.path], [422, 'messages[0].payload']);
   assert.deepEqual((await messages(c, '?after=0')).items, [], 'nothing refused landed');
-  assert.equal((await c.api.raw('GET', '/api/v1/projects/default/routes/nope/messages')).status, 404);
+  assert.equal((await c.api.raw('GET', '/api/v1/routes/nope/messages')).status, 404, 'unset, the project is the default one');
 });
 
 await withCenter('a failing sink answers 503 SinkUnavailable, records the error in the route status, and the center keeps serving', async (c) => {

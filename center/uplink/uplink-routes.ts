@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { BadRequestError, UPLINK_PATH, nameSchema, parseOrThrow, uplinkBatchSchema, type SinkMessagesPage } from '../../core/index.ts';
+import { BadRequestError, DEFAULT_PROJECT, UPLINK_PATH, nameSchema, parseOrThrow, uplinkBatchSchema, type SinkMessagesPage } from '../../core/index.ts';
 import { bodyText } from '../api/resource-routes.ts';
 import { gunzipBody } from './gunzip-body.ts';
 import type { UplinkService } from './uplink-service.ts';
@@ -8,8 +8,9 @@ import type { UplinkService } from './uplink-service.ts';
 /** Inflated JSON: 10,000 messages, or a 4 MiB batch of payloads in base64, fit with room to spare. */
 const UPLINK_BODY_LIMIT = 16 * 1024 * 1024;
 
-/** The query of GET /api/v1/projects/P/routes/R/messages. */
+/** The query of GET /api/v1/routes/R/messages?project=P. */
 export const messagesQuerySchema = z.object({
+  project: z.string().default(DEFAULT_PROJECT),
   device: nameSchema.optional(),
   after: z.coerce.number().int().nonnegative().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -22,9 +23,10 @@ export function registerUplinkRoutes(app: FastifyInstance, service: () => Uplink
     scope.post(UPLINK_PATH, { config: { auth: ['node'] }, bodyLimit: UPLINK_BODY_LIMIT }, async (req) => service().apply(req.token!, parseOrThrow(uplinkBatchSchema, json(bodyText(req)), 'uplink batch')));
   });
 
-  app.get('/api/v1/projects/:project/routes/:route/messages', async (req): Promise<SinkMessagesPage> => {
-    const { project, route } = req.params as { project: string; route: string };
-    return service().messages(project, route, parseOrThrow(messagesQuerySchema, req.query, 'query', 'query'));
+  app.get('/api/v1/routes/:name/messages', async (req): Promise<SinkMessagesPage> => {
+    const { name } = req.params as { name: string };
+    const { project, ...page } = parseOrThrow(messagesQuerySchema, req.query, 'query', 'query');
+    return service().messages(project, name, page);
   });
 }
 

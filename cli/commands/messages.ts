@@ -12,7 +12,7 @@ interface Conn {
 
 const PAYLOAD_WIDTH = 80;
 
-/** messages: what a route's table sink holds (GET /api/v1/projects/P/routes/R/messages). */
+/** messages: what a route's table sink holds (GET /api/v1/routes/R/messages?project=P). */
 export function registerMessageCommands(program: Command): void {
   program
     .command('messages')

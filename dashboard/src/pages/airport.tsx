@@ -1,5 +1,5 @@
 import { useMemo } from 'preact/hooks';
-import type { ApiError, Obj } from '../api.ts';
+import { path, type ApiError, type Obj } from '../api.ts';
 import { useLive } from '../context.ts';
 import { useI18n } from '../i18n/index.ts';
 import { useCollection, useLiveQuery } from '../live.ts';
@@ -27,7 +27,7 @@ const TABLE_KINDS = ['routes'] as const;
 export function Airport() {
   const { t } = useI18n();
   const live = useLive();
-  const stats = useLiveQuery<SinkPage>(live, `/api/v1/projects/${AIRPORT_PROJECT}/routes/${STATS_ROUTE}/messages?limit=500`, TABLE_KINDS);
+  const stats = useLiveQuery<SinkPage>(live, `${path('routes', STATS_ROUTE, AIRPORT_PROJECT, '/messages')}&limit=500`, TABLE_KINDS);
   const services = useCollection<Obj>(live, 'services');
   const instances = useCollection<Obj>(live, 'instances');
   const nodes = useCollection<Obj<{ site: string }>>(live, 'nodes');

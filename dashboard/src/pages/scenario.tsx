@@ -1,5 +1,5 @@
 import { useMemo } from 'preact/hooks';
-import type { ApiError, Obj } from '../api.ts';
+import { path, type ApiError, type Obj } from '../api.ts';
 import { useLive } from '../context.ts';
 import { useI18n } from '../i18n/index.ts';
 import { useCollection, useLiveQuery, type Live } from '../live.ts';
@@ -27,7 +27,7 @@ interface Table {
 
 /** The newest `limit` rows of one of the city's table-sink routes, fetched again as rows land. */
 function useTable(live: Live, route: string, limit: number): Table {
-  const { data, error } = useLiveQuery<SinkPage>(live, `/api/v1/projects/${CITY_PROJECT}/routes/${route}/messages?limit=${limit}`, TABLE_KINDS);
+  const { data, error } = useLiveQuery<SinkPage>(live, `${path('routes', route, CITY_PROJECT, '/messages')}&limit=${limit}`, TABLE_KINDS);
   const missing = error?.status === 404;
   return { rows: missing ? null : (data?.items ?? null), missing, error: missing ? null : error, loaded: data !== null || error !== null };
 }
