@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Instance, Resource } from '../core/index.ts';
-import { startPlatform, testService, waitFor, type Platform } from '../testkit/index.ts';
+import { endpointAt, startPlatform, testService, waitFor } from '../testkit/index.ts';
 import { metric, type Metric } from './results.ts';
 import { median, percentile } from './stats.ts';
 
@@ -38,8 +38,8 @@ export async function run(): Promise<Metric[]> {
     await p.center.api.apply(JSON.stringify(svc));
     const inst = await waitFor(async () => (await p.center.api.list<Instance>('Instance')).items.find((i) => i.status?.ready), 60_000, 'the instance ready');
     const direct = { host: '127.0.0.1', port: inst.status!.ports.http! };
-    const viaA = await endpointAt(p, 'edge-a-1');
-    const viaB = await endpointAt(p, 'edge-b-1');
+    const viaA = await endpointAt(p, 'edge-a-1', 'echo', { timeoutMs: 30_000 });
+    const viaB = await endpointAt(p, 'edge-b-1', 'echo', { timeoutMs: 30_000 });
     const paths = { direct, local: viaA, remote: viaB };
     type Row = Record<'p50' | 'p99' | 'rps' | 'bigMs', number>;
     const rounds: Record<keyof typeof paths, Row>[] = [];
@@ -88,18 +88,6 @@ export async function run(): Promise<Metric[]> {
   } finally {
     await p.close();
   }
-}
-
-/** Where the agent's endpoint for echo's http port listens, from its resolver. */
-async function endpointAt(p: Platform, agent: string): Promise<{ host: string; port: number }> {
-  const resolver = String(p.agents.get(agent)!.process.events('endpoints').at(-1)!.resolver);
-  const address = await waitFor(async () => {
-    const body = (await (await fetch(`http://${resolver}/v1/endpoints/default/echo`)).json()) as { endpoints?: { address: string; instances: unknown[] }[] };
-    const e = body.endpoints?.[0];
-    return e?.instances.length ? e.address : undefined;
-  }, 30_000, `${agent} resolves echo`);
-  const [host, port] = address.split(':');
-  return { host: host!, port: Number(port) };
 }
 
 /** One GET on the keep-alive agent; resolves to the body's length. */

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { ApiClient, type Resource } from '../core/index.ts';
-import { freePort, LinkEmulator, startPlatform, testService, waitFor, type Platform } from '../testkit/index.ts';
+import { endpointAt, freePort, httpRequest, LinkEmulator, startPlatform, testService, waitFor, type Platform } from '../testkit/index.ts';
 import { metric, type Metric } from './results.ts';
 import { median, percentile } from './stats.ts';
 
@@ -66,7 +66,7 @@ export async function run(): Promise<Metric[]> {
     Object.assign(svc.spec, { endpoint: {}, continuity: {}, placement: { policy: 'spread', nodes: ['edge-a-1', 'edge-b-1'] } });
     await api.apply(JSON.stringify(svc));
     await waitFor(async () => (await p.instances('app=assist')).filter((i) => i.status?.ready).length === 2 || undefined, 60_000, 'assist ready at both edges');
-    const at = { 'edge-a': await endpointAt(p, 'edge-a-1', 'assist', 2), 'edge-b': await endpointAt(p, 'edge-b-1', 'assist', 2) };
+    const at = { 'edge-a': await endpointAt(p, 'edge-a-1', 'assist', { instances: 2, pollMs: 50 }), 'edge-b': await endpointAt(p, 'edge-b-1', 'assist', { instances: 2, pollMs: 50 }) };
     const agents = { 'edge-a': new http.Agent({ keepAlive: true }), 'edge-b': new http.Agent({ keepAlive: true }) };
     const step = async (edge: Edge, client: string, lon?: number) => Number(await get(at[edge], agents[edge], `/step?client=${client}${lon === undefined ? '' : `&lat=37.5&lon=${lon.toFixed(6)}`}`));
     const ahead = (edge: Edge) => p.agents.get(`${edge}-1`)!.process.events('session').filter((e) => e.msg === 'session copied ahead of its client').length;
@@ -151,7 +151,7 @@ async function coldStarts(p: Platform): Promise<number[]> {
     Object.assign(svc.spec, { endpoint: {}, continuity: {}, placement: { policy: 'pinned', nodes: ['edge-b-1'] } });
     const t = performance.now();
     await p.center.api.apply(JSON.stringify(svc));
-    const address = await endpointAt(p, 'edge-b-1', name, 1, 1);
+    const address = await endpointAt(p, 'edge-b-1', name, { pollMs: 1 });
     const agent = new http.Agent({ keepAlive: false });
     await waitFor(async () => (await get(address, agent, '/step?client=cold').catch(() => undefined)) === '1' || undefined, 60_000, `${name} answers`, 1);
     out.push(performance.now() - t);
@@ -160,32 +160,9 @@ async function coldStarts(p: Platform): Promise<number[]> {
   return out;
 }
 
-/** Where an agent's endpoint of a Service listens, once it resolves `instances` instances. */
-async function endpointAt(p: Platform, agent: string, service: string, instances: number, pollMs = 50): Promise<{ host: string; port: number }> {
-  const resolver = String(p.agents.get(agent)!.process.events('endpoints').at(-1)!.resolver);
-  const address = await waitFor(
-    async () => {
-      const res = await fetch(`http://${resolver}/v1/endpoints/default/${service}`);
-      if (res.status !== 200) return undefined;
-      const e = ((await res.json()) as { endpoints: { address: string; instances: unknown[] }[] }).endpoints[0];
-      return e && e.instances.length >= instances ? e.address : undefined;
-    },
-    60_000,
-    `${agent} resolves ${service}`,
-    pollMs,
-  );
-  const [host, port] = address.split(':');
-  return { host: host!, port: Number(port) };
-}
-
-function get(at: { host: string; port: number }, agent: http.Agent, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ ...at, path, agent }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}: ${body}`))));
-      })
-      .on('error', reject);
-  });
+/** One GET on `agent`: the body of a 200, else an error. */
+async function get(at: { host: string; port: number }, agent: http.Agent, path: string): Promise<string> {
+  const r = await httpRequest(at, path, { agent });
+  if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body}`);
+  return r.body;
 }

@@ -2,10 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import http from 'node:http';
 import tls from 'node:tls';
 import type { Node, Resource } from '../../core/index.ts';
-import { freePort, LinkEmulator, startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
+import { endpointAt as endpointOf, freePort, httpRequest, LinkEmulator, startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
 
 /**
  * An assistant that counts its client's requests in the client's session:
@@ -47,29 +46,14 @@ function assistant(): Resource {
 
 /** The address of a site's endpoint of assist, once it resolves both instances. */
 async function endpointAt(p: Platform, agent: string): Promise<string> {
-  const line = p.agents.get(agent)!.process.events('endpoints').at(-1);
-  assert.ok(line, `${agent} logged its resolver`);
-  return waitFor(async () => {
-    const res = await fetch(`http://${String(line.resolver)}/v1/endpoints/default/assist`);
-    if (res.status !== 200) return undefined;
-    const e = ((await res.json()) as { endpoints: { address: string; instances: unknown[] }[] }).endpoints[0];
-    return e?.instances.length === 2 ? e.address : undefined;
-  }, 20_000, `${agent} resolves both assist instances`);
+  const at = await endpointOf(p, agent, 'assist', { instances: 2, timeoutMs: 20_000 });
+  return `${at.host}:${at.port}`;
 }
 
-/** GET a path through an address on a connection of its own: status and body. */
+/** GET a path through an address (host:port, or a URL whose host is taken) on a connection of its own: status and body. */
 function get(address: string, path: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<{ status: number; body: string }> {
   const [host, port] = address.replace(/^http:\/\//, '').split('/')[0]!.split(':');
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host, port: Number(port), path, method, headers, agent: false, timeout: 15_000 }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end(body);
-  });
+  return httpRequest({ host: host!, port: Number(port) }, path, { headers, method, body });
 }
 
 test('a client moving back and forth between two edges 50 times keeps its session: the count never skips or repeats, and the session API refuses what it must', async () => {

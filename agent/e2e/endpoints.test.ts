@@ -7,7 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Instance, Node, Resource } from '../../core/index.ts';
 import { newKeyAndCsr } from '../../core/pki.ts';
-import { startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
+import { resolveEndpoint as resolve, resolverOf, startPlatform, testService, waitFor, type ResolvedEndpoint as Resolved } from '../../testkit/index.ts';
 
 /** A Service of HTTP instances that answer with their own name, exposed as an endpoint. */
 function exposed(name: string, o: { replicas: number; nodes?: string[]; more?: boolean }): Resource {
@@ -17,28 +17,6 @@ function exposed(name: string, o: { replicas: number; nodes?: string[]; more?: b
   if (o.more) (s.spec.template as { ports: { name: string }[] }).ports.push({ name: 'admin' });
   if (o.more) s.spec.endpoint = { ports: ['http'] };
   return s;
-}
-
-interface Resolved {
-  project: string;
-  service: string;
-  port: string;
-  address: string;
-  failovers: number;
-  instances: { instance: string; node: string; local: boolean }[];
-}
-
-/** The agent's resolver, from its log line. */
-function resolverOf(p: Platform, agent: string): string {
-  const line = p.agents.get(agent)!.process.events('endpoints').at(-1);
-  assert.ok(line, `${agent} logged its resolver`);
-  return String(line.resolver);
-}
-
-async function resolve(p: Platform, agent: string, service: string): Promise<Resolved | undefined> {
-  const res = await fetch(`http://${resolverOf(p, agent)}/v1/endpoints/default/${service}`);
-  if (res.status === 404) return undefined;
-  return ((await res.json()) as { endpoints: Resolved[] }).endpoints.find((e) => e.port === 'http');
 }
 
 /**

@@ -1,9 +1,9 @@
 import net from 'node:net';
-import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { HostPort } from '../../core/host-port.ts';
 import type { NodeTls } from '../node-certificate.ts';
-import { GATEWAY_REQUEST_MAX, isNodeCertificate, listen, MAX_CONNECTIONS, nodeTlsOptions, relay, tracked, type GatewayRequest } from './endpoint-gateway.ts';
+import { GATEWAY_REQUEST_MAX, listen, MAX_CONNECTIONS, relay, tracked, type GatewayRequest } from './endpoint-gateway.ts';
+import { GatewayDialer } from './gateway-dialer.ts';
 import type { Candidate, EndpointTable, Vantage } from './endpoint-table.ts';
 import { OVERFLOW_TICK_MS, OverflowGate, type OverflowFigures, type OverflowSwitch, type Turn } from './overflow.ts';
 
@@ -58,16 +58,15 @@ interface Listener extends Omit<EndpointListener, 'overflow'> {
 export class EndpointProxies {
   private readonly listeners = new Map<string, Listener>();
   private readonly failed = new Map<string, number>();
-  /** TLS sessions per gateway, so a connection through one resumes instead of a full handshake. */
-  private readonly sessions = new Map<string, Buffer>();
-  /** The node's certificate made a TLS context once (not parsed again for every connection), until it is renewed. */
-  private context: { from: NodeTls; ctx: tls.SecureContext } | undefined;
+  private readonly dialer: GatewayDialer;
   private syncing: Promise<void> = Promise.resolve();
   private closed = false;
   /** Ticks the overflow gates while any listener has one. */
   private ticker: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: ProxyOptions) {}
+  constructor(private readonly o: ProxyOptions) {
+    this.dialer = new GatewayDialer(o.tls);
+  }
 
   /** Opens listeners for new endpoint ports and closes those of ports gone (serialized: calls queue). */
   sync(): Promise<void> {
@@ -96,17 +95,11 @@ export class EndpointProxies {
     this.listeners.clear();
   }
 
-  private secureContext(): tls.SecureContext {
-    const now = this.o.tls();
-    if (this.context?.from !== now) this.context = { from: now, ctx: tls.createSecureContext(nodeTlsOptions(now)) };
-    return this.context.ctx;
-  }
-
   private async reconcile(): Promise<void> {
     if (this.closed) return;
     // Sessions of gateways no longer in the directory (a node gone, or its gateway moved) are dropped.
     const gateways = new Set(this.o.table.all().flatMap((s) => s.backends.flatMap((b) => (b.gateway ? [`${b.gateway.host}:${b.gateway.port}`] : []))));
-    for (const k of this.sessions.keys()) if (!gateways.has(k)) this.sessions.delete(k);
+    this.dialer.keepOnly(gateways);
     const wanted = new Map<string, { project: string; service: string; port: string }>();
     for (const s of this.o.table.all()) for (const port of s.ports) wanted.set(`${s.project}/${s.service}/${port}`, { project: s.project, service: s.service, port });
     for (const [key, l] of this.listeners) {
@@ -242,20 +235,7 @@ export class EndpointProxies {
 
   /** Through the instance's node's gateway: mutual TLS, the peer's certificate that node's, the request line, then `OK`. */
   private connectRemote(req: GatewayRequest, c: Candidate, ok: (s: net.Socket) => void, fail: (why: string) => void): void {
-    const gw = c.backend.gateway!;
-    const gwKey = `${gw.host}:${gw.port}`;
-    const node = c.backend.node;
-    // allowHalfOpen: tls.connect passes it to its socket (Node's typings leave it out).
-    const up = tls.connect({
-      secureContext: this.secureContext(),
-      ...({ allowHalfOpen: true } as tls.ConnectionOptions),
-      host: gw.host,
-      port: gw.port,
-      session: this.sessions.get(gwKey),
-      checkServerIdentity: (_host, cert) => (isNodeCertificate(cert) && cert.subject.CN === node ? undefined : new Error(`the gateway's certificate is not node ${node}'s`)),
-    });
-    up.setNoDelay(true);
-    up.on('session', (s: Buffer) => this.sessions.set(gwKey, s));
+    const up = this.dialer.connect(c.backend.gateway!, c.backend.node, { allowHalfOpen: true });
     let done = false;
     const finish = (why?: string) => {
       if (done) return;

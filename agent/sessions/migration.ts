@@ -1,11 +1,10 @@
-import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SESSION_BYTES_MAX } from '../../core/index.ts';
 import type { HostPort } from '../../core/host-port.ts';
 import type { NodeTls } from '../node-certificate.ts';
 import type { EndpointTable } from '../endpoints/endpoint-table.ts';
-import { isNodeCertificate, nodeTlsOptions } from '../endpoints/endpoint-gateway.ts';
+import { GatewayDialer } from '../endpoints/gateway-dialer.ts';
 import { LineLink } from './line-link.ts';
 import type { StatusAnswer } from './session-machine.ts';
 import type { SessionKey, SessionStore } from './session-store.ts';
@@ -133,24 +132,16 @@ async function handOut(d: MigrationDeps, k: SessionKey, link: LineLink, caller: 
 
 /** Dials other nodes' gateways for session conversations: mutual TLS, the peer's certificate that node's, TLS sessions resumed. */
 export class NodeDialer {
-  private readonly tickets = new Map<string, Buffer>();
-  private context: { for: NodeTls; ctx: tls.SecureContext } | undefined;
+  private readonly gateways: GatewayDialer;
 
-  constructor(private readonly tls: () => NodeTls) {}
+  constructor(tlsOf: () => NodeTls) {
+    this.gateways = new GatewayDialer(tlsOf);
+  }
 
   /** A link to `node`'s gateway with the request line sent (rejects when it cannot be reached within ASK_MS). */
   dial(gateway: HostPort, node: string, req: SessionRequest): Promise<LineLink> {
-    const key = `${gateway.host}:${gateway.port}`;
     return new Promise((resolve, reject) => {
-      const s = tls.connect({
-        secureContext: this.secureContext(),
-        host: gateway.host,
-        port: gateway.port,
-        session: this.tickets.get(key),
-        checkServerIdentity: (_h, cert) => (isNodeCertificate(cert) && cert.subject.CN === node ? undefined : new Error(`the gateway's certificate is not node ${node}'s`)),
-      });
-      s.setNoDelay(true);
-      s.on('session', (t: Buffer) => this.tickets.set(key, t));
+      const s = this.gateways.connect(gateway, node);
       const timer = setTimeout(() => s.destroy(new Error('timed out')), ASK_MS);
       s.once('error', (e) => {
         clearTimeout(timer);
@@ -186,11 +177,5 @@ export class NodeDialer {
     } finally {
       link.close();
     }
-  }
-
-  private secureContext(): tls.SecureContext {
-    const t = this.tls();
-    if (this.context?.for !== t) this.context = { for: t, ctx: tls.createSecureContext(nodeTlsOptions(t)) };
-    return this.context.ctx;
   }
 }
