@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { durationMs, nowIso, type AgentEvent, type Instance, type InferenceStatus, type InstanceStatus, projectOf } from '../core/index.ts';
+import { durationMs, nowIso, type AgentEvent, type Instance, type InferenceStatus, type InstanceStatus, nameKey, projectOf } from '../core/index.ts';
 import { ExecFailedError } from './runtime/errors.ts';
 import type { ExecOptions, ExecSession, RunSpec, Runtime } from './runtime/runtime.ts';
 import { InstanceSupervisor } from './runtime/supervisor.ts';
@@ -143,7 +143,7 @@ export class Workloads {
     const out = new Map<string, { project: string; service: string; idleTimeoutMs: number }>();
     for (const r of this.running.values()) {
       const spec = r.li.instance.spec;
-      if (spec.continuity && spec.service) out.set(`${projectOf(r.li.instance)}/${spec.service}`, { project: projectOf(r.li.instance), service: spec.service, idleTimeoutMs: durationMs(spec.continuity.idleTimeout) });
+      if (spec.continuity && spec.service) out.set(nameKey(projectOf(r.li.instance), spec.service), { project: projectOf(r.li.instance), service: spec.service, idleTimeoutMs: durationMs(spec.continuity.idleTimeout) });
     }
     return [...out.values()];
   }

@@ -61,7 +61,7 @@ export class DeviceService {
   publishAllDesired(): void {
     for (const k of this.deps.objects.keys()) {
       if (!k.startsWith('Device/')) continue;
-      const [, project, name] = k.split('/') as [string, string, string];
+      const [project, name] = splitNameKey(k.slice('Device/'.length));
       const d = this.deps.objects.device(project, name);
       if (d) this.publishDesired(d);
     }

@@ -63,7 +63,7 @@ export class UplinkRouter {
       const r = routes[i]!;
       if (!topicMatches(r.topic, msg.topic)) continue;
       if (origin === undefined && msg.packetId !== undefined && msg.device !== undefined) {
-        const client = `${msg.project}/${msg.device}`;
+        const client = nameKey(msg.project, msg.device);
         origin = { client, packetId: msg.packetId, hash: createHash('sha1').update(msg.topic).update(msg.payload).digest() };
         if (msg.dup === true || this.settled.get(client) !== msg.connection) {
           if (this.queue.isResend(origin)) return this.queue.durable();

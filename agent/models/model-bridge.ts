@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { nameKey } from '../../core/index.ts';
 import type { BrokerMessage } from '../../broker/index.ts';
 import type { NodeModels } from './model-client.ts';
 
@@ -64,7 +65,7 @@ export class ModelBridge {
     if (typeof request === 'string') return reject(400, `an inference request is a JSON object {id?, inputs: [...]} (${request})`);
     const at = this.d.models.endpoint(project, service);
     if (!at) return reject(404, `no instance of model service "${service}" is ready on this edge`);
-    const key = `${project}/${device}`;
+    const key = nameKey(project, device);
     const n = this.inflight.get(key) ?? 0;
     if (n >= PER_DEVICE) return reject(429, `at most ${PER_DEVICE} requests of one device wait for answers at once`);
     this.inflight.set(key, n + 1);

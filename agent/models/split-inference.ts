@@ -1,4 +1,4 @@
-import { durationMs, TimeoutError, type InferenceStatus, type SplitSpec } from '../../core/index.ts';
+import { durationMs, nameKey, splitNameKey, TimeoutError, type InferenceStatus, type SplitSpec } from '../../core/index.ts';
 import { argmaxRow, encodeCut, ExitThreshold, normalizedEntropy, temperatureScale, type ThresholdGoal } from '../../inference/early-exit.ts';
 import { postInfer, type InferResponse, type ModelEndpoint, type NodeModels } from './model-client.ts';
 import { OffloadFailedError, type OffloadClient } from './offload-client.ts';
@@ -86,18 +86,18 @@ export class SplitInference {
   /** Every split head's figures on this node (the agent's /metrics). */
   all(): { project: string; instance: string; counters: SplitCounters }[] {
     return [...this.services].map(([id, s]) => {
-      const slash = id.indexOf('/');
-      return { project: id.slice(0, slash), instance: id.slice(slash + 1), counters: s.counters };
+      const [project, instance] = splitNameKey(id);
+      return { project, instance, counters: s.counters };
     });
   }
 
   /** This node's figures for a split Service, when it has served one. */
   counters(project: string, instance: string): SplitCounters | undefined {
-    return this.services.get(`${project}/${instance}`)?.counters;
+    return this.services.get(nameKey(project, instance))?.counters;
   }
 
   private service(project: string, at: ModelEndpoint & { split: SplitSpec }): { threshold: ExitThreshold; goal: ThresholdGoal; counters: SplitCounters } {
-    const id = `${project}/${at.instance}`;
+    const id = nameKey(project, at.instance);
     // A changed split (a new T or goal) is a new template, so a new instance; the key guards a reused name.
     const key = JSON.stringify(at.split);
     let s = this.services.get(id);

@@ -1,4 +1,4 @@
-import { SESSION_BYTES_MAX, UnavailableError } from '../../core/index.ts';
+import { nameKey, SESSION_BYTES_MAX, UnavailableError } from '../../core/index.ts';
 import type { HostPort } from '../../core/host-port.ts';
 import type { LineLink } from './line-link.ts';
 import { advance, type Offer } from './session-machine.ts';
@@ -238,7 +238,7 @@ export class SessionMover {
    */
   peers(k: SessionKey): { node: string; gateway: HostPort }[] {
     const now = Date.now();
-    const id = `${k.project}/${k.service}`;
+    const id = nameKey(k.project, k.service);
     const recent = this.recent.get(id) ?? new Map<string, { gateway: HostPort; until: number }>();
     for (const b of this.d.table.get(k.project, k.service)?.backends ?? []) if (b.node !== this.d.store.node && b.gateway) recent.set(b.node, { gateway: b.gateway, until: now + RECENT_MS });
     for (const [node, r] of recent) if (r.until < now || !this.d.table.isNode(node)) recent.delete(node);

@@ -63,7 +63,7 @@ for (const [dialect, open] of stores) test(`${dialect}: placements that write se
   };
   await Promise.all(Array.from({ length: 40 }, (_, i) => store.create(bare(`q-${i}`))));
 
-  const all = () => store.list('Instance').then((p) => p.items as Instance[]);
+  const all = () => store.list('Instance').then((p) => p.items);
   const settled = await waitFor(async () => {
     const items = await all();
     return items.length === 40 && items.every((i) => i.spec.node || i.status?.message?.startsWith('unschedulable')) ? items : undefined;

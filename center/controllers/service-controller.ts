@@ -279,7 +279,7 @@ export class ServiceController implements Reconciler {
       spec: { service: s.metadata.name, template: s.spec.template, placement: pin ? { ...s.spec.placement, sites: [site] } : s.spec.placement, templateHash: hash, revision, ...(evaluation ? { evaluation } : {}), ...(s.spec.continuity ? { continuity: s.spec.continuity } : {}) },
       status: { phase: 'Pending', ready: false, restarts: 0, ports: {}, conditions: [] },
     };
-    return (await this.store.create(inst)) as Instance;
+    return this.store.create(inst);
   }
 
   private async remove(i: Instance): Promise<void> {

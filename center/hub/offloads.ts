@@ -1,4 +1,4 @@
-import { parseSelector, SERVICE_LABEL, type CenterMessage, type Instance, type OffloadOutput } from '../../core/index.ts';
+import { nameKey, parseSelector, SERVICE_LABEL, type CenterMessage, type OffloadOutput } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 
 /** How long a tail's node may take to answer before the edge is told it timed out. */
@@ -107,10 +107,10 @@ export class Offloads {
   }
 
   private async tailOf(project: string, instance: string): Promise<string | undefined> {
-    const key = `${project}/${instance}`;
+    const key = nameKey(project, instance);
     const hit = this.heads.get(key);
     if (hit && Date.now() - hit.at < ROUTE_CACHE_MS) return hit.tail;
-    const inst = (await this.store.get('Instance', project, instance)) as Instance | undefined;
+    const inst = await this.store.get('Instance', project, instance);
     const tail = inst?.spec.template.split?.tail;
     this.heads.set(key, { at: Date.now(), tail });
     if (this.heads.size > 10_000) this.heads.delete(this.heads.keys().next().value!);
@@ -118,11 +118,11 @@ export class Offloads {
   }
 
   private async readyTails(project: string, service: string): Promise<{ node: string; name: string }[]> {
-    const key = `${project}/${service}`;
+    const key = nameKey(project, service);
     const hit = this.tails.get(key);
     if (hit && Date.now() - hit.at < ROUTE_CACHE_MS) return hit.instances;
     const { items } = await this.store.list('Instance', { project, selector: parseSelector(`${SERVICE_LABEL}=${service}`) });
-    const instances = (items as Instance[])
+    const instances = items
       .filter((i) => i.spec.node && i.spec.template.runtime === 'model' && i.status?.phase === 'Running' && i.status.ready)
       .map((i) => ({ node: i.spec.node!, name: i.metadata.name }));
     this.tails.set(key, { at: Date.now(), instances });

@@ -1,4 +1,4 @@
-import { ENDPOINT_SETS_PER_MESSAGE, endpointPorts, portNamed, projectOf, type CenterMessage, type EndpointBackend, type EndpointSet, type Instance, type Node, type Resource, type Service, type Site } from '../../core/index.ts';
+import { ENDPOINT_SETS_PER_MESSAGE, endpointPorts, nameKey, portNamed, projectKey, projectOf, splitNameKey, type CenterMessage, type EndpointBackend, type EndpointSet, type Resource } from '../../core/index.ts';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.ts';
 import { ObjectCache } from '../controllers/object-cache.ts';
@@ -71,11 +71,11 @@ export class EndpointDirectory {
   private touch(o: Resource, deleted: boolean): void {
     switch (o.kind) {
       case 'Service':
-        this.mark(`${projectOf(o)}/${o.metadata.name}`);
+        this.mark(projectKey(o));
         break;
       case 'Instance': {
-        const service = (o as Instance).spec.service;
-        if (service) this.mark(`${projectOf(o)}/${service}`);
+        const service = o.spec.service;
+        if (service) this.mark(nameKey(projectOf(o), service));
         break;
       }
       case 'Node': {
@@ -120,7 +120,7 @@ export class EndpointDirectory {
     const sets: EndpointSet[] = [];
     const gone: { project: string; service: string }[] = [];
     for (const [n, key] of keys.entries()) {
-      const [project, service] = key.split('/') as [string, string];
+      const [project, service] = splitNameKey(key);
       let next: EndpointSet | undefined;
       try {
         next = await this.compute(project, service);
@@ -176,13 +176,13 @@ export class EndpointDirectory {
 
   /** The Service's set, or undefined when it is gone or exposes nothing. Instances not yet bound, or with no port yet, are not in it. */
   private async compute(project: string, name: string): Promise<EndpointSet | undefined> {
-    const service = (await this.cache.get('Service', project, name)) as Service | undefined;
+    const service = await this.cache.get('Service', project, name);
     const ports = service ? endpointPorts(service.spec) : [];
     if (!ports.length) return undefined;
     const backends: EndpointBackend[] = [];
-    const instances = ((await this.cache.list('Instance', { project })).items as Instance[]).filter((i) => i.spec.service === name && i.spec.node);
+    const instances = (await this.cache.list('Instance', { project })).items.filter((i) => i.spec.service === name && i.spec.node);
     for (const i of instances.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
-      const node = (await this.cache.get('Node', undefined, i.spec.node!)) as Node | undefined;
+      const node = await this.cache.get('Node', undefined, i.spec.node!);
       if (!node) continue;
       const hostPorts: Record<string, number> = {};
       for (const p of ports) {
@@ -190,7 +190,7 @@ export class EndpointDirectory {
         if (port) hostPorts[p] = port;
       }
       if (!Object.keys(hostPorts).length) continue;
-      const site = node.spec.site ? ((await this.cache.get('Site', undefined, node.spec.site)) as Site | undefined) : undefined;
+      const site = node.spec.site ? await this.cache.get('Site', undefined, node.spec.site) : undefined;
       backends.push({
         instance: i.metadata.name,
         node: node.metadata.name,

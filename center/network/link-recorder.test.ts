@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { siteLinkName, type SiteLink, type Node } from '../../core/index.ts';
+import { siteLinkName, type Node } from '../../core/index.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
 import { LinkRecorder, MEASURED_LABEL, significant } from './link-recorder.ts';
@@ -24,7 +24,7 @@ function node(name: string, site: string): Node {
   return { apiVersion: 'gedge.io/v1', kind: 'Node', metadata: { name, labels: {} }, spec: { site, capacity: { cpu: 1, memoryMiB: 1, diskMiB: 0, accelerators: {} }, unschedulable: false, taints: [] } };
 }
 
-const getLink = async (store: Store, a: string, b: string) => (await store.get('SiteLink', undefined, siteLinkName(a, b))) as SiteLink | undefined;
+const getLink = async (store: Store, a: string, b: string) => store.get('SiteLink', undefined, siteLinkName(a, b));
 
 test('reports become SiteLink objects named after the site pair, labelled as measured', async (t) => {
   const { store, rec } = await setup(t);

@@ -30,7 +30,7 @@ export class DeviceCredentials {
     await this.mustExist(project, device);
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
-    const created = (await this.store.create({
+    const created = await this.store.create({
       apiVersion: 'gedge.io/v1',
       kind: 'DeviceCredential',
       metadata: { name: id, project, labels: { 'gedge.io/device': device } },
@@ -40,7 +40,7 @@ export class DeviceCredentials {
         description: o.description,
         ...(o.ttl ? { expiresAt: new Date(Date.now() + durationMs(o.ttl)).toISOString() } : {}),
       },
-    } satisfies DeviceCredential)) as DeviceCredential;
+    } satisfies DeviceCredential);
     return { ...signIn(project, device, created), password: `gdg_${id}_${secret}` };
   }
 
@@ -48,12 +48,12 @@ export class DeviceCredentials {
   async issueCertificate(project: string, device: string, o: { csr: string; description: string; ttl: string }): Promise<DeviceSignIn & { certificate: string; ca: string }> {
     await this.mustExist(project, device);
     const issued = await this.ca.issue(o.csr, { commonName: `${project}/${device}`, unit: 'device', lifetimeMs: durationMs(o.ttl), usage: 'client' });
-    const created = (await this.store.create({
+    const created = await this.store.create({
       apiVersion: 'gedge.io/v1',
       kind: 'DeviceCredential',
       metadata: { name: issued.serial, project, labels: { 'gedge.io/device': device } },
       spec: { device, certificate: { fingerprint: issued.fingerprint, notAfter: issued.notAfter.toISOString() }, expiresAt: issued.notAfter.toISOString(), description: o.description },
-    } satisfies DeviceCredential)) as DeviceCredential;
+    } satisfies DeviceCredential);
     return { ...signIn(project, device, created), certificate: issued.pem, ca: this.ca.certPem };
   }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError, serviceSchema, templateHash, type GedgeEvent, type Service } from '../../core/index.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError, serviceSchema, templateHash, type Service } from '../../core/index.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import type { TokenRecord } from '../store/store.ts';
 import { Rollouts } from './rollouts.ts';
@@ -34,7 +34,7 @@ test('undo, without HTTP: back to the newest earlier revision, or the one named;
   assert.deepEqual(await command(), ['v2']);
   await rollouts.undo(token('admin'), 'p1', 'web', 1);
   assert.deepEqual(await command(), ['v1']);
-  const events = (await store.list('Event')).items as GedgeEvent[];
+  const events = (await store.list('Event')).items;
   assert.deepEqual(events.map((e) => e.spec.message).sort(), ['token t-admin (admin, ops) went back to revision 1 (command v1)', 'token t-user (user, ops) went back to revision 2 (command v2)']);
 });
 

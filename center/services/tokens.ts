@@ -91,7 +91,7 @@ export class Tokens {
     await revokeNodeCredentials(this.store, this.holds, req.name, `node "${req.name}" joined again`);
     // The certificate first: a request it refuses leaves no node behind.
     const { issued } = await issueNodeCertificate(this.store, this.pki.ca, req.name, req.csr, this.pki.certs);
-    const created = (await this.store.create(node)) as Node;
+    const created = await this.store.create(node);
     const credential = await issueToken(this.store, 'node', { subject: req.name, description: `node ${req.name}` });
     return { node: created, credential: credential.token, certificate: issued.pem, ca: this.pki.ca.certPem };
   }

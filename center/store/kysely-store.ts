@@ -89,10 +89,10 @@ export class KyselyStore implements Store {
     return { items, revision };
   }
 
-  create(obj: Resource): Promise<Resource> {
+  create<T extends Resource>(obj: T): Promise<KindOf<T['kind']>> {
     return this.write(async (tx, changes) => {
       if (await this.find(tx, obj)) throw new AlreadyExistsError(`${obj.kind} "${obj.metadata.name}" already exists`);
-      return this.insert(tx, changes, fresh(obj, obj.status));
+      return ofKind(obj, await this.insert(tx, changes, fresh(obj, obj.status)));
     });
   }
 
@@ -118,16 +118,16 @@ export class KyselyStore implements Store {
     });
   }
 
-  update(obj: Resource, opts: WriteOptions = {}): Promise<Resource> {
+  update<T extends Resource>(obj: T, opts: WriteOptions = {}): Promise<KindOf<T['kind']>> {
     return this.write(async (tx, changes) => {
       const existing = await this.mustFind(tx, obj.kind, obj.metadata.project, obj.metadata.name);
       checkRevision(existing, opts.expectRevision ?? obj.metadata.revision);
       const specSame = stableEqual(existing.spec, obj.spec);
       const statusSame = !opts.withStatus || stableEqual(existing.status, obj.status);
-      if (specSame && statusSame && sameMetadata(existing, obj)) return existing;
+      if (specSame && statusSame && sameMetadata(existing, obj)) return ofKind(obj, existing);
       const next = merge(existing, obj, !specSame);
       if (opts.withStatus) (next as { status?: unknown }).status = obj.status;
-      return this.save(tx, changes, next, 'MODIFIED', false);
+      return ofKind(obj, await this.save(tx, changes, next, 'MODIFIED', false));
     });
   }
 
@@ -297,6 +297,11 @@ function hydrate(body: string, revision: number | bigint): Resource {
   const obj = JSON.parse(body) as Resource;
   obj.metadata.revision = Number(revision);
   return obj;
+}
+
+/** A stored object typed by the kind of the one written (found or saved under that kind): the one place the store's writes are narrowed, so their callers need no cast. */
+function ofKind<T extends Resource>(_written: T, stored: Resource): KindOf<T['kind']> {
+  return stored as KindOf<T['kind']>;
 }
 
 function withRevision(obj: Resource, revision: number): Resource {

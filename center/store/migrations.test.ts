@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import { serviceSchema, templateHash, type DeviceCommand, type Instance, type Route, type Rule, type Service, type SiteLink } from '../../core/index.ts';
+import { serviceSchema, templateHash, type DeviceCommand, type Instance, type Project, type Route, type Rule, type Service, type SiteLink } from '../../core/index.ts';
 import { changesAfter } from './change-feed.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 import { openPostgresStore } from './postgres-store.ts';
@@ -52,7 +52,7 @@ test("sqlite: the previous release's database is adopted with everything in it, 
   try {
     assert.deepEqual(recorded(file), ['0001-initial', '0002-sitelink', '0003-durations']);
     const web = await s.get('Service', 'p1', 'web');
-    assert.equal((web as Service | undefined)?.spec.replicas, 2);
+    assert.equal(web?.spec.replicas, 2);
     assert.deepEqual((await s.list('Project')).items.map((p) => p.metadata.name), ['p1']);
     assert.equal(await s.currentRevision(), 4);
     // 0002: the kind Link is SiteLink now, in the objects and in their history.
@@ -64,7 +64,7 @@ test("sqlite: the previous release's database is adopted with everything in it, 
     assert.deepEqual(history, ['1 Project', '2 Site', '3 Service', '4 SiteLink']);
     assert.equal((await s.tokens.get('tok1'))?.description, 'fixture admin');
     assert.deepEqual((await s.uplink.messages('p1', 'flows', { after: 0, limit: 10 })).map((m) => m.payload.toString()), ['{"n":1}', '{"n":2}']);
-    const next = await s.create({ apiVersion: 'gedge.io/v1', kind: 'Project', metadata: { name: 'p2', labels: {} }, spec: {} } as never);
+    const next = await s.create({ apiVersion: 'gedge.io/v1', kind: 'Project', metadata: { name: 'p2', labels: {} }, spec: {} } as Project);
     assert.equal(next.metadata.revision, 5, 'revisions go on from the old ones');
   } finally {
     await s.close();

@@ -135,8 +135,8 @@ export interface Store {
   get(kind: string, project: string | undefined, name: string): Promise<Resource | undefined>;
   list<K extends KindName>(kind: K, opts?: ListOptions): Promise<{ items: KindOf<K>[]; revision: number }>;
   list(kind: string, opts?: ListOptions): Promise<{ items: Resource[]; revision: number }>;
-  /** Creates; AlreadyExistsError when the name is taken. */
-  create(obj: Resource): Promise<Resource>;
+  /** Creates; AlreadyExistsError when the name is taken. The stored object is of the kind written (`create(instance)` is an Instance). */
+  create<T extends Resource>(obj: T): Promise<KindOf<T['kind']>>;
   /**
    * Create-or-update each object by name, all or nothing, in one transaction.
    * Idempotent: an object equal to the stored one is `unchanged` and takes no
@@ -144,8 +144,8 @@ export interface Store {
    * Status is never written by apply.
    */
   apply(objs: Resource[]): Promise<ApplyResult[]>;
-  /** Replaces spec and labels of an existing object (NotFoundError otherwise). */
-  update(obj: Resource, opts?: WriteOptions): Promise<Resource>;
+  /** Replaces spec and labels of an existing object (NotFoundError otherwise); typed by the kind written, as create. */
+  update<T extends Resource>(obj: T, opts?: WriteOptions): Promise<KindOf<T['kind']>>;
   /** Replaces only the status; the change is flagged statusOnly. */
   updateStatus(kind: string, project: string | undefined, name: string, status: unknown, opts?: WriteOptions): Promise<Resource>;
   delete(kind: string, project: string | undefined, name: string, opts?: WriteOptions): Promise<Resource>;
