@@ -61,6 +61,13 @@ export const overflowSpecSchema = z
     maxInFlight: z.number().int().min(1).max(10_000).optional(),
     /** How long nothing must overflow (and, with an sla, the edge answer under 60% of it) before the state goes back to the edge: no flapping. */
     hold: durationSchema({ min: '1s', max: '10m' }).default('5s'),
+    /**
+     * Capacity upward: while a site overflows, the center adds one instance
+     * in these tiers (nearest the overflowing sites) each hold, up to this
+     * many; once none has overflowed for three holds, one goes each three
+     * holds. 0: the instances the placement keeps there are all.
+     */
+    burst: z.number().int().min(0).max(100).default(0),
   })
   .strict()
   .refine((o) => o.sla !== undefined || o.maxInFlight !== undefined, { message: 'overflow needs an sla (overflow by measured response time), a maxInFlight (by planned capacity), or both', path: ['sla'] })
@@ -69,3 +76,10 @@ export type OverflowSpec = z.infer<typeof overflowSpecSchema>;
 
 /** The ports a Service's endpoint carries: those named, or every port of its template. */
 export const endpointPorts = (s: { endpoint?: EndpointSpec; template: { ports: { name: string }[] } }): string[] => (s.endpoint ? (s.endpoint.ports ?? s.template.ports.map((p) => p.name)) : []);
+
+/** The label of the instances the center added upward while sites overflowed (overflow.burst); the service controller leaves them alone. */
+export const BURST_LABEL = 'gedge.io/burst';
+
+/** The Services whose requests a node's agent overflows to upper tiers now, for its site's clients (in its heartbeat, then the node's status). */
+export const overflowingSchema = z.array(z.object({ project: nameSchema, service: nameSchema }).strict()).max(1000);
+

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { edgeUplinkStatusSchema } from './uplink-wire.ts';
 import { tierSchema } from './schema-base.ts';
-import { ENDPOINT_PORTS_MAX, overflowSpecSchema } from './link-schema.ts';
+import { ENDPOINT_PORTS_MAX, overflowingSchema, overflowSpecSchema } from './link-schema.ts';
 import { geoPointSchema } from './placement-schema.ts';
 import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema, deviceSchema, deviceStatusSchema, instanceSchema, instanceStatusSchema, nameSchema, runtimeKindSchema, resourcesSchema, routeSchema, ruleSchema, ruleNodeStatusSchema, nodeSchema, siteSchema } from './resources.ts';
 
@@ -122,7 +122,14 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
     holds: z.array(z.object({ kind: z.enum(['Rule', 'Route']), project: nameSchema, name: nameSchema })).max(HELLO_HOLDS_MAX).optional(),
   }),
   /** Usage of the node and of its running instances (absent: an agent that does not report them). */
-  z.object({ t: z.literal('hb'), usage: usageSchema, uplink: edgeUplinkStatusSchema.optional(), instances: z.array(instanceUsageSchema).max(10000).optional() }),
+  z.object({
+    t: z.literal('hb'),
+    usage: usageSchema,
+    uplink: edgeUplinkStatusSchema.optional(),
+    instances: z.array(instanceUsageSchema).max(10000).optional(),
+    /** The Services whose requests this node's endpoints overflow to upper tiers now (GS-Link offloading); absent: none. */
+    overflowing: overflowingSchema.optional(),
+  }),
   z.object({ t: z.literal('ack'), revision: z.number().int().nonnegative() }),
   z.object({ t: z.literal('status'), project: nameSchema, instance: nameSchema, status: instanceStatusSchema }),
   z.object({ t: z.literal('events'), events: z.array(agentEventSchema).max(1000) }),

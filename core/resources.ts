@@ -3,6 +3,7 @@ import { annotationsSchema, conditionSchema, labelsSchema, nameSchema, resources
 import { ruleSpecSchema, ruleStatusSchema } from './rule-schema.ts';
 import { instanceSpecSchema, instanceStatusSchema, runtimeKindSchema, serviceSpecSchema, serviceStatusSchema } from './workload-schema.ts';
 import { geoPointSchema, taintSchema } from './placement-schema.ts';
+import { overflowingSchema } from './link-schema.ts';
 import { edgeUplinkStatusSchema } from './uplink-wire.ts';
 import { deviceCommandSpecSchema, deviceCommandStatusSchema, deviceCredentialSpecSchema, deviceSpecSchema, deviceStatusSchema, routeSpecSchema, routeStatusSchema } from './device-schema.ts';
 import { modelSpecSchema } from './model-schema.ts';
@@ -100,6 +101,8 @@ export const nodeStatusSchema = z
     runtimes: z.array(z.string()).optional(),
     /** Where other nodes reach the node's endpoint gateway (GS-Link endpoints, mutual TLS), when its agent serves endpoints. */
     gateway: z.object({ host: z.string(), port: z.number().int() }).strict().optional(),
+    /** The Services whose requests the node's agent overflows to upper tiers now (GS-Link offloading), from its last heartbeat. */
+    overflowing: overflowingSchema.optional(),
     /** The node's store-and-forward uplink queue, from its last heartbeat. */
     uplink: edgeUplinkStatusSchema.extend({ at: z.string() }).optional(),
     conditions: z.array(conditionSchema).default([]),

@@ -79,6 +79,13 @@ export class Endpoints {
     return this.proxies.list();
   }
 
+  /** The Services whose requests overflow to upper tiers at this site now (for the heartbeat: the center adds capacity upward). */
+  overflowing(): { project: string; service: string }[] {
+    const out = new Map<string, { project: string; service: string }>();
+    for (const l of this.proxies.list()) if (l.overflow?.state === 'overflowing') out.set(`${l.project}/${l.service}`, { project: l.project, service: l.service });
+    return [...out.values()];
+  }
+
   /** Where other nodes reach this node's gateway (announced in hello). */
   get gateway(): HostPort {
     return this.gatewayServer.address;

@@ -9,6 +9,7 @@ import { PlacementController } from './placement-controller.ts';
 import { NodeLifecycleController, type LifecycleOptions } from './node-lifecycle-controller.ts';
 import { RescheduleController } from './reschedule-controller.ts';
 import { DeviceController } from './device-controller.ts';
+import { BurstController } from './burst-controller.ts';
 
 export interface ManagerOptions extends Omit<LifecycleOptions, 'now'> {
   /** Full resync of every key, in case a notification was missed. */
@@ -50,6 +51,7 @@ export class ControllerManager {
       this.lifecycle,
       new ControllerRunner(new RescheduleController(store, this.scheduler, opts.rebalance, this.cache), log, metrics),
       new ControllerRunner(new DeviceController(store, { commandRetentionMs: opts.commandRetentionMs }, this.cache), log, metrics),
+      new ControllerRunner(new BurstController(store, log, this.cache), log, metrics),
     ];
   }
 

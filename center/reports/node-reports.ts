@@ -115,6 +115,7 @@ export class NodeReports {
           conditions: mqttCondition(prev.conditions, facts.mqtt, now),
           runtimes: facts.runtimes ?? prev.runtimes,
           uplink: facts.uplink ? { ...facts.uplink, at: now } : prev.uplink,
+          overflowing: facts.overflowing ?? prev.overflowing,
           syncedRevision: facts.syncedRevision || prev.syncedRevision,
         },
         { expectRevision: current.metadata.revision },
@@ -138,6 +139,8 @@ export interface NodeFacts {
   gateway?: NodeStatus['gateway'];
   runtimes?: string[];
   uplink?: EdgeUplinkStatus;
+  /** The Services its endpoints overflow to upper tiers now (those whose endpoint it serves). */
+  overflowing?: NodeStatus['overflowing'];
   /** 0: none acknowledged on this connection yet. */
   syncedRevision: number;
 }
