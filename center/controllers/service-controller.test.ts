@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { parseSelector, serviceSchema, templateHash, type Instance, type Service } from '../../core/index.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
-import { SERVICE_LABEL } from '../../core/index.ts';
+import { BURST_LABEL, SERVICE_LABEL } from '../../core/index.ts';
 import { ServiceController } from './service-controller.ts';
 
 async function setup(t: TestContext): Promise<{ store: Store; ctl: ServiceController }> {
@@ -119,6 +119,20 @@ test('deleting the service garbage-collects its instances, and only its own', as
   const rev = await store.currentRevision();
   await ctl.reconcile('default/web');
   assert.equal(await store.currentRevision(), rev, 'nothing left to collect');
+});
+
+test("instances added upward while sites overflow (burst) are the burst controller's: not counted in replicas, deleted with the service", async (t) => {
+  const { store, ctl } = await setup(t);
+  await store.create(service('web', 1));
+  await ctl.reconcile('default/web');
+  const [replica] = await instancesOf(store, 'web');
+  await store.create({ ...replica!, metadata: { ...replica!.metadata, name: 'web-burst1', labels: { ...replica!.metadata.labels, [BURST_LABEL]: 'true' } } });
+  await ctl.reconcile('default/web');
+  assert.deepEqual(names(await instancesOf(store, 'web')), [replica!.metadata.name, 'web-burst1'].sort(), 'neither scaled in nor counted');
+  assert.equal((await getService(store, 'web')).status?.replicas, 1);
+  await store.delete('Service', 'default', 'web');
+  await ctl.reconcile('default/web');
+  assert.deepEqual(await instancesOf(store, 'web'), []);
 });
 
 test('reconcile is idempotent: a second call writes nothing', async (t) => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT, ConflictError, durationMs, modelVersionName, nameKey, NotFoundError, projectKey, projectOf, splitNameKey, templateHash } from '../../core/index.ts';
+import { BURST_LABEL, nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT, ConflictError, durationMs, modelVersionName, nameKey, NotFoundError, projectKey, projectOf, splitNameKey, templateHash } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { watch, type Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
@@ -45,12 +45,14 @@ export class ServiceController implements Reconciler {
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
     const [project, name] = splitNameKey(key);
     const service = await this.reader.get('Service', project, name);
-    const owned = (await this.reader.list('Instance', { project, selector: [{ key: SERVICE_LABEL, op: 'eq', value: name }] })).items;
+    const all = (await this.reader.list('Instance', { project, selector: [{ key: SERVICE_LABEL, op: 'eq', value: name }] })).items;
     if (!service) {
       // Garbage-collect the instances of a deleted service.
-      for (const i of owned) await this.remove(i);
+      for (const i of all) await this.remove(i);
       return;
     }
+    // Instances added upward while sites overflow are the burst controller's.
+    const owned = all.filter((i) => !(BURST_LABEL in i.metadata.labels));
     const now = nowIso();
     const hash = templateHash(service.spec.template, service.spec.placement);
     const { revisions, current: revision, isNew } = withCurrentRevision(service, hash, now);
