@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { platform } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { agentMessageSchema } from '../core/index.ts';
+import { agentMessageSchema, waitFor } from '../core/index.ts';
 import { InstanceUsageSampler, parseStat } from './instance-usage.ts';
 
 const linux = platform() === 'linux';
@@ -30,17 +29,29 @@ test('CPU and memory are summed over the whole process tree', { skip: !linux }, 
   const { root, child } = await busyTree();
   try {
     const sampler = new InstanceUsageSampler();
-    const roots = [{ project: 'default', name: 'busy', pid: root.pid! }];
-    const first = await sampler.sample(roots);
+    const tree = { project: 'default', name: 'busy', pid: root.pid! };
+    const first = await sampler.sample([tree]);
     assert.equal(first.length, 1);
     assert.equal(first[0]!.cpu, 0, 'an instance seen for the first time has no interval yet');
-    await sleep(1000); // the measured interval itself
-    const [second] = await sampler.sample(roots);
-    assert.ok(second!.cpu > 0.3, `the spinning grandchild counts at the root: ${second!.cpu} cores`);
-    assert.ok(second!.memoryMiB > 5, `two node processes' RSS: ${second!.memoryMiB} MiB`);
+    // The reference: the spinning child as a root of its own, in the same sampler, so that both figures come from
+    // one /proc scan over one interval. Whatever share of a busy machine the child got, the tree at its idle root
+    // must show at least as much; without the sum the root would show next to nothing. Rather than sleep a fixed
+    // time, wait for an interval in which the child was seen to spin (a tenth of a core: a few clock ticks).
+    const roots = [tree, { project: 'default', name: 'child', pid: child }];
+    const [second, own] = await waitFor(
+      async () => {
+        const out = await sampler.sample(roots);
+        const [atRoot, alone] = [out.find((u) => u.name === 'busy'), out.find((u) => u.name === 'child')];
+        return atRoot && alone && alone.cpu >= 0.1 ? ([atRoot, alone] as const) : undefined;
+      },
+      30_000,
+      'an interval in which the spinning child used CPU',
+      200,
+    );
+    assert.ok(second.cpu >= own.cpu, `the spinning grandchild counts at the root: ${second.cpu} cores at the root, ${own.cpu} in the child`);
+    assert.ok(second.memoryMiB > 5, `two node processes' RSS: ${second.memoryMiB} MiB`);
     // The child alone, as a root of its own, shows memory too; the tree at the root holds more.
-    const [own] = await new InstanceUsageSampler().sample([{ project: 'default', name: 'child', pid: child }]);
-    assert.ok(own!.memoryMiB > 5 && own!.memoryMiB < second!.memoryMiB);
+    assert.ok(own.memoryMiB > 5 && own.memoryMiB < second.memoryMiB);
     // What the heartbeat carries satisfies the protocol.
     agentMessageSchema.parse({ t: 'hb', usage: { cpu: 0, memoryMiB: 0, diskMiB: 0 }, instances: [second] });
   } finally {
