@@ -20,19 +20,17 @@
 //    1% of them a queue that turns a light red; the sink's receive time minus
 //    the reading's send time (both epoch ms with sub-ms precision in
 //    processes forked together), after a warm-up.
-// Loaders and the sink are forked processes (bench/engine-load.ts).
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Loaders and the sink are forked processes (bench/engine-load.ts); the bed
+// they run on (platform, devices, rules, CPU sampling, IPC) is bench/engine-bed.ts.
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import mqtt from 'mqtt';
-import type { ApiClient, Node, Rule } from '../core/index.ts';
 import { Engine } from '../engine/index.ts';
-import { startPlatform, waitFor, type AgentHandle, type Platform } from '../testkit/index.ts';
-import { epochMs, loopMessages, type Creds, type EngineLoadCommand, type EngineLoadReply } from './engine-load.ts';
+import { startPlatform, type Platform } from '../testkit/index.ts';
+import { applyRule, command, CpuTrace, cpuOf, crashed, deleteRule, EDGE, forkLoad, log, reply, setUp, type Bed } from './engine-bed.ts';
+import { loopMessages } from './engine-load.ts';
 import { PING_TOPIC, PONG_TOPIC, startNodeRed, type NodeRedFlow } from './node-red-peer.ts';
-import { cpuSeconds } from './proc-stats.ts';
 import { metric, type Metric } from './results.ts';
 import { median, percentile } from './stats.ts';
 
@@ -46,8 +44,6 @@ const POOL = 1 << 16;
 const WINDOW_MESSAGES = 500_000;
 const WINDOW_WARMUP = 20_000;
 const LOADERS = 2;
-/** How often the CPU of the process that runs the window rule is sampled, to see when it stopped being busy. */
-const CPU_SAMPLE_MS = 50;
 /** The sink gives up this long after the last row (before the first: FIRST_ROW_MS). */
 const IDLE_MS = 3000;
 const FIRST_ROW_MS = 60_000;
@@ -56,12 +52,9 @@ const RATE = 10_000;
 const LAT_WARMUP_MS = 2000;
 const LAT_MEASURE_MS = 10_000;
 const RED_EVERY = 100;
-/** How much of the agent's stderr is kept (a stack overflow's trace). */
-const STDERR_CHARS = 64 * 1024;
 /** Both sides must deliver at least this share of the red commands sent. */
 const DELIVERED_GOAL = 99.9;
 
-const EDGE = 'edge-1';
 const PEER = 'Node-RED 4';
 const FILTER_SQL = `SELECT deviceId, speed FROM "traffic/+/loop" WHERE speed < 20`;
 const WINDOW_SQL = `SELECT deviceId, avg(speed) AS v, count(*) AS n FROM "traffic/+/loop" GROUP BY deviceId, TUMBLING(1s)`;
@@ -169,18 +162,6 @@ async function inProcess(sql: string, msgs: { topics: string[]; payloads: Buffer
 
 // ---- end to end through the edge broker, ours vs Node-RED ----------------------
 
-interface Bed {
-  platform: Platform;
-  api: ApiClient;
-  url: string;
-  /** The agent (replaced when it had to be restarted) and the end of its stderr. */
-  agent: AgentHandle;
-  stderr: string;
-  creds: Record<string, Creds>;
-  loaders: ChildProcess[];
-  sink: ChildProcess;
-}
-
 /** Alternating ours, Node-RED per round; `crashes`: runs during which the agent died (each is run once more). */
 async function endToEnd(): Promise<{ window: WindowFigures[]; latency: LatencyFigures[]; crashes: number }> {
   // Forked together first, so that their clocks' origins agree (see engine-load.ts).
@@ -205,7 +186,7 @@ async function endToEnd(): Promise<{ window: WindowFigures[]; latency: LatencyFi
   try {
     log('starting a center and an agent with its edge broker');
     platform = await startPlatform({ agents: [{ name: EDGE, site: 'edge-a', mqtt: true }] });
-    const bed = await setUp(platform, loaders, sink);
+    const bed = await setUp(platform, DEVICE_GRANTS, loaders, sink);
     const nodeRed = async <T>(flow: NodeRedFlow, body: (pid: number) => Promise<T>): Promise<T> => {
       const userDir = mkdtempSync(join(tmpdir(), 'gedge-bench-node-red-'));
       userDirs.push(userDir);
@@ -232,75 +213,6 @@ async function endToEnd(): Promise<{ window: WindowFigures[]; latency: LatencyFi
     for (const d of userDirs) rmSync(d, { recursive: true, force: true });
   }
   return { window, latency, crashes };
-}
-
-async function setUp(p: Platform, loaders: ChildProcess[], sink: ChildProcess): Promise<Bed> {
-  const api = p.center.api;
-  const agent = p.agents.get(EDGE)!;
-  await api.apply(
-    Object.entries(DEVICE_GRANTS)
-      .map(([name, grants]) => JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name }, spec: { site: 'edge-a', grants } }))
-      .join('\n---\n'),
-  );
-  const url = `mqtt://127.0.0.1:${agent.mqttPort!}`;
-  const creds: Record<string, Creds> = {};
-  for (const name of Object.keys(DEVICE_GRANTS)) {
-    const { password } = await api.issueDeviceCredential('default', name);
-    creds[name] = { clientId: name, username: name, password };
-    // The credential reaches the edge with the next sync: until then the broker refuses it.
-    const c = await waitFor(() => mqtt.connectAsync(url, { ...creds[name], reconnectPeriod: 0 }, false).catch(() => undefined), 20_000, `${name} signed in at the edge`, 100);
-    await c.endAsync();
-  }
-  const bed: Bed = { platform: p, api, url, agent, stderr: '', creds, loaders, sink };
-  keepStderr(bed);
-  return bed;
-}
-
-function keepStderr(bed: Bed): void {
-  bed.agent.process.proc.stderr!.on('data', (d: Buffer) => void (bed.stderr = (bed.stderr + d.toString()).slice(-STDERR_CHARS)));
-}
-
-/**
- * After a run: when the agent died, says so (its stderr goes to a file, for
- * the stack), restarts it on the same data dir and broker port, and returns true.
- */
-async function crashed(bed: Bed, label: string): Promise<boolean> {
-  const proc = bed.agent.process.proc;
-  if (proc.exitCode === null && proc.signalCode === null) return false;
-  const file = join(tmpdir(), `gedge-bench-engine-agent-${Date.now()}.log`);
-  writeFileSync(file, bed.stderr);
-  const error = bed.stderr.split('\n').find((l) => /^\w*Error\b/.test(l)) ?? `exit ${proc.exitCode ?? proc.signalCode}`;
-  log(`  ${label}: THE AGENT DIED (${error}); its stderr is in ${file}; restarting it`);
-  bed.stderr = '';
-  bed.agent = await bed.platform.startAgent(EDGE);
-  keepStderr(bed);
-  await waitFor(async () => (await bed.platform.readyNodes()).includes(EDGE), 30_000, `${EDGE} Ready again`, 100);
-  return true;
-}
-
-/** CPU seconds of each process; NaN for one that is gone. */
-function cpuOf(pids: number[]): number[] {
-  return pids.map((pid) => {
-    try {
-      return cpuSeconds(pid);
-    } catch {
-      return NaN;
-    }
-  });
-}
-
-type RuleBench = typeof WINDOW_RULE | typeof ACTUATE_RULE;
-
-async function applyRule(api: ApiClient, r: RuleBench): Promise<void> {
-  await api.apply(JSON.stringify({ apiVersion: 'gedge.io/v1', kind: 'Rule', metadata: { name: r.name }, spec: { sql: r.sql, actions: [r.action] } }));
-  await waitFor(async () => (await api.get<Rule>('Rule', r.name)).status?.nodes?.[EDGE]?.phase === 'Running', 30_000, `${r.name} running on ${EDGE}`, 100);
-}
-
-/** Deletes a rule and waits until the agent has applied the deletion (its acknowledged revision). */
-async function deleteRule(api: ApiClient, name: string): Promise<void> {
-  const gone = await api.delete<Rule>('Rule', name);
-  const revision = gone.metadata.revision ?? 0;
-  await waitFor(async () => ((await api.get<Node>('Node', EDGE)).status?.syncedRevision ?? 0) >= revision, 30_000, `${EDGE} past the deletion of ${name}`, 100);
 }
 
 /**
@@ -334,38 +246,6 @@ async function windowRun(bed: Bed, label: string, output: string, peerPid?: numb
   );
   if (sum < WINDOW_MESSAGES) log(`  ${label}: only ${sum} of ${WINDOW_MESSAGES} messages were counted (no row for ${IDLE_MS} ms): the rates are of what was counted`);
   return { rate, perCpu };
-}
-
-/** A process's CPU use, sampled every CPU_SAMPLE_MS: when it was busy. */
-class CpuTrace {
-  private readonly samples: { at: number; cpu: number }[] = [];
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(private readonly pid: number) {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), CPU_SAMPLE_MS);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.sample();
-  }
-
-  /** The end of the last sampling interval, ending by `before`, in which the process used more than half a core. */
-  busyUntil(before: number): number | undefined {
-    let end: number | undefined;
-    for (let i = 1; i < this.samples.length; i++) {
-      const [a, b] = [this.samples[i - 1]!, this.samples[i]!];
-      if (b.at > before) break;
-      if ((b.cpu - a.cpu) * 1000 > 0.5 * (b.at - a.at)) end = b.at;
-    }
-    return end;
-  }
-
-  private sample(): void {
-    const [cpu] = cpuOf([this.pid]);
-    if (Number.isFinite(cpu)) this.samples.push({ at: epochMs(), cpu: cpu! });
-  }
 }
 
 async function blastAndSum(bed: Bed, output: string, count: number): Promise<{ sum: number; startAt: number; endAt: number; lastAt: number }> {
@@ -407,41 +287,6 @@ async function latencyRun(bed: Bed, label: string, filter: string): Promise<Late
   log(`${label} latency at ${Math.round(sentRate)} msg/s: p50 ${fmt(figures.p50)} ms, p99 ${fmt(figures.p99)} ms, max ${fmt(Math.max(...ms))} ms; ${ms.length} of ${p.redMeasured} red commands (${fmt(deliveredPct)} %)`);
   if (deliveredPct < DELIVERED_GOAL) log(`  ${label}: FAILED to deliver ${p.redMeasured - ms.length} of ${p.redMeasured} red commands`);
   return figures;
-}
-
-// ---- load processes -------------------------------------------------------------
-
-function forkLoad(): ChildProcess {
-  return fork(fileURLToPath(new URL('./engine-load.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-}
-
-const command = (child: ChildProcess, m: EngineLoadCommand): void => void child.send(m);
-
-/** The next reply `op` from a load process (after `after`, when replies come in order). */
-async function reply<Op extends EngineLoadReply['op']>(child: ChildProcess, op: Op, after?: Promise<unknown>): Promise<Extract<EngineLoadReply, { op: Op }>> {
-  await after;
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    const onMessage = (m: EngineLoadReply) => {
-      if (m.op === 'error') reject(new Error(`load process: ${m.message}`));
-      else if (m.op !== op) return;
-      else resolve(m as Extract<EngineLoadReply, { op: Op }>);
-      done();
-    };
-    const onExit = (code: number | null, signal: string | null) => {
-      reject(new Error(`load process ${child.pid} exited (${code ?? signal}) before its "${op}"`));
-      done();
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
-
-function log(s: string): void {
-  console.error(s);
 }
 
 const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 : 2) : 'n/a');
