@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { HostPort } from '../../core/host-port.ts';
+import { nameKey } from '../../core/index.ts';
 import type { NodeTls } from '../node-certificate.ts';
 import { GATEWAY_REQUEST_MAX, listen, MAX_CONNECTIONS, relay, tracked, type GatewayRequest } from './endpoint-gateway.ts';
 import { GatewayDialer } from './gateway-dialer.ts';
@@ -79,7 +80,7 @@ export class EndpointProxies {
   }
 
   failedUntil(project: string, instance: string): number {
-    return this.failed.get(`${project}/${instance}`) ?? 0;
+    return this.failed.get(nameKey(project, instance)) ?? 0;
   }
 
   /** The order connections to that port try its instances now. */
@@ -200,12 +201,12 @@ export class EndpointProxies {
         const now = Date.now();
         // Only the last few seconds' failures are kept: instances deleted since leave nothing behind.
         for (const [k, until] of this.failed) if (until <= now) this.failed.delete(k);
-        this.failed.set(`${l.project}/${c.backend.instance}`, now + FAILED_HOLD_MS);
+        this.failed.set(nameKey(l.project, c.backend.instance), now + FAILED_HOLD_MS);
         this.o.log.debug({ endpoint: key, instance: c.backend.instance, why }, 'endpoint: instance failed, trying the next');
         attempt(i + 1);
       };
       const connected = (up: net.Socket) => {
-        this.failed.delete(`${l.project}/${c.backend.instance}`);
+        this.failed.delete(nameKey(l.project, c.backend.instance));
         l.connections++;
         relay(client, up);
         if (!turn) return;

@@ -1,4 +1,4 @@
-import { portNamed, type CenterMessage, type EndpointBackend, type EndpointSet } from '../../core/index.ts';
+import { nameKey, portNamed, type CenterMessage, type EndpointBackend, type EndpointSet } from '../../core/index.ts';
 
 export type EndpointsMessage = Extract<CenterMessage, { t: 'endpoints' }>;
 
@@ -103,4 +103,4 @@ function compare(a: Candidate['rank'], b: Candidate['rank']): number {
   return (TIER_ORDER[a.tier ?? ''] ?? 3) - (TIER_ORDER[b.tier ?? ''] ?? 3);
 }
 
-const key = (project: string, service: string) => `${project}/${service}`;
+const key = nameKey;

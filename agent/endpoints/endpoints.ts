@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
 import { formatHostPort, parseHostPort, type HostPort } from '../../core/host-port.ts';
-import { portNamed } from '../../core/index.ts';
+import { nameKey, portNamed } from '../../core/index.ts';
 import type { NodeTls } from '../node-certificate.ts';
 import { EndpointGateway, listen, type GatewayOptions, type GatewayRequest } from './endpoint-gateway.ts';
 import { EndpointProxies, type ProxyOptions } from './endpoint-proxies.ts';
@@ -82,7 +82,7 @@ export class Endpoints {
   /** The Services whose requests overflow to upper tiers at this site now (for the heartbeat: the center adds capacity upward). */
   overflowing(): { project: string; service: string }[] {
     const out = new Map<string, { project: string; service: string }>();
-    for (const l of this.proxies.list()) if (l.overflow?.state === 'overflowing') out.set(`${l.project}/${l.service}`, { project: l.project, service: l.service });
+    for (const l of this.proxies.list()) if (l.overflow?.state === 'overflowing') out.set(nameKey(l.project, l.service), { project: l.project, service: l.service });
     return [...out.values()];
   }
 
