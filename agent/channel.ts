@@ -37,6 +37,8 @@ export class CenterChannel implements Module {
   private ackTimer: NodeJS.Timeout | undefined;
   private flushing = false;
   private disconnects = 0;
+  /** Catch-ups with the center that ended (`synced`), by mode: the first after start, then one per reconnect. */
+  private readonly catchUps = { delta: 0, snapshot: 0 };
   private relay: LogRelay | undefined;
   private execs: ExecRelay | undefined;
   private sampler: UsageSampler | undefined;
@@ -45,6 +47,8 @@ export class CenterChannel implements Module {
   /** What the last hello advertised (a restarted module may advertise another address). */
   private introduced: Hello | undefined;
   private redialing = false;
+  /** While the center is lost: stops listening for the uplink's deliveries, which tell the center is back. */
+  private unkick: (() => void) | undefined;
 
   constructor(
     private readonly p: AgentParts,
@@ -54,8 +58,10 @@ export class CenterChannel implements Module {
       {
         connected: () => this.phases.live,
         disconnects: () => this.disconnects,
+        catchUps: () => ({ ...this.catchUps }),
         revision: () => p.revision,
         uplink: () => this.uplinkStatus(),
+        uplinkSender: () => p.edge?.uplink.sender.stats(),
         broker: () => p.edge?.broker.stats(),
         devices: () => (p.edge ? { known: p.objects.deviceCount, connected: p.edge.devices.connected } : undefined),
         rules: () => p.rules?.current() ?? [],
@@ -80,6 +86,8 @@ export class CenterChannel implements Module {
     // The --center given now wins over the URL saved at join: the center may have moved.
     const conn = (this.conn = new Connection({ center: p.cfg.center, credential: p.identity.credential, tls: () => p.cert.current, reconnectMinMs: p.cfg.reconnectMinMs, reconnectMaxMs: p.cfg.reconnectMaxMs, pingMs: 2000 }));
     conn.on('open', () => {
+      this.unkick?.();
+      this.unkick = undefined;
       p.edge?.uplink.sender.linkRestored();
       this.introduced = this.hello();
       conn.send(this.introduced);
@@ -98,6 +106,11 @@ export class CenterChannel implements Module {
         execs.closeAll();
         if (this.redialing) return void (this.redialing = false);
         this.disconnects++;
+        // Each path tells the other the center is back: the uplink's first answer has the control connection dial now (linkRestored is the other way).
+        const sender = p.edge?.uplink.sender;
+        sender?.linkLost();
+        this.unkick?.();
+        this.unkick = sender?.onEvent((u) => void (u.type === 'delivered' && conn.dialNow()));
         void p.recordEvent({ reason: 'Disconnected', message: `lost the center (${e.code}${e.reason ? `: ${e.reason}` : ''}); running autonomously`, type: 'Warning', at: nowIso(), involved: { kind: 'Node', name: p.identity.node } });
       }
     });
@@ -108,6 +121,7 @@ export class CenterChannel implements Module {
   }
 
   async stop(): Promise<void> {
+    this.unkick?.();
     clearInterval(this.hbTimer);
     clearTimeout(this.ackTimer);
     await this.conn?.stop();
@@ -248,6 +262,7 @@ export class CenterChannel implements Module {
     // After the step: the catch-up's revision is applied before anything is reported.
     const caughtUp = m.t === 'synced' ? this.phases.on(m) : undefined;
     if (caughtUp) {
+      this.catchUps[caughtUp.mode]++;
       p.status({ type: 'resynced', ...caughtUp, revision: p.revision });
       this.send({ t: 'ack', revision: p.revision });
       // Tell the center how every instance is doing now, including what happened offline.

@@ -1,27 +1,19 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { AGENT_CONNECT_PATH, Backoff, CLOSE_UNAUTHORIZED, centerMessageSchema, type AgentMessage, type CenterMessage } from '../core/index.ts';
+import { refusedOutright, refusedRetryMs } from './dial-refused.ts';
 
 /** Connectivity as typed events (nats.js-style status), not log lines to grep. */
 export type ConnectionEvent =
   | { type: 'connecting'; attempt: number }
   | { type: 'connected' }
   | { type: 'disconnected'; code: number; reason: string }
-  /** `refused`: nothing listened at the center's address (it is restarting): retried within REFUSED_RETRY_MS. */
+  /** `refused`: the dial was refused outright (nothing listened at the center's address, a reset, no route): retried within a second (dial-refused.ts). */
   | { type: 'reconnecting'; inMs: number; attempt: number; refused: boolean }
   /** The center refused the upgrade; 495: the certificate expired (the agent renews it and dials again). */
   | { type: 'rejected'; status: number }
   /** The center refused this node for good (credential revoked or expired, node deleted): no more dialling; the node must join again. */
   | { type: 'revoked'; why: string };
-
-/**
- * A dial refused outright (ECONNREFUSED: the center's host is up but nothing
- * listens, as while it restarts) costs both ends nothing, so it is retried
- * within this (jittered, 0.5-1x) instead of on the growing backoff: agents
- * are back about a second after a center restart, not after the backoff's
- * 4-8 s step. Any other failure (timeouts, TLS, HTTP refusals) backs off.
- */
-const REFUSED_RETRY_MS = 1000;
 
 /** Upgrade refusals that retrying cannot fix: unknown or revoked credential, not a node credential, node deleted. */
 const FINAL_STATUS: Record<number, string> = { 401: 'the center does not accept this node credential (revoked or expired)', 403: 'this credential is not a node credential', 410: 'this node was deleted at the center' };
@@ -50,6 +42,12 @@ export class Connection extends EventEmitter {
   private pingTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private awaitingPong = 0;
+  /** When the center was last heard from (any frame), for the reason a silent connection is closed with. */
+  private heardAt = 0;
+  /** Why a connection was closed for silence (its close event says so). */
+  private readonly silentReason = new WeakMap<WebSocket, string>();
+  /** The last dial got an HTTP answer refusing it (throttled, certificate expired...): its backoff stands (dialNow waits it out). */
+  private answered = false;
 
   constructor(private opts: ConnectionOptions) {
     super();
@@ -70,6 +68,18 @@ export class Connection extends EventEmitter {
     const text = JSON.stringify(msg);
     this.ws!.send(text);
     return true;
+  }
+
+  /**
+   * The center is reachable (the uplink just got an answer through): a dial
+   * waiting out its backoff goes now. Not after the center refused the last
+   * dial over HTTP: that backoff is the center's to ask for.
+   */
+  dialNow(): void {
+    if (this.stopped || this.ws || !this.timer || this.answered) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.dial();
   }
 
   /** Closes the connection to dial again at once (its hello tells what changed). */
@@ -119,27 +129,31 @@ export class Connection extends EventEmitter {
       this.emit('open');
     });
     ws.on('message', (data) => {
-      this.awaitingPong = 0;
+      this.heard();
       const parsed = centerMessageSchema.safeParse(safeJson(data.toString()));
       if (parsed.success) this.emit('message', parsed.data as CenterMessage);
       else this.emit('protocolError', parsed.error.message);
     });
+    // The center pings a connection it has not heard from for a heartbeat (center/hub/silence-watch.ts); ws answers by itself.
+    ws.on('ping', () => this.heard());
     ws.on('pong', (data) => {
-      this.awaitingPong = 0;
+      this.heard();
       // The ping carried its send time, and a WebSocket pong echoes the ping's payload [RFC 6455 5.5.3].
       if (data.length === 8) this.emit('rtt', Number(process.hrtime.bigint() - data.readBigUInt64BE()) / 1e6);
     });
+    this.answered = false;
     ws.on('unexpected-response', (_req, res) => {
+      this.answered = true;
       this.emitStatus({ type: 'rejected', status: res.statusCode ?? 0 });
       final = FINAL_STATUS[res.statusCode ?? 0];
       ws.terminate();
     });
     // 'close' follows and drives the reconnect.
-    ws.on('error', (err: NodeJS.ErrnoException) => void (refused = !opened && err.code === 'ECONNREFUSED'));
+    ws.on('error', (err: NodeJS.ErrnoException) => void (refused = !opened && refusedOutright(err)));
     ws.on('close', (code, reason) => {
       this.stopPing();
       if (this.ws === ws) this.ws = null;
-      if (opened) this.emitStatus({ type: 'disconnected', code, reason: reason.toString() });
+      if (opened) this.emitStatus({ type: 'disconnected', code, reason: this.silentReason.get(ws) ?? reason.toString() });
       if (code === CLOSE_UNAUTHORIZED) final = `the center revoked this node's credential (${reason.toString() || 'no reason given'})`;
       if (final && !this.stopped) {
         this.stopped = true;
@@ -147,22 +161,38 @@ export class Connection extends EventEmitter {
       }
       if (this.stopped) return;
       const backoffMs = this.backoff.next();
-      const inMs = refused ? Math.min(backoffMs, Math.round(REFUSED_RETRY_MS * (0.5 + Math.random() / 2))) : backoffMs;
+      const inMs = refused ? refusedRetryMs(backoffMs) : backoffMs;
       this.emitStatus({ type: 'reconnecting', inMs, attempt: this.backoff.attempts, refused });
-      this.timer = setTimeout(() => this.dial(), inMs);
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.dial();
+      }, inMs);
     });
+  }
+
+  private heard(): void {
+    this.awaitingPong = 0;
+    this.heardAt = Date.now();
   }
 
   private startPing(): void {
     this.stopPing();
-    this.awaitingPong = 0;
+    this.heard();
     this.pingTimer = setInterval(() => {
-      if (!this.ws) return;
-      if (++this.awaitingPong > 2) return void this.ws.terminate();
+      const ws = this.ws;
+      if (!ws) return;
+      // Counted in ticks of this timer, not wall time: a stall of this process costs the center at most one missed pong.
+      if (++this.awaitingPong > 2) return void this.terminateSilent(ws, `nothing from the center for ${Date.now() - this.heardAt} ms (${this.awaitingPong - 1} pings unanswered)`);
       const stamp = Buffer.alloc(8);
       stamp.writeBigUInt64BE(process.hrtime.bigint());
-      this.ws.ping(stamp);
+      ws.ping(stamp);
     }, this.opts.pingMs);
+  }
+
+  /** A dead link says nothing (a blackholed WAN): close without a closing handshake, which would wait for an answer too. */
+  private terminateSilent(ws: WebSocket, why: string): void {
+    this.silentReason.set(ws, why);
+    ws.terminate();
   }
 
   private stopPing(): void {

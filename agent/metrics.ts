@@ -6,6 +6,7 @@ import type { BrokerStats } from '../broker/index.ts';
 import type { RuleHost } from './rules/rule-host.ts';
 import type { SessionFigures } from './sessions/index.ts';
 import type { EndpointListener } from './endpoints/endpoint-proxies.ts';
+import type { UplinkSenderStats } from './uplink/index.ts';
 
 /** What the agent's metrics are read from, at scrape time (undefined: that part does not run on this node). */
 export interface AgentMetricSources {
@@ -13,8 +14,12 @@ export interface AgentMetricSources {
   connected(): boolean;
   /** Times the connection to the center was lost since the agent started. */
   disconnects(): number;
+  /** Catch-ups with the center that ended, by mode (the first after start included). */
+  catchUps(): { delta: number; snapshot: number };
   revision(): number;
   uplink(): EdgeUplinkStatus | undefined;
+  /** The uplink sender's retries and outages (undefined: no uplink on this node, or it is restarting). */
+  uplinkSender(): UplinkSenderStats | undefined;
   broker(): BrokerStats | undefined;
   devices(): { known: number; connected: number } | undefined;
   rules(): ReturnType<RuleHost['current']>;
@@ -42,8 +47,8 @@ const PHASES: InstancePhase[] = ['Pending', 'Starting', 'Running', 'Succeeded', 
 export function agentMetrics(src: AgentMetricSources): { metrics(): Promise<string> } {
   const registry = processRegistry();
   // Each part is read once per scrape, by the first metric that needs it, and shared by the others.
-  let scrape: { uplink?: EdgeUplinkStatus; broker?: BrokerStats; devices?: { known: number; connected: number }; instances: ReturnType<AgentMetricSources['instances']>; rules: ReturnType<AgentMetricSources['rules']> } | undefined;
-  const now = () => (scrape ??= { uplink: src.uplink(), broker: src.broker(), devices: src.devices(), instances: src.instances(), rules: src.rules() });
+  let scrape: { uplink?: EdgeUplinkStatus; sender?: UplinkSenderStats; broker?: BrokerStats; devices?: { known: number; connected: number }; instances: ReturnType<AgentMetricSources['instances']>; rules: ReturnType<AgentMetricSources['rules']> } | undefined;
+  const now = () => (scrape ??= { uplink: src.uplink(), sender: src.uplinkSender(), broker: src.broker(), devices: src.devices(), instances: src.instances(), rules: src.rules() });
   const gauge = (name: string, help: string, read: (g: Gauge) => void, labelNames: string[] = []) =>
     new Gauge({ name, help, labelNames, registers: [registry], collect() { this.reset(); read(this); } });
   /** A counter whose total the agent keeps (read at each scrape, never incremented here). */
@@ -53,6 +58,11 @@ export function agentMetrics(src: AgentMetricSources): { metrics(): Promise<stri
   gauge('gedge_agent_center_connected', '1 while the agent is caught up with the center on a live connection', (g) => g.set(src.connected() ? 1 : 0));
   total('gedge_agent_center_disconnects_total', 'Times the connection to the center was lost', (c) => c.inc(src.disconnects()));
   gauge('gedge_agent_applied_revision', 'The store revision the agent has applied', (g) => g.set(src.revision()));
+  total('gedge_agent_catchups_total', "Catch-ups with the center after a (re)connect, by mode: delta (the changes since the agent's revision) or snapshot (everything, when the center no longer had them)", (c) => {
+    const n = src.catchUps();
+    c.inc({ mode: 'delta' }, n.delta);
+    c.inc({ mode: 'snapshot' }, n.snapshot);
+  }, ['mode']);
 
   // A part that does not run on this node (no broker: no uplink queue) shows no samples, rather than zeros.
   const u = <T>(read: (x: EdgeUplinkStatus) => T) => (): T | undefined => {
@@ -87,6 +97,14 @@ export function agentMetrics(src: AgentMetricSources): { metrics(): Promise<stri
   count('gedge_uplink_enqueued_total', 'Device messages appended to the uplink queue', u((x) => x.enqueued));
   count('gedge_uplink_delivered_total', "Device messages the center acknowledged (landed in their route's sink)", u((x) => x.delivered));
   count('gedge_uplink_resends_total', 'Publishes recognised as a device resending one already queued', u((x) => x.resends));
+  // The sender's, read once per scrape like the queue's (a restarted edge module starts them again from zero: a counter reset).
+  const s = <T>(read: (x: UplinkSenderStats) => T) => (): T | undefined => {
+    const x = now().sender;
+    return x && read(x);
+  };
+  count('gedge_uplink_send_retries_total', 'Uplink sends that failed and were tried again (network errors, timeouts, 5xx)', s((x) => x.retries));
+  count('gedge_uplink_outages_total', 'Uplink outages: from the start of a send that failed while no route was failing to the answer that ended the last failing route', s((x) => x.outages));
+  count('gedge_uplink_outage_seconds_total', 'Time spent in uplink outages, the current one included', s((x) => x.outageSeconds));
   byLabel('gedge_uplink_dropped_total', 'Device messages the uplink queue dropped: overflow (full), expired (older than its ttl), route_gone (their route was deleted)', 'reason',
     u((x) => ({ overflow: x.droppedOverflow, expired: x.droppedExpired, route_gone: x.droppedRouteGone })));
 

@@ -15,6 +15,7 @@ export function createMetrics() {
     setCommitStats: (s: { writes: number; commits: number }) => void (commits = s),
     httpRequests: new Counter({ name: 'gedge_http_requests_total', help: 'API requests', labelNames: ['method', 'route', 'status'], registers: [registry] }),
     agentsConnected: new Gauge({ name: 'gedge_agents_connected', help: 'Agents with a live connection', registers: [registry] }),
+    agentDisconnects: agentDisconnects(registry),
     syncMessages: new Counter({ name: 'gedge_sync_messages_total', help: 'Sync messages sent to agents', labelNames: ['type'], registers: [registry] }),
     agentRefused: new Counter({ name: 'gedge_agent_refused_total', help: 'Agent reports dropped because the node does not speak for their object', labelNames: ['type'], registers: [registry] }),
     agentBytes: new Counter({ name: 'gedge_agent_bytes_total', help: 'Bytes on agent connections', labelNames: ['direction', 'type'], registers: [registry] }),
@@ -26,6 +27,19 @@ export function createMetrics() {
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Agent connections that ended, by why: silent (nothing came over it for
+ * longer than the hub's bound: a link that drops packets), closed (the agent
+ * or the network closed it), replaced (the node connected again), protocol,
+ * revoked, shutdown, center (another reason of the center's). Every reason
+ * shows from the start, at 0.
+ */
+function agentDisconnects(registry: Registry): Counter<'reason'> {
+  const c = new Counter({ name: 'gedge_agent_disconnects_total', help: 'Agent connections that ended, by why: silent (the center heard nothing for longer than its bound), closed (by the agent or the network), replaced, protocol, revoked, shutdown, center', labelNames: ['reason'], registers: [registry] });
+  for (const reason of ['silent', 'closed', 'replaced', 'protocol', 'revoked', 'shutdown', 'center']) c.inc({ reason }, 0);
+  return c;
+}
 
 /** A counter whose total something else keeps (read at each scrape), not incremented here. */
 function totalOf(registry: Registry, name: string, help: string, read: () => number): Counter {

@@ -16,6 +16,7 @@ import { LogStreams } from './log-streams.ts';
 import { MetricsScrapes } from './metrics-scrapes.ts';
 import { Offloads } from './offloads.ts';
 import { ExecStreams, type ExecSink } from './exec-streams.ts';
+import { SilenceWatch } from './silence-watch.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { AgentNetwork } from '../network/index.ts';
 
@@ -60,6 +61,9 @@ export class AgentHub {
   private upgradeRoutes: UpgradeRoute[] = [];
   /** Per node: ends the hold of the certificate its live connection was made with (replaced when the node renews). */
   private readonly certHolds = new Map<string, { session: AgentSession; release: () => void }>();
+  /** Closes connections nothing has come over for too long (a link that drops packets says nothing). */
+  private readonly silence: SilenceWatch<AgentSession>;
+  private readonly silenceTimer: NodeJS.Timeout;
 
   constructor(
     private readonly store: Store,
@@ -72,6 +76,8 @@ export class AgentHub {
       const s = this.sessions.get(node);
       return s && { via: s, send: (m) => s.send(m) };
     });
+    this.silence = new SilenceWatch({ heartbeatMs: opts.heartbeatMs });
+    this.silenceTimer = setInterval(() => this.watchSilence(), opts.heartbeatMs).unref();
   }
 
   /** One upgrade listener for the server: the agent endpoint here, the others in `routes`. */
@@ -142,6 +148,7 @@ export class AgentHub {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.silenceTimer);
     for (const s of this.sessions.values()) s.close(1001, 'center shutting down');
     this.sessions.clear();
     await new Promise<void>((r) => this.wss.close(() => r()));
@@ -218,12 +225,23 @@ export class AgentHub {
       this.offloads.ended(node, session);
       this.execs.endConnection(session, `the agent of node "${node}" disconnected`);
       this.metrics.agentsConnected.set(this.sessions.size);
-      this.logger.info({ node, code }, 'agent disconnected');
+      this.metrics.agentDisconnects.inc({ reason: session.endedBy ?? 'closed' });
+      this.logger.info({ node, code, by: session.endedBy ?? 'closed' }, 'agent disconnected');
     });
     ws.on('error', (err) => this.logger.warn({ node, err: err.message }, 'agent socket error'));
   }
-}
 
+  /** Pings connections quiet for a heartbeat; closes those silent past the bound, so the node shows disconnected while its link is down. */
+  private watchSilence(): void {
+    const { ping, close } = this.silence.look(Date.now(), [...this.sessions.values()].map((s) => ({ key: s, heardAt: s.heardAt })));
+    for (const s of ping) s.ping();
+    for (const { key: s, silentMs } of close) {
+      if (this.sessions.get(s.node) !== s) continue;
+      this.logger.warn({ node: s.node, silentMs, boundMs: this.silence.boundMs }, 'agent silent; closing its connection');
+      s.terminate('silent');
+    }
+  }
+}
 
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 410: 'Gone', 429: 'Too Many Requests', 495: 'Certificate Expired', 500: 'Internal Server Error' };
 

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { agentMessageSchema, CLOSE_PROTOCOL, type AgentMessage, type CenterMessage, type EdgeUplinkStatus, type Node, type NodeStatus, probeAddressProblem, type ProbeAddress, DEFAULT_PROJECT } from '../../core/index.ts';
+import { agentMessageSchema, CLOSE_PROTOCOL, CLOSE_REPLACED, CLOSE_UNAUTHORIZED, type AgentMessage, type CenterMessage, type EdgeUplinkStatus, type Node, type NodeStatus, probeAddressProblem, type ProbeAddress, DEFAULT_PROJECT } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { holdChanges } from '../store/change-feed.ts';
 import type { Metrics } from '../metrics.ts';
@@ -15,6 +15,10 @@ import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { AgentNetwork } from '../network/index.ts';
 
 const BOOKMARK_MS = 60_000;
+
+/** Why the center ended a session, by its close code (`gedge_agent_disconnects_total{reason}`); 'closed' when the agent or the network did. */
+export type SessionEnd = 'silent' | 'protocol' | 'replaced' | 'revoked' | 'shutdown' | 'center' | 'closed';
+const ENDED_BY: Record<number, SessionEnd> = { [CLOSE_PROTOCOL]: 'protocol', [CLOSE_REPLACED]: 'replaced', [CLOSE_UNAUTHORIZED]: 'revoked', 1001: 'shutdown' };
 
 export interface SessionDeps {
   store: Store;
@@ -63,6 +67,10 @@ export class AgentSession {
   private readonly refusedTypes = new Set<string>();
   private helloSeen = false;
   private readonly reports: NodeReports;
+  /** When anything last came from the agent: a message, a ping or a pong (the hub's silence watch reads it). */
+  heardAt = Date.now();
+  /** Set when the center ends the session: why. */
+  endedBy: SessionEnd | undefined;
 
   constructor(
     readonly node: string,
@@ -70,7 +78,12 @@ export class AgentSession {
     private readonly deps: SessionDeps,
   ) {
     this.reports = new NodeReports(deps.store);
-    ws.on('message', (data, isBinary) => void this.onFrame(data.toString(), isBinary));
+    ws.on('message', (data, isBinary) => {
+      this.heardAt = Date.now();
+      void this.onFrame(data.toString(), isBinary);
+    });
+    ws.on('ping', () => void (this.heardAt = Date.now()));
+    ws.on('pong', () => void (this.heardAt = Date.now()));
   }
 
   send(msg: CenterMessage): void {
@@ -87,8 +100,21 @@ export class AgentSession {
   }
 
   close(code: number, reason: string): void {
+    this.endedBy ??= ENDED_BY[code] ?? 'center';
     this.dispose();
     this.ws.close(code, reason);
+  }
+
+  /** Asks the agent's WebSocket for a pong (it answers by itself): proof the connection lives, when the agent has said nothing for a while. */
+  ping(): void {
+    if (!this.closed) this.ws.ping();
+  }
+
+  /** Ends the session at once, without a closing handshake: over a dead link that would wait for an answer that never comes. */
+  terminate(why: SessionEnd): void {
+    this.endedBy ??= why;
+    this.dispose();
+    this.ws.terminate();
   }
 
   dispose(): void {

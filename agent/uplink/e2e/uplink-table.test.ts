@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -79,9 +80,75 @@ test('the link back: a lane waiting out a long retry delay sends at once on link
     await waitFor(() => e.queue.stats().depthMessages === 0, 20_000, 'the queue drained');
     assert.deepEqual((await tableRows(env.center.api, 'link-back')).map((r) => r.payload), sent);
     assert.ok(lines.some((l) => l.msg === 'uplink resumed' && l.retries === 1), JSON.stringify(lines));
+    const stats = e.sender.stats();
+    assert.equal(stats.retries, 1);
+    assert.equal(stats.outages, 1, 'one outage, over');
+    assert.ok(stats.outageSeconds > 0, JSON.stringify(stats));
+    const over = stats.outageSeconds;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(e.sender.stats().outageSeconds, over, 'no longer growing');
   } finally {
     await e.close();
     await link.close();
+  }
+});
+
+/**
+ * A TCP proxy to the center that, while `hang` is set, takes connections and
+ * carries nothing over them, and keeps them so after `hang` is cleared: a
+ * blackholed link whose connections outlive the heal (TCP retransmits only
+ * after its backoff). New connections go through once `hang` is cleared.
+ */
+async function hangingProxy(port: number) {
+  const held = new Set<net.Socket>();
+  const all = new Set<net.Socket>();
+  const state = { hang: true };
+  const server = net.createServer((c) => {
+    all.add(c);
+    c.on('error', () => undefined);
+    c.on('close', () => all.delete(c));
+    if (state.hang) return void (held.add(c), c.resume());
+    const up = net.connect(port, '127.0.0.1');
+    all.add(up);
+    up.on('error', () => c.destroy());
+    up.on('close', () => (all.delete(up), c.destroy()));
+    c.on('close', () => up.destroy());
+    c.pipe(up).pipe(c);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    state,
+    held,
+    url: `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () => new Promise<void>((r) => (all.forEach((s) => s.destroy()), server.close(() => r()))),
+  };
+}
+
+test('a request hung on a dead link is sent again as soon as the link is back, not when its timeout runs out; the outage is counted from its start', async () => {
+  await env.center.api.apply(routeManifest('hung'));
+  const proxy = await hangingProxy(env.center.port);
+  // Ten minutes to time out and to retry: only linkRestored can get the batch through within this test.
+  const e = edge(proxy.url, { requestTimeoutMs: 600_000, retryInitialMs: 600_000, retryMaxMs: 600_000 });
+  try {
+    e.sender.linkLost();
+    const sent = e.append('hung', 5);
+    await waitFor(() => proxy.held.size > 0, 10_000, 'the batch in flight on a connection that carries nothing');
+    // What is measured here is time: the outage must count the half second the request hung, not only the moment it failed.
+    await new Promise((r) => setTimeout(r, 500));
+    const before = e.sender.stats();
+    assert.deepEqual([before.retries, before.outages, before.outageSeconds], [0, 0, 0], 'nothing has failed yet: the request just hangs');
+    proxy.state.hang = false;
+    e.sender.linkRestored();
+    await waitFor(() => e.queue.stats().depthMessages === 0, 20_000, 'the queue drained');
+    assert.deepEqual((await tableRows(env.center.api, 'hung')).map((r) => r.payload), sent);
+    assert.ok(e.events.some((ev) => ev.type === 'retrying' && ev.delayMs === 0), JSON.stringify(e.events));
+    const stats = e.sender.stats();
+    assert.equal(stats.retries, 1);
+    assert.equal(stats.outages, 1);
+    assert.ok(stats.outageSeconds >= 0.5, JSON.stringify(stats));
+  } finally {
+    await e.close();
+    await proxy.close();
   }
 });
 
