@@ -195,7 +195,11 @@ export class CenterChannel implements Module {
   private startHeartbeat(ms: number): void {
     clearInterval(this.hbTimer);
     this.hbTimer = setInterval(() => {
-      void Promise.all([this.sampler!.sample(), this.instanceSampler.sample(this.runningRoots())]).then(([usage, instances]) => this.send({ t: 'hb', usage, uplink: this.uplinkStatus(), instances }));
+      void Promise.all([this.sampler!.sample(), this.instanceSampler.sample(this.runningRoots())]).then(([usage, instances]) => {
+        // The Services this site overflows to upper tiers now: the center may add capacity there (overflow.burst).
+        const overflowing = this.p.endpoints?.overflowing() ?? [];
+        this.send({ t: 'hb', usage, uplink: this.uplinkStatus(), instances, ...(overflowing.length ? { overflowing } : {}) });
+      });
       this.reportRules(false);
     }, ms);
     this.conn!.setPingInterval(ms);

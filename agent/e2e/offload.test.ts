@@ -26,7 +26,7 @@ function serial(): Resource {
   const s = testService('assist', { replicas: 2, http: true, script: SERIAL }) as Resource & { spec: Record<string, unknown> & { template: Record<string, unknown> } };
   s.spec.template.readiness = { http: { port: 'http', path: '/healthz' }, period: '200ms' };
   s.spec.endpoint = {};
-  s.spec.overflow = { tiers: ['region'], sla: '200ms', hold: '2s' };
+  s.spec.overflow = { tiers: ['region'], sla: '200ms', hold: '2s', burst: 1 };
   s.spec.placement = { policy: 'pinned', nodes: ['edge-a-1', 'region-1'], antiAffinity: [{ selector: { app: 'assist' } }] };
   return s;
 }
@@ -35,7 +35,9 @@ async function events(p: Platform, reason: string): Promise<GedgeEvent[]> {
   return ((await p.center.api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Node,gedge.io/involved-name=edge-a-1' })).items as GedgeEvent[]).filter((e) => e.spec.reason === reason);
 }
 
-test('a load step at an edge overflows to the region within its SLA and comes back once the load falls, without flapping, each switch an event that says why', async () => {
+const serviceEvents = async (p: Platform, reason: string) => ((await p.center.api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Service,gedge.io/involved-name=assist' })).items as GedgeEvent[]).filter((e) => e.spec.reason === reason);
+
+test('a load step at an edge overflows to the region within its SLA while the center adds an instance there, and comes back once the load falls, without flapping, each switch an event that says why', async () => {
   // The region's gateway behind a WAN link (5 ms each way): what overflows crosses it.
   const gatewayPort = await freePort();
   const wan = await LinkEmulator.start({ upstreamPort: gatewayPort, delayMs: 5 });
@@ -75,6 +77,13 @@ test('a load step at an edge overflows to the region within its SLA and comes ba
     });
     const overflowing = await waitFor(async () => (await events(p, 'Overflowing'))[0], 60_000, 'an Overflowing event from edge-a-1');
     await waitFor(async () => (answered['region-1']! >= 50 ? true : undefined), 60_000, 'the region answered 50 of the overflow');
+    // Capacity upward: the node said its site overflows; the center adds a burst instance in the region, ready and in edge-a's directory.
+    const up = await waitFor(async () => (await serviceEvents(p, 'BurstUp'))[0], 60_000, 'a BurstUp event on assist');
+    assert.equal(up.spec.message, 'edge-a overflowing to region: one more instance there (1 of 1 at most)');
+    const added = await waitFor(async () => (await p.instances('gedge.io/burst=true')).find((i) => i.status?.ready), 60_000, 'the burst instance ready');
+    assert.equal(added.spec.node, 'region-1');
+    await waitFor(async () => ((await resolveEndpoint(p, 'edge-a-1', 'assist'))?.instances.length === 3 ? true : undefined), 30_000, 'edge-a resolves the burst instance too');
+    assert.equal((await p.instances('app=assist')).length, 3, 'the service controller left it alone');
     const during = (await resolveEndpoint(p, 'edge-a-1', 'assist'))!.overflow!;
     loaded = false;
     await Promise.all(clients);
@@ -97,6 +106,11 @@ test('a load step at an edge overflows to the region within its SLA and comes ba
     assert.equal(after.switches, 2);
     assert.equal((await events(p, 'Overflowing')).length, 1);
     assert.equal((await events(p, 'OverflowEnded')).length, 1);
+
+    // Three holds (6 s) after the last overflow, the burst instance goes; the two replicas stay.
+    const down = await waitFor(async () => (await serviceEvents(p, 'BurstDown'))[0], 60_000, 'a BurstDown event on assist');
+    assert.match(down.spec.message, /^no site has overflowed for 6s: assist-[0-9a-f]{6} removed \(0 burst instances left\)$/);
+    await waitFor(async () => ((await p.instances('app=assist')).length === 2 ? true : undefined), 30_000, 'back to the two replicas');
 
     // The agent's metrics say the same, through the center.
     const metrics = await waitFor(async () => {

@@ -15,6 +15,8 @@ import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { AgentNetwork } from '../network/index.ts';
 
 const BOOKMARK_MS = 60_000;
+/** A change of what a node overflows is written at most this often (a node cannot make the center write its status at its heartbeat rate). */
+const OVERFLOW_WRITE_MS = 1000;
 
 /** Why the center ended a session, by its close code (`gedge_agent_disconnects_total{reason}`); 'closed' when the agent or the network did. */
 export type SessionEnd = 'silent' | 'protocol' | 'replaced' | 'revoked' | 'shutdown' | 'center' | 'closed';
@@ -56,6 +58,9 @@ export class AgentSession {
   private lastStatusWrite = 0;
   private usage: { cpu: number; memoryMiB: number; diskMiB: number } | undefined;
   private uplink: EdgeUplinkStatus | undefined;
+  /** The Services the node's endpoints overflow to upper tiers now, as its last heartbeat said. */
+  private overflowing: { project: string; service: string }[] = [];
+  private overflowChanged = false;
   private agentInfo: NodeStatus['agent'];
   private mqtt: NodeStatus['mqtt'];
   private gateway: NodeStatus['gateway'];
@@ -177,7 +182,12 @@ export class AgentSession {
         this.lastSent = this.lastSeen;
         this.send({ t: 'synced', revision: this.lastSeen });
       }
-      if (Date.now() - this.lastStatusWrite >= this.deps.statusWriteMs) await this.writeNodeStatus(undefined);
+      // A change of what overflows is written soon (at most once a second): the burst controller adds capacity upward on it.
+      const overflowing = m.overflowing ?? [];
+      if (JSON.stringify(overflowing) !== JSON.stringify(this.overflowing)) this.overflowChanged = true;
+      this.overflowing = overflowing;
+      const since = Date.now() - this.lastStatusWrite;
+      if (since >= this.deps.statusWriteMs || (this.overflowChanged && since >= OVERFLOW_WRITE_MS)) await this.writeNodeStatus(undefined);
     },
     ack: async (m) => {
       this.acked = Math.max(this.acked, m.revision);
@@ -301,7 +311,8 @@ export class AgentSession {
   /** Usage, heartbeat time, agent info and synced revision (reports/node-reports.ts). */
   private async writeNodeStatus(capacity: Node['spec']['capacity'] | undefined): Promise<void> {
     this.lastStatusWrite = Date.now();
-    const written = await this.reports.nodeStatus(this.node, { capacity, usage: this.usage, agent: this.agentInfo, mqtt: this.mqtt, gateway: this.gateway, runtimes: this.runtimes, uplink: this.uplink, syncedRevision: this.acked });
+    this.overflowChanged = false;
+    const written = await this.reports.nodeStatus(this.node, { capacity, usage: this.usage, agent: this.agentInfo, mqtt: this.mqtt, gateway: this.gateway, runtimes: this.runtimes, uplink: this.uplink, overflowing: this.overflowing, syncedRevision: this.acked });
     if (written === 'conflict') this.lastStatusWrite = 0;
   }
 }

@@ -100,4 +100,11 @@ test("a node's status: a changed capacity updates the spec, the MqttEncrypted co
   assert.equal(await reports.nodeStatus('n1', { mqtt: undefined, syncedRevision: 0 }), 'written');
   assert.equal((await store.get('Node', undefined, 'n1'))!.status!.conditions.some((c) => c.type === 'MqttEncrypted'), false, 'no broker, no condition');
   assert.equal(await reports.nodeStatus('gone', { mqtt: undefined, syncedRevision: 0 }), 'gone');
+  // What its endpoints overflow to upper tiers: kept as said; a report that does not say keeps the last.
+  assert.equal(await reports.nodeStatus('n1', { mqtt: undefined, syncedRevision: 0, overflowing: [{ project: 'default', service: 'web' }] }), 'written');
+  assert.deepEqual((await store.get('Node', undefined, 'n1'))!.status!.overflowing, [{ project: 'default', service: 'web' }]);
+  assert.equal(await reports.nodeStatus('n1', { mqtt: undefined, syncedRevision: 0 }), 'written');
+  assert.deepEqual((await store.get('Node', undefined, 'n1'))!.status!.overflowing, [{ project: 'default', service: 'web' }]);
+  assert.equal(await reports.nodeStatus('n1', { mqtt: undefined, syncedRevision: 0, overflowing: [] }), 'written');
+  assert.deepEqual((await store.get('Node', undefined, 'n1'))!.status!.overflowing, []);
 });
