@@ -15,7 +15,8 @@ import { percentile } from './stats.ts';
  * arrivals): 60 a second for 10 s, then 180 a second (3x) for 20 s, then 60
  * again for 15 s.
  *
- * Ours: the Service declares overflow to the region with an SLA of 100 ms.
+ * Ours: the Service declares overflow to the region with an SLA of 100 ms,
+ * and lets the center add one instance there while the edge overflows.
  * The peer: the same Service without it (an instance in the region is only
  * a failover), what a platform that places by latency but does not offload
  * does. Share within the SLA over the step; time to react (from the step to
@@ -40,7 +41,7 @@ function next() {
   while (busy < workers && queue.length) {
     busy++;
     const res = queue.shift();
-    setTimeout(() => { res.end(process.env.GEDGE_NODE); busy--; next(); }, 10);
+    setTimeout(() => { res.end(process.env.GEDGE_NODE + ' ' + process.env.GEDGE_INSTANCE); busy--; next(); }, 10);
   }
 }
 http.createServer((q, s) => (q.url === '/healthz' ? s.end('ok') : (queue.push(s), next()))).listen(Number(process.env.PORT), '127.0.0.1');
@@ -52,6 +53,7 @@ interface Sample {
   sentAt: number;
   ms: number;
   node: string;
+  instance: string;
 }
 
 export async function run(): Promise<Metric[]> {
@@ -76,6 +78,7 @@ export async function run(): Promise<Metric[]> {
       metric('response time over the step, p99', 'ms', percentile(ours.step.map((s) => s.ms), 99), 'report', peerOf(percentile(peer.step.map((s) => s.ms), 99))),
       metric('time to react: from the step to the first request sent to the region', 'ms', ours.reactMs ?? Number.NaN, '<= 1000'),
       metric('requests answered in the region over the step', '%', share(ours.step, (s) => s.node === 'region-1'), 'report'),
+      metric('capacity upward: from the step to the first answer of the instance the center added in the region', 's', (ours.burstMs ?? Number.NaN) / 1000, 'report'),
       metric('from the load falling to the state back at the edge (its hold is 5 s)', 's', ours.returnS ?? Number.NaN, 'report'),
       metric('switches of the overflow state a minute (one step up and down)', 'per min', ours.switchesPerMin, '<= 4'),
     ];
@@ -89,6 +92,8 @@ interface Run {
   all: Sample[];
   step: Sample[];
   reactMs: number | undefined;
+  /** From the step to the first request answered by the instance the center added in the region. */
+  burstMs: number | undefined;
   returnS: number | undefined;
   switchesPerMin: number;
 }
@@ -98,10 +103,11 @@ async function stepAt(p: Platform, name: string, overflow: boolean): Promise<Run
   const svc = testService(name, { replicas: 2, http: true, script: SERVICE }) as Resource & { spec: Record<string, unknown> & { template: Record<string, unknown> } };
   svc.spec.template.readiness = { http: { port: 'http', path: '/healthz' }, period: '1s' };
   Object.assign(svc.spec, { endpoint: {}, placement: { policy: 'pinned', nodes: ['edge-a-1', 'region-1'], antiAffinity: [{ selector: { app: name } }] } });
-  if (overflow) svc.spec.overflow = { tiers: ['region'], sla: `${SLA_MS}ms`, hold: '5s' };
+  if (overflow) svc.spec.overflow = { tiers: ['region'], sla: `${SLA_MS}ms`, hold: '5s', burst: 1 };
   await p.center.api.apply(JSON.stringify(svc));
   await waitFor(async () => (await p.instances(`app=${name}`)).filter((i) => i.status?.ready).length === 2 || undefined, 60_000, `${name} ready at the edge and in the region`);
   const at = await endpointAt(p, 'edge-a-1', name, { instances: 2 });
+  const replicas = new Set((await p.instances(`app=${name}`)).map((i) => i.metadata.name));
   const started = Date.now();
   const samples: Sample[] = [];
   const pending: Promise<void>[] = [];
@@ -123,6 +129,7 @@ async function stepAt(p: Platform, name: string, overflow: boolean): Promise<Run
   const step = samples.filter((s) => s.phase === 'step');
   const firstUp = step.filter((s) => s.node === 'region-1').sort((a, b) => a.sentAt - b.sentAt)[0];
   const events = ((await p.center.api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Node,gedge.io/involved-name=edge-a-1' })).items as GedgeEvent[]).filter((e) => e.spec.message.startsWith(`Service default/${name} `));
+  const firstBurst = step.filter((s) => !replicas.has(s.instance) && s.node === 'region-1').sort((a, b) => a.sentAt - b.sentAt)[0];
   const ended = events.find((e) => e.spec.reason === 'OverflowEnded' && Date.parse(e.spec.at) >= fellAt);
   const switches = overflow ? ((await resolveEndpoint(p, 'edge-a-1', name))?.overflow?.switches ?? 0) : 0;
   console.log(`${name}: ${samples.length} requests, ${events.map((e) => `${e.spec.reason} at +${((Date.parse(e.spec.at) - started) / 1000).toFixed(1)} s: ${e.spec.message}`).join('; ') || 'no overflow events'}`);
@@ -132,6 +139,7 @@ async function stepAt(p: Platform, name: string, overflow: boolean): Promise<Run
     all: samples,
     step,
     reactMs: firstUp ? firstUp.sentAt - stepAt : undefined,
+    burstMs: firstBurst ? firstBurst.sentAt - stepAt : undefined,
     returnS: ended ? (Date.parse(ended.spec.at) - fellAt) / 1000 : undefined,
     switchesPerMin: switches / (ranMs / 60_000),
   };
@@ -145,10 +153,13 @@ function ask(at: { host: string; port: number }): Promise<Omit<Sample, 'phase'>>
     const req = http.get({ ...at, path: '/work', agent: false, timeout: 120_000 }, (res) => {
       let node = '';
       res.on('data', (c: Buffer) => (node += c.toString()));
-      res.on('end', () => resolve({ sentAt, ms: performance.now() - t, node: res.statusCode === 200 ? node : `HTTP ${res.statusCode}` }));
+      res.on('end', () => {
+        const [who, instance] = res.statusCode === 200 ? node.split(' ') : [`HTTP ${res.statusCode}`, ''];
+        resolve({ sentAt, ms: performance.now() - t, node: who!, instance: instance ?? '' });
+      });
     });
     req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (err) => resolve({ sentAt, ms: performance.now() - t, node: `error: ${err.message}` }));
+    req.on('error', (err) => resolve({ sentAt, ms: performance.now() - t, node: `error: ${err.message}`, instance: '' }));
   });
 }
 
