@@ -3,7 +3,7 @@ import type { SinkMessage as SinkRow, SinkMessagesPage as SinkPage } from '../..
 
 /**
  * The smart-city scenario as the Scenario page reads it: rows of the
- * project's table-sink routes (GET /api/v1/projects/city/routes/R/messages,
+ * project's table-sink routes (GET /api/v1/routes/R/messages?project=city,
  * core/device-schema.ts sinkMessageSchema) turned into typed records, and the
  * sums the page shows. Pure: no fetching, no rendering.
  */
