@@ -79,7 +79,9 @@ export const endpointPorts = (s: { endpoint?: EndpointSpec; template: { ports: {
 
 /** The label of the instances the center added upward while sites overflowed (overflow.burst); the service controller leaves them alone. */
 export const BURST_LABEL = 'gedge.io/burst';
+/** Whether an instance is one the center added upward (its label is the burst controller's alone: never copied from a Service's labels). */
+export const isBurst = (i: { metadata: { labels: Record<string, string> } }): boolean => i.metadata.labels[BURST_LABEL] === 'true';
 
 /** The Services whose requests a node's agent overflows to upper tiers now, for its site's clients (in its heartbeat, then the node's status). */
-export const overflowingSchema = z.array(z.object({ project: nameSchema, service: nameSchema }).strict()).max(1000);
+export const overflowingSchema = z.array(z.object({ project: nameSchema, service: nameSchema }).strict()).max(256);
 

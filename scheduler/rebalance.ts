@@ -1,4 +1,4 @@
-import { RETIRING_LABEL, type Instance } from '../core/index.ts';
+import { isBurst, RETIRING_LABEL, type Instance } from '../core/index.ts';
 import { instanceKey, serviceKey } from './cluster-state.ts';
 import type { Scheduler } from './scheduler.ts';
 
@@ -57,7 +57,8 @@ export function planMoves(scheduler: Scheduler, instances: Instance[], opts: Reb
   for (const inst of instances) {
     const svc = serviceKey(inst.metadata.project, inst.spec.service);
     const node = inst.spec.node;
-    if (!svc || !node || RETIRING_LABEL in inst.metadata.labels || !state.nodes.get(node)?.ready) continue;
+    // Burst instances (added upward while sites overflow) are the burst controller's to add and remove: never moved.
+    if (!svc || !node || RETIRING_LABEL in inst.metadata.labels || isBurst(inst) || !state.nodes.get(node)?.ready) continue;
     const info = state.services.get(svc);
     if (!info || (inFlight.get(svc) ?? 0) >= Math.max(1, info.maxUnavailable)) continue;
     const { current, best } = scheduler.evaluate(inst);

@@ -32,7 +32,7 @@ export interface EndpointListener {
   service: string;
   port: string;
   address: HostPort;
-  /** Connections relayed, failed over to a later instance, and refused (no instance answered). */
+  /** Connections relayed; of those, the ones a later instance took (the first tried failed); and refused (no instance answered). */
   connections: number;
   failovers: number;
   refused: number;
@@ -45,6 +45,8 @@ interface Listener extends Omit<EndpointListener, 'overflow'> {
   open: Set<net.Socket>;
   /** The Service's overflow gate, and the spec it was made from (a new spec makes a new gate). */
   gate?: { spec: string; gate: OverflowGate };
+  /** Connections overflowed: they take the nearest upper site's instances in turn. */
+  overflowed: number;
 }
 
 /**
@@ -76,7 +78,7 @@ export class EndpointProxies {
   }
 
   list(): EndpointListener[] {
-    return [...this.listeners.values()].map(({ server: _, open: __, gate, ...l }) => ({ ...l, ...(gate ? { overflow: gate.gate.figures(this.split(l).edge.length) } : {}) }));
+    return [...this.listeners.values()].map(({ server: _, open: __, gate, overflowed: ___, ...l }) => ({ ...l, ...(gate ? { overflow: gate.gate.figures(this.split(l).edge.length) } : {}) }));
   }
 
   failedUntil(project: string, instance: string): number {
@@ -106,6 +108,7 @@ export class EndpointProxies {
     for (const [key, l] of this.listeners) {
       if (wanted.has(key)) continue;
       this.listeners.delete(key);
+      this.retireGate(l, 'the endpoint is no longer served here');
       await closeServer(l);
     }
     const saved = await this.o.ports.load();
@@ -128,7 +131,7 @@ export class EndpointProxies {
         saved[key] = port;
         changed = true;
       }
-      this.listeners.set(key, { ...w, server, open, address: { host: this.o.host, port }, connections: 0, failovers: 0, refused: 0 });
+      this.listeners.set(key, { ...w, server, open, address: { host: this.o.host, port }, connections: 0, failovers: 0, refused: 0, overflowed: 0 });
       this.o.log.info({ event: 'endpoint', endpoint: key, address: `${this.o.host}:${port}` }, 'endpoint listening');
     }
     this.matchGates();
@@ -142,10 +145,12 @@ export class EndpointProxies {
 
   /** Each listener's overflow gate as its Service declares now: made, kept, or dropped; the ticker runs while any has one. */
   private matchGates(): void {
+    if (this.closed) return;
     for (const l of this.listeners.values()) {
       const spec = this.o.table.get(l.project, l.service)?.overflow;
       const text = spec && JSON.stringify(spec);
       if (text === l.gate?.spec) continue;
+      this.retireGate(l, spec ? "the Service's overflow changed: measured again from the edge" : 'the Service no longer overflows');
       l.gate = spec && text ? { spec: text, gate: new OverflowGate(spec, Date.now) } : undefined;
     }
     const any = [...this.listeners.values()].some((l) => l.gate);
@@ -154,6 +159,15 @@ export class EndpointProxies {
       clearInterval(this.ticker);
       this.ticker = undefined;
     }
+  }
+
+  /** A gate given up (its spec changed, or its listener closed): an overflowing state ends, with why. Its connections still report to it, bounded. */
+  private retireGate(l: Listener, why: string): void {
+    const gone = l.gate?.gate;
+    l.gate = undefined;
+    if (gone?.figures(0).state !== 'overflowing') return;
+    this.o.log.info({ event: 'overflow', endpoint: `${l.project}/${l.service}/${l.port}`, to: 'edge', why }, 'endpoint: back to the edge');
+    this.o.onOverflow?.({ to: 'edge', why, project: l.project, service: l.service, port: l.port, upper: [] });
   }
 
   private tick(): void {
@@ -185,7 +199,7 @@ export class EndpointProxies {
     if (gate) {
       const { edge, upper } = this.split(l, tries);
       const ready = edge.filter((c) => !c.rank.failed).length;
-      if (ready && gate.admit(ready, upper.length > 0) === 'overflow') tries = [...upper, ...tries.filter((c) => !upper.includes(c))];
+      if (ready && gate.admit(ready, upper.length > 0) === 'overflow') tries = [...spread(upper, l.overflowed++), ...tries.filter((c) => !upper.includes(c))];
       else if (ready) turn = { gate, first: gate.begin() };
     }
     const attempt = (i: number): void => {
@@ -195,7 +209,6 @@ export class EndpointProxies {
         turn?.gate.abandoned(turn.first);
         return void client.destroy();
       }
-      if (i > 0) l.failovers++;
       const c = tries[i]!;
       const fail = (why: string) => {
         const now = Date.now();
@@ -208,6 +221,7 @@ export class EndpointProxies {
       const connected = (up: net.Socket) => {
         this.failed.delete(nameKey(l.project, c.backend.instance));
         l.connections++;
+        if (i > 0) l.failovers++;
         relay(client, up);
         if (!turn) return;
         if (c.rank.node || c.rank.site) measureTurns(client, up, turn.gate, turn.first);
@@ -271,6 +285,17 @@ export class EndpointProxies {
     up.on('error', onError);
     up.on('close', () => finish('the gateway closed the connection'));
   }
+}
+
+/**
+ * The upper instances in the order an overflowed connection tries them: the
+ * nearest site's (as ranked) in turn, the `n`th connection starting at the
+ * `n`th, so instances added there (burst) share the overflow; then the rest.
+ */
+function spread(upper: Candidate[], n: number): Candidate[] {
+  const near = upper.filter((c) => c.backend.site === upper[0]!.backend.site);
+  const k = n % near.length;
+  return [...near.slice(k), ...near.slice(0, k), ...upper.filter((c) => !near.includes(c))];
 }
 
 /**

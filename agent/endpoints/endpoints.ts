@@ -24,7 +24,7 @@ export interface EndpointsOptions {
 }
 
 /** One endpoint port as the resolver answers it. */
-interface ResolvedEndpoint {
+export interface ResolvedEndpoint {
   project: string;
   service: string;
   port: string;

@@ -6,7 +6,7 @@ export const OVERFLOW_TICK_MS = 250;
 const WINDOW_MS = 1000;
 /** The edge is held to this share of the SLA (p90): past it, the requests in flight there are limited. */
 const TARGET = 0.9;
-/** Under this share of the SLA (p90), a limit that was reached grows again, and the state may go back to the edge. */
+/** Under this share of the SLA (p90), a limit that was reached grows again. */
 const CALM = 0.6;
 /** A limit never grows past this many requests in flight. */
 const LIMIT_MAX = 100_000;
@@ -55,7 +55,7 @@ export interface OverflowFigures {
  *
  * The state (for events, metrics and the dashboard) becomes `overflowing`
  * with the first request over the limit, and goes back to `edge` only once
- * none has overflowed for `hold` and the edge answers under 60% of the SLA:
+ * none has overflowed for `hold` and the edge answers within 90% of the SLA:
  * at most one round trip of the state per `hold`, however the load swings.
  * Pure: the clock is given, the caller ticks it every OVERFLOW_TICK_MS.
  */
@@ -122,7 +122,10 @@ export class OverflowGate {
   /** Its answer began: a sample. */
   answered(t: Turn): void {
     if (!this.open.delete(t)) return;
-    this.answers.push({ start: t.start, end: this.now() });
+    const now = this.now();
+    this.answers.push({ start: t.start, end: now });
+    // Kept to the window here too: a gate no longer ticked (replaced) must not grow with its connections' answers.
+    if (this.answers.length > 4096 && this.answers[0]!.end <= now - WINDOW_MS) this.answers = this.answers.filter((a) => a.end > now - WINDOW_MS);
   }
 
   /** It ended unanswered (the connection closed, or went elsewhere): no sample. */
@@ -158,7 +161,7 @@ export class OverflowGate {
     const pending = this.pending;
     this.pending = undefined;
     if (pending && this.state === 'edge') return this.switchTo(pending, now);
-    if (this.state === 'overflowing' && now - this.lastOverflow >= this.holdMs && (this.slaMs === undefined || this.lastP90 === null || this.lastP90 < CALM * this.slaMs)) {
+    if (this.state === 'overflowing' && now - this.lastOverflow >= this.holdMs && (this.slaMs === undefined || this.lastP90 === null || this.lastP90 <= TARGET * this.slaMs)) {
       return this.switchTo({ to: 'edge', why: this.returnWhy() }, now);
     }
     return undefined;
@@ -185,7 +188,7 @@ export class OverflowGate {
 
   private returnWhy(): string {
     const p90 = this.lastP90 === null ? 'nothing answered lately' : `p90 ${Math.round(this.lastP90)} ms`;
-    const calm = this.slaMs === undefined ? '' : ` (under ${Math.round(CALM * 100)}% of the SLA ${this.slaMs} ms)`;
+    const calm = this.slaMs === undefined ? '' : ` (within ${Math.round(TARGET * 100)}% of the SLA ${this.slaMs} ms)`;
     return `nothing overflowed for ${this.holdMs / 1000}s and the edge keeps up: ${p90}${calm}`;
   }
 }

@@ -53,7 +53,7 @@ test('while a site overflows, one instance more in the overflow tiers each hold 
   assert.ok(first);
   assert.deepEqual(first.spec.placement, { policy: 'latency', tiers: ['region'], clients: { sites: ['edge-a'] } });
   assert.equal(first.spec.service, 'web');
-  assert.equal(first.metadata.labels.app, 'web');
+  assert.deepEqual(first.metadata.labels, { [SERVICE_LABEL]: 'web', [BURST_LABEL]: 'true' }, "only the controller's labels: the replicas' affinity terms (app=web) do not match it");
   const up = await events(store, 'BurstUp');
   assert.equal(up.length, 1);
   assert.equal(up[0]!.spec.message, 'edge-a overflowing to region: one more instance there (1 of 2 at most)');
@@ -67,6 +67,15 @@ test('while a site overflows, one instance more in the overflow tiers each hold 
   clock.now += 5000;
   await ctl.reconcile('default/web');
   assert.equal((await burst(store)).length, 2, 'never past burst');
+  // Lowered while the site still overflows: one goes (the newest).
+  const two = (await burst(store)).map((i) => i.metadata.name);
+  const svc = (await store.get('Service', 'default', 'web'))!;
+  await store.update({ ...svc, spec: { ...svc.spec, overflow: { ...svc.spec.overflow!, burst: 1 } } });
+  await ctl.reconcile('default/web');
+  const left = (await burst(store)).map((i) => i.metadata.name);
+  assert.equal(left.length, 1);
+  const gone = two.find((n) => !left.includes(n));
+  assert.deepEqual((await events(store, 'BurstDown')).map((e) => e.spec.message), [`burst lowered to 1: ${gone} removed`]);
 });
 
 test('once no site overflows for three holds, one goes each three holds; a node not Ready is not heard', async (t) => {
@@ -91,18 +100,28 @@ test('once no site overflows for three holds, one goes each three holds; a node 
   assert.equal((await burst(store)).length, 0);
 });
 
-test('a burst instance of an old template is replaced, and all go when the Service allows no burst', async (t) => {
+test('an old template: nothing is replaced while the rollout is under way; then a fresh one comes, and the old goes once it is ready; a burst of 0 removes all', async (t) => {
   const { store, ctl, clock } = await setup(t);
+  const s = (await store.get('Service', 'default', 'web'))!;
+  await store.update({ ...s, spec: { ...s.spec, overflow: { ...s.spec.overflow!, burst: 1 } } });
   await ctl.reconcile('default/web');
   const [old] = await burst(store);
-  const s = (await store.get('Service', 'default', 'web'))!;
-  await store.update({ ...s, spec: { ...s.spec, template: { ...s.spec.template, command: ['run', '--v2'] } } });
+  const s1 = (await store.get('Service', 'default', 'web'))!;
+  await store.update({ ...s1, spec: { ...s1.spec, template: { ...s1.spec.template, command: ['run', '--v2'] } } });
+  await store.updateStatus('Service', 'default', 'web', { replicas: 2, readyReplicas: 0, conditions: [], revisions: [], rollout: { revision: 2, phase: 'Progressing', sites: [] } } as never);
   clock.now += 5000;
+  assert.deepEqual(await ctl.reconcile('default/web'), { requeueAfterMs: 5000 }, 'the rollout is under way: nothing changes');
+  assert.deepEqual((await burst(store)).map((i) => i.metadata.name), [old!.metadata.name]);
+
+  await store.updateStatus('Service', 'default', 'web', { replicas: 2, readyReplicas: 2, conditions: [], revisions: [], rollout: { revision: 2, phase: 'Complete', sites: [] } } as never);
   await ctl.reconcile('default/web');
-  const now = await burst(store);
-  assert.equal(now.length, 1);
-  assert.notEqual(now[0]!.metadata.name, old!.metadata.name);
-  assert.deepEqual(now[0]!.spec.template.command, ['run', '--v2']);
+  const both = await burst(store);
+  assert.equal(both.length, 2, 'a fresh one beside the old (make-before-break)');
+  const fresh = both.find((i) => i.metadata.name !== old!.metadata.name)!;
+  assert.deepEqual(fresh.spec.template.command, ['run', '--v2']);
+  await store.updateStatus('Instance', 'default', fresh.metadata.name, { phase: 'Running', ready: true, restarts: 0, ports: {}, conditions: [] });
+  await ctl.reconcile('default/web');
+  assert.deepEqual((await burst(store)).map((i) => i.metadata.name), [fresh.metadata.name], 'the old one gone once the fresh one is ready');
 
   const s2 = (await store.get('Service', 'default', 'web'))!;
   await store.update({ ...s2, spec: { ...s2.spec, overflow: { ...s2.spec.overflow!, burst: 0 } } });

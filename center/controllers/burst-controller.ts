@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { BURST_LABEL, durationMs, nameKey, nowIso, NotFoundError, projectKey, projectOf, SERVICE_LABEL, splitNameKey, templateHash, type Instance, type Placement, type Service } from '../../core/index.ts';
+import { BURST_LABEL, durationMs, isBurst, nameKey, nowIso, NotFoundError, projectKey, projectOf, SERVICE_LABEL, splitNameKey, templateHash, type Instance, type Placement, type Service } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { watch, type Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
@@ -17,8 +17,11 @@ const COOLDOWN_HOLDS = 3;
  * `hold`, up to `burst`; once no site has overflowed for three holds, one
  * goes each three holds. Burst instances carry BURST_LABEL: the service
  * controller leaves them to this one (it keeps `replicas` of the others, and
- * still deletes them with their Service). A burst instance of an old
- * template is replaced at once (it is extra capacity, not part of a rollout).
+ * still deletes them with their Service), and the rebalancer never moves
+ * them. Nothing is added or replaced while the Service's rollout is under
+ * way: burst instances are of the template it promoted. One of an old
+ * template goes once a fresh one is ready in its place, or at once when no
+ * site overflows.
  *
  * When each site last overflowed and when the count last changed are kept in
  * memory; after a center restart the newest burst instance's creation stands
@@ -28,11 +31,16 @@ export class BurstController implements Reconciler {
   readonly name = 'burst';
   readonly watches = [
     watch('Service', (e) => [projectKey(e.object)]),
-    watch('Instance', (e) => (e.object.metadata.labels[BURST_LABEL] ? [nameKey(projectOf(e.object), e.object.metadata.labels[SERVICE_LABEL] ?? '')] : [])),
+    watch('Instance', (e) => (isBurst(e.object) ? [nameKey(projectOf(e.object), e.object.metadata.labels[SERVICE_LABEL] ?? '')] : [])),
     // A node's agent said which Services overflow at its site: those, and those it said before (they may have stopped).
-    watch('Node', (e) => (e.statusOnly || e.deleted ? [...new Set([...(e.object.status?.overflowing ?? []).map((o) => nameKey(o.project, o.service)), ...this.overflowingAt(e.object.metadata.name)])] : [])),
+    watch('Node', (e) => {
+      if (!e.statusOnly && !e.deleted) return [];
+      const keys = new Set([...(e.deleted ? [] : (e.object.status?.overflowing ?? [])).map((o) => nameKey(o.project, o.service)), ...(this.saidBy.get(e.object.metadata.name) ?? [])]);
+      if (e.deleted) this.saidBy.delete(e.object.metadata.name);
+      return keys;
+    }),
   ];
-  private readonly state = new Map<string, { lastChange: number; lastOverflow: number; sites: string[] }>();
+  private readonly state = new Map<string, { lastChange: number; lastOverflow: number }>();
   /** The Services each node said overflow at its site, last time (to wake those that stopped). */
   private readonly saidBy = new Map<string, string[]>();
 
@@ -43,14 +51,17 @@ export class BurstController implements Reconciler {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Services that allow a burst, and those that still have burst instances (a burst lowered to 0 while the center was down). */
   async resync(reader: Reader): Promise<string[]> {
-    return (await reader.list('Service')).items.filter((s) => s.spec.overflow?.burst).map(projectKey);
+    const withBurst = (await reader.list('Service')).items.filter((s) => s.spec.overflow?.burst).map(projectKey);
+    const holding = (await reader.list('Instance')).items.filter(isBurst).map((i) => nameKey(projectOf(i), i.metadata.labels[SERVICE_LABEL] ?? ''));
+    return [...new Set([...withBurst, ...holding])];
   }
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
     const [project, name] = splitNameKey(key);
     const service = await this.reader.get('Service', project, name);
-    const owned = (await this.reader.list('Instance', { project, selector: [{ key: SERVICE_LABEL, op: 'eq', value: name }] })).items.filter((i) => i.metadata.labels[BURST_LABEL]);
+    const owned = (await this.reader.list('Instance', { project, selector: [{ key: SERVICE_LABEL, op: 'eq', value: name }] })).items.filter(isBurst);
     const max = service?.spec.overflow?.burst ?? 0;
     if (!service || !max) {
       // The Service gone (the service controller deletes its instances) or no burst any more: its burst instances go.
@@ -58,38 +69,45 @@ export class BurstController implements Reconciler {
       if (service) for (const i of owned) await this.remove(i);
       return;
     }
-    const hash = templateHash(service.spec.template, service.spec.placement);
-    const current: Instance[] = [];
-    for (const i of owned) {
-      if (i.spec.templateHash === hash) current.push(i);
-      else await this.remove(i);
-    }
-    const now = this.now();
+    // While a rollout is under way (or failed, or paused), nothing is added or replaced: a burst instance is of a template the rollout promoted.
+    const phase = service.status?.rollout?.phase;
     const holdMs = durationMs(service.spec.overflow!.hold);
+    if (phase && phase !== 'Complete' && phase !== 'RolledBack') return { requeueAfterMs: holdMs };
+    const hash = templateHash(service.spec.template, service.spec.placement);
+    const fresh = owned.filter((i) => i.spec.templateHash === hash).sort(newestFirst);
+    const stale = owned.filter((i) => i.spec.templateHash !== hash);
+    const now = this.now();
     const sites = await this.overflowingSites(project, name);
-    const newest = Math.max(0, ...current.map((i) => Date.parse(i.metadata.createdAt ?? '') || 0));
-    const s = this.state.get(key) ?? { lastChange: newest, lastOverflow: 0, sites: [] };
+    const s = this.state.get(key) ?? { lastChange: Math.max(0, ...fresh.map(createdMs)), lastOverflow: 0 };
     this.state.set(key, s);
     if (sites.length) s.lastOverflow = now;
-    s.sites = sites.length ? sites : s.sites;
-    if (sites.length && current.length < max) {
+    // Of an old template: gone at once when nothing overflows, else each once a fresh one is ready in its place (make-before-break).
+    const readyFresh = fresh.filter((i) => i.status?.ready).length;
+    while (stale.length && (!sites.length || readyFresh + stale.length > max)) await this.remove(stale.pop()!);
+    // Burst lowered below what runs: the newest go.
+    for (const extra of fresh.splice(0, Math.max(0, fresh.length - max))) {
+      await this.remove(extra);
+      await this.event(service, 'BurstDown', `burst lowered to ${max}: ${extra.metadata.name} removed`);
+    }
+    if (sites.length && fresh.length < max) {
       const wait = s.lastChange + holdMs - now;
       if (wait > 0) return { requeueAfterMs: wait };
       await this.create(service, hash, sites);
       s.lastChange = now;
-      await this.event(service, 'BurstUp', `${sites.join(', ')} overflowing to ${service.spec.overflow!.tiers.join(', ')}: one more instance there (${current.length + 1} of ${max} at most)`);
-      return current.length + 1 < max ? { requeueAfterMs: holdMs } : undefined;
+      await this.event(service, 'BurstUp', `${sites.join(', ')} overflowing to ${service.spec.overflow!.tiers.join(', ')}: one more instance there (${fresh.length + 1} of ${max} at most)`);
+      return fresh.length + 1 < max || stale.length ? { requeueAfterMs: holdMs } : undefined;
     }
-    if (!sites.length && current.length > 0) {
+    if (!sites.length && fresh.length > 0) {
       const cooldown = COOLDOWN_HOLDS * holdMs;
       const wait = Math.max(s.lastOverflow, s.lastChange) + cooldown - now;
       if (wait > 0) return { requeueAfterMs: wait };
-      const last = [...current].sort((a, b) => (b.metadata.createdAt ?? '').localeCompare(a.metadata.createdAt ?? ''))[0]!;
+      const last = fresh[0]!;
       await this.remove(last);
       s.lastChange = now;
-      await this.event(service, 'BurstDown', `no site has overflowed for ${(cooldown / 1000).toFixed(0)}s: ${last.metadata.name} removed (${current.length - 1} burst instances left)`);
-      return current.length > 1 ? { requeueAfterMs: cooldown } : undefined;
+      await this.event(service, 'BurstDown', `no site has overflowed for ${(cooldown / 1000).toFixed(0)}s: ${last.metadata.name} removed (${fresh.length - 1} burst instances left)`);
+      return fresh.length > 1 ? { requeueAfterMs: cooldown } : undefined;
     }
+    if (stale.length) return { requeueAfterMs: holdMs };
   }
 
   /** The sites whose ready nodes say the Service overflows there now. */
@@ -103,10 +121,6 @@ export class BurstController implements Reconciler {
     return [...sites].sort();
   }
 
-  private overflowingAt(node: string): string[] {
-    return this.saidBy.get(node) ?? [];
-  }
-
   private async create(s: Service, hash: string, sites: string[]): Promise<void> {
     const p = s.spec.placement;
     // In the tiers that take the overflow, nearest the sites that overflow; the Service's own node and site pins do not hold here.
@@ -117,7 +131,8 @@ export class BurstController implements Reconciler {
       metadata: {
         name: `${s.metadata.name.slice(0, 50)}-${randomBytes(3).toString('hex')}`,
         project: s.metadata.project,
-        labels: { ...s.metadata.labels, [SERVICE_LABEL]: s.metadata.name, [BURST_LABEL]: 'true' },
+        // Only the controller's own labels: the Service's (app=...) would let its replicas' affinity terms match these.
+        labels: { [SERVICE_LABEL]: s.metadata.name, [BURST_LABEL]: 'true' },
       },
       spec: { service: s.metadata.name, template: s.spec.template, placement, templateHash: hash, ...(s.spec.continuity ? { continuity: s.spec.continuity } : {}) },
       status: { phase: 'Pending', ready: false, restarts: 0, ports: {}, conditions: [] },
@@ -138,3 +153,7 @@ export class BurstController implements Reconciler {
     return recordEvent(this.store, { involved: { kind: 'Service', name: service.metadata.name, project: service.metadata.project }, reason, message, type: 'Normal', at: nowIso(), source: 'center' });
   }
 }
+
+const createdMs = (i: Instance): number => Date.parse(i.metadata.createdAt ?? '') || 0;
+const newestFirst = (a: Instance, b: Instance): number => createdMs(b) - createdMs(a);
+

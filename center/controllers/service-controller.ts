@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { BURST_LABEL, nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT, ConflictError, durationMs, modelVersionName, nameKey, NotFoundError, projectKey, projectOf, splitNameKey, templateHash } from '../../core/index.ts';
+import { BURST_LABEL, isBurst, nowIso, RETIRING_LABEL, SERVICE_LABEL, type Instance, type Revision, type RolloutStatus, type Service, type ServiceStatus, DEFAULT_PROJECT, ConflictError, durationMs, modelVersionName, nameKey, NotFoundError, projectKey, projectOf, splitNameKey, templateHash } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 import { watch, type Reconciler } from './controller.ts';
 import type { Reader } from './object-cache.ts';
@@ -52,7 +52,7 @@ export class ServiceController implements Reconciler {
       return;
     }
     // Instances added upward while sites overflow are the burst controller's.
-    const owned = all.filter((i) => !(BURST_LABEL in i.metadata.labels));
+    const owned = all.filter((i) => !isBurst(i));
     const now = nowIso();
     const hash = templateHash(service.spec.template, service.spec.placement);
     const { revisions, current: revision, isNew } = withCurrentRevision(service, hash, now);
@@ -276,7 +276,7 @@ export class ServiceController implements Reconciler {
       metadata: {
         name: `${s.metadata.name.slice(0, 50)}-${randomBytes(3).toString('hex')}`,
         project: s.metadata.project,
-        labels: { ...s.metadata.labels, [SERVICE_LABEL]: s.metadata.name, [REVISION_LABEL]: String(revision), ...(site ? { [ROLLOUT_SITE_LABEL]: site } : {}), ...(replacement ? { [REPLACES_LABEL]: replacement.replaces } : {}) },
+        labels: { ...withoutBurst(s.metadata.labels), [SERVICE_LABEL]: s.metadata.name, [REVISION_LABEL]: String(revision), ...(site ? { [ROLLOUT_SITE_LABEL]: site } : {}), ...(replacement ? { [REPLACES_LABEL]: replacement.replaces } : {}) },
       },
       spec: { service: s.metadata.name, template: s.spec.template, placement: pin ? { ...s.spec.placement, sites: [site] } : s.spec.placement, templateHash: hash, revision, ...(evaluation ? { evaluation } : {}), ...(s.spec.continuity ? { continuity: s.spec.continuity } : {}) },
       status: { phase: 'Pending', ready: false, restarts: 0, ports: {}, conditions: [] },
@@ -295,6 +295,12 @@ export class ServiceController implements Reconciler {
   private event(service: Service, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     return recordEvent(this.store, { involved: { kind: 'Service', name: service.metadata.name, project: service.metadata.project }, reason, message, type, at: nowIso(), source: 'center' });
   }
+}
+
+/** A Service's labels as its instances carry them: never the burst controller's own (an instance with it would be left to that controller). */
+function withoutBurst(labels: Record<string, string>): Record<string, string> {
+  const { [BURST_LABEL]: _, ...rest } = labels;
+  return rest;
 }
 
 function withoutTimes(s: ServiceStatus): unknown {

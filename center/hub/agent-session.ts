@@ -60,6 +60,8 @@ export class AgentSession {
   private uplink: EdgeUplinkStatus | undefined;
   /** The Services the node's endpoints overflow to upper tiers now, as its last heartbeat said. */
   private overflowing: { project: string; service: string }[] = [];
+  /** ...and what it said, unchecked (a repeat is not checked again). */
+  private said: { project: string; service: string }[] = [];
   private overflowChanged = false;
   private agentInfo: NodeStatus['agent'];
   private mqtt: NodeStatus['mqtt'];
@@ -183,9 +185,17 @@ export class AgentSession {
         this.send({ t: 'synced', revision: this.lastSeen });
       }
       // A change of what overflows is written soon (at most once a second): the burst controller adds capacity upward on it.
-      const overflowing = m.overflowing ?? [];
-      if (JSON.stringify(overflowing) !== JSON.stringify(this.overflowing)) this.overflowChanged = true;
-      this.overflowing = overflowing;
+      // What it says is checked when it changes: Services that exist and overflow; any other name is refused.
+      if (JSON.stringify(m.overflowing ?? []) !== JSON.stringify(this.said)) {
+        this.said = m.overflowing ?? [];
+        this.overflowing = [];
+        for (const o of this.said) {
+          const s = await this.deps.store.get('Service', o.project, o.service);
+          if (s?.spec.overflow && s.spec.endpoint) this.overflowing.push(o);
+          else this.refuse('hb', `overflow of Service ${o.project}/${o.service}`);
+        }
+        this.overflowChanged = true;
+      }
       const since = Date.now() - this.lastStatusWrite;
       if (since >= this.deps.statusWriteMs || (this.overflowChanged && since >= OVERFLOW_WRITE_MS)) await this.writeNodeStatus(undefined);
     },
