@@ -48,6 +48,8 @@ export class Connection extends EventEmitter {
   private readonly silentReason = new WeakMap<WebSocket, string>();
   /** The last dial got an HTTP answer refusing it (throttled, certificate expired...): its backoff stands (dialNow waits it out). */
   private answered = false;
+  /** When dialNow last dialled ahead of the backoff. */
+  private kickedAt = 0;
 
   constructor(private opts: ConnectionOptions) {
     super();
@@ -76,7 +78,9 @@ export class Connection extends EventEmitter {
    * dial over HTTP: that backoff is the center's to ask for.
    */
   dialNow(): void {
-    if (this.stopped || this.ws || !this.timer || this.answered) return;
+    // At most once a second: every uplink answer asks, and a center that refuses dials without an HTTP answer must not get one per answer.
+    if (this.stopped || this.ws || !this.timer || this.answered || Date.now() - this.kickedAt < 1000) return;
+    this.kickedAt = Date.now();
     clearTimeout(this.timer);
     this.timer = null;
     this.dial();

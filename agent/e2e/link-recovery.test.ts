@@ -2,13 +2,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { ApiClient } from '../../core/index.ts';
-import { promtoolProblems, startPlatform, waitFor, type Platform } from '../../testkit/index.ts';
+import { metricSample, promtoolProblems, startPlatform, waitFor, type Platform } from '../../testkit/index.ts';
 import { tableRows } from '../uplink/test-helpers.ts';
 
 const EDGE = 'edge-a-1';
 
 /** The value of one series in a Prometheus text (NaN when absent). */
-const sample = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"+]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+const sample = metricSample;
 
 /**
  * A link that drops packets says nothing: no FIN, no RST. Both ends must
@@ -74,7 +74,7 @@ describe('recovery from a cut between an edge and the center', () => {
     // The center notices on its own, while the link is still down: nothing closed the socket.
     const silent = await waitFor(async () => {
       const text = await centerMetrics();
-      return sample(text, 'gedge_agents_connected') === 0 && sample(text, 'gedge_agent_disconnects_total{reason="silent"}') === 1 ? text : undefined;
+      return sample(text, 'gedge_agents_connected') === 0 && sample(text, 'gedge_agent_disconnects_total{reason="silent"}') >= 1 ? text : undefined;
     }, 30_000, 'the center closing the silent connection');
     assert.deepEqual(promtoolProblems(silent), []);
     assert.ok(link.isCut, 'still cut');

@@ -18,10 +18,10 @@ export interface SilenceOptions {
 
 /** Looks in a row that must find a connection quiet before it is closed. */
 const QUIET_LOOKS = 3;
-/** Never closed sooner than this, however short the heartbeat (a busy machine stalls agents for a second or more). */
-const MIN_BOUND_MS = 2000;
+/** Never closed sooner than this, however short the heartbeat (a busy machine stalls agents for seconds: a big catch-up on two loaded cores). */
+const MIN_BOUND_MS = 5000;
 
-/** How long a connection may stay silent: three heartbeats, at least two seconds. */
+/** How long a connection may stay silent: three heartbeats, at least five seconds. */
 export function silenceBoundMs(heartbeatMs: number): number {
   return Math.max(QUIET_LOOKS * heartbeatMs, MIN_BOUND_MS);
 }
