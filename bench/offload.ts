@@ -1,6 +1,5 @@
-import http from 'node:http';
 import type { GedgeEvent, Resource } from '../core/index.ts';
-import { endpointAt, freePort, LinkEmulator, resolveEndpoint, startPlatform, testService, waitFor, type Platform } from '../testkit/index.ts';
+import { endpointAt, freePort, httpRequest, LinkEmulator, resolveEndpoint, startPlatform, testService, waitFor, type Platform } from '../testkit/index.ts';
 import { metric, type Metric } from './results.ts';
 import { percentile } from './stats.ts';
 
@@ -145,22 +144,13 @@ async function stepAt(p: Platform, name: string, overflow: boolean): Promise<Run
   };
 }
 
-/** One request on a connection of its own: when it was sent, how long it took, who answered. */
-function ask(at: { host: string; port: number }): Promise<Omit<Sample, 'phase'>> {
+/** One request on a connection of its own: when it was sent, how long it took, who answered (node and instance). */
+async function ask(at: { host: string; port: number }): Promise<Omit<Sample, 'phase'>> {
   const sentAt = Date.now();
   const t = performance.now();
-  return new Promise((resolve) => {
-    const req = http.get({ ...at, path: '/work', agent: false, timeout: 120_000 }, (res) => {
-      let node = '';
-      res.on('data', (c: Buffer) => (node += c.toString()));
-      res.on('end', () => {
-        const [who, instance] = res.statusCode === 200 ? node.split(' ') : [`HTTP ${res.statusCode}`, ''];
-        resolve({ sentAt, ms: performance.now() - t, node: who!, instance: instance ?? '' });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (err) => resolve({ sentAt, ms: performance.now() - t, node: `error: ${err.message}`, instance: '' }));
-  });
+  const r = await httpRequest(at, '/work', { timeoutMs: 120_000 }).catch((err: Error) => ({ status: 0, body: `error: ${err.message}` }));
+  const [node, instance] = r.status === 200 ? r.body.split(' ') : [r.status ? `HTTP ${r.status}` : r.body, ''];
+  return { sentAt, ms: performance.now() - t, node: node!, instance: instance ?? '' };
 }
 
 const share = (xs: Sample[], ok: (s: Sample) => boolean) => (xs.length ? (100 * xs.filter(ok).length) / xs.length : 0);

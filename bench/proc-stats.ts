@@ -31,6 +31,14 @@ export async function cpuPercent(pids: number[], ms: number): Promise<number[]> 
 /** How many live processes have a parent in `parents`. */
 export function countChildren(parents: number[]): Map<number, number> {
   const counts = new Map(parents.map((p) => [p, 0]));
+  for (const c of childrenOf(parents)) counts.set(c.ppid, counts.get(c.ppid)! + 1);
+  return counts;
+}
+
+/** The live processes whose parent is in `parents`: pid, parent and command line. */
+export function childrenOf(parents: number[]): { pid: number; ppid: number; cmd: string }[] {
+  const wanted = new Set(parents);
+  const out: { pid: number; ppid: number; cmd: string }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -42,9 +50,16 @@ export function countChildren(parents: number[]): Map<number, number> {
     const fields = statFields(stat);
     const ppid = Number(fields[3]);
     // Zombies are gone as far as workloads go; their parent only has to reap them.
-    if (counts.has(ppid) && fields[2] !== 'Z') counts.set(ppid, counts.get(ppid)! + 1);
+    if (!wanted.has(ppid) || fields[2] === 'Z') continue;
+    let cmd = fields[1] ?? '';
+    try {
+      cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim() || cmd;
+    } catch {
+      // exited while we looked: its name from stat stands
+    }
+    out.push({ pid: Number(entry), ppid, cmd });
   }
-  return counts;
+  return out;
 }
 
 /** The fields of a stat line; the command (field 2) may hold spaces and parentheses. */

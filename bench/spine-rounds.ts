@@ -1,7 +1,7 @@
 import type { ApiClient, Resource } from '../core/index.ts';
 import { waitFor } from '../testkit/index.ts';
 import type { InstanceWatch } from './instance-watch.ts';
-import { countChildren } from './proc-stats.ts';
+import { childrenOf, countChildren } from './proc-stats.ts';
 import { median, percentile } from './stats.ts';
 
 /**
@@ -88,7 +88,9 @@ export function breakdown(watch: InstanceWatch, r: Round): string {
 export async function tearDown(api: ApiClient, watch: InstanceWatch, services: string[], agentPids: number[]): Promise<void> {
   for (let i = 0; i < services.length; i += 10) await Promise.all(services.slice(i, i + 10).map((s) => api.delete('Service', s)));
   await watch.untilGone(services, 60_000);
-  await waitFor(() => [...countChildren(agentPids).values()].every((n) => n === 0), 60_000, 'every workload process stopped', 200);
+  await waitFor(() => [...countChildren(agentPids).values()].every((n) => n === 0), 60_000, 'every workload process stopped', 200).catch((e: Error) => {
+    throw new Error(`${e.message}; still running: ${childrenOf(agentPids).map((c) => `${c.pid} (of ${c.ppid}): ${c.cmd.slice(0, 200)}`).join('; ')}`);
+  });
 }
 
 export function serviceNames(prefix: string, n: number): string[] {

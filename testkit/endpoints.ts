@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { Platform } from './platform.ts';
 import { waitFor } from './wait-for.ts';
+import type { ResolvedEndpoint } from '../agent/endpoints/endpoints.ts';
 
 /** An agent's endpoint resolver (GS-Link), from its log line. */
 export function resolverOf(p: Platform, agent: string): string {
@@ -9,18 +10,7 @@ export function resolverOf(p: Platform, agent: string): string {
   return String(line.resolver);
 }
 
-/** One endpoint port as an agent's resolver answers it. */
-export interface ResolvedEndpoint {
-  project: string;
-  service: string;
-  port: string;
-  address: string;
-  connections: number;
-  failovers: number;
-  refused: number;
-  overflow?: { state: 'edge' | 'overflowing'; limit: number | null; inFlight: number; p90Ms: number | null; edge: number; overflowed: number; switches: number; since: number };
-  instances: { instance: string; node: string; site?: string; local: boolean; rttMs?: number; tier?: string; failedLately: boolean }[];
-}
+export type { ResolvedEndpoint };
 
 /** A Service's endpoint port at an agent, as its resolver answers now (undefined: not served there). */
 export async function resolveEndpoint(p: Platform, agent: string, service: string, o: { project?: string; port?: string } = {}): Promise<ResolvedEndpoint | undefined> {

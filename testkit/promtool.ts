@@ -18,3 +18,8 @@ export function promtoolProblems(metrics: string): string[] {
   if (r.error) throw r.error;
   return r.status === 0 ? [] : `${r.stdout}${r.stderr}`.split('\n').filter(Boolean);
 }
+
+/** One series' value in a /metrics text (`name` or `name{labels}` exactly as exposed); NaN when it is not there. */
+export function metricSample(text: string, series: string): number {
+  return Number(new RegExp(`^${series.replace(/[{}"+.\\]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+}

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { ApiClient, tlsFetch, type Instance, type Rule } from '../../core/index.ts';
-import { RawNode, promtoolProblems, startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
+import { metricSample, RawNode, promtoolProblems, startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
 import { tableRows } from '../uplink/test-helpers.ts';
 
 const EDGE = 'edge-a-1';
@@ -50,7 +50,7 @@ describe("an agent's metrics, through the center", () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    const sample = (series: string) => Number(new RegExp(`^${series.replace(/[{}"+]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const sample = (series: string) => metricSample(text, series);
     assert.equal(sample('gedge_agent_center_connected'), 1);
     assert.equal(sample('gedge_uplink_enqueued_total'), 3);
     assert.equal(sample('gedge_uplink_delivered_total'), 3, 'the center acknowledged all three');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import mqtt from 'mqtt';
 import { ApiClient, type Instance, type Node } from '../../core/index.ts';
-import { freePort, promtoolProblems, startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
+import { freePort, metricSample, promtoolProblems, startPlatform, testService, waitFor, type Platform } from '../../testkit/index.ts';
 
 const EDGE = 'edge-m-1';
 
@@ -22,7 +22,7 @@ describe('an agent whose edge broker cannot listen', () => {
     assert.equal(res.status, 200);
     return res.text();
   };
-  const sample = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"+]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const sample = metricSample;
 
   before(async () => {
     port = await freePort();

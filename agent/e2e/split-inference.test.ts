@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Instance, Node } from '../../core/index.ts';
 import { ModelSession } from '../../inference/index.ts';
-import { RawNode, REPO_ROOT, startPlatform, waitFor } from '../../testkit/index.ts';
+import { metricSample, RawNode, REPO_ROOT, startPlatform, waitFor } from '../../testkit/index.ts';
 import { loadFashionMnist, MANIFEST, type TrainManifest } from '../../training/index.ts';
 
 const digestOf = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -115,7 +115,7 @@ test('split inference: hard inputs answered by the cloud tail through the center
 
     // And the edge's /metrics (scraped through the center), in Prometheus' text format.
     const text = await (await api.raw('GET', '/api/v1/nodes/edge-a-1/metrics')).text();
-    const sample = (name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    const sample = (name: string, labels: string) => metricSample(text, `${name}{${labels}}`);
     const headLabels = `project="default",instance="${head.metadata.name}"`;
     assert.equal(sample('gedge_split_rows_total', `${headLabels},answered="cloud"`), 2, text.split('\n').filter((l) => l.startsWith('gedge_split')).join('\n'));
     assert.equal(sample('gedge_split_rows_total', `${headLabels},answered="fallback"`), 2);
