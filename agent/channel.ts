@@ -1,6 +1,6 @@
 import { arch, platform } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
-import { VERSION, nowIso, projectOf, type AgentEvent, type AgentMessage, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus, type Module, type ModuleContext, type ModuleHealth } from '../core/index.ts';
+import { OVERFLOWING_MAX, VERSION, nowIso, projectOf, type AgentEvent, type AgentMessage, type CenterMessage, type EdgeObject, type EdgeUplinkStatus, type Instance, type InstanceStatus, type Module, type ModuleContext, type ModuleHealth } from '../core/index.ts';
 import { Connection, type ConnectionEvent } from './connection.ts';
 import { SyncPhases, instancePart, objectKey, step, type SyncState, type SyncStep } from './sync.ts';
 import type { EdgeChange } from './devices/edge-objects.ts';
@@ -196,8 +196,8 @@ export class CenterChannel implements Module {
     clearInterval(this.hbTimer);
     this.hbTimer = setInterval(() => {
       void Promise.all([this.sampler!.sample(), this.instanceSampler.sample(this.runningRoots())]).then(([usage, instances]) => {
-        // The Services this site overflows to upper tiers now: the center may add capacity there (overflow.burst).
-        const overflowing = this.p.endpoints?.overflowing() ?? [];
+        // The Services this site overflows to upper tiers now (at most what the message takes): the center may add capacity there (overflow.burst).
+        const overflowing = (this.p.endpoints?.overflowing() ?? []).slice(0, OVERFLOWING_MAX);
         this.send({ t: 'hb', usage, uplink: this.uplinkStatus(), instances, ...(overflowing.length ? { overflowing } : {}) });
       });
       this.reportRules(false);

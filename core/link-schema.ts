@@ -83,5 +83,6 @@ export const BURST_LABEL = 'gedge.io/burst';
 export const isBurst = (i: { metadata: { labels: Record<string, string> } }): boolean => i.metadata.labels[BURST_LABEL] === 'true';
 
 /** The Services whose requests a node's agent overflows to upper tiers now, for its site's clients (in its heartbeat, then the node's status). */
-export const overflowingSchema = z.array(z.object({ project: nameSchema, service: nameSchema }).strict()).max(256);
+export const OVERFLOWING_MAX = 256;
+export const overflowingSchema = z.array(z.object({ project: nameSchema, service: nameSchema }).strict()).max(OVERFLOWING_MAX);
 
