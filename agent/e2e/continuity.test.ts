@@ -222,10 +222,15 @@ test('a link cut at any moment of a hand-over leaves exactly one owner once it h
   });
   try {
     await p.center.api.apply(JSON.stringify(assistant()));
+    // 60 s, and what the instances were when it gave up: one fresh-clone CI run saw 30 s pass without both ready, and kept nothing to say why.
+    let seen = '';
     await waitFor(async () => {
       const all = await p.instances('app=assist');
+      seen = all.map((i) => `${i.metadata.name} on ${i.spec.node ?? 'no node'}: ${i.status?.phase ?? 'no status'}${i.status?.ready ? ', ready' : ''}${i.status?.message ? ` (${i.status.message})` : ''}`).join('; ');
       return all.length === 2 && all.every((i) => i.status?.ready) ? all : undefined;
-    }, 30_000, 'assist ready on edge-a and edge-b');
+    }, 60_000, 'assist ready on edge-a and edge-b').catch((e: Error) => {
+      throw new Error(`${e.message}; the instances: ${seen || 'none'}`);
+    });
     const at = { a: await endpointAt(p, 'edge-a-1'), b: await endpointAt(p, 'edge-b-1') };
     const counts: number[] = [];
     /** A hit until one is answered (a session in doubt or out of reach answers 502/503 meanwhile). */
