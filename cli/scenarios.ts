@@ -16,6 +16,9 @@ export interface UpOptions {
   /** City: traffic simulator scale; devices 0 runs no simulator. */
   devices: number;
   rate: number;
+  /** City: vehicles with the assistant (0: none, and no assist Service), and the rush hour at one edge (none without it). */
+  vehicles: number;
+  surge?: { site: string; everyMs: number; forMs: number };
   /** Airport: cameras a terminal (0: no simulator), frames a second each, and when the model rollout starts (0: never). */
   cameras: number;
   fps: number;
@@ -32,8 +35,8 @@ export interface ScenarioAgent {
 
 /** What `gedge up` needs once the scenario is deployed. */
 export interface Deployed {
-  /** `gedge ...` arguments of its simulator (own process), if it runs one. */
-  sim?: string[];
+  /** Its simulators, each its own process: the name of its log (logs/NAME.log) and its `gedge ...` arguments. */
+  sims: { name: string; args: string[] }[];
   /** The dashboard page (`#/...`). */
   page: string;
   /** Banner lines after the common ones. */
@@ -49,6 +52,8 @@ export interface DeployContext {
   wan: Wan;
   /** By site: the broker port of its agent. */
   brokers: Map<string, number>;
+  /** By site: its agent's endpoint resolver (host:port). */
+  resolvers: Map<string, string>;
   caFile: string;
   o: UpOptions;
 }
@@ -78,16 +83,20 @@ const city: Scenario = {
     const { api, wan, brokers, o } = ctx;
     const edgeBrokers: Record<string, string> = {};
     for (const a of city.agents.filter((x) => x.tier === 'edge')) edgeBrokers[a.site] = await wan.brokerAddress(a.site, 'edge', brokers.get(a.site)!);
-    const d = await deploySmartCity(api, { manifestsDir: CITY_DIR, cloudBroker: `127.0.0.1:${brokers.get('cloud')}`, edgeBrokers, tls: true });
+    const d = await deploySmartCity(api, { manifestsDir: CITY_DIR, cloudBroker: `127.0.0.1:${brokers.get('cloud')}`, edgeBrokers, tls: true, vehicles: o.vehicles > 0 });
     await api.apply(readFileSync(join(ROOT, 'examples', 'hello', 'service.yaml'), 'utf8'));
     const edges = new Set(d.edges);
     return {
       // Its own process, like a real fleet of devices: its timing is not the agents' nor the WAN emulator's.
-      sim: o.devices > 0 ? ['sim', 'traffic', '-p', CITY_PROJECT, '--sites', d.edges.join(','), '--devices', String(o.devices), '--rate', String(o.rate), '--stats-every', '10s'] : undefined,
+      sims: [
+        ...(o.devices > 0 ? [{ name: 'sim', args: ['sim', 'traffic', '-p', CITY_PROJECT, '--sites', d.edges.join(','), '--devices', String(o.devices), '--rate', String(o.rate), '--stats-every', '10s'] }] : []),
+        ...(o.vehicles > 0 ? [{ name: 'vehicles', args: vehicleArgs(o, d.edges.map((e) => `${e}=${ctx.resolvers.get(e)!}`)) }] : []),
+      ],
       page: 'scenario',
       banner: [
         `  Sites:        cloud <- ${o.wan.regionCloudMs} ms -> region-gangnam <- ${o.wan.edgeRegionMs} ms -> ${d.edges.join(', ')}   (one way)`,
         `  Devices:      ${o.devices > 0 ? `${o.devices} simulated (${o.rate} msg/s each, logs/sim.log); ` : ''}${brokerList(ctx)}`,
+        `  Vehicles:     ${o.vehicles > 0 ? `${o.vehicles} with the assistant (Service assist), their sessions following them between the edges${o.surge ? `; a rush hour at ${o.surge.site} every ${o.surge.everyMs / 1000} s for ${o.surge.forMs / 1000} s, offloaded to the region` : ''} (logs/vehicles.log)` : 'none'}`,
         `  Control:      the edges decide their lights; ${d.cloudControlled.join(', ')} of every edge is decided through the cloud, for comparison`,
         '',
         'Try:',
@@ -100,6 +109,12 @@ const city: Scenario = {
     };
   },
 };
+
+/** `gedge sim vehicles` through the edges' endpoint resolvers. */
+function vehicleArgs(o: UpOptions, resolvers: string[]): string[] {
+  const surge = o.surge ? ['--surge-site', o.surge.site, '--surge-every', `${o.surge.everyMs}ms`, '--surge-for', `${o.surge.forMs}ms`] : [];
+  return ['sim', 'vehicles', '-p', CITY_PROJECT, '--resolvers', resolvers.join(','), '--vehicles', String(o.vehicles), ...surge, '--stats-every', '10s'];
+}
 
 /**
  * The control-loop latency both ways, as the edges measured it (route
@@ -123,7 +138,8 @@ async function cityStatus(api: ApiClient, edges: Set<string>, wan: Wan): Promise
   const held = nodes.items
     .filter((n) => edges.has(n.spec.site))
     .map((n) => `${n.spec.site}${wan.isCut(n.spec.site) ? ' (cut off)' : ''} ${n.status?.uplink?.depthMessages ?? 0}/${n.status?.uplink?.peakDepthMessages ?? 0}`);
-  return `control loop: edge ${lat('edge')}, cloud ${lat('cloud')} | uplink buffered now/max: ${held.join(', ')}`;
+  const offloading = nodes.items.filter((n) => edges.has(n.spec.site) && n.status?.overflowing?.length).map((n) => n.spec.site);
+  return `control loop: edge ${lat('edge')}, cloud ${lat('cloud')} | uplink buffered now/max: ${held.join(', ')} | offloading to the region: ${offloading.join(', ') || 'none'}`;
 }
 
 const AIRPORT_DIR = join(ROOT, 'examples', 'airport');
@@ -138,7 +154,7 @@ const airport: Scenario = {
     const { api, o } = ctx;
     const d = await deployAirport(api, { manifestsDir: AIRPORT_DIR, modelsDir: MODELS_DIR });
     return {
-      sim: o.cameras > 0 ? ['sim', 'cctv', '-p', AIRPORT_PROJECT, '--sites', d.edges.join(','), '--cameras', String(o.cameras), '--fps', String(o.fps), '--stats-every', '60s'] : undefined,
+      sims: o.cameras > 0 ? [{ name: 'sim', args: ['sim', 'cctv', '-p', AIRPORT_PROJECT, '--sites', d.edges.join(','), '--cameras', String(o.cameras), '--fps', String(o.fps), '--stats-every', '60s'] }] : [],
       page: 'airport',
       banner: [
         `  Sites:        cloud <- ${ctx.wan.delayOf('edge')} ms -> ${d.edges.join(', ')}   (one way)`,

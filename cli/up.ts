@@ -16,8 +16,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  * The smart city by default: a center and six agents (cloud, a region, four
  * edges) as separate processes, each with its own data dir under
  * --data-dir, the WAN between them emulated on loopback, examples/smart-city
- * deployed, the traffic simulator driving 200 devices, and the hello
- * example; or the smart airport (`--scenario airport`). A second run
+ * deployed, the traffic simulator driving 200 devices, the vehicles with
+ * their assistant and a rush hour now and then, and the hello example; or the smart airport (`--scenario airport`). A second run
  * resumes from the same state; Ctrl-C stops it all.
  */
 export async function runUp(o: UpOptions): Promise<void> {
@@ -34,7 +34,7 @@ export async function runUp(o: UpOptions): Promise<void> {
   const children: ChildProcess[] = [];
   let stopping = false;
   /** What stopAll stops, as it comes up. */
-  const parts: { wan?: Wan; sim?: ChildProcess; ticker?: NodeJS.Timeout; cancel?: () => void } = {};
+  const parts: { wan?: Wan; sims: ChildProcess[]; ticker?: NodeJS.Timeout; cancel?: () => void } = { sims: [] };
 
   // The center runs in the cloud site, so agents' round trips to it measure their links to the cloud.
   const center = launch('center', ['center', '--data-dir', join(dir, 'center'), '--port', '0', '--local-listen', `127.0.0.1:${port}`, '--site', 'cloud', '--admin-token-file', tokenFile], dir);
@@ -45,8 +45,8 @@ export async function runUp(o: UpOptions): Promise<void> {
     clearInterval(parts.ticker);
     parts.cancel?.();
     console.log('\nstopping the simulator, agents and center…');
-    // The simulator first: it revokes its devices' credentials through the center.
-    if (parts.sim) await stopChild(parts.sim);
+    // The simulators first: they revoke their devices' credentials through the center.
+    await Promise.all(parts.sims.map(stopChild));
     await Promise.all(children.slice(1).map(stopChild));
     await stopChild(center);
     await parts.wan?.close();
@@ -71,7 +71,8 @@ export async function runUp(o: UpOptions): Promise<void> {
   const wan = (parts.wan = new Wan(Number(new URL(url).port), o.wan));
 
   const brokers = new Map<string, number>();
-  for (const a of AGENTS) {
+  const resolvers = new Map<string, string>();
+  for (const [k, a] of AGENTS.entries()) {
     const data = join(dir, 'agents', a.name);
     const via = a.tier === 'cloud' ? url : await wan.centerUrl(a.site, a.tier);
     // Probes cross the WAN as the site's traffic does: the latency map shows the city.
@@ -80,6 +81,11 @@ export async function runUp(o: UpOptions): Promise<void> {
     // So does endpoint traffic between sites, through each agent's gateway.
     const gatewayPort = await freePort();
     args.push('--gateway-listen', `127.0.0.1:${gatewayPort}`, '--gateway-advertise', await wan.gatewayAddress(a.site, a.tier, gatewayPort));
+    // The site's endpoint resolver at a known address: the site's clients (the vehicles) ask it where a Service listens.
+    const wantedResolver = Number(new URL(localUrl).port) + 10 + k;
+    const resolver = `127.0.0.1:${(await portFree(wantedResolver)) ? wantedResolver : await freePort()}`;
+    args.push('--endpoint-listen', resolver);
+    resolvers.set(a.site, resolver);
     if (a.mqtt !== undefined) {
       const wanted = Number(new URL(localUrl).port) + a.mqtt;
       const mqttPort = (await portFree(wanted)) ? wanted : await freePort();
@@ -96,9 +102,9 @@ export async function runUp(o: UpOptions): Promise<void> {
     const nodes = (await api.list<Node>('Node')).items;
     return AGENTS.every((a) => nodes.some((n) => n.metadata.name === a.name && n.status?.phase === 'Ready')) || undefined;
   }, 60_000, 'the agents to be Ready', 200);
-  const deployed = await scenario.deploy({ api, wan, brokers, caFile, o });
+  const deployed = await scenario.deploy({ api, wan, brokers, resolvers, caFile, o });
   const configFile = saveContext('gedge-up', { server: url, token, ca });
-  parts.sim = deployed.sim ? launch('sim', deployed.sim, dir, { GEDGE_SERVER: url, GEDGE_TOKEN: token, GEDGE_CA_FILE: caFile }) : undefined;
+  parts.sims = deployed.sims.map((sim) => launch(sim.name, sim.args, dir, { GEDGE_SERVER: url, GEDGE_TOKEN: token, GEDGE_CA_FILE: caFile }));
 
   console.log(`
 gedge is up: ${scenario.description}.

@@ -16,3 +16,8 @@ export { DEFAULT_WAN, Wan, parseOutage, type Outage, type WanDelays } from './sc
 export { LinkEmulator, type LinkEvent, type LinkOptions } from './net/link-emulator.ts';
 export { AIRPORT_PROJECT, deployAirport, rollToExit2, type AirportOptions } from './scenario/airport.ts';
 export { CCTV_CREDENTIAL_DESCRIPTION, startCctvSim, type CctvSim, type CctvSimOptions, type CctvStats } from './cctv/cctv-sim.ts';
+export { startVehicleSim, type VehicleSim, type VehicleSimOptions } from './vehicles/vehicles-sim.ts';
+export { parseResolvers, parseVehicleOptions, type VehicleOptions, type VehicleOptionsInput } from './vehicles/options.ts';
+export { formatVehicleStats, type VehicleStats } from './vehicles/vehicle-stats.ts';
+export type { Handover } from './vehicles/vehicle.ts';
+export { VEHICLES_CREDENTIAL_DESCRIPTION, type AssistWindow, type VehicleReport } from './vehicles/reporter.ts';

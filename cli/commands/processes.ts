@@ -184,10 +184,14 @@ export function registerProcessCommands(program: Command): void {
     .option('--outage <site:duration[@after]>', 'cut an edge site off from the cloud for a while, e.g. edge-b:30s (30 s after the start) or edge-b:30s@2m')
     .option('--devices <n>', 'city: simulated traffic devices (0: no simulator)', int, 200)
     .option('--rate <n>', 'city: messages per second of each simulated sensor', Number, 10)
+    .option('--vehicles <n>', 'city: vehicles with the assistant, their sessions following them between the edges (0: none)', int, 8)
+    .option('--surge-site <site>', "city: the edge a rush hour hits now and then, offloaded to the region ('none': no rush hour)", 'edge-a')
+    .option('--surge-every <duration>', 'city: a rush hour this often', '120s')
+    .option('--surge-for <duration>', 'city: each lasting this long', '30s')
     .option('--cameras <n>', 'airport: cameras a terminal (0: no simulator)', int, 4)
     .option('--fps <n>', 'airport: frames per second of each camera', Number, 2)
     .option('--rollout-after <duration>', 'airport: start the gated model rollout this long after the start (0: never)', '60s')
-    .action(async (o: { scenario: 'city' | 'airport'; dataDir?: string; port: number; edgeRegionDelay: string; regionCloudDelay: string; outage?: string; devices: number; rate: number; cameras: number; fps: number; rolloutAfter: string }) => {
+    .action(async (o: { scenario: 'city' | 'airport'; dataDir?: string; port: number; edgeRegionDelay: string; regionCloudDelay: string; outage?: string; devices: number; rate: number; vehicles: number; surgeSite: string; surgeEvery: string; surgeFor: string; cameras: number; fps: number; rolloutAfter: string }) => {
       const [{ runUp }, { parseDuration, parseOutage }] = await Promise.all([import('../up.ts'), import('../../sim/index.ts')]);
       const wan = { edgeRegionMs: parseDuration(o.edgeRegionDelay, '--edge-region-delay'), regionCloudMs: parseDuration(o.regionCloudDelay, '--region-cloud-delay') };
       if (!(o.fps > 0 && o.fps <= 100)) throw new CliError(`--fps: ${o.fps} is not a number above 0 and at most 100`);
@@ -199,6 +203,8 @@ export function registerProcessCommands(program: Command): void {
         outage: o.outage ? parseOutage(o.outage) : undefined,
         devices: o.devices,
         rate: o.rate,
+        vehicles: o.vehicles,
+        surge: o.surgeSite === 'none' ? undefined : { site: o.surgeSite, everyMs: parseDuration(o.surgeEvery, '--surge-every'), forMs: parseDuration(o.surgeFor, '--surge-for') },
         cameras: o.cameras,
         fps: o.fps,
         rolloutAfterMs: parseDuration(o.rolloutAfter, '--rollout-after'),

@@ -21,10 +21,11 @@ interface TrafficFlags {
   output: string;
 }
 
-/** sim traffic: the smart-city traffic simulator (sim/), against the center and edges the CLI is logged in to. */
+/** sim traffic, cctv, vehicles: the scenarios' simulators (sim/), against the center and edges the CLI is logged in to. */
 export function registerSimCommands(program: Command): void {
   const sim = program.command('sim').description('simulators that drive the platform with real devices');
   registerCctv(sim);
+  registerVehicles(sim);
   sim
     .command('traffic')
     .description('smart-city traffic: loop detectors, cameras and traffic lights as MQTT devices on the edge brokers (needs an admin token: it provisions)')
@@ -108,6 +109,75 @@ function registerCctv(sim: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+    });
+}
+
+interface VehicleFlags {
+  project: string;
+  resolvers: string;
+  vehicles: string;
+  leg: string;
+  interval: string;
+  surgeSite?: string;
+  surgeEvery: string;
+  surgeFor: string;
+  surgeRate: string;
+  window: string;
+  duration: string;
+  statsEvery: string;
+  output: string;
+}
+
+/** sim vehicles: vehicles with the assistant (route guidance) driving through the edge sites' endpoints, and a rush hour at one of them. */
+function registerVehicles(sim: Command): void {
+  sim
+    .command('vehicles')
+    .description("smart-city vehicles: each asks the assistant (Service assist) for guidance at its nearest edge site's endpoint, its session following it; a rush hour now and then at one site (needs an admin token: it provisions the roadside reporters)")
+    .option('-p, --project <project>', 'project (the smart city deploys assist there)', 'city')
+    .requiredOption('--resolvers <list>', "SITE=HOST:PORT,...: each edge site's endpoint resolver (gedge agent --endpoint-listen); the vehicles drive through these sites")
+    .option('--vehicles <n>', 'vehicles', '8')
+    .option('--leg <duration>', 'driving time from one site to the next (a hand-over about every leg)', '30s')
+    .option('--interval <duration>', "between a vehicle's requests", '500ms')
+    .option('--surge-site <site>', 'the site the rush hour hits (none without it)')
+    .option('--surge-every <duration>', 'a rush hour this often', '120s')
+    .option('--surge-for <duration>', 'each lasting this long', '30s')
+    .option('--surge-rate <n>', 'route lookups a second during a rush hour', '75')
+    .option('--window <duration>', "the reporters' windows of response times", '5s')
+    .option('--duration <duration>', 'stop after this long (0: until interrupted)', '0')
+    .option('--stats-every <duration>', 'print stats this often (0: only the summary)', '10s')
+    .option('-o, --output <format>', 'text | json (one stats object per line)', 'text')
+    .action(async (f: VehicleFlags, cmd: Command) => {
+      const { startVehicleSim, parseDuration, parseResolvers, formatVehicleStats } = await import('../../sim/index.ts');
+      if (f.output !== 'text' && f.output !== 'json') throw new CliError(`--output: expected text or json, got "${f.output}"`);
+      const json = f.output === 'json';
+      const statsEveryMs = parseDuration(f.statsEvery, '--stats-every');
+      const run = await startVehicleSim({
+        api: client(cmd.optsWithGlobals<Conn>()),
+        project: f.project,
+        resolvers: parseResolvers(f.resolvers),
+        vehicles: number(f.vehicles, '--vehicles'),
+        legMs: parseDuration(f.leg, '--leg'),
+        intervalMs: parseDuration(f.interval, '--interval'),
+        surge: f.surgeSite === undefined ? undefined : { site: f.surgeSite, everyMs: parseDuration(f.surgeEvery, '--surge-every'), forMs: parseDuration(f.surgeFor, '--surge-for'), rate: number(f.surgeRate, '--surge-rate') },
+        windowMs: parseDuration(f.window, '--window'),
+        durationMs: parseDuration(f.duration, '--duration'),
+        log: (line) => console.error(line),
+      });
+      const print = () => console.log(json ? JSON.stringify(run.stats()) : formatVehicleStats(run.stats()));
+      const ticker = statsEveryMs > 0 ? setInterval(print, statsEveryMs) : undefined;
+      let signals = 0;
+      const onSignal = (sig: NodeJS.Signals): void => {
+        if (++signals > 1) process.exit(130);
+        console.error(`${sig}: stopping the vehicles...`);
+        void run.stop();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const final = await run.done;
+      clearInterval(ticker);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      console.log(json ? JSON.stringify({ final: true, ...final }) : formatVehicleStats(final));
     });
 }
 

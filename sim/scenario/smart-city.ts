@@ -37,6 +37,13 @@ export interface SmartCityOptions {
   edgeBrokers: Record<string, string>;
   /** The brokers serve MQTTS: the bridge routes connect with mqtts:// (the center verifies them against its CA). */
   tls?: boolean;
+  /**
+   * The vehicles too (`gedge sim vehicles`): the assistant `assist`
+   * (assist.yaml: an instance at each edge site run and one warm in the
+   * region) and the routes of the roadside reporters (vehicles.yaml).
+   * Off by default: the headline benchmark keeps its load.
+   */
+  vehicles?: boolean;
   log?: (line: string) => void;
 }
 
@@ -90,7 +97,7 @@ export async function deploySmartCity(api: ApiClient, o: SmartCityOptions): Prom
   await api.apply(toText(routes));
   for (const f of rest) await api.apply(toText(f.docs));
   await api.apply(toText([cloudTiming]));
-  const applied = [...rest.flatMap((f) => f.docs), ...routes, cloudTiming];
+  const applied = [...rest.flatMap((f) => f.docs), ...routes, cloudTiming, ...(o.vehicles ? await deployVehicles(api, o.manifestsDir, all, edges) : [])];
   log(`smart city deployed: ${edges.length} edge sites, ${cloudControlled.join(', ') || 'no intersection'} decided through the cloud`);
   return {
     edges,
@@ -98,6 +105,22 @@ export async function deploySmartCity(api: ApiClient, o: SmartCityOptions): Prom
     rules: applied.filter((d) => d.kind === 'Rule').map((d) => d.metadata.name),
     routes: applied.filter((d) => d.kind === 'Route').map((d) => d.metadata.name),
   };
+}
+
+/**
+ * The assistant and the reporters' routes. assist.yaml names every edge of
+ * the city; here its instances go to the edges run and the region above
+ * them, one a site.
+ */
+async function deployVehicles(api: ApiClient, dir: string, city: Doc[], edges: string[]): Promise<Doc[]> {
+  const [assist, ...more] = readDocs(join(dir, 'assist.yaml'));
+  const routes = readDocs(join(dir, 'vehicles.yaml'));
+  if (!assist || assist.kind !== 'Service' || more.length) throw new SimConfigError('assist.yaml must hold the Service assist alone', { details: [] });
+  const regions = [...new Set(city.filter((d) => d.kind === 'Site' && edges.includes(d.metadata.name)).map((d) => String(d.spec.parent)))];
+  const placement = { ...(assist.spec.placement as Record<string, unknown>), sites: [...edges, ...regions] };
+  const docs = [...routes, { ...assist, spec: { ...assist.spec, replicas: edges.length + regions.length, placement } }];
+  await api.apply(toText(docs));
+  return docs;
 }
 
 /** The bridge Devices, and a fresh credential for each (the previous ones revoked first). */
