@@ -49,7 +49,8 @@ export class Surge {
     await Promise.all(this.inFlight);
   }
 
-  private run(): void {
+  /** Starts a surge now (none when one is under way). */
+  run(): void {
     if (this.active) return;
     this.active = true;
     this.started++;

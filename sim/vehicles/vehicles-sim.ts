@@ -23,6 +23,8 @@ export interface VehicleSim {
   readonly startedAt: number;
   stats(): VehicleStats;
   readonly handovers: readonly Handover[];
+  /** Starts a rush hour now, as planned (its site, rate, length) but off its schedule; false without a plan or while one runs. */
+  surgeNow(): boolean;
   /** Stops the vehicles and the surge, disconnects the reporters, revokes their credentials; the final stats. Idempotent. */
   stop(): Promise<VehicleStats>;
   /** Settles when the run is over: after stop() or `durationMs`. */
@@ -106,7 +108,12 @@ export async function startVehicleSim(opts: VehicleSimOptions): Promise<VehicleS
     return stopping;
   };
   const durationTimer = o.durationMs > 0 ? setTimeout(() => void stop(), o.durationMs) : undefined;
-  return { sites: names, startedAt, stats, handovers: counters.handovers, stop, done };
+  const surgeNow = () => {
+    if (!surge || surge.active) return false;
+    surge.run();
+    return true;
+  };
+  return { sites: names, startedAt, stats, handovers: counters.handovers, surgeNow, stop, done };
 }
 
 /** The sites' locations (spec.location), which the vehicles drive between. */

@@ -9,13 +9,14 @@ import { edge } from './edge.ts';
 import { apply } from './apply.ts';
 import { scenario } from './scenario.ts';
 import { airport } from './airport.ts';
+import { vehicles } from './vehicles.ts';
 
 /**
  * The one table every visible string goes through. Areas keep their strings
  * in their own module (so they can be edited side by side); they are merged
  * here, and the types make a missing Korean string a compile error.
  */
-const AREAS = [common, overview, topology, nodes, workloads, edge, apply, scenario, airport] as const;
+const AREAS = [common, overview, topology, nodes, workloads, edge, apply, scenario, airport, vehicles] as const;
 type Area = (typeof AREAS)[number];
 export type MessageKey = Area extends infer A ? (A extends { en: infer E } ? keyof E & string : never) : never;
 export type Lang = 'en' | 'ko';

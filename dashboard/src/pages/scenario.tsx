@@ -12,6 +12,9 @@ import { ReductionCard } from '../components/scenario-reduction.tsx';
 import { UplinkCard, type SiteObj } from '../components/scenario-uplink.tsx';
 import { LightsCard } from '../components/scenario-lights.tsx';
 import { CityCard, IncidentsCard } from '../components/scenario-city.tsx';
+import { assistRows, handoverRows, offloadStates, vehicleDots, VEHICLE_ROUTES, type NodeEvent, type OffloadNode } from '../components/scenario-vehicles-model.ts';
+import { HandoversCard, VehiclesCard, type MapSite } from '../components/scenario-vehicles.tsx';
+import { OffloadCard } from '../components/scenario-offload.tsx';
 import '../components/scenario.css';
 
 /** A route's status (`delivered`, written at most once a second) changes when rows land in its table. */
@@ -35,7 +38,8 @@ function useTable(live: Live, route: string, limit: number): Table {
 /**
  * The smart-city scenario (project `city`) live: control-loop latency at the
  * edge against through the cloud, how much data stays at the edge, the edges'
- * uplink buffers, every traffic light, the cloud's city-wide view and the
+ * uplink buffers, the vehicles with their hand-overs and each edge's
+ * offload state (when the vehicles run), every traffic light, the cloud's city-wide view and the
  * newest incidents. Everything is read through the public API and follows
  * the watch stream; nothing polls.
  */
@@ -49,6 +53,9 @@ export function Scenario() {
   const sites = useCollection<SiteObj>(live, 'sites');
   const links = useCollection<LinkObj>(live, 'sitelinks');
   const devices = useCollection<Obj>(live, 'devices');
+  const moving = useTable(live, VEHICLE_ROUTES.vehicles, 200);
+  const handovers = useTable(live, VEHICLE_ROUTES.handovers, 30);
+  const events = useCollection<NodeEvent>(live, 'events');
 
   const latency = useMemo(() => summarizeLatency(latencyRows(stats.rows ?? [])), [stats.rows]);
   const volume = useMemo(() => summarizeVolume(volumeRows(stats.rows ?? [])), [stats.rows]);
@@ -63,10 +70,19 @@ export function Scenario() {
     return nodes.items.filter((n) => mine.has(n.spec.site)).sort((a, b) => a.spec.site.localeCompare(b.spec.site) || a.metadata.name.localeCompare(b.metadata.name));
   }, [nodes.items, sites.items, lights, latency.sites, volume.perSite]);
 
-  const collections = [nodes, sites, links, devices];
-  const ready = stats.loaded && view.loaded && incidents.loaded && collections.every((c) => c.loaded || c.error);
+  const dots = useMemo(() => vehicleDots(moving.rows ?? []), [moving.rows]);
+  const assist = useMemo(() => assistRows(moving.rows ?? []), [moving.rows]);
+  const moves = useMemo(() => handoverRows(handovers.rows ?? []), [handovers.rows]);
+  const offload = useMemo(() => offloadStates(edgeNodes as OffloadNode[], new Set(edgeNodes.map((n) => n.spec.site)), events.items, CITY_PROJECT), [edgeNodes, events.items]);
+  const mapSites = useMemo<MapSite[]>(
+    () => (sites.items as (SiteObj & { spec: { location?: { lat: number; lon: number } } })[]).flatMap((s) => (s.spec.location ? [{ name: s.metadata.name, tier: s.spec.tier, lat: s.spec.location.lat, lon: s.spec.location.lon }] : [])),
+    [sites.items],
+  );
+
+  const collections = [nodes, sites, links, devices, events];
+  const ready = stats.loaded && view.loaded && incidents.loaded && moving.loaded && handovers.loaded && collections.every((c) => c.loaded || c.error);
   useMeaningfulPaint('scenario', ready);
-  const errors = [stats.error, view.error, incidents.error, ...collections.map((c) => c.error)].filter((e): e is ApiError => e !== null);
+  const errors = [stats.error, view.error, incidents.error, moving.error, handovers.error, ...collections.map((c) => c.error)].filter((e): e is ApiError => e !== null);
   if (!ready) return <Page title={t('scenario.title')}>{errors.length ? errors.map((e, i) => <ErrorBox key={i} error={e} />) : <Loading />}</Page>;
 
   // Missing routes are explained once, in the banner, when the whole scenario is missing.
@@ -103,6 +119,15 @@ export function Scenario() {
           </Card>
         )}
       </div>
+      {!moving.missing && (
+        <>
+          <div class="columns">
+            <VehiclesCard sites={mapSites} dots={dots} offload={offload} />
+            <HandoversCard rows={moves} empty={t('vehicles.handovers.empty')} />
+          </div>
+          <OffloadCard states={offload} assist={assist} />
+        </>
+      )}
       <LightsCard sites={lights} />
       <UplinkCard nodes={edgeNodes} sites={sites.items} links={links.items} />
       <div class="columns">
