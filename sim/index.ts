@@ -11,7 +11,7 @@ export { SIM_CREDENTIAL_DESCRIPTION, SIM_LABEL } from './traffic/provision.ts';
 export type { Via } from './traffic/signal-command.ts';
 export type { IntersectionLayout } from './traffic/layout.ts';
 export * from './errors.ts';
-export { CITY_PROJECT, deploySmartCity, type SmartCityDeployment, type SmartCityOptions } from './scenario/smart-city.ts';
+export { CITY_PROJECT, deploySmartCity, deploySmartCityVehicles, type SmartCityDeployment, type SmartCityOptions } from './scenario/smart-city.ts';
 export { DEFAULT_WAN, Wan, parseOutage, type Outage, type WanDelays } from './scenario/wan.ts';
 export { LinkEmulator, type LinkEvent, type LinkOptions } from './net/link-emulator.ts';
 export { AIRPORT_PROJECT, deployAirport, rollToExit2, type AirportOptions } from './scenario/airport.ts';

@@ -47,8 +47,8 @@ describe('assistRows', () => {
 });
 
 describe('offloadStates', () => {
-  const node = (name: string, site: string, overflowing: { project: string; service: string }[] = []): OffloadNode => ({ apiVersion: 'gedge.io/v1', kind: 'Node', metadata: { name }, spec: { site }, status: { overflowing } });
-  const event = (name: string, reason: string, at: number, service = 'city/assist'): NodeEvent => ({ apiVersion: 'gedge.io/v1', kind: 'Event', metadata: { name: `${name}-${at}` }, spec: { involved: { kind: 'Node', name }, reason, message: `Service ${service} (http) at x: why`, at: new Date(at).toISOString() } });
+  const node = (name: string, site: string, overflowing: { project: string; service: string }[] = []): OffloadNode => ({ apiVersion: 'gedge.io/v1', kind: 'Node', metadata: { name, labels: {} }, spec: { site }, status: { overflowing } });
+  const event = (name: string, reason: string, at: number, service = 'city/assist'): NodeEvent => ({ apiVersion: 'gedge.io/v1', kind: 'Event', metadata: { name: `${name}-${at}`, labels: {} }, spec: { involved: { kind: 'Node', name }, reason, message: `Service ${service} (http) at x: why`, at: new Date(at).toISOString() } });
   it('says overflowing from the node status, since its newest event that agrees, and edge for the others', () => {
     const states = offloadStates(
       [node('edge-b-1', 'edge-b'), node('edge-a-1', 'edge-a', [{ project: 'city', service: 'assist' }]), node('cloud-1', 'cloud')],

@@ -6,8 +6,11 @@
 //   history - the last guidance steps given
 // Each write reports where the vehicle is, so the platform predicts its next site.
 //
-// POST /guide {vehicle, at: {lat, lon}, route?: [{name, lat, lon}]}
+// POST /guide {vehicle, seq?, at: {lat, lon}, route?: [{name, lat, lon}]}
 //   -> {vehicle, count, node, instruction, toward, distanceM}
+// seq: the count the vehicle expects. A request it saw fail may still have been
+// counted here: asked again (the same seq), the step is answered from the
+// history, not counted twice.
 // GET /lookup?lat=&lon= -> a stateless route lookup (what the rush hour adds)
 //
 // Work: ASSIST_WORK_MS a request, ASSIST_WORKERS at a time (ASSIST_REGION_WORKERS
@@ -74,6 +77,8 @@ async function guide(req) {
   if (got.status !== 200) return { status: 502, body: got.body };
   await work();
   const d = got.body.data;
+  const again = Number.isInteger(req.seq) && (d.count ?? 0) >= req.seq ? d.history?.find((h) => h.count === req.seq) : undefined;
+  if (again) return { status: 200, body: { vehicle, count: again.count, node, instruction: again.instruction, again: true } };
   const at = req.at && Number.isFinite(req.at.lat) && Number.isFinite(req.at.lon) ? { lat: req.at.lat, lon: req.at.lon } : undefined;
   const route = Array.isArray(req.route) && req.route.length ? req.route : d.route;
   const count = (d.count ?? 0) + 1;

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import type { Device, Node, Rule } from '../../core/index.ts';
+import type { Device, GedgeEvent, Node, Rule } from '../../core/index.ts';
 import { checkScenarioPage } from '../../dashboard/e2e/scenario-view.ts';
-import { launchBrowser, resultsDir, spawnGedge, startPlatform, startWakeupProbe, waitFor } from '../../testkit/index.ts';
-import { formatStats, quantile, type TrafficStats } from '../index.ts';
-import { CITY_PROJECT, deploySmartCity } from './smart-city.ts';
+import { launchBrowser, resolverOf, resultsDir, spawnGedge, startPlatform, startWakeupProbe, waitFor } from '../../testkit/index.ts';
+import { formatStats, formatVehicleStats, quantile, startVehicleSim, type TrafficStats, type VehicleSim } from '../index.ts';
+import { CITY_PROJECT, deploySmartCity, deploySmartCityVehicles } from './smart-city.ts';
 import { Wan } from './wan.ts';
 
 const MANIFESTS = fileURLToPath(new URL('../../examples/smart-city/', import.meta.url));
@@ -20,13 +20,15 @@ interface Flow {
   vehicles: number;
 }
 
-test('the smart-city scenario, short: edge control far faster than the cloud, aggregates up, an outage loses nothing, lights follow the queues, the dashboard shows it', async (t) => {
+test('the smart-city scenario, short: edge control far faster than the cloud, aggregates up, an outage loses nothing, lights follow the queues, vehicles keep their sessions across the edges, a rush hour overflows to the region and comes back, the dashboard shows it', async (t) => {
   // The machine, idle, before anything starts: how long it takes to wake a sleeping process (see the bound below).
   const machine = await (await startWakeupProbe()).stop(30);
   const p = await startPlatform({
     heartbeatMs: 500,
     agents: [
       { name: 'cloud-1', site: 'cloud', mqtt: true },
+      // The region takes what an edge cannot answer in time (the assistant's warm instance there).
+      { name: 'region-1', site: 'region-gangnam', viaLink: true },
       ...EDGES.map((site) => ({ name: `${site}-1`, site, mqtt: true, viaLink: true })),
     ],
   });
@@ -37,6 +39,7 @@ test('the smart-city scenario, short: edge control far faster than the cloud, ag
     // Edge <-> cloud: 5 ms to the region plus 20 ms to the cloud, each way.
     const oneWay = wan.delayOf('edge');
     for (const site of EDGES) p.setSiteDelay(site, oneWay);
+    p.setSiteDelay('region-gangnam', wan.delayOf('region'));
     const edgeBrokers = Object.fromEntries(await Promise.all(EDGES.map(async (s) => [s, await wan.brokerAddress(s, 'edge', p.agents.get(`${s}-1`)!.mqttPort!)] as const)));
     const deployed = await deploySmartCity(api, { manifestsDir: MANIFESTS, cloudBroker: `127.0.0.1:${p.agents.get('cloud-1')!.mqttPort}`, edgeBrokers });
     assert.deepEqual(deployed.cloudControlled, ['i1']);
@@ -104,6 +107,7 @@ test('the smart-city scenario, short: edge control far faster than the cloud, ag
     let restoredAt = 0;
     let shownPeak = 0;
     let heldAtRestore = 0;
+    let vehicles: VehicleSim | undefined;
     try {
       await sleep(15_000);
 
@@ -136,6 +140,28 @@ test('the smart-city scenario, short: edge control far faster than the cloud, ag
       // The dashboard's Smart city page shows it all, live (screenshot test-results/smart-city/20-scenario.png).
       // The latencies are measured until then: a browser on the same two cores is not part of the city.
       measuredUntil = Date.now();
+
+      // Vehicles drive between the two edges with the assistant, a hand-over about every 6 s each, then a rush hour at
+      // edge-a (40 lookups a second, 1.6x what its instance answers, with the vehicles' own requests 2x) overflows to the region while the page is open.
+      // Deployed now, as the latencies are measured: the assistant's instances are not part of the control loop either.
+      const assist = await deploySmartCityVehicles(api, { manifestsDir: MANIFESTS, edges: EDGES });
+      assert.deepEqual(assist.map((d) => d.metadata.name).sort(), ['assist', 'city-handovers', 'city-vehicles']);
+      vehicles = await startVehicleSim({
+        api,
+        project: CITY_PROJECT,
+        resolvers: Object.fromEntries(EDGES.map((s) => [s, resolverOf(p, `${s}-1`)])),
+        vehicles: 6,
+        legMs: 6000,
+        intervalMs: 400,
+        surge: { site: 'edge-a', everyMs: 3_600_000, forMs: 25_000, rate: 40 },
+        windowMs: 2000,
+      });
+      const driving = vehicles;
+      await waitFor(() => (driving.handovers.length >= 8 ? true : undefined), 90_000, '8 hand-overs between the edges');
+      assert.ok(driving.surgeNow(), 'a rush hour starts');
+      const overflowing = async () => ((await api.get<Node>('Node', 'edge-a-1')).status?.overflowing ?? []).some((o) => o.project === CITY_PROJECT && o.service === 'assist');
+      await waitFor(async () => (await overflowing()) || undefined, 60_000, 'edge-a-1 to say it overflows assist to the region');
+      const overflowedAt = Date.now();
       const browser = await launchBrowser();
       try {
         const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -143,18 +169,42 @@ test('the smart-city scenario, short: edge control far faster than the cloud, ag
         await page.getByLabel('Access token').fill(p.center.adminToken);
         await page.getByRole('button', { name: 'Sign in' }).click();
         await page.getByRole('heading', { name: 'Overview' }).waitFor();
-        const shown = await checkScenarioPage({ page, url: p.center.localUrl, shotDir: resultsDir('smart-city') });
+        const shown = await checkScenarioPage({ page, url: p.center.localUrl, shotDir: resultsDir('smart-city'), vehicles: { handovers: 1, offload: { site: 'edge-a', state: 'overflowing' } } });
         t.diagnostic(`the page shows ${JSON.stringify(shown)}`);
         assert.ok(shown.edgeP99 < shown.cloudP99, `the page: edge p99 ${shown.edgeP99} < cloud p99 ${shown.cloudP99}`);
         assert.ok(shown.ratio >= 10, `the page: data reduction ${shown.ratio}x`);
         assert.equal(shown.intersections, 8);
         shownPeak = shown.peaks['edge-b-1'] ?? 0;
+        assert.equal(shown.vehicles.length, 6, 'every vehicle on the map');
+        assert.ok(shown.handovers.every((h) => h.counterOk && h.interruptionMs > 0), `hand-overs listed: ${JSON.stringify(shown.handovers)}`);
+        assert.ok(EDGES.every((s) => shown.offload[s]), `every edge's offload state: ${JSON.stringify(shown.offload)}`);
+        assert.ok(Object.keys(shown.assistP99).length > 0, `the assistant's p99 as vehicles see it: ${JSON.stringify(shown.assistP99)}`);
       } finally {
         await browser.close();
       }
+      // The rush hour ends; after the hold, edge-a answers its vehicles itself again.
+      await waitFor(async () => (!(await overflowing()) && !driving.stats().surge.active) || undefined, 120_000, 'edge-a-1 back at the edge after the rush hour');
+      t.diagnostic(`overflowing for ${((Date.now() - overflowedAt) / 1000).toFixed(1)} s from the page's view on`);
+      await waitFor(() => (driving.handovers.length >= 12 ? true : undefined), 60_000, '12 hand-overs');
     } finally {
+      const final = await vehicles?.stop();
+      if (final) t.diagnostic(`${formatVehicleStats(final)}; failures ${JSON.stringify(final.failures)}`);
       await sim.stop();
     }
+    assert.ok(vehicles);
+    const moved = vehicles.stats();
+    // Every answer a vehicle got counted on from its last one, across every hand-over: the session was never lost,
+    // forked or rolled back.
+    assert.ok(moved.counter.checked > 100, `answers checked: ${moved.counter.checked}`);
+    assert.deepEqual([moved.counter.skipped, moved.counter.repeated], [0, 0], 'no count skipped or repeated');
+    const moves = vehicles.handovers;
+    assert.ok(moves.every((h) => h.counterOk), 'every hand-over counted on');
+    assert.ok(moves.some((h) => h.from === 'edge-a') && moves.some((h) => h.from === 'edge-b'), 'hand-overs both ways');
+    assert.ok(moves.some((h) => h.predicted === true), 'the platform saw some coming (the session copied ahead of its vehicle)');
+    t.diagnostic(`hand-overs: ${moves.map((h) => `${h.from}->${h.to} ${h.interruptionMs} ms${h.predicted === null ? '' : h.predicted ? ' predicted' : ' unpredicted'}`).join(', ')}`);
+    const nodeEvents = (await api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Node,gedge.io/involved-name=edge-a-1' })).items.filter((e) => e.spec.message.startsWith(`Service ${CITY_PROJECT}/assist `));
+    t.diagnostic(nodeEvents.map((e) => `${e.spec.at} ${e.spec.reason}: ${e.spec.message}`).join('\n'));
+    assert.deepEqual(nodeEvents.map((e) => e.spec.reason).sort(), ['OverflowEnded', 'Overflowing'], 'one switch each way, each an event that says why');
     const stats = statsLines().find((l) => l.final) ?? statsLines().at(-1)!;
     t.diagnostic(formatStats(stats));
 

@@ -97,7 +97,7 @@ export async function deploySmartCity(api: ApiClient, o: SmartCityOptions): Prom
   await api.apply(toText(routes));
   for (const f of rest) await api.apply(toText(f.docs));
   await api.apply(toText([cloudTiming]));
-  const applied = [...rest.flatMap((f) => f.docs), ...routes, cloudTiming, ...(o.vehicles ? await deployVehicles(api, o.manifestsDir, all, edges) : [])];
+  const applied = [...rest.flatMap((f) => f.docs), ...routes, cloudTiming, ...(o.vehicles ? await deploySmartCityVehicles(api, { manifestsDir: o.manifestsDir, edges }) : [])];
   log(`smart city deployed: ${edges.length} edge sites, ${cloudControlled.join(', ') || 'no intersection'} decided through the cloud`);
   return {
     edges,
@@ -108,13 +108,16 @@ export async function deploySmartCity(api: ApiClient, o: SmartCityOptions): Prom
 }
 
 /**
- * The assistant and the reporters' routes. assist.yaml names every edge of
- * the city; here its instances go to the edges run and the region above
- * them, one a site.
+ * The vehicles' part of the smart city (deploySmartCity's `vehicles`, or
+ * later on its own): the assistant and the reporters' routes. assist.yaml
+ * names every edge of the city; here its instances go to the edges run and
+ * the region above them, one a site. Idempotent.
  */
-async function deployVehicles(api: ApiClient, dir: string, city: Doc[], edges: string[]): Promise<Doc[]> {
-  const [assist, ...more] = readDocs(join(dir, 'assist.yaml'));
-  const routes = readDocs(join(dir, 'vehicles.yaml'));
+export async function deploySmartCityVehicles(api: ApiClient, o: { manifestsDir: string; edges: string[] }): Promise<Doc[]> {
+  const { edges } = o;
+  const city = readDocs(join(o.manifestsDir, 'sites.yaml'));
+  const [assist, ...more] = readDocs(join(o.manifestsDir, 'assist.yaml'));
+  const routes = readDocs(join(o.manifestsDir, 'vehicles.yaml'));
   if (!assist || assist.kind !== 'Service' || more.length) throw new SimConfigError('assist.yaml must hold the Service assist alone', { details: [] });
   const regions = [...new Set(city.filter((d) => d.kind === 'Site' && edges.includes(d.metadata.name)).map((d) => String(d.spec.parent)))];
   const placement = { ...(assist.spec.placement as Record<string, unknown>), sites: [...edges, ...regions] };

@@ -3,8 +3,8 @@ import { SimConfigError } from '../errors.ts';
 export interface SiteEndpoint {
   host: string;
   port: number;
-  /** The site's own node serving the Service (whose metrics count its hand-overs in), when the resolver names one. */
-  node?: string;
+  /** The site's own node serving the Service, whose metrics count its hand-overs in. */
+  node: string;
 }
 
 interface Resolved {
@@ -35,9 +35,10 @@ export class SiteEndpoints {
     const res = await fetch(`http://${resolver}/v1/endpoints/${this.project}/${this.service}`, { signal: AbortSignal.timeout(5000) });
     if (res.status !== 200) throw new Error(`${site}'s resolver ${resolver}: HTTP ${res.status} for ${this.project}/${this.service}`);
     const e = ((await res.json()) as { endpoints: Resolved[] }).endpoints.find((x) => x.port === 'http');
-    if (!e || !e.instances.length) throw new Error(`${site}'s resolver ${resolver}: ${this.project}/${this.service} has no instance yet`);
+    // The site's own instance first: its node is the one whose counts tell a predicted hand-over.
+    if (!e || !e.instances.some((i) => i.local)) throw new Error(`${site}'s resolver ${resolver}: ${this.project}/${this.service} has no instance at ${site} yet`);
     const [host, port] = e.address.split(':');
-    const found = { host: host === '0.0.0.0' ? '127.0.0.1' : host!, port: Number(port), node: e.instances.find((i) => i.local)?.node };
+    const found = { host: host === '0.0.0.0' ? '127.0.0.1' : host!, port: Number(port), node: e.instances.find((i) => i.local)!.node };
     this.known.set(site, found);
     return found;
   }

@@ -9,6 +9,8 @@ export interface VehicleStats {
   vehicles: number;
   requests: number;
   errors: number;
+  /** The most frequent failures, by message. */
+  failures: Record<string, number>;
   /** Answers whose count was not the last one + 1: skipped ahead, or the same or lower again. */
   counter: { checked: number; skipped: number; repeated: number };
   handovers: { total: number; predicted: number; unpredicted: number; unknown: number; counterOk: number; p50: number | null; p99: number | null; max: number | null };
@@ -23,6 +25,7 @@ const q = (sorted: number[], p: number) => (sorted.length ? Math.round(quantile(
 export class VehicleCounters {
   requests = 0;
   errors = 0;
+  private readonly failures = new Map<string, number>();
   readonly counter = { checked: 0, skipped: 0, repeated: 0 };
   readonly handovers: Handover[] = [];
   readonly surge = { requests: 0, errors: 0, atEdge: 0 };
@@ -35,6 +38,8 @@ export class VehicleCounters {
     if (!a.ok) {
       this.errors++;
       w.errors++;
+      const why = `${a.site}: ${(a.error ?? '').slice(0, 100)}`;
+      this.failures.set(why, (this.failures.get(why) ?? 0) + 1);
       return;
     }
     w.ms.push(a.ms);
@@ -84,6 +89,7 @@ export class VehicleCounters {
       vehicles,
       requests: this.requests,
       errors: this.errors,
+      failures: Object.fromEntries([...this.failures].sort((a, b) => b[1] - a[1]).slice(0, 5)),
       counter: { ...this.counter },
       handovers: {
         total: this.handovers.length,

@@ -117,7 +117,8 @@ export class Vehicle {
     let answer: Answer;
     try {
       const at = await this.c.endpoints.at(site);
-      const body = JSON.stringify({ vehicle: this.name, at: this.position, route: this.c.loop });
+      // seq: the count expected, so a request that failed here but was counted there is not counted twice when asked again.
+      const body = JSON.stringify({ vehicle: this.name, ...(this.count === undefined ? {} : { seq: this.count + 1 }), at: this.position, route: this.c.loop });
       const r = await httpCall(at, '/guide', { method: 'POST', body, agent: this.agent, timeoutMs: 15_000 });
       if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body.slice(0, 200)}`);
       const a = JSON.parse(r.body) as { count: number; node: string };

@@ -2,7 +2,8 @@ import { useI18n } from '../i18n/index.ts';
 import { Ago, Badge, Card, fmt } from './ui.tsx';
 import type { AssistRow, OffloadState } from './scenario-vehicles-model.ts';
 
-const iso = (ms: number | null) => (ms === null ? undefined : new Date(ms).toISOString());
+const iso = (at: number | null) => (at === null ? undefined : new Date(at).toISOString());
+const ms = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${fmt(v, 0)} ms`);
 
 /**
  * Per edge: whether the assistant answers there or overflows to the region
@@ -49,9 +50,9 @@ export function OffloadCard({ states, assist }: { states: OffloadState[]; assist
                     </td>
                     <td>{s.since === null ? '–' : <Ago at={iso(s.since)} />}</td>
                     <td class="num" data-assist={s.site} data-p50={a?.p50 ?? undefined} data-p99={a?.p99 ?? undefined} data-requests={a?.requests ?? undefined}>
-                      {a ? `${fmt(a.p50, 0)} ms` : '–'}
+                      {ms(a?.p50)}
                     </td>
-                    <td class="num">{a ? `${fmt(a.p99, 0)} ms` : '–'}</td>
+                    <td class="num">{ms(a?.p99)}</td>
                     <td class="num">{a ? fmt(a.requests, 0) : '–'}</td>
                     <td>{a?.surge && a.surge.requests > 0 ? t('vehicles.surge.line', { n: a.surge.requests, up: a.surge.requests - a.surge.atEdge, p99: fmt(a.surge.p99, 0) }) : '–'}</td>
                   </tr>

@@ -74,12 +74,13 @@ export function VehiclesCard({ sites, dots, offload }: { sites: MapSite[]; dots:
             </g>
           );
         })}
-        {dots.map((d) => {
+        {dots.map((d, k) => {
           const p = at(d.lat, d.lon);
+          // Vehicles bunch up on a road: labels alternate above and below their dot.
           return (
             <g key={d.vehicle} class="city-map-vehicle" data-vehicle={d.vehicle} data-site={d.site} data-lat={d.lat} data-lon={d.lon} data-count={d.count ?? undefined}>
               <circle cx={p.x} cy={p.y} r={6} />
-              <text x={p.x + 9} y={p.y - 7}>
+              <text x={p.x + 8} y={k % 2 ? p.y + 17 : p.y - 8}>
                 {d.vehicle}
               </text>
             </g>
