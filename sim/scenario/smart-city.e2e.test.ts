@@ -12,6 +12,9 @@ import { Wan } from './wan.ts';
 const MANIFESTS = fileURLToPath(new URL('../../examples/smart-city/', import.meta.url));
 const EDGES = ['edge-a', 'edge-b'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The rush hour at edge-a, and the hold of assist's overflow (examples/smart-city/assist.yaml). */
+const RUSH_MS = 25_000;
+const HOLD_MS = 5000;
 
 interface Flow {
   site: string;
@@ -153,7 +156,7 @@ test('the smart-city scenario, short: edge control far faster than the cloud, ag
         vehicles: 6,
         legMs: 6000,
         intervalMs: 400,
-        surge: { site: 'edge-a', everyMs: 3_600_000, forMs: 25_000, rate: 40 },
+        surge: { site: 'edge-a', everyMs: 3_600_000, forMs: RUSH_MS, rate: 40 },
         windowMs: 2000,
       });
       const driving = vehicles;
@@ -202,9 +205,16 @@ test('the smart-city scenario, short: edge control far faster than the cloud, ag
     assert.ok(moves.some((h) => h.from === 'edge-a') && moves.some((h) => h.from === 'edge-b'), 'hand-overs both ways');
     assert.ok(moves.some((h) => h.predicted === true), 'the platform saw some coming (the session copied ahead of its vehicle)');
     t.diagnostic(`hand-overs: ${moves.map((h) => `${h.from}->${h.to} ${h.interruptionMs} ms${h.predicted === null ? '' : h.predicted ? ' predicted' : ' unpredicted'}`).join(', ')}`);
-    const nodeEvents = (await api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Node,gedge.io/involved-name=edge-a-1' })).items.filter((e) => e.spec.message.startsWith(`Service ${CITY_PROJECT}/assist `));
+    // Each switch is an event that says why, on and off in turn, ending at the edge. Hysteresis: at most one round
+    // trip per hold (5 s) of the rush hour (a machine that stalls the rush hour's own sender for a hold, as starting a
+    // browser on 2 busy cores can, ends one early: nothing came to overflow).
+    const nodeEvents = (await api.list<GedgeEvent>('Event', { selector: 'gedge.io/involved-kind=Node,gedge.io/involved-name=edge-a-1' })).items
+      .filter((e) => e.spec.message.startsWith(`Service ${CITY_PROJECT}/assist `))
+      .sort((a, b) => Date.parse(a.spec.at) - Date.parse(b.spec.at));
     t.diagnostic(nodeEvents.map((e) => `${e.spec.at} ${e.spec.reason}: ${e.spec.message}`).join('\n'));
-    assert.deepEqual(nodeEvents.map((e) => e.spec.reason).sort(), ['OverflowEnded', 'Overflowing'], 'one switch each way, each an event that says why');
+    const reasons = nodeEvents.map((e) => e.spec.reason);
+    assert.ok(reasons.length >= 2 && reasons.every((r, k) => r === (k % 2 ? 'OverflowEnded' : 'Overflowing')) && reasons.length % 2 === 0, `on and off in turn: ${reasons.join(', ')}`);
+    assert.ok(reasons.length / 2 <= RUSH_MS / HOLD_MS, `${reasons.length / 2} round trips over a ${RUSH_MS / 1000} s rush hour with a ${HOLD_MS / 1000} s hold`);
     const stats = statsLines().find((l) => l.final) ?? statsLines().at(-1)!;
     t.diagnostic(formatStats(stats));
 
