@@ -175,7 +175,7 @@ export function registerProcessCommands(program: Command): void {
 
   program
     .command('up')
-    .description('all in one, a scenario: the smart city (default: a center, agents for a cloud, a region and four edge sites with WAN delay between them, examples/smart-city, the traffic simulator and the hello example) or the smart airport (--scenario airport: CCTV cameras, a split network at two terminals and the cloud, a gated model rollout)')
+    .description('all in one, a scenario: the smart city (default: a center, agents for a cloud, a region and four edge sites with WAN delay between them, examples/smart-city, the traffic simulator, vehicles with their assistant and a rush hour now and then, and the hello example) or the smart airport (--scenario airport: CCTV cameras, a split network at two terminals and the cloud, a gated model rollout)')
     .addOption(new Option('--scenario <name>', 'which scenario').choices(['city', 'airport']).default('city'))
     .option('--data-dir <dir>', 'state of every part (default ./.gedge, ./.gedge-airport for the airport)')
     .option('--port <port>', 'center port (falls back to a free one if taken)', int, 7380)
