@@ -5,6 +5,7 @@ import { agentConfigSchema, type AgentConfig } from './config.ts';
 import { EdgeObjects } from './devices/edge-objects.ts';
 import { CenterChannel, recordEvent } from './channel.ts';
 import { OffloadClient } from './models/offload-client.ts';
+import { Roaming } from './devices/roaming.ts';
 import { nodeModels, SplitInference } from './models/split-inference.ts';
 import { containerRuntime, edgeModule, endpointsModule, identityModule, probingModule, sessionsModule, stateModule, workloadsModule } from './modules.ts';
 import { EndpointTable } from './endpoints/index.ts';
@@ -61,7 +62,8 @@ export class Agent extends EventEmitter {
     } as Partial<AgentParts> as AgentParts);
     const offloads = new OffloadClient({ send: (m) => this.channel.sendLive(m), live: () => this.channel.live, tail: (project, instance) => parts.workloads?.modelInstance(project, instance) });
     const split = new SplitInference(offloads);
-    Object.assign(parts, { offloads, split, models: nodeModels((project, service) => parts.workloads?.modelEndpoint(project, service), split, (project, at, body, answer) => parts.workloads?.shadow(project, at, body, answer)) });
+    const roaming = new Roaming({ broker: () => parts.edge?.broker, send: (m) => this.channel.sendLive(m), log: log.child({ module: 'roaming' }) });
+    Object.assign(parts, { offloads, split, roaming, models: nodeModels((project, service) => parts.workloads?.modelEndpoint(project, service), split, (project, at, body, answer) => parts.workloads?.shadow(project, at, body, answer)) });
     this.channel = new CenterChannel(parts, () => this.supervisor.health());
     const readvertise = () => this.channel.readvertise();
     this.supervisor = new Supervisor(

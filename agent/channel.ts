@@ -73,6 +73,7 @@ export class CenterChannel implements Module {
         },
         sessions: () => p.sessions?.figures,
         endpoints: () => p.endpoints?.list() ?? [],
+        roaming: () => (p.edge ? p.roaming.current() : undefined),
         modules,
       },
       (m) => this.send(m),
@@ -102,6 +103,7 @@ export class CenterChannel implements Module {
       if (e.type === 'disconnected') {
         this.phases.disconnected();
         p.offloads.disconnected();
+        p.roaming.disconnected();
         relay.closeAll();
         execs.closeAll();
         if (this.redialing) return void (this.redialing = false);
@@ -236,6 +238,9 @@ export class CenterChannel implements Module {
       'metrics.scrape': (m) => void this.scrapes.answer(m.id),
       'offload.run': (m) => void this.p.offloads.run(m),
       'offload.result': (m) => this.p.offloads.result(m),
+      'roam.export': (m) => this.p.roaming.export(m),
+      'roam.pulled': (m) => this.p.roaming.pulled(m),
+      'roam.forward': (m) => this.p.roaming.forwarded(m),
     };
   }
 
@@ -273,6 +278,7 @@ export class CenterChannel implements Module {
       for (const { instance, status } of p.workloads.statuses()) this.reportStatus(instance, status);
       p.edge?.devices.resynced();
       p.offloads.connected();
+      p.roaming.connected();
       this.reportRules(true);
       await this.flushEvents();
     }

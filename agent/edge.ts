@@ -12,6 +12,7 @@ import { UplinkQueue, UplinkSender } from './uplink/index.ts';
 import { parseHostPort } from '../core/host-port.ts';
 import { ModelBridge } from './models/model-bridge.ts';
 import type { NodeModels } from './models/model-client.ts';
+import type { Roaming } from './devices/roaming.ts';
 
 /** What serves the site's devices: the edge broker, the device service, and the uplink queue, sender and router. */
 export interface EdgeParts {
@@ -34,6 +35,8 @@ export interface EdgeDeps {
   rules: () => RuleHost | undefined;
   /** Where this node serves a model Service (its ready instances). */
   models: NodeModels;
+  /** Roaming devices' sessions, through the center. */
+  roaming: Roaming;
   /** Device reports for the center (dropped while it is not caught up). */
   send: (m: AgentMessage) => boolean;
   /** The broker broke after it started. */
@@ -77,6 +80,8 @@ export async function startEdge(d: EdgeDeps): Promise<EdgeParts> {
         // The publisher's acknowledgement waits until the message is safe in the uplink queue (or has room there).
         return router.route(msg);
       },
+      onRoam: d.roaming.onRoam,
+      onForward: d.roaming.onForward,
     },
   }).catch(async (err: unknown) => {
     // A broker that cannot listen leaves nothing behind: the module is started again later.

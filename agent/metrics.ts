@@ -5,6 +5,7 @@ import { registerRuleMetrics } from '../engine/prometheus.ts';
 import type { BrokerStats } from '../broker/index.ts';
 import type { RuleHost } from './rules/rule-host.ts';
 import type { SessionFigures } from './sessions/index.ts';
+import type { RoamingFigures } from './devices/roaming.ts';
 import type { EndpointListener } from './endpoints/endpoint-proxies.ts';
 import type { UplinkSenderStats } from './uplink/index.ts';
 
@@ -30,6 +31,8 @@ export interface AgentMetricSources {
   sessions(): SessionFigures | undefined;
   /** This site's endpoints (agent/endpoints): their counters and overflow state. */
   endpoints(): EndpointListener[];
+  /** Roaming devices' sessions to and from this node's broker (undefined: no broker here). */
+  roaming(): RoamingFigures | undefined;
   /** The agent's supervised modules. */
   modules(): ModuleHealth[];
 }
@@ -176,6 +179,16 @@ export function agentMetrics(src: AgentMetricSources): { metrics(): Promise<stri
   count('gedge_session_acquires_total', 'Requests that waited for a session to be brought here (gedge_session_acquire_seconds_total over these is the mean wait)', sf((x) => x.acquires));
   count('gedge_session_unavailable_total', 'Requests answered 503: the session could not be brought here in time', sf((x) => x.unavailable));
   value('gedge_session_copies_ahead', 'Sessions this node holds copies of, ahead of their clients', sf((x) => x.copying));
+
+  // Roaming devices (GS-Link): MQTT sessions that follow their devices between edge brokers.
+  const rf = <T>(read: (x: RoamingFigures) => T) => (): T | undefined => {
+    const x = src.roaming();
+    return x && read(x);
+  };
+  byLabel('gedge_roaming_pulls_total', "Roaming devices' sessions this broker asked for as they connected, by outcome: moved (it came), none (none elsewhere), unavailable (its holder could not be asked), timeout (the CONNACK went without it), offline (the center out of reach)", 'outcome', rf((x) => x.pulls));
+  count('gedge_roaming_exported_total', "Roaming devices' sessions this broker handed to another", rf((x) => x.exported));
+  byLabel('gedge_roaming_forwarded_total', 'Messages for roaming devices whose session is at another broker: out (forwarded from here), in (taken into a session here), dropped', 'direction', rf((x) => x.forwarded));
+  value('gedge_roaming_forwarding', 'Roaming devices whose session left this broker, which it forwards for', rf((x) => x.forwarding));
 
   // Endpoints (GS-Link): connections per Service port at this site, and its overflow to upper tiers.
   const eps = () => src.endpoints();

@@ -153,7 +153,7 @@ export function edgeModule(p: AgentParts, started: () => void): Module {
     name: 'edge',
     async start(ctx) {
       if (mqtt) {
-        p.edge = await startEdge({ cfg: c, identity: p.identity, cert: p.cert, edge: p.objects, site: p.site, state: p.state, log: p.log, rules: () => p.rules, models: p.models, send: (m) => p.sendLive(m), onFailure: ctx.fail });
+        p.edge = await startEdge({ cfg: c, identity: p.identity, cert: p.cert, edge: p.objects, site: p.site, state: p.state, log: p.log, rules: () => p.rules, models: p.models, roaming: p.roaming, send: (m) => p.sendLive(m), onFailure: ctx.fail });
         p.status({ type: 'broker', ...p.edge.broker.ports });
       }
       p.rules = new RuleHost({ node: p.identity.node, state: p.state, broker: p.edge?.broker, uplink: p.edge?.uplink.queue, twin: (project, d) => p.edge?.devices.twin(project, d), models: p.models, logger: p.log, egress: new EgressPolicy(c.egressAllow) });

@@ -16,6 +16,7 @@ import type { SplitInference } from './models/split-inference.ts';
 import type { EndpointTable } from './endpoints/endpoint-table.ts';
 import type { Endpoints } from './endpoints/endpoints.ts';
 import type { Sessions } from './sessions/index.ts';
+import type { Roaming } from './devices/roaming.ts';
 
 /** Everything observable about the agent, as typed events. */
 export type AgentStatusEvent =
@@ -69,6 +70,8 @@ export interface AgentParts {
   readonly offloads: OffloadClient;
   /** Split inference at the edge: each split head's threshold and figures. */
   readonly split: SplitInference;
+  /** Roaming devices' MQTT sessions to and from other nodes' brokers, through the center. */
+  readonly roaming: Roaming;
 
   /** To the center, when connected (false: not sent). */
   send(m: AgentMessage): boolean;

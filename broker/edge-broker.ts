@@ -3,6 +3,7 @@ import type { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import type { RoamedMessage, RoamedSession } from '../core/roaming-wire.ts';
 import { nameSchema } from '../core/schema-base.ts';
 import { Counters } from './counters.ts';
 import { guardedEmitter } from './emitter.ts';
@@ -10,6 +11,7 @@ import { InvalidTopicError } from './errors.ts';
 import { deviceOf, Gatekeeper, skipRouted } from './gatekeeper.ts';
 import { Listeners, type ServerTls } from './listeners.ts';
 import { ConnectionLimiter, DEFAULT_LIMITS, guardPacketSize } from './limits.ts';
+import { Roamer, type RoamCounts } from './roaming.ts';
 import { sessionOf, type AedesClient, type RoutedPacket } from './session.ts';
 import { SqlitePersistence } from './sqlite-persistence.ts';
 import { isValidFilter, isValidTopic, topicMatches } from './topics.ts';
@@ -41,6 +43,7 @@ export type EdgeBrokerOptions = BrokerStorage & EdgeBrokerSettings;
 export class EdgeBroker {
   private readonly clients = new Map<string, AedesClient>();
   private readonly sweep: NodeJS.Timeout;
+  private readonly roamer: Roamer;
 
   static async start(o: EdgeBrokerOptions): Promise<EdgeBroker> {
     installWire();
@@ -82,6 +85,8 @@ export class EdgeBroker {
     private readonly hooks: BrokerHooks,
     private readonly log: Logger,
   ) {
+    this.roamer = new Roamer(aedes, persistence, this.clients, gate.access, hooks, log);
+    gate.onArrived = (ref) => this.roamer.arrived(ref);
     aedes.on('client', (client) => this.registered(client as AedesClient));
     // The device hears of nothing (commands, desired twins) before its CONNACK [MQTT-3.2.0-1]: the hook fires once that is written.
     aedes.on('connackSent', (packet, client) => {
@@ -186,6 +191,30 @@ export class EdgeBroker {
     return true;
   }
 
+  /**
+   * A roaming device's session leaves this broker for another (roaming.ts):
+   * its connection here closes, and what matches its subscriptions is
+   * forwarded (onForward) from now on. Null: nothing to carry.
+   */
+  exportSession(ref: DeviceRef, clean: boolean): RoamedSession | null {
+    return this.roamer.export(ref, clean);
+  }
+
+  /** A roaming device's session from another broker joins its session here. */
+  importSession(ref: DeviceRef, session: RoamedSession): RoamCounts {
+    return this.roamer.import(ref, session);
+  }
+
+  /** Messages another broker forwarded to a roaming device's session (roaming.ts). */
+  injectForwarded(ref: DeviceRef, messages: RoamedMessage[], hops: number): RoamCounts & { forwarded: number } {
+    return this.roamer.inject(ref, messages, hops);
+  }
+
+  /** Roaming devices whose session left this broker, which it forwards for. */
+  get forwarding(): number {
+    return this.roamer.forwarding;
+  }
+
   connected(): DeviceRef[] {
     return [...this.clients.values()].map((c) => ({ project: sessionOf(c).project, device: sessionOf(c).device }));
   }
@@ -228,6 +257,7 @@ export class EdgeBroker {
   }
 
   private dropExpiredSessions(): void {
+    this.roamer.sweep(Date.now());
     for (const id of this.persistence.expiredSessions(Date.now())) {
       if (this.clients.has(id)) continue; // back before the sweep
       this.persistence.dropSession(id);

@@ -32,7 +32,7 @@ type Done = (err?: Error | null) => void;
  */
 export class Gatekeeper {
   constructor(
-    private readonly access: Access,
+    readonly access: Access,
     private readonly persistence: SqlitePersistence,
     private readonly hooks: BrokerHooks,
     private readonly log: Logger,
@@ -84,6 +84,8 @@ export class Gatekeeper {
     }
     const will = connect.will;
     if (will && !(isValidTopic(will.topic) && s.mayPublish(id, will.topic))) return refuse(REFUSED_NOT_AUTHORIZED, `the will topic "${will.topic}" is not allowed`, 'publish');
+    // A clean start ends the device's session, wherever it is (roaming); MQTT 5 may keep the new one past the connection.
+    const cleanStart = connect.clean === true;
     if (s.v5) {
       // MQTT 5 sessions last `expiry` seconds past the connection; aedes knows only clean or persistent.
       if (s.expiry === 0) connect.clean = c.clean = true;
@@ -93,8 +95,23 @@ export class Gatekeeper {
       }
     }
     if (!c.clean) this.persistence.setExpiry(c.id, null);
-    done(null, true);
+    if (!id.roaming || this.hooks.onRoam === undefined) return done(null, true);
+    // Its session may be at another edge's broker: it comes here before the CONNACK says whether one is present.
+    const ref = { project: s.project, device: s.device };
+    this.hooks.onRoam(ref, { clean: cleanStart }).then(
+      () => {
+        this.onArrived?.(ref);
+        done(null, true);
+      },
+      (err: unknown) => {
+        this.log.error({ err, device: s.key }, 'roaming hook failed');
+        done(null, true);
+      },
+    );
   };
+
+  /** Set by the broker: a roaming device connects here (its session is here now). */
+  onArrived: ((ref: { project: string; device: string }) => void) | undefined;
 
   readonly authorizePublish = (client: Client | null, packet: PublishPacket, done: Done): void => {
     // No client: the will of a connection lost with the previous broker run.

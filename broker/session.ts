@@ -15,6 +15,10 @@ export interface AedesClient extends Client {
   _inboundInflight: Set<number>;
   /** The next outgoing message id. */
   _nextId: number;
+  /** Set: the connection ends as if the device had sent DISCONNECT (its will is not published). */
+  _disconnected?: boolean;
+  /** Its subscriptions now, by (mounted) filter. */
+  subscriptions: Record<string, unknown>;
   broker: {
     persistence: { incomingDelPacket(client: AedesClient, packet: { messageId: number }): Promise<void> };
     publish(packet: PublishPacket, client: AedesClient, done: (err?: Error | null) => void): void;

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import { asPacket, decode, encode, Packet, SCHEMA, statements, type Statements, type StoredPacket, type SubRecord } from './sqlite-rows.ts';
+import { ALREADY_ACKED, asPacket, decode, encode, Packet, SCHEMA, statements, type Statements, type StoredPacket, type SubRecord } from './sqlite-rows.ts';
 import { topicMatches } from './topics.ts';
 
 export type { StoredPacket } from './sqlite-rows.ts';
@@ -192,6 +192,13 @@ export class SqlitePersistence {
         return;
       }
     }
+    // aedes delivers a message queued for a reconnecting device both from the queue it flushes after the CONNACK and
+    // live, when the message was routed in between; the first PUBACK clears it. aedes would end the connection on
+    // this error: the second delivery is dropped instead (wire.ts), and the device gets the message once.
+    if (packet.cmd === 'publish') {
+      packet[ALREADY_ACKED] = true;
+      return;
+    }
     throw new Error('no such packet');
   }
 
@@ -286,6 +293,25 @@ export class SqlitePersistence {
 
   expiredSessions(now: number): string[] {
     return this.closed ? [] : (this.sql.expired.all(now) as string[]);
+  }
+
+  // ---- roaming (broker/roaming.ts; not part of the aedes interface) -------------
+  /** A session as it stands: every subscription and the queued messages, oldest first. */
+  sessionSnapshot(clientId: string): { subscriptions: Sub[]; queued: StoredPacket[] } {
+    const stored = this.subscriptions.get(clientId);
+    return { subscriptions: stored ? [...stored].map(([topic, record]) => ({ topic, ...record })) : [], queued: (this.outgoing.get(clientId) ?? []).map((q) => q.packet) };
+  }
+
+  /** Devices whose session went to another broker, with the (mounted) filters this broker still forwards for them; null ends it. */
+  setRoamed(clientId: string, filters: { topic: string; qos: number }[] | null, at = Date.now()): void {
+    if (this.closed) return;
+    if (filters === null) this.sql.delRoamed.run(clientId);
+    else this.sql.putRoamed.run(clientId, JSON.stringify(filters), at);
+  }
+
+  roamed(): { clientId: string; filters: { topic: string; qos: number }[]; at: number }[] {
+    if (this.closed) return [];
+    return (this.sql.allRoamed.all() as { client: string; filters: string; at: number }[]).map((r) => ({ clientId: r.client, filters: JSON.parse(r.filters) as { topic: string; qos: number }[], at: r.at }));
   }
 
   async destroy(): Promise<void> {

@@ -8,6 +8,13 @@ const aedesRequire = createRequire(import.meta.resolve('aedes'));
 /** aedes' own packet class, from the copy its persistence uses. */
 export const Packet = createRequire(aedesRequire.resolve('aedes-persistence'))('aedes-packet') as new (p: object, broker?: object) => StoredPacket;
 
+/**
+ * Marks a delivery aedes is about to write of a queued message that is no
+ * longer queued (the device acknowledged it meanwhile, sqlite-persistence.ts
+ * outgoingUpdate): the wire layer drops it (wire.ts).
+ */
+export const ALREADY_ACKED = Symbol('gedge.broker.alreadyAcked');
+
 export interface StoredPacket {
   cmd: string;
   topic?: string;
@@ -20,6 +27,7 @@ export interface StoredPacket {
   brokerCounter?: number;
   clientId?: string;
   properties?: object;
+  [ALREADY_ACKED]?: true;
 }
 export interface SubRecord {
   qos: number;
@@ -51,6 +59,7 @@ export const SCHEMA = `
   CREATE TABLE IF NOT EXISTS incoming (client TEXT NOT NULL, message_id INTEGER NOT NULL, packet BLOB NOT NULL, PRIMARY KEY (client, message_id));
   CREATE TABLE IF NOT EXISTS wills (client TEXT PRIMARY KEY, packet BLOB NOT NULL);
   CREATE TABLE IF NOT EXISTS expiries (client TEXT PRIMARY KEY, at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS roamed (client TEXT PRIMARY KEY, filters TEXT NOT NULL, at INTEGER NOT NULL);
 `;
 
 export type Statements = ReturnType<typeof statements>;
@@ -74,6 +83,9 @@ export function statements(db: Database.Database) {
     putExpiry: db.prepare('INSERT INTO expiries (client, at) VALUES (?, ?) ON CONFLICT (client) DO UPDATE SET at = excluded.at'),
     delExpiry: db.prepare('DELETE FROM expiries WHERE client = ?'),
     expired: db.prepare('SELECT client FROM expiries WHERE at <= ?').pluck(),
+    putRoamed: db.prepare('INSERT INTO roamed (client, filters, at) VALUES (?, ?, ?) ON CONFLICT (client) DO UPDATE SET filters = excluded.filters, at = excluded.at'),
+    delRoamed: db.prepare('DELETE FROM roamed WHERE client = ?'),
+    allRoamed: db.prepare('SELECT client, filters, at FROM roamed'),
   };
 }
 

@@ -24,6 +24,13 @@ export class TestDirectory implements DeviceDirectory {
     return this;
   }
 
+  /** The device roams: it may connect at other brokers, and the broker asks for its session (onRoam) when it does. */
+  roam(project: string, device: string): this {
+    const d = this.projects.get(project)!.get(device)!;
+    d.identity = { ...d.identity, roaming: true };
+    return this;
+  }
+
   setGrants(project: string, device: string, grants: Grants): void {
     const d = this.projects.get(project)!.get(device)!;
     d.identity = { ...d.identity, grants: { publish: grants.publish ?? [], subscribe: grants.subscribe ?? [] } };
@@ -85,6 +92,8 @@ export async function startBroker(directory: DeviceDirectory, o: Partial<EdgeBro
         o.hooks?.onConnect?.(d);
       },
       onDisconnect: (d) => seen.disconnects.push(d),
+      onRoam: o.hooks?.onRoam,
+      onForward: o.hooks?.onForward,
     },
   });
   return {

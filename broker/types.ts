@@ -1,6 +1,7 @@
 import type { BrokerLimits } from './limits.ts';
 import type { ServerTls } from './listeners.ts';
 import type { Logger } from 'pino';
+import type { RoamedMessage } from '../core/roaming-wire.ts';
 
 /** The contract between the edge MQTT broker and the agent that runs it. */
 
@@ -8,6 +9,8 @@ export interface DeviceIdentity {
   project: string;
   device: string;
   grants: { publish: string[]; subscribe: string[] };
+  /** It may connect at other sites' brokers too: its session is brought here when it connects (roaming.ts). */
+  roaming?: boolean;
 }
 
 /** Supplied by the agent (from Device/DeviceCredential objects synced from the center); the broker only consumes it. */
@@ -56,6 +59,15 @@ export interface BrokerHooks {
    * device sends it again.
    */
   onPublish?(msg: BrokerMessage): void | Promise<void>;
+  /**
+   * A roaming device authenticated and is about to get its CONNACK: bring
+   * its session here (EdgeBroker.importSession) first. The CONNACK waits for
+   * the promise, which must settle (the hook bounds its own wait) and never
+   * reject. `clean`: the device starts a new session.
+   */
+  onRoam?(id: DeviceRef, o: { clean: boolean }): Promise<void>;
+  /** A message for a device whose session left this broker (or one forwarded here for it, `hops` > 0, when it left again): for its session elsewhere. */
+  onForward?(id: DeviceRef, msg: RoamedMessage, hops: number): void;
 }
 
 export interface EdgeBrokerSettings {

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
+import { ALREADY_ACKED } from './sqlite-rows.ts';
 import { SESSION, type AedesClient, type Session } from './session.ts';
 
 /**
@@ -53,7 +54,7 @@ export function write(packet: OutPacket, stream: DeviceStream, opts?: { protocol
   if (s === undefined) return encode(packet, stream);
   if (!s.corked) coalesce(s, stream, packet.cmd === 'puback');
   if (packet.cmd === 'connack' && (packet.returnCode ?? 0) === 0) s.connacked = true;
-  if (packet.cmd === 'publish') return writePublish(s, packet, stream);
+  if (packet.cmd === 'publish') return (packet as { [ALREADY_ACKED]?: true })[ALREADY_ACKED] === true || writePublish(s, packet, stream);
   return s.v5 ? writeV5(s, packet, stream) : encode(packet, stream);
 }
 
@@ -150,8 +151,12 @@ export function installWire(): void {
   mqttPacket.writeToStream = write as Writer & { cacheNumbers: boolean };
 }
 
-/** A QoS 1 PUBLISH straight to a connected device, under a message id from aedes' own sequence; returns the id. */
-export function writeDirect(client: AedesClient, mountedTopic: string, payload: Buffer): number {
+/** A PUBLISH straight to a connected device: QoS 1 under a message id from aedes' own sequence (returned), or QoS 0 (0 returned). */
+export function writeDirect(client: AedesClient, mountedTopic: string, payload: Buffer, qos: 0 | 1 = 1): number {
+  if (qos === 0) {
+    write({ cmd: 'publish', topic: mountedTopic, payload, qos: 0, retain: false, dup: false } as OutPacket, client.conn as DeviceStream);
+    return 0;
+  }
   const messageId = client._nextId;
   client._nextId = messageId >= 65535 ? 1 : messageId + 1;
   write({ cmd: 'publish', topic: mountedTopic, payload, qos: 1, retain: false, dup: false, messageId } as OutPacket, client.conn as DeviceStream);

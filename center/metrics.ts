@@ -17,6 +17,8 @@ export function createMetrics() {
     agentsConnected: new Gauge({ name: 'gedge_agents_connected', help: 'Agents with a live connection', registers: [registry] }),
     agentDisconnects: agentDisconnects(registry),
     syncMessages: new Counter({ name: 'gedge_sync_messages_total', help: 'Sync messages sent to agents', labelNames: ['type'], registers: [registry] }),
+    roamPulls: new Counter({ name: 'gedge_roaming_handovers_total', help: "Roaming devices' MQTT sessions asked for through the center, by outcome (moved, none, unavailable)", labelNames: ['outcome'], registers: [registry] }),
+    roamForwards: new Counter({ name: 'gedge_roaming_relayed_messages_total', help: 'Messages forwarded to a roaming device\'s session at another broker, by outcome (relayed, dropped)', labelNames: ['outcome'], registers: [registry] }),
     agentRefused: new Counter({ name: 'gedge_agent_refused_total', help: 'Agent reports dropped because the node does not speak for their object', labelNames: ['type'], registers: [registry] }),
     agentBytes: new Counter({ name: 'gedge_agent_bytes_total', help: 'Bytes on agent connections', labelNames: ['direction', 'type'], registers: [registry] }),
     reconciles: new Counter({ name: 'gedge_reconcile_total', help: 'Controller reconciles', labelNames: ['controller', 'result'], registers: [registry] }),

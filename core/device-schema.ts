@@ -35,6 +35,15 @@ export const deviceSpecSchema = z
   .object({
     /** The edge site whose broker the device connects to. Fixed once created (delete and recreate to move it). */
     site: nameSchema,
+    /**
+     * Other edge sites whose brokers the device may connect to as it moves (a vehicle, a phone): each of them
+     * authenticates it, and its MQTT session (subscriptions, queued messages) follows it from broker to broker
+     * (docs/broker.md, "Roaming").
+     */
+    roaming: z
+      .object({ sites: z.array(nameSchema).min(1).max(64).refine((s) => new Set(s).size === s.length, 'a site is named twice') })
+      .strict()
+      .optional(),
     description: z.string().max(1024).default(''),
     /** Topics beyond the device's own namespace `devices/<name>/#`, within its project. */
     grants: z
@@ -61,6 +70,11 @@ export const deviceStatusSchema = z
     denied: z.number().int().nonnegative().default(0),
   })
   .strict();
+
+/** Every site whose broker accepts the device: its own, then those it roams to. */
+export function deviceSites(spec: { site: string; roaming?: { sites: string[] } }): string[] {
+  return spec.roaming ? [spec.site, ...spec.roaming.sites.filter((s) => s !== spec.site)] : [spec.site];
+}
 
 // ---- DeviceCredential ------------------------------------------------------------
 /**

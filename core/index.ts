@@ -10,6 +10,7 @@ export * from './api-client.ts';
 export * from './wait-for.ts';
 export * from './uplink-wire.ts';
 export * from './exec-wire.ts';
+export * from './roaming-wire.ts';
 export * from './exec-client.ts';
 export * from './since.ts';
 export * from './duration.ts';

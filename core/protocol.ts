@@ -3,6 +3,7 @@ import { edgeUplinkStatusSchema } from './uplink-wire.ts';
 import { tierSchema } from './schema-base.ts';
 import { ENDPOINT_PORTS_MAX, overflowingSchema, overflowSpecSchema } from './link-schema.ts';
 import { geoPointSchema } from './placement-schema.ts';
+import { roamedSessionSchema, roamForwardSchema } from './roaming-wire.ts';
 import { deviceCommandSchema, deviceCommandStatusSchema, deviceCredentialSchema, deviceSchema, deviceStatusSchema, instanceSchema, instanceStatusSchema, nameSchema, runtimeKindSchema, resourcesSchema, routeSchema, ruleSchema, ruleNodeStatusSchema, nodeSchema, siteSchema } from './resources.ts';
 
 /**
@@ -159,6 +160,15 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
   /** The answer to offload.run: the tail's outputs, or why there are none. */
   z.object({ t: z.literal('offload.answer'), id: z.number().int().nonnegative(), outputs: z.array(offloadOutputSchema).max(16).optional(), error: z.string().max(4096).optional() }),
   /**
+   * A roaming device of this node's site is connecting here: its MQTT session, wherever it is, is to come
+   * here (answered by roam.pulled with the same id). `clean`: the device starts afresh; the old session ends.
+   */
+  z.object({ t: z.literal('roam.pull'), id: z.number().int().nonnegative(), project: nameSchema, device: nameSchema, clean: z.boolean() }),
+  /** The answer to roam.export: the session, which this broker no longer holds (null: it held none). */
+  z.object({ t: z.literal('roam.session'), id: z.number().int().nonnegative(), session: roamedSessionSchema.nullable() }),
+  /** Messages published here after the device's session left, for the session wherever it is now. */
+  roamForwardSchema.extend({ t: z.literal('roam.forward') }),
+  /**
    * Round trips measured since the last report, one smoothed figure per target:
    * to the center over this connection, and to each peer from `peers`.
    * rttMs null: every probe in the period failed (the link is down).
@@ -229,6 +239,12 @@ export const centerMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('offload.run'), id: z.number().int().nonnegative(), project: nameSchema, instance: nameSchema, data: z.string().max(OFFLOAD_DATA_MAX) }),
   /** The answer to an offload: the tail's outputs, or an error with an HTTP-like code (404 no tail ready, 429 too many in flight, 504 timed out...). */
   z.object({ t: z.literal('offload.result'), id: z.number().int().nonnegative(), outputs: z.array(offloadOutputSchema).max(16).optional(), code: z.number().int().optional(), error: z.string().max(4096).optional() }),
+  /** Hand a roaming device's MQTT session over (it connected at another node): answered by roam.session. */
+  z.object({ t: z.literal('roam.export'), id: z.number().int().nonnegative(), project: nameSchema, device: nameSchema, clean: z.boolean() }),
+  /** The answer to roam.pull: the session from the broker that held it (null: none to bring), or why it could not be asked; id 0: a session handed over late, or back to its sender. */
+  z.object({ t: z.literal('roam.pulled'), id: z.number().int().nonnegative(), project: nameSchema, device: nameSchema, session: roamedSessionSchema.nullable(), from: nameSchema.optional(), error: z.string().max(4096).optional() }),
+  /** Messages another broker forwards to the device's session here. */
+  roamForwardSchema.extend({ t: z.literal('roam.forward') }),
   /**
    * Whom to probe and how: the peers (a few nodes per other site), the period,
    * and the key that authenticates probes (HMAC), so that a responder answers

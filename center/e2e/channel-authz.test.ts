@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import mqtt from 'mqtt';
 import { UPLINK_PATH, type CenterMessage, type Device, type DeviceCommand, type GedgeEvent, type Instance, type Rule } from '../../core/index.ts';
 import { RawNode, startPlatform, testService, waitFor, type NodeIdentity, type Platform } from '../../testkit/index.ts';
 import { tlsFetch } from '../../core/index.ts';
@@ -151,6 +152,26 @@ describe('the agent channel: a second node cannot speak for the first', () => {
       hostile.close();
       observer.close();
     }
+  });
+
+  test("roaming: node-b cannot pull, forward to or hand over the session of a device that does not roam to its site", async () => {
+    const cred = await p.center.api.issueDeviceCredential('default', 'lamp');
+    const lamp = await waitFor(() => mqtt.connectAsync(`mqtt://127.0.0.1:${p.agents.get('node-a')!.mqttPort}`, { clientId: cred.clientId, username: cred.clientId, password: cred.password, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 0 }).catch(() => undefined), 20_000, 'lamp connected to node-a');
+    const got: string[] = [];
+    lamp.on('message', (topic) => got.push(topic));
+    await lamp.subscribeAsync('devices/lamp/#', { qos: 1 });
+    let closed = false;
+    lamp.on('close', () => void (closed = true));
+    b.send({ t: 'roam.pull', id: 4242, project: 'default', device: 'lamp', clean: false });
+    const answer = await waitFor(() => b.received.find((m): m is Extract<CenterMessage, { t: 'roam.pulled' }> => m.t === 'roam.pulled' && m.id === 4242), 10_000, 'the refusal of the pull');
+    assert.equal(answer.session, null);
+    assert.match(answer.error ?? '', /does not roam to the site of node "node-b"/);
+    b.send({ t: 'roam.forward', project: 'default', device: 'lamp', hops: 0, messages: [{ topic: 'devices/lamp/commands', payload: Buffer.from('forged').toString('base64'), qos: 1 }] });
+    b.send({ t: 'roam.session', id: 1, session: { subscriptions: [{ topic: '#', qos: 1 }], queued: [], dropped: 0 } });
+    await settle();
+    assert.equal(closed, false, "lamp's connection at node-a was not taken over");
+    assert.deepEqual(got, [], 'nothing forged reached lamp');
+    await lamp.endAsync();
   });
 
   test('exec output for streams node-b did not open goes nowhere, and node-b still works for itself', async () => {

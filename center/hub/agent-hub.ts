@@ -15,6 +15,7 @@ import { AgentSession } from './agent-session.ts';
 import { LogStreams } from './log-streams.ts';
 import { MetricsScrapes } from './metrics-scrapes.ts';
 import { Offloads } from './offloads.ts';
+import { RoamingRelay } from './roaming.ts';
 import { ExecStreams, type ExecSink } from './exec-streams.ts';
 import { SilenceWatch } from './silence-watch.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
@@ -58,6 +59,8 @@ export class AgentHub {
   readonly scrapes = new MetricsScrapes();
   /** Split inference's offloads, relayed from an edge's head to a tail's node. */
   readonly offloads: Offloads;
+  /** Roaming devices' MQTT sessions and forwards, relayed between the brokers of their sites. */
+  readonly roaming: RoamingRelay;
   private upgradeRoutes: UpgradeRoute[] = [];
   /** Per node: ends the hold of the certificate its live connection was made with (replaced when the node renews). */
   private readonly certHolds = new Map<string, { session: AgentSession; release: () => void }>();
@@ -76,6 +79,14 @@ export class AgentHub {
       const s = this.sessions.get(node);
       return s && { via: s, send: (m) => s.send(m) };
     });
+    this.roaming = new RoamingRelay(
+      store,
+      (node) => {
+        const s = this.sessions.get(node);
+        return s && { node, via: s, send: (m) => s.send(m) };
+      },
+      { pulls: (outcome) => metrics.roamPulls.inc({ outcome }), forwards: (outcome, n) => metrics.roamForwards.inc({ outcome }, n) },
+    );
     this.silence = new SilenceWatch({ heartbeatMs: opts.heartbeatMs });
     this.silenceTimer = setInterval(() => this.watchSilence(), opts.heartbeatMs).unref();
   }
@@ -189,6 +200,7 @@ export class AgentHub {
       execs: this.execs,
       scrapes: this.scrapes,
       offloads: this.offloads,
+      roaming: this.roaming,
       heartbeatMs: this.opts.heartbeatMs,
       statusWriteMs: this.opts.statusWriteMs,
       network: this.opts.network,
@@ -223,6 +235,7 @@ export class AgentHub {
       this.logs.endNode(node, 'agent disconnected');
       this.scrapes.ended(node, session, 'agent disconnected');
       this.offloads.ended(node, session);
+      this.roaming.ended(node, session);
       this.execs.endConnection(session, `the agent of node "${node}" disconnected`);
       this.metrics.agentsConnected.set(this.sessions.size);
       this.metrics.agentDisconnects.inc({ reason: session.endedBy ?? 'closed' });

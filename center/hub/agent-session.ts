@@ -9,6 +9,7 @@ import type { LogStreams } from './log-streams.ts';
 import type { ExecStreams } from './exec-streams.ts';
 import type { MetricsScrapes } from './metrics-scrapes.ts';
 import type { Offloads } from './offloads.ts';
+import type { RoamingRelay } from './roaming.ts';
 import { recordEvent } from '../events.ts';
 import { NodeReports } from '../reports/node-reports.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
@@ -30,6 +31,7 @@ export interface SessionDeps {
   execs: ExecStreams;
   scrapes: MetricsScrapes;
   offloads: Offloads;
+  roaming: RoamingRelay;
   heartbeatMs: number;
   /** Node status (usage, heartbeat time, synced revision) is written at most this often. */
   statusWriteMs: number;
@@ -250,6 +252,18 @@ export class AgentSession {
     'offload.answer': async (m) => {
       if (!this.deps.offloads.answer(this.node, m.id, m.outputs, m.error)) this.refuse('offload.answer', `offload ${m.id}`);
     },
+    'roam.pull': async (m) => {
+      if (this.feed?.hasDevice(m.project, m.device)) return this.deps.roaming.pull(this.roamConn(), m);
+      this.refuse('roam.pull', `device ${m.project}/${m.device}`);
+      this.send({ t: 'roam.pulled', id: m.id, project: m.project, device: m.device, session: null, error: `device ${m.project}/${m.device} does not roam to the site of node "${this.node}"` });
+    },
+    'roam.session': async (m) => {
+      if (!this.deps.roaming.answer(this.node, m.id, m.session)) this.refuse('roam.session', `hand-over ${m.id}`);
+    },
+    'roam.forward': async (m) => {
+      if (this.feed?.hasDevice(m.project, m.device)) return this.deps.roaming.forward(this.roamConn(), m);
+      this.refuse('roam.forward', `device ${m.project}/${m.device}`);
+    },
   };
 
   /**
@@ -280,6 +294,10 @@ export class AgentSession {
     if ('resync' in s) return void this.sync(this.lastSent, true).catch((err: unknown) => this.deps.logger.error({ err, node: this.node }, 'resync failed'));
     this.lastSent = c.revision;
     this.send(s.message);
+  }
+
+  private roamConn(): { node: string; via: object; send: (m: CenterMessage) => void } {
+    return { node: this.node, via: this, send: (x) => this.send(x) };
   }
 
   /** An advertised address (probe responder, endpoint gateway) if other nodes may be handed it; else none (not probed, not reached) and a warning. */

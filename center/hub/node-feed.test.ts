@@ -184,3 +184,33 @@ test("a change of the node's own labels that moves its rule targets asks for a s
     await s.close();
   }
 });
+
+test('a roaming device and its credentials go to the nodes of every site it roams to; a site joining or leaving its list asks those nodes for a snapshot', async () => {
+  const s = await openSqliteStore(':memory:');
+  try {
+    const roaming = (sites: string[]): Resource => ({ ...device('car', 'edge-a'), spec: { ...device('car', 'edge-a').spec, roaming: { sites } } }) as Resource;
+    await s.apply([site('edge-a'), site('edge-b'), site('edge-c'), node('n1', 'edge-a'), node('n2', 'edge-b'), node('n3', 'edge-c'), roaming(['edge-b']), cred('0000000000000001', 'car')]);
+    const feeds = await Promise.all(['n1', 'n2', 'n3'].map((n) => NodeFeed.open(s, n)));
+    const held = async (i: number) => ((await feeds[i]!.catchUp(s, (await s.currentRevision()) + 100)).messages[0] as { objects: Resource[] }).objects.filter((o) => o.kind.startsWith('Device')).map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    assert.deepEqual(await held(0), ['Device/car', 'DeviceCredential/0000000000000001']);
+    assert.deepEqual(await held(1), ['Device/car', 'DeviceCredential/0000000000000001']);
+    assert.deepEqual(await held(2), []);
+    assert.equal(feeds[1]!.hasDevice('default', 'car'), true);
+    assert.equal(feeds[2]!.hasDevice('default', 'car'), false);
+
+    // edge-c joins the list and edge-b leaves it: both their nodes resync; edge-a's node just gets the change.
+    const steps: unknown[][] = [[], [], []];
+    const stop = s.subscribe((c) => feeds.forEach((f, i) => steps[i]!.push(f.step(c))));
+    await s.update({ ...(await s.get('Device', 'default', 'car'))!, spec: roaming(['edge-c']).spec } as Resource);
+    stop();
+    assert.equal((steps[0]![0] as { message: { t: string } }).message.t, 'change');
+    assert.deepEqual(steps[1], [{ resync: true }]);
+    assert.deepEqual(steps[2], [{ resync: true }]);
+    assert.equal(feeds[1]!.hasDevice('default', 'car'), false);
+    assert.equal(feeds[2]!.hasDevice('default', 'car'), true);
+    assert.deepEqual(await held(1), []);
+    assert.deepEqual(await held(2), ['Device/car', 'DeviceCredential/0000000000000001']);
+  } finally {
+    await s.close();
+  }
+});

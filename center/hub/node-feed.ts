@@ -1,4 +1,4 @@
-import { redactSecrets, routeRunsAt, ruleTargets, type CenterMessage, type DeviceCommand, type DeviceCredential, type EdgeObject, type Instance, type Node, type Resource, type Route, type Rule, type Site, projectOf } from '../../core/index.ts';
+import { deviceSites, redactSecrets, routeRunsAt, ruleTargets, type CenterMessage, type Device, type DeviceCommand, type DeviceCredential, type EdgeObject, type Instance, type Node, type Resource, type Route, type Rule, type Site, projectOf } from '../../core/index.ts';
 import type { Change, Store } from '../store/store.ts';
 import { changesAfter } from '../store/change-feed.ts';
 
@@ -31,9 +31,11 @@ export interface HeldObject {
  * session's checks of what the node may speak for (`hasDevice`,
  * `hasInstance`, `runsRule`), from the same sets it routes by.
  *
- * A device's site and an instance's node never change, and credentials and
- * commands are only created for an existing device, so following the site's
- * devices as changes go by is enough to route their credentials and commands.
+ * An instance's node and a device's own site never change, and credentials
+ * and commands are only created for an existing device, so following the
+ * site's devices as changes go by is enough to route their credentials and
+ * commands. The sites a device roams to may change: a node its site joins or
+ * leaves gets a fresh snapshot.
  */
 export class NodeFeed {
   /** `project/name` of the devices in this node's site. */
@@ -85,7 +87,10 @@ export class NodeFeed {
       else this.siteObject = deleted ? undefined : (o as Site);
       return moved ? { resync: true } : { message: toMessage(c) };
     }
+    const wasOurs = o.kind === 'Device' && this.devices.has(key2(project(o), o.metadata.name));
     this.track(o, deleted);
+    // A device that roams to this site now, or no longer: its credentials and commands come, or go, with a fresh snapshot.
+    if (o.kind === 'Device' && !deleted && c.type !== 'ADDED' && wasOurs !== this.devices.has(key2(project(o), o.metadata.name))) return { resync: true };
     if (c.statusOnly) return null;
     if (o.kind === 'Rule' || o.kind === 'Route') {
       const key = `${o.kind}/${project(o)}/${o.metadata.name}`;
@@ -121,7 +126,11 @@ export class NodeFeed {
         if (this.isOwn(c.object) && !c.statusOnly) moved = true;
         if (moved) break;
         const s = this.step(c);
-        if (s) messages.push((s as { message: CenterMessage }).message);
+        if (s && 'resync' in s) {
+          moved = true;
+          break;
+        }
+        if (s) messages.push(s.message);
         upTo = c.revision;
       }
       if (!moved) {
@@ -164,14 +173,20 @@ export class NodeFeed {
   }
 
   private track(o: Resource, deleted: boolean): void {
-    const set = o.kind === 'Device' && o.spec.site === this.site ? this.devices : o.kind === 'Instance' && o.spec.node === this.node ? this.instances : undefined;
-    if (!set) return;
     const key = key2(project(o), o.metadata.name);
+    if (o.kind === 'Device' && !this.atSite(o as Device)) return void this.devices.delete(key);
+    const set = o.kind === 'Device' ? this.devices : o.kind === 'Instance' && o.spec.node === this.node ? this.instances : undefined;
+    if (!set) return;
     if (!deleted) return void set.add(key);
     if (set.delete(key) && set === this.instances) {
       this.departed.add(key);
       if (this.departed.size > DEPARTED_MAX) this.departed.delete(this.departed.values().next().value!);
     }
+  }
+
+  /** Whether the device's broker may be this node's: its site, or one it roams to. */
+  private atSite(d: Device): boolean {
+    return this.site !== undefined && deviceSites(d.spec).includes(this.site);
   }
 
   private isOwn(o: Resource): boolean {
@@ -193,7 +208,7 @@ export class NodeFeed {
       case 'Instance':
         return o.spec.node === this.node;
       case 'Device':
-        return o.spec.site === this.site;
+        return this.atSite(o as Device);
       case 'DeviceCredential':
       case 'DeviceCommand':
         return this.devices.has(key2(project(o), (o as DeviceCredential | DeviceCommand).spec.device));

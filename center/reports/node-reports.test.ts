@@ -18,7 +18,7 @@ test("nodes reporting one rule at once each keep their part: a merge that lost t
   assert.deepEqual(Object.keys((await store.get('Rule', 'default', 'r'))!.status!.nodes).sort(), ['n1', 'n3', 'n4'], 'a node that no longer runs it drops out');
 });
 
-test("a device's reported twin moves forward only: an edge reconnecting with older news does not roll it back", async (t) => {
+test("a device's reported twin moves forward only, and only the node it is connected to says it left: an edge reconnecting with older news rolls back neither", async (t) => {
   const store = await openSqliteStore(':memory:');
   t.after(() => store.close());
   await store.create({ apiVersion: 'gedge.io/v1', kind: 'Device', metadata: { name: 'lamp', project: 'default', labels: {} }, spec: { site: 'edge-a', grants: { publish: [], subscribe: [] }, twin: { desired: {} } } } as unknown as Device);
@@ -26,7 +26,12 @@ test("a device's reported twin moves forward only: an edge reconnecting with old
   await reports.device('edge-a-1', 'edge-a', 'default', 'lamp', { connected: true, reported: { on: true }, reportedVersion: 5 });
   await reports.device('edge-a-2', 'edge-a', 'default', 'lamp', { connected: false, reported: { on: false }, reportedVersion: 3 });
   const s = (await store.get('Device', 'default', 'lamp'))!.status!;
-  assert.deepEqual([s.reported, s.reportedVersion, s.connected, s.node], [{ on: true }, 5, false, 'edge-a-2']);
+  // That it is not at edge-a-2 says nothing of where it is: still connected to edge-a-1.
+  assert.deepEqual([s.reported, s.reportedVersion, s.connected, s.node], [{ on: true }, 5, true, 'edge-a-1']);
+  await reports.device('edge-a-1', 'edge-a', 'default', 'lamp', { connected: false });
+  const gone = (await store.get('Device', 'default', 'lamp'))!.status!;
+  assert.deepEqual([gone.connected, gone.node], [false, 'edge-a-1'], 'the node it was connected to says it left');
+  await reports.device('edge-a-2', 'edge-a', 'default', 'lamp', { connected: true });
   await reports.device('edge-b-1', 'edge-b', 'default', 'lamp', { connected: true });
   assert.equal((await store.get('Device', 'default', 'lamp'))!.status!.node, 'edge-a-2', 'an edge of another site says nothing of it');
 });

@@ -1,4 +1,4 @@
-import { ConflictError, nowIso, type Condition, type DeviceCommandStatus, type DeviceStatus, type EdgeUplinkStatus, type InstanceStatus, type Node, type NodeStatus, type RuleNodeStatus } from '../../core/index.ts';
+import { ConflictError, deviceSites, nowIso, type Condition, type DeviceCommandStatus, type DeviceStatus, type EdgeUplinkStatus, type InstanceStatus, type Node, type NodeStatus, type RuleNodeStatus } from '../../core/index.ts';
 import type { Store } from '../store/store.ts';
 
 /** Tries of a status merge when other writers keep coming first (client-go's RetryOnConflict has 5). */
@@ -37,9 +37,12 @@ export class NodeReports {
   device(node: string, site: string | undefined, project: string, name: string, update: Partial<DeviceStatus>): Promise<void> {
     return retryOnConflict(async () => {
       const device = await this.store.get('Device', project, name);
-      if (!device || device.spec.site !== site) return; // deleted or moved meanwhile
+      if (!device || site === undefined || !deviceSites(device.spec).includes(site)) return; // deleted, or no longer at that site
       const prev: DeviceStatus = device.status ?? { connected: false, reported: {}, reportedVersion: 0, desiredAckVersion: 0, denied: 0 };
-      const next: DeviceStatus = { ...prev, ...update, node, reported: prev.reported, reportedVersion: prev.reportedVersion };
+      // A roaming device that left `node` for another: that it is gone from here says nothing about where it is now.
+      const left = update.connected === false && prev.connected && prev.node !== undefined && prev.node !== node;
+      const { connected: _c, connectedAt: _a, ...rest } = update;
+      const next: DeviceStatus = left ? { ...prev, ...rest, reported: prev.reported, reportedVersion: prev.reportedVersion } : { ...prev, ...update, node, reported: prev.reported, reportedVersion: prev.reportedVersion };
       if (update.reportedVersion !== undefined && update.reportedVersion > prev.reportedVersion) {
         next.reported = update.reported ?? prev.reported;
         next.reportedVersion = update.reportedVersion;

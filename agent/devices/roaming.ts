@@ -1,0 +1,190 @@
+import type { Logger } from 'pino';
+import { ROAM_FORWARD_MAX, ROAM_HOPS_MAX, ROAM_PAYLOAD_BYTES_MAX, type AgentMessage, type CenterMessage, type RoamedMessage } from '../../core/index.ts';
+import type { DeviceRef, EdgeBroker } from '../../broker/index.ts';
+
+/** How long a roaming device's CONNACK waits for its session to come from the broker that held it. */
+export const PULL_WAIT_MS = 3000;
+/** Forwarded messages held per device while the center is out of reach; the oldest go first past it. */
+const OUTBOX_MAX = 10_000;
+
+/** What roaming did on this node since the agent started (agent /metrics). */
+export interface RoamingFigures {
+  /** Pulls by outcome: moved (a session came), none (none elsewhere), unavailable (its holder could not be asked), timeout (the CONNACK went without it), offline (the center out of reach). */
+  pulls: Record<'moved' | 'none' | 'unavailable' | 'timeout' | 'offline', number>;
+  /** Sessions handed to other brokers. */
+  exported: number;
+  /** Messages forwarded: out (to the device's session elsewhere), in (taken into a session here), dropped (too many hops, held too long, or no subscription here). */
+  forwarded: Record<'out' | 'in' | 'dropped', number>;
+  /** Devices whose session left this broker, which it forwards for. */
+  forwarding: number;
+}
+
+export interface RoamingDeps {
+  broker: () => EdgeBroker | undefined;
+  /** To the center while caught up (it checks what the node may speak for against its feed); false when not sent. */
+  send: (m: AgentMessage) => boolean;
+  log: Logger;
+}
+
+type Pulled = Extract<CenterMessage, { t: 'roam.pulled' }>;
+type Forward = Extract<CenterMessage, { t: 'roam.forward' }>;
+
+/**
+ * The agent's side of roaming devices (docs/broker.md, "Roaming"), over its
+ * connection to the center: a roaming device connecting to this node's
+ * broker has its session pulled here before its CONNACK (at most
+ * PULL_WAIT_MS; a session that comes later still joins it); the center's
+ * roam.export hands a session held here to another node; messages for a
+ * session that left are forwarded (batched per turn, held while the center is
+ * out of reach), and forwards for a session here are taken in.
+ */
+export class Roaming {
+  private nextId = 1;
+  private readonly pulls = new Map<number, { ref: DeviceRef; done: () => void }>();
+  private readonly outbox = new Map<string, { ref: DeviceRef; hops: number; messages: RoamedMessage[] }>();
+  private flushing = false;
+  private readonly figures: Omit<RoamingFigures, 'forwarding'> = { pulls: { moved: 0, none: 0, unavailable: 0, timeout: 0, offline: 0 }, exported: 0, forwarded: { out: 0, in: 0, dropped: 0 } };
+
+  constructor(private readonly d: RoamingDeps) {}
+
+  /** The broker's onRoam hook: resolves once the session is here, or there is none, or after PULL_WAIT_MS. Never rejects. */
+  readonly onRoam = (ref: DeviceRef, o: { clean: boolean }): Promise<void> => {
+    const id = this.nextId++;
+    if (!this.d.send({ t: 'roam.pull', id, project: ref.project, device: ref.device, clean: o.clean })) {
+      this.figures.pulls.offline++;
+      this.d.log.info({ event: 'roam', device: `${ref.project}/${ref.device}` }, 'roaming device connected while the center is out of reach: its session elsewhere stays there');
+      return Promise.resolve();
+    }
+    // A clean start brings nothing: the old session just ends where it is.
+    if (o.clean) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pulls.delete(id);
+        this.figures.pulls.timeout++;
+        resolve();
+      }, PULL_WAIT_MS);
+      this.pulls.set(id, {
+        ref,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  };
+
+  /** The broker's onForward hook: a message for a session that left; out to the center with the others of this turn. */
+  readonly onForward = (ref: DeviceRef, msg: RoamedMessage, hops: number): void => {
+    if (hops > ROAM_HOPS_MAX) {
+      this.figures.forwarded.dropped++;
+      return;
+    }
+    const key = `${ref.project}/${ref.device}/${hops}`;
+    let box = this.outbox.get(key);
+    if (box === undefined) this.outbox.set(key, (box = { ref, hops, messages: [] }));
+    box.messages.push(msg);
+    if (box.messages.length > OUTBOX_MAX) {
+      box.messages.shift();
+      this.figures.forwarded.dropped++;
+    }
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(() => this.flush());
+    }
+  };
+
+  /** The center's answer to a pull (id 0: a session handed over late, or sent back here). */
+  pulled(m: Pulled): void {
+    const p = this.pulls.get(m.id);
+    if (p) this.pulls.delete(m.id);
+    const ref = { project: m.project, device: m.device };
+    const device = `${m.project}/${m.device}`;
+    if (m.session) {
+      const broker = this.d.broker();
+      if (broker === undefined) this.d.log.warn({ event: 'roam', device, from: m.from }, 'a roaming session came while the broker is down: it is lost');
+      else {
+        const got = broker.importSession(ref, m.session);
+        this.d.log.info({ event: 'roam', device, from: m.from, ...got, late: m.id === 0 || !p }, 'roaming session taken over');
+      }
+    } else if (m.error) this.d.log.warn({ event: 'roam', device, from: m.from, error: m.error }, 'roaming session could not be brought here');
+    if (p) {
+      if (m.session) this.figures.pulls.moved++;
+      else if (m.error) this.figures.pulls.unavailable++;
+      else this.figures.pulls.none++;
+      p.done();
+    }
+  }
+
+  /** The center asks for a session held here: it leaves, and its forwards start. */
+  export(m: Extract<CenterMessage, { t: 'roam.export' }>): void {
+    const ref = { project: m.project, device: m.device };
+    const broker = this.d.broker();
+    const session = broker?.exportSession(ref, m.clean) ?? null;
+    if (!this.d.send({ t: 'roam.session', id: m.id, session })) {
+      // It could not leave after all: it stays here.
+      if (session) broker!.importSession(ref, session);
+      return;
+    }
+    if (session) {
+      this.figures.exported++;
+      this.d.log.info({ event: 'roam', device: `${m.project}/${m.device}`, subscriptions: session.subscriptions.length, queued: session.queued.length, dropped: session.dropped }, 'roaming session handed over');
+    }
+  }
+
+  /** Messages forwarded here for a session; taken in, or on again if it left. */
+  forwarded(m: Forward): void {
+    const got = this.d.broker()?.injectForwarded({ project: m.project, device: m.device }, m.messages, m.hops);
+    if (got === undefined) {
+      this.figures.forwarded.dropped += m.messages.length;
+      return;
+    }
+    this.figures.forwarded.in += got.queued;
+    this.figures.forwarded.dropped += got.dropped;
+  }
+
+  /** Caught up with the center again: what waited goes now. */
+  connected(): void {
+    this.flush();
+  }
+
+  /** Disconnected: pulls under way give up (their CONNACKs go without the session). */
+  disconnected(): void {
+    for (const p of this.pulls.values()) {
+      this.figures.pulls.unavailable++;
+      p.done();
+    }
+    this.pulls.clear();
+  }
+
+  current(): RoamingFigures {
+    return { ...this.figures, pulls: { ...this.figures.pulls }, forwarded: { ...this.figures.forwarded }, forwarding: this.d.broker()?.forwarding ?? 0 };
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    for (const [key, box] of this.outbox) {
+      while (box.messages.length > 0) {
+        const batch = takeBatch(box.messages);
+        if (!this.d.send({ t: 'roam.forward', project: box.ref.project, device: box.ref.device, hops: box.hops, messages: batch })) {
+          box.messages.unshift(...batch);
+          return;
+        }
+        this.figures.forwarded.out += batch.length;
+      }
+      this.outbox.delete(key);
+    }
+  }
+}
+
+/** The first messages that fit one forward (at least one; a message is within the limit, as the broker's packets are). */
+function takeBatch(messages: RoamedMessage[]): RoamedMessage[] {
+  let bytes = 0;
+  let n = 0;
+  while (n < messages.length && n < ROAM_FORWARD_MAX) {
+    const size = (messages[n]!.payload.length * 3) / 4;
+    if (n > 0 && bytes + size > ROAM_PAYLOAD_BYTES_MAX) break;
+    bytes += size;
+    n++;
+  }
+  return messages.splice(0, n);
+}
