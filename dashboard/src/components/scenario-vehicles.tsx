@@ -127,8 +127,8 @@ export function HandoversCard({ rows, empty }: { rows: HandoverRow[]; empty: str
                     {h.node && !h.node.startsWith(h.to) ? ` (${h.node})` : ''}
                   </td>
                   <td class="num">{fmt(h.interruptionMs, 0)} ms</td>
-                  <td>{predicted(h.predicted)}</td>
-                  <td class={h.counterOk ? '' : 'bad'}>{h.counterOk ? t('vehicles.counter.ok') : t('vehicles.counter.broken')}</td>
+                  <td class="city-nowrap">{predicted(h.predicted)}</td>
+                  <td class={h.counterOk ? 'city-nowrap' : 'city-nowrap bad'}>{h.counterOk ? t('vehicles.counter.ok') : t('vehicles.counter.broken')}</td>
                 </tr>
               ))}
             </tbody>
