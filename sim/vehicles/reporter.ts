@@ -64,6 +64,7 @@ export class Reporters {
       const name = `roadside-${site}`;
       const cred = await api.issueDeviceCredential(project, name, { description: VEHICLES_CREDENTIAL_DESCRIPTION });
       credentials.push(cred.credential.metadata.name);
+      // The role only names the kind of device: a roadside unit publishes what it sees and hears nothing, as a camera does.
       devices.set(site, new SimDevice({ name, role: 'camera', clientId: cred.clientId, password: cred.password, credential: cred.credential.metadata.name, broker: brokers.get(site)![0]! }, counters, ca));
     }
     const r = new Reporters(api, project, devices, credentials);

@@ -130,6 +130,8 @@ export class Vehicle {
       if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED') this.c.endpoints.forget(site);
       answer = { vehicle: this.name, site, ms: performance.now() - t, ok: false, error: (e as Error).message };
     }
+    // A request cut short by stop() is the simulator's doing, not the platform's.
+    if (this.stopped) return;
     this.c.onAnswer(answer);
     const p = this.pending;
     if (answer.ok && p && site === p.to) {
