@@ -6,6 +6,7 @@ import { EdgeObjects } from './devices/edge-objects.ts';
 import { CenterChannel, recordEvent } from './channel.ts';
 import { OffloadClient } from './models/offload-client.ts';
 import { Roaming } from './devices/roaming.ts';
+import { Tunnels } from './sessions/tunnels.ts';
 import { nodeModels, SplitInference } from './models/split-inference.ts';
 import { containerRuntime, edgeModule, endpointsModule, identityModule, probingModule, sessionsModule, stateModule, workloadsModule } from './modules.ts';
 import { EndpointTable } from './endpoints/index.ts';
@@ -62,8 +63,14 @@ export class Agent extends EventEmitter {
     } as Partial<AgentParts> as AgentParts);
     const offloads = new OffloadClient({ send: (m) => this.channel.sendLive(m), live: () => this.channel.live, tail: (project, instance) => parts.workloads?.modelInstance(project, instance) });
     const split = new SplitInference(offloads);
+    // Hand-over conversations through the center; a tunnel opened here goes to this node's sessions, or is refused.
+    const tunnels = new Tunnels({
+      send: (m) => this.channel.send(m),
+      serve: (req, stream, caller) => (parts.sessions ? parts.sessions.serve(req, stream, caller, Buffer.alloc(0)) : void stream.destroy()),
+      log: log.child({ module: 'tunnels' }),
+    });
     const roaming = new Roaming({ broker: () => parts.edge?.broker, send: (m) => this.channel.sendLive(m), log: log.child({ module: 'roaming' }) });
-    Object.assign(parts, { offloads, split, roaming, models: nodeModels((project, service) => parts.workloads?.modelEndpoint(project, service), split, (project, at, body, answer) => parts.workloads?.shadow(project, at, body, answer)) });
+    Object.assign(parts, { offloads, split, roaming, tunnels, models: nodeModels((project, service) => parts.workloads?.modelEndpoint(project, service), split, (project, at, body, answer) => parts.workloads?.shadow(project, at, body, answer)) });
     this.channel = new CenterChannel(parts, () => this.supervisor.health());
     const readvertise = () => this.channel.readvertise();
     this.supervisor = new Supervisor(

@@ -104,6 +104,7 @@ export class CenterChannel implements Module {
         this.phases.disconnected();
         p.offloads.disconnected();
         p.roaming.disconnected();
+        p.tunnels.disconnected();
         relay.closeAll();
         execs.closeAll();
         if (this.redialing) return void (this.redialing = false);
@@ -241,6 +242,9 @@ export class CenterChannel implements Module {
       'roam.export': (m) => this.p.roaming.export(m),
       'roam.pulled': (m) => this.p.roaming.pulled(m),
       'roam.forward': (m) => this.p.roaming.forwarded(m),
+      'tunnel.open': (m) => this.p.tunnels.handle(m),
+      'tunnel.data': (m) => this.p.tunnels.handle(m),
+      'tunnel.close': (m) => this.p.tunnels.handle(m),
     };
   }
 

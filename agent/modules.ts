@@ -251,6 +251,7 @@ export function sessionsModule(p: AgentParts): Module {
         tls: () => p.cert.current,
         continuity: (project, instance) => p.workloads?.continuity(project, instance),
         services: () => p.workloads?.continuityServices() ?? [],
+        tunnel: (node, req) => p.tunnels.dial(node, req),
         log: ctx.log,
       });
     },

@@ -17,6 +17,7 @@ import type { EndpointTable } from './endpoints/endpoint-table.ts';
 import type { Endpoints } from './endpoints/endpoints.ts';
 import type { Sessions } from './sessions/index.ts';
 import type { Roaming } from './devices/roaming.ts';
+import type { Tunnels } from './sessions/tunnels.ts';
 
 /** Everything observable about the agent, as typed events. */
 export type AgentStatusEvent =
@@ -72,6 +73,8 @@ export interface AgentParts {
   readonly split: SplitInference;
   /** Roaming devices' MQTT sessions to and from other nodes' brokers, through the center. */
   readonly roaming: Roaming;
+  /** Continuity's hand-over conversations through the center, with nodes whose gateway cannot be reached. */
+  readonly tunnels: Tunnels;
 
   /** To the center, when connected (false: not sent). */
   send(m: AgentMessage): boolean;

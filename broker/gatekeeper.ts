@@ -84,7 +84,8 @@ export class Gatekeeper {
     }
     const will = connect.will;
     if (will && !(isValidTopic(will.topic) && s.mayPublish(id, will.topic))) return refuse(REFUSED_NOT_AUTHORIZED, `the will topic "${will.topic}" is not allowed`, 'publish');
-    // A clean start ends the device's session, wherever it is (roaming); MQTT 5 may keep the new one past the connection.
+    // A clean start ends the device's session, wherever it is (roaming); MQTT 5 may keep the new one past the connection,
+    // and a session that ends with its connection (expiry 0) is a clean one for aedes.
     const cleanStart = connect.clean === true;
     if (s.v5) {
       // MQTT 5 sessions last `expiry` seconds past the connection; aedes knows only clean or persistent.
@@ -98,7 +99,7 @@ export class Gatekeeper {
     if (!id.roaming || this.hooks.onRoam === undefined) return done(null, true);
     // Its session may be at another edge's broker: it comes here before the CONNACK says whether one is present.
     const ref = { project: s.project, device: s.device };
-    this.hooks.onRoam(ref, { clean: cleanStart }).then(
+    this.hooks.onRoam(ref, { clean: cleanStart || c.clean }).then(
       () => {
         this.onArrived?.(ref);
         done(null, true);

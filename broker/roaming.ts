@@ -1,6 +1,6 @@
 import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
-import { ROAM_PAYLOAD_BYTES_MAX, ROAM_QUEUED_MAX, ROAM_SUBSCRIPTIONS_MAX, type RoamedMessage, type RoamedSession } from '../core/roaming-wire.ts';
+import { ROAM_PAYLOAD_BYTES_MAX, ROAM_QUEUED_MAX, ROAM_SESSION_BYTES_MAX, ROAM_SUBSCRIPTIONS_MAX, ROAM_TOPIC_MAX, type RoamedMessage, type RoamedSession } from '../core/roaming-wire.ts';
 import { Session, sessionOf, type Access, type AedesClient, type RoutedPacket } from './session.ts';
 import { Packet, type StoredPacket } from './sqlite-rows.ts';
 import type { SqlitePersistence } from './sqlite-persistence.ts';
@@ -41,12 +41,11 @@ export interface RoamCounts {
 export class Roamer {
   private readonly away = new Map<string, Away>();
   /**
-   * Messages that came with a session, or forwarded, are this broker's under
-   * an id of their own: aedes drops a message for a connected client whose
-   * counter is not above the last it delivered from the same broker id, and
-   * these reach the client along another path than the broker's own, so
-   * their order against its own is not kept. Counted from the clock, so the
-   * counter grows across restarts.
+   * Messages that came with a session, or forwarded, are queued under an id
+   * of their own and a counter that only grows (from the clock, so across
+   * restarts too): the store finds a queued message by that pair when aedes
+   * gives it its packet id, and a message from another broker must not take
+   * the place of one of this broker's own.
    */
   private readonly roamedId: string;
   private counter = Date.now() * 1000;
@@ -86,16 +85,18 @@ export class Roamer {
     this.persistence.dropSession(key);
     if (clean) return null;
     const prefix = `${ref.project}/`;
-    // Refused filters are kept under "P/$denied/": they stay behind.
+    // Refused filters (kept under "P/$denied/") and filters too long for the wire end with the session here.
     const subscriptions = snap.subscriptions
-      .filter((s) => s.topic.startsWith(prefix) && s.topic.charCodeAt(prefix.length) !== 36 /* $ */)
+      .filter((s) => s.topic.startsWith(prefix) && s.topic.charCodeAt(prefix.length) !== 36 /* $ */ && s.topic.length - prefix.length <= ROAM_TOPIC_MAX)
       .slice(0, ROAM_SUBSCRIPTIONS_MAX)
       .map((s) => ({ topic: s.topic.slice(prefix.length), qos: qosOf(s.qos), ...(s.rh !== undefined ? { rh: s.rh } : {}), ...(s.rap !== undefined ? { rap: s.rap } : {}), ...(s.nl !== undefined ? { nl: s.nl } : {}) }));
-    const { kept, dropped } = newestWithin(snap.queued.filter((p) => p.cmd === 'publish' && p.topic?.startsWith(prefix)));
+    const carried = snap.queued.filter((p) => p.cmd === 'publish' && p.topic?.startsWith(prefix) && fits(p.topic.slice(prefix.length), p.payload));
+    const { kept, dropped } = newestWithin(carried, ROAM_SESSION_BYTES_MAX - subscriptions.reduce((n, x) => n + Buffer.byteLength(x.topic) + 64, 0));
+    const lost = dropped + snap.queued.length - carried.length;
     if (subscriptions.length === 0 && kept.length === 0) return null;
-    if (dropped > 0) this.log.warn({ device: key, dropped }, 'roaming: queued messages too many to carry; the oldest stay behind');
+    if (lost > 0) this.log.warn({ device: key, dropped: lost }, 'roaming: queued messages too many or too big to carry; the oldest are dropped');
     this.forward(ref, subscriptions.map((s) => ({ topic: prefix + s.topic, qos: s.qos })));
-    return { subscriptions, queued: kept.map((p) => ({ topic: p.topic!.slice(prefix.length), payload: (p.payload ?? Buffer.alloc(0)).toString('base64'), qos: qosOf(p.qos ?? 1) })), dropped };
+    return { subscriptions, queued: kept.map((p) => ({ topic: p.topic!.slice(prefix.length), payload: (p.payload ?? Buffer.alloc(0)).toString('base64'), qos: qosOf(p.qos ?? 1) })), dropped: lost };
   }
 
   /**
@@ -113,15 +114,18 @@ export class Roamer {
     const session = new Session(ref.project, ref.device, false, this.access);
     const prefix = `${ref.project}/`;
     const subs = s.subscriptions.filter((x) => isValidFilter(x.topic) && session.maySubscribe(id, x.topic)).map((x) => ({ ...x, topic: prefix + x.topic }));
-    void this.persistence.addSubscriptions({ id: key }, subs);
+    this.persistence.addSubscriptions({ id: key }, subs).catch(this.failed);
     let queued = 0;
     for (const m of s.queued) {
       if (!isValidTopic(m.topic) || !session.mayReceive(id, prefix + m.topic)) continue;
-      void this.persistence.outgoingEnqueue({ clientId: key }, this.packet(prefix + m.topic, m));
+      this.persistence.outgoingEnqueue({ clientId: key }, this.packet(prefix + m.topic, m)).catch(this.failed);
       queued++;
     }
     const client = this.clients.get(key);
-    if (client !== undefined && !client.closed && (subs.length > 0 || queued > 0)) disconnect(client, SESSION_TAKEN_OVER);
+    if (client !== undefined && !client.closed && (subs.length > 0 || queued > 0)) {
+      client._disconnected = true;
+      disconnect(client, SESSION_TAKEN_OVER);
+    }
     return { subscriptions: subs.length, queued, dropped: s.queued.length - queued };
   }
 
@@ -161,13 +165,13 @@ export class Roamer {
         if (m.qos === 0) writeDirect(client, topic, payload, 0);
         else {
           const packet = this.packet(topic, { ...m, qos: 1 });
-          void this.persistence.outgoingEnqueue({ clientId: key }, packet);
+          this.persistence.outgoingEnqueue({ clientId: key }, packet).catch(this.failed);
           packet.messageId = writeDirect(client, topic, payload, 1);
-          void this.persistence.outgoingUpdate({ id: key }, packet);
+          this.persistence.outgoingUpdate({ id: key }, packet).catch(this.failed);
         }
         counts.queued++;
       } else if (m.qos > 0) {
-        void this.persistence.outgoingEnqueue({ clientId: key }, this.packet(topic, m));
+        this.persistence.outgoingEnqueue({ clientId: key }, this.packet(topic, m)).catch(this.failed);
         counts.queued++;
       } else counts.dropped++;
     }
@@ -189,6 +193,7 @@ export class Roamer {
     if (filters.length === 0) return;
     this.persistence.setRoamed(key, filters, at);
     const from = ref.project.length + 1;
+    const twin = `devices/${ref.device}/twin/`;
     const seen = new WeakSet<object>();
     const away: Away = {
       ref,
@@ -196,7 +201,8 @@ export class Roamer {
       at,
       deliver: (packet, done) => {
         // A message matching several of its filters is forwarded once; mqemitter removes a listener only a turn after it is asked to.
-        if (this.away.get(key) === away && !seen.has(packet)) {
+        // Its twin's documents are every broker's own (each publishes them): only the one it is at says them to it.
+        if (this.away.get(key) === away && !seen.has(packet) && !packet.topic.startsWith(twin, from) && fits(packet.topic.slice(from), packet.payload as Buffer)) {
           seen.add(packet);
           const qos = Math.min(packet.qos, Math.max(...filters.filter((f) => topicMatches(f.topic, packet.topic)).map((f) => f.qos), 0));
           try {
@@ -220,19 +226,27 @@ export class Roamer {
     this.persistence.setRoamed(key, null);
   }
 
+  private readonly failed = (err: unknown): void => this.log.error({ err }, 'roaming: the session store failed');
+
   /** A message as aedes queues one, under this broker's id for roamed messages. */
   private packet(topic: string, m: RoamedMessage): StoredPacket {
     return new Packet({ cmd: 'publish', topic, payload: Buffer.from(m.payload, 'base64'), qos: m.qos, retain: false, dup: false, brokerId: this.roamedId, brokerCounter: ++this.counter });
   }
 }
 
-/** The newest queued messages whose payloads fit ROAM_PAYLOAD_BYTES_MAX and ROAM_QUEUED_MAX, oldest first. */
-function newestWithin(queued: StoredPacket[]): { kept: StoredPacket[]; dropped: number } {
+/** Whether a message can travel: its topic and payload within what the wire takes. */
+function fits(topic: string, payload: Buffer | undefined): boolean {
+  return topic.length <= ROAM_TOPIC_MAX && (payload?.length ?? 0) <= ROAM_PAYLOAD_BYTES_MAX;
+}
+
+/** The newest queued messages, at most ROAM_QUEUED_MAX, whose topics and payloads (as base64) fit `budget` bytes; oldest first. */
+function newestWithin(queued: StoredPacket[], budget: number): { kept: StoredPacket[]; dropped: number } {
   let bytes = 0;
   let i = queued.length;
   while (i > 0 && queued.length - i < ROAM_QUEUED_MAX) {
-    const size = queued[i - 1]!.payload?.length ?? 0;
-    if (bytes + size > ROAM_PAYLOAD_BYTES_MAX) break;
+    const p = queued[i - 1]!;
+    const size = Buffer.byteLength(p.topic ?? '') + Math.ceil((p.payload?.length ?? 0) / 3) * 4 + 64;
+    if (bytes + size > budget) break;
     bytes += size;
     i--;
   }

@@ -88,7 +88,7 @@ const COLUMNS: Record<string, Column[]> = {
   ],
   Device: [
     ['NAME', (o) => o.metadata.name],
-    ['SITE', (o) => (o as Device).spec.site],
+    ['SITE', (o) => { const d = o as Device; return d.spec.roaming ? `${d.spec.site} (+${d.spec.roaming.sites.length} roaming)` : d.spec.site; }],
     ['CONNECTED', (o) => ((o as Device).status?.connected ? 'yes' : 'no')],
     ['NODE', (o) => (o as Device).status?.node ?? '<none>'],
     ['LAST SEEN', (o) => { const s = (o as Device).status; return s?.lastSeen ? age(s.lastSeen) : '<never>'; }],

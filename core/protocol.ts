@@ -94,6 +94,19 @@ export const OFFLOAD_DATA_MAX = 1024 * 1024;
 export const offloadOutputSchema = z.object({ name: z.string().min(1).max(128), datatype: z.string().min(1).max(16), shape: z.array(z.number().int().nonnegative()).max(8), data: z.array(z.number()).max(65_536) }).strict();
 export type OffloadOutput = z.infer<typeof offloadOutputSchema>;
 
+/**
+ * A tunnel: a byte stream between two agents relayed by the center, for the
+ * conversations of continuity's hand-overs when the nodes cannot reach each
+ * other's gateways (docs/link.md). Data travels base64 in chunks of at most
+ * TUNNEL_CHUNK bytes; `dir` is "out" on the side that opened the tunnel and
+ * "in" on the other, whose ids the center gives.
+ */
+export const TUNNEL_CHUNK = 48 * 1024;
+const TUNNEL_CHUNK_B64 = Math.ceil(TUNNEL_CHUNK / 3) * 4;
+const tunnelDir = z.enum(['out', 'in']);
+const tunnelData = z.object({ t: z.literal('tunnel.data'), id: z.number().int().nonnegative(), dir: tunnelDir, data: z.string().max(TUNNEL_CHUNK_B64) });
+const tunnelClose = z.object({ t: z.literal('tunnel.close'), id: z.number().int().nonnegative(), dir: tunnelDir, error: z.string().max(1024).optional() });
+
 // ---- agent -> center ---------------------------------------------------------
 /** At most this many rules and routes in hello.holds; an agent holding more sends none and gets a snapshot. */
 export const HELLO_HOLDS_MAX = 10_000;
@@ -168,6 +181,11 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('roam.session'), id: z.number().int().nonnegative(), session: roamedSessionSchema.nullable() }),
   /** Messages published here after the device's session left, for the session wherever it is now. */
   roamForwardSchema.extend({ t: z.literal('roam.forward') }),
+  /** Opens a tunnel to `node`'s session handler; `request` is the session request line a gateway would be sent. */
+  z.object({ t: z.literal('tunnel.open'), id: z.number().int().nonnegative(), node: nameSchema, request: z.string().min(1).max(1024) }),
+  tunnelData,
+  /** This end is done with the tunnel (or could not serve it: `error`). */
+  tunnelClose,
   /**
    * Round trips measured since the last report, one smoothed figure per target:
    * to the center over this connection, and to each peer from `peers`.
@@ -245,6 +263,11 @@ export const centerMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('roam.pulled'), id: z.number().int().nonnegative(), project: nameSchema, device: nameSchema, session: roamedSessionSchema.nullable(), from: nameSchema.optional(), error: z.string().max(4096).optional() }),
   /** Messages another broker forwards to the device's session here. */
   roamForwardSchema.extend({ t: z.literal('roam.forward') }),
+  /** Node `from` opened a tunnel to this node's session handler, with this request line. */
+  z.object({ t: z.literal('tunnel.open'), id: z.number().int().nonnegative(), from: nameSchema, request: z.string().min(1).max(1024) }),
+  tunnelData,
+  /** The other end is done with the tunnel, or it could not be opened or went away (`error`). */
+  tunnelClose,
   /**
    * Whom to probe and how: the peers (a few nodes per other site), the period,
    * and the key that authenticates probes (HMAC), so that a responder answers

@@ -12,8 +12,15 @@ import { nameSchema } from './schema-base.ts';
 export const ROAM_SUBSCRIPTIONS_MAX = 1000;
 /** Queued messages a session carries at most: the newest are kept, the rest counted as dropped. */
 export const ROAM_QUEUED_MAX = 1000;
-/** Payload bytes (before base64) of a session's queued messages, or of one forward, at most: the channel takes 4 MiB messages. */
+/** A message's payload bytes (before base64) at most, for it to travel. */
 export const ROAM_PAYLOAD_BYTES_MAX = 2 * 1024 * 1024;
+/** A topic or filter's length at most, for it to travel. */
+export const ROAM_TOPIC_MAX = 1024;
+/**
+ * Bytes of a session (topics, and payloads as base64), or of one forward, at most: the channel takes 4 MiB
+ * messages, and a topic of multi-byte characters is longer in bytes than in characters.
+ */
+export const ROAM_SESSION_BYTES_MAX = 3 * 1024 * 1024;
 /** Messages in one forward at most. */
 export const ROAM_FORWARD_MAX = 100;
 /** Times a forwarded message may be forwarded again (the session moved on meanwhile) before it is dropped. */
@@ -24,7 +31,7 @@ const b64Max = Math.ceil(ROAM_PAYLOAD_BYTES_MAX / 3) * 4;
 
 export const roamedMessageSchema = z
   .object({
-    topic: z.string().min(1).max(1024),
+    topic: z.string().min(1).max(ROAM_TOPIC_MAX),
     payload: z.string().max(b64Max),
     qos,
   })
@@ -33,7 +40,7 @@ export type RoamedMessage = z.infer<typeof roamedMessageSchema>;
 
 export const roamedSubscriptionSchema = z
   .object({
-    topic: z.string().min(1).max(1024),
+    topic: z.string().min(1).max(ROAM_TOPIC_MAX),
     qos,
     /** MQTT 5 retain handling, retain as published, no local. */
     rh: z.number().int().min(0).max(2).optional(),

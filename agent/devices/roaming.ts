@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import { ROAM_FORWARD_MAX, ROAM_HOPS_MAX, ROAM_PAYLOAD_BYTES_MAX, type AgentMessage, type CenterMessage, type RoamedMessage } from '../../core/index.ts';
+import { ROAM_FORWARD_MAX, ROAM_HOPS_MAX, ROAM_SESSION_BYTES_MAX, type AgentMessage, type CenterMessage, type RoamedMessage } from '../../core/index.ts';
 import type { DeviceRef, EdgeBroker } from '../../broker/index.ts';
 
 /** How long a roaming device's CONNACK waits for its session to come from the broker that held it. */
 export const PULL_WAIT_MS = 3000;
-/** Forwarded messages held per device while the center is out of reach; the oldest go first past it. */
-const OUTBOX_MAX = 10_000;
+/** Bytes of forwarded messages (topics and base64 payloads) held while the center is out of reach, for every device together; past it, new ones are dropped. */
+const OUTBOX_BYTES_MAX = 16 * 1024 * 1024;
 
 /** What roaming did on this node since the agent started (agent /metrics). */
 export interface RoamingFigures {
@@ -42,6 +42,7 @@ export class Roaming {
   private nextId = 1;
   private readonly pulls = new Map<number, { ref: DeviceRef; done: () => void }>();
   private readonly outbox = new Map<string, { ref: DeviceRef; hops: number; messages: RoamedMessage[] }>();
+  private outboxBytes = 0;
   private flushing = false;
   private readonly figures: Omit<RoamingFigures, 'forwarding'> = { pulls: { moved: 0, none: 0, unavailable: 0, timeout: 0, offline: 0 }, exported: 0, forwarded: { out: 0, in: 0, dropped: 0 } };
 
@@ -79,14 +80,16 @@ export class Roaming {
       this.figures.forwarded.dropped++;
       return;
     }
+    const size = sizeOf(msg);
+    if (this.outboxBytes + size > OUTBOX_BYTES_MAX) {
+      this.figures.forwarded.dropped++;
+      return;
+    }
     const key = `${ref.project}/${ref.device}/${hops}`;
     let box = this.outbox.get(key);
     if (box === undefined) this.outbox.set(key, (box = { ref, hops, messages: [] }));
     box.messages.push(msg);
-    if (box.messages.length > OUTBOX_MAX) {
-      box.messages.shift();
-      this.figures.forwarded.dropped++;
-    }
+    this.outboxBytes += size;
     if (!this.flushing) {
       this.flushing = true;
       setImmediate(() => this.flush());
@@ -95,6 +98,28 @@ export class Roaming {
 
   /** The center's answer to a pull (id 0: a session handed over late, or sent back here). */
   pulled(m: Pulled): void {
+    this.guarded('taking a roaming session', () => this.takePulled(m));
+  }
+
+  /** The center asks for a session held here: it leaves, and its forwards start. */
+  export(m: Extract<CenterMessage, { t: 'roam.export' }>): void {
+    this.guarded('handing a roaming session over', () => this.handOver(m));
+  }
+
+  /** Messages forwarded here for a session; taken in, or on again if it left. */
+  forwarded(m: Forward): void {
+    this.guarded('taking forwarded messages', () => this.takeForwarded(m));
+  }
+
+  private guarded(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.d.log.error({ err, event: 'roam' }, `${what} failed`);
+    }
+  }
+
+  private takePulled(m: Pulled): void {
     const p = this.pulls.get(m.id);
     if (p) this.pulls.delete(m.id);
     const ref = { project: m.project, device: m.device };
@@ -115,8 +140,7 @@ export class Roaming {
     }
   }
 
-  /** The center asks for a session held here: it leaves, and its forwards start. */
-  export(m: Extract<CenterMessage, { t: 'roam.export' }>): void {
+  private handOver(m: Extract<CenterMessage, { t: 'roam.export' }>): void {
     const ref = { project: m.project, device: m.device };
     const broker = this.d.broker();
     const session = broker?.exportSession(ref, m.clean) ?? null;
@@ -131,8 +155,7 @@ export class Roaming {
     }
   }
 
-  /** Messages forwarded here for a session; taken in, or on again if it left. */
-  forwarded(m: Forward): void {
+  private takeForwarded(m: Forward): void {
     const got = this.d.broker()?.injectForwarded({ project: m.project, device: m.device }, m.messages, m.hops);
     if (got === undefined) {
       this.figures.forwarded.dropped += m.messages.length;
@@ -169,6 +192,7 @@ export class Roaming {
           box.messages.unshift(...batch);
           return;
         }
+        this.outboxBytes -= batch.reduce((n, m) => n + sizeOf(m), 0);
         this.figures.forwarded.out += batch.length;
       }
       this.outbox.delete(key);
@@ -176,13 +200,16 @@ export class Roaming {
   }
 }
 
-/** The first messages that fit one forward (at least one; a message is within the limit, as the broker's packets are). */
+/** A message's bytes on the wire, about: its topic and base64 payload. */
+const sizeOf = (m: RoamedMessage): number => Buffer.byteLength(m.topic) + m.payload.length + 64;
+
+/** The first messages that fit one forward (at least one: a message alone always fits, see broker/roaming.ts). */
 function takeBatch(messages: RoamedMessage[]): RoamedMessage[] {
   let bytes = 0;
   let n = 0;
   while (n < messages.length && n < ROAM_FORWARD_MAX) {
-    const size = (messages[n]!.payload.length * 3) / 4;
-    if (n > 0 && bytes + size > ROAM_PAYLOAD_BYTES_MAX) break;
+    const size = sizeOf(messages[n]!);
+    if (n > 0 && bytes + size > ROAM_SESSION_BYTES_MAX) break;
     bytes += size;
     n++;
   }

@@ -265,3 +265,35 @@ test('a link cut at any moment of a hand-over leaves exactly one owner once it h
     await link.close();
   }
 });
+
+test("nodes that cannot reach each other's gateways hand sessions over through the center, and the count goes on", async () => {
+  // edge-a's gateway behind a link that is cut for good: edge-b can reach edge-a only through the center.
+  const gatewayPort = await freePort();
+  const link = await LinkEmulator.start({ upstreamPort: gatewayPort });
+  const p = await startPlatform({
+    agents: [
+      { name: 'edge-a-1', site: 'edge-a', args: ['--gateway-listen', `127.0.0.1:${gatewayPort}`, '--gateway-advertise', `127.0.0.1:${link.port}`] },
+      { name: 'edge-b-1', site: 'edge-b' },
+    ],
+  });
+  try {
+    await p.center.api.apply(JSON.stringify(assistant()));
+    await waitFor(async () => ((await p.instances('app=assist')).filter((i) => i.status?.ready).length === 2) || undefined, 60_000, 'assist ready on edge-a and edge-b');
+    const at = { a: await endpointAt(p, 'edge-a-1'), b: await endpointAt(p, 'edge-b-1') };
+    link.cut('blackhole');
+    const served: string[] = [];
+    for (const [i, site] of (['a', 'b', 'a', 'b', 'a', 'b'] as const).entries()) {
+      const r = await waitFor(async () => {
+        const x = await get(at[site], '/hit?client=truck-1');
+        return x.status === 200 ? x : undefined;
+      }, 30_000, `truck-1 served at edge-${site} (move ${i})`);
+      served.push(r.body);
+    }
+    assert.deepEqual(served, ['1 edge-a-1', '2 edge-b-1', '3 edge-a-1', '4 edge-b-1', '5 edge-a-1', '6 edge-b-1']);
+    const b = p.agents.get('edge-b-1')!.process.lines;
+    assert.ok(b.some((l) => String(l.msg).includes('go through the center') && l.node === 'edge-a-1'), "edge-b says it talks to edge-a through the center");
+  } finally {
+    await p.close();
+    await link.close();
+  }
+});

@@ -1,13 +1,12 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
-import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { GeoPoint } from '../../core/index.ts';
 import type { LocalState } from '../local-state.ts';
 import type { NodeTls } from '../node-certificate.ts';
 import type { EndpointTable } from '../endpoints/endpoint-table.ts';
 import { listen } from '../endpoints/endpoint-gateway.ts';
-import { LineLink } from './line-link.ts';
+import { LineLink, type LinkSocket } from './line-link.ts';
 import { ACQUIRE_MS, ASK_MS, NodeDialer, serveSession, type MigrationDeps } from './migration.ts';
 import { nextSite, TRACKED_MAX, Trajectories } from './predictor.ts';
 import { sessionApi, type SessionCaller } from './session-api.ts';
@@ -36,6 +35,8 @@ export interface SessionsOptions {
   continuity: (project: string, instance: string) => Omit<SessionCaller, 'project'> | undefined;
   /** The Services with continuity running here, and how long their sessions may stay unused. */
   services: () => { project: string; service: string; idleTimeoutMs: number }[];
+  /** A conversation with another node's session handler through the center, when its gateway cannot be reached. */
+  tunnel?: (node: string, req: SessionRequest) => LinkSocket;
   log: Logger;
 }
 
@@ -83,7 +84,7 @@ export class Sessions {
   ) {
     this.store = new SessionStore(o.state, o.node);
     this.deps = { store: this.store, table: o.table, tls: o.tls, log: o.log, onMoved: (k, from, to, bytes, ahead) => this.moved(k, from, to, bytes, ahead) };
-    this.dialer = new NodeDialer(o.tls);
+    this.dialer = new NodeDialer(o.tls, o.tunnel, o.log);
     this.mover = new SessionMover(this.deps, this.dialer);
     const mover = this.mover;
     this.figures = {
@@ -195,8 +196,8 @@ export class Sessions {
     return { GEDGE_SESSION_URL: `http://127.0.0.1:${this.port}/v1/sessions`, GEDGE_SESSION_TOKEN: tokenOf(this.secret, project, instance) };
   }
 
-  /** Another node's session request, through this node's gateway (the caller's certificate checked there). */
-  serve(req: SessionRequest, socket: tls.TLSSocket, caller: string, rest: Buffer): void {
+  /** Another node's session request, through this node's gateway (the caller's certificate checked there) or a tunnel through the center. */
+  serve(req: SessionRequest, socket: LinkSocket, caller: string, rest: Buffer): void {
     const link = new LineLink(socket, 4096, rest);
     serveSession(this.deps, req, link, caller, (k, owner) => this.mover.prefetch(k, owner)).catch((err: unknown) => {
       this.o.log.warn({ err, session: req }, 'session request failed');

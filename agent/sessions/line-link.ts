@@ -1,4 +1,7 @@
-import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** What a link runs over: a gateway's TLS socket, or a tunnel through the center (tunnels.ts). */
+export type LinkSocket = Duplex & { destroySoon(): void };
 
 /** Lines received and not yet read that a link holds at most (a conversation has a few in flight). */
 const LINES_UNREAD_MAX = 64;
@@ -15,7 +18,7 @@ export class LineLink {
   private ended = false;
 
   constructor(
-    readonly socket: net.Socket,
+    readonly socket: LinkSocket,
     private readonly maxLine: number,
     initial?: Buffer,
   ) {

@@ -5,7 +5,7 @@ import type { HostPort } from '../../core/host-port.ts';
 import type { NodeTls } from '../node-certificate.ts';
 import type { EndpointTable } from '../endpoints/endpoint-table.ts';
 import { GatewayDialer } from '../endpoints/gateway-dialer.ts';
-import { LineLink } from './line-link.ts';
+import { LineLink, type LinkSocket } from './line-link.ts';
 import type { StatusAnswer } from './session-machine.ts';
 import type { SessionKey, SessionStore } from './session-store.ts';
 import type { SessionRequest } from './session-request.ts';
@@ -130,16 +130,46 @@ async function handOut(d: MigrationDeps, k: SessionKey, link: LineLink, caller: 
   }
 }
 
-/** Dials other nodes' gateways for session conversations: mutual TLS, the peer's certificate that node's, TLS sessions resumed. */
+/** After a gateway could not be reached, conversations with that node go through the center for this long before the gateway is tried again. */
+const RELAYED_FOR_MS = 30_000;
+
+/**
+ * Dials other nodes' gateways for session conversations: mutual TLS, the
+ * peer's certificate that node's, TLS sessions resumed. A node whose gateway
+ * cannot be reached is talked to through the center (a tunnel), when there is
+ * one: the same conversation, relayed.
+ */
 export class NodeDialer {
   private readonly gateways: GatewayDialer;
+  /** Nodes whose gateway could not be reached lately, and when. */
+  private readonly unreachable = new Map<string, number>();
 
-  constructor(tlsOf: () => NodeTls) {
+  constructor(
+    tlsOf: () => NodeTls,
+    private readonly tunnel?: (node: string, req: SessionRequest) => LinkSocket,
+    private readonly log?: Logger,
+  ) {
     this.gateways = new GatewayDialer(tlsOf);
   }
 
-  /** A link to `node`'s gateway with the request line sent (rejects when it cannot be reached within ASK_MS). */
-  dial(gateway: HostPort, node: string, req: SessionRequest): Promise<LineLink> {
+  /** A link to `node` with the request line sent: through its gateway, or through the center when that cannot be reached (rejects when neither can). */
+  async dial(gateway: HostPort, node: string, req: SessionRequest): Promise<LineLink> {
+    const since = this.unreachable.get(node);
+    if (this.tunnel && since !== undefined && Date.now() - since < RELAYED_FOR_MS) return new LineLink(this.tunnel(node, req), LINE_MAX);
+    try {
+      const link = await this.direct(gateway, node, req);
+      this.unreachable.delete(node);
+      return link;
+    } catch (err) {
+      if (!this.tunnel) throw err;
+      if (since === undefined) this.log?.info({ event: 'session', node, err: (err as Error).message }, "another node's gateway cannot be reached: session conversations with it go through the center");
+      this.unreachable.set(node, Date.now());
+      if (this.unreachable.size > 10_000) this.unreachable.delete(this.unreachable.keys().next().value!);
+      return new LineLink(this.tunnel(node, req), LINE_MAX);
+    }
+  }
+
+  private direct(gateway: HostPort, node: string, req: SessionRequest): Promise<LineLink> {
     return new Promise((resolve, reject) => {
       const s = this.gateways.connect(gateway, node);
       const timer = setTimeout(() => s.destroy(new Error('timed out')), ASK_MS);

@@ -16,6 +16,7 @@ import { LogStreams } from './log-streams.ts';
 import { MetricsScrapes } from './metrics-scrapes.ts';
 import { Offloads } from './offloads.ts';
 import { RoamingRelay } from './roaming.ts';
+import { Tunnels } from './tunnels.ts';
 import { ExecStreams, type ExecSink } from './exec-streams.ts';
 import { SilenceWatch } from './silence-watch.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
@@ -61,6 +62,8 @@ export class AgentHub {
   readonly offloads: Offloads;
   /** Roaming devices' MQTT sessions and forwards, relayed between the brokers of their sites. */
   readonly roaming: RoamingRelay;
+  /** Byte streams between two agents, for continuity's hand-overs between nodes that cannot reach each other. */
+  readonly tunnels: Tunnels;
   private upgradeRoutes: UpgradeRoute[] = [];
   /** Per node: ends the hold of the certificate its live connection was made with (replaced when the node renews). */
   private readonly certHolds = new Map<string, { session: AgentSession; release: () => void }>();
@@ -87,6 +90,10 @@ export class AgentHub {
       },
       { pulls: (outcome) => metrics.roamPulls.inc({ outcome }), forwards: (outcome, n) => metrics.roamForwards.inc({ outcome }, n) },
     );
+    this.tunnels = new Tunnels((node) => {
+      const s = this.sessions.get(node);
+      return s && { node, via: s, send: (m) => s.send(m), buffered: () => s.buffered };
+    });
     this.silence = new SilenceWatch({ heartbeatMs: opts.heartbeatMs });
     this.silenceTimer = setInterval(() => this.watchSilence(), opts.heartbeatMs).unref();
   }
@@ -201,6 +208,7 @@ export class AgentHub {
       scrapes: this.scrapes,
       offloads: this.offloads,
       roaming: this.roaming,
+      tunnels: this.tunnels,
       heartbeatMs: this.opts.heartbeatMs,
       statusWriteMs: this.opts.statusWriteMs,
       network: this.opts.network,
@@ -236,6 +244,7 @@ export class AgentHub {
       this.scrapes.ended(node, session, 'agent disconnected');
       this.offloads.ended(node, session);
       this.roaming.ended(node, session);
+      this.tunnels.ended(node, session);
       this.execs.endConnection(session, `the agent of node "${node}" disconnected`);
       this.metrics.agentsConnected.set(this.sessions.size);
       this.metrics.agentDisconnects.inc({ reason: session.endedBy ?? 'closed' });

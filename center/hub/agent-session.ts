@@ -10,6 +10,7 @@ import type { ExecStreams } from './exec-streams.ts';
 import type { MetricsScrapes } from './metrics-scrapes.ts';
 import type { Offloads } from './offloads.ts';
 import type { RoamingRelay } from './roaming.ts';
+import type { Tunnels } from './tunnels.ts';
 import { recordEvent } from '../events.ts';
 import { NodeReports } from '../reports/node-reports.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
@@ -32,6 +33,7 @@ export interface SessionDeps {
   scrapes: MetricsScrapes;
   offloads: Offloads;
   roaming: RoamingRelay;
+  tunnels: Tunnels;
   heartbeatMs: number;
   /** Node status (usage, heartbeat time, synced revision) is written at most this often. */
   statusWriteMs: number;
@@ -260,6 +262,14 @@ export class AgentSession {
     'roam.session': async (m) => {
       if (!this.deps.roaming.answer(this.node, m.id, m.session)) this.refuse('roam.session', `hand-over ${m.id}`);
     },
+    'tunnel.open': async (m) => this.deps.tunnels.open(this.tunnelConn(), m),
+    'tunnel.data': async (m) => {
+      if (!this.deps.tunnels.data(this.tunnelConn(), m)) this.refuse('tunnel.data', `tunnel ${m.dir} ${m.id}`);
+    },
+    'tunnel.close': async (m) => {
+      // A close may cross the other end's: not a refusal.
+      this.deps.tunnels.close(this.tunnelConn(), m);
+    },
     'roam.forward': async (m) => {
       if (this.feed?.hasDevice(m.project, m.device)) return this.deps.roaming.forward(this.roamConn(), m);
       this.refuse('roam.forward', `device ${m.project}/${m.device}`);
@@ -294,6 +304,10 @@ export class AgentSession {
     if ('resync' in s) return void this.sync(this.lastSent, true).catch((err: unknown) => this.deps.logger.error({ err, node: this.node }, 'resync failed'));
     this.lastSent = c.revision;
     this.send(s.message);
+  }
+
+  private tunnelConn(): { node: string; via: object; send: (m: CenterMessage) => void; buffered: () => number } {
+    return { node: this.node, via: this, send: (x) => this.send(x), buffered: () => this.buffered };
   }
 
   private roamConn(): { node: string; via: object; send: (m: CenterMessage) => void } {

@@ -5,6 +5,10 @@ import type { Store } from '../store/store.ts';
 export const ROAM_EXPORT_TIMEOUT_MS = 5000;
 /** How long a hand-over that timed out is remembered, so that a session still handed over late is not lost. */
 const LATE_MS = 60_000;
+/** Steps (pulls, forwards) waiting for one device at most; a forward past it is dropped, a pull answered unavailable. */
+const STEPS_PER_DEVICE = 1000;
+/** Devices whose holder the center remembers at most (the oldest forgotten first: then their Device status says). */
+const HOLDERS_MAX = 100_000;
 
 type Send = (m: CenterMessage) => void;
 /** One agent connection, as the relay sees it. */
@@ -50,7 +54,7 @@ export interface RoamCounters {
 export class RoamingRelay {
   private nextId = 1;
   private readonly holders = new Map<string, string>();
-  private readonly chains = new Map<string, Promise<void>>();
+  private readonly chains = new Map<string, { tail: Promise<void>; waiting: number }>();
   private readonly asked = new Map<number, Asked>();
 
   constructor(
@@ -64,7 +68,7 @@ export class RoamingRelay {
   pull(from: RoamConn, m: { id: number; project: string; device: string; clean: boolean }): Promise<void> {
     return this.inOrder(nameKey(m.project, m.device), async (key) => {
       const holder = await this.holderOf(key, m.project, m.device);
-      this.holders.set(key, from.node);
+      this.remember(key, from.node);
       const reply = (session: RoamedSession | null, extra: { from?: string; error?: string } = {}) => this.toPuller(key, from, { t: 'roam.pulled', id: m.id, project: m.project, device: m.device, session, ...extra }, holder);
       if (holder === undefined || holder === from.node) {
         this.counters.pulls('none');
@@ -82,6 +86,9 @@ export class RoamingRelay {
       }
       this.counters.pulls(session ? 'moved' : 'none');
       reply(session, { from: holder });
+    }, () => {
+      this.counters.pulls('unavailable');
+      from.send({ t: 'roam.pulled', id: m.id, project: m.project, device: m.device, session: null, error: `too many hand-overs of this device are waiting` });
     });
   }
 
@@ -110,7 +117,7 @@ export class RoamingRelay {
       if (conn === undefined) return this.counters.forwards('dropped', m.messages.length);
       conn.send({ t: 'roam.forward', project: m.project, device: m.device, hops: m.hops, messages: m.messages });
       this.counters.forwards('relayed', m.messages.length);
-    });
+    }, () => this.counters.forwards('dropped', m.messages.length));
   }
 
   /** A node's connection closed: what it was asked is answered as not handed over. */
@@ -162,7 +169,7 @@ export class RoamingRelay {
     if (now !== undefined) return now.send({ ...msg, id: 0 });
     const back = holder !== undefined ? this.sessions(holder) : undefined;
     if (back === undefined) return;
-    this.holders.set(key, holder!);
+    this.remember(key, holder!);
     back.send({ ...msg, id: 0 });
   }
 
@@ -172,14 +179,27 @@ export class RoamingRelay {
     return (await this.store.get('Device', project, device))?.status?.node;
   }
 
-  /** Runs `step` after every earlier step for the same device. */
-  private inOrder(key: string, step: (key: string) => Promise<void>): Promise<void> {
-    const run = (this.chains.get(key) ?? Promise.resolve()).then(() => step(key));
-    const tail = run.catch(() => undefined);
-    this.chains.set(key, tail);
+  /** Runs `step` after every earlier step for the same device; `full` instead when STEPS_PER_DEVICE are waiting already. */
+  private inOrder(key: string, step: (key: string) => Promise<void>, full: () => void): Promise<void> {
+    const chain = this.chains.get(key) ?? { tail: Promise.resolve(), waiting: 0 };
+    if (chain.waiting >= STEPS_PER_DEVICE) {
+      full();
+      return Promise.resolve();
+    }
+    chain.waiting++;
+    const run = chain.tail.then(() => step(key)).finally(() => chain.waiting--);
+    chain.tail = run.catch(() => undefined);
+    this.chains.set(key, chain);
+    const tail = chain.tail;
     void tail.then(() => {
-      if (this.chains.get(key) === tail) this.chains.delete(key);
+      if (this.chains.get(key) === chain && chain.tail === tail) this.chains.delete(key);
     });
     return run;
+  }
+
+  private remember(key: string, node: string): void {
+    this.holders.delete(key);
+    this.holders.set(key, node);
+    if (this.holders.size > HOLDERS_MAX) this.holders.delete(this.holders.keys().next().value!);
   }
 }

@@ -39,10 +39,10 @@ export class NodeReports {
       const device = await this.store.get('Device', project, name);
       if (!device || site === undefined || !deviceSites(device.spec).includes(site)) return; // deleted, or no longer at that site
       const prev: DeviceStatus = device.status ?? { connected: false, reported: {}, reportedVersion: 0, desiredAckVersion: 0, denied: 0 };
-      // A roaming device that left `node` for another: that it is gone from here says nothing about where it is now.
-      const left = update.connected === false && prev.connected && prev.node !== undefined && prev.node !== node;
-      const { connected: _c, connectedAt: _a, ...rest } = update;
-      const next: DeviceStatus = left ? { ...prev, ...rest, reported: prev.reported, reportedVersion: prev.reportedVersion } : { ...prev, ...update, node, reported: prev.reported, reportedVersion: prev.reportedVersion };
+      // A device connected to another node now: what `node` says of its connection (gone from there, last seen
+      // there) says nothing of where it is; only its twin counts.
+      const elsewhere = update.connected !== true && prev.connected && prev.node !== undefined && prev.node !== node;
+      const next: DeviceStatus = elsewhere ? { ...prev } : { ...prev, ...update, node, reported: prev.reported, reportedVersion: prev.reportedVersion };
       if (update.reportedVersion !== undefined && update.reportedVersion > prev.reportedVersion) {
         next.reported = update.reported ?? prev.reported;
         next.reportedVersion = update.reportedVersion;
