@@ -242,6 +242,7 @@ export class CenterChannel implements Module {
       'roam.export': (m) => this.p.roaming.export(m),
       'roam.pulled': (m) => this.p.roaming.pulled(m),
       'roam.forward': (m) => this.p.roaming.forwarded(m),
+      'roam.confirmed': (m) => this.p.roaming.confirmed(m),
       'tunnel.open': (m) => this.p.tunnels.handle(m),
       'tunnel.data': (m) => this.p.tunnels.handle(m),
       'tunnel.close': (m) => this.p.tunnels.handle(m),

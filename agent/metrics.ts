@@ -187,6 +187,7 @@ export function agentMetrics(src: AgentMetricSources): { metrics(): Promise<stri
   };
   byLabel('gedge_roaming_pulls_total', "Roaming devices' sessions this broker asked for as they connected, by outcome: moved (it came), none (none elsewhere), unavailable (its holder could not be asked), timeout (the CONNACK went without it), offline (the center out of reach)", 'outcome', rf((x) => x.pulls));
   count('gedge_roaming_exported_total', "Roaming devices' sessions this broker handed to another", rf((x) => x.exported));
+  count('gedge_roaming_taken_back_total', "Sessions handed over whose arrival at the new broker was not confirmed in time, taken back here", rf((x) => x.takenBack));
   byLabel('gedge_roaming_forwarded_total', 'Messages for roaming devices whose session is at another broker: out (forwarded from here), in (taken into a session here), dropped', 'direction', rf((x) => x.forwarded));
   value('gedge_roaming_forwarding', 'Roaming devices whose session left this broker, which it forwards for', rf((x) => x.forwarding));
 

@@ -179,6 +179,8 @@ export const agentMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('roam.pull'), id: z.number().int().nonnegative(), project: nameSchema, device: nameSchema, clean: z.boolean() }),
   /** The answer to roam.export: the session, which this broker no longer holds (null: it held none). */
   z.object({ t: z.literal('roam.session'), id: z.number().int().nonnegative(), session: roamedSessionSchema.nullable() }),
+  /** A session that came with roam.pulled (its `ack`) is in this broker's store now: the node that handed it over may forget its copy. */
+  z.object({ t: z.literal('roam.imported'), ack: z.number().int().positive() }),
   /** Messages published here after the device's session left, for the session wherever it is now. */
   roamForwardSchema.extend({ t: z.literal('roam.forward') }),
   /** Opens a tunnel to `node`'s session handler; `request` is the session request line a gateway would be sent. */
@@ -260,7 +262,19 @@ export const centerMessageSchema = z.discriminatedUnion('t', [
   /** Hand a roaming device's MQTT session over (it connected at another node): answered by roam.session. */
   z.object({ t: z.literal('roam.export'), id: z.number().int().nonnegative(), project: nameSchema, device: nameSchema, clean: z.boolean() }),
   /** The answer to roam.pull: the session from the broker that held it (null: none to bring), or why it could not be asked; id 0: a session handed over late, or back to its sender. */
-  z.object({ t: z.literal('roam.pulled'), id: z.number().int().nonnegative(), project: nameSchema, device: nameSchema, session: roamedSessionSchema.nullable(), from: nameSchema.optional(), error: z.string().max(4096).optional() }),
+  z.object({
+    t: z.literal('roam.pulled'),
+    id: z.number().int().nonnegative(),
+    project: nameSchema,
+    device: nameSchema,
+    session: roamedSessionSchema.nullable(),
+    /** With a session: what roam.imported says once it is stored here. */
+    ack: z.number().int().positive().optional(),
+    from: nameSchema.optional(),
+    error: z.string().max(4096).optional(),
+  }),
+  /** The session this node handed over under export `id` is stored at its new broker: the copy kept here goes. */
+  z.object({ t: z.literal('roam.confirmed'), id: z.number().int().nonnegative() }),
   /** Messages another broker forwards to the device's session here. */
   roamForwardSchema.extend({ t: z.literal('roam.forward') }),
   /** Node `from` opened a tunnel to this node's session handler, with this request line. */

@@ -4,6 +4,8 @@ import type { DeviceRef, EdgeBroker } from '../../broker/index.ts';
 
 /** How long a roaming device's CONNACK waits for its session to come from the broker that held it. */
 export const PULL_WAIT_MS = 3000;
+/** How long a session handed over is kept here for the new broker to say it has it; unheard, it is taken back. */
+export const CONFIRM_WAIT_MS = 30_000;
 /** Bytes of forwarded messages (topics and base64 payloads) held while the center is out of reach, for every device together; past it, new ones are dropped. */
 const OUTBOX_BYTES_MAX = 16 * 1024 * 1024;
 
@@ -13,6 +15,8 @@ export interface RoamingFigures {
   pulls: Record<'moved' | 'none' | 'unavailable' | 'timeout' | 'offline', number>;
   /** Sessions handed to other brokers. */
   exported: number;
+  /** Of those, taken back: their arrival was not confirmed in time. */
+  takenBack: number;
   /** Messages forwarded: out (to the device's session elsewhere), in (taken into a session here), dropped (too many hops, held too long, or no subscription here). */
   forwarded: Record<'out' | 'in' | 'dropped', number>;
   /** Devices whose session left this broker, which it forwards for. */
@@ -41,10 +45,12 @@ type Forward = Extract<CenterMessage, { t: 'roam.forward' }>;
 export class Roaming {
   private nextId = 1;
   private readonly pulls = new Map<number, { ref: DeviceRef; done: () => void }>();
+  /** Sessions handed over and not yet confirmed at their new broker, by export id. */
+  private readonly leaving = new Map<number, NodeJS.Timeout>();
   private readonly outbox = new Map<string, { ref: DeviceRef; hops: number; messages: RoamedMessage[] }>();
   private outboxBytes = 0;
   private flushing = false;
-  private readonly figures: Omit<RoamingFigures, 'forwarding'> = { pulls: { moved: 0, none: 0, unavailable: 0, timeout: 0, offline: 0 }, exported: 0, forwarded: { out: 0, in: 0, dropped: 0 } };
+  private readonly figures: Omit<RoamingFigures, 'forwarding'> = { pulls: { moved: 0, none: 0, unavailable: 0, timeout: 0, offline: 0 }, exported: 0, takenBack: 0, forwarded: { out: 0, in: 0, dropped: 0 } };
 
   constructor(private readonly d: RoamingDeps) {}
 
@@ -106,6 +112,12 @@ export class Roaming {
     this.guarded('handing a roaming session over', () => this.handOver(m));
   }
 
+  /** The session handed over under export `id` is stored at its new broker. */
+  confirmed(m: Extract<CenterMessage, { t: 'roam.confirmed' }>): void {
+    clearTimeout(this.leaving.get(m.id));
+    this.leaving.delete(m.id);
+  }
+
   /** Messages forwarded here for a session; taken in, or on again if it left. */
   forwarded(m: Forward): void {
     this.guarded('taking forwarded messages', () => this.takeForwarded(m));
@@ -129,6 +141,7 @@ export class Roaming {
       if (broker === undefined) this.d.log.warn({ event: 'roam', device, from: m.from }, 'a roaming session came while the broker is down: it is lost');
       else {
         const got = broker.importSession(ref, m.session);
+        if (m.ack !== undefined) this.d.send({ t: 'roam.imported', ack: m.ack });
         this.d.log.info({ event: 'roam', device, from: m.from, ...got, late: m.id === 0 || !p }, 'roaming session taken over');
       }
     } else if (m.error) this.d.log.warn({ event: 'roam', device, from: m.from, error: m.error }, 'roaming session could not be brought here');
@@ -151,6 +164,15 @@ export class Roaming {
     }
     if (session) {
       this.figures.exported++;
+      // Kept until the new broker says it has it: lost on the way (the center restarted, that broker was down), it comes back here.
+      const timer = setTimeout(() => this.guarded('taking a roaming session back', () => {
+        this.leaving.delete(m.id);
+        this.figures.takenBack++;
+        this.d.log.warn({ event: 'roam', device: `${m.project}/${m.device}` }, 'a roaming session handed over was not confirmed at its new broker: taken back');
+        this.d.broker()?.importSession(ref, session);
+      }), CONFIRM_WAIT_MS);
+      timer.unref();
+      this.leaving.set(m.id, timer);
       this.d.log.info({ event: 'roam', device: `${m.project}/${m.device}`, subscriptions: session.subscriptions.length, queued: session.queued.length, dropped: session.dropped }, 'roaming session handed over');
     }
   }

@@ -259,6 +259,9 @@ export class AgentSession {
       this.refuse('roam.pull', `device ${m.project}/${m.device}`);
       this.send({ t: 'roam.pulled', id: m.id, project: m.project, device: m.device, session: null, error: `device ${m.project}/${m.device} does not roam to the site of node "${this.node}"` });
     },
+    'roam.imported': async (m) => {
+      if (!this.deps.roaming.imported(this.node, m.ack)) this.refuse('roam.imported', `hand-over ${m.ack}`);
+    },
     'roam.session': async (m) => {
       if (!this.deps.roaming.answer(this.node, m.id, m.session)) this.refuse('roam.session', `hand-over ${m.id}`);
     },

@@ -34,8 +34,14 @@ test('a pull asks the node that held the session (the one the device was last se
     assert.equal(r.answer('nb', (ask as { id: number }).id, session), false, 'only the node asked answers');
     assert.equal(r.answer('na', (ask as { id: number }).id, session), true);
     await pulled;
-    assert.deepEqual(of(n.sent.get('nb')!, 'roam.pulled'), [{ t: 'roam.pulled', id: 7, project: 'p', device: 'car', session, from: 'na' }]);
+    const got = of(n.sent.get('nb')!, 'roam.pulled') as Extract<CenterMessage, { t: 'roam.pulled' }>[];
+    assert.deepEqual(got, [{ t: 'roam.pulled', id: 7, project: 'p', device: 'car', session, ack: got[0]!.ack, from: 'na' }]);
     assert.equal(counts.moved, 1);
+    // Once nb says it stored it (and only nb may), na is told it may forget its copy.
+    assert.equal(r.imported('na', got[0]!.ack!), false);
+    assert.equal(r.imported('nb', got[0]!.ack!), true);
+    assert.deepEqual(of(n.sent.get('na')!, 'roam.confirmed'), [{ t: 'roam.confirmed', id: (ask as { id: number }).id }]);
+    assert.equal(r.imported('nb', got[0]!.ack!), false, 'once');
 
     // nb holds it now: what na forwards goes to nb; what nb itself forwards comes back to it.
     await r.forward(n.conn('na'), { project: 'p', device: 'car', hops: 0, messages: [msg] });
@@ -74,7 +80,10 @@ test('a holder that is not connected, or does not answer in time, leaves the pul
     // The late answer: the session goes to nb, whom the center knows as the holder now.
     const ask = of(n.sent.get('na')!, 'roam.export')[0] as { id: number };
     assert.equal(r.answer('na', ask.id, session), true);
-    assert.deepEqual(of(n.sent.get('nb')!, 'roam.pulled')[1], { t: 'roam.pulled', id: 0, project: 'p', device: 'car', session, from: 'na' });
+    const late = of(n.sent.get('nb')!, 'roam.pulled')[1] as Extract<CenterMessage, { t: 'roam.pulled' }>;
+    assert.deepEqual(late, { t: 'roam.pulled', id: 0, project: 'p', device: 'car', session, from: 'na', ack: late.ack });
+    assert.equal(r.imported('nb', late.ack!), true);
+    assert.deepEqual(of(n.sent.get('na')!, 'roam.confirmed'), [{ t: 'roam.confirmed', id: ask.id }]);
 
     n.drop('nb');
     await r.pull(n.conn('na'), { id: 2, project: 'p', device: 'car', clean: false });
@@ -95,7 +104,8 @@ test("a puller gone before the answer: the session goes back to the node it came
     n.drop('nb');
     r.answer('na', ask.id, session);
     await pulled;
-    assert.deepEqual(of(n.sent.get('na')!, 'roam.pulled'), [{ t: 'roam.pulled', id: 0, project: 'p', device: 'car', session, from: 'na' }]);
+    const back = of(n.sent.get('na')!, 'roam.pulled') as Extract<CenterMessage, { t: 'roam.pulled' }>[];
+    assert.deepEqual(back, [{ t: 'roam.pulled', id: 0, project: 'p', device: 'car', session, from: 'na', ack: back[0]!.ack }]);
     // na holds it again: its own forwards come back to it; nb, gone, gets nothing.
     await r.forward(n.conn('na'), { project: 'p', device: 'car', hops: 0, messages: [msg] });
     assert.equal(of(n.sent.get('na')!, 'roam.forward').length, 1);

@@ -9,6 +9,8 @@ const LATE_MS = 60_000;
 const STEPS_PER_DEVICE = 1000;
 /** Devices whose holder the center remembers at most (the oldest forgotten first: then their Device status says). */
 const HOLDERS_MAX = 100_000;
+/** Sessions on their way whose arrival the center waits to hear of at most (the node that handed one over takes it back unheard). */
+const ARRIVALS_MAX = 10_000;
 
 type Send = (m: CenterMessage) => void;
 /** One agent connection, as the relay sees it. */
@@ -56,6 +58,9 @@ export class RoamingRelay {
   private readonly holders = new Map<string, string>();
   private readonly chains = new Map<string, { tail: Promise<void>; waiting: number }>();
   private readonly asked = new Map<number, Asked>();
+  /** Sessions sent on, by their ack: the node that handed each over (and under which export id), and the node it went to. */
+  private readonly arrivals = new Map<number, { exporter: string; exportId: number; to: string }>();
+  private nextAck = 1;
 
   constructor(
     private readonly store: Store,
@@ -69,7 +74,7 @@ export class RoamingRelay {
     return this.inOrder(nameKey(m.project, m.device), async (key) => {
       const holder = await this.holderOf(key, m.project, m.device);
       this.remember(key, from.node);
-      const reply = (session: RoamedSession | null, extra: { from?: string; error?: string } = {}) => this.toPuller(key, from, { t: 'roam.pulled', id: m.id, project: m.project, device: m.device, session, ...extra }, holder);
+      const reply = (session: RoamedSession | null, extra: { from?: string; error?: string } = {}, exportId = 0) => this.toPuller(key, from, { t: 'roam.pulled', id: m.id, project: m.project, device: m.device, session, ...extra }, holder, exportId);
       if (holder === undefined || holder === from.node) {
         this.counters.pulls('none');
         return reply(null);
@@ -79,13 +84,13 @@ export class RoamingRelay {
         this.counters.pulls('unavailable');
         return reply(null, { from: holder, error: `node "${holder}", which held the session, is not connected` });
       }
-      const session = await this.ask(key, m, target);
+      const { id: exportId, session } = await this.ask(key, m, target);
       if (session === undefined) {
         this.counters.pulls('unavailable');
         return reply(null, { from: holder, error: `node "${holder}", which held the session, did not hand it over within ${this.timeoutMs / 1000} s` });
       }
       this.counters.pulls(session ? 'moved' : 'none');
-      reply(session, { from: holder });
+      reply(session, { from: holder }, exportId);
     }, () => {
       this.counters.pulls('unavailable');
       from.send({ t: 'roam.pulled', id: m.id, project: m.project, device: m.device, session: null, error: `too many hand-overs of this device are waiting` });
@@ -102,9 +107,18 @@ export class RoamingRelay {
     else if (session) {
       // Too late for the pull that asked: the session goes to whoever holds the device now.
       const holder = this.holders.get(a.key);
-      const conn = holder !== undefined ? this.sessions(holder) : undefined;
-      (conn ?? this.sessions(node))?.send({ t: 'roam.pulled', id: 0, project: a.project, device: a.device, session, from: node });
+      const conn = (holder !== undefined ? this.sessions(holder) : undefined) ?? this.sessions(node);
+      if (conn) this.sendSession(conn, { t: 'roam.pulled', id: 0, project: a.project, device: a.device, session, from: node }, node, id);
     }
+    return true;
+  }
+
+  /** A node says a session sent on under `ack` is in its broker's store: the node that handed it over is told it may forget its copy. */
+  imported(node: string, ack: number): boolean {
+    const a = this.arrivals.get(ack);
+    if (a?.to !== node) return false;
+    this.arrivals.delete(ack);
+    this.sessions(a.exporter)?.send({ t: 'roam.confirmed', id: a.exportId });
     return true;
   }
 
@@ -135,20 +149,20 @@ export class RoamingRelay {
     return this.asked.size;
   }
 
-  private ask(key: string, m: { project: string; device: string; clean: boolean }, target: RoamConn): Promise<RoamedSession | null | undefined> {
+  private ask(key: string, m: { project: string; device: string; clean: boolean }, target: RoamConn): Promise<{ id: number; session: RoamedSession | null | undefined }> {
+    const id = this.nextId++;
     return new Promise((resolve) => {
-      const id = this.nextId++;
       const a: Asked = {
         key,
         project: m.project,
         device: m.device,
         node: target.node,
         via: target.via,
-        settle: resolve,
+        settle: (session) => resolve({ id, session }),
         timer: setTimeout(() => {
           // Remembered a while longer: a session handed over after all is not lost.
           a.settle = undefined;
-          resolve(undefined);
+          resolve({ id, session: undefined });
           a.timer = setTimeout(() => this.asked.delete(id), LATE_MS).unref();
         }, this.timeoutMs),
       };
@@ -162,15 +176,24 @@ export class RoamingRelay {
    * connection; one that is gone sends the session back where it came from,
    * which holds it again.
    */
-  private toPuller(key: string, from: RoamConn, msg: Extract<CenterMessage, { t: 'roam.pulled' }>, holder: string | undefined): void {
+  private toPuller(key: string, from: RoamConn, msg: Extract<CenterMessage, { t: 'roam.pulled' }>, holder: string | undefined, exportId: number): void {
     const now = this.sessions(from.node);
-    if (now?.via === from.via) return from.send(msg);
+    const send = (conn: RoamConn, m: Extract<CenterMessage, { t: 'roam.pulled' }>) => (m.session && holder !== undefined ? this.sendSession(conn, m, holder, exportId) : conn.send(m));
+    if (now?.via === from.via) return send(from, msg);
     if (!msg.session) return;
-    if (now !== undefined) return now.send({ ...msg, id: 0 });
+    if (now !== undefined) return send(now, { ...msg, id: 0 });
     const back = holder !== undefined ? this.sessions(holder) : undefined;
     if (back === undefined) return;
     this.remember(key, holder!);
-    back.send({ ...msg, id: 0 });
+    send(back, { ...msg, id: 0 });
+  }
+
+  /** Sends a session on, with the ack its receiver answers once it is stored (roam.imported). */
+  private sendSession(conn: RoamConn, msg: Extract<CenterMessage, { t: 'roam.pulled' }>, exporter: string, exportId: number): void {
+    const ack = this.nextAck++;
+    this.arrivals.set(ack, { exporter, exportId, to: conn.node });
+    if (this.arrivals.size > ARRIVALS_MAX) this.arrivals.delete(this.arrivals.keys().next().value!);
+    conn.send({ ...msg, ack });
   }
 
   private async holderOf(key: string, project: string, device: string): Promise<string | undefined> {
