@@ -26,6 +26,10 @@ test('a device signs in with gdg_<credential>_<secret> of one of its unexpired c
   assert.equal(e.authenticate('default', 'lamp', `gdg_00000000000000b2_${'B'.repeat(43)}`), null, "another project's credential");
   assert.equal(e.authenticate('default', 'lamp', SECRET), null, 'not a token');
   assert.equal(e.authenticate('default', 'ghost', `gdg_00000000000000a1_${SECRET}`), null, 'a credential of another device');
+  // A device that roams says so: its broker brings its session when it connects (broker/roaming.ts).
+  e.apply(byKey({ ...device('car'), spec: { ...device('car').spec, roaming: { sites: ['edge-b'] } } } as Device), [], false);
+  assert.equal(e.lookup('default', 'car')?.roaming, true);
+  assert.equal(e.lookup('default', 'lamp')?.roaming, undefined);
   now = Date.parse('2026-01-03T00:00:00Z');
   assert.equal(e.authenticate('default', 'lamp', `gdg_00000000000000a1_${SECRET}`), null, 'expired');
 });

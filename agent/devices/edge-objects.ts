@@ -94,7 +94,7 @@ export class EdgeObjects implements DeviceDirectory {
   lookup(project: string, device: string): DeviceIdentity | null {
     const d = this.devices.get(nameKey(project, device));
     if (!d) return null;
-    return { project, device, grants: d.spec.grants, roaming: d.spec.roaming !== undefined };
+    return d.spec.roaming ? { project, device, grants: d.spec.grants, roaming: true } : { project, device, grants: d.spec.grants };
   }
 
   device(project: string, name: string): Device | undefined {
