@@ -127,7 +127,11 @@ test('a client moving back and forth between two edges 50 times keeps its sessio
     assert.equal(logsOf('edge-a-1', 'client predicted at another site: its session is copied there ahead').at(-1)?.node, 'edge-b-1');
     for (let i = 0; i < 3; i++) assert.equal((await get(at.a, '/hit?client=car-3')).body, `${++count} edge-a-1`, 'still served at edge-a meanwhile');
     assert.equal((await get(at.b, '/hit?client=car-3')).body, `${++count} edge-b-1`, 'at edge-b, nothing lost');
-    const inB = logsOf('edge-b-1', 'session handed over').filter((e) => (e.session as { client: string }).client === 'car-3');
+    // The log line may reach the test's pipe after the answer reached the client: waited for, not read at once.
+    const inB = await waitFor(() => {
+      const lines = logsOf('edge-b-1', 'session handed over').filter((e) => (e.session as { client: string }).client === 'car-3');
+      return lines.length ? lines : undefined;
+    }, 10_000, "edge-b's log of car-3's hand-over");
     assert.deepEqual(inB.map((e) => e.ahead), [true], 'handed over from the copy made ahead');
   } finally {
     await p.close();
